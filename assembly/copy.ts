@@ -1,0 +1,191 @@
+// Track copying: from a relationship's source to its target.
+//
+// Protocol for one run of pending tracks (all within one extent, so one
+// memory.copy moves the whole run):
+//   1. allocate the target extent (outside any lock; allocation may grow memory)
+//   2. lock the run's tracks in the source's lock table, in ascending order
+//   3. re-read the bitmap word: host I/O may have copied some tracks meanwhile
+//   4. copy the tracks still pending, then clear their bits
+//   5. unlock
+// A bit is cleared only after its track is on the target, so anybody who sees
+// a clear bit may use the target's data. Copying a pending track is
+// idempotent: a copier that dies between 4 and 5 leaves its bits set, and the
+// track is simply copied again by whoever takes the lock after the reaper.
+
+import {
+  OK, E_BAD_ARGUMENT, TRACK_SHIFT, TRACK_SIZE, EXTENT_TRACKS, EXTENT_TRACK_SHIFT, WORD_TRACK_SHIFT,
+  R_STATE, R_FLAGS, R_SOURCE, R_TARGET, R_TRACKS, R_BITMAP, R_PENDING, R_CURSOR, R_GENERATION,
+  R_COPIED_BYTES, R_WORDS, REL_ACTIVE, REL_BACKGROUND, REL_SLOT_MAX, H_COPIED_BYTES,
+  volume_at, rel_at, base,
+} from "./layout";
+import { lock, unlock, gate_enter, gate_exit } from "./sync";
+import { word_load, word_clear, bitmap_find } from "./bitmap";
+import { track_lock, read_pointer, write_pointer, extent_allocated, ensure_extents } from "./volume";
+
+// Copies tracks [first_track, first_track + track_count) of source to target.
+// The caller holds their locks; the range lies within one extent.
+// Zeros onto an unallocated target extent need no copy (it reads as zeros);
+// the extent is checked again here, under the track locks, because a host
+// write may have allocated the source's extent since the caller looked.
+export function copy_run_data(source: usize, target: usize, first_track: u32, track_count: u32): i32 {
+  const extent = first_track >>> EXTENT_TRACK_SHIFT;
+  if (!extent_allocated(target, extent)) {
+    if (!extent_allocated(source, extent)) return OK;
+    const allocated = ensure_extents(target, extent, extent);
+    if (allocated != OK) return allocated;
+  }
+  const offset = first_track << TRACK_SHIFT;
+  memory.copy(write_pointer(target, offset), read_pointer(source, offset), <usize>track_count << TRACK_SHIFT);
+  return OK;
+}
+
+// @ts-ignore: decorator
+@inline function run_mask(start_bit: u32, bit_count: u32): u64 {
+  const ones = bit_count >= 64 ? ~<u64>0 : (<u64>1 << <u64>bit_count) - 1;
+  return ones << <u64>start_bit;
+}
+
+// Copies the tracks of `mask` in bitmap word `word_index` that are still pending.
+// Returns how many it copied, or an error code.
+function copy_masked_run(rel: usize, word_index: u32, mask: u64): i32 {
+  const source = volume_at(load<u32>(rel + R_SOURCE));
+  const target = volume_at(load<u32>(rel + R_TARGET));
+  const bitmap = <usize>load<u32>(rel + R_BITMAP);
+  const first_bit = <u32>ctz<u64>(mask);
+  const bit_count = <u32>popcnt<u64>(mask);
+  const first_track = (word_index << WORD_TRACK_SHIFT) + first_bit;
+  for (let index: u32 = 0; index < bit_count; index++) {
+    const locked = lock(track_lock(source, first_track + index));
+    if (locked != OK) {
+      unlock_run(source, first_track, index);
+      return locked;
+    }
+  }
+  const pending = word_load(bitmap, word_index) & mask;
+  const copied = <i32>popcnt<u64>(pending);
+  let still = pending;
+  while (still != 0) {
+    // ctz of the inverted, shifted word is the length of the run of ones.
+    const start = <u32>ctz<u64>(still);
+    const count = <u32>ctz<u64>(~(still >> <u64>start));
+    const done = copy_run_data(source, target, (word_index << WORD_TRACK_SHIFT) + start, count);
+    if (done != OK) {
+      unlock_run(source, first_track, bit_count);
+      return done;
+    }
+    still &= ~run_mask(start, count);
+  }
+  const cleared = word_clear(bitmap, word_index, pending);
+  assert(<i32>popcnt<u64>(cleared) == copied, "a pending bit was cleared without its track lock");
+  atomic.sub<i32>(rel + R_PENDING, copied);
+  const bytes = <u64>copied << <u64>TRACK_SHIFT;
+  atomic.add<u64>(rel + R_COPIED_BYTES, bytes);
+  atomic.add<u64>(base() + H_COPIED_BYTES, bytes);
+  unlock_run(source, first_track, bit_count);
+  return copied;
+}
+
+function unlock_run(source: usize, first_track: u32, track_count: u32): void {
+  for (let index: u32 = 0; index < track_count; index++) unlock(track_lock(source, first_track + index));
+}
+
+// Copies every pending track among the `mask` bits of one bitmap word, in
+// runs that never cross an extent. The caller is inside the source's gate.
+export function copy_word(rel: usize, word_index: u32, mask: u64): i32 {
+  let bits = word_load(<usize>load<u32>(rel + R_BITMAP), word_index) & mask;
+  let copied: i32 = 0;
+  while (bits != 0) {
+    const start = <u32>ctz<u64>(bits);
+    let count = <u32>ctz<u64>(~(bits >> <u64>start));
+    const track = (word_index << WORD_TRACK_SHIFT) + start;
+    const extent_room = EXTENT_TRACKS - (track & (EXTENT_TRACKS - 1));
+    if (count > extent_room) count = extent_room;
+    const done = copy_masked_run(rel, word_index, run_mask(start, count));
+    if (done < 0) return done;
+    copied += done;
+    bits &= ~run_mask(start, count);
+  }
+  return copied;
+}
+
+// Host-driven copy of the pending tracks in [first_track, first_track + track_count):
+// the deterministic step the reference-model tests use. Returns tracks copied.
+export function copy_tracks(rel_slot: u32, first_track: u32, track_count: u32): i32 {
+  if (rel_slot >= REL_SLOT_MAX) return E_BAD_ARGUMENT;
+  const rel = rel_at(rel_slot);
+  if (atomic.load<u32>(rel + R_STATE) != REL_ACTIVE) return E_BAD_ARGUMENT;
+  const tracks = load<u32>(rel + R_TRACKS);
+  if (first_track >= tracks) return 0;
+  const end = min<u32>(tracks, first_track + track_count);
+  const source = volume_at(load<u32>(rel + R_SOURCE));
+  const entered = gate_enter(source);
+  if (entered != OK) return entered;
+  let copied: i32 = 0;
+  let track = first_track;
+  while (track < end) {
+    const word_index = track >>> WORD_TRACK_SHIFT;
+    const word_end = min<u32>(end, (word_index + 1) << WORD_TRACK_SHIFT);
+    const mask = run_mask(track & 63, word_end - track);
+    const done = copy_word(rel, word_index, mask);
+    if (done < 0) {
+      copied = done;
+      break;
+    }
+    copied += done;
+    track = word_end;
+  }
+  gate_exit(source);
+  return copied;
+}
+
+// Per thread: where this thread looks for work first.
+let next_rel_slot: u32 = 0;
+
+// One unit of background copy: a bitmap word (up to 64 tracks) of some active
+// background relationship. Workers call it in a loop; it returns the tracks
+// copied, 0 when no relationship has work, or an error code.
+export function copy_step(): i32 {
+  for (let scanned: u32 = 0; scanned < REL_SLOT_MAX; scanned++) {
+    const rel_slot = (next_rel_slot + scanned) % REL_SLOT_MAX;
+    const rel = rel_at(rel_slot);
+    if (atomic.load<u32>(rel + R_STATE) != REL_ACTIVE) continue;
+    if ((load<u32>(rel + R_FLAGS) & REL_BACKGROUND) == 0) continue;
+    if (atomic.load<i32>(rel + R_PENDING) <= 0) continue;
+    next_rel_slot = rel_slot;
+    const copied = copy_claimed_word(rel);
+    if (copied != 0) return copied;
+  }
+  return 0;
+}
+
+function copy_claimed_word(rel: usize): i32 {
+  const generation = atomic.load<u32>(rel + R_GENERATION);
+  const source_slot = load<u32>(rel + R_SOURCE);
+  const source = volume_at(source_slot);
+  const entered = gate_enter(source);
+  if (entered != OK) return entered;
+  // Inside the gate the relationship cannot end; check it is still the one we saw.
+  if (atomic.load<u32>(rel + R_STATE) != REL_ACTIVE
+    || atomic.load<u32>(rel + R_GENERATION) != generation
+    || load<u32>(rel + R_SOURCE) != source_slot) {
+    gate_exit(source);
+    return 0;
+  }
+  const used_words = (load<u32>(rel + R_TRACKS) + 63) >>> WORD_TRACK_SHIFT;
+  let word_index = atomic.add<u32>(rel + R_CURSOR, 1) % used_words;
+  const bitmap = <usize>load<u32>(rel + R_BITMAP);
+  if (word_load(bitmap, word_index) == 0) {
+    let found = bitmap_find(bitmap, load<u32>(rel + R_WORDS), word_index << WORD_TRACK_SHIFT);
+    if (found < 0) found = bitmap_find(bitmap, load<u32>(rel + R_WORDS), 0);
+    if (found < 0) {
+      gate_exit(source);
+      return 0;
+    }
+    word_index = <u32>found >>> WORD_TRACK_SHIFT;
+  }
+  const copied = copy_word(rel, word_index, ~<u64>0);
+  gate_exit(source);
+  return copied;
+}
+
+export function track_size(): u32 { return TRACK_SIZE; }

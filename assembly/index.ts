@@ -1,0 +1,94 @@
+// tzero core: the data plane of one storage image, instantiated once per
+// thread over the image's shared memory. See layout.ts for the memory map,
+// sync.ts for the locking protocol, io.ts for the host I/O path and copy.ts
+// for track copying.
+
+import { OK, E_RANGE, E_NO_VOLUME, V_STATE, VOLUME_FREE, VOLUME_SLOT_MAX, H_WORK_EPOCH, H_STOP, H_COPIED_BYTES, base, volume_at, heap_start, zero_extent } from "./layout";
+import { gate_enter, gate_exit } from "./sync";
+import { heap_top as allocator_top } from "./alloc";
+import { hash_begin, hash_update, hash_end } from "./hash";
+import { pattern_word } from "./pattern";
+import { write_gated, write_held, read_gated, read_held, WRITE_DATA, WRITE_PATTERN, WRITE_FILL, READ_COPY, READ_HASH } from "./io";
+import { thread_scratch } from "./thread";
+import { bitmap_find, bitmap_count } from "./bitmap";
+
+export { image_init, image_ready, thread_attach, thread_id, reap_thread } from "./thread";
+export { volume_create, volume_destroy, volume_reinit, volume_state, volume_allocated_bytes } from "./volume";
+export {
+  rel_establish, rel_withdraw, rel_pending, rel_count_pending, rel_find_pending, rel_copied_bytes,
+  rel_recorded, rel_bitmap_pointer, rel_word_count,
+} from "./relationship";
+export { copy_tracks, copy_step, track_size } from "./copy";
+
+export function layout_base(): usize { return base(); }
+export function layout_heap_start(): usize { return heap_start(); }
+export function layout_zero_extent(): usize { return zero_extent(); }
+export function heap_top(): u64 { return allocator_top(); }
+export function work_epoch_pointer(): usize { return base() + H_WORK_EPOCH; }
+export function stop_flag_pointer(): usize { return base() + H_STOP; }
+export function copied_bytes_total(): u64 { return atomic.load<u64>(base() + H_COPIED_BYTES); }
+
+// Host I/O. `data` / `destination` point into the caller's staging buffer.
+export function io_write(slot: u32, offset: u32, length: u32, data: usize): i32 {
+  return write_gated(slot, offset, length, WRITE_DATA, <u64>data);
+}
+export function io_write_pattern(slot: u32, offset: u32, length: u32, seed: u32): i32 {
+  return write_gated(slot, offset, length, WRITE_PATTERN, <u64>seed);
+}
+export function io_fill(slot: u32, offset: u32, length: u32, value: u32): i32 {
+  return write_gated(slot, offset, length, WRITE_FILL, <u64>(value & 0xff));
+}
+export function io_read(slot: u32, offset: u32, length: u32, destination: usize): i32 {
+  return read_gated(slot, offset, length, READ_COPY, destination);
+}
+
+// Requests larger than a staging buffer hold the gate across several calls,
+// so that they too are wholly before or wholly after an establish.
+export function io_begin(slot: u32): i32 {
+  if (slot >= VOLUME_SLOT_MAX) return E_RANGE;
+  if (atomic.load<u32>(volume_at(slot) + V_STATE) == VOLUME_FREE) return E_NO_VOLUME;
+  return gate_enter(volume_at(slot));
+}
+export function io_end(slot: u32): void {
+  if (slot >= VOLUME_SLOT_MAX) return;
+  gate_exit(volume_at(slot));
+}
+export function io_write_held(slot: u32, offset: u32, length: u32, data: usize): i32 {
+  return write_held(slot, offset, length, WRITE_DATA, <u64>data);
+}
+export function io_read_held(slot: u32, offset: u32, length: u32, destination: usize): i32 {
+  return read_held(slot, offset, length, READ_COPY, destination);
+}
+
+// xxHash64 of a volume range as host reads see it (T0 data on a target).
+// Returns 0 and sets the result aside for checksum_result on success.
+let last_checksum: u64 = 0;
+export function checksum(slot: u32, offset: u32, length: u32): i32 {
+  hash_begin(thread_scratch());
+  const result = read_gated(slot, offset, length, READ_HASH, 0);
+  if (result == OK) last_checksum = hash_end();
+  return result;
+}
+export function checksum_result(): u64 { return last_checksum; }
+
+// xxHash64 of raw memory (tests check the hash itself on known vectors).
+export function hash_memory(pointer: usize, length: u32): u64 {
+  hash_begin(thread_scratch());
+  hash_update(pointer, length);
+  return hash_end();
+}
+
+export function pattern_value(seed: u32, word_index: u32): u64 { return pattern_word(<u64>seed, <u64>word_index); }
+
+// Bitmap primitives over any bitmap in memory (benchmarks scan a bitmap they build).
+export function scan_find(bitmap: usize, word_count: u32, from_track: u32): i32 {
+  return bitmap_find(bitmap, word_count, from_track);
+}
+export function scan_count(bitmap: usize, word_count: u32): u32 {
+  return bitmap_count(bitmap, word_count);
+}
+
+// The bulk copy the background-copy benchmark is measured against.
+export function raw_copy(destination: usize, source: usize, length: u32): void {
+  memory.copy(destination, source, length);
+}

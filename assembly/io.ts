@@ -1,0 +1,225 @@
+// The host I/O path: reads and writes at any byte offset and length, from any
+// thread, with FlashCopy's copy-on-write and read-redirect.
+//
+// A request enters the volume's gate (so its relationship links are stable for
+// its whole duration: a request is entirely before or entirely after an
+// establish) and is then split at track boundaries. Per track:
+//
+//   source write, some target pending   lock source track; copy T0 track to each
+//                                        pending target; clear bits; unlock; write
+//   target write, track pending         lock source track; partial write: copy the
+//                                        T0 track first; clear bit; write; unlock
+//   target read, track pending          lock source track; read source if still
+//                                        pending, else target; unlock
+//   anything else                        no lock: a clear bit is final
+//
+// Track locks always live in the source's lock table, so one word serialises
+// everything that touches a track of a relationship, whichever volume the
+// request addressed.
+
+import {
+  OK, E_RANGE, E_NO_VOLUME, E_UNUSABLE, E_TGTINHIBIT, E_BAD_ARGUMENT,
+  TRACK_SHIFT, TRACK_SIZE, VOLUME_SLOT_MAX,
+  V_STATE, V_SIZE, V_TARGET_REL, V_SOURCE_HEAD,
+  VOLUME_FREE, VOLUME_UNUSABLE,
+  R_FLAGS, R_SOURCE, R_TARGET, R_TRACKS, R_BITMAP, R_PENDING, R_NEXT_SOURCE,
+  R_RECORD_SOURCE, R_RECORD_TARGET, REL_TGTINHIBIT,
+  volume_at, rel_at,
+} from "./layout";
+import { lock, unlock, gate_enter, gate_exit } from "./sync";
+import { bit_is_set, bit_clear, bit_set } from "./bitmap";
+import { track_lock, read_pointer, write_pointer, ensure_range } from "./volume";
+import { copy_run_data } from "./copy";
+import { pattern_write } from "./pattern";
+import { hash_update } from "./hash";
+
+export const WRITE_DATA: u32 = 0; // argument: pointer to the bytes
+export const WRITE_PATTERN: u32 = 1; // argument: seed
+export const WRITE_FILL: u32 = 2; // argument: byte value
+export const READ_COPY: u32 = 0; // argument: destination pointer
+export const READ_HASH: u32 = 1; // feeds the thread's running hash
+
+// @ts-ignore: decorator
+@inline function in_range(volume: usize, offset: u32, length: u32): bool {
+  return <u64>offset + <u64>length <= load<u64>(volume + V_SIZE);
+}
+
+function apply_write(destination: usize, volume_offset: u32, done: u32, length: u32, mode: u32, argument: u64): void {
+  if (mode == WRITE_DATA) memory.copy(destination, <usize>argument + done, length);
+  else if (mode == WRITE_PATTERN) pattern_write(destination, volume_offset, length, argument);
+  else memory.fill(destination, <u8>argument, length);
+}
+
+// @ts-ignore: decorator
+@inline function rel_of(link: u32): usize { return rel_at(link - 1); }
+
+// Allocates everything the write may need before it changes anything, so a
+// full image fails the request cleanly instead of half-way.
+function prepare_write(volume: usize, offset: u32, length: u32): i32 {
+  const prepared = ensure_range(volume, offset, length);
+  if (prepared != OK) return prepared;
+  let link = load<u32>(volume + V_SOURCE_HEAD);
+  while (link != 0) {
+    const rel = rel_of(link);
+    const covered = <u64>load<u32>(rel + R_TRACKS) << <u64>TRACK_SHIFT;
+    if (<u64>offset < covered) {
+      const first = offset & ~(TRACK_SIZE - 1);
+      const end = min<u64>(<u64>offset + <u64>length + <u64>(TRACK_SIZE - 1), covered) & ~<u64>(TRACK_SIZE - 1);
+      const ensured = ensure_range(volume_at(load<u32>(rel + R_TARGET)), first, <u32>(end - <u64>first));
+      if (ensured != OK) return ensured;
+    }
+    link = load<u32>(rel + R_NEXT_SOURCE);
+  }
+  return OK;
+}
+
+// Copy-on-write for a source track: every target still waiting for it gets
+// its T0 data first.
+function preserve_source_track(volume: usize, track: u32): i32 {
+  let needed = false;
+  let link = load<u32>(volume + V_SOURCE_HEAD);
+  while (link != 0) {
+    const rel = rel_of(link);
+    if (track < load<u32>(rel + R_TRACKS) && bit_is_set(<usize>load<u32>(rel + R_BITMAP), track)) needed = true;
+    const record = <usize>load<u32>(rel + R_RECORD_SOURCE);
+    if (record != 0 && track < load<u32>(rel + R_TRACKS)) bit_set(record, track);
+    link = load<u32>(rel + R_NEXT_SOURCE);
+  }
+  if (!needed) return OK;
+  const locked = lock(track_lock(volume, track));
+  if (locked != OK) return locked;
+  let result = OK;
+  link = load<u32>(volume + V_SOURCE_HEAD);
+  while (link != 0) {
+    const rel = rel_of(link);
+    const bitmap = <usize>load<u32>(rel + R_BITMAP);
+    if (track < load<u32>(rel + R_TRACKS) && bit_is_set(bitmap, track)) {
+      result = copy_run_data(volume, volume_at(load<u32>(rel + R_TARGET)), track, 1);
+      if (result != OK) break;
+      bit_clear(bitmap, track);
+      atomic.sub<i32>(rel + R_PENDING, 1);
+    }
+    link = load<u32>(rel + R_NEXT_SOURCE);
+  }
+  unlock(track_lock(volume, track));
+  return result;
+}
+
+// A write to a pending track of a target: whole tracks need no copy; a
+// partial one first brings the track's T0 data over.
+function write_target_track(rel: usize, volume: usize, offset: u32, done: u32, length: u32, mode: u32, argument: u64): i32 {
+  const track = offset >>> TRACK_SHIFT;
+  const source = volume_at(load<u32>(rel + R_SOURCE));
+  const bitmap = <usize>load<u32>(rel + R_BITMAP);
+  const locked = lock(track_lock(source, track));
+  if (locked != OK) return locked;
+  if (bit_is_set(bitmap, track)) {
+    if (length != TRACK_SIZE) {
+      const copied = copy_run_data(source, volume, track, 1);
+      if (copied != OK) {
+        unlock(track_lock(source, track));
+        return copied;
+      }
+    }
+    bit_clear(bitmap, track);
+    atomic.sub<i32>(rel + R_PENDING, 1);
+  }
+  apply_write(write_pointer(volume, offset), offset, done, length, mode, argument);
+  unlock(track_lock(source, track));
+  return OK;
+}
+
+// The body of a write; the caller is inside the volume's gate.
+export function write_held(slot: u32, offset: u32, length: u32, mode: u32, argument: u64): i32 {
+  if (slot >= VOLUME_SLOT_MAX) return E_NO_VOLUME;
+  const volume = volume_at(slot);
+  if (atomic.load<u32>(volume + V_STATE) == VOLUME_FREE) return E_NO_VOLUME;
+  if (!in_range(volume, offset, length)) return E_RANGE;
+  if (mode > WRITE_FILL) return E_BAD_ARGUMENT;
+  const target_link = load<u32>(volume + V_TARGET_REL);
+  const rel = target_link != 0 ? rel_of(target_link) : 0;
+  if (rel != 0 && (load<u32>(rel + R_FLAGS) & REL_TGTINHIBIT) != 0) return E_TGTINHIBIT;
+  const prepared = prepare_write(volume, offset, length);
+  if (prepared != OK) return prepared;
+  const has_targets = load<u32>(volume + V_SOURCE_HEAD) != 0;
+  const covered = rel != 0 ? load<u32>(rel + R_TRACKS) : 0;
+  const record = rel != 0 ? <usize>load<u32>(rel + R_RECORD_TARGET) : 0;
+  let done: u32 = 0;
+  while (done < length) {
+    const at = offset + done;
+    const track = at >>> TRACK_SHIFT;
+    const chunk = min<u32>(TRACK_SIZE - (at & (TRACK_SIZE - 1)), length - done);
+    if (track < covered) {
+      if (record != 0) bit_set(record, track);
+      if (bit_is_set(<usize>load<u32>(rel + R_BITMAP), track)) {
+        const written = write_target_track(rel, volume, at, done, chunk, mode, argument);
+        if (written != OK) return written;
+        done += chunk;
+        continue;
+      }
+    }
+    if (has_targets) {
+      const preserved = preserve_source_track(volume, track);
+      if (preserved != OK) return preserved;
+    }
+    apply_write(write_pointer(volume, at), at, done, chunk, mode, argument);
+    done += chunk;
+  }
+  return OK;
+}
+
+function apply_read(source: usize, done: u32, length: u32, mode: u32, destination: usize): void {
+  if (mode == READ_COPY) memory.copy(destination + done, source, length);
+  else hash_update(source, length);
+}
+
+// The body of a read; the caller is inside the volume's gate.
+export function read_held(slot: u32, offset: u32, length: u32, mode: u32, destination: usize): i32 {
+  if (slot >= VOLUME_SLOT_MAX) return E_NO_VOLUME;
+  const volume = volume_at(slot);
+  const state = atomic.load<u32>(volume + V_STATE);
+  if (state == VOLUME_FREE) return E_NO_VOLUME;
+  if (state == VOLUME_UNUSABLE) return E_UNUSABLE;
+  if (!in_range(volume, offset, length)) return E_RANGE;
+  const target_link = load<u32>(volume + V_TARGET_REL);
+  const rel = target_link != 0 ? rel_of(target_link) : 0;
+  const covered = rel != 0 ? load<u32>(rel + R_TRACKS) : 0;
+  let done: u32 = 0;
+  while (done < length) {
+    const at = offset + done;
+    const track = at >>> TRACK_SHIFT;
+    const chunk = min<u32>(TRACK_SIZE - (at & (TRACK_SIZE - 1)), length - done);
+    if (track < covered && bit_is_set(<usize>load<u32>(rel + R_BITMAP), track)) {
+      const source = volume_at(load<u32>(rel + R_SOURCE));
+      const locked = lock(track_lock(source, track));
+      if (locked != OK) return locked;
+      const pending = bit_is_set(<usize>load<u32>(rel + R_BITMAP), track);
+      apply_read(read_pointer(pending ? source : volume, at), done, chunk, mode, destination);
+      unlock(track_lock(source, track));
+    } else {
+      apply_read(read_pointer(volume, at), done, chunk, mode, destination);
+    }
+    done += chunk;
+  }
+  return OK;
+}
+
+export function write_gated(slot: u32, offset: u32, length: u32, mode: u32, argument: u64): i32 {
+  if (slot >= VOLUME_SLOT_MAX) return E_NO_VOLUME;
+  const volume = volume_at(slot);
+  const entered = gate_enter(volume);
+  if (entered != OK) return entered;
+  const result = write_held(slot, offset, length, mode, argument);
+  gate_exit(volume);
+  return result;
+}
+
+export function read_gated(slot: u32, offset: u32, length: u32, mode: u32, destination: usize): i32 {
+  if (slot >= VOLUME_SLOT_MAX) return E_NO_VOLUME;
+  const volume = volume_at(slot);
+  const entered = gate_enter(volume);
+  if (entered != OK) return entered;
+  const result = read_held(slot, offset, length, mode, destination);
+  gate_exit(volume);
+  return result;
+}

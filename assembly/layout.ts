@@ -1,0 +1,165 @@
+// Shared-memory layout of one storage image.
+//
+// One WebAssembly.Memory holds a whole storage image: every thread (the main
+// thread and each worker) instantiates this module over the same memory, so the
+// volume table, the relationship table, the bitmaps, the per-track lock words
+// and the track data are seen by all of them. Nothing below lives in module
+// globals except the calling thread's own identity and staging buffer.
+//
+//  BASE = __heap_base rounded up to 64 KiB (below it: this module's static data)
+//
+//  BASE + 0         image header                       HEADER_SIZE (4 KiB)
+//  VOLUME_TABLE     VOLUME_SLOT_MAX x VOLUME_ENTRY     256 KiB
+//  REL_TABLE        REL_SLOT_MAX x REL_ENTRY          256 KiB
+//  THREAD_TABLE     THREAD_MAX x THREAD_ENTRY          4 KiB
+//  ZERO_EXTENT      EXTENT_SIZE bytes never written    1 MiB (reads of unallocated extents)
+//  HEAP_START ...   allocator: tables, bitmaps, extents, staging buffers
+//
+// Volumes are thin: their data lives in 1 MiB extents allocated on first
+// write, so an image can hold more provisioned capacity than memory (a 3 GiB
+// pair establishes without 6 GiB of memory) and establish never touches data.
+
+export const BLOCK_SIZE: u32 = 512;
+export const TRACK_SHIFT: u32 = 16;
+export const TRACK_SIZE: u32 = 1 << TRACK_SHIFT; // 64 KiB = 128 blocks
+export const EXTENT_TRACK_SHIFT: u32 = 4;
+export const EXTENT_TRACKS: u32 = 1 << EXTENT_TRACK_SHIFT; // 16 tracks
+export const EXTENT_SHIFT: u32 = TRACK_SHIFT + EXTENT_TRACK_SHIFT;
+export const EXTENT_SIZE: u32 = 1 << EXTENT_SHIFT; // 1 MiB
+export const WORD_TRACK_SHIFT: u32 = 6; // a bitmap word (u64) covers 64 tracks
+export const PAGE_SIZE: u32 = 65536;
+
+export const VOLUME_SLOT_MAX: u32 = 4096;
+export const REL_SLOT_MAX: u32 = 4096;
+export const THREAD_MAX: u32 = 64; // a thread's id is its bit in a gate mask (u64)
+export const STAGING_SIZE: u32 = 1 << 20;
+// Volumes address bytes with u32 offsets: the image is wasm32 memory.
+export const VOLUME_SIZE_MAX: u64 = (<u64>4 << 30) - <u64>TRACK_SIZE;
+
+export const HEADER_SIZE: u32 = 4096;
+export const VOLUME_ENTRY: u32 = 64;
+export const REL_ENTRY: u32 = 64;
+export const THREAD_ENTRY: u32 = 64;
+
+export const MAGIC: u32 = 0x305a5454; // "TTZ0"
+export const LAYOUT_VERSION: u32 = 1;
+
+// Image header (offsets from BASE):
+//   0  u32 magic          4  u32 layout version
+//   8  i32 alloc lock    12  u32 reserved
+//  16  u64 heap top (next never-used byte)
+//  24  i32 work epoch: bumped when background-copy work appears (workers wait on it)
+//  28  i32 stop flag: copy workers leave when it is set
+//  32  u64 bytes copied by background copy, all relationships (progress figures)
+//  64  u32 x 32 free-list heads, one per power-of-two size class
+export const H_MAGIC: u32 = 0;
+export const H_VERSION: u32 = 4;
+export const H_ALLOC_LOCK: u32 = 8;
+export const H_HEAP_TOP: u32 = 16;
+export const H_WORK_EPOCH: u32 = 24;
+export const H_STOP: u32 = 28;
+export const H_COPIED_BYTES: u32 = 32;
+export const H_FREE_LISTS: u32 = 64;
+
+// Volume entry (64 bytes):
+//   0 u32 state (VOLUME_FREE | VOLUME_NORMAL | VOLUME_UNUSABLE)
+//   4 i32 frozen: 1 while establish/withdraw/remove changes this volume's links
+//   8 u64 in-flight mask: bit t set while thread t does I/O on the volume
+//  16 u64 size in bytes
+//  24 u32 track count
+//  28 u32 extent table pointer (u32 per extent: data pointer, 0 = unallocated)
+//  32 u32 lock table pointer (i32 per track, see sync.ts)
+//  36 u32 relationship slot + 1 where this volume is the target, else 0
+//  40 u32 first relationship slot + 1 where it is the source, else 0
+//  44 u32 generation, bumped when the slot is freed
+//  48 u32 extent count
+export const V_STATE: u32 = 0;
+export const V_FROZEN: u32 = 4;
+export const V_INFLIGHT: u32 = 8;
+export const V_SIZE: u32 = 16;
+export const V_TRACKS: u32 = 24;
+export const V_EXTENTS: u32 = 28;
+export const V_LOCKS: u32 = 32;
+export const V_TARGET_REL: u32 = 36;
+export const V_SOURCE_HEAD: u32 = 40;
+export const V_GENERATION: u32 = 44;
+export const V_EXTENT_COUNT: u32 = 48;
+
+export const VOLUME_FREE: u32 = 0;
+export const VOLUME_NORMAL: u32 = 1;
+export const VOLUME_UNUSABLE: u32 = 2;
+
+// Relationship entry (64 bytes):
+//   0 u32 state (REL_FREE | REL_ACTIVE)
+//   4 u32 flags (REL_BACKGROUND | REL_TGTINHIBIT | REL_RECORD | REL_PERSIST)
+//   8 u32 source volume slot      12 u32 target volume slot
+//  16 u32 track count (the source's) 20 u32 bitmap pointer: bit set = track pending
+//  24 i32 pending track count     28 u32 claim cursor (bitmap word index, wraps)
+//  32 u32 next relationship slot + 1 of the same source, else 0
+//  36 u32 generation, bumped when the slot is freed
+//  40 u64 bytes copied by background copy
+//  48 u32 source change-record bitmap   52 u32 target change-record bitmap
+//  56 u32 bitmap word count (u64 words, even, so v128 loads stay inside)
+export const R_STATE: u32 = 0;
+export const R_FLAGS: u32 = 4;
+export const R_SOURCE: u32 = 8;
+export const R_TARGET: u32 = 12;
+export const R_TRACKS: u32 = 16;
+export const R_BITMAP: u32 = 20;
+export const R_PENDING: u32 = 24;
+export const R_CURSOR: u32 = 28;
+export const R_NEXT_SOURCE: u32 = 32;
+export const R_GENERATION: u32 = 36;
+export const R_COPIED_BYTES: u32 = 40;
+export const R_RECORD_SOURCE: u32 = 48;
+export const R_RECORD_TARGET: u32 = 52;
+export const R_WORDS: u32 = 56;
+
+export const REL_FREE: u32 = 0;
+export const REL_ACTIVE: u32 = 1;
+
+export const REL_BACKGROUND: u32 = 1;
+export const REL_TGTINHIBIT: u32 = 2;
+export const REL_RECORD: u32 = 4;
+export const REL_PERSIST: u32 = 8;
+
+// Thread entry (64 bytes):
+//   0 u32 staging buffer pointer   4 u32 staging size   8 u32 attached (0/1)
+export const T_STAGING: u32 = 0;
+export const T_STAGING_SIZE: u32 = 4;
+export const T_ATTACHED: u32 = 8;
+
+// Result codes shared with the host (src/core/codes.ts mirrors them).
+export const OK: i32 = 0;
+export const E_RANGE: i32 = -1;
+export const E_NO_VOLUME: i32 = -2;
+export const E_UNUSABLE: i32 = -3;
+export const E_TGTINHIBIT: i32 = -4;
+export const E_NO_SPACE: i32 = -5;
+export const E_TIMEOUT: i32 = -6;
+export const E_BAD_ARGUMENT: i32 = -7;
+export const E_BUSY: i32 = -8;
+
+// @ts-ignore: decorator
+@inline export function base(): usize {
+  return (__heap_base + <usize>(PAGE_SIZE - 1)) & ~<usize>(PAGE_SIZE - 1);
+}
+// @ts-ignore: decorator
+@inline export function volume_table(): usize { return base() + HEADER_SIZE; }
+// @ts-ignore: decorator
+@inline export function rel_table(): usize { return volume_table() + VOLUME_SLOT_MAX * VOLUME_ENTRY; }
+// @ts-ignore: decorator
+@inline export function thread_table(): usize { return rel_table() + REL_SLOT_MAX * REL_ENTRY; }
+// @ts-ignore: decorator
+@inline export function zero_extent(): usize {
+  const end = thread_table() + THREAD_MAX * THREAD_ENTRY;
+  return (end + <usize>(PAGE_SIZE - 1)) & ~<usize>(PAGE_SIZE - 1);
+}
+// @ts-ignore: decorator
+@inline export function heap_start(): usize { return zero_extent() + EXTENT_SIZE; }
+// @ts-ignore: decorator
+@inline export function volume_at(slot: u32): usize { return volume_table() + <usize>slot * VOLUME_ENTRY; }
+// @ts-ignore: decorator
+@inline export function rel_at(slot: u32): usize { return rel_table() + <usize>slot * REL_ENTRY; }
+// @ts-ignore: decorator
+@inline export function thread_at(id: u32): usize { return thread_table() + <usize>id * THREAD_ENTRY; }

@@ -1,0 +1,156 @@
+// Volumes: thin, extent-mapped track data with one lock word per track.
+//
+// A volume's bytes [0, size) map to extents of EXTENT_SIZE. Extent table
+// entry e holds the data pointer of bytes [e << EXTENT_SHIFT, (e + 1) << EXTENT_SHIFT),
+// or 0 while nothing has been written there: such an extent reads as zeros
+// (from the shared zero extent). An entry changes from 0 to a pointer once,
+// by compare-exchange, and goes back to 0 only when the volume is frozen
+// (removed or reinitialised).
+
+import {
+  OK, E_NO_SPACE, E_BAD_ARGUMENT, E_NO_VOLUME,
+  TRACK_SHIFT, TRACK_SIZE, EXTENT_SHIFT, EXTENT_SIZE, VOLUME_SIZE_MAX, VOLUME_SLOT_MAX,
+  V_STATE, V_SIZE, V_TRACKS, V_EXTENTS, V_LOCKS, V_EXTENT_COUNT, V_GENERATION,
+  V_TARGET_REL, V_SOURCE_HEAD, V_INFLIGHT, V_FROZEN,
+  VOLUME_FREE, VOLUME_NORMAL, volume_at, zero_extent,
+} from "./layout";
+import { alloc, free } from "./alloc";
+import { freeze, thaw } from "./sync";
+
+// @ts-ignore: decorator
+@inline export function volume_tracks(volume: usize): u32 { return load<u32>(volume + V_TRACKS); }
+// @ts-ignore: decorator
+@inline export function track_lock(volume: usize, track: u32): usize {
+  return <usize>load<u32>(volume + V_LOCKS) + (<usize>track << 2);
+}
+// @ts-ignore: decorator
+@inline function extent_entry(volume: usize, extent: u32): usize {
+  return <usize>load<u32>(volume + V_EXTENTS) + (<usize>extent << 2);
+}
+
+// Pointer to the byte at `offset` for reading: the zero extent where unallocated.
+// @ts-ignore: decorator
+@inline export function read_pointer(volume: usize, offset: u32): usize {
+  const data = <usize>atomic.load<u32>(extent_entry(volume, offset >>> EXTENT_SHIFT));
+  const within = <usize>(offset & (EXTENT_SIZE - 1));
+  return (data != 0 ? data : zero_extent()) + within;
+}
+
+// Pointer to the byte at `offset` for writing; the extent must be allocated.
+// @ts-ignore: decorator
+@inline export function write_pointer(volume: usize, offset: u32): usize {
+  const data = <usize>atomic.load<u32>(extent_entry(volume, offset >>> EXTENT_SHIFT));
+  assert(data != 0, "write to an unallocated extent");
+  return data + <usize>(offset & (EXTENT_SIZE - 1));
+}
+
+// @ts-ignore: decorator
+@inline export function extent_allocated(volume: usize, extent: u32): bool {
+  return atomic.load<u32>(extent_entry(volume, extent)) != 0;
+}
+
+// Allocates every extent of [first_extent, last_extent]. Races with other
+// threads allocating the same extent are settled by compare-exchange; the
+// loser frees its block.
+export function ensure_extents(volume: usize, first_extent: u32, last_extent: u32): i32 {
+  for (let extent = first_extent; extent <= last_extent; extent++) {
+    const entry = extent_entry(volume, extent);
+    if (atomic.load<u32>(entry) != 0) continue;
+    const block = alloc(EXTENT_SIZE);
+    if (block == 0) return E_NO_SPACE;
+    if (atomic.cmpxchg<u32>(entry, 0, <u32>block) != 0) free(block, EXTENT_SIZE);
+  }
+  return OK;
+}
+
+export function ensure_range(volume: usize, offset: u32, length: u32): i32 {
+  if (length == 0) return OK;
+  return ensure_extents(volume, offset >>> EXTENT_SHIFT, (offset + length - 1) >>> EXTENT_SHIFT);
+}
+
+export function volume_create(slot: u32, size_bytes: u64): i32 {
+  if (slot >= VOLUME_SLOT_MAX) return E_BAD_ARGUMENT;
+  if (size_bytes == 0 || size_bytes > VOLUME_SIZE_MAX) return E_BAD_ARGUMENT;
+  const volume = volume_at(slot);
+  if (atomic.load<u32>(volume + V_STATE) != VOLUME_FREE) return E_BAD_ARGUMENT;
+  const track_count = <u32>((size_bytes + <u64>TRACK_SIZE - 1) >> <u64>TRACK_SHIFT);
+  const extent_count = <u32>((size_bytes + <u64>EXTENT_SIZE - 1) >> <u64>EXTENT_SHIFT);
+  const extents = alloc(extent_count << 2);
+  if (extents == 0) return E_NO_SPACE;
+  const locks = alloc(track_count << 2);
+  if (locks == 0) {
+    free(extents, extent_count << 2);
+    return E_NO_SPACE;
+  }
+  store<u64>(volume + V_SIZE, size_bytes);
+  store<u32>(volume + V_TRACKS, track_count);
+  store<u32>(volume + V_EXTENT_COUNT, extent_count);
+  store<u32>(volume + V_EXTENTS, <u32>extents);
+  store<u32>(volume + V_LOCKS, <u32>locks);
+  store<u32>(volume + V_TARGET_REL, 0);
+  store<u32>(volume + V_SOURCE_HEAD, 0);
+  store<u64>(volume + V_INFLIGHT, 0);
+  store<i32>(volume + V_FROZEN, 0);
+  // Published last: other threads treat a volume as existing once its state is set.
+  atomic.store<u32>(volume + V_STATE, VOLUME_NORMAL);
+  return OK;
+}
+
+function release_extents(volume: usize): void {
+  const extent_count = load<u32>(volume + V_EXTENT_COUNT);
+  for (let extent: u32 = 0; extent < extent_count; extent++) {
+    const entry = extent_entry(volume, extent);
+    const block = <usize>atomic.xchg<u32>(entry, 0);
+    free(block, EXTENT_SIZE);
+  }
+}
+
+// The host refuses to remove a volume in a relationship; the core checks again.
+export function volume_destroy(slot: u32): i32 {
+  if (slot >= VOLUME_SLOT_MAX) return E_BAD_ARGUMENT;
+  const volume = volume_at(slot);
+  if (atomic.load<u32>(volume + V_STATE) == VOLUME_FREE) return E_NO_VOLUME;
+  if (load<u32>(volume + V_TARGET_REL) != 0) return E_BAD_ARGUMENT;
+  if (load<u32>(volume + V_SOURCE_HEAD) != 0) return E_BAD_ARGUMENT;
+  const frozen = freeze(volume);
+  if (frozen != OK) return frozen;
+  release_extents(volume);
+  free(<usize>load<u32>(volume + V_EXTENTS), load<u32>(volume + V_EXTENT_COUNT) << 2);
+  free(<usize>load<u32>(volume + V_LOCKS), load<u32>(volume + V_TRACKS) << 2);
+  atomic.store<u32>(volume + V_STATE, VOLUME_FREE);
+  store<u32>(volume + V_GENERATION, load<u32>(volume + V_GENERATION) + 1);
+  thaw(volume);
+  return OK;
+}
+
+// Releases all data (the volume reads as zeros) and marks it usable again.
+export function volume_reinit(slot: u32): i32 {
+  if (slot >= VOLUME_SLOT_MAX) return E_BAD_ARGUMENT;
+  const volume = volume_at(slot);
+  if (atomic.load<u32>(volume + V_STATE) == VOLUME_FREE) return E_NO_VOLUME;
+  if (load<u32>(volume + V_TARGET_REL) != 0) return E_BAD_ARGUMENT;
+  if (load<u32>(volume + V_SOURCE_HEAD) != 0) return E_BAD_ARGUMENT;
+  const frozen = freeze(volume);
+  if (frozen != OK) return frozen;
+  release_extents(volume);
+  atomic.store<u32>(volume + V_STATE, VOLUME_NORMAL);
+  thaw(volume);
+  return OK;
+}
+
+export function volume_state(slot: u32): u32 {
+  if (slot >= VOLUME_SLOT_MAX) return VOLUME_FREE;
+  return atomic.load<u32>(volume_at(slot) + V_STATE);
+}
+
+export function volume_allocated_bytes(slot: u32): u64 {
+  if (slot >= VOLUME_SLOT_MAX) return 0;
+  const volume = volume_at(slot);
+  if (atomic.load<u32>(volume + V_STATE) == VOLUME_FREE) return 0;
+  const extent_count = load<u32>(volume + V_EXTENT_COUNT);
+  let allocated: u64 = 0;
+  for (let extent: u32 = 0; extent < extent_count; extent++) {
+    if (extent_allocated(volume, extent)) allocated += <u64>EXTENT_SIZE;
+  }
+  return allocated;
+}

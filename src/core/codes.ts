@@ -1,0 +1,44 @@
+// Result codes of the WebAssembly core (assembly/layout.ts defines them).
+export const CoreCode = {
+  OK: 0,
+  RANGE: -1,
+  NO_VOLUME: -2,
+  UNUSABLE: -3,
+  TGTINHIBIT: -4,
+  NO_SPACE: -5,
+  TIMEOUT: -6,
+  BAD_ARGUMENT: -7,
+  BUSY: -8,
+} as const;
+
+export type CoreCodeName = keyof typeof CoreCode;
+
+const NAMES = new Map<number, CoreCodeName>(
+  Object.entries(CoreCode).map(([name, value]) => [value, name as CoreCodeName]),
+);
+
+export function coreCodeName(code: number): CoreCodeName | "UNKNOWN" {
+  return NAMES.get(code) ?? "UNKNOWN";
+}
+
+// Mirrors of the core's constants the host needs.
+export const TRACK_SIZE = 1 << 16;
+export const BLOCK_SIZE = 512;
+export const BLOCKS_PER_TRACK = TRACK_SIZE / BLOCK_SIZE;
+export const EXTENT_SIZE = 1 << 20;
+export const VOLUME_SLOT_MAX = 4096;
+export const REL_SLOT_MAX = 4096;
+export const THREAD_MAX = 64;
+export const STAGING_SIZE = 1 << 20;
+export const VOLUME_SIZE_MAX = 4 * 2 ** 30 - TRACK_SIZE;
+export const MEMORY_PAGES_MAX = 65536;
+export const INITIAL_PAGES = 64;
+
+export const VolumeState = { FREE: 0, NORMAL: 1, UNUSABLE: 2 } as const;
+
+export const RelFlag = {
+  BACKGROUND: 1,
+  TGTINHIBIT: 2,
+  RECORD: 4,
+  PERSIST: 8,
+} as const;

@@ -1,0 +1,134 @@
+// The WebAssembly core, bound for one thread of one storage image.
+//
+// A storage image is one shared WebAssembly.Memory. The module is compiled
+// once per process; each thread instantiates it over the image's memory and
+// attaches with its own thread id, which gives it a staging buffer in shared
+// memory for the bytes of its reads and writes.
+
+import { readFileSync } from "node:fs";
+import { CoreCode, INITIAL_PAGES, MEMORY_PAGES_MAX, STAGING_SIZE } from "./codes.js";
+
+export interface CoreExports {
+  image_init(): number;
+  image_ready(): number;
+  thread_attach(id: number): number;
+  thread_id(): number;
+  reap_thread(id: number): number;
+  volume_create(slot: number, sizeBytes: bigint): number;
+  volume_destroy(slot: number): number;
+  volume_reinit(slot: number): number;
+  volume_state(slot: number): number;
+  volume_allocated_bytes(slot: number): bigint;
+  rel_establish(rel: number, source: number, target: number, flags: number): number;
+  rel_withdraw(rel: number): number;
+  rel_pending(rel: number): number;
+  rel_count_pending(rel: number): number;
+  rel_find_pending(rel: number, fromTrack: number): number;
+  rel_copied_bytes(rel: number): bigint;
+  rel_recorded(rel: number, which: number): number;
+  rel_bitmap_pointer(rel: number): number;
+  rel_word_count(rel: number): number;
+  copy_tracks(rel: number, firstTrack: number, trackCount: number): number;
+  copy_step(): number;
+  track_size(): number;
+  layout_base(): number;
+  layout_heap_start(): number;
+  layout_zero_extent(): number;
+  heap_top(): bigint;
+  work_epoch_pointer(): number;
+  stop_flag_pointer(): number;
+  copied_bytes_total(): bigint;
+  io_write(slot: number, offset: number, length: number, data: number): number;
+  io_write_pattern(slot: number, offset: number, length: number, seed: number): number;
+  io_fill(slot: number, offset: number, length: number, value: number): number;
+  io_read(slot: number, offset: number, length: number, destination: number): number;
+  io_begin(slot: number): number;
+  io_end(slot: number): void;
+  io_write_held(slot: number, offset: number, length: number, data: number): number;
+  io_read_held(slot: number, offset: number, length: number, destination: number): number;
+  checksum(slot: number, offset: number, length: number): number;
+  checksum_result(): bigint;
+  hash_memory(pointer: number, length: number): bigint;
+  pattern_value(seed: number, wordIndex: number): bigint;
+  scan_find(bitmap: number, wordCount: number, fromTrack: number): number;
+  scan_count(bitmap: number, wordCount: number): number;
+  raw_copy(destination: number, source: number, length: number): void;
+}
+
+export type CoreBuild = "release" | "debug";
+
+const modules = new Map<CoreBuild, WebAssembly.Module>();
+
+export function defaultBuild(): CoreBuild {
+  return process.env.TZERO_CORE === "debug" ? "debug" : "release";
+}
+
+export function coreModule(build: CoreBuild = defaultBuild()): WebAssembly.Module {
+  let module = modules.get(build);
+  if (!module) {
+    const file = build === "debug" ? "core.debug.wasm" : "core.wasm";
+    const bytes = readFileSync(new URL(`../../../build/${file}`, import.meta.url));
+    module = new WebAssembly.Module(bytes);
+    modules.set(build, module);
+  }
+  return module;
+}
+
+export function createImageMemory(): WebAssembly.Memory {
+  return new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: MEMORY_PAGES_MAX, shared: true });
+}
+
+export class CoreAbort extends Error {
+  readonly code = "CORE_ABORT";
+}
+
+function decodeString(memory: WebAssembly.Memory, pointer: number): string {
+  if (pointer === 0) return "";
+  const view = new DataView(memory.buffer);
+  const length = view.getUint32(pointer - 4, true);
+  const units = new Uint16Array(memory.buffer.slice(pointer, pointer + length) as ArrayBuffer);
+  return String.fromCharCode(...units);
+}
+
+// One thread's binding to an image.
+export class CoreThread {
+  readonly exports: CoreExports;
+  readonly stagingPointer: number;
+  private bytes: Uint8Array;
+
+  constructor(
+    readonly memory: WebAssembly.Memory,
+    readonly threadId: number,
+    module: WebAssembly.Module = coreModule(),
+    format = false,
+  ) {
+    const instance = new WebAssembly.Instance(module, {
+      env: {
+        memory,
+        abort(message: number, file: number, line: number, column: number) {
+          const text = `${decodeString(memory, message)} at ${decodeString(memory, file)}:${line}:${column}`;
+          throw new CoreAbort(`tzero core assertion failed: ${text}`);
+        },
+      },
+    });
+    this.exports = instance.exports as unknown as CoreExports;
+    if (format) {
+      const code = this.exports.image_init();
+      if (code !== CoreCode.OK) throw new Error(`cannot format storage image memory (core code ${code})`);
+    }
+    this.stagingPointer = this.exports.thread_attach(threadId);
+    if (this.stagingPointer === 0) throw new Error(`cannot attach thread ${threadId} to the storage image`);
+    this.bytes = new Uint8Array(memory.buffer);
+  }
+
+  // A view of the whole memory; re-taken after growth (which any thread may cause).
+  view(): Uint8Array {
+    if (this.bytes.byteLength !== this.memory.buffer.byteLength) this.bytes = new Uint8Array(this.memory.buffer);
+    return this.bytes;
+  }
+
+  // The staging buffer, as bytes the host can fill or read.
+  staging(length = STAGING_SIZE): Uint8Array {
+    return this.view().subarray(this.stagingPointer, this.stagingPointer + length);
+  }
+}

@@ -1,0 +1,41 @@
+// Engine errors: a stable `code` callers act on, and a message that names the
+// volume or pair and the rule. Nothing is changed when one is thrown.
+
+export type EngineErrorCode =
+  | "VOLUME_NOT_FOUND"
+  | "VOLUME_EXISTS"
+  | "BAD_VOLUME_ID"
+  | "BAD_CAPACITY"
+  | "BAD_OS_TYPE"
+  | "BAD_ARGUMENT"
+  | "SOURCE_EQUALS_TARGET"
+  | "TARGET_TOO_SMALL"
+  | "LSS_MISMATCH"
+  | "VOLUME_IN_RELATIONSHIP"
+  | "TOO_MANY_TARGETS"
+  | "TARGET_HAS_SOURCE"
+  | "CASCADE_NOT_ALLOWED"
+  | "OS_MISMATCH"
+  | "RELATIONSHIP_NOT_FOUND"
+  | "TARGET_WRITE_INHIBITED"
+  | "VOLUME_UNUSABLE"
+  | "OUT_OF_RANGE"
+  | "NO_SPACE"
+  | "BUSY"
+  | "TIMEOUT"
+  | "IMAGE_NOT_FOUND"
+  | "IMAGE_EXISTS"
+  | "BAD_MODEL"
+  | "LIMIT_REACHED"
+  | "CLOSED";
+
+export class EngineError extends Error {
+  override readonly name = "EngineError";
+  constructor(readonly code: EngineErrorCode, message: string) {
+    super(message);
+  }
+}
+
+export function isEngineError(error: unknown): error is EngineError {
+  return error instanceof EngineError;
+}

@@ -1,0 +1,560 @@
+// A storage image: its volumes, FlashCopy relationships, host I/O and the
+// background-copy workers, over one shared WebAssembly memory.
+import { EventEmitter } from "node:events";
+import { availableParallelism } from "node:os";
+import {
+  CoreCode, RelFlag, STAGING_SIZE, TRACK_SIZE, BLOCK_SIZE, VOLUME_SLOT_MAX, REL_SLOT_MAX, VolumeState,
+} from "../core/codes.js";
+import { CoreThread, coreModule, createImageMemory, defaultBuild, type CoreBuild } from "../core/core.js";
+import { EngineError } from "./errors.js";
+import { parseVolumeId, lssOf, pairId, imageId } from "./ids.js";
+import { checkEstablish, parseOsType, DEFAULT_OS, type Model, type OsType } from "./rules.js";
+import { capacityBlocks, type CapacityUnit } from "./units.js";
+import { CopyPool } from "./copy-pool.js";
+import { ThreadIds } from "./threads.js";
+import { coreError } from "./core-errors.js";
+
+export interface VolumeSpec {
+  id: string;
+  capacity: number;
+  unit?: CapacityUnit; // default "blocks" when capacity is given in blocks; DS CLI defaults to ds
+  os?: string;
+  name?: string;
+}
+
+export interface Volume {
+  readonly id: string;
+  readonly lss: string;
+  readonly slot: number;
+  readonly blocks: number;
+  readonly sizeBytes: number;
+  readonly unit: CapacityUnit;
+  readonly os: OsType;
+  readonly name: string;
+  readonly createdAt: Date;
+}
+
+export interface FlashOptions {
+  nocopy?: boolean;
+  persist?: boolean;
+  record?: boolean;
+  tgtinhibit?: boolean;
+  seqnum?: number;
+}
+
+export interface Relationship {
+  readonly id: string;
+  readonly sourceId: string;
+  readonly targetId: string;
+  readonly slot: number;
+  readonly trackCount: number;
+  readonly nocopy: boolean;
+  readonly persist: boolean;
+  readonly record: boolean;
+  readonly tgtinhibit: boolean;
+  readonly seqnum: number;
+  readonly createdAt: Date;
+  syncedAt: Date | null;
+}
+
+export interface RelationshipStatus extends Relationship {
+  readonly pendingTracks: number;
+  readonly copiedBytes: number;
+  readonly activeCopy: boolean;
+  readonly bytesPerSecond: number;
+}
+
+export interface ProgressEvent {
+  id: string;
+  tracksLeft: number;
+  trackCount: number;
+  bytesPerSecond: number;
+}
+
+export interface ImageOptions {
+  model?: Model;
+  serial?: string;
+  workers?: number;
+  build?: CoreBuild;
+  progressIntervalMs?: number;
+}
+
+export type DataState = "Normal" | "Unusable";
+
+const PROGRESS_INTERVAL_MS = 50;
+const RATE_SMOOTHING = 0.3;
+
+export class StorageImage extends EventEmitter {
+  readonly id: string;
+  readonly model: Model;
+  readonly core: CoreThread;
+  readonly pool: CopyPool;
+  private readonly threads = new ThreadIds();
+  private readonly volumes = new Map<string, Volume>();
+  private readonly relationships = new Map<string, Relationship>();
+  private readonly freeVolumeSlots: number[] = [];
+  private readonly freeRelSlots: number[] = [];
+  private readonly rates = new Map<string, { bytes: number; at: number; rate: number }>();
+  private readonly progressIntervalMs: number;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(options: ImageOptions = {}) {
+    super();
+    this.model = options.model ?? "2105";
+    this.id = imageId(this.model, options.serial ?? "75TZ001");
+    const module = coreModule(options.build ?? defaultBuild());
+    this.core = new CoreThread(createImageMemory(), 0, module, true);
+    this.pool = new CopyPool(this.core, module, this.threads, options.workers ?? availableParallelism());
+    this.progressIntervalMs = options.progressIntervalMs ?? PROGRESS_INTERVAL_MS;
+    if (this.pool.size > 0) this.pool.start();
+    for (let slot = VOLUME_SLOT_MAX - 1; slot >= 0; slot--) this.freeVolumeSlots.push(slot);
+    for (let slot = REL_SLOT_MAX - 1; slot >= 0; slot--) this.freeRelSlots.push(slot);
+  }
+
+  get memory(): WebAssembly.Memory {
+    return this.core.memory;
+  }
+
+  get threadIds(): ThreadIds {
+    return this.threads;
+  }
+
+  // ---- volumes -------------------------------------------------------------
+
+  createVolume(spec: VolumeSpec): Volume {
+    this.checkOpen();
+    const id = parseVolumeId(spec.id);
+    if (this.volumes.has(id)) throw new EngineError("VOLUME_EXISTS", `volume ${id} already exists on ${this.id}`);
+    const unit = spec.unit ?? "blocks";
+    const blocks = capacityBlocks(spec.capacity, unit);
+    const os = spec.os === undefined ? DEFAULT_OS : parseOsType(spec.os);
+    const slot = this.freeVolumeSlots.pop();
+    if (slot === undefined) throw new EngineError("LIMIT_REACHED", `storage image ${this.id} holds ${VOLUME_SLOT_MAX} volumes already`);
+    const sizeBytes = blocks * BLOCK_SIZE;
+    const code = this.core.exports.volume_create(slot, BigInt(sizeBytes));
+    if (code !== CoreCode.OK) {
+      this.freeVolumeSlots.push(slot);
+      throw coreError(code, `create volume ${id}`);
+    }
+    const volume: Volume = {
+      id, lss: lssOf(id), slot, blocks, sizeBytes, unit, os, name: spec.name ?? "", createdAt: new Date(),
+    };
+    this.volumes.set(id, volume);
+    return volume;
+  }
+
+  removeVolume(idText: string): void {
+    this.checkOpen();
+    const volume = this.volume(idText);
+    const busy = this.relationshipsOf(volume.id);
+    if (busy.length > 0) {
+      throw new EngineError(
+        "VOLUME_IN_RELATIONSHIP",
+        `volume ${volume.id} is in FlashCopy relationship ${busy[0].id}; withdraw it (rmflash) before removing the volume`,
+      );
+    }
+    const code = this.core.exports.volume_destroy(volume.slot);
+    if (code !== CoreCode.OK) throw coreError(code, `remove volume ${volume.id}`);
+    this.volumes.delete(volume.id);
+    this.freeVolumeSlots.push(volume.slot);
+  }
+
+  // Releases a volume's data (it reads as zeros) and makes it usable again.
+  reinitVolume(idText: string): void {
+    this.checkOpen();
+    const volume = this.volume(idText);
+    const busy = this.relationshipsOf(volume.id);
+    if (busy.length > 0) {
+      throw new EngineError("VOLUME_IN_RELATIONSHIP", `volume ${volume.id} is in FlashCopy relationship ${busy[0].id}; withdraw it first`);
+    }
+    const code = this.core.exports.volume_reinit(volume.slot);
+    if (code !== CoreCode.OK) throw coreError(code, `reinitialise volume ${volume.id}`);
+  }
+
+  volume(idText: string): Volume {
+    const id = parseVolumeId(idText);
+    const volume = this.volumes.get(id);
+    if (!volume) throw new EngineError("VOLUME_NOT_FOUND", `volume ${id} does not exist on ${this.id}`);
+    return volume;
+  }
+
+  hasVolume(idText: string): boolean {
+    try {
+      return this.volumes.has(parseVolumeId(idText));
+    } catch {
+      return false;
+    }
+  }
+
+  listVolumes(): Volume[] {
+    return [...this.volumes.values()].sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  listLss(): string[] {
+    return [...new Set([...this.volumes.values()].map((volume) => volume.lss))].sort();
+  }
+
+  dataState(idText: string): DataState {
+    const volume = this.volume(idText);
+    return this.core.exports.volume_state(volume.slot) === VolumeState.UNUSABLE ? "Unusable" : "Normal";
+  }
+
+  allocatedBytes(idText: string): number {
+    return Number(this.core.exports.volume_allocated_bytes(this.volume(idText).slot));
+  }
+
+  // ---- FlashCopy -------------------------------------------------------------
+
+  establish(sourceText: string, targetText: string, options: FlashOptions = {}): Relationship {
+    this.checkOpen();
+    const source = this.volume(sourceText);
+    const target = this.volume(targetText);
+    const id = pairId(source.id, target.id);
+    checkEstablish(this.model, this.facts(source), this.facts(target), this.relationships.has(id));
+    const seqnum = options.seqnum ?? 0;
+    if (!Number.isInteger(seqnum) || seqnum < 0 || seqnum > 0xffffffff) {
+      throw new EngineError("BAD_ARGUMENT", `FlashCopy pair ${id}: sequence number ${seqnum} is not a whole number from 0 to FFFFFFFF`);
+    }
+    const slot = this.freeRelSlots.pop();
+    if (slot === undefined) throw new EngineError("LIMIT_REACHED", `storage image ${this.id} holds ${REL_SLOT_MAX} relationships already`);
+    const flags = (options.nocopy ? 0 : RelFlag.BACKGROUND)
+      | (options.tgtinhibit ? RelFlag.TGTINHIBIT : 0)
+      | (options.record ? RelFlag.RECORD : 0)
+      | (options.persist ? RelFlag.PERSIST : 0);
+    const code = this.core.exports.rel_establish(slot, source.slot, target.slot, flags);
+    if (code !== CoreCode.OK) {
+      this.freeRelSlots.push(slot);
+      throw coreError(code, `establish FlashCopy pair ${id}`);
+    }
+    const relationship: Relationship = {
+      id, sourceId: source.id, targetId: target.id, slot,
+      trackCount: Math.ceil(source.sizeBytes / TRACK_SIZE),
+      nocopy: options.nocopy ?? false, persist: options.persist ?? false, record: options.record ?? false,
+      tgtinhibit: options.tgtinhibit ?? false, seqnum, createdAt: new Date(), syncedAt: null,
+    };
+    this.relationships.set(id, relationship);
+    if (!relationship.nocopy) {
+      this.rates.set(id, { bytes: 0, at: performance.now(), rate: 0 });
+      this.startProgress();
+    }
+    return relationship;
+  }
+
+  // Ends a relationship. Returns true when its copy was complete; when it was
+  // not, the target is left unusable (reads refused) until re-established or reinitialised.
+  withdraw(idText: string): boolean {
+    this.checkOpen();
+    const relationship = this.relationship(idText);
+    const code = this.core.exports.rel_withdraw(relationship.slot);
+    if (code < 0) throw coreError(code, `withdraw FlashCopy pair ${relationship.id}`);
+    this.forget(relationship);
+    return code === 0;
+  }
+
+  private forget(relationship: Relationship): void {
+    this.relationships.delete(relationship.id);
+    this.rates.delete(relationship.id);
+    this.freeRelSlots.push(relationship.slot);
+  }
+
+  relationship(idText: string): Relationship {
+    const [sourceText, targetText, extra] = idText.split(":");
+    if (targetText === undefined || extra !== undefined) {
+      throw new EngineError("BAD_ARGUMENT", `FlashCopy pair ID ${idText} is not of the form SSSS:TTTT`);
+    }
+    const id = pairId(parseVolumeId(sourceText), parseVolumeId(targetText));
+    const relationship = this.relationships.get(id);
+    if (!relationship) throw new EngineError("RELATIONSHIP_NOT_FOUND", `FlashCopy pair ${id} does not exist on ${this.id}`);
+    return relationship;
+  }
+
+  hasRelationship(idText: string): boolean {
+    return this.relationships.has(idText.toUpperCase());
+  }
+
+  relationshipsOf(volumeId: string): Relationship[] {
+    return [...this.relationships.values()].filter((r) => r.sourceId === volumeId || r.targetId === volumeId);
+  }
+
+  listRelationships(): Relationship[] {
+    return [...this.relationships.values()].sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  status(idText: string): RelationshipStatus {
+    const relationship = this.relationship(idText);
+    const pendingTracks = this.core.exports.rel_pending(relationship.slot);
+    return {
+      ...relationship,
+      pendingTracks,
+      copiedBytes: Number(this.core.exports.rel_copied_bytes(relationship.slot)),
+      activeCopy: !relationship.nocopy && pendingTracks > 0,
+      bytesPerSecond: this.rates.get(relationship.id)?.rate ?? 0,
+    };
+  }
+
+  // Tracks changed since establish on the source or the target (-record relationships).
+  recordedTracks(idText: string, side: "source" | "target"): number {
+    const relationship = this.relationship(idText);
+    return this.core.exports.rel_recorded(relationship.slot, side === "source" ? 0 : 1);
+  }
+
+  private facts(volume: Volume) {
+    let sourceOf = 0;
+    let targetOf = 0;
+    for (const relationship of this.relationships.values()) {
+      if (relationship.sourceId === volume.id) sourceOf++;
+      if (relationship.targetId === volume.id) targetOf++;
+    }
+    return { id: volume.id, blocks: volume.blocks, os: volume.os, sourceOf, targetOf };
+  }
+
+  // ---- background copy progress and completion ---------------------------------
+
+  private startProgress(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => this.poll(), this.progressIntervalMs);
+    this.timer.unref();
+  }
+
+  // Samples progress and ends background copies that have finished. Runs on a
+  // timer while copies are active; tests call it to settle deterministically.
+  poll(): void {
+    const now = performance.now();
+    let active = 0;
+    for (const relationship of [...this.relationships.values()]) {
+      if (relationship.nocopy) continue;
+      const tracksLeft = this.core.exports.rel_pending(relationship.slot);
+      const rate = this.updateRate(relationship, now);
+      if (tracksLeft > 0) {
+        active++;
+        this.emit("progress", { id: relationship.id, tracksLeft, trackCount: relationship.trackCount, bytesPerSecond: rate } satisfies ProgressEvent);
+        continue;
+      }
+      this.complete(relationship);
+    }
+    if (active === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
+  }
+
+  private updateRate(relationship: Relationship, now: number): number {
+    const sample = this.rates.get(relationship.id);
+    if (!sample) return 0;
+    const bytes = Number(this.core.exports.rel_copied_bytes(relationship.slot));
+    const seconds = (now - sample.at) / 1000;
+    if (seconds > 0) {
+      const instant = (bytes - sample.bytes) / seconds;
+      sample.rate = sample.rate === 0 ? instant : sample.rate + RATE_SMOOTHING * (instant - sample.rate);
+      sample.bytes = bytes;
+      sample.at = now;
+    }
+    return sample.rate;
+  }
+
+  private complete(relationship: Relationship): void {
+    if (relationship.syncedAt === null) relationship.syncedAt = new Date();
+    this.emit("progress", { id: relationship.id, tracksLeft: 0, trackCount: relationship.trackCount, bytesPerSecond: 0 } satisfies ProgressEvent);
+    if (relationship.persist) return;
+    const code = this.core.exports.rel_withdraw(relationship.slot);
+    if (code < 0) return; // busy: the next poll tries again
+    this.forget(relationship);
+    this.emit("copied", relationship);
+  }
+
+  // Resolves when the background copies of the given pairs (all, by default)
+  // have completed; rejects on timeout or abort.
+  waitForCopy(ids?: string[], options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+    const wanted = (ids ?? this.listRelationships().filter((r) => !r.nocopy).map((r) => r.id)).map((id) => this.relationship(id));
+    for (const relationship of wanted) {
+      if (relationship.nocopy) {
+        return Promise.reject(new EngineError("BAD_ARGUMENT", `FlashCopy pair ${relationship.id} was established with -nocp: it has no background copy to wait for`));
+      }
+    }
+    return new Promise((resolve, reject) => {
+      const settled = () => wanted.every((r) => !this.relationships.has(r.id) || this.core.exports.rel_pending(r.slot) === 0);
+      const finish = (error?: Error) => {
+        clearInterval(timer);
+        clearTimeout(deadline);
+        options.signal?.removeEventListener("abort", onAbort);
+        if (error) reject(error);
+        else resolve();
+      };
+      const onAbort = () => finish(new EngineError("TIMEOUT", `wait for ${wanted.map((r) => r.id).join(" ")} cancelled`));
+      const timer = setInterval(() => {
+        this.poll();
+        if (settled()) finish();
+      }, this.progressIntervalMs);
+      const timeoutMs = options.timeoutMs ?? 0;
+      const deadline = timeoutMs > 0
+        ? setTimeout(() => finish(new EngineError("TIMEOUT", `background copy of ${wanted.map((r) => r.id).join(" ")} did not complete within ${timeoutMs} ms`)), timeoutMs)
+        : undefined;
+      options.signal?.addEventListener("abort", onAbort, { once: true });
+      if (options.signal?.aborted) onAbort();
+      else if (settled()) {
+        this.poll();
+        finish();
+      }
+    });
+  }
+
+  // Copies pending tracks from the calling thread (deterministic tests and
+  // single-threaded use). Returns the number of tracks copied.
+  copyTracks(idText: string, firstTrack: number, trackCount: number): number {
+    const relationship = this.relationship(idText);
+    const copied = this.core.exports.copy_tracks(relationship.slot, firstTrack, trackCount);
+    if (copied < 0) throw coreError(copied, `copy tracks of FlashCopy pair ${relationship.id}`);
+    return copied;
+  }
+
+  // ---- host I/O ----------------------------------------------------------------
+
+  private checkRange(volume: Volume, offset: number, length: number): void {
+    if (!Number.isInteger(offset) || offset < 0) {
+      throw new EngineError("OUT_OF_RANGE", `volume ${volume.id}: offset ${offset} is not a whole number of bytes from 0`);
+    }
+    if (!Number.isInteger(length) || length < 0) {
+      throw new EngineError("OUT_OF_RANGE", `volume ${volume.id}: length ${length} is not a whole number of bytes from 0`);
+    }
+    if (offset + length > volume.sizeBytes) {
+      throw new EngineError(
+        "OUT_OF_RANGE",
+        `volume ${volume.id}: bytes ${offset} to ${offset + length} lie beyond its end (${volume.sizeBytes} bytes)`,
+      );
+    }
+  }
+
+  private ioError(code: number, volume: Volume, action: string): EngineError {
+    if (code === CoreCode.TGTINHIBIT) {
+      const relationship = this.relationshipsOf(volume.id).find((r) => r.targetId === volume.id);
+      return new EngineError(
+        "TARGET_WRITE_INHIBITED",
+        `volume ${volume.id} is the target of FlashCopy pair ${relationship?.id ?? "?"} established with -tgtinhibit: host writes are refused`,
+      );
+    }
+    if (code === CoreCode.UNUSABLE) {
+      return new EngineError(
+        "VOLUME_UNUSABLE",
+        `volume ${volume.id} is not usable: a FlashCopy onto it was withdrawn before its copy completed; make it a FlashCopy target again or reinitialise it`,
+      );
+    }
+    return coreError(code, `${action} volume ${volume.id}`);
+  }
+
+  write(idText: string, offset: number, data: Uint8Array): void {
+    this.checkOpen();
+    const volume = this.volume(idText);
+    this.checkRange(volume, offset, data.byteLength);
+    const exports = this.core.exports;
+    const staging = this.core.staging();
+    if (data.byteLength <= STAGING_SIZE) {
+      staging.set(data);
+      const code = exports.io_write(volume.slot, offset, data.byteLength, this.core.stagingPointer);
+      if (code !== CoreCode.OK) throw this.ioError(code, volume, "write");
+      return;
+    }
+    this.held(volume, "write", () => {
+      for (let done = 0; done < data.byteLength; done += STAGING_SIZE) {
+        const chunk = data.subarray(done, done + STAGING_SIZE);
+        staging.set(chunk);
+        const code = exports.io_write_held(volume.slot, offset + done, chunk.byteLength, this.core.stagingPointer);
+        if (code !== CoreCode.OK) return code;
+      }
+      return CoreCode.OK;
+    });
+  }
+
+  read(idText: string, offset: number, length: number): Uint8Array {
+    this.checkOpen();
+    const volume = this.volume(idText);
+    this.checkRange(volume, offset, length);
+    const result = new Uint8Array(length);
+    const exports = this.core.exports;
+    const staging = this.core.staging();
+    if (length <= STAGING_SIZE) {
+      const code = exports.io_read(volume.slot, offset, length, this.core.stagingPointer);
+      if (code !== CoreCode.OK) throw this.ioError(code, volume, "read");
+      result.set(staging.subarray(0, length));
+      return result;
+    }
+    this.held(volume, "read", () => {
+      for (let done = 0; done < length; done += STAGING_SIZE) {
+        const chunk = Math.min(STAGING_SIZE, length - done);
+        const code = exports.io_read_held(volume.slot, offset + done, chunk, this.core.stagingPointer);
+        if (code !== CoreCode.OK) return code;
+        result.set(staging.subarray(0, chunk), done);
+      }
+      return CoreCode.OK;
+    });
+    return result;
+  }
+
+  // Runs a multi-call request inside the volume's gate: wholly before or after any establish.
+  private held(volume: Volume, action: string, body: () => number): void {
+    const entered = this.core.exports.io_begin(volume.slot);
+    if (entered !== CoreCode.OK) throw this.ioError(entered, volume, action);
+    let code: number;
+    try {
+      code = body();
+    } finally {
+      this.core.exports.io_end(volume.slot);
+    }
+    if (code !== CoreCode.OK) throw this.ioError(code, volume, action);
+  }
+
+  writePattern(idText: string, offset: number, length: number, seed: number): void {
+    this.checkOpen();
+    const volume = this.volume(idText);
+    this.checkRange(volume, offset, length);
+    checkSeed(seed);
+    const code = this.core.exports.io_write_pattern(volume.slot, offset, length, seed >>> 0);
+    if (code !== CoreCode.OK) throw this.ioError(code, volume, "write");
+  }
+
+  fill(idText: string, offset: number, length: number, value: number): void {
+    this.checkOpen();
+    const volume = this.volume(idText);
+    this.checkRange(volume, offset, length);
+    if (!Number.isInteger(value) || value < 0 || value > 255) {
+      throw new EngineError("BAD_ARGUMENT", `fill value ${value} is not a byte (0 to 255)`);
+    }
+    const code = this.core.exports.io_fill(volume.slot, offset, length, value);
+    if (code !== CoreCode.OK) throw this.ioError(code, volume, "write");
+  }
+
+  // xxHash64 of a range as a host read sees it, as 16 hex digits.
+  checksum(idText: string, offset = 0, length?: number): string {
+    this.checkOpen();
+    const volume = this.volume(idText);
+    const bytes = length ?? volume.sizeBytes - offset;
+    this.checkRange(volume, offset, bytes);
+    const code = this.core.exports.checksum(volume.slot, offset, bytes);
+    if (code !== CoreCode.OK) throw this.ioError(code, volume, "read");
+    return BigInt.asUintN(64, this.core.exports.checksum_result()).toString(16).padStart(16, "0");
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------
+
+  private checkOpen(): void {
+    if (this.closed) throw new EngineError("CLOSED", `storage image ${this.id} is closed`);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.pool.stop();
+  }
+}
+
+export function checkSeed(seed: number): void {
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+    throw new EngineError("BAD_ARGUMENT", `seed ${seed} is not a whole number from 0 to 4294967295`);
+  }
+}

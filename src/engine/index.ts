@@ -1,0 +1,10 @@
+export { StorageImage, checkSeed } from "./image.js";
+export type { Volume, VolumeSpec, Relationship, RelationshipStatus, FlashOptions, ProgressEvent, ImageOptions, DataState } from "./image.js";
+export { EngineError, isEngineError } from "./errors.js";
+export type { EngineErrorCode } from "./errors.js";
+export { checkEstablish, OS_TYPES, DEFAULT_OS, MODELS, TARGETS_PER_SOURCE_MAX, parseOsType } from "./rules.js";
+export type { Model, OsType } from "./rules.js";
+export { capacityBlocks, capacityIn, CAPACITY_UNITS } from "./units.js";
+export type { CapacityUnit } from "./units.js";
+export { parseVolumeId, lssOf, pairId, expandVolumeRange, formatVolumeId, parseImageId, imageId } from "./ids.js";
+export { CopyPool } from "./copy-pool.js";

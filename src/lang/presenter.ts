@@ -1,0 +1,33 @@
+// How long-running statements (`watch`, `mkflash -wait`, `wait flash`) show
+// progress. The interpreter calls the session's presenter; scripts and
+// non-TTY output get plain lines at a steady interval, the REPL plugs in its
+// ink live view. This file is the contract between src/lang and src/cli.
+import type { StorageImage } from "../engine/image.js";
+
+export interface WorkloadStats {
+  name: string;
+  volumeId: string;
+  running: boolean;
+  iops: number;
+  bytesPerSecond: number;
+  p50Micros: number;
+  p99Micros: number;
+  ios: number;
+}
+
+export interface WatchRequest {
+  image: StorageImage;
+  // Pairs to follow ("1000:1001"); empty means every background copy of the image.
+  pairs: string[];
+  // Live workload figures, sampled at each refresh.
+  workloads: () => WorkloadStats[];
+  // "copied": end when the pairs' background copies complete; "cancel": only on q / Ctrl-C / signal.
+  until: "copied" | "cancel";
+  signal: AbortSignal;
+  refreshMs: number;
+}
+
+export interface ProgressPresenter {
+  // Resolves when the view ends (copies complete, or cancelled through the signal / q).
+  watch(request: WatchRequest): Promise<void>;
+}

@@ -1,0 +1,75 @@
+// Follows the background copies a live view shows. Pure sampling over the
+// engine, apart from React, so the figures can be tested without a terminal.
+import type { Relationship, StorageImage } from "../../engine/image.js";
+import { TRACK_SIZE } from "../../core/codes.js";
+
+// copying: background copy running; copied: every track copied (the
+// relationship may have ended by itself); withdrawn: it ended before its copy
+// completed; nocopy: a -nocp relationship, which has no background copy.
+export type CopyState = "copying" | "copied" | "withdrawn" | "nocopy";
+
+export interface CopyRow {
+  id: string;
+  trackCount: number;
+  tracksLeft: number;
+  bytesPerSecond: number;
+  state: CopyState;
+}
+
+export class CopyTracker {
+  private readonly rows = new Map<string, CopyRow>();
+  private readonly copiedIds = new Set<string>();
+  private readonly pairs: string[];
+  private readonly onCopied = (relationship: Relationship) => {
+    this.copiedIds.add(relationship.id);
+  };
+
+  // `pairs` empty follows every background copy of the image, including ones established later.
+  constructor(private readonly image: StorageImage, pairs: readonly string[]) {
+    this.pairs = pairs.map((pair) => pair.toUpperCase());
+    image.on("copied", this.onCopied);
+  }
+
+  sample(): CopyRow[] {
+    for (const id of this.wantedIds()) this.rows.set(id, this.sampleOne(id));
+    return [...this.rows.values()];
+  }
+
+  // True when no followed relationship has a background copy still running.
+  static settled(rows: readonly CopyRow[]): boolean {
+    return rows.every((row) => row.state !== "copying");
+  }
+
+  dispose(): void {
+    this.image.off("copied", this.onCopied);
+  }
+
+  private wantedIds(): string[] {
+    if (this.pairs.length > 0) return this.pairs;
+    const running = this.image.listRelationships().filter((r) => !r.nocopy).map((r) => r.id);
+    return [...new Set([...this.rows.keys(), ...running])];
+  }
+
+  private sampleOne(id: string): CopyRow {
+    const previous = this.rows.get(id);
+    if (this.image.hasRelationship(id)) {
+      const status = this.image.status(id);
+      const state: CopyState = status.nocopy ? "nocopy" : status.pendingTracks > 0 ? "copying" : "copied";
+      return {
+        id, trackCount: status.trackCount, tracksLeft: status.pendingTracks,
+        bytesPerSecond: status.bytesPerSecond > 0 ? status.bytesPerSecond : previous?.bytesPerSecond ?? 0, state,
+      };
+    }
+    // Gone: it ended by itself after its copy (or before this view first looked), or was withdrawn.
+    const trackCount = previous?.trackCount ?? this.sourceTrackCount(id);
+    const copied = this.copiedIds.has(id) || previous === undefined || previous.tracksLeft === 0 || previous.state === "copied";
+    if (copied) return { id, trackCount, tracksLeft: 0, bytesPerSecond: previous?.bytesPerSecond ?? 0, state: "copied" };
+    return { ...previous, bytesPerSecond: 0, state: "withdrawn" };
+  }
+
+  private sourceTrackCount(id: string): number {
+    const sourceId = id.split(":")[0];
+    if (!this.image.hasVolume(sourceId)) return 0;
+    return Math.ceil(this.image.volume(sourceId).sizeBytes / TRACK_SIZE);
+  }
+}

@@ -1,0 +1,42 @@
+// The REPL's ProgressPresenter: draws the watch view with ink on a terminal.
+import { render } from "ink";
+import type { ProgressPresenter, WatchRequest } from "../../lang/presenter.js";
+import { WatchApp } from "./components/watch-app.js";
+
+export interface InkPresenterOptions {
+  stdout: NodeJS.WritableStream;
+  stdin: NodeJS.ReadableStream;
+  // Ctrl-C in the view: the caller cancels the statement that opened it.
+  onInterrupt: () => void;
+  // Around the view: the REPL hands the terminal's keys to ink and takes them back.
+  takeTerminal?: () => void;
+  releaseTerminal?: () => void;
+}
+
+type TtyInput = NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (mode: boolean) => unknown };
+
+export class InkPresenter implements ProgressPresenter {
+  constructor(private readonly options: InkPresenterOptions) {}
+
+  async watch(request: WatchRequest): Promise<void> {
+    const stdin = this.options.stdin as TtyInput;
+    const readsKeys = stdin.isTTY === true && typeof stdin.setRawMode === "function";
+    this.options.takeTerminal?.();
+    try {
+      // ink reads only write, columns and resize events of stdout, and of stdin
+      // the TTY members checked above, so any stream with those serves.
+      const instance = render(
+        <WatchApp request={request} readsKeys={readsKeys} onInterrupt={this.options.onInterrupt} />,
+        {
+          stdout: this.options.stdout as NodeJS.WriteStream,
+          stdin: this.options.stdin as NodeJS.ReadStream,
+          exitOnCtrlC: false,
+          patchConsole: false,
+        },
+      );
+      await instance.waitUntilExit();
+    } finally {
+      this.options.releaseTerminal?.();
+    }
+  }
+}

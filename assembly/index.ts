@@ -19,6 +19,10 @@ export {
   rel_recorded, rel_bitmap_pointer, rel_word_count,
 } from "./relationship";
 export { copy_tracks, copy_step, track_size } from "./copy";
+export {
+  image_quiesce, image_resume, volume_extent_pointer, extent_nonzero_mask, raw_write,
+  volume_mark_unusable, rel_record_pointer, rel_restore,
+} from "./snapshot";
 
 export function layout_base(): usize { return base(); }
 export function layout_heap_start(): usize { return heap_start(); }

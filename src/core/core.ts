@@ -53,6 +53,15 @@ export interface CoreExports {
   scan_find(bitmap: number, wordCount: number, fromTrack: number): number;
   scan_count(bitmap: number, wordCount: number): number;
   raw_copy(destination: number, source: number, length: number): void;
+  // assembly/snapshot.ts: save and load of a storage image (src/engine/snapshot.ts).
+  image_quiesce(): number;
+  image_resume(): number;
+  volume_extent_pointer(slot: number, extent: number): number;
+  extent_nonzero_mask(slot: number, extent: number): number;
+  raw_write(slot: number, offset: number, length: number, data: number): number;
+  volume_mark_unusable(slot: number): number;
+  rel_record_pointer(rel: number, which: number): number;
+  rel_restore(rel: number, source: number, target: number, flags: number, bitmaps: number, copiedBytes: bigint): number;
 }
 
 export type CoreBuild = "release" | "debug";

@@ -1,0 +1,310 @@
+// Snapshot support: what saving and loading a storage image needs from the core.
+//
+// Saving (src/store) captures the image at one point in time:
+//
+//   image_quiesce        freeze every volume (sync.ts freeze: each one drained of I/O)
+//     extent_nonzero_mask / volume_extent_pointer    read each volume's own bytes
+//     rel_bitmap_pointer / rel_record_pointer        read each relationship's bitmaps
+//   image_resume         thaw every volume
+//
+// While the image is quiesced no other thread is inside any volume's gate, so
+// nothing changes: host I/O enters the gate of the volume it addresses, and a
+// copy worker enters the gate of the relationship's source, before touching
+// track data, a track lock, a bitmap or a pending counter (io.ts, copy.ts). They
+// wait at the gates, at most 20 s (sync.ts), so the host keeps the quiesced
+// window short and measures it.
+//
+// Loading builds a fresh image, in this order (src/engine/snapshot.ts):
+//
+//   volume_create        each volume, empty
+//   raw_write            its own bytes, allowed only while it is in no relationship
+//   volume_mark_unusable volumes left unusable by a withdrawn incomplete copy
+//   rel_restore          each relationship, with its saved bitmaps: it is linked
+//                        last, so a copy worker never sees it before its data
+//
+// "Own bytes" (physical) are what the volume's extents hold, without the
+// FlashCopy redirect of io.ts: a target's pending track is saved as it lies on
+// the target, and after loading reads are again served from the source because
+// the control bitmap comes back with them.
+
+import {
+  OK, E_BAD_ARGUMENT, E_BUSY, E_NO_SPACE, E_NO_VOLUME, E_RANGE,
+  EXTENT_SIZE, EXTENT_TRACKS, TRACK_SHIFT, TRACK_SIZE, WORD_TRACK_SHIFT,
+  REL_SLOT_MAX, VOLUME_SLOT_MAX, THREAD_MAX, H_WORK_EPOCH,
+  V_STATE, V_SIZE, V_TRACKS, V_EXTENTS, V_EXTENT_COUNT, V_TARGET_REL, V_SOURCE_HEAD,
+  VOLUME_FREE, VOLUME_NORMAL, VOLUME_UNUSABLE,
+  R_STATE, R_FLAGS, R_SOURCE, R_TARGET, R_TRACKS, R_BITMAP, R_PENDING, R_CURSOR,
+  R_NEXT_SOURCE, R_COPIED_BYTES, R_RECORD_SOURCE, R_RECORD_TARGET, R_WORDS,
+  REL_FREE, REL_ACTIVE, REL_BACKGROUND, REL_TGTINHIBIT, REL_RECORD, REL_PERSIST,
+  base, volume_at, rel_at,
+} from "./layout";
+import { alloc, free } from "./alloc";
+import { freeze, thaw, gate_enter, gate_exit } from "./sync";
+import { bitmap_word_count, bitmap_count } from "./bitmap";
+import { ensure_range, write_pointer } from "./volume";
+
+const REL_FLAGS_KNOWN: u32 = REL_BACKGROUND | REL_TGTINHIBIT | REL_RECORD | REL_PERSIST;
+const ZERO_CHECK_STRIDE: u32 = 1024; // bytes OR-ed together between early-exit checks
+
+// Per thread (module globals are per instance): true while this thread holds
+// every volume of the image frozen. Only the quiescing thread may resume.
+let quiesced: bool = false;
+
+// @ts-ignore: decorator
+@inline function volume_in_use(slot: u32): bool {
+  return atomic.load<u32>(volume_at(slot) + V_STATE) != VOLUME_FREE;
+}
+
+function thaw_below(slot_end: u32): void {
+  for (let slot: u32 = 0; slot < slot_end; slot++) {
+    if (volume_in_use(slot)) thaw(volume_at(slot));
+  }
+}
+
+// Freezes every volume, in slot order. Freezing one volume never waits on
+// another (I/O holds one gate at a time), so the drains cannot deadlock. On a
+// failure the volumes frozen so far are thawed and the code is returned. The
+// host serialises freezers (establish, withdraw, remove, quiesce) on one
+// thread and must not be inside a gate itself.
+export function image_quiesce(): i32 {
+  if (quiesced) return E_BUSY;
+  for (let slot: u32 = 0; slot < VOLUME_SLOT_MAX; slot++) {
+    if (!volume_in_use(slot)) continue;
+    const frozen = freeze(volume_at(slot));
+    if (frozen != OK) {
+      thaw_below(slot);
+      return frozen;
+    }
+  }
+  quiesced = true;
+  return OK;
+}
+
+// Thaws what image_quiesce froze. No volume is created or removed meanwhile:
+// both happen on the quiescing thread, and removal would need a freeze.
+export function image_resume(): i32 {
+  if (!quiesced) return E_BAD_ARGUMENT;
+  thaw_below(VOLUME_SLOT_MAX);
+  quiesced = false;
+  return OK;
+}
+
+// Data pointer of extent `extent` of a volume, 0 when it is unallocated (it
+// reads as zeros) or out of range. The pointer stays valid until the volume is
+// removed or reinitialised; its bytes are stable only while quiesced.
+export function volume_extent_pointer(slot: u32, extent: u32): usize {
+  if (slot >= VOLUME_SLOT_MAX) return 0;
+  if (!volume_in_use(slot)) return 0;
+  const volume = volume_at(slot);
+  if (extent >= load<u32>(volume + V_EXTENT_COUNT)) return 0;
+  return <usize>atomic.load<u32>(<usize>load<u32>(volume + V_EXTENTS) + (<usize>extent << 2));
+}
+
+// True when the TRACK_SIZE bytes at `pointer` are all zero. OR-folds 16-byte
+// lanes, checking every ZERO_CHECK_STRIDE bytes so live data exits early.
+function track_is_zero(pointer: usize): bool {
+  for (let chunk: u32 = 0; chunk < TRACK_SIZE; chunk += ZERO_CHECK_STRIDE) {
+    let folded = i64x2.splat(0);
+    const at = pointer + <usize>chunk;
+    for (let lane: u32 = 0; lane < ZERO_CHECK_STRIDE; lane += 64) {
+      folded = v128.or(folded, v128.load(at + <usize>lane));
+      folded = v128.or(folded, v128.load(at + <usize>lane + 16));
+      folded = v128.or(folded, v128.load(at + <usize>lane + 32));
+      folded = v128.or(folded, v128.load(at + <usize>lane + 48));
+    }
+    if (v128.any_true(folded)) return false;
+  }
+  return true;
+}
+
+// Bit t set when track t of the extent (volume track extent * EXTENT_TRACKS + t)
+// holds a nonzero byte. 0 for an unallocated extent: its tracks read as zeros.
+export function extent_nonzero_mask(slot: u32, extent: u32): u32 {
+  const data = volume_extent_pointer(slot, extent);
+  if (data == 0) return 0;
+  const first_track = extent * EXTENT_TRACKS;
+  const track_count = min<u32>(EXTENT_TRACKS, load<u32>(volume_at(slot) + V_TRACKS) - first_track);
+  let mask: u32 = 0;
+  for (let track: u32 = 0; track < track_count; track++) {
+    if (!track_is_zero(data + (<usize>track << TRACK_SHIFT))) mask |= <u32>1 << track;
+  }
+  return mask;
+}
+
+// Writes `length` bytes from `data` at `offset` of the volume's own storage,
+// bypassing copy-on-write. It would break the T0 image of a relationship, so
+// it is refused (E_BUSY) for a volume in one: loading writes data before it
+// links relationships. The gate is entered all the same, so a raw write is
+// never torn by a freeze.
+export function raw_write(slot: u32, offset: u32, length: u32, data: usize): i32 {
+  if (slot >= VOLUME_SLOT_MAX) return E_NO_VOLUME;
+  if (!volume_in_use(slot)) return E_NO_VOLUME;
+  const volume = volume_at(slot);
+  if (<u64>offset + <u64>length > load<u64>(volume + V_SIZE)) return E_RANGE;
+  if (load<u32>(volume + V_TARGET_REL) != 0) return E_BUSY;
+  if (load<u32>(volume + V_SOURCE_HEAD) != 0) return E_BUSY;
+  const entered = gate_enter(volume);
+  if (entered != OK) return entered;
+  const ensured = ensure_range(volume, offset, length);
+  if (ensured != OK) {
+    gate_exit(volume);
+    return ensured;
+  }
+  // Extents are not contiguous in memory: copy piece by piece.
+  let done: u32 = 0;
+  while (done < length) {
+    const at = offset + done;
+    const chunk = min<u32>(EXTENT_SIZE - (at & (EXTENT_SIZE - 1)), length - done);
+    memory.copy(write_pointer(volume, at), data + <usize>done, chunk);
+    done += chunk;
+  }
+  gate_exit(volume);
+  return OK;
+}
+
+// Marks a volume unusable, as a withdrawn incomplete copy leaves its target.
+// A volume that is a target now is usable by construction (establish makes it
+// so), hence E_BUSY for one.
+export function volume_mark_unusable(slot: u32): i32 {
+  if (slot >= VOLUME_SLOT_MAX) return E_NO_VOLUME;
+  if (!volume_in_use(slot)) return E_NO_VOLUME;
+  const volume = volume_at(slot);
+  if (load<u32>(volume + V_TARGET_REL) != 0) return E_BUSY;
+  const frozen = freeze(volume);
+  if (frozen != OK) return frozen;
+  atomic.store<u32>(volume + V_STATE, VOLUME_UNUSABLE);
+  thaw(volume);
+  return OK;
+}
+
+// Source (which = 0) or target (1) change-record bitmap of a -record
+// relationship, 0 for another relationship. Same word count as the control bitmap.
+export function rel_record_pointer(rel_slot: u32, which: u32): usize {
+  if (rel_slot >= REL_SLOT_MAX) return 0;
+  const rel = rel_at(rel_slot);
+  if (atomic.load<u32>(rel + R_STATE) != REL_ACTIVE) return 0;
+  return <usize>load<u32>(rel + (which == 0 ? R_RECORD_SOURCE : R_RECORD_TARGET));
+}
+
+// The checks of relationship.ts check_establish, which a restore must pass too.
+function check_restore(rel_slot: u32, source_slot: u32, target_slot: u32, flags: u32): i32 {
+  if (rel_slot >= REL_SLOT_MAX) return E_BAD_ARGUMENT;
+  if (source_slot >= VOLUME_SLOT_MAX) return E_BAD_ARGUMENT;
+  if (target_slot >= VOLUME_SLOT_MAX) return E_BAD_ARGUMENT;
+  if (source_slot == target_slot) return E_BAD_ARGUMENT;
+  if ((flags & ~REL_FLAGS_KNOWN) != 0) return E_BAD_ARGUMENT;
+  if (!volume_in_use(source_slot)) return E_NO_VOLUME;
+  if (!volume_in_use(target_slot)) return E_NO_VOLUME;
+  if (atomic.load<u32>(rel_at(rel_slot) + R_STATE) != REL_FREE) return E_BAD_ARGUMENT;
+  const source = volume_at(source_slot);
+  const target = volume_at(target_slot);
+  if (load<u64>(target + V_SIZE) < load<u64>(source + V_SIZE)) return E_BAD_ARGUMENT;
+  if (load<u32>(target + V_TARGET_REL) != 0) return E_BUSY;
+  if (load<u32>(target + V_SOURCE_HEAD) != 0) return E_BUSY;
+  if (load<u32>(source + V_TARGET_REL) != 0) return E_BUSY;
+  return OK;
+}
+
+// True when no bit past the last track is set (the invariant of bitmap.ts
+// that counting and scanning rely on).
+function tail_is_clear(bitmap: usize, track_count: u32, word_count: u32): bool {
+  const first_word = track_count >>> WORD_TRACK_SHIFT;
+  for (let index = first_word; index < word_count; index++) {
+    let word = load<u64>(bitmap + (<usize>index << 3));
+    if (index == first_word) word &= ~((<u64>1 << <u64>(track_count & 63)) - 1);
+    if (word != 0) return false;
+  }
+  return true;
+}
+
+function free_restored(rel: usize, bytes: u32): void {
+  free(<usize>load<u32>(rel + R_BITMAP), bytes);
+  free(<usize>load<u32>(rel + R_RECORD_SOURCE), bytes);
+  free(<usize>load<u32>(rel + R_RECORD_TARGET), bytes);
+  store<u32>(rel + R_BITMAP, 0);
+  store<u32>(rel + R_RECORD_SOURCE, 0);
+  store<u32>(rel + R_RECORD_TARGET, 0);
+}
+
+// Copies the caller's bitmaps (layout below) into fresh allocations of the
+// relationship entry. Returns OK or E_NO_SPACE (nothing left allocated).
+//
+//   bitmaps + 0                   control bitmap: bit set = track pending
+//   bitmaps + word_count * 8      source change record   (REL_RECORD only)
+//   bitmaps + word_count * 16     target change record   (REL_RECORD only)
+//   word_count = bitmap_word_count(source track count): u64 words, even count
+function adopt_bitmaps(rel: usize, bitmaps: usize, word_count: u32, flags: u32): i32 {
+  const bytes = word_count << 3;
+  const recorded = (flags & REL_RECORD) != 0;
+  const control = alloc(bytes);
+  const record_source = recorded ? alloc(bytes) : 0;
+  const record_target = recorded ? alloc(bytes) : 0;
+  store<u32>(rel + R_BITMAP, <u32>control);
+  store<u32>(rel + R_RECORD_SOURCE, <u32>record_source);
+  store<u32>(rel + R_RECORD_TARGET, <u32>record_target);
+  const missing = control == 0 || (recorded && (record_source == 0 || record_target == 0));
+  if (missing) {
+    free_restored(rel, bytes);
+    return E_NO_SPACE;
+  }
+  memory.copy(control, bitmaps, bytes);
+  if (recorded) {
+    memory.copy(record_source, bitmaps + <usize>bytes, bytes);
+    memory.copy(record_target, bitmaps + (<usize>bytes << 1), bytes);
+  }
+  return OK;
+}
+
+// Re-creates a relationship as it was saved: like rel_establish, but with the
+// given bitmaps (layout at adopt_bitmaps) instead of all tracks pending. The
+// pending counter is recounted from the control bitmap, never taken on trust;
+// the host compares it with the saved one. Bits past the last track must be
+// clear in every bitmap. Linking happens with source and target frozen, and
+// background copy is woken only once the entry is complete.
+export function rel_restore(rel_slot: u32, source_slot: u32, target_slot: u32, flags: u32, bitmaps: usize, copied_bytes: u64): i32 {
+  const checked = check_restore(rel_slot, source_slot, target_slot, flags);
+  if (checked != OK) return checked;
+  const source = volume_at(source_slot);
+  const target = volume_at(target_slot);
+  const rel = rel_at(rel_slot);
+  const track_count = load<u32>(source + V_TRACKS);
+  const word_count = bitmap_word_count(track_count);
+  const bitmap_count_given: u32 = (flags & REL_RECORD) != 0 ? 3 : 1;
+  for (let index: u32 = 0; index < bitmap_count_given; index++) {
+    if (!tail_is_clear(bitmaps + <usize>index * (<usize>word_count << 3), track_count, word_count)) return E_BAD_ARGUMENT;
+  }
+  const adopted = adopt_bitmaps(rel, bitmaps, word_count, flags);
+  if (adopted != OK) return adopted;
+  store<u32>(rel + R_WORDS, word_count);
+  store<u32>(rel + R_FLAGS, flags);
+  store<u32>(rel + R_SOURCE, source_slot);
+  store<u32>(rel + R_TARGET, target_slot);
+  store<u32>(rel + R_TRACKS, track_count);
+  const pending = bitmap_count(<usize>load<u32>(rel + R_BITMAP), word_count);
+  store<i32>(rel + R_PENDING, <i32>pending);
+  store<u32>(rel + R_CURSOR, 0);
+  store<u64>(rel + R_COPIED_BYTES, copied_bytes);
+  let frozen = freeze(source);
+  if (frozen != OK) {
+    free_restored(rel, word_count << 3);
+    return frozen;
+  }
+  frozen = freeze(target);
+  if (frozen != OK) {
+    thaw(source);
+    free_restored(rel, word_count << 3);
+    return frozen;
+  }
+  store<u32>(rel + R_NEXT_SOURCE, load<u32>(source + V_SOURCE_HEAD));
+  store<u32>(source + V_SOURCE_HEAD, rel_slot + 1);
+  store<u32>(target + V_TARGET_REL, rel_slot + 1);
+  atomic.store<u32>(target + V_STATE, VOLUME_NORMAL);
+  atomic.store<u32>(rel + R_STATE, REL_ACTIVE);
+  thaw(target);
+  thaw(source);
+  if ((flags & REL_BACKGROUND) != 0 && pending > 0) {
+    atomic.add<i32>(base() + H_WORK_EPOCH, 1);
+    atomic.notify(base() + H_WORK_EPOCH, <i32>THREAD_MAX);
+  }
+  return OK;
+}

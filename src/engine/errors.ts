@@ -23,6 +23,7 @@ export type EngineErrorCode =
   | "NO_SPACE"
   | "BUSY"
   | "TIMEOUT"
+  | "CANCELLED"
   | "IMAGE_NOT_FOUND"
   | "IMAGE_EXISTS"
   | "BAD_MODEL"

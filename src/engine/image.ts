@@ -306,7 +306,7 @@ export class StorageImage extends EventEmitter {
       if (relationship.sourceId === volume.id) sourceOf++;
       if (relationship.targetId === volume.id) targetOf++;
     }
-    return { id: volume.id, blocks: volume.blocks, os: volume.os, sourceOf, targetOf };
+    return { id: volume.id, blocks: volume.blocks, os: volume.os, sourceOf, targetOf, usable: this.dataState(volume.id) === "Normal" };
   }
 
   // ---- background copy progress and completion ---------------------------------
@@ -381,7 +381,7 @@ export class StorageImage extends EventEmitter {
         if (error) reject(error);
         else resolve();
       };
-      const onAbort = () => finish(new EngineError("TIMEOUT", `wait for ${wanted.map((r) => r.id).join(" ")} cancelled`));
+      const onAbort = () => finish(new EngineError("CANCELLED", `wait for ${wanted.map((r) => r.id).join(" ")} cancelled`));
       const timer = setInterval(() => {
         this.poll();
         if (settled()) finish();

@@ -18,12 +18,19 @@ export interface VolumeFacts {
   os: string;
   sourceOf: number; // relationships where it is the source
   targetOf: number; // relationships where it is the target (0 or 1)
+  usable: boolean; // false after a withdrawn incomplete copy onto it
 }
 
 export function checkEstablish(model: Model, source: VolumeFacts, target: VolumeFacts, pairExists: boolean): void {
   const pair = pairId(source.id, target.id);
   if (source.id === target.id) {
     throw new EngineError("SOURCE_EQUALS_TARGET", `FlashCopy pair ${pair}: source and target are the same volume`);
+  }
+  if (!source.usable) {
+    throw new EngineError(
+      "VOLUME_UNUSABLE",
+      `FlashCopy pair ${pair}: source ${source.id} is not usable (a FlashCopy onto it was withdrawn before completing); it cannot be copied from`,
+    );
   }
   if (model === "2105" && lssOf(source.id) !== lssOf(target.id)) {
     throw new EngineError(

@@ -1,0 +1,149 @@
+// The WebAssembly core on its own: hash, patterns, bitmap scans, the allocator.
+import { test, suite } from "uvu";
+import * as assert from "uvu/assert";
+import { CoreThread, createImageMemory, coreModule } from "../../src/core/core.js";
+import { CoreCode, TRACK_SIZE } from "../../src/core/codes.js";
+import { xxhash64 } from "../../src/model/xxhash.js";
+import { patternWord } from "../../src/model/pattern.js";
+import { Random, testSeed } from "../support/random.js";
+
+const seed = testSeed();
+console.log(`core tests seed ${seed} (TZERO_SEED=${seed} replays)`);
+
+for (const build of ["release", "debug"] as const) {
+  const core = new CoreThread(createImageMemory(), 0, coreModule(build), true);
+  const hash = (bytes: Uint8Array) => {
+    core.staging().set(bytes);
+    return BigInt.asUintN(64, core.exports.hash_memory(core.stagingPointer, bytes.length));
+  };
+  const Hash = suite(`xxHash64 (${build})`);
+
+  Hash("should match the published xxHash64 test vectors", () => {
+    const text = (value: string) => new TextEncoder().encode(value);
+    assert.is(hash(text("")), 0xef46db3751d8e999n);
+    assert.is(hash(text("a")), 0xd24ec4f1a98c6e5bn);
+    assert.is(hash(text("abc")), 0x44bc2cf5ad770999n);
+  });
+
+  Hash("should equal the TypeScript reference on random lengths", () => {
+    const random = new Random(seed);
+    for (let round = 0; round < 200; round++) {
+      const bytes = random.bytes(random.int(0, 300));
+      assert.is(hash(bytes), xxhash64(bytes), `length ${bytes.length}, seed ${seed}`);
+    }
+  });
+
+  Hash("should hash a volume range the same however the range straddles tracks", () => {
+    const slot = 7;
+    assert.is(core.exports.volume_create(slot, BigInt(3 * TRACK_SIZE)), CoreCode.OK);
+    const random = new Random(seed ^ 1);
+    const bytes = random.bytes(3 * TRACK_SIZE);
+    core.staging().set(bytes.subarray(0, 1 << 20));
+    assert.is(core.exports.io_write(slot, 0, bytes.length, core.stagingPointer), CoreCode.OK);
+    for (let round = 0; round < 20; round++) {
+      const offset = random.int(0, bytes.length - 1);
+      const length = random.int(0, bytes.length - offset);
+      assert.is(core.exports.checksum(slot, offset, length), CoreCode.OK);
+      const got = BigInt.asUintN(64, core.exports.checksum_result());
+      assert.is(got, xxhash64(bytes.subarray(offset, offset + length)), `offset ${offset} length ${length}`);
+    }
+    assert.is(core.exports.volume_destroy(slot), CoreCode.OK);
+  });
+  Hash.run();
+
+  const Pattern = suite(`patterns (${build})`);
+  Pattern("should produce splitmix64 words keyed by seed and offset", () => {
+    for (const [patternSeed, word] of [[0, 0], [7, 1], [42, 123456], [0xffffffff, 99]]) {
+      assert.is(BigInt.asUintN(64, core.exports.pattern_value(patternSeed, word)), patternWord(patternSeed, word));
+    }
+  });
+  Pattern("should write the same bytes at an offset whatever the request's alignment", () => {
+    const slot = 8;
+    assert.is(core.exports.volume_create(slot, BigInt(TRACK_SIZE)), CoreCode.OK);
+    assert.is(core.exports.io_write_pattern(slot, 0, TRACK_SIZE, 5), CoreCode.OK);
+    assert.is(core.exports.io_read(slot, 0, TRACK_SIZE, core.stagingPointer), CoreCode.OK);
+    const whole = core.staging(TRACK_SIZE).slice();
+    assert.is(core.exports.io_fill(slot, 0, TRACK_SIZE, 0), CoreCode.OK);
+    assert.is(core.exports.io_write_pattern(slot, 3, 1000, 5), CoreCode.OK);
+    assert.is(core.exports.io_write_pattern(slot, 1003, TRACK_SIZE - 1003, 5), CoreCode.OK);
+    assert.is(core.exports.io_write_pattern(slot, 0, 3, 5), CoreCode.OK);
+    assert.is(core.exports.io_read(slot, 0, TRACK_SIZE, core.stagingPointer), CoreCode.OK);
+    assert.equal(core.staging(TRACK_SIZE).slice(), whole);
+    assert.is(core.exports.volume_destroy(slot), CoreCode.OK);
+  });
+  Pattern.run();
+
+  const Scan = suite(`bitmap scan (${build})`);
+  Scan("should find and count pending tracks like a bit-by-bit scan", () => {
+    const random = new Random(seed ^ 2);
+    const wordCount = 64; // even, as the core requires
+    const pointer = core.stagingPointer;
+    for (let round = 0; round < 50; round++) {
+      const bits = new Uint8Array(wordCount * 64);
+      const density = random.pick([0, 1, 5, 50]);
+      for (let index = 0; index < bits.length; index++) bits[index] = random.int(0, 999) < density ? 1 : 0;
+      const bytes = core.staging(wordCount * 8);
+      bytes.fill(0);
+      bits.forEach((bit, index) => { if (bit) bytes[index >> 3] |= 1 << (index & 7); });
+      assert.is(core.exports.scan_count(pointer, wordCount), bits.reduce((a, b) => a + b, 0));
+      for (let probe = 0; probe < 20; probe++) {
+        const from = random.int(0, bits.length - 1);
+        const expected = bits.indexOf(1, from);
+        assert.is(core.exports.scan_find(pointer, wordCount, from), expected, `from ${from}, seed ${seed}`);
+      }
+    }
+  });
+  Scan.run();
+
+  const Volumes = suite(`volumes (${build})`);
+  Volumes("should read unwritten data as zeros and allocate only written extents", () => {
+    const slot = 9;
+    assert.is(core.exports.volume_create(slot, BigInt(64 << 20)), CoreCode.OK);
+    assert.is(core.exports.volume_allocated_bytes(slot), 0n);
+    assert.is(core.exports.io_fill(slot, (5 << 20) + 17, 10, 0xab), CoreCode.OK);
+    assert.is(core.exports.volume_allocated_bytes(slot), BigInt(1 << 20));
+    assert.is(core.exports.io_read(slot, 5 << 20, 64, core.stagingPointer), CoreCode.OK);
+    const read = core.staging(64);
+    assert.is(read[16], 0);
+    assert.is(read[17], 0xab);
+    assert.is(read[26], 0xab);
+    assert.is(read[27], 0);
+    assert.is(core.exports.volume_destroy(slot), CoreCode.OK);
+  });
+  Volumes("should refuse ranges past the end and unknown slots", () => {
+    const slot = 10;
+    assert.is(core.exports.volume_create(slot, 1000n), CoreCode.OK);
+    assert.is(core.exports.io_read(slot, 990, 11, core.stagingPointer), CoreCode.RANGE);
+    assert.is(core.exports.io_write(slot, 1000, 1, core.stagingPointer), CoreCode.RANGE);
+    assert.is(core.exports.io_read(slot, 0xffffffff, 2, core.stagingPointer), CoreCode.RANGE);
+    assert.is(core.exports.io_read(11, 0, 1, core.stagingPointer), CoreCode.NO_VOLUME);
+    assert.is(core.exports.volume_create(slot, 10n), CoreCode.BAD_ARGUMENT);
+    assert.is(core.exports.volume_destroy(slot), CoreCode.OK);
+    assert.is(core.exports.volume_destroy(slot), CoreCode.NO_VOLUME);
+  });
+  Volumes("should reuse the memory of removed volumes", () => {
+    const slot = 12;
+    assert.is(core.exports.volume_create(slot, BigInt(8 << 20)), CoreCode.OK);
+    assert.is(core.exports.io_fill(slot, 0, 8 << 20, 1), CoreCode.OK);
+    assert.is(core.exports.volume_destroy(slot), CoreCode.OK);
+    const top = core.exports.heap_top();
+    assert.is(core.exports.volume_create(slot, BigInt(8 << 20)), CoreCode.OK);
+    assert.is(core.exports.io_fill(slot, 0, 8 << 20, 2), CoreCode.OK);
+    assert.is(core.exports.heap_top(), top);
+    assert.is(core.exports.checksum(slot, 0, 8 << 20), CoreCode.OK);
+    assert.is(core.exports.volume_destroy(slot), CoreCode.OK);
+  });
+  Volumes.run();
+}
+
+test("the core module should instantiate on a second thread id over the same memory", () => {
+  const memory = createImageMemory();
+  const main = new CoreThread(memory, 0, coreModule(), true);
+  const other = new CoreThread(memory, 5, coreModule());
+  assert.is.not(main.stagingPointer, other.stagingPointer);
+  assert.is(main.exports.volume_create(1, BigInt(TRACK_SIZE)), CoreCode.OK);
+  assert.is(main.exports.io_fill(1, 0, 100, 0x5a), CoreCode.OK);
+  assert.is(other.exports.io_read(1, 0, 100, other.stagingPointer), CoreCode.OK);
+  assert.ok(other.staging(100).every((byte) => byte === 0x5a));
+});
+test.run();

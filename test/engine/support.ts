@@ -1,0 +1,47 @@
+// Helpers for engine tests: a fingerprint of everything observable in an
+// image, to check that a refused command changed nothing.
+import * as assert from "uvu/assert";
+import { StorageImage } from "../../src/engine/image.js";
+import { EngineError, type EngineErrorCode } from "../../src/engine/errors.js";
+
+export function fingerprint(image: StorageImage): string {
+  const volumes = image.listVolumes().map((volume) => {
+    const state = image.dataState(volume.id);
+    const sum = state === "Normal" ? image.checksum(volume.id) : "unusable";
+    return `${volume.id}/${volume.blocks}/${volume.os}/${volume.name}/${state}/${sum}`;
+  });
+  const relationships = image.listRelationships().map((relationship) => {
+    const status = image.status(relationship.id);
+    return `${status.id}/${status.pendingTracks}/${status.nocopy}/${status.persist}/${status.tgtinhibit}`;
+  });
+  return JSON.stringify({ volumes, relationships });
+}
+
+// Runs `action`, which must throw an EngineError with `code` whose message
+// names every string of `mentions`, and leave the image as it was.
+export function refuses(image: StorageImage, code: EngineErrorCode, mentions: string[], action: () => unknown): EngineError {
+  const before = fingerprint(image);
+  let caught: unknown;
+  try {
+    action();
+  } catch (error) {
+    caught = error;
+  }
+  assert.instance(caught, EngineError, `expected EngineError ${code}, got ${String(caught)}`);
+  const error = caught as EngineError;
+  assert.is(error.code, code, error.message);
+  for (const mention of mentions) assert.ok(error.message.includes(mention), `"${error.message}" should name ${mention}`);
+  assert.is(fingerprint(image), before, "a refused command must change nothing");
+  return error;
+}
+
+export async function rejectsWith(promise: Promise<unknown>, code: EngineErrorCode): Promise<EngineError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.instance(error, EngineError);
+    assert.is((error as EngineError).code, code, (error as EngineError).message);
+    return error as EngineError;
+  }
+  throw new assert.Assertion({ message: `expected a rejection with ${code}`, operator: "rejects", expects: code, actual: "resolved", generated: false });
+}

@@ -1,0 +1,146 @@
+// Background copy throughput, 1 and 2 workers, against one bulk memory.copy of
+// the same bytes in the same memory (the machine's copy limit), and against
+// two threads each bulk-copying half (the two-core ceiling).
+import { CopyPool, type StorageImage } from "../../src/engine/index.js";
+import { coreModule } from "../../src/core/core.js";
+import { check, type Suite, type SuiteContext, type FigureResult } from "../harness/suite.js";
+import { waitNoPending, type TouchedPair } from "../harness/fixtures.js";
+import { BulkCopyThreads } from "../harness/bulk-copy.js";
+import { median, formatRate, formatBytes, formatMs } from "../harness/stats.js";
+
+const COPY_TIMEOUT_MS = 60_000;
+const SPEEDUP_BAR = 1.6;
+const ONE_WORKER_BAR = 0.9;
+const CEILING_FRACTION = 0.9;
+
+interface Rounds {
+  rawMs: number[];
+  backgroundMs: number[];
+}
+
+// Makes the target differ from the source, so that a copy that did nothing
+// cannot pass the check that follows it.
+function scrambleTarget(image: StorageImage, pair: TouchedPair, round: number, sourceChecksum: string): void {
+  image.writePattern(pair.target.id, 0, pair.bytes, 0x5eed0000 + round);
+  check(image.checksum(pair.target.id) !== sourceChecksum, "the scrambled target differs from the source");
+}
+
+// One background copy of the whole pair by the running pool: establish, wait
+// until no track is pending, check the target equals the source's T0 image.
+function timeBackgroundCopy(image: StorageImage, pair: TouchedPair, sourceChecksum: string): number {
+  const start = performance.now();
+  const relationship = image.establish(pair.source.id, pair.target.id, { persist: true });
+  waitNoPending(image, relationship.slot, COPY_TIMEOUT_MS);
+  const elapsedMs = performance.now() - start;
+  check(image.checksum(pair.target.id) === sourceChecksum, "background-copied target equals its T0 image");
+  check(image.withdraw(relationship.id), "the relationship's copy was complete when withdrawn");
+  return elapsedMs;
+}
+
+async function warmUp(image: StorageImage, pair: TouchedPair, sourceChecksum: string): Promise<void> {
+  // Workers need the event loop to start: wait asynchronously the first time.
+  scrambleTarget(image, pair, 0, sourceChecksum);
+  const relationship = image.establish(pair.source.id, pair.target.id, { persist: true });
+  const start = performance.now();
+  while (image.core.exports.rel_pending(relationship.slot) > 0) {
+    if (performance.now() - start > COPY_TIMEOUT_MS) throw new Error("copy workers did not start copying");
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  check(image.checksum(pair.target.id) === sourceChecksum, "warm-up copy equals its T0 image");
+  image.withdraw(relationship.id);
+}
+
+async function measureWorkers(context: SuiteContext, pair: TouchedPair, workers: number, sourceChecksum: string, rounds: number): Promise<Rounds> {
+  const { image } = context.shared;
+  const pool = new CopyPool(image.core, coreModule(), image.threadIds, workers);
+  pool.start();
+  const result: Rounds = { rawMs: [], backgroundMs: [] };
+  try {
+    await warmUp(image, pair, sourceChecksum);
+    for (let round = 1; round <= rounds; round++) {
+      // Alternate baseline and background copy so that noise hits both alike.
+      scrambleTarget(image, pair, round, sourceChecksum);
+      const start = performance.now();
+      image.core.exports.raw_copy(pair.targetPointer, pair.sourcePointer, pair.bytes);
+      result.rawMs.push(performance.now() - start);
+      check(image.checksum(pair.target.id) === sourceChecksum, "bulk memory.copy target equals the source");
+      scrambleTarget(image, pair, round + 100, sourceChecksum);
+      result.backgroundMs.push(timeBackgroundCopy(image, pair, sourceChecksum));
+      context.progress(`copy: ${workers} worker(s) round ${round}: bulk ${formatMs(result.rawMs.at(-1)!)}, background ${formatMs(result.backgroundMs.at(-1)!)}`);
+    }
+  } finally {
+    await pool.stop();
+    // CopyPool.stop() raises the image's stop flag for good; lower it again so
+    // that the next pool's workers do not leave at once.
+    Atomics.store(new Int32Array(image.memory.buffer), image.core.exports.stop_flag_pointer() >> 2, 0);
+  }
+  return result;
+}
+
+async function measureCeiling(context: SuiteContext, pair: TouchedPair, sourceChecksum: string, rounds: number): Promise<number[]> {
+  const { image } = context.shared;
+  const half = pair.bytes / 2;
+  const threads = new BulkCopyThreads(image, [
+    { target: pair.targetPointer, source: pair.sourcePointer, length: half },
+    { target: pair.targetPointer + half, source: pair.sourcePointer + half, length: half },
+  ]);
+  const samples: number[] = [];
+  try {
+    await threads.ready();
+    threads.round();
+    for (let round = 1; round <= rounds; round++) {
+      scrambleTarget(image, pair, round + 200, sourceChecksum);
+      samples.push(threads.round());
+      check(image.checksum(pair.target.id) === sourceChecksum, "two-thread bulk copy target equals the source");
+    }
+  } finally {
+    await threads.close();
+  }
+  return samples;
+}
+
+export const copySuite: Suite = {
+  name: "copy",
+  figures: ["copy.one-worker", "copy.two-workers"],
+  async run(context) {
+    const pair = context.shared.pair();
+    const { image } = context.shared;
+    const rounds = context.quick ? 3 : 5;
+    const sourceChecksum = image.checksum(pair.source.id);
+    const one = await measureWorkers(context, pair, 1, sourceChecksum, rounds);
+    const two = await measureWorkers(context, pair, 2, sourceChecksum, rounds);
+    const ceilingMs = await measureCeiling(context, pair, sourceChecksum, rounds);
+    const rate = (ms: number) => pair.bytes / (ms / 1000);
+    const bulkRate = rate(median([...one.rawMs, ...two.rawMs]));
+    const oneRate = rate(median(one.backgroundMs));
+    const twoRate = rate(median(two.backgroundMs));
+    const ceilingRate = rate(median(ceilingMs));
+    const speedup = twoRate / oneRate;
+    const atCeiling = twoRate / ceilingRate;
+    const verified = `target checksum equals its T0 checksum after every copy (${formatBytes(pair.bytes)} pair, pre-touched)`;
+    const results: FigureResult[] = [
+      {
+        key: "copy.one-worker",
+        figure: "background copy, one worker vs one bulk memory.copy",
+        value: `${formatRate(oneRate)} vs ${formatRate(bulkRate)}`,
+        bar: `≥ ${ONE_WORKER_BAR}× bulk memory.copy`,
+        ratio: oneRate / bulkRate,
+        met: oneRate / bulkRate >= ONE_WORKER_BAR,
+        verified,
+        details: { bytes: pair.bytes, rounds, bulkMs: [...one.rawMs, ...two.rawMs], oneWorkerMs: one.backgroundMs, bulkBytesPerSecond: bulkRate, oneWorkerBytesPerSecond: oneRate },
+      },
+      {
+        key: "copy.two-workers",
+        figure: "background copy, two workers vs one worker",
+        value: `${formatRate(twoRate)} (2-thread memory.copy ceiling ${formatRate(ceilingRate)}, ${(atCeiling * 100).toFixed(0)}% of it)`,
+        bar: `≥ ${SPEEDUP_BAR}× one worker, or ≥ ${CEILING_FRACTION * 100}% of the 2-thread copy ceiling`,
+        ratio: speedup,
+        met: speedup >= SPEEDUP_BAR || atCeiling >= CEILING_FRACTION,
+        verified,
+        note: speedup < SPEEDUP_BAR && atCeiling >= CEILING_FRACTION ? "met by reaching the memory-bandwidth ceiling" : undefined,
+        details: { bytes: pair.bytes, rounds, twoWorkersMs: two.backgroundMs, ceilingMs, twoWorkersBytesPerSecond: twoRate, ceilingBytesPerSecond: ceilingRate, speedup, fractionOfCeiling: atCeiling },
+      },
+    ];
+    return results;
+  },
+};

@@ -1,0 +1,93 @@
+// Fixtures shared by the suites: pre-touched volume pairs, pointers to their
+// data in the image's memory, and waiting without burning a core.
+import type { StorageImage, Volume } from "../../src/engine/index.js";
+import { check } from "./suite.js";
+
+// Mirrors assembly/layout.ts: the volume table starts HEADER_SIZE bytes after
+// the layout base, VOLUME_ENTRY bytes per slot; V_EXTENTS (u32) points at the
+// volume's extent table (one u32 data pointer per 1 MiB extent, 0 while
+// unallocated) and V_EXTENT_COUNT (u32) holds its length. The benchmarks need
+// the data pointers for the raw memory.copy baselines; pointerOf() checks what
+// it reads against a host read through the core before anyone uses it.
+const HEADER_SIZE = 4096;
+const VOLUME_ENTRY = 64;
+const V_EXTENTS = 28;
+const V_EXTENT_COUNT = 48;
+export const EXTENT_SIZE = 1 << 20;
+
+export function extentPointers(image: StorageImage, volume: Volume): Uint32Array {
+  const view = new DataView(image.memory.buffer);
+  const entry = image.core.exports.layout_base() + HEADER_SIZE + volume.slot * VOLUME_ENTRY;
+  const table = view.getUint32(entry + V_EXTENTS, true);
+  const count = view.getUint32(entry + V_EXTENT_COUNT, true);
+  check(count === Math.ceil(volume.sizeBytes / EXTENT_SIZE), `extent count of ${volume.id} read from the layout`);
+  const pointers = new Uint32Array(count);
+  for (let extent = 0; extent < count; extent++) pointers[extent] = view.getUint32(table + extent * 4, true);
+  return pointers;
+}
+
+// Pointer to the first byte of a volume whose first `bytes` were written in one
+// request, so that their extents lie back to back in memory (a fresh image
+// allocates them in order) and one memory.copy can move them. Checked against
+// host reads.
+export function contiguousPointer(image: StorageImage, volume: Volume, bytes = volume.sizeBytes): number {
+  const pointers = extentPointers(image, volume);
+  const extents = Math.ceil(bytes / EXTENT_SIZE);
+  check(pointers[0] !== 0, `the first extent of ${volume.id} is allocated`);
+  for (let extent = 1; extent < extents; extent++) {
+    check(pointers[extent] === pointers[0] + extent * EXTENT_SIZE, `extents of ${volume.id} lie back to back`);
+  }
+  const memory = new Uint8Array(image.memory.buffer);
+  for (const offset of [0, bytes - 4096]) {
+    const read = image.read(volume.id, offset, 4096);
+    const raw = memory.subarray(pointers[0] + offset, pointers[0] + offset + 4096);
+    check(Buffer.compare(read, raw) === 0, `bytes at ${volume.id}+${offset} through the core equal the raw pointer's`);
+  }
+  return pointers[0];
+}
+
+export interface TouchedPair {
+  source: Volume;
+  target: Volume;
+  bytes: number;
+  sourcePointer: number;
+  targetPointer: number;
+}
+
+// A source and a target of `bytes` each, both written in full, so that every
+// page of both is resident: first touch of fresh memory costs seconds per GiB
+// on this VM, and a ratio is only fair if both sides find the memory touched.
+export function touchedPair(image: StorageImage, sourceId: string, targetId: string, bytes: number, seed: number): TouchedPair {
+  const blocks = bytes / 512;
+  const source = image.createVolume({ id: sourceId, capacity: blocks, unit: "blocks" });
+  const target = image.createVolume({ id: targetId, capacity: blocks, unit: "blocks" });
+  image.writePattern(source.id, 0, bytes, seed);
+  image.writePattern(target.id, 0, bytes, seed + 1);
+  return {
+    source, target, bytes,
+    sourcePointer: contiguousPointer(image, source),
+    targetPointer: contiguousPointer(image, target),
+  };
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+// Sleeps the calling thread (the main thread may block in Node) without spinning.
+export function pause(ms: number): void {
+  Atomics.wait(sleeper, 0, 0, ms);
+}
+
+const POLL_MS = 0.1;
+
+// Waits until a relationship has no pending track, polling every 0.1 ms with
+// the main thread asleep between polls (spinning would steal a core from the
+// copy workers on a 2-core machine). Returns the milliseconds waited.
+export function waitNoPending(image: StorageImage, relSlot: number, timeoutMs: number): number {
+  const start = performance.now();
+  const exports = image.core.exports;
+  while (exports.rel_pending(relSlot) > 0) {
+    if (performance.now() - start > timeoutMs) throw new Error(`background copy still pending after ${timeoutMs} ms`);
+    pause(POLL_MS);
+  }
+  return performance.now() - start;
+}

@@ -1,0 +1,127 @@
+// tzero bench: every performance figure of design.md §8, each a ratio measured
+// within this one run, each checked for correctness before it is reported.
+//
+//   node dist/bench/run.js [--quick] [--seed N] [--json PATH] [--markdown] [FILTER...]
+//
+// FILTER picks suites or figures whose name contains it ("copy", "writes.nocp").
+// Exit code: 0 every bar met, 1 some bar not met, 2 bad arguments, 6 a check or
+// a suite failed (its figures are then missing, never guessed).
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { machineInfo, describeMachine } from "./harness/machine.js";
+import { formatTable, formatMarkdownTable, writeRecord, type RunRecord } from "./harness/report.js";
+import { SharedImage } from "./harness/shared-image.js";
+import type { Suite, FigureResult } from "./harness/suite.js";
+import { establishSuite } from "./figures/establish.js";
+import { copySuite } from "./figures/copy.js";
+import { scanSuite } from "./figures/scan.js";
+import { writesSuite } from "./figures/writes.js";
+import { modelSuite } from "./figures/model.js";
+
+export const SUITES: readonly Suite[] = [establishSuite, copySuite, scanSuite, writesSuite, modelSuite];
+
+const DEFAULT_JSON = fileURLToPath(new URL("../../bench/results/latest.json", import.meta.url));
+const DEFAULT_SEED = 20_251_125;
+
+const USAGE = `usage: tzero bench [--quick] [--seed N] [--json PATH] [--markdown] [--list] [FILTER...]
+  --quick      smaller volumes and fewer rounds (within 60 s on 2 cores)
+  --seed N     seed of every workload (default ${DEFAULT_SEED})
+  --json PATH  where to write the run record (default bench/results/latest.json)
+  --markdown   also print the table as Markdown
+  --list       list the suites and figures, run nothing
+  FILTER       run only suites or figures whose name contains it`;
+
+function selected(suite: Suite, filters: readonly string[]): string[] {
+  if (filters.length === 0) return [...suite.figures];
+  if (filters.some((filter) => suite.name.includes(filter))) return [...suite.figures];
+  return suite.figures.filter((key) => filters.some((filter) => key.includes(filter)));
+}
+
+export async function runBench(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        quick: { type: "boolean", default: false },
+        seed: { type: "string" },
+        json: { type: "string" },
+        markdown: { type: "boolean", default: false },
+        list: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (error) {
+    process.stderr.write(`tzero bench: ${(error as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals: filters } = parsed;
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (values.list) {
+    for (const suite of SUITES) process.stdout.write(`${suite.name}: ${suite.figures.join(", ")}\n`);
+    return 0;
+  }
+  const seed = values.seed === undefined ? DEFAULT_SEED : Number(values.seed);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+    process.stderr.write(`tzero bench: --seed ${values.seed} is not a whole number from 0 to 4294967295\n`);
+    return 2;
+  }
+  const plan = SUITES.map((suite) => ({ suite, keys: selected(suite, filters) })).filter((entry) => entry.keys.length > 0);
+  if (plan.length === 0) {
+    process.stderr.write(`tzero bench: no suite or figure matches ${filters.join(" ")}\n${USAGE}\n`);
+    return 2;
+  }
+
+  const machine = machineInfo();
+  const startedAt = new Date();
+  const start = performance.now();
+  const progress = (line: string) => process.stderr.write(`  ${line}\n`);
+  process.stdout.write(`tzero bench${values.quick ? " --quick" : ""}: ${describeMachine(machine)}\n`);
+  process.stdout.write("Memory is pre-touched (written) before anything is timed: first touch costs seconds per GiB on this VM.\n\n");
+  const shared = new SharedImage(values.quick, seed, progress);
+  const results: FigureResult[] = [];
+  const failures: RunRecord["failures"] = [];
+  try {
+    for (const { suite, keys } of plan) {
+      progress(`suite ${suite.name}`);
+      try {
+        const figures = await suite.run({ quick: values.quick, seed, shared, progress });
+        results.push(...figures.filter((figure) => keys.includes(figure.key)));
+      } catch (error) {
+        failures.push({ suite: suite.name, error: (error as Error).stack ?? String(error) });
+        progress(`suite ${suite.name} FAILED: ${(error as Error).message}`);
+      }
+    }
+  } finally {
+    await shared.close();
+  }
+  const wallSeconds = (performance.now() - start) / 1000;
+
+  process.stdout.write(`${formatTable(results)}\n`);
+  for (const result of results) if (result.note) process.stdout.write(`  ${result.key}: ${result.note}\n`);
+  for (const failure of failures) process.stdout.write(`FAILED suite ${failure.suite}: ${failure.error.split("\n")[0]}\n`);
+  if (values.markdown) process.stdout.write(`\n${formatMarkdownTable(results)}\n`);
+  const jsonPath = values.json ?? DEFAULT_JSON;
+  writeRecord(jsonPath, {
+    startedAt: startedAt.toISOString(), wallSeconds: +wallSeconds.toFixed(2), quick: values.quick, seed, filter: filters, machine,
+    notes: ["memory pre-touched before timing", "ratios are medians of interleaved rounds within this run"],
+    results, failures,
+  });
+  process.stdout.write(`\n${results.length} figures in ${wallSeconds.toFixed(1)} s; record written to ${jsonPath}\n`);
+  if (failures.length > 0) return 6;
+  return results.every((result) => result.met !== false) ? 0 : 1;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  runBench(process.argv.slice(2)).then(
+    (code) => { process.exitCode = code; },
+    (error) => {
+      process.stderr.write(`tzero bench: ${(error as Error).stack ?? error}\n`);
+      process.exitCode = 6;
+    },
+  );
+}

@@ -1,0 +1,52 @@
+// A bench worker thread: one raw memory.copy per round, for the machine's
+// multi-threaded copy ceiling (what two copy workers could at best reach).
+//
+// Control words (Int32Array over a SharedArrayBuffer):
+//   0 round: the main thread bumps it to start a round
+//   1 done: each worker adds 1 when its copy of the round is over
+//   2 stop: set to 1 (and round bumped) to make workers leave
+//   3 ready: each worker adds 1 once attached
+import { workerData } from "node:worker_threads";
+import { CoreThread } from "../../src/core/core.js";
+
+export interface BulkCopyJob {
+  target: number;
+  source: number;
+  length: number;
+}
+
+interface BulkCopyData {
+  memory: WebAssembly.Memory;
+  module: WebAssembly.Module;
+  threadId: number;
+  control: SharedArrayBuffer;
+  job: BulkCopyJob;
+}
+
+export const ROUND = 0;
+export const DONE = 1;
+export const STOP = 2;
+export const READY = 3;
+const ROUNDS_MAX = 1_000_000;
+const WAIT_MS = 1000;
+
+const data = workerData as BulkCopyData | null;
+if (data) {
+  const core = new CoreThread(data.memory, data.threadId, data.module);
+  const control = new Int32Array(data.control);
+  Atomics.add(control, READY, 1);
+  Atomics.notify(control, READY);
+  let seen = 0;
+  for (let rounds = 0; rounds < ROUNDS_MAX && Atomics.load(control, STOP) === 0; rounds++) {
+    const round = Atomics.load(control, ROUND);
+    if (round === seen) {
+      Atomics.wait(control, ROUND, seen, WAIT_MS);
+      continue;
+    }
+    seen = round;
+    if (Atomics.load(control, STOP) !== 0) break;
+    core.exports.raw_copy(data.job.target, data.job.source, data.job.length);
+    Atomics.add(control, DONE, 1);
+    Atomics.notify(control, DONE);
+  }
+}

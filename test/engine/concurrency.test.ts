@@ -1,0 +1,186 @@
+// Real worker threads: copy workers copying while writer threads write to the
+// sources and targets of several relationships; establish as one point in
+// time for writers on other threads; a copy worker killed mid-copy.
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { Worker } from "node:worker_threads";
+import { StorageImage } from "../../src/engine/image.js";
+import { coreModule } from "../../src/core/core.js";
+import { TRACK_SIZE } from "../../src/core/codes.js";
+import { Random, testSeed } from "../support/random.js";
+import type { WriterData, WriterJob, WriteRecord } from "./fixtures/writer.js";
+
+const MiB = 1 << 20;
+const baseSeed = testSeed();
+console.log(`concurrency seed ${baseSeed} (TZERO_SEED=${baseSeed} replays the data, not the interleaving)`);
+
+interface Writers {
+  control: Int32Array;
+  done: Promise<WriteRecord[][]>;
+}
+
+function startWriters(image: StorageImage, plans: { jobs: WriterJob[]; mode: WriterData["mode"]; seed: number }[], writesMax = 1_000_000, pauseMicros = 0): Writers {
+  const control = new Int32Array(new SharedArrayBuffer(4 * (1 + plans.length)));
+  const done = Promise.all(plans.map((plan, index) => new Promise<WriteRecord[]>((resolve, reject) => {
+    const threadId = image.threadIds.take();
+    const worker = new Worker(new URL("./fixtures/writer.js", import.meta.url), {
+      workerData: {
+        memory: image.memory, module: coreModule(), threadId, jobs: plan.jobs, seed: plan.seed,
+        lengthMax: 3 * TRACK_SIZE, mode: plan.mode, control: control.buffer, index, writesMax, pauseMicros,
+      } satisfies WriterData,
+    });
+    let result: { log: WriteRecord[]; error: number | null } | null = null;
+    worker.on("message", (message) => { result = message; });
+    worker.on("error", reject);
+    worker.on("exit", () => {
+      image.core.exports.reap_thread(threadId);
+      image.threadIds.release(threadId);
+      if (!result) reject(new Error(`writer ${index} exited without its log`));
+      else if (result.error !== null) reject(new Error(`writer ${index} got core error ${result.error}`));
+      else resolve(result.log);
+    });
+  })));
+  return { control, done };
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+const applyLog = (image: Uint8Array, log: WriteRecord[], slot: number) => {
+  for (const write of log) if (write.slot === slot) image.set(new Random(write.seed).bytes(write.length), write.offset);
+};
+
+const Copy = suite("background copy while threads write");
+for (let round = 0; round < 3; round++) {
+  Copy(`should leave every target equal to its T0 image plus its own writes (seed ${baseSeed + round})`, async () => {
+    const seed = baseSeed + round;
+    const image = new StorageImage({ model: "2107", workers: 2, progressIntervalMs: 5 });
+    try {
+      const size = 8 * MiB;
+      const pairs = [["1000", "1100"], ["1001", "1101"], ["1002", "1102"]];
+      for (const [source, target] of pairs) {
+        image.createVolume({ id: source, capacity: size / 512 });
+        image.createVolume({ id: target, capacity: size / 512 });
+        image.writePattern(source, 0, size, seed + parseInt(source, 16));
+        image.writePattern(target, 0, size, seed + parseInt(target, 16));
+      }
+      const t0 = new Map(pairs.map(([source]) => [source, image.read(source, 0, size)]));
+      for (const [source, target] of pairs) image.establish(source, target);
+      const slot = (id: string) => image.volume(id).slot;
+      const writers = startWriters(image, [
+        { jobs: pairs.map(([source]) => ({ slot: slot(source), regionStart: 0, regionEnd: size })), mode: "overwrite", seed: seed * 3 },
+        { jobs: pairs.map(([, target]) => ({ slot: slot(target), regionStart: 0, regionEnd: size })), mode: "overwrite", seed: seed * 5 },
+      ], 400);
+      const [sourceLog, targetLog] = await writers.done;
+      await image.waitForCopy(undefined, { timeoutMs: 120_000 });
+      assert.is(image.listRelationships().length, 0, "every background copy ends");
+      for (const [source, target] of pairs) {
+        const expectedTarget = t0.get(source)!.slice();
+        applyLog(expectedTarget, targetLog, slot(target));
+        assert.ok(Buffer.compare(image.read(target, 0, size), expectedTarget) === 0, `target ${target} differs from T0 + its writes (seed ${seed})`);
+        const expectedSource = t0.get(source)!.slice();
+        applyLog(expectedSource, sourceLog, slot(source));
+        assert.ok(Buffer.compare(image.read(source, 0, size), expectedSource) === 0, `source ${source} differs (seed ${seed})`);
+      }
+    } finally {
+      await image.close();
+    }
+  });
+}
+Copy.run();
+
+const Instant = suite("establish is one point in time");
+Instant("should put each concurrent write wholly in or wholly out of the T0 image, in write order", async () => {
+  const seed = baseSeed;
+  const image = new StorageImage({ workers: 2, progressIntervalMs: 5 });
+  try {
+    const size = 64 * MiB;
+    const pairs = [["1000", "1001"], ["1002", "1003"]];
+    for (const [source, target] of pairs) {
+      image.createVolume({ id: source, capacity: size / 512 });
+      image.createVolume({ id: target, capacity: size / 512 });
+      image.writePattern(source, 0, size, seed + 1);
+    }
+    const initial = image.read("1000", 0, size);
+    const slot = (id: string) => image.volume(id).slot;
+    // Two writers per source, each in its own half, always writing fresh bytes.
+    const plans = pairs.flatMap(([source]) => [0, 1].map((half) => ({
+      jobs: [{ slot: slot(source), regionStart: half * size / 2, regionEnd: (half + 1) * size / 2 }],
+      mode: "fresh" as const, seed: seed * 7 + slot(source) * 2 + half,
+    })));
+    // Each writer has room for about 340 writes of up to 3 tracks, 200 us apart.
+    const writers = startWriters(image, plans, 1_000_000, 200);
+    let finished = false;
+    void writers.done.then(() => { finished = true; }, () => { finished = true; });
+    const counts = () => plans.map((_, index) => Atomics.load(writers.control, 1 + index));
+    await until(() => counts().every((count) => count >= 5), "every writer has written");
+    for (const [source, target] of pairs) image.establish(source, target, { nocopy: source === "1002" });
+    const atEstablish = counts();
+    await until(() => finished || counts().every((count, index) => count >= atEstablish[index] + 5), "every writer wrote after establish");
+    Atomics.store(writers.control, 0, 1);
+    const logs = await writers.done;
+    let inside = 0;
+    let outside = 0;
+    plans.forEach((plan, index) => {
+      const pair = pairs.find(([source]) => slot(source) === plan.jobs[0].slot)!;
+      let seenOutside = false;
+      for (const write of logs[index]) {
+        const onTarget = image.read(pair[1], write.offset, write.length);
+        const written = new Random(write.seed).bytes(write.length);
+        const before = initial.subarray(write.offset, write.offset + write.length);
+        const isIn = Buffer.compare(onTarget, written) === 0;
+        const isOut = Buffer.compare(onTarget, before) === 0;
+        assert.ok(isIn || isOut, `write of ${write.length} bytes at ${write.offset} on ${pair[0]} is half in the T0 image of ${pair[1]} (seed ${seed})`);
+        if (isIn) {
+          assert.not.ok(seenOutside, `writer ${index}: a write after T0 is followed by one before it (seed ${seed})`);
+          inside++;
+        } else {
+          seenOutside = true;
+          outside++;
+        }
+      }
+    });
+    assert.ok(inside > 0, "some writes happened before T0");
+    assert.ok(outside > 0, "some writes happened after T0");
+    await image.waitForCopy(["1000:1001"], { timeoutMs: 120_000 });
+  } finally {
+    await image.close();
+  }
+});
+Instant.run();
+
+const Crash = suite("a copy worker terminated mid-copy");
+Crash("should still complete the copy with nothing lost", async () => {
+  const image = new StorageImage({ workers: 2, progressIntervalMs: 5 });
+  try {
+    const size = 256 * MiB;
+    image.createVolume({ id: "1000", capacity: size / 512 });
+    image.createVolume({ id: "1001", capacity: size / 512 });
+    image.writePattern("1000", 0, size, baseSeed);
+    image.fill("1001", 0, size, 0x55); // target memory touched before timing-sensitive kills
+    const t0 = image.checksum("1000");
+    const trackCount = size / TRACK_SIZE;
+    for (let kill = 0; kill < 3; kill++) {
+      image.establish("1000", "1001", { persist: true });
+      const pending = () => image.core.exports.rel_pending(image.relationship("1000:1001").slot);
+      const threshold = trackCount - Math.floor(((kill + 1) * trackCount) / 8);
+      await until(() => pending() <= threshold, "the copy is under way", 60_000);
+      const pendingAtKill = pending();
+      await image.pool.terminateWorker(kill % 2);
+      await image.waitForCopy(["1000:1001"], { timeoutMs: 120_000 });
+      assert.ok(pendingAtKill > 0, "the worker was killed while tracks were pending");
+      assert.is(image.checksum("1001"), t0, `copy ${kill}: target equals the source's T0 image`);
+      assert.is(image.pool.workerCount, 2, "the pool replaced the dead worker");
+      image.withdraw("1000:1001");
+      image.fill("1001", 0, size, kill);
+    }
+  } finally {
+    await image.close();
+  }
+});
+Crash.run();

@@ -534,6 +534,28 @@ export class StorageImage extends EventEmitter {
     return BigInt.asUintN(64, this.core.exports.checksum_result()).toString(16).padStart(16, "0");
   }
 
+  // ---- restore hooks (src/engine/snapshot.ts) ----------------------------------------
+
+  // Registers a volume that src/engine/snapshot.ts has just created in the core at volume.slot.
+  adoptVolume(volume: Volume): void {
+    this.checkOpen();
+    if (this.volumes.has(volume.id)) throw new EngineError("VOLUME_EXISTS", `volume ${volume.id} already exists on ${this.id}`);
+    takeSlot(this.freeVolumeSlots, volume.slot, `volume ${volume.id}`);
+    this.volumes.set(volume.id, volume);
+  }
+
+  // Registers a relationship that src/engine/snapshot.ts has just restored in
+  // the core at relationship.slot; a background copy is then watched as usual.
+  adoptRelationship(relationship: Relationship): void {
+    this.checkOpen();
+    if (this.relationships.has(relationship.id)) throw new EngineError("BUSY", `FlashCopy pair ${relationship.id} already exists on ${this.id}`);
+    takeSlot(this.freeRelSlots, relationship.slot, `FlashCopy pair ${relationship.id}`);
+    this.relationships.set(relationship.id, relationship);
+    if (relationship.nocopy) return;
+    this.rates.set(relationship.id, { bytes: Number(this.core.exports.rel_copied_bytes(relationship.slot)), at: performance.now(), rate: 0 });
+    this.startProgress();
+  }
+
   // ---- lifecycle -----------------------------------------------------------------
 
   private checkOpen(): void {
@@ -551,6 +573,12 @@ export class StorageImage extends EventEmitter {
     this.timer = null;
     await this.pool.stop();
   }
+}
+
+function takeSlot(freeSlots: number[], slot: number, what: string): void {
+  const index = freeSlots.lastIndexOf(slot);
+  if (index < 0) throw new EngineError("BUSY", `cannot restore ${what}: slot ${slot} is in use`);
+  freeSlots.splice(index, 1);
 }
 
 export function checkSeed(seed: number): void {

@@ -1,0 +1,115 @@
+// The tzero state file, format version 1.
+//
+//   offset  size  field
+//        0     8  magic word "TZ0STATE" (54 5A 30 53 54 41 54 45)
+//        8     4  format version, u32 little-endian
+//       12     4  the version with every bit inverted: a flipped bit in either
+//                 reads as corruption, never as some other version
+//       16        frames, back to back, to the end of the file
+//
+// A frame is one record:
+//
+//        0     4  payload length L, u32 LE, 1 .. FRAME_PAYLOAD_MAX
+//        4     4  L with every bit inverted (a flipped length bit is caught
+//                 before the length is used)
+//        8     8  xxHash64 (seed 0) of the payload, u64 LE
+//       16     L  payload: one msgpack value, a map with a string `type`
+//
+// Frame order (the loader enforces it):
+//
+//   header, then per storage image: image, volume x N, tracks x T,
+//   relationship x R; then end.
+//
+// `tracks` frames hold a run of consecutive non-zero tracks of one volume's
+// own storage (all-zero tracks are not written, so the file is sparse); they
+// follow every volume frame of their image, so that the loader has created
+// each volume before its data. Relationships follow the data: the loader links
+// them last, when the tracks their background copy reads are in place. The
+// end record repeats the counts, so a file cut at a frame boundary is caught.
+//
+// A frame is assembled and checksummed in a 1 MiB staging buffer of a private
+// core instance (frame-buffer.ts), which bounds every frame: FRAME_PAYLOAD_MAX
+// leaves room for the 16-byte frame header, and a tracks frame carries at most
+// TRACKS_PER_FRAME_MAX tracks (512 KiB) plus its few header fields.
+//
+// Times are milliseconds since 1970 (msgpack numbers); bitmaps and track data
+// are msgpack bin values.
+
+import { STAGING_SIZE, TRACK_SIZE } from "../core/codes.js";
+import type { OsType } from "../engine/rules.js";
+
+export const MAGIC = new Uint8Array([0x54, 0x5a, 0x30, 0x53, 0x54, 0x41, 0x54, 0x45]); // "TZ0STATE"
+export const FORMAT_VERSION = 1;
+export const PREAMBLE_SIZE = 16;
+export const FRAME_HEADER_SIZE = 16;
+export const FRAME_PAYLOAD_MAX = STAGING_SIZE - FRAME_HEADER_SIZE;
+export const TRACKS_PER_FRAME_MAX = 8;
+export const TRACKS_FRAME_DATA_MAX = TRACKS_PER_FRAME_MAX * TRACK_SIZE;
+
+export type RecordType = "header" | "image" | "volume" | "tracks" | "relationship" | "end";
+
+export interface HeaderRecord {
+  type: "header";
+  generator: string; // the program that wrote the file, for people
+  savedAt: number;
+  images: number;
+}
+
+export interface ImageRecord {
+  type: "image";
+  model: "2105" | "2107";
+  serial: string;
+  lss: string[]; // LSSs of its volumes, ascending (they exist because volumes do)
+  volumes: number;
+  relationships: number;
+}
+
+export interface VolumeRecord {
+  type: "volume";
+  id: string;
+  slot: number;
+  blocks: number;
+  unit: "ds" | "ess" | "blocks";
+  os: OsType;
+  name: string;
+  createdAt: number;
+  dataState: "Normal" | "Unusable";
+}
+
+export interface TracksRecord {
+  type: "tracks";
+  volume: string;
+  track: number; // first track of the run
+  data: Uint8Array; // whole tracks, the last one cut at the volume's end
+}
+
+export interface RelationshipRecord {
+  type: "relationship";
+  source: string;
+  target: string;
+  slot: number;
+  nocopy: boolean;
+  persist: boolean;
+  record: boolean;
+  tgtinhibit: boolean;
+  seqnum: number;
+  createdAt: number;
+  syncedAt: number | null;
+  trackCount: number;
+  pendingTracks: number;
+  copiedBytes: number;
+  bitmap: Uint8Array; // control bitmap: bit set = track not yet copied
+  recordSource: Uint8Array | null; // -record only: tracks changed on the source
+  recordTarget: Uint8Array | null; // -record only: tracks changed on the target
+}
+
+export interface EndRecord {
+  type: "end";
+  frames: number; // frames before this one
+  images: number;
+  volumes: number;
+  relationships: number;
+  dataBytes: number; // bytes of track data in tracks frames
+}
+
+export type StateRecord = HeaderRecord | ImageRecord | VolumeRecord | TracksRecord | RelationshipRecord | EndRecord;

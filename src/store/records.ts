@@ -1,0 +1,198 @@
+// Checks of decoded records: every field present, of its type and within its
+// bounds, before anything is built from it. A failure names the record type
+// and the field. Fields this version does not know are ignored.
+
+import { BLOCKS_MAX, CAPACITY_UNITS } from "../engine/units.js";
+import { OS_TYPES, MODELS } from "../engine/rules.js";
+import { VOLUME_SLOT_MAX, REL_SLOT_MAX, TRACK_SIZE, VOLUME_SIZE_MAX } from "../core/codes.js";
+import type { StoreError } from "./errors.js";
+import {
+  TRACKS_FRAME_DATA_MAX,
+  type RecordType, type HeaderRecord, type ImageRecord, type VolumeRecord, type TracksRecord,
+  type RelationshipRecord, type EndRecord,
+} from "./format.js";
+
+export type FieldFailure = (type: string, field: string, message: string) => StoreError;
+
+const RECORD_TYPES: readonly RecordType[] = ["header", "image", "volume", "tracks", "relationship", "end"];
+const IMAGES_MAX = 256;
+const TEXT_LENGTH_MAX = 1024;
+const TRACKS_MAX = Math.ceil(VOLUME_SIZE_MAX / TRACK_SIZE);
+const VOLUME_ID = /^[0-9A-F]{4}$/;
+const LSS_ID = /^[0-9A-F]{2}$/;
+const SERIAL = /^[0-9A-Z]{7}$/;
+
+type Fields = Record<string, unknown>;
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (value instanceof Uint8Array) return `${value.byteLength} bytes`;
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  return typeof value === "object" ? "a map" : String(value);
+}
+
+class Checker {
+  constructor(readonly type: string, readonly fields: Fields, private readonly failure: FieldFailure) {}
+
+  fail(field: string, message: string): StoreError {
+    return this.failure(this.type, field, `${message}, not ${describe(this.fields[field])}`);
+  }
+
+  whole(field: string, low: number, high: number): number {
+    const value = this.fields[field];
+    if (typeof value !== "number" || !Number.isInteger(value) || value < low || value > high) {
+      throw this.fail(field, `must be a whole number from ${low} to ${high}`);
+    }
+    return value;
+  }
+
+  text(field: string, pattern?: RegExp): string {
+    const value = this.fields[field];
+    if (typeof value !== "string" || value.length > TEXT_LENGTH_MAX) throw this.fail(field, `must be a string of at most ${TEXT_LENGTH_MAX} characters`);
+    if (pattern && !pattern.test(value)) throw this.fail(field, `must match ${pattern}`);
+    return value;
+  }
+
+  oneOf<T extends string>(field: string, values: readonly T[]): T {
+    const value = this.fields[field];
+    if (typeof value !== "string" || !(values as readonly string[]).includes(value)) throw this.fail(field, `must be one of ${values.join(", ")}`);
+    return value as T;
+  }
+
+  flag(field: string): boolean {
+    const value = this.fields[field];
+    if (typeof value !== "boolean") throw this.fail(field, "must be true or false");
+    return value;
+  }
+
+  time(field: string): number {
+    return this.whole(field, 0, Number.MAX_SAFE_INTEGER);
+  }
+
+  timeOrNull(field: string): number | null {
+    return this.fields[field] === null ? null : this.time(field);
+  }
+
+  bytes(field: string, low: number, high: number): Uint8Array {
+    const value = this.fields[field];
+    if (!(value instanceof Uint8Array) || value.byteLength < low || value.byteLength > high) {
+      throw this.fail(field, `must be binary data of ${low === high ? low : `${low} to ${high}`} bytes`);
+    }
+    return value;
+  }
+
+  bytesOrNull(field: string, length: number): Uint8Array | null {
+    return this.fields[field] === null ? null : this.bytes(field, length, length);
+  }
+}
+
+// The record's type, after checking it is a map with a known string `type`.
+export function recordType(value: unknown, failure: FieldFailure): RecordType {
+  if (value === null || typeof value !== "object" || Array.isArray(value) || value instanceof Uint8Array) {
+    throw failure("frame", "type", `the payload must be a map with a type field, not ${describe(value)}`);
+  }
+  const type = (value as Fields).type;
+  if (typeof type !== "string" || !(RECORD_TYPES as readonly string[]).includes(type)) {
+    throw failure("frame", "type", `must be one of ${RECORD_TYPES.join(", ")}, not ${describe(type)}`);
+  }
+  return type as RecordType;
+}
+
+function checker(type: RecordType, value: unknown, failure: FieldFailure): Checker {
+  return new Checker(type, value as Fields, failure);
+}
+
+export function headerRecord(value: unknown, failure: FieldFailure): HeaderRecord {
+  const check = checker("header", value, failure);
+  return { type: "header", generator: check.text("generator"), savedAt: check.time("savedAt"), images: check.whole("images", 0, IMAGES_MAX) };
+}
+
+export function imageRecord(value: unknown, failure: FieldFailure): ImageRecord {
+  const check = checker("image", value, failure);
+  const lss = check.fields.lss;
+  if (!Array.isArray(lss) || lss.length > 255 || !lss.every((item) => typeof item === "string" && LSS_ID.test(item))) {
+    throw check.fail("lss", "must be an array of two-hex-digit LSS IDs");
+  }
+  return {
+    type: "image",
+    model: check.oneOf("model", MODELS),
+    serial: check.text("serial", SERIAL),
+    lss: lss as string[],
+    volumes: check.whole("volumes", 0, VOLUME_SLOT_MAX),
+    relationships: check.whole("relationships", 0, REL_SLOT_MAX),
+  };
+}
+
+export function volumeRecord(value: unknown, failure: FieldFailure): VolumeRecord {
+  const check = checker("volume", value, failure);
+  return {
+    type: "volume",
+    id: check.text("id", VOLUME_ID),
+    slot: check.whole("slot", 0, VOLUME_SLOT_MAX - 1),
+    blocks: check.whole("blocks", 1, BLOCKS_MAX),
+    unit: check.oneOf("unit", CAPACITY_UNITS),
+    os: check.oneOf("os", OS_TYPES),
+    name: check.text("name"),
+    createdAt: check.time("createdAt"),
+    dataState: check.oneOf("dataState", ["Normal", "Unusable"] as const),
+  };
+}
+
+export function tracksRecord(value: unknown, failure: FieldFailure): TracksRecord {
+  const check = checker("tracks", value, failure);
+  return {
+    type: "tracks",
+    volume: check.text("volume", VOLUME_ID),
+    track: check.whole("track", 0, TRACKS_MAX - 1),
+    data: check.bytes("data", 1, TRACKS_FRAME_DATA_MAX),
+  };
+}
+
+// Bitmap sizes depend on the source's track count (src/engine/snapshot.ts bitmapBytes).
+export function relationshipRecord(value: unknown, failure: FieldFailure, bitmapBytes: (trackCount: number) => number): RelationshipRecord {
+  const check = checker("relationship", value, failure);
+  const trackCount = check.whole("trackCount", 1, TRACKS_MAX);
+  const bytes = bitmapBytes(trackCount);
+  const record = check.flag("record");
+  const recordSource = check.bytesOrNull("recordSource", bytes);
+  const recordTarget = check.bytesOrNull("recordTarget", bytes);
+  if (record && (recordSource === null || recordTarget === null)) {
+    throw check.fail(recordSource === null ? "recordSource" : "recordTarget", "must be present for a -record relationship");
+  }
+  if (!record && (recordSource !== null || recordTarget !== null)) {
+    throw check.fail(recordSource !== null ? "recordSource" : "recordTarget", "must be null for a relationship without -record");
+  }
+  return {
+    type: "relationship",
+    source: check.text("source", VOLUME_ID),
+    target: check.text("target", VOLUME_ID),
+    slot: check.whole("slot", 0, REL_SLOT_MAX - 1),
+    nocopy: check.flag("nocopy"),
+    persist: check.flag("persist"),
+    record,
+    tgtinhibit: check.flag("tgtinhibit"),
+    seqnum: check.whole("seqnum", 0, 0xffffffff),
+    createdAt: check.time("createdAt"),
+    syncedAt: check.timeOrNull("syncedAt"),
+    trackCount,
+    pendingTracks: check.whole("pendingTracks", 0, trackCount),
+    copiedBytes: check.whole("copiedBytes", 0, Number.MAX_SAFE_INTEGER),
+    bitmap: check.bytes("bitmap", bytes, bytes),
+    recordSource,
+    recordTarget,
+  };
+}
+
+export function endRecord(value: unknown, failure: FieldFailure): EndRecord {
+  const check = checker("end", value, failure);
+  const count = (field: string) => check.whole(field, 0, Number.MAX_SAFE_INTEGER);
+  return {
+    type: "end",
+    frames: count("frames"),
+    images: count("images"),
+    volumes: count("volumes"),
+    relationships: count("relationships"),
+    dataBytes: count("dataBytes"),
+  };
+}

@@ -1,0 +1,137 @@
+#!/usr/bin/env node
+// The `tzero` command.
+//   tzero -script FILE        run a scenario script (the DS CLI convention)
+//   tzero COMMAND [ARGS...]   run one command (DS CLI single-shot mode)
+//   tzero < FILE              commands piped to standard input run as a script
+//   tzero                     the interactive REPL (standard input a terminal)
+//   tzero bench [ARGS...]     the benchmarks
+// Exit codes: 0 all succeeded, 1 an assertion failed, 2 syntax or usage error,
+// 6 a command failed.
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { Session } from "../lang/session.js";
+import { LangSyntaxError, ScriptError, formatError } from "../lang/errors.js";
+
+const USAGE = `usage: tzero [-script FILE] [COMMAND ARGS...]
+  tzero -script FILE     run a scenario script
+  tzero COMMAND ...      run one command, e.g. tzero help mkflash
+  tzero < FILE           run the commands piped to standard input
+  tzero                  interactive shell (when standard input is a terminal)
+  tzero bench [FILTER]   run the benchmarks
+exit codes: 0 success, 1 assertion failed, 2 syntax error, 6 command failed`;
+
+export const EXIT_OK = 0;
+export const EXIT_USAGE = 2;
+
+// DS CLI options have one dash (`-script`); node's parser wants two.
+function normalise(argv: string[]): string[] {
+  const longOptions = new Set(["-script", "-help", "-version", "-workers"]);
+  const result: string[] = [];
+  for (let index = 0; index < argv.length; index++) {
+    const argument = argv[index];
+    if (!argument.startsWith("-")) return result.concat(argv.slice(index));
+    result.push(longOptions.has(argument) ? `-${argument}` : argument);
+  }
+  return result;
+}
+
+function quoteWord(word: string): string {
+  return /^[^\s"'#(){},;$]+$/.test(word) ? word : JSON.stringify(word);
+}
+
+async function runText(source: string, file: string, workers: number | undefined): Promise<number> {
+  const session = new Session({ write: (text) => process.stdout.write(`${text}\n`), workers });
+  const controller = new AbortController();
+  const onInterrupt = () => controller.abort();
+  process.once("SIGINT", onInterrupt);
+  try {
+    await session.runSource(source, file, { signal: controller.signal });
+    return EXIT_OK;
+  } catch (error) {
+    if (error instanceof ScriptError || error instanceof LangSyntaxError) {
+      process.stderr.write(`${formatError(error, source)}\n`);
+      return error instanceof ScriptError ? error.exitCode : EXIT_USAGE;
+    }
+    throw error;
+  } finally {
+    process.removeListener("SIGINT", onInterrupt);
+    await session.close();
+  }
+}
+
+function readStdin(): string {
+  return readFileSync(0, "utf8");
+}
+
+export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === "bench") {
+    const benchPath = "../../bench/run.js"; // a variable: the benchmarks are built separately
+    const bench = (await import(benchPath)) as { runBench(argv: string[]): Promise<number> };
+    return bench.runBench(argv.slice(1));
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: normalise(argv),
+      options: {
+        script: { type: "string" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean" },
+        workers: { type: "string" },
+      },
+      allowPositionals: true,
+    });
+  } catch (error) {
+    process.stderr.write(`tzero: ${(error as Error).message}\n${USAGE}\n`);
+    return EXIT_USAGE;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return EXIT_OK;
+  }
+  if (values.version) {
+    process.stdout.write("tzero 0.1.0\n");
+    return EXIT_OK;
+  }
+  const workers = values.workers === undefined ? undefined : Number(values.workers);
+  if (workers !== undefined && (!Number.isInteger(workers) || workers < 0 || workers > 32)) {
+    process.stderr.write(`tzero: -workers ${values.workers} is not a whole number from 0 to 32\n`);
+    return EXIT_USAGE;
+  }
+  if (values.script !== undefined) {
+    if (positionals.length > 0) {
+      process.stderr.write(`tzero: -script runs a file; unexpected ${positionals.join(" ")}\n${USAGE}\n`);
+      return EXIT_USAGE;
+    }
+    let source: string;
+    try {
+      source = readFileSync(values.script, "utf8");
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
+      process.stderr.write(`tzero: cannot read script ${values.script}: ${reason}\n`);
+      return EXIT_USAGE;
+    }
+    return runText(source, values.script, workers);
+  }
+  if (positionals.length > 0) return runText(positionals.map(quoteWord).join(" "), "<command line>", workers);
+  if (!process.stdin.isTTY) return runText(readStdin(), "<stdin>", workers);
+  return startInteractive();
+}
+
+async function startInteractive(): Promise<number> {
+  const replPath = "./repl.js";
+  let repl: { startRepl(options?: { session?: Session }): Promise<number> };
+  try {
+    repl = (await import(replPath)) as typeof repl;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "ERR_MODULE_NOT_FOUND") throw error;
+    process.stderr.write("tzero: the interactive shell is not built into this copy; run a script with tzero -script FILE\n");
+    return EXIT_USAGE;
+  }
+  return repl.startRepl();
+}
+
+const exitCode = await main(process.argv.slice(2));
+process.exitCode = exitCode;

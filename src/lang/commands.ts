@@ -1,0 +1,425 @@
+// The one table of every command and statement of the language. It drives
+// the parser's validation (options, their values, operand counts), `help`
+// and `help CMD`, and the REPL's completion.
+//
+// Shape, for importers (src/cli/repl.ts):
+//   COMMANDS: readonly CommandSpec[], in the order `help` lists them.
+//   CommandSpec
+//     name         "mkflash", or "workload" for a command with subcommands
+//     summary      one line for `help`
+//     usage        the synopsis for `help CMD`
+//     group        "ds" (DS CLI), "data" / "workload" (tzero's), "statement", "session"
+//     options      OptionSpec[]: name without "-", kind (absent: a flag), values for
+//                  kind "enum", required, summary
+//     operands     OperandSpec[] in order: name, kind, optional, repeat (the last may repeat)
+//     subcommands  for "workload" and "wait": CommandSpec[] whose names are the
+//                  second word ("start"); their `parent` is the first word
+//     statement    true for let / assert / expect / repeat, parsed by their own rules
+//   findCommand(name) and findSubcommand(spec, name) look names up (lower case).
+//   Value kinds tell completion what to offer: volume/volumes ids, pair/pairs
+//   relationship ids, file paths, enum values, images, commands.
+import { OS_TYPES } from "../engine/rules.js";
+
+export type ValueKind =
+  | "volume" // 1000
+  | "volumes" // 1000 or 1000-1003
+  | "pairs" // 1000:1001 or 1000-1001:1002-1003
+  | "volumes-or-pairs" // either
+  | "lss" // 10
+  | "image" // IBM.2105-75TZ001
+  | "file"
+  | "number"
+  | "size" // bytes: 4096, 4KiB, 1MiB
+  | "duration" // 500ms, 2s, 1min
+  | "enum"
+  | "pattern" // 0xNN or random
+  | "text"
+  | "name" // a workload name
+  | "command"; // a command name (help)
+
+export interface OptionSpec {
+  readonly name: string;
+  readonly kind?: ValueKind;
+  readonly values?: readonly string[];
+  readonly required?: boolean;
+  readonly summary: string;
+}
+
+export interface OperandSpec {
+  readonly name: string;
+  readonly kind: ValueKind;
+  readonly optional?: boolean;
+  readonly repeat?: boolean;
+  readonly summary: string;
+}
+
+export type CommandGroup = "ds" | "data" | "workload" | "statement" | "session";
+
+export interface CommandSpec {
+  readonly name: string;
+  readonly parent?: string;
+  readonly group: CommandGroup;
+  readonly summary: string;
+  readonly usage: string;
+  readonly options: readonly OptionSpec[];
+  readonly operands: readonly OperandSpec[];
+  readonly subcommands?: readonly CommandSpec[];
+  readonly statement?: boolean;
+}
+
+const DEV: OptionSpec = { name: "dev", kind: "image", summary: "the storage image (default: setenv -dev, else the current one)" };
+const LISTING: readonly OptionSpec[] = [
+  { name: "fmt", kind: "enum", values: ["default", "delim", "stanza", "json"], summary: "output format" },
+  { name: "delim", kind: "text", summary: "column separator for -fmt delim (default ,)" },
+  { name: "hdr", kind: "enum", values: ["on", "off"], summary: "show the header row" },
+  { name: "bnr", kind: "enum", values: ["on", "off"], summary: "show the banner line" },
+];
+const SIZE_RANGE: readonly OptionSpec[] = [
+  { name: "offset", kind: "size", summary: "first byte (4096, 4KiB, 1MiB)" },
+  { name: "len", kind: "size", summary: "number of bytes" },
+];
+
+function workloadSub(spec: Omit<CommandSpec, "parent" | "group">): CommandSpec {
+  return { ...spec, parent: "workload", group: "workload" };
+}
+
+export const COMMANDS: readonly CommandSpec[] = [
+  {
+    name: "mkfbvol", group: "ds", summary: "create fixed-block volumes",
+    usage: "mkfbvol -cap N [-type ds|ess|blocks] [-name NAME] [-os OS] [-extpool P] [-dev IMAGE] VOLUME_ID[-VOLUME_ID]...",
+    options: [
+      { name: "cap", kind: "number", required: true, summary: "capacity, in the unit of -type" },
+      { name: "type", kind: "enum", values: ["ds", "ess", "blocks"], summary: "capacity unit: ds 2^30 B (default), ess 10^9 B, blocks of 512 B" },
+      { name: "name", kind: "text", summary: "volume name; #h is replaced by the volume ID" },
+      { name: "os", kind: "enum", values: OS_TYPES, summary: "host operating system type (default aix)" },
+      { name: "extpool", kind: "text", summary: "extent pool (recorded, shown by lsfbvol)" },
+      DEV,
+    ],
+    operands: [{ name: "VOLUME_ID", kind: "volumes", repeat: true, summary: "volume IDs LLVV, or ranges 1000-1003" }],
+  },
+  {
+    name: "lsfbvol", group: "ds", summary: "list fixed-block volumes",
+    usage: "lsfbvol [-lss LSS] [-s] [-fmt ...] [-dev IMAGE] [VOLUME_ID...]",
+    options: [
+      { name: "lss", kind: "lss", summary: "only volumes of this LSS" },
+      { name: "s", summary: "IDs only" },
+      ...LISTING, DEV,
+    ],
+    operands: [{ name: "VOLUME_ID", kind: "volumes", optional: true, repeat: true, summary: "volumes or ranges to list" }],
+  },
+  {
+    name: "showfbvol", group: "ds", summary: "show one volume's properties",
+    usage: "showfbvol [-fmt ...] [-dev IMAGE] VOLUME_ID",
+    options: [...LISTING, DEV],
+    operands: [{ name: "VOLUME_ID", kind: "volume", summary: "the volume" }],
+  },
+  {
+    name: "rmfbvol", group: "ds", summary: "remove volumes (not while in a FlashCopy relationship)",
+    usage: "rmfbvol [-quiet] [-dev IMAGE] VOLUME_ID[-VOLUME_ID]...",
+    options: [{ name: "quiet", summary: "do not ask for confirmation" }, DEV],
+    operands: [{ name: "VOLUME_ID", kind: "volumes", repeat: true, summary: "volumes or ranges to remove" }],
+  },
+  {
+    name: "lslss", group: "ds", summary: "list logical subsystems",
+    usage: "lslss [-fmt ...] [-dev IMAGE]",
+    options: [...LISTING, DEV],
+    operands: [],
+  },
+  {
+    name: "lssi", group: "ds", summary: "list storage images",
+    usage: "lssi [-fmt ...]",
+    options: [...LISTING],
+    operands: [],
+  },
+  {
+    name: "mksi", group: "ds", summary: "add a storage image (tzero)",
+    usage: "mksi [-model 2105|2107] [IMAGE_ID]",
+    options: [{ name: "model", kind: "enum", values: ["2105", "2107"], summary: "2105 ESS rules (default) or 2107 DS8000 rules" }],
+    operands: [{ name: "IMAGE_ID", kind: "image", optional: true, summary: "IBM.2107-75TZ002 style; the next free serial when omitted" }],
+  },
+  {
+    name: "mkflash", group: "ds", summary: "establish FlashCopy pairs",
+    usage: "mkflash [-nocp] [-persist] [-record] [-tgtinhibit] [-seqnum N] [-wait] [-dev IMAGE] SOURCE:TARGET...",
+    options: [
+      { name: "nocp", summary: "no background copy: only changed tracks are copied; lasts until rmflash" },
+      { name: "persist", summary: "keep the relationship after its background copy completes" },
+      { name: "record", summary: "record changed tracks on source and target" },
+      { name: "tgtinhibit", summary: "refuse host writes to the target" },
+      { name: "seqnum", kind: "number", summary: "sequence number (0 to FFFFFFFF)" },
+      { name: "wait", summary: "show progress and return when the background copy completes" },
+      DEV,
+    ],
+    operands: [{ name: "SOURCE:TARGET", kind: "pairs", repeat: true, summary: "pairs, or pair ranges 1000-1001:1002-1003" }],
+  },
+  {
+    name: "lsflash", group: "ds", summary: "list FlashCopy relationships",
+    usage: "lsflash [-l | -s] [-fmt ...] [-dev IMAGE] [VOLUME_ID | SOURCE:TARGET]...",
+    options: [
+      { name: "l", summary: "long: also OutOfSyncTracks DateCreated DateSynced State" },
+      { name: "s", summary: "short: IDs only" },
+      ...LISTING, DEV,
+    ],
+    operands: [{ name: "ID", kind: "volumes-or-pairs", optional: true, repeat: true, summary: "volumes (as source or target), pairs or ranges" }],
+  },
+  {
+    name: "rmflash", group: "ds", summary: "withdraw FlashCopy pairs",
+    usage: "rmflash [-quiet] [-dev IMAGE] SOURCE:TARGET...",
+    options: [{ name: "quiet", summary: "do not ask for confirmation" }, DEV],
+    operands: [{ name: "SOURCE:TARGET", kind: "pairs", repeat: true, summary: "pairs or pair ranges" }],
+  },
+  {
+    name: "setenv", group: "session", summary: "set output defaults and the default storage image",
+    usage: "setenv [-banner on|off] [-header on|off] [-format default|delim|stanza|json] [-delim C] [-dev IMAGE]",
+    options: [
+      { name: "banner", kind: "enum", values: ["on", "off"], summary: "banner line before listings" },
+      { name: "header", kind: "enum", values: ["on", "off"], summary: "header row of listings" },
+      { name: "format", kind: "enum", values: ["default", "delim", "stanza", "json"], summary: "listing format" },
+      { name: "delim", kind: "text", summary: "column separator of -format delim" },
+      DEV,
+    ],
+    operands: [],
+  },
+  {
+    name: "write", group: "data", summary: "write a byte pattern or seeded random data to a volume",
+    usage: "write VOLUME_ID -offset BYTES -len BYTES -pattern 0xNN|random [-seed N] [-dev IMAGE]",
+    options: [
+      { ...SIZE_RANGE[0], required: true }, { ...SIZE_RANGE[1], required: true },
+      { name: "pattern", kind: "pattern", required: true, summary: "a byte 0xNN, or random" },
+      { name: "seed", kind: "number", summary: "seed of -pattern random (default 0)" },
+      DEV,
+    ],
+    operands: [{ name: "VOLUME_ID", kind: "volume", summary: "the volume" }],
+  },
+  {
+    name: "read", group: "data", summary: "read bytes of a volume as a hex dump",
+    usage: "read VOLUME_ID -offset BYTES -len BYTES [-dev IMAGE]",
+    options: [{ ...SIZE_RANGE[0], required: true }, { ...SIZE_RANGE[1], required: true }, DEV],
+    operands: [{ name: "VOLUME_ID", kind: "volume", summary: "the volume" }],
+  },
+  {
+    name: "fill", group: "data", summary: "fill a whole volume with a byte or seeded random data",
+    usage: "fill VOLUME_ID -pattern 0xNN|random [-seed N] [-dev IMAGE]",
+    options: [
+      { name: "pattern", kind: "pattern", required: true, summary: "a byte 0xNN, or random" },
+      { name: "seed", kind: "number", summary: "seed of -pattern random (default 0)" },
+      DEV,
+    ],
+    operands: [{ name: "VOLUME_ID", kind: "volume", summary: "the volume" }],
+  },
+  {
+    name: "checksum", group: "data", summary: "checksum of a volume or a range of it, as a host read sees it",
+    usage: "checksum VOLUME_ID [-offset BYTES -len BYTES] [-dev IMAGE]",
+    options: [...SIZE_RANGE, DEV],
+    operands: [{ name: "VOLUME_ID", kind: "volume", summary: "the volume" }],
+  },
+  {
+    name: "import", group: "data", summary: "copy a file's bytes onto the start of a volume",
+    usage: "import VOLUME_ID FILE [-dev IMAGE]",
+    options: [DEV],
+    operands: [
+      { name: "VOLUME_ID", kind: "volume", summary: "the volume" },
+      { name: "FILE", kind: "file", summary: "raw bytes, no larger than the volume" },
+    ],
+  },
+  {
+    name: "export", group: "data", summary: "write a volume's bytes to a file",
+    usage: "export VOLUME_ID FILE [-dev IMAGE]",
+    options: [DEV],
+    operands: [
+      { name: "VOLUME_ID", kind: "volume", summary: "the volume" },
+      { name: "FILE", kind: "file", summary: "the file to create or replace" },
+    ],
+  },
+  {
+    name: "workload", group: "workload", summary: "host I/O workloads in worker threads: start, stop, wait",
+    usage: "workload start|stop|wait NAME ...",
+    options: [],
+    operands: [],
+    subcommands: [
+      workloadSub({
+        name: "start", summary: "start a workload on a volume",
+        usage: "workload start NAME -vol VOLUME_ID -rw read|write|mixed -pattern random|seq|hotspot -bs SIZE [-iops N] [-duration D] [-seed N] [-dev IMAGE]",
+        options: [
+          { name: "vol", kind: "volume", required: true, summary: "the volume it does I/O on" },
+          { name: "rw", kind: "enum", values: ["read", "write", "mixed"], required: true, summary: "reads, writes, or 70% reads and 30% writes" },
+          { name: "pattern", kind: "enum", values: ["random", "seq", "hotspot"], required: true, summary: "where I/Os go: anywhere, in order, or 90% in a tenth of the volume" },
+          { name: "bs", kind: "size", required: true, summary: "bytes per I/O (512 B to 1 MiB)" },
+          { name: "iops", kind: "number", summary: "at most this many I/Os per second" },
+          { name: "duration", kind: "duration", summary: "stop by itself after this long" },
+          { name: "seed", kind: "number", summary: "seed of offsets and data (default 1)" },
+          DEV,
+        ],
+        operands: [{ name: "NAME", kind: "name", summary: "a name for the workload" }],
+      }),
+      workloadSub({
+        name: "stop", summary: "stop a workload",
+        usage: "workload stop NAME",
+        options: [],
+        operands: [{ name: "NAME", kind: "name", summary: "the workload" }],
+      }),
+      workloadSub({
+        name: "wait", summary: "wait until a workload with -duration ends",
+        usage: "workload wait NAME [-timeout D]",
+        options: [{ name: "timeout", kind: "duration", summary: "give up after this long (default: its duration and 30s more)" }],
+        operands: [{ name: "NAME", kind: "name", summary: "the workload" }],
+      }),
+    ],
+  },
+  {
+    name: "lsworkload", group: "workload", summary: "list workloads: IOPS, MB/s, p50 and p99 latency",
+    usage: "lsworkload [-fmt ...] [NAME...]",
+    options: [...LISTING],
+    operands: [{ name: "NAME", kind: "name", optional: true, repeat: true, summary: "workloads to list" }],
+  },
+  {
+    name: "wait", group: "statement", summary: "wait for background copies to complete",
+    usage: "wait flash [-timeout D] [-dev IMAGE] SOURCE:TARGET...",
+    options: [],
+    operands: [],
+    subcommands: [
+      {
+        name: "flash", parent: "wait", group: "statement", summary: "wait until the pairs' background copies complete",
+        usage: "wait flash [-timeout D] [-dev IMAGE] SOURCE:TARGET...",
+        options: [{ name: "timeout", kind: "duration", summary: "fail after this long (default 10min)" }, DEV],
+        operands: [{ name: "SOURCE:TARGET", kind: "pairs", optional: true, repeat: true, summary: "pairs (default: every background copy)" }],
+      },
+    ],
+  },
+  {
+    name: "watch", group: "statement", summary: "show background copy and workload progress",
+    usage: "watch [-for D] [-dev IMAGE] [SOURCE:TARGET...]",
+    options: [{ name: "for", kind: "duration", summary: "stop watching after this long" }, DEV],
+    operands: [{ name: "SOURCE:TARGET", kind: "pairs", optional: true, repeat: true, summary: "pairs to follow (default: all)" }],
+  },
+  {
+    name: "sleep", group: "statement", summary: "pause the script",
+    usage: "sleep DURATION",
+    options: [],
+    operands: [{ name: "DURATION", kind: "duration", summary: "500ms, 2s, 1min" }],
+  },
+  {
+    name: "echo", group: "statement", summary: "print words, strings and values",
+    usage: "echo [WORD | \"TEXT\" | $NAME | (EXPR)]...",
+    options: [],
+    operands: [{ name: "WORD", kind: "text", optional: true, repeat: true, summary: "what to print" }],
+  },
+  {
+    name: "source", group: "statement", summary: "run another script file (relative to this one)",
+    usage: "source FILE",
+    options: [],
+    operands: [{ name: "FILE", kind: "file", summary: "the script" }],
+  },
+  {
+    name: "let", group: "statement", statement: true, summary: "set a variable",
+    usage: "let NAME = EXPR", options: [], operands: [],
+  },
+  {
+    name: "assert", group: "statement", statement: true, summary: "fail the script (exit 1) unless EXPR is true",
+    usage: "assert EXPR [, \"MESSAGE\"]", options: [], operands: [],
+  },
+  {
+    name: "expect", group: "statement", statement: true, summary: "pass only if the command fails (with CODE, if given)",
+    usage: "expect error [CODE] COMMAND ...", options: [], operands: [],
+  },
+  {
+    name: "repeat", group: "statement", statement: true, summary: "run a block N times",
+    usage: "repeat N { ... }", options: [], operands: [],
+  },
+  {
+    name: "help", group: "session", summary: "list commands, or describe one",
+    usage: "help [COMMAND]",
+    options: [],
+    operands: [{ name: "COMMAND", kind: "command", optional: true, summary: "a command name" }],
+  },
+  { name: "quit", group: "session", summary: "end the session or script", usage: "quit", options: [], operands: [] },
+  { name: "exit", group: "session", summary: "end the session or script", usage: "exit", options: [], operands: [] },
+];
+
+const BY_NAME = new Map(COMMANDS.map((spec) => [spec.name, spec]));
+
+export function findCommand(name: string): CommandSpec | undefined {
+  return BY_NAME.get(name.toLowerCase());
+}
+
+export function findSubcommand(spec: CommandSpec, name: string): CommandSpec | undefined {
+  return spec.subcommands?.find((sub) => sub.name === name.toLowerCase());
+}
+
+export function findOption(spec: CommandSpec, name: string): OptionSpec | undefined {
+  return spec.options.find((option) => option.name === name.toLowerCase());
+}
+
+// The full name of a command: "mkflash", "workload start".
+export function commandName(spec: CommandSpec): string {
+  return spec.parent ? `${spec.parent} ${spec.name}` : spec.name;
+}
+
+// The closest command name, for "did you mean".
+export function suggestCommand(name: string): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const spec of COMMANDS) {
+    const distance = editDistance(name.toLowerCase(), spec.name);
+    if (distance < bestDistance) {
+      best = spec.name;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 3) return 99;
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+// ---- help text ------------------------------------------------------------------
+
+const GROUP_TITLES: Record<CommandGroup, string> = {
+  ds: "DS CLI commands",
+  data: "Data (tzero)",
+  workload: "Workloads (tzero)",
+  statement: "Statements",
+  session: "Session",
+};
+
+export function helpText(): string {
+  const lines: string[] = [];
+  const width = Math.max(...COMMANDS.map((spec) => spec.name.length)) + 2;
+  for (const group of Object.keys(GROUP_TITLES) as CommandGroup[]) {
+    lines.push(`${GROUP_TITLES[group]}:`);
+    for (const spec of COMMANDS.filter((candidate) => candidate.group === group)) {
+      lines.push(`  ${spec.name.padEnd(width)}${spec.summary}`);
+    }
+  }
+  lines.push("Type help COMMAND for its options.");
+  return lines.join("\n");
+}
+
+export function commandHelp(spec: CommandSpec): string {
+  const lines = [`${commandName(spec)}: ${spec.summary}`, `usage: ${spec.usage}`];
+  const describe = (label: string, text: string) => lines.push(`  ${label.padEnd(22)}${text}`);
+  if (spec.operands.length > 0) {
+    lines.push("operands:");
+    for (const operand of spec.operands) describe(operand.name, operand.summary);
+  }
+  if (spec.options.length > 0) {
+    lines.push("options:");
+    for (const option of spec.options) {
+      const value = option.kind === undefined ? "" : option.kind === "enum" ? ` ${option.values?.join("|")}` : ` ${option.kind.toUpperCase()}`;
+      describe(`-${option.name}${value}`, `${option.summary}${option.required ? " (required)" : ""}`);
+    }
+  }
+  for (const sub of spec.subcommands ?? []) {
+    lines.push("", commandHelp(sub));
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,90 @@
+// What a command implementation sees: its evaluated options and operands
+// with their positions, the session, and helpers for listings and images.
+import { EngineError } from "../engine/errors.js";
+import type { StorageImage } from "../engine/image.js";
+import type { CommandNode, Position, Value } from "./parser.js";
+import { atArgument } from "./values.js";
+import { bannerLine, formatListing, type Listing, type OutputFormat, type OutputSettings } from "./format.js";
+import type { Session } from "./session.js";
+
+export interface CommandResult {
+  lines: string[]; // what it prints as a statement
+  value: Value; // what it is as a value
+}
+
+export interface EvaluatedOption {
+  value: Value | true; // true for a flag
+  at: Position;
+}
+
+export class CommandContext {
+  constructor(
+    readonly session: Session,
+    readonly node: CommandNode,
+    readonly options: ReadonlyMap<string, EvaluatedOption>,
+    readonly operands: ReadonlyArray<{ value: Value; at: Position }>,
+    readonly signal: AbortSignal,
+    readonly dir: string, // the running script's folder: relative paths start here
+  ) {}
+
+  get name(): string {
+    return this.node.name;
+  }
+
+  flag(name: string): boolean {
+    return this.options.has(name);
+  }
+
+  option(name: string): Value | undefined {
+    const option = this.options.get(name);
+    return option === undefined || option.value === true ? undefined : option.value;
+  }
+
+  // Converts an option's value, blaming the option's value on failure.
+  convert<T>(name: string, convert: (value: Value) => T): T | undefined {
+    const option = this.options.get(name);
+    if (option === undefined || option.value === true) return undefined;
+    const value = option.value;
+    return atArgument(option.at, () => convert(value));
+  }
+
+  // Converts every operand, blaming the operand that fails.
+  convertOperands<T>(convert: (value: Value) => T[]): T[] {
+    return this.operands.flatMap((operand) => atArgument(operand.at, () => convert(operand.value)));
+  }
+
+  // The storage image: -dev, else setenv -dev, else the session's current one.
+  image(): StorageImage {
+    const dev = this.options.get("dev");
+    if (dev && dev.value !== true) {
+      const text = String(dev.value);
+      return atArgument(dev.at, () => this.session.findImage(text));
+    }
+    return this.session.currentImage;
+  }
+
+  // A listing as lines (per -fmt, -delim, -hdr, -bnr over setenv) and as a value.
+  listing(listing: Listing, image: StorageImage | null, empty: string, format?: OutputFormat): CommandResult {
+    if (listing.rows.length === 0) return { lines: [empty], value: [] };
+    return { lines: formatListing(listing, this.outputSettings(format), bannerLine(this.session.now(), image?.id ?? null)), value: listing.rows };
+  }
+
+  outputSettings(format?: OutputFormat): OutputSettings {
+    const settings = this.session.settings;
+    const onOff = (name: string, fallback: boolean) => {
+      const value = this.option(name);
+      return value === undefined ? fallback : String(value).toLowerCase() === "on";
+    };
+    const fmt = this.option("fmt");
+    const delim = this.option("delim");
+    if (delim !== undefined && String(delim).length !== 1) {
+      throw new EngineError("BAD_ARGUMENT", `-delim ${String(delim)} is not one character`);
+    }
+    return {
+      format: fmt === undefined ? format ?? settings.format : (String(fmt).toLowerCase() as OutputFormat),
+      delim: delim === undefined ? settings.delim : String(delim),
+      header: onOff("hdr", settings.header),
+      banner: onOff("bnr", settings.banner),
+    };
+  }
+}

@@ -1,0 +1,350 @@
+// The DS CLI commands: volumes, LSSs, storage images, FlashCopy, setenv, help.
+// Each validates everything it was given before it changes anything.
+import { EngineError } from "../engine/errors.js";
+import type { StorageImage, Volume } from "../engine/image.js";
+import { checkEstablish, parseOsType } from "../engine/rules.js";
+import { capacityBlocks, capacityIn, type CapacityUnit } from "../engine/units.js";
+import { lssOf, pairId, parseImageId } from "../engine/ids.js";
+import { commandHelp, findCommand, findSubcommand, helpText } from "./commands.js";
+import type { CommandContext, CommandResult } from "./context.js";
+import { dsDate, enabled, type OutputFormat } from "./format.js";
+import { INFO, infoLine } from "./messages.js";
+import { formatValue, numberValue, pairIds, pairs, volumeIds, wholeNumber, type ValueRecord } from "./values.js";
+
+export type CommandHandler = (context: CommandContext) => Promise<CommandResult> | CommandResult;
+
+// ---- volumes -------------------------------------------------------------------------
+
+function mkfbvol(context: CommandContext): CommandResult {
+  const image = context.image();
+  const ids = context.convertOperands(volumeIds);
+  const unit = (context.convert("type", (value) => formatValue(value).toLowerCase()) ?? "ds") as CapacityUnit;
+  const capacity = context.convert("cap", (value) => {
+    const number = numberValue(value, "-cap");
+    capacityBlocks(number, unit);
+    return number;
+  })!;
+  const os = context.convert("os", (value) => parseOsType(formatValue(value)));
+  const nameTemplate = context.convert("name", formatValue);
+  const extpool = context.convert("extpool", formatValue);
+  const seen = new Set<string>();
+  for (const id of ids) {
+    if (seen.has(id)) throw new EngineError("VOLUME_EXISTS", `volume ${id} is given twice`);
+    seen.add(id);
+    if (image.hasVolume(id)) throw new EngineError("VOLUME_EXISTS", `volume ${id} already exists on ${image.id}`);
+  }
+  const created: string[] = [];
+  try {
+    for (const id of ids) {
+      const name = nameTemplate?.replace(/#h/gi, id).replace(/#d/gi, String(parseInt(id, 16)));
+      image.createVolume({ id, capacity, unit, os, name });
+      created.push(id);
+      context.session.volumeNotes(image).set(id, { extpool: extpool ?? "-" });
+    }
+  } catch (error) {
+    // Only this command's fresh volumes go: nothing else changed.
+    for (const id of created) image.removeVolume(id);
+    throw error;
+  }
+  return {
+    lines: created.map((id) => infoLine(INFO.volumeCreated, "mkfbvol", `FB volume ${id} successfully created.`)),
+    value: created,
+  };
+}
+
+const LSFBVOL_COLUMNS = ["Name", "ID", "accstate", "datastate", "configstate", "deviceMTM", "datatype", "extpool", "cap (2^30B)", "cap (10^9B)", "cap (blocks)"];
+
+function volumeRecord(context: CommandContext, image: StorageImage, volume: Volume): ValueRecord {
+  const notes = context.session.volumeNotes(image).get(volume.id);
+  return {
+    Name: volume.name || "-",
+    ID: volume.id,
+    accstate: "Online",
+    datastate: image.dataState(volume.id),
+    configstate: "Normal",
+    deviceMTM: `${image.model}-900`,
+    datatype: "FB 512",
+    extpool: notes?.extpool ?? "-",
+    "cap (2^30B)": volume.unit === "ds" ? capacityIn(volume.blocks, "ds").toFixed(1) : "-",
+    "cap (10^9B)": volume.unit === "ess" ? capacityIn(volume.blocks, "ess").toFixed(1) : "-",
+    "cap (blocks)": volume.blocks,
+  };
+}
+
+function lsfbvol(context: CommandContext): CommandResult {
+  const image = context.image();
+  const wanted = new Set(context.convertOperands(volumeIds));
+  const lss = context.convert("lss", (value) => {
+    const text = formatValue(value).toUpperCase();
+    if (!/^[0-9A-F]{2}$/.test(text) || text === "FF") throw new EngineError("BAD_ARGUMENT", `LSS ${text} is not two hex digits 00 to FE`);
+    return text;
+  });
+  const volumes = image.listVolumes().filter((volume) => (wanted.size === 0 || wanted.has(volume.id)) && (!lss || volume.lss === lss));
+  const rows = volumes.map((volume) => volumeRecord(context, image, volume));
+  const columns = context.flag("s") ? ["ID"] : LSFBVOL_COLUMNS;
+  return context.listing({ command: "lsfbvol", columns, rows }, image, infoLine(INFO.nothingFound, "lsfbvol", "No FB Volume found."));
+}
+
+function showfbvol(context: CommandContext): CommandResult {
+  const image = context.image();
+  const [id] = context.convertOperands(volumeIds);
+  const volume = image.volume(id);
+  const relationships = image.relationshipsOf(volume.id).map((relationship) => relationship.id);
+  const record: ValueRecord = {
+    ...volumeRecord(context, image, volume),
+    addrgrp: volume.lss[0],
+    captype: volume.unit === "ds" ? "DS" : volume.unit === "ess" ? "ESS" : "Blocks",
+    OS: volume.os,
+    FlashCopy: relationships.length > 0 ? relationships.join(" ") : "-",
+    DateCreated: dsDate(volume.createdAt),
+  };
+  const columns = Object.keys(record);
+  const lines = context.listing({ command: "showfbvol", columns, rows: [record] }, image, "", "stanza").lines;
+  return { lines, value: record };
+}
+
+async function rmfbvol(context: CommandContext): Promise<CommandResult> {
+  const image = context.image();
+  const ids = context.convertOperands(volumeIds);
+  for (const id of ids) {
+    const volume = image.volume(id);
+    const busy = image.relationshipsOf(volume.id);
+    if (busy.length > 0) {
+      throw new EngineError(
+        "VOLUME_IN_RELATIONSHIP",
+        `volume ${volume.id} is in FlashCopy relationship ${busy[0].id}; withdraw it (rmflash) before removing the volume`,
+      );
+    }
+    const running = context.session.workloads.runningOn(image, volume.id);
+    if (running.length > 0) throw new EngineError("BUSY", `volume ${volume.id} has workload ${running[0].spec.name} running on it; stop it first`);
+  }
+  const lines: string[] = [];
+  const removed: string[] = [];
+  for (const id of ids) {
+    const question = infoLine(INFO.volumeRemoveQuestion, "rmfbvol", `Are you sure you want to delete FB volume ${id}? [y/n]:`);
+    const answer = await confirmed(context, question, lines, `FB volume ${id} not deleted`);
+    if (!answer) continue;
+    image.removeVolume(id);
+    context.session.volumeNotes(image).delete(id);
+    removed.push(id);
+    lines.push(infoLine(INFO.volumeRemoved, "rmfbvol", `FB volume ${id} successfully deleted.`));
+  }
+  return { lines, value: removed };
+}
+
+// Asks unless -quiet. With nobody to answer, the answer is no, and it says so.
+async function confirmed(context: CommandContext, question: string, lines: string[], declined: string): Promise<boolean> {
+  if (context.flag("quiet")) return true;
+  const confirm = context.session.confirm;
+  if (!confirm) {
+    lines.push(infoLine(INFO.notConfirmed, context.name, `${declined}: nobody can answer "${question}" here, so the answer is n; use -quiet.`));
+    return false;
+  }
+  const answer = await confirm(question);
+  if (!answer) lines.push(infoLine(INFO.notConfirmed, context.name, `${declined}.`));
+  return answer;
+}
+
+function lslss(context: CommandContext): CommandResult {
+  const image = context.image();
+  const volumes = image.listVolumes();
+  const rows = image.listLss().map((lss) => ({
+    ID: lss,
+    Group: parseInt(lss, 16) % 2,
+    addrgrp: lss[0],
+    stgtype: "fb",
+    confgvols: volumes.filter((volume) => volume.lss === lss).length,
+  }));
+  return context.listing(
+    { command: "lslss", columns: ["ID", "Group", "addrgrp", "stgtype", "confgvols"], rows },
+    image, infoLine(INFO.nothingFound, "lslss", "No LSS found."),
+  );
+}
+
+// ---- storage images --------------------------------------------------------------------
+
+function lssi(context: CommandContext): CommandResult {
+  const rows = context.session.images.map((image, index) => {
+    const { serial } = parseImageId(image.id);
+    return {
+      Name: "-",
+      ID: image.id,
+      "Storage Unit": `IBM.${image.model}-${serial.slice(0, -1)}0`,
+      Model: image.model === "2105" ? "800" : "921",
+      WWNN: `5005076303FFC${(index + 1).toString(16).toUpperCase().padStart(3, "0")}`,
+      State: "Online",
+      ESSNet: "Enabled",
+    };
+  });
+  return context.listing(
+    { command: "lssi", columns: ["Name", "ID", "Storage Unit", "Model", "WWNN", "State", "ESSNet"], rows },
+    null, infoLine(INFO.nothingFound, "lssi", "No Storage Image found."),
+  );
+}
+
+function mksi(context: CommandContext): CommandResult {
+  const model = context.convert("model", (value) => formatValue(value)) as "2105" | "2107" | undefined;
+  const operand = context.operands[0];
+  const image = operand === undefined
+    ? context.session.addImage(model ?? "2105")
+    : context.session.addImage(model, formatValue(operand.value), operand.at);
+  return { lines: [infoLine(INFO.imageCreated, "mksi", `Storage image ${image.id} successfully created.`)], value: image.id };
+}
+
+// ---- FlashCopy ----------------------------------------------------------------------------
+
+interface Counts {
+  sourceOf: number;
+  targetOf: number;
+}
+
+// Runs the engine's establish rules over every pair first, counting the
+// pairs before it in the same command, so a refused pair changes nothing.
+function checkPairs(image: StorageImage, list: Array<[string, string]>): void {
+  const counts = new Map<string, Counts>();
+  const countsOf = (id: string): Counts => {
+    let entry = counts.get(id);
+    if (!entry) {
+      const relationships = image.relationshipsOf(id);
+      entry = {
+        sourceOf: relationships.filter((relationship) => relationship.sourceId === id).length,
+        targetOf: relationships.filter((relationship) => relationship.targetId === id).length,
+      };
+      counts.set(id, entry);
+    }
+    return entry;
+  };
+  const planned = new Set<string>();
+  for (const [sourceId, targetId] of list) {
+    const source = image.volume(sourceId);
+    const target = image.volume(targetId);
+    const id = pairId(source.id, target.id);
+    const facts = (volume: Volume) => ({
+      id: volume.id, blocks: volume.blocks, os: volume.os, usable: image.dataState(volume.id) === "Normal", ...countsOf(volume.id),
+    });
+    checkEstablish(image.model, facts(source), facts(target), image.hasRelationship(id) || planned.has(id));
+    planned.add(id);
+    countsOf(source.id).sourceOf++;
+    countsOf(target.id).targetOf++;
+  }
+}
+
+async function mkflash(context: CommandContext): Promise<CommandResult> {
+  const image = context.image();
+  const list = context.convertOperands(pairs);
+  const seqnum = context.convert("seqnum", (value) => wholeNumber(value, "-seqnum", 0, 0xffffffff));
+  const nocopy = context.flag("nocp");
+  if (nocopy && context.flag("wait")) {
+    throw new EngineError("BAD_ARGUMENT", "-wait waits for the background copy, and -nocp has none");
+  }
+  checkPairs(image, list);
+  const options = { nocopy, persist: context.flag("persist"), record: context.flag("record"), tgtinhibit: context.flag("tgtinhibit"), seqnum };
+  const created: string[] = [];
+  for (const [source, target] of list) created.push(image.establish(source, target, options).id);
+  const lines = created.map((id) => infoLine(INFO.flashCreated, "mkflash", `FlashCopy pair ${id} successfully created.`));
+  if (context.flag("wait")) {
+    for (const line of lines) context.session.write(line);
+    await context.session.watchCopies(image, created, context.signal);
+    return { lines: created.map((id) => infoLine(INFO.copyComplete, "mkflash", `FlashCopy pair ${id} background copy complete.`)), value: created };
+  }
+  return { lines, value: created };
+}
+
+const LSFLASH_COLUMNS = [
+  "ID", "SrcLSS", "SequenceNum", "Timeout", "ActiveCopy", "Recording", "Persistent", "Revertible",
+  "SourceWriteEnabled", "TargetWriteEnabled", "BackgroundCopy",
+];
+const LSFLASH_LONG_COLUMNS = [...LSFLASH_COLUMNS, "OutOfSyncTracks", "DateCreated", "DateSynced", "State"];
+
+function lsflash(context: CommandContext): CommandResult {
+  const image = context.image();
+  if (context.flag("l") && context.flag("s")) throw new EngineError("BAD_ARGUMENT", "-l and -s cannot be used together");
+  const wantedPairs = new Set<string>();
+  const wantedVolumes = new Set<string>();
+  for (const operand of context.operands) {
+    const text = formatValue(operand.value);
+    if (text.includes(":")) context.convertOperands(() => pairIds(operand.value)).forEach((id) => wantedPairs.add(id));
+    else context.convertOperands(() => volumeIds(operand.value)).forEach((id) => wantedVolumes.add(id));
+  }
+  const all = wantedPairs.size === 0 && wantedVolumes.size === 0;
+  const rows = image.listRelationships()
+    .filter((relationship) => all || wantedPairs.has(relationship.id) || wantedVolumes.has(relationship.sourceId) || wantedVolumes.has(relationship.targetId))
+    .map((relationship) => {
+      const status = image.status(relationship.id);
+      return {
+        ID: status.id,
+        SrcLSS: lssOf(status.sourceId),
+        SequenceNum: status.seqnum,
+        Timeout: "-",
+        ActiveCopy: enabled(status.activeCopy),
+        Recording: enabled(status.record),
+        Persistent: enabled(status.persist),
+        Revertible: "Disabled",
+        SourceWriteEnabled: "Enabled",
+        TargetWriteEnabled: enabled(!status.tgtinhibit),
+        BackgroundCopy: enabled(!status.nocopy),
+        OutOfSyncTracks: status.pendingTracks,
+        DateCreated: dsDate(status.createdAt),
+        DateSynced: status.syncedAt ? dsDate(status.syncedAt) : dsDate(status.createdAt),
+        State: "Valid",
+      } satisfies ValueRecord;
+    });
+  const columns = context.flag("s") ? ["ID"] : context.flag("l") ? LSFLASH_LONG_COLUMNS : LSFLASH_COLUMNS;
+  const shown = rows.map((row) => Object.fromEntries(columns.map((column) => [column, row[column as keyof typeof row]])));
+  return context.listing({ command: "lsflash", columns, rows: shown }, image, infoLine(INFO.nothingFound, "lsflash", "No Flash Copy found."));
+}
+
+async function rmflash(context: CommandContext): Promise<CommandResult> {
+  const image = context.image();
+  const ids = context.convertOperands(pairIds);
+  for (const id of ids) image.relationship(id);
+  const lines: string[] = [];
+  const removed: string[] = [];
+  for (const id of ids) {
+    const question = infoLine(INFO.flashRemoveQuestion, "rmflash", `Are you sure you want to remove the FlashCopy pair ${id}? [y/n]:`);
+    if (!(await confirmed(context, question, lines, `FlashCopy pair ${id} not removed`))) continue;
+    const relationship = image.relationship(id);
+    const complete = image.withdraw(id);
+    removed.push(id);
+    lines.push(infoLine(INFO.flashRemoved, "rmflash", `FlashCopy pair ${id} successfully removed.`));
+    if (!complete) {
+      lines.push(infoLine(INFO.notConfirmed, "rmflash", `target ${relationship.targetId} was not completely copied and is now unusable; make it a FlashCopy target again or recreate it.`));
+    }
+  }
+  return { lines, value: removed };
+}
+
+// ---- session ----------------------------------------------------------------------------
+
+function setenv(context: CommandContext): CommandResult {
+  const settings = context.session.settings;
+  const onOff = (value: string | undefined) => (value === undefined ? undefined : value.toLowerCase() === "on");
+  const text = (name: string) => context.convert(name, formatValue);
+  const delim = text("delim");
+  if (delim !== undefined && delim.length !== 1) throw new EngineError("BAD_ARGUMENT", `-delim ${delim} is not one character`);
+  const dev = context.convert("dev", (value) => context.session.findImage(formatValue(value)).id);
+  settings.banner = onOff(text("banner")) ?? settings.banner;
+  settings.header = onOff(text("header")) ?? settings.header;
+  settings.format = (text("format")?.toLowerCase() as OutputFormat | undefined) ?? settings.format;
+  settings.delim = delim ?? settings.delim;
+  if (dev !== undefined) context.session.selectImage(dev);
+  return { lines: [], value: null };
+}
+
+function help(context: CommandContext): CommandResult {
+  const operand = context.operands[0];
+  if (operand === undefined) {
+    const text = helpText();
+    return { lines: text.split("\n"), value: text };
+  }
+  const [name, sub] = formatValue(operand.value).split(/\s+/);
+  let spec = findCommand(name);
+  if (spec && sub) spec = findSubcommand(spec, sub);
+  if (!spec) throw new EngineError("BAD_ARGUMENT", `there is no command ${formatValue(operand.value)}; type help for the list`);
+  const text = commandHelp(spec);
+  return { lines: text.split("\n"), value: text };
+}
+
+export const DS_COMMANDS: Readonly<Record<string, CommandHandler>> = {
+  mkfbvol, lsfbvol, showfbvol, rmfbvol, lslss, lssi, mksi, mkflash, lsflash, rmflash, setenv, help,
+};

@@ -1,0 +1,53 @@
+// Errors of the scenario language: one class for syntax, one for a failed
+// run, and the `file:line:col` rendering with a caret under the culprit.
+
+export class LangSyntaxError extends Error {
+  override readonly name = "LangSyntaxError";
+  readonly code = "SYNTAX";
+  constructor(
+    readonly reason: string, // the message without its position
+    readonly file: string,
+    readonly line: number, // 1-based
+    readonly col: number, // 1-based
+    readonly incomplete: boolean, // input ended inside {, after \, or inside a string
+  ) {
+    super(`${file}:${line}:${col}: ${reason}`);
+  }
+}
+
+export type ScriptErrorKind = "assertion" | "command" | "syntax";
+
+const EXIT_CODES: Record<ScriptErrorKind, number> = { assertion: 1, syntax: 2, command: 6 };
+
+export class ScriptError extends Error {
+  override readonly name = "ScriptError";
+  readonly exitCode: number;
+  constructor(
+    readonly kind: ScriptErrorKind,
+    readonly code: string, // stable: SYNTAX, ASSERTION, or the failing command's error code
+    readonly reason: string, // the message without its position
+    readonly file: string,
+    readonly line: number,
+    readonly col: number,
+    readonly sourceText?: string, // the text of `file`, for formatError
+  ) {
+    super(`${file}:${line}:${col}: ${reason}`);
+    this.exitCode = EXIT_CODES[kind];
+  }
+}
+
+export function isScriptError(error: unknown): error is ScriptError {
+  return error instanceof ScriptError;
+}
+
+// `file:line:col: message`, the source line, and a caret under the column.
+// The error's own source text wins (an error in a sourced file carries it).
+export function formatError(error: LangSyntaxError | ScriptError, source?: string): string {
+  const text = (error instanceof ScriptError ? error.sourceText : undefined) ?? source ?? "";
+  const header = `${error.file}:${error.line}:${error.col}: ${error.reason}`;
+  const lineText = text.split(/\r?\n/)[error.line - 1];
+  if (lineText === undefined) return header;
+  const visible = lineText.replace(/\t/g, " ");
+  const caret = `${" ".repeat(Math.max(0, Math.min(error.col - 1, visible.length)))}^`;
+  return `${header}\n${visible}\n${caret}`;
+}

@@ -1,0 +1,352 @@
+// The interpreter: runs a Program's statements in a session, stopping at the
+// first failure with a ScriptError that names file, line and column.
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { isEngineError } from "../engine/errors.js";
+import { CommandContext, type CommandResult, type EvaluatedOption } from "./context.js";
+import { DS_COMMANDS, type CommandHandler } from "./ds-commands.js";
+import { LangSyntaxError, ScriptError } from "./errors.js";
+import { errorLine } from "./messages.js";
+import { parse, type Arg, type CommandNode, type Expr, type Position, type Statement, type Program, type Value } from "./parser.js";
+import { SCENARIO_COMMANDS } from "./scenario-commands.js";
+import type { Session } from "./session.js";
+import type { Part } from "./tokens.js";
+import { CommandFailure, evaluationError, formatValue, typeOf } from "./values.js";
+
+const HANDLERS: Readonly<Record<string, CommandHandler>> = { ...DS_COMMANDS, ...SCENARIO_COMMANDS };
+const REPEAT_MAX = 1_000_000;
+const SOURCE_DEPTH_MAX = 16;
+const COMPARISONS = new Set(["==", "!=", "<", "<=", ">", ">="]);
+
+interface Frame {
+  file: string;
+  source: string;
+  dir: string;
+  depth: number;
+}
+
+class Quit {}
+
+export class Interpreter {
+  // ScriptErrors that are mistakes in the script, which `expect error` must not swallow.
+  private readonly evaluationErrors = new WeakSet<ScriptError>();
+
+  constructor(private readonly session: Session, private readonly signal: AbortSignal) {}
+
+  async run(program: Program): Promise<void> {
+    const frame: Frame = { file: program.file, source: program.source, dir: dirname(resolve(this.session.cwd, program.file)), depth: 0 };
+    try {
+      await this.block(program.body, frame);
+    } catch (error) {
+      if (error instanceof Quit) return;
+      throw error;
+    }
+  }
+
+  private error(kind: ScriptError["kind"], code: string, reason: string, at: Position, frame: Frame): ScriptError {
+    return new ScriptError(kind, code, reason, frame.file, at.line, at.col, frame.source);
+  }
+
+  private async block(statements: Statement[], frame: Frame): Promise<void> {
+    for (const statement of statements) {
+      if (this.signal.aborted) throw this.error("command", "CANCELLED", "cancelled", statement, frame);
+      await this.statement(statement, frame);
+    }
+  }
+
+  private async statement(statement: Statement, frame: Frame): Promise<void> {
+    switch (statement.type) {
+      case "Command":
+        return this.commandStatement(statement, frame);
+      case "Let":
+        this.session.variables.set(statement.name, await this.evaluate(statement.value, frame));
+        return;
+      case "Assert":
+        return this.assert(statement.test, statement.message, statement, frame);
+      case "ExpectError":
+        return this.expectError(statement.code, statement.command, statement, frame);
+      case "Repeat":
+        return this.repeat(statement.count, statement.body, frame);
+    }
+  }
+
+  private async commandStatement(node: CommandNode, frame: Frame): Promise<void> {
+    if (node.name === "quit" || node.name === "exit") {
+      this.session.quitRequested = true;
+      throw new Quit();
+    }
+    if (node.name === "source") return this.sourceFile(node, frame);
+    const result = await this.command(node, frame);
+    for (const line of result.lines) this.session.write(line);
+  }
+
+  private async assert(test: Expr, message: Expr | undefined, at: Position, frame: Frame): Promise<void> {
+    let passed: Value;
+    let detail = "";
+    if (test.type === "Binary" && COMPARISONS.has(test.operator)) {
+      const left = await this.evaluate(test.left, frame);
+      const right = await this.evaluate(test.right, frame);
+      passed = this.compare(test.operator, left, right, test, frame);
+      detail = ` (left: ${show(left)}, right: ${show(right)})`;
+    } else {
+      passed = await this.evaluate(test, frame);
+    }
+    if (typeof passed !== "boolean") {
+      throw this.evaluation("TYPE_ERROR", `assert needs true or false, not ${typeOf(passed)}`, test, frame);
+    }
+    if (passed) return;
+    const text = message === undefined ? expressionText(frame.source, test) : formatValue(await this.evaluate(message, frame));
+    throw this.error("assertion", "ASSERTION", `assertion failed: ${text}${detail}`, leftmost(test), frame);
+  }
+
+  private async expectError(code: string | undefined, node: CommandNode, at: Position, frame: Frame): Promise<void> {
+    try {
+      await this.command(node, frame);
+    } catch (error) {
+      if (!(error instanceof ScriptError) || error.kind !== "command" || this.evaluationErrors.has(error)) throw error;
+      if (code !== undefined && error.code !== code) {
+        throw this.error("assertion", "EXPECTED_ERROR", `expected ${node.name} to fail with ${code}, but it failed with ${error.code}: ${error.reason}`, at, frame);
+      }
+      this.session.write(error.reason);
+      return;
+    }
+    throw this.error("assertion", "EXPECTED_ERROR", `expected ${node.name} to fail${code ? ` with ${code}` : ""}, but it succeeded`, at, frame);
+  }
+
+  private async repeat(countExpr: Expr, body: Statement[], frame: Frame): Promise<void> {
+    const count = await this.evaluate(countExpr, frame);
+    if (typeof count !== "number" || !Number.isInteger(count) || count < 0 || count > REPEAT_MAX) {
+      throw this.evaluation("TYPE_ERROR", `repeat needs a whole number from 0 to ${REPEAT_MAX}, not ${show(count)}`, countExpr, frame);
+    }
+    for (let index = 0; index < count; index++) await this.block(body, frame);
+  }
+
+  private async sourceFile(node: CommandNode, frame: Frame): Promise<void> {
+    const operand = node.operands[0];
+    const path = resolve(frame.dir, formatValue(await this.argument(operand, frame)));
+    if (frame.depth >= SOURCE_DEPTH_MAX) {
+      throw this.error("command", "SOURCE_ERROR", errorLine("source", "SOURCE_ERROR", `sourcing ${path} would nest files deeper than ${SOURCE_DEPTH_MAX}`), operand, frame);
+    }
+    let source: string;
+    try {
+      source = readFileSync(path, "utf8");
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
+      throw this.error("command", "FILE_ERROR", errorLine("source", "FILE_ERROR", `cannot read ${path}: ${reason}`), operand, frame);
+    }
+    let program: Program;
+    try {
+      program = parse(source, path);
+    } catch (error) {
+      if (error instanceof LangSyntaxError) throw new ScriptError("syntax", error.code, error.reason, error.file, error.line, error.col, source);
+      throw error;
+    }
+    await this.block(program.body, { file: path, source, dir: dirname(path), depth: frame.depth + 1 });
+  }
+
+  // ---- commands ----------------------------------------------------------------------
+
+  private async command(node: CommandNode, frame: Frame): Promise<CommandResult> {
+    const handler = HANDLERS[node.name];
+    if (!handler) throw this.evaluation("TYPE_ERROR", `${node.name} cannot be used here`, node, frame);
+    const options = new Map<string, EvaluatedOption>();
+    for (const option of node.options) {
+      const value = option.value === undefined ? true : await this.argument(option.value, frame);
+      const at = option.value ?? option;
+      if (option.spec.kind === "enum" && value !== true && !option.spec.values!.includes(formatValue(value).toLowerCase())) {
+        const reason = `-${option.name} must be one of ${option.spec.values!.join(", ")}, not ${formatValue(value)}`;
+        throw this.error("command", "BAD_ARGUMENT", errorLine(node.name, "BAD_ARGUMENT", reason), at, frame);
+      }
+      options.set(option.name, { value, at });
+    }
+    const operands: Array<{ value: Value; at: Position }> = [];
+    for (const operand of node.operands) operands.push({ value: await this.argument(operand, frame), at: operand });
+    const context = new CommandContext(this.session, node, options, operands, this.signal, frame.dir);
+    try {
+      return await handler(context);
+    } catch (error) {
+      throw this.commandError(error, node, frame);
+    }
+  }
+
+  private commandError(error: unknown, node: CommandNode, frame: Frame): ScriptError {
+    if (error instanceof ScriptError) return error;
+    if (error instanceof CommandFailure && error.evaluation) {
+      return this.evaluation(error.code, error.message, error.at ?? node, frame);
+    }
+    if (error instanceof CommandFailure || isEngineError(error)) {
+      const at = error instanceof CommandFailure && error.at ? error.at : node;
+      return this.error("command", error.code, errorLine(node.name, error.code, error.message), at, frame);
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    return this.error("command", "INTERNAL", errorLine(node.name, "INTERNAL", message), node, frame);
+  }
+
+  private evaluation(code: string, reason: string, at: Position, frame: Frame): ScriptError {
+    const error = this.error("command", code, reason, at, frame);
+    this.evaluationErrors.add(error);
+    return error;
+  }
+
+  // A word with one $variable and nothing else keeps the variable's value;
+  // any other word or string is text.
+  private async argument(arg: Arg, frame: Frame): Promise<Value> {
+    if (arg.kind === "expr") return this.evaluate(arg.expr, frame);
+    if (arg.kind === "word" && arg.parts.length === 1 && "variable" in arg.parts[0]) {
+      return this.variable(arg.parts[0].variable, arg.parts[0], frame);
+    }
+    return this.interpolate(arg.parts, frame);
+  }
+
+  private interpolate(parts: Part[], frame: Frame): string {
+    return parts.map((part) => ("text" in part ? part.text : formatValue(this.variable(part.variable, part, frame)))).join("");
+  }
+
+  private variable(name: string, at: Position, frame: Frame): Value {
+    const value = this.session.variables.get(name);
+    if (value === undefined) throw this.evaluation("UNDEFINED_VARIABLE", `$${name} is not set (let ${name} = ... sets it)`, at, frame);
+    return value;
+  }
+
+  // ---- expressions ---------------------------------------------------------------------
+
+  private async evaluate(expr: Expr, frame: Frame): Promise<Value> {
+    switch (expr.type) {
+      case "Literal":
+        return expr.value;
+      case "Template":
+        return this.interpolate(expr.parts, frame);
+      case "Variable":
+        return this.variable(expr.name, expr, frame);
+      case "Unary":
+        return this.unary(expr.operator, await this.evaluate(expr.operand, frame), expr, frame);
+      case "Binary":
+        return this.binary(expr, frame);
+      case "Field":
+        return this.field(await this.evaluate(expr.object, frame), expr.field, expr, frame);
+      case "Index":
+        return this.index(await this.evaluate(expr.object, frame), await this.evaluate(expr.index, frame), expr, frame);
+      case "CommandValue":
+        return (await this.command(expr.command, frame)).value;
+    }
+  }
+
+  private unary(operator: string, value: Value, at: Position, frame: Frame): Value {
+    if (operator === "!") {
+      if (typeof value !== "boolean") throw this.evaluation("TYPE_ERROR", `! needs true or false, not ${typeOf(value)}`, at, frame);
+      return !value;
+    }
+    if (typeof value !== "number") throw this.evaluation("TYPE_ERROR", `- needs a number, not ${typeOf(value)}`, at, frame);
+    return -value;
+  }
+
+  private async binary(expr: Extract<Expr, { type: "Binary" }>, frame: Frame): Promise<Value> {
+    const { operator } = expr;
+    if (operator === "&&" || operator === "||") {
+      const left = await this.evaluate(expr.left, frame);
+      this.requireBoolean(operator, left, expr.left, frame);
+      if (operator === "&&" ? !left : left) return left;
+      const right = await this.evaluate(expr.right, frame);
+      this.requireBoolean(operator, right, expr.right, frame);
+      return right;
+    }
+    const left = await this.evaluate(expr.left, frame);
+    const right = await this.evaluate(expr.right, frame);
+    if (COMPARISONS.has(operator)) return this.compare(operator, left, right, expr, frame);
+    return this.arithmetic(operator, left, right, expr, frame);
+  }
+
+  private requireBoolean(operator: string, value: Value, at: Position, frame: Frame): void {
+    if (typeof value !== "boolean") throw this.evaluation("TYPE_ERROR", `${operator} needs true or false, not ${typeOf(value)}`, at, frame);
+  }
+
+  private compare(operator: string, left: Value, right: Value, at: Position, frame: Frame): boolean {
+    if (operator === "==") return equal(left, right);
+    if (operator === "!=") return !equal(left, right);
+    let order: number;
+    if (typeof left === "number" && typeof right === "number") order = left - right;
+    else if (typeof left === "string" && typeof right === "string") order = left < right ? -1 : left > right ? 1 : 0;
+    else throw this.evaluation("TYPE_ERROR", `${operator} compares two numbers or two texts, not ${typeOf(left)} and ${typeOf(right)}`, at, frame);
+    switch (operator) {
+      case "<": return order < 0;
+      case "<=": return order <= 0;
+      case ">": return order > 0;
+      default: return order >= 0;
+    }
+  }
+
+  private arithmetic(operator: string, left: Value, right: Value, at: Position, frame: Frame): Value {
+    if (operator === "+" && Array.isArray(left) && Array.isArray(right)) return [...left, ...right];
+    if (operator === "+" && (typeof left === "string" || typeof right === "string")) return formatValue(left) + formatValue(right);
+    if (typeof left !== "number" || typeof right !== "number") {
+      throw this.evaluation("TYPE_ERROR", `${operator} needs two numbers, not ${typeOf(left)} and ${typeOf(right)}`, at, frame);
+    }
+    if ((operator === "/" || operator === "%") && right === 0) throw this.evaluation("TYPE_ERROR", "division by zero", at, frame);
+    switch (operator) {
+      case "+": return left + right;
+      case "-": return left - right;
+      case "*": return left * right;
+      case "/": return left / right;
+      default: return left % right;
+    }
+  }
+
+  // `.Field` of a record; of a one-row listing, its row's field; `.length` of a listing or text.
+  private field(value: Value, name: string, at: Position, frame: Frame): Value {
+    if ((Array.isArray(value) || typeof value === "string") && name === "length") return value.length;
+    if (Array.isArray(value)) {
+      if (value.length === 1) return this.field(value[0], name, at, frame);
+      const reason = value.length === 0
+        ? `the listing is empty: it has no ${name}`
+        : `the listing has ${value.length} rows: pick one with [0] to [${value.length - 1}] before .${name}`;
+      throw this.evaluation("NO_SUCH_FIELD", reason, at, frame);
+    }
+    if (value === null || typeof value !== "object") {
+      throw this.evaluation("NO_SUCH_FIELD", `${typeOf(value)} has no field ${name}`, at, frame);
+    }
+    if (name in value) return value[name];
+    const key = Object.keys(value).find((candidate) => candidate.toLowerCase() === name.toLowerCase());
+    if (key !== undefined) return value[key];
+    throw this.evaluation("NO_SUCH_FIELD", `no field ${name}; the fields are ${Object.keys(value).join(", ")}`, at, frame);
+  }
+
+  private index(value: Value, index: Value, at: Position, frame: Frame): Value {
+    if (!Array.isArray(value)) throw this.evaluation("TYPE_ERROR", `[ ] indexes a listing, not ${typeOf(value)}`, at, frame);
+    if (typeof index !== "number" || !Number.isInteger(index)) {
+      throw this.evaluation("TYPE_ERROR", `an index is a whole number, not ${show(index)}`, at, frame);
+    }
+    const position = index < 0 ? value.length + index : index;
+    if (position < 0 || position >= value.length) {
+      throw this.evaluation("NO_SUCH_FIELD", `index ${index} is outside the listing's ${value.length} rows`, at, frame);
+    }
+    return value[position];
+  }
+}
+
+// Equal values; a number equals the text of its digits (IDs such as 1000).
+function equal(left: Value, right: Value): boolean {
+  if (typeof left === "number" && typeof right === "string") return String(left) === right;
+  if (typeof left === "string" && typeof right === "number") return left === String(right);
+  if (left === null || right === null || typeof left !== "object" || typeof right !== "object") return left === right;
+  return JSON.stringify(left) === JSON.stringify(right);
+}
+
+function show(value: Value): string {
+  return typeof value === "string" ? JSON.stringify(value) : formatValue(value);
+}
+
+// The source text of an expression: from its start to the end of its line,
+// less a trailing comment and a `, "message"`.
+function expressionText(source: string, expr: Expr): string {
+  const start = leftmost(expr);
+  const line = source.split(/\r?\n/)[start.line - 1] ?? "";
+  return line.slice(start.col - 1).replace(/\s+#.*$/, "").trim();
+}
+
+function leftmost(expr: Expr): Position {
+  switch (expr.type) {
+    case "Binary": return leftmost(expr.left);
+    case "Field": case "Index": return leftmost(expr.object);
+    default: return expr;
+  }
+}

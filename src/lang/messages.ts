@@ -1,0 +1,77 @@
+// DS CLI message identifiers: `CMUCnnnnnX` for information and warnings,
+// `CMUNnnnnnE` for errors. The error identifier follows from the error's
+// stable code, so a given failure always carries the same identifier.
+// Identifiers in the 09000 range are tzero's own commands.
+
+export const INFO = {
+  volumeCreated: "CMUC00025I",
+  volumeRemoveQuestion: "CMUC00027W",
+  volumeRemoved: "CMUC00028I",
+  flashCreated: "CMUC00137I",
+  flashRemoved: "CMUC00140I",
+  flashRemoveQuestion: "CMUC00144W",
+  nothingFound: "CMUC00234I",
+  imageCreated: "CMUC09001I",
+  notConfirmed: "CMUC09002W",
+  bytesWritten: "CMUC09010I",
+  volumeFilled: "CMUC09011I",
+  imported: "CMUC09012I",
+  exported: "CMUC09013I",
+  workloadStarted: "CMUC09020I",
+  workloadStopped: "CMUC09021I",
+  workloadEnded: "CMUC09022I",
+  copyComplete: "CMUC09030I",
+} as const;
+
+const ERROR_IDS: Record<string, string> = {
+  BAD_ARGUMENT: "CMUN00011E",
+  BAD_VOLUME_ID: "CMUN00012E",
+  IMAGE_NOT_FOUND: "CMUN02001E",
+  IMAGE_EXISTS: "CMUN02002E",
+  BAD_MODEL: "CMUN02003E",
+  VOLUME_EXISTS: "CMUN02004E",
+  VOLUME_NOT_FOUND: "CMUN02013E",
+  BAD_CAPACITY: "CMUN02025E",
+  BAD_OS_TYPE: "CMUN02026E",
+  OUT_OF_RANGE: "CMUN02030E",
+  NO_SPACE: "CMUN02031E",
+  BUSY: "CMUN02032E",
+  TIMEOUT: "CMUN02033E",
+  LIMIT_REACHED: "CMUN02034E",
+  CLOSED: "CMUN02035E",
+  SOURCE_EQUALS_TARGET: "CMUN03040E",
+  TARGET_TOO_SMALL: "CMUN03041E",
+  LSS_MISMATCH: "CMUN03042E",
+  VOLUME_IN_RELATIONSHIP: "CMUN03043E",
+  TOO_MANY_TARGETS: "CMUN03044E",
+  TARGET_HAS_SOURCE: "CMUN03045E",
+  CASCADE_NOT_ALLOWED: "CMUN03046E",
+  OS_MISMATCH: "CMUN03047E",
+  RELATIONSHIP_NOT_FOUND: "CMUN03048E",
+  TARGET_WRITE_INHIBITED: "CMUN03049E",
+  VOLUME_UNUSABLE: "CMUN03050E",
+  FILE_ERROR: "CMUN09001E",
+  WORKLOAD_NOT_FOUND: "CMUN09002E",
+  WORKLOAD_EXISTS: "CMUN09003E",
+  WORKLOAD_FAILED: "CMUN09004E",
+  CANCELLED: "CMUN09005E",
+  UNDEFINED_VARIABLE: "CMUN09006E",
+  TYPE_ERROR: "CMUN09007E",
+  NO_SUCH_FIELD: "CMUN09008E",
+  SOURCE_ERROR: "CMUN09009E",
+};
+
+export const UNKNOWN_ERROR_ID = "CMUN09999E";
+
+export function errorId(code: string): string {
+  return ERROR_IDS[code] ?? UNKNOWN_ERROR_ID;
+}
+
+// `CMUN03042E mkflash: FlashCopy pair 1000:1101: ...`
+export function errorLine(command: string, code: string, message: string): string {
+  return `${errorId(code)} ${command}: ${message}`;
+}
+
+export function infoLine(id: string, command: string, message: string): string {
+  return `${id} ${command}: ${message}`;
+}

@@ -1,0 +1,331 @@
+// tzero's own commands: data on volumes, workloads, waiting and watching.
+import { closeSync, fstatSync, openSync, readSync, renameSync, writeSync, unlinkSync } from "node:fs";
+import { resolve } from "node:path";
+import { STAGING_SIZE } from "../core/codes.js";
+import { EngineError } from "../engine/errors.js";
+import type { Workload, WorkloadMix, WorkloadPattern } from "../engine/workload.js";
+import type { CommandContext, CommandResult } from "./context.js";
+import type { CommandHandler } from "./ds-commands.js";
+import { enabled } from "./format.js";
+import { INFO, infoLine } from "./messages.js";
+import {
+  CommandFailure, dataPattern, durationMs, formatValue, pairIds, sizeBytes, volumeId, wholeNumber, type ValueRecord,
+} from "./values.js";
+import { workloadLine } from "./plain-presenter.js";
+
+const READ_SHOWN_MAX = 1 << 20; // a hex dump longer than this is a mistake: use checksum or export
+const WAIT_TIMEOUT_MS = 10 * 60 * 1000;
+const WORKLOAD_WAIT_SLACK_MS = 30_000;
+const NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+function seed(context: CommandContext, fallback: number): number {
+  return context.convert("seed", (value) => wholeNumber(value, "-seed", 0, 0xffffffff)) ?? fallback;
+}
+
+function range(context: CommandContext, volumeBytes: number): { offset: number; length: number } {
+  const offset = context.convert("offset", (value) => sizeBytes(value, "-offset")) ?? 0;
+  const length = context.convert("len", (value) => sizeBytes(value, "-len")) ?? Math.max(0, volumeBytes - offset);
+  return { offset, length };
+}
+
+function write(context: CommandContext): CommandResult {
+  const image = context.image();
+  const volume = image.volume(context.convertOperands((value) => [volumeId(value)])[0]);
+  const { offset, length } = range(context, volume.sizeBytes);
+  const pattern = context.convert("pattern", dataPattern)!;
+  if (pattern.kind === "random") image.writePattern(volume.id, offset, length, seed(context, 0));
+  else image.fill(volume.id, offset, length, pattern.value);
+  return {
+    lines: [infoLine(INFO.bytesWritten, "write", `${length} bytes written to volume ${volume.id} at offset ${offset}.`)],
+    value: length,
+  };
+}
+
+function fill(context: CommandContext): CommandResult {
+  const image = context.image();
+  const volume = image.volume(context.convertOperands((value) => [volumeId(value)])[0]);
+  const pattern = context.convert("pattern", dataPattern)!;
+  if (pattern.kind === "random") image.writePattern(volume.id, 0, volume.sizeBytes, seed(context, 0));
+  else image.fill(volume.id, 0, volume.sizeBytes, pattern.value);
+  return { lines: [infoLine(INFO.volumeFilled, "fill", `volume ${volume.id} filled (${volume.sizeBytes} bytes).`)], value: volume.sizeBytes };
+}
+
+function read(context: CommandContext): CommandResult {
+  const image = context.image();
+  const volume = image.volume(context.convertOperands((value) => [volumeId(value)])[0]);
+  const { offset, length } = range(context, volume.sizeBytes);
+  if (length > READ_SHOWN_MAX) {
+    throw new EngineError("BAD_ARGUMENT", `read shows at most ${READ_SHOWN_MAX} bytes, not ${length}; use checksum or export for more`);
+  }
+  const bytes = image.read(volume.id, offset, length);
+  return { lines: hexDump(bytes, offset), value: Buffer.from(bytes).toString("hex") };
+}
+
+export function hexDump(bytes: Uint8Array, offset: number): string[] {
+  const lines: string[] = [];
+  for (let start = 0; start < bytes.length; start += 16) {
+    const row = bytes.subarray(start, start + 16);
+    const hex = [...row].map((byte) => byte.toString(16).padStart(2, "0"));
+    const text = [...row].map((byte) => (byte >= 0x20 && byte < 0x7f ? String.fromCharCode(byte) : ".")).join("");
+    const left = hex.slice(0, 8).join(" ");
+    const right = hex.slice(8).join(" ");
+    lines.push(`${(offset + start).toString(16).padStart(8, "0")}  ${left.padEnd(23)}  ${right.padEnd(23)}  |${text}|`);
+  }
+  return lines;
+}
+
+function checksum(context: CommandContext): CommandResult {
+  const image = context.image();
+  const volume = image.volume(context.convertOperands((value) => [volumeId(value)])[0]);
+  const { offset, length } = range(context, volume.sizeBytes);
+  const sum = image.checksum(volume.id, offset, length);
+  return { lines: [sum], value: sum };
+}
+
+// ---- files -------------------------------------------------------------------------------
+
+function fileError(path: string, action: string, error: unknown): CommandFailure {
+  const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
+  return new CommandFailure("FILE_ERROR", `cannot ${action} ${path}: ${reason}`);
+}
+
+function fileOperand(context: CommandContext): string {
+  const operand = context.operands[1];
+  return resolve(context.dir, formatValue(operand.value));
+}
+
+function importFile(context: CommandContext): CommandResult {
+  const image = context.image();
+  const volume = image.volume(context.convertOperands((value) => [volumeId(value)])[0]);
+  const path = fileOperand(context);
+  let descriptor: number;
+  try {
+    descriptor = openSync(path, "r");
+  } catch (error) {
+    throw fileError(path, "read", error);
+  }
+  try {
+    const fileBytes = fstatSync(descriptor).size;
+    if (fileBytes > volume.sizeBytes) {
+      throw new CommandFailure("OUT_OF_RANGE", `file ${path} is ${fileBytes} bytes, larger than volume ${volume.id} (${volume.sizeBytes} bytes)`);
+    }
+    const chunk = new Uint8Array(STAGING_SIZE);
+    for (let done = 0; done < fileBytes;) {
+      const count = readSync(descriptor, chunk, 0, Math.min(chunk.length, fileBytes - done), done);
+      if (count === 0) break;
+      image.write(volume.id, done, chunk.subarray(0, count));
+      done += count;
+    }
+    return { lines: [infoLine(INFO.imported, "import", `${fileBytes} bytes of ${path} written to volume ${volume.id}.`)], value: fileBytes };
+  } finally {
+    closeSync(descriptor);
+  }
+}
+
+// Written to a temporary file and renamed, so a failed export leaves no half file.
+function exportFile(context: CommandContext): CommandResult {
+  const image = context.image();
+  const volume = image.volume(context.convertOperands((value) => [volumeId(value)])[0]);
+  const path = fileOperand(context);
+  const temporary = `${path}.${process.pid}.tmp`;
+  let descriptor: number;
+  try {
+    descriptor = openSync(temporary, "w");
+  } catch (error) {
+    throw fileError(path, "write", error);
+  }
+  try {
+    for (let done = 0; done < volume.sizeBytes; done += STAGING_SIZE) {
+      const bytes = image.read(volume.id, done, Math.min(STAGING_SIZE, volume.sizeBytes - done));
+      writeSync(descriptor, bytes);
+    }
+    closeSync(descriptor);
+    renameSync(temporary, path);
+  } catch (error) {
+    try {
+      closeSync(descriptor);
+    } catch {
+      // already closed
+    }
+    unlinkSync(temporary);
+    if (error instanceof EngineError) throw error;
+    throw fileError(path, "write", error);
+  }
+  return { lines: [infoLine(INFO.exported, "export", `volume ${volume.id} (${volume.sizeBytes} bytes) written to ${path}.`)], value: volume.sizeBytes };
+}
+
+// ---- workloads ---------------------------------------------------------------------------
+
+function workloadName(context: CommandContext): string {
+  const operand = context.operands[0];
+  const name = formatValue(operand.value);
+  if (!NAME.test(name)) throw new CommandFailure("BAD_ARGUMENT", `workload name ${name} is not a name (letters, digits, _ and -)`, operand.at);
+  return name;
+}
+
+function findWorkload(context: CommandContext): Workload {
+  const name = workloadName(context);
+  const workload = context.session.workloads.get(name);
+  if (!workload) throw new CommandFailure("WORKLOAD_NOT_FOUND", `there is no workload ${name}`, context.operands[0].at);
+  return workload;
+}
+
+function workloadStart(context: CommandContext): CommandResult {
+  const name = workloadName(context);
+  if (context.session.workloads.get(name)?.running) {
+    throw new CommandFailure("WORKLOAD_EXISTS", `workload ${name} is already running; stop it first`, context.operands[0].at);
+  }
+  const image = context.image();
+  const volume = image.volume(context.convert("vol", volumeId)!);
+  const spec = {
+    name,
+    volumeId: volume.id,
+    rw: context.convert("rw", formatValue)!.toLowerCase() as WorkloadMix,
+    pattern: context.convert("pattern", formatValue)!.toLowerCase() as WorkloadPattern,
+    blockBytes: context.convert("bs", (value) => sizeBytes(value, "-bs"))!,
+    iopsMax: context.convert("iops", (value) => wholeNumber(value, "-iops", 1, 100_000_000)),
+    durationMs: context.convert("duration", (value) => durationMs(value, "-duration")),
+    seed: seed(context, 1),
+  };
+  context.session.workloads.start(image, spec);
+  return {
+    lines: [infoLine(INFO.workloadStarted, "workload", `workload ${name} started on volume ${volume.id} (${spec.rw}, ${spec.pattern}, ${spec.blockBytes}-byte I/Os).`)],
+    value: name,
+  };
+}
+
+async function workloadStop(context: CommandContext): Promise<CommandResult> {
+  const workload = findWorkload(context);
+  await workload.stop();
+  if (workload.error) throw workload.error;
+  return { lines: [infoLine(INFO.workloadStopped, "workload", `${workloadLine(workload.stats())}.`)], value: workload.spec.name };
+}
+
+async function workloadWait(context: CommandContext): Promise<CommandResult> {
+  const workload = findWorkload(context);
+  const duration = workload.spec.durationMs;
+  if (workload.running && duration === undefined) {
+    throw new EngineError("BAD_ARGUMENT", `workload ${workload.spec.name} runs until stopped (it has no -duration); use workload stop`);
+  }
+  const timeoutMs = context.convert("timeout", (value) => durationMs(value, "-timeout")) ?? (duration ?? 0) + WORKLOAD_WAIT_SLACK_MS;
+  await abortable(workload.done, timeoutMs, context.signal, `workload ${workload.spec.name} did not end within ${timeoutMs} ms`);
+  if (workload.error) throw workload.error;
+  return { lines: [infoLine(INFO.workloadEnded, "workload", `${workloadLine(workload.stats())}.`)], value: workload.spec.name };
+}
+
+function workloadState(workload: Workload): string {
+  if (workload.error) return "failed";
+  if (workload.running) return "running";
+  return Atomics.load(workload.words, 0) !== 0 ? "stopped" : "finished";
+}
+
+function lsworkload(context: CommandContext): CommandResult {
+  const wanted = new Set(context.operands.map((operand) => formatValue(operand.value)));
+  const rows: ValueRecord[] = context.session.workloads.list()
+    .filter((workload) => wanted.size === 0 || wanted.has(workload.spec.name))
+    .map((workload) => {
+      const stats = workload.stats();
+      return {
+        Name: workload.spec.name,
+        Volume: workload.spec.volumeId,
+        RW: workload.spec.rw,
+        Pattern: workload.spec.pattern,
+        BlockSize: workload.spec.blockBytes,
+        State: workloadState(workload),
+        IOPS: Math.round(stats.iops),
+        MBps: Number((stats.bytesPerSecond / 1e6).toFixed(1)),
+        P50us: Number(stats.p50Micros.toFixed(1)),
+        P99us: Number(stats.p99Micros.toFixed(1)),
+        IOs: stats.ios,
+      };
+    });
+  const columns = ["Name", "Volume", "RW", "Pattern", "BlockSize", "State", "IOPS", "MBps", "P50us", "P99us", "IOs"];
+  return context.listing({ command: "lsworkload", columns, rows }, null, infoLine(INFO.nothingFound, "lsworkload", "No Workload found."));
+}
+
+// ---- waiting -----------------------------------------------------------------------------
+
+// Resolves with the promise; rejects with TIMEOUT after `timeoutMs` or CANCELLED on abort.
+export function abortable<T>(promise: Promise<T>, timeoutMs: number, signal: AbortSignal, timeoutMessage: string): Promise<T> {
+  return new Promise<T>((resolvePromise, reject) => {
+    const timer = setTimeout(() => finish(() => reject(new EngineError("TIMEOUT", timeoutMessage))), timeoutMs);
+    const onAbort = () => finish(() => reject(new CommandFailure("CANCELLED", "cancelled")));
+    const finish = (settle: () => void) => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      settle();
+    };
+    if (signal.aborted) {
+      onAbort();
+      return;
+    }
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then((value) => finish(() => resolvePromise(value)), (error) => finish(() => reject(error)));
+  });
+}
+
+async function waitFlash(context: CommandContext): Promise<CommandResult> {
+  const image = context.image();
+  const ids = context.convertOperands(pairIds);
+  const timeoutMs = context.convert("timeout", (value) => durationMs(value, "-timeout")) ?? WAIT_TIMEOUT_MS;
+  const pending = context.session.pendingPairs(image, ids);
+  const wanted = ids.length > 0 ? pending : image.listRelationships().filter((relationship) => !relationship.nocopy).map((relationship) => relationship.id);
+  if (wanted.length > 0) {
+    const done = new AbortController();
+    const signal = AbortSignal.any([context.signal, done.signal]);
+    const view = context.session.watchCopies(image, wanted, signal);
+    try {
+      await image.waitForCopy(wanted, { timeoutMs, signal: context.signal });
+    } catch (error) {
+      if (context.signal.aborted) throw new CommandFailure("CANCELLED", "cancelled");
+      throw error;
+    } finally {
+      done.abort();
+      await view;
+    }
+  }
+  const shown = ids.length > 0 ? ids : wanted;
+  return {
+    lines: shown.map((id) => infoLine(INFO.copyComplete, "wait", `FlashCopy pair ${id} background copy complete.`)),
+    value: shown,
+  };
+}
+
+async function watch(context: CommandContext): Promise<CommandResult> {
+  const image = context.image();
+  const ids = context.convertOperands(pairIds);
+  const forMs = context.convert("for", (value) => durationMs(value, "-for"));
+  const pending = context.session.pendingPairs(image, ids);
+  const copying = image.listRelationships().some((relationship) => !relationship.nocopy);
+  const until = (ids.length > 0 && pending.length > 0) || (ids.length === 0 && copying) ? "copied" : "cancel";
+  const stop = new AbortController();
+  const timer = forMs === undefined ? undefined : setTimeout(() => stop.abort(), forMs);
+  try {
+    await context.session.presenter.watch({
+      image, pairs: ids.length > 0 ? pending : [], workloads: () => context.session.workloads.stats(), until,
+      signal: AbortSignal.any([context.signal, stop.signal]), refreshMs: context.session.refreshMs,
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+  return { lines: [], value: null };
+}
+
+async function sleep(context: CommandContext): Promise<CommandResult> {
+  const ms = context.convertOperands((value) => [durationMs(value, "sleep")])[0];
+  await abortable(new Promise((done) => setTimeout(done, ms)), ms + 1000, context.signal, "sleep overran");
+  return { lines: [], value: null };
+}
+
+function echo(context: CommandContext): CommandResult {
+  const text = context.operands.map((operand) => formatValue(operand.value)).join(" ");
+  return { lines: [text], value: text };
+}
+
+export const SCENARIO_COMMANDS: Readonly<Record<string, CommandHandler>> = {
+  write, read, fill, checksum, import: importFile, export: exportFile,
+  "workload start": workloadStart, "workload stop": workloadStop, "workload wait": workloadWait, lsworkload,
+  "wait flash": waitFlash, watch, sleep, echo,
+};
+
+export { enabled };

@@ -1,0 +1,171 @@
+// Values of the language and the conversions commands apply to their
+// arguments: volume IDs and ranges, pairs, sizes, durations, patterns.
+import { EngineError, isEngineError } from "../engine/errors.js";
+import { expandVolumeRange, pairId, parseVolumeId } from "../engine/ids.js";
+import { UNITS, type Dimension } from "./tokens.js";
+import type { Position, Value } from "./parser.js";
+
+export type { Value } from "./parser.js";
+export type ValueRecord = { [field: string]: Value };
+
+// A command or expression failed. `evaluation` marks a mistake in the
+// script itself (an unset variable, a type error), which `expect error`
+// does not swallow.
+export class CommandFailure extends Error {
+  override readonly name = "CommandFailure";
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly at?: Position,
+    readonly evaluation = false,
+  ) {
+    super(message);
+  }
+}
+
+export function evaluationError(code: string, message: string, at: Position): CommandFailure {
+  return new CommandFailure(code, message, at, true);
+}
+
+// Re-raises an engine error about one argument with that argument's position.
+export function atArgument<T>(at: Position, body: () => T): T {
+  try {
+    return body();
+  } catch (error) {
+    if (isEngineError(error)) throw new CommandFailure(error.code, error.message, at);
+    if (error instanceof CommandFailure && !error.at) throw new CommandFailure(error.code, error.message, at, error.evaluation);
+    throw error;
+  }
+}
+
+export function typeOf(value: Value): string {
+  if (value === null) return "nothing";
+  if (Array.isArray(value)) return "a listing";
+  if (typeof value === "object") return "a record";
+  if (typeof value === "number") return "a number";
+  if (typeof value === "string") return "text";
+  return "a boolean";
+}
+
+export function formatNumber(value: number): string {
+  if (Number.isInteger(value)) return String(value);
+  return String(Number(value.toPrecision(12)));
+}
+
+export function formatValue(value: Value): string {
+  if (value === null) return "";
+  if (typeof value === "number") return formatNumber(value);
+  if (typeof value === "string") return value;
+  if (typeof value === "boolean") return value ? "true" : "false";
+  return JSON.stringify(value);
+}
+
+// ---- IDs ---------------------------------------------------------------------------
+
+function idText(value: Value, what: string): string {
+  if (typeof value === "string") return value.trim();
+  if (typeof value === "number" && Number.isInteger(value) && value >= 0) return String(value);
+  throw new EngineError("BAD_ARGUMENT", `${what} must be an ID, not ${typeOf(value)}`);
+}
+
+export function volumeId(value: Value): string {
+  return parseVolumeId(idText(value, "a volume ID"));
+}
+
+// `1000`, `1000-1003`, or a list of those.
+export function volumeIds(value: Value): string[] {
+  if (Array.isArray(value)) return value.flatMap((item) => volumeIds(item));
+  const text = idText(value, "a volume ID");
+  const dash = text.indexOf("-");
+  if (dash < 0) return [parseVolumeId(text)];
+  return expandVolumeRange(text.slice(0, dash), text.slice(dash + 1));
+}
+
+// `1000:1001`, `1000-1001:1002-1003`, or a list of those: [source, target] pairs.
+export function pairs(value: Value): Array<[string, string]> {
+  if (Array.isArray(value)) return value.flatMap((item) => pairs(item));
+  const text = idText(value, "a FlashCopy pair");
+  const halves = text.split(":");
+  if (halves.length !== 2) throw new EngineError("BAD_VOLUME_ID", `FlashCopy pair ${text} is not of the form SSSS:TTTT`);
+  const sources = volumeIds(halves[0]);
+  const targets = volumeIds(halves[1]);
+  if (sources.length !== targets.length) {
+    throw new EngineError(
+      "BAD_VOLUME_ID",
+      `pair range ${text} has ${sources.length} sources and ${targets.length} targets; both sides must have as many volumes`,
+    );
+  }
+  return sources.map((source, index) => [source, targets[index]]);
+}
+
+export function pairIds(value: Value): string[] {
+  return pairs(value).map(([source, target]) => pairId(source, target));
+}
+
+// ---- quantities ---------------------------------------------------------------------
+
+const QUANTITY = /^(\d+(?:\.\d+)?)([A-Za-z]*)$/;
+
+function quantity(value: Value, dimension: Dimension, what: string, bareAllowed: boolean): number {
+  if (typeof value === "number") return value;
+  if (typeof value !== "string") throw new EngineError("BAD_ARGUMENT", `${what} must be a ${dimension}, not ${typeOf(value)}`);
+  const text = value.trim();
+  if (/^0x[0-9a-f]+$/i.test(text) && dimension === "size") return parseInt(text.slice(2), 16);
+  const match = QUANTITY.exec(text);
+  if (!match) throw new EngineError("BAD_ARGUMENT", `${what} ${text} is not a ${dimension}`);
+  const [, digits, unitText] = match;
+  if (unitText === "") {
+    if (!bareAllowed) throw new EngineError("BAD_ARGUMENT", `${what} ${text} needs a unit: us, ms, s, min or h`);
+    return Number(digits);
+  }
+  const unit = UNITS[unitText.toLowerCase()];
+  if (!unit || unit.dimension !== dimension) {
+    const units = dimension === "size" ? "B, KiB, MiB, GiB, KB, MB, GB" : "us, ms, s, min, h";
+    throw new EngineError("BAD_ARGUMENT", `${what} ${text}: ${unitText} is not a unit of ${dimension} (${units})`);
+  }
+  return Number(digits) * unit.factor;
+}
+
+// Bytes, a whole non-negative number: 4096, "4KiB", "1MiB".
+export function sizeBytes(value: Value, what: string): number {
+  const bytes = quantity(value, "size", what, true);
+  if (!Number.isInteger(bytes) || bytes < 0) throw new EngineError("BAD_ARGUMENT", `${what} ${formatValue(value)} is not a whole number of bytes`);
+  return bytes;
+}
+
+// Milliseconds: a number is milliseconds, text needs a unit ("2s").
+export function durationMs(value: Value, what: string): number {
+  const ms = quantity(value, "duration", what, false);
+  if (!Number.isFinite(ms) || ms < 0) throw new EngineError("BAD_ARGUMENT", `${what} ${formatValue(value)} is not a duration from 0`);
+  return ms;
+}
+
+export function numberValue(value: Value, what: string): number {
+  if (typeof value === "number") return value;
+  if (typeof value === "string") {
+    const text = value.trim();
+    if (/^0x[0-9a-f]+$/i.test(text)) return parseInt(text.slice(2), 16);
+    if (/^-?\d+(\.\d+)?$/.test(text)) return Number(text);
+  }
+  throw new EngineError("BAD_ARGUMENT", `${what} ${formatValue(value)} is not a number`);
+}
+
+export function wholeNumber(value: Value, what: string, min: number, max: number): number {
+  const number = numberValue(value, what);
+  if (!Number.isInteger(number) || number < min || number > max) {
+    throw new EngineError("BAD_ARGUMENT", `${what} ${formatValue(value)} is not a whole number from ${min} to ${max}`);
+  }
+  return number;
+}
+
+export type DataPattern = { kind: "byte"; value: number } | { kind: "random" };
+
+// `0xNN` (or a number 0-255), or `random`.
+export function dataPattern(value: Value): DataPattern {
+  if (typeof value === "string" && value.trim().toLowerCase() === "random") return { kind: "random" };
+  if (typeof value === "number" || (typeof value === "string" && /^(0x[0-9a-f]{1,2}|\d{1,3})$/i.test(value.trim()))) {
+    const byte = numberValue(value, "-pattern");
+    if (Number.isInteger(byte) && byte >= 0 && byte <= 255) return { kind: "byte", value: byte };
+  }
+  throw new EngineError("BAD_ARGUMENT", `-pattern ${formatValue(value)} is not a byte 0x00 to 0xFF, or random`);
+}

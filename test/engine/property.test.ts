@@ -66,7 +66,7 @@ const plain = (text: string, run: (world: World) => void): Command => ({
 });
 
 const volumeId = fc.constantFrom(...VOLUME_IDS);
-const span = fc.record({ offset: fc.nat({ max: 5 * TRACK_SIZE }), length: fc.oneof(fc.nat({ max: 3000 }), fc.constant(TRACK_SIZE), fc.nat({ max: 3 * TRACK_SIZE })) });
+const span = fc.record({ offset: fc.oneof(fc.nat({ max: 5 * TRACK_SIZE }), fc.integer({ min: 14 * TRACK_SIZE, max: 20 * TRACK_SIZE })), length: fc.oneof(fc.nat({ max: 3000 }), fc.constant(TRACK_SIZE), fc.nat({ max: 3 * TRACK_SIZE })) });
 const flags = fc.record({ nocopy: fc.boolean(), persist: fc.boolean(), record: fc.boolean(), tgtinhibit: fc.integer({ min: 0, max: 6 }).map((roll) => roll === 0) });
 
 const commands = [
@@ -96,7 +96,7 @@ const commands = [
       });
       if (expected) assert.ok(actual !== null && Buffer.compare(actual, expected) === 0, `read of ${id} differs`);
     })),
-  fc.tuple(volumeId, volumeId, fc.nat({ max: 5 }), fc.integer({ min: 1, max: 4 })).map(([source, target, first, count]) =>
+  fc.tuple(volumeId, volumeId, fc.oneof(fc.nat({ max: 5 }), fc.integer({ min: 12, max: 20 })), fc.integer({ min: 1, max: 24 })).map(([source, target, first, count]) =>
     plain(`copy ${source}:${target} tracks ${first}+${count}`, (world) => {
       const id = `${source}:${target}`;
       if (!world.model.relationshipIds().includes(id)) return;
@@ -110,8 +110,10 @@ const commands = [
   volumeId.map((id) => plain(`reinit ${id}`, (world) => both(world, (image) => image.reinitVolume(id)))),
 ];
 
-// Volume sizes: 1 to 4 tracks, sometimes ending inside a track; OS types mostly equal.
-const layout = fc.array(fc.record({ tracks: fc.integer({ min: 1, max: 4 }), shortBlocks: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 127 })), os: fc.constantFrom("aix", "aix", "aix", "linux") }), { minLength: VOLUME_IDS.length, maxLength: VOLUME_IDS.length });
+// Volume sizes: mostly 1 to 4 tracks, sometimes 17 to 20 (over a 1 MiB extent boundary),
+// sometimes ending inside a track; OS types mostly equal.
+const trackCounts = fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 4 }) }, { weight: 1, arbitrary: fc.integer({ min: 17, max: 20 }) });
+const layout = fc.array(fc.record({ tracks: trackCounts, shortBlocks: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 127 })), os: fc.constantFrom("aix", "aix", "aix", "linux") }), { minLength: VOLUME_IDS.length, maxLength: VOLUME_IDS.length });
 
 function matchesModel(build: "release" | "debug", runs: number): void {
   const seed = testSeed();

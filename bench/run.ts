@@ -2,6 +2,7 @@
 // within this one run, each checked for correctness before it is reported.
 //
 //   node dist/bench/run.js [--quick] [--seed N] [--json PATH] [--markdown] [FILTER...]
+//   node dist/bench/run.js --micro [--quick] [FILTER...]   the benchmark.js micro suites
 //
 // FILTER picks suites or figures whose name contains it ("copy", "writes.nocp").
 // Exit code: 0 every bar met, 1 some bar not met, 2 bad arguments, 6 a check or
@@ -17,6 +18,7 @@ import { copySuite } from "./figures/copy.js";
 import { scanSuite } from "./figures/scan.js";
 import { writesSuite } from "./figures/writes.js";
 import { modelSuite } from "./figures/model.js";
+import { runMicro } from "./micro/run.js";
 
 export const SUITES: readonly Suite[] = [establishSuite, copySuite, scanSuite, writesSuite, modelSuite];
 
@@ -24,7 +26,9 @@ const DEFAULT_JSON = fileURLToPath(new URL("../../bench/results/latest.json", im
 const DEFAULT_SEED = 20_251_125;
 
 const USAGE = `usage: tzero bench [--quick] [--seed N] [--json PATH] [--markdown] [--list] [FILTER...]
+       tzero bench --micro [--quick] [FILTER...]
   --quick      smaller volumes and fewer rounds (within 60 s on 2 cores)
+  --micro      run the benchmark.js micro suites (scan, copy, write, establish) instead
   --seed N     seed of every workload (default ${DEFAULT_SEED})
   --json PATH  where to write the run record (default bench/results/latest.json)
   --markdown   also print the table as Markdown
@@ -38,6 +42,7 @@ function selected(suite: Suite, filters: readonly string[]): string[] {
 }
 
 export async function runBench(argv: string[]): Promise<number> {
+  if (argv.includes("--micro")) return runMicro(argv.filter((arg) => arg !== "--micro"));
   let parsed;
   try {
     parsed = parseArgs({

@@ -1,5 +1,13 @@
 // Order statistics and units for benchmark figures.
 
+// The best of interleaved rounds: on a machine shared with other work, the
+// fastest round is the one least disturbed, for the baseline and the measured
+// side alike. Used for throughput against a copy limit; medians go to the JSON.
+export function fastest(samples: readonly number[]): number {
+  if (samples.length === 0) throw new Error("fastest of no samples");
+  return Math.min(...samples);
+}
+
 export function median(samples: readonly number[]): number {
   return percentile(samples, 50);
 }
@@ -34,7 +42,8 @@ export function formatRate(bytesPerSecond: number): string {
 export function formatMs(ms: number): string {
   if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
   if (ms >= 1) return `${ms.toFixed(1)} ms`;
-  return `${(ms * 1000).toFixed(1)} µs`;
+  if (ms >= 0.001) return `${(ms * 1000).toFixed(1)} µs`;
+  return `${Math.round(ms * 1e6)} ns`;
 }
 
 export function formatCount(perSecond: number): string {

@@ -53,6 +53,11 @@ export class CommandContext {
     return this.operands.flatMap((operand) => atArgument(operand.at, () => convert(operand.value)));
   }
 
+  // Converts every operand, keeping which operand each item came from.
+  operandItems<T>(convert: (value: Value) => T[]): Array<{ item: T; at: Position }> {
+    return this.operands.flatMap((operand) => atArgument(operand.at, () => convert(operand.value)).map((item) => ({ item, at: operand.at })));
+  }
+
   // The storage image: -dev, else setenv -dev, else the session's current one.
   image(): StorageImage {
     const dev = this.options.get("dev");

@@ -9,7 +9,10 @@ import { commandHelp, findCommand, findSubcommand, helpText } from "./commands.j
 import type { CommandContext, CommandResult } from "./context.js";
 import { dsDate, enabled, type OutputFormat } from "./format.js";
 import { INFO, infoLine } from "./messages.js";
-import { formatValue, numberValue, pairIds, pairs, volumeIds, wholeNumber, type ValueRecord } from "./values.js";
+import {
+  CommandFailure, atArgument, formatValue, numberValue, pairIds, pairs, volumeIds, wholeNumber, type ValueRecord,
+} from "./values.js";
+import type { Position } from "./parser.js";
 
 export type CommandHandler = (context: CommandContext) => Promise<CommandResult> | CommandResult;
 
@@ -17,7 +20,8 @@ export type CommandHandler = (context: CommandContext) => Promise<CommandResult>
 
 function mkfbvol(context: CommandContext): CommandResult {
   const image = context.image();
-  const ids = context.convertOperands(volumeIds);
+  const items = context.operandItems(volumeIds);
+  const ids = items.map(({ item }) => item);
   const unit = (context.convert("type", (value) => formatValue(value).toLowerCase()) ?? "ds") as CapacityUnit;
   const capacity = context.convert("cap", (value) => {
     const number = numberValue(value, "-cap");
@@ -28,10 +32,10 @@ function mkfbvol(context: CommandContext): CommandResult {
   const nameTemplate = context.convert("name", formatValue);
   const extpool = context.convert("extpool", formatValue);
   const seen = new Set<string>();
-  for (const id of ids) {
-    if (seen.has(id)) throw new EngineError("VOLUME_EXISTS", `volume ${id} is given twice`);
+  for (const { item: id, at } of items) {
+    if (seen.has(id)) throw new CommandFailure("VOLUME_EXISTS", `volume ${id} is given twice`, at);
     seen.add(id);
-    if (image.hasVolume(id)) throw new EngineError("VOLUME_EXISTS", `volume ${id} already exists on ${image.id}`);
+    if (image.hasVolume(id)) throw new CommandFailure("VOLUME_EXISTS", `volume ${id} already exists on ${image.id}`, at);
   }
   const created: string[] = [];
   try {
@@ -105,19 +109,9 @@ function showfbvol(context: CommandContext): CommandResult {
 
 async function rmfbvol(context: CommandContext): Promise<CommandResult> {
   const image = context.image();
-  const ids = context.convertOperands(volumeIds);
-  for (const id of ids) {
-    const volume = image.volume(id);
-    const busy = image.relationshipsOf(volume.id);
-    if (busy.length > 0) {
-      throw new EngineError(
-        "VOLUME_IN_RELATIONSHIP",
-        `volume ${volume.id} is in FlashCopy relationship ${busy[0].id}; withdraw it (rmflash) before removing the volume`,
-      );
-    }
-    const running = context.session.workloads.runningOn(image, volume.id);
-    if (running.length > 0) throw new EngineError("BUSY", `volume ${volume.id} has workload ${running[0].spec.name} running on it; stop it first`);
-  }
+  const items = context.operandItems(volumeIds);
+  const ids = items.map(({ item }) => item);
+  for (const { item: id, at } of items) atArgument(at, () => checkRemovable(context, image, id));
   const lines: string[] = [];
   const removed: string[] = [];
   for (const id of ids) {
@@ -130,6 +124,19 @@ async function rmfbvol(context: CommandContext): Promise<CommandResult> {
     lines.push(infoLine(INFO.volumeRemoved, "rmfbvol", `FB volume ${id} successfully deleted.`));
   }
   return { lines, value: removed };
+}
+
+function checkRemovable(context: CommandContext, image: StorageImage, id: string): void {
+  const volume = image.volume(id);
+  const busy = image.relationshipsOf(volume.id);
+  if (busy.length > 0) {
+    throw new EngineError(
+      "VOLUME_IN_RELATIONSHIP",
+      `volume ${volume.id} is in FlashCopy relationship ${busy[0].id}; withdraw it (rmflash) before removing the volume`,
+    );
+  }
+  const running = context.session.workloads.runningOn(image, volume.id);
+  if (running.length > 0) throw new EngineError("BUSY", `volume ${volume.id} has workload ${running[0].spec.name} running on it; stop it first`);
 }
 
 // Asks unless -quiet. With nobody to answer, the answer is no, and it says so.
@@ -200,7 +207,7 @@ interface Counts {
 
 // Runs the engine's establish rules over every pair first, counting the
 // pairs before it in the same command, so a refused pair changes nothing.
-function checkPairs(image: StorageImage, list: Array<[string, string]>): void {
+function checkPairs(image: StorageImage, list: Array<{ item: [string, string]; at: Position }>): void {
   const counts = new Map<string, Counts>();
   const countsOf = (id: string): Counts => {
     let entry = counts.get(id);
@@ -215,14 +222,14 @@ function checkPairs(image: StorageImage, list: Array<[string, string]>): void {
     return entry;
   };
   const planned = new Set<string>();
-  for (const [sourceId, targetId] of list) {
-    const source = image.volume(sourceId);
-    const target = image.volume(targetId);
+  for (const { item: [sourceId, targetId], at } of list) {
+    const source = atArgument(at, () => image.volume(sourceId));
+    const target = atArgument(at, () => image.volume(targetId));
     const id = pairId(source.id, target.id);
     const facts = (volume: Volume) => ({
       id: volume.id, blocks: volume.blocks, os: volume.os, usable: image.dataState(volume.id) === "Normal", ...countsOf(volume.id),
     });
-    checkEstablish(image.model, facts(source), facts(target), image.hasRelationship(id) || planned.has(id));
+    atArgument(at, () => checkEstablish(image.model, facts(source), facts(target), image.hasRelationship(id) || planned.has(id)));
     planned.add(id);
     countsOf(source.id).sourceOf++;
     countsOf(target.id).targetOf++;
@@ -231,7 +238,7 @@ function checkPairs(image: StorageImage, list: Array<[string, string]>): void {
 
 async function mkflash(context: CommandContext): Promise<CommandResult> {
   const image = context.image();
-  const list = context.convertOperands(pairs);
+  const list = context.operandItems(pairs);
   const seqnum = context.convert("seqnum", (value) => wholeNumber(value, "-seqnum", 0, 0xffffffff));
   const nocopy = context.flag("nocp");
   if (nocopy && context.flag("wait")) {
@@ -240,7 +247,7 @@ async function mkflash(context: CommandContext): Promise<CommandResult> {
   checkPairs(image, list);
   const options = { nocopy, persist: context.flag("persist"), record: context.flag("record"), tgtinhibit: context.flag("tgtinhibit"), seqnum };
   const created: string[] = [];
-  for (const [source, target] of list) created.push(image.establish(source, target, options).id);
+  for (const { item: [source, target] } of list) created.push(image.establish(source, target, options).id);
   const lines = created.map((id) => infoLine(INFO.flashCreated, "mkflash", `FlashCopy pair ${id} successfully created.`));
   if (context.flag("wait")) {
     for (const line of lines) context.session.write(line);
@@ -296,8 +303,9 @@ function lsflash(context: CommandContext): CommandResult {
 
 async function rmflash(context: CommandContext): Promise<CommandResult> {
   const image = context.image();
-  const ids = context.convertOperands(pairIds);
-  for (const id of ids) image.relationship(id);
+  const items = context.operandItems(pairIds);
+  for (const { item, at } of items) atArgument(at, () => image.relationship(item));
+  const ids = items.map(({ item }) => item);
   const lines: string[] = [];
   const removed: string[] = [];
   for (const id of ids) {

@@ -257,10 +257,12 @@ function adopt_bitmaps(rel: usize, bitmaps: usize, word_count: u32, flags: u32):
 
 // Re-creates a relationship as it was saved: like rel_establish, but with the
 // given bitmaps (layout at adopt_bitmaps) instead of all tracks pending. The
-// pending counter is recounted from the control bitmap, never taken on trust;
-// the host compares it with the saved one. Bits past the last track must be
-// clear in every bitmap. Linking happens with source and target frozen, and
-// background copy is woken only once the entry is complete.
+// pending counter is recounted from the control bitmap, never taken on trust,
+// and returned (>= 0) so that the host can compare it with the saved one: it
+// is the count at the moment of linking, before any copy worker can change it.
+// Bits past the last track must be clear in every bitmap. Linking happens with
+// source and target frozen, and background copy is woken only once the entry
+// is complete. Returns an error code (< 0) on failure.
 export function rel_restore(rel_slot: u32, source_slot: u32, target_slot: u32, flags: u32, bitmaps: usize, copied_bytes: u64): i32 {
   const checked = check_restore(rel_slot, source_slot, target_slot, flags);
   if (checked != OK) return checked;
@@ -306,5 +308,5 @@ export function rel_restore(rel_slot: u32, source_slot: u32, target_slot: u32, f
     atomic.add<i32>(base() + H_WORK_EPOCH, 1);
     atomic.notify(base() + H_WORK_EPOCH, <i32>THREAD_MAX);
   }
-  return OK;
+  return <i32>pending;
 }

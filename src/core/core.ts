@@ -61,7 +61,7 @@ export interface CoreExports {
   raw_write(slot: number, offset: number, length: number, data: number): number;
   volume_mark_unusable(slot: number): number;
   rel_record_pointer(rel: number, which: number): number;
-  rel_restore(rel: number, source: number, target: number, flags: number, bitmaps: number, copiedBytes: bigint): number;
+  rel_restore(rel: number, source: number, target: number, flags: number, bitmaps: number, copiedBytes: bigint): number; // pending tracks, or < 0
 }
 
 export type CoreBuild = "release" | "debug";

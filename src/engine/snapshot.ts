@@ -241,7 +241,8 @@ function checkBitmaps(pair: string, spec: RelationshipRestore, bytes: number): v
 
 // Re-creates a relationship with its saved bitmaps, under the image model's
 // rules. Background copy resumes from the bitmap as soon as it is linked.
-// Returns it with its pending track count, recounted by the core.
+// Returns it with its pending track count as the core counted it when linking
+// (a copy worker may have copied more since).
 export function restoreRelationship(image: StorageImage, spec: RelationshipRestore): { relationship: Relationship; pendingTracks: number } {
   const source = image.volume(spec.sourceId);
   const target = image.volume(spec.targetId);
@@ -264,13 +265,13 @@ export function restoreRelationship(image: StorageImage, spec: RelationshipResto
     | (spec.record ? RelFlag.RECORD : 0)
     | (spec.persist ? RelFlag.PERSIST : 0);
   const exports = image.core.exports;
-  const code = exports.rel_restore(spec.slot, source.slot, target.slot, flags, image.core.stagingPointer, BigInt(spec.copiedBytes));
-  if (code !== CoreCode.OK) throw coreError(code, `restore FlashCopy pair ${id}`);
+  const pendingTracks = exports.rel_restore(spec.slot, source.slot, target.slot, flags, image.core.stagingPointer, BigInt(spec.copiedBytes));
+  if (pendingTracks < 0) throw coreError(pendingTracks, `restore FlashCopy pair ${id}`);
   const relationship: Relationship = {
     id, sourceId: source.id, targetId: target.id, slot: spec.slot, trackCount,
     nocopy: spec.nocopy, persist: spec.persist, record: spec.record, tgtinhibit: spec.tgtinhibit, seqnum: spec.seqnum,
     createdAt: spec.createdAt, syncedAt: spec.syncedAt,
   };
   image.adoptRelationship(relationship);
-  return { relationship, pendingTracks: exports.rel_pending(spec.slot) };
+  return { relationship, pendingTracks };
 }

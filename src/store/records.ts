@@ -89,7 +89,8 @@ class Checker {
 
 // The record's type, after checking it is a map with a known string `type`.
 export function recordType(value: unknown, failure: FieldFailure): RecordType {
-  if (value === null || typeof value !== "object" || Array.isArray(value) || value instanceof Uint8Array) {
+  // A plain map only: msgpackr decodes some bytes (0xc1, extensions) to objects of its own classes.
+  if (value === null || typeof value !== "object" || Object.getPrototypeOf(value) !== Object.prototype) {
     throw failure("frame", "type", `the payload must be a map with a type field, not ${describe(value)}`);
   }
   const type = (value as Fields).type;

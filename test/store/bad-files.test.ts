@@ -1,0 +1,186 @@
+// Bad state files: each kind of damage is refused with its own error code and
+// a message that says where, and the running images are left as they were.
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { StorageImage } from "../../src/engine/image.js";
+import { TRACK_SIZE } from "../../src/core/codes.js";
+import { saveState, loadState, StoreError, type StoreErrorCode } from "../../src/store/index.js";
+import { PREAMBLE_SIZE, FORMAT_VERSION, FRAME_HEADER_SIZE } from "../../src/store/format.js";
+import { testSeed, Random } from "../support/random.js";
+import {
+  describeState, temporaryDirectory, rejectsWithStore, splitFrames, replaceFrame, editRecord, frameOfType,
+  encodeRecord, joinBytes, encodeFrame,
+} from "./support.js";
+
+const seed = testSeed();
+console.log(`store bad-files seed: ${seed} (replay with TZERO_SEED=${seed})`);
+
+let folder: ReturnType<typeof temporaryDirectory>;
+let running: StorageImage;
+let good: Uint8Array;
+
+// Loads `bytes` as a state file: it must be refused with `code`, and the
+// running image must not change.
+async function refused(bytes: Uint8Array, code: StoreErrorCode): Promise<StoreError> {
+  const file = join(folder.path, "bad.tzs");
+  writeFileSync(file, bytes);
+  const before = describeState([running]);
+  const error = await rejectsWithStore(loadState(file, { workers: 0 }), code);
+  assert.ok(error.message.includes(file), `"${error.message}" names the file`);
+  assert.equal(describeState([running]), before, "the running image is unchanged");
+  return error;
+}
+
+const Bad = suite("bad state files");
+Bad.before(() => {
+  folder = temporaryDirectory();
+  running = new StorageImage({ workers: 0 });
+  for (const id of ["1000", "1001", "1002", "1003"]) running.createVolume({ id, capacity: 40 * 128 + 3 });
+  running.writePattern("1000", 0, 40 * TRACK_SIZE, 1);
+  running.writePattern("1002", 7 * TRACK_SIZE, 9 * TRACK_SIZE, 2);
+  running.establish("1000", "1001", { nocopy: true, record: true, persist: true });
+  running.establish("1002", "1003");
+  running.fill("1000", 0, 100, 3);
+  const file = join(folder.path, "good.tzs");
+  saveState([running], file);
+  good = new Uint8Array(readFileSync(file)); // a copy: Buffer.slice() would share its bytes
+});
+Bad.after(async () => {
+  await running.close();
+  folder.remove();
+});
+
+Bad("should load the untouched file (the cases below damage it)", async () => {
+  const file = join(folder.path, "good-copy.tzs");
+  writeFileSync(file, good);
+  const [loaded] = await loadState(file, { workers: 0 });
+  assert.equal(describeState([loaded]), describeState([running]));
+  await loaded.close();
+});
+
+Bad("should report a missing file as NOT_FOUND", async () => {
+  await rejectsWithStore(loadState(join(folder.path, "absent.tzs")), "NOT_FOUND");
+});
+
+Bad("should refuse a file without the magic word", async () => {
+  await refused(new TextEncoder().encode('{"images": []}\n'), "BAD_MAGIC");
+  const renamed = good.slice();
+  renamed[3] = "X".charCodeAt(0);
+  const error = await refused(renamed, "BAD_MAGIC");
+  assert.is(error.offset, 0);
+});
+
+Bad("should refuse a newer format version", async () => {
+  const newer = good.slice();
+  const view = new DataView(newer.buffer);
+  view.setUint32(8, FORMAT_VERSION + 1, true);
+  view.setUint32(12, ~(FORMAT_VERSION + 1) >>> 0, true);
+  const error = await refused(newer, "UNSUPPORTED_VERSION");
+  assert.ok(error.message.includes(String(FORMAT_VERSION + 1)));
+});
+
+Bad("should refuse a file cut short anywhere, as incomplete", async () => {
+  const random = new Random(seed);
+  const { frames } = splitFrames(good);
+  const cuts = [0, 5, PREAMBLE_SIZE, ...frames.map((frame) => frame.offset), ...frames.map((frame) => frame.offset + 7)];
+  for (let extra = 0; extra < 12; extra++) cuts.push(random.int(PREAMBLE_SIZE, good.byteLength - 1));
+  for (const cut of cuts) {
+    const error = await refused(good.subarray(0, cut), "TRUNCATED");
+    assert.ok(error.incomplete, `cut at ${cut} is incomplete`);
+  }
+});
+
+Bad("should refuse a file with any single bit flipped", async () => {
+  const random = new Random(seed ^ 0x5a5a5a5a);
+  const { frames } = splitFrames(good);
+  // Every region of a frame, then random bits anywhere.
+  const positions = [1, 8 * 8 + 2, 12 * 8 + 5];
+  for (const frame of frames.slice(0, 4)) positions.push(frame.offset * 8, (frame.offset + 5) * 8 + 1, (frame.offset + 9) * 8 + 3, (frame.offset + FRAME_HEADER_SIZE) * 8 + 6);
+  for (let extra = 0; extra < 24; extra++) positions.push(random.int(0, good.byteLength * 8 - 1));
+  for (const bit of positions) {
+    const flipped = good.slice();
+    flipped[bit >> 3] ^= 1 << (bit & 7);
+    const expected: StoreErrorCode = bit >> 3 < 8 ? "BAD_MAGIC" : "CHECKSUM_MISMATCH";
+    await refused(flipped, expected);
+  }
+});
+
+Bad("should refuse a frame whose payload is not msgpack", async () => {
+  await refused(replaceFrame(good, 1, [Uint8Array.of(0x81, 0xa4, 0x74, 0x79)]), "NOT_MSGPACK"); // cut inside a string
+  await refused(replaceFrame(good, 1, [joinBytes([encodeRecord({ type: "image" }), Uint8Array.of(1, 2)])]), "NOT_MSGPACK"); // two values
+  await refused(replaceFrame(good, 1, [Uint8Array.of(0xc6, 0x7f, 0xff, 0xff, 0xff, 0)]), "NOT_MSGPACK"); // bin of 2 GiB in 6 bytes
+});
+
+Bad("should refuse absurd length fields before using them", async () => {
+  const { preamble } = splitFrames(good);
+  const header = new Uint8Array(FRAME_HEADER_SIZE);
+  const view = new DataView(header.buffer);
+  for (const length of [0, 0x7fffffff, 0xffffffff]) {
+    view.setUint32(0, length, true);
+    view.setUint32(4, ~length >>> 0, true);
+    const error = await refused(joinBytes([preamble, header]), "BAD_LENGTH");
+    assert.is(error.frame, 0);
+  }
+});
+
+Bad("should name the field of a record that is wrong", async () => {
+  const cases: [string, (record: Record<string, unknown>) => void, string][] = [
+    ["header", (record) => { record.images = 1e9; }, "images"],
+    ["image", (record) => { record.model = "3990"; }, "model"],
+    ["image", (record) => { record.volumes = 1e12; }, "volumes"],
+    ["volume", (record) => { record.blocks = 2 ** 40; }, "blocks"],
+    ["volume", (record) => { delete record.os; }, "os"],
+    ["volume", (record) => { record.id = "10000"; }, "id"],
+    ["tracks", (record) => { record.track = -1; }, "track"],
+    ["tracks", (record) => { record.volume = "1FFF"; }, "volume"],
+    ["relationship", (record) => { record.bitmap = new Uint8Array(3); }, "bitmap"],
+    ["relationship", (record) => { record.pendingTracks = 1; }, "pendingTracks"],
+    ["relationship", (record) => { record.recordSource = null; }, "recordSource"],
+    ["relationship", (record) => { record.seqnum = "seven"; }, "seqnum"],
+    ["end", (record) => { record.volumes = 5; }, "volumes"],
+    ["end", (record) => { record.dataBytes = 1; }, "dataBytes"],
+  ];
+  for (const [type, change, field] of cases) {
+    const error = await refused(editRecord(good, frameOfType(good, type), change), "BAD_RECORD");
+    assert.is(error.field, field, error.message);
+    assert.ok(error.message.includes(field), `"${error.message}" names ${field}`);
+  }
+});
+
+Bad("should refuse records out of order or missing", async () => {
+  const tracks = frameOfType(good, "tracks");
+  const volume = frameOfType(good, "volume");
+  const { frames } = splitFrames(good);
+  // Track data before the volume records of its image.
+  const early = replaceFrame(good, volume, [frames[tracks].payload, frames[volume].payload]);
+  await refused(replaceFrame(early, tracks + 1, []), "BAD_RECORD");
+  // A volume dropped: the image announced more.
+  await refused(replaceFrame(good, volume, []), "BAD_RECORD");
+  // A second header.
+  await refused(replaceFrame(good, volume, [frames[0].payload, frames[volume].payload]), "BAD_RECORD");
+  // A payload that is msgpack but not a map (0xc1, "never used", decodes to an object of msgpackr's).
+  await refused(replaceFrame(good, volume, [Uint8Array.of(0xc1)]), "BAD_RECORD");
+  await refused(replaceFrame(good, volume, [encodeRecord(["volume"])]), "BAD_RECORD");
+  // A record of an unknown type.
+  const error = await refused(replaceFrame(good, volume, [encodeRecord({ type: "pprc" }), frames[volume].payload]), "BAD_RECORD");
+  assert.is(error.field, "type");
+  // The end record dropped, at a frame boundary: the file is incomplete.
+  const end = frameOfType(good, "end");
+  await refused(replaceFrame(good, end, []), "TRUNCATED");
+});
+
+Bad("should refuse a relationship that breaks the image model's rules", async () => {
+  // 2105: one relationship per volume; make the second pair reuse source 1000.
+  const second = frameOfType(good, "relationship") + 1;
+  const error = await refused(editRecord(good, second, (record) => { record.source = "1000"; }), "BAD_RECORD");
+  assert.ok(error.message.includes("1000"));
+});
+
+Bad("should refuse bytes after the end record", async () => {
+  await refused(joinBytes([good, Uint8Array.of(0)]), "TRAILING_DATA");
+  await refused(joinBytes([good, encodeFrame(encodeRecord({ type: "end" }))]), "TRAILING_DATA");
+});
+
+Bad.run();

@@ -1,0 +1,147 @@
+// Helpers for the store tests: a fingerprint of everything a state file must
+// bring back, temporary folders, error checks, and tools that take a state
+// file apart into frames and put it back together with valid checksums (to
+// build files that are damaged in exactly one way).
+import * as assert from "uvu/assert";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Packr, Unpackr } from "msgpackr";
+import { StorageImage } from "../../src/engine/image.js";
+import { StoreError, type StoreErrorCode } from "../../src/store/errors.js";
+import { FrameBuffer } from "../../src/store/frame-buffer.js";
+import { PREAMBLE_SIZE, FRAME_HEADER_SIZE } from "../../src/store/format.js";
+
+// Tracks still pending in a relationship's control bitmap, in order.
+export function pendingTracks(image: StorageImage, pair: string): number[] {
+  const relationship = image.relationship(pair);
+  const tracks: number[] = [];
+  for (let track = image.core.exports.rel_find_pending(relationship.slot, 0); track >= 0;) {
+    tracks.push(track);
+    track = image.core.exports.rel_find_pending(relationship.slot, track + 1);
+  }
+  return tracks;
+}
+
+// Everything observable of the images, as one comparable value.
+export function describeState(images: readonly StorageImage[]): unknown {
+  return images.map((image) => ({
+    id: image.id,
+    model: image.model,
+    lss: image.listLss(),
+    volumes: image.listVolumes().map((volume) => {
+      const dataState = image.dataState(volume.id);
+      return { ...volume, createdAt: volume.createdAt.getTime(), dataState, checksum: dataState === "Normal" ? image.checksum(volume.id) : null };
+    }),
+    relationships: image.listRelationships().map((relationship) => {
+      const status = image.status(relationship.id);
+      return {
+        ...status, bytesPerSecond: undefined, createdAt: status.createdAt.getTime(), syncedAt: status.syncedAt?.getTime() ?? null,
+        pending: pendingTracks(image, relationship.id),
+        recorded: relationship.record ? [image.recordedTracks(relationship.id, "source"), image.recordedTracks(relationship.id, "target")] : null,
+      };
+    }),
+  }));
+}
+
+export function temporaryDirectory(): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), "tzero-store-test-"));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export async function rejectsWithStore(promise: Promise<unknown>, code: StoreErrorCode): Promise<StoreError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.instance(error, StoreError, `expected StoreError ${code}, got ${String(error)}`);
+    assert.is((error as StoreError).code, code, (error as StoreError).message);
+    return error as StoreError;
+  }
+  throw new assert.Assertion({ message: `expected a rejection with ${code}`, operator: "rejects", expects: code, actual: "resolved", generated: false });
+}
+
+export function throwsStore(action: () => unknown, code: StoreErrorCode): StoreError {
+  try {
+    action();
+  } catch (error) {
+    assert.instance(error, StoreError, `expected StoreError ${code}, got ${String(error)}`);
+    assert.is((error as StoreError).code, code, (error as StoreError).message);
+    return error as StoreError;
+  }
+  throw new assert.Assertion({ message: `expected a throw with ${code}`, operator: "throws", expects: code, actual: "returned", generated: false });
+}
+
+export interface RawFrame {
+  offset: number;
+  payload: Uint8Array;
+}
+
+// Splits a well-formed state file into its preamble and frames.
+export function splitFrames(file: Uint8Array): { preamble: Uint8Array; frames: RawFrame[] } {
+  const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  const frames: RawFrame[] = [];
+  let offset = PREAMBLE_SIZE;
+  while (offset < file.byteLength) {
+    const length = view.getUint32(offset, true);
+    frames.push({ offset, payload: file.slice(offset + FRAME_HEADER_SIZE, offset + FRAME_HEADER_SIZE + length) });
+    offset += FRAME_HEADER_SIZE + length;
+  }
+  return { preamble: file.slice(0, PREAMBLE_SIZE), frames };
+}
+
+// A frame with a correct header and checksum around any payload bytes.
+export function encodeFrame(payload: Uint8Array, buffer = new FrameBuffer()): Uint8Array {
+  buffer.payload(payload.byteLength).set(payload);
+  const frame = new Uint8Array(FRAME_HEADER_SIZE + payload.byteLength);
+  const view = new DataView(frame.buffer);
+  view.setUint32(0, payload.byteLength, true);
+  view.setUint32(4, ~payload.byteLength >>> 0, true);
+  view.setBigUint64(8, buffer.hashPayload(payload.byteLength), true);
+  frame.set(payload, FRAME_HEADER_SIZE);
+  return frame;
+}
+
+export function joinBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const joined = new Uint8Array(parts.reduce((sum, part) => sum + part.byteLength, 0));
+  let offset = 0;
+  for (const part of parts) {
+    joined.set(part, offset);
+    offset += part.byteLength;
+  }
+  return joined;
+}
+
+const packr = new Packr({ useRecords: false });
+const unpackr = new Unpackr({ useRecords: false });
+
+export function decodeRecord(payload: Uint8Array): Record<string, unknown> {
+  return unpackr.unpack(payload) as Record<string, unknown>;
+}
+
+export function encodeRecord(record: unknown): Uint8Array {
+  return Uint8Array.from(packr.pack(record));
+}
+
+// The file with frame `index` replaced by `payloads` (none: dropped), each given a valid checksum.
+export function replaceFrame(file: Uint8Array, index: number, payloads: readonly Uint8Array[]): Uint8Array {
+  const { preamble, frames } = splitFrames(file);
+  const buffer = new FrameBuffer();
+  const encoded = frames.map((frame) => encodeFrame(frame.payload, buffer));
+  encoded.splice(index, 1, ...payloads.map((payload) => encodeFrame(payload, buffer)));
+  return joinBytes([preamble, ...encoded]);
+}
+
+// The file with the record of frame `index` changed by `change`.
+export function editRecord(file: Uint8Array, index: number, change: (record: Record<string, unknown>) => void): Uint8Array {
+  const { frames } = splitFrames(file);
+  const record = decodeRecord(frames[index].payload);
+  change(record);
+  return replaceFrame(file, index, [encodeRecord(record)]);
+}
+
+// Index of the first frame whose record has the given type.
+export function frameOfType(file: Uint8Array, type: string): number {
+  const index = splitFrames(file).frames.findIndex((frame) => decodeRecord(frame.payload).type === type);
+  assert.ok(index >= 0, `the file has a ${type} record`);
+  return index;
+}

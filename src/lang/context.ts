@@ -53,6 +53,12 @@ export class CommandContext {
     return this.operands.flatMap((operand) => atArgument(operand.at, () => convert(operand.value)));
   }
 
+  // Converts one operand, blaming it on failure.
+  operand<T>(index: number, convert: (value: Value) => T): T {
+    const operand = this.operands[index];
+    return atArgument(operand.at, () => convert(operand.value));
+  }
+
   // Converts every operand, keeping which operand each item came from.
   operandItems<T>(convert: (value: Value) => T[]): Array<{ item: T; at: Position }> {
     return this.operands.flatMap((operand) => atArgument(operand.at, () => convert(operand.value)).map((item) => ({ item, at: operand.at })));

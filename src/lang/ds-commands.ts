@@ -10,7 +10,7 @@ import type { CommandContext, CommandResult } from "./context.js";
 import { dsDate, enabled, type OutputFormat } from "./format.js";
 import { INFO, infoLine } from "./messages.js";
 import {
-  CommandFailure, atArgument, formatValue, numberValue, pairIds, pairs, volumeIds, wholeNumber, type ValueRecord,
+  CommandFailure, atArgument, formatValue, volumeId, numberValue, pairIds, pairs, volumeIds, wholeNumber, type ValueRecord,
 } from "./values.js";
 import type { Position } from "./parser.js";
 
@@ -91,8 +91,7 @@ function lsfbvol(context: CommandContext): CommandResult {
 
 function showfbvol(context: CommandContext): CommandResult {
   const image = context.image();
-  const [id] = context.convertOperands(volumeIds);
-  const volume = image.volume(id);
+  const volume = context.operand(0, (value) => image.volume(volumeId(value)));
   const relationships = image.relationshipsOf(volume.id).map((relationship) => relationship.id);
   const record: ValueRecord = {
     ...volumeRecord(context, image, volume),

@@ -9,7 +9,7 @@ import type { CommandHandler } from "./ds-commands.js";
 import { enabled } from "./format.js";
 import { INFO, infoLine } from "./messages.js";
 import {
-  CommandFailure, dataPattern, durationMs, formatValue, pairIds, sizeBytes, volumeId, wholeNumber, type ValueRecord,
+  CommandFailure, atArgument, dataPattern, durationMs, formatValue, pairIds, sizeBytes, volumeId, wholeNumber, type ValueRecord,
 } from "./values.js";
 import { workloadLine } from "./plain-presenter.js";
 
@@ -30,7 +30,7 @@ function range(context: CommandContext, volumeBytes: number): { offset: number; 
 
 function write(context: CommandContext): CommandResult {
   const image = context.image();
-  const volume = image.volume(context.convertOperands((value) => [volumeId(value)])[0]);
+  const volume = context.operand(0, (value) => image.volume(volumeId(value)));
   const { offset, length } = range(context, volume.sizeBytes);
   const pattern = context.convert("pattern", dataPattern)!;
   if (pattern.kind === "random") image.writePattern(volume.id, offset, length, seed(context, 0));
@@ -43,7 +43,7 @@ function write(context: CommandContext): CommandResult {
 
 function fill(context: CommandContext): CommandResult {
   const image = context.image();
-  const volume = image.volume(context.convertOperands((value) => [volumeId(value)])[0]);
+  const volume = context.operand(0, (value) => image.volume(volumeId(value)));
   const pattern = context.convert("pattern", dataPattern)!;
   if (pattern.kind === "random") image.writePattern(volume.id, 0, volume.sizeBytes, seed(context, 0));
   else image.fill(volume.id, 0, volume.sizeBytes, pattern.value);
@@ -52,7 +52,7 @@ function fill(context: CommandContext): CommandResult {
 
 function read(context: CommandContext): CommandResult {
   const image = context.image();
-  const volume = image.volume(context.convertOperands((value) => [volumeId(value)])[0]);
+  const volume = context.operand(0, (value) => image.volume(volumeId(value)));
   const { offset, length } = range(context, volume.sizeBytes);
   if (length > READ_SHOWN_MAX) {
     throw new EngineError("BAD_ARGUMENT", `read shows at most ${READ_SHOWN_MAX} bytes, not ${length}; use checksum or export for more`);
@@ -76,7 +76,7 @@ export function hexDump(bytes: Uint8Array, offset: number): string[] {
 
 function checksum(context: CommandContext): CommandResult {
   const image = context.image();
-  const volume = image.volume(context.convertOperands((value) => [volumeId(value)])[0]);
+  const volume = context.operand(0, (value) => image.volume(volumeId(value)));
   const { offset, length } = range(context, volume.sizeBytes);
   const sum = image.checksum(volume.id, offset, length);
   return { lines: [sum], value: sum };
@@ -96,7 +96,7 @@ function fileOperand(context: CommandContext): string {
 
 function importFile(context: CommandContext): CommandResult {
   const image = context.image();
-  const volume = image.volume(context.convertOperands((value) => [volumeId(value)])[0]);
+  const volume = context.operand(0, (value) => image.volume(volumeId(value)));
   const path = fileOperand(context);
   let descriptor: number;
   try {
@@ -125,7 +125,7 @@ function importFile(context: CommandContext): CommandResult {
 // Written to a temporary file and renamed, so a failed export leaves no half file.
 function exportFile(context: CommandContext): CommandResult {
   const image = context.image();
-  const volume = image.volume(context.convertOperands((value) => [volumeId(value)])[0]);
+  const volume = context.operand(0, (value) => image.volume(volumeId(value)));
   const path = fileOperand(context);
   const temporary = `${path}.${process.pid}.tmp`;
   let descriptor: number;
@@ -176,7 +176,7 @@ function workloadStart(context: CommandContext): CommandResult {
     throw new CommandFailure("WORKLOAD_EXISTS", `workload ${name} is already running; stop it first`, context.operands[0].at);
   }
   const image = context.image();
-  const volume = image.volume(context.convert("vol", volumeId)!);
+  const volume = context.convert("vol", (value) => image.volume(volumeId(value)))!;
   const spec = {
     name,
     volumeId: volume.id,
@@ -266,9 +266,13 @@ export function abortable<T>(promise: Promise<T>, timeoutMs: number, signal: Abo
 
 async function waitFlash(context: CommandContext): Promise<CommandResult> {
   const image = context.image();
-  const ids = context.convertOperands(pairIds);
+  const items = context.operandItems(pairIds);
+  const ids = items.map(({ item }) => item);
   const timeoutMs = context.convert("timeout", (value) => durationMs(value, "-timeout")) ?? WAIT_TIMEOUT_MS;
-  const pending = context.session.pendingPairs(image, ids);
+  const pending = items.flatMap(({ item, at }) => atArgument(at, () => context.session.pendingPairs(image, [item])));
+  for (const { item, at } of items) {
+    if (pending.includes(item)) atArgument(at, () => checkBackgroundCopy(context, item));
+  }
   const wanted = ids.length > 0 ? pending : image.listRelationships().filter((relationship) => !relationship.nocopy).map((relationship) => relationship.id);
   if (wanted.length > 0) {
     const done = new AbortController();
@@ -289,6 +293,12 @@ async function waitFlash(context: CommandContext): Promise<CommandResult> {
     lines: shown.map((id) => infoLine(INFO.copyComplete, "wait", `FlashCopy pair ${id} background copy complete.`)),
     value: shown,
   };
+}
+
+function checkBackgroundCopy(context: CommandContext, id: string): void {
+  if (context.image().relationship(id).nocopy) {
+    throw new EngineError("BAD_ARGUMENT", `FlashCopy pair ${id} was established with -nocp: it has no background copy to wait for`);
+  }
 }
 
 async function watch(context: CommandContext): Promise<CommandResult> {
@@ -312,7 +322,7 @@ async function watch(context: CommandContext): Promise<CommandResult> {
 }
 
 async function sleep(context: CommandContext): Promise<CommandResult> {
-  const ms = context.convertOperands((value) => [durationMs(value, "sleep")])[0];
+  const ms = context.operand(0, (value) => durationMs(value, "sleep"));
   await abortable(new Promise((done) => setTimeout(done, ms)), ms + 1000, context.signal, "sleep overran");
   return { lines: [], value: null };
 }

@@ -1,0 +1,95 @@
+// The benchmark harness: its TypeScript baselines answer like the core, its
+// filter and arguments behave, and a run writes a complete record. No timing
+// is asserted here: a benchmark is never a timed test.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { StorageImage } from "../../src/engine/image.js";
+import { plainFindPending, wordFindPending } from "../../bench/figures/scan.js";
+import { formatTable } from "../../bench/harness/report.js";
+import { runBench } from "../../bench/run.js";
+import type { FigureResult } from "../../bench/harness/suite.js";
+import { Random, testSeed } from "../support/random.js";
+
+// Output of runBench goes to stdout; keep the test log readable.
+async function quietly<T>(action: () => Promise<T>): Promise<T> {
+  const write = process.stdout.write.bind(process.stdout);
+  const writeError = process.stderr.write.bind(process.stderr);
+  process.stdout.write = () => true;
+  process.stderr.write = () => true;
+  try {
+    return await action();
+  } finally {
+    process.stdout.write = write;
+    process.stderr.write = writeError;
+  }
+}
+
+test("should find the same next pending track as the core scan, with both TypeScript scans", async () => {
+  const seed = testSeed();
+  const random = new Random(seed);
+  const image = new StorageImage({ workers: 0 });
+  try {
+    const exports = image.core.exports;
+    const bitmap = image.core.stagingPointer; // scratch: nothing else uses it here
+    for (let trial = 0; trial < 20; trial++) {
+      const wordCount = 2 * random.int(1, 64); // the core's bitmaps have an even number of u64 words
+      const words = new Uint32Array(image.memory.buffer, bitmap, wordCount * 2);
+      const density = random.pick([0, 1, 8, 64, 512]);
+      words.fill(0);
+      for (let bit = 0; bit < density; bit++) {
+        const track = random.int(0, wordCount * 64 - 1);
+        words[track >>> 5] |= 1 << (track & 31);
+      }
+      for (let from = 0; from <= wordCount * 64; from += random.int(1, 97)) {
+        const expected = exports.scan_find(bitmap, wordCount, from);
+        assert.is(plainFindPending(words, from), expected, `plain scan from ${from} (seed ${seed})`);
+        assert.is(wordFindPending(words, from), expected, `word scan from ${from} (seed ${seed})`);
+      }
+    }
+  } finally {
+    await image.close();
+  }
+});
+
+test("should list suites and refuse an unknown filter or a bad seed", async () => {
+  assert.is(await quietly(() => runBench(["--list"])), 0);
+  assert.is(await quietly(() => runBench(["no-such-figure"])), 2);
+  assert.is(await quietly(() => runBench(["--seed", "minus one"])), 2);
+  assert.is(await quietly(() => runBench(["--no-such-option"])), 2);
+});
+
+test("should print a verdict for every figure: met, NOT MET or reported", () => {
+  const figure = (key: string, met: boolean | null): FigureResult => ({
+    key, figure: key, value: "1 µs", bar: "≥ 2×", ratio: met === null ? null : 2, met, verified: "checked", details: {},
+  });
+  const table = formatTable([figure("a", true), figure("b", false), figure("c", null)]);
+  const lines = table.split("\n");
+  assert.is(lines.length, 5);
+  assert.ok(/\bmet\b/.test(lines[2]), lines[2]);
+  assert.ok(lines[3].includes("NOT MET"), lines[3]);
+  assert.ok(lines[4].includes("reported"), lines[4]);
+});
+
+test("should write a run record with the machine and every selected figure, each checked", async () => {
+  const folder = mkdtempSync(join(tmpdir(), "tzero-bench-"));
+  try {
+    const path = join(folder, "record.json");
+    const code = await quietly(() => runBench(["--quick", "model.mixed", "--json", path]));
+    assert.ok(code === 0 || code === 1, `a run whose checks pass exits 0 or 1 (bar missed), not ${code}`);
+    const record = JSON.parse(readFileSync(path, "utf8"));
+    assert.ok(record.machine.cpuModel.length > 0);
+    assert.ok(record.machine.cores >= 1);
+    assert.ok(record.machine.node.startsWith("v"));
+    assert.equal(record.failures, []);
+    assert.equal(record.results.map((result: FigureResult) => result.key), ["model.mixed"]);
+    assert.ok(record.results[0].verified.length > 0);
+    assert.type(record.results[0].ratio, "number");
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+});
+
+test.run();

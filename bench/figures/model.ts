@@ -158,8 +158,8 @@ export const modelSuite: Suite = {
     const image = new StorageImage({ workers: 0 });
     try {
       const model = new ReferenceImage();
-      const engine = new Runner(image as unknown as FlashCopyApi, layout);
-      const reference = new Runner(model as unknown as FlashCopyApi, layout);
+      const engine = new Runner(image, layout);
+      const reference = new Runner(model, layout);
       setUp(engine.api, layout, payload);
       setUp(reference.api, layout, payload);
       const chunk = context.quick ? 2000 : 10_000;

@@ -23,6 +23,11 @@ export function pendingTracks(image: StorageImage, pair: string): number[] {
   return tracks;
 }
 
+// describeState without creation and sync times: for images built alike by two processes.
+export function describeContents(images: readonly StorageImage[]): unknown {
+  return JSON.parse(JSON.stringify(describeState(images), (key, value) => (key === "createdAt" || key === "syncedAt" ? undefined : value)));
+}
+
 // Everything observable of the images, as one comparable value.
 export function describeState(images: readonly StorageImage[]): unknown {
   return images.map((image) => ({

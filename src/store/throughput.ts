@@ -1,8 +1,10 @@
 // Save and load throughput, for `tzero bench`: builds an image with a known
 // amount of live data, checks that a save and a load reproduce it exactly,
-// and reports GB/s and the bytes written per byte of live data.
+// and reports GB/s and the bytes written per byte of live data, beside the
+// two machine limits they run into: writing a file (the save) and touching
+// fresh memory for the first time (the load fills new extents).
 
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync, openSync, writeSync, fsyncSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StorageImage } from "../engine/index.js";
@@ -28,9 +30,13 @@ export interface ThroughputResult {
   saveGBps: number; // live GB (10^9 bytes) saved per second
   loadGBps: number;
   frozenMs: number; // how long the image was quiesced during the save
+  // The machine's own limits, measured in the same run, for ratios:
+  fileWriteGBps: number; // plain writes of as many bytes to the same folder, fsync included (bounds the save)
+  firstTouchGBps: number; // first writes to fresh shared wasm memory (page faults; bounds the load)
 }
 
 const MIB = 1 << 20;
+const PAGE_BYTES = 65536; // a WebAssembly page
 
 // Live data: the first half of every extent, so that the file skips both
 // unallocated extents (the volumes' tails) and zero tracks of allocated ones.
@@ -48,6 +54,30 @@ function fillImage(image: StorageImage, liveBytes: number, volumeBytes: number, 
     }
   }
   return ids;
+}
+
+const CHUNK_BYTES = 1 << 20;
+
+function measureFileWrite(file: string, bytes: number): number {
+  const chunk = new Uint8Array(CHUNK_BYTES).fill(1);
+  const started = performance.now();
+  const fd = openSync(file, "w");
+  try {
+    for (let done = 0; done < bytes; done += CHUNK_BYTES) writeSync(fd, chunk, 0, Math.min(CHUNK_BYTES, bytes - done));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+    rmSync(file, { force: true });
+  }
+  return bytes / ((performance.now() - started) / 1000) / 1e9;
+}
+
+function measureFirstTouch(bytes: number): number {
+  const memory = new WebAssembly.Memory({ initial: 0, maximum: Math.ceil(bytes / PAGE_BYTES), shared: true });
+  const started = performance.now();
+  memory.grow(Math.ceil(bytes / PAGE_BYTES));
+  new Uint8Array(memory.buffer).fill(1);
+  return bytes / ((performance.now() - started) / 1000) / 1e9;
 }
 
 export async function measureStoreThroughput(options: ThroughputOptions = {}): Promise<ThroughputResult> {
@@ -82,6 +112,7 @@ export async function measureStoreThroughput(options: ThroughputOptions = {}): P
       liveBytes, provisionedBytes: ids.length * volumeBytes, fileBytes, bytesPerLiveByte: fileBytes / liveBytes,
       saveSeconds, loadSeconds, saveGBps: liveBytes / saveSeconds / 1e9, loadGBps: liveBytes / loadSeconds / 1e9,
       frozenMs: report.frozenMs,
+      fileWriteGBps: measureFileWrite(join(directory, "plain-write.bin"), liveBytes), firstTouchGBps: measureFirstTouch(liveBytes),
     };
   } finally {
     await image.close();

@@ -22,7 +22,7 @@
 import { openSync, closeSync, fsyncSync, renameSync, unlinkSync, readdirSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { basename, dirname, join, resolve } from "node:path";
-import { parseImageId, isEngineError, type StorageImage } from "../engine/index.js";
+import { isEngineError, type StorageImage } from "../engine/index.js";
 import { quiesceImage, type ImageCapture, type VolumeSnapshot, type RelationshipSnapshot } from "../engine/snapshot.js";
 import { FrameWriter } from "./frame-writer.js";
 import { StoreError } from "./errors.js";
@@ -133,7 +133,7 @@ function writeImage(writer: FrameWriter, capture: ImageCapture, checkBudget: () 
   const image = capture.image;
   const volumes = capture.volumes();
   const relationships = capture.relationships();
-  const { serial } = parseImageId(image.id);
+  const serial = image.id.slice(image.id.indexOf("-") + 1); // the ID is IBM.MODEL-SERIAL (engine/ids.ts)
   writer.writeRecord({ type: "image", model: image.model, serial, lss: image.listLss(), volumes: volumes.length, relationships: relationships.length });
   for (const volume of volumes) writer.writeRecord(volumeRecord(volume));
   for (const volume of volumes) {

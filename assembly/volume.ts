@@ -105,8 +105,11 @@ function release_extents(volume: usize): void {
   }
 }
 
-// The host refuses to remove a volume in a relationship; the core checks again.
-export function volume_destroy(slot: u32): i32 {
+// Freezes a volume that is in no relationship, with all its data released;
+// the caller finishes the change and thaws it. Returns the volume entry, or
+// an error code (negative) when the volume cannot be changed. The host
+// refuses volumes in relationships itself; the core checks again.
+function freeze_idle_volume(slot: u32): i64 {
   if (slot >= VOLUME_SLOT_MAX) return E_BAD_ARGUMENT;
   const volume = volume_at(slot);
   if (atomic.load<u32>(volume + V_STATE) == VOLUME_FREE) return E_NO_VOLUME;
@@ -115,6 +118,13 @@ export function volume_destroy(slot: u32): i32 {
   const frozen = freeze(volume);
   if (frozen != OK) return frozen;
   release_extents(volume);
+  return <i64>volume;
+}
+
+export function volume_destroy(slot: u32): i32 {
+  const entry = freeze_idle_volume(slot);
+  if (entry < 0) return <i32>entry;
+  const volume = <usize>entry;
   free(<usize>load<u32>(volume + V_EXTENTS), load<u32>(volume + V_EXTENT_COUNT) << 2);
   free(<usize>load<u32>(volume + V_LOCKS), load<u32>(volume + V_TRACKS) << 2);
   atomic.store<u32>(volume + V_STATE, VOLUME_FREE);
@@ -125,14 +135,9 @@ export function volume_destroy(slot: u32): i32 {
 
 // Releases all data (the volume reads as zeros) and marks it usable again.
 export function volume_reinit(slot: u32): i32 {
-  if (slot >= VOLUME_SLOT_MAX) return E_BAD_ARGUMENT;
-  const volume = volume_at(slot);
-  if (atomic.load<u32>(volume + V_STATE) == VOLUME_FREE) return E_NO_VOLUME;
-  if (load<u32>(volume + V_TARGET_REL) != 0) return E_BAD_ARGUMENT;
-  if (load<u32>(volume + V_SOURCE_HEAD) != 0) return E_BAD_ARGUMENT;
-  const frozen = freeze(volume);
-  if (frozen != OK) return frozen;
-  release_extents(volume);
+  const entry = freeze_idle_volume(slot);
+  if (entry < 0) return <i32>entry;
+  const volume = <usize>entry;
   atomic.store<u32>(volume + V_STATE, VOLUME_NORMAL);
   thaw(volume);
   return OK;

@@ -125,7 +125,8 @@ export class CoreThread {
       const code = this.exports.image_init();
       if (code !== CoreCode.OK) throw new Error(`cannot format storage image memory (core code ${code})`);
     }
-    this.stagingPointer = this.exports.thread_attach(threadId);
+    // usize comes back as a signed i32: a buffer above 2 GiB would read as negative.
+    this.stagingPointer = this.exports.thread_attach(threadId) >>> 0;
     if (this.stagingPointer === 0) throw new Error(`cannot attach thread ${threadId} to the storage image`);
     this.bytes = new Uint8Array(memory.buffer);
   }

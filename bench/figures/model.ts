@@ -151,7 +151,7 @@ export const modelSuite: Suite = {
   name: "model",
   figures: ["model.mixed"],
   async run(context: SuiteContext) {
-    const layout = layoutOf(4, context.quick ? 8 * MiB : 32 * MiB);
+    const layout = layoutOf(4, context.quick ? 8 * MiB : 16 * MiB);
     const random = new Xorshift32(context.seed + 5);
     const payload = new Uint8Array(PAYLOAD_BYTES + MiB);
     for (let index = 0; index < payload.length; index++) payload[index] = random.next() & 0xff;
@@ -162,7 +162,7 @@ export const modelSuite: Suite = {
       const reference = new Runner(model, layout);
       setUp(engine.api, layout, payload);
       setUp(reference.api, layout, payload);
-      const chunk = context.quick ? 2000 : 10_000;
+      const chunk = context.quick ? 2000 : 4000;
       // First chunk: every outcome compared, untimed (also the warm-up).
       let compared = 0;
       for (const operation of operations(layout, chunk, random, payload)) {

@@ -117,7 +117,7 @@ function measure(image: StorageImage, pendingCount: number, seed: number, quick:
   const trackCount = VOLUME_BYTES / TRACK_SIZE;
   const chosen = leavePending(image, relationship.id, trackCount, pendingCount, seed);
   const exports = image.core.exports;
-  const bitmap = exports.rel_bitmap_pointer(relationship.slot);
+  const bitmap = exports.rel_bitmap_pointer(relationship.slot) >>> 0;
   const wordCount = exports.rel_word_count(relationship.slot);
   const words = new Uint32Array(image.memory.buffer, bitmap, wordCount * 2);
   const coreFind: Finder = (from) => exports.scan_find(bitmap, wordCount, from);

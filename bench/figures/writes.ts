@@ -77,7 +77,11 @@ function checkWritten(image: StorageImage, volume: Volume, workload: Workload, s
     const offset = written[random.below(written.length)];
     const payload = workload.staging + last.get(offset)! * BLOCK;
     const expected = bytes.slice(payload, payload + BLOCK);
-    check(Buffer.compare(image.read(volume.id, offset, BLOCK), expected) === 0, `block at ${volume.id}+${offset} holds the last payload written there`);
+    const found = image.read(volume.id, offset, BLOCK);
+    if (Buffer.compare(found, expected) === 0) continue;
+    const heldPayload = Array.from({ length: BUFFERS }, (_, index) => index)
+      .find((index) => Buffer.compare(found, bytes.subarray(workload.staging + index * BLOCK, workload.staging + (index + 1) * BLOCK)) === 0);
+    check(false, `block at ${volume.id}+${offset} holds payload ${last.get(offset)}, the last written there (it holds ${heldPayload ?? "none of them"})`);
   }
 }
 

@@ -3,26 +3,15 @@
 import type { StorageImage, Volume } from "../../src/engine/index.js";
 import { check } from "./suite.js";
 
-// Mirrors assembly/layout.ts: the volume table starts HEADER_SIZE bytes after
-// the layout base, VOLUME_ENTRY bytes per slot; V_EXTENTS (u32) points at the
-// volume's extent table (one u32 data pointer per 1 MiB extent, 0 while
-// unallocated) and V_EXTENT_COUNT (u32) holds its length. The benchmarks need
-// the data pointers for the raw memory.copy baselines; pointerOf() checks what
-// it reads against a host read through the core before anyone uses it.
-const HEADER_SIZE = 4096;
-const VOLUME_ENTRY = 64;
-const V_EXTENTS = 28;
-const V_EXTENT_COUNT = 48;
 export const EXTENT_SIZE = 1 << 20;
 
+// The data pointer of every extent of a volume (0 while unallocated), for the
+// raw memory.copy baselines; contiguousPointer() checks them against host reads.
 export function extentPointers(image: StorageImage, volume: Volume): Uint32Array {
-  const view = new DataView(image.memory.buffer);
-  const entry = image.core.exports.layout_base() + HEADER_SIZE + volume.slot * VOLUME_ENTRY;
-  const table = view.getUint32(entry + V_EXTENTS, true);
-  const count = view.getUint32(entry + V_EXTENT_COUNT, true);
-  check(count === Math.ceil(volume.sizeBytes / EXTENT_SIZE), `extent count of ${volume.id} read from the layout`);
+  const count = Math.ceil(volume.sizeBytes / EXTENT_SIZE);
   const pointers = new Uint32Array(count);
-  for (let extent = 0; extent < count; extent++) pointers[extent] = view.getUint32(table + extent * 4, true);
+  // usize comes back from the core as a signed i32: >>> 0 keeps pointers above 2 GiB right.
+  for (let extent = 0; extent < count; extent++) pointers[extent] = image.core.exports.volume_extent_pointer(volume.slot, extent) >>> 0;
   return pointers;
 }
 

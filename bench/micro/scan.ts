@@ -27,7 +27,7 @@ export const scanMicro: MicroSuite = {
     }
     image.copyTracks(relationship.id, from, TRACKS - from);
     const exports = image.core.exports;
-    const bitmap = exports.rel_bitmap_pointer(relationship.slot);
+    const bitmap = exports.rel_bitmap_pointer(relationship.slot) >>> 0;
     const wordCount = exports.rel_word_count(relationship.slot);
     const words = new Uint32Array(image.memory.buffer, bitmap, wordCount * 2);
     let found = 0;

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StorageImage } from "../../src/engine/image.js";
+import { CoreThread, coreModule } from "../../src/core/core.js";
 import { plainFindPending, wordFindPending } from "../../bench/figures/scan.js";
 import { formatTable } from "../../bench/harness/report.js";
 import { runBench } from "../../bench/run.js";
@@ -50,6 +51,30 @@ test("should find the same next pending track as the core scan, with both TypeSc
       }
     }
   } finally {
+    await image.close();
+  }
+});
+
+// The write benchmarks write through a host thread of their own; in a full run
+// it attaches once the image has passed 2 GiB, where the core's usize results
+// come back to JavaScript as negative i32s.
+test("should write through a host thread whose staging buffer lies above 2 GiB", async () => {
+  const image = new StorageImage({ workers: 0 });
+  const hostId = image.threadIds.take();
+  try {
+    const extentBytes = 1 << 20;
+    const filler = image.createVolume({ id: "1000", capacity: (2100 * extentBytes) / 512, unit: "blocks" });
+    // One byte per extent allocates it while touching a single page.
+    for (let extent = 0; extent < 2100; extent++) image.fill(filler.id, extent * extentBytes, 1, 1);
+    const volume = image.createVolume({ id: "1001", capacity: 128, unit: "blocks" });
+    const host = new CoreThread(image.memory, hostId, coreModule());
+    assert.ok(host.stagingPointer >= 2 ** 31, `staging at ${host.stagingPointer} lies above 2 GiB`);
+    host.staging(4096).fill(0x5a);
+    assert.is(host.exports.io_write(volume.slot, 0, 4096, host.stagingPointer), 0);
+    assert.equal([...image.read(volume.id, 0, 4)], [0x5a, 0x5a, 0x5a, 0x5a]);
+  } finally {
+    image.core.exports.reap_thread(hostId);
+    image.threadIds.release(hostId);
     await image.close();
   }
 });

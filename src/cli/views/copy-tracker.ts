@@ -12,16 +12,17 @@ export interface CopyRow {
   id: string;
   trackCount: number;
   tracksLeft: number;
+  // The latest rate while copying; once copied, the average from establish to completion when known.
   bytesPerSecond: number;
   state: CopyState;
 }
 
 export class CopyTracker {
   private readonly rows = new Map<string, CopyRow>();
-  private readonly copiedIds = new Set<string>();
+  private readonly copied = new Map<string, Relationship>();
   private readonly pairs: string[];
   private readonly onCopied = (relationship: Relationship) => {
-    this.copiedIds.add(relationship.id);
+    this.copied.set(relationship.id, relationship);
   };
 
   // `pairs` empty follows every background copy of the image, including ones established later.
@@ -55,15 +56,16 @@ export class CopyTracker {
     if (this.image.hasRelationship(id)) {
       const status = this.image.status(id);
       const state: CopyState = status.nocopy ? "nocopy" : status.pendingTracks > 0 ? "copying" : "copied";
-      return {
-        id, trackCount: status.trackCount, tracksLeft: status.pendingTracks,
-        bytesPerSecond: status.bytesPerSecond > 0 ? status.bytesPerSecond : previous?.bytesPerSecond ?? 0, state,
-      };
+      const rate = state === "copied" ? averageRate(status) ?? status.bytesPerSecond : status.bytesPerSecond;
+      return { id, trackCount: status.trackCount, tracksLeft: status.pendingTracks, bytesPerSecond: rate, state };
     }
     // Gone: it ended by itself after its copy (or before this view first looked), or was withdrawn.
     const trackCount = previous?.trackCount ?? this.sourceTrackCount(id);
-    const copied = this.copiedIds.has(id) || previous === undefined || previous.tracksLeft === 0 || previous.state === "copied";
-    if (copied) return { id, trackCount, tracksLeft: 0, bytesPerSecond: previous?.bytesPerSecond ?? 0, state: "copied" };
+    const ended = this.copied.get(id);
+    if (ended || previous === undefined || previous.state === "copied") {
+      const rate = (ended && averageRate(ended)) ?? previous?.bytesPerSecond ?? 0;
+      return { id, trackCount, tracksLeft: 0, bytesPerSecond: rate, state: "copied" };
+    }
     return { ...previous, bytesPerSecond: 0, state: "withdrawn" };
   }
 
@@ -72,4 +74,13 @@ export class CopyTracker {
     if (!this.image.hasVolume(sourceId)) return 0;
     return Math.ceil(this.image.volume(sourceId).sizeBytes / TRACK_SIZE);
   }
+}
+
+// Bytes copied from establish to completion over the time it took; undefined
+// while not complete. Completion is noticed at the engine's next progress poll,
+// so for copies of a few milliseconds this is a lower bound.
+function averageRate(relationship: Relationship): number | undefined {
+  if (relationship.syncedAt === null) return undefined;
+  const seconds = Math.max(1, relationship.syncedAt.getTime() - relationship.createdAt.getTime()) / 1000;
+  return (relationship.trackCount * TRACK_SIZE) / seconds;
 }

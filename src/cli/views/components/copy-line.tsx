@@ -24,7 +24,7 @@ export function CopyLine({ row }: { row: CopyRow }) {
       <Text color={STATE_COLOR[row.state]}>{progressBar(fraction, BAR_WIDTH)}</Text>
       <Text>{` ${formatPercent(copied, row.trackCount).padStart(6)}`}</Text>
       <Text>{`  ${formatCount(row.tracksLeft)} of ${formatCount(row.trackCount)} tracks left`}</Text>
-      <Text>{`  ${formatMegabytesPerSecond(row.bytesPerSecond)} MB/s`}</Text>
+      <Text>{`  ${formatMegabytesPerSecond(row.bytesPerSecond)} MB/s${row.state === "copied" ? " avg" : ""}`}</Text>
       <Text color={STATE_COLOR[row.state]}>{`  ${stateText(row)}`}</Text>
     </Box>
   );

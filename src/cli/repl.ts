@@ -32,6 +32,7 @@ export interface ReplOptions {
 export const REPL_FILE = "repl";
 const HISTORY_FILE = ".tzero_history";
 const HISTORY_SIZE = 1000;
+const LIVE_REFRESH_MS = 200;
 
 type TtyStream = { isTTY?: boolean };
 
@@ -78,6 +79,8 @@ class Shell {
       })
       : undefined;
     return new Session({
+      // A live view redraws several times a second; plain lines keep the session's steady interval.
+      ...(live ? { refreshMs: LIVE_REFRESH_MS } : {}),
       ...this.options.sessionOptions,
       write: (line) => this.output.write(`${line}\n`),
       confirm: (question) => this.confirm(question),

@@ -1,11 +1,14 @@
 // The engine side of saving and loading storage images (src/store uses it).
 //
-// Capture: quiesceImage() freezes every volume of an image (assembly/snapshot.ts)
-// and returns an ImageCapture through which the image is read at that one
-// point in time: its volumes, its relationships with their bitmaps, and each
-// volume's own non-zero tracks, read in place from shared memory. Copy workers
-// and host I/O wait at the volume gates meanwhile (at most 20 s, after which
-// they fail with TIMEOUT), so the caller resumes as soon as it can.
+// Capture, in two steps, so that host I/O and copies wait as briefly as possible:
+//   1. scanVolumeData() reads each volume's non-zero tracks while the image
+//      runs: a provisional copy, which the caller writes out and hashes per track;
+//   2. quiesceImage() freezes every volume (assembly/snapshot.ts) and returns an
+//      ImageCapture: the image at one point in time. Through it the caller
+//      reads the relationships with their bitmaps and the tracks that changed
+//      since step 1 (trackChanges, trackBytes), then resumes.
+// Copy workers and host I/O wait at the volume gates during step 2 only (at
+// most 20 s, after which they fail with TIMEOUT).
 //
 // Restore, into a new image nobody else uses yet, in this order:
 //   restoreVolume → writeVolumeTracks → markUnusable → restoreRelationship.
@@ -17,13 +20,9 @@ import { EngineError } from "./errors.js";
 import { coreError } from "./core-errors.js";
 import { parseVolumeId, lssOf, pairId } from "./ids.js";
 import { checkEstablish, type VolumeFacts } from "./rules.js";
-import type { StorageImage, Volume, Relationship, DataState } from "./image.js";
+import type { StorageImage, Volume, Relationship } from "./image.js";
 
 const EXTENT_TRACKS = EXTENT_SIZE / TRACK_SIZE;
-
-export interface VolumeSnapshot extends Volume {
-  readonly dataState: DataState;
-}
 
 export interface RelationshipSnapshot extends Relationship {
   readonly pendingTracks: number;
@@ -59,20 +58,54 @@ export function bitmapPopulation(bitmap: Uint8Array): number {
 
 export type DataRunVisitor = (firstTrack: number, bytes: Uint8Array) => void;
 
+// Bytes of `track` that lie within the volume: TRACK_SIZE but for a last, partial track.
+export function trackLength(volume: Volume, track: number): number {
+  return Math.min(TRACK_SIZE, volume.sizeBytes - track * TRACK_SIZE);
+}
+
+function extentBytes(image: StorageImage, volume: Volume, firstTrack: number, trackCount: number): Uint8Array {
+  const extent = Math.floor(firstTrack / EXTENT_TRACKS);
+  if (Math.floor((firstTrack + trackCount - 1) / EXTENT_TRACKS) !== extent) {
+    throw new EngineError("BAD_ARGUMENT", `tracks ${firstTrack} to ${firstTrack + trackCount - 1} of volume ${volume.id} cross an extent`);
+  }
+  const data = image.core.exports.volume_extent_pointer(volume.slot, extent) >>> 0;
+  const length = (trackCount - 1) * TRACK_SIZE + trackLength(volume, firstTrack + trackCount - 1);
+  if (data === 0) return new Uint8Array(length); // unallocated: reads as zeros
+  const at = data + (firstTrack % EXTENT_TRACKS) * TRACK_SIZE;
+  return image.core.view().subarray(at, at + length);
+}
+
+// Calls `visit` for each run of consecutive non-zero tracks of the volume's
+// own storage (no FlashCopy redirect), at most `tracksMax` tracks, never
+// across an extent; `bytes` is a view of shared memory, valid during the call
+// only. WITHOUT quiescing: other threads may change the bytes while they are
+// visited, so this makes a provisional copy, which a quiesced ImageCapture
+// then corrects (trackChanges). Volumes are created and removed only on the
+// image's own thread, so the volume and its extents stay in place meanwhile.
+export function scanVolumeData(image: StorageImage, volume: Volume, tracksMax: number, visit: DataRunVisitor): void {
+  if (!Number.isInteger(tracksMax) || tracksMax < 1) throw new EngineError("BAD_ARGUMENT", `tracksMax ${tracksMax} is not a whole number from 1`);
+  const extentCount = Math.ceil(volume.sizeBytes / EXTENT_SIZE);
+  for (let extent = 0; extent < extentCount; extent++) {
+    let mask = image.core.exports.extent_nonzero_mask(volume.slot, extent);
+    while (mask !== 0) {
+      const start = 31 - Math.clz32(mask & -mask);
+      let count = 0;
+      while (count < tracksMax && start + count < EXTENT_TRACKS && (mask & (1 << (start + count))) !== 0) count++;
+      mask &= ~(((1 << count) - 1) << start);
+      const firstTrack = extent * EXTENT_TRACKS + start;
+      visit(firstTrack, extentBytes(image, volume, firstTrack, count));
+    }
+  }
+}
+
 // An image frozen at one point in time. Every read method throws once resumed.
 export class ImageCapture {
   private active = true;
-  readonly frozenAt = performance.now();
 
   constructor(readonly image: StorageImage) {}
 
   private checkActive(): void {
     if (!this.active) throw new EngineError("BAD_ARGUMENT", `storage image ${this.image.id} is no longer quiesced`);
-  }
-
-  volumes(): VolumeSnapshot[] {
-    this.checkActive();
-    return this.image.listVolumes().map((volume) => ({ ...volume, dataState: this.image.dataState(volume.id) }));
   }
 
   relationships(): RelationshipSnapshot[] {
@@ -97,36 +130,40 @@ export class ImageCapture {
     });
   }
 
-  // Calls `visit` for each run of consecutive non-zero tracks of the volume's
-  // own storage (no FlashCopy redirect), at most `tracksMax` tracks, never
-  // across an extent. `bytes` is a view of shared memory, valid during the
-  // call only; the last track of a volume is cut at the volume's end.
-  forEachDataRun(volume: Volume, tracksMax: number, visit: DataRunVisitor): void {
+  // The tracks of a volume whose bytes now differ from a provisional copy
+  // (scanVolumeData), given the xxHash64 of each track as that copy saved it:
+  // `changed` are non-zero now and were not saved, or were saved with other
+  // bytes; `zeroed` were saved non-zero and are all zero now. Hashes every
+  // non-zero track in place (the core's xxHash64, ~8 GB/s), which is most of
+  // the quiesced window. Two different contents of one track with the same
+  // 64-bit hash would go unnoticed: odds of 2^-64 per changed track.
+  trackChanges(volume: Volume, saved: ReadonlyMap<number, bigint>): { changed: number[]; zeroed: number[] } {
     this.checkActive();
-    if (!Number.isInteger(tracksMax) || tracksMax < 1) throw new EngineError("BAD_ARGUMENT", `tracksMax ${tracksMax} is not a whole number from 1`);
     const exports = this.image.core.exports;
+    const changed: number[] = [];
+    const zeroed = new Set(saved.keys());
     const extentCount = Math.ceil(volume.sizeBytes / EXTENT_SIZE);
     for (let extent = 0; extent < extentCount; extent++) {
-      let mask = exports.extent_nonzero_mask(volume.slot, extent);
+      const mask = exports.extent_nonzero_mask(volume.slot, extent);
       if (mask === 0) continue;
       const data = exports.volume_extent_pointer(volume.slot, extent) >>> 0;
-      const memory = this.image.core.view();
-      while (mask !== 0) {
-        const start = 31 - Math.clz32(mask & -mask);
-        let count = 0;
-        while (count < tracksMax && start + count < EXTENT_TRACKS && (mask & (1 << (start + count))) !== 0) count++;
-        mask &= ~(((1 << count) - 1) << start);
-        const firstTrack = extent * EXTENT_TRACKS + start;
-        const length = Math.min(count * TRACK_SIZE, volume.sizeBytes - firstTrack * TRACK_SIZE);
-        const at = data + start * TRACK_SIZE;
-        visit(firstTrack, memory.subarray(at, at + length));
+      for (let index = 0; index < EXTENT_TRACKS; index++) {
+        if ((mask & (1 << index)) === 0) continue;
+        const track = extent * EXTENT_TRACKS + index;
+        zeroed.delete(track);
+        const hash = BigInt.asUintN(64, exports.hash_memory(data + index * TRACK_SIZE, trackLength(volume, track)));
+        if (saved.get(track) !== hash) changed.push(track);
       }
     }
+    return { changed, zeroed: [...zeroed].sort((a, b) => a - b) };
   }
 
-  // Milliseconds since the image was quiesced.
-  get frozenMs(): number {
-    return performance.now() - this.frozenAt;
+  // A view of the volume's own bytes of tracks [firstTrack, firstTrack +
+  // trackCount), all in one extent, the last track cut at the volume's end.
+  // Valid until the capture is resumed.
+  trackBytes(volume: Volume, firstTrack: number, trackCount: number): Uint8Array {
+    this.checkActive();
+    return extentBytes(this.image, volume, firstTrack, trackCount);
   }
 
   resume(): void {

@@ -17,14 +17,20 @@
 //
 // Frame order (the loader enforces it):
 //
-//   header, then per storage image: image, volume x N, tracks x T,
-//   relationship x R; then end.
+//   header
+//   image, volume x N            for each storage image: its structure
+//   tracks / zeros, any order    the data, applied in file order
+//   relationship x R             all relationships of all images
+//   end
 //
 // `tracks` frames hold a run of consecutive non-zero tracks of one volume's
-// own storage (all-zero tracks are not written, so the file is sparse); they
-// follow every volume frame of their image, so that the loader has created
-// each volume before its data. Relationships follow the data: the loader links
-// them last, when the tracks their background copy reads are in place. The
+// own storage; all-zero tracks are not written, so the file is sparse. A save
+// writes the data twice over (save.ts): first a provisional copy while the
+// images run, then, with them quiesced, the tracks that changed since, as
+// later `tracks` frames (a later frame of a track overrides an earlier one)
+// and `zeros` frames (tracks saved non-zero that are now all zero). The
+// relationships come last, from the quiesced images, and the loader links
+// them only once every track their background copy reads is in place. The
 // end record repeats the counts, so a file cut at a frame boundary is caught.
 //
 // A frame is assembled and checksummed in a 1 MiB staging buffer of a private
@@ -46,12 +52,11 @@ export const FRAME_PAYLOAD_MAX = STAGING_SIZE - FRAME_HEADER_SIZE;
 export const TRACKS_PER_FRAME_MAX = 8;
 export const TRACKS_FRAME_DATA_MAX = TRACKS_PER_FRAME_MAX * TRACK_SIZE;
 
-export type RecordType = "header" | "image" | "volume" | "tracks" | "relationship" | "end";
+export type RecordType = "header" | "image" | "volume" | "tracks" | "zeros" | "relationship" | "end";
 
 export interface HeaderRecord {
   type: "header";
   generator: string; // the program that wrote the file, for people
-  savedAt: number;
   images: number;
 }
 
@@ -78,13 +83,23 @@ export interface VolumeRecord {
 
 export interface TracksRecord {
   type: "tracks";
+  image: number; // index of the image record, 0 = first
   volume: string;
   track: number; // first track of the run
   data: Uint8Array; // whole tracks, the last one cut at the volume's end
 }
 
+export interface ZerosRecord {
+  type: "zeros";
+  image: number;
+  volume: string;
+  track: number; // first track of a run of tracks that read as zeros
+  count: number;
+}
+
 export interface RelationshipRecord {
   type: "relationship";
+  image: number;
   source: string;
   target: string;
   slot: number;
@@ -105,11 +120,13 @@ export interface RelationshipRecord {
 
 export interface EndRecord {
   type: "end";
+  savedAt: number; // the point in time the file holds (when the images were quiesced)
   frames: number; // frames before this one
   images: number;
   volumes: number;
   relationships: number;
   dataBytes: number; // bytes of track data in tracks frames
+  zeroTracks: number; // tracks in zeros frames
 }
 
-export type StateRecord = HeaderRecord | ImageRecord | VolumeRecord | TracksRecord | RelationshipRecord | EndRecord;
+export type StateRecord = HeaderRecord | ImageRecord | VolumeRecord | TracksRecord | ZerosRecord | RelationshipRecord | EndRecord;

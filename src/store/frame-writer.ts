@@ -3,6 +3,7 @@
 
 import { writeSync } from "node:fs";
 import { Packr } from "msgpackr";
+import { TRACK_SIZE } from "../core/codes.js";
 import { FrameBuffer } from "./frame-buffer.js";
 import { StoreError } from "./errors.js";
 import {
@@ -69,23 +70,30 @@ export class FrameWriter {
 
   // A tracks frame, with its data copied once, from the image's memory into
   // the frame: the record is packed with an empty bin as its last field, whose
-  // 2-byte encoding is then replaced by a bin 32 header and the data.
-  writeTracks(volume: string, track: number, data: Uint8Array): void {
+  // 2-byte encoding is then replaced by a bin 32 header and the data. Returns
+  // the xxHash64 of each track as written (the last one may be partial).
+  writeTracks(image: number, volume: string, track: number, data: Uint8Array): bigint[] {
     if (data.byteLength === 0 || data.byteLength > TRACKS_FRAME_DATA_MAX) {
       throw new StoreError("BAD_ARGUMENT", `a tracks frame holds 1 to ${TRACKS_FRAME_DATA_MAX} bytes of data, not ${data.byteLength}`, { file: this.file });
     }
-    const head = this.packr.pack({ type: "tracks", volume, track, data: new Uint8Array(0) } satisfies TracksRecord);
+    const head = this.packr.pack({ type: "tracks", image, volume, track, data: new Uint8Array(0) } satisfies TracksRecord);
     const prefixLength = head.byteLength - BIN8_EMPTY.length;
     if (head[prefixLength] !== BIN8_EMPTY[0] || head[prefixLength + 1] !== BIN8_EMPTY[1]) {
       throw new StoreError("BAD_ARGUMENT", "msgpackr did not encode the empty data field last as bin 8", { file: this.file });
     }
-    const length = prefixLength + BIN32_HEADER_SIZE + data.byteLength;
+    const dataOffset = prefixLength + BIN32_HEADER_SIZE;
+    const length = dataOffset + data.byteLength;
     const payload = this.buffer.payload(length);
     payload.set(head.subarray(0, prefixLength), 0);
     payload[prefixLength] = BIN32;
     new DataView(payload.buffer, payload.byteOffset + prefixLength + 1, 4).setUint32(0, data.byteLength, false);
-    payload.set(data, prefixLength + BIN32_HEADER_SIZE);
+    payload.set(data, dataOffset);
+    const hashes: bigint[] = [];
+    for (let offset = 0; offset < data.byteLength; offset += TRACK_SIZE) {
+      hashes.push(this.buffer.hashPayloadRange(dataOffset + offset, Math.min(TRACK_SIZE, data.byteLength - offset)));
+    }
     this.finishFrame(length);
     this.dataBytes += data.byteLength;
+    return hashes;
   }
 }

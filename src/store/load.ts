@@ -8,7 +8,7 @@
 
 import { openSync, closeSync, fstatSync } from "node:fs";
 import { resolve } from "node:path";
-import { StorageImage, isEngineError, type ImageOptions } from "../engine/index.js";
+import { StorageImage, isEngineError, type ImageOptions, type Volume } from "../engine/index.js";
 import { TRACK_SIZE } from "../core/codes.js";
 import {
   restoreVolume, writeVolumeTracks, markUnusable, restoreRelationship, bitmapBytes, bitmapPopulation,
@@ -16,9 +16,9 @@ import {
 import { FrameReader, type Frame } from "./frame-reader.js";
 import { StoreError } from "./errors.js";
 import {
-  recordType, headerRecord, imageRecord, volumeRecord, tracksRecord, relationshipRecord, endRecord, type FieldFailure,
+  recordType, headerRecord, imageRecord, volumeRecord, tracksRecord, zerosRecord, relationshipRecord, endRecord, type FieldFailure,
 } from "./records.js";
-import type { HeaderRecord, ImageRecord, RecordType } from "./format.js";
+import type { HeaderRecord, ImageRecord, RecordType, EndRecord } from "./format.js";
 
 // Options of the images built (model and serial come from the file).
 export type LoadOptions = Omit<ImageOptions, "model" | "serial">;
@@ -60,9 +60,16 @@ function readState(file: string, options: LoadOptions, images: StorageImage[]): 
 }
 
 // Where the loader is in the frame order of format.ts.
-type Phase = "start" | "images" | "volumes" | "tracks" | "relationships";
+type Phase = "start" | "structure" | "data" | "relationships";
 
-interface CurrentImage {
+const ALLOWED: Record<Phase, readonly RecordType[]> = {
+  start: ["header"],
+  structure: ["image", "volume", "tracks", "zeros", "relationship", "end"],
+  data: ["tracks", "zeros", "relationship", "end"],
+  relationships: ["relationship", "end"],
+};
+
+interface LoadedImage {
   image: StorageImage;
   record: ImageRecord;
   volumes: number;
@@ -72,9 +79,9 @@ interface CurrentImage {
 class StateLoader {
   private phase: Phase = "start";
   private header: HeaderRecord | null = null;
-  private current: CurrentImage | null = null;
+  private readonly loaded: LoadedImage[] = [];
   private frame: Frame | null = null;
-  private readonly totals = { volumes: 0, relationships: 0, dataBytes: 0 };
+  private readonly totals = { volumes: 0, relationships: 0, dataBytes: 0, zeroTracks: 0 };
   frames = 0;
 
   constructor(
@@ -83,14 +90,10 @@ class StateLoader {
     private readonly images: StorageImage[],
   ) {}
 
-  private where(): string {
-    const frame = this.frame as Frame;
-    return `${this.file}: frame ${frame.index} at byte ${frame.offset}`;
-  }
-
   private fail(message: string, field?: string, cause?: unknown): StoreError {
     const frame = this.frame as Frame;
-    return new StoreError("BAD_RECORD", `${this.where()}: ${message}`, { file: this.file, offset: frame.offset, frame: frame.index, field, cause });
+    const where = `${this.file}: frame ${frame.index} at byte ${frame.offset}`;
+    return new StoreError("BAD_RECORD", `${where}: ${message}`, { file: this.file, offset: frame.offset, frame: frame.index, field, cause });
   }
 
   private readonly fieldFailure: FieldFailure = (type, field, message) => this.fail(`${type} record: field ${field} ${message}`, field);
@@ -100,51 +103,37 @@ class StateLoader {
     this.frame = frame;
     this.frames++;
     const type = recordType(frame.value, this.fieldFailure);
-    this.checkOrder(type);
+    this.advance(type);
     try {
-      return this.applyRecord(type, frame.value);
+      this.applyRecord(type, frame.value);
     } catch (error) {
       if (!isEngineError(error)) throw error;
       throw this.fail(`${type} record cannot be applied: ${error.message}`, undefined, error);
     }
+    return type === "end";
   }
 
-  private checkOrder(type: RecordType): void {
-    const allowed: Record<Phase, readonly RecordType[]> = {
-      start: ["header"],
-      images: ["image", "end"],
-      volumes: ["volume", "tracks", "relationship", "image", "end"],
-      tracks: ["tracks", "relationship", "image", "end"],
-      relationships: ["relationship", "image", "end"],
-    };
-    if (!allowed[this.phase].includes(type)) {
-      throw this.fail(`a ${type} record cannot come here (expected ${allowed[this.phase].join(" or ")}; see the frame order of the format)`, "type");
+  // Checks the record may come here, and moves to the phase it starts.
+  private advance(type: RecordType): void {
+    if (!ALLOWED[this.phase].includes(type)) {
+      throw this.fail(`a ${type} record cannot come here (expected ${ALLOWED[this.phase].join(" or ")}; see the frame order of the format)`, "type");
     }
+    if (type === "volume" && this.loaded.length === 0) throw this.fail("a volume record comes before any image record", "type");
+    const next: Phase = type === "header" || type === "image" || type === "volume" ? "structure"
+      : type === "relationship" || type === "end" ? "relationships" : "data";
+    if (this.phase === "structure" && next !== "structure") this.closeStructure();
+    this.phase = next;
   }
 
-  private applyRecord(type: RecordType, value: unknown): boolean {
+  private applyRecord(type: RecordType, value: unknown): void {
     switch (type) {
-      case "header":
-        this.header = headerRecord(value, this.fieldFailure);
-        this.phase = "images";
-        return false;
-      case "image":
-        this.closeImage();
-        this.openImage(imageRecord(value, this.fieldFailure));
-        return false;
-      case "volume":
-        this.applyVolume(value);
-        return false;
-      case "tracks":
-        this.applyTracks(value);
-        return false;
-      case "relationship":
-        this.applyRelationship(value);
-        return false;
-      case "end":
-        this.closeImage();
-        this.applyEnd(value);
-        return true;
+      case "header": this.header = headerRecord(value, this.fieldFailure); break;
+      case "image": this.openImage(imageRecord(value, this.fieldFailure)); break;
+      case "volume": this.applyVolume(value); break;
+      case "tracks": this.applyTracks(value); break;
+      case "zeros": this.applyZeros(value); break;
+      case "relationship": this.applyRelationship(value); break;
+      case "end": this.applyEnd(value); break;
     }
   }
 
@@ -154,26 +143,33 @@ class StateLoader {
     const image = new StorageImage({ ...this.options, model: record.model, serial: record.serial });
     this.images.push(image);
     if (this.images.some((other) => other !== image && other.id === image.id)) throw this.fail(`storage image ${image.id} appears twice`, "serial");
-    this.current = { image, record, volumes: 0, relationships: 0 };
-    this.phase = "volumes";
+    this.loaded.push({ image, record, volumes: 0, relationships: 0 });
   }
 
-  // Checks that the image got every volume and relationship it announced.
-  private closeImage(): void {
-    const current = this.current;
-    if (current === null) return;
-    const { image, record } = current;
-    if (current.volumes !== record.volumes) throw this.fail(`image ${image.id} announced ${record.volumes} volumes but ${current.volumes} followed`, "volumes");
-    if (current.relationships !== record.relationships) {
-      throw this.fail(`image ${image.id} announced ${record.relationships} relationships but ${current.relationships} followed`, "relationships");
+  // After the last image and volume record: every image has all its volumes.
+  private closeStructure(): void {
+    const header = this.header as HeaderRecord;
+    if (this.images.length !== header.images) throw this.fail(`the header announces ${header.images} images but ${this.images.length} came before the data`, "images");
+    for (const { image, record, volumes } of this.loaded) {
+      if (volumes !== record.volumes) throw this.fail(`image ${image.id} announced ${record.volumes} volumes but ${volumes} followed it`, "volumes");
+      const lss = image.listLss();
+      if (lss.join(",") !== record.lss.join(",")) throw this.fail(`image ${image.id} lists LSSs ${record.lss.join(" ")} but its volumes are in ${lss.join(" ")}`, "lss");
     }
-    const lss = image.listLss();
-    if (lss.join(",") !== record.lss.join(",")) throw this.fail(`image ${image.id} lists LSSs ${record.lss.join(" ")} but its volumes are in ${lss.join(" ")}`, "lss");
-    this.current = null;
+  }
+
+  private loadedImage(index: number): LoadedImage {
+    const loaded = this.loaded[index];
+    if (loaded === undefined) throw this.fail(`image ${index} does not exist (the file has ${this.loaded.length})`, "image");
+    return loaded;
+  }
+
+  private volumeOf(loaded: LoadedImage, id: string, field: string): Volume {
+    if (!loaded.image.hasVolume(id)) throw this.fail(`volume ${id} is not a volume of ${loaded.image.id}`, field);
+    return loaded.image.volume(id);
   }
 
   private applyVolume(value: unknown): void {
-    const current = this.current as CurrentImage;
+    const current = this.loaded[this.loaded.length - 1];
     const record = volumeRecord(value, this.fieldFailure);
     if (current.volumes >= current.record.volumes) throw this.fail(`image ${current.image.id} announced only ${current.record.volumes} volumes`, "volumes");
     restoreVolume(current.image, { ...record, createdAt: new Date(record.createdAt) });
@@ -183,54 +179,61 @@ class StateLoader {
   }
 
   private applyTracks(value: unknown): void {
-    const current = this.current as CurrentImage;
     const record = tracksRecord(value, this.fieldFailure);
-    if (current.volumes !== current.record.volumes) throw this.fail("track data comes before the last volume record of its image", "type");
-    if (!current.image.hasVolume(record.volume)) throw this.fail(`tracks record: volume ${record.volume} is not a volume of ${current.image.id}`, "volume");
-    const volume = current.image.volume(record.volume);
-    const offset = record.track * TRACK_SIZE;
-    const end = offset + record.data.byteLength;
+    const loaded = this.loadedImage(record.image);
+    const volume = this.volumeOf(loaded, record.volume, "volume");
+    const end = record.track * TRACK_SIZE + record.data.byteLength;
     const wholeTracks = record.data.byteLength % TRACK_SIZE === 0;
     if (end > volume.sizeBytes || (!wholeTracks && end !== volume.sizeBytes)) {
       throw this.fail(`tracks record: ${record.data.byteLength} bytes from track ${record.track} are not whole tracks within volume ${volume.id} (${volume.sizeBytes} bytes)`, "data");
     }
-    writeVolumeTracks(current.image, volume.id, record.track, record.data);
+    writeVolumeTracks(loaded.image, volume.id, record.track, record.data);
     this.totals.dataBytes += record.data.byteLength;
-    this.phase = "tracks";
+  }
+
+  private applyZeros(value: unknown): void {
+    const record = zerosRecord(value, this.fieldFailure);
+    const loaded = this.loadedImage(record.image);
+    const volume = this.volumeOf(loaded, record.volume, "volume");
+    const offset = record.track * TRACK_SIZE;
+    if (offset >= volume.sizeBytes) throw this.fail(`zeros record: track ${record.track} lies beyond volume ${volume.id}`, "track");
+    const length = Math.min(record.count * TRACK_SIZE, volume.sizeBytes - offset);
+    writeVolumeTracks(loaded.image, volume.id, record.track, new Uint8Array(length));
+    this.totals.zeroTracks += record.count;
   }
 
   private applyRelationship(value: unknown): void {
-    const current = this.current as CurrentImage;
     const record = relationshipRecord(value, this.fieldFailure, bitmapBytes);
-    if (current.volumes !== current.record.volumes) throw this.fail("a relationship comes before the last volume record of its image", "type");
-    if (current.relationships >= current.record.relationships) {
-      throw this.fail(`image ${current.image.id} announced only ${current.record.relationships} relationships`, "relationships");
+    const loaded = this.loadedImage(record.image);
+    if (loaded.relationships >= loaded.record.relationships) {
+      throw this.fail(`image ${loaded.image.id} announced only ${loaded.record.relationships} relationships`, "relationships");
     }
     const pair = `${record.source}:${record.target}`;
-    if (!current.image.hasVolume(record.source)) throw this.fail(`relationship ${pair}: source ${record.source} is not a volume of ${current.image.id}`, "source");
-    const sourceTracks = Math.ceil(current.image.volume(record.source).sizeBytes / TRACK_SIZE);
+    const sourceTracks = Math.ceil(this.volumeOf(loaded, record.source, "source").sizeBytes / TRACK_SIZE);
     if (record.trackCount !== sourceTracks) throw this.fail(`relationship ${pair}: trackCount ${record.trackCount}, but its source has ${sourceTracks} tracks`, "trackCount");
     const counted = bitmapPopulation(record.bitmap);
     if (counted !== record.pendingTracks) throw this.fail(`relationship ${pair}: pendingTracks ${record.pendingTracks}, but its bitmap has ${counted} tracks pending`, "pendingTracks");
-    const restored = restoreRelationship(current.image, {
+    const restored = restoreRelationship(loaded.image, {
       ...record, sourceId: record.source, targetId: record.target,
       createdAt: new Date(record.createdAt), syncedAt: record.syncedAt === null ? null : new Date(record.syncedAt),
     });
     if (restored.pendingTracks !== record.pendingTracks) {
       throw this.fail(`relationship ${pair}: the core counts ${restored.pendingTracks} pending tracks, the file ${record.pendingTracks}`, "bitmap");
     }
-    current.relationships++;
+    loaded.relationships++;
     this.totals.relationships++;
-    this.phase = "relationships";
   }
 
   private applyEnd(value: unknown): void {
     const record = endRecord(value, this.fieldFailure);
-    const header = this.header as HeaderRecord;
-    if (this.images.length !== header.images) throw this.fail(`the header announces ${header.images} images but ${this.images.length} followed`, "images");
-    const expected: [keyof typeof record & string, number][] = [
+    for (const { image, record: announced, relationships } of this.loaded) {
+      if (relationships !== announced.relationships) {
+        throw this.fail(`image ${image.id} announced ${announced.relationships} relationships but ${relationships} followed`, "relationships");
+      }
+    }
+    const expected: [Exclude<keyof EndRecord, "type" | "savedAt">, number][] = [
       ["frames", this.frames - 1], ["images", this.images.length], ["volumes", this.totals.volumes],
-      ["relationships", this.totals.relationships], ["dataBytes", this.totals.dataBytes],
+      ["relationships", this.totals.relationships], ["dataBytes", this.totals.dataBytes], ["zeroTracks", this.totals.zeroTracks],
     ];
     for (const [field, actual] of expected) {
       if (record[field] !== actual) throw this.fail(`end record: field ${field} is ${record[field]} but the file holds ${actual}`, field);

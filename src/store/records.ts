@@ -4,19 +4,20 @@
 
 import { BLOCKS_MAX, CAPACITY_UNITS } from "../engine/units.js";
 import { OS_TYPES, MODELS } from "../engine/rules.js";
-import { VOLUME_SLOT_MAX, REL_SLOT_MAX, TRACK_SIZE, VOLUME_SIZE_MAX } from "../core/codes.js";
+import { VOLUME_SLOT_MAX, REL_SLOT_MAX, TRACK_SIZE, EXTENT_SIZE, VOLUME_SIZE_MAX } from "../core/codes.js";
 import type { StoreError } from "./errors.js";
 import {
   TRACKS_FRAME_DATA_MAX,
-  type RecordType, type HeaderRecord, type ImageRecord, type VolumeRecord, type TracksRecord,
+  type RecordType, type HeaderRecord, type ImageRecord, type VolumeRecord, type TracksRecord, type ZerosRecord,
   type RelationshipRecord, type EndRecord,
 } from "./format.js";
 
 export type FieldFailure = (type: string, field: string, message: string) => StoreError;
 
-const RECORD_TYPES: readonly RecordType[] = ["header", "image", "volume", "tracks", "relationship", "end"];
+const RECORD_TYPES: readonly RecordType[] = ["header", "image", "volume", "tracks", "zeros", "relationship", "end"];
 const IMAGES_MAX = 256;
 const TRACKS_MAX = Math.ceil(VOLUME_SIZE_MAX / TRACK_SIZE);
+const EXTENT_TRACKS = EXTENT_SIZE / TRACK_SIZE;
 const VOLUME_ID = /^[0-9A-F]{4}$/;
 const LSS_ID = /^[0-9A-F]{2}$/;
 const SERIAL = /^[^\s]+$/; // the engine takes any serial; an image ID is IBM.MODEL-SERIAL
@@ -106,7 +107,7 @@ function checker(type: RecordType, value: unknown, failure: FieldFailure): Check
 
 export function headerRecord(value: unknown, failure: FieldFailure): HeaderRecord {
   const check = checker("header", value, failure);
-  return { type: "header", generator: check.text("generator"), savedAt: check.time("savedAt"), images: check.whole("images", 0, IMAGES_MAX) };
+  return { type: "header", generator: check.text("generator"), images: check.whole("images", 0, IMAGES_MAX) };
 }
 
 export function imageRecord(value: unknown, failure: FieldFailure): ImageRecord {
@@ -144,9 +145,21 @@ export function tracksRecord(value: unknown, failure: FieldFailure): TracksRecor
   const check = checker("tracks", value, failure);
   return {
     type: "tracks",
+    image: check.whole("image", 0, IMAGES_MAX - 1),
     volume: check.text("volume", VOLUME_ID),
     track: check.whole("track", 0, TRACKS_MAX - 1),
     data: check.bytes("data", 1, TRACKS_FRAME_DATA_MAX),
+  };
+}
+
+export function zerosRecord(value: unknown, failure: FieldFailure): ZerosRecord {
+  const check = checker("zeros", value, failure);
+  return {
+    type: "zeros",
+    image: check.whole("image", 0, IMAGES_MAX - 1),
+    volume: check.text("volume", VOLUME_ID),
+    track: check.whole("track", 0, TRACKS_MAX - 1),
+    count: check.whole("count", 1, EXTENT_TRACKS), // a save writes runs within one extent
   };
 }
 
@@ -166,6 +179,7 @@ export function relationshipRecord(value: unknown, failure: FieldFailure, bitmap
   }
   return {
     type: "relationship",
+    image: check.whole("image", 0, IMAGES_MAX - 1),
     source: check.text("source", VOLUME_ID),
     target: check.text("target", VOLUME_ID),
     slot: check.whole("slot", 0, REL_SLOT_MAX - 1),
@@ -190,10 +204,12 @@ export function endRecord(value: unknown, failure: FieldFailure): EndRecord {
   const count = (field: string) => check.whole(field, 0, Number.MAX_SAFE_INTEGER);
   return {
     type: "end",
+    savedAt: check.time("savedAt"),
     frames: count("frames"),
     images: count("images"),
     volumes: count("volumes"),
     relationships: count("relationships"),
     dataBytes: count("dataBytes"),
+    zeroTracks: count("zeroTracks"),
   };
 }

@@ -8,13 +8,20 @@
 // whole; a temporary file it leaves behind is removed by the next save once
 // its writer is gone.
 //
-// Consistency: the images are quiesced (every volume frozen, see
-// src/engine/snapshot.ts) from the first record to the last relationship,
-// so host writes, background copies and withdrawals on any thread are wholly
-// before or wholly after the save. Host I/O waits at most 20 s at a frozen
-// gate, so a save whose frozen window would exceed `frozenBudgetMs` gives up
-// (FROZEN_TOO_LONG) and leaves the old file in place. The fsync and the
-// rename happen after the images are thawed.
+// Consistency, with host I/O and background copies waiting as briefly as
+// possible, in two passes (src/engine/snapshot.ts):
+//   1. while the images run, every non-zero track is written as it is then,
+//      and its xxHash64 (of the bytes as written) is kept;
+//   2. every image is quiesced at once (every volume frozen): the tracks whose
+//      bytes differ now are written again (the loader applies frames in
+//      order, so they win), tracks that became zero are listed, and the
+//      relationships with their bitmaps are written; then the images resume.
+// The file holds the images as they were at the moment of pass 2: host
+// writes, background copies and withdrawals on any thread are wholly before
+// or wholly after it. Pass 2 costs a hash of the live data (~8 GB/s) plus
+// what changed during pass 1. Host I/O waits at most 20 s at a frozen gate, so
+// a save whose pass 2 would exceed `frozenBudgetMs` gives up (FROZEN_TOO_LONG)
+// and leaves the old file in place. The fsync and the rename come after.
 //
 // Synchronous on purpose: the thread that quiesced the images must not run
 // anything else (an establish, a host write of a script) before it resumes them.
@@ -22,17 +29,23 @@
 import { openSync, closeSync, fsyncSync, renameSync, unlinkSync, readdirSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { basename, dirname, join, resolve } from "node:path";
-import { isEngineError, type StorageImage } from "../engine/index.js";
-import { quiesceImage, type ImageCapture, type VolumeSnapshot, type RelationshipSnapshot } from "../engine/snapshot.js";
+import { isEngineError, type StorageImage, type Volume } from "../engine/index.js";
+import { quiesceImage, scanVolumeData, type ImageCapture, type RelationshipSnapshot } from "../engine/snapshot.js";
+import { EXTENT_SIZE, TRACK_SIZE } from "../core/codes.js";
 import { FrameWriter } from "./frame-writer.js";
 import { StoreError } from "./errors.js";
 import { TRACKS_PER_FRAME_MAX, type VolumeRecord, type RelationshipRecord } from "./format.js";
 
 export const GENERATOR = "tzero 0.1.0";
 const FROZEN_BUDGET_MS = 10_000; // half of the 20 s a gate waits (assembly/sync.ts)
+const EXTENT_TRACKS = EXTENT_SIZE / TRACK_SIZE;
 
 export interface SaveOptions {
   frozenBudgetMs?: number; // longest the images may stay quiesced; default 10 s
+  // Called after the provisional copy, before the images are quiesced: tests
+  // change data there to check that the quiesced pass catches it. It must not
+  // create or remove volumes or relationships (the file already lists them).
+  afterProvisionalCopy?: () => void;
 }
 
 export interface SaveReport {
@@ -41,10 +54,14 @@ export interface SaveReport {
   volumes: number;
   relationships: number;
   bytesWritten: number; // size of the file
-  dataBytes: number; // bytes of non-zero tracks written: the live data
+  dataBytes: number; // bytes of track data written, both passes
+  changedBytes: number; // of which written again, quiesced, because they changed meanwhile
   frozenMs: number; // how long host I/O and background copies waited
   elapsedMs: number; // the whole save, fsyncs and rename included
 }
+
+// xxHash64 of each track the provisional copy wrote, per image, per volume slot.
+type SavedTracks = Map<number, bigint>[];
 
 export function saveState(images: readonly StorageImage[], file: string, options: SaveOptions = {}): SaveReport {
   const started = performance.now();
@@ -59,16 +76,23 @@ export function saveState(images: readonly StorageImage[], file: string, options
   try {
     const writer = new FrameWriter(fd, target);
     writer.writePreamble();
-    const counts = writeCaptured(writer, images, budgetMs, target);
-    writer.writeRecord({ type: "end", frames: writer.frames, images: images.length, ...counts.totals, dataBytes: writer.dataBytes });
+    writer.writeRecord({ type: "header", generator: GENERATOR, images: images.length });
+    const volumes = images.reduce((sum, image, index) => sum + writeStructure(writer, image, index), 0);
+    const saved = images.map((image, index) => writeProvisional(writer, image, index));
+    options.afterProvisionalCopy?.();
+    const quiesced = writeQuiesced(writer, images, saved, budgetMs, target);
+    writer.writeRecord({
+      type: "end", savedAt: quiesced.savedAt, frames: writer.frames, images: images.length, volumes,
+      relationships: quiesced.relationships, dataBytes: writer.dataBytes, zeroTracks: quiesced.zeroTracks,
+    });
     ioStep(target, "fsync", () => fsyncSync(fd));
     ioStep(target, "close", () => closeSync(fd));
     fd = -1;
     ioStep(target, "rename the temporary file over", () => renameSync(temporary, target));
     ioStep(target, "fsync the directory of", () => syncDirectory(directory));
     return {
-      file: target, images: images.length, ...counts.totals, bytesWritten: writer.bytesWritten, dataBytes: writer.dataBytes,
-      frozenMs: counts.frozenMs, elapsedMs: performance.now() - started,
+      file: target, images: images.length, volumes, relationships: quiesced.relationships, bytesWritten: writer.bytesWritten,
+      dataBytes: writer.dataBytes, changedBytes: quiesced.changedBytes, frozenMs: quiesced.frozenMs, elapsedMs: performance.now() - started,
     };
   } catch (error) {
     if (fd >= 0) closeQuietly(fd);
@@ -86,19 +110,50 @@ function checkImages(images: readonly StorageImage[]): void {
   }
 }
 
-interface Captured {
-  totals: { volumes: number; relationships: number };
-  frozenMs: number;
+// The image and volume records. Volumes and relationships change only on
+// this thread (which is saving), so these stay true for the whole save.
+function writeStructure(writer: FrameWriter, image: StorageImage, index: number): number {
+  const volumes = image.listVolumes();
+  const serial = image.id.slice(image.id.indexOf("-") + 1); // the ID is IBM.MODEL-SERIAL (engine/ids.ts)
+  writer.writeRecord({
+    type: "image", model: image.model, serial, lss: image.listLss(), volumes: volumes.length,
+    relationships: image.listRelationships().length,
+  });
+  for (const volume of volumes) writer.writeRecord(volumeRecord(volume, image.dataState(volume.id)));
+  return volumes.length;
 }
 
-// Quiesces every image, writes them all, and resumes them, whatever happens.
-function writeCaptured(writer: FrameWriter, images: readonly StorageImage[], budgetMs: number, file: string): Captured {
+// Pass 1, while the image runs: every non-zero track, as it is at that moment.
+function writeProvisional(writer: FrameWriter, image: StorageImage, index: number): SavedTracks {
+  const saved: SavedTracks = [];
+  for (const volume of image.listVolumes()) {
+    const hashes = new Map<number, bigint>();
+    saved[volume.slot] = hashes;
+    scanVolumeData(image, volume, TRACKS_PER_FRAME_MAX, (track, data) => {
+      writer.writeTracks(index, volume.id, track, data).forEach((hash, offset) => hashes.set(track + offset, hash));
+    });
+  }
+  return saved;
+}
+
+interface Quiesced {
+  relationships: number;
+  changedBytes: number;
+  zeroTracks: number;
+  frozenMs: number;
+  savedAt: number;
+}
+
+// Pass 2, with every image quiesced at once: what changed since pass 1, and
+// the relationships. Resumes the images whatever happens.
+function writeQuiesced(writer: FrameWriter, images: readonly StorageImage[], saved: SavedTracks[], budgetMs: number, file: string): Quiesced {
   const captures: ImageCapture[] = [];
-  const totals = { volumes: 0, relationships: 0 };
+  const result = { relationships: 0, changedBytes: 0, zeroTracks: 0, frozenMs: 0, savedAt: 0 };
   let frozenAt = 0;
   try {
     for (const image of images) captures.push(quiesce(image));
     frozenAt = performance.now();
+    result.savedAt = Date.now();
     const checkBudget = () => {
       const frozenMs = performance.now() - frozenAt;
       if (frozenMs <= budgetMs) return;
@@ -108,16 +163,54 @@ function writeCaptured(writer: FrameWriter, images: readonly StorageImage[], bud
         { file },
       );
     };
-    writer.writeRecord({ type: "header", generator: GENERATOR, savedAt: Date.now(), images: images.length });
-    for (const capture of captures) {
-      const written = writeImage(writer, capture, checkBudget);
-      totals.volumes += written.volumes;
-      totals.relationships += written.relationships;
-    }
+    captures.forEach((capture, index) => {
+      for (const volume of capture.image.listVolumes()) {
+        const changes = writeChanges(writer, capture, index, volume, saved[index][volume.slot], checkBudget);
+        result.changedBytes += changes.changedBytes;
+        result.zeroTracks += changes.zeroTracks;
+      }
+    });
+    captures.forEach((capture, index) => {
+      const relationships = capture.relationships();
+      for (const relationship of relationships) writer.writeRecord(relationshipRecord(relationship, index));
+      result.relationships += relationships.length;
+    });
+    checkBudget();
   } finally {
     for (const capture of captures) capture.resume();
   }
-  return { totals, frozenMs: performance.now() - frozenAt };
+  result.frozenMs = frozenAt === 0 ? 0 : performance.now() - frozenAt;
+  return result;
+}
+
+function writeChanges(
+  writer: FrameWriter, capture: ImageCapture, index: number, volume: Volume, saved: Map<number, bigint>, checkBudget: () => void,
+): { changedBytes: number; zeroTracks: number } {
+  const { changed, zeroed } = capture.trackChanges(volume, saved);
+  let changedBytes = 0;
+  for (const [track, count] of runs(changed, TRACKS_PER_FRAME_MAX)) {
+    checkBudget();
+    const data = capture.trackBytes(volume, track, count);
+    writer.writeTracks(index, volume.id, track, data);
+    changedBytes += data.byteLength;
+  }
+  for (const [track, count] of runs(zeroed, EXTENT_TRACKS)) {
+    writer.writeRecord({ type: "zeros", image: index, volume: volume.id, track, count });
+  }
+  return { changedBytes, zeroTracks: zeroed.length };
+}
+
+// Ascending tracks grouped into runs of consecutive tracks, at most
+// `tracksMax` long, never across an extent: [first track, count] pairs.
+function runs(tracks: readonly number[], tracksMax: number): [number, number][] {
+  const grouped: [number, number][] = [];
+  for (const track of tracks) {
+    const last = grouped[grouped.length - 1];
+    const sameExtent = last !== undefined && Math.floor(last[0] / EXTENT_TRACKS) === Math.floor(track / EXTENT_TRACKS);
+    if (sameExtent && last[0] + last[1] === track && last[1] < tracksMax) last[1]++;
+    else grouped.push([track, 1]);
+  }
+  return grouped;
 }
 
 function quiesce(image: StorageImage): ImageCapture {
@@ -129,34 +222,16 @@ function quiesce(image: StorageImage): ImageCapture {
   }
 }
 
-function writeImage(writer: FrameWriter, capture: ImageCapture, checkBudget: () => void): { volumes: number; relationships: number } {
-  const image = capture.image;
-  const volumes = capture.volumes();
-  const relationships = capture.relationships();
-  const serial = image.id.slice(image.id.indexOf("-") + 1); // the ID is IBM.MODEL-SERIAL (engine/ids.ts)
-  writer.writeRecord({ type: "image", model: image.model, serial, lss: image.listLss(), volumes: volumes.length, relationships: relationships.length });
-  for (const volume of volumes) writer.writeRecord(volumeRecord(volume));
-  for (const volume of volumes) {
-    capture.forEachDataRun(volume, TRACKS_PER_FRAME_MAX, (track, data) => {
-      checkBudget();
-      writer.writeTracks(volume.id, track, data);
-    });
-  }
-  for (const relationship of relationships) writer.writeRecord(relationshipRecord(relationship));
-  checkBudget();
-  return { volumes: volumes.length, relationships: relationships.length };
-}
-
-function volumeRecord(volume: VolumeSnapshot): VolumeRecord {
+function volumeRecord(volume: Volume, dataState: VolumeRecord["dataState"]): VolumeRecord {
   return {
     type: "volume", id: volume.id, slot: volume.slot, blocks: volume.blocks, unit: volume.unit, os: volume.os,
-    name: volume.name, createdAt: volume.createdAt.getTime(), dataState: volume.dataState,
+    name: volume.name, createdAt: volume.createdAt.getTime(), dataState,
   };
 }
 
-function relationshipRecord(relationship: RelationshipSnapshot): RelationshipRecord {
+function relationshipRecord(relationship: RelationshipSnapshot, image: number): RelationshipRecord {
   return {
-    type: "relationship", source: relationship.sourceId, target: relationship.targetId, slot: relationship.slot,
+    type: "relationship", image, source: relationship.sourceId, target: relationship.targetId, slot: relationship.slot,
     nocopy: relationship.nocopy, persist: relationship.persist, record: relationship.record, tgtinhibit: relationship.tgtinhibit,
     seqnum: relationship.seqnum, createdAt: relationship.createdAt.getTime(), syncedAt: relationship.syncedAt?.getTime() ?? null,
     trackCount: relationship.trackCount, pendingTracks: relationship.pendingTracks, copiedBytes: relationship.copiedBytes,

@@ -88,6 +88,32 @@ RoundTrip("should write only non-zero tracks", async () => {
   assert.is(loaded.checksum("1000"), source.checksum("1000"));
 });
 
+RoundTrip("should save what changed after the provisional copy, as of the quiesced moment", async () => {
+  const source = image();
+  source.createVolume({ id: "1000", capacity: 64 * MiB / 512 });
+  source.createVolume({ id: "1001", capacity: 64 * MiB / 512 });
+  source.writePattern("1000", 0, 40 * TRACK_SIZE, 1);
+  source.establish("1000", "1001");
+  source.copyTracks("1000:1001", 0, 10);
+  const file = join(folder.path, "changing.tzs");
+  let expected: unknown;
+  const report = saveState([source], file, {
+    afterProvisionalCopy: () => {
+      source.writePattern("1000", 3 * TRACK_SIZE + 5, 100, 2); // changed (copy-on-write first: track 3 is copied)
+      source.fill("1000", 20 * TRACK_SIZE, 2 * TRACK_SIZE, 0); // saved non-zero, now zero
+      source.writePattern("1000", 50 * MiB, TRACK_SIZE, 3); // in an extent that was unallocated
+      source.copyTracks("1000:1001", 10, 5); // background copy goes on
+      expected = describeState([source]);
+    },
+  });
+  assert.ok(report.changedBytes > 0, "the quiesced pass wrote the changed tracks again");
+  assert.ok(report.changedBytes < report.dataBytes);
+  const [loaded] = await loadState(file, { workers: 0 });
+  open.push(loaded);
+  assert.equal(describeState([loaded]), expected);
+  assert.is(loaded.read("1000", 20 * TRACK_SIZE, 2 * TRACK_SIZE).some((byte) => byte !== 0), false, "the zeroed tracks read as zeros");
+});
+
 RoundTrip("should keep a NOCOPY target at its T0 image after source writes", async () => {
   const random = new Random(seed);
   const source = image();

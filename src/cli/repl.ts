@@ -156,7 +156,9 @@ class Shell {
     if (source.trim() === "") return "done";
     let program: Program;
     try {
-      program = parse(source, REPL_FILE);
+      // With its newline: Enter ended the line, so only an open block, a trailing
+      // backslash or an open string leaves it incomplete, not a missing option value.
+      program = parse(code, REPL_FILE);
     } catch (error) {
       // node:repl keeps the lines and asks for more: `repeat 3 {` goes on at `...`.
       if (error instanceof LangSyntaxError && error.incomplete) return new repl.Recoverable(error);

@@ -127,6 +127,9 @@ Shell_("should print an error with a caret under its column and keep running", a
   assert.match(syntax, /repl:1:16: .*colour.*\nmkfbvol -cap 1 -colour red 1000\n {15}\^\n/);
   const failed = await shell.enter("mkflash 1000:1001");
   assert.match(failed, /repl:1:\d+: .*1000.*\nmkflash 1000:1001\n *\^\n/);
+  // A value missing at the end of the line is an error of that line, not a reason to ask for more.
+  const missing = await shell.enter("mkfbvol -cap 1 -os ");
+  assert.match(missing, /repl:1:\d+: .*-os needs a value.*\nmkfbvol -cap 1 -os \n *\^\n/);
   assert.match(await shell.enter("echo still here"), /still here\n/);
   assert.is(await shell.quit(), 0);
 });

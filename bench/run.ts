@@ -8,6 +8,7 @@
 // Exit code: 0 every bar met, 1 some bar not met, 2 bad arguments, 6 a check or
 // a suite failed (its figures are then missing, never guessed).
 import { fileURLToPath } from "node:url";
+import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { machineInfo, describeMachine } from "./harness/machine.js";
 import { formatTable, formatMarkdownTable, writeRecord, type RunRecord } from "./harness/report.js";
@@ -105,14 +106,21 @@ export async function runBench(argv: string[]): Promise<number> {
     await shared.close();
   }
   const wallSeconds = (performance.now() - start) / 1000;
+  const loadAtEnd = +loadavg()[0].toFixed(2);
+  const busy = Math.max(machine.loadAverage1m, loadAtEnd) > machine.cores;
 
   process.stdout.write(`${formatTable(results)}\n`);
   for (const result of results) if (result.note) process.stdout.write(`  ${result.key}: ${result.note}\n`);
   for (const failure of failures) process.stdout.write(`FAILED suite ${failure.suite}: ${failure.error.split("\n")[0]}\n`);
+  if (busy) {
+    process.stdout.write(`WARNING: the machine was busy (load average ${machine.loadAverage1m} at start, ${loadAtEnd} at end, ${machine.cores} cores): `
+      + "other processes shared the cores, and the thread-scheduling-sensitive ratios (copy workers) may be off; run again when it is quiet\n");
+  }
   if (values.markdown) process.stdout.write(`\n${formatMarkdownTable(results)}\n`);
   const jsonPath = values.json ?? DEFAULT_JSON;
   writeRecord(jsonPath, {
     startedAt: startedAt.toISOString(), wallSeconds: +wallSeconds.toFixed(2), quick: values.quick, seed, filter: filters, machine,
+    loadAverage1mAtEnd: loadAtEnd,
     notes: ["memory pre-touched before timing", "ratios are medians of interleaved rounds within this run"],
     results, failures,
   });

@@ -8,7 +8,7 @@ import { coreModule } from "../../src/core/core.js";
 import { check, type Suite, type SuiteContext, type FigureResult } from "../harness/suite.js";
 import { waitNoPending, type TouchedPair } from "../harness/fixtures.js";
 import { BulkCopyThreads } from "../harness/bulk-copy.js";
-import { median, fastest, formatRate, formatBytes, formatMs } from "../harness/stats.js";
+import { median, formatRate, formatBytes, formatMs } from "../harness/stats.js";
 
 const COPY_TIMEOUT_MS = 60_000;
 const SPEEDUP_BAR = 1.6;
@@ -113,7 +113,7 @@ export const copySuite: Suite = {
   async run(context) {
     const pair = context.shared.pair();
     const { image } = context.shared;
-    const rounds = context.quick ? 5 : 9;
+    const rounds = context.quick ? 9 : 11;
     const sourceChecksum = image.checksum(pair.source.id);
     const bulk = await bulkCopiers(context, pair);
     let one: Rounds;
@@ -125,44 +125,50 @@ export const copySuite: Suite = {
       await bulk.one.close();
       await bulk.two.close();
     }
-    const rate = (ms: number) => pair.bytes / (ms / 1000);
-    // Best of the interleaved rounds on every side (see fastest()); medians are kept in the details.
-    const bulkRate = rate(fastest([...one.rawMs, ...two.rawMs]));
-    const oneRate = rate(fastest(one.backgroundMs));
-    const twoRate = rate(fastest(two.backgroundMs));
-    const ceilingRate = rate(fastest(two.ceilingMs));
-    const medians = {
-      bulkBytesPerSecond: rate(median([...one.rawMs, ...two.rawMs])),
-      oneWorkerBytesPerSecond: rate(median(one.backgroundMs)),
-      twoWorkersBytesPerSecond: rate(median(two.backgroundMs)),
-      ceilingBytesPerSecond: rate(median(two.ceilingMs)),
-    };
-    const speedup = twoRate / oneRate;
-    const atCeiling = twoRate / ceilingRate;
-    const verified = `target checksum equals its T0 checksum after every copy (${formatBytes(pair.bytes)} pair, pre-touched; best of ${rounds} interleaved rounds)`;
-    const results: FigureResult[] = [
-      {
-        key: "copy.one-worker",
-        figure: "background copy, one worker vs one bulk memory.copy (one thread)",
-        value: `${formatRate(oneRate)} vs ${formatRate(bulkRate)}`,
-        bar: `≥ ${ONE_WORKER_BAR}× bulk memory.copy`,
-        ratio: oneRate / bulkRate,
-        met: oneRate / bulkRate >= ONE_WORKER_BAR,
-        verified,
-        details: { bytes: pair.bytes, rounds, bulkMs: [...one.rawMs, ...two.rawMs], oneWorkerMs: one.backgroundMs, bulkBytesPerSecond: bulkRate, oneWorkerBytesPerSecond: oneRate, medians },
-      },
-      {
-        key: "copy.two-workers",
-        figure: "background copy, two workers vs one worker",
-        value: `${formatRate(twoRate)} (2-thread memory.copy ceiling ${formatRate(ceilingRate)}, ${(atCeiling * 100).toFixed(0)}% of it)`,
-        bar: `≥ ${SPEEDUP_BAR}× one worker, or ≥ ${CEILING_FRACTION * 100}% of the 2-thread copy ceiling`,
-        ratio: speedup,
-        met: speedup >= SPEEDUP_BAR || atCeiling >= CEILING_FRACTION,
-        verified,
-        note: speedup < SPEEDUP_BAR && atCeiling >= CEILING_FRACTION ? "met by reaching the memory-bandwidth ceiling" : undefined,
-        details: { bytes: pair.bytes, rounds, twoWorkersMs: two.backgroundMs, ceilingMs: two.ceilingMs, twoWorkersBytesPerSecond: twoRate, ceilingBytesPerSecond: ceilingRate, speedup, fractionOfCeiling: atCeiling, medians },
-      },
-    ];
-    return results;
+    return copyFigures(pair.bytes, rounds, one, two);
   },
 };
+
+// Each round times its baselines and its background copy back to back, so the
+// ratios are taken per round and their median reported: a burst of load from
+// elsewhere on the machine then spoils one round's ratio, not the figure.
+// The two-worker speedup compares each phase against its own one-thread bulk
+// copies, since the two phases run seconds apart.
+function copyFigures(bytes: number, rounds: number, one: Rounds, two: Rounds): FigureResult[] {
+  const rate = (ms: number) => bytes / (ms / 1000);
+  const perRound = (baseline: number[], measured: number[]) => median(baseline.map((ms, index) => ms / measured[index]));
+  const oneVsBulk = perRound(one.rawMs, one.backgroundMs);
+  const twoVsBulk = perRound(two.rawMs, two.backgroundMs);
+  const speedup = twoVsBulk / oneVsBulk;
+  const atCeiling = perRound(two.ceilingMs, two.backgroundMs);
+  const rates = {
+    bulk: rate(median([...one.rawMs, ...two.rawMs])),
+    oneWorker: rate(median(one.backgroundMs)),
+    twoWorkers: rate(median(two.backgroundMs)),
+    ceiling: rate(median(two.ceilingMs)),
+  };
+  const verified = `target checksum equals its T0 checksum after every copy (${formatBytes(bytes)} pair, pre-touched; median of ${rounds} rounds)`;
+  return [
+    {
+      key: "copy.one-worker",
+      figure: "background copy, one worker vs one bulk memory.copy (one thread)",
+      value: `${formatRate(rates.oneWorker)} vs ${formatRate(rates.bulk)}`,
+      bar: `≥ ${ONE_WORKER_BAR}× bulk memory.copy`,
+      ratio: oneVsBulk,
+      met: oneVsBulk >= ONE_WORKER_BAR,
+      verified,
+      details: { bytes, rounds, bulkMs: one.rawMs, oneWorkerMs: one.backgroundMs, medianBytesPerSecond: rates },
+    },
+    {
+      key: "copy.two-workers",
+      figure: "background copy, two workers vs one worker",
+      value: `${formatRate(rates.twoWorkers)} (2-thread memory.copy ceiling ${formatRate(rates.ceiling)}; ${(atCeiling * 100).toFixed(0)}% of it, round by round)`,
+      bar: `≥ ${SPEEDUP_BAR}× one worker, or ≥ ${CEILING_FRACTION * 100}% of the 2-thread copy ceiling`,
+      ratio: speedup,
+      met: speedup >= SPEEDUP_BAR || atCeiling >= CEILING_FRACTION,
+      verified,
+      note: speedup < SPEEDUP_BAR && atCeiling >= CEILING_FRACTION ? "met at the memory-bandwidth ceiling: two threads of plain memory.copy are no faster" : undefined,
+      details: { bytes, rounds, bulkMs: two.rawMs, twoWorkersMs: two.backgroundMs, ceilingMs: two.ceilingMs, speedup, fractionOfCeiling: atCeiling, medianBytesPerSecond: rates },
+    },
+  ];
+}

@@ -39,6 +39,7 @@ export interface RunRecord {
   seed: number;
   filter: string[];
   machine: MachineInfo;
+  loadAverage1mAtEnd: number;
   notes: string[];
   results: FigureResult[];
   failures: { suite: string; error: string }[];

@@ -1,13 +1,5 @@
 // Order statistics and units for benchmark figures.
 
-// The best of interleaved rounds: on a machine shared with other work, the
-// fastest round is the one least disturbed, for the baseline and the measured
-// side alike. Used for throughput against a copy limit; medians go to the JSON.
-export function fastest(samples: readonly number[]): number {
-  if (samples.length === 0) throw new Error("fastest of no samples");
-  return Math.min(...samples);
-}
-
 export function median(samples: readonly number[]): number {
   return percentile(samples, 50);
 }

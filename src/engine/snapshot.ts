@@ -59,7 +59,7 @@ export function bitmapPopulation(bitmap: Uint8Array): number {
 export type DataRunVisitor = (firstTrack: number, bytes: Uint8Array) => void;
 
 // Bytes of `track` that lie within the volume: TRACK_SIZE but for a last, partial track.
-export function trackLength(volume: Volume, track: number): number {
+function trackLength(volume: Volume, track: number): number {
   return Math.min(TRACK_SIZE, volume.sizeBytes - track * TRACK_SIZE);
 }
 

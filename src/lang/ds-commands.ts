@@ -251,6 +251,9 @@ async function mkflash(context: CommandContext): Promise<CommandResult> {
   if (context.flag("wait")) {
     for (const line of lines) context.session.write(line);
     await context.session.watchCopies(image, created, context.signal);
+    // The view ends when no track is left; this also ends the pairs that do not persist.
+    const remaining = created.filter((id) => image.hasRelationship(id));
+    if (remaining.length > 0) await image.waitForCopy(remaining, { signal: context.signal });
     return { lines: created.map((id) => infoLine(INFO.copyComplete, "mkflash", `FlashCopy pair ${id} background copy complete.`)), value: created };
   }
   return { lines, value: created };

@@ -96,7 +96,7 @@ export class Interpreter {
     }
     if (passed) return;
     const text = message === undefined ? expressionText(frame.source, test) : formatValue(await this.evaluate(message, frame));
-    throw this.error("assertion", "ASSERTION", `assertion failed: ${text}${detail}`, leftmost(test), frame);
+    throw this.error("assertion", "ASSERTION", `assertion failed: ${text}${detail}`, expressionStart(frame.source, test), frame);
   }
 
   private async expectError(code: string | undefined, node: CommandNode, at: Position, frame: Frame): Promise<void> {
@@ -338,9 +338,20 @@ function show(value: Value): string {
 // The source text of an expression: from its start to the end of its line,
 // less a trailing comment and a `, "message"`.
 function expressionText(source: string, expr: Expr): string {
-  const start = leftmost(expr);
+  const start = expressionStart(source, expr);
   const line = source.split(/\r?\n/)[start.line - 1] ?? "";
   return line.slice(start.col - 1).replace(/\s+#.*$/, "").trim();
+}
+
+// Where an expression starts, including the parentheses that open before its leftmost part.
+function expressionStart(source: string, expr: Expr): Position {
+  const start = leftmost(expr);
+  const line = source.split(/\r?\n/)[start.line - 1] ?? "";
+  let col = start.col;
+  for (let index = col - 2; index >= 0 && (line[index] === "(" || line[index] === " "); index--) {
+    if (line[index] === "(") col = index + 1;
+  }
+  return { line: start.line, col };
 }
 
 function leftmost(expr: Expr): Position {

@@ -1,6 +1,7 @@
 // tzero's own commands: data on volumes, workloads, waiting and watching.
 import { closeSync, fstatSync, openSync, readSync, renameSync, writeSync, unlinkSync } from "node:fs";
 import { resolve } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import { STAGING_SIZE } from "../core/codes.js";
 import { EngineError } from "../engine/errors.js";
 import type { Workload, WorkloadMix, WorkloadPattern } from "../engine/workload.js";
@@ -323,7 +324,12 @@ async function watch(context: CommandContext): Promise<CommandResult> {
 
 async function sleep(context: CommandContext): Promise<CommandResult> {
   const ms = context.operand(0, (value) => durationMs(value, "sleep"));
-  await abortable(new Promise((done) => setTimeout(done, ms)), ms + 1000, context.signal, "sleep overran");
+  try {
+    await delay(ms, undefined, { signal: context.signal });
+  } catch (error) {
+    if (context.signal.aborted) throw new CommandFailure("CANCELLED", "cancelled");
+    throw error;
+  }
   return { lines: [], value: null };
 }
 

@@ -85,7 +85,7 @@ function values(kind: ValueKind, enumValues: readonly string[], spec: CommandSpe
     case "volumes":
       return volumeOrRange(volumeIds, word);
     case "pairs":
-      return ESTABLISHING_COMMANDS.has(spec.parent ?? spec.name) ? newPair(volumeIds, pairIds, word) : hex(pairIds, word);
+      return ESTABLISHING_COMMANDS.has(spec.parent ?? spec.name) && image ? newPair(image, word) : hex(pairIds, word);
     case "volumes-or-pairs":
       return hex([...volumeIds, ...pairIds], word);
     case "lss":
@@ -116,14 +116,19 @@ function volumeOrRange(volumeIds: string[], word: string): string[] {
   return hex(ends, range[2]).map((end) => `${range[1]}-${end}`);
 }
 
-// mkflash SOURCE:TARGET: first a source that is in no relationship, then a target other than it.
-function newPair(volumeIds: string[], pairIds: string[], word: string): string[] {
-  const busy = new Set(pairIds.flatMap((pair) => pair.split(":")));
+// mkflash SOURCE:TARGET: first a source that is in no relationship, then a
+// target other than it, no smaller, and on a 2105 in the same LSS (the seed's rules).
+function newPair(image: StorageImage, word: string): string[] {
+  const volumes = image.listVolumes();
+  const busy = new Set(image.listRelationships().flatMap((relationship) => [relationship.sourceId, relationship.targetId]));
+  const free = volumes.filter((volume) => !busy.has(volume.id));
   const colon = word.indexOf(":");
-  if (colon < 0) return hex(volumeIds.filter((id) => !busy.has(id)), word).map((id) => `${id}:`);
-  const source = word.slice(0, colon).toUpperCase();
-  const targets = volumeIds.filter((id) => id !== source && !busy.has(id));
-  return hex(targets, word.slice(colon + 1)).map((target) => `${word.slice(0, colon)}:${target}`);
+  if (colon < 0) return hex(free.map((volume) => volume.id), word).map((id) => `${id}:`);
+  const sourceId = word.slice(0, colon).toUpperCase();
+  const source = volumes.find((volume) => volume.id === sourceId);
+  const targets = free.filter((volume) => volume.id !== sourceId
+    && (source === undefined || (volume.blocks >= source.blocks && (image.model !== "2105" || volume.lss === source.lss))));
+  return hex(targets.map((volume) => volume.id), word.slice(colon + 1)).map((target) => `${word.slice(0, colon)}:${target}`);
 }
 
 // Hex IDs match whatever the case typed; the hit keeps the typed prefix as it was.

@@ -68,8 +68,15 @@ Completion("should complete pair IDs of existing relationships for rmflash", () 
 });
 Completion("should complete new pairs for mkflash from volumes in no relationship", () => {
   assert.equal(complete("mkflash 10", context), [["1002:", "10A0:"], "10"]);
-  assert.equal(complete("mkflash -nocp 1002:", context), [["1002:10A0", "1002:2000"], "1002:"]);
+  // A 2105 copies within one LSS, so 2000 is no target for 1002.
+  assert.equal(complete("mkflash -nocp 1002:", context), [["1002:10A0 "], "1002:"]);
   assert.equal(complete("mkflash 1002:10", context), [["1002:10A0 "], "1002:10"]);
+});
+Completion("should offer no target smaller than the source", () => {
+  image.createVolume({ id: "1003", capacity: 256 });
+  image.createVolume({ id: "1004", capacity: 64 });
+  assert.equal(complete("mkflash 1002:10", context), [["1002:1003", "1002:10A0"], "1002:10"]);
+  assert.equal(complete("mkflash 1003:10", context), [[], "1003:10"]);
 });
 Completion("should complete file names for file operands, with folders", () => {
   assert.equal(complete("source ba", context), [["backup.raw", "base.tz"], "ba"]);

@@ -247,10 +247,15 @@ function ioStep<T>(file: string, action: string, step: () => T): T {
   }
 }
 
+// File systems that cannot fsync a directory say so with EINVAL (or
+// ENOTSUP); the rename has happened by then, so that is not a failed save.
 function syncDirectory(directory: string): void {
   const fd = openSync(directory, "r");
   try {
     fsyncSync(fd);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "EINVAL" && code !== "ENOTSUP") throw error;
   } finally {
     closeSync(fd);
   }

@@ -68,6 +68,7 @@ RoundTrip("should bring back images of both models, their LSSs and volumes with 
   const loaded = await roundTrip([ess, ds]);
   assert.equal(describeState(loaded), before);
   assert.equal(loaded.map((each) => each.listVolumes().map((volume) => volume.slot)), [[0, 1, 2], [0, 1]]);
+  assert.equal(describeState(await roundTrip(loaded)), before, "loaded images save and load again alike");
   // The loaded images are ordinary images: they take new work.
   loaded[0].createVolume({ id: "1002", capacity: 1, unit: "ds", os: "linux" });
   loaded[0].establish("1000", "1002", { nocopy: true });

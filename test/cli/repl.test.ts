@@ -244,6 +244,21 @@ Shell_("should end watch on q or Ctrl-C in the live view and keep the shell runn
   assert.is(await shell.quit(), 0);
 });
 
+Shell_("should cancel mkflash -wait on Ctrl-C in its live view, leaving the pair established", async () => {
+  const shell = new Shell({ sessionOptions: { workers: 0, refreshMs: 20 } });
+  await shell.ready();
+  await shell.enter(SMALL_VOLUMES);
+  const rawModeChanges = shell.keyboard.rawModeChanges.length;
+  shell.keyboard.type("mkflash -wait 1000:1001\r");
+  await until("the view reading keys", () => shell.keyboard.rawModeChanges.length > rawModeChanges);
+  const output = await shell.keys(CTRL_C, PROMPT);
+  assert.match(output, /0\.0%\s+16 of 16 tracks left/);
+  assert.match(output, /repl:1:1: .*cancelled/);
+  assert.not.match(output, /background copy complete/);
+  assert.match(await shell.enter("lsflash -s"), /1000:1001/);
+  assert.is(await shell.quit(), 0);
+});
+
 Shell_("should give plain progress lines at a steady interval when the screen is not a terminal", async () => {
   const shell = new Shell({ tty: false, sessionOptions: { workers: 0, refreshMs: 20 } });
   await until("prompt", () => shell.screen.text.endsWith(PROMPT));

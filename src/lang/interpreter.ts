@@ -16,6 +16,7 @@ import { CommandFailure, evaluationError, formatValue, typeOf } from "./values.j
 const HANDLERS: Readonly<Record<string, CommandHandler>> = { ...DS_COMMANDS, ...SCENARIO_COMMANDS };
 const REPEAT_MAX = 1_000_000;
 const SOURCE_DEPTH_MAX = 16;
+const FIELD_SUFFIX = /^\.([A-Za-z_][A-Za-z0-9_]*)/;
 const COMPARISONS = new Set(["==", "!=", "<", "<=", ">", ">="]);
 
 interface Frame {
@@ -192,14 +193,44 @@ export class Interpreter {
   // any other word or string is text.
   private async argument(arg: Arg, frame: Frame): Promise<Value> {
     if (arg.kind === "expr") return this.evaluate(arg.expr, frame);
-    if (arg.kind === "word" && arg.parts.length === 1 && "variable" in arg.parts[0]) {
-      return this.variable(arg.parts[0].variable, arg.parts[0], frame);
-    }
-    return this.interpolate(arg.parts, frame);
+    const pieces = this.pieces(arg.parts, frame);
+    if (arg.kind === "word" && pieces.length === 1) return pieces[0];
+    return pieces.map(formatValue).join("");
   }
 
   private interpolate(parts: Part[], frame: Frame): string {
-    return parts.map((part) => ("text" in part ? part.text : formatValue(this.variable(part.variable, part, frame)))).join("");
+    return this.pieces(parts, frame).map(formatValue).join("");
+  }
+
+  // The values of a word's or string's parts. After a variable holding a
+  // listing or record, `.Field` is a field (`$copy.OutOfSyncTracks`); after
+  // text, it stays text (`$name.bin`).
+  private pieces(parts: Part[], frame: Frame): Value[] {
+    const values: Value[] = [];
+    let pendingText = "";
+    for (let index = 0; index < parts.length; index++) {
+      const part = parts[index];
+      if ("text" in part) {
+        pendingText += part.text;
+        continue;
+      }
+      if (pendingText) values.push(pendingText);
+      pendingText = "";
+      let value = this.variable(part.variable, part, frame);
+      const next = parts[index + 1];
+      if (next && "text" in next && value !== null && typeof value === "object") {
+        let rest = next.text;
+        for (let match = FIELD_SUFFIX.exec(rest); match; match = FIELD_SUFFIX.exec(rest)) {
+          value = this.field(value, match[1], part, frame);
+          rest = rest.slice(match[0].length);
+          if (value === null || typeof value !== "object") break;
+        }
+        parts = [...parts.slice(0, index + 1), { text: rest }, ...parts.slice(index + 2)];
+      }
+      values.push(value);
+    }
+    if (pendingText) values.push(pendingText);
+    return values;
   }
 
   private variable(name: string, at: Position, frame: Frame): Value {

@@ -39,6 +39,13 @@ Values("should take fields of listings and records", async () => {
   await recorded.session.close();
 });
 
+Values("should take fields of listing variables inside words and strings, and keep text after text", async () => {
+  const recorded = recordedSession();
+  await runOk(recorded, "mkfbvol -cap 256 -type blocks -name n 1000\nlet v = lsfbvol 1000\nlet name = \"file\"");
+  assert.equal(await runOk(recorded, 'echo $v.Name $v.ID:x "$v.ID.bin" $name.bin'), ["n 1000:x 1000.bin file.bin"]);
+  await recorded.session.close();
+});
+
 Values("should refuse a field of a many-row listing, naming the way out", async () => {
   const recorded = recordedSession();
   await runOk(recorded, "mkfbvol -cap 256 -type blocks 1000-1001");

@@ -1,0 +1,89 @@
+// The `tzero` command: scripts by -script and by standard input, one-shot
+// commands, exit codes 0/1/2/6, and errors with file:line:col and a caret.
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const main = join(process.cwd(), "dist", "src", "cli", "main.js");
+const folder = mkdtempSync(join(tmpdir(), "tzero-cli-"));
+
+function tzero(args: string[], input?: string) {
+  const result = spawnSync(process.execPath, [main, ...args], { cwd: folder, encoding: "utf8", input, timeout: 60_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function script(name: string, text: string): string {
+  writeFileSync(join(folder, name), text);
+  return name;
+}
+
+const Cli = suite("tzero");
+Cli.after(() => rmSync(folder, { recursive: true, force: true }));
+
+Cli("should run a script and exit 0", () => {
+  const result = tzero(["-script", script("ok.tzs", "mkfbvol -cap 256 -type blocks 1000-1001\nmkflash -nocp 1000:1001\nlsflash -s -bnr off\n")]);
+  assert.is(result.status, 0, result.stderr);
+  assert.is(result.stdout, [
+    "CMUC00025I mkfbvol: FB volume 1000 successfully created.",
+    "CMUC00025I mkfbvol: FB volume 1001 successfully created.",
+    "CMUC00137I mkflash: FlashCopy pair 1000:1001 successfully created.",
+    "ID", "=========", "1000:1001", "",
+  ].join("\n"));
+  assert.is(result.stderr, "");
+});
+
+Cli("should exit 6 at the first failed command, naming file:line:col with a caret", () => {
+  const result = tzero(["-script", script("fail.tzs", "mkfbvol -cap 256 -type blocks 1000 1100\nmkflash 1000:1100\necho never\n")]);
+  assert.is(result.status, 6);
+  assert.is(result.stderr, [
+    "fail.tzs:2:9: CMUN03042E mkflash: FlashCopy pair 1000:1100: source is in LSS 10 and target in LSS 11; a 2105 requires both in the same LSS",
+    "mkflash 1000:1100",
+    "        ^", "",
+  ].join("\n"));
+  assert.not.ok(result.stdout.includes("never"));
+});
+
+Cli("should exit 1 when an assertion fails", () => {
+  const result = tzero(["-script", script("assert.tzs", "let x = 2\nassert $x > 3, \"x is small\"\n")]);
+  assert.is(result.status, 1);
+  assert.is(result.stderr, "assert.tzs:2:8: assertion failed: x is small (left: 2, right: 3)\nassert $x > 3, \"x is small\"\n       ^\n");
+});
+
+Cli("should exit 2 on a syntax error, running nothing", () => {
+  const result = tzero(["-script", script("syntax.tzs", "mkfbvol -cap 256 -type blocks 1000\nmkflash -nocopy 1000:1001\n")]);
+  assert.is(result.status, 2);
+  assert.is(result.stdout, "");
+  assert.ok(result.stderr.startsWith("syntax.tzs:2:9: mkflash: unknown option -nocopy"));
+  assert.ok(result.stderr.endsWith("mkflash -nocopy 1000:1001\n        ^\n"));
+});
+
+Cli("should run commands piped to standard input as a script", () => {
+  const result = tzero([], "mkfbvol -cap 256 -type blocks 1000\nassert (lsfbvol).length == 1\nexpect error VOLUME_EXISTS mkfbvol -cap 1 1000\n");
+  assert.is(result.status, 0, result.stderr);
+  assert.ok(result.stdout.includes("CMUN02004E mkfbvol: volume 1000 already exists on IBM.2105-75TZ001"));
+  const failed = tzero([], "showfbvol 1000\n");
+  assert.is(failed.status, 6);
+  assert.ok(failed.stderr.startsWith("<stdin>:1:11: CMUN02013E showfbvol: volume 1000 does not exist"));
+});
+
+Cli("should run one command given on the command line", () => {
+  const result = tzero(["help", "mkflash"]);
+  assert.is(result.status, 0);
+  assert.ok(result.stdout.startsWith("mkflash: establish FlashCopy pairs\nusage: mkflash"));
+  assert.is(tzero(["lsflash"]).stdout, "CMUC00234I lsflash: No Flash Copy found.\n");
+});
+
+Cli("should exit 2 for a missing script or a bad option, and 0 for -help", () => {
+  const missing = tzero(["-script", "nowhere.tzs"]);
+  assert.is(missing.status, 2);
+  assert.is(missing.stderr, "tzero: cannot read script nowhere.tzs: no such file\n");
+  assert.is(tzero(["-script"]).status, 2);
+  const help = tzero(["-help"]);
+  assert.is(help.status, 0);
+  assert.ok(help.stdout.startsWith("usage: tzero"));
+});
+
+Cli.run();

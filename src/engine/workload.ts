@@ -127,7 +127,7 @@ export class Workload {
         slot: volume.slot, volumeBytes: volume.sizeBytes, spec,
       },
     });
-    this.worker.unref();
+    // Not unref'd: a running workload keeps the process alive until stopped or done.
     this.worker.once("error", (error) => {
       this.error = new EngineError("BUSY", `workload ${spec.name} crashed: ${error.message}`);
     });

@@ -21,7 +21,7 @@ import { alloc, free } from "./alloc";
 import { freeze, thaw } from "./sync";
 import { bitmap_word_count, bitmap_set_all, bitmap_count, bitmap_find } from "./bitmap";
 
-function free_bitmaps(rel: usize): void {
+export function free_bitmaps(rel: usize): void {
   const bytes = load<u32>(rel + R_WORDS) << 3;
   free(<usize>load<u32>(rel + R_BITMAP), bytes);
   free(<usize>load<u32>(rel + R_RECORD_SOURCE), bytes);
@@ -81,15 +81,28 @@ export function rel_establish(rel_slot: u32, source_slot: u32, target_slot: u32,
   store<i32>(rel + R_PENDING, <i32>track_count);
   store<u32>(rel + R_CURSOR, 0);
   store<u64>(rel + R_COPIED_BYTES, 0);
-  let frozen = freeze(source);
-  if (frozen != OK) {
+  const linked = link_relationship(rel_slot);
+  if (linked != OK) {
     free_bitmaps(rel);
-    return frozen;
+    return linked;
   }
+  return OK;
+}
+
+// Links a fully initialised relationship entry (source, target, flags,
+// bitmaps, pending count) into its volumes and activates it, with source and
+// target frozen so that every request sees it entirely or not at all. Then
+// wakes the copy workers if it has background work. On failure nothing is
+// linked and the caller frees what it allocated.
+export function link_relationship(rel_slot: u32): i32 {
+  const rel = rel_at(rel_slot);
+  const source = volume_at(load<u32>(rel + R_SOURCE));
+  const target = volume_at(load<u32>(rel + R_TARGET));
+  let frozen = freeze(source);
+  if (frozen != OK) return frozen;
   frozen = freeze(target);
   if (frozen != OK) {
     thaw(source);
-    free_bitmaps(rel);
     return frozen;
   }
   store<u32>(rel + R_NEXT_SOURCE, load<u32>(source + V_SOURCE_HEAD));
@@ -99,7 +112,8 @@ export function rel_establish(rel_slot: u32, source_slot: u32, target_slot: u32,
   atomic.store<u32>(rel + R_STATE, REL_ACTIVE);
   thaw(target);
   thaw(source);
-  if ((flags & REL_BACKGROUND) != 0) {
+  const background = (load<u32>(rel + R_FLAGS) & REL_BACKGROUND) != 0;
+  if (background && atomic.load<i32>(rel + R_PENDING) > 0) {
     atomic.add<i32>(base() + H_WORK_EPOCH, 1);
     atomic.notify(base() + H_WORK_EPOCH, <i32>THREAD_MAX);
   }

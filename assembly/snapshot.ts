@@ -41,6 +41,7 @@ import {
 import { alloc, free } from "./alloc";
 import { freeze, thaw, gate_enter, gate_exit } from "./sync";
 import { bitmap_word_count, bitmap_count } from "./bitmap";
+import { link_relationship, free_bitmaps } from "./relationship";
 import { ensure_range, write_pointer } from "./volume";
 
 const REL_FLAGS_KNOWN: u32 = REL_BACKGROUND | REL_TGTINHIBIT | REL_RECORD | REL_PERSIST;
@@ -217,14 +218,6 @@ function tail_is_clear(bitmap: usize, track_count: u32, word_count: u32): bool {
   return true;
 }
 
-function free_restored(rel: usize, bytes: u32): void {
-  free(<usize>load<u32>(rel + R_BITMAP), bytes);
-  free(<usize>load<u32>(rel + R_RECORD_SOURCE), bytes);
-  free(<usize>load<u32>(rel + R_RECORD_TARGET), bytes);
-  store<u32>(rel + R_BITMAP, 0);
-  store<u32>(rel + R_RECORD_SOURCE, 0);
-  store<u32>(rel + R_RECORD_TARGET, 0);
-}
 
 // Copies the caller's bitmaps (layout below) into fresh allocations of the
 // relationship entry. Returns OK or E_NO_SPACE (nothing left allocated).
@@ -236,6 +229,7 @@ function free_restored(rel: usize, bytes: u32): void {
 function adopt_bitmaps(rel: usize, bitmaps: usize, word_count: u32, flags: u32): i32 {
   const bytes = word_count << 3;
   const recorded = (flags & REL_RECORD) != 0;
+  store<u32>(rel + R_WORDS, word_count); // free_bitmaps sizes the blocks by it
   const control = alloc(bytes);
   const record_source = recorded ? alloc(bytes) : 0;
   const record_target = recorded ? alloc(bytes) : 0;
@@ -244,7 +238,7 @@ function adopt_bitmaps(rel: usize, bitmaps: usize, word_count: u32, flags: u32):
   store<u32>(rel + R_RECORD_TARGET, <u32>record_target);
   const missing = control == 0 || (recorded && (record_source == 0 || record_target == 0));
   if (missing) {
-    free_restored(rel, bytes);
+    free_bitmaps(rel);
     return E_NO_SPACE;
   }
   memory.copy(control, bitmaps, bytes);
@@ -286,27 +280,10 @@ export function rel_restore(rel_slot: u32, source_slot: u32, target_slot: u32, f
   store<i32>(rel + R_PENDING, <i32>pending);
   store<u32>(rel + R_CURSOR, 0);
   store<u64>(rel + R_COPIED_BYTES, copied_bytes);
-  let frozen = freeze(source);
-  if (frozen != OK) {
-    free_restored(rel, word_count << 3);
-    return frozen;
-  }
-  frozen = freeze(target);
-  if (frozen != OK) {
-    thaw(source);
-    free_restored(rel, word_count << 3);
-    return frozen;
-  }
-  store<u32>(rel + R_NEXT_SOURCE, load<u32>(source + V_SOURCE_HEAD));
-  store<u32>(source + V_SOURCE_HEAD, rel_slot + 1);
-  store<u32>(target + V_TARGET_REL, rel_slot + 1);
-  atomic.store<u32>(target + V_STATE, VOLUME_NORMAL);
-  atomic.store<u32>(rel + R_STATE, REL_ACTIVE);
-  thaw(target);
-  thaw(source);
-  if ((flags & REL_BACKGROUND) != 0 && pending > 0) {
-    atomic.add<i32>(base() + H_WORK_EPOCH, 1);
-    atomic.notify(base() + H_WORK_EPOCH, <i32>THREAD_MAX);
+  const linked = link_relationship(rel_slot);
+  if (linked != OK) {
+    free_bitmaps(rel);
+    return linked;
   }
   return <i32>pending;
 }

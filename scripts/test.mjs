@@ -22,7 +22,8 @@ function findTests(folder) {
   return found;
 }
 
-const strip = (text) => text.replace(/\u001b\[[0-9;]*m/g, "");
+// Every CSI sequence (colours, cursor moves such as ink leaves at exit), so summaries parse cleanly.
+const strip = (text) => text.replace(/\u001b\[[0-9;?]*[ -\/]*[@-~]/g, "");
 let passed = 0;
 let failed = 0;
 const broken = [];

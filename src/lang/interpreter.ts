@@ -11,7 +11,7 @@ import { parse, type Arg, type CommandNode, type Expr, type Position, type State
 import { SCENARIO_COMMANDS } from "./scenario-commands.js";
 import type { Session } from "./session.js";
 import type { Part } from "./tokens.js";
-import { CommandFailure, evaluationError, formatValue, typeOf } from "./values.js";
+import { CommandFailure, formatValue, typeOf } from "./values.js";
 
 const HANDLERS: Readonly<Record<string, CommandHandler>> = { ...DS_COMMANDS, ...SCENARIO_COMMANDS };
 const REPEAT_MAX = 1_000_000;
@@ -63,7 +63,7 @@ export class Interpreter {
         this.session.variables.set(statement.name, await this.evaluate(statement.value, frame));
         return;
       case "Assert":
-        return this.assert(statement.test, statement.message, statement, frame);
+        return this.assert(statement.test, statement.message, frame);
       case "ExpectError":
         return this.expectError(statement.code, statement.command, statement, frame);
       case "Repeat":
@@ -81,7 +81,7 @@ export class Interpreter {
     for (const line of result.lines) this.session.write(line);
   }
 
-  private async assert(test: Expr, message: Expr | undefined, at: Position, frame: Frame): Promise<void> {
+  private async assert(test: Expr, message: Expr | undefined, frame: Frame): Promise<void> {
     let passed: Value;
     let detail = "";
     if (test.type === "Binary" && COMPARISONS.has(test.operator)) {

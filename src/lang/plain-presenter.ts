@@ -23,7 +23,7 @@ export class PlainPresenter implements ProgressPresenter {
         if (followed.size === 0) for (const pair of activeCopies(request.image)) seen.add(pair);
         const pairs = followed.size > 0 ? [...followed] : [...seen];
         const remaining = this.reportCopies(request.image, pairs, reported);
-        for (const stats of request.workloads()) this.write(workloadLine(stats));
+        for (const stats of request.workloads()) if (stats.running) this.write(workloadLine(stats));
         if (request.until === "copied" && remaining === 0) {
           finish();
           return;

@@ -7,7 +7,6 @@ import { EngineError } from "../engine/errors.js";
 import type { Workload, WorkloadMix, WorkloadPattern } from "../engine/workload.js";
 import type { CommandContext, CommandResult } from "./context.js";
 import type { CommandHandler } from "./ds-commands.js";
-import { enabled } from "./format.js";
 import { INFO, infoLine } from "./messages.js";
 import {
   CommandFailure, atArgument, dataPattern, durationMs, formatValue, pairIds, sizeBytes, volumeId, wholeNumber, type ValueRecord,
@@ -343,5 +342,3 @@ export const SCENARIO_COMMANDS: Readonly<Record<string, CommandHandler>> = {
   "workload start": workloadStart, "workload stop": workloadStop, "workload wait": workloadWait, lsworkload,
   "wait flash": waitFlash, watch, sleep, echo,
 };
-
-export { enabled };

@@ -23,10 +23,6 @@ export class CommandFailure extends Error {
   }
 }
 
-export function evaluationError(code: string, message: string, at: Position): CommandFailure {
-  return new CommandFailure(code, message, at, true);
-}
-
 // Re-raises an engine error about one argument with that argument's position.
 export function atArgument<T>(at: Position, body: () => T): T {
   try {

@@ -185,7 +185,7 @@ class Parser {
     const count = this.expression();
     const open = this.lexer.nextExpr();
     if (!(open.kind === "punct" && open.text === "{")) {
-      this.fail(`expected { after repeat ${this.source.slice(offsetOf(this.source, count), open.offset).trim()}, found ${describe(open)}`, open, open.kind === "eof");
+      this.fail(`expected { after repeat ${this.source.slice(offsetOf(this.source, count), open.offset).trim()}, found ${describe(open)}`, open);
     }
     this.enter(open);
     const body = this.statements(open);
@@ -206,7 +206,7 @@ class Parser {
       const sub = subToken.kind === "word" ? findSubcommand(spec, subToken.text) : undefined;
       if (!sub) {
         const names = spec.subcommands.map((candidate) => candidate.name);
-        this.fail(`${spec.name}: expected ${listWords(names)}, found ${describe(subToken)}`, subToken, subToken.kind === "eof");
+        this.fail(`${spec.name}: expected ${listWords(names)}, found ${describe(subToken)}`, subToken);
       }
       spec = sub;
     }
@@ -248,7 +248,7 @@ class Parser {
     const isOption = valueToken.kind === "word" && /^-[A-Za-z]/.test(valueToken.text) && spec.kind !== "text";
     if (isArgEnd(valueToken) || isOption) {
       this.lexer.reset(mark);
-      this.fail(`${node.name}: option -${spec.name} needs a value (${valueHint(spec)})`, valueToken, valueToken.kind === "eof");
+      this.fail(`${node.name}: option -${spec.name} needs a value (${valueHint(spec)})`, valueToken);
     }
     option.value = this.argument(valueToken, node.name);
     if (spec.kind === "enum" && option.value.kind !== "expr" && isLiteral(option.value.parts)) {
@@ -365,7 +365,7 @@ class Parser {
       default:
         break;
     }
-    this.fail(`expected a value, found ${describe(token)}`, token, token.kind === "eof");
+    this.fail(`expected a value, found ${describe(token)}`, token);
   }
 
   private named(token: Token): Expr {

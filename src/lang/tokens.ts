@@ -85,6 +85,3 @@ export const UNITS: Readonly<Record<string, Unit>> = {
   min: { dimension: "duration", factor: 60_000 },
   h: { dimension: "duration", factor: 3_600_000 },
 };
-
-// Words of the language itself, which are not commands.
-export const KEYWORDS: readonly string[] = ["let", "assert", "expect", "repeat", "true", "false"];

@@ -86,4 +86,10 @@ Cli("should exit 2 for a missing script or a bad option, and 0 for -help", () =>
   assert.ok(help.stdout.startsWith("usage: tzero"));
 });
 
+Cli("should hand tzero bench to the benchmarks", () => {
+  const result = tzero(["bench", "--list"]);
+  assert.is(result.status, 0, result.stderr);
+  assert.ok(result.stdout.length > 0);
+});
+
 Cli.run();

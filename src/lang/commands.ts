@@ -143,7 +143,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: [
       { name: "nocp", summary: "no background copy: only changed tracks are copied; lasts until rmflash" },
       { name: "persist", summary: "keep the relationship after its background copy completes" },
-      { name: "record", summary: "record changed tracks on source and target" },
+      { name: "record", summary: "record changed tracks on source and target (implies -persist)" },
       { name: "tgtinhibit", summary: "refuse host writes to the target" },
       { name: "seqnum", kind: "number", summary: "sequence number (0 to FFFFFFFF)" },
       { name: "wait", summary: "show progress and return when the background copy completes" },

@@ -244,7 +244,9 @@ async function mkflash(context: CommandContext): Promise<CommandResult> {
     throw new EngineError("BAD_ARGUMENT", "-wait waits for the background copy, and -nocp has none");
   }
   checkPairs(image, list);
-  const options = { nocopy, persist: context.flag("persist"), record: context.flag("record"), tgtinhibit: context.flag("tgtinhibit"), seqnum };
+  // As in DS CLI, -record makes the relationship persistent: its change recording outlives the copy.
+  const record = context.flag("record");
+  const options = { nocopy, persist: context.flag("persist") || record, record, tgtinhibit: context.flag("tgtinhibit"), seqnum };
   const created: string[] = [];
   for (const { item: [source, target] } of list) created.push(image.establish(source, target, options).id);
   const lines = created.map((id) => infoLine(INFO.flashCreated, "mkflash", `FlashCopy pair ${id} successfully created.`));

@@ -194,6 +194,13 @@ async function copyAndWait(recorded: Recorded): Promise<void> {
   assert.ok(lines.includes("CMUC09030I wait: FlashCopy pair 1002:1003 background copy complete."));
 }
 
+Data("should make -record relationships persistent, as DS CLI does", async () => {
+  const recorded = recordedSession();
+  await runOk(recorded, "mkfbvol -cap 256 -type blocks 1000-1001\nmkflash -record 1000:1001");
+  assert.equal(await runOk(recorded, "echo (lsflash 1000:1001).Persistent (lsflash 1000:1001).Recording"), ["Enabled Enabled"]);
+  await recorded.session.close();
+});
+
 Data("should write, read, import and export bytes", async () => {
   const folder = mkdtempSync(join(tmpdir(), "tzero-data-"));
   const bytes = new Uint8Array(100_000).map((_, index) => (index * 7) & 0xff);

@@ -150,6 +150,13 @@ export class Workload {
     return this.endedAt === null;
   }
 
+  // running, then finished (its duration ended), stopped (on request) or failed.
+  get state(): "running" | "finished" | "stopped" | "failed" {
+    if (this.error) return "failed";
+    if (this.running) return "running";
+    return Atomics.load(this.words, WORD_STOP) !== 0 ? "stopped" : "finished";
+  }
+
   async stop(): Promise<void> {
     Atomics.store(this.words, WORD_STOP, 1);
     Atomics.notify(this.words, WORD_SLEEP);

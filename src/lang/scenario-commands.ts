@@ -213,12 +213,6 @@ async function workloadWait(context: CommandContext): Promise<CommandResult> {
   return { lines: [infoLine(INFO.workloadEnded, "workload", `${workloadLine(workload.stats())}.`)], value: workload.spec.name };
 }
 
-function workloadState(workload: Workload): string {
-  if (workload.error) return "failed";
-  if (workload.running) return "running";
-  return Atomics.load(workload.words, 0) !== 0 ? "stopped" : "finished";
-}
-
 function lsworkload(context: CommandContext): CommandResult {
   const wanted = new Set(context.operands.map((operand) => formatValue(operand.value)));
   const rows: ValueRecord[] = context.session.workloads.list()
@@ -231,7 +225,7 @@ function lsworkload(context: CommandContext): CommandResult {
         RW: workload.spec.rw,
         Pattern: workload.spec.pattern,
         BlockSize: workload.spec.blockBytes,
-        State: workloadState(workload),
+        State: workload.state,
         IOPS: Math.round(stats.iops),
         MBps: Number((stats.bytesPerSecond / 1e6).toFixed(1)),
         P50us: Number(stats.p50Micros.toFixed(1)),

@@ -63,6 +63,7 @@ const ERROR_CODE = /^[A-Z][A-Z0-9_]*$/;
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const HEX_WORD = /^[0-9A-Fa-f]{4}$/;
 const NESTING_MAX = 64; // blocks and parentheses: deeper is a mistake, not a scenario
+const OPERATORS_MAX = 1000; // binary operators in one statement: the interpreter evaluates them recursively
 
 export function parse(source: string, file: string): Program {
   return new Parser(source, file).program();
@@ -71,6 +72,7 @@ export function parse(source: string, file: string): Program {
 class Parser {
   private readonly lexer: Lexer;
   private depth = 0;
+  private operatorCount = 0; // binary operators in the current statement
 
   constructor(private readonly source: string, private readonly file: string) {
     this.lexer = new Lexer(source, file);
@@ -119,6 +121,7 @@ class Parser {
         if (open) return body;
         this.fail("unexpected } with no block open", token);
       }
+      this.operatorCount = 0;
       body.push(this.statement(token));
       this.endOfStatement();
     }
@@ -303,6 +306,7 @@ class Parser {
       const precedence = token.kind === "op" ? BINARY_PRECEDENCE[token.text] : undefined;
       if (precedence === undefined || precedence < precedenceMin) return left;
       this.lexer.nextExpr();
+      if (++this.operatorCount > OPERATORS_MAX) this.fail(`more than ${OPERATORS_MAX} operators in one statement`, token);
       const right = this.binary(precedence + 1);
       left = { type: "Binary", operator: token.text, left, right, line: token.line, col: token.col };
       const after = this.peekExpr();

@@ -50,7 +50,8 @@ Fuzz(`should parse or report a syntax error for ${RUNS} random strings (seed ${s
 });
 
 Fuzz("should survive deep nesting with a syntax error, not a stack overflow", () => {
-  for (const source of ["(".repeat(10_000), "repeat 1 {".repeat(10_000), "let x = " + "-".repeat(10_000) + "1", "!".repeat(5000)]) {
+  const long = "let x = " + Array(20_000).fill("1").join("+");
+  for (const source of ["(".repeat(10_000), "repeat 1 {".repeat(10_000), "let x = " + "-".repeat(10_000) + "1", "!".repeat(5000), long]) {
     try {
       parse(source, "deep.tzs");
     } catch (error) {

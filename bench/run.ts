@@ -20,6 +20,7 @@ import { scanSuite } from "./figures/scan.js";
 import { writesSuite } from "./figures/writes.js";
 import { modelSuite } from "./figures/model.js";
 import { runMicro } from "./micro/run.js";
+import { defaultBuild } from "../src/core/core.js";
 
 export const SUITES: readonly Suite[] = [establishSuite, copySuite, scanSuite, writesSuite, modelSuite];
 
@@ -86,7 +87,8 @@ export async function runBench(argv: string[]): Promise<number> {
   const startedAt = new Date();
   const start = performance.now();
   const progress = (line: string) => process.stderr.write(`  ${line}\n`);
-  process.stdout.write(`tzero bench${values.quick ? " --quick" : ""}: ${describeMachine(machine)}\n`);
+  const core = defaultBuild();
+  process.stdout.write(`tzero bench${values.quick ? " --quick" : ""}: ${describeMachine(machine)}; ${core} core build\n`);
   process.stdout.write("Memory is pre-touched (written) before anything is timed: first touch costs seconds per GiB on this VM.\n\n");
   const shared = new SharedImage(values.quick, seed, progress);
   const results: FigureResult[] = [];
@@ -119,7 +121,7 @@ export async function runBench(argv: string[]): Promise<number> {
   if (values.markdown) process.stdout.write(`\n${formatMarkdownTable(results)}\n`);
   const jsonPath = values.json ?? DEFAULT_JSON;
   writeRecord(jsonPath, {
-    startedAt: startedAt.toISOString(), wallSeconds: +wallSeconds.toFixed(2), quick: values.quick, seed, filter: filters, machine,
+    startedAt: startedAt.toISOString(), wallSeconds: +wallSeconds.toFixed(2), quick: values.quick, seed, filter: filters, core, machine,
     loadAverage1mAtEnd: loadAtEnd,
     notes: ["memory pre-touched before timing", "ratios are medians of interleaved rounds within this run"],
     results, failures,

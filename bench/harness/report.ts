@@ -38,6 +38,7 @@ export interface RunRecord {
   quick: boolean;
   seed: number;
   filter: string[];
+  core: "release" | "debug"; // TZERO_CORE=debug runs the build with assertions
   machine: MachineInfo;
   loadAverage1mAtEnd: number;
   notes: string[];

@@ -145,7 +145,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       { name: "persist", summary: "keep the relationship after its background copy completes" },
       { name: "record", summary: "record changed tracks on source and target (implies -persist)" },
       { name: "tgtinhibit", summary: "refuse host writes to the target" },
-      { name: "seqnum", kind: "number", summary: "sequence number (0 to FFFFFFFF)" },
+      { name: "seqnum", kind: "text", summary: "sequence number in hex (0 to FFFFFFFF)" },
       { name: "wait", summary: "show progress and return when the background copy completes" },
       DEV,
     ],

@@ -12,7 +12,7 @@ import { INFO, infoLine } from "./messages.js";
 import {
   CommandFailure, atArgument, formatValue, volumeId, numberValue, pairIds, pairs, volumeIds, wholeNumber, type ValueRecord,
 } from "./values.js";
-import type { Position } from "./parser.js";
+import type { Position, Value } from "./parser.js";
 
 export type CommandHandler = (context: CommandContext) => Promise<CommandResult> | CommandResult;
 
@@ -235,10 +235,18 @@ function checkPairs(image: StorageImage, list: Array<{ item: [string, string]; a
   }
 }
 
+// DS CLI writes sequence numbers in hex (`-seqnum 00FF`); a number from an expression is taken as it is.
+function sequenceNumber(value: Value): number {
+  if (typeof value === "number") return wholeNumber(value, "-seqnum", 0, 0xffffffff);
+  const text = formatValue(value).replace(/^0x/i, "");
+  if (!/^[0-9A-Fa-f]{1,8}$/.test(text)) throw new EngineError("BAD_ARGUMENT", `-seqnum ${formatValue(value)} is not a hex number from 0 to FFFFFFFF`);
+  return parseInt(text, 16);
+}
+
 async function mkflash(context: CommandContext): Promise<CommandResult> {
   const image = context.image();
   const list = context.operandItems(pairs);
-  const seqnum = context.convert("seqnum", (value) => wholeNumber(value, "-seqnum", 0, 0xffffffff));
+  const seqnum = context.convert("seqnum", sequenceNumber);
   const nocopy = context.flag("nocp");
   if (nocopy && context.flag("wait")) {
     throw new EngineError("BAD_ARGUMENT", "-wait waits for the background copy, and -nocp has none");
@@ -285,7 +293,7 @@ function lsflash(context: CommandContext): CommandResult {
       return {
         ID: status.id,
         SrcLSS: lssOf(status.sourceId),
-        SequenceNum: status.seqnum,
+        SequenceNum: status.seqnum.toString(16).toUpperCase(),
         Timeout: "-",
         ActiveCopy: enabled(status.activeCopy),
         Recording: enabled(status.record),

@@ -65,7 +65,8 @@ const CASES: Record<string, Case[]> = {
     { source: "mkflash 1007:1000", code: "VOLUME_UNUSABLE", mentions: ["1007"] },
     { source: "mkflash 1000-1001:1002", code: "BAD_VOLUME_ID", mentions: ["2 sources and 1 targets"] },
     { source: "mkflash 1000", code: "BAD_VOLUME_ID", mentions: ["SSSS:TTTT"] },
-    { source: "mkflash -seqnum 0x100000000 1000:1001", code: "BAD_ARGUMENT", mentions: ["-seqnum"], col: 17 },
+    { source: "mkflash -seqnum 100000000 1000:1001", code: "BAD_ARGUMENT", mentions: ["-seqnum", "hex"], col: 17 },
+    { source: "mkflash -seqnum 12G 1000:1001", code: "BAD_ARGUMENT", mentions: ["-seqnum 12G"], col: 17 },
     { source: "mkflash -nocp -wait 1000:1001", code: "BAD_ARGUMENT", mentions: ["-wait", "-nocp"] },
     // The second pair breaks the one-relationship rule with the first: neither is made.
     { source: "mkflash 1000:1001 1002:1001", code: "VOLUME_IN_RELATIONSHIP", mentions: ["1001"], col: 19 },

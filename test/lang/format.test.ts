@@ -10,7 +10,7 @@ const SETUP = `
 mkfbvol -cap 1 -name db_#h -extpool P1 1000-1001
 mkfbvol -cap 2 -type ess 1002
 mkfbvol -cap 4096 -type blocks -os linux 1003
-mkflash -nocp -seqnum 7 -tgtinhibit 1000:1001
+mkflash -nocp -seqnum 1F -tgtinhibit 1000:1001
 `;
 
 const Formats = suite("output formats");
@@ -36,7 +36,7 @@ Formats("should print lsflash as a default table with a banner", async () => {
     BANNER,
     "ID        SrcLSS SequenceNum Timeout ActiveCopy Recording Persistent Revertible SourceWriteEnabled TargetWriteEnabled BackgroundCopy",
     "=".repeat(132),
-    "1000:1001 10     7           -       Disabled   Disabled  Disabled   Disabled   Enabled            Disabled           Disabled",
+    "1000:1001 10     1F          -       Disabled   Disabled  Disabled   Disabled   Enabled            Disabled           Disabled",
   ]);
 });
 
@@ -47,7 +47,7 @@ Formats("should add the long columns with lsflash -l", async () => {
     "ID        SrcLSS SequenceNum Timeout ActiveCopy Recording Persistent Revertible SourceWriteEnabled TargetWriteEnabled BackgroundCopy OutOfSyncTracks DateCreated                  DateSynced                   State",
   );
   assert.is(rule, "=".repeat(header.length));
-  assert.match(row, /^1000:1001 10 +7 .* 16384 +\w{3} \w{3} \d\d \d\d:\d\d:\d\d UTC \d{4} +\w{3} .* Valid$/);
+  assert.match(row, /^1000:1001 10 +1F .* 16384 +\w{3} \w{3} \d\d \d\d:\d\d:\d\d UTC \d{4} +\w{3} .* Valid$/);
 });
 
 Formats("should print only IDs with lsflash -s, and say when nothing is found", async () => {

@@ -164,6 +164,21 @@ Statements("should cancel a sleep when the run's signal aborts", async () => {
   await recorded.session.close();
 });
 
+Statements("should cancel mkflash -wait, leaving the pair established", async () => {
+  const recorded = recordedSession({ refreshMs: 20 });
+  await runOk(recorded, "mkfbvol -cap 256 -type blocks 1000-1001");
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(), 60);
+  try {
+    await recorded.session.runSource("mkflash -wait 1000:1001", "t.tzs", { signal: controller.signal });
+    assert.unreachable("with no copy workers the wait cannot end by itself");
+  } catch (error) {
+    assert.is((error as { code: string }).code, "CANCELLED");
+  }
+  assert.ok(recorded.session.currentImage.hasRelationship("1000:1001"));
+  await recorded.session.close();
+});
+
 const Data = suite("data, copies and workloads");
 
 Data("should copy in the background and wait for it with mkflash -wait and wait flash", async () => {

@@ -327,9 +327,12 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: "help", group: "session", summary: "list commands, or describe one",
-    usage: "help [COMMAND]",
+    usage: "help [COMMAND [SUBCOMMAND]]",
     options: [],
-    operands: [{ name: "COMMAND", kind: "command", optional: true, summary: "a command name" }],
+    operands: [
+      { name: "COMMAND", kind: "command", optional: true, summary: "a command name" },
+      { name: "SUBCOMMAND", kind: "text", optional: true, summary: "for workload and wait: start, stop, wait, flash" },
+    ],
   },
   { name: "quit", group: "session", summary: "end the session or script", usage: "quit", options: [], operands: [] },
   { name: "exit", group: "session", summary: "end the session or script", usage: "exit", options: [], operands: [] },

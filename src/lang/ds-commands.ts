@@ -358,10 +358,10 @@ function help(context: CommandContext): CommandResult {
     const text = helpText();
     return { lines: text.split("\n"), value: text };
   }
-  const [name, sub] = formatValue(operand.value).split(/\s+/);
+  const [name, sub] = context.operands.map((given) => formatValue(given.value)).join(" ").split(/\s+/);
   let spec = findCommand(name);
   if (spec && sub) spec = findSubcommand(spec, sub);
-  if (!spec) throw new EngineError("BAD_ARGUMENT", `there is no command ${formatValue(operand.value)}; type help for the list`);
+  if (!spec) throw new EngineError("BAD_ARGUMENT", `there is no command ${[name, sub].filter(Boolean).join(" ")}; type help for the list`);
   const text = commandHelp(spec);
   return { lines: text.split("\n"), value: text };
 }

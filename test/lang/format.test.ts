@@ -163,5 +163,12 @@ Help("should describe one command's usage, operands and options", async () => {
   await recorded.session.close();
 });
 
+Help("should describe a subcommand", async () => {
+  const recorded = recordedSession();
+  const lines = await runOk(recorded, "help workload stop");
+  assert.equal(lines, ["workload stop: stop a workload", "usage: workload stop NAME", "operands:", "  NAME                  the workload"]);
+  await recorded.session.close();
+});
+
 Formats.run();
 Help.run();

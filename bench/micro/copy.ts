@@ -13,7 +13,7 @@ const EXTENT_SIZE = 1 << 20;
 
 export const copyMicro: MicroSuite = {
   name: "copy",
-  describe: "copy 16 MiB of tracks from a source to a target in the same memory",
+  describe: "copy 16 MiB of tracks between two volumes of one image (a working set that caches can hold; the macro figures copy 256 MiB to 1 GiB)",
   baseline: "core-one-memory.copy",
   async setUp() {
     const image = new StorageImage({ workers: 0 });

@@ -93,7 +93,7 @@ export class Session {
       while (this.images.some((image) => image.id.endsWith(`-75TZ${String(number).padStart(3, "0")}`))) number++;
       id = imageId(chosenModel, `75TZ${String(number).padStart(3, "0")}`);
     } else {
-      const parts = atArgument(at ?? { line: 0, col: 0 }, () => parseImageId(idText));
+      const parts = at === undefined ? parseImageId(idText) : atArgument(at, () => parseImageId(idText));
       if (model !== undefined && model !== parts.model) {
         throw new EngineError("BAD_MODEL", `storage image ${idText} is a ${parts.model}, not a ${model}`);
       }

@@ -43,8 +43,16 @@ function selected(suite: Suite, filters: readonly string[]): string[] {
   return suite.figures.filter((key) => filters.some((filter) => key.includes(filter)));
 }
 
-export async function runBench(argv: string[]): Promise<number> {
-  if (argv.includes("--micro")) return runMicro(argv.filter((arg) => arg !== "--micro"));
+interface RunOptions {
+  quick: boolean;
+  seed: number;
+  json: string;
+  markdown: boolean;
+  filters: string[];
+}
+
+// The options of a run, or the exit code to return at once (help, list, bad arguments).
+function parseRunOptions(argv: string[]): RunOptions | number {
   let parsed;
   try {
     parsed = parseArgs({
@@ -77,27 +85,23 @@ export async function runBench(argv: string[]): Promise<number> {
     process.stderr.write(`tzero bench: --seed ${values.seed} is not a whole number from 0 to 4294967295\n`);
     return 2;
   }
-  const plan = SUITES.map((suite) => ({ suite, keys: selected(suite, filters) })).filter((entry) => entry.keys.length > 0);
-  if (plan.length === 0) {
-    process.stderr.write(`tzero bench: no suite or figure matches ${filters.join(" ")}\n${USAGE}\n`);
-    return 2;
-  }
+  return { quick: values.quick, seed, json: values.json ?? DEFAULT_JSON, markdown: values.markdown, filters };
+}
 
-  const machine = machineInfo();
-  const startedAt = new Date();
-  const start = performance.now();
-  const progress = (line: string) => process.stderr.write(`  ${line}\n`);
-  const core = defaultBuild();
-  process.stdout.write(`tzero bench${values.quick ? " --quick" : ""}: ${describeMachine(machine)}; ${core} core build\n`);
-  process.stdout.write("Memory is pre-touched (written) before anything is timed: first touch costs seconds per GiB on this VM.\n\n");
-  const shared = new SharedImage(values.quick, seed, progress);
+interface Plan {
+  suite: Suite;
+  keys: string[];
+}
+
+async function runSuites(plan: readonly Plan[], options: RunOptions, progress: (line: string) => void): Promise<Pick<RunRecord, "results" | "failures">> {
+  const shared = new SharedImage(options.quick, options.seed, progress);
   const results: FigureResult[] = [];
   const failures: RunRecord["failures"] = [];
   try {
     for (const { suite, keys } of plan) {
       progress(`suite ${suite.name}`);
       try {
-        const figures = await suite.run({ quick: values.quick, seed, shared, progress });
+        const figures = await suite.run({ quick: options.quick, seed: options.seed, shared, progress });
         results.push(...figures.filter((figure) => keys.includes(figure.key)));
       } catch (error) {
         failures.push({ suite: suite.name, error: (error as Error).stack ?? String(error) });
@@ -107,26 +111,47 @@ export async function runBench(argv: string[]): Promise<number> {
   } finally {
     await shared.close();
   }
-  const wallSeconds = (performance.now() - start) / 1000;
-  const loadAtEnd = +loadavg()[0].toFixed(2);
-  const busy = Math.max(machine.loadAverage1m, loadAtEnd) > machine.cores;
+  return { results, failures };
+}
 
+function printRun(record: RunRecord, markdown: boolean): void {
+  const { results, failures, machine } = record;
   process.stdout.write(`${formatTable(results)}\n`);
   for (const result of results) if (result.note) process.stdout.write(`  ${result.key}: ${result.note}\n`);
   for (const failure of failures) process.stdout.write(`FAILED suite ${failure.suite}: ${failure.error.split("\n")[0]}\n`);
-  if (busy) {
-    process.stdout.write(`WARNING: the machine was busy (load average ${machine.loadAverage1m} at start, ${loadAtEnd} at end, ${machine.cores} cores): `
+  if (Math.max(machine.loadAverage1m, record.loadAverage1mAtEnd) > machine.cores) {
+    process.stdout.write(`WARNING: the machine was busy (load average ${machine.loadAverage1m} at start, ${record.loadAverage1mAtEnd} at end, ${machine.cores} cores): `
       + "other processes shared the cores, and the thread-scheduling-sensitive ratios (copy workers) may be off; run again when it is quiet\n");
   }
-  if (values.markdown) process.stdout.write(`\n${formatMarkdownTable(results)}\n`);
-  const jsonPath = values.json ?? DEFAULT_JSON;
-  writeRecord(jsonPath, {
-    startedAt: startedAt.toISOString(), wallSeconds: +wallSeconds.toFixed(2), quick: values.quick, seed, filter: filters, core, machine,
-    loadAverage1mAtEnd: loadAtEnd,
+  if (markdown) process.stdout.write(`\n${formatMarkdownTable(results)}\n`);
+}
+
+export async function runBench(argv: string[]): Promise<number> {
+  if (argv.includes("--micro")) return runMicro(argv.filter((arg) => arg !== "--micro"));
+  const options = parseRunOptions(argv);
+  if (typeof options === "number") return options;
+  const plan = SUITES.map((suite) => ({ suite, keys: selected(suite, options.filters) })).filter((entry) => entry.keys.length > 0);
+  if (plan.length === 0) {
+    process.stderr.write(`tzero bench: no suite or figure matches ${options.filters.join(" ")}\n${USAGE}\n`);
+    return 2;
+  }
+  const machine = machineInfo();
+  const core = defaultBuild();
+  const startedAt = new Date();
+  const start = performance.now();
+  process.stdout.write(`tzero bench${options.quick ? " --quick" : ""}: ${describeMachine(machine)}; ${core} core build\n`);
+  process.stdout.write("Memory is pre-touched (written) before anything is timed: first touch costs seconds per GiB on this VM.\n\n");
+  const { results, failures } = await runSuites(plan, options, (line) => process.stderr.write(`  ${line}\n`));
+  const wallSeconds = (performance.now() - start) / 1000;
+  const record: RunRecord = {
+    startedAt: startedAt.toISOString(), wallSeconds: +wallSeconds.toFixed(2), quick: options.quick, seed: options.seed,
+    filter: options.filters, core, machine, loadAverage1mAtEnd: +loadavg()[0].toFixed(2),
     notes: ["memory pre-touched before timing", "ratios are medians of interleaved rounds within this run"],
     results, failures,
-  });
-  process.stdout.write(`\n${results.length} figures in ${wallSeconds.toFixed(1)} s; record written to ${jsonPath}\n`);
+  };
+  printRun(record, options.markdown);
+  writeRecord(options.json, record);
+  process.stdout.write(`\n${results.length} figures in ${wallSeconds.toFixed(1)} s; record written to ${options.json}\n`);
   if (failures.length > 0) return 6;
   return results.every((result) => result.met !== false) ? 0 : 1;
 }

@@ -261,7 +261,7 @@ async function mkflash(context: CommandContext): Promise<CommandResult> {
   if (context.flag("wait")) {
     for (const line of lines) context.session.write(line);
     await context.session.watchCopies(image, created, context.signal);
-    if (context.signal.aborted) throw new CommandFailure("CANCELLED", `stopped waiting; ${created.join(" ")} stay established and keep copying`);
+    if (context.signal.aborted) throw new CommandFailure("CANCELLED", `cancelled; ${created.join(" ")} stay established and keep copying`);
     // The view ends when no track is left; this also ends the pairs that do not persist.
     const remaining = created.filter((id) => image.hasRelationship(id));
     if (remaining.length > 0) await image.waitForCopy(remaining, { signal: context.signal });

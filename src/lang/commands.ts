@@ -120,6 +120,16 @@ export const COMMANDS: readonly CommandSpec[] = [
     operands: [{ name: "VOLUME_ID", kind: "volumes", repeat: true, summary: "volumes or ranges to remove" }],
   },
   {
+    name: "initfbvol", group: "ds", summary: "release volumes' data (they read as zeros) and make them usable again",
+    usage: "initfbvol [-action releasespace] [-quiet] [-dev IMAGE] VOLUME_ID[-VOLUME_ID]...",
+    options: [
+      { name: "action", kind: "enum", values: ["releasespace"], summary: "what to do (releasespace, the default)" },
+      { name: "quiet", summary: "do not ask for confirmation" },
+      DEV,
+    ],
+    operands: [{ name: "VOLUME_ID", kind: "volumes", repeat: true, summary: "volumes or ranges to initialise" }],
+  },
+  {
     name: "lslss", group: "ds", summary: "list logical subsystems",
     usage: "lslss [-fmt ...] [-dev IMAGE]",
     options: [...LISTING, DEV],

@@ -125,6 +125,23 @@ async function rmfbvol(context: CommandContext): Promise<CommandResult> {
   return { lines, value: removed };
 }
 
+// Releases the volumes' data: the way back for a target left unusable by a withdrawn copy.
+async function initfbvol(context: CommandContext): Promise<CommandResult> {
+  const image = context.image();
+  const items = context.operandItems(volumeIds);
+  for (const { item: id, at } of items) atArgument(at, () => checkRemovable(context, image, id));
+  const lines: string[] = [];
+  const initialised: string[] = [];
+  for (const { item: id } of items) {
+    const question = infoLine(INFO.volumeInitQuestion, "initfbvol", `Are you sure you want to release the data of FB volume ${id}? [y/n]:`);
+    if (!(await confirmed(context, question, lines, `FB volume ${id} not initialised`))) continue;
+    image.reinitVolume(id);
+    initialised.push(id);
+    lines.push(infoLine(INFO.volumeInitialised, "initfbvol", `FB volume ${id} successfully initialised.`));
+  }
+  return { lines, value: initialised };
+}
+
 function checkRemovable(context: CommandContext, image: StorageImage, id: string): void {
   const volume = image.volume(id);
   const busy = image.relationshipsOf(volume.id);
@@ -329,7 +346,7 @@ async function rmflash(context: CommandContext): Promise<CommandResult> {
     removed.push(id);
     lines.push(infoLine(INFO.flashRemoved, "rmflash", `FlashCopy pair ${id} successfully removed.`));
     if (!complete) {
-      lines.push(infoLine(INFO.notConfirmed, "rmflash", `target ${relationship.targetId} was not completely copied and is now unusable; make it a FlashCopy target again or recreate it.`));
+      lines.push(infoLine(INFO.notConfirmed, "rmflash", `target ${relationship.targetId} was not completely copied and is now unusable; make it a FlashCopy target again or release its data with initfbvol.`));
     }
   }
   return { lines, value: removed };
@@ -367,5 +384,5 @@ function help(context: CommandContext): CommandResult {
 }
 
 export const DS_COMMANDS: Readonly<Record<string, CommandHandler>> = {
-  mkfbvol, lsfbvol, showfbvol, rmfbvol, lslss, lssi, mksi, mkflash, lsflash, rmflash, setenv, help,
+  mkfbvol, lsfbvol, showfbvol, rmfbvol, initfbvol, lslss, lssi, mksi, mkflash, lsflash, rmflash, setenv, help,
 };

@@ -7,6 +7,8 @@ export const INFO = {
   volumeCreated: "CMUC00025I",
   volumeRemoveQuestion: "CMUC00027W",
   volumeRemoved: "CMUC00028I",
+  volumeInitQuestion: "CMUC00337W",
+  volumeInitialised: "CMUC00340I",
   flashCreated: "CMUC00137I",
   flashRemoved: "CMUC00140I",
   flashRemoveQuestion: "CMUC00144W",

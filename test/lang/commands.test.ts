@@ -50,6 +50,10 @@ const CASES: Record<string, Case[]> = {
     { source: "rmfbvol -quiet 1300", code: "VOLUME_NOT_FOUND", mentions: ["1300"], col: 16 },
     { source: "rmfbvol -quiet 1004 1005", code: "VOLUME_IN_RELATIONSHIP", mentions: ["1005", "1005:1006", "rmflash"], col: 21 },
   ],
+  initfbvol: [
+    { source: "initfbvol -quiet 1300", code: "VOLUME_NOT_FOUND", mentions: ["1300"], col: 18 },
+    { source: "initfbvol -quiet 1007 1006", code: "VOLUME_IN_RELATIONSHIP", mentions: ["1006", "1005:1006"], col: 23 },
+  ],
   mksi: [
     { source: "mksi IBM.2105-75TZ001", code: "IMAGE_EXISTS", mentions: ["IBM.2105-75TZ001"] },
     { source: "mksi IBM.9999-1", code: "IMAGE_NOT_FOUND", mentions: ["IBM.9999-1", "IBM.2105-75TZ001"], col: 6 },

@@ -141,7 +141,7 @@ Statements("should ask before rmflash and rmfbvol, and say when the answer is no
   answer = true;
   assert.equal(await runOk(recorded, "rmflash 1000:1001"), [
     "CMUC00140I rmflash: FlashCopy pair 1000:1001 successfully removed.",
-    "CMUC09002W rmflash: target 1001 was not completely copied and is now unusable; make it a FlashCopy target again or recreate it.",
+    "CMUC09002W rmflash: target 1001 was not completely copied and is now unusable; make it a FlashCopy target again or release its data with initfbvol.",
   ]);
   assert.equal(await runOk(recorded, "rmfbvol 1001"), ["CMUC00028I rmfbvol: FB volume 1001 successfully deleted."]);
   assert.is(questions[2], "CMUC00027W rmfbvol: Are you sure you want to delete FB volume 1001? [y/n]:");
@@ -213,6 +213,21 @@ Data("should make -record relationships persistent, as DS CLI does", async () =>
   const recorded = recordedSession();
   await runOk(recorded, "mkfbvol -cap 256 -type blocks 1000-1001\nmkflash -record 1000:1001");
   assert.equal(await runOk(recorded, "echo (lsflash 1000:1001).Persistent (lsflash 1000:1001).Recording"), ["Enabled Enabled"]);
+  await recorded.session.close();
+});
+
+Data("should make an unusable target usable again with initfbvol", async () => {
+  const recorded = recordedSession();
+  await runOk(recorded, [
+    "mkfbvol -cap 256 -type blocks 1000-1001",
+    "fill 1000 -pattern 0x11",
+    "mkflash -nocp 1000:1001",
+    "rmflash -quiet 1000:1001",
+    "assert (showfbvol 1001).datastate == \"Unusable\"",
+    "expect error VOLUME_UNUSABLE read 1001 -offset 0 -len 1",
+  ].join("\n"));
+  assert.equal(await runOk(recorded, "initfbvol -quiet 1001"), ["CMUC00340I initfbvol: FB volume 1001 successfully initialised."]);
+  assert.equal(await runOk(recorded, "echo (showfbvol 1001).datastate (read 1001 -offset 0 -len 2)"), ["Normal 0000"]);
   await recorded.session.close();
 });
 

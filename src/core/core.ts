@@ -87,6 +87,22 @@ export function createImageMemory(): WebAssembly.Memory {
   return new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: MEMORY_PAGES_MAX, shared: true });
 }
 
+// Exports that return a pointer (usize): wasm hands an i32 to JavaScript, so
+// an address at or above 2 GiB would arrive negative. These come back unsigned.
+const POINTER_RESULTS = [
+  "thread_attach", "rel_bitmap_pointer", "layout_base", "layout_heap_start", "layout_zero_extent",
+  "work_epoch_pointer", "stop_flag_pointer", "volume_extent_pointer", "rel_record_pointer",
+] as const;
+
+function withUnsignedPointers(raw: CoreExports): CoreExports {
+  const exports = { ...raw };
+  for (const name of POINTER_RESULTS) {
+    const original = raw[name] as (...args: number[]) => number;
+    (exports[name] as (...args: number[]) => number) = (...args: number[]) => original(...args) >>> 0;
+  }
+  return exports;
+}
+
 export class CoreAbort extends Error {
   readonly code = "CORE_ABORT";
 }
@@ -104,6 +120,7 @@ export class CoreThread {
   readonly exports: CoreExports;
   readonly stagingPointer: number;
   private bytes: Uint8Array;
+  private readonly stagingBytes: Uint8Array;
 
   constructor(
     readonly memory: WebAssembly.Memory,
@@ -120,15 +137,16 @@ export class CoreThread {
         },
       },
     });
-    this.exports = instance.exports as unknown as CoreExports;
+    this.exports = withUnsignedPointers(instance.exports as unknown as CoreExports);
     if (format) {
       const code = this.exports.image_init();
       if (code !== CoreCode.OK) throw new Error(`cannot format storage image memory (core code ${code})`);
     }
-    // usize comes back as a signed i32: a buffer above 2 GiB would read as negative.
-    this.stagingPointer = this.exports.thread_attach(threadId) >>> 0;
+    this.stagingPointer = this.exports.thread_attach(threadId);
     if (this.stagingPointer === 0) throw new Error(`cannot attach thread ${threadId} to the storage image`);
     this.bytes = new Uint8Array(memory.buffer);
+    // Taken once: the buffer exists now, and shared memory never moves or shrinks.
+    this.stagingBytes = this.bytes.subarray(this.stagingPointer, this.stagingPointer + STAGING_SIZE);
   }
 
   // A view of the whole memory; re-taken after growth (which any thread may cause).
@@ -139,6 +157,6 @@ export class CoreThread {
 
   // The staging buffer, as bytes the host can fill or read.
   staging(length = STAGING_SIZE): Uint8Array {
-    return this.view().subarray(this.stagingPointer, this.stagingPointer + length);
+    return length === STAGING_SIZE ? this.stagingBytes : this.stagingBytes.subarray(0, length);
   }
 }

@@ -173,6 +173,9 @@ export class StorageImage extends EventEmitter {
   }
 
   volume(idText: string): Volume {
+    // The common case, an ID as stored, skips parsing: host I/O looks volumes up on every call.
+    const known = this.volumes.get(idText);
+    if (known) return known;
     const id = parseVolumeId(idText);
     const volume = this.volumes.get(id);
     if (!volume) throw new EngineError("VOLUME_NOT_FOUND", `volume ${id} does not exist on ${this.id}`);

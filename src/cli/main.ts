@@ -5,32 +5,43 @@
 //   tzero < FILE              commands piped to standard input run as a script
 //   tzero                     the interactive REPL (standard input a terminal)
 //   tzero bench [ARGS...]     the benchmarks
+//   --state FILE              load FILE at start when it exists; save to it on exit and on `save`
 // Exit codes: 0 all succeeded, 1 an assertion failed, 2 syntax or usage error,
 // 6 a command failed.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { Session } from "../lang/session.js";
 import { LangSyntaxError, ScriptError, formatError } from "../lang/errors.js";
+import { startRepl } from "./repl.js";
 
-const USAGE = `usage: tzero [-script FILE] [COMMAND ARGS...]
+const USAGE = `usage: tzero [--state FILE] [-script FILE] [COMMAND ARGS...]
   tzero -script FILE     run a scenario script
   tzero COMMAND ...      run one command, e.g. tzero help mkflash
   tzero < FILE           run the commands piped to standard input
   tzero                  interactive shell (when standard input is a terminal)
   tzero bench [FILTER]   run the benchmarks
+  --state FILE           load the storage images from FILE at start (when it exists),
+                         save them to it on exit and on save with no FILE
 exit codes: 0 success, 1 assertion failed, 2 syntax error, 6 command failed`;
 
 export const EXIT_OK = 0;
 export const EXIT_USAGE = 2;
+export const EXIT_FAILED = 6;
 
-// DS CLI options have one dash (`-script`); node's parser wants two.
+// DS CLI options have one dash (`-script`); node's parser wants two. Options
+// before the first plain word are normalised (with the values of those that
+// take one); from that word on, everything is the command and its arguments.
+const LONG_OPTIONS = new Set(["script", "help", "version", "workers", "state"]);
+const VALUE_OPTIONS = new Set(["script", "workers", "state"]);
+
 function normalise(argv: string[]): string[] {
-  const longOptions = new Set(["-script", "-help", "-version", "-workers"]);
   const result: string[] = [];
   for (let index = 0; index < argv.length; index++) {
     const argument = argv[index];
     if (!argument.startsWith("-")) return result.concat(argv.slice(index));
-    result.push(longOptions.has(argument) ? `-${argument}` : argument);
+    const name = argument.replace(/^--?/, "");
+    result.push(LONG_OPTIONS.has(name) ? `--${name}` : argument);
+    if (VALUE_OPTIONS.has(name) && index + 1 < argv.length) result.push(argv[++index]);
   }
   return result;
 }
@@ -39,24 +50,43 @@ function quoteWord(word: string): string {
   return /^[^\s"'#(){},;$]+$/.test(word) ? word : JSON.stringify(word);
 }
 
-async function runText(source: string, file: string, workers: number | undefined): Promise<number> {
-  const session = new Session({ write: (text) => process.stdout.write(`${text}\n`), workers });
+interface RunSettings {
+  workers: number | undefined;
+  stateFile: string | undefined;
+}
+
+function reportError(error: unknown, source: string): number {
+  if (error instanceof ScriptError || error instanceof LangSyntaxError) {
+    process.stderr.write(`${formatError(error, source)}\n`);
+    return error instanceof ScriptError ? error.exitCode : EXIT_USAGE;
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== "string") throw error;
+  process.stderr.write(`tzero: ${code}: ${(error as Error).message}\n`);
+  return EXIT_FAILED;
+}
+
+async function runText(source: string, file: string, settings: RunSettings): Promise<number> {
+  const session = new Session({ write: (text) => process.stdout.write(`${text}\n`), ...settings });
   const controller = new AbortController();
   const onInterrupt = () => controller.abort();
   process.once("SIGINT", onInterrupt);
+  let exitCode = EXIT_OK;
   try {
+    await session.openState();
     await session.runSource(source, file, { signal: controller.signal });
-    return EXIT_OK;
   } catch (error) {
-    if (error instanceof ScriptError || error instanceof LangSyntaxError) {
-      process.stderr.write(`${formatError(error, source)}\n`);
-      return error instanceof ScriptError ? error.exitCode : EXIT_USAGE;
-    }
-    throw error;
+    exitCode = reportError(error, source);
   } finally {
     process.removeListener("SIGINT", onInterrupt);
-    await session.close();
   }
+  try {
+    await session.close();
+  } catch (error) {
+    const closeCode = reportError(error, source);
+    if (exitCode === EXIT_OK) exitCode = closeCode;
+  }
+  return exitCode;
 }
 
 function readStdin(): string {
@@ -78,6 +108,7 @@ export async function main(argv: string[]): Promise<number> {
         help: { type: "boolean", short: "h" },
         version: { type: "boolean" },
         workers: { type: "string" },
+        state: { type: "string" },
       },
       allowPositionals: true,
     });
@@ -99,6 +130,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`tzero: -workers ${values.workers} is not a whole number from 0 to 32\n`);
     return EXIT_USAGE;
   }
+  const settings: RunSettings = { workers, stateFile: values.state };
   if (values.script !== undefined) {
     if (positionals.length > 0) {
       process.stderr.write(`tzero: -script runs a file; unexpected ${positionals.join(" ")}\n${USAGE}\n`);
@@ -112,25 +144,11 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`tzero: cannot read script ${values.script}: ${reason}\n`);
       return EXIT_USAGE;
     }
-    return runText(source, values.script, workers);
+    return runText(source, values.script, settings);
   }
-  if (positionals.length > 0) return runText(positionals.map(quoteWord).join(" "), "<command line>", workers);
-  if (!process.stdin.isTTY) return runText(readStdin(), "<stdin>", workers);
-  return startInteractive();
-}
-
-async function startInteractive(): Promise<number> {
-  const replPath = "./repl.js";
-  let repl: { startRepl(options?: { session?: Session }): Promise<number> };
-  try {
-    repl = (await import(replPath)) as typeof repl;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== "ERR_MODULE_NOT_FOUND") throw error;
-    process.stderr.write("tzero: the interactive shell is not built into this copy; run a script with tzero -script FILE\n");
-    return EXIT_USAGE;
-  }
-  return repl.startRepl();
+  if (positionals.length > 0) return runText(positionals.map(quoteWord).join(" "), "<command line>", settings);
+  if (!process.stdin.isTTY) return runText(readStdin(), "<stdin>", settings);
+  return startRepl({ sessionOptions: settings });
 }
 
 const exitCode = await main(process.argv.slice(2));

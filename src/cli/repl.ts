@@ -25,7 +25,7 @@ export interface ReplOptions {
   // Line editing, completion and history; default: whether output is a TTY.
   terminal?: boolean;
   // For the session the shell creates (ignored with `session`).
-  sessionOptions?: Pick<SessionOptions, "workers" | "refreshMs" | "cwd">;
+  sessionOptions?: Pick<SessionOptions, "workers" | "refreshMs" | "cwd" | "stateFile">;
 }
 
 // The file name errors of typed lines carry: `repl:1:9: ...`.
@@ -89,6 +89,8 @@ class Shell {
   }
 
   async run(): Promise<number> {
+    const opened = await this.openState();
+    if (opened !== 0) return opened;
     this.output.write(banner(this.session.currentImage.id, this.session.currentImage.model));
     const server = repl.start({
       prompt: promptFor(this.session.currentImage.id),
@@ -111,6 +113,22 @@ class Shell {
     });
     await exited;
     return this.leave();
+  }
+
+  // Loads the --state file before the first prompt; a file that cannot be
+  // loaded ends the shell (exit 6) rather than be overwritten at exit.
+  private async openState(): Promise<number> {
+    try {
+      if (await this.session.openState() === "loaded") {
+        this.output.write(`CMUC09041I load: storage images loaded from ${this.session.stateFilePath}.\n`);
+      }
+      return 0;
+    } catch (error) {
+      this.report(error, "");
+      this.gate.dispose();
+      await this.session.close();
+      return 6;
+    }
   }
 
   private completionContext(): CompletionContext {

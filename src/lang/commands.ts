@@ -344,6 +344,18 @@ export const COMMANDS: readonly CommandSpec[] = [
       { name: "SUBCOMMAND", kind: "text", optional: true, summary: "for workload and wait: start, stop, wait, flash" },
     ],
   },
+  {
+    name: "save", group: "session", summary: "save every storage image, crash-safely, at one point in time",
+    usage: "save [FILE]",
+    options: [],
+    operands: [{ name: "FILE", kind: "file", optional: true, summary: "the state file (default: the --state file)" }],
+  },
+  {
+    name: "load", group: "session", summary: "replace the storage images with those of a state file",
+    usage: "load FILE",
+    options: [],
+    operands: [{ name: "FILE", kind: "file", summary: "a state file written by save" }],
+  },
   { name: "quit", group: "session", summary: "end the session or script", usage: "quit", options: [], operands: [] },
   { name: "exit", group: "session", summary: "end the session or script", usage: "exit", options: [], operands: [] },
 ];

@@ -1,18 +1,21 @@
 // A session: the storage images, variables, output settings and workloads
 // that a script or the REPL works on, and the way its output leaves.
 import { availableParallelism } from "node:os";
+import { resolve } from "node:path";
 import { StorageImage } from "../engine/image.js";
 import { EngineError } from "../engine/errors.js";
 import { imageId, parseImageId } from "../engine/ids.js";
 import type { Model } from "../engine/rules.js";
 import { WorkloadSet } from "../engine/workload.js";
+import { loadState, saveState, isStoreError, type SaveReport } from "../store/index.js";
 import { DEFAULT_SETTINGS, type OutputSettings } from "./format.js";
 import { LangSyntaxError, ScriptError } from "./errors.js";
 import { Interpreter } from "./interpreter.js";
 import { parse, type Position, type Program, type Value } from "./parser.js";
 import { PlainPresenter } from "./plain-presenter.js";
+import { savedLine } from "./state-commands.js";
 import type { ProgressPresenter } from "./presenter.js";
-import { atArgument } from "./values.js";
+import { atArgument, CommandFailure } from "./values.js";
 
 export interface SessionOptions {
   write: (text: string) => void; // one line of output, without its newline
@@ -22,6 +25,7 @@ export interface SessionOptions {
   workers?: number; // background-copy workers per storage image
   now?: () => Date; // the clock of banners (tests pin it)
   refreshMs?: number; // how often progress views refresh
+  stateFile?: string; // --state: loaded by openState(), saved by `save` and on close()
 }
 
 export interface RunOptions {
@@ -51,6 +55,10 @@ export class Session {
   private readonly clock: () => Date;
   private readonly notes = new Map<StorageImage, Map<string, VolumeNote>>();
   private readonly completed = new Map<StorageImage, Set<string>>();
+  // The --state file, and whether close() may save to it: never over a file
+  // that exists but could not be loaded.
+  private stateFile: string | undefined;
+  private saveOnClose = false;
 
   constructor(options: SessionOptions) {
     this.write = options.write;
@@ -60,7 +68,60 @@ export class Session {
     this.workers = options.workers ?? availableParallelism();
     this.clock = options.now ?? (() => new Date());
     this.refreshMs = options.refreshMs ?? REFRESH_MS;
+    this.stateFile = options.stateFile === undefined ? undefined : resolve(this.cwd, options.stateFile);
     this.current = this.addImage("2105", EMBEDDED_IMAGE_ID);
+  }
+
+  get stateFilePath(): string | undefined {
+    return this.stateFile;
+  }
+
+  // Loads the --state file if it exists. "new" when there is none yet (the
+  // session starts on its embedded image and saves there on close). Throws
+  // the StoreError of a file that exists but cannot be loaded, and then never
+  // saves over it.
+  async openState(): Promise<"loaded" | "new" | "none"> {
+    if (this.stateFile === undefined) return "none";
+    try {
+      await this.load(this.stateFile);
+    } catch (error) {
+      if (isStoreError(error) && error.code === "NOT_FOUND") {
+        this.saveOnClose = true;
+        return "new";
+      }
+      throw error;
+    }
+    this.saveOnClose = true;
+    return "loaded";
+  }
+
+  // Saves every image to `file`, or to the --state file.
+  save(file?: string): SaveReport {
+    const target = file === undefined ? this.stateFile : resolve(this.cwd, file);
+    if (target === undefined) {
+      throw new CommandFailure("NO_STATE_FILE", "save needs a FILE: this session was not started with --state FILE");
+    }
+    return saveState(this.images, target);
+  }
+
+  // Replaces every image with those of a state file. Workloads stop first
+  // (they run on the images being replaced); on any error nothing changes.
+  async load(file: string): Promise<StorageImage[]> {
+    const loaded = await loadState(resolve(this.cwd, file), { workers: this.workers });
+    if (loaded.length === 0) {
+      throw new EngineError("BAD_ARGUMENT", `state file ${file} holds no storage image`);
+    }
+    await this.workloads.stopAll();
+    const currentId = this.current.id;
+    const replaced = this.images.splice(0, this.images.length);
+    for (const image of loaded) this.track(image);
+    this.current = loaded.find((image) => image.id === currentId) ?? loaded[0];
+    for (const image of replaced) {
+      this.notes.delete(image);
+      this.completed.delete(image);
+    }
+    await Promise.all(replaced.map((image) => image.close()));
+    return loaded;
   }
 
   get currentImage(): StorageImage {
@@ -102,11 +163,15 @@ export class Session {
     }
     if (this.images.some((image) => image.id === id)) throw new EngineError("IMAGE_EXISTS", `storage image ${id} already exists`);
     const image = new StorageImage({ model: chosenModel, serial: id.slice(id.indexOf("-") + 1), workers: this.workers });
+    this.track(image);
+    return image;
+  }
+
+  private track(image: StorageImage): void {
     const completed = new Set<string>();
     image.on("copied", (relationship: { id: string }) => completed.add(relationship.id));
     this.completed.set(image, completed);
     this.images.push(image);
-    return image;
   }
 
   volumeNotes(image: StorageImage): Map<string, VolumeNote> {
@@ -152,9 +217,20 @@ export class Session {
     await this.run(program, options);
   }
 
+  // Stops workloads, saves to the --state file (when it was opened) and says
+  // so, closes the images. A failed save is thrown after the images are closed.
   async close(): Promise<void> {
     await this.workloads.stopAll();
+    let failure: unknown = null;
+    if (this.saveOnClose) {
+      try {
+        this.write(savedLine(this.save()));
+      } catch (error) {
+        failure = error;
+      }
+    }
     await Promise.all(this.images.map((image) => image.close()));
+    if (failure !== null) throw failure;
   }
 }
 

@@ -80,9 +80,6 @@ async function measureWorkers(context: SuiteContext, pair: TouchedPair, workers:
     }
   } finally {
     await pool.stop();
-    // CopyPool.stop() raises the image's stop flag for good; lower it again so
-    // that the next pool's workers do not leave at once.
-    Atomics.store(new Int32Array(image.memory.buffer), image.core.exports.stop_flag_pointer() >> 2, 0);
   }
   return result;
 }

@@ -43,8 +43,11 @@ export class CopyPool {
     return this.workers.length;
   }
 
+  // The stop flag is the image's, in shared memory: a pool started after
+  // another pool of the same image stopped lowers it again.
   start(): void {
     if (this.stopping || this.workers.length > 0) return;
+    Atomics.store(this.words, this.core.exports.stop_flag_pointer() >> 2, 0);
     for (let index = 0; index < this.size; index++) this.spawn();
   }
 
@@ -53,7 +56,6 @@ export class CopyPool {
     const worker = new Worker(new URL("./copy-worker.js", import.meta.url), {
       workerData: { memory: this.core.memory, module: this.module, threadId },
     });
-    worker.unref();
     worker.on("message", (message: { type: string }) => {
       if (message.type === "error") this.errors++;
     });
@@ -64,6 +66,8 @@ export class CopyPool {
     };
     worker.once("error", () => undefined);
     void entry.exited.then(() => this.onExit(entry));
+    // After the listeners: a 'message' listener refs the worker's port again.
+    worker.unref();
     this.workers.push(entry);
   }
 

@@ -8,3 +8,5 @@ export { capacityBlocks, capacityIn, CAPACITY_UNITS } from "./units.js";
 export type { CapacityUnit } from "./units.js";
 export { parseVolumeId, lssOf, pairId, expandVolumeRange, formatVolumeId, parseImageId, imageId } from "./ids.js";
 export { CopyPool } from "./copy-pool.js";
+export { Workload, WorkloadSet } from "./workload.js";
+export type { WorkloadSpec, WorkloadMix, WorkloadPattern } from "./workload.js";

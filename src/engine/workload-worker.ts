@@ -20,6 +20,7 @@ interface WorkloadWorkerData {
 
 const FLUSH_EVERY_IOS = 64; // counters reach the main thread at least this often
 const PACE_WAIT_MS_MAX = 100; // a paced worker still re-checks stop this often
+const PACE_BURST_MAX = 8; // I/Os a paced worker may run back to back to make up for jitter
 const MIXED_WRITE_PERCENT = 30;
 const HOTSPOT_PERCENT = 90; // of I/Os, to a tenth of the volume
 
@@ -73,23 +74,25 @@ function run(): void {
   const pacing = spec.iopsMax !== undefined && spec.iopsMax > 0 ? 1000 / spec.iopsMax : 0;
   let ios = 0;
   let bytes = 0;
+  let due = startedAt;
   for (;;) {
     if (Atomics.load(words, WORD_STOP) !== 0) break;
     const now = performance.now();
     if (now >= endsAt) break;
     if (pacing > 0) {
-      const due = startedAt + ios * pacing;
       if (due > now) {
         Atomics.wait(words, WORD_SLEEP, 0, Math.min(due - now, PACE_WAIT_MS_MAX, endsAt - now));
         continue;
       }
+      // A paced workload that fell behind (a stalled thread, a save holding
+      // I/O) resumes its rate; it does not burst to catch up.
+      due = Math.max(due, now - pacing * PACE_BURST_MAX) + pacing;
     }
     const offset = nextBlock() * spec.blockBytes;
     const write = isWrite();
     if (write) {
-      const view = core.view();
-      view[core.stagingPointer] = ios & 0xff;
-      view[core.stagingPointer + 1] = (ios >>> 8) & 0xff;
+      staging[0] = ios & 0xff;
+      staging[1] = (ios >>> 8) & 0xff;
     }
     const before = performance.now();
     const code = write

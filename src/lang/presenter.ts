@@ -3,17 +3,9 @@
 // non-TTY output get plain lines at a steady interval, the REPL plugs in its
 // ink live view. This file is the contract between src/lang and src/cli.
 import type { StorageImage } from "../engine/image.js";
+import type { WorkloadStats } from "../engine/workload.js";
 
-export interface WorkloadStats {
-  name: string;
-  volumeId: string;
-  running: boolean;
-  iops: number;
-  bytesPerSecond: number;
-  p50Micros: number;
-  p99Micros: number;
-  ios: number;
-}
+export type { WorkloadStats };
 
 export interface WatchRequest {
   image: StorageImage;

@@ -18,7 +18,7 @@ import {
   volume_at, rel_at, base,
 } from "./layout";
 import { alloc, free } from "./alloc";
-import { freeze, thaw } from "./sync";
+import { freeze_pair, thaw } from "./sync";
 import { bitmap_word_count, bitmap_set_all, bitmap_count, bitmap_find } from "./bitmap";
 
 export function free_bitmaps(rel: usize): void {
@@ -98,13 +98,8 @@ export function link_relationship(rel_slot: u32): i32 {
   const rel = rel_at(rel_slot);
   const source = volume_at(load<u32>(rel + R_SOURCE));
   const target = volume_at(load<u32>(rel + R_TARGET));
-  let frozen = freeze(source);
+  const frozen = freeze_pair(source, target);
   if (frozen != OK) return frozen;
-  frozen = freeze(target);
-  if (frozen != OK) {
-    thaw(source);
-    return frozen;
-  }
   store<u32>(rel + R_NEXT_SOURCE, load<u32>(source + V_SOURCE_HEAD));
   store<u32>(source + V_SOURCE_HEAD, rel_slot + 1);
   store<u32>(target + V_TARGET_REL, rel_slot + 1);
@@ -141,13 +136,8 @@ export function rel_withdraw(rel_slot: u32): i32 {
   if (atomic.load<u32>(rel + R_STATE) != REL_ACTIVE) return E_BAD_ARGUMENT;
   const source = volume_at(load<u32>(rel + R_SOURCE));
   const target = volume_at(load<u32>(rel + R_TARGET));
-  let frozen = freeze(source);
+  const frozen = freeze_pair(source, target);
   if (frozen != OK) return frozen;
-  frozen = freeze(target);
-  if (frozen != OK) {
-    thaw(source);
-    return frozen;
-  }
   unlink_from_source(source, rel_slot);
   store<u32>(target + V_TARGET_REL, 0);
   const incomplete = atomic.load<i32>(rel + R_PENDING) > 0;

@@ -111,3 +111,13 @@ export function thaw(volume: usize): void {
   atomic.store<i32>(volume + V_FROZEN, 0);
   atomic.notify(volume + V_FROZEN, <i32>THREAD_MAX);
 }
+
+// Freezes two volumes, one after the other (each drained before the next, as
+// freeze requires); on failure neither stays frozen.
+export function freeze_pair(first: usize, second: usize): i32 {
+  const frozen = freeze(first);
+  if (frozen != OK) return frozen;
+  const also = freeze(second);
+  if (also != OK) thaw(first);
+  return also;
+}

@@ -16,7 +16,7 @@ import {
   OK, E_BAD_ARGUMENT, TRACK_SHIFT, TRACK_SIZE, EXTENT_TRACKS, EXTENT_TRACK_SHIFT, WORD_TRACK_SHIFT,
   R_STATE, R_FLAGS, R_SOURCE, R_TARGET, R_TRACKS, R_BITMAP, R_PENDING, R_CURSOR, R_GENERATION,
   R_COPIED_BYTES, R_WORDS, REL_ACTIVE, REL_BACKGROUND, REL_SLOT_MAX, H_COPIED_BYTES,
-  volume_at, rel_at, base,
+  THREAD_MAX, volume_at, rel_at, base,
 } from "./layout";
 import { lock, unlock, gate_enter, gate_exit } from "./sync";
 import { word_load, word_clear, bitmap_find } from "./bitmap";
@@ -37,6 +37,14 @@ export function copy_run_data(source: usize, target: usize, first_track: u32, tr
   const offset = first_track << TRACK_SHIFT;
   memory.copy(write_pointer(target, offset), read_pointer(source, offset), <usize>track_count << TRACK_SHIFT);
   return OK;
+}
+
+// Counts tracks off the relationship's pending counter. Whoever brings it to
+// zero wakes the threads waiting on it (atomic.wait on the counter), so a
+// waiter for the end of a copy sleeps until then instead of polling.
+export function settle_pending(rel: usize, tracks: i32): void {
+  const before = atomic.sub<i32>(rel + R_PENDING, tracks);
+  if (before == tracks) atomic.notify(rel + R_PENDING, <i32>THREAD_MAX);
 }
 
 // @ts-ignore: decorator
@@ -77,7 +85,7 @@ function copy_masked_run(rel: usize, word_index: u32, mask: u64): i32 {
   }
   const cleared = word_clear(bitmap, word_index, pending);
   assert(<i32>popcnt<u64>(cleared) == copied, "a pending bit was cleared without its track lock");
-  atomic.sub<i32>(rel + R_PENDING, copied);
+  settle_pending(rel, copied);
   const bytes = <u64>copied << <u64>TRACK_SHIFT;
   atomic.add<u64>(rel + R_COPIED_BYTES, bytes);
   atomic.add<u64>(base() + H_COPIED_BYTES, bytes);

@@ -29,7 +29,7 @@ import {
 import { lock, unlock, gate_enter, gate_exit } from "./sync";
 import { bit_is_set, bit_clear, bit_set } from "./bitmap";
 import { track_lock, read_pointer, write_pointer, ensure_range } from "./volume";
-import { copy_run_data } from "./copy";
+import { copy_run_data, settle_pending } from "./copy";
 import { pattern_write } from "./pattern";
 import { hash_update } from "./hash";
 
@@ -97,7 +97,7 @@ function preserve_source_track(volume: usize, track: u32): i32 {
       result = copy_run_data(volume, volume_at(load<u32>(rel + R_TARGET)), track, 1);
       if (result != OK) break;
       bit_clear(bitmap, track);
-      atomic.sub<i32>(rel + R_PENDING, 1);
+      settle_pending(rel, 1);
     }
     link = load<u32>(rel + R_NEXT_SOURCE);
   }
@@ -122,7 +122,7 @@ function write_target_track(rel: usize, volume: usize, offset: u32, done: u32, l
       }
     }
     bit_clear(bitmap, track);
-    atomic.sub<i32>(rel + R_PENDING, 1);
+    settle_pending(rel, 1);
   }
   apply_write(write_pointer(volume, offset), offset, done, length, mode, argument);
   unlock(track_lock(source, track));

@@ -176,6 +176,14 @@ export function rel_find_pending(rel_slot: u32, from_track: u32): i32 {
   return bitmap_find(<usize>load<u32>(rel + R_BITMAP), load<u32>(rel + R_WORDS), from_track);
 }
 
+// The pending counter's address: a host thread may Atomics.wait on it until
+// it reaches 0 (settle_pending notifies then).
+export function rel_pending_pointer(rel_slot: u32): usize {
+  const rel = active_rel(rel_slot);
+  if (rel == 0) return 0;
+  return rel + R_PENDING;
+}
+
 export function rel_copied_bytes(rel_slot: u32): u64 {
   const rel = active_rel(rel_slot);
   if (rel == 0) return 0;

@@ -66,17 +66,20 @@ export function pause(ms: number): void {
   Atomics.wait(sleeper, 0, 0, ms);
 }
 
-const POLL_MS = 0.1;
+const WAKE_CHECK_MS = 50;
 
-// Waits until a relationship has no pending track, polling every 0.1 ms with
-// the main thread asleep between polls (spinning would steal a core from the
+// Waits until a relationship has no pending track, asleep on its pending
+// counter: the core notifies the counter when it reaches zero, so the main
+// thread neither spins nor wakes to poll (either would take a core from the
 // copy workers on a 2-core machine). Returns the milliseconds waited.
 export function waitNoPending(image: StorageImage, relSlot: number, timeoutMs: number): number {
   const start = performance.now();
-  const exports = image.core.exports;
-  while (exports.rel_pending(relSlot) > 0) {
+  const pointer = image.core.exports.rel_pending_pointer(relSlot);
+  if (pointer === 0) throw new Error(`relationship slot ${relSlot} is not active`);
+  const words = new Int32Array(image.memory.buffer);
+  for (let pending = Atomics.load(words, pointer >> 2); pending > 0; pending = Atomics.load(words, pointer >> 2)) {
     if (performance.now() - start > timeoutMs) throw new Error(`background copy still pending after ${timeoutMs} ms`);
-    pause(POLL_MS);
+    Atomics.wait(words, pointer >> 2, pending, WAKE_CHECK_MS);
   }
   return performance.now() - start;
 }

@@ -22,6 +22,7 @@ export interface CoreExports {
   rel_establish(rel: number, source: number, target: number, flags: number): number;
   rel_withdraw(rel: number): number;
   rel_pending(rel: number): number;
+  rel_pending_pointer(rel: number): number;
   rel_count_pending(rel: number): number;
   rel_find_pending(rel: number, fromTrack: number): number;
   rel_copied_bytes(rel: number): bigint;
@@ -90,7 +91,7 @@ export function createImageMemory(): WebAssembly.Memory {
 // Exports that return a pointer (usize): wasm hands an i32 to JavaScript, so
 // an address at or above 2 GiB would arrive negative. These come back unsigned.
 const POINTER_RESULTS = [
-  "thread_attach", "rel_bitmap_pointer", "layout_base", "layout_heap_start", "layout_zero_extent",
+  "thread_attach", "rel_bitmap_pointer", "rel_pending_pointer", "layout_base", "layout_heap_start", "layout_zero_extent",
   "work_epoch_pointer", "stop_flag_pointer", "volume_extent_pointer", "rel_record_pointer",
 ] as const;
 

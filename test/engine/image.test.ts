@@ -125,6 +125,21 @@ Life("should time out or cancel a wait and leave the copy running", async () => 
   await rejectsWith(image.waitForCopy(["1002:1003"], { timeoutMs: 1 }), "TIMEOUT");
   await image.waitForCopy(["1002:1003"], { timeoutMs: 60_000 });
 });
+Life("should wake a thread waiting on the pending counter when the copy completes", () => {
+  const relationship = image.establish("1002", "1003", { persist: true });
+  const pointer = image.core.exports.rel_pending_pointer(relationship.slot);
+  const words = new Int32Array(image.memory.buffer);
+  const started = Date.now();
+  let wakes = 0;
+  for (let pending = Atomics.load(words, pointer >> 2); pending > 0; pending = Atomics.load(words, pointer >> 2)) {
+    // Without a notify at zero this would sleep the whole 30 s.
+    assert.ok(Date.now() - started < 30_000, "woken before the timeout");
+    Atomics.wait(words, pointer >> 2, pending, 30_000);
+    wakes++;
+  }
+  assert.ok(wakes < 100, `woken by the end of the copy, not by polling (${wakes} wakes)`);
+  assert.is(image.status("1002:1003").pendingTracks, 0);
+});
 Life("should remove volumes and reuse their IDs", () => {
   image.removeVolume("1001");
   assert.is(image.hasVolume("1001"), false);

@@ -221,16 +221,21 @@ export class Lexer {
         continue;
       }
       if (char === "$" && quote === '"' && (NAME_START.test(this.peek(1)) || this.peek(1) === "{")) {
-        if (text) parts.push({ text });
+        this.pushVariable(parts, text);
         text = "";
-        const variableStart = this.mark();
-        parts.push({ variable: this.variableName(), line: variableStart.line, col: variableStart.col });
         continue;
       }
       text += this.advance();
     }
     if (text || parts.length === 0) parts.push({ text });
     return this.token("string", start, { parts });
+  }
+
+  // Ends the literal text so far and adds the `$name` that starts here.
+  private pushVariable(parts: Part[], text: string): void {
+    if (text) parts.push({ text });
+    const variableStart = this.mark();
+    parts.push({ variable: this.variableName(), line: variableStart.line, col: variableStart.col });
   }
 
   // ---- argument mode ---------------------------------------------------------
@@ -280,10 +285,8 @@ export class Lexer {
       if (char === "\\" && this.isContinuation()) break;
       if (WORD_BREAKING_OPERATORS.some((operator) => this.source.startsWith(operator, this.offset))) break;
       if (char === "$") {
-        if (text) parts.push({ text });
+        this.pushVariable(parts, text);
         text = "";
-        const variableStart = this.mark();
-        parts.push({ variable: this.variableName(), line: variableStart.line, col: variableStart.col });
         continue;
       }
       text += this.advance();

@@ -221,8 +221,9 @@ export class ReferenceImage {
 
   read(idText: string, offset: number, length: number): Uint8Array {
     const volume = this.volume(idText);
-    if (volume.unusable) throw new EngineError("VOLUME_UNUSABLE", `volume ${volume.id} is not usable`);
+    // A request is checked before the volume's state, as the engine does.
     this.checkRange(volume, offset, length);
+    if (volume.unusable) throw new EngineError("VOLUME_UNUSABLE", `volume ${volume.id} is not usable`);
     const result = volume.data.slice(offset, offset + length);
     const asTarget = [...this.relationships.values()].find((r) => r.target === volume);
     if (!asTarget) return result;

@@ -38,7 +38,8 @@ function normalise(argv: string[]): string[] {
   const result: string[] = [];
   for (let index = 0; index < argv.length; index++) {
     const argument = argv[index];
-    if (!argument.startsWith("-")) return result.concat(argv.slice(index));
+    // "--" ends option parsing: the command's own options (lsflash -l) are its arguments.
+    if (!argument.startsWith("-")) return result.concat("--", argv.slice(index));
     const name = argument.replace(/^--?/, "");
     result.push(LONG_OPTIONS.has(name) ? `--${name}` : argument);
     if (VALUE_OPTIONS.has(name) && index + 1 < argv.length) result.push(argv[++index]);

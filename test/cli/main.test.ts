@@ -74,6 +74,12 @@ Cli("should run one command given on the command line", () => {
   assert.is(result.status, 0);
   assert.ok(result.stdout.startsWith("mkflash: establish FlashCopy pairs\nusage: mkflash"));
   assert.is(tzero(["lsflash"]).stdout, "CMUC00234I lsflash: No Flash Copy found.\n");
+  // The command's own options are its own, not tzero's.
+  const listing = tzero(["lsfbvol", "-fmt", "json", "-bnr", "off"]);
+  assert.is(listing.status, 0, listing.stderr);
+  assert.is(listing.stdout, "CMUC00234I lsfbvol: No FB Volume found.\n");
+  const withState = tzero(["--state", "single.tz0", "lsflash", "-l"]);
+  assert.ok(withState.stdout.startsWith("CMUC00234I lsflash: No Flash Copy found.\nCMUC09040I save:"), withState.stdout);
 });
 
 Cli("should exit 2 for a missing script or a bad option, and 0 for -help", () => {

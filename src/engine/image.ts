@@ -144,16 +144,23 @@ export class StorageImage extends EventEmitter {
     return volume;
   }
 
-  removeVolume(idText: string): void {
-    this.checkOpen();
+  // The volume, if no FlashCopy relationship holds it; removing or
+  // reinitialising a volume needs that. Throws VOLUME_IN_RELATIONSHIP otherwise.
+  idleVolume(idText: string, action = "removing"): Volume {
     const volume = this.volume(idText);
     const busy = this.relationshipsOf(volume.id);
     if (busy.length > 0) {
       throw new EngineError(
         "VOLUME_IN_RELATIONSHIP",
-        `volume ${volume.id} is in FlashCopy relationship ${busy[0].id}; withdraw it (rmflash) before removing the volume`,
+        `volume ${volume.id} is in FlashCopy relationship ${busy[0].id}; withdraw it (rmflash) before ${action} the volume`,
       );
     }
+    return volume;
+  }
+
+  removeVolume(idText: string): void {
+    this.checkOpen();
+    const volume = this.idleVolume(idText);
     const code = this.core.exports.volume_destroy(volume.slot);
     if (code !== CoreCode.OK) throw coreError(code, `remove volume ${volume.id}`);
     this.volumes.delete(volume.id);
@@ -163,11 +170,7 @@ export class StorageImage extends EventEmitter {
   // Releases a volume's data (it reads as zeros) and makes it usable again.
   reinitVolume(idText: string): void {
     this.checkOpen();
-    const volume = this.volume(idText);
-    const busy = this.relationshipsOf(volume.id);
-    if (busy.length > 0) {
-      throw new EngineError("VOLUME_IN_RELATIONSHIP", `volume ${volume.id} is in FlashCopy relationship ${busy[0].id}; withdraw it first`);
-    }
+    const volume = this.idleVolume(idText, "reinitialising");
     const code = this.core.exports.volume_reinit(volume.slot);
     if (code !== CoreCode.OK) throw coreError(code, `reinitialise volume ${volume.id}`);
   }

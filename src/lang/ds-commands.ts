@@ -143,14 +143,7 @@ async function initfbvol(context: CommandContext): Promise<CommandResult> {
 }
 
 function checkRemovable(context: CommandContext, image: StorageImage, id: string): void {
-  const volume = image.volume(id);
-  const busy = image.relationshipsOf(volume.id);
-  if (busy.length > 0) {
-    throw new EngineError(
-      "VOLUME_IN_RELATIONSHIP",
-      `volume ${volume.id} is in FlashCopy relationship ${busy[0].id}; withdraw it (rmflash) before removing the volume`,
-    );
-  }
+  const volume = image.idleVolume(id);
   const running = context.session.workloads.runningOn(image, volume.id);
   if (running.length > 0) throw new EngineError("BUSY", `volume ${volume.id} has workload ${running[0].spec.name} running on it; stop it first`);
 }

@@ -1,81 +1,240 @@
-// Control bitmaps: one bit per source track, set while the track is pending
-// (its T0 data not yet on the target). Words are u64, the word count is even
-// so that the v128 scan never reads past the end, and bits past the last
-// track are always clear. A bit is only ever cleared once set (by whoever
-// copied the track, holding the source track's lock): readers that see it
-// clear may use the target's data without a lock.
+// Bitmaps: one bit per source track (control bitmaps: set while the track is
+// pending, its T0 data not yet on the target; change records: set once the
+// track was written). Two levels, so that a bitmap of 2^28 tracks (a 16 TiB
+// volume) costs 4 KiB until its tracks are touched:
+//
+//   bitmap + 0   u32 track count
+//   bitmap + 4   u32 chunk count = ceil(track count / CHUNK_TRACKS)
+//   bitmap + 8   u32 x chunk count: summary entry of each chunk
+//                  CHUNK_CLEAR (0)           every bit of the chunk clear, no leaf
+//                  CHUNK_SET   (0xffffffff)  every bit set, no leaf
+//                  any other value           pointer to the chunk's leaf
+//   leaf         u64 x leaf_words(chunk): the chunk's bits, word w holding
+//                tracks chunk * CHUNK_TRACKS + 64 w ..; the word count is even
+//                so that the v128 scan never reads past the end, and bits past
+//                the last track are always clear.
+//
+// An entry changes from CHUNK_CLEAR or CHUNK_SET to a leaf once (leaf_ensure:
+// the leaf is filled to match, then published by compare-exchange, so a
+// reader sees the same bits before and after), and a leaf stays until the
+// bitmap is freed, which happens only with its relationship frozen and
+// unlinked. The only other change of an entry is CHUNK_SET to CHUNK_CLEAR by
+// chunk_settle, for a chunk nothing has materialised yet (copy.ts says when
+// that is allowed). A bit is cleared or set only in a leaf, so whoever changes
+// a bit first makes sure its leaf exists (outside any lock: it may allocate).
+//
+// A control bit is only ever cleared once set (by whoever copied the track,
+// holding the source track's lock): readers that see it clear may use the
+// target's data without a lock.
 
-import { WORD_TRACK_SHIFT } from "./layout";
+import {
+  OK, E_NO_SPACE, WORD_TRACK_SHIFT, CHUNK_TRACK_SHIFT, CHUNK_TRACKS, CHUNK_WORD_SHIFT, CHUNK_WORDS,
+} from "./layout";
+import { alloc, free } from "./alloc";
 
-export function bitmap_word_count(track_count: u32): u32 {
-  const words = (track_count + 63) >>> WORD_TRACK_SHIFT;
+export const CHUNK_CLEAR: u32 = 0;
+export const CHUNK_SET: u32 = 0xffffffff;
+const B_TRACKS: usize = 0;
+const B_CHUNKS: usize = 4;
+const B_ENTRIES: usize = 8;
+
+// @ts-ignore: decorator
+@inline export function bitmap_tracks(bitmap: usize): u32 { return load<u32>(bitmap + B_TRACKS); }
+// @ts-ignore: decorator
+@inline export function bitmap_chunks(bitmap: usize): u32 { return load<u32>(bitmap + B_CHUNKS); }
+// @ts-ignore: decorator
+@inline function entry_at(bitmap: usize, chunk: u32): usize { return bitmap + B_ENTRIES + (<usize>chunk << 2); }
+// @ts-ignore: decorator
+@inline export function chunk_entry(bitmap: usize, chunk: u32): u32 { return atomic.load<u32>(entry_at(bitmap, chunk)); }
+
+// An even number of u64 words, enough for the chunk's tracks.
+export function leaf_words(bitmap: usize, chunk: u32): u32 {
+  const tracks = min<u32>(CHUNK_TRACKS, bitmap_tracks(bitmap) - (chunk << CHUNK_TRACK_SHIFT));
+  const words = (tracks + 63) >>> WORD_TRACK_SHIFT;
   return (words + 1) & ~1;
 }
 
-export function bitmap_set_all(bitmap: usize, track_count: u32): void {
-  const full_words = track_count >>> WORD_TRACK_SHIFT;
-  memory.fill(bitmap, 0xff, <usize>full_words << 3);
-  const tail_bits = track_count & 63;
-  if (tail_bits != 0) store<u64>(bitmap + (<usize>full_words << 3), (<u64>1 << <u64>tail_bits) - 1);
+// @ts-ignore: decorator
+@inline export function chunk_track_count(bitmap: usize, chunk: u32): u32 {
+  return min<u32>(CHUNK_TRACKS, bitmap_tracks(bitmap) - (chunk << CHUNK_TRACK_SHIFT));
+}
+
+// A new bitmap of track_count tracks, all set or all clear; 0 when the image is
+// full. Its cost is the summary's: 4 bytes per 16 GiB of source.
+export function bitmap_create(track_count: u32, all_set: bool): usize {
+  const chunks = (track_count + CHUNK_TRACKS - 1) >>> CHUNK_TRACK_SHIFT;
+  const bitmap = alloc(<u32>B_ENTRIES + (chunks << 2));
+  if (bitmap == 0) return 0;
+  store<u32>(bitmap + B_TRACKS, track_count);
+  store<u32>(bitmap + B_CHUNKS, chunks);
+  if (all_set) memory.fill(bitmap + B_ENTRIES, 0xff, <usize>chunks << 2);
+  return bitmap;
+}
+
+export function bitmap_free(bitmap: usize): void {
+  if (bitmap == 0) return;
+  const chunks = bitmap_chunks(bitmap);
+  for (let chunk: u32 = 0; chunk < chunks; chunk++) {
+    const entry = chunk_entry(bitmap, chunk);
+    if (entry != CHUNK_CLEAR && entry != CHUNK_SET) free(<usize>entry, leaf_words(bitmap, chunk) << 3);
+  }
+  free(bitmap, <u32>B_ENTRIES + (chunks << 2));
+}
+
+// Fills a fresh leaf as the summary entry `state` says its bits are.
+function leaf_fill(leaf: usize, bitmap: usize, chunk: u32, state: u32): void {
+  if (state != CHUNK_SET) return; // alloc hands out zeroed blocks
+  const tracks = chunk_track_count(bitmap, chunk);
+  const full_words = tracks >>> WORD_TRACK_SHIFT;
+  memory.fill(leaf, 0xff, <usize>full_words << 3);
+  const tail_bits = tracks & 63;
+  if (tail_bits != 0) store<u64>(leaf + (<usize>full_words << 3), (<u64>1 << <u64>tail_bits) - 1);
+}
+
+// Makes sure chunk `chunk` has a leaf. Threads racing to materialise the same
+// chunk settle it by compare-exchange; the loser frees its leaf.
+export function leaf_ensure(bitmap: usize, chunk: u32): i32 {
+  const entry = entry_at(bitmap, chunk);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const state = atomic.load<u32>(entry);
+    if (state != CHUNK_CLEAR && state != CHUNK_SET) return OK;
+    const bytes = leaf_words(bitmap, chunk) << 3;
+    const leaf = alloc(bytes);
+    if (leaf == 0) return E_NO_SPACE;
+    leaf_fill(leaf, bitmap, chunk, state);
+    if (atomic.cmpxchg<u32>(entry, state, <u32>leaf) == state) return OK;
+    free(leaf, bytes);
+  }
+  // An entry changes at most twice (set -> clear -> leaf), so a third look finds a leaf.
+  const state = atomic.load<u32>(entry);
+  return state != CHUNK_CLEAR && state != CHUNK_SET ? OK : E_NO_SPACE;
+}
+
+// Leaves for every chunk holding tracks [first_track, last_track].
+export function leaves_ensure(bitmap: usize, first_track: u32, last_track: u32): i32 {
+  if (bitmap == 0) return OK;
+  if (first_track >= bitmap_tracks(bitmap)) return OK;
+  const last = min<u32>(last_track, bitmap_tracks(bitmap) - 1);
+  for (let chunk = first_track >>> CHUNK_TRACK_SHIFT; chunk <= (last >>> CHUNK_TRACK_SHIFT); chunk++) {
+    const ensured = leaf_ensure(bitmap, chunk);
+    if (ensured != OK) return ensured;
+  }
+  return OK;
+}
+
+// Turns an untouched all-set chunk into an all-clear one; returns the tracks
+// it cleared (0 when the chunk is no longer all set without a leaf).
+export function chunk_settle(bitmap: usize, chunk: u32): u32 {
+  if (atomic.cmpxchg<u32>(entry_at(bitmap, chunk), CHUNK_SET, CHUNK_CLEAR) != CHUNK_SET) return 0;
+  return chunk_track_count(bitmap, chunk);
+}
+
+// Marks an all-clear chunk without a leaf all set (a restore fills a bitmap
+// in this way before anybody else sees it); false when it is not all clear.
+export function chunk_mark_set(bitmap: usize, chunk: u32): bool {
+  return atomic.cmpxchg<u32>(entry_at(bitmap, chunk), CHUNK_CLEAR, CHUNK_SET) == CHUNK_CLEAR;
+}
+
+// @ts-ignore: decorator
+@inline function tail_mask(bitmap: usize, word_index: u32): u64 {
+  const first = word_index << WORD_TRACK_SHIFT;
+  const tracks = bitmap_tracks(bitmap);
+  if (first >= tracks) return 0;
+  const left = tracks - first;
+  return left >= 64 ? ~<u64>0 : (<u64>1 << <u64>left) - 1;
+}
+
+// The u64 word of tracks [64 word_index, 64 word_index + 64), whatever its chunk's state.
+// @ts-ignore: decorator
+@inline export function word_load(bitmap: usize, word_index: u32): u64 {
+  const entry = chunk_entry(bitmap, word_index >>> CHUNK_WORD_SHIFT);
+  if (entry == CHUNK_CLEAR) return 0;
+  if (entry == CHUNK_SET) return tail_mask(bitmap, word_index);
+  return atomic.load<u64>(<usize>entry + (<usize>(word_index & (CHUNK_WORDS - 1)) << 3));
+}
+
+// Address of the word in its leaf; the leaf must exist (leaf_ensure).
+// @ts-ignore: decorator
+@inline function leaf_word(bitmap: usize, word_index: u32): usize {
+  const entry = chunk_entry(bitmap, word_index >>> CHUNK_WORD_SHIFT);
+  assert(entry != CHUNK_SET, "a bit of an unmaterialised all-set chunk changed");
+  if (entry == CHUNK_CLEAR || entry == CHUNK_SET) return 0;
+  return <usize>entry + (<usize>(word_index & (CHUNK_WORDS - 1)) << 3);
 }
 
 // @ts-ignore: decorator
 @inline export function bit_is_set(bitmap: usize, track: u32): bool {
-  const word = atomic.load<u64>(bitmap + (<usize>(track >>> WORD_TRACK_SHIFT) << 3));
-  return ((word >> <u64>(track & 63)) & 1) != 0;
+  return ((word_load(bitmap, track >>> WORD_TRACK_SHIFT) >> <u64>(track & 63)) & 1) != 0;
 }
 
-// Clears the bit; returns true if this call cleared it.
+// Clears the bit; returns true if this call cleared it. A chunk without a leaf
+// must be all clear (the caller ensured the leaf before the bit could matter).
 // @ts-ignore: decorator
 @inline export function bit_clear(bitmap: usize, track: u32): bool {
+  const word = leaf_word(bitmap, track >>> WORD_TRACK_SHIFT);
+  if (word == 0) return false;
   const mask = <u64>1 << <u64>(track & 63);
-  const old = atomic.and<u64>(bitmap + (<usize>(track >>> WORD_TRACK_SHIFT) << 3), ~mask);
-  return (old & mask) != 0;
+  return (atomic.and<u64>(word, ~mask) & mask) != 0;
 }
 
+// Sets the bit; its chunk's leaf must exist unless the chunk is all set.
 // @ts-ignore: decorator
 @inline export function bit_set(bitmap: usize, track: u32): void {
-  atomic.or<u64>(bitmap + (<usize>(track >>> WORD_TRACK_SHIFT) << 3), <u64>1 << <u64>(track & 63));
+  const entry = chunk_entry(bitmap, track >>> CHUNK_TRACK_SHIFT);
+  if (entry == CHUNK_SET) return;
+  assert(entry != CHUNK_CLEAR, "a bit of an unmaterialised clear chunk was set");
+  if (entry == CHUNK_CLEAR) return;
+  const word = <usize>entry + (<usize>((track >>> WORD_TRACK_SHIFT) & (CHUNK_WORDS - 1)) << 3);
+  atomic.or<u64>(word, <u64>1 << <u64>(track & 63));
 }
 
 // Clears the bits of `mask` in word `word_index`; returns those that were set.
 // @ts-ignore: decorator
 @inline export function word_clear(bitmap: usize, word_index: u32, mask: u64): u64 {
-  return atomic.and<u64>(bitmap + (<usize>word_index << 3), ~mask) & mask;
+  const word = leaf_word(bitmap, word_index);
+  if (word == 0) return 0;
+  return atomic.and<u64>(word, ~mask) & mask;
 }
 
-// @ts-ignore: decorator
-@inline export function word_load(bitmap: usize, word_index: u32): u64 {
-  return atomic.load<u64>(bitmap + (<usize>word_index << 3));
-}
-
-// Population count, a word at a time.
-export function bitmap_count(bitmap: usize, word_count: u32): u32 {
+// Population count of a flat run of u64 words, a word at a time.
+export function words_count(words: usize, word_count: u32): u32 {
   let count: u64 = 0;
   for (let index: u32 = 0; index < word_count; index++) {
-    count += popcnt<u64>(atomic.load<u64>(bitmap + (<usize>index << 3)));
+    count += popcnt<u64>(atomic.load<u64>(words + (<usize>index << 3)));
   }
   return <u32>count;
 }
 
-// First set bit at or after `from_track`, or -1. Skips empty stretches 128
-// bits at a time with v128 loads. The scan reads words without atomics: a
-// racing clear may be missed or seen, and either is fine for a search; the
-// caller re-checks the bit under the track lock.
-export function bitmap_find(bitmap: usize, word_count: u32, from_track: u32): i32 {
+// Set bits of the whole bitmap: all-set chunks count without a leaf.
+export function bitmap_count(bitmap: usize): u32 {
+  const chunks = bitmap_chunks(bitmap);
+  let count: u32 = 0;
+  for (let chunk: u32 = 0; chunk < chunks; chunk++) {
+    const entry = chunk_entry(bitmap, chunk);
+    if (entry == CHUNK_SET) count += chunk_track_count(bitmap, chunk);
+    else if (entry != CHUNK_CLEAR) count += words_count(<usize>entry, leaf_words(bitmap, chunk));
+  }
+  return count;
+}
+
+// First set bit at or after `from_track` in a flat run of u64 words (an even
+// count), or -1. Skips empty stretches 128 bits at a time with v128 loads. The
+// scan reads words without atomics: a racing clear may be missed or seen, and
+// either is fine for a search; the caller re-checks the bit under the track lock.
+export function words_find(words: usize, word_count: u32, from_track: u32): i32 {
   let index = from_track >>> WORD_TRACK_SHIFT;
   if (index >= word_count) return -1;
-  const first = load<u64>(bitmap + (<usize>index << 3)) & (~<u64>0 << <u64>(from_track & 63));
+  const first = load<u64>(words + (<usize>index << 3)) & (~<u64>0 << <u64>(from_track & 63));
   if (first != 0) return <i32>((index << WORD_TRACK_SHIFT) + <u32>ctz<u64>(first));
   index++;
   if ((index & 1) != 0 && index < word_count) {
-    const word = load<u64>(bitmap + (<usize>index << 3));
+    const word = load<u64>(words + (<usize>index << 3));
     if (word != 0) return <i32>((index << WORD_TRACK_SHIFT) + <u32>ctz<u64>(word));
     index++;
   }
   // index is even here and word_count is even: pairs of words fit exactly.
   while (index < word_count) {
-    const pair = v128.load(bitmap + (<usize>index << 3));
+    const pair = v128.load(words + (<usize>index << 3));
     if (v128.any_true(pair)) {
       const low = i64x2.extract_lane(pair, 0);
       if (low != 0) return <i32>((index << WORD_TRACK_SHIFT) + <u32>ctz<u64>(low));
@@ -83,6 +242,27 @@ export function bitmap_find(bitmap: usize, word_count: u32, from_track: u32): i3
       return <i32>(((index + 1) << WORD_TRACK_SHIFT) + <u32>ctz<u64>(high));
     }
     index += 2;
+  }
+  return -1;
+}
+
+// First set bit of the bitmap at or after `from_track`, or -1: all-clear
+// chunks are skipped without a load of their bits.
+export function bitmap_find(bitmap: usize, from_track: u32): i32 {
+  const tracks = bitmap_tracks(bitmap);
+  if (from_track >= tracks) return -1;
+  const chunks = bitmap_chunks(bitmap);
+  let from = from_track;
+  for (let chunk = from_track >>> CHUNK_TRACK_SHIFT; chunk < chunks; chunk++) {
+    const entry = chunk_entry(bitmap, chunk);
+    const base_track = chunk << CHUNK_TRACK_SHIFT;
+    if (entry == CHUNK_SET) return <i32>max<u32>(from, base_track);
+    if (entry != CHUNK_CLEAR) {
+      const within = from > base_track ? from - base_track : 0;
+      const found = words_find(<usize>entry, leaf_words(bitmap, chunk), within);
+      if (found >= 0) return <i32>(base_track + <u32>found);
+    }
+    from = base_track + CHUNK_TRACKS;
   }
   return -1;
 }

@@ -11,16 +11,37 @@
 // a clear bit may use the target's data. Copying a pending track is
 // idempotent: a copier that dies between 4 and 5 leaves its bits set, and the
 // track is simply copied again by whoever takes the lock after the reaper.
+// Before 2 the bitmap leaf of the run exists (bitmap.ts: bits change in leaves
+// only; materialising allocates, so it happens outside the locks).
+//
+// Thin sources: a chunk of the control bitmap (CHUNK_TRACKS tracks) that is
+// still all set without a leaf, where neither the source nor the target has an
+// allocated extent, is settled at once: its T0 data is zeros (the source had
+// nothing there at T0, or a write since would have materialised the chunk)
+// and the target reads zeros there, so no data moves and no lock is needed.
+// Every thread that clears or copies a bit of the chunk materialises it first,
+// and a host write allocates its extents before it materialises, so
+//   - a settle that wins its compare-exchange (set -> clear) came before any
+//     materialising: whoever looks afterwards finds the bits clear and the
+//     target correct (unallocated, or freshly allocated zeros plus host writes
+//     made after the settle);
+//   - a writer that allocated a source or target extent before the settler
+//     looked makes the settler keep off; one that allocated it after the look
+//     materialises after it too, and then either finds the chunk clear (the
+//     settle won: the new extent is zeros, as the settle assumed) or makes the
+//     settle's compare-exchange fail.
+// So background copy of a thin source takes time with its written data, not
+// with its capacity.
 
 import {
   OK, E_BAD_ARGUMENT, TRACK_SHIFT, TRACK_SIZE, EXTENT_TRACKS, EXTENT_TRACK_SHIFT, WORD_TRACK_SHIFT,
   R_STATE, R_FLAGS, R_SOURCE, R_TARGET, R_TRACKS, R_BITMAP, R_PENDING, R_CURSOR, R_GENERATION,
-  R_COPIED_BYTES, R_WORDS, REL_ACTIVE, REL_BACKGROUND, REL_SLOT_MAX, H_COPIED_BYTES,
-  THREAD_MAX, volume_at, rel_at, base,
+  R_COPIED_BYTES, R_SETTLED, REL_ACTIVE, REL_BACKGROUND, REL_SLOT_MAX, H_COPIED_BYTES,
+  CHUNK_TRACK_SHIFT, CHUNK_WORD_SHIFT, THREAD_MAX, volume_at, rel_at, base,
 } from "./layout";
 import { lock, unlock, gate_enter, gate_exit } from "./sync";
-import { word_load, word_clear, bitmap_find } from "./bitmap";
-import { track_lock, read_pointer, write_pointer, extent_allocated, ensure_extents } from "./volume";
+import { word_load, word_clear, bitmap_find, leaf_ensure, chunk_entry, chunk_settle, CHUNK_SET } from "./bitmap";
+import { track_lock, read_pointer, write_pointer, extent_allocated, ensure_extents, next_allocated_extent } from "./volume";
 
 // Copies tracks [first_track, first_track + track_count) of source to target.
 // The caller holds their locks; the range lies within one extent.
@@ -34,7 +55,7 @@ export function copy_run_data(source: usize, target: usize, first_track: u32, tr
     const allocated = ensure_extents(target, extent, extent);
     if (allocated != OK) return allocated;
   }
-  const offset = first_track << TRACK_SHIFT;
+  const offset = <u64>first_track << <u64>TRACK_SHIFT;
   memory.copy(write_pointer(target, offset), read_pointer(source, offset), <usize>track_count << TRACK_SHIFT);
   return OK;
 }
@@ -100,7 +121,11 @@ function unlock_run(source: usize, first_track: u32, track_count: u32): void {
 // Copies every pending track among the `mask` bits of one bitmap word, in
 // runs that never cross an extent. The caller is inside the source's gate.
 export function copy_word(rel: usize, word_index: u32, mask: u64): i32 {
-  let bits = word_load(<usize>load<u32>(rel + R_BITMAP), word_index) & mask;
+  const bitmap = <usize>load<u32>(rel + R_BITMAP);
+  let bits = word_load(bitmap, word_index) & mask;
+  if (bits == 0) return 0;
+  const ensured = leaf_ensure(bitmap, word_index >>> CHUNK_WORD_SHIFT);
+  if (ensured != OK) return ensured;
   let copied: i32 = 0;
   while (bits != 0) {
     const start = <u32>ctz<u64>(bits);
@@ -183,17 +208,43 @@ function copy_claimed_word(rel: usize): i32 {
   let word_index = atomic.add<u32>(rel + R_CURSOR, 1) % used_words;
   const bitmap = <usize>load<u32>(rel + R_BITMAP);
   if (word_load(bitmap, word_index) == 0) {
-    let found = bitmap_find(bitmap, load<u32>(rel + R_WORDS), word_index << WORD_TRACK_SHIFT);
-    if (found < 0) found = bitmap_find(bitmap, load<u32>(rel + R_WORDS), 0);
+    let found = bitmap_find(bitmap, word_index << WORD_TRACK_SHIFT);
+    if (found < 0) found = bitmap_find(bitmap, 0);
     if (found < 0) {
       gate_exit(source);
       return 0;
     }
     word_index = <u32>found >>> WORD_TRACK_SHIFT;
   }
-  const copied = copy_word(rel, word_index, ~<u64>0);
+  const settled = settle_thin_chunk(rel, word_index >>> CHUNK_WORD_SHIFT);
+  const copied = settled > 0 ? settled : copy_word(rel, word_index, ~<u64>0);
   gate_exit(source);
   return copied;
+}
+
+// True when no extent holding tracks [first_track, end_track) is allocated.
+function extents_unallocated(volume: usize, first_track: u32, end_track: u32): bool {
+  const first_extent = first_track >>> EXTENT_TRACK_SHIFT;
+  const end_extent = (end_track + EXTENT_TRACKS - 1) >>> EXTENT_TRACK_SHIFT;
+  const found = next_allocated_extent(volume, first_extent);
+  return found < 0 || <u32>found >= end_extent;
+}
+
+// Settles an untouched all-set chunk of a thin source as zeros (the protocol
+// is at the top of this file). Returns the tracks settled, 0 when the chunk
+// needs copying track by track. The caller is inside the source's gate.
+function settle_thin_chunk(rel: usize, chunk: u32): i32 {
+  const bitmap = <usize>load<u32>(rel + R_BITMAP);
+  if (chunk_entry(bitmap, chunk) != CHUNK_SET) return 0;
+  const first_track = chunk << CHUNK_TRACK_SHIFT;
+  const end_track = min<u32>(load<u32>(rel + R_TRACKS), first_track + (<u32>1 << CHUNK_TRACK_SHIFT));
+  if (!extents_unallocated(volume_at(load<u32>(rel + R_SOURCE)), first_track, end_track)) return 0;
+  if (!extents_unallocated(volume_at(load<u32>(rel + R_TARGET)), first_track, end_track)) return 0;
+  const settled = <i32>chunk_settle(bitmap, chunk);
+  if (settled == 0) return 0;
+  atomic.add<u32>(rel + R_SETTLED, <u32>settled);
+  settle_pending(rel, settled);
+  return settled;
 }
 
 export function track_size(): u32 { return TRACK_SIZE; }

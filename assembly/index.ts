@@ -3,25 +3,30 @@
 // sync.ts for the locking protocol, io.ts for the host I/O path and copy.ts
 // for track copying.
 
-import { OK, E_RANGE, E_NO_VOLUME, V_STATE, VOLUME_FREE, VOLUME_SLOT_MAX, H_WORK_EPOCH, H_STOP, H_COPIED_BYTES, base, volume_at, heap_start, zero_extent } from "./layout";
+import {
+  OK, E_RANGE, E_NO_VOLUME, V_STATE, VOLUME_FREE, VOLUME_SLOT_MAX, H_WORK_EPOCH, H_STOP, H_COPIED_BYTES, HOST_NUMBER_MAX,
+  base, volume_at, heap_start, zero_extent,
+} from "./layout";
 import { gate_enter, gate_exit } from "./sync";
 import { heap_top as allocator_top } from "./alloc";
 import { hash_begin, hash_update, hash_end } from "./hash";
 import { pattern_word } from "./pattern";
 import { write_gated, write_held, read_gated, read_held, WRITE_DATA, WRITE_PATTERN, WRITE_FILL, READ_COPY, READ_HASH } from "./io";
 import { thread_scratch } from "./thread";
-import { bitmap_find, bitmap_count } from "./bitmap";
+import { words_find, words_count } from "./bitmap";
+import { checksum_range, checksum_value } from "./checksum";
+import { raw_write as raw_write_at } from "./snapshot";
 
 export { image_init, image_ready, thread_attach, thread_id, reap_thread } from "./thread";
 export { volume_create, volume_destroy, volume_reinit, volume_state, volume_allocated_bytes } from "./volume";
 export {
   rel_establish, rel_withdraw, rel_pending, rel_pending_pointer, rel_count_pending, rel_find_pending, rel_copied_bytes,
-  rel_recorded, rel_bitmap_pointer, rel_word_count,
+  rel_settled_tracks, rel_recorded, rel_bitmap,
 } from "./relationship";
 export { copy_tracks, copy_step, track_size } from "./copy";
 export {
-  image_quiesce, image_resume, volume_extent_pointer, extent_nonzero_mask, raw_write,
-  volume_mark_unusable, rel_record_pointer, rel_restore,
+  image_quiesce, image_resume, volume_extent_pointer, volume_next_extent, extent_nonzero_mask,
+  volume_mark_unusable, rel_restore_begin, rel_restore_chunk, rel_restore_link, rel_restore_abort,
 } from "./snapshot";
 
 export function layout_base(): usize { return base(); }
@@ -32,18 +37,32 @@ export function work_epoch_pointer(): usize { return base() + H_WORK_EPOCH; }
 export function stop_flag_pointer(): usize { return base() + H_STOP; }
 export function copied_bytes_total(): u64 { return atomic.load<u64>(base() + H_COPIED_BYTES); }
 
+// Byte offsets and lengths that may exceed 4 GiB come from the host as f64:
+// JavaScript numbers pass into WebAssembly without conversion (a BigInt for an
+// i64 parameter costs an allocation-free but slow conversion on every call),
+// and every whole number up to 2^53 is exact. Anything else (negative,
+// fractional, NaN, beyond 2^53) is out of range.
+// @ts-ignore: decorator
+@inline function host_number_ok(value: f64): bool {
+  return value >= 0 && value <= HOST_NUMBER_MAX && floor<f64>(value) == value;
+}
+
 // Host I/O. `data` / `destination` point into the caller's staging buffer.
-export function io_write(slot: u32, offset: u32, length: u32, data: usize): i32 {
-  return write_gated(slot, offset, length, WRITE_DATA, <u64>data);
+export function io_write(slot: u32, offset: f64, length: u32, data: usize): i32 {
+  if (!host_number_ok(offset)) return E_RANGE;
+  return write_gated(slot, <u64>offset, <u64>length, WRITE_DATA, <u64>data);
 }
-export function io_write_pattern(slot: u32, offset: u32, length: u32, seed: u32): i32 {
-  return write_gated(slot, offset, length, WRITE_PATTERN, <u64>seed);
+export function io_write_pattern(slot: u32, offset: f64, length: f64, seed: u32): i32 {
+  if (!host_number_ok(offset) || !host_number_ok(length)) return E_RANGE;
+  return write_gated(slot, <u64>offset, <u64>length, WRITE_PATTERN, <u64>seed);
 }
-export function io_fill(slot: u32, offset: u32, length: u32, value: u32): i32 {
-  return write_gated(slot, offset, length, WRITE_FILL, <u64>(value & 0xff));
+export function io_fill(slot: u32, offset: f64, length: f64, value: u32): i32 {
+  if (!host_number_ok(offset) || !host_number_ok(length)) return E_RANGE;
+  return write_gated(slot, <u64>offset, <u64>length, WRITE_FILL, <u64>(value & 0xff));
 }
-export function io_read(slot: u32, offset: u32, length: u32, destination: usize): i32 {
-  return read_gated(slot, offset, length, READ_COPY, destination);
+export function io_read(slot: u32, offset: f64, length: u32, destination: usize): i32 {
+  if (!host_number_ok(offset)) return E_RANGE;
+  return read_gated(slot, <u64>offset, <u64>length, READ_COPY, destination);
 }
 
 // Requests larger than a staging buffer hold the gate across several calls,
@@ -57,23 +76,28 @@ export function io_end(slot: u32): void {
   if (slot >= VOLUME_SLOT_MAX) return;
   gate_exit(volume_at(slot));
 }
-export function io_write_held(slot: u32, offset: u32, length: u32, data: usize): i32 {
-  return write_held(slot, offset, length, WRITE_DATA, <u64>data);
+export function io_write_held(slot: u32, offset: f64, length: u32, data: usize): i32 {
+  if (!host_number_ok(offset)) return E_RANGE;
+  return write_held(slot, <u64>offset, <u64>length, WRITE_DATA, <u64>data);
 }
-export function io_read_held(slot: u32, offset: u32, length: u32, destination: usize): i32 {
-  return read_held(slot, offset, length, READ_COPY, destination);
+export function io_read_held(slot: u32, offset: f64, length: u32, destination: usize): i32 {
+  if (!host_number_ok(offset)) return E_RANGE;
+  return read_held(slot, <u64>offset, <u64>length, READ_COPY, destination);
 }
 
-// xxHash64 of a volume range as host reads see it (T0 data on a target).
-// Returns 0 and sets the result aside for checksum_result on success.
-let last_checksum: u64 = 0;
-export function checksum(slot: u32, offset: u32, length: u32): i32 {
-  hash_begin(thread_scratch());
-  const result = read_gated(slot, offset, length, READ_HASH, 0);
-  if (result == OK) last_checksum = hash_end();
-  return result;
+// Writes a volume's own bytes, bypassing copy-on-write (snapshot.ts raw_write).
+export function raw_write(slot: u32, offset: f64, length: u32, data: usize): i32 {
+  if (!host_number_ok(offset)) return E_RANGE;
+  return raw_write_at(slot, <u64>offset, length, data);
 }
-export function checksum_result(): u64 { return last_checksum; }
+
+// Checksum of a volume range as host reads see it (checksum.ts defines it).
+// Returns 0 and sets the result aside for checksum_result on success.
+export function checksum(slot: u32, offset: f64, length: f64): i32 {
+  if (!host_number_ok(offset) || !host_number_ok(length)) return E_RANGE;
+  return checksum_range(slot, <u64>offset, <u64>length);
+}
+export function checksum_result(): u64 { return checksum_value(); }
 
 // xxHash64 of raw memory (tests check the hash itself on known vectors).
 export function hash_memory(pointer: usize, length: u32): u64 {
@@ -86,10 +110,10 @@ export function pattern_value(seed: u32, word_index: u32): u64 { return pattern_
 
 // Bitmap primitives over any bitmap in memory (benchmarks scan a bitmap they build).
 export function scan_find(bitmap: usize, word_count: u32, from_track: u32): i32 {
-  return bitmap_find(bitmap, word_count, from_track);
+  return words_find(bitmap, word_count, from_track);
 }
 export function scan_count(bitmap: usize, word_count: u32): u32 {
-  return bitmap_count(bitmap, word_count);
+  return words_count(bitmap, word_count);
 }
 
 // The bulk copy the background-copy benchmark is measured against.

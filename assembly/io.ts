@@ -13,9 +13,15 @@
 //                                        pending, else target; unlock
 //   anything else                        no lock: a clear bit is final
 //
-// Track locks always live in the source's lock table, so one word serialises
+// Track locks always live in the source's lock stripes, so one word serialises
 // everything that touches a track of a relationship, whichever volume the
-// request addressed.
+// request addressed. Offsets and lengths are u64 (volumes up to 16 TiB);
+// track indexes are u32 (at most 2^28 tracks).
+//
+// Before a request changes anything it allocates what it may need
+// (prepare_write): its extents, the targets' extents for copy-on-write, and
+// the bitmap leaves of the tracks whose bits it may clear or set (bitmap.ts:
+// bits change only in leaves). A full image fails the request cleanly.
 
 import {
   OK, E_RANGE, E_NO_VOLUME, E_UNUSABLE, E_TGTINHIBIT, E_BAD_ARGUMENT,
@@ -27,7 +33,7 @@ import {
   volume_at, rel_at,
 } from "./layout";
 import { lock, unlock, gate_enter, gate_exit } from "./sync";
-import { bit_is_set, bit_clear, bit_set } from "./bitmap";
+import { bit_is_set, bit_clear, bit_set, leaves_ensure } from "./bitmap";
 import { track_lock, read_pointer, write_pointer, ensure_range } from "./volume";
 import { copy_run_data, settle_pending } from "./copy";
 import { pattern_write } from "./pattern";
@@ -40,12 +46,15 @@ export const READ_COPY: u32 = 0; // argument: destination pointer
 export const READ_HASH: u32 = 1; // feeds the thread's running hash
 
 // @ts-ignore: decorator
-@inline function in_range(volume: usize, offset: u32, length: u32): bool {
-  return <u64>offset + <u64>length <= load<u64>(volume + V_SIZE);
+@inline function in_range(volume: usize, offset: u64, length: u64): bool {
+  const size = load<u64>(volume + V_SIZE);
+  return offset <= size && length <= size - offset;
 }
 
-function apply_write(destination: usize, volume_offset: u32, done: u32, length: u32, mode: u32, argument: u64): void {
-  if (mode == WRITE_DATA) memory.copy(destination, <usize>argument + done, length);
+// `done` is the offset within the request: for WRITE_DATA it indexes the
+// caller's bytes (a staging buffer, so it fits a u32 then).
+function apply_write(destination: usize, volume_offset: u64, done: u64, length: u32, mode: u32, argument: u64): void {
+  if (mode == WRITE_DATA) memory.copy(destination, <usize>argument + <usize>done, length);
   else if (mode == WRITE_PATTERN) pattern_write(destination, volume_offset, length, argument);
   else memory.fill(destination, <u8>argument, length);
 }
@@ -55,22 +64,42 @@ function apply_write(destination: usize, volume_offset: u32, done: u32, length: 
 
 // Allocates everything the write may need before it changes anything, so a
 // full image fails the request cleanly instead of half-way.
-function prepare_write(volume: usize, offset: u32, length: u32): i32 {
+function prepare_write(volume: usize, offset: u64, length: u64): i32 {
+  if (length == 0) return OK;
   const prepared = ensure_range(volume, offset, length);
   if (prepared != OK) return prepared;
+  const first_track = <u32>(offset >> <u64>TRACK_SHIFT);
+  const last_track = <u32>((offset + length - 1) >> <u64>TRACK_SHIFT);
+  const target_link = load<u32>(volume + V_TARGET_REL);
+  if (target_link != 0) {
+    const rel = rel_of(target_link);
+    const control = leaves_ensure(<usize>load<u32>(rel + R_BITMAP), first_track, last_track);
+    if (control != OK) return control;
+    const record = leaves_ensure(<usize>load<u32>(rel + R_RECORD_TARGET), first_track, last_track);
+    if (record != OK) return record;
+  }
   let link = load<u32>(volume + V_SOURCE_HEAD);
   while (link != 0) {
     const rel = rel_of(link);
-    const covered = <u64>load<u32>(rel + R_TRACKS) << <u64>TRACK_SHIFT;
-    if (<u64>offset < covered) {
-      const first = offset & ~(TRACK_SIZE - 1);
-      const end = min<u64>(<u64>offset + <u64>length + <u64>(TRACK_SIZE - 1), covered) & ~<u64>(TRACK_SIZE - 1);
-      const ensured = ensure_range(volume_at(load<u32>(rel + R_TARGET)), first, <u32>(end - <u64>first));
-      if (ensured != OK) return ensured;
-    }
+    const ensured = prepare_source_of(rel, offset, length, first_track, last_track);
+    if (ensured != OK) return ensured;
     link = load<u32>(rel + R_NEXT_SOURCE);
   }
   return OK;
+}
+
+// What a write to the source of `rel` may need: the target's extents of the
+// tracks it covers (copy-on-write), and leaves of both bitmaps.
+function prepare_source_of(rel: usize, offset: u64, length: u64, first_track: u32, last_track: u32): i32 {
+  const covered = <u64>load<u32>(rel + R_TRACKS) << <u64>TRACK_SHIFT;
+  if (offset >= covered) return OK;
+  const first = offset & ~<u64>(TRACK_SIZE - 1);
+  const end = min<u64>(offset + length + <u64>(TRACK_SIZE - 1), covered) & ~<u64>(TRACK_SIZE - 1);
+  const ensured = ensure_range(volume_at(load<u32>(rel + R_TARGET)), first, end - first);
+  if (ensured != OK) return ensured;
+  const control = leaves_ensure(<usize>load<u32>(rel + R_BITMAP), first_track, last_track);
+  if (control != OK) return control;
+  return leaves_ensure(<usize>load<u32>(rel + R_RECORD_SOURCE), first_track, last_track);
 }
 
 // Copy-on-write for a source track: every target still waiting for it gets
@@ -96,8 +125,7 @@ function preserve_source_track(volume: usize, track: u32): i32 {
     if (track < load<u32>(rel + R_TRACKS) && bit_is_set(bitmap, track)) {
       result = copy_run_data(volume, volume_at(load<u32>(rel + R_TARGET)), track, 1);
       if (result != OK) break;
-      bit_clear(bitmap, track);
-      settle_pending(rel, 1);
+      if (bit_clear(bitmap, track)) settle_pending(rel, 1);
     }
     link = load<u32>(rel + R_NEXT_SOURCE);
   }
@@ -107,8 +135,8 @@ function preserve_source_track(volume: usize, track: u32): i32 {
 
 // A write to a pending track of a target: whole tracks need no copy; a
 // partial one first brings the track's T0 data over.
-function write_target_track(rel: usize, volume: usize, offset: u32, done: u32, length: u32, mode: u32, argument: u64): i32 {
-  const track = offset >>> TRACK_SHIFT;
+function write_target_track(rel: usize, volume: usize, offset: u64, done: u64, length: u32, mode: u32, argument: u64): i32 {
+  const track = <u32>(offset >> <u64>TRACK_SHIFT);
   const source = volume_at(load<u32>(rel + R_SOURCE));
   const bitmap = <usize>load<u32>(rel + R_BITMAP);
   const locked = lock(track_lock(source, track));
@@ -121,8 +149,7 @@ function write_target_track(rel: usize, volume: usize, offset: u32, done: u32, l
         return copied;
       }
     }
-    bit_clear(bitmap, track);
-    settle_pending(rel, 1);
+    if (bit_clear(bitmap, track)) settle_pending(rel, 1);
   }
   apply_write(write_pointer(volume, offset), offset, done, length, mode, argument);
   unlock(track_lock(source, track));
@@ -130,7 +157,7 @@ function write_target_track(rel: usize, volume: usize, offset: u32, done: u32, l
 }
 
 // The body of a write; the caller is inside the volume's gate.
-export function write_held(slot: u32, offset: u32, length: u32, mode: u32, argument: u64): i32 {
+export function write_held(slot: u32, offset: u64, length: u64, mode: u32, argument: u64): i32 {
   if (slot >= VOLUME_SLOT_MAX) return E_NO_VOLUME;
   const volume = volume_at(slot);
   if (atomic.load<u32>(volume + V_STATE) == VOLUME_FREE) return E_NO_VOLUME;
@@ -144,17 +171,17 @@ export function write_held(slot: u32, offset: u32, length: u32, mode: u32, argum
   const has_targets = load<u32>(volume + V_SOURCE_HEAD) != 0;
   const covered = rel != 0 ? load<u32>(rel + R_TRACKS) : 0;
   const record = rel != 0 ? <usize>load<u32>(rel + R_RECORD_TARGET) : 0;
-  let done: u32 = 0;
+  let done: u64 = 0;
   while (done < length) {
     const at = offset + done;
-    const track = at >>> TRACK_SHIFT;
-    const chunk = min<u32>(TRACK_SIZE - (at & (TRACK_SIZE - 1)), length - done);
+    const track = <u32>(at >> <u64>TRACK_SHIFT);
+    const chunk = <u32>min<u64>(<u64>(TRACK_SIZE - (<u32>at & (TRACK_SIZE - 1))), length - done);
     if (track < covered) {
       if (record != 0) bit_set(record, track);
       if (bit_is_set(<usize>load<u32>(rel + R_BITMAP), track)) {
         const written = write_target_track(rel, volume, at, done, chunk, mode, argument);
         if (written != OK) return written;
-        done += chunk;
+        done += <u64>chunk;
         continue;
       }
     }
@@ -163,18 +190,18 @@ export function write_held(slot: u32, offset: u32, length: u32, mode: u32, argum
       if (preserved != OK) return preserved;
     }
     apply_write(write_pointer(volume, at), at, done, chunk, mode, argument);
-    done += chunk;
+    done += <u64>chunk;
   }
   return OK;
 }
 
-function apply_read(source: usize, done: u32, length: u32, mode: u32, destination: usize): void {
-  if (mode == READ_COPY) memory.copy(destination + done, source, length);
+function apply_read(source: usize, done: u64, length: u32, mode: u32, destination: usize): void {
+  if (mode == READ_COPY) memory.copy(destination + <usize>done, source, length);
   else hash_update(source, length);
 }
 
 // The body of a read; the caller is inside the volume's gate.
-export function read_held(slot: u32, offset: u32, length: u32, mode: u32, destination: usize): i32 {
+export function read_held(slot: u32, offset: u64, length: u64, mode: u32, destination: usize): i32 {
   if (slot >= VOLUME_SLOT_MAX) return E_NO_VOLUME;
   const volume = volume_at(slot);
   const state = atomic.load<u32>(volume + V_STATE);
@@ -184,11 +211,11 @@ export function read_held(slot: u32, offset: u32, length: u32, mode: u32, destin
   const target_link = load<u32>(volume + V_TARGET_REL);
   const rel = target_link != 0 ? rel_of(target_link) : 0;
   const covered = rel != 0 ? load<u32>(rel + R_TRACKS) : 0;
-  let done: u32 = 0;
+  let done: u64 = 0;
   while (done < length) {
     const at = offset + done;
-    const track = at >>> TRACK_SHIFT;
-    const chunk = min<u32>(TRACK_SIZE - (at & (TRACK_SIZE - 1)), length - done);
+    const track = <u32>(at >> <u64>TRACK_SHIFT);
+    const chunk = <u32>min<u64>(<u64>(TRACK_SIZE - (<u32>at & (TRACK_SIZE - 1))), length - done);
     if (track < covered && bit_is_set(<usize>load<u32>(rel + R_BITMAP), track)) {
       const source = volume_at(load<u32>(rel + R_SOURCE));
       const locked = lock(track_lock(source, track));
@@ -199,12 +226,12 @@ export function read_held(slot: u32, offset: u32, length: u32, mode: u32, destin
     } else {
       apply_read(read_pointer(volume, at), done, chunk, mode, destination);
     }
-    done += chunk;
+    done += <u64>chunk;
   }
   return OK;
 }
 
-export function write_gated(slot: u32, offset: u32, length: u32, mode: u32, argument: u64): i32 {
+export function write_gated(slot: u32, offset: u64, length: u64, mode: u32, argument: u64): i32 {
   if (slot >= VOLUME_SLOT_MAX) return E_NO_VOLUME;
   const volume = volume_at(slot);
   const entered = gate_enter(volume);
@@ -214,7 +241,7 @@ export function write_gated(slot: u32, offset: u32, length: u32, mode: u32, argu
   return result;
 }
 
-export function read_gated(slot: u32, offset: u32, length: u32, mode: u32, destination: usize): i32 {
+export function read_gated(slot: u32, offset: u64, length: u64, mode: u32, destination: usize): i32 {
   if (slot >= VOLUME_SLOT_MAX) return E_NO_VOLUME;
   const volume = volume_at(slot);
   const entered = gate_enter(volume);

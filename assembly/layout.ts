@@ -16,8 +16,21 @@
 //  HEAP_START ...   allocator: tables, bitmaps, extents, staging buffers
 //
 // Volumes are thin: their data lives in 1 MiB extents allocated on first
-// write, so an image can hold more provisioned capacity than memory (a 3 GiB
-// pair establishes without 6 GiB of memory) and establish never touches data.
+// write, so an image can hold more provisioned capacity than memory (a pair
+// of 16 TiB volumes establishes in a 4 GiB image) and establish never touches
+// data. Volume addresses are u64 byte offsets (volumes up to 16 TiB); memory
+// pointers stay u32 (wasm32), so at most 4 GiB of written data per image.
+//
+// What a volume costs besides its written extents (volume.ts, bitmap.ts):
+//   extent directory    4 B per 4 GiB of capacity (1 KiB per TiB), at create
+//   extent leaf         4 B per extent of a 4 GiB group, on its first write
+//                       (16 KiB per group written to)
+//   lock stripes        4 B per track up to LOCK_STRIPES_MAX (16 KiB at most)
+// and each relationship, per bitmap (control, and two change records with -record):
+//   bitmap summary      8 B + 4 B per 2^18 tracks (16 GiB): 4 KiB at 16 TiB,
+//                       written at establish
+//   bitmap leaf         32 KiB per 16 GiB chunk, only once a track in it is
+//                       copied, changed or recorded
 
 export const BLOCK_SIZE: u32 = 512;
 export const TRACK_SHIFT: u32 = 16;
@@ -29,12 +42,36 @@ export const EXTENT_SIZE: u32 = 1 << EXTENT_SHIFT; // 1 MiB
 export const WORD_TRACK_SHIFT: u32 = 6; // a bitmap word (u64) covers 64 tracks
 export const PAGE_SIZE: u32 = 65536;
 
+// Extent map: a directory of u32 leaf pointers, one per group of
+// EXTENT_LEAF_ENTRIES extents (4 GiB of the volume); a leaf holds the u32 data
+// pointer of each extent of its group. Both are zero until written.
+export const EXTENT_LEAF_SHIFT: u32 = 12;
+export const EXTENT_LEAF_ENTRIES: u32 = 1 << EXTENT_LEAF_SHIFT; // 4096 extents
+export const GROUP_SHIFT: u32 = EXTENT_SHIFT + EXTENT_LEAF_SHIFT; // 4 GiB of volume per leaf
+
+// Track locks are striped: track t of a volume uses lock word t mod the
+// volume's stripe count (a power of two from LOCK_STRIPES_MIN, a multiple of
+// EXTENT_TRACKS, so the tracks of one extent always have distinct words in
+// ascending order; sync.ts has the lock order this keeps).
+export const LOCK_STRIPES_MIN: u32 = EXTENT_TRACKS;
+export const LOCK_STRIPES_MAX: u32 = 4096;
+
+// Bitmaps (bitmap.ts) are two-level: a summary entry per chunk of
+// CHUNK_TRACKS tracks is all clear, all set, or a leaf of CHUNK_WORDS u64 words.
+export const CHUNK_TRACK_SHIFT: u32 = 18;
+export const CHUNK_TRACKS: u32 = 1 << CHUNK_TRACK_SHIFT; // 262,144 tracks = 16 GiB
+export const CHUNK_WORD_SHIFT: u32 = CHUNK_TRACK_SHIFT - WORD_TRACK_SHIFT;
+export const CHUNK_WORDS: u32 = 1 << CHUNK_WORD_SHIFT; // 4096 words = 32 KiB
+
 export const VOLUME_SLOT_MAX: u32 = 4096;
 export const REL_SLOT_MAX: u32 = 4096;
 export const THREAD_MAX: u32 = 64; // a thread's id is its bit in a gate mask (u64)
 export const STAGING_SIZE: u32 = 1 << 20;
-// Volumes address bytes with u32 offsets: the image is wasm32 memory.
-export const VOLUME_SIZE_MAX: u64 = (<u64>4 << 30) - <u64>TRACK_SIZE;
+// DS8000 FB volumes reach 16 TiB; 2^28 tracks, so track indexes fit a u32.
+export const VOLUME_SIZE_MAX: u64 = <u64>1 << 44;
+// Offsets and lengths come from the host as f64 (core.ts says why): whole
+// numbers up to 2^53 are exact, far beyond VOLUME_SIZE_MAX.
+export const HOST_NUMBER_MAX: f64 = 9007199254740991.0;
 
 export const HEADER_SIZE: u32 = 4096;
 export const VOLUME_ENTRY: u32 = 64;
@@ -42,7 +79,7 @@ export const REL_ENTRY: u32 = 64;
 export const THREAD_ENTRY: u32 = 64;
 
 export const MAGIC: u32 = 0x305a5454; // "TTZ0"
-export const LAYOUT_VERSION: u32 = 1;
+export const LAYOUT_VERSION: u32 = 2;
 
 // Image header (offsets from BASE):
 //   0  u32 magic          4  u32 layout version
@@ -66,13 +103,15 @@ export const H_FREE_LISTS: u32 = 64;
 //   4 i32 frozen: 1 while establish/withdraw/remove changes this volume's links
 //   8 u64 in-flight mask: bit t set while thread t does I/O on the volume
 //  16 u64 size in bytes
-//  24 u32 track count
-//  28 u32 extent table pointer (u32 per extent: data pointer, 0 = unallocated)
-//  32 u32 lock table pointer (i32 per track, see sync.ts)
+//  24 u32 track count (at most 2^28)
+//  28 u32 extent directory pointer (u32 per 4 GiB group: leaf pointer, 0 = none)
+//  32 u32 lock stripe pointer (i32 lock words, see sync.ts)
 //  36 u32 relationship slot + 1 where this volume is the target, else 0
 //  40 u32 first relationship slot + 1 where it is the source, else 0
 //  44 u32 generation, bumped when the slot is freed
-//  48 u32 extent count
+//  48 u32 extent count (at most 2^24)
+//  52 u32 lock stripe count (a power of two)
+//  56 u64 allocated bytes: extents allocated to the volume, EXTENT_SIZE each
 export const V_STATE: u32 = 0;
 export const V_FROZEN: u32 = 4;
 export const V_INFLIGHT: u32 = 8;
@@ -84,22 +123,25 @@ export const V_TARGET_REL: u32 = 36;
 export const V_SOURCE_HEAD: u32 = 40;
 export const V_GENERATION: u32 = 44;
 export const V_EXTENT_COUNT: u32 = 48;
+export const V_STRIPES: u32 = 52;
+export const V_ALLOCATED: u32 = 56;
 
 export const VOLUME_FREE: u32 = 0;
 export const VOLUME_NORMAL: u32 = 1;
 export const VOLUME_UNUSABLE: u32 = 2;
 
 // Relationship entry (64 bytes):
-//   0 u32 state (REL_FREE | REL_ACTIVE)
+//   0 u32 state (REL_FREE | REL_ACTIVE | REL_RESTORING)
 //   4 u32 flags (REL_BACKGROUND | REL_TGTINHIBIT | REL_RECORD | REL_PERSIST)
 //   8 u32 source volume slot      12 u32 target volume slot
-//  16 u32 track count (the source's) 20 u32 bitmap pointer: bit set = track pending
+//  16 u32 track count (the source's) 20 u32 control bitmap (bitmap.ts): bit set = track pending
 //  24 i32 pending track count     28 u32 claim cursor (bitmap word index, wraps)
 //  32 u32 next relationship slot + 1 of the same source, else 0
 //  36 u32 generation, bumped when the slot is freed
 //  40 u64 bytes copied by background copy
-//  48 u32 source change-record bitmap   52 u32 target change-record bitmap
-//  56 u32 bitmap word count (u64 words, even, so v128 loads stay inside)
+//  48 u32 source change-record bitmap   52 u32 target change-record bitmap (0 = none)
+//  56 u32 tracks settled as zeros without copying (whole chunks of a thin source)
+//  60 u32 reserved (PPRC's out-of-sync bitmaps hang off their pair entries, not here)
 export const R_STATE: u32 = 0;
 export const R_FLAGS: u32 = 4;
 export const R_SOURCE: u32 = 8;
@@ -113,10 +155,11 @@ export const R_GENERATION: u32 = 36;
 export const R_COPIED_BYTES: u32 = 40;
 export const R_RECORD_SOURCE: u32 = 48;
 export const R_RECORD_TARGET: u32 = 52;
-export const R_WORDS: u32 = 56;
+export const R_SETTLED: u32 = 56;
 
 export const REL_FREE: u32 = 0;
 export const REL_ACTIVE: u32 = 1;
+export const REL_RESTORING: u32 = 2; // being filled in by a restore: taken, not yet linked
 
 export const REL_BACKGROUND: u32 = 1;
 export const REL_TGTINHIBIT: u32 = 2;

@@ -13,23 +13,23 @@ const GOLDEN: u64 = 0x9e3779b97f4a7c15;
 }
 
 // Writes the pattern bytes of volume offsets [volume_offset, volume_offset + length) to `pointer`.
-export function pattern_write(pointer: usize, volume_offset: u32, length: u32, seed: u64): void {
+export function pattern_write(pointer: usize, volume_offset: u64, length: u32, seed: u64): void {
   let offset = volume_offset;
   let at = pointer;
-  const end = volume_offset + length;
+  const end = volume_offset + <u64>length;
   while (offset < end && (offset & 7) != 0) {
-    const word = pattern_word(seed, <u64>(offset >>> 3));
+    const word = pattern_word(seed, offset >> 3);
     store<u8>(at, <u8>(word >> <u64>((offset & 7) << 3)));
     offset++;
     at++;
   }
   while (end - offset >= 8) {
-    store<u64>(at, pattern_word(seed, <u64>(offset >>> 3)));
+    store<u64>(at, pattern_word(seed, offset >> 3));
     offset += 8;
     at += 8;
   }
   while (offset < end) {
-    const word = pattern_word(seed, <u64>(offset >>> 3));
+    const word = pattern_word(seed, offset >> 3);
     store<u8>(at, <u8>(word >> <u64>((offset & 7) << 3)));
     offset++;
     at++;

@@ -3,8 +3,9 @@
 // Establish allocates the control bitmap (all tracks pending) before it
 // freezes anything, then freezes the source and the target (one after the
 // other, each drained of I/O), links the relationship into both volume
-// entries and thaws them. Its cost is the bitmap's (a memory.fill of
-// track_count / 8 bytes), never the data's. Rules of the storage image model
+// entries and thaws them. Its cost is the bitmap summary's (bitmap.ts: a
+// memory.fill of 4 bytes per 16 GiB of source, 4 KiB at 16 TiB), never the
+// data's, and no bitmap leaf exists until a track is copied or changed. Rules of the storage image model
 // (same LSS, one relationship per volume, OS types) are the host's; the core
 // checks what would corrupt its own structures.
 
@@ -13,22 +14,38 @@ import {
   REL_SLOT_MAX, VOLUME_SLOT_MAX, V_STATE, V_SIZE, V_TRACKS, V_TARGET_REL, V_SOURCE_HEAD,
   VOLUME_FREE, VOLUME_NORMAL, VOLUME_UNUSABLE,
   R_STATE, R_FLAGS, R_SOURCE, R_TARGET, R_TRACKS, R_BITMAP, R_PENDING, R_CURSOR,
-  R_NEXT_SOURCE, R_GENERATION, R_COPIED_BYTES, R_RECORD_SOURCE, R_RECORD_TARGET, R_WORDS,
+  R_NEXT_SOURCE, R_GENERATION, R_COPIED_BYTES, R_RECORD_SOURCE, R_RECORD_TARGET, R_SETTLED,
   REL_FREE, REL_ACTIVE, REL_RECORD, REL_BACKGROUND, H_WORK_EPOCH, THREAD_MAX,
   volume_at, rel_at, base,
 } from "./layout";
-import { alloc, free } from "./alloc";
 import { freeze_pair, thaw } from "./sync";
-import { bitmap_word_count, bitmap_set_all, bitmap_count, bitmap_find } from "./bitmap";
+import { bitmap_create, bitmap_free, bitmap_count, bitmap_find } from "./bitmap";
 
 export function free_bitmaps(rel: usize): void {
-  const bytes = load<u32>(rel + R_WORDS) << 3;
-  free(<usize>load<u32>(rel + R_BITMAP), bytes);
-  free(<usize>load<u32>(rel + R_RECORD_SOURCE), bytes);
-  free(<usize>load<u32>(rel + R_RECORD_TARGET), bytes);
+  bitmap_free(<usize>load<u32>(rel + R_BITMAP));
+  bitmap_free(<usize>load<u32>(rel + R_RECORD_SOURCE));
+  bitmap_free(<usize>load<u32>(rel + R_RECORD_TARGET));
   store<u32>(rel + R_BITMAP, 0);
   store<u32>(rel + R_RECORD_SOURCE, 0);
   store<u32>(rel + R_RECORD_TARGET, 0);
+}
+
+// The control bitmap (all set, or all clear for a restore to fill in) and,
+// with REL_RECORD, the two change records (all clear). On failure nothing
+// stays allocated.
+export function alloc_bitmaps(rel: usize, track_count: u32, flags: u32, pending: bool): i32 {
+  const recorded = (flags & REL_RECORD) != 0;
+  const control = bitmap_create(track_count, pending);
+  const record_source = recorded ? bitmap_create(track_count, false) : 0;
+  const record_target = recorded ? bitmap_create(track_count, false) : 0;
+  store<u32>(rel + R_BITMAP, <u32>control);
+  store<u32>(rel + R_RECORD_SOURCE, <u32>record_source);
+  store<u32>(rel + R_RECORD_TARGET, <u32>record_target);
+  if (control == 0 || (recorded && (record_source == 0 || record_target == 0))) {
+    free_bitmaps(rel);
+    return E_NO_SPACE;
+  }
+  return OK;
 }
 
 function check_establish(rel_slot: u32, source_slot: u32, target_slot: u32): i32 {
@@ -56,24 +73,8 @@ export function rel_establish(rel_slot: u32, source_slot: u32, target_slot: u32,
   const target = volume_at(target_slot);
   const rel = rel_at(rel_slot);
   const track_count = load<u32>(source + V_TRACKS);
-  const word_count = bitmap_word_count(track_count);
-  const bitmap = alloc(word_count << 3);
-  if (bitmap == 0) return E_NO_SPACE;
-  store<u32>(rel + R_WORDS, word_count);
-  store<u32>(rel + R_BITMAP, <u32>bitmap);
-  store<u32>(rel + R_RECORD_SOURCE, 0);
-  store<u32>(rel + R_RECORD_TARGET, 0);
-  if ((flags & REL_RECORD) != 0) {
-    const record_source = alloc(word_count << 3);
-    const record_target = alloc(word_count << 3);
-    store<u32>(rel + R_RECORD_SOURCE, <u32>record_source);
-    store<u32>(rel + R_RECORD_TARGET, <u32>record_target);
-    if (record_source == 0 || record_target == 0) {
-      free_bitmaps(rel);
-      return E_NO_SPACE;
-    }
-  }
-  bitmap_set_all(bitmap, track_count);
+  const allocated = alloc_bitmaps(rel, track_count, flags, true);
+  if (allocated != OK) return allocated;
   store<u32>(rel + R_FLAGS, flags);
   store<u32>(rel + R_SOURCE, source_slot);
   store<u32>(rel + R_TARGET, target_slot);
@@ -81,6 +82,7 @@ export function rel_establish(rel_slot: u32, source_slot: u32, target_slot: u32,
   store<i32>(rel + R_PENDING, <i32>track_count);
   store<u32>(rel + R_CURSOR, 0);
   store<u64>(rel + R_COPIED_BYTES, 0);
+  store<u32>(rel + R_SETTLED, 0);
   const linked = link_relationship(rel_slot);
   if (linked != OK) {
     free_bitmaps(rel);
@@ -167,13 +169,13 @@ export function rel_pending(rel_slot: u32): i32 {
 export function rel_count_pending(rel_slot: u32): i32 {
   const rel = active_rel(rel_slot);
   if (rel == 0) return E_BAD_ARGUMENT;
-  return <i32>bitmap_count(<usize>load<u32>(rel + R_BITMAP), load<u32>(rel + R_WORDS));
+  return <i32>bitmap_count(<usize>load<u32>(rel + R_BITMAP));
 }
 
 export function rel_find_pending(rel_slot: u32, from_track: u32): i32 {
   const rel = active_rel(rel_slot);
   if (rel == 0) return E_BAD_ARGUMENT;
-  return bitmap_find(<usize>load<u32>(rel + R_BITMAP), load<u32>(rel + R_WORDS), from_track);
+  return bitmap_find(<usize>load<u32>(rel + R_BITMAP), from_track);
 }
 
 // The pending counter's address: a host thread may Atomics.wait on it until
@@ -190,23 +192,29 @@ export function rel_copied_bytes(rel_slot: u32): u64 {
   return atomic.load<u64>(rel + R_COPIED_BYTES);
 }
 
+// Tracks settled as zeros without copying: whole untouched chunks of a thin source.
+export function rel_settled_tracks(rel_slot: u32): i32 {
+  const rel = active_rel(rel_slot);
+  if (rel == 0) return E_BAD_ARGUMENT;
+  return <i32>atomic.load<u32>(rel + R_SETTLED);
+}
+
 // Tracks changed since establish on the source (which = 0) or target (1); -record only.
 export function rel_recorded(rel_slot: u32, which: u32): i32 {
   const rel = active_rel(rel_slot);
   if (rel == 0) return E_BAD_ARGUMENT;
   const bitmap = <usize>load<u32>(rel + (which == 0 ? R_RECORD_SOURCE : R_RECORD_TARGET));
   if (bitmap == 0) return 0;
-  return <i32>bitmap_count(bitmap, load<u32>(rel + R_WORDS));
+  return <i32>bitmap_count(bitmap);
 }
 
-export function rel_bitmap_pointer(rel_slot: u32): usize {
+// A relationship's bitmap: the control bitmap (which = 0), the source's (1) or
+// the target's (2) change record; 0 when it has none.
+export function rel_bitmap(rel_slot: u32, which: u32): usize {
   const rel = active_rel(rel_slot);
   if (rel == 0) return 0;
-  return <usize>load<u32>(rel + R_BITMAP);
-}
-
-export function rel_word_count(rel_slot: u32): u32 {
-  const rel = active_rel(rel_slot);
-  if (rel == 0) return 0;
-  return load<u32>(rel + R_WORDS);
+  if (which == 0) return <usize>load<u32>(rel + R_BITMAP);
+  if (which == 1) return <usize>load<u32>(rel + R_RECORD_SOURCE);
+  if (which == 2) return <usize>load<u32>(rel + R_RECORD_TARGET);
+  return 0;
 }

@@ -3,8 +3,10 @@
 // Saving (src/store) captures the image at one point in time:
 //
 //   image_quiesce        freeze every volume (sync.ts freeze: each one drained of I/O)
-//     extent_nonzero_mask / volume_extent_pointer    read each volume's own bytes
-//     rel_bitmap_pointer / rel_record_pointer        read each relationship's bitmaps
+//     volume_next_extent / extent_nonzero_mask / volume_extent_pointer
+//                                                    read each volume's own bytes
+//     rel_bitmap                                     read each relationship's bitmaps
+//                                                    (bitmap.ts layout: summary, leaves)
 //   image_resume         thaw every volume
 //
 // While the image is quiesced no other thread is inside any volume's gate, so
@@ -19,8 +21,11 @@
 //   volume_create        each volume, empty
 //   raw_write            its own bytes, allowed only while it is in no relationship
 //   volume_mark_unusable volumes left unusable by a withdrawn incomplete copy
-//   rel_restore          each relationship, with its saved bitmaps: it is linked
-//                        last, so a copy worker never sees it before its data
+//   rel_restore_begin    each relationship, its bitmaps all clear, not yet linked
+//   rel_restore_chunk    its saved bitmaps, a chunk at a time (all clear, all
+//                        set, or the words of a leaf)
+//   rel_restore_link     linked last, so a copy worker never sees it before its data
+//                        (rel_restore_abort frees it instead)
 //
 // "Own bytes" (physical) are what the volume's extents hold, without the
 // FlashCopy redirect of io.ts: a target's pending track is saved as it lies on
@@ -30,19 +35,18 @@
 import {
   OK, E_BAD_ARGUMENT, E_BUSY, E_NO_SPACE, E_NO_VOLUME, E_RANGE,
   EXTENT_SIZE, EXTENT_TRACKS, TRACK_SHIFT, TRACK_SIZE, WORD_TRACK_SHIFT,
-  REL_SLOT_MAX, VOLUME_SLOT_MAX, THREAD_MAX, H_WORK_EPOCH,
-  V_STATE, V_SIZE, V_TRACKS, V_EXTENTS, V_EXTENT_COUNT, V_TARGET_REL, V_SOURCE_HEAD,
-  VOLUME_FREE, VOLUME_NORMAL, VOLUME_UNUSABLE,
+  REL_SLOT_MAX, VOLUME_SLOT_MAX,
+  V_STATE, V_SIZE, V_TRACKS, V_EXTENT_COUNT, V_TARGET_REL, V_SOURCE_HEAD,
+  VOLUME_FREE, VOLUME_UNUSABLE,
   R_STATE, R_FLAGS, R_SOURCE, R_TARGET, R_TRACKS, R_BITMAP, R_PENDING, R_CURSOR,
-  R_NEXT_SOURCE, R_COPIED_BYTES, R_RECORD_SOURCE, R_RECORD_TARGET, R_WORDS,
-  REL_FREE, REL_ACTIVE, REL_BACKGROUND, REL_TGTINHIBIT, REL_RECORD, REL_PERSIST,
-  base, volume_at, rel_at,
+  R_COPIED_BYTES, R_RECORD_SOURCE, R_RECORD_TARGET, R_SETTLED,
+  REL_FREE, REL_ACTIVE, REL_RESTORING, REL_BACKGROUND, REL_TGTINHIBIT, REL_RECORD, REL_PERSIST,
+  volume_at, rel_at,
 } from "./layout";
-import { alloc, free } from "./alloc";
 import { freeze, thaw, gate_enter, gate_exit } from "./sync";
-import { bitmap_word_count, bitmap_count } from "./bitmap";
-import { link_relationship, free_bitmaps } from "./relationship";
-import { ensure_range, write_pointer } from "./volume";
+import { bitmap_count, bitmap_chunks, chunk_entry, leaf_ensure, leaf_words, chunk_track_count, chunk_mark_set, CHUNK_CLEAR } from "./bitmap";
+import { link_relationship, free_bitmaps, alloc_bitmaps } from "./relationship";
+import { ensure_range, write_pointer, extent_data, next_allocated_extent } from "./volume";
 
 const REL_FLAGS_KNOWN: u32 = REL_BACKGROUND | REL_TGTINHIBIT | REL_RECORD | REL_PERSIST;
 const ZERO_CHECK_STRIDE: u32 = 1024; // bytes OR-ed together between early-exit checks
@@ -98,7 +102,15 @@ export function volume_extent_pointer(slot: u32, extent: u32): usize {
   if (!volume_in_use(slot)) return 0;
   const volume = volume_at(slot);
   if (extent >= load<u32>(volume + V_EXTENT_COUNT)) return 0;
-  return <usize>atomic.load<u32>(<usize>load<u32>(volume + V_EXTENTS) + (<usize>extent << 2));
+  return extent_data(volume, extent);
+}
+
+// The first allocated extent of a volume at or after `from_extent`, or -1:
+// saving and checksums visit written extents only.
+export function volume_next_extent(slot: u32, from_extent: u32): i32 {
+  if (slot >= VOLUME_SLOT_MAX) return -1;
+  if (!volume_in_use(slot)) return -1;
+  return next_allocated_extent(volume_at(slot), from_extent);
 }
 
 // True when the TRACK_SIZE bytes at `pointer` are all zero. OR-folds 16-byte
@@ -137,16 +149,17 @@ export function extent_nonzero_mask(slot: u32, extent: u32): u32 {
 // it is refused (E_BUSY) for a volume in one: loading writes data before it
 // links relationships. The gate is entered all the same, so a raw write is
 // never torn by a freeze.
-export function raw_write(slot: u32, offset: u32, length: u32, data: usize): i32 {
+export function raw_write(slot: u32, offset: u64, length: u32, data: usize): i32 {
   if (slot >= VOLUME_SLOT_MAX) return E_NO_VOLUME;
   if (!volume_in_use(slot)) return E_NO_VOLUME;
   const volume = volume_at(slot);
-  if (<u64>offset + <u64>length > load<u64>(volume + V_SIZE)) return E_RANGE;
+  const size = load<u64>(volume + V_SIZE);
+  if (offset > size || <u64>length > size - offset) return E_RANGE;
   if (load<u32>(volume + V_TARGET_REL) != 0) return E_BUSY;
   if (load<u32>(volume + V_SOURCE_HEAD) != 0) return E_BUSY;
   const entered = gate_enter(volume);
   if (entered != OK) return entered;
-  const ensured = ensure_range(volume, offset, length);
+  const ensured = ensure_range(volume, offset, <u64>length);
   if (ensured != OK) {
     gate_exit(volume);
     return ensured;
@@ -154,8 +167,8 @@ export function raw_write(slot: u32, offset: u32, length: u32, data: usize): i32
   // Extents are not contiguous in memory: copy piece by piece.
   let done: u32 = 0;
   while (done < length) {
-    const at = offset + done;
-    const chunk = min<u32>(EXTENT_SIZE - (at & (EXTENT_SIZE - 1)), length - done);
+    const at = offset + <u64>done;
+    const chunk = min<u32>(EXTENT_SIZE - (<u32>at & (EXTENT_SIZE - 1)), length - done);
     memory.copy(write_pointer(volume, at), data + <usize>done, chunk);
     done += chunk;
   }
@@ -178,15 +191,6 @@ export function volume_mark_unusable(slot: u32): i32 {
   return OK;
 }
 
-// Source (which = 0) or target (1) change-record bitmap of a -record
-// relationship, 0 for another relationship. Same word count as the control bitmap.
-export function rel_record_pointer(rel_slot: u32, which: u32): usize {
-  if (rel_slot >= REL_SLOT_MAX) return 0;
-  const rel = rel_at(rel_slot);
-  if (atomic.load<u32>(rel + R_STATE) != REL_ACTIVE) return 0;
-  return <usize>load<u32>(rel + (which == 0 ? R_RECORD_SOURCE : R_RECORD_TARGET));
-}
-
 // The checks of relationship.ts check_establish, which a restore must pass too.
 function check_restore(rel_slot: u32, source_slot: u32, target_slot: u32, flags: u32): i32 {
   if (rel_slot >= REL_SLOT_MAX) return E_BAD_ARGUMENT;
@@ -206,84 +210,98 @@ function check_restore(rel_slot: u32, source_slot: u32, target_slot: u32, flags:
   return OK;
 }
 
-// True when no bit past the last track is set (the invariant of bitmap.ts
-// that counting and scanning rely on).
-function tail_is_clear(bitmap: usize, track_count: u32, word_count: u32): bool {
-  const first_word = track_count >>> WORD_TRACK_SHIFT;
+// Takes a relationship slot for a restore: like rel_establish, but with every
+// bitmap all clear, to be filled in by rel_restore_chunk, and not linked yet
+// (REL_RESTORING: no I/O and no copy worker sees it).
+export function rel_restore_begin(rel_slot: u32, source_slot: u32, target_slot: u32, flags: u32, copied_bytes: u64): i32 {
+  const checked = check_restore(rel_slot, source_slot, target_slot, flags);
+  if (checked != OK) return checked;
+  const rel = rel_at(rel_slot);
+  const track_count = load<u32>(volume_at(source_slot) + V_TRACKS);
+  const allocated = alloc_bitmaps(rel, track_count, flags, false);
+  if (allocated != OK) return allocated;
+  store<u32>(rel + R_FLAGS, flags);
+  store<u32>(rel + R_SOURCE, source_slot);
+  store<u32>(rel + R_TARGET, target_slot);
+  store<u32>(rel + R_TRACKS, track_count);
+  store<i32>(rel + R_PENDING, 0);
+  store<u32>(rel + R_CURSOR, 0);
+  store<u64>(rel + R_COPIED_BYTES, copied_bytes);
+  store<u32>(rel + R_SETTLED, 0);
+  atomic.store<u32>(rel + R_STATE, REL_RESTORING);
+  return OK;
+}
+
+// @ts-ignore: decorator
+@inline function restoring_bitmap(rel_slot: u32, which: u32): usize {
+  if (rel_slot >= REL_SLOT_MAX) return 0;
+  const rel = rel_at(rel_slot);
+  if (atomic.load<u32>(rel + R_STATE) != REL_RESTORING) return 0;
+  if (which == 0) return <usize>load<u32>(rel + R_BITMAP);
+  if (which == 1) return <usize>load<u32>(rel + R_RECORD_SOURCE);
+  if (which == 2) return <usize>load<u32>(rel + R_RECORD_TARGET);
+  return 0;
+}
+
+// True when no bit past the last track is set in a leaf's words (the
+// invariant of bitmap.ts that counting and scanning rely on).
+function leaf_tail_is_clear(words: usize, bitmap: usize, chunk: u32): bool {
+  const tracks = chunk_track_count(bitmap, chunk);
+  const word_count = leaf_words(bitmap, chunk);
+  const first_word = tracks >>> WORD_TRACK_SHIFT;
   for (let index = first_word; index < word_count; index++) {
-    let word = load<u64>(bitmap + (<usize>index << 3));
-    if (index == first_word) word &= ~((<u64>1 << <u64>(track_count & 63)) - 1);
+    let word = load<u64>(words + (<usize>index << 3));
+    if (index == first_word) word &= ~((<u64>1 << <u64>(tracks & 63)) - 1);
     if (word != 0) return false;
   }
   return true;
 }
 
-
-// Copies the caller's bitmaps (layout below) into fresh allocations of the
-// relationship entry. Returns OK or E_NO_SPACE (nothing left allocated).
-//
-//   bitmaps + 0                   control bitmap: bit set = track pending
-//   bitmaps + word_count * 8      source change record   (REL_RECORD only)
-//   bitmaps + word_count * 16     target change record   (REL_RECORD only)
-//   word_count = bitmap_word_count(source track count): u64 words, even count
-function adopt_bitmaps(rel: usize, bitmaps: usize, word_count: u32, flags: u32): i32 {
-  const bytes = word_count << 3;
-  const recorded = (flags & REL_RECORD) != 0;
-  store<u32>(rel + R_WORDS, word_count); // free_bitmaps sizes the blocks by it
-  const control = alloc(bytes);
-  const record_source = recorded ? alloc(bytes) : 0;
-  const record_target = recorded ? alloc(bytes) : 0;
-  store<u32>(rel + R_BITMAP, <u32>control);
-  store<u32>(rel + R_RECORD_SOURCE, <u32>record_source);
-  store<u32>(rel + R_RECORD_TARGET, <u32>record_target);
-  const missing = control == 0 || (recorded && (record_source == 0 || record_target == 0));
-  if (missing) {
-    free_bitmaps(rel);
-    return E_NO_SPACE;
-  }
-  memory.copy(control, bitmaps, bytes);
-  if (recorded) {
-    memory.copy(record_source, bitmaps + <usize>bytes, bytes);
-    memory.copy(record_target, bitmaps + (<usize>bytes << 1), bytes);
-  }
+// Sets chunk `chunk` of bitmap `which` (0 control, 1 source record, 2 target
+// record) of a relationship being restored: state 0 all clear, 1 all set, 2
+// the leaf_words(chunk) u64 words at `words`, whose bits past the last track
+// must be clear. A chunk is set once; E_BAD_ARGUMENT otherwise.
+export function rel_restore_chunk(rel_slot: u32, which: u32, chunk: u32, state: u32, words: usize): i32 {
+  const bitmap = restoring_bitmap(rel_slot, which);
+  if (bitmap == 0) return E_BAD_ARGUMENT;
+  if (chunk >= bitmap_chunks(bitmap)) return E_BAD_ARGUMENT;
+  if (chunk_entry(bitmap, chunk) != CHUNK_CLEAR) return E_BAD_ARGUMENT;
+  if (state == 0) return OK;
+  if (state == 1) return chunk_mark_set(bitmap, chunk) ? OK : E_BAD_ARGUMENT;
+  if (state != 2) return E_BAD_ARGUMENT;
+  if (!leaf_tail_is_clear(words, bitmap, chunk)) return E_BAD_ARGUMENT;
+  const ensured = leaf_ensure(bitmap, chunk);
+  if (ensured != OK) return ensured;
+  memory.copy(<usize>chunk_entry(bitmap, chunk), words, <usize>leaf_words(bitmap, chunk) << 3);
   return OK;
 }
 
-// Re-creates a relationship as it was saved: like rel_establish, but with the
-// given bitmaps (layout at adopt_bitmaps) instead of all tracks pending. The
-// pending counter is recounted from the control bitmap, never taken on trust,
-// and returned (>= 0) so that the host can compare it with the saved one: it
-// is the count at the moment of linking, before any copy worker can change it.
-// Bits past the last track must be clear in every bitmap. Linking happens with
-// source and target frozen, and background copy is woken only once the entry
-// is complete. Returns an error code (< 0) on failure.
-export function rel_restore(rel_slot: u32, source_slot: u32, target_slot: u32, flags: u32, bitmaps: usize, copied_bytes: u64): i32 {
-  const checked = check_restore(rel_slot, source_slot, target_slot, flags);
-  if (checked != OK) return checked;
-  const source = volume_at(source_slot);
-  const target = volume_at(target_slot);
+// Links a restored relationship. The pending counter is recounted from the
+// control bitmap, never taken on trust, and returned (>= 0) so that the host
+// can compare it with the saved one: it is the count at the moment of
+// linking, before any copy worker can change it. Linking happens with source
+// and target frozen, and background copy is woken only once the entry is
+// complete. Returns an error code (< 0) on failure, the slot then freed.
+export function rel_restore_link(rel_slot: u32): i32 {
+  if (rel_slot >= REL_SLOT_MAX) return E_BAD_ARGUMENT;
   const rel = rel_at(rel_slot);
-  const track_count = load<u32>(source + V_TRACKS);
-  const word_count = bitmap_word_count(track_count);
-  const bitmap_count_given: u32 = (flags & REL_RECORD) != 0 ? 3 : 1;
-  for (let index: u32 = 0; index < bitmap_count_given; index++) {
-    if (!tail_is_clear(bitmaps + <usize>index * (<usize>word_count << 3), track_count, word_count)) return E_BAD_ARGUMENT;
-  }
-  const adopted = adopt_bitmaps(rel, bitmaps, word_count, flags);
-  if (adopted != OK) return adopted;
-  store<u32>(rel + R_WORDS, word_count);
-  store<u32>(rel + R_FLAGS, flags);
-  store<u32>(rel + R_SOURCE, source_slot);
-  store<u32>(rel + R_TARGET, target_slot);
-  store<u32>(rel + R_TRACKS, track_count);
-  const pending = bitmap_count(<usize>load<u32>(rel + R_BITMAP), word_count);
+  if (atomic.load<u32>(rel + R_STATE) != REL_RESTORING) return E_BAD_ARGUMENT;
+  const pending = bitmap_count(<usize>load<u32>(rel + R_BITMAP));
   store<i32>(rel + R_PENDING, <i32>pending);
-  store<u32>(rel + R_CURSOR, 0);
-  store<u64>(rel + R_COPIED_BYTES, copied_bytes);
   const linked = link_relationship(rel_slot);
   if (linked != OK) {
-    free_bitmaps(rel);
+    rel_restore_abort(rel_slot);
     return linked;
   }
   return <i32>pending;
+}
+
+// Gives up a restore begun with rel_restore_begin: its bitmaps are freed.
+export function rel_restore_abort(rel_slot: u32): i32 {
+  if (rel_slot >= REL_SLOT_MAX) return E_BAD_ARGUMENT;
+  const rel = rel_at(rel_slot);
+  if (atomic.load<u32>(rel + R_STATE) != REL_RESTORING) return E_BAD_ARGUMENT;
+  free_bitmaps(rel);
+  atomic.store<u32>(rel + R_STATE, REL_FREE);
+  return OK;
 }

@@ -1,6 +1,8 @@
 // Synchronisation on shared words: track locks and volume gates.
 //
-// Track lock word (i32, one per track of a volume, in its lock table):
+// Track lock word (i32, in a volume's lock stripes: track t uses stripe
+// t mod the stripe count, so two tracks far apart may share a word, which
+// only costs them contention):
 //   bits 0-7  owner thread id + 1 (0 = unlocked)
 //   bit  8    CONTENDED: a thread may be waiting; the unlocker must notify
 // The owner is recorded so that a thread that dies holding a lock (a worker
@@ -15,8 +17,12 @@
 // point in time for every writer on every thread.
 //
 // Lock order: gates are entered one at a time (never nested); track locks are
-// taken on the source volume's lock table for every relationship track, in
-// ascending track order, so no cycle can form.
+// taken on the source volume's lock stripes for every relationship track. A
+// thread holds the locks of at most one run of tracks at a time, all in one
+// extent, taken in ascending track order; the stripe count is a multiple of
+// the extent's track count, so those tracks have distinct stripes in
+// ascending stripe order. Every thread thus takes stripes in ascending order,
+// and no cycle can form.
 //
 // Every wait is bounded: WAIT_NS per wait, WAIT_COUNT_MAX waits, then E_TIMEOUT.
 

@@ -10,13 +10,12 @@
 
 import {
   OK, E_BAD_ARGUMENT, E_NO_SPACE, MAGIC, LAYOUT_VERSION, THREAD_MAX, STAGING_SIZE, VOLUME_SLOT_MAX,
-  H_MAGIC, H_VERSION, H_HEAP_TOP, H_ALLOC_LOCK, V_STATE, V_INFLIGHT, V_TRACKS, VOLUME_FREE,
+  H_MAGIC, H_VERSION, H_HEAP_TOP, H_ALLOC_LOCK, V_STATE, V_INFLIGHT, V_LOCKS, V_STRIPES, VOLUME_FREE,
   T_STAGING, T_STAGING_SIZE, T_ATTACHED, PAGE_SIZE,
   base, heap_start, thread_at, volume_at,
 } from "./layout";
 import { alloc } from "./alloc";
 import { set_thread_id, current_thread, release_if_owned } from "./sync";
-import { track_lock } from "./volume";
 
 // Formats a fresh image. Returns the number of bytes the memory must have.
 export function image_init(): i32 {
@@ -63,8 +62,9 @@ export function reap_thread(id: u32): i32 {
     const volume = volume_at(slot);
     if (atomic.load<u32>(volume + V_STATE) == VOLUME_FREE) continue;
     atomic.and<u64>(volume + V_INFLIGHT, ~bit);
-    const track_count = load<u32>(volume + V_TRACKS);
-    for (let track: u32 = 0; track < track_count; track++) release_if_owned(track_lock(volume, track), id);
+    const locks = <usize>load<u32>(volume + V_LOCKS);
+    const stripes = load<u32>(volume + V_STRIPES);
+    for (let stripe: u32 = 0; stripe < stripes; stripe++) release_if_owned(locks + (<usize>stripe << 2), id);
   }
   release_if_owned(base() + H_ALLOC_LOCK, id);
   atomic.store<u32>(thread_at(id) + T_ATTACHED, 0);

@@ -1,16 +1,23 @@
-// Volumes: thin, extent-mapped track data with one lock word per track.
+// Volumes: thin, extent-mapped track data with striped track locks.
 //
-// A volume's bytes [0, size) map to extents of EXTENT_SIZE. Extent table
-// entry e holds the data pointer of bytes [e << EXTENT_SHIFT, (e + 1) << EXTENT_SHIFT),
-// or 0 while nothing has been written there: such an extent reads as zeros
-// (from the shared zero extent). An entry changes from 0 to a pointer once,
-// by compare-exchange, and goes back to 0 only when the volume is frozen
-// (removed or reinitialised).
+// A volume's bytes [0, size) map to extents of EXTENT_SIZE through a two-level
+// map (layout.ts): the directory entry of group g = extent >> EXTENT_LEAF_SHIFT
+// points to the group's leaf, or is 0 while nothing in those 4 GiB has been
+// written; leaf entry e holds the data pointer of its extent, or 0 while the
+// extent has never been written. Unwritten extents read as zeros (from the
+// shared zero extent). A directory or leaf entry changes from 0 to a pointer
+// once, by compare-exchange, and goes back to 0 only while the volume is
+// frozen (removed or reinitialised).
+//
+// Extents are charged to the volume when allocated (V_ALLOCATED, in
+// charge_extent: the one place where space is taken, so pool accounting hooks
+// in there) and released when the volume's data is.
 
 import {
   OK, E_NO_SPACE, E_BAD_ARGUMENT, E_NO_VOLUME,
   TRACK_SHIFT, TRACK_SIZE, EXTENT_SHIFT, EXTENT_SIZE, VOLUME_SIZE_MAX, VOLUME_SLOT_MAX,
-  V_STATE, V_SIZE, V_TRACKS, V_EXTENTS, V_LOCKS, V_EXTENT_COUNT, V_GENERATION,
+  EXTENT_LEAF_SHIFT, EXTENT_LEAF_ENTRIES, LOCK_STRIPES_MIN, LOCK_STRIPES_MAX,
+  V_STATE, V_SIZE, V_TRACKS, V_EXTENTS, V_LOCKS, V_EXTENT_COUNT, V_GENERATION, V_STRIPES, V_ALLOCATED,
   V_TARGET_REL, V_SOURCE_HEAD, V_INFLIGHT, V_FROZEN,
   VOLUME_FREE, VOLUME_NORMAL, volume_at, zero_extent,
 } from "./layout";
@@ -19,34 +26,78 @@ import { freeze, thaw } from "./sync";
 
 // @ts-ignore: decorator
 @inline export function volume_tracks(volume: usize): u32 { return load<u32>(volume + V_TRACKS); }
+
+// The lock word of a track: its stripe of the volume's lock words.
 // @ts-ignore: decorator
 @inline export function track_lock(volume: usize, track: u32): usize {
-  return <usize>load<u32>(volume + V_LOCKS) + (<usize>track << 2);
+  const stripe = track & (load<u32>(volume + V_STRIPES) - 1);
+  return <usize>load<u32>(volume + V_LOCKS) + (<usize>stripe << 2);
 }
+
 // @ts-ignore: decorator
-@inline function extent_entry(volume: usize, extent: u32): usize {
-  return <usize>load<u32>(volume + V_EXTENTS) + (<usize>extent << 2);
+@inline function directory_entry(volume: usize, group: u32): usize {
+  return <usize>load<u32>(volume + V_EXTENTS) + (<usize>group << 2);
+}
+
+// Entries of a group's leaf: EXTENT_LEAF_ENTRIES, fewer in the last group.
+// @ts-ignore: decorator
+@inline function leaf_entries(volume: usize, group: u32): u32 {
+  return min<u32>(EXTENT_LEAF_ENTRIES, load<u32>(volume + V_EXTENT_COUNT) - (group << EXTENT_LEAF_SHIFT));
+}
+
+// The leaf of a group, 0 while nothing in it has been written.
+// @ts-ignore: decorator
+@inline export function group_leaf(volume: usize, group: u32): usize {
+  return <usize>atomic.load<u32>(directory_entry(volume, group));
+}
+
+// Data pointer of an extent, 0 while unallocated.
+// @ts-ignore: decorator
+@inline export function extent_data(volume: usize, extent: u32): usize {
+  const leaf = group_leaf(volume, extent >>> EXTENT_LEAF_SHIFT);
+  if (leaf == 0) return 0;
+  return <usize>atomic.load<u32>(leaf + (<usize>(extent & (EXTENT_LEAF_ENTRIES - 1)) << 2));
 }
 
 // Pointer to the byte at `offset` for reading: the zero extent where unallocated.
 // @ts-ignore: decorator
-@inline export function read_pointer(volume: usize, offset: u32): usize {
-  const data = <usize>atomic.load<u32>(extent_entry(volume, offset >>> EXTENT_SHIFT));
-  const within = <usize>(offset & (EXTENT_SIZE - 1));
+@inline export function read_pointer(volume: usize, offset: u64): usize {
+  const data = extent_data(volume, <u32>(offset >> <u64>EXTENT_SHIFT));
+  const within = <usize>(<u32>offset & (EXTENT_SIZE - 1));
   return (data != 0 ? data : zero_extent()) + within;
 }
 
 // Pointer to the byte at `offset` for writing; the extent must be allocated.
 // @ts-ignore: decorator
-@inline export function write_pointer(volume: usize, offset: u32): usize {
-  const data = <usize>atomic.load<u32>(extent_entry(volume, offset >>> EXTENT_SHIFT));
+@inline export function write_pointer(volume: usize, offset: u64): usize {
+  const data = extent_data(volume, <u32>(offset >> <u64>EXTENT_SHIFT));
   assert(data != 0, "write to an unallocated extent");
-  return data + <usize>(offset & (EXTENT_SIZE - 1));
+  return data + <usize>(<u32>offset & (EXTENT_SIZE - 1));
 }
 
 // @ts-ignore: decorator
 @inline export function extent_allocated(volume: usize, extent: u32): bool {
-  return atomic.load<u32>(extent_entry(volume, extent)) != 0;
+  return extent_data(volume, extent) != 0;
+}
+
+// Takes space for one extent of the volume: the hook for pool accounting.
+// @ts-ignore: decorator
+@inline function charge_extent(volume: usize): void {
+  atomic.add<u64>(volume + V_ALLOCATED, <u64>EXTENT_SIZE);
+}
+
+// The group's leaf, allocated if need be; 0 when the image is full.
+function ensure_leaf(volume: usize, group: u32): usize {
+  const entry = directory_entry(volume, group);
+  const leaf = <usize>atomic.load<u32>(entry);
+  if (leaf != 0) return leaf;
+  const bytes = leaf_entries(volume, group) << 2;
+  const fresh = alloc(bytes);
+  if (fresh == 0) return 0;
+  const won = atomic.cmpxchg<u32>(entry, 0, <u32>fresh);
+  if (won == 0) return fresh;
+  free(fresh, bytes);
+  return <usize>won;
 }
 
 // Allocates every extent of [first_extent, last_extent]. Races with other
@@ -54,18 +105,30 @@ import { freeze, thaw } from "./sync";
 // loser frees its block.
 export function ensure_extents(volume: usize, first_extent: u32, last_extent: u32): i32 {
   for (let extent = first_extent; extent <= last_extent; extent++) {
-    const entry = extent_entry(volume, extent);
+    const leaf = ensure_leaf(volume, extent >>> EXTENT_LEAF_SHIFT);
+    if (leaf == 0) return E_NO_SPACE;
+    const entry = leaf + (<usize>(extent & (EXTENT_LEAF_ENTRIES - 1)) << 2);
     if (atomic.load<u32>(entry) != 0) continue;
     const block = alloc(EXTENT_SIZE);
     if (block == 0) return E_NO_SPACE;
     if (atomic.cmpxchg<u32>(entry, 0, <u32>block) != 0) free(block, EXTENT_SIZE);
+    else charge_extent(volume);
   }
   return OK;
 }
 
-export function ensure_range(volume: usize, offset: u32, length: u32): i32 {
+export function ensure_range(volume: usize, offset: u64, length: u64): i32 {
   if (length == 0) return OK;
-  return ensure_extents(volume, offset >>> EXTENT_SHIFT, (offset + length - 1) >>> EXTENT_SHIFT);
+  const first = <u32>(offset >> <u64>EXTENT_SHIFT);
+  const last = <u32>((offset + length - 1) >> <u64>EXTENT_SHIFT);
+  return ensure_extents(volume, first, last);
+}
+
+// Lock words: one per track up to LOCK_STRIPES_MAX, a power of two from LOCK_STRIPES_MIN.
+function stripe_count(track_count: u32): u32 {
+  if (track_count <= LOCK_STRIPES_MIN) return LOCK_STRIPES_MIN;
+  if (track_count >= LOCK_STRIPES_MAX) return LOCK_STRIPES_MAX;
+  return <u32>1 << (32 - clz<u32>(track_count - 1));
 }
 
 export function volume_create(slot: u32, size_bytes: u64): i32 {
@@ -75,18 +138,22 @@ export function volume_create(slot: u32, size_bytes: u64): i32 {
   if (atomic.load<u32>(volume + V_STATE) != VOLUME_FREE) return E_BAD_ARGUMENT;
   const track_count = <u32>((size_bytes + <u64>TRACK_SIZE - 1) >> <u64>TRACK_SHIFT);
   const extent_count = <u32>((size_bytes + <u64>EXTENT_SIZE - 1) >> <u64>EXTENT_SHIFT);
-  const extents = alloc(extent_count << 2);
-  if (extents == 0) return E_NO_SPACE;
-  const locks = alloc(track_count << 2);
+  const group_count = (extent_count + EXTENT_LEAF_ENTRIES - 1) >>> EXTENT_LEAF_SHIFT;
+  const stripes = stripe_count(track_count);
+  const directory = alloc(group_count << 2);
+  if (directory == 0) return E_NO_SPACE;
+  const locks = alloc(stripes << 2);
   if (locks == 0) {
-    free(extents, extent_count << 2);
+    free(directory, group_count << 2);
     return E_NO_SPACE;
   }
   store<u64>(volume + V_SIZE, size_bytes);
   store<u32>(volume + V_TRACKS, track_count);
   store<u32>(volume + V_EXTENT_COUNT, extent_count);
-  store<u32>(volume + V_EXTENTS, <u32>extents);
+  store<u32>(volume + V_EXTENTS, <u32>directory);
   store<u32>(volume + V_LOCKS, <u32>locks);
+  store<u32>(volume + V_STRIPES, stripes);
+  store<u64>(volume + V_ALLOCATED, 0);
   store<u32>(volume + V_TARGET_REL, 0);
   store<u32>(volume + V_SOURCE_HEAD, 0);
   store<u64>(volume + V_INFLIGHT, 0);
@@ -96,13 +163,22 @@ export function volume_create(slot: u32, size_bytes: u64): i32 {
   return OK;
 }
 
+// @ts-ignore: decorator
+@inline function group_count_of(volume: usize): u32 {
+  return (load<u32>(volume + V_EXTENT_COUNT) + EXTENT_LEAF_ENTRIES - 1) >>> EXTENT_LEAF_SHIFT;
+}
+
+// Frees every extent and leaf; the volume is frozen, so nobody reads them.
 function release_extents(volume: usize): void {
-  const extent_count = load<u32>(volume + V_EXTENT_COUNT);
-  for (let extent: u32 = 0; extent < extent_count; extent++) {
-    const entry = extent_entry(volume, extent);
-    const block = <usize>atomic.xchg<u32>(entry, 0);
-    free(block, EXTENT_SIZE);
+  const groups = group_count_of(volume);
+  for (let group: u32 = 0; group < groups; group++) {
+    const leaf = <usize>atomic.xchg<u32>(directory_entry(volume, group), 0);
+    if (leaf == 0) continue;
+    const entries = leaf_entries(volume, group);
+    for (let index: u32 = 0; index < entries; index++) free(<usize>load<u32>(leaf + (<usize>index << 2)), EXTENT_SIZE);
+    free(leaf, entries << 2);
   }
+  atomic.store<u64>(volume + V_ALLOCATED, 0);
 }
 
 // Freezes a volume that is in no relationship, with all its data released;
@@ -125,8 +201,8 @@ export function volume_destroy(slot: u32): i32 {
   const entry = freeze_idle_volume(slot);
   if (entry < 0) return <i32>entry;
   const volume = <usize>entry;
-  free(<usize>load<u32>(volume + V_EXTENTS), load<u32>(volume + V_EXTENT_COUNT) << 2);
-  free(<usize>load<u32>(volume + V_LOCKS), load<u32>(volume + V_TRACKS) << 2);
+  free(<usize>load<u32>(volume + V_EXTENTS), group_count_of(volume) << 2);
+  free(<usize>load<u32>(volume + V_LOCKS), load<u32>(volume + V_STRIPES) << 2);
   atomic.store<u32>(volume + V_STATE, VOLUME_FREE);
   store<u32>(volume + V_GENERATION, load<u32>(volume + V_GENERATION) + 1);
   thaw(volume);
@@ -152,10 +228,25 @@ export function volume_allocated_bytes(slot: u32): u64 {
   if (slot >= VOLUME_SLOT_MAX) return 0;
   const volume = volume_at(slot);
   if (atomic.load<u32>(volume + V_STATE) == VOLUME_FREE) return 0;
+  return atomic.load<u64>(volume + V_ALLOCATED);
+}
+
+// The first allocated extent at or after `from_extent`, or -1: groups never
+// written are skipped a directory entry at a time, so a scan of an untouched
+// 16 TiB volume reads 16 KiB.
+export function next_allocated_extent(volume: usize, from_extent: u32): i32 {
   const extent_count = load<u32>(volume + V_EXTENT_COUNT);
-  let allocated: u64 = 0;
-  for (let extent: u32 = 0; extent < extent_count; extent++) {
-    if (extent_allocated(volume, extent)) allocated += <u64>EXTENT_SIZE;
+  let extent = from_extent;
+  while (extent < extent_count) {
+    const group = extent >>> EXTENT_LEAF_SHIFT;
+    const leaf = group_leaf(volume, group);
+    const group_end = min<u32>(extent_count, (group + 1) << EXTENT_LEAF_SHIFT);
+    if (leaf != 0) {
+      for (; extent < group_end; extent++) {
+        if (atomic.load<u32>(leaf + (<usize>(extent & (EXTENT_LEAF_ENTRIES - 1)) << 2)) != 0) return <i32>extent;
+      }
+    }
+    extent = group_end;
   }
-  return allocated;
+  return -1;
 }

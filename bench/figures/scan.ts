@@ -8,6 +8,7 @@
 import type { StorageImage } from "../../src/engine/index.js";
 import { check, type Suite, type FigureResult } from "../harness/suite.js";
 import { Xorshift32 } from "../harness/random.js";
+import { controlLeaf } from "../harness/fixtures.js";
 import { median, formatMs, GiB } from "../harness/stats.js";
 
 const BAR = 3;
@@ -117,8 +118,7 @@ function measure(image: StorageImage, pendingCount: number, seed: number, quick:
   const trackCount = VOLUME_BYTES / TRACK_SIZE;
   const chosen = leavePending(image, relationship.id, trackCount, pendingCount, seed);
   const exports = image.core.exports;
-  const bitmap = exports.rel_bitmap_pointer(relationship.slot) >>> 0;
-  const wordCount = exports.rel_word_count(relationship.slot);
+  const { pointer: bitmap, wordCount } = controlLeaf(image, relationship.slot);
   const words = new Uint32Array(image.memory.buffer, bitmap, wordCount * 2);
   const coreFind: Finder = (from) => exports.scan_find(bitmap, wordCount, from);
   const plainFind: Finder = (from) => plainFindPending(words, from);

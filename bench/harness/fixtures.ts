@@ -83,3 +83,18 @@ export function waitNoPending(image: StorageImage, relSlot: number, timeoutMs: n
   }
   return performance.now() - start;
 }
+
+// The words of the first chunk of a relationship's control bitmap (its leaf,
+// assembly/bitmap.ts), for scans over plain memory: the chunk must have been
+// materialised (a track of it copied), and covers the whole bitmap when the
+// source has at most CHUNK_TRACKS tracks.
+export function controlLeaf(image: StorageImage, relationshipSlot: number): { pointer: number; wordCount: number } {
+  const header = image.core.exports.rel_bitmap(relationshipSlot, 0);
+  check(header !== 0, "the relationship has a control bitmap");
+  const view = new DataView(image.memory.buffer);
+  const trackCount = view.getUint32(header, true);
+  const pointer = view.getUint32(header + 8, true);
+  check(pointer !== 0 && pointer !== 0xffffffff, "the first chunk of the control bitmap has a leaf");
+  const words = Math.ceil(Math.min(trackCount, 1 << 18) / 64);
+  return { pointer, wordCount: words + (words & 1) };
+}

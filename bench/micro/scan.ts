@@ -4,6 +4,7 @@ import { StorageImage } from "../../src/engine/index.js";
 import { plainFindPending, wordFindPending } from "../figures/scan.js";
 import { check } from "../harness/suite.js";
 import { Xorshift32 } from "../harness/random.js";
+import { controlLeaf } from "../harness/fixtures.js";
 import type { MicroSuite } from "./harness.js";
 
 const TRACKS = 49_152; // 3 GiB of 64 KiB tracks
@@ -27,8 +28,7 @@ export const scanMicro: MicroSuite = {
     }
     image.copyTracks(relationship.id, from, TRACKS - from);
     const exports = image.core.exports;
-    const bitmap = exports.rel_bitmap_pointer(relationship.slot) >>> 0;
-    const wordCount = exports.rel_word_count(relationship.slot);
+    const { pointer: bitmap, wordCount } = controlLeaf(image, relationship.slot);
     const words = new Uint32Array(image.memory.buffer, bitmap, wordCount * 2);
     let found = 0;
     const expectAll = () => {

@@ -30,7 +30,14 @@ export const VOLUME_SLOT_MAX = 4096;
 export const REL_SLOT_MAX = 4096;
 export const THREAD_MAX = 64;
 export const STAGING_SIZE = 1 << 20;
-export const VOLUME_SIZE_MAX = 4 * 2 ** 30 - TRACK_SIZE;
+export const VOLUME_SIZE_MAX = 2 ** 44; // 16 TiB, as DS8000 FB volumes go
+export const EXTENT_TRACKS = EXTENT_SIZE / TRACK_SIZE;
+// Bitmaps (assembly/bitmap.ts): a summary entry per chunk of CHUNK_TRACKS tracks.
+export const CHUNK_TRACKS = 1 << 18;
+export const CHUNK_CLEAR = 0;
+export const CHUNK_SET = 0xffffffff;
+// Checksums of longer ranges are two-level digests (assembly/checksum.ts).
+export const CHECKSUM_DIRECT_MAX = 2 ** 32;
 export const MEMORY_PAGES_MAX = 65536;
 export const INITIAL_PAGES = 64;
 

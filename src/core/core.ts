@@ -26,9 +26,9 @@ export interface CoreExports {
   rel_count_pending(rel: number): number;
   rel_find_pending(rel: number, fromTrack: number): number;
   rel_copied_bytes(rel: number): bigint;
+  rel_settled_tracks(rel: number): number;
   rel_recorded(rel: number, which: number): number;
-  rel_bitmap_pointer(rel: number): number;
-  rel_word_count(rel: number): number;
+  rel_bitmap(rel: number, which: number): number; // 0 control, 1 source record, 2 target record
   copy_tracks(rel: number, firstTrack: number, trackCount: number): number;
   copy_step(): number;
   track_size(): number;
@@ -39,6 +39,9 @@ export interface CoreExports {
   work_epoch_pointer(): number;
   stop_flag_pointer(): number;
   copied_bytes_total(): bigint;
+  // Byte offsets (and checksum, fill and pattern lengths) are f64 in the core:
+  // whole JavaScript numbers up to 2^53, passed without conversion
+  // (assembly/index.ts says why not BigInt); the core refuses any other as RANGE.
   io_write(slot: number, offset: number, length: number, data: number): number;
   io_write_pattern(slot: number, offset: number, length: number, seed: number): number;
   io_fill(slot: number, offset: number, length: number, value: number): number;
@@ -58,11 +61,14 @@ export interface CoreExports {
   image_quiesce(): number;
   image_resume(): number;
   volume_extent_pointer(slot: number, extent: number): number;
+  volume_next_extent(slot: number, fromExtent: number): number; // -1 when none
   extent_nonzero_mask(slot: number, extent: number): number;
   raw_write(slot: number, offset: number, length: number, data: number): number;
   volume_mark_unusable(slot: number): number;
-  rel_record_pointer(rel: number, which: number): number;
-  rel_restore(rel: number, source: number, target: number, flags: number, bitmaps: number, copiedBytes: bigint): number; // pending tracks, or < 0
+  rel_restore_begin(rel: number, source: number, target: number, flags: number, copiedBytes: bigint): number;
+  rel_restore_chunk(rel: number, which: number, chunk: number, state: number, words: number): number;
+  rel_restore_link(rel: number): number; // pending tracks, or < 0
+  rel_restore_abort(rel: number): number;
 }
 
 export type CoreBuild = "release" | "debug";
@@ -91,8 +97,8 @@ export function createImageMemory(): WebAssembly.Memory {
 // Exports that return a pointer (usize): wasm hands an i32 to JavaScript, so
 // an address at or above 2 GiB would arrive negative. These come back unsigned.
 const POINTER_RESULTS = [
-  "thread_attach", "rel_bitmap_pointer", "rel_pending_pointer", "layout_base", "layout_heap_start", "layout_zero_extent",
-  "work_epoch_pointer", "stop_flag_pointer", "volume_extent_pointer", "rel_record_pointer",
+  "thread_attach", "rel_bitmap", "rel_pending_pointer", "layout_base", "layout_heap_start", "layout_zero_extent",
+  "work_epoch_pointer", "stop_flag_pointer", "volume_extent_pointer",
 ] as const;
 
 function withUnsignedPointers(raw: CoreExports): CoreExports {

@@ -15,45 +15,110 @@
 // Relationships come last: the core refuses raw writes to a volume in one,
 // and a copy worker must not see a relationship before the data it copies.
 
-import { CoreCode, TRACK_SIZE, BLOCK_SIZE, EXTENT_SIZE, STAGING_SIZE, VOLUME_SLOT_MAX, REL_SLOT_MAX, RelFlag, VolumeState } from "../core/codes.js";
+import {
+  CoreCode, TRACK_SIZE, BLOCK_SIZE, EXTENT_SIZE, EXTENT_TRACKS, STAGING_SIZE, VOLUME_SLOT_MAX, REL_SLOT_MAX, RelFlag, VolumeState,
+  CHUNK_TRACKS, CHUNK_CLEAR, CHUNK_SET,
+} from "../core/codes.js";
 import { EngineError } from "./errors.js";
 import { coreError } from "./core-errors.js";
 import { parseVolumeId, lssOf, pairId } from "./ids.js";
 import { checkEstablish, type VolumeFacts } from "./rules.js";
 import type { StorageImage, Volume, Relationship } from "./image.js";
 
-const EXTENT_TRACKS = EXTENT_SIZE / TRACK_SIZE;
+// A bitmap of a relationship as it is saved and restored, in the core's two
+// levels (assembly/bitmap.ts): for each chunk of CHUNK_TRACKS tracks, "clear"
+// (no bit set), "set" (every bit of the chunk set), or the chunk's bits as u64
+// words in little-endian bytes (leafBytes()), bits past the last track clear.
+export type BitmapChunk = "clear" | "set" | Uint8Array;
+
+export interface ChunkedBitmap {
+  readonly trackCount: number;
+  readonly chunks: readonly BitmapChunk[];
+}
 
 export interface RelationshipSnapshot extends Relationship {
   readonly pendingTracks: number;
   readonly copiedBytes: number;
   // Control bitmap (bit set = track not yet copied) and, for -record
-  // relationships, the change records of source and target: u64 words in
-  // little-endian bytes, an even number of words (bitmapBytes()).
-  readonly bitmap: Uint8Array;
-  readonly recordSource: Uint8Array | null;
-  readonly recordTarget: Uint8Array | null;
+  // relationships, the change records of source and target.
+  readonly bitmap: ChunkedBitmap;
+  readonly recordSource: ChunkedBitmap | null;
+  readonly recordTarget: ChunkedBitmap | null;
 }
 
-// Bytes of each bitmap of a relationship over `trackCount` source tracks:
-// one bit per track in u64 words, the word count rounded up to even
-// (assembly/bitmap.ts, so that its 128-bit scans stay inside).
-export function bitmapBytes(trackCount: number): number {
-  const words = Math.ceil(trackCount / 64);
+export function chunkCount(trackCount: number): number {
+  return Math.ceil(trackCount / CHUNK_TRACKS);
+}
+
+// Tracks of a chunk: CHUNK_TRACKS, fewer in the last one.
+export function chunkTracks(trackCount: number, chunk: number): number {
+  return Math.min(CHUNK_TRACKS, trackCount - chunk * CHUNK_TRACKS);
+}
+
+// Bytes of a chunk's leaf: one bit per track in u64 words, the word count
+// rounded up to even (so that the core's 128-bit scans stay inside).
+export function leafBytes(trackCount: number, chunk: number): number {
+  const words = Math.ceil(chunkTracks(trackCount, chunk) / 64);
   return (words + (words & 1)) * 8;
 }
 
-// Set bits of a bitmap: the pending tracks of a control bitmap.
-export function bitmapPopulation(bitmap: Uint8Array): number {
+function bytePopulation(bytes: Uint8Array): number {
   let count = 0;
-  for (let index = 0; index < bitmap.byteLength; index++) {
-    let byte = bitmap[index];
+  for (let index = 0; index < bytes.byteLength; index++) {
+    let byte = bytes[index];
     while (byte !== 0) {
       byte &= byte - 1;
       count++;
     }
   }
   return count;
+}
+
+// Set bits of a bitmap: the pending tracks of a control bitmap.
+export function bitmapPopulation(bitmap: ChunkedBitmap): number {
+  let count = 0;
+  bitmap.chunks.forEach((chunk, index) => {
+    if (chunk === "set") count += chunkTracks(bitmap.trackCount, index);
+    else if (chunk !== "clear") count += bytePopulation(chunk);
+  });
+  return count;
+}
+
+// True when no bit past the chunk's last track is set.
+export function leafTailClear(trackCount: number, chunk: number, leaf: Uint8Array): boolean {
+  const tracks = chunkTracks(trackCount, chunk);
+  for (let bit = tracks; bit < leaf.byteLength * 8; bit++) {
+    if ((leaf[bit >> 3] & (1 << (bit & 7))) !== 0) return false;
+  }
+  return true;
+}
+
+// A flat bitmap (state format 1: one run of u64 words over all tracks) in chunks.
+export function bitmapFromFlat(flat: Uint8Array, trackCount: number): ChunkedBitmap {
+  const chunks: BitmapChunk[] = [];
+  for (let chunk = 0; chunk < chunkCount(trackCount); chunk++) {
+    const start = (chunk * CHUNK_TRACKS) / 8;
+    const leaf = new Uint8Array(leafBytes(trackCount, chunk));
+    leaf.set(flat.subarray(start, start + leaf.byteLength));
+    const population = bytePopulation(leaf);
+    chunks.push(population === 0 ? "clear" : population === chunkTracks(trackCount, chunk) ? "set" : leaf);
+  }
+  return { trackCount, chunks };
+}
+
+// Copies a bitmap out of the core's memory (the image quiesced, so it holds still).
+function readBitmap(image: StorageImage, pointer: number): ChunkedBitmap {
+  const view = new DataView(image.core.memory.buffer);
+  const trackCount = view.getUint32(pointer, true);
+  const count = view.getUint32(pointer + 4, true);
+  const chunks: BitmapChunk[] = [];
+  for (let chunk = 0; chunk < count; chunk++) {
+    const entry = view.getUint32(pointer + 8 + 4 * chunk, true);
+    if (entry === CHUNK_CLEAR) chunks.push("clear");
+    else if (entry === CHUNK_SET) chunks.push("set");
+    else chunks.push(image.core.view().slice(entry, entry + leafBytes(trackCount, chunk)));
+  }
+  return { trackCount, chunks };
 }
 
 export type DataRunVisitor = (firstTrack: number, bytes: Uint8Array) => void;
@@ -84,9 +149,9 @@ function extentBytes(image: StorageImage, volume: Volume, firstTrack: number, tr
 // image's own thread, so the volume and its extents stay in place meanwhile.
 export function scanVolumeData(image: StorageImage, volume: Volume, tracksMax: number, visit: DataRunVisitor): void {
   if (!Number.isInteger(tracksMax) || tracksMax < 1) throw new EngineError("BAD_ARGUMENT", `tracksMax ${tracksMax} is not a whole number from 1`);
-  const extentCount = Math.ceil(volume.sizeBytes / EXTENT_SIZE);
-  for (let extent = 0; extent < extentCount; extent++) {
-    let mask = image.core.exports.extent_nonzero_mask(volume.slot, extent);
+  const exports = image.core.exports;
+  for (let extent = exports.volume_next_extent(volume.slot, 0); extent >= 0; extent = exports.volume_next_extent(volume.slot, extent + 1)) {
+    let mask = exports.extent_nonzero_mask(volume.slot, extent);
     while (mask !== 0) {
       const start = 31 - Math.clz32(mask & -mask);
       let count = 0;
@@ -112,20 +177,19 @@ export class ImageCapture {
     this.checkActive();
     const exports = this.image.core.exports;
     return this.image.listRelationships().map((relationship) => {
-      const bytes = bitmapBytes(relationship.trackCount);
-      const copyOut = (pointer: number): Uint8Array | null => {
-        const at = pointer >>> 0;
-        return at === 0 ? null : this.image.core.view().slice(at, at + bytes);
+      const copyOut = (which: number): ChunkedBitmap | null => {
+        const pointer = exports.rel_bitmap(relationship.slot, which);
+        return pointer === 0 ? null : readBitmap(this.image, pointer);
       };
-      const bitmap = copyOut(exports.rel_bitmap_pointer(relationship.slot));
+      const bitmap = copyOut(0);
       if (bitmap === null) throw new EngineError("RELATIONSHIP_NOT_FOUND", `FlashCopy pair ${relationship.id} has no bitmap in the core`);
       return {
         ...relationship,
         pendingTracks: exports.rel_pending(relationship.slot),
         copiedBytes: Number(exports.rel_copied_bytes(relationship.slot)),
         bitmap,
-        recordSource: copyOut(exports.rel_record_pointer(relationship.slot, 0)),
-        recordTarget: copyOut(exports.rel_record_pointer(relationship.slot, 1)),
+        recordSource: copyOut(1),
+        recordTarget: copyOut(2),
       };
     });
   }
@@ -142,8 +206,7 @@ export class ImageCapture {
     const exports = this.image.core.exports;
     const changed: number[] = [];
     const zeroed = new Set(saved.keys());
-    const extentCount = Math.ceil(volume.sizeBytes / EXTENT_SIZE);
-    for (let extent = 0; extent < extentCount; extent++) {
+    for (let extent = exports.volume_next_extent(volume.slot, 0); extent >= 0; extent = exports.volume_next_extent(volume.slot, extent + 1)) {
       const mask = exports.extent_nonzero_mask(volume.slot, extent);
       if (mask === 0) continue;
       const data = exports.volume_extent_pointer(volume.slot, extent) >>> 0;
@@ -250,9 +313,9 @@ export interface RelationshipRestore {
   createdAt: Date;
   syncedAt: Date | null;
   copiedBytes: number;
-  bitmap: Uint8Array;
-  recordSource: Uint8Array | null;
-  recordTarget: Uint8Array | null;
+  bitmap: ChunkedBitmap;
+  recordSource: ChunkedBitmap | null;
+  recordTarget: ChunkedBitmap | null;
 }
 
 function facts(image: StorageImage, volume: Volume): VolumeFacts {
@@ -265,15 +328,43 @@ function facts(image: StorageImage, volume: Volume): VolumeFacts {
   return { id: volume.id, blocks: volume.blocks, os: volume.os, sourceOf, targetOf, usable: image.dataState(volume.id) === "Normal" };
 }
 
-function checkBitmaps(pair: string, spec: RelationshipRestore, bytes: number): void {
-  const given: [string, Uint8Array | null][] = [["bitmap", spec.bitmap], ["recordSource", spec.recordSource], ["recordTarget", spec.recordTarget]];
+function checkBitmap(pair: string, field: string, bitmap: ChunkedBitmap, trackCount: number): void {
+  const fail = (message: string) => new EngineError("BAD_ARGUMENT", `FlashCopy pair ${pair}: ${field} ${message}`);
+  if (bitmap.trackCount !== trackCount) throw fail(`covers ${bitmap.trackCount} tracks, its source has ${trackCount}`);
+  if (bitmap.chunks.length !== chunkCount(trackCount)) throw fail(`has ${bitmap.chunks.length} chunks, not ${chunkCount(trackCount)}`);
+  bitmap.chunks.forEach((chunk, index) => {
+    if (chunk === "clear" || chunk === "set") return;
+    if (chunk.byteLength !== leafBytes(trackCount, index)) throw fail(`chunk ${index} must be ${leafBytes(trackCount, index)} bytes, not ${chunk.byteLength}`);
+    if (!leafTailClear(trackCount, index, chunk)) throw fail(`chunk ${index} has bits set past the source's last track`);
+  });
+}
+
+function checkBitmaps(pair: string, spec: RelationshipRestore, trackCount: number): void {
+  const given: [string, ChunkedBitmap | null][] = [["bitmap", spec.bitmap], ["recordSource", spec.recordSource], ["recordTarget", spec.recordTarget]];
   for (const [field, bitmap] of given) {
     const wanted = field === "bitmap" || spec.record;
-    if (wanted && bitmap?.byteLength !== bytes) {
-      throw new EngineError("BAD_ARGUMENT", `FlashCopy pair ${pair}: ${field} must be ${bytes} bytes for its source, not ${bitmap?.byteLength ?? "missing"}`);
-    }
+    if (wanted && bitmap === null) throw new EngineError("BAD_ARGUMENT", `FlashCopy pair ${pair}: ${field} is missing`);
     if (!wanted && bitmap !== null) throw new EngineError("BAD_ARGUMENT", `FlashCopy pair ${pair}: ${field} is given but the pair has no -record`);
+    if (bitmap !== null) checkBitmap(pair, field, bitmap, trackCount);
   }
+}
+
+// Hands a restored relationship's bitmaps to the core, chunk by chunk.
+function restoreBitmaps(image: StorageImage, slot: number, spec: RelationshipRestore): number {
+  const bitmaps = [spec.bitmap, spec.recordSource, spec.recordTarget];
+  const exports = image.core.exports;
+  for (let which = 0; which < bitmaps.length; which++) {
+    const bitmap = bitmaps[which];
+    if (bitmap === null) continue;
+    for (let chunk = 0; chunk < bitmap.chunks.length; chunk++) {
+      const given = bitmap.chunks[chunk];
+      if (given === "clear") continue;
+      if (given !== "set") image.core.staging().set(given);
+      const code = exports.rel_restore_chunk(slot, which, chunk, given === "set" ? 1 : 2, image.core.stagingPointer);
+      if (code !== CoreCode.OK) return code;
+    }
+  }
+  return CoreCode.OK;
 }
 
 // Re-creates a relationship with its saved bitmaps, under the image model's
@@ -289,20 +380,20 @@ export function restoreRelationship(image: StorageImage, spec: RelationshipResto
     throw new EngineError("BAD_ARGUMENT", `FlashCopy pair ${id}: slot ${spec.slot} is not from 0 to ${REL_SLOT_MAX - 1}`);
   }
   const trackCount = Math.ceil(source.sizeBytes / TRACK_SIZE);
-  const bytes = bitmapBytes(trackCount);
-  checkBitmaps(id, spec, bytes);
-  const staging = image.core.staging();
-  staging.set(spec.bitmap, 0);
-  if (spec.record) {
-    staging.set(spec.recordSource as Uint8Array, bytes);
-    staging.set(spec.recordTarget as Uint8Array, 2 * bytes);
-  }
+  checkBitmaps(id, spec, trackCount);
   const flags = (spec.nocopy ? 0 : RelFlag.BACKGROUND)
     | (spec.tgtinhibit ? RelFlag.TGTINHIBIT : 0)
     | (spec.record ? RelFlag.RECORD : 0)
     | (spec.persist ? RelFlag.PERSIST : 0);
   const exports = image.core.exports;
-  const pendingTracks = exports.rel_restore(spec.slot, source.slot, target.slot, flags, image.core.stagingPointer, BigInt(spec.copiedBytes));
+  const begun = exports.rel_restore_begin(spec.slot, source.slot, target.slot, flags, BigInt(spec.copiedBytes));
+  if (begun !== CoreCode.OK) throw coreError(begun, `restore FlashCopy pair ${id}`);
+  const filled = restoreBitmaps(image, spec.slot, spec);
+  if (filled !== CoreCode.OK) {
+    exports.rel_restore_abort(spec.slot);
+    throw coreError(filled, `restore the bitmaps of FlashCopy pair ${id}`);
+  }
+  const pendingTracks = exports.rel_restore_link(spec.slot);
   if (pendingTracks < 0) throw coreError(pendingTracks, `restore FlashCopy pair ${id}`);
   const relationship: Relationship = {
     id, sourceId: source.id, targetId: target.id, slot: spec.slot, trackCount,

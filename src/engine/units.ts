@@ -26,7 +26,7 @@ export function capacityBlocks(value: number, unit: CapacityUnit): number {
   if (blocks > BLOCKS_MAX) {
     throw new EngineError(
       "BAD_CAPACITY",
-      `capacity ${value} (${unit}) is ${blocks} blocks; a volume holds at most ${BLOCKS_MAX} blocks (4 GiB less one track)`,
+      `capacity ${value} (${unit}) is ${blocks} blocks; a volume holds at most ${BLOCKS_MAX} blocks (16 TiB)`,
     );
   }
   return blocks;

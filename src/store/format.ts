@@ -1,4 +1,4 @@
-// The tzero state file, format version 1.
+// The tzero state file, format version 2 (version 1 files still load: see below).
 //
 //   offset  size  field
 //        0     8  magic word "TZ0STATE" (54 5A 30 53 54 41 54 45)
@@ -20,7 +20,8 @@
 //   header
 //   image, volume x N            for each storage image: its structure
 //   tracks / zeros, any order    the data, applied in file order
-//   relationship x R             all relationships of all images
+//   relationship, leaf x L  (R)  all relationships of all images, each
+//                                followed by the leaves of its bitmaps
 //   end
 //
 // `tracks` frames hold a run of consecutive non-zero tracks of one volume's
@@ -40,19 +41,39 @@
 //
 // Times are milliseconds since 1970 (msgpack numbers); bitmaps and track data
 // are msgpack bin values.
+//
+// Bitmaps are saved in the core's two levels (assembly/bitmap.ts), so that a
+// relationship of 16 TiB volumes takes a few KiB until its tracks change: a
+// relationship record holds, for each of its bitmaps, a summary of one byte
+// per chunk of CHUNK_TRACKS (2^18) tracks, 0 = no bit set, 1 = every bit set,
+// 2 = the chunk's bits follow in a leaf frame. The leaf frames of a
+// relationship come right after its record, in the order control bitmap,
+// source record, target record, each by ascending chunk, and each holds the
+// chunk's u64 words (src/engine/snapshot.ts leafBytes: at most 32 KiB).
+//
+// Version 1 (volumes of at most 4 GiB) differs only there: a relationship
+// record holds each bitmap whole, as one run of u64 words over all tracks
+// (the word count rounded up to even), and no leaf frames follow. Loading
+// converts them to chunks.
 
 import { STAGING_SIZE, TRACK_SIZE } from "../core/codes.js";
 import type { OsType } from "../engine/rules.js";
 
 export const MAGIC = new Uint8Array([0x54, 0x5a, 0x30, 0x53, 0x54, 0x41, 0x54, 0x45]); // "TZ0STATE"
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION_FLAT_BITMAPS = 1;
 export const PREAMBLE_SIZE = 16;
 export const FRAME_HEADER_SIZE = 16;
 export const FRAME_PAYLOAD_MAX = STAGING_SIZE - FRAME_HEADER_SIZE;
 export const TRACKS_PER_FRAME_MAX = 8;
 export const TRACKS_FRAME_DATA_MAX = TRACKS_PER_FRAME_MAX * TRACK_SIZE;
 
-export type RecordType = "header" | "image" | "volume" | "tracks" | "zeros" | "relationship" | "end";
+export type RecordType = "header" | "image" | "volume" | "tracks" | "zeros" | "relationship" | "leaf" | "end";
+
+// Summary bytes of a bitmap (format version 2).
+export const SUMMARY_CLEAR = 0;
+export const SUMMARY_SET = 1;
+export const SUMMARY_LEAF = 2;
 
 export interface HeaderRecord {
   type: "header";
@@ -113,9 +134,21 @@ export interface RelationshipRecord {
   trackCount: number;
   pendingTracks: number;
   copiedBytes: number;
-  bitmap: Uint8Array; // control bitmap: bit set = track not yet copied
-  recordSource: Uint8Array | null; // -record only: tracks changed on the source
-  recordTarget: Uint8Array | null; // -record only: tracks changed on the target
+  // Summaries (version 2) or whole bitmaps (version 1) of the control bitmap
+  // (bit set = track not yet copied) and, -record only, of the change records.
+  bitmap: Uint8Array;
+  recordSource: Uint8Array | null;
+  recordTarget: Uint8Array | null;
+}
+
+export interface LeafRecord {
+  type: "leaf";
+  image: number;
+  source: string;
+  target: string;
+  bitmap: 0 | 1 | 2; // control bitmap, source record, target record
+  chunk: number;
+  data: Uint8Array; // the chunk's u64 words
 }
 
 export interface EndRecord {
@@ -129,4 +162,4 @@ export interface EndRecord {
   zeroTracks: number; // tracks in zeros frames
 }
 
-export type StateRecord = HeaderRecord | ImageRecord | VolumeRecord | TracksRecord | ZerosRecord | RelationshipRecord | EndRecord;
+export type StateRecord = HeaderRecord | ImageRecord | VolumeRecord | TracksRecord | ZerosRecord | RelationshipRecord | LeafRecord | EndRecord;

@@ -50,7 +50,8 @@ export class FrameReader {
     }
   }
 
-  readPreamble(): void {
+  // Checks the preamble; returns the file's format version.
+  readPreamble(): number {
     const preamble = new Uint8Array(PREAMBLE_SIZE);
     const available = Math.min(this.size, PREAMBLE_SIZE);
     this.readExactly(preamble.subarray(0, available), "the preamble");
@@ -71,6 +72,7 @@ export class FrameReader {
     }
     if (version < 1) throw this.fail("UNSUPPORTED_VERSION", `state format version ${version} does not exist`, 8);
     this.position = PREAMBLE_SIZE;
+    return version;
   }
 
   // The next frame, or null at the end of the file (exactly at a frame boundary).

@@ -11,14 +11,19 @@ import { resolve } from "node:path";
 import { StorageImage, isEngineError, type ImageOptions, type Volume } from "../engine/index.js";
 import { TRACK_SIZE } from "../core/codes.js";
 import {
-  restoreVolume, writeVolumeTracks, markUnusable, restoreRelationship, bitmapBytes, bitmapPopulation,
+  restoreVolume, writeVolumeTracks, markUnusable, restoreRelationship, bitmapPopulation, bitmapFromFlat, chunkCount, leafBytes, leafTailClear,
+  type BitmapChunk, type ChunkedBitmap,
 } from "../engine/snapshot.js";
 import { FrameReader, type Frame } from "./frame-reader.js";
 import { StoreError } from "./errors.js";
 import {
-  recordType, headerRecord, imageRecord, volumeRecord, tracksRecord, zerosRecord, relationshipRecord, endRecord, type FieldFailure,
+  recordType, headerRecord, imageRecord, volumeRecord, tracksRecord, zerosRecord, relationshipRecord, leafRecord, endRecord,
+  type FieldFailure,
 } from "./records.js";
-import type { HeaderRecord, ImageRecord, RecordType, EndRecord } from "./format.js";
+import {
+  FORMAT_VERSION_FLAT_BITMAPS, SUMMARY_CLEAR, SUMMARY_SET,
+  type HeaderRecord, type ImageRecord, type RecordType, type EndRecord, type RelationshipRecord,
+} from "./format.js";
 
 // Options of the images built (model and serial come from the file).
 export type LoadOptions = Omit<ImageOptions, "model" | "serial">;
@@ -44,8 +49,8 @@ function readState(file: string, options: LoadOptions, images: StorageImage[]): 
   }
   try {
     const reader = new FrameReader(fd, file, fstatSync(fd).size);
-    reader.readPreamble();
-    const loader = new StateLoader(file, options, images);
+    const version = reader.readPreamble();
+    const loader = new StateLoader(file, options, images, version);
     for (;;) {
       const frame = reader.next();
       if (frame === null) throw reader.fail("TRUNCATED", `the file ends after frame ${loader.frames - 1} without its end record`);
@@ -66,8 +71,18 @@ const ALLOWED: Record<Phase, readonly RecordType[]> = {
   start: ["header"],
   structure: ["image", "volume", "tracks", "zeros", "relationship", "end"],
   data: ["tracks", "zeros", "relationship", "end"],
-  relationships: ["relationship", "end"],
+  relationships: ["relationship", "leaf", "end"],
 };
+
+const BITMAP_FIELDS = ["bitmap", "recordSource", "recordTarget"] as const;
+
+// A relationship record whose leaf frames have not all come yet (format.ts).
+interface PendingRelationship {
+  record: RelationshipRecord;
+  loaded: LoadedImage;
+  chunks: (BitmapChunk[] | null)[]; // per bitmap, "clear"/"set" from the summary, leaves as they come
+  missing: [number, number][]; // [bitmap, chunk] of the leaves still to come, in file order
+}
 
 interface LoadedImage {
   image: StorageImage;
@@ -82,12 +97,14 @@ class StateLoader {
   private readonly loaded: LoadedImage[] = [];
   private frame: Frame | null = null;
   private readonly totals = { volumes: 0, relationships: 0, dataBytes: 0, zeroTracks: 0 };
+  private pending: PendingRelationship | null = null;
   frames = 0;
 
   constructor(
     private readonly file: string,
     private readonly options: LoadOptions,
     private readonly images: StorageImage[],
+    private readonly version: number,
   ) {}
 
   private fail(message: string, field?: string, cause?: unknown): StoreError {
@@ -119,8 +136,10 @@ class StateLoader {
       throw this.fail(`a ${type} record cannot come here (expected ${ALLOWED[this.phase].join(" or ")}; see the frame order of the format)`, "type");
     }
     if (type === "volume" && this.loaded.length === 0) throw this.fail("a volume record comes before any image record", "type");
+    if (type === "leaf" && this.version === FORMAT_VERSION_FLAT_BITMAPS) throw this.fail("a leaf record cannot come in a file of format version 1", "type");
+    if (type !== "leaf" && this.pending !== null) throw this.missingLeaf();
     const next: Phase = type === "header" || type === "image" || type === "volume" ? "structure"
-      : type === "relationship" || type === "end" ? "relationships" : "data";
+      : type === "relationship" || type === "leaf" || type === "end" ? "relationships" : "data";
     if (this.phase === "structure" && next !== "structure") this.closeStructure();
     this.phase = next;
   }
@@ -133,6 +152,7 @@ class StateLoader {
       case "tracks": this.applyTracks(value); break;
       case "zeros": this.applyZeros(value); break;
       case "relationship": this.applyRelationship(value); break;
+      case "leaf": this.applyLeaf(value); break;
       case "end": this.applyEnd(value); break;
     }
   }
@@ -203,7 +223,7 @@ class StateLoader {
   }
 
   private applyRelationship(value: unknown): void {
-    const record = relationshipRecord(value, this.fieldFailure, bitmapBytes);
+    const record = relationshipRecord(value, this.fieldFailure, this.version);
     const loaded = this.loadedImage(record.image);
     if (loaded.relationships >= loaded.record.relationships) {
       throw this.fail(`image ${loaded.image.id} announced only ${loaded.record.relationships} relationships`, "relationships");
@@ -211,10 +231,66 @@ class StateLoader {
     const pair = `${record.source}:${record.target}`;
     const sourceTracks = Math.ceil(this.volumeOf(loaded, record.source, "source").sizeBytes / TRACK_SIZE);
     if (record.trackCount !== sourceTracks) throw this.fail(`relationship ${pair}: trackCount ${record.trackCount}, but its source has ${sourceTracks} tracks`, "trackCount");
-    const counted = bitmapPopulation(record.bitmap);
+    if (this.version === FORMAT_VERSION_FLAT_BITMAPS) {
+      const flat = (bytes: Uint8Array | null) => (bytes === null ? null : bitmapFromFlat(bytes, record.trackCount));
+      this.restore(record, loaded, [flat(record.bitmap), flat(record.recordSource), flat(record.recordTarget)]);
+      return;
+    }
+    const pending: PendingRelationship = { record, loaded, chunks: [], missing: [] };
+    BITMAP_FIELDS.forEach((field, which) => {
+      const summary = record[field];
+      pending.chunks.push(summary === null ? null : Array.from(summary, (state, chunk): BitmapChunk => {
+        if (state !== SUMMARY_CLEAR && state !== SUMMARY_SET) pending.missing.push([which, chunk]);
+        return state === SUMMARY_SET ? "set" : "clear";
+      }));
+    });
+    this.pending = pending;
+    this.restorePending();
+  }
+
+  private missingLeaf(): StoreError {
+    const { record, missing } = this.pending as PendingRelationship;
+    const [which, chunk] = missing[0];
+    return this.fail(`relationship ${record.source}:${record.target}: the leaf of chunk ${chunk} of its ${BITMAP_FIELDS[which]} is missing (its summary says one follows)`, "type");
+  }
+
+  private applyLeaf(value: unknown): void {
+    const record = leafRecord(value, this.fieldFailure);
+    if (this.pending === null) throw this.fail("a leaf record must follow a relationship record whose summary announces it", "type");
+    const { record: owner, chunks, missing } = this.pending;
+    const [which, chunk] = missing[0];
+    const matches = record.image === owner.image && record.source === owner.source && record.target === owner.target;
+    if (!matches || record.bitmap !== which || record.chunk !== chunk) {
+      throw this.fail(`leaf record: expected chunk ${chunk} of the ${BITMAP_FIELDS[which]} of relationship ${owner.source}:${owner.target}, not chunk ${record.chunk} of bitmap ${record.bitmap} of ${record.source}:${record.target}`, "chunk");
+    }
+    const bytes = leafBytes(owner.trackCount, chunk);
+    if (record.data.byteLength !== bytes) throw this.fail(`leaf record: field data must be ${bytes} bytes for chunk ${chunk}, not ${record.data.byteLength}`, "data");
+    if (!leafTailClear(owner.trackCount, chunk, record.data)) {
+      throw this.fail(`leaf record: field data has bits set past the last track of the source (${owner.trackCount} tracks)`, "data");
+    }
+    // A copy: the frame reader reuses its buffer for the next frame.
+    (chunks[which] as BitmapChunk[])[chunk] = record.data.slice();
+    missing.shift();
+    this.restorePending();
+  }
+
+  // Restores the pending relationship once its last leaf has come.
+  private restorePending(): void {
+    const pending = this.pending as PendingRelationship;
+    if (pending.missing.length > 0) return;
+    this.pending = null;
+    const trackCount = pending.record.trackCount;
+    const [bitmap, recordSource, recordTarget] = pending.chunks.map((chunks): ChunkedBitmap | null => (chunks === null ? null : { trackCount, chunks }));
+    if (bitmap?.chunks.length !== chunkCount(trackCount)) throw this.fail(`relationship ${pending.record.source}:${pending.record.target}: bitmap summary has the wrong length`, "bitmap");
+    this.restore(pending.record, pending.loaded, [bitmap, recordSource, recordTarget]);
+  }
+
+  private restore(record: RelationshipRecord, loaded: LoadedImage, [bitmap, recordSource, recordTarget]: (ChunkedBitmap | null)[]): void {
+    const pair = `${record.source}:${record.target}`;
+    const counted = bitmapPopulation(bitmap as ChunkedBitmap);
     if (counted !== record.pendingTracks) throw this.fail(`relationship ${pair}: pendingTracks ${record.pendingTracks}, but its bitmap has ${counted} tracks pending`, "pendingTracks");
     const restored = restoreRelationship(loaded.image, {
-      ...record, sourceId: record.source, targetId: record.target,
+      ...record, sourceId: record.source, targetId: record.target, bitmap: bitmap as ChunkedBitmap, recordSource, recordTarget,
       createdAt: new Date(record.createdAt), syncedAt: record.syncedAt === null ? null : new Date(record.syncedAt),
     });
     if (restored.pendingTracks !== record.pendingTracks) {

@@ -4,17 +4,19 @@
 
 import { BLOCKS_MAX, CAPACITY_UNITS } from "../engine/units.js";
 import { OS_TYPES, MODELS } from "../engine/rules.js";
-import { VOLUME_SLOT_MAX, REL_SLOT_MAX, TRACK_SIZE, EXTENT_SIZE, VOLUME_SIZE_MAX } from "../core/codes.js";
+import { VOLUME_SLOT_MAX, REL_SLOT_MAX, TRACK_SIZE, EXTENT_SIZE, VOLUME_SIZE_MAX, CHUNK_TRACKS } from "../core/codes.js";
 import type { StoreError } from "./errors.js";
 import {
-  TRACKS_FRAME_DATA_MAX,
-  type RecordType, type HeaderRecord, type ImageRecord, type VolumeRecord, type TracksRecord, type ZerosRecord,
+  TRACKS_FRAME_DATA_MAX, FORMAT_VERSION_FLAT_BITMAPS, SUMMARY_LEAF,
+  type RecordType, type LeafRecord, type HeaderRecord, type ImageRecord, type VolumeRecord, type TracksRecord, type ZerosRecord,
   type RelationshipRecord, type EndRecord,
 } from "./format.js";
 
 export type FieldFailure = (type: string, field: string, message: string) => StoreError;
 
-const RECORD_TYPES: readonly RecordType[] = ["header", "image", "volume", "tracks", "zeros", "relationship", "end"];
+const RECORD_TYPES: readonly RecordType[] = ["header", "image", "volume", "tracks", "zeros", "relationship", "leaf", "end"];
+const CHUNKS_MAX = Math.ceil(VOLUME_SIZE_MAX / TRACK_SIZE / CHUNK_TRACKS);
+const LEAF_BYTES_MAX = CHUNK_TRACKS / 8;
 const IMAGES_MAX = 256;
 const TRACKS_MAX = Math.ceil(VOLUME_SIZE_MAX / TRACK_SIZE);
 const EXTENT_TRACKS = EXTENT_SIZE / TRACK_SIZE;
@@ -163,14 +165,24 @@ export function zerosRecord(value: unknown, failure: FieldFailure): ZerosRecord 
   };
 }
 
-// Bitmap sizes depend on the source's track count (src/engine/snapshot.ts bitmapBytes).
-export function relationshipRecord(value: unknown, failure: FieldFailure, bitmapBytes: (trackCount: number) => number): RelationshipRecord {
+// Bytes of one whole bitmap of format version 1: u64 words over all tracks, an even count.
+function flatBitmapBytes(trackCount: number): number {
+  const words = Math.ceil(trackCount / 64);
+  return (words + (words & 1)) * 8;
+}
+
+// Bitmaps are whole in format version 1 and summaries (a byte per chunk) since.
+export function relationshipRecord(value: unknown, failure: FieldFailure, version: number): RelationshipRecord {
   const check = checker("relationship", value, failure);
-  const trackCount = check.whole("trackCount", 1, TRACKS_MAX);
-  const bytes = bitmapBytes(trackCount);
+  const trackCount = check.whole("trackCount", 1, version === FORMAT_VERSION_FLAT_BITMAPS ? Math.ceil(2 ** 32 / TRACK_SIZE) : TRACKS_MAX);
+  const flat = version === FORMAT_VERSION_FLAT_BITMAPS;
+  const bytes = flat ? flatBitmapBytes(trackCount) : Math.ceil(trackCount / CHUNK_TRACKS);
   const record = check.flag("record");
   const recordSource = check.bytesOrNull("recordSource", bytes);
   const recordTarget = check.bytesOrNull("recordTarget", bytes);
+  if (!flat) {
+    for (const field of ["bitmap", "recordSource", "recordTarget"]) checkSummary(check, field);
+  }
   if (record && (recordSource === null || recordTarget === null)) {
     throw check.fail(recordSource === null ? "recordSource" : "recordTarget", "must be present for a -record relationship");
   }
@@ -196,6 +208,25 @@ export function relationshipRecord(value: unknown, failure: FieldFailure, bitmap
     bitmap: check.bytes("bitmap", bytes, bytes),
     recordSource,
     recordTarget,
+  };
+}
+
+function checkSummary(check: Checker, field: string): void {
+  const summary = check.fields[field];
+  if (!(summary instanceof Uint8Array)) return; // bytes() and bytesOrNull() check presence and length
+  if (summary.some((state) => state > SUMMARY_LEAF)) throw check.fail(field, `must hold one byte per chunk, each 0 (clear), 1 (set) or ${SUMMARY_LEAF} (in a leaf frame)`);
+}
+
+export function leafRecord(value: unknown, failure: FieldFailure): LeafRecord {
+  const check = checker("leaf", value, failure);
+  return {
+    type: "leaf",
+    image: check.whole("image", 0, IMAGES_MAX - 1),
+    source: check.text("source", VOLUME_ID),
+    target: check.text("target", VOLUME_ID),
+    bitmap: check.whole("bitmap", 0, 2) as 0 | 1 | 2,
+    chunk: check.whole("chunk", 0, CHUNKS_MAX - 1),
+    data: check.bytes("data", 16, LEAF_BYTES_MAX),
   };
 }
 

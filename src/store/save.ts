@@ -30,11 +30,11 @@ import { openSync, closeSync, fsyncSync, renameSync, unlinkSync, readdirSync } f
 import { randomBytes } from "node:crypto";
 import { basename, dirname, join, resolve } from "node:path";
 import { isEngineError, type StorageImage, type Volume } from "../engine/index.js";
-import { quiesceImage, scanVolumeData, type ImageCapture, type RelationshipSnapshot } from "../engine/snapshot.js";
+import { quiesceImage, scanVolumeData, type ImageCapture, type RelationshipSnapshot, type ChunkedBitmap } from "../engine/snapshot.js";
 import { EXTENT_SIZE, TRACK_SIZE } from "../core/codes.js";
 import { FrameWriter } from "./frame-writer.js";
 import { StoreError } from "./errors.js";
-import { TRACKS_PER_FRAME_MAX, type VolumeRecord, type RelationshipRecord } from "./format.js";
+import { TRACKS_PER_FRAME_MAX, SUMMARY_CLEAR, SUMMARY_SET, SUMMARY_LEAF, type VolumeRecord, type RelationshipRecord } from "./format.js";
 
 export const GENERATOR = "tzero 0.1.0";
 const FROZEN_BUDGET_MS = 10_000; // half of the 20 s a gate waits (assembly/sync.ts)
@@ -172,7 +172,7 @@ function writeQuiesced(writer: FrameWriter, images: readonly StorageImage[], sav
     });
     captures.forEach((capture, index) => {
       const relationships = capture.relationships();
-      for (const relationship of relationships) writer.writeRecord(relationshipRecord(relationship, index));
+      for (const relationship of relationships) writeRelationship(writer, relationship, index);
       result.relationships += relationships.length;
     });
     checkBudget();
@@ -229,14 +229,34 @@ function volumeRecord(volume: Volume, dataState: VolumeRecord["dataState"]): Vol
   };
 }
 
+// A bitmap's summary: a byte per chunk (format.ts).
+function summary(bitmap: ChunkedBitmap): Uint8Array {
+  return Uint8Array.from(bitmap.chunks, (chunk) => (chunk === "clear" ? SUMMARY_CLEAR : chunk === "set" ? SUMMARY_SET : SUMMARY_LEAF));
+}
+
 function relationshipRecord(relationship: RelationshipSnapshot, image: number): RelationshipRecord {
+  const summaryOf = (bitmap: ChunkedBitmap | null) => (bitmap === null ? null : summary(bitmap));
   return {
     type: "relationship", image, source: relationship.sourceId, target: relationship.targetId, slot: relationship.slot,
     nocopy: relationship.nocopy, persist: relationship.persist, record: relationship.record, tgtinhibit: relationship.tgtinhibit,
     seqnum: relationship.seqnum, createdAt: relationship.createdAt.getTime(), syncedAt: relationship.syncedAt?.getTime() ?? null,
     trackCount: relationship.trackCount, pendingTracks: relationship.pendingTracks, copiedBytes: relationship.copiedBytes,
-    bitmap: relationship.bitmap, recordSource: relationship.recordSource, recordTarget: relationship.recordTarget,
+    bitmap: summary(relationship.bitmap), recordSource: summaryOf(relationship.recordSource), recordTarget: summaryOf(relationship.recordTarget),
   };
+}
+
+// A relationship's record, then the leaves of its bitmaps in the order format.ts gives.
+function writeRelationship(writer: FrameWriter, relationship: RelationshipSnapshot, image: number): void {
+  writer.writeRecord(relationshipRecord(relationship, image));
+  const bitmaps = [relationship.bitmap, relationship.recordSource, relationship.recordTarget];
+  bitmaps.forEach((bitmap, which) => {
+    bitmap?.chunks.forEach((data, chunk) => {
+      if (data === "clear" || data === "set") return;
+      writer.writeRecord({
+        type: "leaf", image, source: relationship.sourceId, target: relationship.targetId, bitmap: which as 0 | 1 | 2, chunk, data,
+      });
+    });
+  });
 }
 
 function ioStep<T>(file: string, action: string, step: () => T): T {

@@ -77,7 +77,7 @@ ESS("should refuse bad volume definitions", () => {
   refuses(image, "BAD_VOLUME_ID", ["FF00", "reserved"], () => image.createVolume({ id: "FF00", capacity: 1 }));
   refuses(image, "BAD_CAPACITY", ["0"], () => image.createVolume({ id: "1005", capacity: 0 }));
   refuses(image, "BAD_CAPACITY", ["blocks"], () => image.createVolume({ id: "1005", capacity: 2.5, unit: "blocks" }));
-  refuses(image, "BAD_CAPACITY", ["at most"], () => image.createVolume({ id: "1005", capacity: 5, unit: "ds" }));
+  refuses(image, "BAD_CAPACITY", ["at most", "16 TiB"], () => image.createVolume({ id: "1005", capacity: 16385, unit: "ds" }));
   refuses(image, "BAD_OS_TYPE", ["beos"], () => image.createVolume({ id: "1005", capacity: 1, os: "beos" }));
 });
 ESS("should refuse to remove a volume in a relationship, and an unknown relationship", () => {

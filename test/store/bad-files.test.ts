@@ -139,6 +139,9 @@ Bad("should name the field of a record that is wrong", async () => {
     ["relationship", (record) => { record.pendingTracks = 1; }, "pendingTracks"],
     ["relationship", (record) => { record.recordSource = null; }, "recordSource"],
     ["relationship", (record) => { record.seqnum = "seven"; }, "seqnum"],
+    ["relationship", (record) => { record.bitmap = Uint8Array.of(3); }, "bitmap"],
+    ["leaf", (record) => { record.chunk = 1; }, "chunk"],
+    ["leaf", (record) => { record.data = new Uint8Array(24); }, "data"],
     ["end", (record) => { record.volumes = 5; }, "volumes"],
     ["end", (record) => { record.dataBytes = 1; }, "dataBytes"],
   ];
@@ -171,9 +174,28 @@ Bad("should refuse records out of order or missing", async () => {
   await refused(replaceFrame(good, end, []), "TRUNCATED");
 });
 
+Bad("should refuse a missing leaf, a leaf of another relationship and bits past the last track", async () => {
+  const leaf = frameOfType(good, "leaf");
+  const { frames } = splitFrames(good);
+  const skipped = await refused(replaceFrame(good, leaf, []), "BAD_RECORD");
+  assert.is(skipped.field, "chunk", skipped.message);
+  const lastLeaf = frameOfType(good, "relationship", 1) - 1;
+  const missing = await refused(replaceFrame(good, lastLeaf, []), "BAD_RECORD");
+  assert.ok(missing.message.includes("missing"), missing.message);
+  const stray = await refused(replaceFrame(good, leaf - 1, [frames[leaf].payload, frames[leaf - 1].payload]), "BAD_RECORD");
+  assert.is(stray.field, "type", stray.message);
+  // 41 tracks (40 and 3 blocks): bit 127 of the control leaf lies past the end.
+  const tail = await refused(editRecord(good, leaf, (record) => {
+    const data = new Uint8Array(record.data as Uint8Array);
+    data[15] |= 0x80;
+    record.data = data;
+  }), "BAD_RECORD");
+  assert.ok(tail.message.includes("past"), tail.message);
+});
+
 Bad("should refuse a relationship that breaks the image model's rules", async () => {
   // 2105: one relationship per volume; make the second pair reuse source 1000.
-  const second = frameOfType(good, "relationship") + 1;
+  const second = frameOfType(good, "relationship", 1);
   const error = await refused(editRecord(good, second, (record) => { record.source = "1000"; }), "BAD_RECORD");
   assert.ok(error.message.includes("1000"));
 });

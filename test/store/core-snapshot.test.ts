@@ -52,13 +52,19 @@ Core("should refuse a restored bitmap with bits past the last track", () => {
   staging[5] = 0x01; // track 40: past the end
   const source = image.volume("1000").slot;
   const target = image.volume("1001").slot;
-  assert.is(exports.rel_restore(0, source, target, RelFlag.BACKGROUND, image.core.stagingPointer, 0n), CoreCode.BAD_ARGUMENT);
+  assert.is(exports.rel_restore_begin(0, source, target, RelFlag.BACKGROUND, 0n), CoreCode.OK);
+  assert.is(exports.rel_restore_chunk(0, 0, 0, 2, image.core.stagingPointer), CoreCode.BAD_ARGUMENT);
+  assert.is(exports.rel_restore_chunk(0, 0, 1, 1, image.core.stagingPointer), CoreCode.BAD_ARGUMENT, "no chunk 1");
+  assert.is(exports.rel_restore_chunk(0, 1, 0, 1, image.core.stagingPointer), CoreCode.BAD_ARGUMENT, "no change record without -record");
   staging[5] = 0;
   staging[0] = 0x0f;
-  assert.is(exports.rel_restore(0, source, target, RelFlag.BACKGROUND, image.core.stagingPointer, 0n), 4, "returns the pending count");
+  assert.is(exports.rel_restore_chunk(0, 0, 0, 2, image.core.stagingPointer), CoreCode.OK);
+  assert.is(exports.rel_restore_chunk(0, 0, 0, 1, image.core.stagingPointer), CoreCode.BAD_ARGUMENT, "a chunk is set once");
+  assert.is(exports.rel_pending(0), CoreCode.BAD_ARGUMENT, "not active before it is linked");
+  assert.is(exports.rel_restore_link(0), 4, "returns the pending count");
   assert.is(exports.rel_count_pending(0), 4);
-  assert.is(exports.rel_restore(1, source, target, 0, image.core.stagingPointer, 0n), CoreCode.BUSY, "one source per target");
-  assert.is(exports.rel_restore(2, source, image.volume("1001").slot, 0x40, image.core.stagingPointer, 0n), CoreCode.BAD_ARGUMENT, "unknown flag");
+  assert.is(exports.rel_restore_begin(1, source, target, 0, 0n), CoreCode.BUSY, "one source per target");
+  assert.is(exports.rel_restore_begin(2, source, image.volume("1001").slot, 0x40, 0n), CoreCode.BAD_ARGUMENT, "unknown flag");
   assert.is(exports.rel_withdraw(0), 1);
 });
 

@@ -145,8 +145,9 @@ export function editRecord(file: Uint8Array, index: number, change: (record: Rec
 }
 
 // Index of the first frame whose record has the given type.
-export function frameOfType(file: Uint8Array, type: string): number {
-  const index = splitFrames(file).frames.findIndex((frame) => decodeRecord(frame.payload).type === type);
-  assert.ok(index >= 0, `the file has a ${type} record`);
-  return index;
+// Index of the first frame of a record type (the `nth`, counting from 0).
+export function frameOfType(file: Uint8Array, type: string, nth = 0): number {
+  const indexes = splitFrames(file).frames.flatMap((frame, index) => (decodeRecord(frame.payload).type === type ? [index] : []));
+  assert.ok(indexes.length > nth, `the file has ${nth + 1} ${type} records`);
+  return indexes[nth];
 }

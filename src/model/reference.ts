@@ -1,7 +1,10 @@
-// The reference model of FlashCopy: plain TypeScript, one byte array per
-// volume, and for every relationship an explicit copy of its source's T0
-// image. Slow and obviously right; the oracle the engine is compared with
-// after every step of the property tests, and the baseline of the benchmarks.
+// The reference model of FlashCopy: plain TypeScript, each volume a sparse
+// map of its written tracks (so a 16 TiB volume costs what is written), and
+// for every relationship an explicit copy of its source's T0 image (the map
+// copied at establish; track arrays are never changed in place, so the copy
+// shares them safely). Slow and obviously right; the oracle the engine is
+// compared with after every step of the property tests, and the baseline of
+// the benchmarks.
 //
 // Shared with the engine, deliberately: the identifier parsing and the rule
 // checks (src/engine/ids.ts, rules.ts), which are pure functions with tests of
@@ -13,13 +16,21 @@ import { parseVolumeId, pairId } from "../engine/ids.js";
 import { checkEstablish, parseOsType, DEFAULT_OS, type Model } from "../engine/rules.js";
 import { capacityBlocks, type CapacityUnit } from "../engine/units.js";
 import { patternBytes } from "./pattern.js";
+import { rangeChecksum, type Hasher } from "./checksum.js";
+import { xxhash64 } from "./xxhash.js";
+import { TrackRuns } from "./track-runs.js";
+
+// Written tracks by index, each TRACK_SIZE bytes (bytes past the volume's end
+// stay zero); a track not in the map reads as zeros. Arrays are replaced, never
+// changed in place.
+type Tracks = Map<number, Uint8Array>;
 
 interface ModelVolume {
   id: string;
   blocks: number;
   sizeBytes: number;
   os: string;
-  data: Uint8Array; // whole tracks; bytes past sizeBytes stay zero
+  data: Tracks;
   unusable: boolean;
 }
 
@@ -27,8 +38,9 @@ interface ModelRelationship {
   id: string;
   source: ModelVolume;
   target: ModelVolume;
-  t0: Uint8Array; // the source as it was at establish
-  pending: boolean[]; // per track: T0 data not yet on the target
+  t0: Tracks; // the source as it was at establish
+  trackCount: number;
+  copied: TrackRuns; // tracks whose T0 data is on the target: the others are pending
   nocopy: boolean;
   persist: boolean;
   tgtinhibit: boolean;
@@ -56,7 +68,9 @@ export class ReferenceImage {
   private readonly volumes = new Map<string, ModelVolume>();
   private readonly relationships = new Map<string, ModelRelationship>();
 
-  constructor(readonly model: Model = "2105") {}
+  // `hash` is the xxHash64 its checksums use: the TypeScript one, or the core's
+  // hash of raw memory where tests hash many megabytes (it is tested on its own).
+  constructor(readonly model: Model = "2105", private readonly hash: Hasher = xxhash64) {}
 
   createVolume(spec: ModelVolumeSpec): void {
     const id = parseVolumeId(spec.id);
@@ -64,7 +78,7 @@ export class ReferenceImage {
     const blocks = capacityBlocks(spec.capacity, spec.unit ?? "blocks");
     const os = spec.os === undefined ? DEFAULT_OS : parseOsType(spec.os);
     const sizeBytes = blocks * BLOCK_SIZE;
-    this.volumes.set(id, { id, blocks, sizeBytes, os, data: new Uint8Array(trackCount(sizeBytes) * TRACK_SIZE), unusable: false });
+    this.volumes.set(id, { id, blocks, sizeBytes, os, data: new Map(), unusable: false });
   }
 
   removeVolume(idText: string): void {
@@ -76,7 +90,7 @@ export class ReferenceImage {
   reinitVolume(idText: string): void {
     const volume = this.volume(idText);
     if (this.relationshipsOf(volume).length > 0) throw new EngineError("VOLUME_IN_RELATIONSHIP", `volume ${volume.id} is in a relationship`);
-    volume.data.fill(0);
+    volume.data.clear();
     volume.unusable = false;
   }
 
@@ -110,9 +124,8 @@ export class ReferenceImage {
       usable: !volume.unusable,
     });
     checkEstablish(this.model, facts(source), facts(target), this.relationships.has(id));
-    const tracks = trackCount(source.sizeBytes);
     this.relationships.set(id, {
-      id, source, target, t0: source.data.slice(), pending: new Array<boolean>(tracks).fill(true),
+      id, source, target, t0: new Map(source.data), trackCount: trackCount(source.sizeBytes), copied: new TrackRuns(),
       nocopy: options.nocopy ?? false, persist: options.persist ?? false, tgtinhibit: options.tgtinhibit ?? false,
       recordSource: options.record ? new Set() : null, recordTarget: options.record ? new Set() : null,
     });
@@ -121,7 +134,7 @@ export class ReferenceImage {
 
   withdraw(idText: string): boolean {
     const relationship = this.relationship(idText);
-    const complete = relationship.pending.every((pending) => !pending);
+    const complete = relationship.copied.size === relationship.trackCount;
     if (!complete) relationship.target.unusable = true;
     this.relationships.delete(relationship.id);
     return complete;
@@ -140,7 +153,8 @@ export class ReferenceImage {
   }
 
   pendingTracks(idText: string): number {
-    return this.relationship(idText).pending.filter(Boolean).length;
+    const relationship = this.relationship(idText);
+    return relationship.trackCount - relationship.copied.size;
   }
 
   recordedTracks(idText: string, side: "source" | "target"): number {
@@ -151,20 +165,27 @@ export class ReferenceImage {
 
   // Puts track t's T0 data on the target (what every copy does).
   private materialise(relationship: ModelRelationship, track: number): void {
-    const start = track * TRACK_SIZE;
-    relationship.target.data.set(relationship.t0.subarray(start, start + TRACK_SIZE), start);
-    relationship.pending[track] = false;
+    const t0 = relationship.t0.get(track);
+    if (t0) relationship.target.data.set(track, t0);
+    else relationship.target.data.delete(track);
+    relationship.copied.add(track, track + 1);
   }
 
+  private pending(relationship: ModelRelationship, track: number): boolean {
+    return track < relationship.trackCount && !relationship.copied.has(track);
+  }
+
+  // Materialises every pending track of the range, visiting written tracks only.
   copyTracks(idText: string, firstTrack: number, count: number): number {
     const relationship = this.relationship(idText);
-    let copied = 0;
-    const end = Math.min(relationship.pending.length, firstTrack + count);
-    for (let track = firstTrack; track < end; track++) {
-      if (!relationship.pending[track]) continue;
-      this.materialise(relationship, track);
-      copied++;
-    }
+    const end = Math.min(relationship.trackCount, firstTrack + count);
+    if (end <= firstTrack) return 0;
+    const inRange = (track: number) => track >= firstTrack && track < end && this.pending(relationship, track);
+    const { target, t0 } = relationship;
+    for (const track of [...target.data.keys()].filter(inRange)) target.data.delete(track);
+    for (const [track, bytes] of t0) if (inRange(track)) target.data.set(track, bytes);
+    const copied = end - firstTrack - relationship.copied.countIn(firstTrack, end);
+    relationship.copied.add(firstTrack, end);
     return copied;
   }
 
@@ -173,7 +194,7 @@ export class ReferenceImage {
     const ended: string[] = [];
     for (const relationship of [...this.relationships.values()]) {
       if (relationship.nocopy || relationship.persist) continue;
-      if (relationship.pending.some(Boolean)) continue;
+      if (relationship.copied.size < relationship.trackCount) continue;
       this.relationships.delete(relationship.id);
       ended.push(relationship.id);
     }
@@ -196,19 +217,23 @@ export class ReferenceImage {
     const lastTrack = Math.floor((offset + bytes.length - 1) / TRACK_SIZE);
     for (let track = firstTrack; track <= lastTrack; track++) {
       for (const relationship of this.relationships.values()) {
-        if (track >= relationship.pending.length) continue;
+        if (track >= relationship.trackCount) continue;
         if (relationship.source === volume) {
           relationship.recordSource?.add(track);
-          if (relationship.pending[track]) this.materialise(relationship, track);
+          if (this.pending(relationship, track)) this.materialise(relationship, track);
         }
         if (relationship.target === volume) {
           relationship.recordTarget?.add(track);
           // A whole-track write would overwrite the materialised track anyway.
-          if (relationship.pending[track]) this.materialise(relationship, track);
+          if (this.pending(relationship, track)) this.materialise(relationship, track);
         }
       }
+      const start = Math.max(offset, track * TRACK_SIZE);
+      const end = Math.min(offset + bytes.length, (track + 1) * TRACK_SIZE);
+      const fresh = volume.data.get(track)?.slice() ?? new Uint8Array(TRACK_SIZE);
+      fresh.set(bytes.subarray(start - offset, end - offset), start - track * TRACK_SIZE);
+      volume.data.set(track, fresh);
     }
-    volume.data.set(bytes, offset);
   }
 
   fill(idText: string, offset: number, length: number, value: number): void {
@@ -224,13 +249,28 @@ export class ReferenceImage {
     // A request is checked before the volume's state, as the engine does.
     this.checkRange(volume, offset, length);
     if (volume.unusable) throw new EngineError("VOLUME_UNUSABLE", `volume ${volume.id} is not usable`);
-    const result = volume.data.slice(offset, offset + length);
+    const result = new Uint8Array(length);
     const asTarget = [...this.relationships.values()].find((r) => r.target === volume);
-    if (!asTarget) return result;
-    for (let at = offset; at < offset + length; at++) {
+    for (let at = offset; at < offset + length;) {
       const track = Math.floor(at / TRACK_SIZE);
-      if (track < asTarget.pending.length && asTarget.pending[track]) result[at - offset] = asTarget.t0[at];
+      const end = Math.min(offset + length, (track + 1) * TRACK_SIZE);
+      const from = asTarget && this.pending(asTarget, track) ? asTarget.t0 : volume.data;
+      const bytes = from.get(track);
+      if (bytes) result.set(bytes.subarray(at - track * TRACK_SIZE, end - track * TRACK_SIZE), at - offset);
+      at = end;
     }
     return result;
+  }
+
+  // Checksum of a range as a host read sees it (src/model/checksum.ts defines it).
+  checksum(idText: string, offset = 0, length?: number): string {
+    const volume = this.volume(idText);
+    const bytes = length ?? volume.sizeBytes - offset;
+    this.checkRange(volume, offset, bytes);
+    if (volume.unusable) throw new EngineError("VOLUME_UNUSABLE", `volume ${volume.id} is not usable`);
+    const asTarget = [...this.relationships.values()].find((r) => r.target === volume);
+    const written = new Set(volume.data.keys());
+    if (asTarget) for (const track of asTarget.t0.keys()) if (this.pending(asTarget, track)) written.add(track);
+    return rangeChecksum(offset, bytes, (at, count) => this.read(idText, at, count), written, this.hash);
   }
 }

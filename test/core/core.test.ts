@@ -4,6 +4,7 @@ import * as assert from "uvu/assert";
 import { CoreThread, createImageMemory, coreModule } from "../../src/core/core.js";
 import { CoreCode, TRACK_SIZE } from "../../src/core/codes.js";
 import { xxhash64 } from "../../src/model/xxhash.js";
+import { ZERO_EXTENT_DIGEST, ZERO_GROUP_DIGEST } from "../../src/model/checksum.js";
 import { patternWord } from "../../src/model/pattern.js";
 import { Random, testSeed } from "../support/random.js";
 
@@ -134,7 +135,57 @@ for (const build of ["release", "debug"] as const) {
     assert.is(core.exports.volume_destroy(slot), CoreCode.OK);
   });
   Volumes.run();
+
+  const Huge = suite(`64-bit volumes (${build})`);
+  const TiB = 2 ** 40;
+  Huge("should create, write and read a 16 TiB volume, across its 4 GiB boundaries and at its last byte", () => {
+    const slot = 20;
+    const top = core.exports.heap_top();
+    assert.is(core.exports.volume_create(slot, BigInt(16 * TiB)), CoreCode.OK);
+    assert.ok(core.exports.heap_top() - top <= 64n * 1024n, "an untouched 16 TiB volume costs its directory and lock stripes only");
+    for (const offset of [2 ** 32 - 3, 2 ** 33 + 5, 16 * TiB - 8]) {
+      core.staging(8).set([1, 2, 3, 4, 5, 6, 7, 8]);
+      assert.is(core.exports.io_write(slot, offset, 8, core.stagingPointer), CoreCode.OK, `write at ${offset}`);
+      core.staging(8).fill(0);
+      assert.is(core.exports.io_read(slot, offset, 8, core.stagingPointer), CoreCode.OK);
+      assert.equal([...core.staging(8)], [1, 2, 3, 4, 5, 6, 7, 8], `read back at ${offset}`);
+    }
+    assert.is(core.exports.volume_allocated_bytes(slot), BigInt(4 << 20), "four extents: the first write spans two");
+    assert.is(core.exports.io_read(slot, 16 * TiB - 7, 8, core.stagingPointer), CoreCode.RANGE);
+    assert.is(core.exports.volume_destroy(slot), CoreCode.OK);
+    assert.is(core.exports.volume_create(slot, BigInt(16 * TiB + 512)), CoreCode.BAD_ARGUMENT, "beyond 16 TiB");
+  });
+  Huge("should refuse offsets that are not whole numbers from 0 to 2^53", () => {
+    const slot = 21;
+    assert.is(core.exports.volume_create(slot, BigInt(TiB)), CoreCode.OK);
+    for (const offset of [-1, 0.5, Number.NaN, Infinity, 2 ** 53, 2 ** 60]) {
+      assert.is(core.exports.io_read(slot, offset, 1, core.stagingPointer), CoreCode.RANGE, `read at ${offset}`);
+      assert.is(core.exports.io_fill(slot, offset, 1, 1), CoreCode.RANGE, `fill at ${offset}`);
+      assert.is(core.exports.checksum(slot, 0, offset), CoreCode.RANGE, `checksum of ${offset} bytes`);
+    }
+    assert.is(core.exports.volume_allocated_bytes(slot), 0n, "nothing was written");
+    assert.is(core.exports.volume_destroy(slot), CoreCode.OK);
+  });
+  Huge("should checksum an untouched 16 TiB volume as the two-level digest of zeros, without reading it", () => {
+    const slot = 22;
+    assert.is(core.exports.volume_create(slot, BigInt(16 * TiB)), CoreCode.OK);
+    assert.is(core.exports.checksum(slot, 0, 16 * TiB), CoreCode.OK);
+    const groups = new Uint8Array(4096 * 8);
+    const view = new DataView(groups.buffer);
+    for (let index = 0; index < 4096; index++) view.setBigUint64(index * 8, ZERO_GROUP_DIGEST, true);
+    assert.is(BigInt.asUintN(64, core.exports.checksum_result()), hash(groups));
+    assert.is(core.exports.volume_destroy(slot), CoreCode.OK);
+  });
+  Huge.run();
 }
+
+test("the zero digests of the two-level checksum should be xxHash64 of 1 MiB of zeros and of 4096 of those", () => {
+  assert.is(xxhash64(new Uint8Array(1 << 20)), ZERO_EXTENT_DIGEST);
+  const extents = new Uint8Array(4096 * 8);
+  const view = new DataView(extents.buffer);
+  for (let index = 0; index < 4096; index++) view.setBigUint64(index * 8, ZERO_EXTENT_DIGEST, true);
+  assert.is(xxhash64(extents), ZERO_GROUP_DIGEST);
+});
 
 test("the core module should instantiate on a second thread id over the same memory", () => {
   const memory = createImageMemory();

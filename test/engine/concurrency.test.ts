@@ -9,6 +9,7 @@ import { coreModule } from "../../src/core/core.js";
 import { TRACK_SIZE } from "../../src/core/codes.js";
 import { Random, testSeed } from "../support/random.js";
 import type { WriterData, WriterJob, WriteRecord } from "./fixtures/writer.js";
+import { rangeChecksum } from "../../src/model/checksum.js";
 
 const MiB = 1 << 20;
 const baseSeed = testSeed();
@@ -93,6 +94,62 @@ for (let round = 0; round < 3; round++) {
   });
 }
 Copy.run();
+
+const Thin = suite("background copy of a thin 2 TiB volume while threads write");
+Thin("should copy the written regions, settle the rest as zeros, and keep T0 plus the target's writes", async () => {
+  const seed = baseSeed;
+  const image = new StorageImage({ model: "2107", workers: 2, progressIntervalMs: 5 });
+  try {
+    const size = 2 * 2 ** 40 + 7 * 512;
+    const region = 8 * MiB;
+    // Regions at the start, across the first 4 GiB boundary, inside, and at the very end.
+    const starts = [0, 2 ** 32 - region / 2, 2 ** 40 + 3 * MiB, size - region];
+    image.createVolume({ id: "1000", capacity: size / 512 });
+    image.createVolume({ id: "1100", capacity: size / 512 });
+    starts.forEach((start, index) => image.writePattern("1000", start, region, seed + index));
+    const old = 2 ** 40 + 64 * MiB;
+    image.writePattern("1100", old, region, seed + 9); // old target data, zeros after the copy
+    const t0 = starts.map((start) => image.read("1000", start, region));
+    image.establish("1000", "1100");
+    const slot = (id: string) => image.volume(id).slot;
+    const jobs = (id: string) => starts.map((start) => ({ slot: slot(id), regionStart: start, regionEnd: start + region }));
+    const writers = startWriters(image, [
+      { jobs: jobs("1000"), mode: "overwrite", seed: seed * 3 },
+      { jobs: jobs("1100"), mode: "overwrite", seed: seed * 5 },
+    ], 300);
+    const [, targetLog] = await writers.done;
+    await image.waitForCopy(undefined, { timeoutMs: 120_000 });
+    assert.is(image.listRelationships().length, 0, "the background copy ends");
+    const expected = new Map<number, Uint8Array>();
+    starts.forEach((start, index) => {
+      const bytes = t0[index].slice();
+      for (const write of targetLog) {
+        if (write.offset >= start && write.offset < start + region) bytes.set(new Random(write.seed).bytes(write.length), write.offset - start);
+      }
+      expected.set(start, bytes);
+      assert.ok(Buffer.compare(image.read("1100", start, region), bytes) === 0, `target region at ${start} is T0 plus its writes (seed ${seed})`);
+    });
+    assert.ok(image.read("1100", old, region).every((byte) => byte === 0), "the target's old data outside the regions reads as the source's zeros");
+    const read = (offset: number, length: number): Uint8Array => {
+      const bytes = new Uint8Array(length);
+      for (const [start, data] of expected) {
+        const low = Math.max(offset, start);
+        const high = Math.min(offset + length, start + region);
+        if (low < high) bytes.set(data.subarray(low - start, high - start), low - offset);
+      }
+      return bytes;
+    };
+    const tracks = new Set(starts.flatMap((start) => Array.from({ length: region / TRACK_SIZE + 1 }, (_, index) => Math.floor(start / TRACK_SIZE) + index)));
+    const hash = (bytes: Uint8Array): bigint => {
+      image.core.staging().set(bytes);
+      return BigInt.asUintN(64, image.core.exports.hash_memory(image.core.stagingPointer, bytes.length));
+    };
+    assert.is(image.checksum("1100"), rangeChecksum(0, size, read, tracks, hash), `whole target checksum (seed ${seed})`);
+  } finally {
+    await image.close();
+  }
+});
+Thin.run();
 
 const Instant = suite("establish is one point in time");
 Instant("should put each concurrent write wholly in or wholly out of the T0 image, in write order", async () => {

@@ -91,22 +91,35 @@ function leaf_fill(leaf: usize, bitmap: usize, chunk: u32, state: u32): void {
   if (tail_bits != 0) store<u64>(leaf + (<usize>full_words << 3), (<u64>1 << <u64>tail_bits) - 1);
 }
 
+// A fresh leaf for a chunk whose summary entry is `state` (all set or all
+// clear), filled to match; 0 when the image is full. Private to its maker
+// until leaf_publish.
+export function leaf_create(bitmap: usize, chunk: u32, state: u32): usize {
+  const leaf = alloc(leaf_words(bitmap, chunk) << 3);
+  if (leaf != 0) leaf_fill(leaf, bitmap, chunk, state);
+  return leaf;
+}
+
+// Publishes a leaf made by leaf_create if the chunk's entry is still `state`;
+// otherwise frees it and returns false (another thread changed the entry).
+export function leaf_publish(bitmap: usize, chunk: u32, state: u32, leaf: usize): bool {
+  if (atomic.cmpxchg<u32>(entry_at(bitmap, chunk), state, <u32>leaf) == state) return true;
+  free(leaf, leaf_words(bitmap, chunk) << 3);
+  return false;
+}
+
 // Makes sure chunk `chunk` has a leaf. Threads racing to materialise the same
 // chunk settle it by compare-exchange; the loser frees its leaf.
 export function leaf_ensure(bitmap: usize, chunk: u32): i32 {
-  const entry = entry_at(bitmap, chunk);
   for (let attempt = 0; attempt < 3; attempt++) {
-    const state = atomic.load<u32>(entry);
+    const state = chunk_entry(bitmap, chunk);
     if (state != CHUNK_CLEAR && state != CHUNK_SET) return OK;
-    const bytes = leaf_words(bitmap, chunk) << 3;
-    const leaf = alloc(bytes);
+    const leaf = leaf_create(bitmap, chunk, state);
     if (leaf == 0) return E_NO_SPACE;
-    leaf_fill(leaf, bitmap, chunk, state);
-    if (atomic.cmpxchg<u32>(entry, state, <u32>leaf) == state) return OK;
-    free(leaf, bytes);
+    if (leaf_publish(bitmap, chunk, state, leaf)) return OK;
   }
   // An entry changes at most twice (set -> clear -> leaf), so a third look finds a leaf.
-  const state = atomic.load<u32>(entry);
+  const state = chunk_entry(bitmap, chunk);
   return state != CHUNK_CLEAR && state != CHUNK_SET ? OK : E_NO_SPACE;
 }
 

@@ -30,17 +30,25 @@
 //     materialises after it too, and then either finds the chunk clear (the
 //     settle won: the new extent is zeros, as the settle assumed) or makes the
 //     settle's compare-exchange fail.
-// So background copy of a thin source takes time with its written data, not
-// with its capacity.
+// A chunk that background copy materialises (copy_claimed_word) gets its leaf
+// with the bits of every extent that neither side has allocated already clear
+// (materialise_thin_chunk), by the same argument extent by extent: while the
+// entry is still all set no thread has copied or cleared a bit of the chunk
+// (each would have materialised it first), and publishing the leaf is the
+// settle's compare-exchange. So background copy of a thin source takes time
+// with its written data, not with its capacity. Host-driven copies
+// (copy_tracks) copy exactly the tracks asked for and materialise plainly.
 
 import {
-  OK, E_BAD_ARGUMENT, TRACK_SHIFT, TRACK_SIZE, EXTENT_TRACKS, EXTENT_TRACK_SHIFT, WORD_TRACK_SHIFT,
+  OK, E_BAD_ARGUMENT, E_NO_SPACE, TRACK_SHIFT, TRACK_SIZE, EXTENT_TRACKS, EXTENT_TRACK_SHIFT, WORD_TRACK_SHIFT,
   R_STATE, R_FLAGS, R_SOURCE, R_TARGET, R_TRACKS, R_BITMAP, R_PENDING, R_CURSOR, R_GENERATION,
   R_COPIED_BYTES, R_SETTLED, REL_ACTIVE, REL_BACKGROUND, REL_SLOT_MAX, H_COPIED_BYTES,
   CHUNK_TRACK_SHIFT, CHUNK_WORD_SHIFT, THREAD_MAX, volume_at, rel_at, base,
 } from "./layout";
 import { lock, unlock, gate_enter, gate_exit } from "./sync";
-import { word_load, word_clear, bitmap_find, leaf_ensure, chunk_entry, chunk_settle, CHUNK_SET } from "./bitmap";
+import {
+  word_load, word_clear, bitmap_find, leaf_ensure, leaf_create, leaf_publish, chunk_entry, chunk_settle, CHUNK_SET,
+} from "./bitmap";
 import { track_lock, read_pointer, write_pointer, extent_allocated, ensure_extents, next_allocated_extent } from "./volume";
 
 // Copies tracks [first_track, first_track + track_count) of source to target.
@@ -216,10 +224,51 @@ function copy_claimed_word(rel: usize): i32 {
     }
     word_index = <u32>found >>> WORD_TRACK_SHIFT;
   }
-  const settled = settle_thin_chunk(rel, word_index >>> CHUNK_WORD_SHIFT);
-  const copied = settled > 0 ? settled : copy_word(rel, word_index, ~<u64>0);
+  const chunk = word_index >>> CHUNK_WORD_SHIFT;
+  let settled = settle_thin_chunk(rel, chunk);
+  if (settled == 0) settled = materialise_thin_chunk(rel, chunk);
+  // Progress (or an error) either way; a chunk whose every track was cleared
+  // when materialised has nothing left to copy.
+  const copied = settled != 0 ? settled : copy_word(rel, word_index, ~<u64>0);
   gate_exit(source);
   return copied;
+}
+
+// Clears, in a leaf nobody else sees yet, the bits of every extent of the
+// chunk that neither source nor target has allocated; returns how many.
+function clear_thin_extents(rel: usize, leaf: usize, chunk: u32): u32 {
+  const source = volume_at(load<u32>(rel + R_SOURCE));
+  const target = volume_at(load<u32>(rel + R_TARGET));
+  const first_track = chunk << CHUNK_TRACK_SHIFT;
+  const end_track = min<u32>(load<u32>(rel + R_TRACKS), first_track + (<u32>1 << CHUNK_TRACK_SHIFT));
+  let cleared: u32 = 0;
+  for (let track = first_track; track < end_track; track += EXTENT_TRACKS) {
+    const extent = track >>> EXTENT_TRACK_SHIFT;
+    if (extent_allocated(source, extent) || extent_allocated(target, extent)) continue;
+    const word = leaf + (<usize>((track - first_track) >>> WORD_TRACK_SHIFT) << 3);
+    const mask = run_mask(track & 63, EXTENT_TRACKS);
+    const bits = load<u64>(word);
+    cleared += <u32>popcnt<u64>(bits & mask);
+    store<u64>(word, bits & ~mask);
+  }
+  return cleared;
+}
+
+// Materialises an all-set chunk of the control bitmap with its thin extents
+// already settled (the protocol at the top of this file). Returns the tracks
+// settled, 0 when the chunk was not all set or another thread materialised
+// it first, or an error code.
+function materialise_thin_chunk(rel: usize, chunk: u32): i32 {
+  const bitmap = <usize>load<u32>(rel + R_BITMAP);
+  if (chunk_entry(bitmap, chunk) != CHUNK_SET) return 0;
+  const leaf = leaf_create(bitmap, chunk, CHUNK_SET);
+  if (leaf == 0) return E_NO_SPACE;
+  const cleared = clear_thin_extents(rel, leaf, chunk);
+  if (!leaf_publish(bitmap, chunk, CHUNK_SET, leaf)) return 0;
+  if (cleared == 0) return 0;
+  atomic.add<u32>(rel + R_SETTLED, cleared);
+  settle_pending(rel, <i32>cleared);
+  return <i32>cleared;
 }
 
 // True when no extent holding tracks [first_track, end_track) is allocated.

@@ -114,10 +114,11 @@ function copy_masked_run(rel: usize, word_index: u32, mask: u64): i32 {
   }
   const cleared = word_clear(bitmap, word_index, pending);
   assert(<i32>popcnt<u64>(cleared) == copied, "a pending bit was cleared without its track lock");
-  settle_pending(rel, copied);
+  // Counted before the pending counter: a waiter woken at zero sees every byte copied.
   const bytes = <u64>copied << <u64>TRACK_SHIFT;
   atomic.add<u64>(rel + R_COPIED_BYTES, bytes);
   atomic.add<u64>(base() + H_COPIED_BYTES, bytes);
+  settle_pending(rel, copied);
   unlock_run(source, first_track, bit_count);
   return copied;
 }

@@ -4,7 +4,10 @@ import type { StorageImage, Volume } from "../../src/engine/index.js";
 import { check, type Suite, type SuiteContext } from "../harness/suite.js";
 import { median, formatMs, MiB, GiB } from "../harness/stats.js";
 
-const SIZES = [64 * MiB, 256 * MiB, GiB, 3 * GiB] as const;
+const TiB = 1024 * GiB;
+// The last is a 16 TiB pair (DS8000's largest FB volume): thin, so it fits.
+const SIZES = [64 * MiB, 256 * MiB, GiB, 3 * GiB, 16 * TiB] as const;
+const HUGE = SIZES.length - 1;
 const FLAT_BAR = 2;
 const FULL_COPY_BAR = 1000;
 const TRACK_SIZE = 64 * 1024;
@@ -16,7 +19,7 @@ interface SizedPair {
 }
 
 // Thin pairs (only their first and last tracks written, so establish has T0
-// data to preserve but nothing to touch): a 3 GiB pair fits in the image.
+// data to preserve but nothing to touch): even a 16 TiB pair fits in the image.
 function sizedPairs(image: StorageImage, seed: number): SizedPair[] {
   return SIZES.map((bytes, index) => {
     const source = image.createVolume({ id: `20${(2 * index).toString(16).padStart(2, "0")}`, capacity: bytes / 512, unit: "blocks" });
@@ -34,6 +37,18 @@ function checkEstablished(image: StorageImage, pair: SizedPair): void {
   check(image.status(relationship.id).pendingTracks === pair.bytes / TRACK_SIZE, `every track of ${relationship.id} is pending after establish`);
   check(image.checksum(pair.target.id) === image.checksum(pair.source.id), `target ${pair.target.id} reads as its T0 image right after establish`);
   image.withdraw(relationship.id);
+}
+
+// Bytes of the bitmap summary of the pair's relationship (assembly/bitmap.ts:
+// 8 B and 4 B per chunk): all an establish writes, whatever the size.
+function hugePairMemory(image: StorageImage, pair: SizedPair): number {
+  const relationship = image.establish(pair.source.id, pair.target.id);
+  const header = image.core.exports.rel_bitmap(relationship.slot, 0);
+  const chunks = new DataView(image.memory.buffer).getUint32(header + 4, true);
+  const bytes = 8 + 4 * chunks;
+  check(bytes <= 8 * 1024, `the bitmap summary of a 16 TiB relationship is at most 8 KiB (it is ${bytes} B)`);
+  image.withdraw(relationship.id);
+  return bytes;
 }
 
 function timeEstablish(image: StorageImage, pairs: SizedPair[], rounds: number): number[][] {
@@ -71,7 +86,7 @@ function timeFullCopy(context: SuiteContext, rounds: number): { ms: number[]; pa
 
 export const establishSuite: Suite = {
   name: "establish",
-  figures: ["establish.flat", "establish.vs-full-copy"],
+  figures: ["establish.flat", "establish.16tib", "establish.vs-full-copy"],
   async run(context) {
     const { image } = context.shared;
     const pairs = sizedPairs(image, context.seed);
@@ -82,9 +97,11 @@ export const establishSuite: Suite = {
     const fullCopy = timeFullCopy(context, 3);
     const fullCopyMs = median(fullCopy.ms);
     const smallest = medians[0];
-    const largest = medians[SIZES.length - 1];
+    const largest = medians[SIZES.indexOf(3 * GiB)];
+    const huge = medians[HUGE];
     const oneGiB = medians[SIZES.indexOf(GiB)];
     const bySize = Object.fromEntries(SIZES.map((bytes, index) => [`${bytes / MiB} MiB`, medians[index]]));
+    const hugeMemory = hugePairMemory(image, pairs[HUGE]);
     const verified = "every track pending and target checksum equal to the source's right after establish";
     return [
       {
@@ -96,6 +113,16 @@ export const establishSuite: Suite = {
         met: largest / smallest <= FLAT_BAR,
         verified,
         details: { medianMsBySize: bySize, rounds: samples[0].length, what: "StorageImage.establish (rules, core establish, bookkeeping), median" },
+      },
+      {
+        key: "establish.16tib",
+        figure: "establish time, 16 TiB pair vs 64 MiB pair",
+        value: `${formatMs(huge)} vs ${formatMs(smallest)}; its bitmap summary is ${hugeMemory} B, no leaf`,
+        bar: `ratio ≤ ${FLAT_BAR}`,
+        ratio: huge / smallest,
+        met: huge / smallest <= FLAT_BAR,
+        verified: `${verified}; the 16 TiB relationship's bitmap is its summary only`,
+        details: { medianMsBySize: bySize, rounds: samples[0].length, summaryBytes: hugeMemory },
       },
       {
         key: "establish.vs-full-copy",

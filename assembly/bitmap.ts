@@ -142,6 +142,14 @@ export function chunk_settle(bitmap: usize, chunk: u32): u32 {
   return chunk_track_count(bitmap, chunk);
 }
 
+// Sets a chunk all clear or all set, freeing its leaf. Only for a bitmap that
+// no other thread can read meanwhile (its relationship's volumes frozen).
+export function chunk_reset(bitmap: usize, chunk: u32, state: u32): void {
+  const entry = chunk_entry(bitmap, chunk);
+  if (entry != CHUNK_CLEAR && entry != CHUNK_SET) free(<usize>entry, leaf_words(bitmap, chunk) << 3);
+  atomic.store<u32>(entry_at(bitmap, chunk), state);
+}
+
 // Marks an all-clear chunk without a leaf all set (a restore fills a bitmap
 // in this way before anybody else sees it); false when it is not all clear.
 export function chunk_mark_set(bitmap: usize, chunk: u32): bool {

@@ -21,7 +21,7 @@ export { image_init, image_ready, thread_attach, thread_id, reap_thread } from "
 export { volume_create, volume_destroy, volume_reinit, volume_state, volume_allocated_bytes } from "./volume";
 export {
   rel_establish, rel_withdraw, rel_pending, rel_pending_pointer, rel_count_pending, rel_find_pending, rel_copied_bytes,
-  rel_settled_tracks, rel_recorded, rel_bitmap,
+  rel_settled_tracks, rel_recorded, rel_bitmap, rel_rearm_from_records,
 } from "./relationship";
 export { copy_tracks, copy_step, track_size } from "./copy";
 export {

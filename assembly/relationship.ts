@@ -19,7 +19,10 @@ import {
   volume_at, rel_at, base,
 } from "./layout";
 import { freeze_pair, thaw } from "./sync";
-import { bitmap_create, bitmap_free, bitmap_count, bitmap_find } from "./bitmap";
+import {
+  bitmap_create, bitmap_free, bitmap_count, bitmap_find, bitmap_chunks, chunk_entry, chunk_reset, leaf_ensure, leaf_words,
+  CHUNK_CLEAR, CHUNK_SET,
+} from "./bitmap";
 
 export function free_bitmaps(rel: usize): void {
   bitmap_free(<usize>load<u32>(rel + R_BITMAP));
@@ -217,4 +220,80 @@ export function rel_bitmap(rel_slot: u32, which: u32): usize {
   if (which == 1) return <usize>load<u32>(rel + R_RECORD_SOURCE);
   if (which == 2) return <usize>load<u32>(rel + R_RECORD_TARGET);
   return 0;
+}
+
+// @ts-ignore: decorator
+@inline function is_leaf(entry: u32): bool { return entry != CHUNK_CLEAR && entry != CHUNK_SET; }
+
+// Leaves of the control bitmap for every chunk where a change record has a
+// leaf and the control bitmap is not all set, allocated before anything
+// changes (rel_rearm_from_records).
+function prepare_rearm(control: usize, record_source: usize, record_target: usize): i32 {
+  const chunks = bitmap_chunks(control);
+  for (let chunk: u32 = 0; chunk < chunks; chunk++) {
+    const any_leaf = is_leaf(chunk_entry(record_source, chunk)) || is_leaf(chunk_entry(record_target, chunk));
+    if (!any_leaf || chunk_entry(control, chunk) == CHUNK_SET) continue;
+    const ensured = leaf_ensure(control, chunk);
+    if (ensured != OK) return ensured;
+  }
+  return OK;
+}
+
+// ORs both change records into the control bitmap and clears them; the
+// relationship's source and target are frozen, so no thread reads any of the
+// three bitmaps meanwhile and leaves may be freed.
+function rearm_frozen(control: usize, record_source: usize, record_target: usize): void {
+  const chunks = bitmap_chunks(control);
+  for (let chunk: u32 = 0; chunk < chunks; chunk++) {
+    const from_source = chunk_entry(record_source, chunk);
+    const from_target = chunk_entry(record_target, chunk);
+    const entry = chunk_entry(control, chunk);
+    if (from_source == CHUNK_SET || from_target == CHUNK_SET) {
+      chunk_reset(control, chunk, CHUNK_SET);
+    } else if (entry != CHUNK_SET) {
+      const words = leaf_words(control, chunk);
+      for (let index: u32 = 0; index < words; index++) {
+        const at = <usize>index << 3;
+        let word = load<u64>(<usize>entry + at);
+        if (is_leaf(from_source)) word |= load<u64>(<usize>from_source + at);
+        if (is_leaf(from_target)) word |= load<u64>(<usize>from_target + at);
+        store<u64>(<usize>entry + at, word);
+      }
+    }
+    chunk_reset(record_source, chunk, CHUNK_CLEAR);
+    chunk_reset(record_target, chunk, CHUNK_CLEAR);
+  }
+}
+
+// A new T0 for a -record relationship (what resyncflash needs, design.md §3):
+// every track changed on the source or the target since the last T0 becomes
+// pending again, on top of those still pending, and both change records start
+// empty. Source and target are frozen meanwhile, so the new T0 is one point in
+// time for every writer; the control bitmap's leaves are allocated first, so
+// a full image fails it with nothing changed. Returns the tracks now pending,
+// or an error code.
+export function rel_rearm_from_records(rel_slot: u32): i32 {
+  const rel = active_rel(rel_slot);
+  if (rel == 0) return E_BAD_ARGUMENT;
+  if ((load<u32>(rel + R_FLAGS) & REL_RECORD) == 0) return E_BAD_ARGUMENT;
+  const control = <usize>load<u32>(rel + R_BITMAP);
+  const record_source = <usize>load<u32>(rel + R_RECORD_SOURCE);
+  const record_target = <usize>load<u32>(rel + R_RECORD_TARGET);
+  const prepared = prepare_rearm(control, record_source, record_target);
+  if (prepared != OK) return prepared;
+  const source = volume_at(load<u32>(rel + R_SOURCE));
+  const target = volume_at(load<u32>(rel + R_TARGET));
+  const frozen = freeze_pair(source, target);
+  if (frozen != OK) return frozen;
+  rearm_frozen(control, record_source, record_target);
+  const pending = bitmap_count(control);
+  atomic.store<i32>(rel + R_PENDING, <i32>pending);
+  store<u32>(rel + R_CURSOR, 0);
+  thaw(target);
+  thaw(source);
+  if ((load<u32>(rel + R_FLAGS) & REL_BACKGROUND) != 0 && pending > 0) {
+    atomic.add<i32>(base() + H_WORK_EPOCH, 1);
+    atomic.notify(base() + H_WORK_EPOCH, <i32>THREAD_MAX);
+  }
+  return <i32>pending;
 }

@@ -29,6 +29,7 @@ export interface CoreExports {
   rel_settled_tracks(rel: number): number;
   rel_recorded(rel: number, which: number): number;
   rel_bitmap(rel: number, which: number): number; // 0 control, 1 source record, 2 target record
+  rel_rearm_from_records(rel: number): number; // a new T0 of a -record pair: tracks now pending, or < 0
   copy_tracks(rel: number, firstTrack: number, trackCount: number): number;
   copy_step(): number;
   track_size(): number;

@@ -3,7 +3,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { StorageImage, type ProgressEvent } from "../../src/engine/image.js";
-import { TRACK_SIZE } from "../../src/core/codes.js";
+import { TRACK_SIZE, CoreCode } from "../../src/core/codes.js";
 import { rejectsWith } from "./support.js";
 
 const MiB = 1 << 20;
@@ -179,3 +179,41 @@ Big("should establish at once and copy to a target equal to the source's T0 imag
   }
 });
 Big.run();
+
+const Rearm = suite("a new T0 from the change records (the core's rel_rearm_from_records)");
+Rearm("should make pending exactly the tracks changed on either side, and serve them from the source again", () => {
+  const image = new StorageImage({ workers: 0 });
+  try {
+    const size = 20 * TRACK_SIZE;
+    image.createVolume({ id: "1000", capacity: size / 512 });
+    image.createVolume({ id: "1001", capacity: size / 512 });
+    image.writePattern("1000", 0, size, 3);
+    const relationship = image.establish("1000", "1001", { nocopy: true, record: true, persist: true });
+    image.copyTracks(relationship.id, 0, 20);
+    image.fill("1000", 3 * TRACK_SIZE + 10, 100, 7); // source track 3 changes
+    image.fill("1001", 17 * TRACK_SIZE, TRACK_SIZE, 9); // target track 17 changes
+    assert.is(image.status(relationship.id).pendingTracks, 0);
+    const exports = image.core.exports;
+    assert.is(exports.rel_rearm_from_records(relationship.slot), 2);
+    assert.is(exports.rel_count_pending(relationship.slot), 2);
+    assert.equal([exports.rel_find_pending(relationship.slot, 0), exports.rel_find_pending(relationship.slot, 4)], [3, 17]);
+    assert.equal([image.recordedTracks(relationship.id, "source"), image.recordedTracks(relationship.id, "target")], [0, 0]);
+    assert.is(image.checksum("1001"), image.checksum("1000"), "the target reads as the source's new T0 image");
+  } finally {
+    void image.close();
+  }
+});
+Rearm("should refuse a relationship without -record and change nothing", () => {
+  const image = new StorageImage({ workers: 0 });
+  try {
+    image.createVolume({ id: "1000", capacity: 128 });
+    image.createVolume({ id: "1001", capacity: 128 });
+    const relationship = image.establish("1000", "1001", { nocopy: true });
+    image.copyTracks(relationship.id, 0, 1);
+    assert.is(image.core.exports.rel_rearm_from_records(relationship.slot), CoreCode.BAD_ARGUMENT);
+    assert.is(image.status(relationship.id).pendingTracks, 0);
+  } finally {
+    void image.close();
+  }
+});
+Rearm.run();

@@ -42,9 +42,16 @@ function random(): number {
   return state;
 }
 
+// A block index below `count`: one 32-bit draw while that covers it, two for
+// the blocks of volumes beyond 2^32 blocks (a 16 TiB volume has 2^35 of 512 B).
+function below(count: number): number {
+  if (count <= 2 ** 32) return random() % count;
+  return Math.floor(((random() * 2 ** 21 + (random() >>> 11)) / 2 ** 53) * count);
+}
+
 const blockCount = Math.floor(data.volumeBytes / spec.blockBytes);
 const hotCount = Math.max(1, Math.floor(blockCount / 10));
-const hotFirst = random() % (blockCount - hotCount + 1);
+const hotFirst = below(blockCount - hotCount + 1);
 let nextSequential = 0;
 
 function nextBlock(): number {
@@ -53,8 +60,8 @@ function nextBlock(): number {
     nextSequential = (nextSequential + 1) % blockCount;
     return block;
   }
-  if (spec.pattern === "hotspot" && random() % 100 < HOTSPOT_PERCENT) return hotFirst + (random() % hotCount);
-  return random() % blockCount;
+  if (spec.pattern === "hotspot" && random() % 100 < HOTSPOT_PERCENT) return hotFirst + below(hotCount);
+  return below(blockCount);
 }
 
 function isWrite(): boolean {

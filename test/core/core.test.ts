@@ -176,6 +176,16 @@ for (const build of ["release", "debug"] as const) {
     assert.is(BigInt.asUintN(64, core.exports.checksum_result()), hash(groups));
     assert.is(core.exports.volume_destroy(slot), CoreCode.OK);
   });
+  Huge("should zero a 16 TiB volume in no relationship without allocating its unwritten extents", () => {
+    const slot = 23;
+    assert.is(core.exports.volume_create(slot, BigInt(16 * TiB)), CoreCode.OK);
+    assert.is(core.exports.io_fill(slot, 16 * TiB - 100, 100, 0xee), CoreCode.OK);
+    assert.is(core.exports.io_fill(slot, 0, 16 * TiB, 0), CoreCode.OK);
+    assert.is(core.exports.volume_allocated_bytes(slot), BigInt(1 << 20), "only the extent written before");
+    assert.is(core.exports.io_read(slot, 16 * TiB - 100, 100, core.stagingPointer), CoreCode.OK);
+    assert.ok(core.staging(100).every((byte) => byte === 0), "the written bytes are zeros now");
+    assert.is(core.exports.volume_destroy(slot), CoreCode.OK);
+  });
   Huge.run();
 }
 

@@ -232,4 +232,35 @@ RoundTrip("should bring back random histories exactly", async () => {
   assert.ok(relationshipsSaved > 0, `the histories of seed ${seed} left relationships to save`);
 });
 
+RoundTrip("should bring back 16 TiB volumes and their relationships in a few KiB of bitmaps", async () => {
+  const TiB = 2 ** 40;
+  const huge = image({ model: "2107" });
+  for (const id of ["1000", "1001", "1002"]) huge.createVolume({ id, capacity: (16 * TiB) / 512 });
+  const offsets = [0, 2 ** 32 - 100, 5 * TiB + 12345, 16 * TiB - 3 * TRACK_SIZE];
+  offsets.forEach((offset, index) => huge.writePattern("1000", offset, 2 * TRACK_SIZE, index + 1));
+  huge.establish("1000", "1001", { nocopy: true, record: true, persist: true });
+  huge.establish("1000", "1002", { persist: true });
+  huge.fill("1000", 2 ** 32, 10, 7); // copy-on-write of a track past 4 GiB, recorded
+  huge.fill("1001", 16 * TiB - 10, 10, 8); // a target write at the very end
+  huge.copyTracks("1000:1002", 2 ** 26, 40); // tracks at 4 TiB
+  const file = join(folder.path, "state.tzs");
+  saveState([huge], file);
+  assert.ok(statSync(file).size < 2 * MiB, "the file holds the written tracks and a few KiB of bitmaps");
+  const [loaded] = await loadState(file, { workers: 0 });
+  open.push(loaded);
+  for (const id of ["1000", "1001", "1002"]) {
+    assert.is(loaded.checksum(id), huge.checksum(id), `checksum of ${id}`);
+    for (const offset of offsets) assert.equal(loaded.read(id, offset, 2 * TRACK_SIZE), huge.read(id, offset, 2 * TRACK_SIZE), `${id} at ${offset}`);
+  }
+  for (const pair of ["1000:1001", "1000:1002"]) {
+    const [before, after] = [huge, loaded].map((each) => each.status(pair));
+    assert.is(after.pendingTracks, before.pendingTracks, `pending tracks of ${pair}`);
+    const probes = [0, 2 ** 16, 2 ** 26, 2 ** 26 + 40, 2 ** 28 - 5].map((track) =>
+      [huge, loaded].map((each) => each.core.exports.rel_find_pending(each.relationship(pair).slot, track)));
+    for (const [expected, actual] of probes) assert.is(actual, expected, `next pending track of ${pair}`);
+  }
+  assert.is(loaded.recordedTracks("1000:1001", "source"), 1);
+  assert.is(loaded.recordedTracks("1000:1001", "target"), 1);
+});
+
 RoundTrip.run();

@@ -9,7 +9,7 @@
 //  BASE = __heap_base rounded up to 64 KiB (below it: this module's static data)
 //
 //  BASE + 0         image header                       HEADER_SIZE (4 KiB)
-//  VOLUME_TABLE     VOLUME_SLOT_MAX x VOLUME_ENTRY     256 KiB
+//  VOLUME_TABLE     VOLUME_SLOT_MAX x VOLUME_ENTRY     512 KiB
 //  REL_TABLE        REL_SLOT_MAX x REL_ENTRY          256 KiB
 //  THREAD_TABLE     THREAD_MAX x THREAD_ENTRY          4 KiB
 //  ZERO_EXTENT      EXTENT_SIZE bytes never written    1 MiB (reads of unallocated extents)
@@ -74,7 +74,7 @@ export const VOLUME_SIZE_MAX: u64 = <u64>1 << 44;
 export const HOST_NUMBER_MAX: f64 = 9007199254740991.0;
 
 export const HEADER_SIZE: u32 = 4096;
-export const VOLUME_ENTRY: u32 = 64;
+export const VOLUME_ENTRY: u32 = 128;
 export const REL_ENTRY: u32 = 64;
 export const THREAD_ENTRY: u32 = 64;
 
@@ -89,6 +89,7 @@ export const LAYOUT_VERSION: u32 = 2;
 //  28  i32 stop flag: copy workers leave when it is set
 //  32  u64 bytes copied by background copy, all relationships (progress figures)
 //  64  u32 x 32 free-list heads, one per power-of-two size class
+// 192 .. 4095 free: room for the link sender's ring pointer and counters (PPRC, issue 13)
 export const H_MAGIC: u32 = 0;
 export const H_VERSION: u32 = 4;
 export const H_ALLOC_LOCK: u32 = 8;
@@ -98,7 +99,7 @@ export const H_STOP: u32 = 28;
 export const H_COPIED_BYTES: u32 = 32;
 export const H_FREE_LISTS: u32 = 64;
 
-// Volume entry (64 bytes):
+// Volume entry (128 bytes):
 //   0 u32 state (VOLUME_FREE | VOLUME_NORMAL | VOLUME_UNUSABLE)
 //   4 i32 frozen: 1 while establish/withdraw/remove changes this volume's links
 //   8 u64 in-flight mask: bit t set while thread t does I/O on the volume
@@ -112,6 +113,8 @@ export const H_FREE_LISTS: u32 = 64;
 //  48 u32 extent count (at most 2^24)
 //  52 u32 lock stripe count (a power of two)
 //  56 u64 allocated bytes: extents allocated to the volume, EXTENT_SIZE each
+//  64 .. 127 reserved for PPRC (issue 13): the volume's pair link and its
+//           out-of-sync bitmap (a bitmap.ts bitmap, one bit per track)
 export const V_STATE: u32 = 0;
 export const V_FROZEN: u32 = 4;
 export const V_INFLIGHT: u32 = 8;

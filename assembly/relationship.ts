@@ -297,3 +297,25 @@ export function rel_rearm_from_records(rel_slot: u32): i32 {
   }
   return <i32>pending;
 }
+
+// Recounts the pending counter of every active relationship from its control
+// bitmap, with its source and target frozen: no thread is then between
+// clearing a bit and counting it off (copy.ts, io.ts do both inside a gate of
+// the pair). The reaper calls it, because a thread that died in that window
+// left a counter too high, which would keep its copy from ever ending.
+export function recount_pending_all(): i32 {
+  for (let rel_slot: u32 = 0; rel_slot < REL_SLOT_MAX; rel_slot++) {
+    const rel = active_rel(rel_slot);
+    if (rel == 0) continue;
+    const source = volume_at(load<u32>(rel + R_SOURCE));
+    const target = volume_at(load<u32>(rel + R_TARGET));
+    const frozen = freeze_pair(source, target);
+    if (frozen != OK) return frozen;
+    const pending = <i32>bitmap_count(<usize>load<u32>(rel + R_BITMAP));
+    atomic.store<i32>(rel + R_PENDING, pending);
+    if (pending == 0) atomic.notify(rel + R_PENDING, <i32>THREAD_MAX);
+    thaw(target);
+    thaw(source);
+  }
+  return OK;
+}

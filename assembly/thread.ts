@@ -6,7 +6,8 @@
 // The buffer belongs to the id and is reused by the next thread given it.
 // When a thread dies (a worker terminated mid-copy), the host calls
 // reap_thread from another thread: it drops the dead thread's bits from every
-// gate and releases every lock it held, so nothing waits on it for ever.
+// gate and releases every lock it held, so nothing waits on it for ever, and
+// recounts every relationship's pending counter from its bitmap.
 
 import {
   OK, E_BAD_ARGUMENT, E_NO_SPACE, MAGIC, LAYOUT_VERSION, THREAD_MAX, STAGING_SIZE, VOLUME_SLOT_MAX,
@@ -16,6 +17,7 @@ import {
 } from "./layout";
 import { alloc } from "./alloc";
 import { set_thread_id, current_thread, release_if_owned } from "./sync";
+import { recount_pending_all } from "./relationship";
 
 // Formats a fresh image. Returns the number of bytes the memory must have.
 export function image_init(): i32 {
@@ -68,5 +70,6 @@ export function reap_thread(id: u32): i32 {
   }
   release_if_owned(base() + H_ALLOC_LOCK, id);
   atomic.store<u32>(thread_at(id) + T_ATTACHED, 0);
-  return OK;
+  // It may have died between clearing pending bits and counting them off.
+  return recount_pending_all();
 }

@@ -204,7 +204,8 @@ Instant("should put each concurrent write wholly in or wholly out of the T0 imag
     });
     assert.ok(inside > 0, "some writes happened before T0");
     assert.ok(outside > 0, "some writes happened after T0");
-    await image.waitForCopy(["1000:1001"], { timeoutMs: 120_000 });
+    // The copy may have ended (and left lsflash) while the writes were checked.
+    if (image.hasRelationship("1000:1001")) await image.waitForCopy(["1000:1001"], { timeoutMs: 120_000 });
   } finally {
     await image.close();
   }

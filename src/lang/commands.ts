@@ -165,7 +165,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "lsflash", group: "ds", summary: "list FlashCopy relationships",
     usage: "lsflash [-l | -s] [-fmt ...] [-dev IMAGE] [VOLUME_ID | SOURCE:TARGET]...",
     options: [
-      { name: "l", summary: "long: also OutOfSyncTracks DateCreated DateSynced State" },
+      { name: "l", summary: "long: also OutOfSyncTracks DateCreated DateSynced State Reason" },
       { name: "s", summary: "short: IDs only" },
       ...LISTING, DEV,
     ],

@@ -284,7 +284,9 @@ const LSFLASH_COLUMNS = [
   "ID", "SrcLSS", "SequenceNum", "Timeout", "ActiveCopy", "Recording", "Persistent", "Revertible",
   "SourceWriteEnabled", "TargetWriteEnabled", "BackgroundCopy",
 ];
-const LSFLASH_LONG_COLUMNS = [...LSFLASH_COLUMNS, "OutOfSyncTracks", "DateCreated", "DateSynced", "State"];
+// State is DS CLI's (Valid, Validation Required, Tgt Failed: src/engine/copy-faults.ts);
+// Reason, last, is tzero's: why the state is not Valid ("-" when it is).
+const LSFLASH_LONG_COLUMNS = [...LSFLASH_COLUMNS, "OutOfSyncTracks", "DateCreated", "DateSynced", "State", "Reason"];
 
 function lsflash(context: CommandContext): CommandResult {
   const image = context.image();
@@ -316,7 +318,8 @@ function lsflash(context: CommandContext): CommandResult {
         OutOfSyncTracks: status.pendingTracks,
         DateCreated: dsDate(status.createdAt),
         DateSynced: status.syncedAt ? dsDate(status.syncedAt) : dsDate(status.createdAt),
-        State: "Valid",
+        State: status.state,
+        Reason: status.reason ?? "-",
       } satisfies ValueRecord;
     });
   const columns = context.flag("s") ? ["ID"] : context.flag("l") ? LSFLASH_LONG_COLUMNS : LSFLASH_COLUMNS;

@@ -150,7 +150,7 @@ export class CoreThread {
   constructor(
     readonly memory: WebAssembly.Memory,
     readonly threadId: number,
-    module: WebAssembly.Module = coreModule(),
+    readonly module: WebAssembly.Module = coreModule(),
     format = false,
     timeouts: WaitTimeouts = {},
   ) {

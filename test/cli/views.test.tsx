@@ -28,7 +28,8 @@ Figures("should round percent copied down to a tenth", () => {
 Figures("should give the time left from bytes left and rate", () => {
   assert.is(formatEta(10 * 1_000_000, 1_000_000), "0:10");
   assert.is(formatEta(3725 * 1000, 1000), "1:02:05");
-  assert.is(formatEta(1, 0), "--:--");
+  assert.is(formatEta(1, 0), "—");
+  assert.is(formatEta(96 * 65536, 1e-70), "—", "a rate decayed towards 0 gives no ETA, not ages");
   assert.is(formatEta(0, 0), "0:00");
 });
 Figures("should give latency in µs below a millisecond, else in ms", () => {
@@ -120,7 +121,7 @@ Presenter("should end on q without interrupting, leaving the copy running", asyn
   await watching;
   assert.is(interrupted, 0);
   assert.is(image.status("1000:1001").pendingTracks, 12);
-  assert.match(screen.text, /1000:1001\s+█{6}░{18}\s+25\.0%\s+12 of 16 tracks left\s+0\.0 MB\/s\s+ETA --:--/);
+  assert.match(screen.text, /1000:1001\s+█{6}░{18}\s+25\.0%\s+12 of 16 tracks left\s+0\.0 MB\/s\s+ETA —/);
   assert.not.match(screen.text.split("\n").slice(-3).join("\n"), /q stops watching/);
 });
 

@@ -128,6 +128,18 @@ function withUnsignedPointers(raw: CoreExports): CoreExports {
   return exports;
 }
 
+// The constants the core exports as globals (its result codes E_*, sizes and
+// limits, flags), by name: what src/core/codes.ts must agree with.
+export function coreConstants(module: WebAssembly.Module = coreModule()): Map<string, number | bigint> {
+  const core = new CoreThread(createImageMemory(), 0, module, true);
+  const instance = core.instanceExports;
+  const constants = new Map<string, number | bigint>();
+  for (const [name, value] of Object.entries(instance)) {
+    if (value instanceof WebAssembly.Global) constants.set(name, value.value as number | bigint);
+  }
+  return constants;
+}
+
 export class CoreAbort extends Error {
   readonly code = "CORE_ABORT";
 }
@@ -143,6 +155,8 @@ function decodeString(memory: WebAssembly.Memory, pointer: number): string {
 // One thread's binding to an image.
 export class CoreThread {
   readonly exports: CoreExports;
+  // The instance's exports as WebAssembly gives them, globals included (coreConstants).
+  readonly instanceExports: WebAssembly.Exports;
   readonly stagingPointer: number;
   private bytes: Uint8Array;
   private readonly stagingBytes: Uint8Array;
@@ -165,6 +179,7 @@ export class CoreThread {
         },
       },
     });
+    this.instanceExports = instance.exports;
     this.exports = withUnsignedPointers(instance.exports as unknown as CoreExports);
     this.exports.set_wait_timeouts(timeouts.lock ?? 0, timeouts.alloc ?? 0, timeouts.gate ?? 0, timeouts.drain ?? 0);
     if (format) {

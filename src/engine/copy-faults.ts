@@ -51,6 +51,7 @@ interface FaultRecord {
   fault: CopyFault;
   timer: NodeJS.Timeout | null;
   releasedAtBytes: number | null; // copied bytes when last released for a retry
+  freesSeen: number; // spaceFreed() calls before the failure's copy was last released
 }
 
 // The relationship a failure belongs to, as the image knows it.
@@ -64,8 +65,13 @@ export interface CopyFaultEvents {
   recovered(id: string, fault: CopyFault): void;
 }
 
+function isSpaceCode(code: number): boolean {
+  return code === CoreCode.NO_SPACE || code === CoreCode.ALLOC_LOCK_TIMEOUT;
+}
+
 export class CopyFaults {
   private readonly records = new Map<string, FaultRecord>();
+  private frees = 0;
 
   constructor(
     private readonly core: CoreThread,
@@ -99,13 +105,17 @@ export class CopyFaults {
       retrying: false,
       nextRetryAt: aborted ? null : new Date(Date.now() + delayMs),
     };
-    const record: FaultRecord = { relSlot: target.slot, coreCode, fault, timer: null, releasedAtBytes: null };
+    const freesSeen = previous?.freesSeen ?? this.frees;
+    const record: FaultRecord = { relSlot: target.slot, coreCode, fault, timer: null, releasedAtBytes: null, freesSeen };
     if (!aborted) {
       record.timer = setTimeout(() => this.retry(target.id), delayMs);
       record.timer.unref();
     }
     this.records.set(target.id, record);
     this.events.fault(target.id, fault);
+    // A failure for want of space reported after space was freed may predate
+    // the free (its report was in flight): it is retried at once.
+    if (isSpaceCode(coreCode) && freesSeen !== this.frees) this.retry(target.id);
   }
 
   // Releases the held copy for one more try.
@@ -115,15 +125,17 @@ export class CopyFaults {
     if (record.timer) clearTimeout(record.timer);
     record.timer = null;
     record.releasedAtBytes = Number(this.core.exports.rel_copied_bytes(record.relSlot));
+    record.freesSeen = this.frees;
     record.fault = { ...record.fault, retries: record.fault.retries + 1, retrying: true, nextRetryAt: null };
     this.core.exports.rel_release_copy(record.relSlot);
   }
 
   // Space was freed: copies held for want of it (or of the allocator) try again now.
   spaceFreed(): void {
+    this.frees++;
     for (const [id, record] of this.records) {
       if (record.fault.retrying) continue;
-      if (record.coreCode === CoreCode.NO_SPACE || record.coreCode === CoreCode.ALLOC_LOCK_TIMEOUT) this.retry(id);
+      if (isSpaceCode(record.coreCode)) this.retry(id);
     }
   }
 

@@ -20,9 +20,10 @@ const RESPAWNS_MAX = 64; // per pool: a worker that keeps dying is a bug, not lo
 const STOP_TIMEOUT_MS = 2000;
 const WORKER_EXITS_KEPT = 32;
 
-// A failed copy step: `message` is set for an abort of the core.
+// A failed copy step: `message` is set for an abort of the core ("abort")
+// and for a worker that failed outside the core ("exit": it could not start).
 export interface CopyFailure {
-  code: number | "abort";
+  code: number | "abort" | "exit";
   message: string | null;
   relSlot: number; // -1 when the worker had not yet picked a relationship
   generation: number;
@@ -48,6 +49,7 @@ interface PoolWorker {
   worker: Worker;
   threadId: number;
   abort: string | null; // the abort it reported, if any
+  reported: boolean; // whether that abort reached the handlers already
   exited: Promise<number>;
 }
 
@@ -58,6 +60,8 @@ export class CopyPool {
   private readonly words: Int32Array;
   // The latest unexpected exits, newest last (status and tests read them).
   readonly exits: WorkerExit[] = [];
+  // Workers that have attached to the image and started copying.
+  readyCount = 0;
 
   constructor(
     private readonly core: CoreThread,
@@ -95,6 +99,7 @@ export class CopyPool {
       worker,
       threadId,
       abort: null,
+      reported: false,
       exited: new Promise((resolve) => worker.once("exit", (code) => resolve(code))),
     };
     worker.on("message", (message: CopyWorkerMessage) => this.onMessage(entry, message));
@@ -111,8 +116,11 @@ export class CopyPool {
   private onMessage(entry: PoolWorker, message: CopyWorkerMessage): void {
     if (message.type === "fault") {
       this.handlers.failure({ code: message.code, message: null, relSlot: message.relSlot, generation: message.generation, threadId: entry.threadId });
+    } else if (message.type === "ready") {
+      this.readyCount++;
     } else if (message.type === "abort") {
       entry.abort = message.message;
+      entry.reported = true;
       this.handlers.failure({ code: "abort", message: message.message, relSlot: message.relSlot, generation: message.generation, threadId: entry.threadId });
     }
   }
@@ -125,6 +133,9 @@ export class CopyPool {
     this.threads.release(entry.threadId);
     if (this.stopping) return;
     const aborted = entry.abort !== null || exitCode === EXIT_CODE_ABORTED;
+    if (entry.abort !== null && !entry.reported) {
+      this.handlers.failure({ code: "exit", message: entry.abort, relSlot: -1, generation: 0, threadId: entry.threadId });
+    }
     const replaced = !aborted && this.respawns < RESPAWNS_MAX;
     if (replaced) {
       this.respawns++;

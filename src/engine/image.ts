@@ -117,7 +117,7 @@ export class StorageImage extends EventEmitter {
   private readonly progressIntervalMs: number;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
-  private readonly aborts: string[] = [];
+  private readonly aborts: EngineError[] = [];
 
   constructor(options: ImageOptions = {}) {
     super();
@@ -326,9 +326,12 @@ export class StorageImage extends EventEmitter {
       this.faults.record({ id: known.id, slot: failure.relSlot }, failure);
       return;
     }
-    // An abort outside any relationship still fails every wait for a copy of this image.
+    // A worker lost outside any relationship still fails every wait for a copy of this image.
     if (failure.code === "abort") {
-      this.aborts.push(`the core aborted in copy worker ${failure.threadId}: ${failure.message}`);
+      this.aborts.push(new EngineError("CORE_ABORT", `background copy on ${this.id} failed: the core aborted in copy worker ${failure.threadId}: ${failure.message}`));
+      this.emit("abort", failure);
+    } else if (failure.code === "exit") {
+      this.aborts.push(new EngineError("WORKER_EXITED", `background copy on ${this.id} lost a worker: ${failure.message}`));
       this.emit("abort", failure);
     }
   }
@@ -374,7 +377,7 @@ export class StorageImage extends EventEmitter {
 
   // Failures of this image's copy workers that no relationship carries (an
   // abort outside any copy); every wait for a copy fails while there is one.
-  get workerAborts(): readonly string[] {
+  get workerAborts(): readonly EngineError[] {
     return this.aborts;
   }
 
@@ -491,11 +494,12 @@ export class StorageImage extends EventEmitter {
 
   // Why the background copy of one of `wanted` cannot complete, or null.
   private copyFailure(wanted: readonly Relationship[]): EngineError | null {
-    if (this.aborts.length > 0) return new EngineError("CORE_ABORT", `background copy on ${this.id} failed: ${this.aborts[0]}`);
+    if (this.aborts.length > 0) return this.aborts[0];
     for (const relationship of wanted) {
       if (!this.relationships.has(relationship.id)) continue;
       const fault = this.faults.get(relationship.id);
-      if (!fault) continue;
+      // A retry under way is waited for: it either copies again or fails again.
+      if (!fault || fault.retrying) continue;
       const left = this.core.exports.rel_pending(relationship.slot);
       return new EngineError(
         fault.code,

@@ -117,6 +117,8 @@ export class StorageImage extends EventEmitter {
   private readonly progressIntervalMs: number;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
+  // Pairs whose copy completed and which then ended by themselves: a wait for one is already over.
+  private readonly copiedIds = new Set<string>();
   private readonly aborts: EngineError[] = [];
 
   constructor(options: ImageOptions = {}) {
@@ -268,6 +270,7 @@ export class StorageImage extends EventEmitter {
       tgtinhibit: options.tgtinhibit ?? false, seqnum, createdAt: new Date(), syncedAt: null,
     };
     this.relationships.set(id, relationship);
+    this.copiedIds.delete(id);
     this.watchRelationship(relationship, 0);
     return relationship;
   }
@@ -452,14 +455,17 @@ export class StorageImage extends EventEmitter {
     const code = this.core.exports.rel_withdraw(relationship.slot);
     if (code < 0) return; // busy: the next poll tries again
     this.forget(relationship);
+    this.copiedIds.add(relationship.id);
     this.emit("copied", relationship);
   }
 
   // Resolves when the background copies of the given pairs (all, by default)
   // have completed; rejects on timeout or abort, and at once when one of them
   // cannot go on (its state is not Valid) or a copy worker of the image aborted.
+  // A pair whose copy completed and which then ended by itself is already done.
   waitForCopy(ids?: string[], options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
-    const wanted = (ids ?? this.listRelationships().filter((r) => !r.nocopy).map((r) => r.id)).map((id) => this.relationship(id));
+    const named = ids ?? this.listRelationships().filter((r) => !r.nocopy).map((r) => r.id);
+    const wanted = named.filter((id) => !this.copiedIds.has(id.toUpperCase()) || this.hasRelationship(id)).map((id) => this.relationship(id));
     for (const relationship of wanted) {
       if (relationship.nocopy) {
         return Promise.reject(new EngineError("BAD_ARGUMENT", `FlashCopy pair ${relationship.id} was established with -nocp: it has no background copy to wait for`));

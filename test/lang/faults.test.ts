@@ -58,6 +58,24 @@ Flash("mkflash -wait should fail once its copy cannot go on", async () => {
   }
 });
 
+Flash("the reproducer of issue 9 should fail its wait with NO_SPACE naming the pair, not time out", async () => {
+  // Two 2 GiB volumes, the source written in full: the target cannot get its 2 GiB of the image's 4.
+  const recorded = recordedSession({ workers: 2 });
+  try {
+    await runOk(recorded, "mkfbvol -cap 2 1000-1001\nfill 1000 -pattern random -seed 1\nmkflash 1000:1001");
+    const error = await run(recorded.session, "wait flash -timeout 600s 1000:1001");
+    assert.ok(error, "the wait failed");
+    assert.is(error!.code, "NO_SPACE");
+    assert.match(error!.message, /FlashCopy pair 1000:1001 is Validation Required: its background copy cannot go on \(\d+ of 32768 tracks left\): the storage image has no free space left/);
+    const [, , row] = await runOk(recorded, "lsflash -l -bnr off");
+    assert.match(row, /Validation Required +the storage image has no free space left .*(next retry in|a retry is under way)/);
+    const lines = await runOk(recorded, "rmflash -quiet 1000:1001");
+    assert.match(lines.join("\n"), /1001 was not completely copied and is now unusable/);
+  } finally {
+    await recorded.session.close();
+  }
+});
+
 const Workloads = suite("workload failures");
 
 Workloads("lsworkload should show a failed workload's reason at once, before workload stop", async () => {

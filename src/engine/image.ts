@@ -96,7 +96,7 @@ const PROGRESS_INTERVAL_MS = 50;
 const RATE_SMOOTHING = 0.3;
 const STALLED_MS = 1000; // no track copied for this long: the rate is 0, not a decaying average
 // A freeze that timed out draining I/O is retried from the event loop (drained()), this often, this long.
-const DRAIN_RETRY_MS = 5;
+const DRAIN_RETRY_MS = 20;
 const DRAIN_RETRY_TOTAL_MS = 20_000;
 
 export class StorageImage extends EventEmitter {

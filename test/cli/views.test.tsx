@@ -237,3 +237,25 @@ Tracker("should not be settled while a copy runs", () => {
   tracker.dispose();
 });
 Tracker.run();
+
+const Held = suite("a held copy");
+Held("should show a copy that cannot go on as held, with its reason, and settle the view", async () => {
+  const image = new StorageImage({ workers: 1 });
+  try {
+    image.createVolume({ id: "1000", capacity: 16 * TRACK_BLOCKS });
+    image.createVolume({ id: "1001", capacity: 16 * TRACK_BLOCKS });
+    image.writePattern("1000", 0, TRACK_SIZE, 1);
+    image.core.exports.fault_arm_abort(1);
+    image.establish("1000", "1001");
+    const tracker = new CopyTracker(image, ["1000:1001"]);
+    await until("the copy is held", () => image.status("1000:1001").state !== "Valid", 60_000);
+    const [row] = tracker.sample();
+    assert.is(row.state, "held");
+    assert.match(row.reason ?? "", /^Tgt Failed: the core aborted/);
+    assert.ok(CopyTracker.settled([row]), "a held copy ends a view waiting for copies");
+    tracker.dispose();
+  } finally {
+    await image.close();
+  }
+});
+Held.run();

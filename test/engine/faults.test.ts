@@ -276,6 +276,26 @@ for (const build of BUILDS) {
   });
 }
 
+const Stalled = suite("a stalled copy");
+
+Stalled("should report a rate of 0, not an average decaying towards it, once no track has moved for a second", async () => {
+  const image = new StorageImage({ workers: 0, progressIntervalMs: 10 });
+  try {
+    image.createVolume({ id: "1000", capacity: 64 * 128 });
+    image.createVolume({ id: "1001", capacity: 64 * 128 });
+    image.establish("1000", "1001", { persist: true });
+    image.copyTracks("1000:1001", 0, 32);
+    image.poll();
+    assert.ok(image.status("1000:1001").bytesPerSecond > 0, "a copy that moved has a rate");
+    // No workers: nothing moves any more.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    image.poll();
+    assert.is(image.status("1000:1001").bytesPerSecond, 0);
+  } finally {
+    await image.close();
+  }
+});
+
 const Start = suite("a worker that cannot start");
 
 Start("should fail every wait for a copy with WORKER_EXITED, naming why, and not be replaced", async () => {
@@ -299,4 +319,5 @@ Start("should fail every wait for a copy with WORKER_EXITED, naming why, and not
 Space.run();
 Waits.run();
 Aborts.run();
+Stalled.run();
 Start.run();

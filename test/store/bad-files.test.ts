@@ -249,4 +249,15 @@ Bad("should refuse bytes after the end record", async () => {
   await refused(joinBytes([good, encodeFrame(encodeRecord({ type: "end" }), saveIdOf(preamble), frames.length)]), "TRAILING_DATA");
 });
 
+Bad("should abandon a load when its signal aborts, building nothing", async () => {
+  const file = join(folder.path, "good-copy.tzs");
+  writeFileSync(file, good);
+  const controller = new AbortController();
+  const load = loadState(file, { workers: 0, signal: controller.signal });
+  controller.abort(); // the load is reading by now: it stops at its next frame
+  const error = await rejectsWithStore(load, "ABANDONED");
+  assert.ok(error.message.includes(file), error.message);
+  await rejectsWithStore(loadState(file, { workers: 0, signal: AbortSignal.abort() }), "ABANDONED");
+});
+
 Bad.run();

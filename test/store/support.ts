@@ -54,7 +54,7 @@ export function temporaryDirectory(): { path: string; remove(): void } {
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-export async function rejectsWithStore(promise: Promise<unknown>, code: StoreErrorCode): Promise<StoreError> {
+export async function rejectsWithStore(promise: Promise<unknown>, code: StoreErrorCode, what = ""): Promise<StoreError> {
   try {
     await promise;
   } catch (error) {
@@ -62,7 +62,7 @@ export async function rejectsWithStore(promise: Promise<unknown>, code: StoreErr
     assert.is((error as StoreError).code, code, (error as StoreError).message);
     return error as StoreError;
   }
-  throw new assert.Assertion({ message: `expected a rejection with ${code}`, operator: "rejects", expects: code, actual: "resolved", generated: false });
+  throw new assert.Assertion({ message: `expected a rejection with ${code}${what ? ` (${what})` : ""}`, operator: "rejects", expects: code, actual: "resolved", generated: false });
 }
 
 export function throwsStore(action: () => unknown, code: StoreErrorCode): StoreError {

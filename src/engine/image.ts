@@ -618,7 +618,7 @@ function takeSlot(freeSlots: number[], slot: number, what: string): void {
 // What fillAsync writes: a byte value, or the seeded pattern of writePattern.
 export type FillSource = { kind: "byte"; value: number } | { kind: "pattern"; seed: number };
 
-const FILL_SLICE_MS = 10; // aim of one chunk of fillAsync: well inside the ~50 ms the event loop may wait
+const FILL_SLICE_MS = 5; // aim of one chunk of fillAsync: well inside the ~50 ms the event loop may wait
 const FILL_CHUNK_MIN = 1 << 20;
 const FILL_CHUNK_MAX = 256 << 20;
 

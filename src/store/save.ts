@@ -20,12 +20,14 @@
 //      (as data, or as zeros when they became zero), and repeats while many
 //      changed but the passes shrink (worthAnotherPass), at most PASSES_MAX;
 //   3. it quiesces every image at once (every volume frozen), takes the bits a
-//      last time, writes those tracks and the relationships with their
-//      bitmaps, and resumes the images.
+//      last time, copies those tracks and the relationships with their
+//      bitmaps into memory touched beforehand (copy-out.ts), resumes the
+//      images, and writes the copies.
 // The loader applies frames in order, so later copies of a track win, and the
 // file holds the images as they were at the moment of pass 3: host writes,
 // background copies and withdrawals on any thread are wholly before or wholly
-// after it. Pass 3 costs what changed during the last running pass; host I/O
+// after it. Pass 3 costs a memory copy of what changed during the last running
+// pass (more, written to the file, beyond the copy-out buffer); host I/O
 // waits at most 20 s at a frozen gate, so a save whose pass 3 would exceed
 // `frozenBudgetMs` gives up (FROZEN_TOO_LONG) and leaves the old file in place.
 //
@@ -47,6 +49,7 @@ import {
 } from "../engine/snapshot.js";
 import { EXTENT_SIZE, TRACK_SIZE } from "../core/codes.js";
 import { FrameWriter, type FrameSink } from "./frame-writer.js";
+import { CopyOutBuffer } from "./copy-out.js";
 import { NODE_FILE_SYSTEM, type StoreFileSystem } from "./file-system.js";
 import { StoreError } from "./errors.js";
 import { TRACKS_PER_FRAME_MAX, type VolumeRecord, type RelationshipRecord } from "./format.js";
@@ -55,6 +58,7 @@ export const GENERATOR = "tzero 0.1.0";
 const FROZEN_BUDGET_MS = 10_000; // half of the 20 s a gate waits (assembly/sync.ts)
 const PASSES_MAX = 8; // passes while the images run; a workload that outruns the save still ends
 const QUIESCED_BYTES_TARGET = 8 << 20; // quiesce once no more than this changed during a pass
+const CONVERGING_RATIO = 0.8; // another pass only if it has less to write than the last by this much
 const SLICE_MS = 10; // longest stretch of CPU work between two turns of the event loop
 const SCAN_EXTENTS = 256; // extents scanned between two looks at the clock
 
@@ -143,6 +147,7 @@ function abandoned(file: string): StoreError {
 class SaveRun {
   private readonly fileSystem: StoreFileSystem;
   private readonly saved: SavedVolume[] = [];
+  private readonly copyOut = new CopyOutBuffer();
   private writer!: FrameWriter;
   private sliceStarted = performance.now();
   private changedBytes = 0;
@@ -172,7 +177,7 @@ class SaveRun {
       await ioStep(this.file, "rename the temporary file over", () => fileSystem.rename(temporary, this.file));
       await ioStep(this.file, "fsync the directory of", () => syncDirectory(fileSystem, dirname(this.file)));
       return {
-        file: this.file, images: this.images.length, volumes: this.saved.length, relationships: quiesced.relationships,
+        file: this.file, images: this.images.length, volumes: this.saved.length, relationships: quiesced.relationships.length,
         bytesWritten: this.writer.bytesWritten, dataBytes: this.writer.dataBytes, changedBytes: this.changedBytes,
         passes: this.passes, frozenBytes: quiesced.frozenBytes, frozenMs: quiesced.frozenMs,
       };
@@ -229,28 +234,39 @@ class SaveRun {
     for (const [index, image] of this.images.entries()) await this.writeStructure(image, index);
     let passBytes = await this.writeFirstPass();
     let changes = this.takeChanges();
+    this.reserveCopyOut(changes);
     while (this.worthAnotherPass(changedTrackCount(changes) * TRACK_SIZE, passBytes)) {
       passBytes = await this.writeChanges(changes);
       this.changedBytes += passBytes;
       changes = this.takeChanges();
+      this.reserveCopyOut(changes);
     }
+    while (this.copyOut.touchStep()) await this.slice();
     await this.options.beforeQuiesce?.();
     this.checkAbort();
-    const quiesced = this.writeQuiesced(changes);
+    const quiesced = this.captureQuiesced(changes);
     this.changedBytes += quiesced.frozenBytes;
+    for (const { saved, run } of quiesced.runs) await this.writeRun(saved, run);
+    for (const record of quiesced.relationships) await this.writer.writeRecord(record);
     await this.writer.writeRecord({
       type: "end", savedAt: quiesced.savedAt, frames: this.writer.frames, images: this.images.length, volumes: this.saved.length,
-      relationships: quiesced.relationships, dataBytes: this.writer.dataBytes, zeroTracks: this.zeroTracks,
+      relationships: quiesced.relationships.length, dataBytes: this.writer.dataBytes, zeroTracks: this.zeroTracks,
     });
     return quiesced;
   }
 
+  // Room for the next quiesced pass: what changed during the last pass, and
+  // a quarter more for what changes while the next one runs.
+  private reserveCopyOut(changes: Changes): void {
+    this.copyOut.reserve(Math.ceil(changedTrackCount(changes) * TRACK_SIZE * 1.25) + TRACK_SIZE * TRACKS_PER_FRAME_MAX);
+  }
+
   // Another pass while the images run pays when many tracks changed during
-  // the last one, but clearly fewer than it wrote: the passes are converging.
-  // Writers that change tracks as fast as a pass writes them never let them
+  // the last one, but fewer than it wrote: the passes are converging. Writers
+  // that change tracks as fast as a pass writes them never let them
   // converge; the quiesced pass then takes what they changed during the last.
   private worthAnotherPass(changedBytes: number, lastPassBytes: number): boolean {
-    return this.passes < PASSES_MAX && changedBytes > QUIESCED_BYTES_TARGET && changedBytes <= lastPassBytes / 2;
+    return this.passes < PASSES_MAX && changedBytes > QUIESCED_BYTES_TARGET && changedBytes <= lastPassBytes * CONVERGING_RATIO;
   }
 
   // The image and volume records, and the volumes the passes go over.
@@ -307,9 +323,13 @@ class SaveRun {
     return this.writer.dataBytes - before;
   }
 
+  // While the frame's write is in flight (on libuv's thread pool), this
+  // thread touches the next step of the copy-out buffer.
   private async writeRun(saved: SavedVolume, run: TrackRun): Promise<void> {
     if (run.bytes !== null) {
-      await this.writer.writeTracks(saved.image, saved.volume.id, run.firstTrack, run.bytes);
+      const written = this.writer.writeTracks(saved.image, saved.volume.id, run.firstTrack, run.bytes);
+      this.copyOut.touchStep();
+      await written;
       saved.nonzero.fill(1, run.firstTrack, run.firstTrack + run.trackCount);
       return;
     }
@@ -319,36 +339,33 @@ class SaveRun {
     }
   }
 
-  // Pass 3, with every image quiesced at once: the tracks changed since (and
-  // those taken last but not yet written), and the relationships. Resumes the
+  // Pass 3, with every image quiesced at once: copies of the tracks changed
+  // since (and of those taken last but not yet written) and of the
+  // relationships, written once the images run again. A run that does not fit
+  // the copy-out buffer is written to the file there and then. Resumes the
   // images whatever happens.
-  private writeQuiesced(pending: Changes): Quiesced {
+  private captureQuiesced(pending: Changes): Quiesced {
     const captures: ImageCapture[] = [];
-    const result: Quiesced = { relationships: 0, frozenBytes: 0, frozenMs: 0, savedAt: 0 };
+    const result: Quiesced = { runs: [], relationships: [], frozenBytes: 0, frozenMs: 0, savedAt: 0 };
     let frozenAt = 0;
     try {
+      frozenAt = performance.now(); // host I/O waits from the first freeze on, drains included
       for (const image of this.images) captures.push(quiesce(image));
-      frozenAt = performance.now();
       result.savedAt = Date.now();
       this.checkStructure();
-      const checkBudget = () => this.checkBudget(frozenAt);
-      const changes = mergeChanges(pending, this.takeChanges());
-      const before = this.writer.dataBytes;
-      for (const [saved, tracks] of changes) {
+      for (const [saved, tracks] of mergeChanges(pending, this.takeChanges())) {
         for (const run of dataRuns(this.images[saved.image], saved.volume, tracks, TRACKS_PER_FRAME_MAX)) {
-          checkBudget();
-          this.writeRunSync(saved, run);
+          this.checkBudget(frozenAt);
+          result.frozenBytes += run.bytes?.byteLength ?? 0;
+          const copy = run.bytes === null ? null : this.copyOut.copy(run.bytes);
+          if (run.bytes === null || copy !== null) result.runs.push({ saved, run: { ...run, bytes: copy } });
+          else this.writeRunSync(saved, run);
         }
       }
-      result.frozenBytes = this.writer.dataBytes - before;
       captures.forEach((capture, index) => {
-        for (const relationship of capture.relationships()) {
-          checkBudget();
-          this.writer.writeRecordSync(relationshipRecord(relationship, index));
-          result.relationships++;
-        }
+        for (const relationship of capture.relationships()) result.relationships.push(relationshipRecord(relationship, index));
       });
-      checkBudget();
+      this.checkBudget(frozenAt);
     } finally {
       for (const capture of captures) capture.resume();
     }
@@ -391,8 +408,9 @@ class SaveRun {
 }
 
 interface Quiesced {
-  relationships: number;
-  frozenBytes: number;
+  runs: { saved: SavedVolume; run: TrackRun }[]; // copied while quiesced, to write afterwards
+  relationships: RelationshipRecord[];
+  frozenBytes: number; // track data read while quiesced
   frozenMs: number;
   savedAt: number;
 }

@@ -31,6 +31,14 @@ export async function measureStall<T>(operation: () => Promise<T>): Promise<{ re
   return { result, stall: { longestMs: histogram.max / 1e6, samples: histogram.count }, elapsedMs };
 }
 
+// The longest gap of an idle event loop over `durationMs`: what the machine's
+// scheduler alone costs (other processes, other threads of this one). On a
+// shared machine it is tens of milliseconds; a stall figure is read beside it.
+export async function measureIdleStall(durationMs: number): Promise<Stall> {
+  const { stall } = await measureStall(() => delay(durationMs));
+  return stall;
+}
+
 // Blocks the thread for CALIBRATION_STALL_MS and checks that the monitor
 // reports a stall at least that long, and not wildly longer.
 export async function calibrateStallMonitor(): Promise<Stall> {

@@ -86,6 +86,7 @@ export interface SaveReport {
   passes: number; // passes over the data while the images ran (1 when nothing changed)
   frozenBytes: number; // of which written while the images were quiesced
   frozenMs: number; // how long host I/O and background copies waited
+  drainMs: number; // of which quiescing took: the wait for I/O in flight on other threads to finish
   elapsedMs: number; // the whole save, fsyncs and rename included
 }
 
@@ -179,7 +180,7 @@ class SaveRun {
       return {
         file: this.file, images: this.images.length, volumes: this.saved.length, relationships: quiesced.relationships.length,
         bytesWritten: this.writer.bytesWritten, dataBytes: this.writer.dataBytes, changedBytes: this.changedBytes,
-        passes: this.passes, frozenBytes: quiesced.frozenBytes, frozenMs: quiesced.frozenMs,
+        passes: this.passes, frozenBytes: quiesced.frozenBytes, frozenMs: quiesced.frozenMs, drainMs: quiesced.drainMs,
       };
     } catch (error) {
       if (fd >= 0) await fileSystem.close(fd).catch(() => undefined); // already failing: that error is the one to report
@@ -346,11 +347,12 @@ class SaveRun {
   // images whatever happens.
   private captureQuiesced(pending: Changes): Quiesced {
     const captures: ImageCapture[] = [];
-    const result: Quiesced = { runs: [], relationships: [], frozenBytes: 0, frozenMs: 0, savedAt: 0 };
+    const result: Quiesced = { runs: [], relationships: [], frozenBytes: 0, frozenMs: 0, drainMs: 0, savedAt: 0 };
     let frozenAt = 0;
     try {
       frozenAt = performance.now(); // host I/O waits from the first freeze on, drains included
       for (const image of this.images) captures.push(quiesce(image));
+      result.drainMs = performance.now() - frozenAt;
       result.savedAt = Date.now();
       this.checkStructure();
       for (const [saved, tracks] of mergeChanges(pending, this.takeChanges())) {
@@ -412,6 +414,7 @@ interface Quiesced {
   relationships: RelationshipRecord[];
   frozenBytes: number; // track data read while quiesced
   frozenMs: number;
+  drainMs: number;
   savedAt: number;
 }
 

@@ -21,7 +21,7 @@ export {
 export { copy_tracks, copy_step, track_size } from "./copy";
 export {
   image_quiesce, image_resume, image_save_claim, image_save_release, volume_take_changed,
-  volume_extent_pointer, extent_nonzero_mask, raw_write,
+  volume_extent_pointer, extent_nonzero_mask, extent_nonzero_tracks, raw_write,
   volume_mark_unusable, rel_record_pointer, rel_restore,
 } from "./snapshot";
 

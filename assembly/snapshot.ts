@@ -156,12 +156,19 @@ function track_is_zero(pointer: usize): bool {
 // Bit t set when track t of the extent (volume track extent * EXTENT_TRACKS + t)
 // holds a nonzero byte. 0 for an unallocated extent: its tracks read as zeros.
 export function extent_nonzero_mask(slot: u32, extent: u32): u32 {
+  return extent_nonzero_tracks(slot, extent, (<u32>1 << EXTENT_TRACKS) - 1);
+}
+
+// The same, for the tracks of `wanted` only (bit t: track t of the extent):
+// a save asking about a few changed tracks does not read the others.
+export function extent_nonzero_tracks(slot: u32, extent: u32, wanted: u32): u32 {
   const data = volume_extent_pointer(slot, extent);
   if (data == 0) return 0;
   const first_track = extent * EXTENT_TRACKS;
   const track_count = min<u32>(EXTENT_TRACKS, load<u32>(volume_at(slot) + V_TRACKS) - first_track);
   let mask: u32 = 0;
   for (let track: u32 = 0; track < track_count; track++) {
+    if ((wanted & (<u32>1 << track)) == 0) continue;
     if (!track_is_zero(data + (<usize>track << TRACK_SHIFT))) mask |= <u32>1 << track;
   }
   return mask;

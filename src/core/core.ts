@@ -62,6 +62,7 @@ export interface CoreExports {
   volume_take_changed(slot: number, firstWord: number, wordCount: number, destination: number): number;
   volume_extent_pointer(slot: number, extent: number): number;
   extent_nonzero_mask(slot: number, extent: number): number;
+  extent_nonzero_tracks(slot: number, extent: number, wanted: number): number;
   raw_write(slot: number, offset: number, length: number, data: number): number;
   volume_mark_unusable(slot: number): number;
   rel_record_pointer(rel: number, which: number): number;

@@ -102,7 +102,7 @@ export function* dataRuns(
   const [first, end] = extents ?? [0, extentCount];
   const visited = tracks === null ? extentRange(first, Math.min(end, extentCount)) : extentsOf(tracks);
   for (const [extent, wanted] of visited) {
-    const nonzero = image.core.exports.extent_nonzero_mask(volume.slot, extent);
+    const nonzero = image.core.exports.extent_nonzero_tracks(volume.slot, extent, wanted);
     let mask = tracks === null ? nonzero : wanted;
     while (mask !== 0) {
       const start = 31 - Math.clz32(mask & -mask);

@@ -60,7 +60,7 @@ const PASSES_MAX = 8; // passes while the images run; a workload that outruns th
 const QUIESCED_BYTES_TARGET = 8 << 20; // quiesce once no more than this changed during a pass
 const CONVERGING_RATIO = 0.8; // another pass only if it has less to write than the last by this much
 const SLICE_MS = 10; // longest stretch of CPU work between two turns of the event loop
-const SCAN_EXTENTS = 256; // extents scanned between two looks at the clock
+const SCAN_EXTENTS = 16; // extents scanned between two looks at the clock: at most 16 MiB of zero checks
 
 export interface SaveOptions {
   frozenBudgetMs?: number; // longest the images may stay quiesced; default 10 s

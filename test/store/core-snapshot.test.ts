@@ -33,6 +33,9 @@ Core("should find the one non-zero byte of a track wherever it is", () => {
     const expected = [0, 0, 0];
     expected[track >> 4] = 1 << (track & 15);
     assert.equal(masks, expected, `track ${track}, byte ${offset} (seed ${seed})`);
+    const wanted = random.int(0, 0xffff);
+    const asked = [0, 1, 2].map((extent) => exports.extent_nonzero_tracks(image.volume("1000").slot, extent, wanted));
+    assert.equal(asked, expected.map((mask) => mask & wanted), `track ${track} among tracks ${wanted.toString(2)} (seed ${seed})`);
   }
 });
 

@@ -12,7 +12,9 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { Session } from "../lang/session.js";
 import { LangSyntaxError, ScriptError, formatError } from "../lang/errors.js";
+import { Lifetime } from "./lifetime.js";
 import { startRepl } from "./repl.js";
+import { readScript } from "./script-input.js";
 
 const USAGE = `usage: tzero [--state FILE] [-script FILE] [COMMAND ARGS...]
   tzero -script FILE     run a scenario script
@@ -67,31 +69,38 @@ function reportError(error: unknown, source: string): number {
   return EXIT_FAILED;
 }
 
-async function runText(source: string, file: string, settings: RunSettings): Promise<number> {
-  const session = new Session({ write: (text) => process.stdout.write(`${text}\n`), ...settings });
-  const controller = new AbortController();
-  const onInterrupt = () => controller.abort();
-  process.once("SIGINT", onInterrupt);
+// Runs a script to its end, or until a signal or a closed stdout cancels it;
+// then closes the session (the exit save) under the same Lifetime.
+async function runText(source: string | Promise<string>, file: string, settings: RunSettings): Promise<number> {
+  const lifetime = new Lifetime().install();
+  const session = new Session({ write: (text) => lifetime.write(`${text}\n`), ...settings });
   let exitCode = EXIT_OK;
+  let text = "";
+  // Read errors are reported below, once the state is open; not as unhandled.
+  if (typeof source !== "string") source.catch(() => undefined);
   try {
     await session.openState();
-    await session.runSource(source, file, { signal: controller.signal });
+    text = await source;
+    await session.runSource(text, file, { signal: lifetime.run.signal });
   } catch (error) {
-    exitCode = reportError(error, source);
-  } finally {
-    process.removeListener("SIGINT", onInterrupt);
+    // A reader that went away asked for no more: that is not a failure.
+    if (!lifetime.stdoutClosed) exitCode = reportError(error, text);
   }
+  lifetime.closing();
+  let saveFailed = false;
   try {
-    await session.close();
+    await session.close({ signal: lifetime.save.signal });
   } catch (error) {
-    const closeCode = reportError(error, source);
+    saveFailed = true;
+    const closeCode = reportError(error, text);
     if (exitCode === EXIT_OK) exitCode = closeCode;
   }
+  const late = lifetime.signalledWhileClosing;
+  if (late !== null && !saveFailed && settings.stateFile !== undefined) {
+    process.stderr.write(`tzero: ${late} came during the exit save, which finished first: ${settings.stateFile} holds the new state\n`);
+  }
+  lifetime.dispose();
   return exitCode;
-}
-
-function readStdin(): string {
-  return readFileSync(0, "utf8");
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -148,7 +157,7 @@ export async function main(argv: string[]): Promise<number> {
     return runText(source, values.script, settings);
   }
   if (positionals.length > 0) return runText(positionals.map(quoteWord).join(" "), "<command line>", settings);
-  if (!process.stdin.isTTY) return runText(readStdin(), "<stdin>", settings);
+  if (!process.stdin.isTTY) return runText(readScript(process.stdin, "<stdin>"), "<stdin>", settings);
   return startRepl({ sessionOptions: settings });
 }
 

@@ -219,11 +219,14 @@ export class Session {
 
   // Stops workloads, saves to the --state file (when it was opened) and says
   // so, closes the images. A failed save is thrown after the images are closed.
-  async close(): Promise<void> {
+  // `signal` abandons the save: aborted before it starts, the save does not
+  // start (SAVE_ABANDONED) and the file keeps its last save.
+  async close(options: RunOptions = {}): Promise<void> {
     await this.workloads.stopAll();
     let failure: unknown = null;
     if (this.saveOnClose) {
       try {
+        if (options.signal?.aborted) throw abandonedSave(this.stateFile!, options.signal);
         this.write(savedLine(this.save()));
       } catch (error) {
         failure = error;
@@ -236,4 +239,9 @@ export class Session {
 
 export function syntaxScriptError(error: LangSyntaxError, source: string): ScriptError {
   return new ScriptError("syntax", error.code, error.reason, error.file, error.line, error.col, source);
+}
+
+function abandonedSave(file: string, signal: AbortSignal): CommandFailure {
+  const reason = signal.reason instanceof Error ? signal.reason.message : "cancelled";
+  return new CommandFailure("SAVE_ABANDONED", `the save to ${file} was abandoned (${reason}): the file keeps its last save`);
 }

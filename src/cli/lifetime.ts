@@ -1,0 +1,92 @@
+// How a tzero process ends, whatever ends it.
+//
+// SIGINT, SIGTERM and SIGHUP are treated alike: the first cancels what runs
+// (the statement's AbortSignal), after which the session closes as at any
+// end, saving the --state file. A further signal while that exit save runs
+// aborts the save (its AbortSignal): the save then finishes or is abandoned
+// whole, the old file is kept, no temporary file is left, and `settled` says
+// which. A signal never kills the process midway, as Node's default action
+// would, which is what left half-written temporary files behind.
+//
+// A closed standard output (a reader such as `head -1` that has gone) ends
+// the run quietly: the error is absorbed, the run is cancelled, and nothing
+// more is written to it.
+
+export const END_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+export type EndSignal = (typeof END_SIGNALS)[number];
+
+export type Phase = "running" | "closing" | "closed";
+
+export class Lifetime {
+  // Aborted by the first signal or a closed stdout: cancels the statements.
+  readonly run = new AbortController();
+  // Aborted by a signal that arrives while the session closes.
+  readonly save = new AbortController();
+  private phase: Phase = "running";
+  private firstSignal: EndSignal | null = null;
+  private closingSignal: EndSignal | null = null;
+  private outputClosed = false;
+  private readonly handlers = new Map<EndSignal, () => void>();
+  private readonly onOutputError = (error: NodeJS.ErrnoException) => this.outputError(error);
+
+  constructor(private readonly output: NodeJS.WriteStream | NodeJS.WritableStream = process.stdout) {}
+
+  install(): this {
+    for (const name of END_SIGNALS) {
+      const handler = () => this.signal(name);
+      this.handlers.set(name, handler);
+      process.on(name, handler);
+    }
+    this.output.on("error", this.onOutputError);
+    return this;
+  }
+
+  dispose(): void {
+    this.phase = "closed";
+    for (const [name, handler] of this.handlers) process.removeListener(name, handler);
+    this.handlers.clear();
+    // A late EPIPE from a buffered write must still not crash the exit.
+    this.output.removeListener("error", this.onOutputError);
+    if (this.outputClosed) this.output.on("error", () => undefined);
+  }
+
+  // The statements are done (or cancelled); the session's close() comes next.
+  closing(): void {
+    if (this.phase === "running") this.phase = "closing";
+  }
+
+  get signalled(): EndSignal | null {
+    return this.firstSignal;
+  }
+
+  // The signal that arrived while the session was closing, if any.
+  get signalledWhileClosing(): EndSignal | null {
+    return this.closingSignal;
+  }
+
+  get stdoutClosed(): boolean {
+    return this.outputClosed;
+  }
+
+  // Writes a line to the output unless its reader has gone.
+  write(text: string): void {
+    if (this.outputClosed) return;
+    this.output.write(text);
+  }
+
+  signal(name: EndSignal): void {
+    if (this.phase === "running") {
+      this.firstSignal ??= name;
+      this.run.abort(new Error(`cancelled by ${name}`));
+    } else if (this.phase === "closing" && this.closingSignal === null) {
+      this.closingSignal = name;
+      this.save.abort(new Error(`exit save interrupted by ${name}`));
+    }
+  }
+
+  private outputError(error: NodeJS.ErrnoException): void {
+    if (error.code !== "EPIPE" && error.code !== "ERR_STREAM_DESTROYED") throw error;
+    this.outputClosed = true;
+    this.run.abort(new Error("standard output was closed"));
+  }
+}

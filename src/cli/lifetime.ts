@@ -77,7 +77,7 @@ export class Lifetime {
   signal(name: EndSignal): void {
     if (this.phase === "running") {
       this.firstSignal ??= name;
-      this.run.abort(new Error(`cancelled by ${name}`));
+      this.run.abort(new Error(name));
     } else if (this.phase === "closing" && this.closingSignal === null) {
       this.closingSignal = name;
       this.save.abort(new Error(`exit save interrupted by ${name}`));

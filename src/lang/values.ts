@@ -3,9 +3,13 @@
 import { EngineError, isEngineError } from "../engine/errors.js";
 import { expandVolumeRange, pairId, parseVolumeId } from "../engine/ids.js";
 import { UNITS, type Dimension } from "./tokens.js";
+import { TEXT_LENGTH_MAX } from "./lexer.js";
 import type { Position, Value } from "./parser.js";
 
 export type { Value } from "./parser.js";
+export { TEXT_LENGTH_MAX };
+// The most rows a listing value holds (`+` joins listings).
+export const LISTING_LENGTH_MAX = 1_048_576;
 export type ValueRecord = { [field: string]: Value };
 
 // A command or expression failed. `evaluation` marks a mistake in the

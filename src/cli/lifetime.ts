@@ -29,15 +29,23 @@ export class Lifetime {
   private readonly handlers = new Map<EndSignal, () => void>();
   private readonly onOutputError = (error: NodeJS.ErrnoException) => this.outputError(error);
 
-  constructor(private readonly output: NodeJS.WriteStream | NodeJS.WritableStream = process.stdout) {}
+  // `output`: the stream whose closing ends the run (null: none is watched).
+  // `intercept`: takes a signal that means something else first (the shell's
+  // Ctrl-C without a terminal cancels a statement); true when it took it.
+  constructor(
+    private readonly output: NodeJS.WritableStream | null = process.stdout,
+    private readonly intercept: (name: EndSignal) => boolean = () => false,
+  ) {}
 
   install(): this {
     for (const name of END_SIGNALS) {
-      const handler = () => this.signal(name);
+      const handler = () => {
+        if (!this.intercept(name)) this.signal(name);
+      };
       this.handlers.set(name, handler);
       process.on(name, handler);
     }
-    this.output.on("error", this.onOutputError);
+    this.output?.on("error", this.onOutputError);
     return this;
   }
 
@@ -46,8 +54,8 @@ export class Lifetime {
     for (const [name, handler] of this.handlers) process.removeListener(name, handler);
     this.handlers.clear();
     // A late EPIPE from a buffered write must still not crash the exit.
-    this.output.removeListener("error", this.onOutputError);
-    if (this.outputClosed) this.output.on("error", () => undefined);
+    this.output?.removeListener("error", this.onOutputError);
+    if (this.outputClosed) this.output?.on("error", () => undefined);
   }
 
   // The statements are done (or cancelled); the session's close() comes next.
@@ -71,7 +79,7 @@ export class Lifetime {
   // Writes a line to the output unless its reader has gone.
   write(text: string): void {
     if (this.outputClosed) return;
-    this.output.write(text);
+    (this.output ?? process.stdout).write(text);
   }
 
   signal(name: EndSignal): void {

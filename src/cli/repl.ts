@@ -6,11 +6,18 @@
 // messages, formats and errors are the same. While a statement runs, the
 // KeyGate holds the keys: Ctrl-C aborts the statement's AbortSignal, a y/n
 // question is read at the prompt, and a live view gets the raw input.
+//
+// Only the language is spoken at the prompt: node:repl's dot-commands are
+// gone (`.exit` is `quit`; any other `.word` is a syntax error of the
+// language), and Ctrl-C at the prompt clears the line with tzero's own hint.
+// On the process's own terminal, SIGTERM, SIGHUP and SIGINT end the shell as
+// quit does, saving the --state file (src/cli/lifetime.ts).
 import repl, { type REPLServer } from "node:repl";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { formatError, LangSyntaxError, parse, ScriptError, Session, type Program, type SessionOptions } from "../lang/index.js";
 import { complete, type CompletionContext } from "./repl-completion.js";
+import { Lifetime, type EndSignal } from "./lifetime.js";
 import { KeyGate } from "./repl-keys.js";
 import { InkPresenter } from "./views/ink-presenter.js";
 
@@ -24,6 +31,8 @@ export interface ReplOptions {
   historyFile?: string;
   // Line editing, completion and history; default: whether output is a TTY.
   terminal?: boolean;
+  // End the shell on SIGTERM, SIGHUP and SIGINT; default: whether input is process.stdin.
+  signals?: boolean;
   // For the session the shell creates (ignored with `session`).
   sessionOptions?: Pick<SessionOptions, "workers" | "refreshMs" | "cwd" | "stateFile">;
 }
@@ -33,6 +42,9 @@ export const REPL_FILE = "repl";
 const HISTORY_FILE = ".tzero_history";
 const HISTORY_SIZE = 1000;
 const LIVE_REFRESH_MS = 200;
+const EXIT_FAILED = 6;
+// A line that node:repl would take as one of its own commands.
+const DOT_COMMAND = /^\s*\.[^.\s]/;
 
 type TtyStream = { isTTY?: boolean };
 
@@ -60,6 +72,8 @@ class Shell {
   private interrupted = false;
   private queue: Promise<void> = Promise.resolve();
   private savedSigint: Array<(...args: unknown[]) => void> = [];
+  private leaving = false;
+  private readonly lifetime: Lifetime | null;
   private readonly onInterrupt = () => this.interrupt();
 
   constructor(private readonly options: ReplOptions) {
@@ -68,6 +82,8 @@ class Shell {
     this.terminal = options.terminal ?? (this.output as TtyStream).isTTY === true;
     this.gate = new KeyGate(this.input, this.onInterrupt);
     this.session = options.session ?? this.createSession();
+    const signals = options.signals ?? this.input === process.stdin;
+    this.lifetime = signals ? new Lifetime(null, (name) => this.interceptSignal(name)) : null;
   }
 
   private createSession(): Session {
@@ -104,6 +120,9 @@ class Shell {
       ...{ historySize: HISTORY_SIZE },
     });
     this.server = server;
+    this.speakOnlyTheLanguage(server);
+    this.lifetime?.install();
+    this.lifetime?.run.signal.addEventListener("abort", () => this.endBySignal(), { once: true });
     const exited = new Promise<void>((resolve) => server.once("exit", resolve));
     await new Promise<void>((resolve) => {
       server.setupHistory(historyPath(this.options), (error) => {
@@ -154,7 +173,7 @@ class Shell {
         this.report(error, code);
         outcome = "done";
       }
-      if (outcome === "quit") {
+      if (outcome === "quit" || this.leaving) {
         this.server?.close();
         return;
       }
@@ -204,13 +223,10 @@ class Shell {
       server.removeAllListeners("SIGINT");
       server.on("SIGINT", this.onInterrupt);
     }
-    // Without a terminal, Ctrl-C arrives as the signal itself.
-    if (!this.terminal && this.input === process.stdin) process.on("SIGINT", this.onInterrupt);
   }
 
   private endStatement(controller: AbortController): void {
     this.running = null;
-    process.off("SIGINT", this.onInterrupt);
     const server = this.server;
     if (server) {
       server.removeListener("SIGINT", this.onInterrupt);
@@ -220,10 +236,27 @@ class Shell {
     if (controller.signal.aborted) this.interrupted = true;
   }
 
-  private interrupt(): void {
+  // Without a terminal, Ctrl-C arrives as SIGINT itself: while a statement
+  // runs it cancels the statement, not the shell.
+  private interceptSignal(name: EndSignal): boolean {
+    if (name !== "SIGINT" || this.terminal || this.running === null) return false;
+    this.interrupt();
+    return true;
+  }
+
+  // SIGTERM, SIGHUP or SIGINT: the running statement is cancelled and the shell leaves, saving.
+  private endBySignal(): void {
+    this.leaving = true;
+    const name = this.lifetime?.signalled ?? "signal";
+    this.output.write(`\ntzero: ${name}: leaving the shell\n`);
+    this.interrupt(new Error(name));
+    if (this.running === null) this.server?.close();
+  }
+
+  private interrupt(reason?: Error): void {
     const controller = this.running;
     if (!controller || controller.signal.aborted) return;
-    controller.abort();
+    controller.abort(reason);
   }
 
   // After a live view, ink has turned raw mode off and unreferenced the input:
@@ -235,12 +268,15 @@ class Shell {
     this.gate.reclaim();
   }
 
-  // A y/n question asked at the prompt, as DS CLI asks before rmflash and rmfbvol.
+  // A y/n question asked at the prompt, as DS CLI asks before rmflash and
+  // rmfbvol. Ctrl-D on an empty answer is "no" (the gate keeps it from
+  // readline, which would end the shell's input while the statement runs).
   private confirm(question: string): Promise<boolean> {
     const server = this.server;
     const signal = this.running?.signal;
     if (!server || signal?.aborted) return Promise.resolve(false);
     const query = /\[y\/n\]/i.test(question) ? `${question.trimEnd()} ` : `${question.trimEnd()} [y/n]: `;
+    const asked = new AbortController();
     return new Promise((resolve) => {
       // The answer is no command: keep it out of the history.
       const forgetAnswer = (history: string[]) => {
@@ -248,6 +284,7 @@ class Shell {
       };
       const settle = (answer: boolean) => {
         signal?.removeEventListener("abort", onAbort);
+        if (!asked.signal.aborted) asked.abort();
         server.removeListener("history", forgetAnswer);
         this.gate.answered();
         resolve(answer);
@@ -256,11 +293,17 @@ class Shell {
         this.output.write("\n");
         settle(false);
       };
+      const onEndOfInput = () => {
+        if ((server as unknown as { line: string }).line.length > 0) return false;
+        // Shown as the answer it stands for; the cancelled question ends the line.
+        this.output.write("n");
+        settle(false);
+        return true;
+      };
       signal?.addEventListener("abort", onAbort, { once: true });
       server.prependListener("history", forgetAnswer);
-      this.gate.ask();
-      const options = signal ? { signal } : {};
-      server.question(query, options, (answer) => settle(/^y(es)?$/i.test(answer.trim())));
+      this.gate.ask(onEndOfInput);
+      server.question(query, { signal: asked.signal }, (answer) => settle(/^y(es)?$/i.test(answer.trim())));
     });
   }
 
@@ -274,17 +317,58 @@ class Shell {
     this.output.write(`tzero: ${typeof code === "string" ? `${code}: ` : ""}${message}\n`);
   }
 
+  // A signal during the exit save abandons it (src/cli/lifetime.ts); either
+  // way the shell says what became of the --state file.
   private async leave(): Promise<number> {
     this.running?.abort();
     await this.queue;
     this.gate.dispose();
+    this.lifetime?.closing();
     try {
-      await this.session.close();
+      await this.session.close({ signal: this.lifetime?.save.signal });
+      const late = this.lifetime?.signalledWhileClosing ?? null;
+      if (late !== null && this.session.stateFilePath !== undefined) {
+        this.output.write(`tzero: ${late} came during the exit save, which finished first: ${this.session.stateFilePath} holds the new state\n`);
+      }
       return 0;
     } catch (error) {
       this.report(error, "");
-      return 1;
+      return EXIT_FAILED;
+    } finally {
+      this.lifetime?.dispose();
     }
+  }
+
+  // node:repl's dot-commands and its Ctrl-C hint are not tzero's: see the header.
+  private speakOnlyTheLanguage(server: REPLServer): void {
+    const commands = server.commands as Record<string, unknown>;
+    for (const name of Object.keys(commands)) delete commands[name];
+    const lineListeners = server.listeners("line") as Array<(line: string) => void>;
+    server.removeAllListeners("line");
+    server.on("line", (line: string) => {
+      if (!DOT_COMMAND.test(line)) {
+        for (const listener of lineListeners) listener.call(server, line);
+        return;
+      }
+      server.clearBufferedCommand();
+      if (line.trim() === ".exit") {
+        for (const listener of lineListeners) listener.call(server, "quit");
+        return;
+      }
+      this.evaluate(line, () => server.displayPrompt());
+    });
+    server.removeAllListeners("SIGINT");
+    server.on("SIGINT", () => this.clearEntry(server));
+  }
+
+  // Ctrl-C at the prompt drops what was typed, as a shell's does; it never leaves.
+  private clearEntry(server: REPLServer): void {
+    const editor = server as unknown as { line: string; clearLine(): void };
+    const empty = editor.line.length === 0;
+    editor.clearLine();
+    server.clearBufferedCommand();
+    if (empty) this.output.write("(quit or Ctrl-D leaves the shell)\n");
+    server.displayPrompt();
   }
 }
 

@@ -151,7 +151,7 @@ export class Lexer {
   private numeric(start: LexerMark): Token {
     this.consumeIdLike();
     const text = this.source.slice(start.offset, this.offset);
-    if (HEX_NUMBER.test(text)) return this.token("number", start, { value: parseInt(text.slice(2), 16), unit: "" });
+    if (HEX_NUMBER.test(text)) return this.token("number", start, { value: this.exact(parseInt(text.slice(2), 16), text, start), unit: "" });
     if (HEX_ID.test(text) && (text.includes(":") || /[A-Fa-f]/.test(text) || text.startsWith("0"))) {
       return this.token("id", start);
     }
@@ -160,7 +160,7 @@ export class Lexer {
       throw this.error(`${text} is not a number, a volume ID or a pair ID`, start.line, start.col);
     }
     const [, digits, unitText] = match;
-    if (unitText === "") return this.token("number", start, { value: Number(digits), unit: "" });
+    if (unitText === "") return this.token("number", start, { value: this.exact(Number(digits), text, start), unit: "" });
     const unit = UNITS[unitText.toLowerCase()];
     if (!unit) {
       throw this.error(
@@ -168,7 +168,13 @@ export class Lexer {
         start.line, start.col + digits.length,
       );
     }
-    return this.token("number", start, { value: Number(digits) * unit.factor, unit: unitText });
+    return this.token("number", start, { value: this.exact(Number(digits) * unit.factor, text, start), unit: unitText });
+  }
+
+  // Numbers are doubles: past 2^53 a literal would silently become another number.
+  private exact(value: number, text: string, start: LexerMark): number {
+    if (value <= Number.MAX_SAFE_INTEGER) return value;
+    throw this.error(`${text} is larger than ${Number.MAX_SAFE_INTEGER}, the largest number held exactly`, start.line, start.col);
   }
 
   // Letters, digits, `_`, `.` between digits, and `:` followed by a digit or letter.

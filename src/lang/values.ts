@@ -78,6 +78,8 @@ export function volumeIds(value: Value): string[] {
   const text = idText(value, "a volume ID");
   const dash = text.indexOf("-");
   if (dash < 0) return [parseVolumeId(text)];
+  if (dash === 0) throw new EngineError("BAD_VOLUME_ID", `volume range ${text} has no first volume ID (write 1000-1003)`);
+  if (dash === text.length - 1) throw new EngineError("BAD_VOLUME_ID", `volume range ${text} has no last volume ID (write 1000-1003)`);
   return expandVolumeRange(text.slice(0, dash), text.slice(dash + 1));
 }
 
@@ -110,20 +112,33 @@ function quantity(value: Value, dimension: Dimension, what: string, bareAllowed:
   if (typeof value === "number") return value;
   if (typeof value !== "string") throw new EngineError("BAD_ARGUMENT", `${what} must be a ${dimension}, not ${typeOf(value)}`);
   const text = value.trim();
-  if (/^0x[0-9a-f]+$/i.test(text) && dimension === "size") return parseInt(text.slice(2), 16);
+  if (/^0x/i.test(text) && dimension === "size") return exact(hexNumber(text, what), text, what);
   const match = QUANTITY.exec(text);
   if (!match) throw new EngineError("BAD_ARGUMENT", `${what} ${text} is not a ${dimension}`);
   const [, digits, unitText] = match;
   if (unitText === "") {
     if (!bareAllowed) throw new EngineError("BAD_ARGUMENT", `${what} ${text} needs a unit: us, ms, s, min or h`);
-    return Number(digits);
+    return exact(Number(digits), text, what);
   }
   const unit = UNITS[unitText.toLowerCase()];
   if (!unit || unit.dimension !== dimension) {
     const units = dimension === "size" ? "B, KiB, MiB, GiB, KB, MB, GB" : "us, ms, s, min, h";
     throw new EngineError("BAD_ARGUMENT", `${what} ${text}: ${unitText} is not a unit of ${dimension} (${units})`);
   }
-  return Number(digits) * unit.factor;
+  return exact(Number(digits) * unit.factor, text, what);
+}
+
+function hexNumber(text: string, what: string): number {
+  if (!/^0x[0-9a-f]+$/i.test(text)) throw new EngineError("BAD_ARGUMENT", `${what} ${text} is not a hexadecimal number: 0x must be followed by hex digits`);
+  return parseInt(text.slice(2), 16);
+}
+
+// A quantity past 2^53 cannot be held exactly: refused, naming the text as typed.
+function exact(number: number, text: string, what: string): number {
+  if (number > Number.MAX_SAFE_INTEGER) {
+    throw new EngineError("BAD_ARGUMENT", `${what} ${text} is larger than ${Number.MAX_SAFE_INTEGER}, the largest quantity tzero holds exactly`);
+  }
+  return number;
 }
 
 // Bytes, a whole non-negative number: 4096, "4KiB", "1MiB".
@@ -144,8 +159,8 @@ export function numberValue(value: Value, what: string): number {
   if (typeof value === "number") return value;
   if (typeof value === "string") {
     const text = value.trim();
-    if (/^0x[0-9a-f]+$/i.test(text)) return parseInt(text.slice(2), 16);
-    if (/^-?\d+(\.\d+)?$/.test(text)) return Number(text);
+    if (/^0x[0-9a-f]+$/i.test(text)) return exact(parseInt(text.slice(2), 16), text, what);
+    if (/^-?\d+(\.\d+)?$/.test(text)) return Math.sign(Number(text)) * exact(Math.abs(Number(text)), text, what);
   }
   throw new EngineError("BAD_ARGUMENT", `${what} ${formatValue(value)} is not a number`);
 }

@@ -12,7 +12,9 @@ import { SCENARIO_COMMANDS } from "./scenario-commands.js";
 import { STATE_COMMANDS } from "./state-commands.js";
 import type { Session } from "./session.js";
 import type { Part } from "./tokens.js";
-import { CommandFailure, formatValue, LISTING_LENGTH_MAX, TEXT_LENGTH_MAX, typeOf } from "./values.js";
+import {
+  atArgument, checkArgumentLength, CommandFailure, formatValue, LISTING_LENGTH_MAX, TEXT_LENGTH_MAX, typeOf,
+} from "./values.js";
 
 const HANDLERS: Readonly<Record<string, CommandHandler>> = { ...DS_COMMANDS, ...SCENARIO_COMMANDS, ...STATE_COMMANDS };
 const REPEAT_MAX = 1_000_000;
@@ -165,10 +167,25 @@ export class Interpreter {
     for (const operand of node.operands) operands.push({ value: await this.argument(operand, frame), at: operand });
     const context = new CommandContext(this.session, node, options, operands, this.signal, frame.dir);
     try {
+      this.checkLengths(node, options, operands);
       return await handler(context);
     } catch (error) {
       throw this.commandError(error, node, frame);
     }
+  }
+
+  private checkLengths(node: CommandNode, options: Map<string, EvaluatedOption>, operands: Array<{ value: Value; at: Position }>): void {
+    for (const option of node.options) {
+      const given = options.get(option.name);
+      if (option.spec.kind === undefined || given === undefined || given.value === true) continue;
+      const value = given.value;
+      atArgument(given.at, () => checkArgumentLength(option.spec.kind!, value, `-${option.name}`, true));
+    }
+    const specs = node.spec.operands;
+    operands.forEach((operand, index) => {
+      const spec = specs[Math.min(index, specs.length - 1)];
+      if (spec !== undefined) atArgument(operand.at, () => checkArgumentLength(spec.kind, operand.value, spec.name, false));
+    });
   }
 
   private commandError(error: unknown, node: CommandNode, frame: Frame): ScriptError {

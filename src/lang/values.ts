@@ -5,11 +5,38 @@ import { expandVolumeRange, pairId, parseVolumeId } from "../engine/ids.js";
 import { UNITS, type Dimension } from "./tokens.js";
 import { TEXT_LENGTH_MAX } from "./lexer.js";
 import type { Position, Value } from "./parser.js";
+import type { ValueKind } from "./commands.js";
 
 export type { Value } from "./parser.js";
 export { TEXT_LENGTH_MAX };
 // The most rows a listing value holds (`+` joins listings).
 export const LISTING_LENGTH_MAX = 1_048_576;
+// The longest wait: what a Node timer holds (2^31 - 1 ms, about 24.8 days).
+export const DURATION_MS_MAX = 2_147_483_647;
+
+// The longest text an argument of each kind may have, checked at the command
+// before it runs: DS CLI's fields are short, so nothing huge reaches a
+// handler, a message or a saved record. A text option (-extpool, -seqnum,
+// -delim) has at most 256 characters; a text operand (echo's words) only
+// TEXT_LENGTH_MAX. Kinds with a syntax of their own (IDs, sizes) are then
+// checked by it.
+const ARGUMENT_LENGTH_MAX: Readonly<Record<ValueKind, number>> = {
+  volume: 64, volumes: 64, pairs: 64, "volumes-or-pairs": 64, lss: 64, image: 64, number: 64, size: 64, duration: 64,
+  enum: 64, pattern: 64, name: 64, command: 64, file: 4096, text: 256,
+};
+
+// Throws BAD_ARGUMENT for an argument (or an item of a listing given as one) longer than its kind allows.
+export function checkArgumentLength(kind: ValueKind, value: Value, what: string, isOption: boolean): void {
+  if (kind === "text" && !isOption) return;
+  const limit = ARGUMENT_LENGTH_MAX[kind];
+  const visit = (item: Value): void => {
+    if (Array.isArray(item)) item.forEach(visit);
+    else if (typeof item === "string" && item.length > limit) {
+      throw new EngineError("BAD_ARGUMENT", `${what} is ${item.length} characters long; it may have at most ${limit}`);
+    }
+  };
+  visit(value);
+}
 export type ValueRecord = { [field: string]: Value };
 
 // A command or expression failed. `evaluation` marks a mistake in the
@@ -152,6 +179,9 @@ export function sizeBytes(value: Value, what: string): number {
 export function durationMs(value: Value, what: string): number {
   const ms = quantity(value, "duration", what, false);
   if (!Number.isFinite(ms) || ms < 0) throw new EngineError("BAD_ARGUMENT", `${what} ${formatValue(value)} is not a duration from 0`);
+  if (ms > DURATION_MS_MAX) {
+    throw new EngineError("BAD_ARGUMENT", `${what} ${formatValue(value)} is longer than ${DURATION_MS_MAX} ms (about 24.8 days), the longest wait a timer holds`);
+  }
   return ms;
 }
 

@@ -188,6 +188,8 @@ const CASES: Array<[string, string, number, number, boolean]> = [
   ["echo ok\necho \"a\u0000b\"", "unexpected control character U+0000 (is this a binary file?)", 2, 8, false],
   ["# \u000c in a comment", "unexpected control character U+000C", 1, 3, false],
   [`echo ${"x".repeat(65_536)}`, "line 1 is longer than 65536 characters", 1, 65_537, false],
+  ["echo (18446744073709551617)", "18446744073709551617 is larger than 9007199254740991, the largest number held exactly", 1, 7, false],
+  ["echo (0x20000000000000)", "0x20000000000000 is larger than 9007199254740991, the largest number held exactly", 1, 7, false],
 ];
 
 for (const [source, reason, line, col, incomplete] of CASES) {

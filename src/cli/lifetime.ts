@@ -2,8 +2,8 @@
 //
 // SIGINT, SIGTERM and SIGHUP are treated alike: the first cancels what runs
 // (the statement's AbortSignal), after which the session closes as at any
-// end, saving the --state file. A further signal while that exit save runs
-// aborts the save (its AbortSignal): the save then finishes or is abandoned
+// end, saving the --state file. A further signal, before or while that exit
+// save runs, aborts the save (its AbortSignal): the save then finishes or is abandoned
 // whole, the old file is kept, no temporary file is left, and `settled` says
 // which. A signal never kills the process midway, as Node's default action
 // would, which is what left half-written temporary files behind.
@@ -67,7 +67,7 @@ export class Lifetime {
     return this.firstSignal;
   }
 
-  // The signal that arrived while the session was closing, if any.
+  // A signal after the first (for the exit save), if any.
   get signalledWhileClosing(): EndSignal | null {
     return this.closingSignal;
   }
@@ -82,11 +82,14 @@ export class Lifetime {
     (this.output ?? process.stdout).write(text);
   }
 
+  // The first signal cancels the run; any later one, even one that comes
+  // before the run has wound down, is for the exit save.
   signal(name: EndSignal): void {
-    if (this.phase === "running") {
-      this.firstSignal ??= name;
+    if (this.phase === "closed") return;
+    if (this.phase === "running" && this.firstSignal === null) {
+      this.firstSignal = name;
       this.run.abort(new Error(name));
-    } else if (this.phase === "closing" && this.closingSignal === null) {
+    } else if (this.closingSignal === null) {
       this.closingSignal = name;
       this.save.abort(new Error(`exit save interrupted by ${name}`));
     }

@@ -13,7 +13,6 @@ import { parseArgs } from "node:util";
 import { Session } from "../lang/session.js";
 import { LangSyntaxError, ScriptError, formatError } from "../lang/errors.js";
 import { Lifetime } from "./lifetime.js";
-import { startRepl } from "./repl.js";
 import { readScript } from "./script-input.js";
 
 const USAGE = `usage: tzero [--state FILE] [-script FILE] [COMMAND ARGS...]
@@ -72,12 +71,18 @@ function reportError(error: unknown, source: string): number {
 // Runs a script to its end, or until a signal or a closed stdout cancels it;
 // then closes the session (the exit save) under the same Lifetime.
 async function runText(source: string | Promise<string>, file: string, settings: RunSettings): Promise<number> {
-  const lifetime = new Lifetime().install();
-  const session = new Session({ write: (text) => lifetime.write(`${text}\n`), ...settings });
-  let exitCode = EXIT_OK;
-  let text = "";
   // Read errors are reported below, once the state is open; not as unhandled.
   if (typeof source !== "string") source.catch(() => undefined);
+  const lifetime = new Lifetime();
+  let session: Session;
+  try {
+    session = new Session({ write: (text) => lifetime.write(`${text}\n`), ...settings });
+  } catch (error) {
+    return reportError(error, "");
+  }
+  lifetime.install();
+  let exitCode = EXIT_OK;
+  let text = "";
   try {
     await session.openState();
     text = await source;
@@ -158,7 +163,19 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (positionals.length > 0) return runText(positionals.map(quoteWord).join(" "), "<command line>", settings);
   if (!process.stdin.isTTY) return runText(readScript(process.stdin, "<stdin>"), "<stdin>", settings);
-  return startRepl({ sessionOptions: settings });
+  return openShell(settings);
+}
+
+// The shell and its live views (ink, and yoga's WebAssembly) load only when a
+// shell opens: a script needs neither, and a process short of memory then
+// fails at its storage image with a clear message, not inside a library.
+async function openShell(settings: RunSettings): Promise<number> {
+  const { startRepl } = await import("./repl.js");
+  try {
+    return await startRepl({ sessionOptions: settings });
+  } catch (error) {
+    return reportError(error, "");
+  }
 }
 
 const exitCode = await main(process.argv.slice(2));

@@ -15,11 +15,13 @@
 import repl, { type REPLServer } from "node:repl";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { formatError, LangSyntaxError, parse, ScriptError, Session, type Program, type SessionOptions } from "../lang/index.js";
+import {
+  formatError, LangSyntaxError, parse, ScriptError, Session, type Program, type ProgressPresenter, type SessionOptions, type WatchRequest,
+} from "../lang/index.js";
 import { complete, type CompletionContext } from "./repl-completion.js";
 import { Lifetime, type EndSignal } from "./lifetime.js";
 import { KeyGate } from "./repl-keys.js";
-import { InkPresenter } from "./views/ink-presenter.js";
+import type { InkPresenter, InkPresenterOptions } from "./views/ink-presenter.js";
 
 export interface ReplOptions {
   // Runs statements; by default a new Session on one embedded 2105 image, whose
@@ -89,7 +91,7 @@ class Shell {
   private createSession(): Session {
     const live = this.terminal && (this.output as TtyStream).isTTY === true;
     const presenter = live
-      ? new InkPresenter({
+      ? new DeferredInkPresenter({
         stdout: this.output, stdin: this.input, onInterrupt: this.onInterrupt,
         takeTerminal: () => this.gate.lend(), releaseTerminal: () => this.reclaimTerminal(),
       })
@@ -107,6 +109,7 @@ class Shell {
   async run(): Promise<number> {
     const opened = await this.openState();
     if (opened !== 0) return opened;
+    if (this.session.presenter instanceof DeferredInkPresenter) await this.session.presenter.load();
     this.output.write(banner(this.session.currentImage.id, this.session.currentImage.model));
     const server = repl.start({
       prompt: promptFor(this.session.currentImage.id),
@@ -369,6 +372,27 @@ class Shell {
     server.clearBufferedCommand();
     if (empty) this.output.write("(quit or Ctrl-D leaves the shell)\n");
     server.displayPrompt();
+  }
+}
+
+// ink, and yoga's WebAssembly under it, load once the session's storage
+// image exists: a process short of memory then fails at the image, with its
+// clear message, rather than inside a library at import.
+class DeferredInkPresenter implements ProgressPresenter {
+  private presenter: InkPresenter | null = null;
+
+  constructor(private readonly options: InkPresenterOptions) {}
+
+  async load(): Promise<InkPresenter> {
+    if (this.presenter === null) {
+      const { InkPresenter } = await import("./views/ink-presenter.js");
+      this.presenter = new InkPresenter(this.options);
+    }
+    return this.presenter;
+  }
+
+  async watch(request: WatchRequest): Promise<void> {
+    return (await this.load()).watch(request);
   }
 }
 

@@ -53,9 +53,10 @@ export class Lifetime {
     this.phase = "closed";
     for (const [name, handler] of this.handlers) process.removeListener(name, handler);
     this.handlers.clear();
-    // A late EPIPE from a buffered write must still not crash the exit.
+    // Writes still buffered when the run ends may fail later, once their
+    // reader has gone: that EPIPE must not crash the exit either.
     this.output?.removeListener("error", this.onOutputError);
-    if (this.outputClosed) this.output?.on("error", () => undefined);
+    this.output?.on("error", ignoreClosedOutput);
   }
 
   // The statements are done (or cancelled); the session's close() comes next.
@@ -96,8 +97,12 @@ export class Lifetime {
   }
 
   private outputError(error: NodeJS.ErrnoException): void {
-    if (error.code !== "EPIPE" && error.code !== "ERR_STREAM_DESTROYED") throw error;
+    ignoreClosedOutput(error);
     this.outputClosed = true;
     this.run.abort(new Error("standard output was closed"));
   }
+}
+
+function ignoreClosedOutput(error: NodeJS.ErrnoException): void {
+  if (error.code !== "EPIPE" && error.code !== "ERR_STREAM_DESTROYED") throw error;
 }

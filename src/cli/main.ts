@@ -8,12 +8,11 @@
 //   --state FILE              load FILE at start when it exists; save to it on exit and on `save`
 // Exit codes: 0 all succeeded, 1 an assertion failed, 2 syntax or usage error,
 // 6 a command failed.
-import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { Session } from "../lang/session.js";
 import { LangSyntaxError, ScriptError, formatError } from "../lang/errors.js";
 import { Lifetime } from "./lifetime.js";
-import { readScript } from "./script-input.js";
+import { readScript, readScriptFile } from "./script-input.js";
 
 const USAGE = `usage: tzero [--state FILE] [-script FILE] [COMMAND ARGS...]
   tzero -script FILE     run a scenario script
@@ -24,6 +23,8 @@ const USAGE = `usage: tzero [--state FILE] [-script FILE] [COMMAND ARGS...]
   --state FILE           load the storage images from FILE at start (when it exists),
                          save them to it on exit and on save with no FILE
 exit codes: 0 success, 1 assertion failed, 2 syntax error, 6 command failed`;
+
+const READ_REASONS: Record<string, string> = { ENOENT: "no such file", EISDIR: "it is a folder, not a file", EACCES: "permission denied" };
 
 export const EXIT_OK = 0;
 export const EXIT_USAGE = 2;
@@ -153,9 +154,11 @@ export async function main(argv: string[]): Promise<number> {
     }
     let source: string;
     try {
-      source = readFileSync(values.script, "utf8");
+      source = await readScriptFile(values.script);
     } catch (error) {
-      const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
+      if (error instanceof LangSyntaxError) return reportError(error, "");
+      const code = (error as NodeJS.ErrnoException).code ?? "";
+      const reason = READ_REASONS[code] ?? (error as Error).message;
       process.stderr.write(`tzero: cannot read script ${values.script}: ${reason}\n`);
       return EXIT_USAGE;
     }

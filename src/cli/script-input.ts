@@ -1,4 +1,4 @@
-// A script piped to standard input, read as a stream.
+// A script piped to standard input, or a -script FILE, read as a stream.
 //
 // Standard input may be a pipe that has no data yet, or a non-blocking one
 // (a synchronous read then fails with EAGAIN), or endless (`/dev/zero`). So it
@@ -8,6 +8,7 @@
 // lexer would give, and so does a script over SCRIPT_LENGTH_MAX. The script
 // runs after its end, so that a syntax error anywhere means nothing ran, as
 // with -script FILE.
+import { open } from "node:fs/promises";
 import { StringDecoder } from "node:string_decoder";
 import { LangSyntaxError } from "../lang/errors.js";
 import { checkSource, LINE_LENGTH_MAX } from "../lang/lexer.js";
@@ -45,6 +46,17 @@ export async function readScript(input: NodeJS.ReadableStream, file: string): Pr
   }
   pieces.push(decoder.end());
   return pieces.join("");
+}
+
+// A script file, read the same way: a FILE may be a FIFO or a device such as
+// /dev/zero, which a whole-file read would never finish.
+export async function readScriptFile(path: string): Promise<string> {
+  const handle = await open(path, "r");
+  try {
+    return await readScript(handle.createReadStream({ autoClose: false }), path);
+  } finally {
+    await handle.close();
+  }
 }
 
 // The lexer's checks on the lines of one chunk, whose first line is line

@@ -82,6 +82,18 @@ Cli("should say plainly, exit 6, when the process may not reserve a storage imag
   }
 });
 
+Cli("should read a -script FILE as a stream with the same checks: a device, a folder, a BOM", () => {
+  const device = tzero(["-script", "/dev/zero"]);
+  assert.is(device.stderr, "/dev/zero:1:1: unexpected control character U+0000 (is this a binary file?)\n");
+  assert.is(device.status, 2);
+  const directory = tzero(["-script", "."]);
+  assert.is(directory.stderr, "tzero: cannot read script .: it is a folder, not a file\n");
+  assert.is(directory.status, 2);
+  const bom = tzero(["-script", script("bom.tzs", "\ufeffecho from a Windows editor\n")]);
+  assert.is(bom.stdout, "from a Windows editor\n");
+  assert.is(bom.status, 0, bom.stderr);
+});
+
 Cli("should run one command given on the command line", () => {
   const result = tzero(["help", "mkflash"]);
   assert.is(result.status, 0);

@@ -45,6 +45,7 @@ const HISTORY_FILE = ".tzero_history";
 const HISTORY_SIZE = 1000;
 const LIVE_REFRESH_MS = 200;
 const EXIT_FAILED = 6;
+const TERMINAL_GONE = new Set(["EIO", "EPIPE", "ENXIO", "ERR_STREAM_DESTROYED"]);
 // A line that node:repl would take as one of its own commands.
 const DOT_COMMAND = /^\s*\.[^.\s]/;
 
@@ -75,6 +76,17 @@ class Shell {
   private queue: Promise<void> = Promise.resolve();
   private savedSigint: Array<(...args: unknown[]) => void> = [];
   private leaving = false;
+  private terminalGone = false;
+  // A terminal that goes away (its window closed: SIGHUP, then EIO on each
+  // read, write and mode change) must not crash the shell before its exit save.
+  private readonly onTerminalError = (error: NodeJS.ErrnoException) => {
+    if (!TERMINAL_GONE.has(error.code ?? "")) throw error;
+    this.terminalGone = true;
+    if (this.leaving) return;
+    this.leaving = true;
+    this.interrupt(new Error("the terminal went away"));
+    if (this.running === null) this.server?.close();
+  };
   private readonly lifetime: Lifetime | null;
   private readonly onInterrupt = () => this.interrupt();
 
@@ -123,6 +135,9 @@ class Shell {
       ...{ historySize: HISTORY_SIZE },
     });
     this.server = server;
+    server.on("error", this.onTerminalError);
+    this.input.on("error", this.onTerminalError);
+    this.output.on("error", this.onTerminalError);
     this.speakOnlyTheLanguage(server);
     this.lifetime?.install();
     this.lifetime?.run.signal.addEventListener("abort", () => this.endBySignal(), { once: true });
@@ -339,7 +354,16 @@ class Shell {
       return EXIT_FAILED;
     } finally {
       this.lifetime?.dispose();
+      this.endWithTerminal();
     }
+  }
+
+  // With its terminal gone, the process ends as SIGHUP ends one, once the
+  // state is saved: Node's own exit would try to restore the vanished
+  // terminal's modes and abort on the error.
+  private endWithTerminal(): void {
+    if (!this.terminalGone || this.input !== process.stdin || this.lifetime === null) return;
+    process.kill(process.pid, "SIGHUP");
   }
 
   // node:repl's dot-commands and its Ctrl-C hint are not tzero's: see the header.

@@ -249,6 +249,19 @@ for (const signal of ["SIGTERM", "SIGHUP", "SIGINT"] as const) {
   });
 }
 
+Shell_("should leave and save when its terminal goes away (EIO), even during a question", async () => {
+  const stateFile = join(folder, "gone.tz0");
+  const shell = new Shell({ sessionOptions: { workers: 0, stateFile } });
+  await shell.ready();
+  await shell.enter("mkfbvol -cap 2048 -type blocks 1000");
+  await shell.keys("rmfbvol 1000\r", "[y/n]: ");
+  shell.keyboard.emit("error", Object.assign(new Error("read EIO"), { code: "EIO" }));
+  assert.is(await shell.exit, 0);
+  assert.match(shell.screen.text, /FB volume 1000 not deleted/);
+  assert.match(shell.screen.text, /CMUC09040I save: 1 volume and 0 FlashCopy relationships/);
+  assert.ok(existsSync(stateFile));
+});
+
 Shell_("should keep history across sessions in the history file", async () => {
   writeFileSync(historyFile(), "echo from the last session\nlsfbvol -s");
   const shell = new Shell();

@@ -95,7 +95,7 @@ async function runText(source: string | Promise<string>, file: string, settings:
   lifetime.closing();
   let saveFailed = false;
   try {
-    await session.close({ signal: lifetime.save.signal });
+    await session.close(lifetime.save.signal);
   } catch (error) {
     saveFailed = true;
     const closeCode = reportError(error, text);

@@ -343,7 +343,7 @@ class Shell {
     this.gate.dispose();
     this.lifetime?.closing();
     try {
-      await this.session.close({ signal: this.lifetime?.save.signal });
+      await this.session.close(this.lifetime?.save.signal);
       const late = this.lifetime?.signalledWhileClosing ?? null;
       if (late !== null && this.session.stateFilePath !== undefined) {
         this.output.write(`tzero: ${late} came during the exit save, which finished first: ${this.session.stateFilePath} holds the new state\n`);

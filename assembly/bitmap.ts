@@ -23,6 +23,11 @@
 // that is allowed). A bit is cleared or set only in a leaf, so whoever changes
 // a bit first makes sure its leaf exists (outside any lock: it may allocate).
 //
+// Change bitmaps (a volume's, volume.ts) differ: their set bits only ask a
+// save for more work, so bit_mark marks a chunk all set (CHUNK_CLEAR to
+// CHUNK_SET) when its leaf cannot be allocated, and word_take gives an all-set
+// chunk a leaf of set bits before it takes words out.
+//
 // A control bit is only ever cleared once set (by whoever copied the track,
 // holding the source track's lock): readers that see it clear may use the
 // target's data without a lock.
@@ -30,7 +35,7 @@
 import {
   OK, E_NO_SPACE, WORD_TRACK_SHIFT, CHUNK_TRACK_SHIFT, CHUNK_TRACKS, CHUNK_WORD_SHIFT, CHUNK_WORDS,
 } from "./layout";
-import { alloc, free } from "./alloc";
+import { alloc, alloc_failure, free } from "./alloc";
 
 export const CHUNK_CLEAR: u32 = 0;
 export const CHUNK_SET: u32 = 0xffffffff;
@@ -115,7 +120,7 @@ export function leaf_ensure(bitmap: usize, chunk: u32): i32 {
     const state = chunk_entry(bitmap, chunk);
     if (state != CHUNK_CLEAR && state != CHUNK_SET) return OK;
     const leaf = leaf_create(bitmap, chunk, state);
-    if (leaf == 0) return E_NO_SPACE;
+    if (leaf == 0) return alloc_failure();
     if (leaf_publish(bitmap, chunk, state, leaf)) return OK;
   }
   // An entry changes at most twice (set -> clear -> leaf), so a third look finds a leaf.
@@ -207,6 +212,48 @@ export function chunk_mark_set(bitmap: usize, chunk: u32): bool {
   if (entry == CHUNK_CLEAR) return;
   const word = <usize>entry + (<usize>((track >>> WORD_TRACK_SHIFT) & (CHUNK_WORDS - 1)) << 3);
   atomic.or<u64>(word, <u64>1 << <u64>(track & 63));
+}
+
+// Sets the bit whatever its chunk's state, for change bitmaps (volume.ts),
+// whose set bits only ever ask for more work: a chunk without a leaf gets one,
+// or, when none can be allocated, is marked all set. On an all-set chunk it
+// still does a read-modify-write of the entry, so that the caller's data is
+// ordered before it as before a bit (volume_take_changed materialises the
+// chunk by compare-exchange on that entry).
+export function bit_mark(bitmap: usize, track: u32): void {
+  const chunk = track >>> CHUNK_TRACK_SHIFT;
+  const at = entry_at(bitmap, chunk);
+  for (;;) {
+    const entry = atomic.load<u32>(at);
+    if (entry == CHUNK_SET) {
+      if (atomic.cmpxchg<u32>(at, CHUNK_SET, CHUNK_SET) == CHUNK_SET) return;
+    } else if (entry == CHUNK_CLEAR) {
+      if (leaf_ensure(bitmap, chunk) != OK) chunk_mark_set(bitmap, chunk);
+    } else {
+      const word = <usize>entry + (<usize>((track >>> WORD_TRACK_SHIFT) & (CHUNK_WORDS - 1)) << 3);
+      atomic.or<u64>(word, <u64>1 << <u64>(track & 63));
+      return;
+    }
+  }
+}
+
+// Moves word `word_index` of a change bitmap out, leaving it clear; an
+// all-set chunk is first given a leaf of set bits. When that leaf cannot be
+// allocated the chunk stays all set and the word is returned set: its tracks
+// are read again by every later take until memory allows a leaf, never lost.
+export function word_take(bitmap: usize, word_index: u32): u64 {
+  const chunk = word_index >>> CHUNK_WORD_SHIFT;
+  for (;;) {
+    const entry = chunk_entry(bitmap, chunk);
+    if (entry == CHUNK_CLEAR) return 0;
+    if (entry != CHUNK_SET) {
+      return atomic.xchg<u64>(<usize>entry + (<usize>(word_index & (CHUNK_WORDS - 1)) << 3), 0);
+    }
+    const leaf = leaf_create(bitmap, chunk, CHUNK_SET);
+    if (leaf == 0) return tail_mask(bitmap, word_index);
+    leaf_publish(bitmap, chunk, CHUNK_SET, leaf);
+  }
+  return 0; // unreachable: the loop returns
 }
 
 // Clears the bits of `mask` in word `word_index`; returns those that were set.

@@ -34,7 +34,9 @@ import {
 } from "./layout";
 import { lock, unlock, gate_enter, gate_exit } from "./sync";
 import { bit_is_set, bit_clear, bit_set, leaves_ensure } from "./bitmap";
-import { track_lock, read_pointer, write_pointer, ensure_range, group_leaf, extent_allocated } from "./volume";
+import {
+  track_lock, read_pointer, write_pointer, ensure_range, group_leaf, extent_allocated, mark_changed, changed_ensure,
+} from "./volume";
 import { copy_run_data, settle_pending } from "./copy";
 import { pattern_write } from "./pattern";
 import { hash_update } from "./hash";
@@ -68,6 +70,7 @@ function prepare_write(volume: usize, offset: u64, length: u64): i32 {
   if (length == 0) return OK;
   const prepared = ensure_range(volume, offset, length);
   if (prepared != OK) return prepared;
+  changed_ensure(volume, offset, length);
   const first_track = <u32>(offset >> <u64>TRACK_SHIFT);
   const last_track = <u32>((offset + length - 1) >> <u64>TRACK_SHIFT);
   const target_link = load<u32>(volume + V_TARGET_REL);
@@ -95,8 +98,10 @@ function prepare_source_of(rel: usize, offset: u64, length: u64, first_track: u3
   if (offset >= covered) return OK;
   const first = offset & ~<u64>(TRACK_SIZE - 1);
   const end = min<u64>(offset + length + <u64>(TRACK_SIZE - 1), covered) & ~<u64>(TRACK_SIZE - 1);
-  const ensured = ensure_range(volume_at(load<u32>(rel + R_TARGET)), first, end - first);
+  const target = volume_at(load<u32>(rel + R_TARGET));
+  const ensured = ensure_range(target, first, end - first);
   if (ensured != OK) return ensured;
+  changed_ensure(target, first, end - first);
   const control = leaves_ensure(<usize>load<u32>(rel + R_BITMAP), first_track, last_track);
   if (control != OK) return control;
   return leaves_ensure(<usize>load<u32>(rel + R_RECORD_SOURCE), first_track, last_track);
@@ -152,6 +157,7 @@ function write_target_track(rel: usize, volume: usize, offset: u64, done: u64, l
     if (bit_clear(bitmap, track)) settle_pending(rel, 1);
   }
   apply_write(write_pointer(volume, offset), offset, done, length, mode, argument);
+  mark_changed(volume, offset, <u64>length);
   unlock(track_lock(source, track));
   return OK;
 }
@@ -170,14 +176,24 @@ function fill_zeros_idle(volume: usize, offset: u64, length: u64): i32 {
       piece = min<u64>(group_end - at, length - done);
     } else if (extent_allocated(volume, extent)) {
       memory.fill(write_pointer(volume, at), 0, <usize>piece);
+      mark_changed(volume, at, piece);
     }
     done += piece;
   }
   return OK;
 }
 
+// Per thread: how many bytes of this thread's last write were applied
+// before it failed. Everything a write allocates is allocated before it
+// changes anything (prepare_write), so most failures leave it 0; a lock
+// timeout on a later track leaves the tracks before it written.
+let written_before_failure: u64 = 0;
+
+export function io_written_before_failure(): f64 { return <f64>written_before_failure; }
+
 // The body of a write; the caller is inside the volume's gate.
 export function write_held(slot: u32, offset: u64, length: u64, mode: u32, argument: u64): i32 {
+  written_before_failure = 0;
   if (slot >= VOLUME_SLOT_MAX) return E_NO_VOLUME;
   const volume = volume_at(slot);
   if (atomic.load<u32>(volume + V_STATE) == VOLUME_FREE) return E_NO_VOLUME;
@@ -202,16 +218,23 @@ export function write_held(slot: u32, offset: u64, length: u64, mode: u32, argum
       if (record != 0) bit_set(record, track);
       if (bit_is_set(<usize>load<u32>(rel + R_BITMAP), track)) {
         const written = write_target_track(rel, volume, at, done, chunk, mode, argument);
-        if (written != OK) return written;
+        if (written != OK) {
+          written_before_failure = done;
+          return written;
+        }
         done += <u64>chunk;
         continue;
       }
     }
     if (has_targets) {
       const preserved = preserve_source_track(volume, track);
-      if (preserved != OK) return preserved;
+      if (preserved != OK) {
+        written_before_failure = done;
+        return preserved;
+      }
     }
     apply_write(write_pointer(volume, at), at, done, chunk, mode, argument);
+    mark_changed(volume, at, <u64>chunk);
     done += <u64>chunk;
   }
   return OK;
@@ -254,6 +277,7 @@ export function read_held(slot: u32, offset: u64, length: u64, mode: u32, destin
 }
 
 export function write_gated(slot: u32, offset: u64, length: u64, mode: u32, argument: u64): i32 {
+  written_before_failure = 0;
   if (slot >= VOLUME_SLOT_MAX) return E_NO_VOLUME;
   const volume = volume_at(slot);
   const entered = gate_enter(volume);

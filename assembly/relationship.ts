@@ -10,7 +10,7 @@
 // checks what would corrupt its own structures.
 
 import {
-  OK, E_BAD_ARGUMENT, E_NO_VOLUME, E_NO_SPACE, E_BUSY,
+  OK, E_BAD_ARGUMENT, E_NO_VOLUME, E_BUSY,
   REL_SLOT_MAX, VOLUME_SLOT_MAX, V_STATE, V_SIZE, V_TRACKS, V_TARGET_REL, V_SOURCE_HEAD,
   VOLUME_FREE, VOLUME_NORMAL, VOLUME_UNUSABLE,
   R_STATE, R_FLAGS, R_SOURCE, R_TARGET, R_TRACKS, R_BITMAP, R_PENDING, R_CURSOR,
@@ -18,6 +18,7 @@ import {
   REL_FREE, REL_ACTIVE, REL_RECORD, REL_BACKGROUND, H_WORK_EPOCH, THREAD_MAX,
   volume_at, rel_at, base,
 } from "./layout";
+import { alloc_failure } from "./alloc";
 import { freeze_pair, thaw } from "./sync";
 import {
   bitmap_create, bitmap_free, bitmap_count, bitmap_find, bitmap_chunks, chunk_entry, chunk_reset, leaf_ensure, leaf_words,
@@ -38,15 +39,18 @@ export function free_bitmaps(rel: usize): void {
 // stays allocated.
 export function alloc_bitmaps(rel: usize, track_count: u32, flags: u32, pending: bool): i32 {
   const recorded = (flags & REL_RECORD) != 0;
+  // Each allocated only after the one before it, so that alloc_failure()
+  // still says why the failed one failed.
   const control = bitmap_create(track_count, pending);
-  const record_source = recorded ? bitmap_create(track_count, false) : 0;
-  const record_target = recorded ? bitmap_create(track_count, false) : 0;
+  const record_source = recorded && control != 0 ? bitmap_create(track_count, false) : 0;
+  const record_target = record_source != 0 ? bitmap_create(track_count, false) : 0;
   store<u32>(rel + R_BITMAP, <u32>control);
   store<u32>(rel + R_RECORD_SOURCE, <u32>record_source);
   store<u32>(rel + R_RECORD_TARGET, <u32>record_target);
-  if (control == 0 || (recorded && (record_source == 0 || record_target == 0))) {
+  if (control == 0 || (recorded && record_target == 0)) {
+    const failure = alloc_failure();
     free_bitmaps(rel);
-    return E_NO_SPACE;
+    return failure;
   }
   return OK;
 }

@@ -12,17 +12,29 @@
 // Extents are charged to the volume when allocated (V_ALLOCATED, in
 // charge_extent: the one place where space is taken, so pool accounting hooks
 // in there) and released when the volume's data is.
+//
+// Change bitmap (V_CHANGED, a two-level bitmap.ts bitmap): one bit per track,
+// set AFTER every change to the track's own bytes (host writes, copies onto a
+// target, reinitialisation), with an atomic read-modify-write, which orders
+// the data before the bit: a save that takes a bit (exchanges its word with 0)
+// and then reads the track sees every change whose bit it took, and any later
+// change sets the bit again. A save reads the tracks whose bits it took and
+// repeats until few are left (snapshot.ts). Its leaves are allocated before
+// the writes that need them (changed_ensure); where one cannot be allocated,
+// the whole chunk is marked changed instead (bitmap.ts bit_mark), so a change
+// is never lost, only read again by the save.
 
 import {
   OK, E_NO_SPACE, E_BAD_ARGUMENT, E_NO_VOLUME,
   TRACK_SHIFT, TRACK_SIZE, EXTENT_SHIFT, EXTENT_SIZE, VOLUME_SIZE_MAX, VOLUME_SLOT_MAX,
   EXTENT_LEAF_SHIFT, EXTENT_LEAF_ENTRIES, LOCK_STRIPES_MIN, LOCK_STRIPES_MAX,
   V_STATE, V_SIZE, V_TRACKS, V_EXTENTS, V_LOCKS, V_EXTENT_COUNT, V_GENERATION, V_STRIPES, V_ALLOCATED,
-  V_TARGET_REL, V_SOURCE_HEAD, V_INFLIGHT, V_FROZEN,
-  VOLUME_FREE, VOLUME_NORMAL, volume_at, zero_extent,
+  V_TARGET_REL, V_SOURCE_HEAD, V_INFLIGHT, V_FROZEN, V_CHANGED,
+  CHUNK_TRACK_SHIFT, VOLUME_FREE, VOLUME_NORMAL, volume_at, zero_extent,
 } from "./layout";
-import { alloc, free } from "./alloc";
+import { alloc, alloc_failure, free } from "./alloc";
 import { freeze, thaw } from "./sync";
+import { bitmap_create, bitmap_free, bit_mark, leaf_ensure, chunk_mark_set } from "./bitmap";
 
 // @ts-ignore: decorator
 @inline export function volume_tracks(volume: usize): u32 { return load<u32>(volume + V_TRACKS); }
@@ -75,6 +87,33 @@ import { freeze, thaw } from "./sync";
   return data + <usize>(<u32>offset & (EXTENT_SIZE - 1));
 }
 
+// The volume's change bitmap (bitmap.ts).
+// @ts-ignore: decorator
+@inline export function changed_bitmap(volume: usize): usize { return <usize>load<u32>(volume + V_CHANGED); }
+
+// Leaves of the change bitmap for the tracks of [offset, offset + length),
+// allocated before a write changes them, outside the track locks. A chunk
+// whose leaf cannot be allocated is marked all changed (never an error: a
+// save then reads the whole chunk again).
+export function changed_ensure(volume: usize, offset: u64, length: u64): void {
+  if (length == 0) return;
+  const bitmap = changed_bitmap(volume);
+  const first = <u32>(offset >> <u64>TRACK_SHIFT);
+  const last = <u32>((offset + length - 1) >> <u64>TRACK_SHIFT);
+  for (let chunk = first >>> CHUNK_TRACK_SHIFT; chunk <= (last >>> CHUNK_TRACK_SHIFT); chunk++) {
+    if (leaf_ensure(bitmap, chunk) != OK) chunk_mark_set(bitmap, chunk);
+  }
+}
+
+// Marks tracks [offset, offset + length) changed; call after the bytes are written.
+export function mark_changed(volume: usize, offset: u64, length: u64): void {
+  if (length == 0) return;
+  const bitmap = changed_bitmap(volume);
+  const first = <u32>(offset >> <u64>TRACK_SHIFT);
+  const last = <u32>((offset + length - 1) >> <u64>TRACK_SHIFT);
+  for (let track = first; track <= last; track++) bit_mark(bitmap, track);
+}
+
 // @ts-ignore: decorator
 @inline export function extent_allocated(volume: usize, extent: u32): bool {
   return extent_data(volume, extent) != 0;
@@ -106,11 +145,11 @@ function ensure_leaf(volume: usize, group: u32): usize {
 export function ensure_extents(volume: usize, first_extent: u32, last_extent: u32): i32 {
   for (let extent = first_extent; extent <= last_extent; extent++) {
     const leaf = ensure_leaf(volume, extent >>> EXTENT_LEAF_SHIFT);
-    if (leaf == 0) return E_NO_SPACE;
+    if (leaf == 0) return alloc_failure();
     const entry = leaf + (<usize>(extent & (EXTENT_LEAF_ENTRIES - 1)) << 2);
     if (atomic.load<u32>(entry) != 0) continue;
     const block = alloc(EXTENT_SIZE);
-    if (block == 0) return E_NO_SPACE;
+    if (block == 0) return alloc_failure();
     if (atomic.cmpxchg<u32>(entry, 0, <u32>block) != 0) free(block, EXTENT_SIZE);
     else charge_extent(volume);
   }
@@ -141,11 +180,14 @@ export function volume_create(slot: u32, size_bytes: u64): i32 {
   const group_count = (extent_count + EXTENT_LEAF_ENTRIES - 1) >>> EXTENT_LEAF_SHIFT;
   const stripes = stripe_count(track_count);
   const directory = alloc(group_count << 2);
-  if (directory == 0) return E_NO_SPACE;
+  if (directory == 0) return alloc_failure();
   const locks = alloc(stripes << 2);
-  if (locks == 0) {
+  const changed = locks != 0 ? bitmap_create(track_count, false) : 0;
+  if (locks == 0 || changed == 0) {
+    const failure = alloc_failure();
     free(directory, group_count << 2);
-    return E_NO_SPACE;
+    if (locks != 0) free(locks, stripes << 2);
+    return failure;
   }
   store<u64>(volume + V_SIZE, size_bytes);
   store<u32>(volume + V_TRACKS, track_count);
@@ -154,6 +196,7 @@ export function volume_create(slot: u32, size_bytes: u64): i32 {
   store<u32>(volume + V_LOCKS, <u32>locks);
   store<u32>(volume + V_STRIPES, stripes);
   store<u64>(volume + V_ALLOCATED, 0);
+  store<u32>(volume + V_CHANGED, <u32>changed);
   store<u32>(volume + V_TARGET_REL, 0);
   store<u32>(volume + V_SOURCE_HEAD, 0);
   store<u64>(volume + V_INFLIGHT, 0);
@@ -171,11 +214,19 @@ export function volume_create(slot: u32, size_bytes: u64): i32 {
 // Frees every extent and leaf; the volume is frozen, so nobody reads them.
 function release_extents(volume: usize): void {
   const groups = group_count_of(volume);
+  const size = load<u64>(volume + V_SIZE);
   for (let group: u32 = 0; group < groups; group++) {
     const leaf = <usize>atomic.xchg<u32>(directory_entry(volume, group), 0);
     if (leaf == 0) continue;
     const entries = leaf_entries(volume, group);
-    for (let index: u32 = 0; index < entries; index++) free(<usize>load<u32>(leaf + (<usize>index << 2)), EXTENT_SIZE);
+    for (let index: u32 = 0; index < entries; index++) {
+      const block = <usize>load<u32>(leaf + (<usize>index << 2));
+      if (block == 0) continue;
+      free(block, EXTENT_SIZE);
+      // Its tracks now read as zeros: a save in progress must see them again.
+      const first_offset = <u64>((group << EXTENT_LEAF_SHIFT) + index) << <u64>EXTENT_SHIFT;
+      mark_changed(volume, first_offset, min<u64>(<u64>EXTENT_SIZE, size - first_offset));
+    }
     free(leaf, entries << 2);
   }
   atomic.store<u64>(volume + V_ALLOCATED, 0);
@@ -203,6 +254,7 @@ export function volume_destroy(slot: u32): i32 {
   const volume = <usize>entry;
   free(<usize>load<u32>(volume + V_EXTENTS), group_count_of(volume) << 2);
   free(<usize>load<u32>(volume + V_LOCKS), load<u32>(volume + V_STRIPES) << 2);
+  bitmap_free(<usize>load<u32>(volume + V_CHANGED));
   atomic.store<u32>(volume + V_STATE, VOLUME_FREE);
   store<u32>(volume + V_GENERATION, load<u32>(volume + V_GENERATION) + 1);
   thaw(volume);

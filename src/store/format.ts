@@ -1,19 +1,26 @@
-// The tzero state file, format version 2 (version 1 files still load: see below).
+// The tzero state file, format version 3 (versions 1 and 2 differ where noted, and still load).
 //
 //   offset  size  field
 //        0     8  magic word "TZ0STATE" (54 5A 30 53 54 41 54 45)
 //        8     4  format version, u32 little-endian
 //       12     4  the version with every bit inverted: a flipped bit in either
 //                 reads as corruption, never as some other version
-//       16        frames, back to back, to the end of the file
+//       16     8  save identifier, 64 random bits (since version 2; absent in 1)
+//       24        frames, back to back, to the end of the file (16 in version 1)
 //
 // A frame is one record:
 //
 //        0     4  payload length L, u32 LE, 1 .. FRAME_PAYLOAD_MAX
 //        4     4  L with every bit inverted (a flipped length bit is caught
 //                 before the length is used)
-//        8     8  xxHash64 (seed 0) of the payload, u64 LE
+//        8     8  xxHash64 (seed 0) of the payload XOR frameKey(save
+//                 identifier, frame index), u64 LE (version 1: no XOR)
 //       16     L  payload: one msgpack value, a map with a string `type`
+//
+// The key binds every frame to its file and its place in it: a frame spliced
+// in from another save, or moved within this one, fails its checksum, so a
+// file pieced together from two valid saves is refused rather than loaded as
+// a mixture of both. The end record's counts catch frames cut off the end.
 //
 // Frame order (the loader enforces it):
 //
@@ -51,18 +58,35 @@
 // source record, target record, each by ascending chunk, and each holds the
 // chunk's u64 words (src/engine/snapshot.ts leafBytes: at most 32 KiB).
 //
-// Version 1 (volumes of at most 4 GiB) differs only there: a relationship
+// Versions 1 and 2 (volumes of at most 4 GiB) differ there: a relationship
 // record holds each bitmap whole, as one run of u64 words over all tracks
 // (the word count rounded up to even), and no leaf frames follow. Loading
-// converts them to chunks.
+// converts them to chunks. Version 1 also has no save identifier and no
+// frame keys, and its image records announce their relationships.
 
 import { STAGING_SIZE, TRACK_SIZE } from "../core/codes.js";
 import type { OsType } from "../engine/rules.js";
 
 export const MAGIC = new Uint8Array([0x54, 0x5a, 0x30, 0x53, 0x54, 0x41, 0x54, 0x45]); // "TZ0STATE"
-export const FORMAT_VERSION = 2;
-export const FORMAT_VERSION_FLAT_BITMAPS = 1;
-export const PREAMBLE_SIZE = 16;
+export const FORMAT_VERSION = 3;
+export const FORMAT_VERSION_MIN = 1; // the oldest version this tzero still reads
+// Versions before this one hold each bitmap whole (see above).
+export const FORMAT_VERSION_CHUNKED_BITMAPS = 3;
+export const PREAMBLE_SIZE_V1 = 16;
+export const PREAMBLE_SIZE = 24;
+
+export function hasFlatBitmaps(version: number): boolean {
+  return version < FORMAT_VERSION_CHUNKED_BITMAPS;
+}
+
+// The value XOR-ed into frame `index`'s checksum: splitmix64 of the save
+// identifier and the index, so that neighbouring indexes give unrelated keys.
+export function frameKey(saveId: bigint, index: number): bigint {
+  let z = BigInt.asUintN(64, saveId + BigInt(index + 1) * 0x9e3779b97f4a7c15n);
+  z = BigInt.asUintN(64, (z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n);
+  z = BigInt.asUintN(64, (z ^ (z >> 27n)) * 0x94d049bb133111ebn);
+  return z ^ (z >> 31n);
+}
 export const FRAME_HEADER_SIZE = 16;
 export const FRAME_PAYLOAD_MAX = STAGING_SIZE - FRAME_HEADER_SIZE;
 export const TRACKS_PER_FRAME_MAX = 8;
@@ -87,7 +111,9 @@ export interface ImageRecord {
   serial: string;
   lss: string[]; // LSSs of its volumes, ascending (they exist because volumes do)
   volumes: number;
-  relationships: number;
+  // Version 1 only: a save of version 2 learns the relationships only when
+  // it quiesces the images, after this record (the end record counts them).
+  relationships?: number;
 }
 
 export interface VolumeRecord {

@@ -7,7 +7,7 @@ import { OS_TYPES, MODELS } from "../engine/rules.js";
 import { VOLUME_SLOT_MAX, REL_SLOT_MAX, TRACK_SIZE, EXTENT_SIZE, VOLUME_SIZE_MAX, CHUNK_TRACKS } from "../core/codes.js";
 import type { StoreError } from "./errors.js";
 import {
-  TRACKS_FRAME_DATA_MAX, FORMAT_VERSION_FLAT_BITMAPS, SUMMARY_LEAF,
+  TRACKS_FRAME_DATA_MAX, hasFlatBitmaps, SUMMARY_LEAF,
   type RecordType, type LeafRecord, type HeaderRecord, type ImageRecord, type VolumeRecord, type TracksRecord, type ZerosRecord,
   type RelationshipRecord, type EndRecord,
 } from "./format.js";
@@ -112,7 +112,8 @@ export function headerRecord(value: unknown, failure: FieldFailure): HeaderRecor
   return { type: "header", generator: check.text("generator"), images: check.whole("images", 0, IMAGES_MAX) };
 }
 
-export function imageRecord(value: unknown, failure: FieldFailure): ImageRecord {
+// Version 1 image records announce their relationships; version 2 ones do not (format.ts).
+export function imageRecord(value: unknown, failure: FieldFailure, version: number): ImageRecord {
   const check = checker("image", value, failure);
   const lss = check.fields.lss;
   if (!Array.isArray(lss) || lss.length > 255 || !lss.every((item) => typeof item === "string" && LSS_ID.test(item))) {
@@ -124,7 +125,7 @@ export function imageRecord(value: unknown, failure: FieldFailure): ImageRecord 
     serial: check.text("serial", SERIAL),
     lss: lss as string[],
     volumes: check.whole("volumes", 0, VOLUME_SLOT_MAX),
-    relationships: check.whole("relationships", 0, REL_SLOT_MAX),
+    ...(version === 1 ? { relationships: check.whole("relationships", 0, REL_SLOT_MAX) } : {}),
   };
 }
 
@@ -165,17 +166,17 @@ export function zerosRecord(value: unknown, failure: FieldFailure): ZerosRecord 
   };
 }
 
-// Bytes of one whole bitmap of format version 1: u64 words over all tracks, an even count.
+// Bytes of one whole bitmap of format versions 1 and 2: u64 words over all tracks, an even count.
 function flatBitmapBytes(trackCount: number): number {
   const words = Math.ceil(trackCount / 64);
   return (words + (words & 1)) * 8;
 }
 
-// Bitmaps are whole in format version 1 and summaries (a byte per chunk) since.
+// Bitmaps are whole in format versions 1 and 2 and summaries (a byte per chunk) since.
 export function relationshipRecord(value: unknown, failure: FieldFailure, version: number): RelationshipRecord {
   const check = checker("relationship", value, failure);
-  const trackCount = check.whole("trackCount", 1, version === FORMAT_VERSION_FLAT_BITMAPS ? Math.ceil(2 ** 32 / TRACK_SIZE) : TRACKS_MAX);
-  const flat = version === FORMAT_VERSION_FLAT_BITMAPS;
+  const trackCount = check.whole("trackCount", 1, hasFlatBitmaps(version) ? Math.ceil(2 ** 32 / TRACK_SIZE) : TRACKS_MAX);
+  const flat = hasFlatBitmaps(version);
   const bytes = flat ? flatBitmapBytes(trackCount) : Math.ceil(trackCount / CHUNK_TRACKS);
   const record = check.flag("record");
   const recordSource = check.bytesOrNull("recordSource", bytes);

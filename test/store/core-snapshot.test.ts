@@ -5,6 +5,8 @@ import * as assert from "uvu/assert";
 import { StorageImage } from "../../src/engine/image.js";
 import { CoreCode, TRACK_SIZE, RelFlag } from "../../src/core/codes.js";
 import { testSeed, Random } from "../support/random.js";
+import { claimChanges } from "../../src/engine/snapshot.js";
+import { EngineError } from "../../src/engine/errors.js";
 
 const seed = testSeed();
 console.log(`store core-snapshot seed: ${seed} (replay with TZERO_SEED=${seed})`);
@@ -31,6 +33,9 @@ Core("should find the one non-zero byte of a track wherever it is", () => {
     const expected = [0, 0, 0];
     expected[track >> 4] = 1 << (track & 15);
     assert.equal(masks, expected, `track ${track}, byte ${offset} (seed ${seed})`);
+    const wanted = random.int(0, 0xffff);
+    const asked = [0, 1, 2].map((extent) => exports.extent_nonzero_tracks(image.volume("1000").slot, extent, wanted));
+    assert.equal(asked, expected.map((mask) => mask & wanted), `track ${track} among tracks ${wanted.toString(2)} (seed ${seed})`);
   }
 });
 
@@ -85,6 +90,71 @@ Core("should mark a volume unusable unless it is a target now", () => {
   image.establish("1001", "1000", { nocopy: true }); // a new FlashCopy onto it makes it usable again
   assert.is(image.dataState("1000"), "Normal");
   assert.is(exports.volume_mark_unusable(image.volume("1000").slot), CoreCode.BUSY);
+});
+
+Core("should mark every change to a track's own bytes, and hand each mark out once", () => {
+  const claim = claimChanges(image);
+  try {
+    const taken = (id: string) => claim.take(image.volume(id));
+    assert.equal(taken("1000"), [], "nothing changed since the volume was created");
+    image.fill("1000", 10 * TRACK_SIZE - 1, TRACK_SIZE + 2, 1); // tracks 9, 10 and 11
+    image.writePattern("1000", 39 * TRACK_SIZE, 5, 2);
+    assert.equal(taken("1000"), [9, 10, 11, 39]);
+    assert.equal(taken("1000"), [], "taken once");
+    image.establish("1000", "1001", { nocopy: true });
+    image.fill("1000", 20 * TRACK_SIZE, 1, 3); // copy-on-write: the target's track changes too
+    assert.equal(taken("1000"), [20]);
+    assert.equal(taken("1001"), [20]);
+    image.fill("1001", 21 * TRACK_SIZE + 5, 1, 4); // a partial target write brings the T0 track over first
+    assert.equal(taken("1001"), [21]);
+    assert.equal(taken("1000"), [], "reads and copies from the source leave it unmarked");
+    image.withdraw("1000:1001");
+    image.reinitVolume("1001"); // its allocated extent (tracks 16 to 31) now reads as zeros
+    assert.equal(taken("1001"), [...Array(16).keys()].map((index) => 16 + index));
+    image.establish("1000", "1001");
+    image.copyTracks("1000:1001", 9, 3); // background copy writes the target
+    assert.equal(taken("1001"), [9, 10, 11]);
+  } finally {
+    claim.release();
+  }
+});
+
+Core("should keep the change bitmap of a 16 TiB volume two-level: a few KiB until written, marks found near its end", () => {
+  const TiB = 2 ** 40;
+  const huge = new StorageImage({ model: "2107", workers: 0 });
+  try {
+    const before = huge.core.exports.heap_top();
+    huge.createVolume({ id: "1000", capacity: (16 * TiB) / 512 });
+    const cost = Number(huge.core.exports.heap_top() - before);
+    assert.ok(cost < 128 * 1024, `a 16 TiB volume costs ${cost} bytes at creation, not a flat 32 MiB change bitmap`);
+    const offsets = [0, 2 ** 32 - 10, 2 ** 34 - 1, 5 * TiB + 12345, 16 * TiB - TRACK_SIZE - 3];
+    for (const offset of offsets) huge.fill("1000", offset, 20, 9);
+    const expected = [...new Set(offsets.flatMap((offset) => [offset, offset + 19].map((at) => Math.floor(at / TRACK_SIZE))))].sort((a, b) => a - b);
+    const claim = claimChanges(huge);
+    try {
+      assert.equal(claim.take(huge.volume("1000")), expected);
+      assert.equal(claim.take(huge.volume("1000")), [], "taken once");
+      huge.reinitVolume("1000"); // every written extent (16 tracks each) now reads as zeros
+      const extents = [...new Set(expected.map((track) => Math.floor(track / 16)))];
+      assert.equal(claim.take(huge.volume("1000")), extents.flatMap((extent) => [...Array(16).keys()].map((index) => extent * 16 + index)));
+    } finally {
+      claim.release();
+    }
+  } finally {
+    huge.close();
+  }
+});
+
+Core("should let one save at a time hold the change bitmaps", () => {
+  const claim = claimChanges(image);
+  try {
+    assert.throws(() => claimChanges(image), (error: unknown) => error instanceof EngineError && error.code === "BUSY");
+  } finally {
+    claim.release();
+  }
+  claimChanges(image).release();
+  assert.is(image.core.exports.volume_take_changed(4095, 0, 1, image.core.stagingPointer), CoreCode.NO_VOLUME);
+  assert.is(image.core.exports.volume_take_changed(image.volume("1000").slot, 0, 3, image.core.stagingPointer), CoreCode.RANGE, "past the bitmap's words");
 });
 
 Core.run();

@@ -8,7 +8,7 @@
 //      reads the relationships with their bitmaps and the tracks that changed
 //      since step 1 (trackChanges, trackBytes), then resumes.
 // Copy workers and host I/O wait at the volume gates during step 2 only (at
-// most 20 s, after which they fail with TIMEOUT).
+// most 20 s, after which they fail with GATE_TIMEOUT).
 //
 // Restore, into a new image nobody else uses yet, in this order:
 //   restoreVolume → writeVolumeTracks → markUnusable → restoreRelationship.
@@ -176,10 +176,23 @@ export class ImageCapture {
 
 // Freezes every volume of the image; the caller must resume() the capture,
 // also when it fails (try/finally). Must run on the thread that owns the image.
-export function quiesceImage(image: StorageImage): ImageCapture {
+// A save is synchronous (src/store/save.ts): it cannot retry a timed-out
+// drain from the event loop as image.drained() does, so its drain of each
+// volume may take up to drainMs instead of the main thread's usual ~50 ms. A
+// caller that can yield passes a short bound and retries (image.drained()).
+export const SAVE_DRAIN_TIMEOUT_MS = 1000;
+
+export function quiesceImage(image: StorageImage, drainMs = SAVE_DRAIN_TIMEOUT_MS): ImageCapture {
   if (image.isClosed) throw new EngineError("CLOSED", `storage image ${image.id} is closed`);
-  const code = image.core.exports.image_quiesce();
-  if (code !== CoreCode.OK) throw coreError(code, `quiesce storage image ${image.id} for a consistent save`);
+  const exports = image.core.exports;
+  exports.set_wait_timeouts(0, 0, 0, drainMs);
+  let code: number;
+  try {
+    code = exports.image_quiesce();
+  } finally {
+    exports.set_wait_timeouts(0, 0, 0, image.waitTimeouts.drain);
+  }
+  if (code !== CoreCode.OK) throw coreError(code, `quiesce storage image ${image.id} for a consistent save`, { ...image.waitTimeouts, drain: drainMs });
   return new ImageCapture(image);
 }
 

@@ -41,8 +41,7 @@ export function describeState(images: readonly StorageImage[]): unknown {
     relationships: image.listRelationships().map((relationship) => {
       const status = image.status(relationship.id);
       return {
-        // A copy's failure state is the running image's, never saved.
-        ...status, bytesPerSecond: undefined, state: undefined, reason: undefined, fault: undefined, createdAt: status.createdAt.getTime(), syncedAt: status.syncedAt?.getTime() ?? null,
+        ...status, bytesPerSecond: undefined, createdAt: status.createdAt.getTime(), syncedAt: status.syncedAt?.getTime() ?? null,
         pending: pendingTracks(image, relationship.id),
         recorded: relationship.record ? [image.recordedTracks(relationship.id, "source"), image.recordedTracks(relationship.id, "target")] : null,
       };

@@ -21,7 +21,7 @@ import {
   V_TARGET_REL, V_SOURCE_HEAD, V_INFLIGHT, V_FROZEN, V_CHANGED, WORD_TRACK_SHIFT,
   VOLUME_FREE, VOLUME_NORMAL, volume_at, zero_extent,
 } from "./layout";
-import { alloc, free } from "./alloc";
+import { alloc, alloc_failure, free } from "./alloc";
 import { freeze, thaw } from "./sync";
 import { bitmap_word_count } from "./bitmap";
 
@@ -76,7 +76,7 @@ export function ensure_extents(volume: usize, first_extent: u32, last_extent: u3
     const entry = extent_entry(volume, extent);
     if (atomic.load<u32>(entry) != 0) continue;
     const block = alloc(EXTENT_SIZE);
-    if (block == 0) return E_NO_SPACE;
+    if (block == 0) return alloc_failure();
     if (atomic.cmpxchg<u32>(entry, 0, <u32>block) != 0) free(block, EXTENT_SIZE);
   }
   return OK;
@@ -95,14 +95,14 @@ export function volume_create(slot: u32, size_bytes: u64): i32 {
   const track_count = <u32>((size_bytes + <u64>TRACK_SIZE - 1) >> <u64>TRACK_SHIFT);
   const extent_count = <u32>((size_bytes + <u64>EXTENT_SIZE - 1) >> <u64>EXTENT_SHIFT);
   const extents = alloc(extent_count << 2);
-  if (extents == 0) return E_NO_SPACE;
+  if (extents == 0) return alloc_failure();
   const locks = alloc(track_count << 2);
-  const changed = alloc(bitmap_word_count(track_count) << 3);
+  const changed: usize = locks == 0 ? 0 : alloc(bitmap_word_count(track_count) << 3);
   if (locks == 0 || changed == 0) {
+    const failure = alloc_failure();
     free(extents, extent_count << 2);
     free(locks, track_count << 2);
-    free(changed, bitmap_word_count(track_count) << 3);
-    return E_NO_SPACE;
+    return failure;
   }
   store<u64>(volume + V_SIZE, size_bytes);
   store<u32>(volume + V_TRACKS, track_count);

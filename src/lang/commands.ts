@@ -165,7 +165,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "lsflash", group: "ds", summary: "list FlashCopy relationships",
     usage: "lsflash [-l | -s] [-fmt ...] [-dev IMAGE] [VOLUME_ID | SOURCE:TARGET]...",
     options: [
-      { name: "l", summary: "long: also OutOfSyncTracks DateCreated DateSynced State" },
+      { name: "l", summary: "long: also OutOfSyncTracks DateCreated DateSynced State Reason" },
       { name: "s", summary: "short: IDs only" },
       ...LISTING, DEV,
     ],
@@ -276,7 +276,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     ],
   },
   {
-    name: "lsworkload", group: "workload", summary: "list workloads: IOPS, MB/s, p50 and p99 latency",
+    name: "lsworkload", group: "workload", summary: "list workloads: state, IOPS, MB/s, p50 and p99 latency, why a failed one failed",
     usage: "lsworkload [-fmt ...] [NAME...]",
     options: [...LISTING],
     operands: [{ name: "NAME", kind: "name", optional: true, repeat: true, summary: "workloads to list" }],

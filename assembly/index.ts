@@ -20,6 +20,9 @@ export {
 } from "./relationship";
 export { copy_tracks, copy_step, track_size } from "./copy";
 export {
+  rel_resync, rel_reverse, rel_make_revertible, rel_commit, rel_revert, rel_revertible, rel_release_writes,
+} from "./increment";
+export {
   image_quiesce, image_resume, volume_extent_pointer, extent_nonzero_mask, raw_write,
   volume_mark_unusable, rel_record_pointer, rel_restore,
 } from "./snapshot";

@@ -51,6 +51,8 @@ export const LAYOUT_VERSION: u32 = 1;
 //  24  i32 work epoch: bumped when background-copy work appears (workers wait on it)
 //  28  i32 stop flag: copy workers leave when it is set
 //  32  u64 bytes copied by background copy, all relationships (progress figures)
+//  40  u32 revert table pointer: REL_SLOT_MAX x u32, a revert record per
+//      revertible relationship (increment.ts), allocated at the first one, else 0
 //  64  u32 x 32 free-list heads, one per power-of-two size class
 export const H_MAGIC: u32 = 0;
 export const H_VERSION: u32 = 4;
@@ -59,6 +61,7 @@ export const H_HEAP_TOP: u32 = 16;
 export const H_WORK_EPOCH: u32 = 24;
 export const H_STOP: u32 = 28;
 export const H_COPIED_BYTES: u32 = 32;
+export const H_REVERT_TABLE: u32 = 40;
 export const H_FREE_LISTS: u32 = 64;
 
 // Volume entry (64 bytes):
@@ -91,7 +94,8 @@ export const VOLUME_UNUSABLE: u32 = 2;
 
 // Relationship entry (64 bytes):
 //   0 u32 state (REL_FREE | REL_ACTIVE)
-//   4 u32 flags (REL_BACKGROUND | REL_TGTINHIBIT | REL_RECORD | REL_PERSIST)
+//   4 u32 flags (REL_BACKGROUND | REL_TGTINHIBIT | REL_RECORD | REL_PERSIST
+//                | REL_HOLD_WRITES | REL_REVERTIBLE, see increment.ts)
 //   8 u32 source volume slot      12 u32 target volume slot
 //  16 u32 track count (the source's) 20 u32 bitmap pointer: bit set = track pending
 //  24 i32 pending track count     28 u32 claim cursor (bitmap word index, wraps)
@@ -122,6 +126,12 @@ export const REL_BACKGROUND: u32 = 1;
 export const REL_TGTINHIBIT: u32 = 2;
 export const REL_RECORD: u32 = 4;
 export const REL_PERSIST: u32 = 8;
+// Set by mkflash -freeze: host writes to the source fail with E_LONG_BUSY
+// (queue full) until unfreezeflash or the LSS's timeout clears it.
+export const REL_HOLD_WRITES: u32 = 16;
+// Set between setflashrevertible and commitflash / revertflash; the target
+// then also carries REL_TGTINHIBIT, so nothing but the copy changes it.
+export const REL_REVERTIBLE: u32 = 32;
 
 // Thread entry (64 bytes):
 //   0 u32 staging buffer pointer   4 u32 staging size   8 u32 attached (0/1)
@@ -139,6 +149,7 @@ export const E_NO_SPACE: i32 = -5;
 export const E_TIMEOUT: i32 = -6;
 export const E_BAD_ARGUMENT: i32 = -7;
 export const E_BUSY: i32 = -8;
+export const E_LONG_BUSY: i32 = -9;
 
 // @ts-ignore: decorator
 @inline export function base(): usize {

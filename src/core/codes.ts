@@ -9,6 +9,7 @@ export const CoreCode = {
   TIMEOUT: -6,
   BAD_ARGUMENT: -7,
   BUSY: -8,
+  LONG_BUSY: -9,
 } as const;
 
 export type CoreCodeName = keyof typeof CoreCode;
@@ -41,4 +42,6 @@ export const RelFlag = {
   TGTINHIBIT: 2,
   RECORD: 4,
   PERSIST: 8,
+  HOLD_WRITES: 16,
+  REVERTIBLE: 32,
 } as const;

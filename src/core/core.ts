@@ -31,6 +31,14 @@ export interface CoreExports {
   rel_word_count(rel: number): number;
   copy_tracks(rel: number, firstTrack: number, trackCount: number): number;
   copy_step(): number;
+  // assembly/increment.ts: FlashCopy V2 (src/engine/flash-v2.ts). Pending tracks, or < 0.
+  rel_resync(rel: number, flags: number): number;
+  rel_reverse(rel: number, flags: number): number;
+  rel_make_revertible(rel: number): number;
+  rel_commit(rel: number): number;
+  rel_revert(rel: number): number;
+  rel_revertible(rel: number): number;
+  rel_release_writes(rel: number): number;
   track_size(): number;
   layout_base(): number;
   layout_heap_start(): number;

@@ -307,6 +307,7 @@ export function restoreRelationship(image: StorageImage, spec: RelationshipResto
   const relationship: Relationship = {
     id, sourceId: source.id, targetId: target.id, slot: spec.slot, trackCount,
     nocopy: spec.nocopy, persist: spec.persist, record: spec.record, tgtinhibit: spec.tgtinhibit, seqnum: spec.seqnum,
+    tgtpprc: false, revertible: false, writesHeld: false,
     createdAt: spec.createdAt, syncedAt: spec.syncedAt,
   };
   image.adoptRelationship(relationship);

@@ -68,10 +68,20 @@ export class FlashV2 {
     if (options.tgtpprc) this.supported("mkflash -tgtpprc");
   }
 
-  resync(idText: string, options: IncrementOptions = {}): Relationship {
-    this.supported("resyncflash");
+  // Checks what `operation` would check of the pair, changing nothing (commands check every pair first).
+  check(operation: V2Operation | "rmflash", idText: string): Relationship {
+    if (operation !== "rmflash") this.supported(operation);
     const relationship = this.image.relationship(idText);
-    checkIncremental("resyncflash", this.facts(relationship));
+    const facts = this.facts(relationship);
+    if (operation === "resyncflash" || operation === "setflashrevertible") checkIncremental(operation, facts);
+    else if (operation === "reverseflash") checkReverse(facts, this.volumeFacts(relationship.sourceId), this.volumeFacts(relationship.targetId));
+    else if (operation === "commitflash" || operation === "revertflash") checkRevertible(operation, facts);
+    else if (operation === "rmflash") checkNotRevertible("rmflash", facts);
+    return relationship;
+  }
+
+  resync(idText: string, options: IncrementOptions = {}): Relationship {
+    const relationship = this.check("resyncflash", idText);
     const seqnum = checkSequenceNumber(relationship.id, options.seqnum ?? relationship.seqnum);
     const next: Relationship = {
       ...relationship,
@@ -87,9 +97,7 @@ export class FlashV2 {
   }
 
   reverse(idText: string, options: ReverseOptions = {}): Relationship {
-    this.supported("reverseflash");
-    const relationship = this.image.relationship(idText);
-    checkReverse(this.facts(relationship), this.volumeFacts(relationship.sourceId), this.volumeFacts(relationship.targetId));
+    const relationship = this.check("reverseflash", idText);
     const seqnum = checkSequenceNumber(relationship.id, options.seqnum ?? relationship.seqnum);
     const next: Relationship = {
       ...relationship,
@@ -106,9 +114,7 @@ export class FlashV2 {
 
   // setflashrevertible: an increment (a new T0, as resyncflash) that commitflash keeps and revertflash rolls back.
   setRevertible(idText: string, options: { seqnum?: number } = {}): Relationship {
-    this.supported("setflashrevertible");
-    const relationship = this.image.relationship(idText);
-    checkIncremental("setflashrevertible", this.facts(relationship));
+    const relationship = this.check("setflashrevertible", idText);
     const seqnum = checkSequenceNumber(relationship.id, options.seqnum ?? relationship.seqnum);
     const code = this.image.core.exports.rel_make_revertible(relationship.slot);
     if (code < 0) throw coreError(code, `make FlashCopy pair ${relationship.id} revertible`);
@@ -126,9 +132,7 @@ export class FlashV2 {
   }
 
   private endWindow(operation: "commitflash" | "revertflash", idText: string): Relationship {
-    this.supported(operation);
-    const relationship = this.image.relationship(idText);
-    checkRevertible(operation, this.facts(relationship));
+    const relationship = this.check(operation, idText);
     const exports = this.image.core.exports;
     const code = operation === "commitflash" ? exports.rel_commit(relationship.slot) : exports.rel_revert(relationship.slot);
     if (code < 0) throw coreError(code, `${operation} FlashCopy pair ${relationship.id}`);
@@ -137,19 +141,18 @@ export class FlashV2 {
     return next;
   }
 
-  // rmflash of a revertible pair would drop the previous image unasked.
-  checkWithdraw(relationship: Relationship): void {
-    checkNotRevertible("rmflash", this.facts(relationship));
-  }
-
   // unfreezeflash LSS: every relationship whose source is in the LSS takes writes again.
   // An LSS with volumes but nothing frozen is accepted and nothing happens, as on DS8000.
   unfreeze(lssText: string): string[] {
+    return this.release(this.checkUnfreeze(lssText));
+  }
+
+  checkUnfreeze(lssText: string): string {
     this.supported("unfreezeflash");
     const lss = lssText.toUpperCase();
     if (!/^[0-9A-F]{2}$/.test(lss) || lss === "FF") throw new EngineError("BAD_ARGUMENT", `LSS ${lssText} is not two hex digits 00 to FE`);
     if (!this.image.listLss().includes(lss)) throw new EngineError("LSS_NOT_FOUND", `LSS ${lss} does not exist on ${this.image.id}`);
-    return this.release(lss);
+    return lss;
   }
 
   private release(lss: string): string[] {

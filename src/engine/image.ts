@@ -8,7 +8,7 @@ import {
 import { CoreThread, coreModule, createImageMemory, defaultBuild, type CoreBuild } from "../core/core.js";
 import { EngineError } from "./errors.js";
 import { parseVolumeId, lssOf, pairId, imageId } from "./ids.js";
-import { checkEstablish, parseOsType, DEFAULT_OS, type Model, type OsType } from "./rules.js";
+import { checkEstablish, parseOsType, DEFAULT_OS, type Model, type OsType, type V2Operation } from "./rules.js";
 import { capacityBlocks, type CapacityUnit } from "./units.js";
 import { CopyPool } from "./copy-pool.js";
 import { ThreadIds } from "./threads.js";
@@ -291,6 +291,16 @@ export class StorageImage extends EventEmitter {
     return this.v2.unfreeze(lss);
   }
 
+  // What a V2 operation (or rmflash) would refuse of a pair, changing nothing; returns the relationship.
+  checkFlashV2(operation: V2Operation | "rmflash", idText: string): Relationship {
+    return this.v2.check(operation, idText);
+  }
+
+  // The LSS unfreezeflash would act on (upper case), or its error.
+  checkUnfreeze(lss: string): string {
+    return this.v2.checkUnfreeze(lss);
+  }
+
   // Hook for flash-v2.ts: the same core relationship (same slot) under its new
   // host record; the ID changes when it was reversed. A new T0 with background
   // copy is watched again, so a pair that does not persist ends when copied.
@@ -313,7 +323,7 @@ export class StorageImage extends EventEmitter {
   withdraw(idText: string): boolean {
     this.checkOpen();
     const relationship = this.relationship(idText);
-    this.v2.checkWithdraw(relationship);
+    this.v2.check("rmflash", relationship.id);
     const code = this.core.exports.rel_withdraw(relationship.slot);
     if (code < 0) throw coreError(code, `withdraw FlashCopy pair ${relationship.id}`);
     this.forget(relationship);

@@ -4,7 +4,7 @@
 // Each command checks every pair it was given before it changes any.
 import { EngineError } from "../engine/errors.js";
 import type { Relationship, StorageImage } from "../engine/image.js";
-import type { V2Operation } from "../engine/rules.js";
+import { checkV2Supported, type V2Operation } from "../engine/rules.js";
 import type { CommandContext, CommandResult } from "./context.js";
 import { INFO, infoLine } from "./messages.js";
 import { atArgument, CommandFailure, formatValue, pairIds, volumeIds } from "./values.js";
@@ -71,6 +71,7 @@ const setflashrevertible: Handler = (context) => {
 // that sequence number).
 function revertiblePairs(context: CommandContext, operation: "commitflash" | "revertflash"): Array<{ id: string; at: Position }> {
   const image = context.image();
+  checkV2Supported(image.model, operation, image.id);
   const seqnum = context.convert("seqnum", sequenceNumber);
   const chosen: Array<{ id: string; at: Position }> = [];
   for (const operand of context.operands) {

@@ -178,6 +178,11 @@ export class ImageCapture {
 // also when it fails (try/finally). Must run on the thread that owns the image.
 export function quiesceImage(image: StorageImage): ImageCapture {
   if (image.isClosed) throw new EngineError("CLOSED", `storage image ${image.id} is closed`);
+  // A revertible increment keeps the target's previous image in the core, which a state file does not hold.
+  const revertible = image.listRelationships().find((relationship) => relationship.revertible);
+  if (revertible) {
+    throw new EngineError("REVERTIBLE", `FlashCopy pair ${revertible.id} is revertible: commitflash or revertflash it first (a state file does not keep the previous image)`);
+  }
   const code = image.core.exports.image_quiesce();
   if (code !== CoreCode.OK) throw coreError(code, `quiesce storage image ${image.id} for a consistent save`);
   return new ImageCapture(image);

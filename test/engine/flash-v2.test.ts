@@ -7,7 +7,11 @@ import * as assert from "uvu/assert";
 import { once } from "node:events";
 import { StorageImage } from "../../src/engine/image.js";
 import { TRACK_SIZE } from "../../src/core/codes.js";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { refuses } from "./support.js";
+import { saveState, loadState } from "../../src/store/index.js";
+import { temporaryDirectory, throwsStore } from "../store/support.js";
 
 const TRACKS = 8;
 const SIZE = TRACKS * TRACK_SIZE;
@@ -268,7 +272,33 @@ Freeze("should record -tgtpprc and change nothing else", () => {
   image.write("1001", 0, new Uint8Array(1));
 });
 
+const State = suite("state files");
+State.after.each(() => image.close());
+
+State("should refuse to save a revertible pair, writing nothing, and save it once committed", async () => {
+  image = fresh();
+  const id = copiedPair(image);
+  image.fill("1000", 0, 10, 3);
+  image.setRevertible(id);
+  const folder = temporaryDirectory();
+  const file = join(folder.path, "state.tz0");
+  try {
+    const error = throwsStore(() => saveState([image], file), "BUSY");
+    assert.ok(error.message.includes(id) && error.message.includes("revertible"), error.message);
+    assert.not.ok(existsSync(file));
+    image.commitRevertible(id);
+    saveState([image], file);
+    const [loaded] = await loadState(file, { workers: 0 });
+    assert.is(loaded.checksum("1001"), image.checksum("1001"));
+    assert.is(loaded.relationship(id).record, true);
+    await loaded.close();
+  } finally {
+    folder.remove();
+  }
+});
+
 Resync.run();
 Reverse.run();
 Revertible.run();
 Freeze.run();
+State.run();

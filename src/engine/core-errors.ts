@@ -9,12 +9,14 @@ const ENGINE_CODES: Partial<Record<number, EngineErrorCode>> = {
   [CoreCode.NO_SPACE]: "NO_SPACE",
   [CoreCode.TIMEOUT]: "TIMEOUT",
   [CoreCode.BUSY]: "BUSY",
+  [CoreCode.LONG_BUSY]: "LONG_BUSY",
 };
 
 const EXPLANATIONS: Partial<Record<number, string>> = {
   [CoreCode.NO_SPACE]: "the storage image has no free space left (at most 4 GiB of written data)",
   [CoreCode.TIMEOUT]: "timed out waiting for I/O on the volume to drain",
   [CoreCode.BUSY]: "the volume is busy in another relationship",
+  [CoreCode.LONG_BUSY]: "the volume is long busy: a FlashCopy consistency group (mkflash -freeze) holds its writes until unfreezeflash or the LSS's timeout",
 };
 
 // An engine error for a core result code the engine did not expect to see.

@@ -11,6 +11,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { refuses } from "./support.js";
 import { saveState, loadState } from "../../src/store/index.js";
+import { WorkloadSet } from "../../src/engine/workload.js";
 import { temporaryDirectory, throwsStore } from "../store/support.js";
 
 const TRACKS = 8;
@@ -256,6 +257,18 @@ Freeze("should release the writes by itself after the LSS's timeout", async () =
   assert.equal(event, { lss: "10", released: ["1000:1001"], reason: "timeout" });
   assert.is(image.relationship("1000:1001").writesHeld, false);
   image.write("1000", 0, new Uint8Array(1));
+});
+
+Freeze("should fail a workload thread's writes to a frozen source as long busy", async () => {
+  image = fresh();
+  image.establish("1000", "1001", { nocopy: true, freeze: true });
+  const workloads = new WorkloadSet();
+  const workload = workloads.start(image, { name: "held", volumeId: "1000", rw: "write", pattern: "random", blockBytes: 4096, seed: 1 });
+  await workload.done;
+  assert.is(workload.state, "failed");
+  assert.is(workload.error?.code, "LONG_BUSY");
+  assert.ok(workload.error?.message.includes("unfreezeflash"), workload.error?.message);
+  await workloads.stopAll();
 });
 
 Freeze("should accept unfreeze of an LSS with nothing frozen, and refuse an LSS that does not exist", () => {

@@ -280,6 +280,7 @@ function prepare_revert_record(rel: usize, saved_bytes: u32): usize {
 // host writes recorded more tracks since the space was sized, it retries,
 // at most a few times. Returns the pending count.
 const REVERTIBLE_ATTEMPTS_MAX: u32 = 4;
+const REVERTIBLE_SLACK_TRACKS: u32 = 16;
 
 export function rel_make_revertible(rel_slot: u32): i32 {
   const rel = active_rel(rel_slot);
@@ -292,8 +293,8 @@ export function rel_make_revertible(rel_slot: u32): i32 {
   for (let attempt: u32 = 0; attempt < REVERTIBLE_ATTEMPTS_MAX; attempt++) {
     const source_record = <usize>load<u32>(rel + R_RECORD_SOURCE);
     const target_record = <usize>load<u32>(rel + R_RECORD_TARGET);
-    // Room for every recorded track and a few more that may be recorded meanwhile.
-    const tracks = count_union(source_record, target_record, word_count) + 64;
+    // Room for every recorded track and a few more that host writes may record meanwhile.
+    const tracks = count_union(source_record, target_record, word_count) + REVERTIBLE_SLACK_TRACKS;
     const record = prepare_revert_record(rel, tracks << TRACK_SHIFT);
     if (record == 0) return E_NO_SPACE;
     const result = increment_revertible(rel, record, tracks);

@@ -315,7 +315,7 @@ function lsflash(context: CommandContext): CommandResult {
         Persistent: enabled(status.persist),
         Revertible: enabled(status.revertible),
         SourceWriteEnabled: enabled(!status.writesHeld),
-        TargetWriteEnabled: enabled(!status.tgtinhibit),
+        TargetWriteEnabled: enabled(!status.tgtinhibit && !status.revertible),
         BackgroundCopy: enabled(!status.nocopy),
         OutOfSyncTracks: status.pendingTracks,
         DateCreated: dsDate(status.createdAt),

@@ -41,7 +41,7 @@ import {
   H_REVERT_TABLE, H_WORK_EPOCH, THREAD_MAX, WORD_TRACK_SHIFT,
   base, volume_at, rel_at,
 } from "./layout";
-import { alloc, free } from "./alloc";
+import { alloc, free, ALLOC_BYTES_MAX } from "./alloc";
 import { freeze_pair, thaw } from "./sync";
 import { bitmap_count, bitmap_find } from "./bitmap";
 import { read_pointer, write_pointer, ensure_extents } from "./volume";
@@ -281,6 +281,7 @@ function prepare_revert_record(rel: usize, saved_bytes: u32): usize {
 // at most a few times. Returns the pending count.
 const REVERTIBLE_ATTEMPTS_MAX: u32 = 4;
 const REVERTIBLE_SLACK_TRACKS: u32 = 16;
+const SAVED_TRACKS_MAX: u32 = ALLOC_BYTES_MAX >> TRACK_SHIFT;
 
 export function rel_make_revertible(rel_slot: u32): i32 {
   const rel = active_rel(rel_slot);
@@ -295,6 +296,8 @@ export function rel_make_revertible(rel_slot: u32): i32 {
     const target_record = <usize>load<u32>(rel + R_RECORD_TARGET);
     // Room for every recorded track and a few more that host writes may record meanwhile.
     const tracks = count_union(source_record, target_record, word_count) + REVERTIBLE_SLACK_TRACKS;
+    // One allocation holds them all, so at most ALLOC_BYTES_MAX of them (and no u32 overflow).
+    if (tracks > SAVED_TRACKS_MAX) return E_NO_SPACE;
     const record = prepare_revert_record(rel, tracks << TRACK_SHIFT);
     if (record == 0) return E_NO_SPACE;
     const result = increment_revertible(rel, record, tracks);

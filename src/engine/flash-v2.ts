@@ -4,7 +4,7 @@
 // module checks the rules, keeps the relationships' host-side records and
 // runs the freeze timers. Every operation checks everything before the core
 // changes anything.
-import { CoreCode, RelFlag } from "../core/codes.js";
+import { CoreCode, RelFlag, TRACK_SIZE } from "../core/codes.js";
 import { EngineError } from "./errors.js";
 import { lssOf, pairId } from "./ids.js";
 import {
@@ -13,6 +13,9 @@ import {
 } from "./rules.js";
 import { coreError } from "./core-errors.js";
 import type { StorageImage, Relationship } from "./image.js";
+
+// assembly/increment.ts keeps a revertible increment's saved tracks in one allocation of at most 1 GiB.
+const SAVED_TRACKS_MAX = 2 ** 30 / TRACK_SIZE;
 
 // DS8000 fixed-block LSSs hold a consistency group's writes (long busy) for 60 s by default.
 export const FREEZE_TIMEOUT_MS_DEFAULT = 60_000;
@@ -117,6 +120,12 @@ export class FlashV2 {
     const relationship = this.check("setflashrevertible", idText);
     const seqnum = checkSequenceNumber(relationship.id, options.seqnum ?? relationship.seqnum);
     const code = this.image.core.exports.rel_make_revertible(relationship.slot);
+    if (code === CoreCode.NO_SPACE) {
+      throw new EngineError(
+        "NO_SPACE",
+        `FlashCopy pair ${relationship.id}: setflashrevertible keeps the target's previous image of every track changed since the last T0, and there is no room for it (at most ${SAVED_TRACKS_MAX} tracks, or the storage image is full)`,
+      );
+    }
     if (code < 0) throw coreError(code, `make FlashCopy pair ${relationship.id} revertible`);
     const next: Relationship = { ...relationship, revertible: true, seqnum, syncedAt: null };
     this.image.replaceRelationship(relationship, next);

@@ -236,10 +236,10 @@ test(`debug engine should match the reference model over ${Math.ceil(RUNS / 5)} 
   matchesModel("debug", Math.ceil(RUNS / 5));
 });
 // Fewer runs: every step of these compares whole volumes that are all in relationships.
-test(`engine should match the reference model over ${Math.ceil(RUNS / 4)} random FlashCopy V2 sequences (2107)`, () => {
-  matchesModel("release", Math.ceil(RUNS / 4), V2);
+test(`engine should match the reference model over ${Math.ceil(RUNS / 5)} random FlashCopy V2 sequences (2107)`, () => {
+  matchesModel("release", Math.ceil(RUNS / 5), V2);
 });
-test(`debug engine should match the reference model over ${Math.ceil(RUNS / 20)} random FlashCopy V2 sequences`, () => {
-  matchesModel("debug", Math.ceil(RUNS / 20), V2);
+test(`debug engine should match the reference model over ${Math.ceil(RUNS / 25)} random FlashCopy V2 sequences`, () => {
+  matchesModel("debug", Math.ceil(RUNS / 25), V2);
 });
 test.run();

@@ -425,6 +425,8 @@ export function rel_revert(rel_slot: u32): i32 {
   }
   const pending = <i32>bitmap_count(bitmap, word_count);
   atomic.store<i32>(rel + R_PENDING, pending);
+  // Waiters for the end of the copy sleep on the counter (copy.ts settle_pending).
+  if (pending == 0) atomic.notify(rel + R_PENDING, <i32>THREAD_MAX);
   atomic.store<u32>(rel + R_FLAGS, flags_after_window(rel, record));
   thaw(target);
   thaw(source);

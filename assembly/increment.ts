@@ -20,8 +20,8 @@
 // Revertible increment (setflashrevertible): the same arming, but first the
 // target's own bytes of every armed track are saved, in track order, and the
 // records that the increment consumed are kept. While revertible the target
-// refuses host writes (REL_TGTINHIBIT), so only the increment's copying
-// changes it. commitflash drops what was kept; revertflash copies the saved
+// refuses host writes (REL_TGTINHIBIT) and has no background copy, so only
+// copy-on-write of the increment's tracks changes it. commitflash drops what was kept; revertflash copies the saved
 // tracks back, disarms them and merges the kept records back in: the target
 // reads as it did before the increment, and a later resync still copies
 // every track changed since the previous T0.
@@ -337,10 +337,11 @@ function increment_revertible(rel: usize, record: usize, tracks_max: u32): i32 {
   const pending = arm_recorded(rel, source_record, target_record);
   const flags = load<u32>(rel + R_FLAGS);
   store<u32>(record + RV_FLAGS, flags);
-  atomic.store<u32>(rel + R_FLAGS, flags | REL_REVERTIBLE | REL_TGTINHIBIT);
+  // No background copy while revertible: the increment is copied only as host
+  // I/O needs it, and in the background once committed.
+  atomic.store<u32>(rel + R_FLAGS, (flags & ~REL_BACKGROUND) | REL_REVERTIBLE | REL_TGTINHIBIT);
   thaw(target);
   thaw(source);
-  wake_copiers(rel);
   return pending;
 }
 
@@ -357,8 +358,8 @@ function revert_record_of(rel_slot: u32): usize {
 // Flags after the revertible window: the current ones (a hold may have ended
 // meanwhile) without the window's own, and the target inhibit as it was.
 function flags_after_window(rel: usize, record: usize): u32 {
-  const current = load<u32>(rel + R_FLAGS) & ~(REL_REVERTIBLE | REL_TGTINHIBIT);
-  return current | (load<u32>(record + RV_FLAGS) & REL_TGTINHIBIT);
+  const current = load<u32>(rel + R_FLAGS) & ~(REL_REVERTIBLE | REL_TGTINHIBIT | REL_BACKGROUND);
+  return current | (load<u32>(record + RV_FLAGS) & (REL_TGTINHIBIT | REL_BACKGROUND));
 }
 
 function forget_revert_record(rel_slot: u32, record: usize, rel: usize): void {
@@ -373,6 +374,7 @@ export function rel_commit(rel_slot: u32): i32 {
   const rel = rel_at(rel_slot);
   atomic.store<u32>(rel + R_FLAGS, flags_after_window(rel, record));
   forget_revert_record(rel_slot, record, rel);
+  wake_copiers(rel);
   return OK;
 }
 
@@ -431,6 +433,7 @@ export function rel_revert(rel_slot: u32): i32 {
   thaw(target);
   thaw(source);
   forget_revert_record(rel_slot, record, rel);
+  wake_copiers(rel);
   return pending;
 }
 

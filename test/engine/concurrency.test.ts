@@ -197,6 +197,40 @@ Resync("should put each concurrent write wholly in or wholly out of the new T0 i
     await image.close();
   }
 });
+Resync("should roll a revertible increment back after host writes copied part of it, then copy it in the background once resynced", async () => {
+  const seed = baseSeed + 2;
+  const image = new StorageImage({ model: "2107", workers: 2, progressIntervalMs: 5 });
+  try {
+    const size = 64 * MiB;
+    const trackCount = size / TRACK_SIZE;
+    image.createVolume({ id: "1000", capacity: size / 512 });
+    image.createVolume({ id: "1001", capacity: size / 512 });
+    image.writePattern("1000", 0, size, seed);
+    image.establish("1000", "1001", { record: true, persist: true });
+    await image.waitForCopy(["1000:1001"], { timeoutMs: 120_000 });
+    const random = new Random(seed);
+    for (let round = 0; round < 3; round++) {
+      const before = image.checksum("1001");
+      for (let track = 0; track < trackCount; track++) {
+        if (random.int(0, 1) === 0) image.writePattern("1000", track * TRACK_SIZE + random.int(0, TRACK_SIZE - 513), 512, (seed + track) >>> 0);
+      }
+      const changed = image.recordedTracks("1000:1001", "source");
+      const armed = image.setRevertible("1000:1001");
+      // No background copy while revertible; host writes copy what they touch.
+      for (let track = 0; track < trackCount; track += 3) image.writePattern("1000", track * TRACK_SIZE, 512, (seed + track + 7) >>> 0);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.ok(image.core.exports.rel_pending(armed.slot) > 0, "the increment is not copied in the background while revertible");
+      assert.ok(image.core.exports.rel_pending(armed.slot) < changed, "host writes copied some of it");
+      image.revertRevertible("1000:1001");
+      assert.is(image.checksum("1001"), before, `round ${round}: the target is as it was before the increment (seed ${seed})`);
+      image.resync("1000:1001", { record: true, persist: true });
+      await image.waitForCopy(["1000:1001"], { timeoutMs: 120_000 });
+      assert.is(image.checksum("1001"), image.checksum("1000"), `round ${round}: the next increment copies the rolled-back tracks (seed ${seed})`);
+    }
+  } finally {
+    await image.close();
+  }
+});
 Resync.run();
 
 const Crash = suite("a copy worker terminated mid-copy");

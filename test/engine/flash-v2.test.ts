@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { refuses } from "./support.js";
 import { saveState, loadState } from "../../src/store/index.js";
 import { WorkloadSet } from "../../src/engine/workload.js";
-import { temporaryDirectory, throwsStore } from "../store/support.js";
+import { temporaryDirectory, rejectsWithStore } from "../store/support.js";
 
 const TRACKS = 8;
 const SIZE = TRACKS * TRACK_SIZE;
@@ -296,11 +296,11 @@ State("should refuse to save a revertible pair, writing nothing, and save it onc
   const folder = temporaryDirectory();
   const file = join(folder.path, "state.tz0");
   try {
-    const error = throwsStore(() => saveState([image], file), "BUSY");
+    const error = await rejectsWithStore(saveState([image], file), "BUSY");
     assert.ok(error.message.includes(id) && error.message.includes("revertible"), error.message);
     assert.not.ok(existsSync(file));
     image.commitRevertible(id);
-    saveState([image], file);
+    await saveState([image], file);
     const [loaded] = await loadState(file, { workers: 0 });
     assert.is(loaded.checksum("1001"), image.checksum("1001"));
     assert.is(loaded.relationship(id).record, true);

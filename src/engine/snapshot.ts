@@ -236,6 +236,11 @@ export const SAVE_DRAIN_TIMEOUT_MS = 1000;
 
 export function quiesceImage(image: StorageImage, drainMs = SAVE_DRAIN_TIMEOUT_MS): ImageCapture {
   if (image.isClosed) throw new EngineError("CLOSED", `storage image ${image.id} is closed`);
+  // A revertible increment keeps the target's previous image in the core, which a state file does not hold.
+  const revertible = image.listRelationships().find((relationship) => relationship.revertible);
+  if (revertible) {
+    throw new EngineError("REVERTIBLE", `FlashCopy pair ${revertible.id} is revertible: commitflash or revertflash it first (a state file does not keep the previous image)`);
+  }
   const exports = image.core.exports;
   exports.set_wait_timeouts(0, 0, 0, drainMs);
   let code: number;
@@ -372,6 +377,7 @@ export function restoreRelationship(image: StorageImage, spec: RelationshipResto
   const relationship: Relationship = {
     id, sourceId: source.id, targetId: target.id, slot: spec.slot, trackCount,
     nocopy: spec.nocopy, persist: spec.persist, record: spec.record, tgtinhibit: spec.tgtinhibit, seqnum: spec.seqnum,
+    tgtpprc: false, revertible: false, writesHeld: false,
     createdAt: spec.createdAt, syncedAt: spec.syncedAt,
   };
   image.adoptRelationship(relationship);

@@ -6,16 +6,24 @@
 // (from the shared zero extent). An entry changes from 0 to a pointer once,
 // by compare-exchange, and goes back to 0 only when the volume is frozen
 // (removed or reinitialised).
+//
+// Change bitmap (V_CHANGED): one bit per track, set AFTER every change to the
+// track's own bytes (host writes, copies onto a target, reinitialisation),
+// with an atomic or, which orders the data before the bit: a save that takes
+// a bit (exchanges its word with 0) and then reads the track sees every change
+// whose bit it took, and any later change sets the bit again. A save reads
+// the tracks whose bits it took and repeats until few are left (snapshot.ts).
 
 import {
   OK, E_NO_SPACE, E_BAD_ARGUMENT, E_NO_VOLUME,
   TRACK_SHIFT, TRACK_SIZE, EXTENT_SHIFT, EXTENT_SIZE, VOLUME_SIZE_MAX, VOLUME_SLOT_MAX,
   V_STATE, V_SIZE, V_TRACKS, V_EXTENTS, V_LOCKS, V_EXTENT_COUNT, V_GENERATION,
-  V_TARGET_REL, V_SOURCE_HEAD, V_INFLIGHT, V_FROZEN,
+  V_TARGET_REL, V_SOURCE_HEAD, V_INFLIGHT, V_FROZEN, V_CHANGED, WORD_TRACK_SHIFT,
   VOLUME_FREE, VOLUME_NORMAL, volume_at, zero_extent,
 } from "./layout";
-import { alloc, free } from "./alloc";
+import { alloc, alloc_failure, free } from "./alloc";
 import { freeze, thaw } from "./sync";
+import { bitmap_word_count } from "./bitmap";
 
 // @ts-ignore: decorator
 @inline export function volume_tracks(volume: usize): u32 { return load<u32>(volume + V_TRACKS); }
@@ -44,6 +52,17 @@ import { freeze, thaw } from "./sync";
   return data + <usize>(offset & (EXTENT_SIZE - 1));
 }
 
+// Marks tracks [offset, offset + length) changed; call after the bytes are written.
+export function mark_changed(volume: usize, offset: u32, length: u32): void {
+  if (length == 0) return;
+  const bitmap = <usize>load<u32>(volume + V_CHANGED);
+  const first = offset >>> TRACK_SHIFT;
+  const last = (offset + length - 1) >>> TRACK_SHIFT;
+  for (let track = first; track <= last; track++) {
+    atomic.or<u64>(bitmap + (<usize>(track >>> WORD_TRACK_SHIFT) << 3), <u64>1 << <u64>(track & 63));
+  }
+}
+
 // @ts-ignore: decorator
 @inline export function extent_allocated(volume: usize, extent: u32): bool {
   return atomic.load<u32>(extent_entry(volume, extent)) != 0;
@@ -57,7 +76,7 @@ export function ensure_extents(volume: usize, first_extent: u32, last_extent: u3
     const entry = extent_entry(volume, extent);
     if (atomic.load<u32>(entry) != 0) continue;
     const block = alloc(EXTENT_SIZE);
-    if (block == 0) return E_NO_SPACE;
+    if (block == 0) return alloc_failure();
     if (atomic.cmpxchg<u32>(entry, 0, <u32>block) != 0) free(block, EXTENT_SIZE);
   }
   return OK;
@@ -76,17 +95,22 @@ export function volume_create(slot: u32, size_bytes: u64): i32 {
   const track_count = <u32>((size_bytes + <u64>TRACK_SIZE - 1) >> <u64>TRACK_SHIFT);
   const extent_count = <u32>((size_bytes + <u64>EXTENT_SIZE - 1) >> <u64>EXTENT_SHIFT);
   const extents = alloc(extent_count << 2);
-  if (extents == 0) return E_NO_SPACE;
+  if (extents == 0) return alloc_failure();
   const locks = alloc(track_count << 2);
-  if (locks == 0) {
+  const changed = alloc(bitmap_word_count(track_count) << 3);
+  if (locks == 0 || changed == 0) {
+    const failure = alloc_failure();
     free(extents, extent_count << 2);
-    return E_NO_SPACE;
+    free(locks, track_count << 2);
+    free(changed, bitmap_word_count(track_count) << 3);
+    return failure;
   }
   store<u64>(volume + V_SIZE, size_bytes);
   store<u32>(volume + V_TRACKS, track_count);
   store<u32>(volume + V_EXTENT_COUNT, extent_count);
   store<u32>(volume + V_EXTENTS, <u32>extents);
   store<u32>(volume + V_LOCKS, <u32>locks);
+  store<u32>(volume + V_CHANGED, <u32>changed);
   store<u32>(volume + V_TARGET_REL, 0);
   store<u32>(volume + V_SOURCE_HEAD, 0);
   store<u64>(volume + V_INFLIGHT, 0);
@@ -101,7 +125,12 @@ function release_extents(volume: usize): void {
   for (let extent: u32 = 0; extent < extent_count; extent++) {
     const entry = extent_entry(volume, extent);
     const block = <usize>atomic.xchg<u32>(entry, 0);
+    if (block == 0) continue;
     free(block, EXTENT_SIZE);
+    // Its tracks now read as zeros: a save in progress must see them again.
+    const first_offset = extent << EXTENT_SHIFT;
+    const size = load<u64>(volume + V_SIZE);
+    mark_changed(volume, first_offset, <u32>min<u64>(<u64>EXTENT_SIZE, size - <u64>first_offset));
   }
 }
 
@@ -127,6 +156,7 @@ export function volume_destroy(slot: u32): i32 {
   const volume = <usize>entry;
   free(<usize>load<u32>(volume + V_EXTENTS), load<u32>(volume + V_EXTENT_COUNT) << 2);
   free(<usize>load<u32>(volume + V_LOCKS), load<u32>(volume + V_TRACKS) << 2);
+  free(<usize>load<u32>(volume + V_CHANGED), bitmap_word_count(load<u32>(volume + V_TRACKS)) << 3);
   atomic.store<u32>(volume + V_STATE, VOLUME_FREE);
   store<u32>(volume + V_GENERATION, load<u32>(volume + V_GENERATION) + 1);
   thaw(volume);

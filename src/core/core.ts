@@ -31,6 +31,21 @@ export interface CoreExports {
   rel_word_count(rel: number): number;
   copy_tracks(rel: number, firstTrack: number, trackCount: number): number;
   copy_step(): number;
+  copy_working_rel(): number; // the slot the thread's last copy_step worked on, or -1
+  copy_working_generation(): number;
+  rel_hold_copy(rel: number, generation: number): number;
+  rel_release_copy(rel: number): number;
+  rel_copy_held(rel: number): number;
+  rel_generation(rel: number): number;
+  set_wait_timeouts(lockMs: number, allocMs: number, gateMs: number, drainMs: number): void;
+  alloc_failure(): number;
+  io_written_before_failure(): number;
+  // assembly/faults.ts: fault injection for tests.
+  fault_arm_abort(armed: number): void;
+  fault_hold_track_lock(slot: number, track: number): number;
+  fault_release_track_lock(slot: number, track: number): number;
+  fault_hold_allocator(): number;
+  fault_release_allocator(): void;
   track_size(): number;
   layout_base(): number;
   layout_heap_start(): number;
@@ -57,8 +72,12 @@ export interface CoreExports {
   // assembly/snapshot.ts: save and load of a storage image (src/engine/snapshot.ts).
   image_quiesce(): number;
   image_resume(): number;
+  image_save_claim(): number;
+  image_save_release(): void;
+  volume_take_changed(slot: number, firstWord: number, wordCount: number, destination: number): number;
   volume_extent_pointer(slot: number, extent: number): number;
   extent_nonzero_mask(slot: number, extent: number): number;
+  extent_nonzero_tracks(slot: number, extent: number, wanted: number): number;
   raw_write(slot: number, offset: number, length: number, data: number): number;
   volume_mark_unusable(slot: number): number;
   rel_record_pointer(rel: number, which: number): number;
@@ -66,6 +85,15 @@ export interface CoreExports {
 }
 
 export type CoreBuild = "release" | "debug";
+
+// Bounds of the core's waits for one thread, in milliseconds (assembly/sync.ts);
+// an absent one keeps the core's default (WAIT_TIMEOUTS_MS).
+export interface WaitTimeouts {
+  lock?: number;
+  alloc?: number;
+  gate?: number;
+  drain?: number;
+}
 
 const modules = new Map<CoreBuild, WebAssembly.Module>();
 
@@ -84,8 +112,24 @@ export function coreModule(build: CoreBuild = defaultBuild()): WebAssembly.Modul
   return module;
 }
 
+// A shared memory reserves its whole maximum of address space when it is
+// made, so a process held under a smaller limit (ulimit -v, a container)
+// cannot make one: that is said plainly, with a code, not as V8's RangeError.
+export class MemoryReservationError extends Error {
+  override readonly name = "MemoryReservationError";
+  readonly code = "NO_MEMORY";
+}
+
 export function createImageMemory(): WebAssembly.Memory {
-  return new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: MEMORY_PAGES_MAX, shared: true });
+  try {
+    return new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: MEMORY_PAGES_MAX, shared: true });
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    const gibibytes = (MEMORY_PAGES_MAX * 65_536) / 2 ** 30;
+    throw new MemoryReservationError(
+      `cannot reserve the ${gibibytes} GiB of address space a storage image's memory needs (${error.message}); raise the process's memory limit (ulimit -v)`,
+    );
+  }
 }
 
 // Exports that return a pointer (usize): wasm hands an i32 to JavaScript, so
@@ -104,6 +148,18 @@ function withUnsignedPointers(raw: CoreExports): CoreExports {
   return exports;
 }
 
+// The constants the core exports as globals (its result codes E_*, sizes and
+// limits, flags), by name: what src/core/codes.ts must agree with.
+export function coreConstants(module: WebAssembly.Module = coreModule()): Map<string, number | bigint> {
+  const core = new CoreThread(createImageMemory(), 0, module, true);
+  const instance = core.instanceExports;
+  const constants = new Map<string, number | bigint>();
+  for (const [name, value] of Object.entries(instance)) {
+    if (value instanceof WebAssembly.Global) constants.set(name, value.value as number | bigint);
+  }
+  return constants;
+}
+
 export class CoreAbort extends Error {
   readonly code = "CORE_ABORT";
 }
@@ -119,6 +175,8 @@ function decodeString(memory: WebAssembly.Memory, pointer: number): string {
 // One thread's binding to an image.
 export class CoreThread {
   readonly exports: CoreExports;
+  // The instance's exports as WebAssembly gives them, globals included (coreConstants).
+  readonly instanceExports: WebAssembly.Exports;
   readonly stagingPointer: number;
   private bytes: Uint8Array;
   private readonly stagingBytes: Uint8Array;
@@ -126,19 +184,24 @@ export class CoreThread {
   constructor(
     readonly memory: WebAssembly.Memory,
     readonly threadId: number,
-    module: WebAssembly.Module = coreModule(),
+    readonly module: WebAssembly.Module = coreModule(),
     format = false,
+    timeouts: WaitTimeouts = {},
   ) {
     const instance = new WebAssembly.Instance(module, {
       env: {
         memory,
+        // The core bounds its waits in elapsed time by this monotonic clock (assembly/sync.ts).
+        clock_ms: () => performance.now(),
         abort(message: number, file: number, line: number, column: number) {
           const text = `${decodeString(memory, message)} at ${decodeString(memory, file)}:${line}:${column}`;
           throw new CoreAbort(`tzero core assertion failed: ${text}`);
         },
       },
     });
+    this.instanceExports = instance.exports;
     this.exports = withUnsignedPointers(instance.exports as unknown as CoreExports);
+    this.exports.set_wait_timeouts(timeouts.lock ?? 0, timeouts.alloc ?? 0, timeouts.gate ?? 0, timeouts.drain ?? 0);
     if (format) {
       const code = this.exports.image_init();
       if (code !== CoreCode.OK) throw new Error(`cannot format storage image memory (core code ${code})`);

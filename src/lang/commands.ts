@@ -165,7 +165,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "lsflash", group: "ds", summary: "list FlashCopy relationships",
     usage: "lsflash [-l | -s] [-fmt ...] [-dev IMAGE] [VOLUME_ID | SOURCE:TARGET]...",
     options: [
-      { name: "l", summary: "long: also OutOfSyncTracks DateCreated DateSynced State" },
+      { name: "l", summary: "long: also OutOfSyncTracks DateCreated DateSynced State Reason" },
       { name: "s", summary: "short: IDs only" },
       ...LISTING, DEV,
     ],
@@ -276,7 +276,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     ],
   },
   {
-    name: "lsworkload", group: "workload", summary: "list workloads: IOPS, MB/s, p50 and p99 latency",
+    name: "lsworkload", group: "workload", summary: "list workloads: state, IOPS, MB/s, p50 and p99 latency, why a failed one failed",
     usage: "lsworkload [-fmt ...] [NAME...]",
     options: [...LISTING],
     operands: [{ name: "NAME", kind: "name", optional: true, repeat: true, summary: "workloads to list" }],
@@ -431,17 +431,21 @@ export function helpText(): string {
 
 export function commandHelp(spec: CommandSpec): string {
   const lines = [`${commandName(spec)}: ${spec.summary}`, `usage: ${spec.usage}`];
-  const describe = (label: string, text: string) => lines.push(`  ${label.padEnd(22)}${text}`);
+  const optionLabel = (option: OptionSpec) => {
+    const value = option.kind === undefined ? "" : option.kind === "enum" ? ` ${option.values?.join("|")}` : ` ${option.kind.toUpperCase()}`;
+    return `-${option.name}${value}`;
+  };
+  // The text column starts after the longest label, so that no label runs into its text.
+  const labels = [...spec.operands.map((operand) => operand.name), ...spec.options.map(optionLabel)];
+  const width = Math.max(20, ...labels.map((label) => label.length)) + 2;
+  const describe = (label: string, text: string) => lines.push(`  ${label.padEnd(width)}${text}`);
   if (spec.operands.length > 0) {
     lines.push("operands:");
     for (const operand of spec.operands) describe(operand.name, operand.summary);
   }
   if (spec.options.length > 0) {
     lines.push("options:");
-    for (const option of spec.options) {
-      const value = option.kind === undefined ? "" : option.kind === "enum" ? ` ${option.values?.join("|")}` : ` ${option.kind.toUpperCase()}`;
-      describe(`-${option.name}${value}`, `${option.summary}${option.required ? " (required)" : ""}`);
-    }
+    for (const option of spec.options) describe(optionLabel(option), `${option.summary}${option.required ? " (required)" : ""}`);
   }
   for (const sub of spec.subcommands ?? []) {
     lines.push("", commandHelp(sub));

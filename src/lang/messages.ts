@@ -43,6 +43,13 @@ const ERROR_IDS: Record<string, string> = {
   TIMEOUT: "CMUN02033E",
   LIMIT_REACHED: "CMUN02034E",
   CLOSED: "CMUN02035E",
+  LOCK_TIMEOUT: "CMUN02036E",
+  DRAIN_TIMEOUT: "CMUN02037E",
+  ALLOC_LOCK_TIMEOUT: "CMUN02038E",
+  GATE_TIMEOUT: "CMUN02039E",
+  FROZEN: "CMUN02040E",
+  CORE_ABORT: "CMUN02041E",
+  WORKER_EXITED: "CMUN02042E",
   SOURCE_EQUALS_TARGET: "CMUN03040E",
   TARGET_TOO_SMALL: "CMUN03041E",
   LSS_MISMATCH: "CMUN03042E",
@@ -63,6 +70,7 @@ const ERROR_IDS: Record<string, string> = {
   TYPE_ERROR: "CMUN09007E",
   NO_SUCH_FIELD: "CMUN09008E",
   SOURCE_ERROR: "CMUN09009E",
+  VALUE_TOO_LARGE: "CMUN09010E",
   NO_STATE_FILE: "CMUN09040E",
   NOT_FOUND: "CMUN09041E",
   IO_ERROR: "CMUN09042E",
@@ -75,6 +83,7 @@ const ERROR_IDS: Record<string, string> = {
   BAD_RECORD: "CMUN09049E",
   TRAILING_DATA: "CMUN09050E",
   FROZEN_TOO_LONG: "CMUN09051E",
+  ABANDONED: "CMUN09052E",
 };
 
 export const UNKNOWN_ERROR_ID = "CMUN09999E";
@@ -85,7 +94,17 @@ export function errorId(code: string): string {
 
 // `CMUN03042E mkflash: FlashCopy pair 1000:1101: ...`
 export function errorLine(command: string, code: string, message: string): string {
-  return `${errorId(code)} ${command}: ${message}`;
+  return `${errorId(code)} ${command}: ${escapeControl(message)}`;
+}
+
+const CONTROL = /[\u0000-\u001F\u007F]/g;
+const CONTROL_ESCAPES: Record<string, string> = { "\0": "\\0", "\t": "\\t", "\n": "\\n", "\r": "\\r" };
+
+// Control characters a user typed into a value (`-name "a\0b"`) are shown as
+// the language writes them (\0, \t, \n, \r, else \xNN), never sent raw to a
+// terminal, where a NUL or an escape would garble or drive it.
+export function escapeControl(text: string): string {
+  return text.replace(CONTROL, (char) => CONTROL_ESCAPES[char] ?? `\\x${char.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
 export function infoLine(id: string, command: string, message: string): string {

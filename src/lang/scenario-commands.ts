@@ -1,10 +1,11 @@
 // tzero's own commands: data on volumes, workloads, waiting and watching.
-import { closeSync, fstatSync, openSync, readSync, renameSync, writeSync, unlinkSync } from "node:fs";
-import { resolve } from "node:path";
+import { closeSync, existsSync, fstatSync, openSync, readSync, renameSync, writeSync, unlinkSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { STAGING_SIZE } from "../core/codes.js";
 import { EngineError } from "../engine/errors.js";
 import type { Workload, WorkloadMix, WorkloadPattern } from "../engine/workload.js";
+import type { FillSource } from "../engine/image.js";
 import type { CommandContext, CommandResult } from "./context.js";
 import type { CommandHandler } from "./ds-commands.js";
 import { INFO, infoLine } from "./messages.js";
@@ -28,25 +29,29 @@ function range(context: CommandContext, volumeBytes: number): { offset: number; 
   return { offset, length };
 }
 
-function write(context: CommandContext): CommandResult {
+// The pattern option as what StorageImage.fillAsync writes.
+function fillSource(context: CommandContext): FillSource {
+  const pattern = context.convert("pattern", dataPattern)!;
+  return pattern.kind === "random" ? { kind: "pattern", seed: seed(context, 0) } : { kind: "byte", value: pattern.value };
+}
+
+// Chunked, so that Ctrl-C (the command's signal) stops a write of any size
+// and the error says how much was written.
+async function write(context: CommandContext): Promise<CommandResult> {
   const image = context.image();
   const volume = context.operand(0, (value) => image.volume(volumeId(value)));
   const { offset, length } = range(context, volume.sizeBytes);
-  const pattern = context.convert("pattern", dataPattern)!;
-  if (pattern.kind === "random") image.writePattern(volume.id, offset, length, seed(context, 0));
-  else image.fill(volume.id, offset, length, pattern.value);
+  await image.fillAsync(volume.id, offset, length, fillSource(context), { signal: context.signal });
   return {
     lines: [infoLine(INFO.bytesWritten, "write", `${length} bytes written to volume ${volume.id} at offset ${offset}.`)],
     value: length,
   };
 }
 
-function fill(context: CommandContext): CommandResult {
+async function fill(context: CommandContext): Promise<CommandResult> {
   const image = context.image();
   const volume = context.operand(0, (value) => image.volume(volumeId(value)));
-  const pattern = context.convert("pattern", dataPattern)!;
-  if (pattern.kind === "random") image.writePattern(volume.id, 0, volume.sizeBytes, seed(context, 0));
-  else image.fill(volume.id, 0, volume.sizeBytes, pattern.value);
+  await image.fillAsync(volume.id, 0, volume.sizeBytes, fillSource(context), { signal: context.signal });
   return { lines: [infoLine(INFO.volumeFilled, "fill", `volume ${volume.id} filled (${volume.sizeBytes} bytes).`)], value: volume.sizeBytes };
 }
 
@@ -84,9 +89,23 @@ function checksum(context: CommandContext): CommandResult {
 
 // ---- files -------------------------------------------------------------------------------
 
+const FILE_REASONS: Record<string, string> = {
+  ENOENT: "no such file", EISDIR: "it is a folder, not a file", ENOTDIR: "a part of the path is not a folder",
+  EACCES: "permission denied", EPERM: "permission denied", EROFS: "the file system is read-only", ENOSPC: "no space left on the device",
+};
+
 function fileError(path: string, action: string, error: unknown): CommandFailure {
-  const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
-  return new CommandFailure("FILE_ERROR", `cannot ${action} ${path}: ${reason}`);
+  const code = (error as NodeJS.ErrnoException).code ?? "";
+  return new CommandFailure("FILE_ERROR", `cannot ${action} ${path}: ${FILE_REASONS[code] ?? (error as Error).message}`);
+}
+
+// An export writes a temporary file beside its target first: say so when that fails.
+function temporaryError(path: string, error: unknown): CommandFailure {
+  const code = (error as NodeJS.ErrnoException).code ?? "";
+  if (code !== "ENOENT") return fileError(path, "write", error);
+  const folder = dirname(path);
+  const reason = existsSync(folder) ? `no file can be created in ${folder}` : `folder ${folder} does not exist`;
+  return new CommandFailure("FILE_ERROR", `cannot write ${path}: ${reason}`);
 }
 
 function fileOperand(context: CommandContext): string {
@@ -111,7 +130,7 @@ function importFile(context: CommandContext): CommandResult {
     }
     const chunk = new Uint8Array(STAGING_SIZE);
     for (let done = 0; done < fileBytes;) {
-      const count = readSync(descriptor, chunk, 0, Math.min(chunk.length, fileBytes - done), done);
+      const count = readChunk(path, descriptor, chunk, Math.min(chunk.length, fileBytes - done), done);
       if (count === 0) break;
       image.write(volume.id, done, chunk.subarray(0, count));
       done += count;
@@ -119,6 +138,14 @@ function importFile(context: CommandContext): CommandResult {
     return { lines: [infoLine(INFO.imported, "import", `${fileBytes} bytes of ${path} written to volume ${volume.id}.`)], value: fileBytes };
   } finally {
     closeSync(descriptor);
+  }
+}
+
+function readChunk(path: string, descriptor: number, chunk: Uint8Array, length: number, position: number): number {
+  try {
+    return readSync(descriptor, chunk, 0, length, position);
+  } catch (error) {
+    throw fileError(path, "read", error);
   }
 }
 
@@ -132,7 +159,7 @@ function exportFile(context: CommandContext): CommandResult {
   try {
     descriptor = openSync(temporary, "w");
   } catch (error) {
-    throw fileError(path, "write", error);
+    throw temporaryError(path, error);
   }
   try {
     for (let done = 0; done < volume.sizeBytes; done += STAGING_SIZE) {
@@ -226,6 +253,7 @@ function lsworkload(context: CommandContext): CommandResult {
         Pattern: workload.spec.pattern,
         BlockSize: workload.spec.blockBytes,
         State: workload.state,
+        Reason: workload.failureReason ?? "-",
         IOPS: Math.round(stats.iops),
         MBps: Number((stats.bytesPerSecond / 1e6).toFixed(1)),
         P50us: Number(stats.p50Micros.toFixed(1)),
@@ -233,7 +261,8 @@ function lsworkload(context: CommandContext): CommandResult {
         IOs: stats.ios,
       };
     });
-  const columns = ["Name", "Volume", "RW", "Pattern", "BlockSize", "State", "IOPS", "MBps", "P50us", "P99us", "IOs"];
+  // Reason says why a failed workload failed, as soon as its thread has said so ("-" otherwise).
+  const columns = ["Name", "Volume", "RW", "Pattern", "BlockSize", "State", "IOPS", "MBps", "P50us", "P99us", "IOs", "Reason"];
   return context.listing({ command: "lsworkload", columns, rows }, null, infoLine(INFO.nothingFound, "lsworkload", "No Workload found."));
 }
 

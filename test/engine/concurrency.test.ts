@@ -6,6 +6,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { Worker } from "node:worker_threads";
 import { StorageImage } from "../../src/engine/image.js";
+import { CopyPool } from "../../src/engine/copy-pool.js";
 import { coreModule, type CoreBuild } from "../../src/core/core.js";
 import { TRACK_SIZE } from "../../src/core/codes.js";
 import { Random, testSeed } from "../support/random.js";
@@ -28,15 +29,17 @@ interface WriterPlan {
   seed: number;
 }
 
+// Control words: [0] stop, [1 + writer] writes done, [1 + writers + writer]
+// writes that met a pending track, then `relationshipWords` relationship words.
 function startWriters(image: StorageImage, build: CoreBuild, plans: WriterPlan[], writesMax = 1_000_000, pauseMicros = 0, relationshipWords = 0): Writers {
-  const relationshipWordBase = 1 + plans.length;
+  const relationshipWordBase = 1 + 2 * plans.length;
   const control = new Int32Array(new SharedArrayBuffer(4 * (relationshipWordBase + relationshipWords)));
   const done = Promise.all(plans.map((plan, index) => new Promise<WriterResult>((resolve, reject) => {
     const threadId = image.threadIds.take();
     const worker = new Worker(new URL("./fixtures/writer.js", import.meta.url), {
       workerData: {
         memory: image.memory, module: coreModule(build), threadId, jobs: plan.jobs, seed: plan.seed,
-        lengthMax: 3 * TRACK_SIZE, mode: plan.mode, data: plan.data, control: control.buffer, index, writesMax, pauseMicros,
+        lengthMax: 3 * TRACK_SIZE, mode: plan.mode, data: plan.data, control: control.buffer, index, writesMax, pauseMicros, hitsWord: 1 + plans.length + index,
       } satisfies WriterData,
     });
     let result: WriterResult | null = null;
@@ -117,7 +120,7 @@ function mismatchWithEveryCut(actual: Uint8Array, scratch: StorageImage, source:
 }
 
 async function copyWhileWriting(build: CoreBuild, seed: number): Promise<void> {
-  const image = new StorageImage({ model: "2107", workers: 2, progressIntervalMs: 5, build });
+  const image = new StorageImage({ model: "2107", workers: 0, progressIntervalMs: 5, build });
   const scratch = new StorageImage({ workers: 0, build });
   try {
     const size = 32 * MiB;
@@ -131,7 +134,7 @@ async function copyWhileWriting(build: CoreBuild, seed: number): Promise<void> {
       image.writePattern(target, 0, size, initialSeed(target));
     }
     const slot = (id: string) => image.volume(id).slot;
-    const jobs = (side: 0 | 1) => pairs.map((pair, index) => ({ slot: slot(pair[side]), regionStart: 0, regionEnd: size, relationshipWord: 3 + index }));
+    const jobs = (side: 0 | 1) => pairs.map((pair, index) => ({ slot: slot(pair[side]), regionStart: 0, regionEnd: size, relationshipWord: 5 + index }));
     const writers = startWriters(image, build, [
       { jobs: jobs(0), mode: "overwrite", data: "pattern", seed: seed * 3 },
       { jobs: jobs(1), mode: "overwrite", data: "pattern", seed: seed * 5 },
@@ -145,7 +148,17 @@ async function copyWhileWriting(build: CoreBuild, seed: number): Promise<void> {
       Atomics.store(writers.control, writers.relationshipWordBase + index, relationship.slot + 1);
       return before.map((count, writer) => ({ before: count, after: after[writer] }));
     });
-    await image.waitForCopy(undefined, { timeoutMs: 120_000 });
+    // The copy workers start only once both writers have met pending tracks,
+    // so that the race under test happens however the machine schedules threads.
+    const hits = () => [3, 4].map((word) => Atomics.load(writers.control, word));
+    await until(() => hits().every((count) => count >= 5), "both writers met pending tracks");
+    const pool = new CopyPool(image.core, coreModule(build), image.threadIds, 2);
+    pool.start();
+    try {
+      await image.waitForCopy(undefined, { timeoutMs: 120_000 });
+    } finally {
+      await pool.stop();
+    }
     Atomics.store(writers.control, 0, 1);
     const [sources, targets] = await writers.done;
     assert.is(image.listRelationships().length, 0, "every background copy ends");

@@ -19,6 +19,7 @@ import { lock_allocator, unlock } from "./sync";
 
 const CLASS_MIN: u32 = 6; // 64 B
 const CLASS_MAX: u32 = 30; // 1 GiB
+export const ALLOC_BYTES_MAX: u32 = <u32>1 << CLASS_MAX; // the largest block alloc hands out
 const GROW_PAGES_MIN: u32 = 256; // 16 MiB
 export const MEMORY_PAGES_MAX: u32 = 65536; // 4 GiB
 

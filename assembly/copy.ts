@@ -231,7 +231,9 @@ function copy_claimed_word(rel: usize): i32 {
   const entered = gate_enter(source);
   if (entered != OK) return entered;
   // Inside the gate the relationship cannot end; check it is still the one we saw.
+  // (A revertible increment stops its background copy: assembly/increment.ts.)
   if (atomic.load<u32>(rel + R_STATE) != REL_ACTIVE
+    || (atomic.load<u32>(rel + R_FLAGS) & REL_BACKGROUND) == 0
     || atomic.load<u32>(rel + R_GENERATION) != generation
     || load<u32>(rel + R_SOURCE) != source_slot) {
     gate_exit(source);

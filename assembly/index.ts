@@ -24,6 +24,9 @@ export {
   rel_settled_tracks, rel_recorded, rel_bitmap, rel_rearm_from_records,
 } from "./relationship";
 export {
+  rel_resync, rel_reverse, rel_make_revertible, rel_commit, rel_revert, rel_revertible, rel_release_writes,
+} from "./increment";
+export {
   copy_tracks, copy_step, track_size, copy_working_rel, copy_working_generation,
   rel_hold_copy, rel_release_copy, rel_copy_held, rel_generation,
 } from "./copy";
@@ -38,9 +41,10 @@ export {
 // that a test compares the mirror with the core and a hand-kept copy cannot drift.
 export {
   OK, E_RANGE, E_NO_VOLUME, E_UNUSABLE, E_TGTINHIBIT, E_NO_SPACE, E_LOCK_TIMEOUT, E_BAD_ARGUMENT, E_BUSY,
-  E_DRAIN_TIMEOUT, E_ALLOC_LOCK_TIMEOUT, E_GATE_TIMEOUT, E_FROZEN,
+  E_DRAIN_TIMEOUT, E_ALLOC_LOCK_TIMEOUT, E_GATE_TIMEOUT, E_FROZEN, E_LONG_BUSY,
   TRACK_SIZE, BLOCK_SIZE, EXTENT_SIZE, VOLUME_SLOT_MAX, REL_SLOT_MAX, THREAD_MAX, STAGING_SIZE, VOLUME_SIZE_MAX,
   VOLUME_FREE, VOLUME_NORMAL, VOLUME_UNUSABLE, REL_BACKGROUND, REL_TGTINHIBIT, REL_RECORD, REL_PERSIST,
+  REL_HOLD_WRITES, REL_REVERTIBLE,
 } from "./layout";
 export { MEMORY_PAGES_MAX } from "./alloc";
 export { LOCK_TIMEOUT_MS, ALLOC_TIMEOUT_MS, GATE_TIMEOUT_MS, DRAIN_TIMEOUT_MS } from "./sync";

@@ -24,7 +24,7 @@
 // bits change only in leaves). A full image fails the request cleanly.
 
 import {
-  OK, E_RANGE, E_NO_VOLUME, E_UNUSABLE, E_TGTINHIBIT, E_BAD_ARGUMENT,
+  OK, E_RANGE, E_NO_VOLUME, E_UNUSABLE, E_TGTINHIBIT, E_BAD_ARGUMENT, E_LONG_BUSY,
   TRACK_SHIFT, TRACK_SIZE, VOLUME_SLOT_MAX,
   V_STATE, V_SIZE, V_TARGET_REL, V_SOURCE_HEAD,
   VOLUME_FREE, VOLUME_UNUSABLE,
@@ -40,6 +40,7 @@ import {
 import { copy_run_data, settle_pending } from "./copy";
 import { pattern_write } from "./pattern";
 import { hash_update } from "./hash";
+import { source_writes_held } from "./increment";
 
 export const WRITE_DATA: u32 = 0; // argument: pointer to the bytes
 export const WRITE_PATTERN: u32 = 1; // argument: seed
@@ -202,6 +203,8 @@ export function write_held(slot: u32, offset: u64, length: u64, mode: u32, argum
   const target_link = load<u32>(volume + V_TARGET_REL);
   const rel = target_link != 0 ? rel_of(target_link) : 0;
   if (rel != 0 && (load<u32>(rel + R_FLAGS) & REL_TGTINHIBIT) != 0) return E_TGTINHIBIT;
+  // A consistency group (mkflash -freeze) holds its sources' writes: long busy.
+  if (load<u32>(volume + V_SOURCE_HEAD) != 0 && source_writes_held(volume)) return E_LONG_BUSY;
   const idle = rel == 0 && load<u32>(volume + V_SOURCE_HEAD) == 0;
   if (idle && mode == WRITE_FILL && argument == 0) return fill_zeros_idle(volume, offset, length);
   const prepared = prepare_write(volume, offset, length);

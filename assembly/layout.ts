@@ -93,6 +93,8 @@ export const LAYOUT_VERSION: u32 = 3;
 //  40  i32 fault injection (tests): while armed, the next thread to copy track
 //          data takes it and aborts there, as a failed assertion would (faults.ts)
 //  44  i32 save claim: 1 while a save owns the volumes' change bitmaps (snapshot.ts)
+//  48  u32 revert table pointer: REL_SLOT_MAX x u32, a revert record per
+//      revertible relationship (increment.ts), allocated at the first one, else 0
 //  64  u32 x 32 free-list heads, one per power-of-two size class
 // 192 .. 4095 free: room for the link sender's ring pointer and counters (PPRC, issue 13)
 export const H_MAGIC: u32 = 0;
@@ -104,6 +106,7 @@ export const H_STOP: u32 = 28;
 export const H_COPIED_BYTES: u32 = 32;
 export const H_FAULT_ABORT: u32 = 40;
 export const H_SAVE_CLAIM: u32 = 44;
+export const H_REVERT_TABLE: u32 = 48;
 export const H_FREE_LISTS: u32 = 64;
 
 // Volume entry (128 bytes):
@@ -145,7 +148,8 @@ export const VOLUME_UNUSABLE: u32 = 2;
 
 // Relationship entry (64 bytes):
 //   0 u32 state (REL_FREE | REL_ACTIVE | REL_RESTORING)
-//   4 u32 flags (REL_BACKGROUND | REL_TGTINHIBIT | REL_RECORD | REL_PERSIST | REL_COPY_HELD)
+//   4 u32 flags (REL_BACKGROUND | REL_TGTINHIBIT | REL_RECORD | REL_PERSIST | REL_COPY_HELD
+//                | REL_HOLD_WRITES | REL_REVERTIBLE, see increment.ts)
 //   8 u32 source volume slot      12 u32 target volume slot
 //  16 u32 track count (the source's) 20 u32 control bitmap (bitmap.ts): bit set = track pending
 //  24 i32 pending track count     28 u32 claim cursor (bitmap word index, wraps)
@@ -182,6 +186,12 @@ export const REL_PERSIST: u32 = 8;
 // cleared by the host when it retries: copy workers pass the relationship by
 // meanwhile instead of failing on it again and again.
 export const REL_COPY_HELD: u32 = 16;
+// Set by mkflash -freeze: host writes to the source fail with E_LONG_BUSY
+// (queue full) until unfreezeflash or the LSS's timeout clears it.
+export const REL_HOLD_WRITES: u32 = 32;
+// Set between setflashrevertible and commitflash / revertflash; the target
+// then also carries REL_TGTINHIBIT, so nothing but the copy changes it.
+export const REL_REVERTIBLE: u32 = 64;
 
 // Thread entry (64 bytes):
 //   0 u32 staging buffer pointer   4 u32 staging size   8 u32 attached (0/1)
@@ -205,6 +215,7 @@ export const E_DRAIN_TIMEOUT: i32 = -9; // a freezer's wait for in-flight I/O to
 export const E_ALLOC_LOCK_TIMEOUT: i32 = -10; // the allocator's lock stayed held
 export const E_GATE_TIMEOUT: i32 = -11; // I/O waited at the gate of a volume that stayed frozen
 export const E_FROZEN: i32 = -12; // a freezer found the volume frozen by another operation
+export const E_LONG_BUSY: i32 = -13; // a write to a source whose writes a -freeze holds
 
 // @ts-ignore: decorator
 @inline export function base(): usize {

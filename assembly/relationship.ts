@@ -231,8 +231,11 @@ export function rel_bitmap(rel_slot: u32, which: u32): usize {
 
 // Leaves of the control bitmap for every chunk where a change record has a
 // leaf and the control bitmap is not all set, allocated before anything
-// changes (rel_rearm_from_records).
-function prepare_rearm(control: usize, record_source: usize, record_target: usize): i32 {
+// changes (rel_rearm_from_records, increment.ts). Callers prepare before they
+// freeze (the allocations) and again once frozen (a write in between may have
+// given a record a leaf in another chunk); a leaf matches its chunk's bits, so
+// preparing changes nothing a reader sees.
+export function prepare_rearm(control: usize, record_source: usize, record_target: usize): i32 {
   const chunks = bitmap_chunks(control);
   for (let chunk: u32 = 0; chunk < chunks; chunk++) {
     const any_leaf = is_leaf(chunk_entry(record_source, chunk)) || is_leaf(chunk_entry(record_target, chunk));
@@ -243,10 +246,10 @@ function prepare_rearm(control: usize, record_source: usize, record_target: usiz
   return OK;
 }
 
-// ORs both change records into the control bitmap and clears them; the
-// relationship's source and target are frozen, so no thread reads any of the
-// three bitmaps meanwhile and leaves may be freed.
-function rearm_frozen(control: usize, record_source: usize, record_target: usize): void {
+// ORs both change records into the control bitmap (prepared by prepare_rearm);
+// the relationship's source and target are frozen, so no thread reads any of
+// the three bitmaps meanwhile and leaves may be freed.
+export function arm_from_records(control: usize, record_source: usize, record_target: usize): void {
   const chunks = bitmap_chunks(control);
   for (let chunk: u32 = 0; chunk < chunks; chunk++) {
     const from_source = chunk_entry(record_source, chunk);
@@ -254,7 +257,8 @@ function rearm_frozen(control: usize, record_source: usize, record_target: usize
     const entry = chunk_entry(control, chunk);
     if (from_source == CHUNK_SET || from_target == CHUNK_SET) {
       chunk_reset(control, chunk, CHUNK_SET);
-    } else if (entry != CHUNK_SET) {
+    } else if (entry != CHUNK_SET && (is_leaf(from_source) || is_leaf(from_target))) {
+      assert(is_leaf(entry), "a control chunk to arm has no leaf: prepare_rearm first");
       const words = leaf_words(control, chunk);
       for (let index: u32 = 0; index < words; index++) {
         const at = <usize>index << 3;
@@ -264,6 +268,13 @@ function rearm_frozen(control: usize, record_source: usize, record_target: usize
         store<u64>(<usize>entry + at, word);
       }
     }
+  }
+}
+
+// Empties both change records, freeing their leaves; source and target frozen.
+export function clear_records(record_source: usize, record_target: usize): void {
+  const chunks = bitmap_chunks(record_source);
+  for (let chunk: u32 = 0; chunk < chunks; chunk++) {
     chunk_reset(record_source, chunk, CHUNK_CLEAR);
     chunk_reset(record_target, chunk, CHUNK_CLEAR);
   }
@@ -289,7 +300,14 @@ export function rel_rearm_from_records(rel_slot: u32): i32 {
   const target = volume_at(load<u32>(rel + R_TARGET));
   const frozen = freeze_pair(source, target);
   if (frozen != OK) return frozen;
-  rearm_frozen(control, record_source, record_target);
+  const again = prepare_rearm(control, record_source, record_target);
+  if (again != OK) {
+    thaw(target);
+    thaw(source);
+    return again;
+  }
+  arm_from_records(control, record_source, record_target);
+  clear_records(record_source, record_target);
   const pending = bitmap_count(control);
   atomic.store<i32>(rel + R_PENDING, <i32>pending);
   store<u32>(rel + R_CURSOR, 0);

@@ -21,10 +21,11 @@ import { writesSuite } from "./figures/writes.js";
 import { modelSuite } from "./figures/model.js";
 import { storeSuite } from "./figures/store.js";
 import { thinCopySuite } from "./figures/thin-copy.js";
+import { resyncSuite } from "./figures/resync.js";
 import { runMicro } from "./micro/run.js";
 import { defaultBuild } from "../src/core/core.js";
 
-export const SUITES: readonly Suite[] = [establishSuite, copySuite, thinCopySuite, scanSuite, writesSuite, modelSuite, storeSuite];
+export const SUITES: readonly Suite[] = [establishSuite, copySuite, thinCopySuite, resyncSuite, scanSuite, writesSuite, modelSuite, storeSuite];
 
 const DEFAULT_JSON = fileURLToPath(new URL("../../bench/results/latest.json", import.meta.url));
 const DEFAULT_SEED = 20_251_125;

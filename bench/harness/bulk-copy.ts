@@ -4,10 +4,10 @@ import { Worker } from "node:worker_threads";
 import type { StorageImage } from "../../src/engine/index.js";
 import { coreModule } from "../../src/core/core.js";
 import { ROUND, DONE, STOP, READY, type BulkCopyJob } from "../workers/bulk-copy.js";
-import { pause } from "./fixtures.js";
 
 const START_TIMEOUT_MS = 10_000;
 const ROUND_TIMEOUT_MS = 60_000;
+const WAKE_CHECK_MS = 50; // as waitNoPending: a bound on each sleep, not a poll
 
 export class BulkCopyThreads {
   private readonly control = new Int32Array(new SharedArrayBuffer(16));
@@ -35,14 +35,17 @@ export class BulkCopyThreads {
   }
 
   // One round: every worker copies its job once; returns the wall time in ms.
+  // The main thread sleeps on the done word until a worker notifies it, as
+  // waitNoPending sleeps on a relationship's pending counter: neither side
+  // polls, so both ratios' sides meet the same wake-ups.
   round(): number {
     Atomics.store(this.control, DONE, 0);
     const start = performance.now();
     Atomics.add(this.control, ROUND, 1);
     Atomics.notify(this.control, ROUND);
-    while (Atomics.load(this.control, DONE) < this.workers.length) {
+    for (let done = Atomics.load(this.control, DONE); done < this.workers.length; done = Atomics.load(this.control, DONE)) {
       if (performance.now() - start > ROUND_TIMEOUT_MS) throw new Error("bulk-copy round did not finish");
-      pause(0.1);
+      Atomics.wait(this.control, DONE, done, WAKE_CHECK_MS);
     }
     return performance.now() - start;
   }

@@ -11,8 +11,9 @@ export class SharedImage {
   constructor(private readonly quick: boolean, private readonly seed: number, private readonly progress: (line: string) => void) {}
 
   // No copy workers of its own: the suites start exactly the pools they time.
+  // A 2107, so that the FlashCopy V2 figures (resync) can use the same pair.
   get image(): StorageImage {
-    this.imageValue ??= new StorageImage({ workers: 0 });
+    this.imageValue ??= new StorageImage({ model: "2107", workers: 0 });
     return this.imageValue;
   }
 

@@ -4,6 +4,12 @@ export function median(samples: readonly number[]): number {
   return percentile(samples, 50);
 }
 
+// The lowest and highest sample: a figure's spread over its rounds.
+export function spreadOf(samples: readonly number[]): { min: number; max: number } {
+  if (samples.length === 0) throw new Error("spread of no samples");
+  return { min: Math.min(...samples), max: Math.max(...samples) };
+}
+
 // Nearest-rank percentile (no interpolation: every reported latency was observed).
 export function percentile(samples: readonly number[], percent: number): number {
   if (samples.length === 0) throw new Error("percentile of no samples");

@@ -11,7 +11,8 @@ export interface FigureResult {
   figure: string; // what is measured, for the table
   value: string; // the measured value(s), human-readable
   bar: string; // design.md §8, or "reported" where no bar applies
-  ratio: number | null;
+  ratio: number | null; // the median over the figure's rounds
+  spread?: { min: number; max: number }; // the ratio's lowest and highest round, where it has rounds
   met: boolean | null; // null: reported only, no bar
   verified: string; // what was checked before the figure was accepted
   note?: string; // why a bar is not met, or how the value was obtained

@@ -1,5 +1,7 @@
-// A bench worker thread: one raw memory.copy per round, for the machine's
-// multi-threaded copy ceiling (what two copy workers could at best reach).
+// A bench worker thread: one bulk copy of its job per round, as raw
+// memory.copy calls of RUN_BYTES each (the 1 MiB runs a copy worker moves per
+// call), woken and awaited the way the copy workers are: it sleeps on the
+// round word until notified, and the last one done notifies the done word.
 //
 // Control words (Int32Array over a SharedArrayBuffer):
 //   0 round: the main thread bumps it to start a round
@@ -27,6 +29,7 @@ export const ROUND = 0;
 export const DONE = 1;
 export const STOP = 2;
 export const READY = 3;
+export const RUN_BYTES = 1 << 20; // one extent: the longest run a copy worker copies in one call
 const ROUNDS_MAX = 1_000_000;
 const WAIT_MS = 1000;
 
@@ -45,7 +48,10 @@ if (data) {
     }
     seen = round;
     if (Atomics.load(control, STOP) !== 0) break;
-    core.exports.raw_copy(data.job.target, data.job.source, data.job.length);
+    const { target, source, length } = data.job;
+    for (let offset = 0; offset < length; offset += RUN_BYTES) {
+      core.exports.raw_copy(target + offset, source + offset, Math.min(RUN_BYTES, length - offset));
+    }
     Atomics.add(control, DONE, 1);
     Atomics.notify(control, DONE);
   }

@@ -15,6 +15,7 @@ export const CoreCode = {
   ALLOC_LOCK_TIMEOUT: -10,
   GATE_TIMEOUT: -11,
   FROZEN: -12,
+  LONG_BUSY: -13,
 } as const;
 
 export type CoreCodeName = keyof typeof CoreCode;
@@ -58,4 +59,6 @@ export const RelFlag = {
   TGTINHIBIT: 2,
   RECORD: 4,
   PERSIST: 8,
+  HOLD_WRITES: 32,
+  REVERTIBLE: 64,
 } as const;

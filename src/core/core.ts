@@ -47,6 +47,14 @@ export interface CoreExports {
   fault_release_track_lock(slot: number, track: number): number;
   fault_hold_allocator(): number;
   fault_release_allocator(): void;
+  // assembly/increment.ts: FlashCopy V2 (src/engine/flash-v2.ts). Pending tracks, or < 0.
+  rel_resync(rel: number, flags: number): number;
+  rel_reverse(rel: number, flags: number): number;
+  rel_make_revertible(rel: number): number;
+  rel_commit(rel: number): number;
+  rel_revert(rel: number): number;
+  rel_revertible(rel: number): number;
+  rel_release_writes(rel: number): number;
   track_size(): number;
   layout_base(): number;
   layout_heap_start(): number;

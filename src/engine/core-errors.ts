@@ -13,6 +13,7 @@ const ENGINE_CODES: Partial<Record<number, EngineErrorCode>> = {
   [CoreCode.ALLOC_LOCK_TIMEOUT]: "ALLOC_LOCK_TIMEOUT",
   [CoreCode.GATE_TIMEOUT]: "GATE_TIMEOUT",
   [CoreCode.FROZEN]: "FROZEN",
+  [CoreCode.LONG_BUSY]: "LONG_BUSY",
 };
 
 export type Timeouts = { readonly lock: number; readonly alloc: number; readonly gate: number; readonly drain: number };
@@ -28,6 +29,7 @@ const EXPLANATIONS: Partial<Record<number, (timeouts: Timeouts) => string>> = {
   [CoreCode.ALLOC_LOCK_TIMEOUT]: (t) => `the storage image's allocator stayed locked by another thread for more than ${seconds(t.alloc)}`,
   [CoreCode.GATE_TIMEOUT]: (t) => `the volume stayed frozen (by an establish, withdraw or save) for more than ${seconds(t.gate)}`,
   [CoreCode.FROZEN]: () => "the volume is held frozen by another operation (an establish, withdraw or save in progress)",
+  [CoreCode.LONG_BUSY]: () => "the volume is long busy: a FlashCopy consistency group (mkflash -freeze) holds its writes until unfreezeflash or the LSS's timeout",
 };
 
 export function coreCodeExplanation(code: number, timeouts: Timeouts = WAIT_TIMEOUTS_MS): string {

@@ -37,7 +37,14 @@ export type EngineErrorCode =
   | "IMAGE_EXISTS"
   | "BAD_MODEL"
   | "LIMIT_REACHED"
-  | "CLOSED";
+  | "CLOSED"
+  | "NOT_SUPPORTED"
+  | "NOT_INCREMENTAL"
+  | "COPY_INCOMPLETE"
+  | "REVERTIBLE"
+  | "NOT_REVERTIBLE"
+  | "LONG_BUSY"
+  | "LSS_NOT_FOUND";
 
 export class EngineError extends Error {
   override readonly name = "EngineError";

@@ -9,7 +9,7 @@ import {
 import { CoreThread, coreModule, createImageMemory, defaultBuild, type CoreBuild, type WaitTimeouts } from "../core/core.js";
 import { EngineError } from "./errors.js";
 import { parseVolumeId, lssOf, pairId, imageId } from "./ids.js";
-import { checkEstablish, parseOsType, DEFAULT_OS, type Model, type OsType } from "./rules.js";
+import { checkEstablish, parseOsType, DEFAULT_OS, type Model, type OsType, type V2Operation } from "./rules.js";
 import { capacityBlocks, type CapacityUnit } from "./units.js";
 import { CopyPool, type CopyFailure, type WorkerExit } from "./copy-pool.js";
 import { CopyFaults, type CopyFault, type FlashState } from "./copy-faults.js";
@@ -17,6 +17,7 @@ import { ThreadIds } from "./threads.js";
 import { coreError, type Timeouts } from "./core-errors.js";
 
 export type { CopyFault, FlashState, WorkerExit };
+import { FlashV2, relationshipFlags, type IncrementOptions, type ReverseOptions } from "./flash-v2.js";
 
 export interface VolumeSpec {
   id: string;
@@ -44,6 +45,8 @@ export interface FlashOptions {
   record?: boolean;
   tgtinhibit?: boolean;
   seqnum?: number;
+  freeze?: boolean; // 2107: a consistency group; the source's writes are then held (long busy)
+  tgtpprc?: boolean; // 2107: the target may be a PPRC primary (takes effect with PPRC)
 }
 
 export interface Relationship {
@@ -57,6 +60,9 @@ export interface Relationship {
   readonly record: boolean;
   readonly tgtinhibit: boolean;
   readonly seqnum: number;
+  readonly tgtpprc: boolean;
+  readonly revertible: boolean; // between setflashrevertible and commitflash / revertflash
+  readonly writesHeld: boolean; // mkflash -freeze, until unfreezeflash or the LSS's timeout
   readonly createdAt: Date;
   syncedAt: Date | null;
 }
@@ -87,6 +93,7 @@ export interface ImageOptions {
   workers?: number;
   build?: CoreBuild;
   progressIntervalMs?: number;
+  freezeTimeoutMs?: number; // how long mkflash -freeze holds writes without unfreezeflash (default 60 s)
   // Bounds of the core's waits on every thread of the image (assembly/sync.ts); tests shorten them.
   waitTimeouts?: WaitTimeouts;
 }
@@ -118,6 +125,7 @@ export class StorageImage extends EventEmitter {
   private readonly progressIntervalMs: number;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
+  private readonly v2: FlashV2;
   // Pairs whose copy completed and which then ended by themselves: a wait for one is already over.
   private readonly copiedIds = new Set<string>();
   private readonly aborts: EngineError[] = [];
@@ -136,6 +144,7 @@ export class StorageImage extends EventEmitter {
     const handlers = { failure: (failure: CopyFailure) => this.onCopyFailure(failure), exit: (exit: WorkerExit) => this.emit("worker-exit", exit) };
     this.pool = new CopyPool(this.core, module, this.threads, options.workers ?? availableParallelism(), handlers, this.waitTimeouts);
     this.progressIntervalMs = options.progressIntervalMs ?? PROGRESS_INTERVAL_MS;
+    this.v2 = new FlashV2(this, options.freezeTimeoutMs);
     if (this.pool.size > 0) this.pool.start();
     for (let slot = VOLUME_SLOT_MAX - 1; slot >= 0; slot--) this.freeVolumeSlots.push(slot);
     for (let slot = REL_SLOT_MAX - 1; slot >= 0; slot--) this.freeRelSlots.push(slot);
@@ -249,16 +258,17 @@ export class StorageImage extends EventEmitter {
     const target = this.volume(targetText);
     const id = pairId(source.id, target.id);
     checkEstablish(this.model, this.facts(source), this.facts(target), this.relationships.has(id));
+    this.v2.checkEstablishOptions(options);
     const seqnum = options.seqnum ?? 0;
     if (!Number.isInteger(seqnum) || seqnum < 0 || seqnum > 0xffffffff) {
       throw new EngineError("BAD_ARGUMENT", `FlashCopy pair ${id}: sequence number ${seqnum} is not a whole number from 0 to FFFFFFFF`);
     }
     const slot = this.freeRelSlots.pop();
     if (slot === undefined) throw new EngineError("LIMIT_REACHED", `storage image ${this.id} holds ${REL_SLOT_MAX} relationships already`);
-    const flags = (options.nocopy ? 0 : RelFlag.BACKGROUND)
-      | (options.tgtinhibit ? RelFlag.TGTINHIBIT : 0)
-      | (options.record ? RelFlag.RECORD : 0)
-      | (options.persist ? RelFlag.PERSIST : 0);
+    const flags = relationshipFlags({
+      nocopy: options.nocopy ?? false, tgtinhibit: options.tgtinhibit ?? false, record: options.record ?? false,
+      persist: options.persist ?? false, freeze: options.freeze ?? false,
+    });
     const code = this.core.exports.rel_establish(slot, source.slot, target.slot, flags);
     if (code !== CoreCode.OK) {
       this.freeRelSlots.push(slot);
@@ -268,12 +278,72 @@ export class StorageImage extends EventEmitter {
       id, sourceId: source.id, targetId: target.id, slot,
       trackCount: Math.ceil(source.sizeBytes / TRACK_SIZE),
       nocopy: options.nocopy ?? false, persist: options.persist ?? false, record: options.record ?? false,
-      tgtinhibit: options.tgtinhibit ?? false, seqnum, createdAt: new Date(), syncedAt: null,
+      tgtinhibit: options.tgtinhibit ?? false, seqnum, tgtpprc: options.tgtpprc ?? false,
+      revertible: false, writesHeld: options.freeze ?? false, createdAt: new Date(), syncedAt: null,
     };
     this.relationships.set(id, relationship);
     this.copiedIds.delete(id);
     this.watchRelationship(relationship, 0);
+    if (relationship.writesHeld) this.v2.startFreezeTimer(source.lss);
     return relationship;
+  }
+
+  // ---- FlashCopy V2 (model 2107; src/engine/flash-v2.ts) ------------------------------
+
+  // A new T0 copying only the tracks changed on either side since the last one (-record -persist).
+  resync(idText: string, options: IncrementOptions = {}): Relationship {
+    this.checkOpen();
+    return this.v2.resync(idText, options);
+  }
+
+  // Target becomes source: the old source gets back the old target's image; -fast copies in the background never.
+  reverse(idText: string, options: ReverseOptions = {}): Relationship {
+    this.checkOpen();
+    return this.v2.reverse(idText, options);
+  }
+
+  setRevertible(idText: string, options: { seqnum?: number } = {}): Relationship {
+    this.checkOpen();
+    return this.v2.setRevertible(idText, options);
+  }
+
+  commitRevertible(idText: string): Relationship {
+    this.checkOpen();
+    return this.v2.commit(idText);
+  }
+
+  revertRevertible(idText: string): Relationship {
+    this.checkOpen();
+    return this.v2.revert(idText);
+  }
+
+  // Ends the write holds of the relationships whose sources are in the LSS; returns their IDs.
+  unfreeze(lss: string): string[] {
+    this.checkOpen();
+    return this.v2.unfreeze(lss);
+  }
+
+  // What a V2 operation (or rmflash) would refuse of a pair, changing nothing; returns the relationship.
+  checkFlashV2(operation: V2Operation | "rmflash", idText: string): Relationship {
+    return this.v2.check(operation, idText);
+  }
+
+  // The LSS unfreezeflash would act on (upper case), or its error.
+  checkUnfreeze(lss: string): string {
+    return this.v2.checkUnfreeze(lss);
+  }
+
+  // Hook for flash-v2.ts: the same core relationship (same slot) under its new
+  // host record; the ID changes when it was reversed. A new T0 with background
+  // copy is watched again, so a pair that does not persist ends when copied.
+  replaceRelationship(previous: Relationship, next: Relationship): void {
+    if (previous.slot !== next.slot) throw new EngineError("BAD_ARGUMENT", `FlashCopy pair ${next.id} must keep slot ${previous.slot}`);
+    this.relationships.delete(previous.id);
+    this.rates.delete(previous.id);
+    this.relationships.set(next.id, next);
+    if (previous.id !== next.id) this.faults.forget(previous.id);
+    if (next.syncedAt === null) this.watchRelationship(next, Number(this.core.exports.rel_copied_bytes(next.slot)));
+    else this.slotIds.set(next.slot, { id: next.id, generation: this.core.exports.rel_generation(next.slot) });
   }
 
   // Follows a new or restored relationship: its slot (failures name one) and its copy's progress.
@@ -290,6 +360,7 @@ export class StorageImage extends EventEmitter {
   withdraw(idText: string): boolean {
     this.checkOpen();
     const relationship = this.relationship(idText);
+    this.v2.check("rmflash", relationship.id);
     const code = this.core.exports.rel_withdraw(relationship.slot);
     if (code < 0) throw coreError(code, `withdraw FlashCopy pair ${relationship.id}`, this.waitTimeouts);
     this.forget(relationship);
@@ -543,8 +614,21 @@ export class StorageImage extends EventEmitter {
   }
 
   private ioError(code: number, volume: Volume, action: string): EngineError {
+    if (code === CoreCode.LONG_BUSY) {
+      const held = this.relationshipsOf(volume.id).find((r) => r.sourceId === volume.id && r.writesHeld);
+      return new EngineError(
+        "LONG_BUSY",
+        `volume ${volume.id} is long busy: FlashCopy pair ${held?.id ?? "?"} was made with -freeze and holds its writes (queue full) until unfreezeflash ${volume.lss} or the LSS's timeout`,
+      );
+    }
     if (code === CoreCode.TGTINHIBIT) {
       const relationship = this.relationshipsOf(volume.id).find((r) => r.targetId === volume.id);
+      if (relationship?.revertible) {
+        return new EngineError(
+          "TARGET_WRITE_INHIBITED",
+          `volume ${volume.id} is the target of revertible FlashCopy pair ${relationship.id}: host writes are refused until commitflash or revertflash`,
+        );
+      }
       return new EngineError(
         "TARGET_WRITE_INHIBITED",
         `volume ${volume.id} is the target of FlashCopy pair ${relationship?.id ?? "?"} established with -tgtinhibit: host writes are refused`,
@@ -729,6 +813,7 @@ export class StorageImage extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.v2.close();
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.faults.dispose();

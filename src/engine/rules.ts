@@ -97,3 +97,85 @@ export function parseOsType(text: string): OsType {
   }
   return os as OsType;
 }
+
+// ---- FlashCopy V2 (model 2107) ------------------------------------------------------------
+//
+// Rules of resyncflash, reverseflash, setflashrevertible, commitflash,
+// revertflash, unfreezeflash and mkflash -freeze / -tgtpprc, as pure checks
+// over facts, shared by the engine and the reference model.
+
+export type V2Operation =
+  | "resyncflash" | "reverseflash" | "setflashrevertible" | "commitflash" | "revertflash" | "unfreezeflash"
+  | "mkflash -freeze" | "mkflash -tgtpprc";
+
+export interface IncrementFacts {
+  id: string;
+  record: boolean;
+  persist: boolean;
+  revertible: boolean;
+  pendingTracks: number;
+}
+
+export function checkV2Supported(model: Model, operation: V2Operation, imageId: string): void {
+  if (model === "2107") return;
+  throw new EngineError(
+    "NOT_SUPPORTED",
+    `${operation} is FlashCopy V2, which storage image ${imageId} (model ${model}) does not support; use a 2107`,
+  );
+}
+
+// resyncflash and setflashrevertible need the change recording of -record -persist.
+export function checkIncremental(operation: V2Operation, facts: IncrementFacts): void {
+  if (!facts.record || !facts.persist) {
+    const missing = [facts.record ? "" : "-record", facts.persist ? "" : "-persist"].filter(Boolean).join(" and ");
+    throw new EngineError(
+      "NOT_INCREMENTAL",
+      `FlashCopy pair ${facts.id}: ${operation} needs a relationship made with -record -persist; it has no ${missing}`,
+    );
+  }
+  checkNotRevertible(operation, facts);
+}
+
+export function checkNotRevertible(operation: V2Operation | "rmflash", facts: IncrementFacts): void {
+  if (facts.revertible) {
+    throw new EngineError(
+      "REVERTIBLE",
+      `FlashCopy pair ${facts.id} is revertible: commitflash or revertflash its last increment before ${operation}`,
+    );
+  }
+}
+
+export function checkRevertible(operation: V2Operation, facts: IncrementFacts): void {
+  if (!facts.revertible) {
+    throw new EngineError(
+      "NOT_REVERTIBLE",
+      `FlashCopy pair ${facts.id} is not revertible: ${operation} needs setflashrevertible first`,
+    );
+  }
+}
+
+// reverseflash: the change recording tells which tracks differ, the target
+// must hold its whole image (nothing pending), and reversed the pair must
+// still keep the rules: the old source in no other relationship (it becomes
+// a target), and the new target as large as the new source.
+export function checkReverse(facts: IncrementFacts, source: VolumeFacts, target: VolumeFacts): void {
+  checkIncremental("reverseflash", facts);
+  if (facts.pendingTracks > 0) {
+    throw new EngineError(
+      "COPY_INCOMPLETE",
+      `FlashCopy pair ${facts.id}: ${facts.pendingTracks} tracks are not yet copied to target ${target.id}; reverseflash needs its copy complete`,
+    );
+  }
+  if (source.sourceOf > 1) {
+    throw new EngineError(
+      "CASCADE_NOT_ALLOWED",
+      `FlashCopy pair ${facts.id}: source ${source.id} has other targets; reversed, it would be both source and target`,
+    );
+  }
+  if (source.blocks < target.blocks) {
+    throw new EngineError(
+      "TARGET_TOO_SMALL",
+      `FlashCopy pair ${facts.id}: reversed, target ${source.id} (${source.blocks} blocks) would be smaller than source ${target.id} (${target.blocks} blocks)`,
+    );
+  }
+}

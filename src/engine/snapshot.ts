@@ -11,7 +11,7 @@
 //      bits once more, reads those few tracks and the relationships with their
 //      bitmaps, and resumes.
 // Copy workers and host I/O wait at the volume gates during step 3 only (at
-// most 20 s, after which they fail with TIMEOUT).
+// most 20 s, after which they fail with GATE_TIMEOUT).
 //
 // Restore, into a new image nobody else uses yet, in this order:
 //   restoreVolume → writeVolumeTracks → markUnusable → restoreRelationship.
@@ -316,10 +316,28 @@ export class ImageCapture {
 
 // Freezes every volume of the image; the caller must resume() the capture,
 // also when it fails (try/finally). Must run on the thread that owns the image.
-export function quiesceImage(image: StorageImage): ImageCapture {
+// A save is synchronous (src/store/save.ts): it cannot retry a timed-out
+// drain from the event loop as image.drained() does, so its drain of each
+// volume may take up to drainMs instead of the main thread's usual ~50 ms. A
+// caller that can yield passes a short bound and retries (image.drained()).
+export const SAVE_DRAIN_TIMEOUT_MS = 1000;
+
+export function quiesceImage(image: StorageImage, drainMs = SAVE_DRAIN_TIMEOUT_MS): ImageCapture {
   if (image.isClosed) throw new EngineError("CLOSED", `storage image ${image.id} is closed`);
-  const code = image.core.exports.image_quiesce();
-  if (code !== CoreCode.OK) throw coreError(code, `quiesce storage image ${image.id} for a consistent save`);
+  // A revertible increment keeps the target's previous image in the core, which a state file does not hold.
+  const revertible = image.listRelationships().find((relationship) => relationship.revertible);
+  if (revertible) {
+    throw new EngineError("REVERTIBLE", `FlashCopy pair ${revertible.id} is revertible: commitflash or revertflash it first (a state file does not keep the previous image)`);
+  }
+  const exports = image.core.exports;
+  exports.set_wait_timeouts(0, 0, 0, drainMs);
+  let code: number;
+  try {
+    code = exports.image_quiesce();
+  } finally {
+    exports.set_wait_timeouts(0, 0, 0, image.waitTimeouts.drain);
+  }
+  if (code !== CoreCode.OK) throw coreError(code, `quiesce storage image ${image.id} for a consistent save`, { ...image.waitTimeouts, drain: drainMs });
   return new ImageCapture(image);
 }
 
@@ -475,6 +493,7 @@ export function restoreRelationship(image: StorageImage, spec: RelationshipResto
   const relationship: Relationship = {
     id, sourceId: source.id, targetId: target.id, slot: spec.slot, trackCount,
     nocopy: spec.nocopy, persist: spec.persist, record: spec.record, tgtinhibit: spec.tgtinhibit, seqnum: spec.seqnum,
+    tgtpprc: false, revertible: false, writesHeld: false,
     createdAt: spec.createdAt, syncedAt: spec.syncedAt,
   };
   image.adoptRelationship(relationship);

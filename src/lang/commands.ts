@@ -68,6 +68,55 @@ export interface CommandSpec {
 }
 
 const DEV: OptionSpec = { name: "dev", kind: "image", summary: "the storage image (default: setenv -dev, else the current one)" };
+
+// ---- FlashCopy V2 (model 2107; handlers in flash-v2-commands.ts) ----------------------------
+const SEQNUM: OptionSpec = { name: "seqnum", kind: "text", summary: "sequence number in hex (0 to FFFFFFFF)" };
+const INCREMENT_OPTIONS: readonly OptionSpec[] = [
+  { name: "record", summary: "keep recording changes, so that it can be resynchronised again (implies -persist)" },
+  { name: "persist", summary: "keep the relationship after its background copy completes" },
+  { name: "tgtinhibit", summary: "refuse host writes to the target" },
+  { name: "tgtpprc", summary: "the target may be a PPRC primary (accepted; takes effect with PPRC)" },
+  SEQNUM,
+];
+const PAIRS_OPERAND: OperandSpec = { name: "SOURCE:TARGET", kind: "pairs", repeat: true, summary: "pairs, or pair ranges 1000-1001:1002-1003" };
+const FLASH_V2_SPECS: readonly CommandSpec[] = [
+  {
+    name: "resyncflash", group: "ds", summary: "2107: a new T0 copying only the tracks changed since the last (pairs made with -record -persist)",
+    usage: "resyncflash [-record] [-persist] [-freeze] [-tgtinhibit] [-tgtpprc] [-seqnum N] [-dev IMAGE] SOURCE:TARGET...",
+    options: [...INCREMENT_OPTIONS, { name: "freeze", summary: "hold the sources' writes after the new T0, until unfreezeflash" }, DEV],
+    operands: [PAIRS_OPERAND],
+  },
+  {
+    name: "reverseflash", group: "ds", summary: "2107: the target becomes the source; the tracks that differ are copied back",
+    usage: "reverseflash [-fast] [-record] [-persist] [-tgtinhibit] [-tgtpprc] [-seqnum N] [-dev IMAGE] SOURCE:TARGET...",
+    options: [{ name: "fast", summary: "no background copy: the old source reads as the old target at once" }, ...INCREMENT_OPTIONS, DEV],
+    operands: [{ ...PAIRS_OPERAND, summary: "the pairs as they are now (they come out reversed)" }],
+  },
+  {
+    name: "setflashrevertible", group: "ds", summary: "2107: a new T0 (as resyncflash) that commitflash keeps or revertflash rolls back",
+    usage: "setflashrevertible [-seqnum N] [-dev IMAGE] SOURCE:TARGET...",
+    options: [SEQNUM, DEV],
+    operands: [PAIRS_OPERAND],
+  },
+  {
+    name: "commitflash", group: "ds", summary: "2107: keep the last increment of revertible pairs",
+    usage: "commitflash [-seqnum N] [-dev IMAGE] SOURCE_VOLUME_ID | SOURCE:TARGET...",
+    options: [{ ...SEQNUM, summary: "only the relationships of this sequence number (hex)" }, DEV],
+    operands: [{ name: "SOURCE", kind: "volumes-or-pairs", repeat: true, summary: "source volumes (their revertible pairs) or pairs" }],
+  },
+  {
+    name: "revertflash", group: "ds", summary: "2107: roll revertible pairs' targets back to before their last increment",
+    usage: "revertflash [-seqnum N] [-dev IMAGE] SOURCE_VOLUME_ID | SOURCE:TARGET...",
+    options: [{ ...SEQNUM, summary: "only the relationships of this sequence number (hex)" }, DEV],
+    operands: [{ name: "SOURCE", kind: "volumes-or-pairs", repeat: true, summary: "source volumes (their revertible pairs) or pairs" }],
+  },
+  {
+    name: "unfreezeflash", group: "ds", summary: "2107: end the write holds of mkflash -freeze on the sources in these LSSs",
+    usage: "unfreezeflash [-dev IMAGE] LSS...",
+    options: [DEV],
+    operands: [{ name: "LSS", kind: "lss", repeat: true, summary: "source LSSs such as 10" }],
+  },
+];
 const LISTING: readonly OptionSpec[] = [
   { name: "fmt", kind: "enum", values: ["default", "delim", "stanza", "json"], summary: "output format" },
   { name: "delim", kind: "text", summary: "column separator for -fmt delim (default ,)" },
@@ -149,18 +198,22 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: "mkflash", group: "ds", summary: "establish FlashCopy pairs",
-    usage: "mkflash [-nocp] [-persist] [-record] [-tgtinhibit] [-seqnum N] [-wait] [-dev IMAGE] SOURCE:TARGET...",
+    usage: "mkflash [-cp | -nocp] [-persist] [-record] [-tgtinhibit] [-seqnum N] [-freeze] [-tgtpprc] [-wait] [-dev IMAGE] SOURCE:TARGET...",
     options: [
+      { name: "cp", summary: "background copy (the default, said explicitly)" },
       { name: "nocp", summary: "no background copy: only changed tracks are copied; lasts until rmflash" },
       { name: "persist", summary: "keep the relationship after its background copy completes" },
       { name: "record", summary: "record changed tracks on source and target (implies -persist)" },
       { name: "tgtinhibit", summary: "refuse host writes to the target" },
       { name: "seqnum", kind: "text", summary: "sequence number in hex (0 to FFFFFFFF)" },
+      { name: "freeze", summary: "2107: a consistency group; then the sources' writes are held (long busy) until unfreezeflash or 60 s" },
+      { name: "tgtpprc", summary: "2107: the target may be a PPRC primary (accepted; takes effect with PPRC)" },
       { name: "wait", summary: "show progress and return when the background copy completes" },
       DEV,
     ],
     operands: [{ name: "SOURCE:TARGET", kind: "pairs", repeat: true, summary: "pairs, or pair ranges 1000-1001:1002-1003" }],
   },
+  ...FLASH_V2_SPECS,
   {
     name: "lsflash", group: "ds", summary: "list FlashCopy relationships",
     usage: "lsflash [-l | -s] [-fmt ...] [-dev IMAGE] [VOLUME_ID | SOURCE:TARGET]...",

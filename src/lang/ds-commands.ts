@@ -246,7 +246,7 @@ function checkPairs(image: StorageImage, list: Array<{ item: [string, string]; a
 }
 
 // DS CLI writes sequence numbers in hex (`-seqnum 00FF`); a number from an expression is taken as it is.
-function sequenceNumber(value: Value): number {
+export function sequenceNumber(value: Value): number {
   if (typeof value === "number") return wholeNumber(value, "-seqnum", 0, 0xffffffff);
   const text = formatValue(value).replace(/^0x/i, "");
   if (!/^[0-9A-Fa-f]{1,8}$/.test(text)) throw new EngineError("BAD_ARGUMENT", `-seqnum ${formatValue(value)} is not a hex number from 0 to FFFFFFFF`);
@@ -258,13 +258,17 @@ async function mkflash(context: CommandContext): Promise<CommandResult> {
   const list = context.operandItems(pairs);
   const seqnum = context.convert("seqnum", sequenceNumber);
   const nocopy = context.flag("nocp");
+  if (nocopy && context.flag("cp")) throw new EngineError("BAD_ARGUMENT", "-cp (background copy) and -nocp (none) cannot be used together");
   if (nocopy && context.flag("wait")) {
     throw new EngineError("BAD_ARGUMENT", "-wait waits for the background copy, and -nocp has none");
   }
   checkPairs(image, list);
   // As in DS CLI, -record makes the relationship persistent: its change recording outlives the copy.
   const record = context.flag("record");
-  const options = { nocopy, persist: context.flag("persist") || record, record, tgtinhibit: context.flag("tgtinhibit"), seqnum };
+  const options = {
+    nocopy, persist: context.flag("persist") || record, record, tgtinhibit: context.flag("tgtinhibit"), seqnum,
+    freeze: context.flag("freeze"), tgtpprc: context.flag("tgtpprc"),
+  };
   const created: string[] = [];
   // drained(): an establish whose drain of in-flight I/O timed out is retried from the event loop.
   for (const { item: [source, target] } of list) created.push((await image.drained(() => image.establish(source, target, options), context.signal)).id);
@@ -312,9 +316,9 @@ function lsflash(context: CommandContext): CommandResult {
         ActiveCopy: enabled(status.activeCopy),
         Recording: enabled(status.record),
         Persistent: enabled(status.persist),
-        Revertible: "Disabled",
-        SourceWriteEnabled: "Enabled",
-        TargetWriteEnabled: enabled(!status.tgtinhibit),
+        Revertible: enabled(status.revertible),
+        SourceWriteEnabled: enabled(!status.writesHeld),
+        TargetWriteEnabled: enabled(!status.tgtinhibit && !status.revertible),
         BackgroundCopy: enabled(!status.nocopy),
         OutOfSyncTracks: status.pendingTracks,
         DateCreated: dsDate(status.createdAt),
@@ -331,7 +335,7 @@ function lsflash(context: CommandContext): CommandResult {
 async function rmflash(context: CommandContext): Promise<CommandResult> {
   const image = context.image();
   const items = context.operandItems(pairIds);
-  for (const { item, at } of items) atArgument(at, () => image.relationship(item));
+  for (const { item, at } of items) atArgument(at, () => image.checkFlashV2("rmflash", item));
   const ids = items.map(({ item }) => item);
   const lines: string[] = [];
   const removed: string[] = [];

@@ -10,13 +10,14 @@ import { errorLine } from "./messages.js";
 import { parse, type Arg, type CommandNode, type Expr, type Position, type Statement, type Program, type Value } from "./parser.js";
 import { SCENARIO_COMMANDS } from "./scenario-commands.js";
 import { STATE_COMMANDS } from "./state-commands.js";
+import { FLASH_V2_COMMANDS } from "./flash-v2-commands.js";
 import type { Session } from "./session.js";
 import type { Part } from "./tokens.js";
 import {
   atArgument, checkArgumentLength, CommandFailure, formatValue, LISTING_LENGTH_MAX, TEXT_LENGTH_MAX, typeOf,
 } from "./values.js";
 
-const HANDLERS: Readonly<Record<string, CommandHandler>> = { ...DS_COMMANDS, ...SCENARIO_COMMANDS, ...STATE_COMMANDS };
+const HANDLERS: Readonly<Record<string, CommandHandler>> = { ...DS_COMMANDS, ...FLASH_V2_COMMANDS, ...SCENARIO_COMMANDS, ...STATE_COMMANDS };
 const REPEAT_MAX = 1_000_000;
 const SOURCE_DEPTH_MAX = 16;
 const FIELD_SUFFIX = /^\.([A-Za-z_][A-Za-z0-9_]*)/;

@@ -13,7 +13,11 @@
 import { BLOCK_SIZE, TRACK_SIZE } from "../core/codes.js";
 import { EngineError } from "../engine/errors.js";
 import { parseVolumeId, pairId } from "../engine/ids.js";
-import { checkEstablish, parseOsType, DEFAULT_OS, type Model } from "../engine/rules.js";
+import {
+  checkEstablish, parseOsType, DEFAULT_OS, checkV2Supported, checkIncremental, checkNotRevertible, checkRevertible, checkReverse,
+  type Model, type IncrementFacts, type VolumeFacts,
+} from "../engine/rules.js";
+import { lssOf } from "../engine/ids.js";
 import { capacityBlocks, type CapacityUnit } from "../engine/units.js";
 import { patternBytes } from "./pattern.js";
 import { rangeChecksum, type Hasher } from "./checksum.js";
@@ -46,6 +50,9 @@ interface ModelRelationship {
   tgtinhibit: boolean;
   recordSource: Set<number> | null;
   recordTarget: Set<number> | null;
+  held: boolean; // -freeze: host writes to the source fail (long busy)
+  // setflashrevertible: the target's image before the increment, and the records it consumed.
+  revertible: { image: Tracks; recordSource: Set<number>; recordTarget: Set<number> } | null;
 }
 
 export interface ModelVolumeSpec {
@@ -60,6 +67,16 @@ export interface ModelFlashOptions {
   persist?: boolean;
   record?: boolean;
   tgtinhibit?: boolean;
+  freeze?: boolean;
+  tgtpprc?: boolean;
+}
+
+export interface ModelIncrementOptions {
+  record?: boolean;
+  persist?: boolean;
+  tgtinhibit?: boolean;
+  freeze?: boolean;
+  fast?: boolean; // reverse only: no background copy
 }
 
 const trackCount = (bytes: number) => Math.ceil(bytes / TRACK_SIZE);
@@ -117,23 +134,140 @@ export class ReferenceImage {
     const source = this.volume(sourceText);
     const target = this.volume(targetText);
     const id = pairId(source.id, target.id);
-    const facts = (volume: ModelVolume) => ({
-      id: volume.id, blocks: volume.blocks, os: volume.os,
-      sourceOf: [...this.relationships.values()].filter((r) => r.source === volume).length,
-      targetOf: [...this.relationships.values()].filter((r) => r.target === volume).length,
-      usable: !volume.unusable,
-    });
-    checkEstablish(this.model, facts(source), facts(target), this.relationships.has(id));
+    checkEstablish(this.model, this.facts(source), this.facts(target), this.relationships.has(id));
+    if (options.freeze) checkV2Supported(this.model, "mkflash -freeze", "the image");
+    if (options.tgtpprc) checkV2Supported(this.model, "mkflash -tgtpprc", "the image");
     this.relationships.set(id, {
       id, source, target, t0: new Map(source.data), trackCount: trackCount(source.sizeBytes), copied: new TrackRuns(),
       nocopy: options.nocopy ?? false, persist: options.persist ?? false, tgtinhibit: options.tgtinhibit ?? false,
       recordSource: options.record ? new Set() : null, recordTarget: options.record ? new Set() : null,
+      held: options.freeze ?? false, revertible: null,
     });
     target.unusable = false;
   }
 
+  private facts(volume: ModelVolume): VolumeFacts {
+    return {
+      id: volume.id, blocks: volume.blocks, os: volume.os,
+      sourceOf: [...this.relationships.values()].filter((r) => r.source === volume).length,
+      targetOf: [...this.relationships.values()].filter((r) => r.target === volume).length,
+      usable: !volume.unusable,
+    };
+  }
+
+  private incrementFacts(relationship: ModelRelationship): IncrementFacts {
+    return {
+      id: relationship.id, record: relationship.recordSource !== null, persist: relationship.persist,
+      revertible: relationship.revertible !== null, pendingTracks: relationship.trackCount - relationship.copied.size,
+    };
+  }
+
+  // ---- FlashCopy V2 ------------------------------------------------------------------------
+  // A new T0, by definition: the target's T0 image is the source as it is now.
+  // Tracks whose target bytes already equal it need no copy; the model does
+  // not care which those are, it marks every track pending that the change
+  // records name, and checks that count against the engine's.
+
+  resync(idText: string, options: ModelIncrementOptions = {}): void {
+    checkV2Supported(this.model, "resyncflash", "the image");
+    const relationship = this.relationship(idText);
+    checkIncremental("resyncflash", this.incrementFacts(relationship));
+    this.newIncrement(relationship);
+    this.setFlags(relationship, options);
+    relationship.held = options.freeze ?? false;
+  }
+
+  private newIncrement(relationship: ModelRelationship): void {
+    relationship.t0 = new Map(relationship.source.data);
+    for (const track of [...relationship.recordSource!, ...relationship.recordTarget!]) relationship.copied.remove(track, track + 1);
+    relationship.recordSource = new Set();
+    relationship.recordTarget = new Set();
+  }
+
+  private setFlags(relationship: ModelRelationship, options: ModelIncrementOptions): void {
+    relationship.persist = options.persist ?? false;
+    relationship.tgtinhibit = options.tgtinhibit ?? false;
+    if (!options.record) {
+      relationship.recordSource = null;
+      relationship.recordTarget = null;
+    }
+  }
+
+  reverse(idText: string, options: ModelIncrementOptions = {}): void {
+    checkV2Supported(this.model, "reverseflash", "the image");
+    const old = this.relationship(idText);
+    checkReverse(this.incrementFacts(old), this.facts(old.source), this.facts(old.target));
+    const id = pairId(old.target.id, old.source.id);
+    const reversed: ModelRelationship = {
+      ...old, id, source: old.target, target: old.source, nocopy: options.fast ?? false, held: false,
+    };
+    this.relationships.delete(old.id);
+    this.relationships.set(id, reversed);
+    this.newIncrement(reversed);
+    this.setFlags(reversed, options);
+  }
+
+  setRevertible(idText: string): void {
+    checkV2Supported(this.model, "setflashrevertible", "the image");
+    const relationship = this.relationship(idText);
+    checkIncremental("setflashrevertible", this.incrementFacts(relationship));
+    const kept = { image: this.targetImage(relationship), recordSource: relationship.recordSource!, recordTarget: relationship.recordTarget! };
+    this.newIncrement(relationship);
+    relationship.revertible = kept;
+  }
+
+  // The target's tracks as a host reads them: its own, and the T0 tracks
+  // where pending. Visits written tracks only.
+  private targetImage(relationship: ModelRelationship): Tracks {
+    const image = new Map(relationship.target.data);
+    for (const track of relationship.target.data.keys()) if (this.pending(relationship, track)) image.delete(track);
+    for (const [track, bytes] of relationship.t0) if (this.pending(relationship, track)) image.set(track, bytes);
+    return image;
+  }
+
+  commitRevertible(idText: string): void {
+    checkV2Supported(this.model, "commitflash", "the image");
+    const relationship = this.relationship(idText);
+    checkRevertible("commitflash", this.incrementFacts(relationship));
+    relationship.revertible = null;
+  }
+
+  // The target's image goes back to what it was before the increment; the
+  // increment's tracks stop being pending and count as changed again.
+  revertRevertible(idText: string): void {
+    checkV2Supported(this.model, "revertflash", "the image");
+    const relationship = this.relationship(idText);
+    checkRevertible("revertflash", this.incrementFacts(relationship));
+    const kept = relationship.revertible!;
+    relationship.target.data = new Map(kept.image);
+    for (const track of [...kept.recordSource, ...kept.recordTarget]) relationship.copied.add(track, track + 1);
+    kept.recordSource.forEach((track) => relationship.recordSource!.add(track));
+    kept.recordTarget.forEach((track) => relationship.recordTarget!.add(track));
+    relationship.revertible = null;
+  }
+
+  unfreeze(lssText: string): string[] {
+    checkV2Supported(this.model, "unfreezeflash", "the image");
+    const lss = lssText.toUpperCase();
+    if (![...this.volumes.values()].some((volume) => lssOf(volume.id) === lss)) {
+      throw new EngineError("LSS_NOT_FOUND", `LSS ${lss} does not exist`);
+    }
+    const released: string[] = [];
+    for (const relationship of this.relationships.values()) {
+      if (!relationship.held || lssOf(relationship.source.id) !== lss) continue;
+      relationship.held = false;
+      released.push(relationship.id);
+    }
+    return released.sort();
+  }
+
+  isRevertible(idText: string): boolean {
+    return this.relationship(idText).revertible !== null;
+  }
+
   withdraw(idText: string): boolean {
     const relationship = this.relationship(idText);
+    checkNotRevertible("rmflash", this.incrementFacts(relationship));
     const complete = relationship.copied.size === relationship.trackCount;
     if (!complete) relationship.target.unusable = true;
     this.relationships.delete(relationship.id);
@@ -211,7 +345,10 @@ export class ReferenceImage {
     const volume = this.volume(idText);
     this.checkRange(volume, offset, bytes.length);
     const asTarget = [...this.relationships.values()].find((r) => r.target === volume);
-    if (asTarget?.tgtinhibit) throw new EngineError("TARGET_WRITE_INHIBITED", `volume ${volume.id} is write inhibited`);
+    if (asTarget?.tgtinhibit || asTarget?.revertible) throw new EngineError("TARGET_WRITE_INHIBITED", `volume ${volume.id} is write inhibited`);
+    if ([...this.relationships.values()].some((r) => r.source === volume && r.held)) {
+      throw new EngineError("LONG_BUSY", `volume ${volume.id} is long busy: a -freeze holds its writes`);
+    }
     if (bytes.length === 0) return;
     const firstTrack = Math.floor(offset / TRACK_SIZE);
     const lastTrack = Math.floor((offset + bytes.length - 1) / TRACK_SIZE);

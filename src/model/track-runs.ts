@@ -51,4 +51,21 @@ export class TrackRuns {
     this.runs.splice(first, last - first, [low, high]);
     this.total += high - low;
   }
+
+  // Removes [start, end), splitting the runs it cuts.
+  remove(start: number, end: number): void {
+    if (end <= start) return;
+    const first = this.firstEndingAfter(start);
+    let last = first;
+    const kept: [number, number][] = [];
+    while (last < this.runs.length && this.runs[last][0] < end) {
+      const [low, high] = this.runs[last];
+      this.total -= high - low;
+      if (low < start) kept.push([low, start]);
+      if (high > end) kept.push([end, high]);
+      last++;
+    }
+    for (const [low, high] of kept) this.total += high - low;
+    this.runs.splice(first, last - first, ...kept);
+  }
 }

@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { StorageImage } from "../../src/engine/image.js";
 import { CoreThread, coreModule } from "../../src/core/core.js";
 import { plainFindPending, wordFindPending } from "../../bench/figures/scan.js";
-import { formatTable } from "../../bench/harness/report.js";
+import { formatTable, formatMarkdownTable, formatRatioWithSpread } from "../../bench/harness/report.js";
+import { spreadOf } from "../../bench/harness/stats.js";
 import { runBench } from "../../bench/run.js";
 import type { FigureResult } from "../../bench/harness/suite.js";
 import { Random, testSeed } from "../support/random.js";
@@ -96,6 +97,17 @@ test("should print a verdict for every figure: met, NOT MET or reported", () => 
   assert.ok(/\bmet\b/.test(lines[2]), lines[2]);
   assert.ok(lines[3].includes("NOT MET"), lines[3]);
   assert.ok(lines[4].includes("reported"), lines[4]);
+});
+
+test("should print a figure's min–max over its rounds beside its median, in the table and the Markdown", () => {
+  const figure: FigureResult = {
+    key: "copy.one-worker", figure: "copy", value: "1 GiB/s", bar: "≥ 0.9×", ratio: 0.95, spread: spreadOf([0.91, 0.95, 0.98]),
+    met: true, verified: "checked", details: {},
+  };
+  assert.is(formatRatioWithSpread(figure), "0.95× (0.91–0.98×)");
+  assert.ok(formatTable([figure]).includes("0.95× (0.91–0.98×)"));
+  assert.ok(formatMarkdownTable([figure]).includes("| 0.95× (0.91–0.98×) |"));
+  assert.is(formatRatioWithSpread({ ...figure, spread: undefined }), "0.95×", "a figure without rounds shows its ratio alone");
 });
 
 test("should write a run record with the machine and every selected figure, each checked", async () => {

@@ -13,7 +13,7 @@ const examples = readdirSync(join(root, "examples")).filter((name) => name.endsW
 const Examples = suite("examples");
 
 Examples("should have the four scenarios of the issue", () => {
-  for (const name of ["backup.tzs", "data-mining.tzs", "restrictions.tzs", "test-refresh.tzs"]) assert.ok(examples.includes(name), name);
+  for (const name of ["backup.tzs", "data-mining.tzs", "incremental.tzs", "restrictions.tzs", "test-refresh.tzs"]) assert.ok(examples.includes(name), name);
 });
 
 for (const name of examples) {

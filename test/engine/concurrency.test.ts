@@ -1,14 +1,16 @@
 // Real worker threads: copy workers copying while writer threads write to the
 // sources and targets of several relationships; establish as one point in
-// time for writers on other threads; a copy worker killed mid-copy.
+// time for writers on other threads; a copy worker killed mid-copy. Every
+// suite runs on the release core and on the debug core.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { Worker } from "node:worker_threads";
 import { StorageImage } from "../../src/engine/image.js";
-import { coreModule } from "../../src/core/core.js";
+import { CopyPool } from "../../src/engine/copy-pool.js";
+import { coreModule, type CoreBuild } from "../../src/core/core.js";
 import { TRACK_SIZE } from "../../src/core/codes.js";
 import { Random, testSeed } from "../support/random.js";
-import type { WriterData, WriterJob, WriteRecord } from "./fixtures/writer.js";
+import type { WriterData, WriterJob, WriteRecord, WriterResult } from "./fixtures/writer.js";
 import { rangeChecksum } from "../../src/model/checksum.js";
 
 const MiB = 1 << 20;
@@ -17,31 +19,42 @@ console.log(`concurrency seed ${baseSeed} (TZERO_SEED=${baseSeed} replays the da
 
 interface Writers {
   control: Int32Array;
-  done: Promise<WriteRecord[][]>;
+  relationshipWordBase: number; // control words from here: 1 + a relationship's slot, per pair
+  done: Promise<WriterResult[]>;
 }
 
-function startWriters(image: StorageImage, plans: { jobs: WriterJob[]; mode: WriterData["mode"]; seed: number }[], writesMax = 1_000_000, pauseMicros = 0): Writers {
-  const control = new Int32Array(new SharedArrayBuffer(4 * (1 + plans.length)));
-  const done = Promise.all(plans.map((plan, index) => new Promise<WriteRecord[]>((resolve, reject) => {
+interface WriterPlan {
+  jobs: WriterJob[];
+  mode: WriterData["mode"];
+  data?: WriterData["data"];
+  seed: number;
+}
+
+// Control words: [0] stop, [1 + writer] writes done, [1 + writers + writer]
+// writes that met a pending track, then `relationshipWords` relationship words.
+function startWriters(image: StorageImage, build: CoreBuild, plans: WriterPlan[], writesMax = 1_000_000, pauseMicros = 0, relationshipWords = 0): Writers {
+  const relationshipWordBase = 1 + 2 * plans.length;
+  const control = new Int32Array(new SharedArrayBuffer(4 * (relationshipWordBase + relationshipWords)));
+  const done = Promise.all(plans.map((plan, index) => new Promise<WriterResult>((resolve, reject) => {
     const threadId = image.threadIds.take();
     const worker = new Worker(new URL("./fixtures/writer.js", import.meta.url), {
       workerData: {
-        memory: image.memory, module: coreModule(), threadId, jobs: plan.jobs, seed: plan.seed,
-        lengthMax: 3 * TRACK_SIZE, mode: plan.mode, control: control.buffer, index, writesMax, pauseMicros,
+        memory: image.memory, module: coreModule(build), threadId, jobs: plan.jobs, seed: plan.seed,
+        lengthMax: 3 * TRACK_SIZE, mode: plan.mode, data: plan.data, control: control.buffer, index, writesMax, pauseMicros, hitsWord: 1 + plans.length + index,
       } satisfies WriterData,
     });
-    let result: { log: WriteRecord[]; error: number | null } | null = null;
-    worker.on("message", (message) => { result = message; });
+    let result: WriterResult | null = null;
+    worker.on("message", (message: WriterResult) => { result = message; });
     worker.on("error", reject);
     worker.on("exit", () => {
       image.core.exports.reap_thread(threadId);
       image.threadIds.release(threadId);
       if (!result) reject(new Error(`writer ${index} exited without its log`));
       else if (result.error !== null) reject(new Error(`writer ${index} got core error ${result.error}`));
-      else resolve(result.log);
+      else resolve(result);
     });
   })));
-  return { control, done };
+  return { control, relationshipWordBase, done };
 }
 
 async function until(condition: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
@@ -52,48 +65,20 @@ async function until(condition: () => boolean, what: string, timeoutMs = 60_000)
   }
 }
 
-const applyLog = (image: Uint8Array, log: WriteRecord[], slot: number) => {
-  for (const write of log) if (write.slot === slot) image.set(new Random(write.seed).bytes(write.length), write.offset);
-};
+// Establish is one point in time, but the writers run through it: their
+// writes numbered below `before` (completed when establish began) are in the
+// T0 image, those from `after + 1` on (begun once establish had returned) are
+// not, and the few between may be either. The target must equal one of those
+// few cuts of the source's log, overlaid with the target writes after some cut
+// of the target's log. Candidates are rebuilt with the core's own pattern
+// writes on a volume of a scratch image.
+interface Cut { before: number; after: number }
 
-const Copy = suite("background copy while threads write");
-for (let round = 0; round < 3; round++) {
-  Copy(`should leave every target equal to its T0 image plus its own writes (seed ${baseSeed + round})`, async () => {
-    const seed = baseSeed + round;
-    const image = new StorageImage({ model: "2107", workers: 2, progressIntervalMs: 5 });
-    try {
-      const size = 8 * MiB;
-      const pairs = [["1000", "1100"], ["1001", "1101"], ["1002", "1102"]];
-      for (const [source, target] of pairs) {
-        image.createVolume({ id: source, capacity: size / 512 });
-        image.createVolume({ id: target, capacity: size / 512 });
-        image.writePattern(source, 0, size, seed + parseInt(source, 16));
-        image.writePattern(target, 0, size, seed + parseInt(target, 16));
-      }
-      const t0 = new Map(pairs.map(([source]) => [source, image.read(source, 0, size)]));
-      for (const [source, target] of pairs) image.establish(source, target);
-      const slot = (id: string) => image.volume(id).slot;
-      const writers = startWriters(image, [
-        { jobs: pairs.map(([source]) => ({ slot: slot(source), regionStart: 0, regionEnd: size })), mode: "overwrite", seed: seed * 3 },
-        { jobs: pairs.map(([, target]) => ({ slot: slot(target), regionStart: 0, regionEnd: size })), mode: "overwrite", seed: seed * 5 },
-      ], 400);
-      const [sourceLog, targetLog] = await writers.done;
-      await image.waitForCopy(undefined, { timeoutMs: 120_000 });
-      assert.is(image.listRelationships().length, 0, "every background copy ends");
-      for (const [source, target] of pairs) {
-        const expectedTarget = t0.get(source)!.slice();
-        applyLog(expectedTarget, targetLog, slot(target));
-        assert.ok(Buffer.compare(image.read(target, 0, size), expectedTarget) === 0, `target ${target} differs from T0 + its writes (seed ${seed})`);
-        const expectedSource = t0.get(source)!.slice();
-        applyLog(expectedSource, sourceLog, slot(source));
-        assert.ok(Buffer.compare(image.read(source, 0, size), expectedSource) === 0, `source ${source} differs (seed ${seed})`);
-      }
-    } finally {
-      await image.close();
-    }
-  });
+interface PatternVolume { seed: number; slot: number; log: readonly WriteRecord[] }
+
+function replay(scratch: StorageImage, writes: readonly WriteRecord[], slot: number, from: number, to = writes.length): void {
+  for (const write of writes.slice(from, to)) if (write.slot === slot) scratch.writePattern("0000", write.offset, write.length, write.seed);
 }
-Copy.run();
 
 const Thin = suite("background copy of a thin 2 TiB volume while threads write");
 Thin("should copy the written regions, settle the rest as zeros, and keep T0 plus the target's writes", async () => {
@@ -113,11 +98,11 @@ Thin("should copy the written regions, settle the rest as zeros, and keep T0 plu
     image.establish("1000", "1100");
     const slot = (id: string) => image.volume(id).slot;
     const jobs = (id: string) => starts.map((start) => ({ slot: slot(id), regionStart: start, regionEnd: start + region }));
-    const writers = startWriters(image, [
+    const writers = startWriters(image, "release", [
       { jobs: jobs("1000"), mode: "overwrite", seed: seed * 3 },
       { jobs: jobs("1100"), mode: "overwrite", seed: seed * 5 },
     ], 300);
-    const [, targetLog] = await writers.done;
+    const [, { log: targetLog }] = await writers.done;
     await image.waitForCopy(undefined, { timeoutMs: 120_000 });
     assert.is(image.listRelationships().length, 0, "the background copy ends");
     const expected = new Map<number, Uint8Array>();
@@ -151,10 +136,110 @@ Thin("should copy the written regions, settle the rest as zeros, and keep T0 plu
 });
 Thin.run();
 
-const Instant = suite("establish is one point in time");
-Instant("should put each concurrent write wholly in or wholly out of the T0 image, in write order", async () => {
+// Tracks where two images differ, for a failure message.
+function differingTracks(actual: Uint8Array, expected: Uint8Array): number[] {
+  const tracks: number[] = [];
+  for (let offset = 0; offset < actual.byteLength; offset += TRACK_SIZE) {
+    const end = offset + TRACK_SIZE;
+    if (Buffer.compare(actual.subarray(offset, end), expected.subarray(offset, end)) !== 0) tracks.push(offset / TRACK_SIZE);
+  }
+  return tracks;
+}
+
+// The writes of a log that cover one byte offset, "index@offset+length", for a failure message.
+function covering(log: readonly WriteRecord[], slot: number, offset: number): string {
+  return log.flatMap((write, index) => write.slot === slot && write.offset <= offset && offset < write.offset + write.length
+    ? [`${index}@${write.offset}+${write.length}`] : []).join(" ") || "none";
+}
+
+// "" when the target matches a cut; otherwise how it differs from the closest one.
+function mismatchWithEveryCut(actual: Uint8Array, scratch: StorageImage, source: PatternVolume, target: PatternVolume, sourceCut: Cut, targetCut: Cut): string {
+  const size = actual.byteLength;
+  let mismatch = "no cut to try";
+  let fewest = Infinity;
+  for (let sourceWrites = sourceCut.before; sourceWrites <= Math.min(sourceCut.after + 1, source.log.length); sourceWrites++) {
+    for (let targetWrites = targetCut.before; targetWrites <= Math.min(targetCut.after + 1, target.log.length); targetWrites++) {
+      scratch.writePattern("0000", 0, size, source.seed);
+      replay(scratch, source.log, source.slot, 0, sourceWrites);
+      replay(scratch, target.log, target.slot, targetWrites);
+      const expected = scratch.read("0000", 0, size);
+      if (Buffer.compare(actual, expected) === 0) return "";
+      const tracks = differingTracks(actual, expected);
+      if (tracks.length >= fewest) continue;
+      fewest = tracks.length;
+      let offset = tracks[0] * TRACK_SIZE;
+      while (actual[offset] === expected[offset]) offset++;
+      mismatch = `closest: ${sourceWrites} source writes in T0 (of ${sourceCut.before}..${sourceCut.after + 1}), target writes kept from ${targetWrites} (of ${targetCut.before}..${targetCut.after + 1}); ` +
+        `${tracks.length} tracks differ (${tracks.slice(0, 8).join(", ")}); the first byte that differs, ${offset}, is under source writes ${covering(source.log, source.slot, offset)} and target writes ${covering(target.log, target.slot, offset)}`;
+    }
+  }
+  return mismatch;
+}
+
+async function copyWhileWriting(build: CoreBuild, seed: number): Promise<void> {
+  const image = new StorageImage({ model: "2107", workers: 0, progressIntervalMs: 5, build });
+  const scratch = new StorageImage({ workers: 0, build });
+  try {
+    const size = 32 * MiB;
+    scratch.createVolume({ id: "0000", capacity: size / 512 });
+    const pairs = [["1000", "1100"], ["1001", "1101"], ["1002", "1102"]];
+    const initialSeed = (id: string) => (seed + parseInt(id, 16)) >>> 0;
+    for (const [source, target] of pairs) {
+      image.createVolume({ id: source, capacity: size / 512 });
+      image.createVolume({ id: target, capacity: size / 512 });
+      image.writePattern(source, 0, size, initialSeed(source));
+      image.writePattern(target, 0, size, initialSeed(target));
+    }
+    const slot = (id: string) => image.volume(id).slot;
+    const jobs = (side: 0 | 1) => pairs.map((pair, index) => ({ slot: slot(pair[side]), regionStart: 0, regionEnd: size, relationshipWord: 5 + index }));
+    const writers = startWriters(image, build, [
+      { jobs: jobs(0), mode: "overwrite", data: "pattern", seed: seed * 3 },
+      { jobs: jobs(1), mode: "overwrite", data: "pattern", seed: seed * 5 },
+    ], 1_000_000, 0, pairs.length);
+    const counts = () => [1, 2].map((word) => Atomics.load(writers.control, word));
+    await until(() => counts().every((count) => count >= 5), "both writers have written");
+    const cuts = pairs.map(([source, target], index) => {
+      const before = counts();
+      const relationship = image.establish(source, target);
+      const after = counts();
+      Atomics.store(writers.control, writers.relationshipWordBase + index, relationship.slot + 1);
+      return before.map((count, writer) => ({ before: count, after: after[writer] }));
+    });
+    // The copy workers start only once both writers have met pending tracks,
+    // so that the race under test happens however the machine schedules threads.
+    const hits = () => [3, 4].map((word) => Atomics.load(writers.control, word));
+    await until(() => hits().every((count) => count >= 5), "both writers met pending tracks");
+    const pool = new CopyPool(image.core, coreModule(build), image.threadIds, 2);
+    pool.start();
+    try {
+      await image.waitForCopy(undefined, { timeoutMs: 120_000 });
+    } finally {
+      await pool.stop();
+    }
+    Atomics.store(writers.control, 0, 1);
+    const [sources, targets] = await writers.done;
+    assert.is(image.listRelationships().length, 0, "every background copy ends");
+    console.log(`${build} core, seed ${seed}: ${sources.pendingHits} of ${sources.log.length} source writes and ${targets.pendingHits} of ${targets.log.length} target writes met a pending track`);
+    assert.ok(sources.pendingHits > 0, `no source write met a pending track (seed ${seed})`);
+    assert.ok(targets.pendingHits > 0, `no target write met a pending track (seed ${seed})`);
+    pairs.forEach(([source, target], index) => {
+      const sourceVolume = { seed: initialSeed(source), slot: slot(source), log: sources.log };
+      const targetVolume = { seed: initialSeed(target), slot: slot(target), log: targets.log };
+      const mismatch = mismatchWithEveryCut(image.read(target, 0, size), scratch, sourceVolume, targetVolume, cuts[index][0], cuts[index][1]);
+      assert.is(mismatch, "", `target ${target} equals no T0 image of ${source} plus its own later writes (seed ${seed}): ${mismatch}`);
+      scratch.writePattern("0000", 0, size, sourceVolume.seed);
+      replay(scratch, sources.log, sourceVolume.slot, 0);
+      assert.ok(Buffer.compare(image.read(source, 0, size), scratch.read("0000", 0, size)) === 0, `source ${source} differs (seed ${seed})`);
+    });
+  } finally {
+    await image.close();
+    await scratch.close();
+  }
+}
+
+async function establishAmidWrites(build: CoreBuild): Promise<void> {
   const seed = baseSeed;
-  const image = new StorageImage({ workers: 2, progressIntervalMs: 5 });
+  const image = new StorageImage({ workers: 2, progressIntervalMs: 5, build });
   try {
     const size = 64 * MiB;
     const pairs = [["1000", "1001"], ["1002", "1003"]];
@@ -171,7 +256,7 @@ Instant("should put each concurrent write wholly in or wholly out of the T0 imag
       mode: "fresh" as const, seed: seed * 7 + slot(source) * 2 + half,
     })));
     // Each writer has room for about 340 writes of up to 3 tracks, 200 us apart.
-    const writers = startWriters(image, plans, 1_000_000, 200);
+    const writers = startWriters(image, build, plans, 1_000_000, 200);
     let finished = false;
     void writers.done.then(() => { finished = true; }, () => { finished = true; });
     const counts = () => plans.map((_, index) => Atomics.load(writers.control, 1 + index));
@@ -180,7 +265,7 @@ Instant("should put each concurrent write wholly in or wholly out of the T0 imag
     const atEstablish = counts();
     await until(() => finished || counts().every((count, index) => count >= atEstablish[index] + 5), "every writer wrote after establish");
     Atomics.store(writers.control, 0, 1);
-    const logs = await writers.done;
+    const logs = (await writers.done).map((result) => result.log);
     let inside = 0;
     let outside = 0;
     plans.forEach((plan, index) => {
@@ -209,12 +294,10 @@ Instant("should put each concurrent write wholly in or wholly out of the T0 imag
   } finally {
     await image.close();
   }
-});
-Instant.run();
+}
 
-const Crash = suite("a copy worker terminated mid-copy");
-Crash("should still complete the copy with nothing lost", async () => {
-  const image = new StorageImage({ workers: 2, progressIntervalMs: 5 });
+async function copyThroughKilledWorkers(build: CoreBuild): Promise<void> {
+  const image = new StorageImage({ workers: 2, progressIntervalMs: 5, build });
   try {
     const size = 256 * MiB;
     image.createVolume({ id: "1000", capacity: size / 512 });
@@ -240,5 +323,22 @@ Crash("should still complete the copy with nothing lost", async () => {
   } finally {
     await image.close();
   }
-});
-Crash.run();
+}
+
+// Both builds: the debug core checks the invariants the release core compiles out.
+for (const build of ["release", "debug"] as const) {
+  const Copy = suite(`background copy while threads write (${build} core)`);
+  for (let round = 0; round < 3; round++) {
+    const seed = baseSeed + round;
+    Copy(`should leave every target equal to a T0 image plus its own writes, with writes meeting pending tracks (seed ${seed})`, () => copyWhileWriting(build, seed));
+  }
+  Copy.run();
+
+  const Instant = suite(`establish is one point in time (${build} core)`);
+  Instant("should put each concurrent write wholly in or wholly out of the T0 image, in write order", () => establishAmidWrites(build));
+  Instant.run();
+
+  const Crash = suite(`a copy worker terminated mid-copy (${build} core)`);
+  Crash("should still complete the copy with nothing lost", () => copyThroughKilledWorkers(build));
+  Crash.run();
+}

@@ -28,7 +28,7 @@ interface World {
 }
 
 // What the runs exercised, printed at the end, so that a run that tested little shows.
-const exercised = { establishes: 0, writesPast4GiB: 0, drainedTracks: 0, settledTracks: 0 };
+const exercised = { establishes: 0, writesPast4GiB: 0, drainedTracks: 0, settledTracks: 0, increments: 0, revertibles: 0 };
 
 // Runs the same operation on both; they must agree on success or on the error code.
 function both(world: World, action: (image: StorageImage | ReferenceImage) => unknown): void {
@@ -105,6 +105,8 @@ function offsetOf(sizeBytes: number, where: Place, length: number): number {
 
 const length = fc.oneof(fc.nat({ max: 3000 }), fc.constant(TRACK_SIZE), fc.integer({ min: 1, max: 3 * TRACK_SIZE }));
 const flags = fc.record({ nocopy: fc.boolean(), persist: fc.boolean(), record: fc.boolean() });
+// Incremental relationships, which FlashCopy V2 needs.
+const incremental = fc.record({ nocopy: fc.boolean(), persist: fc.constant(true), record: fc.constant(true) });
 
 function drain(world: World): void {
   const exports = world.engine.core.exports;
@@ -117,20 +119,43 @@ function drain(world: World): void {
   let drained = 0;
   for (const id of world.model.relationshipIds()) {
     const relationship = world.engine.relationship(id);
-    if (!relationship.nocopy) drained += world.model.copyTracks(id, 0, relationship.trackCount);
+    // A revertible increment has no background copy until it is committed.
+    if (!relationship.nocopy && !world.model.isRevertible(id)) drained += world.model.copyTracks(id, 0, relationship.trackCount);
   }
   // Settled tracks are drained without adding to the bytes copied.
   exercised.drainedTracks += drained;
   exercised.settledTracks += drained - (Number(exports.copied_bytes_total()) - copiedBefore) / TRACK_SIZE;
 }
 
-const establish = fc.tuple(volumeId, volumeId, flags).map(([source, target, options]) =>
+// The relationship at `pick` (modulo their count), or null when there is none.
+function picked(world: World, pick: number): string | null {
+  const ids = world.model.relationshipIds();
+  return ids.length === 0 ? null : ids[pick % ids.length];
+}
+
+const establish = fc.tuple(volumeId, volumeId, fc.oneof(flags, incremental)).map(([source, target, options]) =>
     plain(`establish ${source}:${target} ${JSON.stringify(options)}`, (world) => {
       both(world, (image) => image.establish(source, target, options));
       if (world.model.relationshipIds().includes(`${source}:${target}`)) exercised.establishes++;
     }));
 
+const resync = fc.tuple(fc.nat(), fc.boolean()).map(([pick, record]) =>
+  plain(`resync relationship #${pick} record ${record}`, (world) => {
+    const id = picked(world, pick);
+    if (id === null) return;
+    both(world, (image) => {
+      image.resync(id, { record, persist: true });
+      if (image === world.model) exercised.increments++; // the model refuses before the engine runs
+    });
+  }));
+
+const drainCommand = fc.constant(null).map(() => plain("drain background copies", (world) => {
+  drain(world);
+  both(world, () => undefined);
+}));
+
 const commands = [
+  establish,
   establish,
   establish,
   fc.tuple(volumeId, volumeId).map(([source, target]) =>
@@ -166,11 +191,33 @@ const commands = [
         else assert.is(done, copied, "tracks copied");
       });
     })),
-  fc.constant(null).map(() => plain("drain background copies", (world) => {
-    drain(world);
-    both(world, () => undefined);
-  })),
+  drainCommand,
+  drainCommand,
   volumeId.map((id) => plain(`reinit ${id}`, (world) => both(world, (image) => image.reinitVolume(id)))),
+  // FlashCopy V2 over the two-level bitmaps: arming from the change records,
+  // and revertible increments that keep and bring back the target's tracks.
+  // Each picks one of the relationships there are (by index), if any.
+  resync,
+  resync,
+  fc.nat().map((pick) =>
+    plain(`reverse relationship #${pick}`, (world) => {
+      const id = picked(world, pick);
+      if (id !== null) both(world, (image) => image.reverse(id, { record: true, persist: true }));
+    })),
+  fc.nat().map((pick) =>
+    plain(`setflashrevertible relationship #${pick}`, (world) => {
+      const id = picked(world, pick);
+      if (id === null) return;
+      both(world, (image) => {
+        image.setRevertible(id);
+        if (image === world.model) exercised.revertibles++;
+      });
+    })),
+  fc.tuple(fc.nat(), fc.boolean()).map(([pick, revert]) =>
+    plain(`${revert ? "revertflash" : "commitflash"} relationship #${pick}`, (world) => {
+      const id = picked(world, pick);
+      if (id !== null) both(world, (image) => (revert ? image.revertRevertible(id) : image.commitRevertible(id)));
+    })),
 ];
 
 function matchesModel(build: "release" | "debug", runs: number): void {
@@ -185,7 +232,10 @@ function matchesModel(build: "release" | "debug", runs: number): void {
   try {
     fc.assert(
       fc.property(fc.array(fc.constantFrom(...SIZES), { minLength: VOLUME_IDS.length, maxLength: VOLUME_IDS.length }), fc.commands(commands, { maxCommands: 40 }), (sizes, sequence) => {
-        for (const relationship of engine.listRelationships()) engine.withdraw(relationship.id);
+        for (const relationship of engine.listRelationships()) {
+          if (relationship.revertible) engine.commitRevertible(relationship.id);
+          engine.withdraw(relationship.id);
+        }
         for (const volume of engine.listVolumes()) engine.removeVolume(volume.id);
         const model = new ReferenceImage("2107", hash);
         VOLUME_IDS.forEach((id, index) => {
@@ -213,5 +263,7 @@ test("should have exercised huge volumes", () => {
   assert.ok(exercised.establishes > 0, "some establishes succeeded");
   assert.ok(exercised.writesPast4GiB > 0, "some writes went past 4 GiB");
   assert.ok(exercised.settledTracks > 0, "some background copies settled thin chunks");
+  assert.ok(exercised.increments > 0, "some resyncs succeeded");
+  assert.ok(exercised.revertibles > 0, "some increments were made revertible");
 });
 test.run();

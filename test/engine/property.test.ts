@@ -1,7 +1,8 @@
 // The engine against the reference model: random sequences of establish,
 // withdraw, reads and writes (partial and whole-track, across track
-// boundaries, on sources and targets) and background-copy steps, compared
-// after every step. fast-check prints the seed and the shrunk sequence of
+// boundaries, on sources and targets), background-copy steps and the
+// FlashCopy V2 operations (resync, reverse, revertible increments with commit
+// and revert, -freeze with unfreeze), compared after every step. fast-check prints the seed and the shrunk sequence of
 // any failure; TZERO_SEED=<n> replays a run.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -46,6 +47,9 @@ function compare({ engine, model }: World): void {
     assert.is(engine.core.exports.rel_count_pending(engine.relationship(id).slot), model.pendingTracks(id), `bitmap population of ${id}`);
     assert.is(engine.recordedTracks(id, "source"), model.recordedTracks(id, "source"));
     assert.is(engine.recordedTracks(id, "target"), model.recordedTracks(id, "target"));
+    const revertible = model.isRevertible(id);
+    assert.is(engine.relationship(id).revertible, revertible, `revertible state of ${id}`);
+    assert.is(engine.core.exports.rel_revertible(engine.relationship(id).slot), revertible ? 1 : 0, `core revertible state of ${id}`);
   }
   for (const id of model.volumeIds()) {
     const state = model.dataState(id);
@@ -67,7 +71,24 @@ const plain = (text: string, run: (world: World) => void): Command => ({
 
 const volumeId = fc.constantFrom(...VOLUME_IDS);
 const span = fc.record({ offset: fc.oneof(fc.nat({ max: 5 * TRACK_SIZE }), fc.integer({ min: 14 * TRACK_SIZE, max: 20 * TRACK_SIZE })), length: fc.oneof(fc.nat({ max: 3000 }), fc.constant(TRACK_SIZE), fc.nat({ max: 3 * TRACK_SIZE })) });
-const flags = fc.record({ nocopy: fc.boolean(), persist: fc.boolean(), record: fc.boolean(), tgtinhibit: fc.integer({ min: 0, max: 6 }).map((roll) => roll === 0) });
+const rarely = (sides: number) => fc.integer({ min: 0, max: sides }).map((roll) => roll === 0);
+const flags = fc.record({
+  nocopy: fc.boolean(), persist: fc.boolean(), record: fc.boolean(), tgtinhibit: rarely(6), freeze: rarely(8), tgtpprc: rarely(8),
+});
+// Increments mostly keep -record -persist, as scripts write them.
+const mostly = (sides: number) => rarely(sides).map((roll) => !roll);
+const incrementFlags = fc.record({ record: mostly(6), persist: mostly(6), tgtinhibit: rarely(8), freeze: rarely(6) });
+const reverseFlags = fc.record({ record: mostly(4), persist: fc.boolean(), fast: fc.boolean() });
+// V2 operations mostly pick an existing relationship (by index, at run time), sometimes any pair.
+const pairOf = fc.oneof(
+  { weight: 3, arbitrary: fc.nat({ max: 11 }).map((index) => ({ index, given: null as string | null })) },
+  { weight: 1, arbitrary: fc.tuple(volumeId, volumeId).map(([source, target]) => ({ index: 0, given: `${source}:${target}` as string | null })) },
+);
+const chosen = (world: World, pick: { index: number; given: string | null }): string => {
+  const ids = world.model.relationshipIds();
+  if (pick.given !== null || ids.length === 0) return pick.given ?? "1000:1001";
+  return ids[pick.index % ids.length];
+};
 
 const commands = [
   fc.tuple(volumeId, volumeId, flags).map(([source, target, options]) =>
@@ -98,8 +119,10 @@ const commands = [
     })),
   fc.tuple(volumeId, volumeId, fc.oneof(fc.nat({ max: 5 }), fc.integer({ min: 12, max: 20 })), fc.integer({ min: 1, max: 24 })).map(([source, target, first, count]) =>
     plain(`copy ${source}:${target} tracks ${first}+${count}`, (world) => {
-      const id = `${source}:${target}`;
-      if (!world.model.relationshipIds().includes(id)) return;
+      const ids = world.model.relationshipIds();
+      // The pair drawn, or else an existing one chosen by it, so copies finish and reverses can run.
+      const id = ids.includes(`${source}:${target}`) ? `${source}:${target}` : ids[(parseInt(source, 16) + first) % Math.max(ids.length, 1)];
+      if (id === undefined) return;
       let copied = -1;
       both(world, (image) => {
         const done = image.copyTracks(id, first, count);
@@ -108,6 +131,29 @@ const commands = [
       });
     })),
   volumeId.map((id) => plain(`reinit ${id}`, (world) => both(world, (image) => image.reinitVolume(id)))),
+  fc.tuple(pairOf, incrementFlags).map(([pick, options]) =>
+    plain(`resync #${pick.index}/${pick.given} ${JSON.stringify(options)}`, (world) => {
+      const id = chosen(world, pick);
+      both(world, (image) => image.resync(id, options));
+    })),
+  fc.tuple(pairOf, reverseFlags).map(([pick, options]) =>
+    plain(`reverse #${pick.index}/${pick.given} ${JSON.stringify(options)}`, (world) => {
+      const id = chosen(world, pick);
+      both(world, (image) => image.reverse(id, options));
+    })),
+  pairOf.map((pick) => plain(`setrevertible #${pick.index}/${pick.given}`, (world) => {
+    const id = chosen(world, pick);
+    both(world, (image) => image.setRevertible(id));
+  })),
+  pairOf.map((pick) => plain(`commit #${pick.index}/${pick.given}`, (world) => {
+    const id = chosen(world, pick);
+    both(world, (image) => image.commitRevertible(id));
+  })),
+  pairOf.map((pick) => plain(`revert #${pick.index}/${pick.given}`, (world) => {
+    const id = chosen(world, pick);
+    both(world, (image) => image.revertRevertible(id));
+  })),
+  fc.constantFrom("10", "11").map((lss) => plain(`unfreeze ${lss}`, (world) => both(world, (image) => image.unfreeze(lss)))),
 ];
 
 // Volume sizes: mostly 1 to 4 tracks, sometimes 17 to 20 (over a 1 MiB extent boundary),
@@ -115,7 +161,36 @@ const commands = [
 const trackCounts = fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 4 }) }, { weight: 1, arbitrary: fc.integer({ min: 17, max: 20 }) });
 const layout = fc.array(fc.record({ tracks: trackCounts, shortBlocks: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 127 })), os: fc.constantFrom("aix", "aix", "aix", "linux") }), { minLength: VOLUME_IDS.length, maxLength: VOLUME_IDS.length });
 
-function matchesModel(build: "release" | "debug", runs: number): void {
+interface Scenario {
+  models: ReadonlyArray<"2105" | "2107">;
+  layout: fc.Arbitrary<Array<{ tracks: number; shortBlocks: number; os: string }>>;
+  commands: Array<fc.Arbitrary<Command>>;
+  // Relationships made before the commands run (engine and model alike).
+  initial: fc.Arbitrary<Array<{ source: string; target: string; nocopy: boolean }>>;
+}
+
+const MIXED: Scenario = { models: ["2105", "2107"], layout, commands, initial: fc.constant([]) };
+
+// FlashCopy V2 on a 2107: volumes of one size, incremental pairs made at the
+// start, and the V2 operations drawn three times as often.
+const sameSize = fc.record({ tracks: trackCounts, shortBlocks: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 127 })) })
+  .map((size) => VOLUME_IDS.map(() => ({ ...size, os: "aix" })));
+const v2Operations = commands.slice(-7, -1); // resync to revert; unfreeze stays as common as the rest
+const copyAll = pairOf.map((pick) => plain(`copy all #${pick.index}/${pick.given}`, (world) => {
+  const id = chosen(world, pick);
+  if (!world.model.relationshipIds().includes(id)) return;
+  both(world, (image) => image.copyTracks(id, 0, 64));
+}));
+const V2_COMMANDS = [...commands, ...v2Operations, ...v2Operations, copyAll, copyAll];
+const V2: Scenario = {
+  models: ["2107"], layout: sameSize, commands: V2_COMMANDS,
+  initial: fc.tuple(fc.boolean(), fc.boolean()).map(([first, second]) => [
+    { source: "1000", target: "1001", nocopy: first },
+    { source: "1002", target: "1100", nocopy: second },
+  ]),
+};
+
+function matchesModel(build: "release" | "debug", runs: number, scenario: Scenario = MIXED): void {
   const seed = testSeed();
   console.log(`  property seed ${seed}, ${build} core (TZERO_SEED=${seed} replays)`);
   const engines = {
@@ -124,11 +199,14 @@ function matchesModel(build: "release" | "debug", runs: number): void {
   };
   try {
     fc.assert(
-      fc.property(fc.constantFrom("2105", "2107"), layout, fc.commands(commands, { maxCommands: 30 }), (modelName, volumes, sequence) => {
-        const engine = engines[modelName as "2105" | "2107"];
-        for (const relationship of engine.listRelationships()) engine.withdraw(relationship.id);
+      fc.property(fc.constantFrom(...scenario.models), scenario.layout, scenario.initial, fc.commands(scenario.commands, { maxCommands: 30 }), (modelName, volumes, initial, sequence) => {
+        const engine = engines[modelName];
+        for (const relationship of engine.listRelationships()) {
+          if (relationship.revertible) engine.commitRevertible(relationship.id);
+          engine.withdraw(relationship.id);
+        }
         for (const volume of engine.listVolumes()) engine.removeVolume(volume.id);
-        const model = new ReferenceImage(modelName as "2105" | "2107");
+        const model = new ReferenceImage(modelName);
         VOLUME_IDS.forEach((id, index) => {
           const spec = { id, capacity: volumes[index].tracks * 128 - volumes[index].shortBlocks, os: volumes[index].os };
           engine.createVolume(spec);
@@ -137,6 +215,9 @@ function matchesModel(build: "release" | "debug", runs: number): void {
           engine.writePattern(id, 0, engine.volume(id).sizeBytes, index + 1);
           model.write(id, 0, engine.read(id, 0, engine.volume(id).sizeBytes));
         });
+        for (const { source, target, nocopy } of initial) {
+          for (const image of [engine, model]) image.establish(source, target, { nocopy, record: true, persist: true });
+        }
         fc.modelRun(() => ({ model: { engine, model }, real: { engine, model } }), sequence);
       }),
       { seed, numRuns: runs },
@@ -153,5 +234,12 @@ test(`engine should match the reference model over ${RUNS} random sequences (210
 // The debug core checks its invariants (lock ownership, bitmap clears) with assertions.
 test(`debug engine should match the reference model over ${Math.ceil(RUNS / 5)} random sequences`, () => {
   matchesModel("debug", Math.ceil(RUNS / 5));
+});
+// Fewer runs: every step of these compares whole volumes that are all in relationships.
+test(`engine should match the reference model over ${Math.ceil(RUNS / 5)} random FlashCopy V2 sequences (2107)`, () => {
+  matchesModel("release", Math.ceil(RUNS / 5), V2);
+});
+test(`debug engine should match the reference model over ${Math.ceil(RUNS / 25)} random FlashCopy V2 sequences`, () => {
+  matchesModel("debug", Math.ceil(RUNS / 25), V2);
 });
 test.run();

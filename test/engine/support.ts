@@ -12,7 +12,8 @@ export function fingerprint(image: StorageImage): string {
   });
   const relationships = image.listRelationships().map((relationship) => {
     const status = image.status(relationship.id);
-    return `${status.id}/${status.pendingTracks}/${status.nocopy}/${status.persist}/${status.tgtinhibit}`;
+    const v2 = `${status.record}/${status.revertible}/${status.writesHeld}/${status.seqnum}/${image.recordedTracks(status.id, "source")}/${image.recordedTracks(status.id, "target")}`;
+    return `${status.id}/${status.pendingTracks}/${status.nocopy}/${status.persist}/${status.tgtinhibit}/${v2}`;
   });
   return JSON.stringify({ volumes, relationships });
 }

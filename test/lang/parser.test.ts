@@ -146,7 +146,7 @@ const Errors = suite("syntax errors");
 
 const CASES: Array<[string, string, number, number, boolean]> = [
   ["mkflsh 1000:1001", "unknown command mkflsh (did you mean mkflash?); type help for the list", 1, 1, false],
-  ["lsflash\nmkflash -nocp -foo 1000:1001", "mkflash: unknown option -foo (options: -nocp -persist -record -tgtinhibit -seqnum -wait -dev)", 2, 15, false],
+  ["lsflash\nmkflash -nocp -foo 1000:1001", "mkflash: unknown option -foo (options: -cp -nocp -persist -record -tgtinhibit -seqnum -freeze -tgtpprc -wait -dev)", 2, 15, false],
   ["mkfbvol -cap 1000", "mkfbvol: expected VOLUME_ID (volume IDs LLVV, or ranges 1000-1003); usage: mkfbvol -cap N [-type ds|ess|blocks] [-name NAME] [-os OS] [-extpool P] [-dev IMAGE] VOLUME_ID[-VOLUME_ID]...", 1, 1, false],
   ["mkfbvol 1000", "mkfbvol: option -cap is required (a number)", 1, 1, false],
   ["mkfbvol -cap", "mkfbvol: option -cap needs a value (a number)", 1, 13, false],
@@ -174,7 +174,7 @@ const CASES: Array<[string, string, number, number, boolean]> = [
   ["repeat 3 lsflash", "expected { after repeat 3, found lsflash", 1, 10, false],
   ["}", "unexpected } with no block open", 1, 1, false],
   ["lsflash \\", "the input ends after a line continuation \\", 1, 9, true],
-  ["expect error mkflash", "mkflash: expected SOURCE:TARGET (pairs, or pair ranges 1000-1001:1002-1003); usage: mkflash [-nocp] [-persist] [-record] [-tgtinhibit] [-seqnum N] [-wait] [-dev IMAGE] SOURCE:TARGET...", 1, 14, false],
+  ["expect error mkflash", "mkflash: expected SOURCE:TARGET (pairs, or pair ranges 1000-1001:1002-1003); usage: mkflash [-cp | -nocp] [-persist] [-record] [-tgtinhibit] [-seqnum N] [-freeze] [-tgtpprc] [-wait] [-dev IMAGE] SOURCE:TARGET...", 1, 14, false],
   ["expect lsflash", "expected error after expect, found lsflash", 1, 8, false],
   ["expect error BAD_THING", "expected a command after expect error BAD_THING, found the end of the input", 1, 23, false],
   ["expect error let x = 1", "expected a command after expect error, found let", 1, 14, false],
@@ -209,7 +209,7 @@ Errors("should format file:line:col, the line and a caret under the culprit", ()
   const source = "lsflash\nmkflash -nocp -foo 1000:1001\n";
   assert.is(
     formatError(syntaxError(source), source),
-    "t.tzs:2:15: mkflash: unknown option -foo (options: -nocp -persist -record -tgtinhibit -seqnum -wait -dev)\n"
+    "t.tzs:2:15: mkflash: unknown option -foo (options: -cp -nocp -persist -record -tgtinhibit -seqnum -freeze -tgtpprc -wait -dev)\n"
       + "mkflash -nocp -foo 1000:1001\n"
       + "              ^",
   );

@@ -52,6 +52,7 @@ export const LAYOUT_VERSION: u32 = 1;
 //  28  i32 stop flag: copy workers leave when it is set
 //  32  u64 bytes copied by background copy, all relationships (progress figures)
 //  64  u32 x 32 free-list heads, one per power-of-two size class
+// 1024  POOL_MAX x POOL_ENTRY extent pool table (pool.ts)
 export const H_MAGIC: u32 = 0;
 export const H_VERSION: u32 = 4;
 export const H_ALLOC_LOCK: u32 = 8;
@@ -60,6 +61,16 @@ export const H_WORK_EPOCH: u32 = 24;
 export const H_STOP: u32 = 28;
 export const H_COPIED_BYTES: u32 = 32;
 export const H_FREE_LISTS: u32 = 64;
+export const H_POOLS: u32 = 1024;
+
+// Extent pool entry (8 bytes), POOL_MAX of them from H_POOLS:
+//   0 u32 capacity in extents (the quota)   4 u32 extents allocated to its volumes
+// A volume in a pool reserves an extent here before allocating it, so a full
+// pool refuses the write before anything changes.
+export const POOL_MAX: u32 = 64;
+export const POOL_ENTRY: u32 = 8;
+export const P_CAPACITY: u32 = 0;
+export const P_ALLOCATED: u32 = 4;
 
 // Volume entry (64 bytes):
 //   0 u32 state (VOLUME_FREE | VOLUME_NORMAL | VOLUME_UNUSABLE)
@@ -73,6 +84,7 @@ export const H_FREE_LISTS: u32 = 64;
 //  40 u32 first relationship slot + 1 where it is the source, else 0
 //  44 u32 generation, bumped when the slot is freed
 //  48 u32 extent count
+//  52 u32 extent pool index + 1, or 0 for a volume in no pool (no quota)
 export const V_STATE: u32 = 0;
 export const V_FROZEN: u32 = 4;
 export const V_INFLIGHT: u32 = 8;
@@ -84,6 +96,7 @@ export const V_TARGET_REL: u32 = 36;
 export const V_SOURCE_HEAD: u32 = 40;
 export const V_GENERATION: u32 = 44;
 export const V_EXTENT_COUNT: u32 = 48;
+export const V_POOL: u32 = 52;
 
 export const VOLUME_FREE: u32 = 0;
 export const VOLUME_NORMAL: u32 = 1;
@@ -161,5 +174,7 @@ export const E_BUSY: i32 = -8;
 @inline export function volume_at(slot: u32): usize { return volume_table() + <usize>slot * VOLUME_ENTRY; }
 // @ts-ignore: decorator
 @inline export function rel_at(slot: u32): usize { return rel_table() + <usize>slot * REL_ENTRY; }
+// @ts-ignore: decorator
+@inline export function pool_at(index: u32): usize { return base() + H_POOLS + <usize>index * POOL_ENTRY; }
 // @ts-ignore: decorator
 @inline export function thread_at(id: u32): usize { return thread_table() + <usize>id * THREAD_ENTRY; }

@@ -28,7 +28,12 @@ export type EngineErrorCode =
   | "IMAGE_EXISTS"
   | "BAD_MODEL"
   | "LIMIT_REACHED"
-  | "CLOSED";
+  | "CLOSED"
+  | "BAD_POOL_ID"
+  | "POOL_NOT_FOUND"
+  | "POOL_EXISTS"
+  | "POOL_NOT_EMPTY"
+  | "RANKGROUP_MISMATCH";
 
 export class EngineError extends Error {
   override readonly name = "EngineError";

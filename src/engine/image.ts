@@ -3,7 +3,7 @@
 import { EventEmitter } from "node:events";
 import { availableParallelism } from "node:os";
 import {
-  CoreCode, RelFlag, STAGING_SIZE, TRACK_SIZE, BLOCK_SIZE, VOLUME_SLOT_MAX, REL_SLOT_MAX, VolumeState,
+  CoreCode, RelFlag, STAGING_SIZE, TRACK_SIZE, BLOCK_SIZE, EXTENT_SIZE, VOLUME_SLOT_MAX, REL_SLOT_MAX, VolumeState,
 } from "../core/codes.js";
 import { CoreThread, coreModule, createImageMemory, defaultBuild, type CoreBuild } from "../core/core.js";
 import { EngineError } from "./errors.js";
@@ -13,6 +13,7 @@ import { capacityBlocks, type CapacityUnit } from "./units.js";
 import { CopyPool } from "./copy-pool.js";
 import { ThreadIds } from "./threads.js";
 import { coreError } from "./core-errors.js";
+import { PoolTable, rankGroupOfLss, type ExtentPool } from "./pools.js";
 
 export interface VolumeSpec {
   id: string;
@@ -20,6 +21,7 @@ export interface VolumeSpec {
   unit?: CapacityUnit; // default "blocks" when capacity is given in blocks; DS CLI defaults to ds
   os?: string;
   name?: string;
+  pool?: string; // extent pool ID or name; absent: in no pool (no quota)
 }
 
 export interface Volume {
@@ -30,7 +32,8 @@ export interface Volume {
   readonly sizeBytes: number;
   readonly unit: CapacityUnit;
   readonly os: OsType;
-  readonly name: string;
+  name: string;
+  readonly pool: string | null; // extent pool ID, or null for a volume in no pool
   readonly createdAt: Date;
 }
 
@@ -77,6 +80,7 @@ export interface ImageOptions {
   workers?: number;
   build?: CoreBuild;
   progressIntervalMs?: number;
+  defaultPools?: boolean; // P0 and P1 (default true)
 }
 
 export type DataState = "Normal" | "Unusable";
@@ -89,6 +93,7 @@ export class StorageImage extends EventEmitter {
   readonly model: Model;
   readonly core: CoreThread;
   readonly pool: CopyPool;
+  readonly pools: PoolTable;
   private readonly threads = new ThreadIds();
   private readonly volumes = new Map<string, Volume>();
   private readonly relationships = new Map<string, Relationship>();
@@ -107,6 +112,8 @@ export class StorageImage extends EventEmitter {
     this.core = new CoreThread(createImageMemory(), 0, module, true);
     this.pool = new CopyPool(this.core, module, this.threads, options.workers ?? availableParallelism());
     this.progressIntervalMs = options.progressIntervalMs ?? PROGRESS_INTERVAL_MS;
+    this.pools = new PoolTable(this.core, this.id);
+    if (options.defaultPools ?? true) this.pools.addDefaults();
     if (this.pool.size > 0) this.pool.start();
     for (let slot = VOLUME_SLOT_MAX - 1; slot >= 0; slot--) this.freeVolumeSlots.push(slot);
     for (let slot = REL_SLOT_MAX - 1; slot >= 0; slot--) this.freeRelSlots.push(slot);
@@ -129,6 +136,7 @@ export class StorageImage extends EventEmitter {
     const unit = spec.unit ?? "blocks";
     const blocks = capacityBlocks(spec.capacity, unit);
     const os = spec.os === undefined ? DEFAULT_OS : parseOsType(spec.os);
+    const pool = spec.pool === undefined ? null : this.poolForLss(spec.pool, lssOf(id));
     const slot = this.freeVolumeSlots.pop();
     if (slot === undefined) throw new EngineError("LIMIT_REACHED", `storage image ${this.id} holds ${VOLUME_SLOT_MAX} volumes already`);
     const sizeBytes = blocks * BLOCK_SIZE;
@@ -137,11 +145,59 @@ export class StorageImage extends EventEmitter {
       this.freeVolumeSlots.push(slot);
       throw coreError(code, `create volume ${id}`);
     }
+    if (pool) this.core.exports.volume_set_pool(slot, pool.index + 1);
     const volume: Volume = {
-      id, lss: lssOf(id), slot, blocks, sizeBytes, unit, os, name: spec.name ?? "", createdAt: new Date(),
+      id, lss: lssOf(id), slot, blocks, sizeBytes, unit, os, name: spec.name ?? "", pool: pool?.id ?? null, createdAt: new Date(),
     };
     this.volumes.set(id, volume);
     return volume;
+  }
+
+  // The pool a volume of `lss` may go in: DS8000 puts even LSSs in rank group 0 and odd ones in 1.
+  poolForLss(poolText: string, lss: string): ExtentPool {
+    const pool = this.pools.get(poolText);
+    const rankGroup = rankGroupOfLss(lss);
+    if (pool.rankGroup !== rankGroup) {
+      throw new EngineError(
+        "RANKGROUP_MISMATCH",
+        `extent pool ${pool.id} is in rank group ${pool.rankGroup}, and LSS ${lss} takes pools of rank group ${rankGroup} (even LSSs 0, odd LSSs 1)`,
+      );
+    }
+    return pool;
+  }
+
+  // Grows a volume that is in no relationship (DS CLI chfbvol -cap). It never shrinks.
+  growVolume(idText: string, capacity: number, unit: CapacityUnit): Volume {
+    this.checkOpen();
+    const volume = this.idleVolume(idText, "changing the capacity of");
+    const blocks = capacityBlocks(capacity, unit);
+    if (blocks <= volume.blocks) {
+      throw new EngineError("BAD_CAPACITY", `volume ${volume.id} has ${volume.blocks} blocks; a new capacity of ${blocks} blocks does not grow it (volumes never shrink)`);
+    }
+    const sizeBytes = blocks * BLOCK_SIZE;
+    const code = this.core.exports.volume_grow(volume.slot, BigInt(sizeBytes));
+    if (code !== CoreCode.OK) throw coreError(code, `grow volume ${volume.id}`);
+    const grown: Volume = { ...volume, blocks, sizeBytes, unit };
+    this.volumes.set(volume.id, grown);
+    return grown;
+  }
+
+  renameVolume(idText: string, name: string): Volume {
+    this.checkOpen();
+    const volume = this.volume(idText);
+    volume.name = name;
+    return volume;
+  }
+
+  // Removes an extent pool that holds no volume.
+  removePool(poolText: string): ExtentPool {
+    this.checkOpen();
+    const pool = this.pools.get(poolText);
+    const members = this.listVolumes().filter((volume) => volume.pool === pool.id);
+    if (members.length > 0) {
+      throw new EngineError("POOL_NOT_EMPTY", `extent pool ${pool.id} holds ${members.length} volume(s) (${members[0].id} first); remove them before the pool`);
+    }
+    return this.pools.remove(pool.id);
   }
 
   // The volume, if no FlashCopy relationship holds it; removing or
@@ -431,7 +487,7 @@ export class StorageImage extends EventEmitter {
     }
   }
 
-  private ioError(code: number, volume: Volume, action: string): EngineError {
+  private ioError(code: number, volume: Volume, action: string, length = 0): EngineError {
     if (code === CoreCode.TGTINHIBIT) {
       const relationship = this.relationshipsOf(volume.id).find((r) => r.targetId === volume.id);
       return new EngineError(
@@ -439,6 +495,7 @@ export class StorageImage extends EventEmitter {
         `volume ${volume.id} is the target of FlashCopy pair ${relationship?.id ?? "?"} established with -tgtinhibit: host writes are refused`,
       );
     }
+    if (code === CoreCode.NO_SPACE) return this.spaceError(volume, action, length);
     if (code === CoreCode.UNUSABLE) {
       return new EngineError(
         "VOLUME_UNUSABLE",
@@ -446,6 +503,24 @@ export class StorageImage extends EventEmitter {
       );
     }
     return coreError(code, `${action} volume ${volume.id}`);
+  }
+
+  // Out of space: the full pool among the volume's and its FlashCopy targets', else the image's memory.
+  // A pool is blamed when it lacks the extents a write of `length` bytes may need.
+  private spaceError(volume: Volume, action: string, length: number): EngineError {
+    const needed = Math.ceil(length / EXTENT_SIZE) + 1;
+    const targets = this.relationshipsOf(volume.id).filter((r) => r.sourceId === volume.id).map((r) => this.volume(r.targetId));
+    for (const candidate of [volume, ...targets]) {
+      if (candidate.pool === null) continue;
+      const usage = this.pools.usage(this.pools.get(candidate.pool));
+      if (usage.capacityExtents - usage.allocatedExtents >= needed) continue;
+      const whose = candidate === volume ? "its" : `the extent pool of its FlashCopy target ${candidate.id},`;
+      return new EngineError(
+        "NO_SPACE",
+        `cannot ${action} volume ${volume.id}: ${whose} extent pool ${usage.id} is full (${usage.allocatedExtents} of ${usage.capacityExtents} extents allocated, the write needs up to ${needed}); nothing was written`,
+      );
+    }
+    return coreError(CoreCode.NO_SPACE, `${action} volume ${volume.id}`);
   }
 
   write(idText: string, offset: number, data: Uint8Array): void {
@@ -457,7 +532,7 @@ export class StorageImage extends EventEmitter {
     if (data.byteLength <= STAGING_SIZE) {
       staging.set(data);
       const code = exports.io_write(volume.slot, offset, data.byteLength, this.core.stagingPointer);
-      if (code !== CoreCode.OK) throw this.ioError(code, volume, "write");
+      if (code !== CoreCode.OK) throw this.ioError(code, volume, "write", data.byteLength);
       return;
     }
     this.held(volume, "write", () => {
@@ -506,7 +581,7 @@ export class StorageImage extends EventEmitter {
     } finally {
       this.core.exports.io_end(volume.slot);
     }
-    if (code !== CoreCode.OK) throw this.ioError(code, volume, action);
+    if (code !== CoreCode.OK) throw this.ioError(code, volume, action, STAGING_SIZE);
   }
 
   writePattern(idText: string, offset: number, length: number, seed: number): void {
@@ -515,7 +590,7 @@ export class StorageImage extends EventEmitter {
     this.checkRange(volume, offset, length);
     checkSeed(seed);
     const code = this.core.exports.io_write_pattern(volume.slot, offset, length, seed >>> 0);
-    if (code !== CoreCode.OK) throw this.ioError(code, volume, "write");
+    if (code !== CoreCode.OK) throw this.ioError(code, volume, "write", length);
   }
 
   fill(idText: string, offset: number, length: number, value: number): void {
@@ -526,7 +601,7 @@ export class StorageImage extends EventEmitter {
       throw new EngineError("BAD_ARGUMENT", `fill value ${value} is not a byte (0 to 255)`);
     }
     const code = this.core.exports.io_fill(volume.slot, offset, length, value);
-    if (code !== CoreCode.OK) throw this.ioError(code, volume, "write");
+    if (code !== CoreCode.OK) throw this.ioError(code, volume, "write", length);
   }
 
   // xxHash64 of a range as a host read sees it, as 16 hex digits.

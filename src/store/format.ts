@@ -1,4 +1,6 @@
-// The tzero state file, format version 1.
+// The tzero state file, format version 1. (Image records may carry `pools`
+// and volume records `pool`: optional fields, which readers that predate
+// them ignore and whose absence this reader takes as "no pools saved".)
 //
 //   offset  size  field
 //        0     8  magic word "TZ0STATE" (54 5A 30 53 54 41 54 45)
@@ -67,6 +69,16 @@ export interface ImageRecord {
   lss: string[]; // LSSs of its volumes, ascending (they exist because volumes do)
   volumes: number;
   relationships: number;
+  // Extent pools, by index. Absent in files written before pools: such an
+  // image loads with the default pools and its volumes in none.
+  pools?: PoolRecord[];
+}
+
+export interface PoolRecord {
+  id: string; // P0
+  name: string;
+  rankGroup: 0 | 1;
+  capacityGiB: number;
 }
 
 export interface VolumeRecord {
@@ -79,6 +91,7 @@ export interface VolumeRecord {
   name: string;
   createdAt: number;
   dataState: "Normal" | "Unusable";
+  pool?: string | null; // extent pool ID; absent in files written before pools
 }
 
 export interface TracksRecord {

@@ -32,6 +32,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { isEngineError, type StorageImage, type Volume } from "../engine/index.js";
 import { quiesceImage, scanVolumeData, type ImageCapture, type RelationshipSnapshot } from "../engine/snapshot.js";
 import { EXTENT_SIZE, TRACK_SIZE } from "../core/codes.js";
+import { EXTENTS_PER_GIB } from "../engine/pools.js";
 import { FrameWriter } from "./frame-writer.js";
 import { StoreError } from "./errors.js";
 import { TRACKS_PER_FRAME_MAX, type VolumeRecord, type RelationshipRecord } from "./format.js";
@@ -118,6 +119,9 @@ function writeStructure(writer: FrameWriter, image: StorageImage, index: number)
   writer.writeRecord({
     type: "image", model: image.model, serial, lss: image.listLss(), volumes: volumes.length,
     relationships: image.listRelationships().length,
+    pools: image.pools.list().map((pool) => ({
+      id: pool.id, name: pool.name, rankGroup: pool.rankGroup, capacityGiB: pool.capacityExtents / EXTENTS_PER_GIB,
+    })),
   });
   for (const volume of volumes) writer.writeRecord(volumeRecord(volume, image.dataState(volume.id)));
   return volumes.length;
@@ -225,7 +229,7 @@ function quiesce(image: StorageImage): ImageCapture {
 function volumeRecord(volume: Volume, dataState: VolumeRecord["dataState"]): VolumeRecord {
   return {
     type: "volume", id: volume.id, slot: volume.slot, blocks: volume.blocks, unit: volume.unit, os: volume.os,
-    name: volume.name, createdAt: volume.createdAt.getTime(), dataState,
+    name: volume.name, createdAt: volume.createdAt.getTime(), dataState, pool: volume.pool,
   };
 }
 

@@ -33,7 +33,8 @@ export type EngineErrorCode =
   | "POOL_NOT_FOUND"
   | "POOL_EXISTS"
   | "POOL_NOT_EMPTY"
-  | "RANKGROUP_MISMATCH";
+  | "RANKGROUP_MISMATCH"
+  | "LSS_NOT_FOUND";
 
 export class EngineError extends Error {
   override readonly name = "EngineError";

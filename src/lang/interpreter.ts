@@ -5,6 +5,7 @@ import { dirname, resolve } from "node:path";
 import { isEngineError } from "../engine/errors.js";
 import { CommandContext, type CommandResult, type EvaluatedOption } from "./context.js";
 import { DS_COMMANDS, type CommandHandler } from "./ds-commands.js";
+import { INVENTORY_COMMANDS } from "./ds-inventory.js";
 import { LangSyntaxError, ScriptError } from "./errors.js";
 import { errorLine } from "./messages.js";
 import { parse, type Arg, type CommandNode, type Expr, type Position, type Statement, type Program, type Value } from "./parser.js";
@@ -14,7 +15,7 @@ import type { Session } from "./session.js";
 import type { Part } from "./tokens.js";
 import { CommandFailure, formatValue, typeOf } from "./values.js";
 
-const HANDLERS: Readonly<Record<string, CommandHandler>> = { ...DS_COMMANDS, ...SCENARIO_COMMANDS, ...STATE_COMMANDS };
+const HANDLERS: Readonly<Record<string, CommandHandler>> = { ...DS_COMMANDS, ...INVENTORY_COMMANDS, ...SCENARIO_COMMANDS, ...STATE_COMMANDS };
 const REPEAT_MAX = 1_000_000;
 const SOURCE_DEPTH_MAX = 16;
 const FIELD_SUFFIX = /^\.([A-Za-z_][A-Za-z0-9_]*)/;

@@ -4,7 +4,7 @@ import { EngineError } from "../engine/errors.js";
 import type { RelationshipStatus, StorageImage, Volume } from "../engine/image.js";
 import { checkEstablish, parseOsType } from "../engine/rules.js";
 import { capacityBlocks, capacityIn, type CapacityUnit } from "../engine/units.js";
-import { lssOf, pairId } from "../engine/ids.js";
+import { lssOf, pairId, unqualified } from "../engine/ids.js";
 import { rankGroupOfLss, type ExtentPool } from "../engine/pools.js";
 import { EXTENT_SIZE } from "../core/codes.js";
 import { commandHelp, findCommand, findSubcommand, helpText } from "./commands.js";
@@ -32,7 +32,7 @@ function mkfbvol(context: CommandContext): CommandResult {
   })!;
   const os = context.convert("os", (value) => parseOsType(formatValue(value)));
   const nameTemplate = context.convert("name", formatValue);
-  const poolText = context.convert("extpool", (value) => image.pools.get(formatValue(value)).id);
+  const poolText = context.convert("extpool", (value) => image.pools.get(unqualified(formatValue(value))).id);
   const seen = new Set<string>();
   for (const { item: id, at } of items) {
     if (seen.has(id)) throw new CommandFailure("VOLUME_EXISTS", `volume ${id} is given twice`, at);
@@ -116,7 +116,7 @@ function lsfbvol(context: CommandContext): CommandResult {
   if (context.flag("l") && context.flag("s")) throw new EngineError("BAD_ARGUMENT", "-l and -s cannot be used together");
   const filters = context.operands.map((operand) => atArgument(operand.at, () => idFilter(operand.value, 4, "volume ID")));
   const lss = context.convert("lss", lssOption);
-  const pool = context.convert("extpool", (value) => image.pools.get(formatValue(value)).id);
+  const pool = context.convert("extpool", (value) => image.pools.get(unqualified(formatValue(value))).id);
   const volumes = image.listVolumes().filter((volume) => (filters.length === 0 || filters.some((wanted) => wanted(volume.id)))
     && (!lss || volume.lss === lss) && (!pool || volume.pool === pool));
   const rows = volumes.map((volume) => volumeRecord(context, image, volume));
@@ -127,7 +127,8 @@ function lsfbvol(context: CommandContext): CommandResult {
 function showfbvol(context: CommandContext): CommandResult {
   const image = context.image();
   const volume = context.operand(0, (value) => image.volume(volumeId(value)));
-  const relationships = image.relationshipsOf(volume.id).map((relationship) => relationship.id);
+  const relationships = image.relationshipsOf(volume.id)
+    .map((relationship) => `${context.fullId(image, relationship.sourceId)}:${context.fullId(image, relationship.targetId)}`);
   const allocatedExtents = Math.ceil(image.allocatedBytes(volume.id) / EXTENT_SIZE);
   const record: ValueRecord = {
     ...volumeRecord(context, image, volume),

@@ -466,6 +466,10 @@ export class StorageImage extends EventEmitter {
   copyTracks(idText: string, firstTrack: number, trackCount: number): number {
     const relationship = this.relationship(idText);
     const copied = this.core.exports.copy_tracks(relationship.slot, firstTrack, trackCount);
+    const full = copied === CoreCode.NO_SPACE ? this.fullPool(this.volume(relationship.targetId), 1) : null;
+    if (full !== null) {
+      throw new EngineError("NO_SPACE", `cannot copy tracks of FlashCopy pair ${relationship.id}: extent pool ${full} of target ${relationship.targetId} is full; the tracks stay pending`);
+    }
     if (copied < 0) throw coreError(copied, `copy tracks of FlashCopy pair ${relationship.id}`);
     return copied;
   }
@@ -511,16 +515,20 @@ export class StorageImage extends EventEmitter {
     const needed = Math.ceil(length / EXTENT_SIZE) + 1;
     const targets = this.relationshipsOf(volume.id).filter((r) => r.sourceId === volume.id).map((r) => this.volume(r.targetId));
     for (const candidate of [volume, ...targets]) {
-      if (candidate.pool === null) continue;
-      const usage = this.pools.usage(this.pools.get(candidate.pool));
-      if (usage.capacityExtents - usage.allocatedExtents >= needed) continue;
-      const whose = candidate === volume ? "its" : `the extent pool of its FlashCopy target ${candidate.id},`;
-      return new EngineError(
-        "NO_SPACE",
-        `cannot ${action} volume ${volume.id}: ${whose} extent pool ${usage.id} is full (${usage.allocatedExtents} of ${usage.capacityExtents} extents allocated, the write needs up to ${needed}); nothing was written`,
-      );
+      const full = this.fullPool(candidate, needed);
+      if (full === null) continue;
+      const whose = candidate === volume ? `its extent pool ${full}` : `extent pool ${full} of its FlashCopy target ${candidate.id}`;
+      return new EngineError("NO_SPACE", `cannot ${action} volume ${volume.id}: ${whose} is full (the write needs up to ${needed} extents); nothing was written`);
     }
     return coreError(CoreCode.NO_SPACE, `${action} volume ${volume.id}`);
+  }
+
+  // "P3 (2048 of 2048 extents allocated)" when the volume's pool has fewer than `needed` extents free.
+  private fullPool(volume: Volume, needed: number): string | null {
+    if (volume.pool === null) return null;
+    const usage = this.pools.usage(this.pools.get(volume.pool));
+    if (usage.capacityExtents - usage.allocatedExtents >= needed) return null;
+    return `${usage.id} (${usage.allocatedExtents} of ${usage.capacityExtents} extents allocated)`;
   }
 
   write(idText: string, offset: number, data: Uint8Array): void {

@@ -66,7 +66,7 @@ Pools("should refuse a write to a full pool with a clear error, changing nothing
   image.pools.create({ name: "small", rankGroup: 0, capacityGiB: 0 });
   image.createVolume({ id: "1000", capacity: (4 * MiB) / 512, pool: "P2" });
   const before = image.checksum("1000");
-  assert.match(code(() => image.fill("1000", 0, 4096, 7)), /^NO_SPACE: .*extent pool P2 is full \(0 of 0 extents/);
+  assert.match(code(() => image.fill("1000", 0, 4096, 7)), /^NO_SPACE: cannot write volume 1000: its extent pool P2 \(0 of 0 extents allocated\) is full/);
   assert.is(image.checksum("1000"), before);
   assert.is(image.allocatedBytes("1000"), 0);
 });
@@ -75,7 +75,7 @@ Pools("should refuse a write spanning more extents than are free without taking 
   image.createVolume({ id: "1000", capacity: (3 * GiB) / 512, pool: "P0" });
   image.fill("1000", 0, 2 * GiB - 2 * MiB, 1);
   assert.is(allocated(image, "P0"), 2046);
-  assert.match(code(() => image.fill("1000", 2 * GiB, 3 * MiB, 2)), /^NO_SPACE: .*P0 is full/);
+  assert.match(code(() => image.fill("1000", 2 * GiB, 3 * MiB, 2)), /^NO_SPACE: .*extent pool P0 \(2046 of 2048 extents allocated\) is full \(the write needs up to 4 extents\)/);
   assert.is(allocated(image, "P0"), 2046);
   image.fill("1000", 2 * GiB, 2 * MiB, 2);
   assert.is(allocated(image, "P0"), 2048);
@@ -90,11 +90,29 @@ Pools("should fail a source write whose FlashCopy target's pool is full, then re
   image.fill("1000", 0, 2 * MiB, 5);
   image.establish("1000", "1101", { nocopy: true });
   const source = image.checksum("1000");
-  assert.match(code(() => image.fill("1000", 0, TRACK_SIZE, 9)), /^NO_SPACE: .*FlashCopy target 1101, extent pool P3 is full/);
+  assert.match(code(() => image.fill("1000", 0, TRACK_SIZE, 9)), /^NO_SPACE: cannot write volume 1000: extent pool P3 \(0 of 0 extents allocated\) of its FlashCopy target 1101 is full/);
   assert.is(image.checksum("1000"), source);
   assert.is(image.checksum("1101"), source);
   image.pools.remove("P3");
   assert.is(image.pools.has("P3"), false);
+});
+
+Pools("should leave tracks pending when a background copy's target pool is full, and finish once the pool has room", () => {
+  image.pools.create({ name: "tight", rankGroup: 1, capacityGiB: 1 });
+  image.createVolume({ id: "1000", capacity: (2 * MiB) / 512, pool: "P0" });
+  image.createVolume({ id: "1101", capacity: (2 * MiB) / 512, pool: "P3" });
+  image.createVolume({ id: "1103", capacity: GiB / 512, pool: "P3" });
+  image.fill("1103", 0, GiB, 1);
+  image.fill("1000", 0, 2 * MiB, 5);
+  const source = image.checksum("1000");
+  image.establish("1000", "1101");
+  assert.match(code(() => image.copyTracks("1000:1101", 0, 32)), /^NO_SPACE: .*extent pool P3 \(1024 of 1024 extents allocated\) of target 1101 is full; the tracks stay pending/);
+  assert.is(image.status("1000:1101").pendingTracks, 32);
+  assert.is(image.checksum("1101"), source);
+  image.removeVolume("1103");
+  assert.is(image.copyTracks("1000:1101", 0, 32), 32);
+  assert.is(image.checksum("1101"), source);
+  assert.is(allocated(image, "P3"), 2);
 });
 
 Pools("should refuse to remove a pool that holds volumes", () => {

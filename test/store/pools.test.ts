@@ -50,7 +50,7 @@ Pools("should bring back pools, each volume's pool and the allocated extents", a
   assert.is(loaded.volume("1200").pool, null);
   // The quota holds after the load: P3 has no room at all.
   loaded.createVolume({ id: "1301", capacity: 128, pool: "P3" });
-  assert.throws(() => loaded.fill("1301", 0, 1, 1), (error: Error) => error.message.includes("extent pool P3 is full"));
+  assert.throws(() => loaded.fill("1301", 0, 1, 1), (error: Error) => error.message.includes("extent pool P3 (0 of 0 extents allocated) is full"));
 });
 
 Pools("should load a file written before pools with the default pools and its volumes in none", async () => {

@@ -133,8 +133,10 @@ function poolRecords(check: Checker): PoolRecord[] {
   const pools = check.fields.pools;
   if (!Array.isArray(pools) || pools.length > POOL_MAX) throw check.fail("pools", `must be an array of at most ${POOL_MAX} extent pools`);
   return pools.map((pool, index) => {
+    if (pool === null || typeof pool !== "object" || Object.getPrototypeOf(pool) !== Object.prototype) {
+      throw check.fail("pools", `must hold maps, and item ${index} is not one`);
+    }
     const item = new Checker(`image pools[${index}]`, pool as Fields, check.failure);
-    if (pool === null || typeof pool !== "object") throw item.fail("id", "must be a map");
     return {
       id: item.text("id", POOL_ID),
       name: item.text("name"),

@@ -27,7 +27,10 @@ const FORMATS: readonly OutputFormat[] = ["default", "delim", "stanza", "json"];
 const INERT: Apply = () => {};
 
 const KEYS: Readonly<Record<string, Apply>> = {
-  devid: (profile, value) => { profile.devid = value; },
+  devid: (profile, value, fail) => {
+    if (!/^IBM\.(2105|2107)-[0-9A-Z]{7}$/i.test(value)) fail(`devid: ${value} is not a storage image ID such as IBM.2107-75KDR91`);
+    profile.devid = value.toUpperCase();
+  },
   format: (profile, value, fail) => {
     const text = value.toLowerCase() as OutputFormat;
     if (!FORMATS.includes(text)) fail(`format: must be ${FORMATS.join(", ")}, not ${value}`);

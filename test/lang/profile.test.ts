@@ -32,6 +32,7 @@ Profiles("should refuse unknown keys and bad values, naming the file and line", 
   assert.match(refusal("delim: ||").message, /delim: must be one character/);
   assert.match(refusal("just words").message, /my\.profile:1: expected "key: value"/);
   assert.match(refusal("devid:").message, /devid: needs a value/);
+  assert.match(refusal("\n\ndevid: DS8K-1").message, /my\.profile:3: devid: DS8K-1 is not a storage image ID/);
 });
 
 Profiles("should make the profile's device current, adding it when the session has no such image", async () => {

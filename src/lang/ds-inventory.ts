@@ -3,7 +3,7 @@
 // Each validates everything it was given before it changes anything.
 import { EngineError } from "../engine/errors.js";
 import type { StorageImage, Volume } from "../engine/image.js";
-import { parseImageId } from "../engine/ids.js";
+import { parseImageId, unqualified } from "../engine/ids.js";
 import { EXTENTS_PER_GIB, poolIndex, type ExtentPool, type RankGroup } from "../engine/pools.js";
 import { IO_PORTS, portWwpn, type IoPort } from "../engine/ports.js";
 import { capacityBlocks, type CapacityUnit } from "../engine/units.js";
@@ -97,7 +97,7 @@ function lslss(context: CommandContext): CommandResult {
 function showlss(context: CommandContext): CommandResult {
   const image = context.image();
   const lss = context.operand(0, (value) => {
-    const text = formatValue(value).toUpperCase().replace(/^IBM\.\d{4}-[0-9A-Z]{7}\//, "");
+    const text = unqualified(formatValue(value)).toUpperCase();
     if (!/^[0-9A-F]{2}$/.test(text)) throw new EngineError("BAD_ARGUMENT", `LSS ${text} is not two hex digits 00 to FE`);
     if (!image.listLss().includes(text)) throw new EngineError("LSS_NOT_FOUND", `LSS ${text} does not exist on ${image.id} (an LSS exists while it holds volumes)`);
     return text;
@@ -147,7 +147,7 @@ function mkextpool(context: CommandContext): CommandResult {
 
 async function rmextpool(context: CommandContext): Promise<CommandResult> {
   const image = context.image();
-  const items = context.operands.map((operand) => ({ at: operand.at, pool: atArgument(operand.at, () => image.pools.get(formatValue(operand.value))) }));
+  const items = context.operands.map((operand) => ({ at: operand.at, pool: atArgument(operand.at, () => image.pools.get(unqualified(formatValue(operand.value)))) }));
   for (const { at, pool } of items) {
     atArgument(at, () => {
       const members = image.listVolumes().filter((volume) => volume.pool === pool.id);
@@ -182,17 +182,17 @@ function lsextpool(context: CommandContext): CommandResult {
 
 // An ID (`P1`, which must be well formed) or a pool name.
 function poolMatcher(text: string): (pool: ExtentPool) => boolean {
-  const id = text.replace(/^IBM\.\d{4}-[0-9A-Z]{7}\//i, "");
-  if (/^P/i.test(id) && /^P\d/i.test(id)) {
+  const id = unqualified(text);
+  if (/^P\d/i.test(id)) {
     const index = poolIndex(id);
     return (pool) => pool.index === index;
   }
-  return (pool) => pool.name === text;
+  return (pool) => pool.name === id;
 }
 
 function showextpool(context: CommandContext): CommandResult {
   const image = context.image();
-  const pool = context.operand(0, (value) => image.pools.get(formatValue(value).replace(/^IBM\.\d{4}-[0-9A-Z]{7}\//i, "")));
+  const pool = context.operand(0, (value) => image.pools.get(unqualified(formatValue(value))));
   const record = poolRecord(context, image, pool);
   const columns = [
     "Name", "ID", "stgtype", "totlstor (2^30B)", "availstor (2^30B)", "resvdstor (2^30B)", "rankgrp", "numvols", "status",
@@ -220,7 +220,7 @@ function portRecord(context: CommandContext, image: StorageImage, port: IoPort):
 
 // `I0010`, or a range `I0010-I0143`: the ports that exist in it.
 function portFilter(text: string): (port: IoPort) => boolean {
-  const match = /^(I[0-9A-F]{4})(?:-(I[0-9A-F]{4}))?$/i.exec(text.replace(/^IBM\.\d{4}-[0-9A-Z]{7}\//i, ""));
+  const match = /^(I[0-9A-F]{4})(?:-(I[0-9A-F]{4}))?$/i.exec(unqualified(text));
   if (!match) throw new EngineError("BAD_ARGUMENT", `I/O port ID ${text} is not Ieesp (I0010), or a range of them (I0000-IFFFF)`);
   const first = parseInt(match[1].slice(1), 16);
   const last = match[2] === undefined ? first : parseInt(match[2].slice(1), 16);

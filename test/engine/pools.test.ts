@@ -4,7 +4,10 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { StorageImage } from "../../src/engine/image.js";
 import { isEngineError } from "../../src/engine/errors.js";
-import { TRACK_SIZE } from "../../src/core/codes.js";
+import { Worker } from "node:worker_threads";
+import { CoreCode, TRACK_SIZE } from "../../src/core/codes.js";
+import { coreModule } from "../../src/core/core.js";
+import type { ExtentWriterData } from "./fixtures/extent-writer.js";
 
 const MiB = 1 << 20;
 const GiB = 1 << 30;
@@ -134,6 +137,44 @@ Pools("should grow an idle volume, keeping its data, and never shrink one", () =
   image.establish("1000", "1001", { nocopy: true });
   assert.match(code(() => image.growVolume("1000", 3, "ds")), /^VOLUME_IN_RELATIONSHIP/);
   assert.is(image.volume("1000").sizeBytes, 2 * GiB);
+});
+
+// Each writer thread writes one byte per extent of its own volume until the pool refuses.
+function writeExtentsFromThreads(target: StorageImage, volumeIds: string[], extentCount: number): Promise<Array<{ written: number; code: number }>> {
+  const start = new Int32Array(new SharedArrayBuffer(4));
+  const results = volumeIds.map((id) => new Promise<{ written: number; code: number }>((resolve, reject) => {
+    const threadId = target.threadIds.take();
+    const worker = new Worker(new URL("./fixtures/extent-writer.js", import.meta.url), {
+      workerData: { memory: target.memory, module: coreModule(), threadId, slot: target.volume(id).slot, extentCount, start: start.buffer } satisfies ExtentWriterData,
+    });
+    let result: { written: number; code: number } | null = null;
+    worker.on("message", (message) => { result = message; });
+    worker.on("error", reject);
+    worker.on("exit", () => {
+      target.core.exports.reap_thread(threadId);
+      target.threadIds.release(threadId);
+      if (result) resolve(result);
+      else reject(new Error(`writer of ${id} exited without its result`));
+    });
+  }));
+  setTimeout(() => {
+    Atomics.store(start, 0, 1);
+    Atomics.notify(start, 0);
+  }, 50);
+  return Promise.all(results);
+}
+
+Pools("should let threads racing for a pool's last extents take exactly as many as are left", async () => {
+  image.pools.create({ name: "race", rankGroup: 0, capacityGiB: 1 });
+  image.createVolume({ id: "1000", capacity: GiB / 512, pool: "P2" });
+  image.fill("1000", 0, GiB - 40 * MiB, 1); // 40 extents left
+  const writers = ["1002", "1004", "1006", "1008"];
+  for (const id of writers) image.createVolume({ id, capacity: (64 * MiB) / 512, pool: "P2" });
+  const results = await writeExtentsFromThreads(image, writers, 64);
+  assert.is(results.reduce((sum, result) => sum + result.written, 0), 40);
+  for (const result of results) assert.is(result.code, CoreCode.NO_SPACE);
+  assert.is(allocated(image, "P2"), 1024);
+  assert.is(writers.reduce((sum, id) => sum + image.allocatedBytes(id), 0), 40 * MiB);
 });
 
 Pools.run();

@@ -165,7 +165,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (positionals.length > 0) return runText(positionals.map(quoteWord).join(" "), "<command line>", settings);
   if (!process.stdin.isTTY) return runText(readStdin(), "<stdin>", settings);
-  return startRepl({ sessionOptions: settings });
+  return startRepl({ sessionOptions: { workers, stateFile: values.state }, profile: settings.profile });
 }
 
 const exitCode = await main(process.argv.slice(2));

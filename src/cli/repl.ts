@@ -13,6 +13,7 @@ import { formatError, LangSyntaxError, parse, ScriptError, Session, type Program
 import { complete, type CompletionContext } from "./repl-completion.js";
 import { KeyGate } from "./repl-keys.js";
 import { InkPresenter } from "./views/ink-presenter.js";
+import { applyProfile, type Profile } from "../lang/profile.js";
 
 export interface ReplOptions {
   // Runs statements; by default a new Session on one embedded 2105 image, whose
@@ -26,6 +27,8 @@ export interface ReplOptions {
   terminal?: boolean;
   // For the session the shell creates (ignored with `session`).
   sessionOptions?: Pick<SessionOptions, "workers" | "refreshMs" | "cwd" | "stateFile">;
+  // A DS CLI profile (tzero -cfg), applied once the state is loaded.
+  profile?: Profile;
 }
 
 // The file name errors of typed lines carry: `repl:1:9: ...`.
@@ -122,6 +125,7 @@ class Shell {
       if (await this.session.openState() === "loaded") {
         this.output.write(`CMUC09041I load: storage images loaded from ${this.session.stateFilePath}.\n`);
       }
+      if (this.options.profile) applyProfile(this.session, this.options.profile);
       return 0;
     } catch (error) {
       this.report(error, "");

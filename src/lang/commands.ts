@@ -195,7 +195,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     operands: [{ name: "POOL_ID", kind: "text", repeat: true, summary: "pools: P2, or their names" }],
   },
   {
-    name: "lsextpool", group: "ds", summary: "list extent pools: capacity, allocated, available",
+    name: "lsextpool", group: "ds", summary: "list extent pools: free GiB, % allocated, free extents (tzero's are 1 MiB), volumes",
     usage: "lsextpool [-l | -s] [-stgtype fb] [-rankgrp 0|1] [-fmt ...] [-fullid] [-dev IMAGE] [POOL_ID...]",
     options: [
       LONG, SHORT,

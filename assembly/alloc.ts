@@ -8,14 +8,19 @@
 // written and is zero; a recycled block is zeroed before it is handed out, so
 // every allocation reads as zeros. One lock serialises the lists; allocation
 // happens once per extent (1 MiB of data), never per I/O.
+//
+// alloc returns 0 on failure; alloc_failure() then says why: E_NO_SPACE (the
+// image's 4 GiB are used) or E_ALLOC_LOCK_TIMEOUT (another thread held the
+// lock beyond its bound, sync.ts), so that a caller never reports a lock
+// timeout as a full image.
 
-import { H_ALLOC_LOCK, H_HEAP_TOP, H_FREE_LISTS, PAGE_SIZE, base } from "./layout";
-import { lock, unlock } from "./sync";
+import { OK, E_NO_SPACE, E_BAD_ARGUMENT, H_ALLOC_LOCK, H_HEAP_TOP, H_FREE_LISTS, PAGE_SIZE, base } from "./layout";
+import { lock_allocator, unlock } from "./sync";
 
 const CLASS_MIN: u32 = 6; // 64 B
 const CLASS_MAX: u32 = 30; // 1 GiB
 const GROW_PAGES_MIN: u32 = 256; // 16 MiB
-const MEMORY_PAGES_MAX: u32 = 65536; // 4 GiB
+export const MEMORY_PAGES_MAX: u32 = 65536; // 4 GiB
 
 // @ts-ignore: decorator
 @inline function size_class(size_bytes: u32): u32 {
@@ -28,14 +33,21 @@ const MEMORY_PAGES_MAX: u32 = 65536; // 4 GiB
   return base() + H_FREE_LISTS + <usize>size_class_index * 4;
 }
 
-// Returns a zeroed block of at least size_bytes, or 0 when the image is full.
+// Why this thread's last alloc returned 0 (per instance, hence per thread).
+let failure: i32 = OK;
+
+export function alloc_failure(): i32 { return failure; }
+
+// Returns a zeroed block of at least size_bytes, or 0 (see alloc_failure).
 export function alloc(size_bytes: u32): usize {
+  failure = E_BAD_ARGUMENT;
   if (size_bytes == 0) return 0;
   if (size_bytes > (<u32>1 << CLASS_MAX)) return 0;
   const k = size_class(size_bytes);
   const block_size = <u64>1 << <u64>k;
   const lock_addr = base() + H_ALLOC_LOCK;
-  if (lock(lock_addr) != 0) return 0;
+  failure = lock_allocator(lock_addr);
+  if (failure != OK) return 0;
   let block = <usize>load<u32>(list_head(k));
   if (block != 0) {
     store<u32>(list_head(k), load<u32>(block));
@@ -45,6 +57,7 @@ export function alloc(size_bytes: u32): usize {
   }
   block = grow_heap(block_size);
   unlock(lock_addr);
+  if (block == 0) failure = E_NO_SPACE;
   return block;
 }
 
@@ -53,8 +66,9 @@ export function free(block: usize, size_bytes: u32): void {
   const k = size_class(size_bytes);
   const lock_addr = base() + H_ALLOC_LOCK;
   // A free that cannot take the lock within its bound leaks the block rather
-  // than corrupting the list.
-  if (lock(lock_addr) != 0) return;
+  // than corrupting the list. Only frees of a withdraw or a volume removal
+  // get here, after a wait that every other allocation would have failed too.
+  if (lock_allocator(lock_addr) != OK) return;
   store<u32>(block, load<u32>(list_head(k)));
   store<u32>(list_head(k), <u32>block);
   unlock(lock_addr);

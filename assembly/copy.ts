@@ -11,16 +11,25 @@
 // a clear bit may use the target's data. Copying a pending track is
 // idempotent: a copier that dies between 4 and 5 leaves its bits set, and the
 // track is simply copied again by whoever takes the lock after the reaper.
+//
+// A background copy that fails (no space for the target's extent, a lock or
+// gate wait that timed out) holds its relationship (REL_COPY_HELD) and
+// returns the code; copy workers pass a held relationship by until the host
+// releases it to retry (src/engine/copy-faults.ts), so a failure is reported
+// once and retried at the host's pace, never spun on. The thread remembers
+// which relationship its last step worked on, so that the host can pin a
+// failure to it, even a trap that unwound the step.
 
 import {
   OK, E_BAD_ARGUMENT, TRACK_SHIFT, TRACK_SIZE, EXTENT_TRACKS, EXTENT_TRACK_SHIFT, WORD_TRACK_SHIFT,
   R_STATE, R_FLAGS, R_SOURCE, R_TARGET, R_TRACKS, R_BITMAP, R_PENDING, R_CURSOR, R_GENERATION,
-  R_COPIED_BYTES, R_WORDS, REL_ACTIVE, REL_BACKGROUND, REL_SLOT_MAX, H_COPIED_BYTES,
-  THREAD_MAX, volume_at, rel_at, base,
+  R_COPIED_BYTES, R_WORDS, REL_ACTIVE, REL_BACKGROUND, REL_COPY_HELD, REL_SLOT_MAX, H_COPIED_BYTES,
+  H_WORK_EPOCH, H_FAULT_ABORT, THREAD_MAX, volume_at, rel_at, base,
 } from "./layout";
 import { lock, unlock, gate_enter, gate_exit } from "./sync";
 import { word_load, word_clear, bitmap_find } from "./bitmap";
 import { track_lock, read_pointer, write_pointer, extent_allocated, ensure_extents } from "./volume";
+import { take_injected_abort } from "./faults";
 
 // Copies tracks [first_track, first_track + track_count) of source to target.
 // The caller holds their locks; the range lies within one extent.
@@ -28,6 +37,7 @@ import { track_lock, read_pointer, write_pointer, extent_allocated, ensure_exten
 // the extent is checked again here, under the track locks, because a host
 // write may have allocated the source's extent since the caller looked.
 export function copy_run_data(source: usize, target: usize, first_track: u32, track_count: u32): i32 {
+  if (atomic.load<i32>(base() + H_FAULT_ABORT) != 0) take_injected_abort();
   const extent = first_track >>> EXTENT_TRACK_SHIFT;
   if (!extent_allocated(target, extent)) {
     if (!extent_allocated(source, extent)) return OK;
@@ -146,8 +156,14 @@ export function copy_tracks(rel_slot: u32, first_track: u32, track_count: u32): 
   return copied;
 }
 
-// Per thread: where this thread looks for work first.
+// Per thread: where this thread looks for work first, and the relationship
+// (slot and generation) its last step worked on; -1 before any.
 let next_rel_slot: u32 = 0;
+let working_rel_slot: i32 = -1;
+let working_generation: u32 = 0;
+
+export function copy_working_rel(): i32 { return working_rel_slot; }
+export function copy_working_generation(): u32 { return working_generation; }
 
 // One unit of background copy: a bitmap word (up to 64 tracks) of some active
 // background relationship. Workers call it in a loop; it returns the tracks
@@ -157,9 +173,13 @@ export function copy_step(): i32 {
     const rel_slot = (next_rel_slot + scanned) % REL_SLOT_MAX;
     const rel = rel_at(rel_slot);
     if (atomic.load<u32>(rel + R_STATE) != REL_ACTIVE) continue;
-    if ((load<u32>(rel + R_FLAGS) & REL_BACKGROUND) == 0) continue;
+    const flags = atomic.load<u32>(rel + R_FLAGS);
+    if ((flags & REL_BACKGROUND) == 0) continue;
+    if ((flags & REL_COPY_HELD) != 0) continue;
     if (atomic.load<i32>(rel + R_PENDING) <= 0) continue;
     next_rel_slot = rel_slot;
+    working_rel_slot = <i32>rel_slot;
+    working_generation = atomic.load<u32>(rel + R_GENERATION);
     const copied = copy_claimed_word(rel);
     if (copied != 0) return copied;
   }
@@ -192,8 +212,45 @@ function copy_claimed_word(rel: usize): i32 {
     word_index = <u32>found >>> WORD_TRACK_SHIFT;
   }
   const copied = copy_word(rel, word_index, ~<u64>0);
+  // Held while still inside the gate, where the relationship cannot end: the
+  // flag cannot land on a relationship established later in the same slot.
+  if (copied < 0) atomic.or<u32>(rel + R_FLAGS, REL_COPY_HELD);
   gate_exit(source);
   return copied;
+}
+
+// Holds a relationship's background copy (the host does so for a failure a
+// worker could not hold itself: a gate timeout, a trap). Returns OK, or
+// E_BAD_ARGUMENT when the slot no longer holds that generation.
+export function rel_hold_copy(rel_slot: u32, generation: u32): i32 {
+  if (rel_slot >= REL_SLOT_MAX) return E_BAD_ARGUMENT;
+  const rel = rel_at(rel_slot);
+  if (atomic.load<u32>(rel + R_STATE) != REL_ACTIVE) return E_BAD_ARGUMENT;
+  if (atomic.load<u32>(rel + R_GENERATION) != generation) return E_BAD_ARGUMENT;
+  atomic.or<u32>(rel + R_FLAGS, REL_COPY_HELD);
+  return OK;
+}
+
+// Releases a held background copy and wakes the copy workers to retry it.
+export function rel_release_copy(rel_slot: u32): i32 {
+  if (rel_slot >= REL_SLOT_MAX) return E_BAD_ARGUMENT;
+  const rel = rel_at(rel_slot);
+  if (atomic.load<u32>(rel + R_STATE) != REL_ACTIVE) return E_BAD_ARGUMENT;
+  atomic.and<u32>(rel + R_FLAGS, ~REL_COPY_HELD);
+  atomic.add<i32>(base() + H_WORK_EPOCH, 1);
+  atomic.notify(base() + H_WORK_EPOCH, <i32>THREAD_MAX);
+  return OK;
+}
+
+export function rel_copy_held(rel_slot: u32): bool {
+  if (rel_slot >= REL_SLOT_MAX) return false;
+  const rel = rel_at(rel_slot);
+  return atomic.load<u32>(rel + R_STATE) == REL_ACTIVE && (atomic.load<u32>(rel + R_FLAGS) & REL_COPY_HELD) != 0;
+}
+
+export function rel_generation(rel_slot: u32): u32 {
+  if (rel_slot >= REL_SLOT_MAX) return 0;
+  return atomic.load<u32>(rel_at(rel_slot) + R_GENERATION);
 }
 
 export function track_size(): u32 { return TRACK_SIZE; }

@@ -19,7 +19,27 @@ export {
   rel_establish, rel_withdraw, rel_pending, rel_pending_pointer, rel_count_pending, rel_find_pending, rel_copied_bytes,
   rel_recorded, rel_bitmap_pointer, rel_word_count,
 } from "./relationship";
-export { copy_tracks, copy_step, track_size } from "./copy";
+export {
+  copy_tracks, copy_step, track_size, copy_working_rel, copy_working_generation,
+  rel_hold_copy, rel_release_copy, rel_copy_held, rel_generation,
+} from "./copy";
+export { set_wait_timeouts } from "./sync";
+export { alloc_failure } from "./alloc";
+export { io_written_before_failure } from "./io";
+export {
+  fault_arm_abort, fault_hold_track_lock, fault_release_track_lock, fault_hold_allocator, fault_release_allocator,
+} from "./faults";
+
+// The constants the host mirrors (src/core/codes.ts), exported as globals so
+// that a test compares the mirror with the core and a hand-kept copy cannot drift.
+export {
+  OK, E_RANGE, E_NO_VOLUME, E_UNUSABLE, E_TGTINHIBIT, E_NO_SPACE, E_LOCK_TIMEOUT, E_BAD_ARGUMENT, E_BUSY,
+  E_DRAIN_TIMEOUT, E_ALLOC_LOCK_TIMEOUT, E_GATE_TIMEOUT, E_FROZEN,
+  TRACK_SIZE, BLOCK_SIZE, EXTENT_SIZE, VOLUME_SLOT_MAX, REL_SLOT_MAX, THREAD_MAX, STAGING_SIZE, VOLUME_SIZE_MAX,
+  VOLUME_FREE, VOLUME_NORMAL, VOLUME_UNUSABLE, REL_BACKGROUND, REL_TGTINHIBIT, REL_RECORD, REL_PERSIST,
+} from "./layout";
+export { MEMORY_PAGES_MAX } from "./alloc";
+export { LOCK_TIMEOUT_MS, ALLOC_TIMEOUT_MS, GATE_TIMEOUT_MS, DRAIN_TIMEOUT_MS } from "./sync";
 export {
   image_quiesce, image_resume, volume_extent_pointer, extent_nonzero_mask, raw_write,
   volume_mark_unusable, rel_record_pointer, rel_restore,

@@ -129,8 +129,17 @@ function write_target_track(rel: usize, volume: usize, offset: u32, done: u32, l
   return OK;
 }
 
+// Per thread: how many bytes of this thread's last write were applied
+// before it failed. Everything a write allocates is allocated before it
+// changes anything (prepare_write), so most failures leave it 0; a lock
+// timeout on a later track leaves the tracks before it written.
+let written_before_failure: u32 = 0;
+
+export function io_written_before_failure(): u32 { return written_before_failure; }
+
 // The body of a write; the caller is inside the volume's gate.
 export function write_held(slot: u32, offset: u32, length: u32, mode: u32, argument: u64): i32 {
+  written_before_failure = 0;
   if (slot >= VOLUME_SLOT_MAX) return E_NO_VOLUME;
   const volume = volume_at(slot);
   if (atomic.load<u32>(volume + V_STATE) == VOLUME_FREE) return E_NO_VOLUME;
@@ -153,14 +162,20 @@ export function write_held(slot: u32, offset: u32, length: u32, mode: u32, argum
       if (record != 0) bit_set(record, track);
       if (bit_is_set(<usize>load<u32>(rel + R_BITMAP), track)) {
         const written = write_target_track(rel, volume, at, done, chunk, mode, argument);
-        if (written != OK) return written;
+        if (written != OK) {
+          written_before_failure = done;
+          return written;
+        }
         done += chunk;
         continue;
       }
     }
     if (has_targets) {
       const preserved = preserve_source_track(volume, track);
-      if (preserved != OK) return preserved;
+      if (preserved != OK) {
+        written_before_failure = done;
+        return preserved;
+      }
     }
     apply_write(write_pointer(volume, at), at, done, chunk, mode, argument);
     done += chunk;
@@ -205,6 +220,7 @@ export function read_held(slot: u32, offset: u32, length: u32, mode: u32, destin
 }
 
 export function write_gated(slot: u32, offset: u32, length: u32, mode: u32, argument: u64): i32 {
+  written_before_failure = 0;
   if (slot >= VOLUME_SLOT_MAX) return E_NO_VOLUME;
   const volume = volume_at(slot);
   const entered = gate_enter(volume);

@@ -51,6 +51,8 @@ export const LAYOUT_VERSION: u32 = 1;
 //  24  i32 work epoch: bumped when background-copy work appears (workers wait on it)
 //  28  i32 stop flag: copy workers leave when it is set
 //  32  u64 bytes copied by background copy, all relationships (progress figures)
+//  40  i32 fault injection (tests): while armed, the next thread to copy track
+//          data takes it and aborts there, as a failed assertion would (faults.ts)
 //  64  u32 x 32 free-list heads, one per power-of-two size class
 // 1024  POOL_MAX x POOL_ENTRY extent pool table (pool.ts)
 export const H_MAGIC: u32 = 0;
@@ -60,6 +62,7 @@ export const H_HEAP_TOP: u32 = 16;
 export const H_WORK_EPOCH: u32 = 24;
 export const H_STOP: u32 = 28;
 export const H_COPIED_BYTES: u32 = 32;
+export const H_FAULT_ABORT: u32 = 40;
 export const H_FREE_LISTS: u32 = 64;
 export const H_POOLS: u32 = 1024;
 
@@ -104,7 +107,7 @@ export const VOLUME_UNUSABLE: u32 = 2;
 
 // Relationship entry (64 bytes):
 //   0 u32 state (REL_FREE | REL_ACTIVE)
-//   4 u32 flags (REL_BACKGROUND | REL_TGTINHIBIT | REL_RECORD | REL_PERSIST)
+//   4 u32 flags (REL_BACKGROUND | REL_TGTINHIBIT | REL_RECORD | REL_PERSIST | REL_COPY_HELD)
 //   8 u32 source volume slot      12 u32 target volume slot
 //  16 u32 track count (the source's) 20 u32 bitmap pointer: bit set = track pending
 //  24 i32 pending track count     28 u32 claim cursor (bitmap word index, wraps)
@@ -135,6 +138,10 @@ export const REL_BACKGROUND: u32 = 1;
 export const REL_TGTINHIBIT: u32 = 2;
 export const REL_RECORD: u32 = 4;
 export const REL_PERSIST: u32 = 8;
+// Set by a thread whose background copy of the relationship failed (copy.ts),
+// cleared by the host when it retries: copy workers pass the relationship by
+// meanwhile instead of failing on it again and again.
+export const REL_COPY_HELD: u32 = 16;
 
 // Thread entry (64 bytes):
 //   0 u32 staging buffer pointer   4 u32 staging size   8 u32 attached (0/1)
@@ -142,16 +149,22 @@ export const T_STAGING: u32 = 0;
 export const T_STAGING_SIZE: u32 = 4;
 export const T_ATTACHED: u32 = 8;
 
-// Result codes shared with the host (src/core/codes.ts mirrors them).
+// Result codes shared with the host. src/core/codes.ts mirrors them, and
+// index.ts exports them so that a test checks the mirror against the core.
+// The four timeouts are the bounded waits of sync.ts.
 export const OK: i32 = 0;
 export const E_RANGE: i32 = -1;
 export const E_NO_VOLUME: i32 = -2;
 export const E_UNUSABLE: i32 = -3;
 export const E_TGTINHIBIT: i32 = -4;
 export const E_NO_SPACE: i32 = -5;
-export const E_TIMEOUT: i32 = -6;
+export const E_LOCK_TIMEOUT: i32 = -6; // a track lock stayed held by another thread
 export const E_BAD_ARGUMENT: i32 = -7;
 export const E_BUSY: i32 = -8;
+export const E_DRAIN_TIMEOUT: i32 = -9; // a freezer's wait for in-flight I/O to drain
+export const E_ALLOC_LOCK_TIMEOUT: i32 = -10; // the allocator's lock stayed held
+export const E_GATE_TIMEOUT: i32 = -11; // I/O waited at the gate of a volume that stayed frozen
+export const E_FROZEN: i32 = -12; // a freezer found the volume frozen by another operation
 
 // @ts-ignore: decorator
 @inline export function base(): usize {

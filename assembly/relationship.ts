@@ -17,7 +17,7 @@ import {
   REL_FREE, REL_ACTIVE, REL_RECORD, REL_BACKGROUND, H_WORK_EPOCH, THREAD_MAX,
   volume_at, rel_at, base,
 } from "./layout";
-import { alloc, free } from "./alloc";
+import { alloc, alloc_failure, free } from "./alloc";
 import { freeze_pair, thaw } from "./sync";
 import { bitmap_word_count, bitmap_set_all, bitmap_count, bitmap_find } from "./bitmap";
 
@@ -58,19 +58,20 @@ export function rel_establish(rel_slot: u32, source_slot: u32, target_slot: u32,
   const track_count = load<u32>(source + V_TRACKS);
   const word_count = bitmap_word_count(track_count);
   const bitmap = alloc(word_count << 3);
-  if (bitmap == 0) return E_NO_SPACE;
+  if (bitmap == 0) return alloc_failure();
   store<u32>(rel + R_WORDS, word_count);
   store<u32>(rel + R_BITMAP, <u32>bitmap);
   store<u32>(rel + R_RECORD_SOURCE, 0);
   store<u32>(rel + R_RECORD_TARGET, 0);
   if ((flags & REL_RECORD) != 0) {
     const record_source = alloc(word_count << 3);
-    const record_target = alloc(word_count << 3);
+    const record_target = record_source != 0 ? alloc(word_count << 3) : 0;
     store<u32>(rel + R_RECORD_SOURCE, <u32>record_source);
     store<u32>(rel + R_RECORD_TARGET, <u32>record_target);
     if (record_source == 0 || record_target == 0) {
+      const failure = alloc_failure();
       free_bitmaps(rel);
-      return E_NO_SPACE;
+      return failure;
     }
   }
   bitmap_set_all(bitmap, track_count);

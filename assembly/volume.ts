@@ -8,13 +8,13 @@
 // (removed or reinitialised).
 
 import {
-  OK, E_NO_SPACE, E_BAD_ARGUMENT, E_NO_VOLUME, E_BUSY, E_RANGE, POOL_MAX,
+  OK, E_BAD_ARGUMENT, E_NO_VOLUME, E_BUSY, E_RANGE, POOL_MAX,
   TRACK_SHIFT, TRACK_SIZE, EXTENT_SHIFT, EXTENT_SIZE, VOLUME_SIZE_MAX, VOLUME_SLOT_MAX,
   V_STATE, V_SIZE, V_TRACKS, V_EXTENTS, V_LOCKS, V_EXTENT_COUNT, V_GENERATION,
   V_TARGET_REL, V_SOURCE_HEAD, V_INFLIGHT, V_FROZEN, V_POOL,
   VOLUME_FREE, VOLUME_NORMAL, volume_at, zero_extent,
 } from "./layout";
-import { alloc, free } from "./alloc";
+import { alloc, alloc_failure, free } from "./alloc";
 import { freeze, thaw } from "./sync";
 import { pool_reserve, pool_release } from "./pool";
 
@@ -70,7 +70,7 @@ export function ensure_extents(volume: usize, first_extent: u32, last_extent: u3
     const block = alloc(EXTENT_SIZE);
     if (block == 0) {
       pool_release(volume, unused);
-      return E_NO_SPACE;
+      return alloc_failure();
     }
     unused--;
     if (atomic.cmpxchg<u32>(entry, 0, <u32>block) != 0) {
@@ -96,11 +96,12 @@ export function volume_create(slot: u32, size_bytes: u64): i32 {
   const track_count = <u32>((size_bytes + <u64>TRACK_SIZE - 1) >> <u64>TRACK_SHIFT);
   const extent_count = <u32>((size_bytes + <u64>EXTENT_SIZE - 1) >> <u64>EXTENT_SHIFT);
   const extents = alloc(extent_count << 2);
-  if (extents == 0) return E_NO_SPACE;
+  if (extents == 0) return alloc_failure();
   const locks = alloc(track_count << 2);
   if (locks == 0) {
+    const failure = alloc_failure();
     free(extents, extent_count << 2);
-    return E_NO_SPACE;
+    return failure;
   }
   store<u64>(volume + V_SIZE, size_bytes);
   store<u32>(volume + V_TRACKS, track_count);
@@ -211,11 +212,12 @@ export function volume_grow(slot: u32, new_size_bytes: u64): i32 {
   const track_count = <u32>((new_size_bytes + <u64>TRACK_SIZE - 1) >> <u64>TRACK_SHIFT);
   const extent_count = <u32>((new_size_bytes + <u64>EXTENT_SIZE - 1) >> <u64>EXTENT_SHIFT);
   const extents = alloc(extent_count << 2);
-  if (extents == 0) return E_NO_SPACE;
+  if (extents == 0) return alloc_failure();
   const locks = alloc(track_count << 2);
   if (locks == 0) {
+    const failure = alloc_failure();
     free(extents, extent_count << 2);
-    return E_NO_SPACE;
+    return failure;
   }
   const frozen = freeze(volume);
   if (frozen != OK) {

@@ -1,4 +1,6 @@
-// Result codes of the WebAssembly core (assembly/layout.ts defines them).
+// Result codes of the WebAssembly core (assembly/layout.ts defines them; the
+// core exports each as a global, E_<NAME>, and test/core/codes.test.ts checks
+// this copy against them).
 export const CoreCode = {
   OK: 0,
   RANGE: -1,
@@ -6,9 +8,13 @@ export const CoreCode = {
   UNUSABLE: -3,
   TGTINHIBIT: -4,
   NO_SPACE: -5,
-  TIMEOUT: -6,
+  LOCK_TIMEOUT: -6,
   BAD_ARGUMENT: -7,
   BUSY: -8,
+  DRAIN_TIMEOUT: -9,
+  ALLOC_LOCK_TIMEOUT: -10,
+  GATE_TIMEOUT: -11,
+  FROZEN: -12,
 } as const;
 
 export type CoreCodeName = keyof typeof CoreCode;
@@ -32,7 +38,11 @@ export const THREAD_MAX = 64;
 export const STAGING_SIZE = 1 << 20;
 export const VOLUME_SIZE_MAX = 4 * 2 ** 30 - TRACK_SIZE;
 export const MEMORY_PAGES_MAX = 65536;
-export const INITIAL_PAGES = 64;
+export const INITIAL_PAGES = 64; // asconfig.json initialMemory
+
+// The core's default wait bounds (assembly/sync.ts), in milliseconds of the
+// host's monotonic clock.
+export const WAIT_TIMEOUTS_MS = { lock: 20_000, alloc: 20_000, gate: 20_000, drain: 50 } as const;
 
 export const VolumeState = { FREE: 0, NORMAL: 1, UNUSABLE: 2 } as const;
 

@@ -36,6 +36,21 @@ export interface CoreExports {
   rel_word_count(rel: number): number;
   copy_tracks(rel: number, firstTrack: number, trackCount: number): number;
   copy_step(): number;
+  copy_working_rel(): number; // the slot the thread's last copy_step worked on, or -1
+  copy_working_generation(): number;
+  rel_hold_copy(rel: number, generation: number): number;
+  rel_release_copy(rel: number): number;
+  rel_copy_held(rel: number): number;
+  rel_generation(rel: number): number;
+  set_wait_timeouts(lockMs: number, allocMs: number, gateMs: number, drainMs: number): void;
+  alloc_failure(): number;
+  io_written_before_failure(): number;
+  // assembly/faults.ts: fault injection for tests.
+  fault_arm_abort(armed: number): void;
+  fault_hold_track_lock(slot: number, track: number): number;
+  fault_release_track_lock(slot: number, track: number): number;
+  fault_hold_allocator(): number;
+  fault_release_allocator(): void;
   track_size(): number;
   layout_base(): number;
   layout_heap_start(): number;
@@ -71,6 +86,15 @@ export interface CoreExports {
 }
 
 export type CoreBuild = "release" | "debug";
+
+// Bounds of the core's waits for one thread, in milliseconds (assembly/sync.ts);
+// an absent one keeps the core's default (WAIT_TIMEOUTS_MS).
+export interface WaitTimeouts {
+  lock?: number;
+  alloc?: number;
+  gate?: number;
+  drain?: number;
+}
 
 const modules = new Map<CoreBuild, WebAssembly.Module>();
 
@@ -109,6 +133,18 @@ function withUnsignedPointers(raw: CoreExports): CoreExports {
   return exports;
 }
 
+// The constants the core exports as globals (its result codes E_*, sizes and
+// limits, flags), by name: what src/core/codes.ts must agree with.
+export function coreConstants(module: WebAssembly.Module = coreModule()): Map<string, number | bigint> {
+  const core = new CoreThread(createImageMemory(), 0, module, true);
+  const instance = core.instanceExports;
+  const constants = new Map<string, number | bigint>();
+  for (const [name, value] of Object.entries(instance)) {
+    if (value instanceof WebAssembly.Global) constants.set(name, value.value as number | bigint);
+  }
+  return constants;
+}
+
 export class CoreAbort extends Error {
   readonly code = "CORE_ABORT";
 }
@@ -124,6 +160,8 @@ function decodeString(memory: WebAssembly.Memory, pointer: number): string {
 // One thread's binding to an image.
 export class CoreThread {
   readonly exports: CoreExports;
+  // The instance's exports as WebAssembly gives them, globals included (coreConstants).
+  readonly instanceExports: WebAssembly.Exports;
   readonly stagingPointer: number;
   private bytes: Uint8Array;
   private readonly stagingBytes: Uint8Array;
@@ -131,19 +169,24 @@ export class CoreThread {
   constructor(
     readonly memory: WebAssembly.Memory,
     readonly threadId: number,
-    module: WebAssembly.Module = coreModule(),
+    readonly module: WebAssembly.Module = coreModule(),
     format = false,
+    timeouts: WaitTimeouts = {},
   ) {
     const instance = new WebAssembly.Instance(module, {
       env: {
         memory,
+        // The core bounds its waits in elapsed time by this monotonic clock (assembly/sync.ts).
+        clock_ms: () => performance.now(),
         abort(message: number, file: number, line: number, column: number) {
           const text = `${decodeString(memory, message)} at ${decodeString(memory, file)}:${line}:${column}`;
           throw new CoreAbort(`tzero core assertion failed: ${text}`);
         },
       },
     });
+    this.instanceExports = instance.exports;
     this.exports = withUnsignedPointers(instance.exports as unknown as CoreExports);
+    this.exports.set_wait_timeouts(timeouts.lock ?? 0, timeouts.alloc ?? 0, timeouts.gate ?? 0, timeouts.drain ?? 0);
     if (format) {
       const code = this.exports.image_init();
       if (code !== CoreCode.OK) throw new Error(`cannot format storage image memory (core code ${code})`);

@@ -1,22 +1,56 @@
 // The pool of background-copy workers of one storage image.
 //
 // Workers find their work in shared memory (the relationship table), so the
-// pool only starts them, stops them, and replaces one that dies: the dead
-// thread is reaped (its locks and gate bits released) before a new worker
-// takes its place, and the tracks it was copying are still pending, so they
-// are copied again. Nothing is lost.
+// pool starts them, stops them, and passes on what they report: a copy that
+// failed (the relationship it failed on, and the core's code) and a worker
+// that ended. A worker that was killed or terminated (a crash from outside)
+// is reaped (its locks and gate bits released) and replaced; the tracks it
+// was copying are still pending, so they are copied again and nothing is
+// lost, and the exit is still reported. A worker whose core aborted (a
+// failed assertion of the debug build, a trap) is reaped and not replaced:
+// an abort is a bug, which must fail the operation and the tests, not be
+// papered over by a fresh thread.
 import { Worker } from "node:worker_threads";
 import { availableParallelism } from "node:os";
-import { CoreThread } from "../core/core.js";
+import { CoreThread, type WaitTimeouts } from "../core/core.js";
 import { ThreadIds } from "./threads.js";
+import { EXIT_CODE_ABORTED, type CopyWorkerMessage } from "./copy-messages.js";
 
 const RESPAWNS_MAX = 64; // per pool: a worker that keeps dying is a bug, not load
 const STOP_TIMEOUT_MS = 2000;
+const WORKER_EXITS_KEPT = 32;
+
+// A failed copy step: `message` is set for an abort of the core ("abort")
+// and for a worker that failed outside the core ("exit": it could not start).
+export interface CopyFailure {
+  code: number | "abort" | "exit";
+  message: string | null;
+  relSlot: number; // -1 when the worker had not yet picked a relationship
+  generation: number;
+  threadId: number;
+}
+
+// A worker that ended while the pool was running.
+export interface WorkerExit {
+  threadId: number;
+  exitCode: number;
+  cause: "aborted" | "terminated";
+  message: string | null;
+  replaced: boolean;
+  at: Date;
+}
+
+export interface CopyPoolHandlers {
+  failure(failure: CopyFailure): void;
+  exit(exit: WorkerExit): void;
+}
 
 interface PoolWorker {
   worker: Worker;
   threadId: number;
-  exited: Promise<void>;
+  abort: string | null; // the abort it reported, if any
+  reported: boolean; // whether that abort reached the handlers already
+  exited: Promise<number>;
 }
 
 export class CopyPool {
@@ -24,13 +58,18 @@ export class CopyPool {
   private respawns = 0;
   private stopping = false;
   private readonly words: Int32Array;
-  errors = 0;
+  // The latest unexpected exits, newest last (status and tests read them).
+  readonly exits: WorkerExit[] = [];
+  // Workers that have attached to the image and started copying.
+  readyCount = 0;
 
   constructor(
     private readonly core: CoreThread,
     private readonly module: WebAssembly.Module,
     private readonly threads: ThreadIds,
     readonly size: number = availableParallelism(),
+    private readonly handlers: CopyPoolHandlers = { failure: () => undefined, exit: () => undefined },
+    private readonly timeouts: WaitTimeouts = {},
   ) {
     this.words = new Int32Array(core.memory.buffer);
   }
@@ -54,33 +93,61 @@ export class CopyPool {
   private spawn(): void {
     const threadId = this.threads.take();
     const worker = new Worker(new URL("./copy-worker.js", import.meta.url), {
-      workerData: { memory: this.core.memory, module: this.module, threadId },
-    });
-    worker.on("message", (message: { type: string }) => {
-      if (message.type === "error") this.errors++;
+      workerData: { memory: this.core.memory, module: this.module, threadId, timeouts: this.timeouts },
     });
     const entry: PoolWorker = {
       worker,
       threadId,
-      exited: new Promise((resolve) => worker.once("exit", () => resolve())),
+      abort: null,
+      reported: false,
+      exited: new Promise((resolve) => worker.once("exit", (code) => resolve(code))),
     };
-    worker.once("error", () => undefined);
-    void entry.exited.then(() => this.onExit(entry));
+    worker.on("message", (message: CopyWorkerMessage) => this.onMessage(entry, message));
+    // An exception outside the core (the worker failed to start, say) is an abort too.
+    worker.once("error", (error) => {
+      entry.abort ??= `copy worker ${threadId} failed: ${error.message}`;
+    });
+    void entry.exited.then((code) => this.onExit(entry, code));
     // After the listeners: a 'message' listener refs the worker's port again.
     worker.unref();
     this.workers.push(entry);
   }
 
-  private onExit(entry: PoolWorker): void {
+  private onMessage(entry: PoolWorker, message: CopyWorkerMessage): void {
+    if (message.type === "fault") {
+      this.handlers.failure({ code: message.code, message: null, relSlot: message.relSlot, generation: message.generation, threadId: entry.threadId });
+    } else if (message.type === "ready") {
+      this.readyCount++;
+    } else if (message.type === "abort") {
+      entry.abort = message.message;
+      entry.reported = true;
+      this.handlers.failure({ code: "abort", message: message.message, relSlot: message.relSlot, generation: message.generation, threadId: entry.threadId });
+    }
+  }
+
+  private onExit(entry: PoolWorker, exitCode: number): void {
     const index = this.workers.indexOf(entry);
     if (index >= 0) this.workers.splice(index, 1);
     // The thread is gone: free whatever it held before anyone reuses its id.
     this.core.exports.reap_thread(entry.threadId);
     this.threads.release(entry.threadId);
-    if (!this.stopping && this.respawns < RESPAWNS_MAX) {
+    if (this.stopping) return;
+    const aborted = entry.abort !== null || exitCode === EXIT_CODE_ABORTED;
+    if (entry.abort !== null && !entry.reported) {
+      this.handlers.failure({ code: "exit", message: entry.abort, relSlot: -1, generation: 0, threadId: entry.threadId });
+    }
+    const replaced = !aborted && this.respawns < RESPAWNS_MAX;
+    if (replaced) {
       this.respawns++;
       this.spawn();
     }
+    const exit: WorkerExit = {
+      threadId: entry.threadId, exitCode, cause: aborted ? "aborted" : "terminated",
+      message: entry.abort, replaced, at: new Date(),
+    };
+    this.exits.push(exit);
+    if (this.exits.length > WORKER_EXITS_KEPT) this.exits.shift();
+    this.handlers.exit(exit);
   }
 
   // Fault injection: terminates one worker as a crash would, wherever it is.

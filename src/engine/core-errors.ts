@@ -1,4 +1,4 @@
-import { CoreCode, coreCodeName } from "../core/codes.js";
+import { CoreCode, coreCodeName, WAIT_TIMEOUTS_MS } from "../core/codes.js";
 import { EngineError, type EngineErrorCode } from "./errors.js";
 
 const ENGINE_CODES: Partial<Record<number, EngineErrorCode>> = {
@@ -7,19 +7,38 @@ const ENGINE_CODES: Partial<Record<number, EngineErrorCode>> = {
   [CoreCode.UNUSABLE]: "VOLUME_UNUSABLE",
   [CoreCode.TGTINHIBIT]: "TARGET_WRITE_INHIBITED",
   [CoreCode.NO_SPACE]: "NO_SPACE",
-  [CoreCode.TIMEOUT]: "TIMEOUT",
+  [CoreCode.LOCK_TIMEOUT]: "LOCK_TIMEOUT",
   [CoreCode.BUSY]: "BUSY",
+  [CoreCode.DRAIN_TIMEOUT]: "DRAIN_TIMEOUT",
+  [CoreCode.ALLOC_LOCK_TIMEOUT]: "ALLOC_LOCK_TIMEOUT",
+  [CoreCode.GATE_TIMEOUT]: "GATE_TIMEOUT",
+  [CoreCode.FROZEN]: "FROZEN",
 };
 
-const EXPLANATIONS: Partial<Record<number, string>> = {
-  [CoreCode.NO_SPACE]: "the storage image has no free space left (at most 4 GiB of written data)",
-  [CoreCode.TIMEOUT]: "timed out waiting for I/O on the volume to drain",
-  [CoreCode.BUSY]: "the volume is busy in another relationship",
+export type Timeouts = { readonly lock: number; readonly alloc: number; readonly gate: number; readonly drain: number };
+
+const seconds = (ms: number) => (ms >= 1000 ? `${ms / 1000} s` : `${ms} ms`);
+
+// What each code means to a user, with the bounds the thread waited.
+const EXPLANATIONS: Partial<Record<number, (timeouts: Timeouts) => string>> = {
+  [CoreCode.NO_SPACE]: () => "the storage image has no free space left (at most 4 GiB of written data)",
+  [CoreCode.LOCK_TIMEOUT]: (t) => `a track stayed locked by another thread for more than ${seconds(t.lock)}`,
+  [CoreCode.BUSY]: () => "the volume is busy in another relationship",
+  [CoreCode.DRAIN_TIMEOUT]: (t) => `I/O in flight on the volume did not drain within ${seconds(t.drain)}`,
+  [CoreCode.ALLOC_LOCK_TIMEOUT]: (t) => `the storage image's allocator stayed locked by another thread for more than ${seconds(t.alloc)}`,
+  [CoreCode.GATE_TIMEOUT]: (t) => `the volume stayed frozen (by an establish, withdraw or save) for more than ${seconds(t.gate)}`,
+  [CoreCode.FROZEN]: () => "the volume is held frozen by another operation (an establish, withdraw or save in progress)",
 };
+
+export function coreCodeExplanation(code: number, timeouts: Timeouts = WAIT_TIMEOUTS_MS): string {
+  return EXPLANATIONS[code]?.(timeouts) ?? `the core refused it (${coreCodeName(code)})`;
+}
+
+export function engineCodeOf(code: number): EngineErrorCode {
+  return ENGINE_CODES[code] ?? "BAD_ARGUMENT";
+}
 
 // An engine error for a core result code the engine did not expect to see.
-export function coreError(code: number, action: string): EngineError {
-  const engineCode = ENGINE_CODES[code] ?? "BAD_ARGUMENT";
-  const why = EXPLANATIONS[code] ?? `the core refused it (${coreCodeName(code)})`;
-  return new EngineError(engineCode, `cannot ${action}: ${why}`);
+export function coreError(code: number, action: string, timeouts: Timeouts = WAIT_TIMEOUTS_MS): EngineError {
+  return new EngineError(engineCodeOf(code), `cannot ${action}: ${coreCodeExplanation(code, timeouts)}`);
 }

@@ -1,5 +1,7 @@
 // Engine errors: a stable `code` callers act on, and a message that names the
-// volume or pair and the rule. Nothing is changed when one is thrown.
+// volume or pair and the rule. Nothing is changed when one is thrown, except
+// where the error says otherwise: a write that failed part-way carries
+// `bytesWritten` (and its message says how much was written).
 
 export type EngineErrorCode =
   | "VOLUME_NOT_FOUND"
@@ -23,6 +25,13 @@ export type EngineErrorCode =
   | "NO_SPACE"
   | "BUSY"
   | "TIMEOUT"
+  | "LOCK_TIMEOUT"
+  | "DRAIN_TIMEOUT"
+  | "ALLOC_LOCK_TIMEOUT"
+  | "GATE_TIMEOUT"
+  | "FROZEN"
+  | "CORE_ABORT"
+  | "WORKER_EXITED"
   | "CANCELLED"
   | "IMAGE_NOT_FOUND"
   | "IMAGE_EXISTS"
@@ -38,7 +47,12 @@ export type EngineErrorCode =
 
 export class EngineError extends Error {
   override readonly name = "EngineError";
-  constructor(readonly code: EngineErrorCode, message: string) {
+  constructor(
+    readonly code: EngineErrorCode,
+    message: string,
+    // Bytes of a write that reached the volume before it failed; absent when it changed nothing.
+    readonly bytesWritten?: number,
+  ) {
     super(message);
   }
 }

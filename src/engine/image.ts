@@ -3,17 +3,20 @@
 import { EventEmitter } from "node:events";
 import { availableParallelism } from "node:os";
 import {
-  CoreCode, RelFlag, STAGING_SIZE, TRACK_SIZE, BLOCK_SIZE, EXTENT_SIZE, VOLUME_SLOT_MAX, REL_SLOT_MAX, VolumeState,
+  CoreCode, RelFlag, STAGING_SIZE, TRACK_SIZE, BLOCK_SIZE, EXTENT_SIZE, VOLUME_SLOT_MAX, REL_SLOT_MAX, VolumeState, WAIT_TIMEOUTS_MS,
 } from "../core/codes.js";
-import { CoreThread, coreModule, createImageMemory, defaultBuild, type CoreBuild } from "../core/core.js";
+import { CoreThread, coreModule, createImageMemory, defaultBuild, type CoreBuild, type WaitTimeouts } from "../core/core.js";
 import { EngineError } from "./errors.js";
 import { parseVolumeId, lssOf, pairId, imageId } from "./ids.js";
 import { checkEstablish, parseOsType, DEFAULT_OS, type Model, type OsType } from "./rules.js";
 import { capacityBlocks, type CapacityUnit } from "./units.js";
-import { CopyPool } from "./copy-pool.js";
+import { CopyPool, type CopyFailure, type WorkerExit } from "./copy-pool.js";
+import { CopyFaults, type CopyFault, type FlashState } from "./copy-faults.js";
 import { ThreadIds } from "./threads.js";
-import { coreError } from "./core-errors.js";
+import { coreError, type Timeouts } from "./core-errors.js";
 import { PoolTable, rankGroupOfLss, type ExtentPool } from "./pools.js";
+
+export type { CopyFault, FlashState, WorkerExit };
 
 export interface VolumeSpec {
   id: string;
@@ -63,8 +66,14 @@ export interface Relationship {
 export interface RelationshipStatus extends Relationship {
   readonly pendingTracks: number;
   readonly copiedBytes: number;
+  // True while the background copy runs: not for -nocp, not once complete, not while held by a failure.
   readonly activeCopy: boolean;
+  // 0 once no track has been copied for STALLED_MS: an ETA then cannot be known.
   readonly bytesPerSecond: number;
+  readonly state: FlashState;
+  // Why the state is not Valid (null when it is); the failure in full in `fault`.
+  readonly reason: string | null;
+  readonly fault: CopyFault | null;
 }
 
 export interface ProgressEvent {
@@ -81,12 +90,18 @@ export interface ImageOptions {
   build?: CoreBuild;
   progressIntervalMs?: number;
   defaultPools?: boolean; // P0 and P1 (default true)
+  // Bounds of the core's waits on every thread of the image (assembly/sync.ts); tests shorten them.
+  waitTimeouts?: WaitTimeouts;
 }
 
 export type DataState = "Normal" | "Unusable";
 
 const PROGRESS_INTERVAL_MS = 50;
 const RATE_SMOOTHING = 0.3;
+const STALLED_MS = 1000; // no track copied for this long: the rate is 0, not a decaying average
+// A freeze that timed out draining I/O is retried from the event loop (drained()), this often, this long.
+const DRAIN_RETRY_MS = 20;
+const DRAIN_RETRY_TOTAL_MS = 20_000;
 
 export class StorageImage extends EventEmitter {
   readonly id: string;
@@ -99,18 +114,31 @@ export class StorageImage extends EventEmitter {
   private readonly relationships = new Map<string, Relationship>();
   private readonly freeVolumeSlots: number[] = [];
   private readonly freeRelSlots: number[] = [];
-  private readonly rates = new Map<string, { bytes: number; at: number; rate: number }>();
+  private readonly rates = new Map<string, { bytes: number; at: number; rate: number; movedAt: number }>();
+  // Relationship IDs by core slot, with the slot's generation at establish (failures name a slot).
+  private readonly slotIds = new Map<number, { id: string; generation: number }>();
+  private readonly faults: CopyFaults;
+  readonly waitTimeouts: Timeouts;
   private readonly progressIntervalMs: number;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
+  // Pairs whose copy completed and which then ended by themselves: a wait for one is already over.
+  private readonly copiedIds = new Set<string>();
+  private readonly aborts: EngineError[] = [];
 
   constructor(options: ImageOptions = {}) {
     super();
     this.model = options.model ?? "2105";
     this.id = imageId(this.model, options.serial ?? "75TZ001");
     const module = coreModule(options.build ?? defaultBuild());
-    this.core = new CoreThread(createImageMemory(), 0, module, true);
-    this.pool = new CopyPool(this.core, module, this.threads, options.workers ?? availableParallelism());
+    this.waitTimeouts = { ...WAIT_TIMEOUTS_MS, ...options.waitTimeouts };
+    this.core = new CoreThread(createImageMemory(), 0, module, true, this.waitTimeouts);
+    this.faults = new CopyFaults(this.core, this.waitTimeouts, {
+      fault: (id, fault) => this.emit("fault", { id, fault }),
+      recovered: (id, fault) => this.emit("recovered", { id, fault }),
+    });
+    const handlers = { failure: (failure: CopyFailure) => this.onCopyFailure(failure), exit: (exit: WorkerExit) => this.emit("worker-exit", exit) };
+    this.pool = new CopyPool(this.core, module, this.threads, options.workers ?? availableParallelism(), handlers, this.waitTimeouts);
     this.progressIntervalMs = options.progressIntervalMs ?? PROGRESS_INTERVAL_MS;
     this.pools = new PoolTable(this.core, this.id);
     if (options.defaultPools ?? true) this.pools.addDefaults();
@@ -218,9 +246,10 @@ export class StorageImage extends EventEmitter {
     this.checkOpen();
     const volume = this.idleVolume(idText);
     const code = this.core.exports.volume_destroy(volume.slot);
-    if (code !== CoreCode.OK) throw coreError(code, `remove volume ${volume.id}`);
+    if (code !== CoreCode.OK) throw coreError(code, `remove volume ${volume.id}`, this.waitTimeouts);
     this.volumes.delete(volume.id);
     this.freeVolumeSlots.push(volume.slot);
+    this.faults.spaceFreed();
   }
 
   // Releases a volume's data (it reads as zeros) and makes it usable again.
@@ -228,7 +257,8 @@ export class StorageImage extends EventEmitter {
     this.checkOpen();
     const volume = this.idleVolume(idText, "reinitialising");
     const code = this.core.exports.volume_reinit(volume.slot);
-    if (code !== CoreCode.OK) throw coreError(code, `reinitialise volume ${volume.id}`);
+    if (code !== CoreCode.OK) throw coreError(code, `reinitialise volume ${volume.id}`, this.waitTimeouts);
+    this.faults.spaceFreed();
   }
 
   volume(idText: string): Volume {
@@ -287,7 +317,7 @@ export class StorageImage extends EventEmitter {
     const code = this.core.exports.rel_establish(slot, source.slot, target.slot, flags);
     if (code !== CoreCode.OK) {
       this.freeRelSlots.push(slot);
-      throw coreError(code, `establish FlashCopy pair ${id}`);
+      throw coreError(code, `establish FlashCopy pair ${id}`, this.waitTimeouts);
     }
     const relationship: Relationship = {
       id, sourceId: source.id, targetId: target.id, slot,
@@ -296,11 +326,18 @@ export class StorageImage extends EventEmitter {
       tgtinhibit: options.tgtinhibit ?? false, seqnum, createdAt: new Date(), syncedAt: null,
     };
     this.relationships.set(id, relationship);
-    if (!relationship.nocopy) {
-      this.rates.set(id, { bytes: 0, at: performance.now(), rate: 0 });
-      this.startProgress();
-    }
+    this.copiedIds.delete(id);
+    this.watchRelationship(relationship, 0);
     return relationship;
+  }
+
+  // Follows a new or restored relationship: its slot (failures name one) and its copy's progress.
+  private watchRelationship(relationship: Relationship, copiedBytes: number): void {
+    this.slotIds.set(relationship.slot, { id: relationship.id, generation: this.core.exports.rel_generation(relationship.slot) });
+    if (relationship.nocopy) return;
+    const now = performance.now();
+    this.rates.set(relationship.id, { bytes: copiedBytes, at: now, rate: 0, movedAt: now });
+    this.startProgress();
   }
 
   // Ends a relationship. Returns true when its copy was complete; when it was
@@ -309,15 +346,53 @@ export class StorageImage extends EventEmitter {
     this.checkOpen();
     const relationship = this.relationship(idText);
     const code = this.core.exports.rel_withdraw(relationship.slot);
-    if (code < 0) throw coreError(code, `withdraw FlashCopy pair ${relationship.id}`);
+    if (code < 0) throw coreError(code, `withdraw FlashCopy pair ${relationship.id}`, this.waitTimeouts);
     this.forget(relationship);
+    this.faults.spaceFreed();
     return code === 0;
   }
 
   private forget(relationship: Relationship): void {
     this.relationships.delete(relationship.id);
     this.rates.delete(relationship.id);
+    this.slotIds.delete(relationship.slot);
+    this.faults.forget(relationship.id);
     this.freeRelSlots.push(relationship.slot);
+  }
+
+  // Runs a change that freezes volumes (establish, withdraw, remove,
+  // reinitialise): the core drains their in-flight I/O for at most the drain
+  // bound (~50 ms, so the event loop never stalls longer) and then gives up
+  // with nothing changed. Here such a give-up is retried from the event loop
+  // until DRAIN_RETRY_TOTAL_MS have passed, then reported.
+  async drained<T>(change: () => T, signal?: AbortSignal): Promise<T> {
+    const started = performance.now();
+    for (;;) {
+      try {
+        return change();
+      } catch (error) {
+        const retryable = error instanceof EngineError && (error.code === "DRAIN_TIMEOUT" || error.code === "FROZEN");
+        if (!retryable || signal?.aborted || performance.now() - started > DRAIN_RETRY_TOTAL_MS) throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, DRAIN_RETRY_MS));
+    }
+  }
+
+  private onCopyFailure(failure: CopyFailure): void {
+    const known = this.slotIds.get(failure.relSlot);
+    const current = failure.relSlot >= 0 && this.core.exports.rel_generation(failure.relSlot) === failure.generation;
+    if (known && current && known.generation === failure.generation) {
+      this.faults.record({ id: known.id, slot: failure.relSlot }, failure);
+      return;
+    }
+    // A worker lost outside any relationship still fails every wait for a copy of this image.
+    if (failure.code === "abort") {
+      this.aborts.push(new EngineError("CORE_ABORT", `background copy on ${this.id} failed: the core aborted in copy worker ${failure.threadId}: ${failure.message}`));
+      this.emit("abort", failure);
+    } else if (failure.code === "exit") {
+      this.aborts.push(new EngineError("WORKER_EXITED", `background copy on ${this.id} lost a worker: ${failure.message}`));
+      this.emit("abort", failure);
+    }
   }
 
   relationship(idText: string): Relationship {
@@ -346,13 +421,23 @@ export class StorageImage extends EventEmitter {
   status(idText: string): RelationshipStatus {
     const relationship = this.relationship(idText);
     const pendingTracks = this.core.exports.rel_pending(relationship.slot);
+    const fault = this.faults.get(relationship.id);
     return {
       ...relationship,
       pendingTracks,
       copiedBytes: Number(this.core.exports.rel_copied_bytes(relationship.slot)),
-      activeCopy: !relationship.nocopy && pendingTracks > 0,
+      activeCopy: !relationship.nocopy && pendingTracks > 0 && (fault === null || fault.retrying),
       bytesPerSecond: this.rates.get(relationship.id)?.rate ?? 0,
+      state: fault?.state ?? "Valid",
+      reason: fault ? faultReason(fault) : null,
+      fault,
     };
+  }
+
+  // Failures of this image's copy workers that no relationship carries (an
+  // abort outside any copy); every wait for a copy fails while there is one.
+  get workerAborts(): readonly EngineError[] {
+    return this.aborts;
   }
 
   // Tracks changed since establish on the source or the target (-record relationships).
@@ -388,6 +473,7 @@ export class StorageImage extends EventEmitter {
       if (relationship.nocopy) continue;
       const tracksLeft = this.core.exports.rel_pending(relationship.slot);
       const rate = this.updateRate(relationship, now);
+      this.faults.observe(relationship.id, this.rates.get(relationship.id)?.bytes ?? 0, tracksLeft);
       if (tracksLeft > 0) {
         active++;
         this.emit("progress", { id: relationship.id, tracksLeft, trackCount: relationship.trackCount, bytesPerSecond: rate } satisfies ProgressEvent);
@@ -409,6 +495,9 @@ export class StorageImage extends EventEmitter {
     if (seconds > 0) {
       const instant = (bytes - sample.bytes) / seconds;
       sample.rate = sample.rate === 0 ? instant : sample.rate + RATE_SMOOTHING * (instant - sample.rate);
+      if (bytes > sample.bytes) sample.movedAt = now;
+      // A stalled copy has no rate: an average decaying towards 0 would promise an ETA of ages.
+      if (now - sample.movedAt >= STALLED_MS) sample.rate = 0;
       sample.bytes = bytes;
       sample.at = now;
     }
@@ -422,13 +511,17 @@ export class StorageImage extends EventEmitter {
     const code = this.core.exports.rel_withdraw(relationship.slot);
     if (code < 0) return; // busy: the next poll tries again
     this.forget(relationship);
+    this.copiedIds.add(relationship.id);
     this.emit("copied", relationship);
   }
 
   // Resolves when the background copies of the given pairs (all, by default)
-  // have completed; rejects on timeout or abort.
+  // have completed; rejects on timeout or abort, and at once when one of them
+  // cannot go on (its state is not Valid) or a copy worker of the image aborted.
+  // A pair whose copy completed and which then ended by itself is already done.
   waitForCopy(ids?: string[], options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
-    const wanted = (ids ?? this.listRelationships().filter((r) => !r.nocopy).map((r) => r.id)).map((id) => this.relationship(id));
+    const named = ids ?? this.listRelationships().filter((r) => !r.nocopy).map((r) => r.id);
+    const wanted = named.filter((id) => !this.copiedIds.has(id.toUpperCase()) || this.hasRelationship(id)).map((id) => this.relationship(id));
     for (const relationship of wanted) {
       if (relationship.nocopy) {
         return Promise.reject(new EngineError("BAD_ARGUMENT", `FlashCopy pair ${relationship.id} was established with -nocp: it has no background copy to wait for`));
@@ -443,22 +536,39 @@ export class StorageImage extends EventEmitter {
         if (error) reject(error);
         else resolve();
       };
-      const onAbort = () => finish(new EngineError("CANCELLED", `wait for ${wanted.map((r) => r.id).join(" ")} cancelled`));
-      const timer = setInterval(() => {
+      const check = () => {
         this.poll();
-        if (settled()) finish();
-      }, this.progressIntervalMs);
+        const failed = this.copyFailure(wanted);
+        if (failed) finish(failed);
+        else if (settled()) finish();
+      };
+      const onAbort = () => finish(new EngineError("CANCELLED", `wait for ${wanted.map((r) => r.id).join(" ")} cancelled`));
+      const timer = setInterval(check, this.progressIntervalMs);
       const timeoutMs = options.timeoutMs ?? 0;
       const deadline = timeoutMs > 0
         ? setTimeout(() => finish(new EngineError("TIMEOUT", `background copy of ${wanted.map((r) => r.id).join(" ")} did not complete within ${timeoutMs} ms`)), timeoutMs)
         : undefined;
       options.signal?.addEventListener("abort", onAbort, { once: true });
       if (options.signal?.aborted) onAbort();
-      else if (settled()) {
-        this.poll();
-        finish();
-      }
+      else check();
     });
+  }
+
+  // Why the background copy of one of `wanted` cannot complete, or null.
+  private copyFailure(wanted: readonly Relationship[]): EngineError | null {
+    if (this.aborts.length > 0) return this.aborts[0];
+    for (const relationship of wanted) {
+      if (!this.relationships.has(relationship.id)) continue;
+      const fault = this.faults.get(relationship.id);
+      // A retry under way is waited for: it either copies again or fails again.
+      if (!fault || fault.retrying) continue;
+      const left = this.core.exports.rel_pending(relationship.slot);
+      return new EngineError(
+        fault.code,
+        `FlashCopy pair ${relationship.id} is ${fault.state}: its background copy cannot go on (${left} of ${relationship.trackCount} tracks left): ${faultReason(fault)}`,
+      );
+    }
+    return null;
   }
 
   // Copies pending tracks from the calling thread (deterministic tests and
@@ -470,7 +580,7 @@ export class StorageImage extends EventEmitter {
     if (full !== null) {
       throw new EngineError("NO_SPACE", `cannot copy tracks of FlashCopy pair ${relationship.id}: extent pool ${full} of target ${relationship.targetId} is full; the tracks stay pending`);
     }
-    if (copied < 0) throw coreError(copied, `copy tracks of FlashCopy pair ${relationship.id}`);
+    if (copied < 0) throw coreError(copied, `copy tracks of FlashCopy pair ${relationship.id}`, this.waitTimeouts);
     return copied;
   }
 
@@ -506,7 +616,20 @@ export class StorageImage extends EventEmitter {
         `volume ${volume.id} is not usable: a FlashCopy onto it was withdrawn before its copy completed; make it a FlashCopy target again or reinitialise it`,
       );
     }
-    return coreError(code, `${action} volume ${volume.id}`);
+    return coreError(code, `${action} volume ${volume.id}`, this.waitTimeouts);
+  }
+
+  // A failed write: the core says how much of it it applied before it failed;
+  // `before` counts the bytes of earlier calls of a multi-call write.
+  private writeError(code: number, volume: Volume, offset: number, length: number, before = 0): EngineError {
+    const error = this.ioError(code, volume, "write", length);
+    const written = before + this.core.exports.io_written_before_failure();
+    if (written === 0) return error;
+    return new EngineError(
+      error.code,
+      `${error.message}; ${written} of the write's ${length} bytes (from offset ${offset}) were written before it failed, the rest not`,
+      written,
+    );
   }
 
   // Out of space: the full pool among the volume's and its FlashCopy targets', else the image's memory.
@@ -518,9 +641,9 @@ export class StorageImage extends EventEmitter {
       const full = this.fullPool(candidate, needed);
       if (full === null) continue;
       const whose = candidate === volume ? `its extent pool ${full}` : `extent pool ${full} of its FlashCopy target ${candidate.id}`;
-      return new EngineError("NO_SPACE", `cannot ${action} volume ${volume.id}: ${whose} is full (the write needs up to ${needed} extents); nothing was written`);
+      return new EngineError("NO_SPACE", `cannot ${action} volume ${volume.id}: ${whose} is full (the write needs up to ${needed} extents)`);
     }
-    return coreError(CoreCode.NO_SPACE, `${action} volume ${volume.id}`);
+    return coreError(CoreCode.NO_SPACE, `${action} volume ${volume.id}`, this.waitTimeouts);
   }
 
   // "P3 (2048 of 2048 extents allocated)" when the volume's pool has fewer than `needed` extents free.
@@ -540,18 +663,23 @@ export class StorageImage extends EventEmitter {
     if (data.byteLength <= STAGING_SIZE) {
       staging.set(data);
       const code = exports.io_write(volume.slot, offset, data.byteLength, this.core.stagingPointer);
-      if (code !== CoreCode.OK) throw this.ioError(code, volume, "write", data.byteLength);
+      if (code !== CoreCode.OK) throw this.writeError(code, volume, offset, data.byteLength);
       return;
     }
-    this.held(volume, "write", () => {
-      for (let done = 0; done < data.byteLength; done += STAGING_SIZE) {
+    const entered = exports.io_begin(volume.slot);
+    if (entered !== CoreCode.OK) throw this.ioError(entered, volume, "write");
+    let failure: EngineError | null = null;
+    try {
+      for (let done = 0; done < data.byteLength && failure === null; done += STAGING_SIZE) {
         const chunk = data.subarray(done, done + STAGING_SIZE);
         staging.set(chunk);
         const code = exports.io_write_held(volume.slot, offset + done, chunk.byteLength, this.core.stagingPointer);
-        if (code !== CoreCode.OK) return code;
+        if (code !== CoreCode.OK) failure = this.writeError(code, volume, offset, data.byteLength, done);
       }
-      return CoreCode.OK;
-    });
+    } finally {
+      exports.io_end(volume.slot);
+    }
+    if (failure) throw failure;
   }
 
   read(idText: string, offset: number, length: number): Uint8Array {
@@ -598,7 +726,7 @@ export class StorageImage extends EventEmitter {
     this.checkRange(volume, offset, length);
     checkSeed(seed);
     const code = this.core.exports.io_write_pattern(volume.slot, offset, length, seed >>> 0);
-    if (code !== CoreCode.OK) throw this.ioError(code, volume, "write", length);
+    if (code !== CoreCode.OK) throw this.writeError(code, volume, offset, length);
   }
 
   fill(idText: string, offset: number, length: number, value: number): void {
@@ -609,7 +737,7 @@ export class StorageImage extends EventEmitter {
       throw new EngineError("BAD_ARGUMENT", `fill value ${value} is not a byte (0 to 255)`);
     }
     const code = this.core.exports.io_fill(volume.slot, offset, length, value);
-    if (code !== CoreCode.OK) throw this.ioError(code, volume, "write", length);
+    if (code !== CoreCode.OK) throw this.writeError(code, volume, offset, length);
   }
 
   // xxHash64 of a range as a host read sees it, as 16 hex digits.
@@ -640,9 +768,7 @@ export class StorageImage extends EventEmitter {
     if (this.relationships.has(relationship.id)) throw new EngineError("BUSY", `FlashCopy pair ${relationship.id} already exists on ${this.id}`);
     takeSlot(this.freeRelSlots, relationship.slot, `FlashCopy pair ${relationship.id}`);
     this.relationships.set(relationship.id, relationship);
-    if (relationship.nocopy) return;
-    this.rates.set(relationship.id, { bytes: Number(this.core.exports.rel_copied_bytes(relationship.slot)), at: performance.now(), rate: 0 });
-    this.startProgress();
+    this.watchRelationship(relationship, Number(this.core.exports.rel_copied_bytes(relationship.slot)));
   }
 
   // ---- lifecycle -----------------------------------------------------------------
@@ -660,8 +786,21 @@ export class StorageImage extends EventEmitter {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.faults.dispose();
     await this.pool.stop();
   }
+}
+
+// "out of space; retry 3 in 1.6 s": the cause, and what happens next.
+export function faultReason(fault: CopyFault): string {
+  if (fault.state === "Tgt Failed") return fault.reason;
+  const retried = fault.retries > 0 ? `, retried ${fault.retries} time${fault.retries === 1 ? "" : "s"}` : "";
+  const next = fault.retrying
+    ? "a retry is under way"
+    : fault.nextRetryAt
+      ? `next retry in ${Math.max(0, (fault.nextRetryAt.getTime() - Date.now()) / 1000).toFixed(1)} s`
+      : "not retried";
+  return `${fault.reason}${retried}; ${next}, and at once when space is freed (rmfbvol, initfbvol, rmflash)`;
 }
 
 function takeSlot(freeSlots: number[], slot: number, what: string): void {

@@ -1,10 +1,10 @@
 // A workload thread: host I/O on one volume through the core's host path
 // until told to stop, its duration ends, or the core refuses an I/O.
 // See workload.ts for the statistics buffer it fills.
-import { workerData } from "node:worker_threads";
-import { CoreThread } from "../core/core.js";
+import { parentPort, workerData } from "node:worker_threads";
+import { CoreThread, type WaitTimeouts } from "../core/core.js";
 import {
-  BIG_BYTES, BIG_IOS, HISTOGRAM_BUCKETS, HISTOGRAM_OFFSET, STATE_FAILED, STATE_FINISHED, WORD_ERROR, WORD_SLEEP,
+  BIG_BYTES, BIG_IOS, ERROR_ABORTED, HISTOGRAM_BUCKETS, HISTOGRAM_OFFSET, STATE_FAILED, STATE_FINISHED, WORD_ERROR, WORD_SLEEP,
   WORD_STATE, WORD_STOP, bucketOf, type WorkloadSpec,
 } from "./workload.js";
 
@@ -16,6 +16,7 @@ interface WorkloadWorkerData {
   slot: number;
   volumeBytes: number;
   spec: WorkloadSpec;
+  timeouts: WaitTimeouts;
 }
 
 const FLUSH_EVERY_IOS = 64; // counters reach the main thread at least this often
@@ -26,7 +27,7 @@ const HOTSPOT_PERCENT = 90; // of I/Os, to a tenth of the volume
 
 const data = workerData as WorkloadWorkerData;
 const { spec } = data;
-const core = new CoreThread(data.memory, data.threadId, data.module);
+const core = new CoreThread(data.memory, data.threadId, data.module, false, data.timeouts);
 const words = new Int32Array(data.stats, 0, HISTOGRAM_OFFSET / 4);
 const big = new BigInt64Array(data.stats, 0, HISTOGRAM_OFFSET / 8);
 const histogram = new Int32Array(data.stats, HISTOGRAM_OFFSET, HISTOGRAM_BUCKETS);
@@ -119,4 +120,12 @@ function run(): void {
   Atomics.store(words, WORD_STATE, STATE_FINISHED);
 }
 
-run();
+// A trap of the core (a failed assertion of the debug build) fails the
+// workload with its message; the thread then ends and is reaped.
+try {
+  run();
+} catch (error) {
+  Atomics.store(words, WORD_ERROR, ERROR_ABORTED);
+  Atomics.store(words, WORD_STATE, STATE_FAILED);
+  parentPort?.postMessage({ type: "abort", message: error instanceof Error ? error.message : String(error) });
+}

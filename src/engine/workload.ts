@@ -6,7 +6,7 @@
 //
 //   byte  0  i32  stop        main → worker: 1 asks the worker to stop
 //   byte  4  i32  state       worker → main: 0 running, 1 finished, 2 failed
-//   byte  8  i32  error       worker → main: the core code that failed it
+//   byte  8  i32  error       worker → main: the core code that failed it (ERROR_ABORTED: the core trapped)
 //   byte 12  i32  sleep       a word nobody notifies: the worker waits on it to pace I/O
 //   byte 16  i64  ios         I/Os completed
 //   byte 24  i64  bytes       bytes moved
@@ -16,7 +16,6 @@
 // The worker is the only writer of every field but `stop`.
 import { Worker } from "node:worker_threads";
 import { STAGING_SIZE } from "../core/codes.js";
-import { coreModule } from "../core/core.js";
 import { EngineError } from "./errors.js";
 import { coreError } from "./core-errors.js";
 import type { StorageImage } from "./image.js";
@@ -69,6 +68,9 @@ export const STATS_BYTES = HISTOGRAM_OFFSET + HISTOGRAM_BUCKETS * 4;
 export const STATE_RUNNING = 0;
 export const STATE_FINISHED = 1;
 export const STATE_FAILED = 2;
+// In the error word: the core trapped (a failed assertion of the debug
+// build); the worker posts the trap's message and ends.
+export const ERROR_ABORTED = 1;
 
 export function bucketOf(nanos: number): number {
   const value = Math.min(Math.max(0, Math.floor(nanos)), 0x7fffffff);
@@ -123,13 +125,18 @@ export class Workload {
     const threadId = image.threadIds.take();
     this.worker = new Worker(new URL("./workload-worker.js", import.meta.url), {
       workerData: {
-        memory: image.memory, module: coreModule(), threadId, stats: buffer,
-        slot: volume.slot, volumeBytes: volume.sizeBytes, spec,
+        memory: image.memory, module: image.core.module, threadId, stats: buffer,
+        slot: volume.slot, volumeBytes: volume.sizeBytes, spec, timeouts: image.waitTimeouts,
       },
     });
     // Not unref'd: a running workload keeps the process alive until stopped or done.
+    this.worker.on("message", (message: { type: string; message?: string }) => {
+      if (message.type === "abort") {
+        this.error = new EngineError("CORE_ABORT", `workload ${spec.name} on volume ${spec.volumeId} stopped: the core aborted (${message.message})`);
+      }
+    });
     this.worker.once("error", (error) => {
-      this.error = new EngineError("BUSY", `workload ${spec.name} crashed: ${error.message}`);
+      this.error ??= new EngineError("WORKER_EXITED", `workload ${spec.name} on volume ${spec.volumeId} crashed: ${error.message}`);
     });
     this.done = new Promise((resolve) => {
       this.worker.once("exit", () => {
@@ -137,10 +144,7 @@ export class Workload {
         // The thread is gone: free whatever it held before its id is reused.
         image.core.exports.reap_thread(threadId);
         image.threadIds.release(threadId);
-        const state = Atomics.load(this.words, WORD_STATE);
-        if (state === STATE_FAILED && !this.error) {
-          this.error = coreError(Atomics.load(this.words, WORD_ERROR), `do I/O on volume ${spec.volumeId} for workload ${spec.name}`);
-        }
+        this.error ??= this.failure();
         resolve();
       });
     });
@@ -150,11 +154,27 @@ export class Workload {
     return this.endedAt === null;
   }
 
+  // What the worker wrote when the core refused an I/O; read from the shared
+  // words, so that a failure shows at once, before the thread has ended.
+  private failure(): EngineError | null {
+    if (Atomics.load(this.words, WORD_STATE) !== STATE_FAILED) return null;
+    const code = Atomics.load(this.words, WORD_ERROR);
+    if (code === ERROR_ABORTED) return null; // its message comes as an 'abort' message
+    return coreError(code, `do I/O on volume ${this.spec.volumeId} for workload ${this.spec.name}`, this.image.waitTimeouts);
+  }
+
   // running, then finished (its duration ended), stopped (on request) or failed.
   get state(): "running" | "finished" | "stopped" | "failed" {
-    if (this.error) return "failed";
+    if (this.error || Atomics.load(this.words, WORD_STATE) === STATE_FAILED) return "failed";
     if (this.running) return "running";
     return Atomics.load(this.words, WORD_STOP) !== 0 ? "stopped" : "finished";
+  }
+
+  // Why it failed (null unless it did), as soon as the worker has said so.
+  get failureReason(): string | null {
+    const error = this.error ?? this.failure();
+    if (error) return error.message;
+    return this.state === "failed" ? "the core aborted; the worker is ending" : null;
   }
 
   async stop(): Promise<void> {

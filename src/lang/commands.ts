@@ -255,7 +255,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "lsflash", group: "ds", summary: "list FlashCopy relationships",
     usage: "lsflash [-l | -s] [-state valid|invalid] [-record] [-persist] [-activecp] [-revertible] [-cp] [-fmt ...] [-fullid] [-dev IMAGE] [VOLUME_ID | SOURCE:TARGET]...",
     options: [
-      { name: "l", summary: "long: also OutOfSyncTracks DateCreated DateSynced State" },
+      { name: "l", summary: "long: also OutOfSyncTracks DateCreated DateSynced State Reason" },
       { name: "s", summary: "short: IDs only" },
       { name: "state", kind: "enum", values: ["valid", "invalid", "validation_required", "tgt_failed"], summary: "only relationships in this state" },
       { name: "record", summary: "only relationships with change recording" },
@@ -377,7 +377,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     ],
   },
   {
-    name: "lsworkload", group: "workload", summary: "list workloads: IOPS, MB/s, p50 and p99 latency",
+    name: "lsworkload", group: "workload", summary: "list workloads: state, IOPS, MB/s, p50 and p99 latency, why a failed one failed",
     usage: "lsworkload [-fmt ...] [NAME...]",
     options: [...LISTING],
     operands: [{ name: "NAME", kind: "name", optional: true, repeat: true, summary: "workloads to list" }],

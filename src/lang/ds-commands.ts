@@ -160,7 +160,7 @@ async function rmfbvol(context: CommandContext): Promise<CommandResult> {
     const question = infoLine(INFO.volumeRemoveQuestion, "rmfbvol", `Are you sure you want to delete FB volume ${id}? [y/n]:`);
     const answer = await confirmed(context, question, lines, `FB volume ${id} not deleted`);
     if (!answer) continue;
-    image.removeVolume(id);
+    await image.drained(() => image.removeVolume(id), context.signal);
     removed.push(id);
     lines.push(infoLine(INFO.volumeRemoved, "rmfbvol", `FB volume ${id} successfully deleted.`));
   }
@@ -177,7 +177,7 @@ async function initfbvol(context: CommandContext): Promise<CommandResult> {
   for (const { item: id } of items) {
     const question = infoLine(INFO.volumeInitQuestion, "initfbvol", `Are you sure you want to release the data of FB volume ${id}? [y/n]:`);
     if (!(await confirmed(context, question, lines, `FB volume ${id} not initialised`))) continue;
-    image.reinitVolume(id);
+    await image.drained(() => image.reinitVolume(id), context.signal);
     initialised.push(id);
     lines.push(infoLine(INFO.volumeInitialised, "initfbvol", `FB volume ${id} successfully initialised.`));
   }
@@ -273,7 +273,8 @@ async function mkflash(context: CommandContext): Promise<CommandResult> {
   const record = context.flag("record");
   const options = { nocopy, persist: context.flag("persist") || record, record, tgtinhibit: context.flag("tgtinhibit"), seqnum };
   const created: string[] = [];
-  for (const { item: [source, target] } of list) created.push(image.establish(source, target, options).id);
+  // drained(): an establish whose drain of in-flight I/O timed out is retried from the event loop.
+  for (const { item: [source, target] } of list) created.push((await image.drained(() => image.establish(source, target, options), context.signal)).id);
   const lines = created.map((id) => infoLine(INFO.flashCreated, "mkflash", `FlashCopy pair ${id} successfully created.`));
   if (context.flag("wait")) {
     for (const line of lines) context.session.write(line);
@@ -291,7 +292,9 @@ const LSFLASH_COLUMNS = [
   "ID", "SrcLSS", "SequenceNum", "Timeout", "ActiveCopy", "Recording", "Persistent", "Revertible",
   "SourceWriteEnabled", "TargetWriteEnabled", "BackgroundCopy",
 ];
-const LSFLASH_LONG_COLUMNS = [...LSFLASH_COLUMNS, "OutOfSyncTracks", "DateCreated", "DateSynced", "State"];
+// State is DS CLI's (Valid, Validation Required, Tgt Failed: src/engine/copy-faults.ts);
+// Reason, last, is tzero's: why the state is not Valid ("-" when it is).
+const LSFLASH_LONG_COLUMNS = [...LSFLASH_COLUMNS, "OutOfSyncTracks", "DateCreated", "DateSynced", "State", "Reason"];
 
 // `-state tgt_failed` matches the State column `Tgt Failed`.
 const stateKey = (state: string) => state.toLowerCase().replace(/[\s_]+/g, "_");
@@ -337,7 +340,8 @@ function flashRecord(context: CommandContext, image: StorageImage, status: Relat
     OutOfSyncTracks: status.pendingTracks,
     DateCreated: dsDate(status.createdAt),
     DateSynced: status.syncedAt ? dsDate(status.syncedAt) : dsDate(status.createdAt),
-    State: "Valid",
+    State: status.state,
+    Reason: status.reason ?? "-",
   } satisfies ValueRecord;
 }
 
@@ -352,7 +356,7 @@ async function rmflash(context: CommandContext): Promise<CommandResult> {
     const question = infoLine(INFO.flashRemoveQuestion, "rmflash", `Are you sure you want to remove the FlashCopy pair ${id}? [y/n]:`);
     if (!(await confirmed(context, question, lines, `FlashCopy pair ${id} not removed`))) continue;
     const relationship = image.relationship(id);
-    const complete = image.withdraw(id);
+    const complete = await image.drained(() => image.withdraw(id), context.signal);
     removed.push(id);
     lines.push(infoLine(INFO.flashRemoved, "rmflash", `FlashCopy pair ${id} successfully removed.`));
     if (!complete) {

@@ -258,7 +258,7 @@ interface VolumeChange {
   blocks?: number;
 }
 
-function chfbvol(context: CommandContext): CommandResult {
+async function chfbvol(context: CommandContext): Promise<CommandResult> {
   const image = context.image();
   if (!context.flag("name") && !context.flag("cap")) throw new EngineError("BAD_ARGUMENT", "chfbvol needs -name or -cap: there is nothing to change");
   const unit = context.convert("type", (value) => formatValue(value).toLowerCase() as CapacityUnit);
@@ -280,7 +280,8 @@ function chfbvol(context: CommandContext): CommandResult {
     }));
   }
   for (const change of changes) {
-    if (change.capacity !== undefined) image.growVolume(change.volume.id, change.capacity, change.unit);
+    // Growing freezes the volume; a freeze that could not drain its I/O in time is retried.
+    if (change.capacity !== undefined) await image.drained(() => image.growVolume(change.volume.id, change.capacity!, change.unit), context.signal);
     if (change.name !== undefined) image.renameVolume(change.volume.id, change.name);
   }
   const ids = changes.map((change) => change.volume.id);

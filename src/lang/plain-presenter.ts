@@ -49,8 +49,13 @@ export class PlainPresenter implements ProgressPresenter {
         reported.add(pair);
         continue;
       }
-      remaining++;
       const status = image.status(pair);
+      // A copy held by a failure is not waited for: the waiting command reports the failure.
+      if (status.state !== "Valid" && status.fault && !status.fault.retrying) {
+        this.write(`${pair} background copy held: ${status.state}: ${status.reason}`);
+        continue;
+      }
+      remaining++;
       this.write(copyLine(pair, tracksLeft, status.trackCount, status.bytesPerSecond));
     }
     return remaining;
@@ -61,9 +66,10 @@ function activeCopies(image: StorageImage): string[] {
   return image.listRelationships().filter((relationship) => !relationship.nocopy).map((relationship) => relationship.id);
 }
 
+// The ETA is "—" while the copy makes no progress (no rate, or one so small its ETA means nothing).
 export function copyLine(pair: string, tracksLeft: number, trackCount: number, bytesPerSecond: number): string {
   const done = trackCount === 0 ? 100 : (100 * (trackCount - tracksLeft)) / trackCount;
-  const eta = bytesPerSecond > 0 ? ` ETA ${formatSeconds((tracksLeft * 65536) / bytesPerSecond)}` : "";
+  const eta = ` ETA ${formatSeconds((tracksLeft * 65536) / bytesPerSecond)}`;
   return `${pair} background copy: ${tracksLeft} of ${trackCount} tracks left (${done.toFixed(1)}% done), ${(bytesPerSecond / MB).toFixed(1)} MB/s${eta}`;
 }
 
@@ -73,7 +79,10 @@ export function workloadLine(stats: WorkloadStats): string {
     + `p50 ${stats.p50Micros.toFixed(1)} us, p99 ${stats.p99Micros.toFixed(1)} us`;
 }
 
+const ETA_SECONDS_MAX = 100 * 3600;
+
 function formatSeconds(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0 || seconds >= ETA_SECONDS_MAX) return "—";
   if (seconds < 1) return "<1s";
   if (seconds < 120) return `${Math.ceil(seconds)}s`;
   return `${Math.ceil(seconds / 60)}min`;

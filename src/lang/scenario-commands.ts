@@ -226,6 +226,7 @@ function lsworkload(context: CommandContext): CommandResult {
         Pattern: workload.spec.pattern,
         BlockSize: workload.spec.blockBytes,
         State: workload.state,
+        Reason: workload.failureReason ?? "-",
         IOPS: Math.round(stats.iops),
         MBps: Number((stats.bytesPerSecond / 1e6).toFixed(1)),
         P50us: Number(stats.p50Micros.toFixed(1)),
@@ -233,7 +234,8 @@ function lsworkload(context: CommandContext): CommandResult {
         IOs: stats.ios,
       };
     });
-  const columns = ["Name", "Volume", "RW", "Pattern", "BlockSize", "State", "IOPS", "MBps", "P50us", "P99us", "IOs"];
+  // Reason says why a failed workload failed, as soon as its thread has said so ("-" otherwise).
+  const columns = ["Name", "Volume", "RW", "Pattern", "BlockSize", "State", "IOPS", "MBps", "P50us", "P99us", "IOs", "Reason"];
   return context.listing({ command: "lsworkload", columns, rows }, null, infoLine(INFO.nothingFound, "lsworkload", "No Workload found."));
 }
 

@@ -28,7 +28,8 @@ Figures("should round percent copied down to a tenth", () => {
 Figures("should give the time left from bytes left and rate", () => {
   assert.is(formatEta(10 * 1_000_000, 1_000_000), "0:10");
   assert.is(formatEta(3725 * 1000, 1000), "1:02:05");
-  assert.is(formatEta(1, 0), "--:--");
+  assert.is(formatEta(1, 0), "—");
+  assert.is(formatEta(96 * 65536, 1e-70), "—", "a rate decayed towards 0 gives no ETA, not ages");
   assert.is(formatEta(0, 0), "0:00");
 });
 Figures("should give latency in µs below a millisecond, else in ms", () => {
@@ -120,7 +121,7 @@ Presenter("should end on q without interrupting, leaving the copy running", asyn
   await watching;
   assert.is(interrupted, 0);
   assert.is(image.status("1000:1001").pendingTracks, 12);
-  assert.match(screen.text, /1000:1001\s+█{6}░{18}\s+25\.0%\s+12 of 16 tracks left\s+0\.0 MB\/s\s+ETA --:--/);
+  assert.match(screen.text, /1000:1001\s+█{6}░{18}\s+25\.0%\s+12 of 16 tracks left\s+0\.0 MB\/s\s+ETA —/);
   assert.not.match(screen.text.split("\n").slice(-3).join("\n"), /q stops watching/);
 });
 
@@ -236,3 +237,25 @@ Tracker("should not be settled while a copy runs", () => {
   tracker.dispose();
 });
 Tracker.run();
+
+const Held = suite("a held copy");
+Held("should show a copy that cannot go on as held, with its reason, and settle the view", async () => {
+  const image = new StorageImage({ workers: 1 });
+  try {
+    image.createVolume({ id: "1000", capacity: 16 * TRACK_BLOCKS });
+    image.createVolume({ id: "1001", capacity: 16 * TRACK_BLOCKS });
+    image.writePattern("1000", 0, TRACK_SIZE, 1);
+    image.core.exports.fault_arm_abort(1);
+    image.establish("1000", "1001");
+    const tracker = new CopyTracker(image, ["1000:1001"]);
+    await until("the copy is held", () => image.status("1000:1001").state !== "Valid", 60_000);
+    const [row] = tracker.sample();
+    assert.is(row.state, "held");
+    assert.match(row.reason ?? "", /^Tgt Failed: the core aborted/);
+    assert.ok(CopyTracker.settled([row]), "a held copy ends a view waiting for copies");
+    tracker.dispose();
+  } finally {
+    await image.close();
+  }
+});
+Held.run();

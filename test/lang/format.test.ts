@@ -44,10 +44,10 @@ Formats("should add the long columns with lsflash -l", async () => {
   const [header, rule, row] = await runOk(recorded, "lsflash -l -bnr off");
   assert.is(
     header,
-    "ID        SrcLSS SequenceNum Timeout ActiveCopy Recording Persistent Revertible SourceWriteEnabled TargetWriteEnabled BackgroundCopy OutOfSyncTracks DateCreated                  DateSynced                   State",
+    "ID        SrcLSS SequenceNum Timeout ActiveCopy Recording Persistent Revertible SourceWriteEnabled TargetWriteEnabled BackgroundCopy OutOfSyncTracks DateCreated                  DateSynced                   State Reason",
   );
   assert.is(rule, "=".repeat(header.length));
-  assert.match(row, /^1000:1001 10 +1F .* 16384 +\w{3} \w{3} \d\d \d\d:\d\d:\d\d UTC \d{4} +\w{3} .* Valid$/);
+  assert.match(row, /^1000:1001 10 +1F .* 16384 +\w{3} \w{3} \d\d \d\d:\d\d:\d\d UTC \d{4} +\w{3} .* Valid +-$/);
 });
 
 Formats("should print only IDs with lsflash -s, and say when nothing is found", async () => {

@@ -10,7 +10,8 @@ const Lines = suite("plain lines");
 
 Lines("should describe a copy and a workload in one line each", () => {
   assert.is(copyLine("1000:1001", 48, 64, 2_000_000), "1000:1001 background copy: 48 of 64 tracks left (25.0% done), 2.0 MB/s ETA 2s");
-  assert.is(copyLine("1000:1001", 64, 64, 0), "1000:1001 background copy: 64 of 64 tracks left (0.0% done), 0.0 MB/s");
+  assert.is(copyLine("1000:1001", 64, 64, 0), "1000:1001 background copy: 64 of 64 tracks left (0.0% done), 0.0 MB/s ETA —");
+  assert.is(copyLine("1000:1001", 96, 32768, 1e-70), "1000:1001 background copy: 96 of 32768 tracks left (99.7% done), 0.0 MB/s ETA —", "no ETA of ages from a rate decayed towards 0");
   assert.is(
     workloadLine({ name: "oltp", volumeId: "1000", running: true, iops: 51234.4, bytesPerSecond: 209_856_000, p50Micros: 9.04, p99Micros: 41.5, ios: 9 }),
     "workload oltp on 1000: 51234 IOPS, 209.9 MB/s, p50 9.0 us, p99 41.5 us",

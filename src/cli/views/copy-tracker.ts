@@ -5,8 +5,9 @@ import { TRACK_SIZE } from "../../core/codes.js";
 
 // copying: background copy running; copied: every track copied (the
 // relationship may have ended by itself); withdrawn: it ended before its copy
-// completed; nocopy: a -nocp relationship, which has no background copy.
-export type CopyState = "copying" | "copied" | "withdrawn" | "nocopy";
+// completed; nocopy: a -nocp relationship, which has no background copy;
+// held: its background copy cannot go on (State not Valid, `reason` says why).
+export type CopyState = "copying" | "copied" | "withdrawn" | "nocopy" | "held";
 
 export interface CopyRow {
   id: string;
@@ -15,6 +16,7 @@ export interface CopyRow {
   // The latest rate while copying; once copied, the average from establish to completion when known.
   bytesPerSecond: number;
   state: CopyState;
+  reason?: string;
 }
 
 export class CopyTracker {
@@ -55,9 +57,12 @@ export class CopyTracker {
     const previous = this.rows.get(id);
     if (this.image.hasRelationship(id)) {
       const status = this.image.status(id);
-      const state: CopyState = status.nocopy ? "nocopy" : status.pendingTracks > 0 ? "copying" : "copied";
+      const held = status.fault !== null && !status.fault.retrying;
+      const state: CopyState = status.nocopy ? "nocopy" : status.pendingTracks === 0 ? "copied" : held ? "held" : "copying";
       const rate = state === "copied" ? averageRate(status) ?? status.bytesPerSecond : status.bytesPerSecond;
-      return { id, trackCount: status.trackCount, tracksLeft: status.pendingTracks, bytesPerSecond: rate, state };
+      const row: CopyRow = { id, trackCount: status.trackCount, tracksLeft: status.pendingTracks, bytesPerSecond: rate, state };
+      if (state === "held") row.reason = `${status.state}: ${status.reason}`;
+      return row;
     }
     // Gone: it ended by itself after its copy (or before this view first looked), or was withdrawn.
     const trackCount = previous?.trackCount ?? this.sourceTrackCount(id);

@@ -29,11 +29,16 @@ export function formatMegabytesPerSecond(bytesPerSecond: number): string {
   return (bytesPerSecond / BYTES_PER_MB).toFixed(1);
 }
 
-// Time left as m:ss or h:mm:ss; "--:--" while no rate is known yet.
+// Shown for an ETA that cannot be known: no rate yet, or a copy making no progress.
+export const NO_ETA = "—";
+const ETA_SECONDS_MAX = 100 * 3600; // beyond 99:59:59 a figure is noise, not a forecast
+
+// Time left as m:ss or h:mm:ss; NO_ETA while no progress gives a rate.
 export function formatEta(bytesLeft: number, bytesPerSecond: number): string {
   if (bytesLeft <= 0) return "0:00";
-  if (!(bytesPerSecond > 0)) return "--:--";
+  if (!(bytesPerSecond > 0)) return NO_ETA;
   const seconds = Math.ceil(bytesLeft / bytesPerSecond);
+  if (!Number.isFinite(seconds) || seconds >= ETA_SECONDS_MAX) return NO_ETA;
   const hours = Math.floor(seconds / 3600);
   const minutes = Math.floor((seconds % 3600) / 60);
   const rest = String(seconds % 60).padStart(2, "0");

@@ -6,12 +6,13 @@ import { formatCount, formatEta, formatMegabytesPerSecond, formatPercent, progre
 
 export const BAR_WIDTH = 24;
 
-const STATE_COLOR = { copying: "cyan", copied: "green", withdrawn: "red", nocopy: "yellow" } as const;
+const STATE_COLOR = { copying: "cyan", copied: "green", withdrawn: "red", nocopy: "yellow", held: "red" } as const;
 
 function stateText(row: CopyRow): string {
   if (row.state === "copied") return "copied";
   if (row.state === "withdrawn") return "withdrawn before its copy completed";
   if (row.state === "nocopy") return "-nocp: no background copy";
+  if (row.state === "held") return `held: ${row.reason ?? "its copy cannot go on"}`;
   return `ETA ${formatEta(row.tracksLeft * TRACK_SIZE, row.bytesPerSecond)}`;
 }
 

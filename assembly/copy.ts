@@ -28,7 +28,7 @@ import {
 } from "./layout";
 import { lock, unlock, gate_enter, gate_exit } from "./sync";
 import { word_load, word_clear, bitmap_find } from "./bitmap";
-import { track_lock, read_pointer, write_pointer, extent_allocated, ensure_extents } from "./volume";
+import { track_lock, read_pointer, write_pointer, extent_allocated, ensure_extents, mark_changed } from "./volume";
 import { take_injected_abort } from "./faults";
 
 // Copies tracks [first_track, first_track + track_count) of source to target.
@@ -46,6 +46,7 @@ export function copy_run_data(source: usize, target: usize, first_track: u32, tr
   }
   const offset = first_track << TRACK_SHIFT;
   memory.copy(write_pointer(target, offset), read_pointer(source, offset), <usize>track_count << TRACK_SHIFT);
+  mark_changed(target, offset, track_count << TRACK_SHIFT);
   return OK;
 }
 

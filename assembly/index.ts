@@ -41,7 +41,8 @@ export {
 export { MEMORY_PAGES_MAX } from "./alloc";
 export { LOCK_TIMEOUT_MS, ALLOC_TIMEOUT_MS, GATE_TIMEOUT_MS, DRAIN_TIMEOUT_MS } from "./sync";
 export {
-  image_quiesce, image_resume, volume_extent_pointer, extent_nonzero_mask, raw_write,
+  image_quiesce, image_resume, image_save_claim, image_save_release, volume_take_changed,
+  volume_extent_pointer, extent_nonzero_mask, extent_nonzero_tracks, raw_write,
   volume_mark_unusable, rel_record_pointer, rel_restore,
 } from "./snapshot";
 

@@ -28,7 +28,7 @@ import {
 } from "./layout";
 import { lock, unlock, gate_enter, gate_exit } from "./sync";
 import { bit_is_set, bit_clear, bit_set } from "./bitmap";
-import { track_lock, read_pointer, write_pointer, ensure_range } from "./volume";
+import { track_lock, read_pointer, write_pointer, ensure_range, mark_changed } from "./volume";
 import { copy_run_data, settle_pending } from "./copy";
 import { pattern_write } from "./pattern";
 import { hash_update } from "./hash";
@@ -125,6 +125,7 @@ function write_target_track(rel: usize, volume: usize, offset: u32, done: u32, l
     settle_pending(rel, 1);
   }
   apply_write(write_pointer(volume, offset), offset, done, length, mode, argument);
+  mark_changed(volume, offset, length);
   unlock(track_lock(source, track));
   return OK;
 }
@@ -178,6 +179,7 @@ export function write_held(slot: u32, offset: u32, length: u32, mode: u32, argum
       }
     }
     apply_write(write_pointer(volume, at), at, done, chunk, mode, argument);
+    mark_changed(volume, at, chunk);
     done += chunk;
   }
   return OK;

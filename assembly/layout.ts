@@ -53,6 +53,7 @@ export const LAYOUT_VERSION: u32 = 1;
 //  32  u64 bytes copied by background copy, all relationships (progress figures)
 //  40  i32 fault injection (tests): while armed, the next thread to copy track
 //          data takes it and aborts there, as a failed assertion would (faults.ts)
+//  44  i32 save claim: 1 while a save owns the volumes' change bitmaps (snapshot.ts)
 //  64  u32 x 32 free-list heads, one per power-of-two size class
 // 1024  POOL_MAX x POOL_ENTRY extent pool table (pool.ts)
 export const H_MAGIC: u32 = 0;
@@ -63,6 +64,7 @@ export const H_WORK_EPOCH: u32 = 24;
 export const H_STOP: u32 = 28;
 export const H_COPIED_BYTES: u32 = 32;
 export const H_FAULT_ABORT: u32 = 40;
+export const H_SAVE_CLAIM: u32 = 44;
 export const H_FREE_LISTS: u32 = 64;
 export const H_POOLS: u32 = 1024;
 
@@ -87,7 +89,9 @@ export const P_ALLOCATED: u32 = 4;
 //  40 u32 first relationship slot + 1 where it is the source, else 0
 //  44 u32 generation, bumped when the slot is freed
 //  48 u32 extent count
-//  52 u32 extent pool index + 1, or 0 for a volume in no pool (no quota)
+//  52 u32 change bitmap pointer: bit set = the track's own bytes changed since
+//         a save last took the bit (snapshot.ts); same word count as a control bitmap
+//  56 u32 extent pool index + 1, or 0 for a volume in no pool (no quota; pool.ts)
 export const V_STATE: u32 = 0;
 export const V_FROZEN: u32 = 4;
 export const V_INFLIGHT: u32 = 8;
@@ -99,7 +103,8 @@ export const V_TARGET_REL: u32 = 36;
 export const V_SOURCE_HEAD: u32 = 40;
 export const V_GENERATION: u32 = 44;
 export const V_EXTENT_COUNT: u32 = 48;
-export const V_POOL: u32 = 52;
+export const V_CHANGED: u32 = 52;
+export const V_POOL: u32 = 56;
 
 export const VOLUME_FREE: u32 = 0;
 export const VOLUME_NORMAL: u32 = 1;

@@ -2,10 +2,17 @@
 //
 // Saving (src/store) captures the image at one point in time:
 //
+//   image_save_claim     own the volumes' change bitmaps (one save at a time)
+//     volume_take_changed                             tracks changed since last taken
 //   image_quiesce        freeze every volume (sync.ts freeze: each one drained of I/O)
 //     extent_nonzero_mask / volume_extent_pointer    read each volume's own bytes
 //     rel_bitmap_pointer / rel_record_pointer        read each relationship's bitmaps
 //   image_resume         thaw every volume
+//   image_save_release   give the change bitmaps up
+//
+// The change bitmaps (volume.ts) let the host copy the data while the image
+// runs, again and again for what changed meanwhile, and quiesce only for the
+// last few changed tracks.
 //
 // While the image is quiesced no other thread is inside any volume's gate, so
 // nothing changes: host I/O enters the gate of the volume it addresses, and a
@@ -31,7 +38,7 @@ import {
   OK, E_BAD_ARGUMENT, E_BUSY, E_NO_SPACE, E_NO_VOLUME, E_RANGE,
   EXTENT_SIZE, EXTENT_TRACKS, TRACK_SHIFT, TRACK_SIZE, WORD_TRACK_SHIFT,
   REL_SLOT_MAX, VOLUME_SLOT_MAX, THREAD_MAX, H_WORK_EPOCH,
-  V_STATE, V_SIZE, V_TRACKS, V_EXTENTS, V_EXTENT_COUNT, V_TARGET_REL, V_SOURCE_HEAD,
+  V_STATE, V_SIZE, V_TRACKS, V_EXTENTS, V_EXTENT_COUNT, V_TARGET_REL, V_SOURCE_HEAD, V_CHANGED, H_SAVE_CLAIM,
   VOLUME_FREE, VOLUME_NORMAL, VOLUME_UNUSABLE,
   R_STATE, R_FLAGS, R_SOURCE, R_TARGET, R_TRACKS, R_BITMAP, R_PENDING, R_CURSOR,
   R_NEXT_SOURCE, R_COPIED_BYTES, R_RECORD_SOURCE, R_RECORD_TARGET, R_WORDS,
@@ -42,7 +49,7 @@ import { alloc, free } from "./alloc";
 import { freeze, thaw, gate_enter, gate_exit } from "./sync";
 import { bitmap_word_count, bitmap_count } from "./bitmap";
 import { link_relationship, free_bitmaps } from "./relationship";
-import { ensure_range, write_pointer } from "./volume";
+import { ensure_range, write_pointer, mark_changed } from "./volume";
 
 const REL_FLAGS_KNOWN: u32 = REL_BACKGROUND | REL_TGTINHIBIT | REL_RECORD | REL_PERSIST;
 const ZERO_CHECK_STRIDE: u32 = 1024; // bytes OR-ed together between early-exit checks
@@ -79,6 +86,34 @@ export function image_quiesce(): i32 {
   }
   quiesced = true;
   return OK;
+}
+
+// Claims the change bitmaps for one save; E_BUSY while another save holds them.
+export function image_save_claim(): i32 {
+  return atomic.cmpxchg<i32>(base() + H_SAVE_CLAIM, 0, 1) == 0 ? OK : E_BUSY;
+}
+
+export function image_save_release(): void {
+  atomic.store<i32>(base() + H_SAVE_CLAIM, 0);
+}
+
+// Moves words [first_word, first_word + word_count) of a volume's change
+// bitmap to `destination` (u64 words), leaving them clear. Returns the number
+// of tracks they mark, or an error code. Only the claiming save calls it.
+export function volume_take_changed(slot: u32, first_word: u32, word_count: u32, destination: usize): i32 {
+  if (slot >= VOLUME_SLOT_MAX) return E_NO_VOLUME;
+  if (!volume_in_use(slot)) return E_NO_VOLUME;
+  const volume = volume_at(slot);
+  const words = bitmap_word_count(load<u32>(volume + V_TRACKS));
+  if (<u64>first_word + <u64>word_count > <u64>words) return E_RANGE;
+  const bitmap = <usize>load<u32>(volume + V_CHANGED);
+  let count: i32 = 0;
+  for (let index: u32 = 0; index < word_count; index++) {
+    const word = atomic.xchg<u64>(bitmap + (<usize>(first_word + index) << 3), 0);
+    store<u64>(destination + (<usize>index << 3), word);
+    count += <i32>popcnt<u64>(word);
+  }
+  return count;
 }
 
 // Thaws what image_quiesce froze. No volume is created or removed meanwhile:
@@ -121,12 +156,19 @@ function track_is_zero(pointer: usize): bool {
 // Bit t set when track t of the extent (volume track extent * EXTENT_TRACKS + t)
 // holds a nonzero byte. 0 for an unallocated extent: its tracks read as zeros.
 export function extent_nonzero_mask(slot: u32, extent: u32): u32 {
+  return extent_nonzero_tracks(slot, extent, (<u32>1 << EXTENT_TRACKS) - 1);
+}
+
+// The same, for the tracks of `wanted` only (bit t: track t of the extent):
+// a save asking about a few changed tracks does not read the others.
+export function extent_nonzero_tracks(slot: u32, extent: u32, wanted: u32): u32 {
   const data = volume_extent_pointer(slot, extent);
   if (data == 0) return 0;
   const first_track = extent * EXTENT_TRACKS;
   const track_count = min<u32>(EXTENT_TRACKS, load<u32>(volume_at(slot) + V_TRACKS) - first_track);
   let mask: u32 = 0;
   for (let track: u32 = 0; track < track_count; track++) {
+    if ((wanted & (<u32>1 << track)) == 0) continue;
     if (!track_is_zero(data + (<usize>track << TRACK_SHIFT))) mask |= <u32>1 << track;
   }
   return mask;
@@ -157,6 +199,7 @@ export function raw_write(slot: u32, offset: u32, length: u32, data: usize): i32
     const at = offset + done;
     const chunk = min<u32>(EXTENT_SIZE - (at & (EXTENT_SIZE - 1)), length - done);
     memory.copy(write_pointer(volume, at), data + <usize>done, chunk);
+    mark_changed(volume, at, chunk);
     done += chunk;
   }
   gate_exit(volume);

@@ -6,17 +6,25 @@
 // (from the shared zero extent). An entry changes from 0 to a pointer once,
 // by compare-exchange, and goes back to 0 only when the volume is frozen
 // (removed or reinitialised).
+//
+// Change bitmap (V_CHANGED): one bit per track, set AFTER every change to the
+// track's own bytes (host writes, copies onto a target, reinitialisation),
+// with an atomic or, which orders the data before the bit: a save that takes
+// a bit (exchanges its word with 0) and then reads the track sees every change
+// whose bit it took, and any later change sets the bit again. A save reads
+// the tracks whose bits it took and repeats until few are left (snapshot.ts).
 
 import {
   OK, E_BAD_ARGUMENT, E_NO_VOLUME, E_BUSY, E_RANGE, POOL_MAX,
   TRACK_SHIFT, TRACK_SIZE, EXTENT_SHIFT, EXTENT_SIZE, VOLUME_SIZE_MAX, VOLUME_SLOT_MAX,
   V_STATE, V_SIZE, V_TRACKS, V_EXTENTS, V_LOCKS, V_EXTENT_COUNT, V_GENERATION,
-  V_TARGET_REL, V_SOURCE_HEAD, V_INFLIGHT, V_FROZEN, V_POOL,
+  V_TARGET_REL, V_SOURCE_HEAD, V_INFLIGHT, V_FROZEN, V_CHANGED, V_POOL, WORD_TRACK_SHIFT,
   VOLUME_FREE, VOLUME_NORMAL, volume_at, zero_extent,
 } from "./layout";
 import { alloc, alloc_failure, free } from "./alloc";
 import { freeze, thaw } from "./sync";
 import { pool_reserve, pool_release } from "./pool";
+import { bitmap_word_count } from "./bitmap";
 
 // @ts-ignore: decorator
 @inline export function volume_tracks(volume: usize): u32 { return load<u32>(volume + V_TRACKS); }
@@ -43,6 +51,17 @@ import { pool_reserve, pool_release } from "./pool";
   const data = <usize>atomic.load<u32>(extent_entry(volume, offset >>> EXTENT_SHIFT));
   assert(data != 0, "write to an unallocated extent");
   return data + <usize>(offset & (EXTENT_SIZE - 1));
+}
+
+// Marks tracks [offset, offset + length) changed; call after the bytes are written.
+export function mark_changed(volume: usize, offset: u32, length: u32): void {
+  if (length == 0) return;
+  const bitmap = <usize>load<u32>(volume + V_CHANGED);
+  const first = offset >>> TRACK_SHIFT;
+  const last = (offset + length - 1) >>> TRACK_SHIFT;
+  for (let track = first; track <= last; track++) {
+    atomic.or<u64>(bitmap + (<usize>(track >>> WORD_TRACK_SHIFT) << 3), <u64>1 << <u64>(track & 63));
+  }
 }
 
 // @ts-ignore: decorator
@@ -98,9 +117,12 @@ export function volume_create(slot: u32, size_bytes: u64): i32 {
   const extents = alloc(extent_count << 2);
   if (extents == 0) return alloc_failure();
   const locks = alloc(track_count << 2);
-  if (locks == 0) {
+  const changed = alloc(bitmap_word_count(track_count) << 3);
+  if (locks == 0 || changed == 0) {
     const failure = alloc_failure();
     free(extents, extent_count << 2);
+    free(locks, track_count << 2);
+    free(changed, bitmap_word_count(track_count) << 3);
     return failure;
   }
   store<u64>(volume + V_SIZE, size_bytes);
@@ -108,6 +130,7 @@ export function volume_create(slot: u32, size_bytes: u64): i32 {
   store<u32>(volume + V_EXTENT_COUNT, extent_count);
   store<u32>(volume + V_EXTENTS, <u32>extents);
   store<u32>(volume + V_LOCKS, <u32>locks);
+  store<u32>(volume + V_CHANGED, <u32>changed);
   store<u32>(volume + V_TARGET_REL, 0);
   store<u32>(volume + V_SOURCE_HEAD, 0);
   store<u64>(volume + V_INFLIGHT, 0);
@@ -126,6 +149,10 @@ function release_extents(volume: usize): void {
     const block = <usize>atomic.xchg<u32>(entry, 0);
     if (block == 0) continue;
     free(block, EXTENT_SIZE);
+    // Its tracks now read as zeros: a save in progress must see them again.
+    const first_offset = extent << EXTENT_SHIFT;
+    const size = load<u64>(volume + V_SIZE);
+    mark_changed(volume, first_offset, <u32>min<u64>(<u64>EXTENT_SIZE, size - <u64>first_offset));
     released++;
   }
   pool_release(volume, released);
@@ -153,6 +180,7 @@ export function volume_destroy(slot: u32): i32 {
   const volume = <usize>entry;
   free(<usize>load<u32>(volume + V_EXTENTS), load<u32>(volume + V_EXTENT_COUNT) << 2);
   free(<usize>load<u32>(volume + V_LOCKS), load<u32>(volume + V_TRACKS) << 2);
+  free(<usize>load<u32>(volume + V_CHANGED), bitmap_word_count(load<u32>(volume + V_TRACKS)) << 3);
   atomic.store<u32>(volume + V_STATE, VOLUME_FREE);
   store<u32>(volume + V_GENERATION, load<u32>(volume + V_GENERATION) + 1);
   thaw(volume);
@@ -198,10 +226,11 @@ export function volume_set_pool(slot: u32, pool_link: u32): i32 {
   return OK;
 }
 
-// Grows a volume that is in no relationship to new_size_bytes: new extent and
-// lock tables, the old entries copied over, under the volume's freeze so no
-// I/O sees the tables change. The new extents read as zeros. E_RANGE when
-// the size does not grow or passes VOLUME_SIZE_MAX.
+// Grows a volume that is in no relationship to new_size_bytes: new extent
+// and lock tables and change bitmap, the old entries copied over, under the
+// volume's freeze so no I/O sees them change. The new tracks read as zeros
+// and start unchanged. E_RANGE when the size does not grow or passes
+// VOLUME_SIZE_MAX.
 export function volume_grow(slot: u32, new_size_bytes: u64): i32 {
   if (slot >= VOLUME_SLOT_MAX) return E_BAD_ARGUMENT;
   const volume = volume_at(slot);
@@ -214,30 +243,38 @@ export function volume_grow(slot: u32, new_size_bytes: u64): i32 {
   const extents = alloc(extent_count << 2);
   if (extents == 0) return alloc_failure();
   const locks = alloc(track_count << 2);
-  if (locks == 0) {
+  const changed = alloc(bitmap_word_count(track_count) << 3);
+  if (locks == 0 || changed == 0) {
     const failure = alloc_failure();
     free(extents, extent_count << 2);
+    free(locks, track_count << 2);
+    free(changed, bitmap_word_count(track_count) << 3);
     return failure;
   }
   const frozen = freeze(volume);
   if (frozen != OK) {
     free(extents, extent_count << 2);
     free(locks, track_count << 2);
+    free(changed, bitmap_word_count(track_count) << 3);
     return frozen;
   }
   const old_extents = <usize>load<u32>(volume + V_EXTENTS);
   const old_extent_count = load<u32>(volume + V_EXTENT_COUNT);
   const old_locks = <usize>load<u32>(volume + V_LOCKS);
+  const old_changed = <usize>load<u32>(volume + V_CHANGED);
   const old_track_count = load<u32>(volume + V_TRACKS);
   memory.copy(extents, old_extents, <usize>old_extent_count << 2);
   memory.copy(locks, old_locks, <usize>old_track_count << 2);
+  memory.copy(changed, old_changed, <usize>bitmap_word_count(old_track_count) << 3);
   store<u32>(volume + V_EXTENTS, <u32>extents);
   store<u32>(volume + V_LOCKS, <u32>locks);
+  store<u32>(volume + V_CHANGED, <u32>changed);
   store<u32>(volume + V_EXTENT_COUNT, extent_count);
   store<u32>(volume + V_TRACKS, track_count);
   store<u64>(volume + V_SIZE, new_size_bytes);
   thaw(volume);
   free(old_extents, old_extent_count << 2);
   free(old_locks, old_track_count << 2);
+  free(old_changed, bitmap_word_count(old_track_count) << 3);
   return OK;
 }

@@ -77,8 +77,12 @@ export interface CoreExports {
   // assembly/snapshot.ts: save and load of a storage image (src/engine/snapshot.ts).
   image_quiesce(): number;
   image_resume(): number;
+  image_save_claim(): number;
+  image_save_release(): void;
+  volume_take_changed(slot: number, firstWord: number, wordCount: number, destination: number): number;
   volume_extent_pointer(slot: number, extent: number): number;
   extent_nonzero_mask(slot: number, extent: number): number;
+  extent_nonzero_tracks(slot: number, extent: number, wanted: number): number;
   raw_write(slot: number, offset: number, length: number, data: number): number;
   volume_mark_unusable(slot: number): number;
   rel_record_pointer(rel: number, which: number): number;

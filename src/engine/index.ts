@@ -1,5 +1,5 @@
 export { StorageImage, checkSeed } from "./image.js";
-export type { Volume, VolumeSpec, Relationship, RelationshipStatus, FlashOptions, ProgressEvent, ImageOptions, DataState } from "./image.js";
+export type { Volume, VolumeSpec, Relationship, RelationshipStatus, FlashOptions, ProgressEvent, ImageOptions, DataState, FillSource } from "./image.js";
 export { EngineError, isEngineError } from "./errors.js";
 export type { EngineErrorCode } from "./errors.js";
 export { checkEstablish, OS_TYPES, DEFAULT_OS, MODELS, TARGETS_PER_SOURCE_MAX, parseOsType } from "./rules.js";

@@ -1,13 +1,16 @@
 // The engine side of saving and loading storage images (src/store uses it).
 //
-// Capture, in two steps, so that host I/O and copies wait as briefly as possible:
-//   1. scanVolumeData() reads each volume's non-zero tracks while the image
-//      runs: a provisional copy, which the caller writes out and hashes per track;
-//   2. quiesceImage() freezes every volume (assembly/snapshot.ts) and returns an
-//      ImageCapture: the image at one point in time. Through it the caller
-//      reads the relationships with their bitmaps and the tracks that changed
-//      since step 1 (trackChanges, trackBytes), then resumes.
-// Copy workers and host I/O wait at the volume gates during step 2 only (at
+// Capture, so that host I/O and copies wait as briefly as possible:
+//   1. claimChanges() takes the image's change bitmaps for one save: every
+//      change to a track's own bytes sets the track's bit (assembly/volume.ts);
+//   2. while the image runs, the caller reads the volumes' non-zero tracks
+//      (dataRuns), then, again and again, the tracks whose bits it takes
+//      (ChangeClaim.take): provisional copies, each correcting the last;
+//   3. quiesceImage() freezes every volume (assembly/snapshot.ts) and returns
+//      an ImageCapture: the image at one point in time. The caller takes the
+//      bits once more, reads those few tracks and the relationships with their
+//      bitmaps, and resumes.
+// Copy workers and host I/O wait at the volume gates during step 3 only (at
 // most 20 s, after which they fail with TIMEOUT).
 //
 // Restore, into a new image nobody else uses yet, in this order:
@@ -56,8 +59,6 @@ export function bitmapPopulation(bitmap: Uint8Array): number {
   return count;
 }
 
-export type DataRunVisitor = (firstTrack: number, bytes: Uint8Array) => void;
-
 // Bytes of `track` that lie within the volume: TRACK_SIZE but for a last, partial track.
 function trackLength(volume: Volume, track: number): number {
   return Math.min(TRACK_SIZE, volume.sizeBytes - track * TRACK_SIZE);
@@ -75,27 +76,114 @@ function extentBytes(image: StorageImage, volume: Volume, firstTrack: number, tr
   return image.core.view().subarray(at, at + length);
 }
 
-// Calls `visit` for each run of consecutive non-zero tracks of the volume's
-// own storage (no FlashCopy redirect), at most `tracksMax` tracks, never
-// across an extent; `bytes` is a view of shared memory, valid during the call
-// only. WITHOUT quiescing: other threads may change the bytes while they are
-// visited, so this makes a provisional copy, which a quiesced ImageCapture
-// then corrects (trackChanges). Volumes are created and removed only on the
-// image's own thread, so the volume and its extents stay in place meanwhile.
-export function scanVolumeData(image: StorageImage, volume: Volume, tracksMax: number, visit: DataRunVisitor): void {
+// A run of consecutive tracks of one extent: their bytes (a view of shared
+// memory, valid until the next allocation in the image or the volume's
+// removal), or null when they all read as zeros.
+export interface TrackRun {
+  firstTrack: number;
+  trackCount: number;
+  bytes: Uint8Array | null;
+}
+
+// Runs of the volume's own storage (no FlashCopy redirect), at most
+// `tracksMax` tracks long, never across an extent, in ascending order: with
+// `tracks` null, the runs of non-zero tracks of the whole volume; else the
+// given tracks (ascending), zero or not. WITHOUT quiescing: other threads may
+// change the bytes while they are read, so this makes a provisional copy,
+// which the tracks' change bits then correct. A generator, so that the caller
+// can yield between runs; volumes are created and removed only on the image's
+// own thread, and a save checks afterwards that none was (store/save.ts).
+// `extents` [first, end) limits a whole-volume scan.
+export function* dataRuns(
+  image: StorageImage, volume: Volume, tracks: readonly number[] | null, tracksMax: number, extents?: [number, number],
+): Generator<TrackRun> {
   if (!Number.isInteger(tracksMax) || tracksMax < 1) throw new EngineError("BAD_ARGUMENT", `tracksMax ${tracksMax} is not a whole number from 1`);
   const extentCount = Math.ceil(volume.sizeBytes / EXTENT_SIZE);
-  for (let extent = 0; extent < extentCount; extent++) {
-    let mask = image.core.exports.extent_nonzero_mask(volume.slot, extent);
+  const [first, end] = extents ?? [0, extentCount];
+  const visited = tracks === null ? extentRange(first, Math.min(end, extentCount)) : extentsOf(tracks);
+  for (const [extent, wanted] of visited) {
+    const nonzero = image.core.exports.extent_nonzero_tracks(volume.slot, extent, wanted);
+    let mask = tracks === null ? nonzero : wanted;
     while (mask !== 0) {
       const start = 31 - Math.clz32(mask & -mask);
+      const isData = (nonzero & (1 << start)) !== 0;
       let count = 0;
-      while (count < tracksMax && start + count < EXTENT_TRACKS && (mask & (1 << (start + count))) !== 0) count++;
+      while (count < tracksMax && start + count < EXTENT_TRACKS && (mask & (1 << (start + count))) !== 0
+        && ((nonzero & (1 << (start + count))) !== 0) === isData) count++;
       mask &= ~(((1 << count) - 1) << start);
       const firstTrack = extent * EXTENT_TRACKS + start;
-      visit(firstTrack, extentBytes(image, volume, firstTrack, count));
+      yield { firstTrack, trackCount: count, bytes: isData ? extentBytes(image, volume, firstTrack, count) : null };
     }
   }
+}
+
+function* extentRange(first: number, end: number): Generator<[number, number]> {
+  for (let extent = first; extent < end; extent++) yield [extent, 0xffff];
+}
+
+// Ascending tracks grouped by extent: [extent, mask of its tracks].
+function* extentsOf(tracks: readonly number[]): Generator<[number, number]> {
+  let extent = -1;
+  let mask = 0;
+  for (const track of tracks) {
+    const own = Math.floor(track / EXTENT_TRACKS);
+    if (own !== extent && mask !== 0) yield [extent, mask];
+    if (own !== extent) mask = 0;
+    extent = own;
+    mask |= 1 << (track % EXTENT_TRACKS);
+  }
+  if (mask !== 0) yield [extent, mask];
+}
+
+// One save's hold on an image's change bitmaps; release() it when done,
+// also on failure (try/finally).
+export class ChangeClaim {
+  private held = true;
+
+  constructor(readonly image: StorageImage) {}
+
+  // The tracks of the volume changed since their bits were last taken,
+  // ascending; their bits are clear afterwards.
+  take(volume: Volume): number[] {
+    if (!this.held) throw new EngineError("BAD_ARGUMENT", `the change bitmaps of ${this.image.id} were released`);
+    const exports = this.image.core.exports;
+    const wordCount = bitmapBytes(Math.ceil(volume.sizeBytes / TRACK_SIZE)) / 8;
+    const wordsMax = STAGING_SIZE / 8;
+    const tracks: number[] = [];
+    for (let firstWord = 0; firstWord < wordCount; firstWord += wordsMax) {
+      const count = Math.min(wordsMax, wordCount - firstWord);
+      const taken = exports.volume_take_changed(volume.slot, firstWord, count, this.image.core.stagingPointer);
+      if (taken < 0) throw coreError(taken, `take the changed tracks of volume ${volume.id}`);
+      if (taken === 0) continue;
+      const words = new DataView(this.image.core.staging(count * 8).slice().buffer);
+      for (let index = 0; index < count; index++) {
+        for (const half of [0, 1]) {
+          let bits = words.getUint32(index * 8 + half * 4, true);
+          while (bits !== 0) {
+            const bit = 31 - Math.clz32(bits & -bits);
+            tracks.push((firstWord + index) * 64 + half * 32 + bit);
+            bits &= bits - 1;
+          }
+        }
+      }
+    }
+    return tracks;
+  }
+
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    this.image.core.exports.image_save_release();
+  }
+}
+
+// Claims the image's change bitmaps for one save: BUSY while another save has them.
+export function claimChanges(image: StorageImage): ChangeClaim {
+  if (image.isClosed) throw new EngineError("CLOSED", `storage image ${image.id} is closed`);
+  if (image.core.exports.image_save_claim() !== CoreCode.OK) {
+    throw new EngineError("BUSY", `storage image ${image.id} is being saved already; one save at a time`);
+  }
+  return new ChangeClaim(image);
 }
 
 // An image frozen at one point in time. Every read method throws once resumed.
@@ -128,42 +216,6 @@ export class ImageCapture {
         recordTarget: copyOut(exports.rel_record_pointer(relationship.slot, 1)),
       };
     });
-  }
-
-  // The tracks of a volume whose bytes now differ from a provisional copy
-  // (scanVolumeData), given the xxHash64 of each track as that copy saved it:
-  // `changed` are non-zero now and were not saved, or were saved with other
-  // bytes; `zeroed` were saved non-zero and are all zero now. Hashes every
-  // non-zero track in place (the core's xxHash64, ~8 GB/s), which is most of
-  // the quiesced window. Two different contents of one track with the same
-  // 64-bit hash would go unnoticed: odds of 2^-64 per changed track.
-  trackChanges(volume: Volume, saved: ReadonlyMap<number, bigint>): { changed: number[]; zeroed: number[] } {
-    this.checkActive();
-    const exports = this.image.core.exports;
-    const changed: number[] = [];
-    const zeroed = new Set(saved.keys());
-    const extentCount = Math.ceil(volume.sizeBytes / EXTENT_SIZE);
-    for (let extent = 0; extent < extentCount; extent++) {
-      const mask = exports.extent_nonzero_mask(volume.slot, extent);
-      if (mask === 0) continue;
-      const data = exports.volume_extent_pointer(volume.slot, extent) >>> 0;
-      for (let index = 0; index < EXTENT_TRACKS; index++) {
-        if ((mask & (1 << index)) === 0) continue;
-        const track = extent * EXTENT_TRACKS + index;
-        zeroed.delete(track);
-        const hash = BigInt.asUintN(64, exports.hash_memory(data + index * TRACK_SIZE, trackLength(volume, track)));
-        if (saved.get(track) !== hash) changed.push(track);
-      }
-    }
-    return { changed, zeroed: [...zeroed].sort((a, b) => a - b) };
-  }
-
-  // A view of the volume's own bytes of tracks [firstTrack, firstTrack +
-  // trackCount), all in one extent, the last track cut at the volume's end.
-  // Valid until the capture is resumed.
-  trackBytes(volume: Volume, firstTrack: number, trackCount: number): Uint8Array {
-    this.checkActive();
-    return extentBytes(this.image, volume, firstTrack, trackCount);
   }
 
   resume(): void {

@@ -5,6 +5,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { STAGING_SIZE } from "../core/codes.js";
 import { EngineError } from "../engine/errors.js";
 import type { Workload, WorkloadMix, WorkloadPattern } from "../engine/workload.js";
+import type { FillSource } from "../engine/image.js";
 import type { CommandContext, CommandResult } from "./context.js";
 import type { CommandHandler } from "./ds-commands.js";
 import { INFO, infoLine } from "./messages.js";
@@ -28,25 +29,29 @@ function range(context: CommandContext, volumeBytes: number): { offset: number; 
   return { offset, length };
 }
 
-function write(context: CommandContext): CommandResult {
+// The pattern option as what StorageImage.fillAsync writes.
+function fillSource(context: CommandContext): FillSource {
+  const pattern = context.convert("pattern", dataPattern)!;
+  return pattern.kind === "random" ? { kind: "pattern", seed: seed(context, 0) } : { kind: "byte", value: pattern.value };
+}
+
+// Chunked, so that Ctrl-C (the command's signal) stops a write of any size
+// and the error says how much was written.
+async function write(context: CommandContext): Promise<CommandResult> {
   const image = context.image();
   const volume = context.operand(0, (value) => image.volume(volumeId(value)));
   const { offset, length } = range(context, volume.sizeBytes);
-  const pattern = context.convert("pattern", dataPattern)!;
-  if (pattern.kind === "random") image.writePattern(volume.id, offset, length, seed(context, 0));
-  else image.fill(volume.id, offset, length, pattern.value);
+  await image.fillAsync(volume.id, offset, length, fillSource(context), { signal: context.signal });
   return {
     lines: [infoLine(INFO.bytesWritten, "write", `${length} bytes written to volume ${volume.id} at offset ${offset}.`)],
     value: length,
   };
 }
 
-function fill(context: CommandContext): CommandResult {
+async function fill(context: CommandContext): Promise<CommandResult> {
   const image = context.image();
   const volume = context.operand(0, (value) => image.volume(volumeId(value)));
-  const pattern = context.convert("pattern", dataPattern)!;
-  if (pattern.kind === "random") image.writePattern(volume.id, 0, volume.sizeBytes, seed(context, 0));
-  else image.fill(volume.id, 0, volume.sizeBytes, pattern.value);
+  await image.fillAsync(volume.id, 0, volume.sizeBytes, fillSource(context), { signal: context.signal });
   return { lines: [infoLine(INFO.volumeFilled, "fill", `volume ${volume.id} filled (${volume.sizeBytes} bytes).`)], value: volume.sizeBytes };
 }
 

@@ -90,19 +90,20 @@ export class Session {
     return "loaded";
   }
 
-  // Saves every image to `file`, or to the --state file.
-  save(file?: string): SaveReport {
+  // Saves every image to `file`, or to the --state file. An abort of
+  // `signal` abandons the save (StoreError ABANDONED) and leaves the file as it was.
+  async save(file?: string, signal?: AbortSignal): Promise<SaveReport> {
     const target = file === undefined ? this.stateFile : resolve(this.cwd, file);
     if (target === undefined) {
       throw new CommandFailure("NO_STATE_FILE", "save needs a FILE: this session was not started with --state FILE");
     }
-    return saveState(this.images, target);
+    return saveState(this.images, target, { signal });
   }
 
   // Replaces every image with those of a state file. Workloads stop first
   // (they run on the images being replaced); on any error nothing changes.
-  async load(file: string): Promise<StorageImage[]> {
-    const loaded = await loadState(resolve(this.cwd, file), { workers: this.workers });
+  async load(file: string, signal?: AbortSignal): Promise<StorageImage[]> {
+    const loaded = await loadState(resolve(this.cwd, file), { workers: this.workers, signal });
     if (loaded.length === 0) {
       throw new EngineError("BAD_ARGUMENT", `state file ${file} holds no storage image`);
     }
@@ -201,13 +202,15 @@ export class Session {
   }
 
   // Stops workloads, saves to the --state file (when it was opened) and says
-  // so, closes the images. A failed save is thrown after the images are closed.
-  async close(): Promise<void> {
+  // so, closes the images. A failed save is thrown after the images are
+  // closed; an abort of `saveSignal` abandons the save (StoreError ABANDONED,
+  // the file as it was before).
+  async close(saveSignal?: AbortSignal): Promise<void> {
     await this.workloads.stopAll();
     let failure: unknown = null;
     if (this.saveOnClose) {
       try {
-        this.write(savedLine(this.save()));
+        this.write(savedLine(await this.save(undefined, saveSignal)));
       } catch (error) {
         failure = error;
       }

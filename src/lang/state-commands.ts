@@ -23,7 +23,7 @@ async function storeCall<T>(context: CommandContext, body: () => T | Promise<T>)
 
 async function save(context: CommandContext): Promise<CommandResult> {
   const file = operandText(context);
-  const report = await storeCall(context, () => context.session.save(file));
+  const report = await storeCall(context, () => context.session.save(file, context.signal));
   return { lines: [savedLine(report)], value: report.file };
 }
 
@@ -37,7 +37,7 @@ export function savedLine(report: SaveReport): string {
 
 async function load(context: CommandContext): Promise<CommandResult> {
   const file = operandText(context)!;
-  const images = await storeCall(context, () => context.session.load(file));
+  const images = await storeCall(context, () => context.session.load(file, context.signal));
   const volumes = images.reduce((count, image) => count + image.listVolumes().length, 0);
   const relationships = images.reduce((count, image) => count + image.listRelationships().length, 0);
   const summary = `${count(images.length, "storage image")} with ${count(volumes, "volume")} and ${count(relationships, "FlashCopy relationship")} loaded from ${file}.`;

@@ -15,6 +15,7 @@ export type StoreErrorCode =
   | "TRAILING_DATA" // bytes after the end record
   | "BUSY" // the images could not be quiesced for a consistent save
   | "FROZEN_TOO_LONG" // a save gave up rather than keep host I/O waiting past its budget
+  | "ABANDONED" // the caller's AbortSignal stopped a save or a load; the old file and the images are as they were
   | "BAD_ARGUMENT"; // a caller's argument (closed image, duplicate image IDs, bad option)
 
 export interface StoreErrorDetails {

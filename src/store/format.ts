@@ -1,21 +1,28 @@
-// The tzero state file, format version 1. (Image records may carry `pools`
-// and volume records `pool`: optional fields, which readers that predate
-// them ignore and whose absence this reader takes as "no pools saved".)
+// The tzero state file, format version 2 (version 1 differs where noted).
+// Image records may carry `pools` and volume records `pool`: optional fields
+// (in either version), whose absence means "no pools saved".
 //
 //   offset  size  field
 //        0     8  magic word "TZ0STATE" (54 5A 30 53 54 41 54 45)
 //        8     4  format version, u32 little-endian
 //       12     4  the version with every bit inverted: a flipped bit in either
 //                 reads as corruption, never as some other version
-//       16        frames, back to back, to the end of the file
+//       16     8  save identifier, 64 random bits (version 2; absent in 1)
+//       24        frames, back to back, to the end of the file (16 in version 1)
 //
 // A frame is one record:
 //
 //        0     4  payload length L, u32 LE, 1 .. FRAME_PAYLOAD_MAX
 //        4     4  L with every bit inverted (a flipped length bit is caught
 //                 before the length is used)
-//        8     8  xxHash64 (seed 0) of the payload, u64 LE
+//        8     8  xxHash64 (seed 0) of the payload XOR frameKey(save
+//                 identifier, frame index), u64 LE (version 1: no XOR)
 //       16     L  payload: one msgpack value, a map with a string `type`
+//
+// The key binds every frame to its file and its place in it: a frame spliced
+// in from another save, or moved within this one, fails its checksum, so a
+// file pieced together from two valid saves is refused rather than loaded as
+// a mixture of both. The end record's counts catch frames cut off the end.
 //
 // Frame order (the loader enforces it):
 //
@@ -47,8 +54,19 @@ import { STAGING_SIZE, TRACK_SIZE } from "../core/codes.js";
 import type { OsType } from "../engine/rules.js";
 
 export const MAGIC = new Uint8Array([0x54, 0x5a, 0x30, 0x53, 0x54, 0x41, 0x54, 0x45]); // "TZ0STATE"
-export const FORMAT_VERSION = 1;
-export const PREAMBLE_SIZE = 16;
+export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION_MIN = 1; // the oldest version this tzero still reads
+export const PREAMBLE_SIZE_V1 = 16;
+export const PREAMBLE_SIZE = 24;
+
+// The value XOR-ed into frame `index`'s checksum: splitmix64 of the save
+// identifier and the index, so that neighbouring indexes give unrelated keys.
+export function frameKey(saveId: bigint, index: number): bigint {
+  let z = BigInt.asUintN(64, saveId + BigInt(index + 1) * 0x9e3779b97f4a7c15n);
+  z = BigInt.asUintN(64, (z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n);
+  z = BigInt.asUintN(64, (z ^ (z >> 27n)) * 0x94d049bb133111ebn);
+  return z ^ (z >> 31n);
+}
 export const FRAME_HEADER_SIZE = 16;
 export const FRAME_PAYLOAD_MAX = STAGING_SIZE - FRAME_HEADER_SIZE;
 export const TRACKS_PER_FRAME_MAX = 8;
@@ -68,7 +86,9 @@ export interface ImageRecord {
   serial: string;
   lss: string[]; // LSSs of its volumes, ascending (they exist because volumes do)
   volumes: number;
-  relationships: number;
+  // Version 1 only: a save of version 2 learns the relationships only when
+  // it quiesces the images, after this record (the end record counts them).
+  relationships?: number;
   // Extent pools, by index. Absent in files written before pools: such an
   // image loads with the default pools and its volumes in none.
   pools?: PoolRecord[];

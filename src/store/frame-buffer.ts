@@ -30,12 +30,7 @@ export class FrameBuffer {
 
   // xxHash64 of the first `length` payload bytes.
   hashPayload(length: number): bigint {
-    return this.hashPayloadRange(0, length);
-  }
-
-  // xxHash64 of payload bytes [offset, offset + length).
-  hashPayloadRange(offset: number, length: number): bigint {
-    const hash = this.core.exports.hash_memory(this.core.stagingPointer + FRAME_HEADER_SIZE + offset, length);
+    const hash = this.core.exports.hash_memory(this.core.stagingPointer + FRAME_HEADER_SIZE, length);
     return BigInt.asUintN(64, hash);
   }
 }

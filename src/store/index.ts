@@ -1,35 +1,37 @@
 // tzero state files: storage images saved and loaded, crash-safely.
 //
-//   saveState(images, file, options?) → SaveReport          synchronous
+//   saveState(images, file, options?) → Promise<SaveReport>
 //     Saves every given StorageImage, at one point in time, to `file`
 //     (temporary file, fsync, rename over `file`, fsync of the directory).
-//     The data is written while the images run, then the images are quiesced
-//     briefly to write what changed meanwhile and the relationships: host I/O
-//     and background copies wait only then (SaveReport.frozenMs, about 0.15 s
-//     per GiB of live data when little changes). Call it from the thread that
-//     owns the images, and run nothing else on it meanwhile (it is synchronous
-//     for that reason). Throws StoreError: IO_ERROR, BUSY, FROZEN_TOO_LONG,
-//     BAD_ARGUMENT; `file` is then exactly as it was.
+//     The data is written in passes while the images run, then the images are
+//     quiesced only to write the few tracks that changed since and the
+//     relationships: host I/O and background copies wait only then
+//     (SaveReport.frozenMs). Asynchronous: the event loop keeps running
+//     between frames, except during that short quiesced pass. Call it from
+//     the thread that owns the images; volumes must not be created, removed or
+//     changed while it runs. One save at a time per image.
+//     options.signal abandons it (a second Ctrl-C, SIGTERM during an exit
+//     save): the temporary file is removed, `file` is left as it was, and it
+//     rejects with StoreError ABANDONED. Once its rename has begun it
+//     completes instead. Rejects with StoreError: IO_ERROR, BUSY,
+//     FROZEN_TOO_LONG, ABANDONED, BAD_ARGUMENT; `file` is then exactly as it was.
 //
 //   loadState(file, options?) → Promise<StorageImage[]>
 //     Builds NEW images from `file` (options: those of StorageImage, less
-//     model and serial, which the file gives). Resolves only on full success;
-//     the caller swaps them in for its current ones (and closes those). On
-//     failure nothing was changed and it rejects with a StoreError whose
-//     `code` says why: NOT_FOUND, IO_ERROR, BAD_MAGIC, UNSUPPORTED_VERSION,
-//     TRUNCATED (`incomplete` is true), CHECKSUM_MISMATCH, BAD_LENGTH,
-//     NOT_MSGPACK, BAD_RECORD (`field` names the field), TRAILING_DATA.
+//     model and serial, which the file gives, and a `signal` that abandons
+//     the load). Resolves only on full success; the caller swaps them in for
+//     its current ones (and closes those). On failure nothing was changed and
+//     it rejects with a StoreError whose `code` says why: NOT_FOUND, IO_ERROR,
+//     BAD_MAGIC, UNSUPPORTED_VERSION, TRUNCATED (`incomplete` is true),
+//     CHECKSUM_MISMATCH (also a frame from another save), BAD_LENGTH,
+//     NOT_MSGPACK, BAD_RECORD (`field` names the field), TRAILING_DATA, ABANDONED.
 //
-//   measureStoreThroughput(options?) → Promise<ThroughputResult>
-//     Save and load GB/s and bytes written per byte of live data, checked
-//     for correctness first (for `tzero bench`).
-//
-// The file format is described in format.ts. After a load, background copies
-// resume from their saved bitmaps, NOCOPY targets read their T0 images, and
-// unusable volumes stay unusable.
+// The file format is described in format.ts (version 2; version 1 files still
+// load). After a load, background copies resume from their saved bitmaps,
+// NOCOPY targets read their T0 images, and unusable volumes stay unusable.
 
 export { saveState, type SaveOptions, type SaveReport } from "./save.js";
 export { loadState, type LoadOptions } from "./load.js";
-export { measureStoreThroughput, type ThroughputOptions, type ThroughputResult } from "./throughput.js";
 export { StoreError, isStoreError, type StoreErrorCode } from "./errors.js";
+export { NODE_FILE_SYSTEM, type StoreFileSystem } from "./file-system.js";
 export { FORMAT_VERSION } from "./format.js";

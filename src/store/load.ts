@@ -4,9 +4,11 @@
 // checksums), each record is checked field by field (records.ts) and applied
 // to images built for this load only. The caller gets them on full success
 // and swaps them in; on any failure the new images are closed and the error
-// is thrown, so the running state is never touched.
+// is thrown, so the running state is never touched. Reads are asynchronous
+// and the event loop runs between frames, so a load of any size never holds
+// it for long; an AbortSignal abandons the load (StoreError ABANDONED).
 
-import { openSync, closeSync, fstatSync } from "node:fs";
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { resolve } from "node:path";
 import { StorageImage, isEngineError, type ImageOptions, type Volume } from "../engine/index.js";
 import { TRACK_SIZE } from "../core/codes.js";
@@ -14,19 +16,25 @@ import {
   restoreVolume, writeVolumeTracks, markUnusable, restoreRelationship, bitmapBytes, bitmapPopulation,
 } from "../engine/snapshot.js";
 import { FrameReader, type Frame } from "./frame-reader.js";
+import { NODE_FILE_SYSTEM, type StoreFileSystem } from "./file-system.js";
 import { StoreError } from "./errors.js";
 import {
   recordType, headerRecord, imageRecord, volumeRecord, tracksRecord, zerosRecord, relationshipRecord, endRecord, type FieldFailure,
 } from "./records.js";
 import type { HeaderRecord, ImageRecord, RecordType, EndRecord } from "./format.js";
 
-// Options of the images built (model and serial come from the file).
-export type LoadOptions = Omit<ImageOptions, "model" | "serial">;
+// Options of the images built (model and serial come from the file), and of the load.
+export interface LoadOptions extends Omit<ImageOptions, "model" | "serial"> {
+  signal?: AbortSignal; // abandons the load: nothing is changed, it rejects with StoreError ABANDONED
+  fileSystem?: StoreFileSystem; // default: node:fs
+}
+
+const SLICE_MS = 10; // longest stretch of applying frames between two turns of the event loop
 
 export async function loadState(file: string, options: LoadOptions = {}): Promise<StorageImage[]> {
   const images: StorageImage[] = [];
   try {
-    readState(resolve(file), options, images);
+    await readState(resolve(file), options, images);
     return images;
   } catch (error) {
     await Promise.all(images.map((image) => image.close()));
@@ -34,29 +42,45 @@ export async function loadState(file: string, options: LoadOptions = {}): Promis
   }
 }
 
-function readState(file: string, options: LoadOptions, images: StorageImage[]): void {
+async function readState(file: string, options: LoadOptions, images: StorageImage[]): Promise<void> {
+  const { signal, fileSystem = NODE_FILE_SYSTEM, ...imageOptions } = options;
+  const checkAbort = () => {
+    if (signal?.aborted) throw new StoreError("ABANDONED", `load of ${file} abandoned: nothing was changed`, { file });
+  };
+  checkAbort();
   let fd: number;
   try {
-    fd = openSync(file, "r");
+    fd = await fileSystem.open(file, "r");
   } catch (cause) {
     const missing = (cause as NodeJS.ErrnoException).code === "ENOENT";
     throw new StoreError(missing ? "NOT_FOUND" : "IO_ERROR", `cannot open ${file}: ${(cause as Error).message}`, { file, cause });
   }
   try {
-    const reader = new FrameReader(fd, file, fstatSync(fd).size);
-    reader.readPreamble();
-    const loader = new StateLoader(file, options, images);
+    const reader = new FrameReader(fileSystem, fd, file, await fileSystem.size(fd));
+    await reader.readPreamble();
+    const loader = new StateLoader(file, imageOptions, images, reader.version);
+    let sliceStarted = performance.now();
     for (;;) {
-      const frame = reader.next();
-      if (frame === null) throw reader.fail("TRUNCATED", `the file ends after frame ${loader.frames - 1} without its end record`);
+      const frame = await reader.next();
+      if (frame === null) throw reader.fail("TRUNCATED", truncatedMessage(loader.frames, reader.offset));
       if (loader.apply(frame)) break;
+      checkAbort();
+      if (performance.now() - sliceStarted < SLICE_MS) continue;
+      await yieldToEventLoop();
+      sliceStarted = performance.now();
+      checkAbort();
     }
     if (reader.offset !== reader.size) {
       throw reader.fail("TRAILING_DATA", `${reader.size - reader.offset} bytes follow the end record at byte ${reader.offset}`);
     }
   } finally {
-    closeSync(fd);
+    await fileSystem.close(fd).catch(() => undefined); // read-only: nothing to lose
   }
+}
+
+function truncatedMessage(frames: number, offset: number): string {
+  if (frames === 0) return `the file is truncated: it ends at byte ${offset}, right after its preamble, before any frame`;
+  return `the file is truncated: it ends at byte ${offset}, after ${frames} frames, without its end record`;
 }
 
 // Where the loader is in the frame order of format.ts.
@@ -86,8 +110,9 @@ class StateLoader {
 
   constructor(
     private readonly file: string,
-    private readonly options: LoadOptions,
+    private readonly options: Omit<ImageOptions, "model" | "serial">,
     private readonly images: StorageImage[],
+    private readonly version: number,
   ) {}
 
   private fail(message: string, field?: string, cause?: unknown): StoreError {
@@ -128,7 +153,7 @@ class StateLoader {
   private applyRecord(type: RecordType, value: unknown): void {
     switch (type) {
       case "header": this.header = headerRecord(value, this.fieldFailure); break;
-      case "image": this.openImage(imageRecord(value, this.fieldFailure)); break;
+      case "image": this.openImage(imageRecord(value, this.fieldFailure, this.version)); break;
       case "volume": this.applyVolume(value); break;
       case "tracks": this.applyTracks(value); break;
       case "zeros": this.applyZeros(value); break;
@@ -213,8 +238,9 @@ class StateLoader {
   private applyRelationship(value: unknown): void {
     const record = relationshipRecord(value, this.fieldFailure, bitmapBytes);
     const loaded = this.loadedImage(record.image);
-    if (loaded.relationships >= loaded.record.relationships) {
-      throw this.fail(`image ${loaded.image.id} announced only ${loaded.record.relationships} relationships`, "relationships");
+    const announced = loaded.record.relationships;
+    if (announced !== undefined && loaded.relationships >= announced) {
+      throw this.fail(`image ${loaded.image.id} announced only ${announced} relationships`, "relationships");
     }
     const pair = `${record.source}:${record.target}`;
     const sourceTracks = Math.ceil(this.volumeOf(loaded, record.source, "source").sizeBytes / TRACK_SIZE);
@@ -235,7 +261,7 @@ class StateLoader {
   private applyEnd(value: unknown): void {
     const record = endRecord(value, this.fieldFailure);
     for (const { image, record: announced, relationships } of this.loaded) {
-      if (relationships !== announced.relationships) {
+      if (announced.relationships !== undefined && relationships !== announced.relationships) {
         throw this.fail(`image ${image.id} announced ${announced.relationships} relationships but ${relationships} followed`, "relationships");
       }
     }

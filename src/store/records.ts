@@ -112,7 +112,8 @@ export function headerRecord(value: unknown, failure: FieldFailure): HeaderRecor
   return { type: "header", generator: check.text("generator"), images: check.whole("images", 0, IMAGES_MAX) };
 }
 
-export function imageRecord(value: unknown, failure: FieldFailure): ImageRecord {
+// Version 1 image records announce their relationships; version 2 ones do not (format.ts).
+export function imageRecord(value: unknown, failure: FieldFailure, version: number): ImageRecord {
   const check = checker("image", value, failure);
   const lss = check.fields.lss;
   if (!Array.isArray(lss) || lss.length > 255 || !lss.every((item) => typeof item === "string" && LSS_ID.test(item))) {
@@ -124,7 +125,7 @@ export function imageRecord(value: unknown, failure: FieldFailure): ImageRecord 
     serial: check.text("serial", SERIAL),
     lss: lss as string[],
     volumes: check.whole("volumes", 0, VOLUME_SLOT_MAX),
-    relationships: check.whole("relationships", 0, REL_SLOT_MAX),
+    ...(version === 1 ? { relationships: check.whole("relationships", 0, REL_SLOT_MAX) } : {}),
     ...(check.fields.pools === undefined ? {} : { pools: poolRecords(check) }),
   };
 }

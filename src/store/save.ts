@@ -1,52 +1,79 @@
 // saveState: every storage image, at one point in time, into a state file
-// that is replaced atomically.
+// that is replaced atomically, without holding the event loop or host I/O for
+// long, and abandonable at any moment before the rename.
 //
 // Crash safety: the state is written to a temporary file beside the target
 // (same directory, so the rename cannot cross file systems), fsynced, renamed
 // over the target, and the directory is fsynced so the rename itself is
 // durable. A process killed at any moment leaves the old file or the new one,
 // whole; a temporary file it leaves behind is removed by the next save once
-// its writer is gone.
+// its writer is gone. An abandoned save (options.signal) removes its
+// temporary file and leaves the target as it was.
 //
 // Consistency, with host I/O and background copies waiting as briefly as
-// possible, in two passes (src/engine/snapshot.ts):
-//   1. while the images run, every non-zero track is written as it is then,
-//      and its xxHash64 (of the bytes as written) is kept;
-//   2. every image is quiesced at once (every volume frozen): the tracks whose
-//      bytes differ now are written again (the loader applies frames in
-//      order, so they win), tracks that became zero are listed, and the
-//      relationships with their bitmaps are written; then the images resume.
-// The file holds the images as they were at the moment of pass 2: host
-// writes, background copies and withdrawals on any thread are wholly before
-// or wholly after it. Pass 2 costs a hash of the live data (~8 GB/s) plus
-// what changed during pass 1. Host I/O waits at most 20 s at a frozen gate, so
-// a save whose pass 2 would exceed `frozenBudgetMs` gives up (FROZEN_TOO_LONG)
-// and leaves the old file in place. The fsync and the rename come after.
+// possible, in passes (src/engine/snapshot.ts). The save claims the images'
+// change bitmaps, in which every change to a track's own bytes sets the
+// track's bit, then:
+//   1. while the images run, it takes the bits and writes every non-zero track
+//      as it is then;
+//   2. while they run, it takes the bits again and writes the tracks they name
+//      (as data, or as zeros when they became zero), and repeats while many
+//      changed but the passes shrink (worthAnotherPass), at most PASSES_MAX;
+//   3. it quiesces every image at once (every volume frozen), takes the bits a
+//      last time, copies those tracks and the relationships with their
+//      bitmaps into memory touched beforehand (copy-out.ts), resumes the
+//      images, and writes the copies.
+// The loader applies frames in order, so later copies of a track win, and the
+// file holds the images as they were at the moment of pass 3: host writes,
+// background copies and withdrawals on any thread are wholly before or wholly
+// after it. Pass 3 costs a memory copy of what changed during the last running
+// pass (more, written to the file, beyond the copy-out buffer); host I/O
+// waits at most 20 s at a frozen gate, so a save whose pass 3 would exceed
+// `frozenBudgetMs` gives up (FROZEN_TOO_LONG) and leaves the old file in place.
 //
-// Synchronous on purpose: the thread that quiesced the images must not run
-// anything else (an establish, a host write of a script) before it resumes them.
+// Passes 1 and 2, the fsyncs and the rename are asynchronous: the event loop
+// runs between frames (file writes go to libuv's thread pool), and CPU work
+// without I/O between them is cut into slices of SLICE_MS. Pass 3 is
+// synchronous on purpose: while the images are quiesced, nothing else may run
+// on this thread (a host write of a script would wait at a frozen gate).
+// Volumes must not be created, removed or changed while a save runs: the
+// save checks, quiesced, that they are as it listed them, and fails BUSY if not.
 
-import { openSync, closeSync, fsyncSync, renameSync, unlinkSync, readdirSync } from "node:fs";
+import { readdirSync, unlinkSync } from "node:fs";
 import { randomBytes } from "node:crypto";
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { isEngineError, type StorageImage, type Volume } from "../engine/index.js";
-import { quiesceImage, scanVolumeData, type ImageCapture, type RelationshipSnapshot } from "../engine/snapshot.js";
+import {
+  claimChanges, dataRuns, quiesceImage, type ChangeClaim, type ImageCapture, type RelationshipSnapshot, type TrackRun,
+} from "../engine/snapshot.js";
 import { EXTENT_SIZE, TRACK_SIZE } from "../core/codes.js";
 import { EXTENTS_PER_GIB } from "../engine/pools.js";
-import { FrameWriter } from "./frame-writer.js";
+import { FrameWriter, type FrameSink } from "./frame-writer.js";
+import { CopyOutBuffer } from "./copy-out.js";
+import { NODE_FILE_SYSTEM, type StoreFileSystem } from "./file-system.js";
 import { StoreError } from "./errors.js";
 import { TRACKS_PER_FRAME_MAX, type VolumeRecord, type RelationshipRecord } from "./format.js";
 
 export const GENERATOR = "tzero 0.1.0";
 const FROZEN_BUDGET_MS = 10_000; // half of the 20 s a gate waits (assembly/sync.ts)
-const EXTENT_TRACKS = EXTENT_SIZE / TRACK_SIZE;
+const PASSES_MAX = 8; // passes while the images run; a workload that outruns the save still ends
+const QUIESCED_BYTES_TARGET = 8 << 20; // quiesce once no more than this changed during a pass
+const CONVERGING_RATIO = 0.8; // another pass only if it has less to write than the last by this much
+const SLICE_MS = 10; // longest stretch of CPU work between two turns of the event loop
+const SCAN_EXTENTS = 16; // extents scanned between two looks at the clock: at most 16 MiB of zero checks
 
 export interface SaveOptions {
   frozenBudgetMs?: number; // longest the images may stay quiesced; default 10 s
-  // Called after the provisional copy, before the images are quiesced: tests
-  // change data there to check that the quiesced pass catches it. It must not
-  // create or remove volumes or relationships (the file already lists them).
-  afterProvisionalCopy?: () => void;
+  // Abandons the save when aborted: the temporary file is removed, the target
+  // is left as it was, and the save rejects with StoreError ABANDONED. Once
+  // the rename has begun the save completes instead.
+  signal?: AbortSignal;
+  // Called after the passes that run beside the images, before they are
+  // quiesced: tests change data there to check that the quiesced pass
+  // catches it. It must not create, remove or change volumes.
+  beforeQuiesce?: () => void | Promise<void>;
+  fileSystem?: StoreFileSystem; // default: node:fs (tests record or fail its calls)
 }
 
 export interface SaveReport {
@@ -55,50 +82,42 @@ export interface SaveReport {
   volumes: number;
   relationships: number;
   bytesWritten: number; // size of the file
-  dataBytes: number; // bytes of track data written, both passes
-  changedBytes: number; // of which written again, quiesced, because they changed meanwhile
+  dataBytes: number; // bytes of track data written, all passes
+  changedBytes: number; // of which written again after pass 1 because they changed meanwhile
+  passes: number; // passes over the data while the images ran (1 when nothing changed)
+  frozenBytes: number; // of which written while the images were quiesced
   frozenMs: number; // how long host I/O and background copies waited
+  drainMs: number; // of which quiescing took: the wait for I/O in flight on other threads to finish
   elapsedMs: number; // the whole save, fsyncs and rename included
 }
 
-// xxHash64 of each track the provisional copy wrote, per image, per volume slot.
-type SavedTracks = Map<number, bigint>[];
+// One volume as the save found it, and what the file holds of it so far.
+interface SavedVolume {
+  image: number; // index of its image in the file
+  volume: Volume;
+  record: string; // its volume record as JSON: compared when quiesced
+  nonzero: Uint8Array; // per track, 1 when the file's latest copy of it is non-zero data
+}
 
-export function saveState(images: readonly StorageImage[], file: string, options: SaveOptions = {}): SaveReport {
+type Changes = Map<SavedVolume, number[]>;
+
+export async function saveState(images: readonly StorageImage[], file: string, options: SaveOptions = {}): Promise<SaveReport> {
   const started = performance.now();
   const budgetMs = options.frozenBudgetMs ?? FROZEN_BUDGET_MS;
   if (!(budgetMs > 0)) throw new StoreError("BAD_ARGUMENT", `frozenBudgetMs ${budgetMs} is not a positive number of milliseconds`);
   checkImages(images);
   const target = resolve(file);
-  const directory = dirname(target);
-  removeStaleTemporaries(directory, basename(target));
-  const temporary = join(directory, `.${basename(target)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  let fd = ioStep(target, "create a temporary file for", () => openSync(temporary, "wx"));
+  if (options.signal?.aborted) throw abandoned(target);
+  const claims = claimAll(images);
   try {
-    const writer = new FrameWriter(fd, target);
-    writer.writePreamble();
-    writer.writeRecord({ type: "header", generator: GENERATOR, images: images.length });
-    const volumes = images.reduce((sum, image, index) => sum + writeStructure(writer, image, index), 0);
-    const saved = images.map((image, index) => writeProvisional(writer, image, index));
-    options.afterProvisionalCopy?.();
-    const quiesced = writeQuiesced(writer, images, saved, budgetMs, target);
-    writer.writeRecord({
-      type: "end", savedAt: quiesced.savedAt, frames: writer.frames, images: images.length, volumes,
-      relationships: quiesced.relationships, dataBytes: writer.dataBytes, zeroTracks: quiesced.zeroTracks,
-    });
-    ioStep(target, "fsync", () => fsyncSync(fd));
-    ioStep(target, "close", () => closeSync(fd));
-    fd = -1;
-    ioStep(target, "rename the temporary file over", () => renameSync(temporary, target));
-    ioStep(target, "fsync the directory of", () => syncDirectory(directory));
-    return {
-      file: target, images: images.length, volumes, relationships: quiesced.relationships, bytesWritten: writer.bytesWritten,
-      dataBytes: writer.dataBytes, changedBytes: quiesced.changedBytes, frozenMs: quiesced.frozenMs, elapsedMs: performance.now() - started,
-    };
-  } catch (error) {
-    if (fd >= 0) closeQuietly(fd);
-    unlinkQuietly(temporary);
-    throw error;
+    const directory = dirname(target);
+    removeStaleTemporaries(directory, basename(target));
+    const temporary = join(directory, `.${basename(target)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+    const run = new SaveRun(images, claims, target, options, budgetMs);
+    const report = await run.writeFile(temporary);
+    return { ...report, elapsedMs: performance.now() - started };
+  } finally {
+    for (const claim of claims) claim.release();
   }
 }
 
@@ -111,110 +130,328 @@ function checkImages(images: readonly StorageImage[]): void {
   }
 }
 
-// The image and volume records. Volumes and relationships change only on
-// this thread (which is saving), so these stay true for the whole save.
-function writeStructure(writer: FrameWriter, image: StorageImage, index: number): number {
-  const volumes = image.listVolumes();
-  const serial = image.id.slice(image.id.indexOf("-") + 1); // the ID is IBM.MODEL-SERIAL (engine/ids.ts)
-  writer.writeRecord({
-    type: "image", model: image.model, serial, lss: image.listLss(), volumes: volumes.length,
-    relationships: image.listRelationships().length,
-    pools: image.pools.list().map((pool) => ({
-      id: pool.id, name: pool.name, rankGroup: pool.rankGroup, capacityGiB: pool.capacityExtents / EXTENTS_PER_GIB,
-    })),
-  });
-  for (const volume of volumes) writer.writeRecord(volumeRecord(volume, image.dataState(volume.id)));
-  return volumes.length;
+function claimAll(images: readonly StorageImage[]): ChangeClaim[] {
+  const claims: ChangeClaim[] = [];
+  try {
+    for (const image of images) claims.push(claimChanges(image));
+  } catch (error) {
+    for (const claim of claims) claim.release();
+    if (!isEngineError(error)) throw error;
+    throw new StoreError("BUSY", `cannot save: ${error.message}`, { cause: error });
+  }
+  return claims;
 }
 
-// Pass 1, while the image runs: every non-zero track, as it is at that moment.
-function writeProvisional(writer: FrameWriter, image: StorageImage, index: number): SavedTracks {
-  const saved: SavedTracks = [];
-  for (const volume of image.listVolumes()) {
-    const hashes = new Map<number, bigint>();
-    saved[volume.slot] = hashes;
-    scanVolumeData(image, volume, TRACKS_PER_FRAME_MAX, (track, data) => {
-      writer.writeTracks(index, volume.id, track, data).forEach((hash, offset) => hashes.set(track + offset, hash));
-    });
+function abandoned(file: string): StoreError {
+  return new StoreError("ABANDONED", `save to ${file} abandoned: its temporary file was removed and ${file} is as it was`, { file });
+}
+
+class SaveRun {
+  private readonly fileSystem: StoreFileSystem;
+  private readonly saved: SavedVolume[] = [];
+  private readonly copyOut = new CopyOutBuffer();
+  private writer!: FrameWriter;
+  private sliceStarted = performance.now();
+  private changedBytes = 0;
+  private zeroTracks = 0; // tracks in zeros frames
+  private passes = 0;
+
+  constructor(
+    private readonly images: readonly StorageImage[],
+    private readonly claims: readonly ChangeClaim[],
+    private readonly file: string,
+    private readonly options: SaveOptions,
+    private readonly budgetMs: number,
+  ) {
+    this.fileSystem = options.fileSystem ?? NODE_FILE_SYSTEM;
   }
-  return saved;
+
+  async writeFile(temporary: string): Promise<Omit<SaveReport, "elapsedMs">> {
+    const fileSystem = this.fileSystem;
+    let fd = await ioStep(this.file, "create a temporary file for", () => fileSystem.open(temporary, "wx"));
+    try {
+      this.writer = new FrameWriter(this.sink(fd), this.file, randomBytes(8).readBigUInt64LE());
+      const quiesced = await this.writeState();
+      await ioStep(this.file, "fsync", () => fileSystem.fsync(fd));
+      await ioStep(this.file, "close", () => fileSystem.close(fd));
+      fd = -1;
+      this.checkAbort();
+      await ioStep(this.file, "rename the temporary file over", () => fileSystem.rename(temporary, this.file));
+      await ioStep(this.file, "fsync the directory of", () => syncDirectory(fileSystem, dirname(this.file)));
+      return {
+        file: this.file, images: this.images.length, volumes: this.saved.length, relationships: quiesced.relationships.length,
+        bytesWritten: this.writer.bytesWritten, dataBytes: this.writer.dataBytes, changedBytes: this.changedBytes,
+        passes: this.passes, frozenBytes: quiesced.frozenBytes, frozenMs: quiesced.frozenMs, drainMs: quiesced.drainMs,
+      };
+    } catch (error) {
+      if (fd >= 0) await fileSystem.close(fd).catch(() => undefined); // already failing: that error is the one to report
+      await fileSystem.unlink(temporary).catch(() => undefined); // gone already, or never created
+      throw error;
+    }
+  }
+
+  private sink(fd: number): FrameSink {
+    const fileSystem = this.fileSystem;
+    const file = this.file;
+    const failure = (cause: unknown, position: number) =>
+      new StoreError("IO_ERROR", `cannot write ${file}: ${(cause as Error).message}`, { file, offset: position, cause });
+    return {
+      async write(bytes, position) {
+        for (let done = 0; done < bytes.byteLength;) {
+          try {
+            done += await fileSystem.write(fd, bytes.subarray(done), position + done);
+          } catch (cause) {
+            throw failure(cause, position + done);
+          }
+        }
+      },
+      writeSync(bytes, position) {
+        for (let done = 0; done < bytes.byteLength;) {
+          try {
+            done += fileSystem.writeSync(fd, bytes.subarray(done), position + done);
+          } catch (cause) {
+            throw failure(cause, position + done);
+          }
+        }
+      },
+    };
+  }
+
+  private checkAbort(): void {
+    if (this.options.signal?.aborted) throw abandoned(this.file);
+  }
+
+  // Lets the event loop run once the current slice of CPU work is used up.
+  private async slice(): Promise<void> {
+    this.checkAbort();
+    if (performance.now() - this.sliceStarted < SLICE_MS) return;
+    await yieldToEventLoop();
+    this.sliceStarted = performance.now();
+    this.checkAbort();
+  }
+
+  private async writeState(): Promise<Quiesced> {
+    await this.writer.writePreamble();
+    await this.writer.writeRecord({ type: "header", generator: GENERATOR, images: this.images.length });
+    for (const [index, image] of this.images.entries()) await this.writeStructure(image, index);
+    let passBytes = await this.writeFirstPass();
+    let changes = this.takeChanges();
+    this.reserveCopyOut(changes);
+    while (this.worthAnotherPass(changedTrackCount(changes) * TRACK_SIZE, passBytes)) {
+      passBytes = await this.writeChanges(changes);
+      this.changedBytes += passBytes;
+      changes = this.takeChanges();
+      this.reserveCopyOut(changes);
+    }
+    while (this.copyOut.touchStep()) await this.slice();
+    await this.options.beforeQuiesce?.();
+    this.checkAbort();
+    const quiesced = this.captureQuiesced(changes);
+    this.changedBytes += quiesced.frozenBytes;
+    for (const { saved, run } of quiesced.runs) await this.writeRun(saved, run);
+    for (const record of quiesced.relationships) await this.writer.writeRecord(record);
+    await this.writer.writeRecord({
+      type: "end", savedAt: quiesced.savedAt, frames: this.writer.frames, images: this.images.length, volumes: this.saved.length,
+      relationships: quiesced.relationships.length, dataBytes: this.writer.dataBytes, zeroTracks: this.zeroTracks,
+    });
+    return quiesced;
+  }
+
+  // Room for the next quiesced pass: what changed during the last pass, and
+  // a quarter more for what changes while the next one runs.
+  private reserveCopyOut(changes: Changes): void {
+    this.copyOut.reserve(Math.ceil(changedTrackCount(changes) * TRACK_SIZE * 1.25) + TRACK_SIZE * TRACKS_PER_FRAME_MAX);
+  }
+
+  // Another pass while the images run pays when many tracks changed during
+  // the last one, but fewer than it wrote: the passes are converging. Writers
+  // that change tracks as fast as a pass writes them never let them
+  // converge; the quiesced pass then takes what they changed during the last.
+  private worthAnotherPass(changedBytes: number, lastPassBytes: number): boolean {
+    return this.passes < PASSES_MAX && changedBytes > QUIESCED_BYTES_TARGET && changedBytes <= lastPassBytes * CONVERGING_RATIO;
+  }
+
+  // The image and volume records, and the volumes the passes go over.
+  private async writeStructure(image: StorageImage, index: number): Promise<void> {
+    const volumes = image.listVolumes();
+    const serial = image.id.slice(image.id.indexOf("-") + 1); // the ID is IBM.MODEL-SERIAL (engine/ids.ts)
+    await this.writer.writeRecord({
+      type: "image", model: image.model, serial, lss: image.listLss(), volumes: volumes.length,
+      pools: image.pools.list().map((pool) => ({
+        id: pool.id, name: pool.name, rankGroup: pool.rankGroup, capacityGiB: pool.capacityExtents / EXTENTS_PER_GIB,
+      })),
+    });
+    for (const volume of volumes) {
+      const record = volumeRecord(volume, image.dataState(volume.id));
+      await this.writer.writeRecord(record);
+      const trackCount = Math.ceil(volume.sizeBytes / TRACK_SIZE);
+      this.saved.push({ image: index, volume, record: JSON.stringify(record), nonzero: new Uint8Array(trackCount) });
+    }
+  }
+
+  // Pass 1: the change bits are taken first, so that whatever changes after
+  // a track is read here is read again by a later pass. Returns the data bytes written.
+  private async writeFirstPass(): Promise<number> {
+    this.takeChanges();
+    for (const saved of this.saved) {
+      const image = this.images[saved.image];
+      const extentCount = Math.ceil(saved.volume.sizeBytes / EXTENT_SIZE);
+      for (let first = 0; first < extentCount; first += SCAN_EXTENTS) {
+        const extents: [number, number] = [first, Math.min(extentCount, first + SCAN_EXTENTS)];
+        for (const run of dataRuns(image, saved.volume, null, TRACKS_PER_FRAME_MAX, extents)) {
+          await this.writeRun(saved, run);
+        }
+        await this.slice();
+      }
+    }
+    this.passes = 1;
+    return this.writer.dataBytes;
+  }
+
+  private takeChanges(): Changes {
+    const changes: Changes = new Map();
+    for (const saved of this.saved) {
+      const tracks = this.claims[saved.image].take(saved.volume);
+      if (tracks.length > 0) changes.set(saved, tracks);
+    }
+    return changes;
+  }
+
+  // Pass 2: the changed tracks, while the images run. Returns the data bytes written.
+  private async writeChanges(changes: Changes): Promise<number> {
+    const before = this.writer.dataBytes;
+    for (const [saved, tracks] of changes) {
+      for (const run of dataRuns(this.images[saved.image], saved.volume, tracks, TRACKS_PER_FRAME_MAX)) {
+        await this.writeRun(saved, run);
+        await this.slice();
+      }
+    }
+    this.passes++;
+    return this.writer.dataBytes - before;
+  }
+
+  // While the frame's write is in flight (on libuv's thread pool), this
+  // thread touches the next step of the copy-out buffer.
+  private async writeRun(saved: SavedVolume, run: TrackRun): Promise<void> {
+    if (run.bytes !== null) {
+      const written = this.writer.writeTracks(saved.image, saved.volume.id, run.firstTrack, run.bytes);
+      this.copyOut.touchStep();
+      await written;
+      saved.nonzero.fill(1, run.firstTrack, run.firstTrack + run.trackCount);
+      return;
+    }
+    for (const [track, count] of zeroRuns(saved, run)) {
+      await this.writer.writeRecord({ type: "zeros", image: saved.image, volume: saved.volume.id, track, count });
+      this.zeroTracks += count;
+    }
+  }
+
+  // Pass 3, with every image quiesced at once: copies of the tracks changed
+  // since (and of those taken last but not yet written) and of the
+  // relationships, written once the images run again. A run that does not fit
+  // the copy-out buffer is written to the file there and then. Resumes the
+  // images whatever happens.
+  private captureQuiesced(pending: Changes): Quiesced {
+    const captures: ImageCapture[] = [];
+    const result: Quiesced = { runs: [], relationships: [], frozenBytes: 0, frozenMs: 0, drainMs: 0, savedAt: 0 };
+    let frozenAt = 0;
+    try {
+      frozenAt = performance.now(); // host I/O waits from the first freeze on, drains included
+      for (const image of this.images) captures.push(quiesce(image));
+      result.drainMs = performance.now() - frozenAt;
+      result.savedAt = Date.now();
+      this.checkStructure();
+      for (const [saved, tracks] of mergeChanges(pending, this.takeChanges())) {
+        for (const run of dataRuns(this.images[saved.image], saved.volume, tracks, TRACKS_PER_FRAME_MAX)) {
+          this.checkBudget(frozenAt);
+          result.frozenBytes += run.bytes?.byteLength ?? 0;
+          const copy = run.bytes === null ? null : this.copyOut.copy(run.bytes);
+          if (run.bytes === null || copy !== null) result.runs.push({ saved, run: { ...run, bytes: copy } });
+          else this.writeRunSync(saved, run);
+        }
+      }
+      captures.forEach((capture, index) => {
+        for (const relationship of capture.relationships()) result.relationships.push(relationshipRecord(relationship, index));
+      });
+      this.checkBudget(frozenAt);
+    } finally {
+      for (const capture of captures) capture.resume();
+    }
+    result.frozenMs = frozenAt === 0 ? 0 : performance.now() - frozenAt;
+    return result;
+  }
+
+  private writeRunSync(saved: SavedVolume, run: TrackRun): void {
+    if (run.bytes !== null) {
+      this.writer.writeTracksSync(saved.image, saved.volume.id, run.firstTrack, run.bytes);
+      saved.nonzero.fill(1, run.firstTrack, run.firstTrack + run.trackCount);
+      return;
+    }
+    for (const [track, count] of zeroRuns(saved, run)) {
+      this.writer.writeRecordSync({ type: "zeros", image: saved.image, volume: saved.volume.id, track, count });
+      this.zeroTracks += count;
+    }
+  }
+
+  private checkBudget(frozenAt: number): void {
+    const frozenMs = performance.now() - frozenAt;
+    if (frozenMs <= this.budgetMs) return;
+    throw new StoreError(
+      "FROZEN_TOO_LONG",
+      `save to ${this.file} stopped after ${this.writer.bytesWritten} bytes: the images were frozen ${frozenMs.toFixed(0)} ms, beyond the budget of ${this.budgetMs} ms; host I/O was resumed and the previous file is unchanged`,
+      { file: this.file },
+    );
+  }
+
+  // The volumes, quiesced, must be those the file lists, with the same attributes.
+  private checkStructure(): void {
+    const listed = this.saved.map((saved) => `${saved.image} ${saved.record}`);
+    const now = this.images.flatMap((image, index) => image.listVolumes().map((volume) => {
+      const same = this.saved.find((saved) => saved.volume === volume);
+      return same === undefined ? "new" : `${index} ${JSON.stringify(volumeRecord(volume, image.dataState(volume.id)))}`;
+    }));
+    if (listed.join("\n") === now.join("\n")) return;
+    throw new StoreError("BUSY", `save to ${this.file} stopped: volumes were created, removed or changed while it ran; the previous file is unchanged; save again`, { file: this.file });
+  }
 }
 
 interface Quiesced {
-  relationships: number;
-  changedBytes: number;
-  zeroTracks: number;
+  runs: { saved: SavedVolume; run: TrackRun }[]; // copied while quiesced, to write afterwards
+  relationships: RelationshipRecord[];
+  frozenBytes: number; // track data read while quiesced
   frozenMs: number;
+  drainMs: number;
   savedAt: number;
 }
 
-// Pass 2, with every image quiesced at once: what changed since pass 1, and
-// the relationships. Resumes the images whatever happens.
-function writeQuiesced(writer: FrameWriter, images: readonly StorageImage[], saved: SavedTracks[], budgetMs: number, file: string): Quiesced {
-  const captures: ImageCapture[] = [];
-  const result = { relationships: 0, changedBytes: 0, zeroTracks: 0, frozenMs: 0, savedAt: 0 };
-  let frozenAt = 0;
-  try {
-    for (const image of images) captures.push(quiesce(image));
-    frozenAt = performance.now();
-    result.savedAt = Date.now();
-    const checkBudget = () => {
-      const frozenMs = performance.now() - frozenAt;
-      if (frozenMs <= budgetMs) return;
-      throw new StoreError(
-        "FROZEN_TOO_LONG",
-        `save to ${file} stopped after ${writer.bytesWritten} bytes: the images were frozen ${frozenMs.toFixed(0)} ms, beyond the budget of ${budgetMs} ms; host I/O was resumed and the previous file is unchanged`,
-        { file },
-      );
-    };
-    captures.forEach((capture, index) => {
-      for (const volume of capture.image.listVolumes()) {
-        const changes = writeChanges(writer, capture, index, volume, saved[index][volume.slot], checkBudget);
-        result.changedBytes += changes.changedBytes;
-        result.zeroTracks += changes.zeroTracks;
-      }
-    });
-    captures.forEach((capture, index) => {
-      const relationships = capture.relationships();
-      for (const relationship of relationships) writer.writeRecord(relationshipRecord(relationship, index));
-      result.relationships += relationships.length;
-    });
-    checkBudget();
-  } finally {
-    for (const capture of captures) capture.resume();
-  }
-  result.frozenMs = frozenAt === 0 ? 0 : performance.now() - frozenAt;
-  return result;
+function changedTrackCount(changes: Changes): number {
+  let count = 0;
+  for (const tracks of changes.values()) count += tracks.length;
+  return count;
 }
 
-function writeChanges(
-  writer: FrameWriter, capture: ImageCapture, index: number, volume: Volume, saved: Map<number, bigint>, checkBudget: () => void,
-): { changedBytes: number; zeroTracks: number } {
-  const { changed, zeroed } = capture.trackChanges(volume, saved);
-  let changedBytes = 0;
-  for (const [track, count] of runs(changed, TRACKS_PER_FRAME_MAX)) {
-    checkBudget();
-    const data = capture.trackBytes(volume, track, count);
-    writer.writeTracks(index, volume.id, track, data);
-    changedBytes += data.byteLength;
+// The union of two sets of changed tracks, each volume's tracks ascending.
+function mergeChanges(first: Changes, second: Changes): Changes {
+  const merged: Changes = new Map(first);
+  for (const [saved, tracks] of second) {
+    const union = new Set([...(merged.get(saved) ?? []), ...tracks]);
+    merged.set(saved, [...union].sort((a, b) => a - b));
   }
-  for (const [track, count] of runs(zeroed, EXTENT_TRACKS)) {
-    writer.writeRecord({ type: "zeros", image: index, volume: volume.id, track, count });
-  }
-  return { changedBytes, zeroTracks: zeroed.length };
+  return merged;
 }
 
-// Ascending tracks grouped into runs of consecutive tracks, at most
-// `tracksMax` long, never across an extent: [first track, count] pairs.
-function runs(tracks: readonly number[], tracksMax: number): [number, number][] {
-  const grouped: [number, number][] = [];
-  for (const track of tracks) {
-    const last = grouped[grouped.length - 1];
-    const sameExtent = last !== undefined && Math.floor(last[0] / EXTENT_TRACKS) === Math.floor(track / EXTENT_TRACKS);
-    if (sameExtent && last[0] + last[1] === track && last[1] < tracksMax) last[1]++;
-    else grouped.push([track, 1]);
+// The tracks of an all-zero run that the file holds as non-zero data, as
+// [first track, count] runs; they are zero in the file from then on.
+function zeroRuns(saved: SavedVolume, run: TrackRun): [number, number][] {
+  const runs: [number, number][] = [];
+  for (let track = run.firstTrack; track < run.firstTrack + run.trackCount; track++) {
+    if (saved.nonzero[track] === 0) continue;
+    saved.nonzero[track] = 0;
+    const last = runs[runs.length - 1];
+    if (last !== undefined && last[0] + last[1] === track) last[1]++;
+    else runs.push([track, 1]);
   }
-  return grouped;
+  return runs;
 }
 
 function quiesce(image: StorageImage): ImageCapture {
@@ -243,25 +480,26 @@ function relationshipRecord(relationship: RelationshipSnapshot, image: number): 
   };
 }
 
-function ioStep<T>(file: string, action: string, step: () => T): T {
+async function ioStep<T>(file: string, action: string, step: () => Promise<T>): Promise<T> {
   try {
-    return step();
+    return await step();
   } catch (cause) {
+    if (cause instanceof StoreError) throw cause;
     throw new StoreError("IO_ERROR", `cannot ${action} ${file}: ${(cause as Error).message}`, { file, cause });
   }
 }
 
 // File systems that cannot fsync a directory say so with EINVAL (or
 // ENOTSUP); the rename has happened by then, so that is not a failed save.
-function syncDirectory(directory: string): void {
-  const fd = openSync(directory, "r");
+async function syncDirectory(fileSystem: StoreFileSystem, directory: string): Promise<void> {
+  const fd = await fileSystem.open(directory, "r");
   try {
-    fsyncSync(fd);
+    await fileSystem.fsync(fd);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== "EINVAL" && code !== "ENOTSUP") throw error;
   } finally {
-    closeSync(fd);
+    await fileSystem.close(fd);
   }
 }
 
@@ -289,14 +527,6 @@ function processExists(pid: number): boolean {
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    closeSync(fd);
-  } catch {
-    // Already failing: the original error is the one to report.
   }
 }
 

@@ -143,6 +143,26 @@ Shell_("should print an error with a caret under its column and keep running", a
   assert.is(await shell.quit(), 0);
 });
 
+Shell_("should stop a fill on Ctrl-C and say how much of the volume it filled", async () => {
+  const screen = new FakeScreen();
+  const keyboard = new FakeKeyboard();
+  const running = session(screen, 0);
+  const exit = startRepl({ session: running, input: keyboard, output: screen, terminal: true, historyFile: historyFile() });
+  await until("prompt", () => screen.text.endsWith(PROMPT));
+  keyboard.type("mkfbvol -cap 1 1000\r");
+  await until("the volume", () => running.currentImage.hasVolume("1000"));
+  const mark = screen.mark();
+  keyboard.type("fill 1000 -pattern random\r");
+  // A 1 GiB fill takes seconds of first touches: it is still running once it has begun.
+  await until("the fill under way", () => running.currentImage.allocatedBytes("1000") > 0);
+  keyboard.type(CTRL_C);
+  await until("the prompt after Ctrl-C", () => screen.since(mark).endsWith(PROMPT));
+  assert.match(screen.since(mark), /filling volume 1000 cancelled after \d+ of 1073741824 bytes/);
+  assert.ok(running.currentImage.allocatedBytes("1000") < 2 ** 30, "the fill stopped before the end of the volume");
+  keyboard.type(CTRL_D);
+  assert.is(await exit, 0);
+});
+
 Shell_("should cancel a running wait on Ctrl-C and come back to the prompt", async () => {
   const screen = new FakeScreen();
   const keyboard = new FakeKeyboard();

@@ -11,7 +11,7 @@ import { PREAMBLE_SIZE, FORMAT_VERSION, FRAME_HEADER_SIZE } from "../../src/stor
 import { testSeed, Random } from "../support/random.js";
 import {
   describeState, temporaryDirectory, rejectsWithStore, splitFrames, replaceFrame, editRecord, frameOfType,
-  encodeRecord, joinBytes, encodeFrame,
+  encodeRecord, joinBytes, encodeFrame, joinFrames, saveIdOf,
 } from "./support.js";
 
 const seed = testSeed();
@@ -34,17 +34,28 @@ async function refused(bytes: Uint8Array, code: StoreErrorCode): Promise<StoreEr
 }
 
 const Bad = suite("bad state files");
-Bad.before(() => {
+// The image the good file holds; `seed` gives the data of volume 1002.
+function buildImage(seed: number): StorageImage {
+  const image = new StorageImage({ workers: 0 });
+  for (const id of ["1000", "1001", "1002", "1003"]) image.createVolume({ id, capacity: 40 * 128 + 3 });
+  image.writePattern("1000", 0, 40 * TRACK_SIZE, 1);
+  image.writePattern("1002", 7 * TRACK_SIZE, 9 * TRACK_SIZE, seed);
+  image.establish("1000", "1001", { nocopy: true, record: true, persist: true });
+  image.establish("1002", "1003");
+  image.fill("1000", 0, 100, 3);
+  return image;
+}
+
+// Frame `index` of a file as it lies there, header and all.
+function wholeFrame(file: Uint8Array, frames: readonly { offset: number; payload: Uint8Array }[], index: number): Uint8Array {
+  return file.subarray(frames[index].offset, frames[index].offset + FRAME_HEADER_SIZE + frames[index].payload.byteLength);
+}
+
+Bad.before(async () => {
   folder = temporaryDirectory();
-  running = new StorageImage({ workers: 0 });
-  for (const id of ["1000", "1001", "1002", "1003"]) running.createVolume({ id, capacity: 40 * 128 + 3 });
-  running.writePattern("1000", 0, 40 * TRACK_SIZE, 1);
-  running.writePattern("1002", 7 * TRACK_SIZE, 9 * TRACK_SIZE, 2);
-  running.establish("1000", "1001", { nocopy: true, record: true, persist: true });
-  running.establish("1002", "1003");
-  running.fill("1000", 0, 100, 3);
+  running = buildImage(2);
   const file = join(folder.path, "good.tzs");
-  saveState([running], file);
+  await saveState([running], file);
   good = new Uint8Array(readFileSync(file)); // a copy: Buffer.slice() would share its bytes
 });
 Bad.after(async () => {
@@ -90,6 +101,60 @@ Bad("should refuse a file cut short anywhere, as incomplete", async () => {
     const error = await refused(good.subarray(0, cut), "TRUNCATED");
     assert.ok(error.incomplete, `cut at ${cut} is incomplete`);
   }
+});
+
+Bad("should call a file cut inside its preamble or right after it truncated", async () => {
+  for (const cut of [8, 10, 16, 20, PREAMBLE_SIZE]) {
+    const error = await refused(good.subarray(0, cut), "TRUNCATED");
+    assert.ok(error.message.includes("truncated"), `cut at ${cut}: ${error.message}`);
+    assert.not.ok(error.message.includes("corrupt"), `cut at ${cut}: ${error.message}`);
+    assert.not.ok(error.message.includes("-1"), `cut at ${cut}: ${error.message}`);
+  }
+});
+
+Bad("should refuse a file spliced from two saves at a frame boundary", async () => {
+  // A save of an image built alike, but for the data of 1002: its frames line up with the good file's.
+  const other = buildImage(3);
+  const otherFile = join(folder.path, "other.tzs");
+  try {
+    await saveState([other], otherFile);
+  } finally {
+    await other.close();
+  }
+  const otherBytes = new Uint8Array(readFileSync(otherFile));
+  const first = splitFrames(good);
+  const second = splitFrames(otherBytes);
+  assert.is(second.frames.length, first.frames.length);
+  const cut = frameOfType(good, "tracks") + 2; // inside the data of 1000; 1002's comes after
+  const spliced = joinBytes([
+    first.preamble,
+    ...first.frames.slice(0, cut).map((_, index) => wholeFrame(good, first.frames, index)),
+    ...second.frames.slice(cut).map((_, index) => wholeFrame(otherBytes, second.frames, cut + index)),
+  ]);
+  const error = await refused(spliced, "CHECKSUM_MISMATCH");
+  assert.is(error.frame, cut, error.message);
+  assert.ok(error.message.includes("another save"), error.message);
+  // The same frames keyed as this file's (what a format without the key would
+  // accept) load as a mixture of both saves: the key is what refuses it.
+  const rekeyed = joinFrames(first.preamble, [...first.frames.slice(0, cut), ...second.frames.slice(cut)].map((frame) => frame.payload));
+  const mixtureFile = join(folder.path, "mixture.tzs");
+  writeFileSync(mixtureFile, rekeyed);
+  const [mixture] = await loadState(mixtureFile, { workers: 0 });
+  try {
+    assert.is(mixture.checksum("1000"), running.checksum("1000"), "the mixture holds the first save's 1000");
+    assert.is.not(mixture.checksum("1002"), running.checksum("1002"), "and the second save's 1002");
+  } finally {
+    await mixture.close();
+  }
+});
+
+Bad("should refuse frames moved within one file", async () => {
+  const { preamble, frames } = splitFrames(good);
+  const tracks = frameOfType(good, "tracks");
+  const order = frames.map((_, index) => index);
+  [order[tracks], order[tracks + 1]] = [order[tracks + 1], order[tracks]];
+  const error = await refused(joinBytes([preamble, ...order.map((index) => wholeFrame(good, frames, index))]), "CHECKSUM_MISMATCH");
+  assert.is(error.frame, tracks);
 });
 
 Bad("should refuse a file with any single bit flipped", async () => {
@@ -185,7 +250,19 @@ Bad("should refuse a relationship that breaks the image model's rules", async ()
 
 Bad("should refuse bytes after the end record", async () => {
   await refused(joinBytes([good, Uint8Array.of(0)]), "TRAILING_DATA");
-  await refused(joinBytes([good, encodeFrame(encodeRecord({ type: "end" }))]), "TRAILING_DATA");
+  const { preamble, frames } = splitFrames(good);
+  await refused(joinBytes([good, encodeFrame(encodeRecord({ type: "end" }), saveIdOf(preamble), frames.length)]), "TRAILING_DATA");
+});
+
+Bad("should abandon a load when its signal aborts, building nothing", async () => {
+  const file = join(folder.path, "good-copy.tzs");
+  writeFileSync(file, good);
+  const controller = new AbortController();
+  const load = loadState(file, { workers: 0, signal: controller.signal });
+  controller.abort(); // the load is reading by now: it stops at its next frame
+  const error = await rejectsWithStore(load, "ABANDONED");
+  assert.ok(error.message.includes(file), error.message);
+  await rejectsWithStore(loadState(file, { workers: 0, signal: AbortSignal.abort() }), "ABANDONED");
 });
 
 Bad.run();

@@ -5,6 +5,8 @@ import * as assert from "uvu/assert";
 import { StorageImage } from "../../src/engine/image.js";
 import { CoreCode, TRACK_SIZE, RelFlag } from "../../src/core/codes.js";
 import { testSeed, Random } from "../support/random.js";
+import { claimChanges } from "../../src/engine/snapshot.js";
+import { EngineError } from "../../src/engine/errors.js";
 
 const seed = testSeed();
 console.log(`store core-snapshot seed: ${seed} (replay with TZERO_SEED=${seed})`);
@@ -31,6 +33,9 @@ Core("should find the one non-zero byte of a track wherever it is", () => {
     const expected = [0, 0, 0];
     expected[track >> 4] = 1 << (track & 15);
     assert.equal(masks, expected, `track ${track}, byte ${offset} (seed ${seed})`);
+    const wanted = random.int(0, 0xffff);
+    const asked = [0, 1, 2].map((extent) => exports.extent_nonzero_tracks(image.volume("1000").slot, extent, wanted));
+    assert.equal(asked, expected.map((mask) => mask & wanted), `track ${track} among tracks ${wanted.toString(2)} (seed ${seed})`);
   }
 });
 
@@ -79,6 +84,45 @@ Core("should mark a volume unusable unless it is a target now", () => {
   image.establish("1001", "1000", { nocopy: true }); // a new FlashCopy onto it makes it usable again
   assert.is(image.dataState("1000"), "Normal");
   assert.is(exports.volume_mark_unusable(image.volume("1000").slot), CoreCode.BUSY);
+});
+
+Core("should mark every change to a track's own bytes, and hand each mark out once", () => {
+  const claim = claimChanges(image);
+  try {
+    const taken = (id: string) => claim.take(image.volume(id));
+    assert.equal(taken("1000"), [], "nothing changed since the volume was created");
+    image.fill("1000", 10 * TRACK_SIZE - 1, TRACK_SIZE + 2, 1); // tracks 9, 10 and 11
+    image.writePattern("1000", 39 * TRACK_SIZE, 5, 2);
+    assert.equal(taken("1000"), [9, 10, 11, 39]);
+    assert.equal(taken("1000"), [], "taken once");
+    image.establish("1000", "1001", { nocopy: true });
+    image.fill("1000", 20 * TRACK_SIZE, 1, 3); // copy-on-write: the target's track changes too
+    assert.equal(taken("1000"), [20]);
+    assert.equal(taken("1001"), [20]);
+    image.fill("1001", 21 * TRACK_SIZE + 5, 1, 4); // a partial target write brings the T0 track over first
+    assert.equal(taken("1001"), [21]);
+    assert.equal(taken("1000"), [], "reads and copies from the source leave it unmarked");
+    image.withdraw("1000:1001");
+    image.reinitVolume("1001"); // its allocated extent (tracks 16 to 31) now reads as zeros
+    assert.equal(taken("1001"), [...Array(16).keys()].map((index) => 16 + index));
+    image.establish("1000", "1001");
+    image.copyTracks("1000:1001", 9, 3); // background copy writes the target
+    assert.equal(taken("1001"), [9, 10, 11]);
+  } finally {
+    claim.release();
+  }
+});
+
+Core("should let one save at a time hold the change bitmaps", () => {
+  const claim = claimChanges(image);
+  try {
+    assert.throws(() => claimChanges(image), (error: unknown) => error instanceof EngineError && error.code === "BUSY");
+  } finally {
+    claim.release();
+  }
+  claimChanges(image).release();
+  assert.is(image.core.exports.volume_take_changed(4095, 0, 1, image.core.stagingPointer), CoreCode.NO_VOLUME);
+  assert.is(image.core.exports.volume_take_changed(image.volume("1000").slot, 0, 3, image.core.stagingPointer), CoreCode.RANGE, "past the bitmap's words");
 });
 
 Core.run();

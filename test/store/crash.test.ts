@@ -44,7 +44,9 @@ function runAndKill(file: string, first: number, delayMs: number): Promise<Kille
       if (!wasReady && output.includes("ready\n")) timer = setTimeout(() => child.kill("SIGKILL"), delayMs);
     });
     child.on("error", reject);
-    child.on("exit", (code, signal) => {
+    // "close", not "exit": only then has all of the child's stdout been read,
+    // so the last line is the last one it wrote.
+    child.on("close", (code, signal) => {
       clearTimeout(timer);
       if (signal !== "SIGKILL") {
         reject(new Error(`the child exited by itself (code ${code}): ${errors}`));
@@ -66,7 +68,7 @@ Crash("should leave the old state or the new one, whole, whenever a save is kill
     const expected = states.map((state) => JSON.stringify(describeContents([state])));
     assert.is.not(expected[0], expected[1], "the two states differ");
     const file = join(folder.path, "state.tzs");
-    saveState([states[0]], file);
+    await saveState([states[0]], file);
     const seen = [0, 0];
     let midSave = 0;
     let rounds = 0;
@@ -87,7 +89,7 @@ Crash("should leave the old state or the new one, whole, whenever a save is kill
     assert.ok(seen[0] > 0, "the file held the first state after some kills");
     assert.ok(seen[1] > 0, "the file held the second state after some kills");
     // The next save removes the temporary files the killed processes left.
-    saveState([states[1]], file);
+    await saveState([states[1]], file);
     assert.equal(readdirSync(folder.path), ["state.tzs"]);
   } finally {
     await Promise.all(states.map((state) => state.close()));

@@ -67,8 +67,8 @@ PointInTime("should capture one instant while a writer and background copies run
     const t0Target = image.checksum("1101"); // target reads give the T0 image at every instant
     // Several saves: a writer descheduled through one of them would prove nothing.
     for (let save = 0; save < SAVES; save++) {
-      const report = saveState([image], file);
-      console.log(`  save ${save}: ${report.dataBytes} bytes of data (${report.changedBytes} of them again, quiesced), images frozen ${report.frozenMs.toFixed(1)} ms`);
+      const report = await saveState([image], file);
+      console.log(`  save ${save}: ${report.dataBytes} bytes of data in ${report.passes} passes (${report.frozenBytes} of them quiesced), images frozen ${report.frozenMs.toFixed(1)} ms`);
       const [paused] = await loadState(file, { workers: 0 });
       try {
         const first = counterOf(paused, "1000");

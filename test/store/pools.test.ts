@@ -43,7 +43,7 @@ async function roundTrip(file: string): Promise<StorageImage[]> {
 Pools("should bring back pools, each volume's pool and the allocated extents", async () => {
   const image = pooledImage();
   const file = join(folder.path, "pools.tz0");
-  saveState([image], file);
+  await saveState([image], file);
   const [loaded] = await roundTrip(file);
   assert.equal(describeState([loaded]), describeState([image]));
   assert.is(loaded.pools.usage(loaded.pools.get("gold")).allocatedExtents, 3);
@@ -56,7 +56,7 @@ Pools("should bring back pools, each volume's pool and the allocated extents", a
 Pools("should load a file written before pools with the default pools and its volumes in none", async () => {
   const image = pooledImage();
   const file = join(folder.path, "old.tz0");
-  saveState([image], file);
+  await saveState([image], file);
   let bytes: Uint8Array = new Uint8Array(readFileSync(file));
   bytes = editRecord(bytes, frameOfType(bytes, "image"), (record) => { delete record.pools; });
   const volumeFrames = splitFrames(bytes).frames.map((_, index) => index).filter((index) => index > frameOfType(bytes, "image")).slice(0, 3);
@@ -71,7 +71,7 @@ Pools("should load a file written before pools with the default pools and its vo
 Pools("should refuse a file whose volume names a pool of the wrong rank group", async () => {
   const image = pooledImage();
   const file = join(folder.path, "bad.tz0");
-  saveState([image], file);
+  await saveState([image], file);
   let bytes: Uint8Array = new Uint8Array(readFileSync(file));
   const first = frameOfType(bytes, "volume");
   bytes = editRecord(bytes, first, (record) => { record.pool = "P1"; });

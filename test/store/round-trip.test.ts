@@ -26,7 +26,7 @@ function image(options: ConstructorParameters<typeof StorageImage>[0] = {}): Sto
 
 async function roundTrip(images: StorageImage[], workers = 0): Promise<StorageImage[]> {
   const file = join(folder.path, "state.tzs");
-  saveState(images, file);
+  await saveState(images, file);
   const loaded = await loadState(file, { workers });
   open.push(...loaded);
   return loaded;
@@ -81,7 +81,7 @@ RoundTrip("should write only non-zero tracks", async () => {
   source.writePattern("1000", 40 * MiB, 2 * TRACK_SIZE, 2);
   source.fill("1000", 3 * TRACK_SIZE, TRACK_SIZE, 0); // allocated, but all zero
   const file = join(folder.path, "sparse.tzs");
-  const report = saveState([source], file);
+  const report = await saveState([source], file);
   assert.is(report.dataBytes, 3 * TRACK_SIZE);
   assert.ok(statSync(file).size < 3 * TRACK_SIZE + 4096, `file of ${statSync(file).size} bytes for 3 live tracks`);
   const [loaded] = await loadState(file, { workers: 0 });
@@ -98,8 +98,8 @@ RoundTrip("should save what changed after the provisional copy, as of the quiesc
   source.copyTracks("1000:1001", 0, 10);
   const file = join(folder.path, "changing.tzs");
   let expected: unknown;
-  const report = saveState([source], file, {
-    afterProvisionalCopy: () => {
+  const report = await saveState([source], file, {
+    beforeQuiesce: () => {
       source.writePattern("1000", 3 * TRACK_SIZE + 5, 100, 2); // changed (copy-on-write first: track 3 is copied)
       source.fill("1000", 20 * TRACK_SIZE, 2 * TRACK_SIZE, 0); // saved non-zero, now zero
       source.writePattern("1000", 50 * MiB, TRACK_SIZE, 3); // in an extent that was unallocated

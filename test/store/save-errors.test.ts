@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { StorageImage } from "../../src/engine/image.js";
 import { TRACK_SIZE } from "../../src/core/codes.js";
 import { saveState } from "../../src/store/index.js";
-import { temporaryDirectory, throwsStore } from "./support.js";
+import { temporaryDirectory, rejectsWithStore } from "./support.js";
 
 let folder: ReturnType<typeof temporaryDirectory>;
 let image: StorageImage;
@@ -35,39 +35,39 @@ function unchanged(): void {
   assert.is(image.read("1000", 0, 1)[0], 7);
 }
 
-SaveErrors("should give up rather than keep host I/O frozen past its budget", () => {
-  const error = throwsStore(() => saveState([image], file, { frozenBudgetMs: 1e-6 }), "FROZEN_TOO_LONG");
+SaveErrors("should give up rather than keep host I/O frozen past its budget", async () => {
+  const error = await rejectsWithStore(saveState([image], file, { frozenBudgetMs: 1e-6 }), "FROZEN_TOO_LONG");
   assert.ok(error.message.includes("budget"));
   unchanged();
 });
 
-SaveErrors("should refuse to save when the images cannot be quiesced", () => {
+SaveErrors("should refuse to save when the images cannot be quiesced", async () => {
   assert.is(image.core.exports.image_quiesce(), 0); // somebody holds the image quiesced already
   try {
-    throwsStore(() => saveState([image], file), "BUSY");
+    await rejectsWithStore(saveState([image], file), "BUSY");
   } finally {
     image.core.exports.image_resume();
   }
   unchanged();
 });
 
-SaveErrors("should report a folder that does not exist as an I/O error", () => {
-  const error = throwsStore(() => saveState([image], join(folder.path, "absent", "state.tzs")), "IO_ERROR");
+SaveErrors("should report a folder that does not exist as an I/O error", async () => {
+  const error = await rejectsWithStore(saveState([image], join(folder.path, "absent", "state.tzs")), "IO_ERROR");
   assert.ok(error.message.includes("absent"));
   unchanged();
 });
 
 SaveErrors("should refuse closed images and an image given twice", async () => {
-  throwsStore(() => saveState([image, image], file), "BAD_ARGUMENT");
+  await rejectsWithStore(saveState([image, image], file), "BAD_ARGUMENT");
   const closed = new StorageImage({ workers: 0, serial: "75TZ009" });
   await closed.close();
-  throwsStore(() => saveState([image, closed], file), "BAD_ARGUMENT");
-  throwsStore(() => saveState([image], file, { frozenBudgetMs: 0 }), "BAD_ARGUMENT");
+  await rejectsWithStore(saveState([image, closed], file), "BAD_ARGUMENT");
+  await rejectsWithStore(saveState([image], file, { frozenBudgetMs: 0 }), "BAD_ARGUMENT");
   unchanged();
 });
 
-SaveErrors("should replace the previous file on success", () => {
-  const report = saveState([image], file);
+SaveErrors("should replace the previous file on success", async () => {
+  const report = await saveState([image], file);
   assert.is(report.bytesWritten, readFileSync(file).byteLength);
   assert.is(report.dataBytes, 64 * TRACK_SIZE);
   assert.ok(report.frozenMs <= report.elapsedMs);

@@ -10,7 +10,7 @@ import { Packr, Unpackr } from "msgpackr";
 import { StorageImage } from "../../src/engine/image.js";
 import { StoreError, type StoreErrorCode } from "../../src/store/errors.js";
 import { FrameBuffer } from "../../src/store/frame-buffer.js";
-import { PREAMBLE_SIZE, FRAME_HEADER_SIZE } from "../../src/store/format.js";
+import { PREAMBLE_SIZE, FRAME_HEADER_SIZE, frameKey } from "../../src/store/format.js";
 
 // Tracks still pending in a relationship's control bitmap, in order.
 export function pendingTracks(image: StorageImage, pair: string): number[] {
@@ -55,7 +55,7 @@ export function temporaryDirectory(): { path: string; remove(): void } {
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-export async function rejectsWithStore(promise: Promise<unknown>, code: StoreErrorCode): Promise<StoreError> {
+export async function rejectsWithStore(promise: Promise<unknown>, code: StoreErrorCode, what = ""): Promise<StoreError> {
   try {
     await promise;
   } catch (error) {
@@ -63,7 +63,7 @@ export async function rejectsWithStore(promise: Promise<unknown>, code: StoreErr
     assert.is((error as StoreError).code, code, (error as StoreError).message);
     return error as StoreError;
   }
-  throw new assert.Assertion({ message: `expected a rejection with ${code}`, operator: "rejects", expects: code, actual: "resolved", generated: false });
+  throw new assert.Assertion({ message: `expected a rejection with ${code}${what ? ` (${what})` : ""}`, operator: "rejects", expects: code, actual: "resolved", generated: false });
 }
 
 export function throwsStore(action: () => unknown, code: StoreErrorCode): StoreError {
@@ -95,14 +95,20 @@ export function splitFrames(file: Uint8Array): { preamble: Uint8Array; frames: R
   return { preamble: file.slice(0, PREAMBLE_SIZE), frames };
 }
 
-// A frame with a correct header and checksum around any payload bytes.
-export function encodeFrame(payload: Uint8Array, buffer = new FrameBuffer()): Uint8Array {
+// The save identifier in a (version 2) preamble.
+export function saveIdOf(preamble: Uint8Array): bigint {
+  return new DataView(preamble.buffer, preamble.byteOffset, preamble.byteLength).getBigUint64(16, true);
+}
+
+// A frame with a correct header and checksum around any payload bytes, as
+// frame `index` of the save `saveId` (format.ts frameKey).
+export function encodeFrame(payload: Uint8Array, saveId: bigint, index: number, buffer = new FrameBuffer()): Uint8Array {
   buffer.payload(payload.byteLength).set(payload);
   const frame = new Uint8Array(FRAME_HEADER_SIZE + payload.byteLength);
   const view = new DataView(frame.buffer);
   view.setUint32(0, payload.byteLength, true);
   view.setUint32(4, ~payload.byteLength >>> 0, true);
-  view.setBigUint64(8, buffer.hashPayload(payload.byteLength), true);
+  view.setBigUint64(8, buffer.hashPayload(payload.byteLength) ^ frameKey(saveId, index), true);
   frame.set(payload, FRAME_HEADER_SIZE);
   return frame;
 }
@@ -128,13 +134,20 @@ export function encodeRecord(record: unknown): Uint8Array {
   return Uint8Array.from(packr.pack(record));
 }
 
-// The file with frame `index` replaced by `payloads` (none: dropped), each given a valid checksum.
+// The file with frame `index` replaced by `payloads` (none: dropped), every
+// frame given a valid checksum for its new place.
 export function replaceFrame(file: Uint8Array, index: number, payloads: readonly Uint8Array[]): Uint8Array {
   const { preamble, frames } = splitFrames(file);
+  const list = frames.map((frame) => frame.payload);
+  list.splice(index, 1, ...payloads);
+  return joinFrames(preamble, list);
+}
+
+// A preamble and payloads as a file, each frame keyed for its place.
+export function joinFrames(preamble: Uint8Array, payloads: readonly Uint8Array[]): Uint8Array {
   const buffer = new FrameBuffer();
-  const encoded = frames.map((frame) => encodeFrame(frame.payload, buffer));
-  encoded.splice(index, 1, ...payloads.map((payload) => encodeFrame(payload, buffer)));
-  return joinBytes([preamble, ...encoded]);
+  const saveId = saveIdOf(preamble);
+  return joinBytes([preamble, ...payloads.map((payload, index) => encodeFrame(payload, saveId, index, buffer))]);
 }
 
 // The file with the record of frame `index` changed by `change`.

@@ -1,0 +1,42 @@
+// State files of every format version this tzero reads load as they did when
+// they were written: fixtures/format/version-1.tzs was written by the format-1
+// store, and version-1.json is what that store loaded it as (describeState).
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { StorageImage } from "../../src/engine/image.js";
+import { saveState, loadState, FORMAT_VERSION } from "../../src/store/index.js";
+import { describeState, temporaryDirectory } from "./support.js";
+
+// The fixtures stay in the source tree; the compiled tests run from dist/.
+const FIXTURES = fileURLToPath(new URL("../../../test/store/fixtures/format/", import.meta.url));
+
+const Versions = suite("format versions");
+
+Versions("should load a format-1 file as the format-1 store loaded it", async () => {
+  const file = join(FIXTURES, "version-1.tzs");
+  assert.is(new DataView(readFileSync(file).buffer).getUint32(8, true), 1, "the fixture is format 1");
+  const expected = JSON.parse(readFileSync(join(FIXTURES, "version-1.json"), "utf8"));
+  const loaded = await loadState(file, { workers: 0 });
+  try {
+    assert.equal(JSON.parse(JSON.stringify(describeState(loaded))), expected);
+    // Saved again, it is a file of this version that loads alike.
+    const folder = temporaryDirectory();
+    try {
+      const again = join(folder.path, "again.tzs");
+      await saveState(loaded, again);
+      assert.is(new DataView(readFileSync(again).buffer).getUint32(8, true), FORMAT_VERSION);
+      const reloaded = await loadState(again, { workers: 0 });
+      assert.equal(JSON.parse(JSON.stringify(describeState(reloaded))), expected);
+      await Promise.all(reloaded.map((image) => image.close()));
+    } finally {
+      folder.remove();
+    }
+  } finally {
+    await Promise.all(loaded.map((image: StorageImage) => image.close()));
+  }
+});
+
+Versions.run();

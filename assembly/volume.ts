@@ -117,12 +117,12 @@ export function volume_create(slot: u32, size_bytes: u64): i32 {
   const extents = alloc(extent_count << 2);
   if (extents == 0) return alloc_failure();
   const locks = alloc(track_count << 2);
-  const changed = alloc(bitmap_word_count(track_count) << 3);
+  // Not tried once locks failed, so that alloc_failure() still says why they did.
+  const changed: usize = locks == 0 ? 0 : alloc(bitmap_word_count(track_count) << 3);
   if (locks == 0 || changed == 0) {
     const failure = alloc_failure();
     free(extents, extent_count << 2);
     free(locks, track_count << 2);
-    free(changed, bitmap_word_count(track_count) << 3);
     return failure;
   }
   store<u64>(volume + V_SIZE, size_bytes);

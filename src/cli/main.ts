@@ -8,11 +8,11 @@
 //   --state FILE              load FILE at start when it exists; save to it on exit and on `save`
 // Exit codes: 0 all succeeded, 1 an assertion failed, 2 syntax or usage error,
 // 6 a command failed.
-import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { Session } from "../lang/session.js";
 import { LangSyntaxError, ScriptError, formatError } from "../lang/errors.js";
-import { startRepl } from "./repl.js";
+import { Lifetime } from "./lifetime.js";
+import { readScript, readScriptFile } from "./script-input.js";
 import { applyProfile, parseProfile, type Profile } from "../lang/profile.js";
 import { CommandFailure } from "../lang/values.js";
 import { errorId } from "../lang/messages.js";
@@ -27,6 +27,8 @@ const USAGE = `usage: tzero [--state FILE] [-cfg PROFILE] [-script FILE] [COMMAN
                          save them to it on exit and on save with no FILE
   -cfg PROFILE           a DS CLI profile: devid, format, delim, banner, header, fullid
 exit codes: 0 success, 1 assertion failed, 2 syntax error, 6 command failed`;
+
+const READ_REASONS: Record<string, string> = { ENOENT: "no such file", EISDIR: "it is a folder, not a file", EACCES: "permission denied" };
 
 export const EXIT_OK = 0;
 export const EXIT_USAGE = 2;
@@ -72,32 +74,45 @@ function reportError(error: unknown, source: string): number {
   return EXIT_FAILED;
 }
 
-async function runText(source: string, file: string, settings: RunSettings): Promise<number> {
-  const session = new Session({ write: (text) => process.stdout.write(`${text}\n`), ...settings });
-  const controller = new AbortController();
-  const onInterrupt = () => controller.abort();
-  process.once("SIGINT", onInterrupt);
+// Runs a script to its end, or until a signal or a closed stdout cancels it;
+// then closes the session (the exit save) under the same Lifetime.
+async function runText(source: string | Promise<string>, file: string, settings: RunSettings): Promise<number> {
+  // Read errors are reported below, once the state is open; not as unhandled.
+  if (typeof source !== "string") source.catch(() => undefined);
+  const lifetime = new Lifetime();
+  let session: Session;
+  try {
+    session = new Session({ write: (text) => lifetime.write(`${text}\n`), ...settings });
+  } catch (error) {
+    return reportError(error, "");
+  }
+  lifetime.install();
   let exitCode = EXIT_OK;
+  let text = "";
   try {
     await session.openState();
+    text = await source;
     if (settings.profile) applyProfile(session, settings.profile);
-    await session.runSource(source, file, { signal: controller.signal });
+    await session.runSource(text, file, { signal: lifetime.run.signal });
   } catch (error) {
-    exitCode = reportError(error, source);
-  } finally {
-    process.removeListener("SIGINT", onInterrupt);
+    // A reader that went away asked for no more: that is not a failure.
+    if (!lifetime.stdoutClosed) exitCode = reportError(error, text);
   }
+  lifetime.closing();
+  let saveFailed = false;
   try {
-    await session.close();
+    await session.close(lifetime.save.signal);
   } catch (error) {
-    const closeCode = reportError(error, source);
+    saveFailed = true;
+    const closeCode = reportError(error, text);
     if (exitCode === EXIT_OK) exitCode = closeCode;
   }
+  const late = lifetime.signalledWhileClosing;
+  if (late !== null && !saveFailed && settings.stateFile !== undefined) {
+    process.stderr.write(`tzero: ${late} came during the exit save, which finished first: ${settings.stateFile} holds the new state\n`);
+  }
+  lifetime.dispose();
   return exitCode;
-}
-
-function readStdin(): string {
-  return readFileSync(0, "utf8");
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -155,17 +170,31 @@ export async function main(argv: string[]): Promise<number> {
     }
     let source: string;
     try {
-      source = readFileSync(values.script, "utf8");
+      source = await readScriptFile(values.script);
     } catch (error) {
-      const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
+      if (error instanceof LangSyntaxError) return reportError(error, "");
+      const code = (error as NodeJS.ErrnoException).code ?? "";
+      const reason = READ_REASONS[code] ?? (error as Error).message;
       process.stderr.write(`tzero: cannot read script ${values.script}: ${reason}\n`);
       return EXIT_USAGE;
     }
     return runText(source, values.script, settings);
   }
   if (positionals.length > 0) return runText(positionals.map(quoteWord).join(" "), "<command line>", settings);
-  if (!process.stdin.isTTY) return runText(readStdin(), "<stdin>", settings);
-  return startRepl({ sessionOptions: { workers, stateFile: values.state }, profile: settings.profile });
+  if (!process.stdin.isTTY) return runText(readScript(process.stdin, "<stdin>"), "<stdin>", settings);
+  return openShell(settings);
+}
+
+// The shell and its live views (ink, and yoga's WebAssembly) load only when a
+// shell opens: a script needs neither, and a process short of memory then
+// fails at its storage image with a clear message, not inside a library.
+async function openShell(settings: RunSettings): Promise<number> {
+  const { startRepl } = await import("./repl.js");
+  try {
+    return await startRepl({ sessionOptions: { workers: settings.workers, stateFile: settings.stateFile }, profile: settings.profile });
+  } catch (error) {
+    return reportError(error, "");
+  }
 }
 
 const exitCode = await main(process.argv.slice(2));

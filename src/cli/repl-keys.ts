@@ -7,7 +7,9 @@
 //
 //   idle      line editor has the keys (the prompt)
 //   holding   gate has them: Ctrl-C interrupts, other keys wait for the prompt
-//   asking    line editor has them again, for a y/n question at the prompt
+//   asking    line editor has them again, for a y/n question at the prompt,
+//             through the gate, which keeps Ctrl-D: at a question it means "no",
+//             not the end of the shell's input
 //   lent      ink has them (a live view reads the raw input itself)
 import type { Key } from "node:readline";
 
@@ -21,6 +23,7 @@ export class KeyGate {
   private state: GateState = "idle";
   private editorListeners: KeypressListener[] = [];
   private typedAhead: Array<[string | undefined, Key | undefined]> = [];
+  private onEndOfInput: (() => boolean) | null = null;
   private readonly onKeypress: KeypressListener = (sequence, key) => this.keypress(sequence, key);
 
   constructor(private readonly input: NodeJS.ReadableStream, private readonly onInterrupt: () => void) {}
@@ -42,7 +45,7 @@ export class KeyGate {
   // `replay` false drops them (after Ctrl-C the user wants a clean prompt).
   release(replay: boolean): void {
     if (this.state === "idle") return;
-    this.setEditorListening(true);
+    for (const listener of this.editorListeners) this.input.on("keypress", listener);
     this.input.removeListener("keypress", this.onKeypress);
     this.state = "idle";
     const keys = this.typedAhead;
@@ -68,15 +71,17 @@ export class KeyGate {
   }
 
   // A y/n question is asked at the prompt: the line editor reads the answer.
-  ask(): void {
+  // Ctrl-D goes to `onEndOfInput` instead, which returns whether it took the
+  // key (on an empty answer); otherwise the editor gets it (delete forward).
+  ask(onEndOfInput: () => boolean = () => false): void {
     if (this.state !== "holding") return;
-    this.setEditorListening(true);
+    this.onEndOfInput = onEndOfInput;
     this.state = "asking";
   }
 
   answered(): void {
     if (this.state !== "asking") return;
-    this.setEditorListening(false);
+    this.onEndOfInput = null;
     this.state = "holding";
   }
 
@@ -89,14 +94,12 @@ export class KeyGate {
     if (this.state === "lent") this.state = "holding";
   }
 
-  private setEditorListening(listening: boolean): void {
-    for (const listener of this.editorListeners) {
-      if (listening) this.input.on("keypress", listener);
-      else this.input.removeListener("keypress", listener);
-    }
-  }
-
   private keypress(sequence: string | undefined, key: Key | undefined): void {
+    if (this.state === "asking") {
+      if (key?.ctrl === true && key.name === "d" && this.onEndOfInput?.() === true) return;
+      for (const listener of this.editorListeners) listener(sequence, key);
+      return;
+    }
     if (this.state !== "holding") return;
     if (key?.ctrl === true && key.name === "c") {
       this.typedAhead = [];

@@ -6,13 +6,22 @@
 // messages, formats and errors are the same. While a statement runs, the
 // KeyGate holds the keys: Ctrl-C aborts the statement's AbortSignal, a y/n
 // question is read at the prompt, and a live view gets the raw input.
+//
+// Only the language is spoken at the prompt: node:repl's dot-commands are
+// gone (`.exit` is `quit`; any other `.word` is a syntax error of the
+// language), and Ctrl-C at the prompt clears the line with tzero's own hint.
+// On the process's own terminal, SIGTERM, SIGHUP and SIGINT end the shell as
+// quit does, saving the --state file (src/cli/lifetime.ts).
 import repl, { type REPLServer } from "node:repl";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { formatError, LangSyntaxError, parse, ScriptError, Session, type Program, type SessionOptions } from "../lang/index.js";
+import {
+  formatError, LangSyntaxError, parse, ScriptError, Session, type Program, type ProgressPresenter, type SessionOptions, type WatchRequest,
+} from "../lang/index.js";
 import { complete, type CompletionContext } from "./repl-completion.js";
+import { Lifetime, type EndSignal } from "./lifetime.js";
 import { KeyGate } from "./repl-keys.js";
-import { InkPresenter } from "./views/ink-presenter.js";
+import type { InkPresenter, InkPresenterOptions } from "./views/ink-presenter.js";
 import { applyProfile, type Profile } from "../lang/profile.js";
 
 export interface ReplOptions {
@@ -25,6 +34,8 @@ export interface ReplOptions {
   historyFile?: string;
   // Line editing, completion and history; default: whether output is a TTY.
   terminal?: boolean;
+  // End the shell on SIGTERM, SIGHUP and SIGINT; default: whether input is process.stdin.
+  signals?: boolean;
   // For the session the shell creates (ignored with `session`).
   sessionOptions?: Pick<SessionOptions, "workers" | "refreshMs" | "cwd" | "stateFile">;
   // A DS CLI profile (tzero -cfg), applied once the state is loaded.
@@ -36,6 +47,10 @@ export const REPL_FILE = "repl";
 const HISTORY_FILE = ".tzero_history";
 const HISTORY_SIZE = 1000;
 const LIVE_REFRESH_MS = 200;
+const EXIT_FAILED = 6;
+const TERMINAL_GONE = new Set(["EIO", "EPIPE", "ENXIO", "ERR_STREAM_DESTROYED"]);
+// A line that node:repl would take as one of its own commands.
+const DOT_COMMAND = /^\s*\.[^.\s]/;
 
 type TtyStream = { isTTY?: boolean };
 
@@ -63,6 +78,19 @@ class Shell {
   private interrupted = false;
   private queue: Promise<void> = Promise.resolve();
   private savedSigint: Array<(...args: unknown[]) => void> = [];
+  private leaving = false;
+  private terminalGone = false;
+  // A terminal that goes away (its window closed: SIGHUP, then EIO on each
+  // read, write and mode change) must not crash the shell before its exit save.
+  private readonly onTerminalError = (error: NodeJS.ErrnoException) => {
+    if (!TERMINAL_GONE.has(error.code ?? "")) throw error;
+    this.terminalGone = true;
+    if (this.leaving) return;
+    this.leaving = true;
+    this.interrupt(new Error("the terminal went away"));
+    if (this.running === null) this.server?.close();
+  };
+  private readonly lifetime: Lifetime | null;
   private readonly onInterrupt = () => this.interrupt();
 
   constructor(private readonly options: ReplOptions) {
@@ -71,12 +99,14 @@ class Shell {
     this.terminal = options.terminal ?? (this.output as TtyStream).isTTY === true;
     this.gate = new KeyGate(this.input, this.onInterrupt);
     this.session = options.session ?? this.createSession();
+    const signals = options.signals ?? this.input === process.stdin;
+    this.lifetime = signals ? new Lifetime(null, (name) => this.interceptSignal(name)) : null;
   }
 
   private createSession(): Session {
     const live = this.terminal && (this.output as TtyStream).isTTY === true;
     const presenter = live
-      ? new InkPresenter({
+      ? new DeferredInkPresenter({
         stdout: this.output, stdin: this.input, onInterrupt: this.onInterrupt,
         takeTerminal: () => this.gate.lend(), releaseTerminal: () => this.reclaimTerminal(),
       })
@@ -94,6 +124,7 @@ class Shell {
   async run(): Promise<number> {
     const opened = await this.openState();
     if (opened !== 0) return opened;
+    if (this.session.presenter instanceof DeferredInkPresenter) await this.session.presenter.load();
     this.output.write(banner(this.session.currentImage.id, this.session.currentImage.model));
     const server = repl.start({
       prompt: promptFor(this.session.currentImage.id),
@@ -107,6 +138,12 @@ class Shell {
       ...{ historySize: HISTORY_SIZE },
     });
     this.server = server;
+    server.on("error", this.onTerminalError);
+    this.input.on("error", this.onTerminalError);
+    this.output.on("error", this.onTerminalError);
+    this.speakOnlyTheLanguage(server);
+    this.lifetime?.install();
+    this.lifetime?.run.signal.addEventListener("abort", () => this.endBySignal(), { once: true });
     const exited = new Promise<void>((resolve) => server.once("exit", resolve));
     await new Promise<void>((resolve) => {
       server.setupHistory(historyPath(this.options), (error) => {
@@ -158,7 +195,7 @@ class Shell {
         this.report(error, code);
         outcome = "done";
       }
-      if (outcome === "quit") {
+      if (outcome === "quit" || this.leaving) {
         this.server?.close();
         return;
       }
@@ -208,13 +245,10 @@ class Shell {
       server.removeAllListeners("SIGINT");
       server.on("SIGINT", this.onInterrupt);
     }
-    // Without a terminal, Ctrl-C arrives as the signal itself.
-    if (!this.terminal && this.input === process.stdin) process.on("SIGINT", this.onInterrupt);
   }
 
   private endStatement(controller: AbortController): void {
     this.running = null;
-    process.off("SIGINT", this.onInterrupt);
     const server = this.server;
     if (server) {
       server.removeListener("SIGINT", this.onInterrupt);
@@ -224,10 +258,27 @@ class Shell {
     if (controller.signal.aborted) this.interrupted = true;
   }
 
-  private interrupt(): void {
+  // Without a terminal, Ctrl-C arrives as SIGINT itself: while a statement
+  // runs it cancels the statement, not the shell.
+  private interceptSignal(name: EndSignal): boolean {
+    if (name !== "SIGINT" || this.terminal || this.running === null) return false;
+    this.interrupt();
+    return true;
+  }
+
+  // SIGTERM, SIGHUP or SIGINT: the running statement is cancelled and the shell leaves, saving.
+  private endBySignal(): void {
+    this.leaving = true;
+    const name = this.lifetime?.signalled ?? "signal";
+    this.output.write(`\ntzero: ${name}: leaving the shell\n`);
+    this.interrupt(new Error(name));
+    if (this.running === null) this.server?.close();
+  }
+
+  private interrupt(reason?: Error): void {
     const controller = this.running;
     if (!controller || controller.signal.aborted) return;
-    controller.abort();
+    controller.abort(reason);
   }
 
   // After a live view, ink has turned raw mode off and unreferenced the input:
@@ -239,12 +290,15 @@ class Shell {
     this.gate.reclaim();
   }
 
-  // A y/n question asked at the prompt, as DS CLI asks before rmflash and rmfbvol.
+  // A y/n question asked at the prompt, as DS CLI asks before rmflash and
+  // rmfbvol. Ctrl-D on an empty answer is "no" (the gate keeps it from
+  // readline, which would end the shell's input while the statement runs).
   private confirm(question: string): Promise<boolean> {
     const server = this.server;
     const signal = this.running?.signal;
     if (!server || signal?.aborted) return Promise.resolve(false);
     const query = /\[y\/n\]/i.test(question) ? `${question.trimEnd()} ` : `${question.trimEnd()} [y/n]: `;
+    const asked = new AbortController();
     return new Promise((resolve) => {
       // The answer is no command: keep it out of the history.
       const forgetAnswer = (history: string[]) => {
@@ -252,6 +306,7 @@ class Shell {
       };
       const settle = (answer: boolean) => {
         signal?.removeEventListener("abort", onAbort);
+        if (!asked.signal.aborted) asked.abort();
         server.removeListener("history", forgetAnswer);
         this.gate.answered();
         resolve(answer);
@@ -260,11 +315,17 @@ class Shell {
         this.output.write("\n");
         settle(false);
       };
+      const onEndOfInput = () => {
+        if ((server as unknown as { line: string }).line.length > 0) return false;
+        // Shown as the answer it stands for; the cancelled question ends the line.
+        this.output.write("n");
+        settle(false);
+        return true;
+      };
       signal?.addEventListener("abort", onAbort, { once: true });
       server.prependListener("history", forgetAnswer);
-      this.gate.ask();
-      const options = signal ? { signal } : {};
-      server.question(query, options, (answer) => settle(/^y(es)?$/i.test(answer.trim())));
+      this.gate.ask(onEndOfInput);
+      server.question(query, { signal: asked.signal }, (answer) => settle(/^y(es)?$/i.test(answer.trim())));
     });
   }
 
@@ -278,17 +339,88 @@ class Shell {
     this.output.write(`tzero: ${typeof code === "string" ? `${code}: ` : ""}${message}\n`);
   }
 
+  // A signal during the exit save abandons it (src/cli/lifetime.ts); either
+  // way the shell says what became of the --state file.
   private async leave(): Promise<number> {
     this.running?.abort();
     await this.queue;
     this.gate.dispose();
+    this.lifetime?.closing();
     try {
-      await this.session.close();
+      await this.session.close(this.lifetime?.save.signal);
+      const late = this.lifetime?.signalledWhileClosing ?? null;
+      if (late !== null && this.session.stateFilePath !== undefined) {
+        this.output.write(`tzero: ${late} came during the exit save, which finished first: ${this.session.stateFilePath} holds the new state\n`);
+      }
       return 0;
     } catch (error) {
       this.report(error, "");
-      return 1;
+      return EXIT_FAILED;
+    } finally {
+      this.lifetime?.dispose();
+      this.endWithTerminal();
     }
+  }
+
+  // With its terminal gone, the process ends as SIGHUP ends one, once the
+  // state is saved: Node's own exit would try to restore the vanished
+  // terminal's modes and abort on the error.
+  private endWithTerminal(): void {
+    if (!this.terminalGone || this.input !== process.stdin || this.lifetime === null) return;
+    process.kill(process.pid, "SIGHUP");
+  }
+
+  // node:repl's dot-commands and its Ctrl-C hint are not tzero's: see the header.
+  private speakOnlyTheLanguage(server: REPLServer): void {
+    const commands = server.commands as Record<string, unknown>;
+    for (const name of Object.keys(commands)) delete commands[name];
+    const lineListeners = server.listeners("line") as Array<(line: string) => void>;
+    server.removeAllListeners("line");
+    server.on("line", (line: string) => {
+      if (!DOT_COMMAND.test(line)) {
+        for (const listener of lineListeners) listener.call(server, line);
+        return;
+      }
+      server.clearBufferedCommand();
+      if (line.trim() === ".exit") {
+        for (const listener of lineListeners) listener.call(server, "quit");
+        return;
+      }
+      this.evaluate(line, () => server.displayPrompt());
+    });
+    server.removeAllListeners("SIGINT");
+    server.on("SIGINT", () => this.clearEntry(server));
+  }
+
+  // Ctrl-C at the prompt drops what was typed, as a shell's does; it never leaves.
+  private clearEntry(server: REPLServer): void {
+    const editor = server as unknown as { line: string; clearLine(): void };
+    const empty = editor.line.length === 0;
+    editor.clearLine();
+    server.clearBufferedCommand();
+    if (empty) this.output.write("(quit or Ctrl-D leaves the shell)\n");
+    server.displayPrompt();
+  }
+}
+
+// ink, and yoga's WebAssembly under it, load once the session's storage
+// image exists: a process short of memory then fails at the image, with its
+// clear message, rather than inside a library at import.
+class DeferredInkPresenter implements ProgressPresenter {
+  private presenter: InkPresenter | null = null;
+
+  constructor(private readonly options: InkPresenterOptions) {}
+
+  async load(): Promise<InkPresenter> {
+    if (this.presenter === null) {
+      const { InkPresenter } = await import("./views/ink-presenter.js");
+      this.presenter = new InkPresenter(this.options);
+    }
+    return this.presenter;
+  }
+
+  async watch(request: WatchRequest): Promise<void> {
+    return (await this.load()).watch(request);
   }
 }
 

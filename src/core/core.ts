@@ -117,8 +117,24 @@ export function coreModule(build: CoreBuild = defaultBuild()): WebAssembly.Modul
   return module;
 }
 
+// A shared memory reserves its whole maximum of address space when it is
+// made, so a process held under a smaller limit (ulimit -v, a container)
+// cannot make one: that is said plainly, with a code, not as V8's RangeError.
+export class MemoryReservationError extends Error {
+  override readonly name = "MemoryReservationError";
+  readonly code = "NO_MEMORY";
+}
+
 export function createImageMemory(): WebAssembly.Memory {
-  return new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: MEMORY_PAGES_MAX, shared: true });
+  try {
+    return new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: MEMORY_PAGES_MAX, shared: true });
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    const gibibytes = (MEMORY_PAGES_MAX * 65_536) / 2 ** 30;
+    throw new MemoryReservationError(
+      `cannot reserve the ${gibibytes} GiB of address space a storage image's memory needs (${error.message}); raise the process's memory limit (ulimit -v)`,
+    );
+  }
 }
 
 // Exports that return a pointer (usize): wasm hands an i32 to JavaScript, so

@@ -532,7 +532,14 @@ export function helpText(): string {
 
 export function commandHelp(spec: CommandSpec): string {
   const lines = [`${commandName(spec)}: ${spec.summary}`, `usage: ${spec.usage}`];
-  const describe = (label: string, text: string) => lines.push(`  ${label.padEnd(22)}${text}`);
+  const optionLabel = (option: OptionSpec) => {
+    const value = option.kind === undefined ? "" : option.kind === "enum" ? ` ${option.values?.join("|")}` : ` ${option.kind.toUpperCase()}`;
+    return `-${option.name}${value}`;
+  };
+  // The text column starts after the longest label, so that no label runs into its text.
+  const labels = [...spec.operands.map((operand) => operand.name), ...spec.options.map(optionLabel)];
+  const width = Math.max(20, ...labels.map((label) => label.length)) + 2;
+  const describe = (label: string, text: string) => lines.push(`  ${label.padEnd(width)}${text}`);
   if (spec.operands.length > 0) {
     lines.push("operands:");
     for (const operand of spec.operands) describe(operand.name, operand.summary);
@@ -540,9 +547,8 @@ export function commandHelp(spec: CommandSpec): string {
   if (spec.options.length > 0) {
     lines.push("options:");
     for (const option of spec.options) {
-      const value = option.kind === undefined ? "" : option.kind === "enum" ? ` ${option.values?.join("|")}` : ` ${option.kind.toUpperCase()}`;
       const note = option.required ? " (required)" : option.inert ? " (accepted as DS CLI does; changes nothing in tzero)" : "";
-      describe(`-${option.name}${value}`, `${option.summary}${note}`);
+      describe(optionLabel(option), `${option.summary}${note}`);
     }
   }
   for (const sub of spec.subcommands ?? []) {

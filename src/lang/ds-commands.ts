@@ -171,7 +171,7 @@ async function rmfbvol(context: CommandContext): Promise<CommandResult> {
 async function initfbvol(context: CommandContext): Promise<CommandResult> {
   const image = context.image();
   const items = context.operandItems(volumeIds);
-  for (const { item: id, at } of items) atArgument(at, () => checkRemovable(context, image, id));
+  for (const { item: id, at } of items) atArgument(at, () => checkRemovable(context, image, id, "reinitialising"));
   const lines: string[] = [];
   const initialised: string[] = [];
   for (const { item: id } of items) {
@@ -184,8 +184,8 @@ async function initfbvol(context: CommandContext): Promise<CommandResult> {
   return { lines, value: initialised };
 }
 
-function checkRemovable(context: CommandContext, image: StorageImage, id: string): void {
-  const volume = image.idleVolume(id);
+function checkRemovable(context: CommandContext, image: StorageImage, id: string, action = "removing"): void {
+  const volume = image.idleVolume(id, action);
   const running = context.session.workloads.runningOn(image, volume.id);
   if (running.length > 0) throw new EngineError("BUSY", `volume ${volume.id} has workload ${running[0].spec.name} running on it; stop it first`);
 }

@@ -45,9 +45,10 @@ export function isScriptError(error: unknown): error is ScriptError {
 export function formatError(error: LangSyntaxError | ScriptError, source?: string): string {
   const text = (error instanceof ScriptError ? error.sourceText : undefined) ?? source ?? "";
   const header = `${error.file}:${error.line}:${error.col}: ${error.reason}`;
-  const lineText = text.split(/\r?\n/)[error.line - 1];
+  const lineText = text === "" ? undefined : text.split(/\r?\n/)[error.line - 1];
   if (lineText === undefined) return header;
-  const visible = lineText.replace(/\t/g, " ");
+  // One visible character for each invisible one, so the caret stays under its column.
+  const visible = lineText.replace(/\t/g, " ").replace(/[\u0000-\u001F]/g, (char) => String.fromCharCode(0x2400 + char.charCodeAt(0))).replace(/\u007F/g, "\u2421");
   const caret = `${" ".repeat(Math.max(0, Math.min(error.col - 1, visible.length)))}^`;
   return `${header}\n${visible}\n${caret}`;
 }

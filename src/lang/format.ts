@@ -1,6 +1,7 @@
 // Output formats of listings, as DS CLI prints them: `-fmt default` (a
 // header, a row of `=`, aligned columns), `delim`, `stanza` and `json`,
 // with `-hdr on|off`, `-bnr on|off` and `-delim C`; `setenv` sets the defaults.
+import { escapeControl } from "./messages.js";
 import { formatValue, type ValueRecord } from "./values.js";
 
 export type OutputFormat = "default" | "delim" | "stanza" | "json";
@@ -49,7 +50,8 @@ export function enabled(flag: boolean): string {
 // The lines of a listing; the banner, when on, comes first.
 export function formatListing(listing: Listing, settings: OutputSettings, banner: string): string[] {
   const lines = settings.banner ? [banner] : [];
-  const cells = listing.rows.map((row) => listing.columns.map((column) => formatValue(row[column] ?? "-")));
+  const text = (value: string) => (settings.format === "json" ? value : escapeControl(value));
+  const cells = listing.rows.map((row) => listing.columns.map((column) => text(formatValue(row[column] ?? "-"))));
   switch (settings.format) {
     case "default":
       return lines.concat(table(listing.columns, cells, settings.header));
@@ -76,12 +78,21 @@ function table(columns: readonly string[], cells: string[][], header: boolean): 
 
 function delimited(columns: readonly string[], cells: string[][], settings: OutputSettings): string[] {
   const lines: string[] = [];
+  const join = (row: readonly string[]) => row.map((cell) => delimitedCell(cell, settings.delim)).join(settings.delim);
   if (settings.header) {
-    const headerLine = columns.join(settings.delim);
+    const headerLine = join(columns);
     lines.push(headerLine, "=".repeat(headerLine.length));
   }
-  for (const row of cells) lines.push(row.join(settings.delim));
+  for (const row of cells) lines.push(join(row));
   return lines;
+}
+
+// CSV's rule (RFC 4180): a value holding the delimiter, a double quote or a
+// line break is put in double quotes, its quotes doubled, so every row of
+// -fmt delim has exactly as many fields as the listing has columns.
+export function delimitedCell(cell: string, delim: string): string {
+  if (!cell.includes(delim) && !/["\r\n]/.test(cell)) return cell;
+  return `"${cell.replace(/"/g, '""')}"`;
 }
 
 function stanzas(columns: readonly string[], cells: string[][]): string[] {

@@ -13,7 +13,9 @@ import { SCENARIO_COMMANDS } from "./scenario-commands.js";
 import { STATE_COMMANDS } from "./state-commands.js";
 import type { Session } from "./session.js";
 import type { Part } from "./tokens.js";
-import { CommandFailure, formatValue, typeOf } from "./values.js";
+import {
+  atArgument, checkArgumentLength, CommandFailure, formatValue, LISTING_LENGTH_MAX, TEXT_LENGTH_MAX, typeOf,
+} from "./values.js";
 
 const HANDLERS: Readonly<Record<string, CommandHandler>> = { ...DS_COMMANDS, ...INVENTORY_COMMANDS, ...SCENARIO_COMMANDS, ...STATE_COMMANDS };
 const REPEAT_MAX = 1_000_000;
@@ -52,7 +54,7 @@ export class Interpreter {
 
   private async block(statements: Statement[], frame: Frame): Promise<void> {
     for (const statement of statements) {
-      if (this.signal.aborted) throw this.error("command", "CANCELLED", "cancelled", statement, frame);
+      if (this.signal.aborted) throw this.error("command", "CANCELLED", cancelledReason(this.signal), statement, frame);
       await this.statement(statement, frame);
     }
   }
@@ -166,10 +168,25 @@ export class Interpreter {
     for (const operand of node.operands) operands.push({ value: await this.argument(operand, frame), at: operand });
     const context = new CommandContext(this.session, node, options, operands, this.signal, frame.dir);
     try {
+      this.checkLengths(node, options, operands);
       return await handler(context);
     } catch (error) {
       throw this.commandError(error, node, frame);
     }
+  }
+
+  private checkLengths(node: CommandNode, options: Map<string, EvaluatedOption>, operands: Array<{ value: Value; at: Position }>): void {
+    for (const option of node.options) {
+      const given = options.get(option.name);
+      if (option.spec.kind === undefined || given === undefined || given.value === true) continue;
+      const value = given.value;
+      atArgument(given.at, () => checkArgumentLength(option.spec.kind!, value, `-${option.name}`, true));
+    }
+    const specs = node.spec.operands;
+    operands.forEach((operand, index) => {
+      const spec = specs[Math.min(index, specs.length - 1)];
+      if (spec !== undefined) atArgument(operand.at, () => checkArgumentLength(spec.kind, operand.value, spec.name, false));
+    });
   }
 
   private commandError(error: unknown, node: CommandNode, frame: Frame): ScriptError {
@@ -179,7 +196,8 @@ export class Interpreter {
     }
     if (error instanceof CommandFailure || isEngineError(error)) {
       const at = error instanceof CommandFailure && error.at ? error.at : node;
-      return this.error("command", error.code, errorLine(node.name, error.code, error.message), at, frame);
+      const message = error.code === "CANCELLED" ? withCause(error.message, this.signal) : error.message;
+      return this.error("command", error.code, errorLine(node.name, error.code, message), at, frame);
     }
     const message = error instanceof Error ? error.message : String(error);
     return this.error("command", "INTERNAL", errorLine(node.name, "INTERNAL", message), node, frame);
@@ -197,11 +215,21 @@ export class Interpreter {
     if (arg.kind === "expr") return this.evaluate(arg.expr, frame);
     const pieces = this.pieces(arg.parts, frame);
     if (arg.kind === "word" && pieces.length === 1) return pieces[0];
-    return pieces.map(formatValue).join("");
+    return this.joinText(pieces.map(formatValue), arg, frame);
   }
 
-  private interpolate(parts: Part[], frame: Frame): string {
-    return this.pieces(parts, frame).map(formatValue).join("");
+  private interpolate(parts: Part[], at: Position, frame: Frame): string {
+    return this.joinText(this.pieces(parts, frame).map(formatValue), at, frame);
+  }
+
+  // Text is bounded (TEXT_LENGTH_MAX), checked before it is built: doubling a
+  // text in a loop is a script error at its statement, never V8's RangeError.
+  private joinText(pieces: string[], at: Position, frame: Frame): string {
+    const length = pieces.reduce((sum, piece) => sum + piece.length, 0);
+    if (length > TEXT_LENGTH_MAX) {
+      throw this.evaluation("VALUE_TOO_LARGE", `the text would be ${length} characters long; a text holds at most ${TEXT_LENGTH_MAX}`, at, frame);
+    }
+    return pieces.join("");
   }
 
   // The values of a word's or string's parts. After a variable holding a
@@ -248,7 +276,7 @@ export class Interpreter {
       case "Literal":
         return expr.value;
       case "Template":
-        return this.interpolate(expr.parts, frame);
+        return this.interpolate(expr.parts, expr, frame);
       case "Variable":
         return this.variable(expr.name, expr, frame);
       case "Unary":
@@ -309,19 +337,22 @@ export class Interpreter {
   }
 
   private arithmetic(operator: string, left: Value, right: Value, at: Position, frame: Frame): Value {
-    if (operator === "+" && Array.isArray(left) && Array.isArray(right)) return [...left, ...right];
-    if (operator === "+" && (typeof left === "string" || typeof right === "string")) return formatValue(left) + formatValue(right);
+    if (operator === "+" && Array.isArray(left) && Array.isArray(right)) {
+      if (left.length + right.length > LISTING_LENGTH_MAX) {
+        throw this.evaluation("VALUE_TOO_LARGE", `the listing would have ${left.length + right.length} rows; a listing holds at most ${LISTING_LENGTH_MAX}`, at, frame);
+      }
+      return [...left, ...right];
+    }
+    if (operator === "+" && (typeof left === "string" || typeof right === "string")) return this.joinText([formatValue(left), formatValue(right)], at, frame);
     if (typeof left !== "number" || typeof right !== "number") {
       throw this.evaluation("TYPE_ERROR", `${operator} needs two numbers, not ${typeOf(left)} and ${typeOf(right)}`, at, frame);
     }
     if ((operator === "/" || operator === "%") && right === 0) throw this.evaluation("TYPE_ERROR", "division by zero", at, frame);
-    switch (operator) {
-      case "+": return left + right;
-      case "-": return left - right;
-      case "*": return left * right;
-      case "/": return left / right;
-      default: return left % right;
+    const result = calculate(operator, left, right);
+    if (!Number.isFinite(result)) {
+      throw this.evaluation("VALUE_TOO_LARGE", `${formatValue(left)} ${operator} ${formatValue(right)} is too large for a number`, at, frame);
     }
+    return result;
   }
 
   // `.Field` of a record; of a one-row listing, its row's field; `.length` of a listing or text.
@@ -354,6 +385,27 @@ export class Interpreter {
     }
     return value[position];
   }
+}
+
+function calculate(operator: string, left: number, right: number): number {
+  switch (operator) {
+    case "+": return left + right;
+    case "-": return left - right;
+    case "*": return left * right;
+    case "/": return left / right;
+    default: return left % right;
+  }
+}
+
+// What cancelled a run (the signal's reason: "SIGTERM"), for the CANCELLED message.
+function cancelledReason(signal: AbortSignal): string {
+  return withCause("cancelled", signal);
+}
+
+function withCause(message: string, signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  if (!(reason instanceof Error) || reason.name === "AbortError" || message.includes(reason.message)) return message;
+  return `${message} (${reason.message})`;
 }
 
 // Equal values; a number equals the text of its digits (IDs such as 1000).

@@ -3,6 +3,13 @@
 // Blanks are spaces, tabs, carriage returns, `\` line continuations and `#`
 // comments. A `#` starts a comment only where a token could start, so
 // `-name db_#h` keeps its `#h`. Strings may span lines.
+//
+// Bounds, so that no input can exhaust memory or reach V8's own limits: a
+// line holds at most LINE_LENGTH_MAX characters and a string at most
+// TEXT_LENGTH_MAX (the bound of every text value, src/lang/values.ts). A
+// script holds no control characters but tab, newline and carriage return: a
+// NUL or a form feed is a binary file or a mistake, said as U+XXXX. A leading
+// UTF-8 byte-order mark is skipped, as editors on Windows write one.
 import { LangSyntaxError } from "./errors.js";
 import {
   OPERATORS, PUNCTUATION, UNITS, WORD_BREAKING_OPERATORS, type Part, type Token, type TokenKind,
@@ -22,6 +29,12 @@ const DECIMAL_WITH_UNIT = /^(\d+(?:\.\d+)?)([A-Za-z]*)$/;
 const HEX_NUMBER = /^0[xX][0-9A-Fa-f]+$/;
 // Characters that end a DS CLI word (besides blanks and word-breaking operators).
 const WORD_END = new Set(["(", ")", "{", "}", ",", ";", '"', "'", "\n"]);
+// Characters that are invisible or control characters are named, not printed.
+const INVISIBLE = /[\u0000-\u0020\u007F-\u00A0\u00AD\u200B-\u200F\u2028-\u202F\u2060-\u206F\uFEFF]/;
+const FORBIDDEN = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
+const BYTE_ORDER_MARK = "\uFEFF";
+export const LINE_LENGTH_MAX = 65_536;
+export const TEXT_LENGTH_MAX = 1_048_576;
 const ESCAPES: Record<string, string> = { n: "\n", t: "\t", r: "\r", "0": "\0", "\\": "\\", '"': '"', "'": "'", $: "$" };
 
 export class Lexer {
@@ -29,7 +42,10 @@ export class Lexer {
   private line = 1;
   private col = 1;
 
-  constructor(readonly source: string, readonly file: string) {}
+  constructor(readonly source: string, readonly file: string) {
+    checkSource(source, file);
+    if (source.startsWith(BYTE_ORDER_MARK)) this.offset = 1;
+  }
 
   mark(): LexerMark {
     return { offset: this.offset, line: this.line, col: this.col };
@@ -129,13 +145,13 @@ export class Lexer {
       this.advance();
       return this.token("punct", start);
     }
-    throw this.error(`unexpected character ${JSON.stringify(char)}`, start.line, start.col);
+    throw this.error(`unexpected character ${describeCharacter(char)}`, start.line, start.col);
   }
 
   private numeric(start: LexerMark): Token {
     this.consumeIdLike();
     const text = this.source.slice(start.offset, this.offset);
-    if (HEX_NUMBER.test(text)) return this.token("number", start, { value: parseInt(text.slice(2), 16), unit: "" });
+    if (HEX_NUMBER.test(text)) return this.token("number", start, { value: this.exact(parseInt(text.slice(2), 16), text, start), unit: "" });
     if (HEX_ID.test(text) && (text.includes(":") || /[A-Fa-f]/.test(text) || text.startsWith("0"))) {
       return this.token("id", start);
     }
@@ -144,7 +160,7 @@ export class Lexer {
       throw this.error(`${text} is not a number, a volume ID or a pair ID`, start.line, start.col);
     }
     const [, digits, unitText] = match;
-    if (unitText === "") return this.token("number", start, { value: Number(digits), unit: "" });
+    if (unitText === "") return this.token("number", start, { value: this.exact(Number(digits), text, start), unit: "" });
     const unit = UNITS[unitText.toLowerCase()];
     if (!unit) {
       throw this.error(
@@ -152,7 +168,13 @@ export class Lexer {
         start.line, start.col + digits.length,
       );
     }
-    return this.token("number", start, { value: Number(digits) * unit.factor, unit: unitText });
+    return this.token("number", start, { value: this.exact(Number(digits) * unit.factor, text, start), unit: unitText });
+  }
+
+  // Numbers are doubles: past 2^53 a literal would silently become another number.
+  private exact(value: number, text: string, start: LexerMark): number {
+    if (value <= Number.MAX_SAFE_INTEGER) return value;
+    throw this.error(`${text} is larger than ${Number.MAX_SAFE_INTEGER}, the largest number held exactly`, start.line, start.col);
   }
 
   // Letters, digits, `_`, `.` between digits, and `:` followed by a digit or letter.
@@ -226,6 +248,7 @@ export class Lexer {
         continue;
       }
       text += this.advance();
+      if (text.length > TEXT_LENGTH_MAX) throw this.error(`a string is longer than ${TEXT_LENGTH_MAX} characters`, start.line, start.col);
     }
     if (text || parts.length === 0) parts.push({ text });
     return this.token("string", start, { parts });
@@ -294,4 +317,48 @@ export class Lexer {
     if (text) parts.push({ text });
     return this.token("word", start, { parts });
   }
+}
+
+// `"x"`, or `U+0000` for a character that would not show (a NUL, a BOM, a
+// non-breaking space): the message must say what is there.
+export function describeCharacter(char: string): string {
+  const point = char.codePointAt(0) ?? 0;
+  if (INVISIBLE.test(char)) return `U+${point.toString(16).toUpperCase().padStart(4, "0")}`;
+  return JSON.stringify(char);
+}
+
+// Throws the syntax error of the first forbidden character or overlong line.
+export function checkSource(source: string, file: string): void {
+  const forbidden = FORBIDDEN.exec(source);
+  const lineEnd = firstLongLine(source, forbidden?.index ?? source.length);
+  if (lineEnd !== null) {
+    throw new LangSyntaxError(`line ${lineEnd.line} is longer than ${LINE_LENGTH_MAX} characters`, file, lineEnd.line, LINE_LENGTH_MAX + 1, false);
+  }
+  if (forbidden) {
+    const at = positionOf(source, forbidden.index);
+    const reason = `unexpected control character ${describeCharacter(forbidden[0])}${forbidden[0] === "\0" ? " (is this a binary file?)" : ""}`;
+    throw new LangSyntaxError(reason, file, at.line, at.col, false);
+  }
+}
+
+// The first line longer than LINE_LENGTH_MAX that starts before `end`, or null.
+function firstLongLine(source: string, end: number): { line: number } | null {
+  let line = 1;
+  for (let start = 0; start < end && start <= source.length; line++) {
+    const newline = source.indexOf("\n", start);
+    const stop = newline < 0 ? source.length : newline;
+    if (stop - start > LINE_LENGTH_MAX) return { line };
+    start = stop + 1;
+  }
+  return null;
+}
+
+function positionOf(source: string, offset: number): { line: number; col: number } {
+  let line = 1;
+  let lineStart = 0;
+  for (let index = source.indexOf("\n"); index >= 0 && index < offset; index = source.indexOf("\n", index + 1)) {
+    line++;
+    lineStart = index + 1;
+  }
+  return { line, col: offset - lineStart + 1 };
 }

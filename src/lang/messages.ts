@@ -74,6 +74,7 @@ const ERROR_IDS: Record<string, string> = {
   TYPE_ERROR: "CMUN09007E",
   NO_SUCH_FIELD: "CMUN09008E",
   SOURCE_ERROR: "CMUN09009E",
+  VALUE_TOO_LARGE: "CMUN09010E",
   NO_STATE_FILE: "CMUN09040E",
   NOT_FOUND: "CMUN09041E",
   IO_ERROR: "CMUN09042E",
@@ -105,7 +106,17 @@ export function errorId(code: string): string {
 
 // `CMUN03042E mkflash: FlashCopy pair 1000:1101: ...`
 export function errorLine(command: string, code: string, message: string): string {
-  return `${errorId(code)} ${command}: ${message}`;
+  return `${errorId(code)} ${command}: ${escapeControl(message)}`;
+}
+
+const CONTROL = /[\u0000-\u001F\u007F]/g;
+const CONTROL_ESCAPES: Record<string, string> = { "\0": "\\0", "\t": "\\t", "\n": "\\n", "\r": "\\r" };
+
+// Control characters a user typed into a value (`-name "a\0b"`) are shown as
+// the language writes them (\0, \t, \n, \r, else \xNN), never sent raw to a
+// terminal, where a NUL or an escape would garble or drive it.
+export function escapeControl(text: string): string {
+  return text.replace(CONTROL, (char) => CONTROL_ESCAPES[char] ?? `\\x${char.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
 export function infoLine(id: string, command: string, message: string): string {

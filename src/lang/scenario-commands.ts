@@ -1,6 +1,6 @@
 // tzero's own commands: data on volumes, workloads, waiting and watching.
-import { closeSync, fstatSync, openSync, readSync, renameSync, writeSync, unlinkSync } from "node:fs";
-import { resolve } from "node:path";
+import { closeSync, existsSync, fstatSync, openSync, readSync, renameSync, writeSync, unlinkSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { STAGING_SIZE } from "../core/codes.js";
 import { EngineError } from "../engine/errors.js";
@@ -89,9 +89,23 @@ function checksum(context: CommandContext): CommandResult {
 
 // ---- files -------------------------------------------------------------------------------
 
+const FILE_REASONS: Record<string, string> = {
+  ENOENT: "no such file", EISDIR: "it is a folder, not a file", ENOTDIR: "a part of the path is not a folder",
+  EACCES: "permission denied", EPERM: "permission denied", EROFS: "the file system is read-only", ENOSPC: "no space left on the device",
+};
+
 function fileError(path: string, action: string, error: unknown): CommandFailure {
-  const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
-  return new CommandFailure("FILE_ERROR", `cannot ${action} ${path}: ${reason}`);
+  const code = (error as NodeJS.ErrnoException).code ?? "";
+  return new CommandFailure("FILE_ERROR", `cannot ${action} ${path}: ${FILE_REASONS[code] ?? (error as Error).message}`);
+}
+
+// An export writes a temporary file beside its target first: say so when that fails.
+function temporaryError(path: string, error: unknown): CommandFailure {
+  const code = (error as NodeJS.ErrnoException).code ?? "";
+  if (code !== "ENOENT") return fileError(path, "write", error);
+  const folder = dirname(path);
+  const reason = existsSync(folder) ? `no file can be created in ${folder}` : `folder ${folder} does not exist`;
+  return new CommandFailure("FILE_ERROR", `cannot write ${path}: ${reason}`);
 }
 
 function fileOperand(context: CommandContext): string {
@@ -116,7 +130,7 @@ function importFile(context: CommandContext): CommandResult {
     }
     const chunk = new Uint8Array(STAGING_SIZE);
     for (let done = 0; done < fileBytes;) {
-      const count = readSync(descriptor, chunk, 0, Math.min(chunk.length, fileBytes - done), done);
+      const count = readChunk(path, descriptor, chunk, Math.min(chunk.length, fileBytes - done), done);
       if (count === 0) break;
       image.write(volume.id, done, chunk.subarray(0, count));
       done += count;
@@ -124,6 +138,14 @@ function importFile(context: CommandContext): CommandResult {
     return { lines: [infoLine(INFO.imported, "import", `${fileBytes} bytes of ${path} written to volume ${volume.id}.`)], value: fileBytes };
   } finally {
     closeSync(descriptor);
+  }
+}
+
+function readChunk(path: string, descriptor: number, chunk: Uint8Array, length: number, position: number): number {
+  try {
+    return readSync(descriptor, chunk, 0, length, position);
+  } catch (error) {
+    throw fileError(path, "read", error);
   }
 }
 
@@ -137,7 +159,7 @@ function exportFile(context: CommandContext): CommandResult {
   try {
     descriptor = openSync(temporary, "w");
   } catch (error) {
-    throw fileError(path, "write", error);
+    throw temporaryError(path, error);
   }
   try {
     for (let done = 0; done < volume.sizeBytes; done += STAGING_SIZE) {

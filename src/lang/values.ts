@@ -3,9 +3,40 @@
 import { EngineError, isEngineError } from "../engine/errors.js";
 import { expandVolumeRange, listingRange, pairId, parseVolumeId, unqualified } from "../engine/ids.js";
 import { UNITS, type Dimension } from "./tokens.js";
+import { TEXT_LENGTH_MAX } from "./lexer.js";
 import type { Position, Value } from "./parser.js";
+import type { ValueKind } from "./commands.js";
 
 export type { Value } from "./parser.js";
+export { TEXT_LENGTH_MAX };
+// The most rows a listing value holds (`+` joins listings).
+export const LISTING_LENGTH_MAX = 1_048_576;
+// The longest wait: what a Node timer holds (2^31 - 1 ms, about 24.8 days).
+export const DURATION_MS_MAX = 2_147_483_647;
+
+// The longest text an argument of each kind may have, checked at the command
+// before it runs: DS CLI's fields are short, so nothing huge reaches a
+// handler, a message or a saved record. A text option (-extpool, -seqnum,
+// -delim) has at most 256 characters; a text operand (echo's words) only
+// TEXT_LENGTH_MAX. Kinds with a syntax of their own (IDs, sizes) are then
+// checked by it.
+const ARGUMENT_LENGTH_MAX: Readonly<Record<ValueKind, number>> = {
+  volume: 64, volumes: 64, pairs: 64, "volumes-or-pairs": 64, lss: 64, image: 64, number: 64, size: 64, duration: 64,
+  enum: 64, pattern: 64, name: 64, command: 64, file: 4096, text: 256,
+};
+
+// Throws BAD_ARGUMENT for an argument (or an item of a listing given as one) longer than its kind allows.
+export function checkArgumentLength(kind: ValueKind, value: Value, what: string, isOption: boolean): void {
+  if (kind === "text" && !isOption) return;
+  const limit = ARGUMENT_LENGTH_MAX[kind];
+  const visit = (item: Value): void => {
+    if (Array.isArray(item)) item.forEach(visit);
+    else if (typeof item === "string" && item.length > limit) {
+      throw new EngineError("BAD_ARGUMENT", `${what} is ${item.length} characters long; it may have at most ${limit}`);
+    }
+  };
+  visit(value);
+}
 export type ValueRecord = { [field: string]: Value };
 
 // A command or expression failed. `evaluation` marks a mistake in the
@@ -76,6 +107,8 @@ export function volumeIds(value: Value): string[] {
   const text = idText(value, "a volume ID");
   const dash = text.indexOf("-");
   if (dash < 0) return [parseVolumeId(text)];
+  if (dash === 0) throw new EngineError("BAD_VOLUME_ID", `volume range ${text} has no first volume ID (write 1000-1003)`);
+  if (dash === text.length - 1) throw new EngineError("BAD_VOLUME_ID", `volume range ${text} has no last volume ID (write 1000-1003)`);
   return expandVolumeRange(text.slice(0, dash), text.slice(dash + 1));
 }
 
@@ -136,20 +169,33 @@ function quantity(value: Value, dimension: Dimension, what: string, bareAllowed:
   if (typeof value === "number") return value;
   if (typeof value !== "string") throw new EngineError("BAD_ARGUMENT", `${what} must be a ${dimension}, not ${typeOf(value)}`);
   const text = value.trim();
-  if (/^0x[0-9a-f]+$/i.test(text) && dimension === "size") return parseInt(text.slice(2), 16);
+  if (/^0x/i.test(text) && dimension === "size") return exact(hexNumber(text, what), text, what);
   const match = QUANTITY.exec(text);
   if (!match) throw new EngineError("BAD_ARGUMENT", `${what} ${text} is not a ${dimension}`);
   const [, digits, unitText] = match;
   if (unitText === "") {
     if (!bareAllowed) throw new EngineError("BAD_ARGUMENT", `${what} ${text} needs a unit: us, ms, s, min or h`);
-    return Number(digits);
+    return exact(Number(digits), text, what);
   }
   const unit = UNITS[unitText.toLowerCase()];
   if (!unit || unit.dimension !== dimension) {
     const units = dimension === "size" ? "B, KiB, MiB, GiB, KB, MB, GB" : "us, ms, s, min, h";
     throw new EngineError("BAD_ARGUMENT", `${what} ${text}: ${unitText} is not a unit of ${dimension} (${units})`);
   }
-  return Number(digits) * unit.factor;
+  return exact(Number(digits) * unit.factor, text, what);
+}
+
+function hexNumber(text: string, what: string): number {
+  if (!/^0x[0-9a-f]+$/i.test(text)) throw new EngineError("BAD_ARGUMENT", `${what} ${text} is not a hexadecimal number: 0x must be followed by hex digits`);
+  return parseInt(text.slice(2), 16);
+}
+
+// A quantity past 2^53 cannot be held exactly: refused, naming the text as typed.
+function exact(number: number, text: string, what: string): number {
+  if (number > Number.MAX_SAFE_INTEGER) {
+    throw new EngineError("BAD_ARGUMENT", `${what} ${text} is larger than ${Number.MAX_SAFE_INTEGER}, the largest quantity tzero holds exactly`);
+  }
+  return number;
 }
 
 // Bytes, a whole non-negative number: 4096, "4KiB", "1MiB".
@@ -163,6 +209,9 @@ export function sizeBytes(value: Value, what: string): number {
 export function durationMs(value: Value, what: string): number {
   const ms = quantity(value, "duration", what, false);
   if (!Number.isFinite(ms) || ms < 0) throw new EngineError("BAD_ARGUMENT", `${what} ${formatValue(value)} is not a duration from 0`);
+  if (ms > DURATION_MS_MAX) {
+    throw new EngineError("BAD_ARGUMENT", `${what} ${formatValue(value)} is longer than ${DURATION_MS_MAX} ms (about 24.8 days), the longest wait a timer holds`);
+  }
   return ms;
 }
 
@@ -170,8 +219,8 @@ export function numberValue(value: Value, what: string): number {
   if (typeof value === "number") return value;
   if (typeof value === "string") {
     const text = value.trim();
-    if (/^0x[0-9a-f]+$/i.test(text)) return parseInt(text.slice(2), 16);
-    if (/^-?\d+(\.\d+)?$/.test(text)) return Number(text);
+    if (/^0x[0-9a-f]+$/i.test(text)) return exact(parseInt(text.slice(2), 16), text, what);
+    if (/^-?\d+(\.\d+)?$/.test(text)) return Math.sign(Number(text)) * exact(Math.abs(Number(text)), text, what);
   }
   throw new EngineError("BAD_ARGUMENT", `${what} ${formatValue(value)} is not a number`);
 }

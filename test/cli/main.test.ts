@@ -69,6 +69,31 @@ Cli("should run commands piped to standard input as a script", () => {
   assert.ok(failed.stderr.startsWith("<stdin>:1:11: CMUN02013E showfbvol: volume 1000 does not exist"));
 });
 
+Cli("should say plainly, exit 6, when the process may not reserve a storage image's memory", () => {
+  for (const args of ["lsflash", "-script missing.tzs", ""]) {
+    const command = `ulimit -v 3000000; exec "${process.execPath}" "${main}" ${args} < /dev/null`;
+    const result = spawnSync("sh", ["-c", command], { cwd: folder, encoding: "utf8", timeout: 60_000 });
+    if (args.startsWith("-script")) {
+      assert.is(result.stderr, "tzero: cannot read script missing.tzs: no such file\n");
+      continue;
+    }
+    assert.is(result.stderr.split("\n")[0], "tzero: NO_MEMORY: cannot reserve the 4 GiB of address space a storage image's memory needs (WebAssembly.Memory(): could not allocate memory); raise the process's memory limit (ulimit -v)");
+    assert.is(result.status, 6, result.stderr);
+  }
+});
+
+Cli("should read a -script FILE as a stream with the same checks: a device, a folder, a BOM", () => {
+  const device = tzero(["-script", "/dev/zero"]);
+  assert.is(device.stderr, "/dev/zero:1:1: unexpected control character U+0000 (is this a binary file?)\n");
+  assert.is(device.status, 2);
+  const directory = tzero(["-script", "."]);
+  assert.is(directory.stderr, "tzero: cannot read script .: it is a folder, not a file\n");
+  assert.is(directory.status, 2);
+  const bom = tzero(["-script", script("bom.tzs", "\ufeffecho from a Windows editor\n")]);
+  assert.is(bom.stdout, "from a Windows editor\n");
+  assert.is(bom.status, 0, bom.stderr);
+});
+
 Cli("should run one command given on the command line", () => {
   const result = tzero(["help", "mkflash"]);
   assert.is(result.status, 0);

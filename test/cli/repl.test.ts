@@ -2,7 +2,7 @@
 // person types, and what the screen shows back (colour and cursor codes stripped).
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Session } from "../../src/lang/index.js";
@@ -209,6 +209,86 @@ Shell_("should ask y/n at the prompt before rmfbvol and rmflash, and keep answer
   await until("history written", () => readFileSync(historyFile(), "utf8").includes("rmflash 1000:1001"));
   const history = readFileSync(historyFile(), "utf8").split(/\r?\n/);
   for (const answer of ["y", "Y", "n"]) assert.not.ok(history.includes(answer), `answer ${answer} is no command for the history`);
+});
+
+Shell_("should take Ctrl-D at a y/n question as no, and go on as a whole shell", async () => {
+  const shell = new Shell({ sessionOptions: { workers: 0 } });
+  await shell.ready();
+  await shell.enter(SMALL_VOLUMES);
+  await shell.keys("rmfbvol 1001\r", "[y/n]: ");
+  const declined = await shell.keys(CTRL_D, PROMPT);
+  assert.match(declined, /^n\r?\nCMUC09002W rmfbvol: FB volume 1001 not deleted\.\n/);
+  // The shell's input is still open: one echo per line, and quit leaves.
+  const echoed = await shell.enter("echo once");
+  assert.is(echoed.match(/^once$/gm)?.length, 1, echoed);
+  assert.match(await shell.enter("lsfbvol -s"), /1000\n1001/);
+  // Ctrl-D after a typed answer deletes forward, as on a line: no answer yet.
+  await shell.keys("rmfbvol 1001\r", "[y/n]: ");
+  shell.keyboard.type("y");
+  shell.keyboard.type(CTRL_D);
+  assert.match(await shell.enter(""), /FB volume 1001 successfully deleted/);
+  assert.is(await shell.quit(), 0);
+});
+
+Shell_("should keep node:repl's own words out: .exit is quit, other dot-commands are syntax errors", async () => {
+  const shell = new Shell();
+  await shell.ready();
+  const help = await shell.enter(".help");
+  assert.match(help, /repl:1:1: expected a command or statement, found \.\n\.help\n\^\n/);
+  assert.not.match(help, /Invalid REPL keyword|\.break/);
+  assert.match(await shell.enter(".editor"), /repl:1:1: expected a command or statement/);
+  shell.keyboard.type(".exit\r");
+  assert.is(await shell.exit, 0);
+});
+
+Shell_("should clear the line on Ctrl-C at the prompt with tzero's hint, never leaving", async () => {
+  const shell = new Shell();
+  await shell.ready();
+  const emptyLine = await shell.keys(CTRL_C, PROMPT);
+  assert.match(emptyLine, /\(quit or Ctrl-D leaves the shell\)\n/);
+  const twice = await shell.keys(CTRL_C, PROMPT);
+  assert.not.match(shell.screen.text, /To exit, press Ctrl\+C again/);
+  assert.match(twice, /quit or Ctrl-D/);
+  // Text typed and dropped does not run, nor a block half entered.
+  await shell.keys("echo dropped", "dropped");
+  assert.not.match(await shell.keys(CTRL_C, PROMPT), /quit or Ctrl-D/);
+  await shell.enter("repeat 2 {", CONTINUATION);
+  await shell.keys(CTRL_C, PROMPT);
+  const after = await shell.enter("echo fresh");
+  assert.is(after.match(/^fresh$/gm)?.length, 1, after);
+  assert.not.match(shell.screen.text, /^dropped$/m);
+  assert.is(await shell.quit(), 0);
+});
+
+for (const signal of ["SIGTERM", "SIGHUP", "SIGINT"] as const) {
+  Shell_(`should leave on ${signal}, cancelling what runs and saving the --state file`, async () => {
+    const stateFile = join(folder, "shell.tz0");
+    const shell = new Shell({ signals: true, sessionOptions: { workers: 0, stateFile } });
+    await shell.ready();
+    await shell.enter("mkfbvol -cap 2048 -type blocks 1000");
+    shell.keyboard.type("sleep 60s\r");
+    await until("sleep running", () => shell.screen.text.includes("sleep 60s"));
+    process.emit(signal, signal);
+    assert.is(await shell.exit, 0);
+    assert.match(shell.screen.text, new RegExp(`tzero: ${signal}: leaving the shell\n`));
+    assert.match(shell.screen.text, new RegExp(`CMUN09005E sleep: cancelled \\(${signal}\\)`));
+    assert.match(shell.screen.text, /CMUC09040I save: 1 volume and 0 FlashCopy relationships/);
+    assert.ok(existsSync(stateFile));
+    assert.is(process.listenerCount(signal), 0, "the shell's handlers are gone");
+  });
+}
+
+Shell_("should leave and save when its terminal goes away (EIO), even during a question", async () => {
+  const stateFile = join(folder, "gone.tz0");
+  const shell = new Shell({ sessionOptions: { workers: 0, stateFile } });
+  await shell.ready();
+  await shell.enter("mkfbvol -cap 2048 -type blocks 1000");
+  await shell.keys("rmfbvol 1000\r", "[y/n]: ");
+  shell.keyboard.emit("error", Object.assign(new Error("read EIO"), { code: "EIO" }));
+  assert.is(await shell.exit, 0);
+  assert.match(shell.screen.text, /FB volume 1000 not deleted/);
+  assert.match(shell.screen.text, /CMUC09040I save: 1 volume and 0 FlashCopy relationships/);
+  assert.ok(existsSync(stateFile));
 });
 
 Shell_("should keep history across sessions in the history file", async () => {

@@ -23,6 +23,8 @@ mkflash -nocp 1008:1007
 rmflash -quiet 1008:1007
 let bad_os = "beos"
 mksi -model 2107
+let long = "xxxxxxxxxxxxxxxx"
+repeat 5 { let long = "$long$long" }
 `;
 
 interface Case {
@@ -44,6 +46,10 @@ const CASES: Record<string, Case[]> = {
     { source: "mkfbvol -cap 5 -type blocks 09FE-09FF 1001", code: "VOLUME_EXISTS", mentions: ["1001", "already exists"], col: 39 },
     { source: "mkfbvol -cap 5 -type blocks -os $bad_os 1200", code: "BAD_ARGUMENT", mentions: ["-os", "beos"], col: 33 },
     { source: "mkfbvol -cap 99999999 -type blocks 1200", code: "BAD_CAPACITY", mentions: ["4 GiB"] },
+    { source: "mkfbvol -cap 5 -type blocks -1000", code: "BAD_VOLUME_ID", mentions: ["volume range -1000 has no first volume ID"], col: 29 },
+    { source: "mkfbvol -cap 5 -type blocks 1200-", code: "BAD_VOLUME_ID", mentions: ["volume range 1200- has no last volume ID"] },
+    { source: "mkfbvol -cap 5 -type blocks -extpool $long 1200", code: "BAD_ARGUMENT", mentions: ["-extpool is 512 characters long; it may have at most 256"], col: 38 },
+    { source: "mkfbvol -cap 99999999999999999999 -type blocks 1200", code: "BAD_ARGUMENT", mentions: ["-cap 99999999999999999999 is larger than 9007199254740991"] },
     { source: "mkfbvol -cap 1 -extpool P1 1200", code: "RANKGROUP_MISMATCH", mentions: ["P1", "rank group 1", "LSS 12"], col: 28 },
     { source: "mkfbvol -cap 1 -extpool P0 1200 1301", code: "RANKGROUP_MISMATCH", mentions: ["P0", "LSS 13"], col: 33 },
     { source: "mkfbvol -cap 1 -extpool P7 1200", code: "POOL_NOT_FOUND", mentions: ["P7"], col: 25 },
@@ -106,7 +112,7 @@ const CASES: Record<string, Case[]> = {
   ],
   initfbvol: [
     { source: "initfbvol -quiet 1300", code: "VOLUME_NOT_FOUND", mentions: ["1300"], col: 18 },
-    { source: "initfbvol -quiet 1007 1006", code: "VOLUME_IN_RELATIONSHIP", mentions: ["1006", "1005:1006"], col: 23 },
+    { source: "initfbvol -quiet 1007 1006", code: "VOLUME_IN_RELATIONSHIP", mentions: ["1006", "1005:1006", "before reinitialising the volume"], col: 23 },
   ],
   mksi: [
     { source: "mksi IBM.2105-75TZ001", code: "IMAGE_EXISTS", mentions: ["IBM.2105-75TZ001"] },
@@ -146,6 +152,10 @@ const CASES: Record<string, Case[]> = {
     { source: "setenv -fullid on -devid IBM.2107-75TZ009", code: "IMAGE_NOT_FOUND", mentions: ["IBM.2107-75TZ009"], col: 26 },
   ],
   write: [
+    { source: "write 1000 -offset 0x -len 1 -pattern 0x01", code: "BAD_ARGUMENT", mentions: ["-offset 0x is not a hexadecimal number"], col: 20 },
+    { source: "write 1000 -offset 18446744073709551617 -len 1 -pattern 0x01", code: "BAD_ARGUMENT", mentions: ["-offset 18446744073709551617 is larger than 9007199254740991"] },
+    { source: "write 1000 -offset 0 -len 0x20000000000000 -pattern 0x01", code: "BAD_ARGUMENT", mentions: ["-len 0x20000000000000 is larger"] },
+    { source: "write ($long) -offset 0 -len 1 -pattern 0x01", code: "BAD_ARGUMENT", mentions: ["VOLUME_ID is 512 characters long; it may have at most 64"], col: 7 },
     { source: "write 1000 -offset 130000 -len 4KiB -pattern 0xaa", code: "OUT_OF_RANGE", mentions: ["1000", "beyond its end"] },
     { source: "write 1000 -offset 0 -len 4KiB -pattern 0x100", code: "BAD_ARGUMENT", mentions: ["0x100"], col: 41 },
     { source: "write 1000 -offset 0 -len 4XB -pattern 0xaa", code: "BAD_ARGUMENT", mentions: ["4XB"], col: 27 },
@@ -161,8 +171,12 @@ const CASES: Record<string, Case[]> = {
   import: [
     { source: "import 1000 missing.bin", code: "FILE_ERROR", mentions: ["missing.bin", "no such file"] },
     { source: "import 1004 big.bin", code: "OUT_OF_RANGE", mentions: ["70000 bytes", "larger than volume 1004"] },
+    { source: "import 1000 .", code: "FILE_ERROR", mentions: ["cannot read", "it is a folder, not a file"] },
   ],
-  export: [{ source: "export 1000 no-such-folder/out.bin", code: "FILE_ERROR", mentions: ["no-such-folder"] }],
+  export: [
+    { source: "export 1000 no-such-folder/out.bin", code: "FILE_ERROR", mentions: ["no-such-folder", "does not exist"] },
+    { source: "export 1000 /proc/version", code: "FILE_ERROR", mentions: ["cannot write /proc/version: no file can be created in /proc"] },
+  ],
   workload: [
     { source: "workload start w -vol 1000 -rw read -pattern seq -bs 100", code: "BAD_ARGUMENT", mentions: ["block size 100"] },
     { source: "workload start w -vol 1300 -rw read -pattern seq -bs 4KiB", code: "VOLUME_NOT_FOUND", mentions: ["1300"], col: 23 },
@@ -175,7 +189,15 @@ const CASES: Record<string, Case[]> = {
     { source: "wait flash 1000:1001", code: "RELATIONSHIP_NOT_FOUND", mentions: ["1000:1001"], col: 12 },
     { source: "wait flash 1005:1006", code: "BAD_ARGUMENT", mentions: ["1005:1006", "-nocp"], col: 12 },
   ],
-  sleep: [{ source: "sleep 2", code: "BAD_ARGUMENT", mentions: ["needs a unit"], col: 7 }],
+  sleep: [
+    { source: "sleep 2", code: "BAD_ARGUMENT", mentions: ["needs a unit"], col: 7 },
+    { source: "sleep 30d", code: "BAD_ARGUMENT", mentions: ["d is not a unit of duration"] },
+    { source: "sleep 600h", code: "BAD_ARGUMENT", mentions: ["sleep 600h is longer than 2147483647 ms"] },
+  ],
+  showfbvol: [
+    { source: "showfbvol 1300", code: "VOLUME_NOT_FOUND", mentions: ["1300"], col: 11 },
+    { source: 'showfbvol "1\\0\\n2"', code: "BAD_VOLUME_ID", mentions: ["volume ID 1\\0\\n2 is not"] },
+  ],
   help: [{ source: "help mkflsh", code: "BAD_ARGUMENT", mentions: ["mkflsh"] }],
   source: [{ source: "source nowhere.tzs", code: "FILE_ERROR", mentions: ["nowhere.tzs", "no such file"], col: 8 }],
 };

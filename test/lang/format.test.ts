@@ -78,6 +78,29 @@ Formats("should print -fmt delim with -delim, and drop the header with -hdr off"
   assert.equal(await runOk(recorded, "lslss -hdr off -bnr off"), ["10 0     1       fb      4"]);
 });
 
+Formats("should quote a -fmt delim value holding the delimiter or a quote, as CSV does", async () => {
+  const quoted = recordedSession();
+  await runOk(quoted, 'mkfbvol -cap 1 -name "a,b" 1000\nmkfbvol -cap 1 -name \'say "hi"\' 1001');
+  const rows = await runOk(quoted, "lsfbvol -fmt delim -hdr off -bnr off");
+  assert.equal(rows, [
+    '"a,b",1000,Online,Normal,Normal,2105-900,FB 512,-,1.0,-,2097152',
+    '"say ""hi""",1001,Online,Normal,Normal,2105-900,FB 512,-,1.0,-,2097152',
+  ]);
+  // The header is quoted by the same rule: with a space as delimiter, "cap (2^30B)" is one field.
+  const spaced = await runOk(quoted, 'lsfbvol -fmt delim -delim " " -bnr off 1000');
+  assert.is(spaced[0], 'Name ID accstate datastate configstate deviceMTM datatype extpool "cap (2^30B)" "cap (10^9B)" "cap (blocks)"');
+  assert.is(spaced[2], 'a,b 1000 Online Normal Normal 2105-900 "FB 512" - 1.0 - 2097152');
+  await quoted.session.close();
+});
+
+Formats("should show control characters in listings as escapes, and keep them in JSON", async () => {
+  const escaped = recordedSession();
+  await runOk(escaped, 'mkfbvol -cap 1 -name "a\\0b\\tc" 1000');
+  assert.is((await runOk(escaped, "lsfbvol -fmt delim -hdr off -bnr off"))[0].split(",")[0], "a\\0b\\tc");
+  assert.is(JSON.parse((await runOk(escaped, "lsfbvol -fmt json -bnr off"))[0]).data.lsfbvol[0].Name, "a\u0000b\tc");
+  await escaped.session.close();
+});
+
 Formats("should print -fmt stanza as name-value blocks", async () => {
   assert.equal(await runOk(recorded, "lsfbvol -fmt stanza -bnr off 1002-1003"), [
     "Name         -",

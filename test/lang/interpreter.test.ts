@@ -272,6 +272,33 @@ Data("should pace a workload to its -iops limit", async () => {
   await recorded.session.close();
 });
 
+Values("should refuse a text longer than TEXT_LENGTH_MAX as a script error at its statement", async () => {
+  const recorded = recordedSession();
+  const error = await run(recorded.session, 'let a = "xxxxxxxxxxxxxxxx"\nrepeat 25 { let a = "$a$a" }\n');
+  assert.ok(error);
+  assert.is(error.code, "VALUE_TOO_LARGE");
+  assert.is(error.kind, "command");
+  assert.is(error.message, "t.tzs:2:21: the text would be 2097152 characters long; a text holds at most 1048576");
+  // The last value that fitted is kept.
+  assert.is((recorded.session.variables.get("a") as string).length, 1_048_576);
+  await recorded.session.close();
+});
+
+Values("should bound texts built by +, listings joined by + and numbers", async () => {
+  const recorded = recordedSession();
+  const text = await run(recorded.session, 'let a = "xxxxxxxxxxxxxxxx"\nrepeat 25 { let a = $a + $a }\n');
+  assert.is(text?.message, "t.tzs:2:24: the text would be 2097152 characters long; a text holds at most 1048576");
+  await runOk(recorded, "mkfbvol -cap 256 -type blocks 1000\nlet rows = lsfbvol");
+  const rows = await run(recorded.session, "repeat 25 { let rows = $rows + $rows }");
+  assert.is(rows?.message, "t.tzs:1:30: the listing would have 1048577 rows; a listing holds at most 1048576".replace("1048577", String(2 ** 21)));
+  const number = await run(recorded.session, "let n = 2\nrepeat 20 { let n = $n * $n }");
+  assert.is(number?.message, "t.tzs:2:24: 1.3407807929942597e+154 * 1.3407807929942597e+154 is too large for a number");
+  // Evaluation errors: expect error does not swallow them.
+  const expected = await run(recorded.session, 'expect error echo ("$a" + "$a")');
+  assert.is(expected?.code, "VALUE_TOO_LARGE");
+  await recorded.session.close();
+});
+
 Values.run();
 Statements.run();
 Data.run();

@@ -189,6 +189,14 @@ const CASES: Array<[string, string, number, number, boolean]> = [
   ["1000", "expected a command or statement, found 1000", 1, 1, false],
   ["echo $", "expected a variable name after $", 1, 6, false],
   ["echo ${x", "expected } to close ${x", 1, 9, false],
+  // Invisible characters are named, control characters refused wherever they are.
+  ["\u00a0echo x", "unexpected character U+00A0", 1, 1, false],
+  ["echo ok\nlet x = 1 \u200b+ 2", "unexpected character U+200B", 2, 11, false],
+  ["echo ok\necho \"a\u0000b\"", "unexpected control character U+0000 (is this a binary file?)", 2, 8, false],
+  ["# \u000c in a comment", "unexpected control character U+000C", 1, 3, false],
+  [`echo ${"x".repeat(65_536)}`, "line 1 is longer than 65536 characters", 1, 65_537, false],
+  ["echo (18446744073709551617)", "18446744073709551617 is larger than 9007199254740991, the largest number held exactly", 1, 7, false],
+  ["echo (0x20000000000000)", "0x20000000000000 is larger than 9007199254740991, the largest number held exactly", 1, 7, false],
 ];
 
 for (const [source, reason, line, col, incomplete] of CASES) {
@@ -211,6 +219,26 @@ Errors("should format file:line:col, the line and a caret under the culprit", ()
     "t.tzs:2:15: mkflash: unknown option -foo (options: -nocp -persist -record -tgtinhibit -seqnum -wait -dev)\n"
       + "mkflash -nocp -foo 1000:1001\n"
       + "              ^",
+  );
+});
+
+Errors("should skip a UTF-8 byte-order mark at the start of a script, and only there", () => {
+  assert.is(command("\ufeffecho hi").name, "echo");
+  assert.is(syntaxError("echo hi\n\ufeffecho").reason, "unexpected character U+FEFF");
+});
+
+Errors("should bound a string literal at TEXT_LENGTH_MAX characters", () => {
+  const lines = Array.from({ length: 20 }, () => "y".repeat(60_000)).join("\n");
+  const error = syntaxError(`let a = "${lines}"`);
+  assert.is(error.reason, "a string is longer than 1048576 characters");
+  assert.is(`${error.line}:${error.col}`, "1:9");
+});
+
+Errors("should show control characters in the quoted line as visible symbols, the caret in place", () => {
+  const source = "echo \"\u0001\"; \u0000";
+  assert.is(
+    formatError(syntaxError(source), source),
+    "t.tzs:1:7: unexpected control character U+0001\necho \"\u2401\"; \u2400\n      ^",
   );
 });
 

@@ -13,6 +13,19 @@ import { describeState, temporaryDirectory } from "./support.js";
 // The fixtures stay in the source tree; the compiled tests run from dist/.
 const FIXTURES = fileURLToPath(new URL("../../../test/store/fixtures/format/", import.meta.url));
 
+// `actual` cut down to the fields of `expected`, at every level: the fixture
+// records what describeState showed when it was written, and fields added to
+// it since (a relationship's state and reason) are not in it.
+function fieldsOf(actual: unknown, expected: unknown): unknown {
+  if (Array.isArray(actual) && Array.isArray(expected)) return actual.map((item, index) => fieldsOf(item, expected[index]));
+  if (actual === null || expected === null || typeof actual !== "object" || typeof expected !== "object") return actual;
+  return Object.fromEntries(Object.keys(expected).map((key) => [key, fieldsOf((actual as Record<string, unknown>)[key], (expected as Record<string, unknown>)[key])]));
+}
+
+function described(images: StorageImage[], expected: unknown): unknown {
+  return fieldsOf(JSON.parse(JSON.stringify(describeState(images))), expected);
+}
+
 const Versions = suite("format versions");
 
 Versions("should load a format-1 file as the format-1 store loaded it", async () => {
@@ -21,7 +34,10 @@ Versions("should load a format-1 file as the format-1 store loaded it", async ()
   const expected = JSON.parse(readFileSync(join(FIXTURES, "version-1.json"), "utf8"));
   const loaded = await loadState(file, { workers: 0 });
   try {
-    assert.equal(JSON.parse(JSON.stringify(describeState(loaded))), expected);
+    assert.equal(described(loaded, expected), expected);
+    for (const image of loaded) {
+      for (const relationship of image.listRelationships()) assert.is(image.status(relationship.id).state, "Valid", relationship.id);
+    }
     // Saved again, it is a file of this version that loads alike.
     const folder = temporaryDirectory();
     try {
@@ -29,7 +45,7 @@ Versions("should load a format-1 file as the format-1 store loaded it", async ()
       await saveState(loaded, again);
       assert.is(new DataView(readFileSync(again).buffer).getUint32(8, true), FORMAT_VERSION);
       const reloaded = await loadState(again, { workers: 0 });
-      assert.equal(JSON.parse(JSON.stringify(describeState(reloaded))), expected);
+      assert.equal(described(reloaded, expected), expected);
       await Promise.all(reloaded.map((image) => image.close()));
     } finally {
       folder.remove();

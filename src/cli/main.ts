@@ -8,6 +8,7 @@
 //   --state FILE              load FILE at start when it exists; save to it on exit and on `save`
 // Exit codes: 0 all succeeded, 1 an assertion failed, 2 syntax or usage error,
 // 6 a command failed.
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { Session } from "../lang/session.js";
 import { LangSyntaxError, ScriptError, formatError } from "../lang/errors.js";

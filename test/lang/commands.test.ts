@@ -105,7 +105,6 @@ const CASES: Record<string, Case[]> = {
     { source: "lsioport I0143-I0010", code: "BAD_ARGUMENT", mentions: ["backwards"], col: 10 },
   ],
   ver: [{ source: "ver -l -s", code: "BAD_ARGUMENT", mentions: ["-l and -s"] }],
-  showfbvol: [{ source: "showfbvol 1300", code: "VOLUME_NOT_FOUND", mentions: ["1300"], col: 11 }],
   rmfbvol: [
     { source: "rmfbvol -quiet 1300", code: "VOLUME_NOT_FOUND", mentions: ["1300"], col: 16 },
     { source: "rmfbvol -quiet 1004 1005", code: "VOLUME_IN_RELATIONSHIP", mentions: ["1005", "1005:1006", "rmflash"], col: 21 },

@@ -83,8 +83,8 @@ Formats("should quote a -fmt delim value holding the delimiter or a quote, as CS
   await runOk(quoted, 'mkfbvol -cap 1 -name "a,b" 1000\nmkfbvol -cap 1 -name \'say "hi"\' 1001');
   const rows = await runOk(quoted, "lsfbvol -fmt delim -hdr off -bnr off");
   assert.equal(rows, [
-    '"a,b",1000,Online,Normal,Normal,2105-900,FB 512,-,1.0,-,2097152',
-    '"say ""hi""",1001,Online,Normal,Normal,2105-900,FB 512,-,1.0,-,2097152',
+    '"a,b",1000,Online,Normal,Normal,2105-900,FB 512,P0,1.0,-,2097152',
+    '"say ""hi""",1001,Online,Normal,Normal,2105-900,FB 512,P0,1.0,-,2097152',
   ]);
   // The header is quoted by the same rule: with a space as delimiter, "cap (2^30B)" is one field.
   const spaced = await runOk(quoted, 'lsfbvol -fmt delim -delim " " -bnr off 1000');

@@ -89,7 +89,7 @@ Formats("should quote a -fmt delim value holding the delimiter or a quote, as CS
   // The header is quoted by the same rule: with a space as delimiter, "cap (2^30B)" is one field.
   const spaced = await runOk(quoted, 'lsfbvol -fmt delim -delim " " -bnr off 1000');
   assert.is(spaced[0], 'Name ID accstate datastate configstate deviceMTM datatype extpool "cap (2^30B)" "cap (10^9B)" "cap (blocks)"');
-  assert.is(spaced[2], 'a,b 1000 Online Normal Normal 2105-900 "FB 512" - 1.0 - 2097152');
+  assert.is(spaced[2], 'a,b 1000 Online Normal Normal 2105-900 "FB 512" P0 1.0 - 2097152');
   await quoted.session.close();
 });
 

@@ -13,7 +13,8 @@ import { thread_scratch } from "./thread";
 import { bitmap_find, bitmap_count } from "./bitmap";
 
 export { image_init, image_ready, thread_attach, thread_id, reap_thread } from "./thread";
-export { volume_create, volume_destroy, volume_reinit, volume_state, volume_allocated_bytes } from "./volume";
+export { volume_create, volume_destroy, volume_reinit, volume_state, volume_allocated_bytes, volume_set_pool, volume_grow } from "./volume";
+export { pool_configure, pool_allocated_extents, pool_capacity_extents } from "./pool";
 export {
   rel_establish, rel_withdraw, rel_pending, rel_pending_pointer, rel_count_pending, rel_find_pending, rel_copied_bytes,
   rel_recorded, rel_bitmap_pointer, rel_word_count,

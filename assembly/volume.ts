@@ -15,14 +15,15 @@
 // the tracks whose bits it took and repeats until few are left (snapshot.ts).
 
 import {
-  OK, E_NO_SPACE, E_BAD_ARGUMENT, E_NO_VOLUME,
+  OK, E_BAD_ARGUMENT, E_NO_VOLUME, E_BUSY, E_RANGE, POOL_MAX,
   TRACK_SHIFT, TRACK_SIZE, EXTENT_SHIFT, EXTENT_SIZE, VOLUME_SIZE_MAX, VOLUME_SLOT_MAX,
   V_STATE, V_SIZE, V_TRACKS, V_EXTENTS, V_LOCKS, V_EXTENT_COUNT, V_GENERATION,
-  V_TARGET_REL, V_SOURCE_HEAD, V_INFLIGHT, V_FROZEN, V_CHANGED, WORD_TRACK_SHIFT,
+  V_TARGET_REL, V_SOURCE_HEAD, V_INFLIGHT, V_FROZEN, V_CHANGED, V_POOL, WORD_TRACK_SHIFT,
   VOLUME_FREE, VOLUME_NORMAL, volume_at, zero_extent,
 } from "./layout";
 import { alloc, alloc_failure, free } from "./alloc";
 import { freeze, thaw } from "./sync";
+import { pool_reserve, pool_release } from "./pool";
 import { bitmap_word_count } from "./bitmap";
 
 // @ts-ignore: decorator
@@ -68,17 +69,36 @@ export function mark_changed(volume: usize, offset: u32, length: u32): void {
   return atomic.load<u32>(extent_entry(volume, extent)) != 0;
 }
 
-// Allocates every extent of [first_extent, last_extent]. Races with other
-// threads allocating the same extent are settled by compare-exchange; the
-// loser frees its block.
+// Allocates every extent of [first_extent, last_extent], after reserving the
+// missing ones in the volume's pool all at once, so a full pool refuses the
+// whole range before any extent is taken. Races with other threads
+// allocating the same extent are settled by compare-exchange; the loser
+// frees its block and gives its reservation back.
 export function ensure_extents(volume: usize, first_extent: u32, last_extent: u32): i32 {
+  let missing: u32 = 0;
   for (let extent = first_extent; extent <= last_extent; extent++) {
+    if (atomic.load<u32>(extent_entry(volume, extent)) == 0) missing++;
+  }
+  if (missing == 0) return OK;
+  const reserved = pool_reserve(volume, missing);
+  if (reserved != OK) return reserved;
+  let unused = missing;
+  for (let extent = first_extent; extent <= last_extent && unused > 0; extent++) {
     const entry = extent_entry(volume, extent);
     if (atomic.load<u32>(entry) != 0) continue;
     const block = alloc(EXTENT_SIZE);
-    if (block == 0) return alloc_failure();
-    if (atomic.cmpxchg<u32>(entry, 0, <u32>block) != 0) free(block, EXTENT_SIZE);
+    if (block == 0) {
+      pool_release(volume, unused);
+      return alloc_failure();
+    }
+    unused--;
+    if (atomic.cmpxchg<u32>(entry, 0, <u32>block) != 0) {
+      free(block, EXTENT_SIZE);
+      pool_release(volume, 1);
+    }
   }
+  // Extents another thread allocated after the count were reserved by that thread.
+  pool_release(volume, unused);
   return OK;
 }
 
@@ -115,6 +135,7 @@ export function volume_create(slot: u32, size_bytes: u64): i32 {
   store<u32>(volume + V_SOURCE_HEAD, 0);
   store<u64>(volume + V_INFLIGHT, 0);
   store<i32>(volume + V_FROZEN, 0);
+  store<u32>(volume + V_POOL, 0);
   // Published last: other threads treat a volume as existing once its state is set.
   atomic.store<u32>(volume + V_STATE, VOLUME_NORMAL);
   return OK;
@@ -122,6 +143,7 @@ export function volume_create(slot: u32, size_bytes: u64): i32 {
 
 function release_extents(volume: usize): void {
   const extent_count = load<u32>(volume + V_EXTENT_COUNT);
+  let released: u32 = 0;
   for (let extent: u32 = 0; extent < extent_count; extent++) {
     const entry = extent_entry(volume, extent);
     const block = <usize>atomic.xchg<u32>(entry, 0);
@@ -131,7 +153,9 @@ function release_extents(volume: usize): void {
     const first_offset = extent << EXTENT_SHIFT;
     const size = load<u64>(volume + V_SIZE);
     mark_changed(volume, first_offset, <u32>min<u64>(<u64>EXTENT_SIZE, size - <u64>first_offset));
+    released++;
   }
+  pool_release(volume, released);
 }
 
 // Freezes a volume that is in no relationship, with all its data released;
@@ -188,4 +212,69 @@ export function volume_allocated_bytes(slot: u32): u64 {
     if (extent_allocated(volume, extent)) allocated += <u64>EXTENT_SIZE;
   }
   return allocated;
+}
+
+// Puts a volume that holds no data yet in pool `pool_link - 1`, or in none (0).
+// A volume with extents allocated is refused (E_BUSY): they are counted in
+// its present pool. The host calls it right after volume_create.
+export function volume_set_pool(slot: u32, pool_link: u32): i32 {
+  if (slot >= VOLUME_SLOT_MAX) return E_BAD_ARGUMENT;
+  if (pool_link > POOL_MAX) return E_BAD_ARGUMENT;
+  if (volume_state(slot) == VOLUME_FREE) return E_NO_VOLUME;
+  if (volume_allocated_bytes(slot) != 0) return E_BUSY;
+  store<u32>(volume_at(slot) + V_POOL, pool_link);
+  return OK;
+}
+
+// Grows a volume that is in no relationship to new_size_bytes: new extent
+// and lock tables and change bitmap, the old entries copied over, under the
+// volume's freeze so no I/O sees them change. The new tracks read as zeros
+// and start unchanged. E_RANGE when the size does not grow or passes
+// VOLUME_SIZE_MAX.
+export function volume_grow(slot: u32, new_size_bytes: u64): i32 {
+  if (slot >= VOLUME_SLOT_MAX) return E_BAD_ARGUMENT;
+  const volume = volume_at(slot);
+  if (atomic.load<u32>(volume + V_STATE) == VOLUME_FREE) return E_NO_VOLUME;
+  if (load<u32>(volume + V_TARGET_REL) != 0) return E_BUSY;
+  if (load<u32>(volume + V_SOURCE_HEAD) != 0) return E_BUSY;
+  if (new_size_bytes <= load<u64>(volume + V_SIZE) || new_size_bytes > VOLUME_SIZE_MAX) return E_RANGE;
+  const track_count = <u32>((new_size_bytes + <u64>TRACK_SIZE - 1) >> <u64>TRACK_SHIFT);
+  const extent_count = <u32>((new_size_bytes + <u64>EXTENT_SIZE - 1) >> <u64>EXTENT_SHIFT);
+  const extents = alloc(extent_count << 2);
+  if (extents == 0) return alloc_failure();
+  const locks = alloc(track_count << 2);
+  const changed = alloc(bitmap_word_count(track_count) << 3);
+  if (locks == 0 || changed == 0) {
+    const failure = alloc_failure();
+    free(extents, extent_count << 2);
+    free(locks, track_count << 2);
+    free(changed, bitmap_word_count(track_count) << 3);
+    return failure;
+  }
+  const frozen = freeze(volume);
+  if (frozen != OK) {
+    free(extents, extent_count << 2);
+    free(locks, track_count << 2);
+    free(changed, bitmap_word_count(track_count) << 3);
+    return frozen;
+  }
+  const old_extents = <usize>load<u32>(volume + V_EXTENTS);
+  const old_extent_count = load<u32>(volume + V_EXTENT_COUNT);
+  const old_locks = <usize>load<u32>(volume + V_LOCKS);
+  const old_changed = <usize>load<u32>(volume + V_CHANGED);
+  const old_track_count = load<u32>(volume + V_TRACKS);
+  memory.copy(extents, old_extents, <usize>old_extent_count << 2);
+  memory.copy(locks, old_locks, <usize>old_track_count << 2);
+  memory.copy(changed, old_changed, <usize>bitmap_word_count(old_track_count) << 3);
+  store<u32>(volume + V_EXTENTS, <u32>extents);
+  store<u32>(volume + V_LOCKS, <u32>locks);
+  store<u32>(volume + V_CHANGED, <u32>changed);
+  store<u32>(volume + V_EXTENT_COUNT, extent_count);
+  store<u32>(volume + V_TRACKS, track_count);
+  store<u64>(volume + V_SIZE, new_size_bytes);
+  thaw(volume);
+  free(old_extents, old_extent_count << 2);
+  free(old_locks, old_track_count << 2);
+  free(old_changed, bitmap_word_count(old_track_count) << 3);
+  return OK;
 }

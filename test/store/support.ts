@@ -34,6 +34,7 @@ export function describeState(images: readonly StorageImage[]): unknown {
     id: image.id,
     model: image.model,
     lss: image.listLss(),
+    pools: image.pools.list().map((pool) => image.pools.usage(pool)),
     volumes: image.listVolumes().map((volume) => {
       const dataState = image.dataState(volume.id);
       return { ...volume, createdAt: volume.createdAt.getTime(), dataState, checksum: dataState === "Normal" ? image.checksum(volume.id) : null };

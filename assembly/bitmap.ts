@@ -96,6 +96,36 @@ function leaf_fill(leaf: usize, bitmap: usize, chunk: u32, state: u32): void {
   if (tail_bits != 0) store<u64>(leaf + (<usize>full_words << 3), (<u64>1 << <u64>tail_bits) - 1);
 }
 
+// A bitmap of new_track_count tracks (more than it has) holding the same
+// bits, the new tracks clear; 0 when the image is full, the old one then
+// unchanged. Only while no other thread can read the bitmap (its volume
+// frozen); frees what the old one no longer needs.
+export function bitmap_grow(old: usize, new_track_count: u32): usize {
+  const fresh = bitmap_create(new_track_count, false);
+  if (fresh == 0) return 0;
+  const last = bitmap_chunks(old) - 1;
+  const last_entry = chunk_entry(old, last);
+  // The old last chunk may hold more tracks now, so its leaf grows (an all-set
+  // one becomes a leaf: the new tracks are clear).
+  const grows = chunk_track_count(old, last) < chunk_track_count(fresh, last) && last_entry != CHUNK_CLEAR;
+  let last_leaf: usize = <usize>last_entry;
+  if (grows) {
+    last_leaf = alloc(leaf_words(fresh, last) << 3);
+    if (last_leaf == 0) {
+      bitmap_free(fresh);
+      return 0;
+    }
+    if (last_entry == CHUNK_SET) leaf_fill(last_leaf, old, last, CHUNK_SET);
+    else memory.copy(last_leaf, <usize>last_entry, <usize>leaf_words(old, last) << 3);
+  }
+  for (let chunk: u32 = 0; chunk < last; chunk++) store<u32>(entry_at(fresh, chunk), chunk_entry(old, chunk));
+  store<u32>(entry_at(fresh, last), <u32>last_leaf);
+  if (grows && last_entry != CHUNK_SET) free(<usize>last_entry, leaf_words(old, last) << 3);
+  free(old, <u32>B_ENTRIES + ((last + 1) << 2));
+  return fresh;
+}
+
+
 // A fresh leaf for a chunk whose summary entry is `state` (all set or all
 // clear), filled to match; 0 when the image is full. Private to its maker
 // until leaf_publish.

@@ -96,7 +96,8 @@ export const LAYOUT_VERSION: u32 = 3;
 //  48  u32 revert table pointer: REL_SLOT_MAX x u32, a revert record per
 //      revertible relationship (increment.ts), allocated at the first one, else 0
 //  64  u32 x 32 free-list heads, one per power-of-two size class
-// 192 .. 4095 free: room for the link sender's ring pointer and counters (PPRC, issue 13)
+// 1024  POOL_MAX x POOL_ENTRY extent pool table (pool.ts)
+// 192 .. 1023 and 1536 .. 4095 free: room for the link sender's ring pointer and counters (PPRC, issue 13)
 export const H_MAGIC: u32 = 0;
 export const H_VERSION: u32 = 4;
 export const H_ALLOC_LOCK: u32 = 8;
@@ -108,6 +109,16 @@ export const H_FAULT_ABORT: u32 = 40;
 export const H_SAVE_CLAIM: u32 = 44;
 export const H_REVERT_TABLE: u32 = 48;
 export const H_FREE_LISTS: u32 = 64;
+export const H_POOLS: u32 = 1024;
+
+// Extent pool entry (8 bytes), POOL_MAX of them from H_POOLS:
+//   0 u32 capacity in extents (the quota)   4 u32 extents allocated to its volumes
+// A volume in a pool reserves an extent here before allocating it, so a full
+// pool refuses the write before anything changes.
+export const POOL_MAX: u32 = 64;
+export const POOL_ENTRY: u32 = 8;
+export const P_CAPACITY: u32 = 0;
+export const P_ALLOCATED: u32 = 4;
 
 // Volume entry (128 bytes):
 //   0 u32 state (VOLUME_FREE | VOLUME_NORMAL | VOLUME_UNUSABLE)
@@ -125,7 +136,8 @@ export const H_FREE_LISTS: u32 = 64;
 //  56 u64 allocated bytes: extents allocated to the volume, EXTENT_SIZE each
 //  64 u32 change bitmap (bitmap.ts): bit set = the track's own bytes changed
 //         since a save last took the bit (volume.ts, snapshot.ts)
-//  68 .. 127 reserved for PPRC (issue 13): the volume's pair link and its
+//  68 u32 extent pool index + 1, or 0 for a volume in no pool (no quota; pool.ts)
+//  72 .. 127 reserved for PPRC (issue 13): the volume's pair link and its
 //           out-of-sync bitmap (a bitmap.ts bitmap, one bit per track)
 export const V_STATE: u32 = 0;
 export const V_FROZEN: u32 = 4;
@@ -141,6 +153,7 @@ export const V_EXTENT_COUNT: u32 = 48;
 export const V_STRIPES: u32 = 52;
 export const V_ALLOCATED: u32 = 56;
 export const V_CHANGED: u32 = 64;
+export const V_POOL: u32 = 68;
 
 export const VOLUME_FREE: u32 = 0;
 export const VOLUME_NORMAL: u32 = 1;
@@ -238,5 +251,7 @@ export const E_LONG_BUSY: i32 = -13; // a write to a source whose writes a -free
 @inline export function volume_at(slot: u32): usize { return volume_table() + <usize>slot * VOLUME_ENTRY; }
 // @ts-ignore: decorator
 @inline export function rel_at(slot: u32): usize { return rel_table() + <usize>slot * REL_ENTRY; }
+// @ts-ignore: decorator
+@inline export function pool_at(index: u32): usize { return base() + H_POOLS + <usize>index * POOL_ENTRY; }
 // @ts-ignore: decorator
 @inline export function thread_at(id: u32): usize { return thread_table() + <usize>id * THREAD_ENTRY; }

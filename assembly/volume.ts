@@ -9,9 +9,10 @@
 // once, by compare-exchange, and goes back to 0 only while the volume is
 // frozen (removed or reinitialised).
 //
-// Extents are charged to the volume when allocated (V_ALLOCATED, in
-// charge_extent: the one place where space is taken, so pool accounting hooks
-// in there) and released when the volume's data is.
+// Extents are taken in one place, ensure_extents: reserved in the volume's
+// extent pool first (pool.ts, all the missing ones of a range at once), then
+// charged to the volume once allocated (V_ALLOCATED, charge_extent); both are
+// given back when the volume's data is released.
 //
 // Change bitmap (V_CHANGED, a two-level bitmap.ts bitmap): one bit per track,
 // set AFTER every change to the track's own bytes (host writes, copies onto a
@@ -25,16 +26,17 @@
 // is never lost, only read again by the save.
 
 import {
-  OK, E_NO_SPACE, E_BAD_ARGUMENT, E_NO_VOLUME,
+  OK, E_BAD_ARGUMENT, E_NO_VOLUME, E_BUSY, E_RANGE, POOL_MAX,
   TRACK_SHIFT, TRACK_SIZE, EXTENT_SHIFT, EXTENT_SIZE, VOLUME_SIZE_MAX, VOLUME_SLOT_MAX,
-  EXTENT_LEAF_SHIFT, EXTENT_LEAF_ENTRIES, LOCK_STRIPES_MIN, LOCK_STRIPES_MAX,
+  EXTENT_LEAF_SHIFT, EXTENT_LEAF_ENTRIES, LOCK_STRIPES_MIN, LOCK_STRIPES_MAX, E_BUSY, E_RANGE, POOL_MAX,
   V_STATE, V_SIZE, V_TRACKS, V_EXTENTS, V_LOCKS, V_EXTENT_COUNT, V_GENERATION, V_STRIPES, V_ALLOCATED,
-  V_TARGET_REL, V_SOURCE_HEAD, V_INFLIGHT, V_FROZEN, V_CHANGED,
+  V_TARGET_REL, V_SOURCE_HEAD, V_INFLIGHT, V_FROZEN, V_CHANGED, V_POOL,
   CHUNK_TRACK_SHIFT, VOLUME_FREE, VOLUME_NORMAL, volume_at, zero_extent,
 } from "./layout";
 import { alloc, alloc_failure, free } from "./alloc";
 import { freeze, thaw } from "./sync";
-import { bitmap_create, bitmap_free, bit_mark, leaf_ensure, chunk_mark_set } from "./bitmap";
+import { pool_reserve, pool_release } from "./pool";
+import { bitmap_create, bitmap_free, bitmap_grow, bit_mark, leaf_ensure, chunk_mark_set } from "./bitmap";
 
 // @ts-ignore: decorator
 @inline export function volume_tracks(volume: usize): u32 { return load<u32>(volume + V_TRACKS); }
@@ -119,7 +121,7 @@ export function mark_changed(volume: usize, offset: u64, length: u64): void {
   return extent_data(volume, extent) != 0;
 }
 
-// Takes space for one extent of the volume: the hook for pool accounting.
+// Counts one extent allocated to the volume (its pool reserved it already).
 // @ts-ignore: decorator
 @inline function charge_extent(volume: usize): void {
   atomic.add<u64>(volume + V_ALLOCATED, <u64>EXTENT_SIZE);
@@ -139,20 +141,41 @@ function ensure_leaf(volume: usize, group: u32): usize {
   return <usize>won;
 }
 
-// Allocates every extent of [first_extent, last_extent]. Races with other
+// Allocates every extent of [first_extent, last_extent], after reserving the
+// missing ones in the volume's pool all at once (pool.ts), so a full pool
+// refuses the whole range before any extent is taken. Races with other
 // threads allocating the same extent are settled by compare-exchange; the
-// loser frees its block.
+// loser frees its block and gives its reservation back. The winner charges
+// the extent to the volume (charge_extent).
 export function ensure_extents(volume: usize, first_extent: u32, last_extent: u32): i32 {
+  let missing: u32 = 0;
   for (let extent = first_extent; extent <= last_extent; extent++) {
-    const leaf = ensure_leaf(volume, extent >>> EXTENT_LEAF_SHIFT);
-    if (leaf == 0) return alloc_failure();
-    const entry = leaf + (<usize>(extent & (EXTENT_LEAF_ENTRIES - 1)) << 2);
-    if (atomic.load<u32>(entry) != 0) continue;
-    const block = alloc(EXTENT_SIZE);
-    if (block == 0) return alloc_failure();
-    if (atomic.cmpxchg<u32>(entry, 0, <u32>block) != 0) free(block, EXTENT_SIZE);
-    else charge_extent(volume);
+    if (extent_data(volume, extent) == 0) missing++;
   }
+  if (missing == 0) return OK;
+  const reserved = pool_reserve(volume, missing);
+  if (reserved != OK) return reserved;
+  let unused = missing;
+  for (let extent = first_extent; extent <= last_extent && unused > 0; extent++) {
+    const leaf = ensure_leaf(volume, extent >>> EXTENT_LEAF_SHIFT);
+    const entry = leaf + (<usize>(extent & (EXTENT_LEAF_ENTRIES - 1)) << 2);
+    if (leaf != 0 && atomic.load<u32>(entry) != 0) continue;
+    const block = leaf != 0 ? alloc(EXTENT_SIZE) : 0;
+    if (block == 0) {
+      const failure = alloc_failure();
+      pool_release(volume, unused);
+      return failure;
+    }
+    unused--;
+    if (atomic.cmpxchg<u32>(entry, 0, <u32>block) != 0) {
+      free(block, EXTENT_SIZE);
+      pool_release(volume, 1);
+    } else {
+      charge_extent(volume);
+    }
+  }
+  // Extents another thread allocated after the count were reserved by that thread.
+  pool_release(volume, unused);
   return OK;
 }
 
@@ -201,6 +224,7 @@ export function volume_create(slot: u32, size_bytes: u64): i32 {
   store<u32>(volume + V_SOURCE_HEAD, 0);
   store<u64>(volume + V_INFLIGHT, 0);
   store<i32>(volume + V_FROZEN, 0);
+  store<u32>(volume + V_POOL, 0);
   // Published last: other threads treat a volume as existing once its state is set.
   atomic.store<u32>(volume + V_STATE, VOLUME_NORMAL);
   return OK;
@@ -215,6 +239,7 @@ export function volume_create(slot: u32, size_bytes: u64): i32 {
 function release_extents(volume: usize): void {
   const groups = group_count_of(volume);
   const size = load<u64>(volume + V_SIZE);
+  let released: u32 = 0;
   for (let group: u32 = 0; group < groups; group++) {
     const leaf = <usize>atomic.xchg<u32>(directory_entry(volume, group), 0);
     if (leaf == 0) continue;
@@ -223,6 +248,7 @@ function release_extents(volume: usize): void {
       const block = <usize>load<u32>(leaf + (<usize>index << 2));
       if (block == 0) continue;
       free(block, EXTENT_SIZE);
+      released++;
       // Its tracks now read as zeros: a save in progress must see them again.
       const first_offset = <u64>((group << EXTENT_LEAF_SHIFT) + index) << <u64>EXTENT_SHIFT;
       mark_changed(volume, first_offset, min<u64>(<u64>EXTENT_SIZE, size - first_offset));
@@ -230,6 +256,7 @@ function release_extents(volume: usize): void {
     free(leaf, entries << 2);
   }
   atomic.store<u64>(volume + V_ALLOCATED, 0);
+  pool_release(volume, released);
 }
 
 // Freezes a volume that is in no relationship, with all its data released;
@@ -301,4 +328,96 @@ export function next_allocated_extent(volume: usize, from_extent: u32): i32 {
     extent = group_end;
   }
   return -1;
+}
+
+// Puts a volume that holds no data yet in pool `pool_link - 1`, or in none (0).
+// A volume with extents allocated is refused (E_BUSY): they are counted in
+// its present pool. The host calls it right after volume_create.
+export function volume_set_pool(slot: u32, pool_link: u32): i32 {
+  if (slot >= VOLUME_SLOT_MAX) return E_BAD_ARGUMENT;
+  if (pool_link > POOL_MAX) return E_BAD_ARGUMENT;
+  if (volume_state(slot) == VOLUME_FREE) return E_NO_VOLUME;
+  if (volume_allocated_bytes(slot) != 0) return E_BUSY;
+  store<u32>(volume_at(slot) + V_POOL, pool_link);
+  return OK;
+}
+
+// Grows a volume that is in no relationship to new_size_bytes, under the
+// volume's freeze so no I/O sees its tables change: a larger extent
+// directory (the old leaves kept; a partial last one grows), lock stripes
+// for the new track count, and a change bitmap of the new track count
+// (bitmap_grow). The new tracks read as zeros and start unchanged. E_RANGE
+// when the size does not grow or passes VOLUME_SIZE_MAX.
+export function volume_grow(slot: u32, new_size_bytes: u64): i32 {
+  if (slot >= VOLUME_SLOT_MAX) return E_BAD_ARGUMENT;
+  const volume = volume_at(slot);
+  if (atomic.load<u32>(volume + V_STATE) == VOLUME_FREE) return E_NO_VOLUME;
+  if (load<u32>(volume + V_TARGET_REL) != 0) return E_BUSY;
+  if (load<u32>(volume + V_SOURCE_HEAD) != 0) return E_BUSY;
+  if (new_size_bytes <= load<u64>(volume + V_SIZE) || new_size_bytes > VOLUME_SIZE_MAX) return E_RANGE;
+  const track_count = <u32>((new_size_bytes + <u64>TRACK_SIZE - 1) >> <u64>TRACK_SHIFT);
+  const extent_count = <u32>((new_size_bytes + <u64>EXTENT_SIZE - 1) >> <u64>EXTENT_SHIFT);
+  const group_count = (extent_count + EXTENT_LEAF_ENTRIES - 1) >>> EXTENT_LEAF_SHIFT;
+  const stripes = stripe_count(track_count);
+  const old_stripes = load<u32>(volume + V_STRIPES);
+  const directory = alloc(group_count << 2);
+  if (directory == 0) return alloc_failure();
+  const locks = stripes != old_stripes ? alloc(stripes << 2) : <usize>load<u32>(volume + V_LOCKS);
+  if (locks == 0) {
+    const failure = alloc_failure();
+    free(directory, group_count << 2);
+    return failure;
+  }
+  const frozen = freeze(volume);
+  if (frozen != OK) {
+    free(directory, group_count << 2);
+    if (stripes != old_stripes) free(locks, stripes << 2);
+    return frozen;
+  }
+  const grown = grow_frozen(volume, directory, group_count, extent_count, track_count);
+  if (grown != OK) {
+    thaw(volume);
+    free(directory, group_count << 2);
+    if (stripes != old_stripes) free(locks, stripes << 2);
+    return grown;
+  }
+  const old_locks = <usize>load<u32>(volume + V_LOCKS);
+  store<u32>(volume + V_LOCKS, <u32>locks);
+  store<u32>(volume + V_STRIPES, stripes);
+  store<u64>(volume + V_SIZE, new_size_bytes);
+  thaw(volume);
+  if (stripes != old_stripes) free(old_locks, old_stripes << 2);
+  return OK;
+}
+
+// The table changes of volume_grow, with the volume frozen; on failure
+// (the image full) nothing has changed.
+function grow_frozen(volume: usize, directory: usize, group_count: u32, extent_count: u32, track_count: u32): i32 {
+  const old_groups = group_count_of(volume);
+  const last = old_groups - 1;
+  const old_leaf = group_leaf(volume, last);
+  const old_entries = leaf_entries(volume, last);
+  const new_entries = min<u32>(EXTENT_LEAF_ENTRIES, extent_count - (last << EXTENT_LEAF_SHIFT));
+  let last_leaf = old_leaf;
+  if (old_leaf != 0 && new_entries > old_entries) {
+    last_leaf = alloc(new_entries << 2);
+    if (last_leaf == 0) return alloc_failure();
+    memory.copy(last_leaf, old_leaf, <usize>old_entries << 2);
+  }
+  const changed = bitmap_grow(changed_bitmap(volume), track_count);
+  if (changed == 0) {
+    const failure = alloc_failure();
+    if (last_leaf != old_leaf) free(last_leaf, new_entries << 2);
+    return failure;
+  }
+  const old_directory = <usize>load<u32>(volume + V_EXTENTS);
+  memory.copy(directory, old_directory, <usize>old_groups << 2);
+  store<u32>(directory + (<usize>last << 2), <u32>last_leaf);
+  store<u32>(volume + V_EXTENTS, <u32>directory);
+  store<u32>(volume + V_CHANGED, <u32>changed);
+  store<u32>(volume + V_EXTENT_COUNT, extent_count);
+  store<u32>(volume + V_TRACKS, track_count);
+  free(old_directory, old_groups << 2);
+  if (last_leaf != old_leaf) free(old_leaf, old_entries << 2);
+  return OK;
 }

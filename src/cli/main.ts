@@ -8,13 +8,17 @@
 //   --state FILE              load FILE at start when it exists; save to it on exit and on `save`
 // Exit codes: 0 all succeeded, 1 an assertion failed, 2 syntax or usage error,
 // 6 a command failed.
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { Session } from "../lang/session.js";
 import { LangSyntaxError, ScriptError, formatError } from "../lang/errors.js";
 import { Lifetime } from "./lifetime.js";
 import { readScript, readScriptFile } from "./script-input.js";
+import { applyProfile, parseProfile, type Profile } from "../lang/profile.js";
+import { CommandFailure } from "../lang/values.js";
+import { errorId } from "../lang/messages.js";
 
-const USAGE = `usage: tzero [--state FILE] [-script FILE] [COMMAND ARGS...]
+const USAGE = `usage: tzero [--state FILE] [-cfg PROFILE] [-script FILE] [COMMAND ARGS...]
   tzero -script FILE     run a scenario script
   tzero COMMAND ...      run one command, e.g. tzero help mkflash
   tzero < FILE           run the commands piped to standard input
@@ -22,6 +26,7 @@ const USAGE = `usage: tzero [--state FILE] [-script FILE] [COMMAND ARGS...]
   tzero bench [FILTER]   run the benchmarks
   --state FILE           load the storage images from FILE at start (when it exists),
                          save them to it on exit and on save with no FILE
+  -cfg PROFILE           a DS CLI profile: devid, format, delim, banner, header, fullid
 exit codes: 0 success, 1 assertion failed, 2 syntax error, 6 command failed`;
 
 const READ_REASONS: Record<string, string> = { ENOENT: "no such file", EISDIR: "it is a folder, not a file", EACCES: "permission denied" };
@@ -33,8 +38,8 @@ export const EXIT_FAILED = 6;
 // DS CLI options have one dash (`-script`); node's parser wants two. Options
 // before the first plain word are normalised (with the values of those that
 // take one); from that word on, everything is the command and its arguments.
-const LONG_OPTIONS = new Set(["script", "help", "version", "workers", "state"]);
-const VALUE_OPTIONS = new Set(["script", "workers", "state"]);
+const LONG_OPTIONS = new Set(["script", "help", "version", "workers", "state", "cfg"]);
+const VALUE_OPTIONS = new Set(["script", "workers", "state", "cfg"]);
 
 function normalise(argv: string[]): string[] {
   const result: string[] = [];
@@ -56,6 +61,7 @@ function quoteWord(word: string): string {
 interface RunSettings {
   workers: number | undefined;
   stateFile: string | undefined;
+  profile?: Profile;
 }
 
 function reportError(error: unknown, source: string): number {
@@ -87,6 +93,7 @@ async function runText(source: string | Promise<string>, file: string, settings:
   try {
     await session.openState();
     text = await source;
+    if (settings.profile) applyProfile(session, settings.profile);
     await session.runSource(text, file, { signal: lifetime.run.signal });
   } catch (error) {
     // A reader that went away asked for no more: that is not a failure.
@@ -125,6 +132,7 @@ export async function main(argv: string[]): Promise<number> {
         version: { type: "boolean" },
         workers: { type: "string" },
         state: { type: "string" },
+        cfg: { type: "string" },
       },
       allowPositionals: true,
     });
@@ -147,6 +155,15 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT_USAGE;
   }
   const settings: RunSettings = { workers, stateFile: values.state };
+  if (values.cfg !== undefined) {
+    try {
+      settings.profile = parseProfile(readFileSync(values.cfg, "utf8"), values.cfg);
+    } catch (error) {
+      const reason = error instanceof CommandFailure ? `${errorId(error.code)} ${error.message}` : `cannot read profile ${values.cfg}: ${(error as Error).message}`;
+      process.stderr.write(`tzero: ${reason}\n`);
+      return EXIT_USAGE;
+    }
+  }
   if (values.script !== undefined) {
     if (positionals.length > 0) {
       process.stderr.write(`tzero: -script runs a file; unexpected ${positionals.join(" ")}\n${USAGE}\n`);
@@ -175,7 +192,7 @@ export async function main(argv: string[]): Promise<number> {
 async function openShell(settings: RunSettings): Promise<number> {
   const { startRepl } = await import("./repl.js");
   try {
-    return await startRepl({ sessionOptions: settings });
+    return await startRepl({ sessionOptions: { workers: settings.workers, stateFile: settings.stateFile }, profile: settings.profile });
   } catch (error) {
     return reportError(error, "");
   }

@@ -22,6 +22,7 @@ import { complete, type CompletionContext } from "./repl-completion.js";
 import { Lifetime, type EndSignal } from "./lifetime.js";
 import { KeyGate } from "./repl-keys.js";
 import type { InkPresenter, InkPresenterOptions } from "./views/ink-presenter.js";
+import { applyProfile, type Profile } from "../lang/profile.js";
 
 export interface ReplOptions {
   // Runs statements; by default a new Session on one embedded 2105 image, whose
@@ -37,6 +38,8 @@ export interface ReplOptions {
   signals?: boolean;
   // For the session the shell creates (ignored with `session`).
   sessionOptions?: Pick<SessionOptions, "workers" | "refreshMs" | "cwd" | "stateFile">;
+  // A DS CLI profile (tzero -cfg), applied once the state is loaded.
+  profile?: Profile;
 }
 
 // The file name errors of typed lines carry: `repl:1:9: ...`.
@@ -159,6 +162,7 @@ class Shell {
       if (await this.session.openState() === "loaded") {
         this.output.write(`CMUC09041I load: storage images loaded from ${this.session.stateFilePath}.\n`);
       }
+      if (this.options.profile) applyProfile(this.session, this.options.profile);
       return 0;
     } catch (error) {
       this.report(error, "");

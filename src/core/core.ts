@@ -19,6 +19,11 @@ export interface CoreExports {
   volume_reinit(slot: number): number;
   volume_state(slot: number): number;
   volume_allocated_bytes(slot: number): bigint;
+  volume_set_pool(slot: number, poolLink: number): number;
+  volume_grow(slot: number, newSizeBytes: bigint): number;
+  pool_configure(index: number, capacityExtents: number): number;
+  pool_allocated_extents(index: number): number;
+  pool_capacity_extents(index: number): number;
   rel_establish(rel: number, source: number, target: number, flags: number): number;
   rel_withdraw(rel: number): number;
   rel_pending(rel: number): number;

@@ -44,6 +44,11 @@ export type EngineErrorCode =
   | "REVERTIBLE"
   | "NOT_REVERTIBLE"
   | "LONG_BUSY"
+  | "BAD_POOL_ID"
+  | "POOL_NOT_FOUND"
+  | "POOL_EXISTS"
+  | "POOL_NOT_EMPTY"
+  | "RANKGROUP_MISMATCH"
   | "LSS_NOT_FOUND";
 
 export class EngineError extends Error {

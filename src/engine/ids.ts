@@ -59,3 +59,37 @@ export function parseImageId(text: string): ImageIdParts {
 export function imageId(model: string, serial: string): string {
   return `IBM.${model}-${serial}`;
 }
+
+// ---- fully qualified IDs and listing ranges (DS CLI) --------------------------------
+
+// `IBM.2107-75KDR91/1000`: the image's ID, a slash, the object's own ID.
+const QUALIFIER = /IBM\.(?:2105|2107)-[0-9A-Z]{7}\//gi;
+
+export function qualifiedId(imageIdText: string, id: string): string {
+  return `${imageIdText}/${id}`;
+}
+
+// The image IDs an operand's text qualifies its IDs with (none for bare IDs).
+export function imageQualifiers(value: unknown): string[] {
+  if (Array.isArray(value)) return value.flatMap((item) => imageQualifiers(item));
+  if (typeof value !== "string") return [];
+  return [...value.matchAll(QUALIFIER)].map((match) => match[0].slice(0, -1).toUpperCase());
+}
+
+// The text without its qualifiers: `IBM.2107-75KDR91/1000:IBM.2107-75KDR91/1001` → `1000:1001`.
+export function unqualified(text: string): string {
+  return text.replace(QUALIFIER, "");
+}
+
+// A listing's range of hex IDs of `digits` digits (`0000-FFFF`, `10-1F`, or one
+// ID): the bounds, which may span LSSs and include FF, since a listing's range
+// means "whatever exists in it".
+export function listingRange(text: string, digits: number, what: string): [number, number] {
+  const pattern = new RegExp(`^([0-9A-Fa-f]{${digits}})(?:-([0-9A-Fa-f]{${digits}}))?$`);
+  const match = pattern.exec(unqualified(text.trim()));
+  if (!match) throw new EngineError("BAD_VOLUME_ID", `${what} ${text} is not ${digits} hex digits, or a range of them such as ${"0".repeat(digits)}-${"F".repeat(digits)}`);
+  const first = parseInt(match[1], 16);
+  const last = match[2] === undefined ? first : parseInt(match[2], 16);
+  if (last < first) throw new EngineError("BAD_VOLUME_ID", `${what} range ${text} runs backwards`);
+  return [first, last];
+}

@@ -4,7 +4,7 @@ import { EventEmitter } from "node:events";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { availableParallelism } from "node:os";
 import {
-  CoreCode, RelFlag, STAGING_SIZE, TRACK_SIZE, BLOCK_SIZE, VOLUME_SLOT_MAX, REL_SLOT_MAX, VolumeState, WAIT_TIMEOUTS_MS,
+  CoreCode, RelFlag, STAGING_SIZE, TRACK_SIZE, BLOCK_SIZE, EXTENT_SIZE, VOLUME_SLOT_MAX, REL_SLOT_MAX, VolumeState, WAIT_TIMEOUTS_MS,
 } from "../core/codes.js";
 import { CoreThread, coreModule, createImageMemory, defaultBuild, type CoreBuild, type WaitTimeouts } from "../core/core.js";
 import { EngineError } from "./errors.js";
@@ -15,6 +15,7 @@ import { CopyPool, type CopyFailure, type WorkerExit } from "./copy-pool.js";
 import { CopyFaults, type CopyFault, type FlashState } from "./copy-faults.js";
 import { ThreadIds } from "./threads.js";
 import { coreError, type Timeouts } from "./core-errors.js";
+import { PoolTable, rankGroupOfLss, type ExtentPool } from "./pools.js";
 
 export type { CopyFault, FlashState, WorkerExit };
 import { FlashV2, relationshipFlags, type IncrementOptions, type ReverseOptions } from "./flash-v2.js";
@@ -25,6 +26,7 @@ export interface VolumeSpec {
   unit?: CapacityUnit; // default "blocks" when capacity is given in blocks; DS CLI defaults to ds
   os?: string;
   name?: string;
+  pool?: string; // extent pool ID or name; absent: in no pool (no quota)
 }
 
 export interface Volume {
@@ -35,7 +37,8 @@ export interface Volume {
   readonly sizeBytes: number;
   readonly unit: CapacityUnit;
   readonly os: OsType;
-  readonly name: string;
+  name: string;
+  readonly pool: string | null; // extent pool ID, or null for a volume in no pool
   readonly createdAt: Date;
 }
 
@@ -94,6 +97,7 @@ export interface ImageOptions {
   build?: CoreBuild;
   progressIntervalMs?: number;
   freezeTimeoutMs?: number; // how long mkflash -freeze holds writes without unfreezeflash (default 60 s)
+  defaultPools?: boolean; // P0 and P1 (default true)
   // Bounds of the core's waits on every thread of the image (assembly/sync.ts); tests shorten them.
   waitTimeouts?: WaitTimeouts;
 }
@@ -112,6 +116,7 @@ export class StorageImage extends EventEmitter {
   readonly model: Model;
   readonly core: CoreThread;
   readonly pool: CopyPool;
+  readonly pools: PoolTable;
   private readonly threads = new ThreadIds();
   private readonly volumes = new Map<string, Volume>();
   private readonly relationships = new Map<string, Relationship>();
@@ -145,6 +150,8 @@ export class StorageImage extends EventEmitter {
     this.pool = new CopyPool(this.core, module, this.threads, options.workers ?? availableParallelism(), handlers, this.waitTimeouts);
     this.progressIntervalMs = options.progressIntervalMs ?? PROGRESS_INTERVAL_MS;
     this.v2 = new FlashV2(this, options.freezeTimeoutMs);
+    this.pools = new PoolTable(this.core, this.id);
+    if (options.defaultPools ?? true) this.pools.addDefaults();
     if (this.pool.size > 0) this.pool.start();
     for (let slot = VOLUME_SLOT_MAX - 1; slot >= 0; slot--) this.freeVolumeSlots.push(slot);
     for (let slot = REL_SLOT_MAX - 1; slot >= 0; slot--) this.freeRelSlots.push(slot);
@@ -167,6 +174,7 @@ export class StorageImage extends EventEmitter {
     const unit = spec.unit ?? "blocks";
     const blocks = capacityBlocks(spec.capacity, unit);
     const os = spec.os === undefined ? DEFAULT_OS : parseOsType(spec.os);
+    const pool = spec.pool === undefined ? null : this.poolForLss(spec.pool, lssOf(id));
     const slot = this.freeVolumeSlots.pop();
     if (slot === undefined) throw new EngineError("LIMIT_REACHED", `storage image ${this.id} holds ${VOLUME_SLOT_MAX} volumes already`);
     const sizeBytes = blocks * BLOCK_SIZE;
@@ -175,11 +183,59 @@ export class StorageImage extends EventEmitter {
       this.freeVolumeSlots.push(slot);
       throw coreError(code, `create volume ${id}`);
     }
+    if (pool) this.core.exports.volume_set_pool(slot, pool.index + 1);
     const volume: Volume = {
-      id, lss: lssOf(id), slot, blocks, sizeBytes, unit, os, name: spec.name ?? "", createdAt: new Date(),
+      id, lss: lssOf(id), slot, blocks, sizeBytes, unit, os, name: spec.name ?? "", pool: pool?.id ?? null, createdAt: new Date(),
     };
     this.volumes.set(id, volume);
     return volume;
+  }
+
+  // The pool a volume of `lss` may go in: DS8000 puts even LSSs in rank group 0 and odd ones in 1.
+  poolForLss(poolText: string, lss: string): ExtentPool {
+    const pool = this.pools.get(poolText);
+    const rankGroup = rankGroupOfLss(lss);
+    if (pool.rankGroup !== rankGroup) {
+      throw new EngineError(
+        "RANKGROUP_MISMATCH",
+        `extent pool ${pool.id} is in rank group ${pool.rankGroup}, and LSS ${lss} takes pools of rank group ${rankGroup} (even LSSs 0, odd LSSs 1)`,
+      );
+    }
+    return pool;
+  }
+
+  // Grows a volume that is in no relationship (DS CLI chfbvol -cap). It never shrinks.
+  growVolume(idText: string, capacity: number, unit: CapacityUnit): Volume {
+    this.checkOpen();
+    const volume = this.idleVolume(idText, "changing the capacity of");
+    const blocks = capacityBlocks(capacity, unit);
+    if (blocks <= volume.blocks) {
+      throw new EngineError("BAD_CAPACITY", `volume ${volume.id} has ${volume.blocks} blocks; a new capacity of ${blocks} blocks does not grow it (volumes never shrink)`);
+    }
+    const sizeBytes = blocks * BLOCK_SIZE;
+    const code = this.core.exports.volume_grow(volume.slot, BigInt(sizeBytes));
+    if (code !== CoreCode.OK) throw coreError(code, `grow volume ${volume.id}`);
+    const grown: Volume = { ...volume, blocks, sizeBytes, unit };
+    this.volumes.set(volume.id, grown);
+    return grown;
+  }
+
+  renameVolume(idText: string, name: string): Volume {
+    this.checkOpen();
+    const volume = this.volume(idText);
+    volume.name = name;
+    return volume;
+  }
+
+  // Removes an extent pool that holds no volume.
+  removePool(poolText: string): ExtentPool {
+    this.checkOpen();
+    const pool = this.pools.get(poolText);
+    const members = this.listVolumes().filter((volume) => volume.pool === pool.id);
+    if (members.length > 0) {
+      throw new EngineError("POOL_NOT_EMPTY", `extent pool ${pool.id} holds ${members.length} volume(s) (${members[0].id} first); remove them before the pool`);
+    }
+    return this.pools.remove(pool.id);
   }
 
   // The volume, if no FlashCopy relationship holds it; removing or
@@ -592,6 +648,10 @@ export class StorageImage extends EventEmitter {
   copyTracks(idText: string, firstTrack: number, trackCount: number): number {
     const relationship = this.relationship(idText);
     const copied = this.core.exports.copy_tracks(relationship.slot, firstTrack, trackCount);
+    const full = copied === CoreCode.NO_SPACE ? this.fullPool(this.volume(relationship.targetId), 1) : null;
+    if (full !== null) {
+      throw new EngineError("NO_SPACE", `cannot copy tracks of FlashCopy pair ${relationship.id}: extent pool ${full} of target ${relationship.targetId} is full; the tracks stay pending`);
+    }
     if (copied < 0) throw coreError(copied, `copy tracks of FlashCopy pair ${relationship.id}`, this.waitTimeouts);
     return copied;
   }
@@ -613,7 +673,7 @@ export class StorageImage extends EventEmitter {
     }
   }
 
-  private ioError(code: number, volume: Volume, action: string): EngineError {
+  private ioError(code: number, volume: Volume, action: string, length = 0): EngineError {
     if (code === CoreCode.LONG_BUSY) {
       const held = this.relationshipsOf(volume.id).find((r) => r.sourceId === volume.id && r.writesHeld);
       return new EngineError(
@@ -634,6 +694,7 @@ export class StorageImage extends EventEmitter {
         `volume ${volume.id} is the target of FlashCopy pair ${relationship?.id ?? "?"} established with -tgtinhibit: host writes are refused`,
       );
     }
+    if (code === CoreCode.NO_SPACE) return this.spaceError(volume, action, length);
     if (code === CoreCode.UNUSABLE) {
       return new EngineError(
         "VOLUME_UNUSABLE",
@@ -646,7 +707,7 @@ export class StorageImage extends EventEmitter {
   // A failed write: the core says how much of it it applied before it failed;
   // `before` counts the bytes of earlier calls of a multi-call write.
   private writeError(code: number, volume: Volume, offset: number, length: number, before = 0): EngineError {
-    const error = this.ioError(code, volume, "write");
+    const error = this.ioError(code, volume, "write", length);
     const written = before + this.core.exports.io_written_before_failure();
     if (written === 0) return error;
     return new EngineError(
@@ -654,6 +715,28 @@ export class StorageImage extends EventEmitter {
       `${error.message}; ${written} of the write's ${length} bytes (from offset ${offset}) were written before it failed, the rest not`,
       written,
     );
+  }
+
+  // Out of space: the full pool among the volume's and its FlashCopy targets', else the image's memory.
+  // A pool is blamed when it lacks the extents a write of `length` bytes may need.
+  private spaceError(volume: Volume, action: string, length: number): EngineError {
+    const needed = Math.ceil(length / EXTENT_SIZE) + 1;
+    const targets = this.relationshipsOf(volume.id).filter((r) => r.sourceId === volume.id).map((r) => this.volume(r.targetId));
+    for (const candidate of [volume, ...targets]) {
+      const full = this.fullPool(candidate, needed);
+      if (full === null) continue;
+      const whose = candidate === volume ? `its extent pool ${full}` : `extent pool ${full} of its FlashCopy target ${candidate.id}`;
+      return new EngineError("NO_SPACE", `cannot ${action} volume ${volume.id}: ${whose} is full (the write needs up to ${needed} extents)`);
+    }
+    return coreError(CoreCode.NO_SPACE, `${action} volume ${volume.id}`, this.waitTimeouts);
+  }
+
+  // "P3 (2048 of 2048 extents allocated)" when the volume's pool has fewer than `needed` extents free.
+  private fullPool(volume: Volume, needed: number): string | null {
+    if (volume.pool === null) return null;
+    const usage = this.pools.usage(this.pools.get(volume.pool));
+    if (usage.capacityExtents - usage.allocatedExtents >= needed) return null;
+    return `${usage.id} (${usage.allocatedExtents} of ${usage.capacityExtents} extents allocated)`;
   }
 
   write(idText: string, offset: number, data: Uint8Array): void {
@@ -719,7 +802,7 @@ export class StorageImage extends EventEmitter {
     } finally {
       this.core.exports.io_end(volume.slot);
     }
-    if (code !== CoreCode.OK) throw this.ioError(code, volume, action);
+    if (code !== CoreCode.OK) throw this.ioError(code, volume, action, STAGING_SIZE);
   }
 
   writePattern(idText: string, offset: number, length: number, seed: number): void {

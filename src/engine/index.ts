@@ -10,3 +10,7 @@ export { parseVolumeId, lssOf, pairId, expandVolumeRange, formatVolumeId, parseI
 export { CopyPool } from "./copy-pool.js";
 export { Workload, WorkloadSet } from "./workload.js";
 export type { WorkloadSpec, WorkloadMix, WorkloadPattern } from "./workload.js";
+export { PoolTable, poolIndex, rankGroupOfLss, IMAGE_SPACE_GIB, EXTENTS_PER_GIB, POOL_MAX } from "./pools.js";
+export type { ExtentPool, PoolUsage, PoolSpec, RankGroup } from "./pools.js";
+export { IO_PORTS, IO_PORT_IDS, portWwpn } from "./ports.js";
+export type { IoPort } from "./ports.js";

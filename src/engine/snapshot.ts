@@ -348,6 +348,7 @@ export interface VolumeRestore {
   unit: Volume["unit"];
   os: Volume["os"];
   name: string;
+  pool?: string | null; // extent pool ID; absent in state files older than pools
   createdAt: Date;
 }
 
@@ -361,12 +362,14 @@ export function restoreVolume(image: StorageImage, spec: VolumeRestore): Volume 
   if (image.core.exports.volume_state(spec.slot) !== VolumeState.FREE) {
     throw new EngineError("BUSY", `volume ${id}: slot ${spec.slot} of ${image.id} is in use`);
   }
+  const pool = spec.pool ? image.poolForLss(spec.pool, lssOf(id)) : null;
   const sizeBytes = spec.blocks * BLOCK_SIZE;
   const code = image.core.exports.volume_create(spec.slot, BigInt(sizeBytes));
   if (code !== CoreCode.OK) throw coreError(code, `restore volume ${id}`);
+  if (pool) image.core.exports.volume_set_pool(spec.slot, pool.index + 1);
   const volume: Volume = {
     id, lss: lssOf(id), slot: spec.slot, blocks: spec.blocks, sizeBytes, unit: spec.unit, os: spec.os, name: spec.name,
-    createdAt: spec.createdAt,
+    pool: pool?.id ?? null, createdAt: spec.createdAt,
   };
   image.adoptVolume(volume);
   return volume;

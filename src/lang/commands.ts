@@ -42,6 +42,7 @@ export interface OptionSpec {
   readonly kind?: ValueKind;
   readonly values?: readonly string[];
   readonly required?: boolean;
+  readonly inert?: boolean; // DS CLI takes it; it changes nothing in tzero's model (help says so)
   readonly summary: string;
 }
 
@@ -122,7 +123,13 @@ const LISTING: readonly OptionSpec[] = [
   { name: "delim", kind: "text", summary: "column separator for -fmt delim (default ,)" },
   { name: "hdr", kind: "enum", values: ["on", "off"], summary: "show the header row" },
   { name: "bnr", kind: "enum", values: ["on", "off"], summary: "show the banner line" },
+  { name: "fullid", summary: "fully qualified IDs: IBM.2107-75KDR91/1000" },
+  { name: "p", kind: "enum", values: ["on", "off"], inert: true, summary: "paging (scripts never page)" },
+  { name: "r", kind: "number", inert: true, summary: "rows per page (scripts never page)" },
 ];
+const LONG: OptionSpec = { name: "l", summary: "long: every column" };
+const SHORT: OptionSpec = { name: "s", summary: "short: IDs only" };
+const QUIET: OptionSpec = { name: "quiet", summary: "do not ask for confirmation" };
 const SIZE_RANGE: readonly OptionSpec[] = [
   { name: "offset", kind: "size", summary: "first byte (4096, 4KiB, 1MiB)" },
   { name: "len", kind: "size", summary: "number of bytes" },
@@ -135,30 +142,33 @@ function workloadSub(spec: Omit<CommandSpec, "parent" | "group">): CommandSpec {
 export const COMMANDS: readonly CommandSpec[] = [
   {
     name: "mkfbvol", group: "ds", summary: "create fixed-block volumes",
-    usage: "mkfbvol -cap N [-type ds|ess|blocks] [-name NAME] [-os OS] [-extpool P] [-dev IMAGE] VOLUME_ID[-VOLUME_ID]...",
+    usage: "mkfbvol -cap N [-type ds|ess|blocks] [-name NAME] [-os OS] [-extpool P] [-sam ese|standard|tse] [-eam ...] [-dev IMAGE] VOLUME_ID[-VOLUME_ID]...",
     options: [
       { name: "cap", kind: "number", required: true, summary: "capacity, in the unit of -type" },
       { name: "type", kind: "enum", values: ["ds", "ess", "blocks"], summary: "capacity unit: ds 2^30 B (default), ess 10^9 B, blocks of 512 B" },
-      { name: "name", kind: "text", summary: "volume name; #h is replaced by the volume ID" },
+      { name: "name", kind: "text", summary: "volume name, at most 16 characters; #h becomes the volume ID, #d its decimal number" },
       { name: "os", kind: "enum", values: OS_TYPES, summary: "host operating system type (default aix)" },
-      { name: "extpool", kind: "text", summary: "extent pool (recorded, shown by lsfbvol)" },
+      { name: "extpool", kind: "text", summary: "extent pool, of rank group 0 for an even LSS and 1 for an odd one (default: the first such pool)" },
+      { name: "sam", kind: "enum", values: ["ese", "standard", "tse"], inert: true, summary: "storage allocation method (tzero volumes are always thin, as ese)" },
+      { name: "eam", kind: "enum", values: ["rotatevols", "rotateexts", "managed"], inert: true, summary: "extent allocation method" },
       DEV,
     ],
     operands: [{ name: "VOLUME_ID", kind: "volumes", repeat: true, summary: "volume IDs LLVV, or ranges 1000-1003" }],
   },
   {
     name: "lsfbvol", group: "ds", summary: "list fixed-block volumes",
-    usage: "lsfbvol [-lss LSS] [-s] [-fmt ...] [-dev IMAGE] [VOLUME_ID...]",
+    usage: "lsfbvol [-l | -s] [-lss LSS] [-extpool P] [-fmt ...] [-fullid] [-dev IMAGE] [VOLUME_ID...]",
     options: [
       { name: "lss", kind: "lss", summary: "only volumes of this LSS" },
-      { name: "s", summary: "IDs only" },
+      { name: "extpool", kind: "text", summary: "only volumes of this extent pool" },
+      LONG, SHORT,
       ...LISTING, DEV,
     ],
-    operands: [{ name: "VOLUME_ID", kind: "volumes", optional: true, repeat: true, summary: "volumes or ranges to list" }],
+    operands: [{ name: "VOLUME_ID", kind: "volumes", optional: true, repeat: true, summary: "volumes, or ranges such as 0000-FFFF: whatever exists in them" }],
   },
   {
     name: "showfbvol", group: "ds", summary: "show one volume's properties",
-    usage: "showfbvol [-fmt ...] [-dev IMAGE] VOLUME_ID",
+    usage: "showfbvol [-fmt ...] [-fullid] [-dev IMAGE] VOLUME_ID",
     options: [...LISTING, DEV],
     operands: [{ name: "VOLUME_ID", kind: "volume", summary: "the volume" }],
   },
@@ -179,15 +189,95 @@ export const COMMANDS: readonly CommandSpec[] = [
     operands: [{ name: "VOLUME_ID", kind: "volumes", repeat: true, summary: "volumes or ranges to initialise" }],
   },
   {
+    name: "chfbvol", group: "ds", summary: "rename volumes, or grow them (never while in a FlashCopy relationship)",
+    usage: "chfbvol (-name NAME | -cap N [-type ds|ess|blocks]) [-quiet] [-dev IMAGE] VOLUME_ID[-VOLUME_ID]...",
+    options: [
+      { name: "name", kind: "text", summary: "new name, at most 16 characters; #h and #d as for mkfbvol" },
+      { name: "cap", kind: "number", summary: "new capacity, larger than the present one, in the unit of -type" },
+      { name: "type", kind: "enum", values: ["ds", "ess", "blocks"], summary: "unit of -cap (default: the volume's own)" },
+      { name: "quiet", inert: true, summary: "do not ask for confirmation (chfbvol never asks in tzero)" },
+      DEV,
+    ],
+    operands: [{ name: "VOLUME_ID", kind: "volumes", repeat: true, summary: "volumes or ranges to change" }],
+  },
+  {
     name: "lslss", group: "ds", summary: "list logical subsystems",
-    usage: "lslss [-fmt ...] [-dev IMAGE]",
+    usage: "lslss [-l | -s] [-fmt ...] [-fullid] [-dev IMAGE] [LSS[-LSS]...]",
+    options: [LONG, SHORT, ...LISTING, DEV],
+    operands: [{ name: "LSS", kind: "lss", optional: true, repeat: true, summary: "LSSs, or ranges such as 00-FF: whatever exists in them" }],
+  },
+  {
+    name: "showlss", group: "ds", summary: "show one logical subsystem's properties",
+    usage: "showlss [-fmt ...] [-fullid] [-dev IMAGE] LSS",
     options: [...LISTING, DEV],
-    operands: [],
+    operands: [{ name: "LSS", kind: "lss", summary: "the LSS" }],
   },
   {
     name: "lssi", group: "ds", summary: "list storage images",
-    usage: "lssi [-fmt ...]",
-    options: [...LISTING],
+    usage: "lssi [-l | -s] [-fmt ...] [IMAGE_ID...]",
+    options: [LONG, SHORT, ...LISTING],
+    operands: [{ name: "IMAGE_ID", kind: "image", optional: true, repeat: true, summary: "storage images to list" }],
+  },
+  {
+    name: "showsi", group: "ds", summary: "show one storage image's properties",
+    usage: "showsi [-fmt ...] [-dev IMAGE | IMAGE_ID]",
+    options: [...LISTING, DEV],
+    operands: [{ name: "IMAGE_ID", kind: "image", optional: true, summary: "the image (default: -dev, else the current one)" }],
+  },
+  {
+    name: "mkextpool", group: "ds", summary: "create an extent pool",
+    usage: "mkextpool -rankgrp 0|1 -stgtype fb [-cap GiB] [-dev IMAGE] NAME",
+    options: [
+      { name: "rankgrp", kind: "enum", values: ["0", "1"], required: true, summary: "rank group: 0 for even LSSs, 1 for odd ones; the ID follows (even or odd)" },
+      { name: "stgtype", kind: "enum", values: ["fb"], required: true, summary: "storage type (tzero models fixed-block volumes)" },
+      { name: "cap", kind: "number", summary: "capacity in GiB, a whole number (default 2): its volumes' written extents count against it" },
+      { name: "extentlimit", kind: "enum", values: ["enable", "disable"], inert: true, summary: "extent limit (the capacity is the limit)" },
+      { name: "encryptgrp", kind: "text", inert: true, summary: "encryption group" },
+      DEV,
+    ],
+    operands: [{ name: "NAME", kind: "text", summary: "the pool's name, at most 16 characters" }],
+  },
+  {
+    name: "rmextpool", group: "ds", summary: "remove extent pools that hold no volume",
+    usage: "rmextpool [-quiet] [-dev IMAGE] POOL_ID...",
+    options: [QUIET, DEV],
+    operands: [{ name: "POOL_ID", kind: "text", repeat: true, summary: "pools: P2, or their names" }],
+  },
+  {
+    name: "lsextpool", group: "ds", summary: "list extent pools: free GiB, % allocated, free extents (tzero's are 1 MiB), volumes",
+    usage: "lsextpool [-l | -s] [-stgtype fb] [-rankgrp 0|1] [-fmt ...] [-fullid] [-dev IMAGE] [POOL_ID...]",
+    options: [
+      LONG, SHORT,
+      { name: "stgtype", kind: "enum", values: ["fb"], summary: "only pools of this storage type" },
+      { name: "rankgrp", kind: "enum", values: ["0", "1"], summary: "only pools of this rank group" },
+      ...LISTING, DEV,
+    ],
+    operands: [{ name: "POOL_ID", kind: "text", optional: true, repeat: true, summary: "pools to list" }],
+  },
+  {
+    name: "showextpool", group: "ds", summary: "show one extent pool's properties",
+    usage: "showextpool [-fmt ...] [-fullid] [-dev IMAGE] POOL_ID",
+    options: [...LISTING, DEV],
+    operands: [{ name: "POOL_ID", kind: "text", summary: "the pool" }],
+  },
+  {
+    name: "lsioport", group: "ds", summary: "list I/O ports (the ends of PPRC paths)",
+    usage: "lsioport [-l | -s] [-fmt ...] [-fullid] [-dev IMAGE] [PORT_ID...]",
+    options: [LONG, SHORT, ...LISTING, DEV],
+    operands: [{ name: "PORT_ID", kind: "text", optional: true, repeat: true, summary: "ports such as I0010, or ranges I0010-I0143" }],
+  },
+  {
+    name: "ver", group: "ds", summary: "show the DS CLI version, and with -l the storage images' code levels",
+    usage: "ver [-l | -s | -cli | -lmc] [-fmt ...]",
+    options: [
+      LONG, { name: "s", summary: "the DS CLI version alone" },
+      { name: "cli", summary: "the DS CLI version alone" },
+      { name: "lmc", summary: "the storage images' code levels" },
+      { name: "stor", inert: true, summary: "storage manager version (there is none in tzero)" },
+      { name: "fmt", kind: "enum", values: ["default", "delim", "stanza", "json"], summary: "output format" },
+      { name: "hdr", kind: "enum", values: ["on", "off"], summary: "show the header row" },
+      { name: "bnr", kind: "enum", values: ["on", "off"], summary: "show the banner line" },
+    ],
     operands: [],
   },
   {
@@ -216,13 +306,20 @@ export const COMMANDS: readonly CommandSpec[] = [
   ...FLASH_V2_SPECS,
   {
     name: "lsflash", group: "ds", summary: "list FlashCopy relationships",
-    usage: "lsflash [-l | -s] [-fmt ...] [-dev IMAGE] [VOLUME_ID | SOURCE:TARGET]...",
+    usage: "lsflash [-l | -s] [-state valid|invalid] [-record] [-persist] [-activecp] [-revertible] [-cp] [-fmt ...] [-fullid] [-dev IMAGE] [VOLUME_ID | SOURCE:TARGET]...",
     options: [
       { name: "l", summary: "long: also OutOfSyncTracks DateCreated DateSynced State Reason" },
       { name: "s", summary: "short: IDs only" },
+      { name: "state", kind: "enum", values: ["valid", "invalid", "validation_required", "tgt_failed"], summary: "only relationships in this state" },
+      { name: "record", summary: "only relationships with change recording" },
+      { name: "persist", summary: "only persistent relationships" },
+      { name: "activecp", summary: "only relationships whose background copy is running" },
+      { name: "revertible", summary: "only revertible relationships" },
+      { name: "cp", summary: "only relationships with background copy" },
+      { name: "seqnum", kind: "text", summary: "only relationships of this sequence number (hex)" },
       ...LISTING, DEV,
     ],
-    operands: [{ name: "ID", kind: "volumes-or-pairs", optional: true, repeat: true, summary: "volumes (as source or target), pairs or ranges" }],
+    operands: [{ name: "ID", kind: "volumes-or-pairs", optional: true, repeat: true, summary: "volumes (as source or target), pairs, or ranges such as 0000-FFFF: whatever exists in them" }],
   },
   {
     name: "rmflash", group: "ds", summary: "withdraw FlashCopy pairs",
@@ -232,12 +329,16 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: "setenv", group: "session", summary: "set output defaults and the default storage image",
-    usage: "setenv [-banner on|off] [-header on|off] [-format default|delim|stanza|json] [-delim C] [-dev IMAGE]",
+    usage: "setenv [-banner on|off] [-header on|off] [-format default|delim|stanza|json] [-delim C] [-fullid on|off] [-devid IMAGE | -dev IMAGE] [-paging on|off]",
     options: [
       { name: "banner", kind: "enum", values: ["on", "off"], summary: "banner line before listings" },
       { name: "header", kind: "enum", values: ["on", "off"], summary: "header row of listings" },
       { name: "format", kind: "enum", values: ["default", "delim", "stanza", "json"], summary: "listing format" },
       { name: "delim", kind: "text", summary: "column separator of -format delim" },
+      { name: "fullid", kind: "enum", values: ["on", "off"], summary: "fully qualified IDs in listings" },
+      { name: "devid", kind: "image", summary: "the default storage image (as -dev)" },
+      { name: "paging", kind: "enum", values: ["on", "off"], inert: true, summary: "paging (scripts never page)" },
+      { name: "rows", kind: "number", inert: true, summary: "rows per page (scripts never page)" },
       DEV,
     ],
     operands: [],
@@ -498,7 +599,10 @@ export function commandHelp(spec: CommandSpec): string {
   }
   if (spec.options.length > 0) {
     lines.push("options:");
-    for (const option of spec.options) describe(optionLabel(option), `${option.summary}${option.required ? " (required)" : ""}`);
+    for (const option of spec.options) {
+      const note = option.required ? " (required)" : option.inert ? " (accepted as DS CLI does; changes nothing in tzero)" : "";
+      describe(optionLabel(option), `${option.summary}${note}`);
+    }
   }
   for (const sub of spec.subcommands ?? []) {
     lines.push("", commandHelp(sub));

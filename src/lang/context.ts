@@ -3,7 +3,8 @@
 import { EngineError } from "../engine/errors.js";
 import type { StorageImage } from "../engine/image.js";
 import type { CommandNode, Position, Value } from "./parser.js";
-import { atArgument } from "./values.js";
+import { atArgument, CommandFailure, formatValue } from "./values.js";
+import { imageQualifiers, qualifiedId } from "../engine/ids.js";
 import { bannerLine, formatListing, type Listing, type OutputFormat, type OutputSettings } from "./format.js";
 import type { Session } from "./session.js";
 
@@ -64,14 +65,24 @@ export class CommandContext {
     return this.operands.flatMap((operand) => atArgument(operand.at, () => convert(operand.value)).map((item) => ({ item, at: operand.at })));
   }
 
-  // The storage image: -dev, else setenv -dev, else the session's current one.
+  // The storage image: -dev, else the image that fully qualified operands
+  // name (IBM.2107-75KDR91/1000), else setenv -dev, else the session's
+  // current one. Operands that name another image than -dev are refused.
   image(): StorageImage {
     const dev = this.options.get("dev");
-    if (dev && dev.value !== true) {
-      const text = String(dev.value);
-      return atArgument(dev.at, () => this.session.findImage(text));
+    const named = dev && dev.value !== true ? atArgument(dev.at, () => this.session.findImage(String(dev.value))) : undefined;
+    let chosen = named;
+    for (const operand of this.operands) {
+      for (const qualifier of imageQualifiers(operand.value)) {
+        const image = atArgument(operand.at, () => this.session.findImage(qualifier));
+        chosen ??= image;
+        if (image !== chosen) {
+          const other = named ? `-dev ${chosen.id}` : `other operands' ${chosen.id}`;
+          throw new CommandFailure("BAD_ARGUMENT", `operand ${formatValue(operand.value)} names storage image ${image.id}, not ${other}`, operand.at);
+        }
+      }
     }
-    return this.session.currentImage;
+    return chosen ?? this.session.currentImage;
   }
 
   // A listing as lines (per -fmt, -delim, -hdr, -bnr over setenv) and as a value.
@@ -96,6 +107,12 @@ export class CommandContext {
       delim: delim === undefined ? settings.delim : String(delim),
       header: onOff("hdr", settings.header),
       banner: onOff("bnr", settings.banner),
+      fullid: this.flag("fullid") || settings.fullid,
     };
+  }
+
+  // An ID as listings show it: `IBM.2107-75KDR91/1000` under -fullid or setenv -fullid on.
+  fullId(image: StorageImage, id: string): string {
+    return this.flag("fullid") || this.session.settings.fullid ? qualifiedId(image.id, id) : id;
   }
 }

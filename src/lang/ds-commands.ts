@@ -1,16 +1,18 @@
 // The DS CLI commands: volumes, LSSs, storage images, FlashCopy, setenv, help.
 // Each validates everything it was given before it changes anything.
 import { EngineError } from "../engine/errors.js";
-import type { StorageImage, Volume } from "../engine/image.js";
+import type { RelationshipStatus, StorageImage, Volume } from "../engine/image.js";
 import { checkEstablish, parseOsType } from "../engine/rules.js";
 import { capacityBlocks, capacityIn, type CapacityUnit } from "../engine/units.js";
-import { lssOf, pairId, parseImageId } from "../engine/ids.js";
+import { lssOf, pairId, unqualified } from "../engine/ids.js";
+import { rankGroupOfLss, type ExtentPool } from "../engine/pools.js";
+import { EXTENT_SIZE } from "../core/codes.js";
 import { commandHelp, findCommand, findSubcommand, helpText } from "./commands.js";
 import type { CommandContext, CommandResult } from "./context.js";
 import { dsDate, enabled, type OutputFormat } from "./format.js";
 import { INFO, infoLine } from "./messages.js";
 import {
-  CommandFailure, atArgument, formatValue, volumeId, numberValue, pairIds, pairs, volumeIds, wholeNumber, type ValueRecord,
+  CommandFailure, atArgument, formatValue, volumeId, numberValue, pairFilter, idFilter, pairIds, pairs, volumeIds, wholeNumber, type ValueRecord,
 } from "./values.js";
 import type { Position, Value } from "./parser.js";
 
@@ -30,20 +32,20 @@ function mkfbvol(context: CommandContext): CommandResult {
   })!;
   const os = context.convert("os", (value) => parseOsType(formatValue(value)));
   const nameTemplate = context.convert("name", formatValue);
-  const extpool = context.convert("extpool", formatValue);
+  const poolText = context.convert("extpool", (value) => image.pools.get(unqualified(formatValue(value))).id);
   const seen = new Set<string>();
   for (const { item: id, at } of items) {
     if (seen.has(id)) throw new CommandFailure("VOLUME_EXISTS", `volume ${id} is given twice`, at);
     seen.add(id);
     if (image.hasVolume(id)) throw new CommandFailure("VOLUME_EXISTS", `volume ${id} already exists on ${image.id}`, at);
+    atArgument(at, () => volumePool(image, id, poolText));
   }
+  const names = new Map(ids.map((id) => [id, nameTemplate === undefined ? undefined : volumeName(nameTemplate, id)]));
   const created: string[] = [];
   try {
     for (const id of ids) {
-      const name = nameTemplate?.replace(/#h/gi, id).replace(/#d/gi, String(parseInt(id, 16)));
-      image.createVolume({ id, capacity, unit, os, name });
+      image.createVolume({ id, capacity, unit, os, name: names.get(id), pool: volumePool(image, id, poolText).id });
       created.push(id);
-      context.session.volumeNotes(image).set(id, { extpool: extpool ?? "-" });
     }
   } catch (error) {
     // Only this command's fresh volumes go: nothing else changed.
@@ -56,52 +58,93 @@ function mkfbvol(context: CommandContext): CommandResult {
   };
 }
 
+// The named pool, checked against the volume's LSS, or the first pool of the LSS's rank group.
+function volumePool(image: StorageImage, id: string, poolText: string | undefined): ExtentPool {
+  const lss = lssOf(id);
+  if (poolText !== undefined) return image.poolForLss(poolText, lss);
+  const pool = image.pools.defaultFor(rankGroupOfLss(lss));
+  if (!pool) throw new EngineError("POOL_NOT_FOUND", `storage image ${image.id} has no extent pool of rank group ${rankGroupOfLss(lss)} for LSS ${lss}; mkextpool makes one`);
+  return pool;
+}
+
+// DS CLI's names: `#h` becomes the volume ID, `#d` its decimal number; at most 16 characters.
+export function volumeName(template: string, id: string): string {
+  const name = template.replace(/#h/gi, id).replace(/#d/gi, String(parseInt(id, 16)));
+  if (name.length > VOLUME_NAME_LENGTH_MAX) {
+    throw new EngineError("BAD_ARGUMENT", `volume name ${name} has ${name.length} characters; DS CLI allows at most ${VOLUME_NAME_LENGTH_MAX}`);
+  }
+  return name;
+}
+
+const VOLUME_NAME_LENGTH_MAX = 16;
 const LSFBVOL_COLUMNS = ["Name", "ID", "accstate", "datastate", "configstate", "deviceMTM", "datatype", "extpool", "cap (2^30B)", "cap (10^9B)", "cap (blocks)"];
+const LSFBVOL_LONG_COLUMNS = [
+  "Name", "ID", "accstate", "datastate", "configstate", "deviceMTM", "datatype", "extpool", "sam", "captype",
+  "cap (2^30B)", "cap (10^9B)", "cap (blocks)", "volgrp", "reqcap (blocks)", "eam",
+];
+const CAPTYPES: Record<CapacityUnit, string> = { ds: "DS", ess: "ESS", blocks: "Blocks" };
 
 function volumeRecord(context: CommandContext, image: StorageImage, volume: Volume): ValueRecord {
-  const notes = context.session.volumeNotes(image).get(volume.id);
   return {
     Name: volume.name || "-",
-    ID: volume.id,
+    ID: context.fullId(image, volume.id),
     accstate: "Online",
     datastate: image.dataState(volume.id),
     configstate: "Normal",
     deviceMTM: `${image.model}-900`,
     datatype: "FB 512",
-    extpool: notes?.extpool ?? "-",
+    extpool: volume.pool === null ? "-" : context.fullId(image, volume.pool),
+    sam: "ESE",
+    captype: CAPTYPES[volume.unit],
     "cap (2^30B)": volume.unit === "ds" ? capacityIn(volume.blocks, "ds").toFixed(1) : "-",
     "cap (10^9B)": volume.unit === "ess" ? capacityIn(volume.blocks, "ess").toFixed(1) : "-",
     "cap (blocks)": volume.blocks,
+    volgrp: "-",
+    "reqcap (blocks)": volume.blocks,
+    eam: "managed",
   };
+}
+
+function lssOption(value: Value): string {
+  const text = formatValue(value).toUpperCase();
+  if (!/^[0-9A-F]{2}$/.test(text) || text === "FF") throw new EngineError("BAD_ARGUMENT", `LSS ${text} is not two hex digits 00 to FE`);
+  return text;
 }
 
 function lsfbvol(context: CommandContext): CommandResult {
   const image = context.image();
-  const wanted = new Set(context.convertOperands(volumeIds));
-  const lss = context.convert("lss", (value) => {
-    const text = formatValue(value).toUpperCase();
-    if (!/^[0-9A-F]{2}$/.test(text) || text === "FF") throw new EngineError("BAD_ARGUMENT", `LSS ${text} is not two hex digits 00 to FE`);
-    return text;
-  });
-  const volumes = image.listVolumes().filter((volume) => (wanted.size === 0 || wanted.has(volume.id)) && (!lss || volume.lss === lss));
+  if (context.flag("l") && context.flag("s")) throw new EngineError("BAD_ARGUMENT", "-l and -s cannot be used together");
+  const filters = context.operands.map((operand) => atArgument(operand.at, () => idFilter(operand.value, 4, "volume ID")));
+  const lss = context.convert("lss", lssOption);
+  const pool = context.convert("extpool", (value) => image.pools.get(unqualified(formatValue(value))).id);
+  const volumes = image.listVolumes().filter((volume) => (filters.length === 0 || filters.some((wanted) => wanted(volume.id)))
+    && (!lss || volume.lss === lss) && (!pool || volume.pool === pool));
   const rows = volumes.map((volume) => volumeRecord(context, image, volume));
-  const columns = context.flag("s") ? ["ID"] : LSFBVOL_COLUMNS;
+  const columns = context.flag("s") ? ["ID"] : context.flag("l") ? LSFBVOL_LONG_COLUMNS : LSFBVOL_COLUMNS;
   return context.listing({ command: "lsfbvol", columns, rows }, image, infoLine(INFO.nothingFound, "lsfbvol", "No FB Volume found."));
 }
 
 function showfbvol(context: CommandContext): CommandResult {
   const image = context.image();
   const volume = context.operand(0, (value) => image.volume(volumeId(value)));
-  const relationships = image.relationshipsOf(volume.id).map((relationship) => relationship.id);
+  const relationships = image.relationshipsOf(volume.id)
+    .map((relationship) => `${context.fullId(image, relationship.sourceId)}:${context.fullId(image, relationship.targetId)}`);
+  const allocatedExtents = Math.ceil(image.allocatedBytes(volume.id) / EXTENT_SIZE);
   const record: ValueRecord = {
     ...volumeRecord(context, image, volume),
     addrgrp: volume.lss[0],
-    captype: volume.unit === "ds" ? "DS" : volume.unit === "ess" ? "ESS" : "Blocks",
+    exts: Math.ceil(volume.sizeBytes / EXTENT_SIZE),
+    realextents: allocatedExtents,
+    virtualextents: Math.ceil(volume.sizeBytes / EXTENT_SIZE) - allocatedExtents,
     OS: volume.os,
     FlashCopy: relationships.length > 0 ? relationships.join(" ") : "-",
     DateCreated: dsDate(volume.createdAt),
   };
-  const columns = Object.keys(record);
+  const columns = [
+    "Name", "ID", "accstate", "datastate", "configstate", "deviceMTM", "datatype", "addrgrp", "extpool", "exts", "captype",
+    "cap (2^30B)", "cap (10^9B)", "cap (blocks)", "volgrp", "sam", "eam", "reqcap (blocks)", "realextents", "virtualextents",
+    "OS", "FlashCopy", "DateCreated",
+  ];
   const lines = context.listing({ command: "showfbvol", columns, rows: [record] }, image, "", "stanza").lines;
   return { lines, value: record };
 }
@@ -118,7 +161,6 @@ async function rmfbvol(context: CommandContext): Promise<CommandResult> {
     const answer = await confirmed(context, question, lines, `FB volume ${id} not deleted`);
     if (!answer) continue;
     await image.drained(() => image.removeVolume(id), context.signal);
-    context.session.volumeNotes(image).delete(id);
     removed.push(id);
     lines.push(infoLine(INFO.volumeRemoved, "rmfbvol", `FB volume ${id} successfully deleted.`));
   }
@@ -149,7 +191,7 @@ function checkRemovable(context: CommandContext, image: StorageImage, id: string
 }
 
 // Asks unless -quiet. With nobody to answer, the answer is no, and it says so.
-async function confirmed(context: CommandContext, question: string, lines: string[], declined: string): Promise<boolean> {
+export async function confirmed(context: CommandContext, question: string, lines: string[], declined: string): Promise<boolean> {
   if (context.flag("quiet")) return true;
   const confirm = context.session.confirm;
   if (!confirm) {
@@ -161,42 +203,7 @@ async function confirmed(context: CommandContext, question: string, lines: strin
   return answer;
 }
 
-function lslss(context: CommandContext): CommandResult {
-  const image = context.image();
-  const volumes = image.listVolumes();
-  const rows = image.listLss().map((lss) => ({
-    ID: lss,
-    Group: parseInt(lss, 16) % 2,
-    addrgrp: lss[0],
-    stgtype: "fb",
-    confgvols: volumes.filter((volume) => volume.lss === lss).length,
-  }));
-  return context.listing(
-    { command: "lslss", columns: ["ID", "Group", "addrgrp", "stgtype", "confgvols"], rows },
-    image, infoLine(INFO.nothingFound, "lslss", "No LSS found."),
-  );
-}
-
 // ---- storage images --------------------------------------------------------------------
-
-function lssi(context: CommandContext): CommandResult {
-  const rows = context.session.images.map((image, index) => {
-    const { serial } = parseImageId(image.id);
-    return {
-      Name: "-",
-      ID: image.id,
-      "Storage Unit": `IBM.${image.model}-${serial.slice(0, -1)}0`,
-      Model: image.model === "2105" ? "800" : "921",
-      WWNN: `5005076303FFC${(index + 1).toString(16).toUpperCase().padStart(3, "0")}`,
-      State: "Online",
-      ESSNet: "Enabled",
-    };
-  });
-  return context.listing(
-    { command: "lssi", columns: ["Name", "ID", "Storage Unit", "Model", "WWNN", "State", "ESSNet"], rows },
-    null, infoLine(INFO.nothingFound, "lssi", "No Storage Image found."),
-  );
-}
 
 function mksi(context: CommandContext): CommandResult {
   const model = context.convert("model", (value) => formatValue(value)) as "2105" | "2107" | undefined;
@@ -293,43 +300,53 @@ const LSFLASH_COLUMNS = [
 // Reason, last, is tzero's: why the state is not Valid ("-" when it is).
 const LSFLASH_LONG_COLUMNS = [...LSFLASH_COLUMNS, "OutOfSyncTracks", "DateCreated", "DateSynced", "State", "Reason"];
 
+// `-state tgt_failed` matches the State column `Tgt Failed`.
+const stateKey = (state: string) => state.toLowerCase().replace(/[\s_]+/g, "_");
+
 function lsflash(context: CommandContext): CommandResult {
   const image = context.image();
   if (context.flag("l") && context.flag("s")) throw new EngineError("BAD_ARGUMENT", "-l and -s cannot be used together");
-  const wantedPairs = new Set<string>();
-  const wantedVolumes = new Set<string>();
-  for (const operand of context.operands) {
-    const text = formatValue(operand.value);
-    if (text.includes(":")) context.convertOperands(() => pairIds(operand.value)).forEach((id) => wantedPairs.add(id));
-    else context.convertOperands(() => volumeIds(operand.value)).forEach((id) => wantedVolumes.add(id));
-  }
-  const all = wantedPairs.size === 0 && wantedVolumes.size === 0;
+  const filters = context.operands.map((operand) => atArgument(operand.at, () => {
+    if (formatValue(operand.value).includes(":")) return pairFilter(operand.value);
+    const volumes = idFilter(operand.value, 4, "volume ID");
+    return (source: string, target: string) => volumes(source) || volumes(target);
+  }));
+  const state = context.convert("state", (value) => stateKey(formatValue(value)));
+  const seqnum = context.convert("seqnum", sequenceNumber);
   const rows = image.listRelationships()
-    .filter((relationship) => all || wantedPairs.has(relationship.id) || wantedVolumes.has(relationship.sourceId) || wantedVolumes.has(relationship.targetId))
-    .map((relationship) => {
-      const status = image.status(relationship.id);
-      return {
-        ID: status.id,
-        SrcLSS: lssOf(status.sourceId),
-        SequenceNum: status.seqnum.toString(16).toUpperCase(),
-        Timeout: "-",
-        ActiveCopy: enabled(status.activeCopy),
-        Recording: enabled(status.record),
-        Persistent: enabled(status.persist),
-        Revertible: enabled(status.revertible),
-        SourceWriteEnabled: enabled(!status.writesHeld),
-        TargetWriteEnabled: enabled(!status.tgtinhibit && !status.revertible),
-        BackgroundCopy: enabled(!status.nocopy),
-        OutOfSyncTracks: status.pendingTracks,
-        DateCreated: dsDate(status.createdAt),
-        DateSynced: status.syncedAt ? dsDate(status.syncedAt) : dsDate(status.createdAt),
-        State: status.state,
-        Reason: status.reason ?? "-",
-      } satisfies ValueRecord;
-    });
+    .filter((relationship) => filters.length === 0 || filters.some((wanted) => wanted(relationship.sourceId, relationship.targetId)))
+    .map((relationship) => flashRecord(context, image, image.status(relationship.id)))
+    .filter((row) => state === undefined || stateKey(String(row.State)) === state)
+    .filter((row) => !context.flag("record") || row.Recording === "Enabled")
+    .filter((row) => !context.flag("persist") || row.Persistent === "Enabled")
+    .filter((row) => !context.flag("activecp") || row.ActiveCopy === "Enabled")
+    .filter((row) => !context.flag("revertible") || row.Revertible === "Enabled")
+    .filter((row) => !context.flag("cp") || row.BackgroundCopy === "Enabled")
+    .filter((row) => seqnum === undefined || row.SequenceNum === seqnum.toString(16).toUpperCase());
   const columns = context.flag("s") ? ["ID"] : context.flag("l") ? LSFLASH_LONG_COLUMNS : LSFLASH_COLUMNS;
   const shown = rows.map((row) => Object.fromEntries(columns.map((column) => [column, row[column as keyof typeof row]])));
   return context.listing({ command: "lsflash", columns, rows: shown }, image, infoLine(INFO.nothingFound, "lsflash", "No Flash Copy found."));
+}
+
+function flashRecord(context: CommandContext, image: StorageImage, status: RelationshipStatus) {
+  return {
+    ID: context.fullId(image, status.sourceId) + ":" + context.fullId(image, status.targetId),
+    SrcLSS: context.fullId(image, lssOf(status.sourceId)),
+    SequenceNum: status.seqnum.toString(16).toUpperCase(),
+    Timeout: "-",
+    ActiveCopy: enabled(status.activeCopy),
+    Recording: enabled(status.record),
+    Persistent: enabled(status.persist),
+    Revertible: enabled(status.revertible),
+    SourceWriteEnabled: enabled(!status.writesHeld),
+    TargetWriteEnabled: enabled(!status.tgtinhibit && !status.revertible),
+    BackgroundCopy: enabled(!status.nocopy),
+    OutOfSyncTracks: status.pendingTracks,
+    DateCreated: dsDate(status.createdAt),
+    DateSynced: status.syncedAt ? dsDate(status.syncedAt) : dsDate(status.createdAt),
+    State: status.state,
+    Reason: status.reason ?? "-",
+  } satisfies ValueRecord;
 }
 
 async function rmflash(context: CommandContext): Promise<CommandResult> {
@@ -361,11 +378,14 @@ function setenv(context: CommandContext): CommandResult {
   const text = (name: string) => context.convert(name, formatValue);
   const delim = text("delim");
   if (delim !== undefined && delim.length !== 1) throw new EngineError("BAD_ARGUMENT", `-delim ${delim} is not one character`);
-  const dev = context.convert("dev", (value) => context.session.findImage(formatValue(value)).id);
+  if (context.flag("dev") && context.flag("devid")) throw new EngineError("BAD_ARGUMENT", "-dev and -devid say the same; give one of them");
+  const dev = context.convert("dev", (value) => context.session.findImage(formatValue(value)).id)
+    ?? context.convert("devid", (value) => context.session.findImage(formatValue(value)).id);
   settings.banner = onOff(text("banner")) ?? settings.banner;
   settings.header = onOff(text("header")) ?? settings.header;
   settings.format = (text("format")?.toLowerCase() as OutputFormat | undefined) ?? settings.format;
   settings.delim = delim ?? settings.delim;
+  settings.fullid = onOff(text("fullid")) ?? settings.fullid;
   if (dev !== undefined) context.session.selectImage(dev);
   return { lines: [], value: null };
 }
@@ -385,5 +405,5 @@ function help(context: CommandContext): CommandResult {
 }
 
 export const DS_COMMANDS: Readonly<Record<string, CommandHandler>> = {
-  mkfbvol, lsfbvol, showfbvol, rmfbvol, initfbvol, lslss, lssi, mksi, mkflash, lsflash, rmflash, setenv, help,
+  mkfbvol, lsfbvol, showfbvol, rmfbvol, initfbvol, mksi, mkflash, lsflash, rmflash, setenv, help,
 };

@@ -11,9 +11,10 @@ export interface OutputSettings {
   delim: string;
   header: boolean;
   banner: boolean;
+  fullid: boolean; // IDs as IBM.2107-75KDR91/1000
 }
 
-export const DEFAULT_SETTINGS: OutputSettings = { format: "default", delim: ",", header: true, banner: true };
+export const DEFAULT_SETTINGS: OutputSettings = { format: "default", delim: ",", header: true, banner: true, fullid: false };
 
 export interface Listing {
   command: string; // "lsflash": names the JSON member

@@ -31,6 +31,10 @@ export const INFO = {
   copyComplete: "CMUC09030I",
   stateSaved: "CMUC09040I",
   stateLoaded: "CMUC09041I",
+  poolCreated: "CMUC00000I",
+  poolRemoveQuestion: "CMUC00066W",
+  poolRemoved: "CMUC00067I",
+  volumeModified: "CMUC00026I",
 } as const;
 
 const ERROR_IDS: Record<string, string> = {
@@ -97,6 +101,13 @@ const ERROR_IDS: Record<string, string> = {
   TRAILING_DATA: "CMUN09050E",
   FROZEN_TOO_LONG: "CMUN09051E",
   ABANDONED: "CMUN09052E",
+  BAD_POOL_ID: "CMUN02060E",
+  POOL_NOT_FOUND: "CMUN02061E",
+  POOL_EXISTS: "CMUN02062E",
+  POOL_NOT_EMPTY: "CMUN02063E",
+  RANKGROUP_MISMATCH: "CMUN02064E",
+  UNKNOWN_OPTION: "CMUN00013E",
+  BAD_PROFILE: "CMUN09060E",
 };
 
 export const UNKNOWN_ERROR_ID = "CMUN09999E";

@@ -32,10 +32,6 @@ export interface RunOptions {
   signal?: AbortSignal;
 }
 
-export interface VolumeNote {
-  extpool: string;
-}
-
 export const EMBEDDED_IMAGE_ID = "IBM.2105-75TZ001";
 const REFRESH_MS = 1000;
 
@@ -53,7 +49,6 @@ export class Session {
   private current: StorageImage;
   private readonly workers: number;
   private readonly clock: () => Date;
-  private readonly notes = new Map<StorageImage, Map<string, VolumeNote>>();
   private readonly completed = new Map<StorageImage, Set<string>>();
   // The --state file, and whether close() may save to it: never over a file
   // that exists but could not be loaded.
@@ -117,10 +112,7 @@ export class Session {
     const replaced = this.images.splice(0, this.images.length);
     for (const image of loaded) this.track(image);
     this.current = loaded.find((image) => image.id === currentId) ?? loaded[0];
-    for (const image of replaced) {
-      this.notes.delete(image);
-      this.completed.delete(image);
-    }
+    for (const image of replaced) this.completed.delete(image);
     await Promise.all(replaced.map((image) => image.close()));
     return loaded;
   }
@@ -173,15 +165,6 @@ export class Session {
     image.on("copied", (relationship: { id: string }) => completed.add(relationship.id));
     this.completed.set(image, completed);
     this.images.push(image);
-  }
-
-  volumeNotes(image: StorageImage): Map<string, VolumeNote> {
-    let notes = this.notes.get(image);
-    if (!notes) {
-      notes = new Map();
-      this.notes.set(image, notes);
-    }
-    return notes;
   }
 
   // Of the given pairs, those still in the image. A pair whose background copy

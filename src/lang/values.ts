@@ -1,7 +1,7 @@
 // Values of the language and the conversions commands apply to their
 // arguments: volume IDs and ranges, pairs, sizes, durations, patterns.
 import { EngineError, isEngineError } from "../engine/errors.js";
-import { expandVolumeRange, pairId, parseVolumeId } from "../engine/ids.js";
+import { expandVolumeRange, listingRange, pairId, parseVolumeId, unqualified } from "../engine/ids.js";
 import { UNITS, type Dimension } from "./tokens.js";
 import { TEXT_LENGTH_MAX } from "./lexer.js";
 import type { Position, Value } from "./parser.js";
@@ -89,8 +89,10 @@ export function formatValue(value: Value): string {
 
 // ---- IDs ---------------------------------------------------------------------------
 
+// Qualified IDs (IBM.2107-75KDR91/1000) lose their image part here; the
+// command context checks that it names the command's image.
 function idText(value: Value, what: string): string {
-  if (typeof value === "string") return value.trim();
+  if (typeof value === "string") return unqualified(value.trim());
   if (typeof value === "number" && Number.isInteger(value) && value >= 0) return String(value);
   throw new EngineError("BAD_ARGUMENT", `${what} must be an ID, not ${typeOf(value)}`);
 }
@@ -129,6 +131,34 @@ export function pairs(value: Value): Array<[string, string]> {
 
 export function pairIds(value: Value): string[] {
   return pairs(value).map(([source, target]) => pairId(source, target));
+}
+
+// A listing's operands as a filter of IDs: `1000`, `0000-FFFF` (whatever exists
+// in the range, across LSSs), or lists of those. `digits` is 4 for volumes, 2 for LSSs.
+export function idFilter(value: Value, digits: number, what: string): (id: string) => boolean {
+  if (Array.isArray(value)) {
+    const filters = value.map((item) => idFilter(item, digits, what));
+    return (id) => filters.some((filter) => filter(id));
+  }
+  const [first, last] = listingRange(idText(value, `a ${what}`), digits, what);
+  return (id) => {
+    const number = parseInt(id, 16);
+    return number >= first && number <= last;
+  };
+}
+
+// A listing's pair operand: `1000:1001` or `0000-FFFF:0000-FFFF`, as a filter of relationships.
+export function pairFilter(value: Value): (sourceId: string, targetId: string) => boolean {
+  if (Array.isArray(value)) {
+    const filters = value.map((item) => pairFilter(item));
+    return (source, target) => filters.some((filter) => filter(source, target));
+  }
+  const text = idText(value, "a FlashCopy pair");
+  const halves = text.split(":");
+  if (halves.length !== 2) throw new EngineError("BAD_VOLUME_ID", `FlashCopy pair ${text} is not of the form SSSS:TTTT`);
+  const sources = idFilter(halves[0], 4, "volume ID");
+  const targets = idFilter(halves[1], 4, "volume ID");
+  return (source, target) => sources(source) && targets(target);
 }
 
 // ---- quantities ---------------------------------------------------------------------

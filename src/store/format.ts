@@ -1,4 +1,6 @@
 // The tzero state file, format version 3 (versions 1 and 2 differ where noted, and still load).
+// Image records may carry `pools` and volume records `pool`: optional fields
+// (in either version), whose absence means "no pools saved".
 //
 //   offset  size  field
 //        0     8  magic word "TZ0STATE" (54 5A 30 53 54 41 54 45)
@@ -114,6 +116,16 @@ export interface ImageRecord {
   // Version 1 only: a save of version 2 learns the relationships only when
   // it quiesces the images, after this record (the end record counts them).
   relationships?: number;
+  // Extent pools, by index. Absent in files written before pools: such an
+  // image loads with the default pools and its volumes in none.
+  pools?: PoolRecord[];
+}
+
+export interface PoolRecord {
+  id: string; // P0
+  name: string;
+  rankGroup: 0 | 1;
+  capacityGiB: number;
 }
 
 export interface VolumeRecord {
@@ -126,6 +138,7 @@ export interface VolumeRecord {
   name: string;
   createdAt: number;
   dataState: "Normal" | "Unusable";
+  pool?: string | null; // extent pool ID; absent in files written before pools
 }
 
 export interface TracksRecord {

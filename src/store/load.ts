@@ -184,8 +184,16 @@ class StateLoader {
   private openImage(record: ImageRecord): void {
     const header = this.header as HeaderRecord;
     if (this.images.length >= header.images) throw this.fail(`more image records than the ${header.images} the header announces`, "images");
-    const image = new StorageImage({ ...this.options, model: record.model, serial: record.serial });
+    const image = new StorageImage({ ...this.options, model: record.model, serial: record.serial, defaultPools: record.pools === undefined });
     this.images.push(image);
+    for (const pool of record.pools ?? []) {
+      try {
+        image.pools.create({ id: pool.id, name: pool.name, rankGroup: pool.rankGroup, capacityGiB: pool.capacityGiB });
+      } catch (error) {
+        if (isEngineError(error)) throw this.fail(`extent pool ${pool.id}: ${error.message}`, "pools");
+        throw error;
+      }
+    }
     if (this.images.some((other) => other !== image && other.id === image.id)) throw this.fail(`storage image ${image.id} appears twice`, "serial");
     this.loaded.push({ image, record, volumes: 0, relationships: 0 });
   }

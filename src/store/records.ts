@@ -4,12 +4,13 @@
 
 import { BLOCKS_MAX, CAPACITY_UNITS } from "../engine/units.js";
 import { OS_TYPES, MODELS } from "../engine/rules.js";
+import { POOL_MAX, POOL_CAPACITY_GIB_MAX } from "../engine/pools.js";
 import { VOLUME_SLOT_MAX, REL_SLOT_MAX, TRACK_SIZE, EXTENT_SIZE, VOLUME_SIZE_MAX, CHUNK_TRACKS } from "../core/codes.js";
 import type { StoreError } from "./errors.js";
 import {
   TRACKS_FRAME_DATA_MAX, hasFlatBitmaps, SUMMARY_LEAF,
   type RecordType, type LeafRecord, type HeaderRecord, type ImageRecord, type VolumeRecord, type TracksRecord, type ZerosRecord,
-  type RelationshipRecord, type EndRecord,
+  type RelationshipRecord, type EndRecord, type PoolRecord,
 } from "./format.js";
 
 export type FieldFailure = (type: string, field: string, message: string) => StoreError;
@@ -22,6 +23,7 @@ const TRACKS_MAX = Math.ceil(VOLUME_SIZE_MAX / TRACK_SIZE);
 const EXTENT_TRACKS = EXTENT_SIZE / TRACK_SIZE;
 const VOLUME_ID = /^[0-9A-F]{4}$/;
 const LSS_ID = /^[0-9A-F]{2}$/;
+const POOL_ID = /^P\d{1,2}$/;
 const SERIAL = /^[^\s]+$/; // the engine takes any serial; an image ID is IBM.MODEL-SERIAL
 
 type Fields = Record<string, unknown>;
@@ -35,7 +37,7 @@ function describe(value: unknown): string {
 }
 
 class Checker {
-  constructor(readonly type: string, readonly fields: Fields, private readonly failure: FieldFailure) {}
+  constructor(readonly type: string, readonly fields: Fields, readonly failure: FieldFailure) {}
 
   fail(field: string, message: string): StoreError {
     return this.failure(this.type, field, `${message}, not ${describe(this.fields[field])}`);
@@ -126,7 +128,25 @@ export function imageRecord(value: unknown, failure: FieldFailure, version: numb
     lss: lss as string[],
     volumes: check.whole("volumes", 0, VOLUME_SLOT_MAX),
     ...(version === 1 ? { relationships: check.whole("relationships", 0, REL_SLOT_MAX) } : {}),
+    ...(check.fields.pools === undefined ? {} : { pools: poolRecords(check) }),
   };
+}
+
+function poolRecords(check: Checker): PoolRecord[] {
+  const pools = check.fields.pools;
+  if (!Array.isArray(pools) || pools.length > POOL_MAX) throw check.fail("pools", `must be an array of at most ${POOL_MAX} extent pools`);
+  return pools.map((pool, index) => {
+    if (pool === null || typeof pool !== "object" || Object.getPrototypeOf(pool) !== Object.prototype) {
+      throw check.fail("pools", `must hold maps, and item ${index} is not one`);
+    }
+    const item = new Checker(`image pools[${index}]`, pool as Fields, check.failure);
+    return {
+      id: item.text("id", POOL_ID),
+      name: item.text("name"),
+      rankGroup: item.whole("rankGroup", 0, 1) as 0 | 1,
+      capacityGiB: item.whole("capacityGiB", 0, POOL_CAPACITY_GIB_MAX),
+    };
+  });
 }
 
 export function volumeRecord(value: unknown, failure: FieldFailure): VolumeRecord {
@@ -141,6 +161,7 @@ export function volumeRecord(value: unknown, failure: FieldFailure): VolumeRecor
     name: check.text("name"),
     createdAt: check.time("createdAt"),
     dataState: check.oneOf("dataState", ["Normal", "Unusable"] as const),
+    ...(check.fields.pool === undefined || check.fields.pool === null ? {} : { pool: check.text("pool", POOL_ID) }),
   };
 }
 

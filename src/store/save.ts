@@ -49,6 +49,7 @@ import {
   type ChunkedBitmap,
 } from "../engine/snapshot.js";
 import { EXTENT_SIZE, TRACK_SIZE } from "../core/codes.js";
+import { EXTENTS_PER_GIB } from "../engine/pools.js";
 import { FrameWriter, type FrameSink } from "./frame-writer.js";
 import { CopyOutBuffer } from "./copy-out.js";
 import { NODE_FILE_SYSTEM, type StoreFileSystem } from "./file-system.js";
@@ -282,7 +283,12 @@ class SaveRun {
   private async writeStructure(image: StorageImage, index: number): Promise<void> {
     const volumes = image.listVolumes();
     const serial = image.id.slice(image.id.indexOf("-") + 1); // the ID is IBM.MODEL-SERIAL (engine/ids.ts)
-    await this.writer.writeRecord({ type: "image", model: image.model, serial, lss: image.listLss(), volumes: volumes.length });
+    await this.writer.writeRecord({
+      type: "image", model: image.model, serial, lss: image.listLss(), volumes: volumes.length,
+      pools: image.pools.list().map((pool) => ({
+        id: pool.id, name: pool.name, rankGroup: pool.rankGroup, capacityGiB: pool.capacityExtents / EXTENTS_PER_GIB,
+      })),
+    });
     for (const volume of volumes) {
       const record = volumeRecord(volume, image.dataState(volume.id));
       await this.writer.writeRecord(record);
@@ -474,7 +480,7 @@ function quiesce(image: StorageImage): ImageCapture {
 function volumeRecord(volume: Volume, dataState: VolumeRecord["dataState"]): VolumeRecord {
   return {
     type: "volume", id: volume.id, slot: volume.slot, blocks: volume.blocks, unit: volume.unit, os: volume.os,
-    name: volume.name, createdAt: volume.createdAt.getTime(), dataState,
+    name: volume.name, createdAt: volume.createdAt.getTime(), dataState, pool: volume.pool,
   };
 }
 

@@ -123,4 +123,15 @@ Cli("should hand tzero bench to the benchmarks", () => {
   assert.ok(result.stdout.length > 0);
 });
 
+Cli("should take a DS CLI profile with -cfg, and refuse a bad one with exit code 2", () => {
+  script("site.profile", "devid: IBM.2107-75KDR91\nformat: delim\nbanner: off\nheader: off\nfullid: on\n");
+  const result = tzero(["-cfg", "site.profile", "-script", script("cfg.tzs", "mkfbvol -extpool P1 -cap 1 0101\nlsfbvol -s\n")]);
+  assert.is(result.stderr, "");
+  assert.equal(result.stdout.trim().split("\n"), ["CMUC00025I mkfbvol: FB volume 0101 successfully created.", "IBM.2107-75KDR91/0101"]);
+  script("bad.profile", "format: delim\nbogus: 1\n");
+  const bad = tzero(["-cfg", "bad.profile", "-script", "cfg.tzs"]);
+  assert.is(bad.status, 2);
+  assert.match(bad.stderr, /CMUN09060E profile bad\.profile:2: unknown key bogus/);
+});
+
 Cli.run();

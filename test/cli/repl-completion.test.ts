@@ -34,7 +34,7 @@ Completion.after.each(async () => {
 });
 
 Completion("should complete command names from the table", () => {
-  assert.equal(complete("mk", context), [["mkfbvol", "mksi", "mkflash"], "mk"]);
+  assert.equal(complete("mk", context), [["mkfbvol", "mkextpool", "mksi", "mkflash"], "mk"]);
   assert.equal(complete("lsfl", context), [["lsflash "], "lsfl"]);
   assert.equal(complete("", context)[0].length > 20, true);
 });
@@ -46,7 +46,7 @@ Completion("should complete a command after let, expect error and inside a block
 });
 Completion("should complete a command's options, leaving out ones already given", () => {
   assert.equal(complete("mkflash -n", context), [["-nocp "], "-n"]);
-  assert.equal(complete("mkfbvol -cap 1 -", context)[0], ["-type", "-name", "-os", "-extpool", "-dev"]);
+  assert.equal(complete("mkfbvol -cap 1 -", context)[0], ["-type", "-name", "-os", "-extpool", "-sam", "-eam", "-dev"]);
   assert.equal(complete("rmflash -q", context), [["-quiet "], "-q"]);
 });
 Completion("should complete enum values of an option", () => {

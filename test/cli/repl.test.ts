@@ -82,6 +82,15 @@ Shell_("should greet with how to get help and name the current image in the prom
   assert.is(await shell.quit(), 0);
 });
 
+Shell_("should start on the image and output settings of a DS CLI profile", async () => {
+  const shell = new Shell({ profile: { devid: "IBM.2107-75KDR91", format: "delim", banner: false, header: false } });
+  const prompt = promptFor("IBM.2107-75KDR91");
+  await until("the profile's prompt", () => shell.screen.text.endsWith(prompt));
+  assert.match(shell.screen.text, /storage image IBM\.2107-75KDR91 \(model 2107\)/);
+  assert.match(await shell.enter("lsextpool -s", prompt), /P0\nP1\n/);
+  assert.is(await shell.quit(), 0);
+});
+
 Shell_("should run commands with their DS CLI messages and list help from the table", async () => {
   const shell = new Shell();
   await shell.ready();

@@ -4,66 +4,18 @@
 // suite runs on the release core and on the debug core.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { Worker } from "node:worker_threads";
 import { StorageImage } from "../../src/engine/image.js";
 import { CopyPool } from "../../src/engine/copy-pool.js";
 import { coreModule, type CoreBuild } from "../../src/core/core.js";
 import { TRACK_SIZE } from "../../src/core/codes.js";
 import { Random, testSeed } from "../support/random.js";
-import type { WriterData, WriterJob, WriteRecord, WriterResult } from "./fixtures/writer.js";
+import type { WriteRecord } from "./fixtures/writer.js";
+import { startWriters, until, checkOneInstant } from "./writers.js";
 import { rangeChecksum } from "../../src/model/checksum.js";
 
 const MiB = 1 << 20;
 const baseSeed = testSeed();
 console.log(`concurrency seed ${baseSeed} (TZERO_SEED=${baseSeed} replays the data, not the interleaving)`);
-
-interface Writers {
-  control: Int32Array;
-  relationshipWordBase: number; // control words from here: 1 + a relationship's slot, per pair
-  done: Promise<WriterResult[]>;
-}
-
-interface WriterPlan {
-  jobs: WriterJob[];
-  mode: WriterData["mode"];
-  data?: WriterData["data"];
-  seed: number;
-}
-
-// Control words: [0] stop, [1 + writer] writes done, [1 + writers + writer]
-// writes that met a pending track, then `relationshipWords` relationship words.
-function startWriters(image: StorageImage, build: CoreBuild, plans: WriterPlan[], writesMax = 1_000_000, pauseMicros = 0, relationshipWords = 0): Writers {
-  const relationshipWordBase = 1 + 2 * plans.length;
-  const control = new Int32Array(new SharedArrayBuffer(4 * (relationshipWordBase + relationshipWords)));
-  const done = Promise.all(plans.map((plan, index) => new Promise<WriterResult>((resolve, reject) => {
-    const threadId = image.threadIds.take();
-    const worker = new Worker(new URL("./fixtures/writer.js", import.meta.url), {
-      workerData: {
-        memory: image.memory, module: coreModule(build), threadId, jobs: plan.jobs, seed: plan.seed,
-        lengthMax: 3 * TRACK_SIZE, mode: plan.mode, data: plan.data, control: control.buffer, index, writesMax, pauseMicros, hitsWord: 1 + plans.length + index,
-      } satisfies WriterData,
-    });
-    let result: WriterResult | null = null;
-    worker.on("message", (message: WriterResult) => { result = message; });
-    worker.on("error", reject);
-    worker.on("exit", () => {
-      image.core.exports.reap_thread(threadId);
-      image.threadIds.release(threadId);
-      if (!result) reject(new Error(`writer ${index} exited without its log`));
-      else if (result.error !== null) reject(new Error(`writer ${index} got core error ${result.error}`));
-      else resolve(result);
-    });
-  })));
-  return { control, relationshipWordBase, done };
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
 
 // Establish is one point in time, but the writers run through it: their
 // writes numbered below `before` (completed when establish began) are in the
@@ -266,31 +218,8 @@ async function establishAmidWrites(build: CoreBuild): Promise<void> {
     await until(() => finished || counts().every((count, index) => count >= atEstablish[index] + 5), "every writer wrote after establish");
     Atomics.store(writers.control, 0, 1);
     const logs = (await writers.done).map((result) => result.log);
-    let inside = 0;
-    let outside = 0;
-    plans.forEach((plan, index) => {
-      const pair = pairs.find(([source]) => slot(source) === plan.jobs[0].slot)!;
-      let seenOutside = false;
-      for (const write of logs[index]) {
-        const onTarget = image.read(pair[1], write.offset, write.length);
-        const written = new Random(write.seed).bytes(write.length);
-        const before = initial.subarray(write.offset, write.offset + write.length);
-        const isIn = Buffer.compare(onTarget, written) === 0;
-        const isOut = Buffer.compare(onTarget, before) === 0;
-        assert.ok(isIn || isOut, `write of ${write.length} bytes at ${write.offset} on ${pair[0]} is half in the T0 image of ${pair[1]} (seed ${seed})`);
-        if (isIn) {
-          assert.not.ok(seenOutside, `writer ${index}: a write after T0 is followed by one before it (seed ${seed})`);
-          inside++;
-        } else {
-          seenOutside = true;
-          outside++;
-        }
-      }
-    });
-    assert.ok(inside > 0, "some writes happened before T0");
-    assert.ok(outside > 0, "some writes happened after T0");
-    // The copy may have ended (and left lsflash) while the writes were checked.
-    if (image.hasRelationship("1000:1001")) await image.waitForCopy(["1000:1001"], { timeoutMs: 120_000 });
+    checkOneInstant(image, pairs, initial, plans, logs, seed);
+    await image.waitForCopy(["1000:1001"], { timeoutMs: 120_000 });
   } finally {
     await image.close();
   }

@@ -4,7 +4,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { StorageImage } from "../../src/engine/image.js";
-import { EngineError } from "../../src/engine/errors.js";
+import { rejectsWith } from "./support.js";
 
 const MiB = 1 << 20;
 
@@ -16,16 +16,6 @@ Fill.before.each(() => {
 });
 Fill.after.each(() => image.close());
 
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<EngineError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.instance(error, EngineError);
-    assert.is((error as EngineError).code, code, (error as EngineError).message);
-    return error as EngineError;
-  }
-  return assert.unreachable(`expected ${code}`) as never;
-}
 
 Fill("should write what one synchronous call writes, at any offset and length", async () => {
   const offset = 3 * MiB + 12345;

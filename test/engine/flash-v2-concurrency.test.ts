@@ -2,67 +2,28 @@
 // writers on other threads, and a revertible increment rolls back under load.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { Worker } from "node:worker_threads";
 import { StorageImage } from "../../src/engine/image.js";
-import { coreModule } from "../../src/core/core.js";
+import { defaultBuild } from "../../src/core/core.js";
 import { TRACK_SIZE } from "../../src/core/codes.js";
 import { Random, testSeed } from "../support/random.js";
-import type { WriterData, WriterJob, WriteRecord } from "./fixtures/writer.js";
+import type { WriteRecord } from "./fixtures/writer.js";
+import { startWriters, until, checkOneInstant, type WriterPlan } from "./writers.js";
 
 const MiB = 1 << 20;
 const baseSeed = testSeed();
 console.log(`concurrency seed ${baseSeed} (TZERO_SEED=${baseSeed} replays the data, not the interleaving)`);
 
-interface Writers {
-  control: Int32Array;
-  done: Promise<WriteRecord[][]>;
-}
-
-function startWriters(image: StorageImage, plans: { jobs: WriterJob[]; mode: WriterData["mode"]; seed: number }[], writesMax = 1_000_000, pauseMicros = 0): Writers {
-  const control = new Int32Array(new SharedArrayBuffer(4 * (1 + plans.length)));
-  const done = Promise.all(plans.map((plan, index) => new Promise<WriteRecord[]>((resolve, reject) => {
-    const threadId = image.threadIds.take();
-    const worker = new Worker(new URL("./fixtures/writer.js", import.meta.url), {
-      workerData: {
-        memory: image.memory, module: coreModule(), threadId, jobs: plan.jobs, seed: plan.seed,
-        lengthMax: 3 * TRACK_SIZE, mode: plan.mode, control: control.buffer, index, writesMax, pauseMicros,
-      } satisfies WriterData,
-    });
-    let result: { log: WriteRecord[]; error: number | null } | null = null;
-    worker.on("message", (message) => { result = message; });
-    worker.on("error", reject);
-    worker.on("exit", () => {
-      image.core.exports.reap_thread(threadId);
-      image.threadIds.release(threadId);
-      if (!result) reject(new Error(`writer ${index} exited without its log`));
-      else if (result.error !== null) reject(new Error(`writer ${index} got core error ${result.error}`));
-      else resolve(result.log);
-    });
-  })));
-  return { control, done };
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
-
-
-type Plan = { jobs: WriterJob[]; mode: WriterData["mode"]; seed: number };
 
 // Two writers per source, each in its own half, always writing fresh bytes;
 // `makeT0` runs once every writer has written, and again the writers write.
-async function writeAroundT0(image: StorageImage, pairs: string[][], size: number, seed: number, makeT0: () => void): Promise<{ plans: Plan[]; logs: WriteRecord[][] }> {
+async function writeAroundT0(image: StorageImage, pairs: string[][], size: number, seed: number, makeT0: () => void): Promise<{ plans: WriterPlan[]; logs: WriteRecord[][] }> {
   const slot = (id: string) => image.volume(id).slot;
-  const plans: Plan[] = pairs.flatMap(([source]) => [0, 1].map((half) => ({
+  const plans: WriterPlan[] = pairs.flatMap(([source]) => [0, 1].map((half) => ({
     jobs: [{ slot: slot(source), regionStart: half * size / 2, regionEnd: (half + 1) * size / 2 }],
     mode: "fresh" as const, seed: seed * 7 + slot(source) * 2 + half,
   })));
   // Each writer has room for about 340 writes of up to 3 tracks, 200 us apart.
-  const writers = startWriters(image, plans, 1_000_000, 200);
+  const writers = startWriters(image, defaultBuild(), plans, 1_000_000, 200);
   let finished = false;
   void writers.done.then(() => { finished = true; }, () => { finished = true; });
   const counts = () => plans.map((_, index) => Atomics.load(writers.control, 1 + index));
@@ -71,36 +32,7 @@ async function writeAroundT0(image: StorageImage, pairs: string[][], size: numbe
   const atT0 = counts();
   await until(() => finished || counts().every((count, index) => count >= atT0[index] + 5), "every writer wrote after T0");
   Atomics.store(writers.control, 0, 1);
-  return { plans, logs: await writers.done };
-}
-
-// Every write is wholly in the target's T0 image or wholly out of it, and a
-// writer's writes are in it up to some point and out of it after.
-function checkOneInstant(image: StorageImage, pairs: string[][], initial: Uint8Array, plans: Plan[], logs: WriteRecord[][], seed: number): void {
-  const slot = (id: string) => image.volume(id).slot;
-  let inside = 0;
-  let outside = 0;
-  plans.forEach((plan, index) => {
-    const pair = pairs.find(([source]) => slot(source) === plan.jobs[0].slot)!;
-    let seenOutside = false;
-    for (const write of logs[index]) {
-      const onTarget = image.read(pair[1], write.offset, write.length);
-      const written = new Random(write.seed).bytes(write.length);
-      const before = initial.subarray(write.offset, write.offset + write.length);
-      const isIn = Buffer.compare(onTarget, written) === 0;
-      const isOut = Buffer.compare(onTarget, before) === 0;
-      assert.ok(isIn || isOut, `write of ${write.length} bytes at ${write.offset} on ${pair[0]} is half in the T0 image of ${pair[1]} (seed ${seed})`);
-      if (isIn) {
-        assert.not.ok(seenOutside, `writer ${index}: a write after T0 is followed by one before it (seed ${seed})`);
-        inside++;
-      } else {
-        seenOutside = true;
-        outside++;
-      }
-    }
-  });
-  assert.ok(inside > 0, "some writes happened before T0");
-  assert.ok(outside > 0, "some writes happened after T0");
+  return { plans, logs: (await writers.done).map((result) => result.log) };
 }
 
 const Resync = suite("resyncflash is one point in time");

@@ -8,14 +8,18 @@ export function fingerprint(image: StorageImage): string {
   const volumes = image.listVolumes().map((volume) => {
     const state = image.dataState(volume.id);
     const sum = state === "Normal" ? image.checksum(volume.id) : "unusable";
-    return `${volume.id}/${volume.blocks}/${volume.os}/${volume.name}/${state}/${sum}`;
+    return `${volume.id}/${volume.blocks}/${volume.os}/${volume.name}/${volume.pool}/${state}/${sum}`;
+  });
+  const pools = image.pools.list().map((pool) => {
+    const usage = image.pools.usage(pool);
+    return `${pool.id}/${pool.name}/${pool.rankGroup}/${usage.capacityExtents}/${usage.allocatedExtents}`;
   });
   const relationships = image.listRelationships().map((relationship) => {
     const status = image.status(relationship.id);
     const v2 = `${status.record}/${status.revertible}/${status.writesHeld}/${status.seqnum}/${image.recordedTracks(status.id, "source")}/${image.recordedTracks(status.id, "target")}`;
     return `${status.id}/${status.pendingTracks}/${status.nocopy}/${status.persist}/${status.tgtinhibit}/${v2}`;
   });
-  return JSON.stringify({ volumes, relationships });
+  return JSON.stringify({ volumes, relationships, pools });
 }
 
 // Runs `action`, which must throw an EngineError with `code` whose message

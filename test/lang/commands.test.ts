@@ -22,6 +22,7 @@ mkflash -nocp -tgtinhibit 1005:1006
 mkflash -nocp 1008:1007
 rmflash -quiet 1008:1007
 let bad_os = "beos"
+mksi -model 2107
 let long = "xxxxxxxxxxxxxxxx"
 repeat 5 { let long = "$long$long" }
 `;
@@ -50,8 +51,61 @@ const CASES: Record<string, Case[]> = {
     { source: "mkfbvol -cap 5 -type blocks 1200-", code: "BAD_VOLUME_ID", mentions: ["volume range 1200- has no last volume ID"] },
     { source: "mkfbvol -cap 5 -type blocks -extpool $long 1200", code: "BAD_ARGUMENT", mentions: ["-extpool is 512 characters long; it may have at most 256"], col: 38 },
     { source: "mkfbvol -cap 99999999999999999999 -type blocks 1200", code: "BAD_ARGUMENT", mentions: ["-cap 99999999999999999999 is larger than 9007199254740991"] },
+    { source: "mkfbvol -cap 1 -extpool P1 1200", code: "RANKGROUP_MISMATCH", mentions: ["P1", "rank group 1", "LSS 12"], col: 28 },
+    { source: "mkfbvol -cap 1 -extpool P0 1200 1301", code: "RANKGROUP_MISMATCH", mentions: ["P0", "LSS 13"], col: 33 },
+    { source: "mkfbvol -cap 1 -extpool P7 1200", code: "POOL_NOT_FOUND", mentions: ["P7"], col: 25 },
+    { source: "mkfbvol -cap 1 -extpool X9 1200", code: "BAD_POOL_ID", mentions: ["X9"], col: 25 },
+    { source: "mkfbvol -cap 1 -name volume_names_#h 1200", code: "BAD_ARGUMENT", mentions: ["volume_names_1200", "17 characters", "16"] },
   ],
-  lsfbvol: [{ source: "lsfbvol -lss 1X", code: "BAD_ARGUMENT", mentions: ["LSS 1X"], col: 14 }],
+  lsfbvol: [
+    { source: "lsfbvol -lss 1X", code: "BAD_ARGUMENT", mentions: ["LSS 1X"], col: 14 },
+    { source: "lsfbvol -extpool P5", code: "POOL_NOT_FOUND", mentions: ["P5"], col: 18 },
+    { source: "lsfbvol 2000-1000", code: "BAD_VOLUME_ID", mentions: ["2000-1000", "backwards"], col: 9 },
+    { source: "lsfbvol 1000 10G0", code: "BAD_VOLUME_ID", mentions: ["10G0", "0000-FFFF"], col: 14 },
+    { source: "lsfbvol -l -s", code: "BAD_ARGUMENT", mentions: ["-l and -s"] },
+    { source: "lsfbvol -dev IBM.2105-75TZ001 IBM.2107-75TZ002/1000", code: "BAD_ARGUMENT", mentions: ["IBM.2107-75TZ002", "-dev IBM.2105-75TZ001"], col: 31 },
+    { source: "lsfbvol IBM.2107-75TZ009/1000", code: "IMAGE_NOT_FOUND", mentions: ["IBM.2107-75TZ009"], col: 9 },
+  ],
+  chfbvol: [
+    { source: "chfbvol 1000", code: "BAD_ARGUMENT", mentions: ["-name or -cap"] },
+    { source: "chfbvol -cap 100 -type blocks 1000", code: "BAD_CAPACITY", mentions: ["1000", "never shrink"], col: 31 },
+    { source: "chfbvol -cap 512 -type blocks 1000 1005", code: "VOLUME_IN_RELATIONSHIP", mentions: ["1005", "1005:1006"], col: 36 },
+    { source: "chfbvol -name renamed 1000 1300", code: "VOLUME_NOT_FOUND", mentions: ["1300"], col: 28 },
+    { source: "chfbvol -name name_of_17_chars_ 1000", code: "BAD_ARGUMENT", mentions: ["name_of_17_chars_", "16"], col: 33 },
+  ],
+  mkextpool: [
+    { source: "mkextpool -rankgrp 0 -stgtype fb -cap 1 fb_pool_1", code: "POOL_EXISTS", mentions: ["fb_pool_1"], col: 41 },
+    { source: "mkextpool -rankgrp 0 -stgtype fb -cap 1.5 gold", code: "BAD_ARGUMENT", mentions: ["-cap 1.5"], col: 39 },
+    { source: "mkextpool -rankgrp 1 -stgtype fb a_name_of_17_char", code: "BAD_ARGUMENT", mentions: ["a_name_of_17_char", "16"], col: 34 },
+  ],
+  rmextpool: [
+    { source: "rmextpool -quiet P0", code: "POOL_NOT_EMPTY", mentions: ["P0", "volume"], col: 18 },
+    { source: "rmextpool -quiet P9", code: "POOL_NOT_FOUND", mentions: ["P9"], col: 18 },
+    { source: "rmextpool -quiet P64", code: "BAD_POOL_ID", mentions: ["P64", "P63"], col: 18 },
+  ],
+  lsextpool: [
+    { source: "lsextpool P99", code: "BAD_POOL_ID", mentions: ["P99"], col: 11 },
+    { source: "lsextpool -l -s", code: "BAD_ARGUMENT", mentions: ["-l and -s"] },
+  ],
+  showextpool: [{ source: "showextpool P5", code: "POOL_NOT_FOUND", mentions: ["P5"], col: 13 }],
+  lssi: [{ source: "lssi IBM.2107-75TZ009", code: "IMAGE_NOT_FOUND", mentions: ["IBM.2107-75TZ009"], col: 6 }],
+  showsi: [
+    { source: "showsi IBM.2107-75TZ009", code: "IMAGE_NOT_FOUND", mentions: ["IBM.2107-75TZ009"], col: 8 },
+    { source: "showsi -dev IBM.2105-75TZ001 IBM.2105-75TZ001", code: "BAD_ARGUMENT", mentions: ["-dev", "operand"] },
+  ],
+  lslss: [
+    { source: "lslss 1G", code: "BAD_VOLUME_ID", mentions: ["LSS ID 1G"], col: 7 },
+    { source: "lslss 20-10", code: "BAD_VOLUME_ID", mentions: ["backwards"], col: 7 },
+  ],
+  showlss: [
+    { source: "showlss 20", code: "LSS_NOT_FOUND", mentions: ["LSS 20"], col: 9 },
+    { source: "showlss 1G", code: "BAD_ARGUMENT", mentions: ["LSS 1G"], col: 9 },
+  ],
+  lsioport: [
+    { source: "lsioport X0010", code: "BAD_ARGUMENT", mentions: ["X0010", "I0010"], col: 10 },
+    { source: "lsioport I0143-I0010", code: "BAD_ARGUMENT", mentions: ["backwards"], col: 10 },
+  ],
+  ver: [{ source: "ver -l -s", code: "BAD_ARGUMENT", mentions: ["-l and -s"] }],
   rmfbvol: [
     { source: "rmfbvol -quiet 1300", code: "VOLUME_NOT_FOUND", mentions: ["1300"], col: 16 },
     { source: "rmfbvol -quiet 1004 1005", code: "VOLUME_IN_RELATIONSHIP", mentions: ["1005", "1005:1006", "rmflash"], col: 21 },
@@ -81,7 +135,12 @@ const CASES: Record<string, Case[]> = {
     // The second pair breaks the one-relationship rule with the first: neither is made.
     { source: "mkflash 1000:1001 1002:1001", code: "VOLUME_IN_RELATIONSHIP", mentions: ["1001"], col: 19 },
   ],
-  lsflash: [{ source: "lsflash -l -s", code: "BAD_ARGUMENT", mentions: ["-l", "-s"] }],
+  lsflash: [
+    { source: "lsflash -l -s", code: "BAD_ARGUMENT", mentions: ["-l", "-s"] },
+    { source: "lsflash 1000-0FFF", code: "BAD_VOLUME_ID", mentions: ["backwards"], col: 9 },
+    { source: "lsflash 0000-FFFF:10000", code: "BAD_VOLUME_ID", mentions: ["10000"], col: 9 },
+    { source: "lsflash -seqnum XYZ", code: "BAD_ARGUMENT", mentions: ["-seqnum XYZ"], col: 17 },
+  ],
   rmflash: [
     { source: "rmflash -quiet 1000:1001", code: "RELATIONSHIP_NOT_FOUND", mentions: ["1000:1001"], col: 16 },
     { source: "rmflash -quiet 1005:1006 1000:1001", code: "RELATIONSHIP_NOT_FOUND", mentions: ["1000:1001"], col: 26 },
@@ -89,6 +148,8 @@ const CASES: Record<string, Case[]> = {
   setenv: [
     { source: "setenv -dev IBM.2107-75TZ009", code: "IMAGE_NOT_FOUND", mentions: ["IBM.2107-75TZ009", "lssi"], col: 13 },
     { source: "setenv -format json -delim ab", code: "BAD_ARGUMENT", mentions: ["-delim ab"] },
+    { source: "setenv -dev IBM.2105-75TZ001 -devid IBM.2105-75TZ001", code: "BAD_ARGUMENT", mentions: ["-dev and -devid"] },
+    { source: "setenv -fullid on -devid IBM.2107-75TZ009", code: "IMAGE_NOT_FOUND", mentions: ["IBM.2107-75TZ009"], col: 26 },
   ],
   write: [
     { source: "write 1000 -offset 0x -len 1 -pattern 0x01", code: "BAD_ARGUMENT", mentions: ["-offset 0x is not a hexadecimal number"], col: 20 },

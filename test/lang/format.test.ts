@@ -7,7 +7,7 @@ import { COMMANDS } from "../../src/lang/commands.js";
 
 const BANNER = "Date/Time: November 25, 2026 3:04:05 PM UTC IBM DSCLI Version: 0.1.0 (tzero) DS: IBM.2105-75TZ001";
 const SETUP = `
-mkfbvol -cap 1 -name db_#h -extpool P1 1000-1001
+mkfbvol -cap 1 -name db_#h -extpool P0 1000-1001
 mkfbvol -cap 2 -type ess 1002
 mkfbvol -cap 4096 -type blocks -os linux 1003
 mkflash -nocp -seqnum 1F -tgtinhibit 1000:1001
@@ -60,10 +60,10 @@ Formats("should print lsfbvol with capacities in each volume's unit", async () =
   assert.equal(await runOk(recorded, "lsfbvol -bnr off"), [
     "Name    ID   accstate datastate configstate deviceMTM datatype extpool cap (2^30B) cap (10^9B) cap (blocks)",
     "=".repeat(107),
-    "db_1000 1000 Online   Normal    Normal      2105-900  FB 512   P1      1.0         -           2097152",
-    "db_1001 1001 Online   Normal    Normal      2105-900  FB 512   P1      1.0         -           2097152",
-    "-       1002 Online   Normal    Normal      2105-900  FB 512   -       -           2.0         3906250",
-    "-       1003 Online   Normal    Normal      2105-900  FB 512   -       -           -           4096",
+    "db_1000 1000 Online   Normal    Normal      2105-900  FB 512   P0      1.0         -           2097152",
+    "db_1001 1001 Online   Normal    Normal      2105-900  FB 512   P0      1.0         -           2097152",
+    "-       1002 Online   Normal    Normal      2105-900  FB 512   P0      -           2.0         3906250",
+    "-       1003 Online   Normal    Normal      2105-900  FB 512   P0      -           -           4096",
   ]);
 });
 
@@ -83,13 +83,13 @@ Formats("should quote a -fmt delim value holding the delimiter or a quote, as CS
   await runOk(quoted, 'mkfbvol -cap 1 -name "a,b" 1000\nmkfbvol -cap 1 -name \'say "hi"\' 1001');
   const rows = await runOk(quoted, "lsfbvol -fmt delim -hdr off -bnr off");
   assert.equal(rows, [
-    '"a,b",1000,Online,Normal,Normal,2105-900,FB 512,-,1.0,-,2097152',
-    '"say ""hi""",1001,Online,Normal,Normal,2105-900,FB 512,-,1.0,-,2097152',
+    '"a,b",1000,Online,Normal,Normal,2105-900,FB 512,P0,1.0,-,2097152',
+    '"say ""hi""",1001,Online,Normal,Normal,2105-900,FB 512,P0,1.0,-,2097152',
   ]);
   // The header is quoted by the same rule: with a space as delimiter, "cap (2^30B)" is one field.
   const spaced = await runOk(quoted, 'lsfbvol -fmt delim -delim " " -bnr off 1000');
   assert.is(spaced[0], 'Name ID accstate datastate configstate deviceMTM datatype extpool "cap (2^30B)" "cap (10^9B)" "cap (blocks)"');
-  assert.is(spaced[2], 'a,b 1000 Online Normal Normal 2105-900 "FB 512" - 1.0 - 2097152');
+  assert.is(spaced[2], 'a,b 1000 Online Normal Normal 2105-900 "FB 512" P0 1.0 - 2097152');
   await quoted.session.close();
 });
 
@@ -110,7 +110,7 @@ Formats("should print -fmt stanza as name-value blocks", async () => {
     "configstate  Normal",
     "deviceMTM    2105-900",
     "datatype     FB 512",
-    "extpool      -",
+    "extpool      P0",
     "cap (2^30B)  -",
     "cap (10^9B)  2.0",
     "cap (blocks) 3906250",
@@ -122,7 +122,7 @@ Formats("should print -fmt stanza as name-value blocks", async () => {
     "configstate  Normal",
     "deviceMTM    2105-900",
     "datatype     FB 512",
-    "extpool      -",
+    "extpool      P0",
     "cap (2^30B)  -",
     "cap (10^9B)  -",
     "cap (blocks) 4096",
@@ -143,9 +143,10 @@ Formats("should take the defaults from setenv, and let options override them", a
 
 Formats("should show one volume as a stanza by default", async () => {
   const lines = await runOk(recorded, "showfbvol -bnr off 1001");
-  assert.equal(lines.slice(0, 2), ["Name         db_1001", "ID           1001"]);
-  assert.ok(lines.includes("OS           aix"));
-  assert.ok(lines.includes("FlashCopy    1000:1001"));
+  assert.equal(lines.slice(0, 2), ["Name            db_1001", "ID              1001"]);
+  assert.ok(lines.includes("extpool         P0"));
+  assert.ok(lines.includes("OS              aix"));
+  assert.ok(lines.includes("FlashCopy       1000:1001"));
 });
 
 Formats("should list storage images, with one added by mksi", async () => {

@@ -145,6 +145,40 @@ Core("should keep the change bitmap of a 16 TiB volume two-level: a few KiB unti
   }
 });
 
+Core("should grow a thin volume across extent groups and bitmap chunks, keeping its data and its change marks", () => {
+  const GiB = 2 ** 30;
+  const TiB = 2 ** 40;
+  const grown = new StorageImage({ model: "2107", workers: 0 });
+  try {
+    // 17 GiB + 5 blocks: a partial last extent group (4 GiB each) and a partial last bitmap chunk (16 GiB each).
+    const before = 17 * GiB + 5 * 512;
+    grown.createVolume({ id: "1000", capacity: before / 512 });
+    const writes = [0, 4 * GiB + 100, 16 * GiB + 3, before - 700];
+    writes.forEach((offset, index) => grown.fill("1000", offset, 500, index + 1));
+    const claim = claimChanges(grown);
+    try {
+      claim.take(grown.volume("1000")); // only the changes from here on count below
+      grown.fill("1000", before - 10, 10, 9); // marked, not yet taken, when the volume grows
+      const slot = grown.volume("1000").slot;
+      const after = 3 * TiB + 7 * 512;
+      assert.is(grown.core.exports.volume_grow(slot, BigInt(after)), CoreCode.OK);
+      assert.is(grown.core.exports.volume_grow(slot, BigInt(after)), CoreCode.RANGE, "the same size does not grow it");
+      grown.growVolume("1000", after / 512 + 1, "blocks"); // the engine's view follows
+      writes.forEach((offset, index) => assert.ok(grown.read("1000", offset, 500).every((byte) => byte === index + 1), `data at ${offset} kept`));
+      assert.is(grown.read("1000", before - 1, 1)[0], 9);
+      assert.ok(grown.read("1000", before, 4096).every((byte) => byte === 0), "the new tracks read as zeros");
+      grown.fill("1000", 2 * TiB, 500, 7);
+      assert.is(grown.read("1000", 2 * TiB + 499, 1)[0], 7);
+      const expected = [Math.floor((before - 10) / TRACK_SIZE), 2 * TiB / TRACK_SIZE];
+      assert.equal(claim.take(grown.volume("1000")), expected, "the mark made before growing and the write after it, none of the new tracks");
+    } finally {
+      claim.release();
+    }
+  } finally {
+    grown.close();
+  }
+});
+
 Core("should let one save at a time hold the change bitmaps", () => {
   const claim = claimChanges(image);
   try {

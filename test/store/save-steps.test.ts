@@ -9,7 +9,7 @@ import { basename, dirname, join } from "node:path";
 import { StorageImage } from "../../src/engine/image.js";
 import { TRACK_SIZE } from "../../src/core/codes.js";
 import { saveState, loadState, NODE_FILE_SYSTEM, type StoreFileSystem } from "../../src/store/index.js";
-import { describeState, rejectsWithStore, temporaryDirectory } from "./support.js";
+import { describeState, rejectsWithStore, temporaryDirectory, assertSaveFailedCleanly } from "./support.js";
 
 const MiB = 1 << 20;
 
@@ -97,12 +97,7 @@ Steps.after.each(async () => {
   folder.remove();
 });
 
-function unchanged(): void {
-  assert.equal(new Uint8Array(readFileSync(file)), previous, "the previous file is untouched");
-  assert.equal(readdirSync(folder.path), ["state.tzs"], "no temporary file is left");
-  image.fill("1000", 0, 10, 7); // thawed: host I/O goes on
-  assert.is(image.read("1000", 0, 1)[0], 7);
-}
+const unchanged = () => assertSaveFailedCleanly(image, folder.path, file, previous);
 
 Steps("should write, fsync the file, rename it over the old one, then fsync the folder", async () => {
   const { fileSystem, log } = recording(folder.path);

@@ -3,7 +3,7 @@
 // file apart into frames and put it back together with valid checksums (to
 // build files that are damaged in exactly one way).
 import * as assert from "uvu/assert";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Packr, Unpackr } from "msgpackr";
@@ -34,6 +34,7 @@ export function describeState(images: readonly StorageImage[]): unknown {
     id: image.id,
     model: image.model,
     lss: image.listLss(),
+    pools: image.pools.list().map((pool) => image.pools.usage(pool)),
     volumes: image.listVolumes().map((volume) => {
       const dataState = image.dataState(volume.id);
       return { ...volume, createdAt: volume.createdAt.getTime(), dataState, checksum: dataState === "Normal" ? image.checksum(volume.id) : null };
@@ -163,4 +164,13 @@ export function frameOfType(file: Uint8Array, type: string, nth = 0): number {
   const indexes = splitFrames(file).frames.flatMap((frame, index) => (decodeRecord(frame.payload).type === type ? [index] : []));
   assert.ok(indexes.length > nth, `the file has ${nth + 1} ${type} records`);
   return indexes[nth];
+}
+
+// A save that failed or was abandoned left the previous file as it was, no
+// temporary file beside it, and the image thawed: host I/O goes on.
+export function assertSaveFailedCleanly(image: StorageImage, folder: string, file: string, previous: Uint8Array): void {
+  assert.equal(new Uint8Array(readFileSync(file)), previous, "the previous file is untouched");
+  assert.equal(readdirSync(folder), ["state.tzs"], "no temporary file is left");
+  image.fill("1000", 0, 10, 7);
+  assert.is(image.read("1000", 0, 1)[0], 7);
 }

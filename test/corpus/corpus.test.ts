@@ -1,0 +1,68 @@
+// The DS CLI corpus (test/corpus/README.md): every NAME.cli runs on a fresh
+// session whose current image is the 2107 IBM.2107-75KDR91, with NAME.profile
+// applied first when there is one, and prints exactly NAME.out.
+// TZERO_UPDATE_GOLDEN=1 rewrites the .out files instead of comparing.
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Session } from "../../src/lang/session.js";
+import { ScriptError } from "../../src/lang/errors.js";
+import { applyProfile, parseProfile } from "../../src/lang/profile.js";
+
+const folder = join(process.cwd(), "test", "corpus");
+const IMAGE_ID = "IBM.2107-75KDR91";
+const FIXED_NOW = new Date(Date.UTC(2026, 10, 25, 15, 4, 5));
+// Creation and sync times come from the engine's clock, not the session's: they vary run to run.
+const DS_DATE = /\b(Sun|Mon|Tue|Wed|Thu|Fri|Sat) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{2} \d{2}:\d{2}:\d{2} UTC \d{4}\b/g;
+const update = process.env.TZERO_UPDATE_GOLDEN === "1";
+const scripts = readdirSync(folder).filter((name) => name.endsWith(".cli")).sort();
+
+// Lines that are commands: neither blank nor comments.
+export function commandLines(source: string): number {
+  return source.split("\n").filter((line) => line.trim() !== "" && !line.trim().startsWith("#")).length;
+}
+
+async function runCorpus(name: string): Promise<string> {
+  const lines: string[] = [];
+  const session = new Session({ write: (text) => lines.push(text), workers: 0, now: () => FIXED_NOW, cwd: folder });
+  try {
+    session.addImage("2107", IMAGE_ID);
+    session.selectImage(IMAGE_ID);
+    const profile = join(folder, name.replace(/\.cli$/, ".profile"));
+    if (existsSync(profile)) applyProfile(session, parseProfile(readFileSync(profile, "utf8"), profile));
+    try {
+      await session.runSource(readFileSync(join(folder, name), "utf8"), name);
+    } catch (error) {
+      if (error instanceof ScriptError) assert.unreachable(`${name}:${error.line}:${error.col}: ${error.reason}`);
+      throw error;
+    }
+  } finally {
+    await session.close();
+  }
+  return `${lines.join("\n").replace(DS_DATE, "<date>")}\n`;
+}
+
+const Corpus = suite("DS CLI corpus");
+
+Corpus("should have scripts in every style the corpus promises", () => {
+  assert.ok(scripts.length >= 4, `${scripts.length} scripts`);
+  const total = scripts.reduce((sum, name) => sum + commandLines(readFileSync(join(folder, name), "utf8")), 0);
+  console.log(`  corpus: ${scripts.length} scripts, ${total} DS CLI lines`);
+  assert.ok(total >= 100, `${total} lines`);
+});
+
+for (const name of scripts) {
+  Corpus(`should print ${name.replace(/\.cli$/, ".out")} for ${name}`, async () => {
+    const output = await runCorpus(name);
+    const golden = join(folder, name.replace(/\.cli$/, ".out"));
+    if (update) {
+      writeFileSync(golden, output);
+      return;
+    }
+    assert.ok(existsSync(golden), `${golden} is missing; TZERO_UPDATE_GOLDEN=1 writes it`);
+    assert.fixture(output, readFileSync(golden, "utf8"));
+  });
+}
+
+Corpus.run();

@@ -8,10 +8,10 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import fc from "fast-check";
 import { StorageImage } from "../../src/engine/image.js";
-import { EngineError } from "../../src/engine/errors.js";
 import { TRACK_SIZE, BLOCK_SIZE } from "../../src/core/codes.js";
 import { ReferenceImage } from "../../src/model/reference.js";
 import { testSeed } from "../support/random.js";
+import { applyToBoth, type World } from "./support.js";
 
 const RUNS = Number(process.env.TZERO_PROPERTY_RUNS ?? 1000) >= 1000 ? 100 : 20;
 const VOLUME_IDS = ["1000", "1001", "1002", "1003"];
@@ -22,32 +22,11 @@ const GiB = 2 ** 30;
 const SIZES = [BLOCK_SIZE, TRACK_SIZE, 15 * TRACK_SIZE + 5 * BLOCK_SIZE, 4 * GiB + 3 * TRACK_SIZE, 5 * TiB + 7 * BLOCK_SIZE, 16 * TiB - BLOCK_SIZE, 16 * TiB];
 const COPY_STEPS_MAX = 200_000;
 
-interface World {
-  engine: StorageImage;
-  model: ReferenceImage;
-}
 
 // What the runs exercised, printed at the end, so that a run that tested little shows.
 const exercised = { establishes: 0, writesPast4GiB: 0, drainedTracks: 0, settledTracks: 0, increments: 0, revertibles: 0 };
 
-// Runs the same operation on both; they must agree on success or on the error code.
-function both(world: World, action: (image: StorageImage | ReferenceImage) => unknown): void {
-  const outcome = (image: StorageImage | ReferenceImage): string => {
-    try {
-      action(image);
-      return "ok";
-    } catch (error) {
-      if (error instanceof EngineError) return error.code;
-      throw error;
-    }
-  };
-  const expected = outcome(world.model);
-  const actual = outcome(world.engine);
-  assert.is(actual, expected, "engine and model disagree on the outcome");
-  world.engine.poll();
-  world.model.settle();
-  compare(world);
-}
+const both = (world: World, action: (image: StorageImage | ReferenceImage) => unknown): void => applyToBoth(world, action, compare);
 
 // Places worth reading on a volume: its ends and both sides of each 4 GiB boundary.
 function probes(sizeBytes: number): number[] {

@@ -8,37 +8,16 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import fc from "fast-check";
 import { StorageImage } from "../../src/engine/image.js";
-import { EngineError } from "../../src/engine/errors.js";
 import { TRACK_SIZE } from "../../src/core/codes.js";
 import { ReferenceImage } from "../../src/model/reference.js";
 import { testSeed } from "../support/random.js";
+import { applyToBoth, type World } from "./support.js";
 
 const RUNS = Number(process.env.TZERO_PROPERTY_RUNS ?? 1000);
 const VOLUME_IDS = ["1000", "1001", "1002", "1003", "1100"];
 
-interface World {
-  engine: StorageImage;
-  model: ReferenceImage;
-}
 
-// Runs the same operation on both; they must agree on success or on the error code.
-function both(world: World, action: (image: StorageImage | ReferenceImage) => unknown): void {
-  const outcome = (image: StorageImage | ReferenceImage): string => {
-    try {
-      action(image);
-      return "ok";
-    } catch (error) {
-      if (error instanceof EngineError) return error.code;
-      throw error;
-    }
-  };
-  const expected = outcome(world.model);
-  const actual = outcome(world.engine);
-  assert.is(actual, expected, "engine and model disagree on the outcome");
-  world.engine.poll();
-  world.model.settle();
-  compare(world);
-}
+const both = (world: World, action: (image: StorageImage | ReferenceImage) => unknown): void => applyToBoth(world, action, compare);
 
 function compare({ engine, model }: World): void {
   assert.equal(engine.listRelationships().map((r) => r.id), model.relationshipIds());

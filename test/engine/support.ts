@@ -3,6 +3,7 @@
 import * as assert from "uvu/assert";
 import { StorageImage } from "../../src/engine/image.js";
 import { EngineError, type EngineErrorCode } from "../../src/engine/errors.js";
+import type { ReferenceImage } from "../../src/model/reference.js";
 
 export function fingerprint(image: StorageImage): string {
   const volumes = image.listVolumes().map((volume) => {
@@ -49,4 +50,30 @@ export async function rejectsWith(promise: Promise<unknown>, code: EngineErrorCo
     return error as EngineError;
   }
   throw new assert.Assertion({ message: `expected a rejection with ${code}`, operator: "rejects", expects: code, actual: "resolved", generated: false });
+}
+
+// The engine and the reference model, driven through the same methods.
+export interface World {
+  engine: StorageImage;
+  model: ReferenceImage;
+}
+
+// Runs the same operation on both; they must agree on success or on the error
+// code, and then, settled, on everything `compare` looks at.
+export function applyToBoth(world: World, action: (image: StorageImage | ReferenceImage) => unknown, compare: (world: World) => void): void {
+  const outcome = (image: StorageImage | ReferenceImage): string => {
+    try {
+      action(image);
+      return "ok";
+    } catch (error) {
+      if (error instanceof EngineError) return error.code;
+      throw error;
+    }
+  };
+  const expected = outcome(world.model);
+  const actual = outcome(world.engine);
+  assert.is(actual, expected, "engine and model disagree on the outcome");
+  world.engine.poll();
+  world.model.settle();
+  compare(world);
 }

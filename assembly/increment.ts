@@ -145,6 +145,20 @@ function wake_copiers(rel: usize): void {
   atomic.notify(base() + H_WORK_EPOCH, <i32>THREAD_MAX);
 }
 
+// The new T0 of resync and reverse, with both volumes frozen by the caller:
+// pending gains both change records, which then start afresh; the volumes
+// thaw, and copy workers are woken. Returns the tracks armed.
+function arm_and_thaw(rel: usize, source_record: usize, target_record: usize, flags: u32, source: usize, target: usize): i32 {
+  const pending = arm_recorded(rel, source_record, target_record);
+  clear_records(source_record, target_record);
+  atomic.store<u32>(rel + R_FLAGS, flags);
+  thaw(target);
+  thaw(source);
+  drop_records_unless(rel, flags);
+  wake_copiers(rel);
+  return pending;
+}
+
 function check_increment(rel: usize, flags: u32): i32 {
   if (rel == 0) return E_BAD_ARGUMENT;
   if ((flags & ~INCREMENT_FLAGS) != 0) return E_BAD_ARGUMENT;
@@ -167,14 +181,7 @@ export function rel_resync(rel_slot: u32, flags: u32): i32 {
   const target_record = <usize>load<u32>(rel + R_RECORD_TARGET);
   const frozen = freeze_prepared(source, target, <usize>load<u32>(rel + R_BITMAP), source_record, target_record);
   if (frozen != OK) return frozen;
-  const pending = arm_recorded(rel, source_record, target_record);
-  clear_records(source_record, target_record);
-  atomic.store<u32>(rel + R_FLAGS, flags);
-  thaw(target);
-  thaw(source);
-  drop_records_unless(rel, flags);
-  wake_copiers(rel);
-  return pending;
+  return arm_and_thaw(rel, source_record, target_record, flags, source, target);
 }
 
 // ---- reverse -----------------------------------------------------------------------------
@@ -216,14 +223,7 @@ export function rel_reverse(rel_slot: u32, flags: u32): i32 {
   store<u32>(rel + R_NEXT_SOURCE, 0);
   store<u32>(old_target + V_SOURCE_HEAD, rel_slot + 1);
   store<u32>(old_source + V_TARGET_REL, rel_slot + 1);
-  const pending = arm_recorded(rel, source_record, target_record);
-  clear_records(source_record, target_record);
-  atomic.store<u32>(rel + R_FLAGS, flags);
-  thaw(old_target);
-  thaw(old_source);
-  drop_records_unless(rel, flags);
-  wake_copiers(rel);
-  return pending;
+  return arm_and_thaw(rel, source_record, target_record, flags, old_source, old_target);
 }
 
 // ---- revertible increments ---------------------------------------------------------------

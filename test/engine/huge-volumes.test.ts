@@ -11,7 +11,7 @@ import { StorageImage } from "../../src/engine/image.js";
 import { TRACK_SIZE, BLOCK_SIZE } from "../../src/core/codes.js";
 import { ReferenceImage } from "../../src/model/reference.js";
 import { testSeed } from "../support/random.js";
-import { applyToBoth, type World } from "./support.js";
+import { applyToBoth, plain, type World } from "./support.js";
 
 const RUNS = Number(process.env.TZERO_PROPERTY_RUNS ?? 1000) >= 1000 ? 100 : 20;
 const VOLUME_IDS = ["1000", "1001", "1002", "1003"];
@@ -56,12 +56,6 @@ function compare({ engine, model }: World): void {
   }
 }
 
-type Command = fc.Command<World, World>;
-const plain = (text: string, run: (world: World) => void): Command => ({
-  check: () => true,
-  run: (_model, world) => run(world),
-  toString: () => text,
-});
 
 const volumeId = fc.constantFrom(...VOLUME_IDS);
 // A byte offset as a fraction of the volume's size, or near its end or a 4 GiB boundary.

@@ -11,7 +11,7 @@ import { StorageImage } from "../../src/engine/image.js";
 import { TRACK_SIZE } from "../../src/core/codes.js";
 import { ReferenceImage } from "../../src/model/reference.js";
 import { testSeed } from "../support/random.js";
-import { applyToBoth, type World } from "./support.js";
+import { applyToBoth, plain, type Command, type World } from "./support.js";
 
 const RUNS = Number(process.env.TZERO_PROPERTY_RUNS ?? 1000);
 const VOLUME_IDS = ["1000", "1001", "1002", "1003", "1100"];
@@ -41,12 +41,6 @@ function compare({ engine, model }: World): void {
   }
 }
 
-type Command = fc.Command<World, World>;
-const plain = (text: string, run: (world: World) => void): Command => ({
-  check: () => true,
-  run: (_model, world) => run(world),
-  toString: () => text,
-});
 
 const volumeId = fc.constantFrom(...VOLUME_IDS);
 const span = fc.record({ offset: fc.oneof(fc.nat({ max: 5 * TRACK_SIZE }), fc.integer({ min: 14 * TRACK_SIZE, max: 20 * TRACK_SIZE })), length: fc.oneof(fc.nat({ max: 3000 }), fc.constant(TRACK_SIZE), fc.nat({ max: 3 * TRACK_SIZE })) });

@@ -4,6 +4,7 @@ import * as assert from "uvu/assert";
 import { StorageImage } from "../../src/engine/image.js";
 import { EngineError, type EngineErrorCode } from "../../src/engine/errors.js";
 import type { ReferenceImage } from "../../src/model/reference.js";
+import type * as fc from "fast-check";
 
 export function fingerprint(image: StorageImage): string {
   const volumes = image.listVolumes().map((volume) => {
@@ -77,3 +78,11 @@ export function applyToBoth(world: World, action: (image: StorageImage | Referen
   world.model.settle();
   compare(world);
 }
+
+// A fast-check command that always applies: the world itself is the model.
+export type Command = fc.Command<World, World>;
+export const plain = (text: string, run: (world: World) => void): Command => ({
+  check: () => true,
+  run: (_model, world) => run(world),
+  toString: () => text,
+});

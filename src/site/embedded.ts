@@ -24,6 +24,7 @@ import type {
 export interface EmbeddedSiteOptions {
   workers?: number; // background-copy workers per storage image
   images?: Array<{ model: ModelName; id: string }>; // default: one 2105, EMBEDDED_IMAGE_ID
+  adopt?: StorageImage[]; // images made elsewhere (tests, tools), taken as they are instead of `images`
 }
 
 export const EMBEDDED_IMAGE_ID = "IBM.2105-75TZ001";
@@ -95,7 +96,8 @@ export class EmbeddedSite implements Site {
 
   constructor(options: EmbeddedSiteOptions = {}) {
     this.workers = options.workers ?? availableParallelism();
-    for (const spec of options.images ?? [{ model: "2105", id: EMBEDDED_IMAGE_ID }]) this.addEngineImage(spec.model, spec.id);
+    if (options.adopt !== undefined) for (const image of options.adopt) this.track(image);
+    else for (const spec of options.images ?? [{ model: "2105", id: EMBEDDED_IMAGE_ID }]) this.addEngineImage(spec.model, spec.id);
   }
 
   // The engine's image, for tests and tools in this process that look beneath the interface.
@@ -471,6 +473,10 @@ export class EmbeddedSite implements Site {
 
   async listWorkloads(): Promise<WorkloadInfo[]> {
     return this.workloads.list().map(workloadInfo);
+  }
+
+  async stopWorkloads(): Promise<void> {
+    await this.workloads.stopAll();
   }
 
   // ---- state -----------------------------------------------------------------------------------

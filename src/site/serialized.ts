@@ -178,6 +178,10 @@ export class SerializedSite implements Site {
     return this.relay([], () => this.inner.listWorkloads());
   }
 
+  stopWorkloads(): Promise<void> {
+    return this.relay([], () => this.inner.stopWorkloads());
+  }
+
   save(file: string, options: CallOptions = {}): Promise<SaveReport> {
     return this.relay([file], (given) => this.inner.save(given, options));
   }

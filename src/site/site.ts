@@ -74,6 +74,7 @@ export interface Site {
   // Resolves when it ends by itself (-duration); TIMEOUT after `timeoutMs` (default: its duration and 30 s), CANCELLED on abort.
   waitWorkload(name: string, timeoutMs?: number, options?: CallOptions): Promise<WorkloadInfo>;
   listWorkloads(): Promise<WorkloadInfo[]>;
+  stopWorkloads(): Promise<void>; // every running one
 
   // ---- state --------------------------------------------------------------------------------------
   save(file: string, options?: CallOptions): Promise<SaveReport>;

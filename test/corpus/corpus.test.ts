@@ -27,10 +27,10 @@ async function runCorpus(name: string): Promise<string> {
   const lines: string[] = [];
   const session = new Session({ write: (text) => lines.push(text), workers: 0, now: () => FIXED_NOW, cwd: folder });
   try {
-    session.addImage("2107", IMAGE_ID);
-    session.selectImage(IMAGE_ID);
+    await session.addImage("2107", IMAGE_ID);
+    await session.selectImage(IMAGE_ID);
     const profile = join(folder, name.replace(/\.cli$/, ".profile"));
-    if (existsSync(profile)) applyProfile(session, parseProfile(readFileSync(profile, "utf8"), profile));
+    if (existsSync(profile)) await applyProfile(session, parseProfile(readFileSync(profile, "utf8"), profile));
     try {
       await session.runSource(readFileSync(join(folder, name), "utf8"), name);
     } catch (error) {

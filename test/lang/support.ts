@@ -3,6 +3,8 @@
 // everything a command could change.
 import * as assert from "uvu/assert";
 import { Session, type SessionOptions } from "../../src/lang/session.js";
+import { EmbeddedSite } from "../../src/site/embedded.js";
+import type { StorageImage } from "../../src/engine/image.js";
 import { ScriptError } from "../../src/lang/errors.js";
 import { fingerprint } from "../engine/support.js";
 
@@ -37,11 +39,22 @@ export async function runOk(recorded: Recorded, source: string): Promise<string[
   return recorded.lines.slice(start);
 }
 
-export function sessionFingerprint(session: Session): string {
+// The engine beneath a session's embedded site: what tests look at below the Site interface.
+export function embeddedSite(session: Session): EmbeddedSite {
+  const site = session.site;
+  if (!(site instanceof EmbeddedSite)) throw new Error("the session's site is not an EmbeddedSite");
+  return site;
+}
+
+export function currentEngineImage(session: Session): StorageImage {
+  return embeddedSite(session).engineImage(session.currentImageId);
+}
+
+export async function sessionFingerprint(session: Session): Promise<string> {
   return JSON.stringify({
-    images: session.images.map((image) => `${image.id}:${fingerprint(image)}`),
+    images: embeddedSite(session).engineImages().map((image) => `${image.id}:${fingerprint(image)}`),
     settings: session.settings,
-    current: session.currentImage.id,
-    workloads: session.workloads.list().map((workload) => `${workload.spec.name}/${workload.running}`),
+    current: session.currentImageId,
+    workloads: (await session.site.listWorkloads()).map((workload) => `${workload.spec.name}/${workload.running}`),
   });
 }

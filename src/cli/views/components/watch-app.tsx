@@ -18,7 +18,7 @@ export function WatchApp({ request, readsKeys, onInterrupt }: WatchAppProps) {
   const { exit } = useApp();
   const sample = useWatchSample(request);
   const [ending, setEnding] = useState(false);
-  const settled = request.until === "copied" && CopyTracker.settled(sample.copies);
+  const settled = request.until === "copied" && sample.sampled && CopyTracker.settled(sample.copies);
   useWatchKeys({
     active: readsKeys && !ending,
     onQuit: () => setEnding(true),
@@ -37,5 +37,5 @@ export function WatchApp({ request, readsKeys, onInterrupt }: WatchAppProps) {
   useEffect(() => {
     if (ending || settled) exit();
   }, [ending, settled, exit]);
-  return <WatchView imageId={request.image.id} copies={sample.copies} workloads={sample.workloads} showKeys={readsKeys && !ending && !settled} />;
+  return <WatchView imageId={request.imageId} copies={sample.copies} workloads={sample.workloads} showKeys={readsKeys && !ending && !settled} />;
 }

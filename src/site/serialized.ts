@@ -16,9 +16,36 @@ import type {
 } from "./types.js";
 
 const packr = new Packr({ useRecords: false });
+const DEPTH_MAX = 32; // records nest a few levels; deeper is a cycle or a mistake
 
-// Encoded and decoded: the value as the other side of a wire would see it.
-function across<T>(value: T): T {
+// Throws a TypeError naming where `value` holds something that is not plain
+// data. msgpackr would carry a Date or a Map across without complaint, so the
+// check is made here, before encoding, to keep the interface honest.
+export function checkPlain(value: unknown, path = "value", depth = 0): void {
+  if (value === null || value === undefined) return;
+  const type = typeof value;
+  if (type === "string" || type === "boolean" || type === "bigint") return;
+  if (type === "number") {
+    if (!Number.isFinite(value)) throw new TypeError(`${path} is ${String(value)}, not a finite number`);
+    return;
+  }
+  if (type !== "object") throw new TypeError(`${path} is a ${type}, not plain data`);
+  if (depth >= DEPTH_MAX) throw new TypeError(`${path} nests deeper than ${DEPTH_MAX} levels`);
+  if (value instanceof Uint8Array) return;
+  if (Array.isArray(value)) {
+    value.forEach((item, index) => checkPlain(item, `${path}[${index}]`, depth + 1));
+    return;
+  }
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) {
+    throw new TypeError(`${path} is a ${(value as object).constructor?.name ?? "class instance"}, not plain data`);
+  }
+  for (const [key, item] of Object.entries(value)) checkPlain(item, `${path}.${key}`, depth + 1);
+}
+
+// Checked, encoded and decoded: the value as the other side of a wire would see it.
+function across<T>(value: T, what: string): T {
+  checkPlain(value, what);
   return packr.unpack(packr.pack(value)) as T;
 }
 
@@ -27,7 +54,7 @@ function errorAcross(error: unknown): SiteError {
   const data: SiteErrorData = error instanceof SiteError
     ? error.toData()
     : { code: "INTERNAL", message: error instanceof Error ? error.message : String(error) };
-  return new SiteError(across(data));
+  return new SiteError(across(data, "error"));
 }
 
 export class SerializedSite implements Site {
@@ -35,14 +62,14 @@ export class SerializedSite implements Site {
 
   // Runs `call` on the inner site with the arguments as they arrive after the wire.
   private async relay<A extends unknown[], R>(args: [...A], call: (...decoded: A) => Promise<R>): Promise<R> {
-    const decoded = across(args);
+    const decoded = across(args, "arguments");
     let result: R;
     try {
       result = await call(...decoded);
     } catch (error) {
       throw errorAcross(error);
     }
-    return across(result);
+    return across(result, "result");
   }
 
   listImages(): Promise<ImageInfo[]> {
@@ -191,7 +218,7 @@ export class SerializedSite implements Site {
   }
 
   events(listener: SiteListener): () => void {
-    return this.inner.events((event) => listener(across(event)));
+    return this.inner.events((event) => listener(across(event, "event")));
   }
 
   close(): Promise<void> {

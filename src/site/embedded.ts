@@ -3,7 +3,7 @@
 // `tzero` runs on by default; every rule a command's items must pass is
 // checked here, over the whole command, before anything changes.
 import { availableParallelism } from "node:os";
-import { StorageImage, type Relationship, type RelationshipStatus, type Volume } from "../engine/image.js";
+import { StorageImage, type CopyFault, type ProgressEvent, type Relationship, type RelationshipStatus, type Volume } from "../engine/image.js";
 import { EngineError, isEngineError } from "../engine/errors.js";
 import { imageId, lssOf, pairId, parseImageId } from "../engine/ids.js";
 import { checkEstablish, checkV2Supported, type Model, type V2Operation } from "../engine/rules.js";
@@ -150,8 +150,18 @@ export class EmbeddedSite implements Site {
     return image;
   }
 
+  // Follows an image's engine events as plain SiteEvents.
   private track(image: StorageImage): void {
     const completed = new Set<string>();
+    const imageId = image.id;
+    image.on("progress", (progress: ProgressEvent) => this.emit({ type: "flash-progress", imageId, ...progress }));
+    image.on("fault", ({ id, fault }: { id: string; fault: CopyFault }) => this.emit({
+      type: "flash-fault", imageId, id, state: fault.state, code: fault.code, reason: fault.reason, retrying: fault.retrying,
+    }));
+    image.on("recovered", ({ id }: { id: string }) => this.emit({ type: "flash-recovered", imageId, id }));
+    image.on("unfrozen", (event: { lss: string; released: string[]; reason: string }) => this.emit({
+      type: "flash-unfrozen", imageId, lss: event.lss, released: [...event.released], reason: event.reason,
+    }));
     image.on("copied", (relationship: Relationship) => {
       completed.add(relationship.id);
       this.emit({

@@ -194,7 +194,13 @@ export interface LoadReport {
 // State changes pushed to subscribers (Site.events): a progress view or a
 // remote shell learns of them without polling the engine.
 export type SiteEvent =
+  | { type: "flash-progress"; imageId: string; id: string; tracksLeft: number; trackCount: number; bytesPerSecond: number }
   | { type: "flash-copied"; imageId: string; id: string; trackCount: number; createdAtMs: number; syncedAtMs: number | null }
+  // A background copy stopped by a failure (state and why), and again once it goes on.
+  | { type: "flash-fault"; imageId: string; id: string; state: "Validation Required" | "Tgt Failed"; code: string; reason: string; retrying: boolean }
+  | { type: "flash-recovered"; imageId: string; id: string }
+  // An LSS's consistency group released its held writes (unfreezeflash, or its timeout).
+  | { type: "flash-unfrozen"; imageId: string; lss: string; released: string[]; reason: string }
   | { type: "image-added"; imageId: string }
   | { type: "images-replaced"; imageIds: string[] };
 

@@ -8,7 +8,7 @@ import type { CommandContext, CommandResult } from "./context.js";
 import type { CommandHandler } from "./ds-commands.js";
 import { INFO, infoLine } from "./messages.js";
 import {
-  CommandFailure, atArgument, dataPattern, durationMs, formatValue, pairIds, sizeBytes, volumeId, wholeNumber, type ValueRecord,
+  CommandFailure, dataPattern, durationMs, formatValue, pairIds, sizeBytes, volumeId, wholeNumber, type ValueRecord,
 } from "./values.js";
 import { workloadLine } from "./plain-presenter.js";
 

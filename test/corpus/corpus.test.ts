@@ -27,7 +27,7 @@ export function commandLines(source: string): number {
 
 async function runCorpus(name: string, factory: SiteFactory): Promise<string> {
   const lines: string[] = [];
-  const site = factory.make({ workers: 0 });
+  const site = await factory.make({ workers: 0 });
   const session = new Session({ write: (text) => lines.push(text), site, now: () => FIXED_NOW, cwd: folder });
   try {
     await session.addImage("2107", IMAGE_ID);

@@ -30,7 +30,7 @@ export function comparable(lines: readonly string[]): string[] {
 
 async function runScenario(name: string, factory: SiteFactory): Promise<string[]> {
   const lines: string[] = [];
-  const session = new Session({ write: (text) => lines.push(text), site: factory.make({ workers: WORKERS }), now: () => FIXED_NOW, cwd: folder });
+  const session = new Session({ write: (text) => lines.push(text), site: await factory.make({ workers: WORKERS }), now: () => FIXED_NOW, cwd: folder });
   try {
     await session.runSource(readFileSync(join(folder, name), "utf8"), name);
   } catch (error) {

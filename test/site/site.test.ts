@@ -30,8 +30,8 @@ async function withVolumes(site: Site, ids: string[]): Promise<void> {
 for (const factory of SITE_FACTORIES) {
   const Whole = suite(`${factory.name} site: a command is one call`);
   let site: Site;
-  Whole.before.each(() => {
-    site = factory.make({ workers: 0 });
+  Whole.before.each(async () => {
+    site = await factory.make({ workers: 0 });
   });
   Whole.after.each(() => site.close());
 
@@ -92,7 +92,7 @@ for (const factory of SITE_FACTORIES) {
 
   const Events = suite(`${factory.name} site: events`);
   Events("should tell a subscriber that a background copy completed, in a plain record", async () => {
-    const copying = factory.make({ workers: 1 });
+    const copying = await factory.make({ workers: 1 });
     const events: SiteEvent[] = [];
     const unsubscribe = copying.events((event) => events.push(event));
     try {

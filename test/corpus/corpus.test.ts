@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { Session } from "../../src/lang/session.js";
 import { ScriptError } from "../../src/lang/errors.js";
 import { applyProfile, parseProfile } from "../../src/lang/profile.js";
-import { SITE_FACTORIES, type SiteFactory } from "../support/sites.js";
+import { SITE_FACTORIES, makeSite, type SiteFactory } from "../support/sites.js";
 
 const folder = join(process.cwd(), "test", "corpus");
 const IMAGE_ID = "IBM.2107-75KDR91";
@@ -27,7 +27,7 @@ export function commandLines(source: string): number {
 
 async function runCorpus(name: string, factory: SiteFactory): Promise<string> {
   const lines: string[] = [];
-  const site = await factory.make({ workers: 0 });
+  const site = await makeSite(factory, { workers: 0 });
   const session = new Session({ write: (text) => lines.push(text), site, now: () => FIXED_NOW, cwd: folder });
   try {
     await session.addImage("2107", IMAGE_ID);

@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Session } from "../../src/lang/session.js";
 import { ScriptError } from "../../src/lang/errors.js";
-import { SITE_FACTORIES, type SiteFactory } from "../support/sites.js";
+import { SITE_FACTORIES, makeSite, type SiteFactory } from "../support/sites.js";
 
 const folder = join(process.cwd(), "examples");
 const scripts = readdirSync(folder).filter((name) => name.endsWith(".tzs")).sort();
@@ -30,7 +30,7 @@ export function comparable(lines: readonly string[]): string[] {
 
 async function runScenario(name: string, factory: SiteFactory): Promise<string[]> {
   const lines: string[] = [];
-  const session = new Session({ write: (text) => lines.push(text), site: await factory.make({ workers: WORKERS }), now: () => FIXED_NOW, cwd: folder });
+  const session = new Session({ write: (text) => lines.push(text), site: await makeSite(factory, { workers: WORKERS }), now: () => FIXED_NOW, cwd: folder });
   try {
     await session.runSource(readFileSync(join(folder, name), "utf8"), name);
   } catch (error) {

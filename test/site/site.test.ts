@@ -8,7 +8,7 @@ import { checkPlain } from "../../src/site/serialized.js";
 import { EMBEDDED_IMAGE_ID } from "../../src/site/embedded.js";
 import type { Site } from "../../src/site/site.js";
 import type { SiteEvent } from "../../src/site/types.js";
-import { SITE_FACTORIES } from "../support/sites.js";
+import { SITE_FACTORIES, makeSite } from "../support/sites.js";
 
 const IMAGE = EMBEDDED_IMAGE_ID;
 const TRACK_BLOCKS = 128;
@@ -31,7 +31,7 @@ for (const factory of SITE_FACTORIES) {
   const Whole = suite(`${factory.name} site: a command is one call`);
   let site: Site;
   Whole.before.each(async () => {
-    site = await factory.make({ workers: 0 });
+    site = await makeSite(factory, { workers: 0 });
   });
   Whole.after.each(() => site.close());
 
@@ -92,7 +92,7 @@ for (const factory of SITE_FACTORIES) {
 
   const Events = suite(`${factory.name} site: events`);
   Events("should tell a subscriber that a background copy completed, in a plain record", async () => {
-    const copying = await factory.make({ workers: 1 });
+    const copying = await makeSite(factory, { workers: 1 });
     const events: SiteEvent[] = [];
     const unsubscribe = copying.events((event) => events.push(event));
     try {

@@ -10,15 +10,15 @@ export interface WatchSample {
   sampled: boolean; // false until the first sample arrived: nothing is known, nothing is settled
 }
 
-async function takeSample(tracker: CopyTracker, request: WatchRequest): Promise<WatchSample> {
+export async function takeSample(tracker: CopyTracker, request: WatchRequest): Promise<WatchSample> {
   const copies = await tracker.sample();
   const workloads = (await request.workloads()).filter((workload) => workload.running);
   return { copies, workloads, sampled: true };
 }
 
-export function useWatchSample(request: WatchRequest): WatchSample {
-  const [tracker] = useState(() => new CopyTracker(request.site, request.imageId, request.pairs));
-  const [sample, setSample] = useState<WatchSample>({ copies: [], workloads: [], sampled: false });
+// `first` is a sample taken before the view was drawn, so its first frame already shows the copies.
+export function useWatchSample(request: WatchRequest, tracker: CopyTracker, first: WatchSample): WatchSample {
+  const [sample, setSample] = useState<WatchSample>(first);
   useEffect(() => {
     let live = true;
     let sampling = false;
@@ -32,7 +32,6 @@ export function useWatchSample(request: WatchRequest): WatchSample {
         sampling = false;
       });
     };
-    refresh();
     const timer = setInterval(refresh, request.refreshMs);
     return () => {
       live = false;

@@ -20,8 +20,9 @@
 // - bin values decode as views of the received bytes (`copyBuffers: false`):
 //   a 1 MiB track run is not copied on receipt. That is safe because the
 //   decoder never reuses a buffer it handed out (see FrameDecoder).
-// Extensions msgpackr still decodes (timestamps, its Error and Set types)
-// yield values that no message schema accepts, so they fail validation.
+// Extensions msgpackr still decodes (timestamps, its Error and Set types), and
+// the never-used byte 0xc1 (a marker object), yield values that no message
+// schema accepts, so they fail validation rather than decoding.
 import { Packr, Unpackr } from "msgpackr";
 import { WireError } from "./errors.js";
 

@@ -108,7 +108,7 @@ export class MessageRegistry<S extends MessageSpecs = MessageSpecs> {
   }
 }
 
-export function defineMessages<S extends MessageSpecs>(specs: S): MessageRegistry<S> {
+export function defineMessages<const S extends MessageSpecs>(specs: S): MessageRegistry<S> {
   return new MessageRegistry(specs);
 }
 

@@ -21,6 +21,9 @@ export const messages = defineMessages({
     reply: "track.ack",
   },
   "track.ack": { body: Type.Object({ sequence: Type.BigInt(), bytes: Type.Integer() }, { additionalProperties: false }) },
+  "track.run": {
+    body: Type.Object({ sequence: Type.BigInt(), data: Type.Uint8Array({ maxByteLength: 2 * 1024 * 1024 }) }, { additionalProperties: false }),
+  },
   "note": {
     body: Type.Object({ text: Type.String({ maxLength: 16 }), tags: Type.Array(Type.String({ maxLength: 8 }), { maxItems: 4 }) }, { additionalProperties: false }),
   },
@@ -79,6 +82,9 @@ export class RawPeer {
   readonly received: { type: string; body: any }[] = [];
   readonly connection: Connection<Messages>;
   ended = false;
+  private wakeEnded!: () => void;
+  // Resolves once the stream has ended, with everything the acceptor sent received.
+  readonly untilEnded = new Promise<void>((resolve) => { this.wakeEnded = resolve; });
   private readonly end: Transport;
   private readonly encoder = new FrameEncoder(64 * 1024 * 1024);
   private readonly decoder = new FrameDecoder();
@@ -98,7 +104,10 @@ export class RawPeer {
         return true;
       }),
       drain: () => {},
-      ended: () => { this.ended = true; },
+      ended: () => {
+        this.ended = true;
+        this.wakeEnded();
+      },
     });
     this.connection = new Connection(acceptorEnd, "acceptor", acceptorOptions);
   }

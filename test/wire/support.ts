@@ -116,6 +116,11 @@ export class RawPeer {
     this.end.write(chunks);
   }
 
+  // Ends the stream, as a peer that closes its socket without a close frame.
+  endStream(): void {
+    this.end.end(1000);
+  }
+
   frame(value: unknown): Uint8Array {
     const [header, payload] = this.encoder.encode(value);
     return concat(header, payload);

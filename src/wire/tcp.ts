@@ -26,6 +26,12 @@ export class WireServer<S extends MessageSpecs = MessageSpecs> extends EventEmit
     server.on("connection", (socket) => this.accept(socket));
   }
 
+  override on(event: "connection", listener: (connection: Connection<S>) => void): this;
+  override on(event: "refused", listener: (cause: WireError, description: string) => void): this;
+  override on(event: string, listener: (...args: any[]) => void): this {
+    return super.on(event, listener);
+  }
+
   address(): { host: string; port: number } {
     const address = this.server.address() as AddressInfo;
     return { host: address.address, port: address.port };

@@ -19,7 +19,8 @@
 //   absent rather than present-and-undefined;
 // - bin values decode as views of the received bytes (`copyBuffers: false`):
 //   a 1 MiB track run is not copied on receipt. That is safe because the
-//   decoder never reuses a buffer it handed out (see FrameDecoder).
+//   decoder never reuses a buffer it handed out (see FrameDecoder). A view is
+//   a Uint8Array, or a Buffer (its subclass) when the transport's chunk was one.
 // Extensions msgpackr still decodes (timestamps, its Error and Set types), and
 // the never-used byte 0xc1 (a marker object), yield values that no message
 // schema accepts, so they fail validation rather than decoding.
@@ -148,7 +149,10 @@ export class FrameDecoder {
       this.partialFilled = length;
       return offset + length;
     }
-    this.partial = new Uint8Array(length);
+    // Not zero-filled: fillPartial overwrites every byte before the frame is
+    // decoded. A plain Uint8Array over the (unpooled) memory, so that its bin
+    // values are Uint8Arrays as a frame decoded in place from one is.
+    this.partial = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
     this.partialFilled = 0;
     return offset;
   }

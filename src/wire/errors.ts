@@ -18,6 +18,7 @@ export type WireErrorCode =
   | "CLOSED" // this end closed the connection
   | "REQUEST_TIMEOUT" // a request had no reply within its timeout (the connection stays open)
   | "TOO_MANY_REQUESTS" // the bound on requests in flight was reached (the connection stays open)
+  | "TOO_MANY_CONNECTIONS" // a listener refused a connection above its bound
   | "REMOTE_ERROR" // the peer's handler for a request failed; `remoteCode` says how
   | "NOT_OPEN" // a send or request on a connection whose handshake has not completed, or that closed
   | "BAD_REPLY" // (as a remote code) this end's handler gave a reply that fails its schema

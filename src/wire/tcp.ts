@@ -40,7 +40,7 @@ export class WireServer<S extends MessageSpecs = MessageSpecs> extends EventEmit
   private accept(socket: Socket): void {
     if (this.connections.size >= (this.options.connectionsMax ?? 256)) {
       socket.destroy();
-      this.emit("refused", new WireError("TOO_MANY_REQUESTS", `${this.connections.size} connections are open, the bound`), `tcp from ${socket.remoteAddress}:${socket.remotePort}`);
+      this.emit("refused", new WireError("TOO_MANY_CONNECTIONS", `${this.connections.size} connections are open or in their handshake, the bound`), `tcp from ${socket.remoteAddress}:${socket.remotePort}`);
       return;
     }
     const connection = new Connection<S>(socketTransport(socket), "acceptor", this.options);

@@ -4,7 +4,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { connectInProcess } from "../../src/wire/index.js";
 import { WireError } from "../../src/wire/errors.js";
-import { messages, options, recorder, closesWith, rejectsWith, throwsWith, delay, type Messages } from "./support.js";
+import { messages, options, recorder, closesWith, rejectsWith, throwsWith, delay, until, type Messages } from "./support.js";
 import type { Connection } from "../../src/wire/connection.js";
 
 const Requests = suite("wire connection requests");
@@ -35,7 +35,7 @@ Requests("should answer a request with the handler's reply, bigints and bytes in
 Requests("should deliver one-way messages in order", async () => {
   const seen = recorder(acceptor);
   for (let index = 0; index < 50; index++) dialer.send("note", { text: `n${index}`, tags: [] });
-  while (seen.length < 50) await delay(5);
+  await until(() => seen.length === 50, "all 50 notes delivered");
   assert.equal(seen.map((message) => (message.body as { text: string }).text), Array.from({ length: 50 }, (_, index) => `n${index}`));
 });
 
@@ -80,7 +80,7 @@ Requests("should refuse a request beyond pendingRequestsMax at once, and a bad b
   const first = dialer.request("track.write", write);
   const second = dialer.request("track.write", write);
   await rejectsWith(dialer.request("track.write", write), "TOO_MANY_REQUESTS");
-  while (releases.length < 2) await delay(5);
+  await until(() => releases.length === 2, "both requests reached the handler");
   releases.forEach((release) => release());
   await Promise.all([first, second]);
   const seen = recorder(acceptor);
@@ -122,7 +122,7 @@ Requests("should respect backpressure: send returns false above the high-water m
     dialer.send("track.run", { sequence: BigInt(sequence), data: new Uint8Array(256 * 1024).fill(sequence) });
   }
   assert.ok(waits > 0, "40 runs of 256 KiB went above the 1 MiB high-water mark");
-  while (seen.length < runs) await delay(5);
+  await until(() => seen.length === runs, "every run delivered");
   seen.forEach((message, index) => {
     const run = message.body as { sequence: bigint; data: Uint8Array };
     assert.is(run.sequence, BigInt(index));

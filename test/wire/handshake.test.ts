@@ -5,7 +5,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { connectInProcess } from "../../src/wire/index.js";
 import { proofOf } from "../../src/wire/handshake.js";
-import { options, recorder, closesWith, RawPeer, OTHER_KEY, SITE_KEY, delay } from "./support.js";
+import { options, recorder, closesWith, RawPeer, OTHER_KEY, SITE_KEY, until } from "./support.js";
 
 const Handshake = suite("wire handshake");
 
@@ -67,7 +67,7 @@ Handshake("should close with BAD_VERSION when the peer speaks another version", 
 Handshake("should refuse a proof made for the other side (reflection) and one made with another key", async () => {
   const reflected = new RawPeer(options("b"));
   reflected.hello();
-  while (!reflected.received.some((frame) => frame.type === "wire.proof")) await delay(2);
+  await until(() => reflected.received.some((frame) => frame.type === "wire.proof"), "the acceptor's proof arrived");
   // The acceptor's own proof, sent back as if it were the dialer's.
   const proof = reflected.received.find((frame) => frame.type === "wire.proof")!;
   reflected.sendFrame({ type: "wire.proof", body: { mac: proof.body.mac } });

@@ -39,6 +39,14 @@ export function options(nodeId: string, overrides: Partial<ConnectionOptions<Mes
 
 export const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+// Waits (bounded) until `condition` holds; fails naming `what` if it never does.
+export async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  for (let waitedMs = 0; !condition(); waitedMs += 5) {
+    if (waitedMs >= timeoutMs) assert.unreachable(`${what}: not within ${timeoutMs} ms`);
+    await delay(5);
+  }
+}
+
 // Everything a connection delivered to the application.
 export function recorder(connection: Connection<Messages>): { type: string; body: unknown }[] {
   const seen: { type: string; body: unknown }[] = [];

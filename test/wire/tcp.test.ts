@@ -9,7 +9,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { listenTcp, connectTcp } from "../../src/wire/index.js";
 import type { WireError } from "../../src/wire/errors.js";
-import { options, closesWith, rejectsWith, OTHER_KEY, delay } from "./support.js";
+import { options, closesWith, rejectsWith, OTHER_KEY, until } from "./support.js";
 
 const PEER = fileURLToPath(new URL("./fixtures/peer.js", import.meta.url));
 
@@ -76,11 +76,29 @@ Tcp("should refuse a wrong key and garbage at the listener, and go on serving th
       socket.write(garbage);
       await new Promise((resolve) => socket.once("close", resolve));
     }
-    while (refused.length < 3) await delay(5);
+    await until(() => refused.length === 3, "three connections refused");
     assert.equal(refused.map((cause) => cause.code).sort(), ["AUTH_FAILED", "BAD_FRAME", "FRAME_TOO_LARGE"]);
     const client = await connectTcp({ ...options("member"), port });
     assert.equal(await client.request("track.write", write), { sequence: 1n, bytes: 0 });
     await client.close();
+  } finally {
+    await server.close();
+  }
+});
+
+Tcp("should refuse connections above connectionsMax, and take them again once one closes", async () => {
+  const server = await listenTcp({ ...options("server"), connectionsMax: 1 });
+  const refused: WireError[] = [];
+  server.on("refused", (cause: WireError) => refused.push(cause));
+  try {
+    const { port } = server.address();
+    const first = await connectTcp({ ...options("first"), port });
+    await rejectsWith(connectTcp({ ...options("second"), port }), "CONNECTION_LOST");
+    assert.equal(refused.map((cause) => cause.code), ["TOO_MANY_CONNECTIONS"]);
+    await first.close();
+    await until(() => server.connections.size === 0, "the first connection left the server");
+    const third = await connectTcp({ ...options("third"), port });
+    await third.close();
   } finally {
     await server.close();
   }

@@ -17,6 +17,7 @@ const VOLUME_BYTES = 16 * GiB;
 const TRACK_SIZE = 64 * 1024;
 // Tracks a core call returns at most: 64 KiB of them, within the L2 cache.
 const BATCH_TRACKS = 16_384;
+const WARM_UP_MS = 400;
 
 // The first set bit at or after `fromTrack`, or -1, a 32-bit word at a time:
 // the best a TypeScript scan does without SIMD.
@@ -121,8 +122,10 @@ function measure(image: StorageImage, fraction: number, seed: number, quick: boo
     const expected = { count: chosen.length, sum: chosen.reduce((total, track) => (total + track) | 0, 0) };
     const sweeps = { core: coreSweep(image, relationship.id), word: wordSweep(words) };
     const durationMs = quick ? 15 : 60;
-    // Warm-up: both sides reach their optimising tier.
-    for (const sweep of Object.values(sweeps)) timeSweeps(sweep, expected, durationMs);
+    // Warm-up: both sides reach their optimising tier. V8 compiles that tier
+    // on a background thread, which a loaded machine may not run for a while:
+    // the warm-up is long, so that neither side is timed in its baseline tier.
+    for (const sweep of Object.values(sweeps)) timeSweeps(sweep, expected, WARM_UP_MS);
     const result: Measured = { coreMs: [], wordMs: [], pending: chosen.length };
     // Alternate the two sides so that noise from elsewhere hits both alike.
     for (let round = 0; round < (quick ? 5 : 9); round++) {

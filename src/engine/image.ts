@@ -648,8 +648,6 @@ export class StorageImage extends EventEmitter {
     return null;
   }
 
-  // Copies pending tracks from the calling thread (deterministic tests and
-  // single-threaded use). Returns the number of tracks copied.
   // Fills `into` with the pair's pending tracks from fromTrack on, ascending,
   // as many as the core finds in one call (rel_find_pending_many, up to
   // into.length); returns how many, 0 when none is left. A batch may end
@@ -669,6 +667,8 @@ export class StorageImage extends EventEmitter {
     return found;
   }
 
+  // Copies pending tracks from the calling thread (deterministic tests and
+  // single-threaded use). Returns the number of tracks copied.
   copyTracks(idText: string, firstTrack: number, trackCount: number): number {
     const relationship = this.relationship(idText);
     const copied = this.core.exports.copy_tracks(relationship.slot, firstTrack, trackCount);

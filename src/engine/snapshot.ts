@@ -213,17 +213,24 @@ export class ChangeClaim {
   constructor(readonly image: StorageImage) {}
 
   // The tracks of the volume changed since their bits were last taken,
-  // ascending; their bits are clear afterwards.
-  take(volume: Volume): number[] {
+  // ascending; their bits are clear afterwards. With `range` [first, end)
+  // (multiples of 64, end past the last track for the rest), only tracks in
+  // it: a caller that must not hold its thread long takes a volume range by range.
+  take(volume: Volume, range?: [number, number]): number[] {
     if (!this.held) throw new EngineError("BAD_ARGUMENT", `the change bitmaps of ${this.image.id} were released`);
     const exports = this.image.core.exports;
     const trackCount = Math.ceil(volume.sizeBytes / TRACK_SIZE);
-    const wordCount = Math.ceil(trackCount / 64);
+    const [first, end] = range ?? [0, trackCount];
+    if (first % 64 !== 0 || (end % 64 !== 0 && end < trackCount)) {
+      throw new EngineError("BAD_ARGUMENT", `tracks ${first} to ${end} of volume ${volume.id} do not start and end on a 64-track word`);
+    }
+    const rangeEnd = Math.min(end, trackCount);
+    const wordCount = Math.ceil(rangeEnd / 64);
     const wordsMax = STAGING_SIZE / 8;
     const tracks: number[] = [];
     // From one changed track to the next: chunks with nothing changed are
     // skipped in the core, so a take costs what changed, not the capacity.
-    let found = this.nextChanged(volume, 0, trackCount);
+    let found = this.nextChanged(volume, first, rangeEnd);
     while (found >= 0) {
       const firstWord = Math.floor(found / 64);
       const chunkEnd = (Math.floor(found / CHUNK_TRACKS) + 1) * (CHUNK_TRACKS / 64);
@@ -231,17 +238,17 @@ export class ChangeClaim {
       const taken = exports.volume_take_changed(volume.slot, firstWord, count, this.image.core.stagingPointer);
       if (taken < 0) throw coreError(taken, `take the changed tracks of volume ${volume.id}`);
       if (taken > 0) this.collect(firstWord, count, tracks);
-      found = this.nextChanged(volume, (firstWord + count) * 64, trackCount);
+      found = this.nextChanged(volume, (firstWord + count) * 64, rangeEnd);
     }
     return tracks;
   }
 
-  // The first changed track at or after `from`, or -1.
-  private nextChanged(volume: Volume, from: number, trackCount: number): number {
-    if (from >= trackCount) return -1;
+  // The first changed track at or after `from` and before `end`, or -1.
+  private nextChanged(volume: Volume, from: number, end: number): number {
+    if (from >= end) return -1;
     const found = this.image.core.exports.volume_next_changed(volume.slot, from);
     if (found < -1) throw coreError(found, `find the changed tracks of volume ${volume.id}`);
-    return found;
+    return found < end ? found : -1;
   }
 
   // Appends the tracks of the `count` words the core left in staging.
@@ -316,13 +323,11 @@ export class ImageCapture {
 
 // Freezes every volume of the image; the caller must resume() the capture,
 // also when it fails (try/finally). Must run on the thread that owns the image.
-// A save is synchronous (src/store/save.ts): it cannot retry a timed-out
-// drain from the event loop as image.drained() does, so its drain of each
-// volume may take up to drainMs instead of the main thread's usual ~50 ms. A
-// caller that can yield passes a short bound and retries (image.drained()).
-export const SAVE_DRAIN_TIMEOUT_MS = 1000;
-
-export function quiesceImage(image: StorageImage, drainMs = SAVE_DRAIN_TIMEOUT_MS): ImageCapture {
+// Its drain of each volume waits up to drainMs, sleeping in the core, for
+// I/O in flight on other threads; a caller on the main thread passes a short
+// bound and retries a DRAIN_TIMEOUT from the event loop (src/store/save.ts,
+// as image.drained() does), so that the thread never sleeps there for long.
+export function quiesceImage(image: StorageImage, drainMs = image.waitTimeouts.drain): ImageCapture {
   if (image.isClosed) throw new EngineError("CLOSED", `storage image ${image.id} is closed`);
   // A revertible increment keeps the target's previous image in the core, which a state file does not hold.
   const revertible = image.listRelationships().find((relationship) => relationship.revertible);

@@ -1,5 +1,6 @@
 // tzero's own commands: data on volumes, workloads, waiting and watching.
-import { closeSync, existsSync, fstatSync, openSync, readSync, renameSync, writeSync, unlinkSync } from "node:fs";
+import { existsSync } from "node:fs";
+import { open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { EngineError, STAGING_SIZE } from "../site/shared.js";
@@ -113,66 +114,70 @@ function fileOperand(context: CommandContext): string {
   return resolve(context.dir, formatValue(operand.value));
 }
 
+// Read and written a chunk at a time through the thread pool, so that the
+// event loop runs between chunks (a 1 GiB file is seconds of I/O) and Ctrl-C
+// (the command's signal) stops it, saying how much was written.
 async function importFile(context: CommandContext): Promise<CommandResult> {
   const { image, volume } = await volumeOperand(context);
   const path = fileOperand(context);
-  let descriptor: number;
+  let handle: FileHandle;
   try {
-    descriptor = openSync(path, "r");
+    handle = await open(path, "r");
   } catch (error) {
     throw fileError(path, "read", error);
   }
   try {
-    const fileBytes = fstatSync(descriptor).size;
+    const fileBytes = (await handle.stat()).size;
     if (fileBytes > volume.sizeBytes) {
       throw new CommandFailure("OUT_OF_RANGE", `file ${path} is ${fileBytes} bytes, larger than volume ${volume.id} (${volume.sizeBytes} bytes)`);
     }
     const chunk = new Uint8Array(STAGING_SIZE);
     for (let done = 0; done < fileBytes;) {
-      const count = readChunk(path, descriptor, chunk, Math.min(chunk.length, fileBytes - done), done);
+      if (context.signal.aborted) {
+        throw new CommandFailure("CANCELLED", `import of ${path} cancelled after ${done} of ${fileBytes} bytes; bytes 0 to ${done - 1} of volume ${volume.id} were written`);
+      }
+      const count = await readChunk(path, handle, chunk, Math.min(chunk.length, fileBytes - done), done);
       if (count === 0) break;
       await context.call(context.site.write(image.id, volume.id, done, chunk.subarray(0, count)));
       done += count;
     }
     return { lines: [infoLine(INFO.imported, "import", `${fileBytes} bytes of ${path} written to volume ${volume.id}.`)], value: fileBytes };
   } finally {
-    closeSync(descriptor);
+    await handle.close();
   }
 }
 
-function readChunk(path: string, descriptor: number, chunk: Uint8Array, length: number, position: number): number {
+async function readChunk(path: string, handle: FileHandle, chunk: Uint8Array, length: number, position: number): Promise<number> {
   try {
-    return readSync(descriptor, chunk, 0, length, position);
+    return (await handle.read(chunk, 0, length, position)).bytesRead;
   } catch (error) {
     throw fileError(path, "read", error);
   }
 }
 
-// Written to a temporary file and renamed, so a failed export leaves no half file.
+// Written to a temporary file and renamed, so a failed or cancelled export
+// leaves no half file; a chunk at a time, as import is.
 async function exportFile(context: CommandContext): Promise<CommandResult> {
   const { image, volume } = await volumeOperand(context);
   const path = fileOperand(context);
   const temporary = `${path}.${process.pid}.tmp`;
-  let descriptor: number;
+  let handle: FileHandle;
   try {
-    descriptor = openSync(temporary, "w");
+    handle = await open(temporary, "w");
   } catch (error) {
     throw temporaryError(path, error);
   }
   try {
     for (let done = 0; done < volume.sizeBytes; done += STAGING_SIZE) {
+      if (context.signal.aborted) throw new CommandFailure("CANCELLED", `export of volume ${volume.id} to ${path} cancelled after ${done} of ${volume.sizeBytes} bytes; ${path} was not written`);
       const bytes = await context.call(context.site.read(image.id, volume.id, done, Math.min(STAGING_SIZE, volume.sizeBytes - done)));
-      writeSync(descriptor, bytes);
+      await handle.write(bytes, 0, bytes.byteLength, done);
     }
-    closeSync(descriptor);
-    renameSync(temporary, path);
+    await handle.close();
+    await rename(temporary, path);
   } catch (error) {
-    try {
-      closeSync(descriptor);
-    } catch {
-      // already closed
-    }
-    unlinkSync(temporary);
+    await handle.close().catch(() => undefined); // already closed, or failing already: that error is the one to report
+    await unlink(temporary).catch(() => undefined);
     if (error instanceof CommandFailure) throw error;
     throw fileError(path, "write", error);
   }

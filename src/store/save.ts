@@ -19,29 +19,41 @@
 //   2. while they run, it takes the bits again and writes the tracks they name
 //      (as data, or as zeros when they became zero), and repeats while many
 //      changed but the passes shrink (worthAnotherPass), at most PASSES_MAX;
-//   3. it quiesces every image at once (every volume frozen), takes the bits a
+//   3. while they run, it copies the tracks taken last into memory touched
+//      beforehand (copy-out.ts) instead of the file, takes the bits again,
+//      and repeats until what is left would take at most
+//      FROZEN_COPY_MS_TARGET to copy (memory passes: a copy runs about ten
+//      times faster than the file is written, so the tracks a workload changes
+//      meanwhile shrink that much with each);
+//   4. it quiesces every image at once (every volume frozen), takes the bits a
 //      last time, copies those tracks and the relationships with their
-//      bitmaps into memory touched beforehand (copy-out.ts), resumes the
-//      images, and writes the copies.
+//      bitmaps into the same memory, resumes the images, and writes every
+//      copy of passes 3 and 4 in the order they were made.
 // The loader applies frames in order, so later copies of a track win, and the
-// file holds the images as they were at the moment of pass 3: host writes,
+// file holds the images as they were at the moment of pass 4: host writes,
 // background copies and withdrawals on any thread are wholly before or wholly
-// after it. Pass 3 costs a memory copy of what changed during the last running
-// pass (more, written to the file, beyond the copy-out buffer); host I/O
-// waits at most 20 s at a frozen gate, so a save whose pass 3 would exceed
-// `frozenBudgetMs` gives up (FROZEN_TOO_LONG) and leaves the old file in place.
+// after it. Pass 4 costs a memory copy of what changed during the last memory
+// pass; when the copy-out buffer is full, what it holds is written to the
+// file first (asynchronously in pass 3, synchronously in pass 4), so that
+// copies stay in order. Host I/O waits at most 20 s at a frozen gate, so a
+// save whose pass 4 would exceed `frozenBudgetMs` gives up (FROZEN_TOO_LONG)
+// and leaves the old file in place.
 //
-// Passes 1 and 2, the fsyncs and the rename are asynchronous: the event loop
+// Passes 1 to 3, the fsyncs and the rename are asynchronous: the event loop
 // runs between frames (file writes go to libuv's thread pool), and CPU work
-// without I/O between them is cut into slices of SLICE_MS. Pass 3 is
-// synchronous on purpose: while the images are quiesced, nothing else may run
-// on this thread (a host write of a script would wait at a frozen gate).
+// without I/O between them, taking change bits included, is cut into slices
+// of SLICE_MS. Pass 4 is synchronous on purpose: while the images are
+// quiesced, nothing else may run on this thread (a host write of a script
+// would wait at a frozen gate). Quiescing waits for I/O in flight on other
+// threads at most SAVE_DRAIN_MS per volume on this thread (a thread
+// descheduled inside a gate can hold it for a scheduler's time slice) and is
+// retried from the event loop, so this thread never sleeps long in the core.
 // Volumes must not be created, removed or changed while a save runs: the
 // save checks, quiesced, that they are as it listed them, and fails BUSY if not.
 
 import { readdirSync, unlinkSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { setImmediate as yieldToEventLoop } from "node:timers/promises";
+import { setImmediate as yieldToEventLoop, setTimeout as delay } from "node:timers/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { isEngineError, type StorageImage, type Volume } from "../engine/index.js";
 import {
@@ -51,7 +63,7 @@ import {
 import { EXTENT_SIZE, TRACK_SIZE } from "../core/codes.js";
 import { EXTENTS_PER_GIB } from "../engine/pools.js";
 import { FrameWriter, type FrameSink } from "./frame-writer.js";
-import { CopyOutBuffer } from "./copy-out.js";
+import { CopyOutBuffer, COPY_OUT_BYTES_MAX, COPY_OUT_BYTES_MIN } from "./copy-out.js";
 import { NODE_FILE_SYSTEM, type StoreFileSystem } from "./file-system.js";
 import { StoreError } from "./errors.js";
 import {
@@ -65,6 +77,13 @@ const QUIESCED_BYTES_TARGET = 8 << 20; // quiesce once no more than this changed
 const CONVERGING_RATIO = 0.8; // another pass only if it has less to write than the last by this much
 const SLICE_MS = 10; // longest stretch of CPU work between two turns of the event loop
 const SCAN_EXTENTS = 16; // extents scanned between two looks at the clock: at most 16 MiB of zero checks
+const TAKE_TRACKS = 1 << 14; // tracks whose change bits are taken between two looks at the clock (1 GiB of them)
+const FROZEN_COPY_MS_TARGET = 10; // quiesce once what is left to copy takes about this long
+const MEMORY_PASSES_MAX = 8; // memory passes while the images run; a workload that outruns them still ends
+const COPY_BYTES_PER_MS_GUESS = 1e6; // 1 GB/s, the copy rate assumed until the save has measured one
+const SAVE_DRAIN_MS = 10; // longest wait on this thread for one volume's I/O in flight when quiescing
+const QUIESCE_RETRY_MS = 5; // pause of the event loop's turn between two attempts to quiesce
+const QUIESCE_RETRY_TOTAL_MS = 20_000; // then the save fails BUSY
 
 export interface SaveOptions {
   frozenBudgetMs?: number; // longest the images may stay quiesced; default 10 s
@@ -77,6 +96,7 @@ export interface SaveOptions {
   // catches it. It must not create, remove or change volumes.
   beforeQuiesce?: () => void | Promise<void>;
   fileSystem?: StoreFileSystem; // default: node:fs (tests record or fail its calls)
+  copyOutBytesMax?: number; // memory for copies of changed tracks (passes 3 and 4); default 256 MiB
 }
 
 export interface SaveReport {
@@ -87,7 +107,8 @@ export interface SaveReport {
   bytesWritten: number; // size of the file
   dataBytes: number; // bytes of track data written, all passes
   changedBytes: number; // of which written again after pass 1 because they changed meanwhile
-  passes: number; // passes over the data while the images ran (1 when nothing changed)
+  passes: number; // passes over the data while the images ran, writing the file (1 when nothing changed)
+  memoryPasses: number; // passes that then copied changed tracks into memory while the images ran
   frozenBytes: number; // of which written while the images were quiesced
   frozenMs: number; // how long host I/O and background copies waited
   drainMs: number; // of which quiescing took: the wait for I/O in flight on other threads to finish
@@ -110,6 +131,10 @@ export async function saveState(images: readonly StorageImage[], file: string, o
   const started = performance.now();
   const budgetMs = options.frozenBudgetMs ?? FROZEN_BUDGET_MS;
   if (!(budgetMs > 0)) throw new StoreError("BAD_ARGUMENT", `frozenBudgetMs ${budgetMs} is not a positive number of milliseconds`);
+  const copyOutBytesMax = options.copyOutBytesMax ?? COPY_OUT_BYTES_MAX;
+  if (!Number.isInteger(copyOutBytesMax) || copyOutBytesMax < COPY_OUT_BYTES_MIN || copyOutBytesMax > COPY_OUT_BYTES_MAX) {
+    throw new StoreError("BAD_ARGUMENT", `copyOutBytesMax ${copyOutBytesMax} is not a whole number of bytes from ${COPY_OUT_BYTES_MIN} to ${COPY_OUT_BYTES_MAX}`);
+  }
   checkImages(images);
   const target = resolve(file);
   if (options.signal?.aborted) throw abandoned(target);
@@ -154,12 +179,17 @@ function abandoned(file: string): StoreError {
 class SaveRun {
   private readonly fileSystem: StoreFileSystem;
   private readonly saved: SavedVolume[] = [];
-  private readonly copyOut = new CopyOutBuffer();
+  private readonly copyOut: CopyOutBuffer;
+  // Copies of passes 3 and 4 not yet written, in the order they were made:
+  // their bytes in the copy-out buffer, or null for runs that read as zeros.
+  private readonly copies: { saved: SavedVolume; run: TrackRun }[] = [];
+  private readonly copyRate = { bytes: 0, ms: 0 }; // of the copies made so far
   private writer!: FrameWriter;
   private sliceStarted = performance.now();
   private changedBytes = 0;
   private zeroTracks = 0; // tracks in zeros frames
   private passes = 0;
+  private memoryPasses = 0;
 
   constructor(
     private readonly images: readonly StorageImage[],
@@ -169,6 +199,7 @@ class SaveRun {
     private readonly budgetMs: number,
   ) {
     this.fileSystem = options.fileSystem ?? NODE_FILE_SYSTEM;
+    this.copyOut = new CopyOutBuffer(options.copyOutBytesMax ?? COPY_OUT_BYTES_MAX);
   }
 
   async writeFile(temporary: string): Promise<Omit<SaveReport, "elapsedMs">> {
@@ -186,7 +217,7 @@ class SaveRun {
       return {
         file: this.file, images: this.images.length, volumes: this.saved.length, relationships: quiesced.relationships.length,
         bytesWritten: this.writer.bytesWritten, dataBytes: this.writer.dataBytes, changedBytes: this.changedBytes,
-        passes: this.passes, frozenBytes: quiesced.frozenBytes, frozenMs: quiesced.frozenMs, drainMs: quiesced.drainMs,
+        passes: this.passes, memoryPasses: this.memoryPasses, frozenBytes: quiesced.frozenBytes, frozenMs: quiesced.frozenMs, drainMs: quiesced.drainMs,
       };
     } catch (error) {
       if (fd >= 0) await fileSystem.close(fd).catch(() => undefined); // already failing: that error is the one to report
@@ -240,20 +271,21 @@ class SaveRun {
     await this.writer.writeRecord({ type: "header", generator: GENERATOR, images: this.images.length });
     for (const [index, image] of this.images.entries()) await this.writeStructure(image, index);
     let passBytes = await this.writeFirstPass();
-    let changes = this.takeChanges();
+    let changes = await this.takeChangesSliced();
     this.reserveCopyOut(changes);
     while (this.worthAnotherPass(changedTrackCount(changes) * TRACK_SIZE, passBytes)) {
       passBytes = await this.writeChanges(changes);
       this.changedBytes += passBytes;
-      changes = this.takeChanges();
+      changes = await this.takeChangesSliced();
       this.reserveCopyOut(changes);
     }
     while (this.copyOut.touchStep()) await this.slice();
+    changes = await this.copyWhileRunning(changes);
     await this.options.beforeQuiesce?.();
     this.checkAbort();
-    const quiesced = this.captureQuiesced(changes);
+    const quiesced = await this.captureQuiescedRetrying(changes);
     this.changedBytes += quiesced.frozenBytes;
-    for (const { saved, run } of quiesced.runs) await this.writeRun(saved, run);
+    await this.writeCopies();
     for (const { record, leaves } of quiesced.relationships) {
       await this.writer.writeRecord(record);
       for (const leaf of leaves) await this.writer.writeRecord(leaf);
@@ -265,10 +297,11 @@ class SaveRun {
     return quiesced;
   }
 
-  // Room for the next quiesced pass: what changed during the last pass, and
-  // a quarter more for what changes while the next one runs.
+  // Room for the memory passes and the quiesced pass: what changed during the
+  // last pass, and as much again for what changes while they run (each pass
+  // copies what changed during the one before, fewer tracks each time).
   private reserveCopyOut(changes: Changes): void {
-    this.copyOut.reserve(Math.ceil(changedTrackCount(changes) * TRACK_SIZE * 1.25) + TRACK_SIZE * TRACKS_PER_FRAME_MAX);
+    this.copyOut.reserve(changedTrackCount(changes) * TRACK_SIZE * 2 + TRACK_SIZE * TRACKS_PER_FRAME_MAX);
   }
 
   // Another pass while the images run pays when many tracks changed during
@@ -299,7 +332,7 @@ class SaveRun {
   // Pass 1: the change bits are taken first, so that whatever changes after
   // a track is read here is read again by a later pass. Returns the data bytes written.
   private async writeFirstPass(): Promise<number> {
-    this.takeChanges();
+    await this.takeChangesSliced();
     for (const saved of this.saved) {
       const image = this.images[saved.image];
       const extentCount = Math.ceil(saved.volume.sizeBytes / EXTENT_SIZE);
@@ -318,6 +351,7 @@ class SaveRun {
     return this.writer.dataBytes;
   }
 
+  // The changed tracks of every volume at once: the quiesced pass's take.
   private takeChanges(): Changes {
     const changes: Changes = new Map();
     for (const saved of this.saved) {
@@ -325,6 +359,86 @@ class SaveRun {
       if (tracks.length > 0) changes.set(saved, tracks);
     }
     return changes;
+  }
+
+  // The changed tracks of every volume, TAKE_TRACKS at a time with the event
+  // loop running between: a take costs what changed, and everything may have.
+  // Tracks changed in a range once it was taken are taken by the next pass.
+  private async takeChangesSliced(): Promise<Changes> {
+    const changes: Changes = new Map();
+    for (const saved of this.saved) {
+      const trackCount = Math.ceil(saved.volume.sizeBytes / TRACK_SIZE);
+      const tracks: number[] = [];
+      for (let first = 0; first < trackCount; first += TAKE_TRACKS) {
+        for (const track of this.claims[saved.image].take(saved.volume, [first, first + TAKE_TRACKS])) tracks.push(track);
+        await this.slice();
+      }
+      if (tracks.length > 0) changes.set(saved, tracks);
+    }
+    return changes;
+  }
+
+  // Pass 3: while what is left would take longer than FROZEN_COPY_MS_TARGET
+  // to copy quiesced, copies it into memory with the images running and
+  // takes the bits again. Returns what changed during the last copy.
+  private async copyWhileRunning(changes: Changes): Promise<Changes> {
+    let pending = changes;
+    while (this.memoryPasses < MEMORY_PASSES_MAX && this.copyMs(changedTrackCount(pending) * TRACK_SIZE) > FROZEN_COPY_MS_TARGET) {
+      for (const [saved, tracks] of pending) {
+        for (const run of dataRuns(this.images[saved.image], saved.volume, tracks, TRACKS_PER_FRAME_MAX)) {
+          this.changedBytes += run.bytes?.byteLength ?? 0;
+          if (!this.keepCopy(saved, run)) {
+            await this.writeCopies(); // full: what it holds goes to the file first, so later copies still come later
+            this.keepCopyOrFail(saved, run);
+          }
+          await this.slice();
+        }
+      }
+      this.memoryPasses++;
+      pending = await this.takeChangesSliced();
+    }
+    return pending;
+  }
+
+  // How long copying `byteLength` bytes should take, at the rate measured so far.
+  private copyMs(byteLength: number): number {
+    const bytesPerMs = this.copyRate.ms > 0 ? this.copyRate.bytes / this.copyRate.ms : COPY_BYTES_PER_MS_GUESS;
+    return byteLength / bytesPerMs;
+  }
+
+  // Keeps a copy of the run, after those made before it; false when the
+  // copy-out buffer has no room for it.
+  private keepCopy(saved: SavedVolume, run: TrackRun): boolean {
+    if (run.bytes === null) {
+      this.copies.push({ saved, run });
+      return true;
+    }
+    const started = performance.now();
+    const copy = this.copyOut.copy(run.bytes);
+    if (copy === null) return false;
+    this.copyRate.bytes += copy.byteLength;
+    this.copyRate.ms += performance.now() - started;
+    this.copies.push({ saved, run: { ...run, bytes: copy } });
+    return true;
+  }
+
+  // After writeCopies the buffer is empty, and it holds a frame's worth at least.
+  private keepCopyOrFail(saved: SavedVolume, run: TrackRun): void {
+    if (this.keepCopy(saved, run)) return;
+    throw new StoreError("BAD_ARGUMENT", `the copy-out buffer of ${this.copyOut.capacity} bytes cannot hold a run of ${run.bytes?.byteLength} bytes`, { file: this.file });
+  }
+
+  // Writes the copies made so far, in order, and empties the buffer.
+  private async writeCopies(): Promise<void> {
+    for (const { saved, run } of this.copies) await this.writeRun(saved, run);
+    this.copies.length = 0;
+    this.copyOut.clear();
+  }
+
+  private writeCopiesSync(): void {
+    for (const { saved, run } of this.copies) this.writeRunSync(saved, run);
+    this.copies.length = 0;
+    this.copyOut.clear();
   }
 
   // Pass 2: the changed tracks, while the images run. Returns the data bytes written.
@@ -356,14 +470,34 @@ class SaveRun {
     }
   }
 
-  // Pass 3, with every image quiesced at once: copies of the tracks changed
-  // since (and of those taken last but not yet written) and of the
-  // relationships, written once the images run again. A run that does not fit
-  // the copy-out buffer is written to the file there and then. Resumes the
-  // images whatever happens.
+  // Pass 4, retried from the event loop while I/O in flight on another
+  // thread does not drain within SAVE_DRAIN_MS: a failed attempt resumed
+  // what it froze and took nothing, so the next one starts afresh.
+  private async captureQuiescedRetrying(pending: Changes): Promise<Quiesced> {
+    const started = performance.now();
+    let drainMs = 0; // spent in attempts that timed out: host I/O waited then too
+    for (;;) {
+      const attemptAt = performance.now();
+      try {
+        const quiesced = this.captureQuiesced(pending);
+        return { ...quiesced, drainMs: quiesced.drainMs + drainMs };
+      } catch (error) {
+        if (!isDrainTimeout(error) || performance.now() - started > QUIESCE_RETRY_TOTAL_MS) throw error;
+      }
+      drainMs += performance.now() - attemptAt;
+      await delay(QUIESCE_RETRY_MS);
+      this.checkAbort();
+    }
+  }
+
+  // Pass 4, with every image quiesced at once: copies of the tracks changed
+  // since (and of those taken last but not yet copied) and of the
+  // relationships, written once the images run again. When the copy-out
+  // buffer is full, the copies it holds are written to the file there and
+  // then, in order. Resumes the images whatever happens.
   private captureQuiesced(pending: Changes): Quiesced {
     const captures: ImageCapture[] = [];
-    const result: Quiesced = { runs: [], relationships: [], frozenBytes: 0, frozenMs: 0, drainMs: 0, savedAt: 0 };
+    const result: Quiesced = { relationships: [], frozenBytes: 0, frozenMs: 0, drainMs: 0, savedAt: 0 };
     let frozenAt = 0;
     try {
       frozenAt = performance.now(); // host I/O waits from the first freeze on, drains included
@@ -375,9 +509,9 @@ class SaveRun {
         for (const run of dataRuns(this.images[saved.image], saved.volume, tracks, TRACKS_PER_FRAME_MAX)) {
           this.checkBudget(frozenAt);
           result.frozenBytes += run.bytes?.byteLength ?? 0;
-          const copy = run.bytes === null ? null : this.copyOut.copy(run.bytes);
-          if (run.bytes === null || copy !== null) result.runs.push({ saved, run: { ...run, bytes: copy } });
-          else this.writeRunSync(saved, run);
+          if (this.keepCopy(saved, run)) continue;
+          this.writeCopiesSync();
+          this.keepCopyOrFail(saved, run);
         }
       }
       captures.forEach((capture, index) => {
@@ -431,7 +565,6 @@ interface RelationshipFrames {
 }
 
 interface Quiesced {
-  runs: { saved: SavedVolume; run: TrackRun }[]; // copied while quiesced, to write afterwards
   relationships: RelationshipFrames[];
   frozenBytes: number; // track data read while quiesced
   frozenMs: number;
@@ -470,11 +603,16 @@ function zeroRuns(saved: SavedVolume, run: TrackRun): [number, number][] {
 
 function quiesce(image: StorageImage): ImageCapture {
   try {
-    return quiesceImage(image);
+    return quiesceImage(image, SAVE_DRAIN_MS);
   } catch (error) {
     if (!isEngineError(error)) throw error;
     throw new StoreError("BUSY", `cannot save storage image ${image.id} at one point in time: ${error.message}`, { cause: error });
   }
+}
+
+// A quiesce that gave up because I/O in flight on another thread did not drain in time.
+function isDrainTimeout(error: unknown): boolean {
+  return error instanceof StoreError && error.code === "BUSY" && isEngineError(error.cause) && error.cause.code === "DRAIN_TIMEOUT";
 }
 
 function volumeRecord(volume: Volume, dataState: VolumeRecord["dataState"]): VolumeRecord {

@@ -172,6 +172,45 @@ Steps("should write tracks changed during a pass in another pass while the image
   await loaded.close();
 });
 
+Steps("should copy tracks that keep changing into memory while the images run, writing every copy in order", async () => {
+  // 16 MiB change during the first pass (and as much on the -nocp target,
+  // copied on write); while the second writes them, 15 MiB more change (and
+  // 15 on the target): too many for the quiesced pass, too many for the file
+  // passes to converge on. A memory pass copies them through a copy-out
+  // buffer of 2 MiB, which fills and is written out again and again, and ends
+  // holding the target's last 2 MiB of them. Those tracks change once more
+  // just before the images are quiesced, and the quiesced pass's copies of
+  // them, overflowing the buffer, must come after the memory pass's in the file.
+  const { fileSystem } = recording(folder.path, (operation, count) => {
+    if (operation.name !== "write") return;
+    if (count === 20) image.writePattern("1000", 8 * MiB, 16 * MiB, 2);
+    if (count === 160) image.writePattern("1000", 24 * MiB, 15 * MiB, 3);
+  });
+  let expected: unknown;
+  const report = await saveState([image], file, {
+    fileSystem, copyOutBytesMax: 2 * MiB,
+    beforeQuiesce: () => {
+      image.writePattern("1001", 36 * MiB, 3 * MiB, 4);
+      expected = describeState([image]);
+    },
+  });
+  console.log(`  ${report.passes} file passes, ${report.memoryPasses} memory passes, ${report.frozenBytes} bytes copied quiesced`);
+  assert.ok(report.memoryPasses >= 1, `${report.memoryPasses} memory passes`);
+  assert.ok(report.frozenBytes >= 3 * MiB, `${report.frozenBytes} bytes copied quiesced`);
+  assert.ok(report.frozenBytes < 15 * MiB, `${report.frozenBytes} bytes copied quiesced`);
+  const [loaded] = await loadState(file, { workers: 0 });
+  assert.equal(describeState([loaded]), expected);
+  await loaded.close();
+});
+
+Steps("should refuse a copy-out buffer too small for one frame's run, or too large", async () => {
+  for (const copyOutBytesMax of [0, 64 * 1024, 1.5, 512 * MiB]) {
+    const error = await rejectsWithStore(saveState([image], file, { copyOutBytesMax }), "BAD_ARGUMENT");
+    assert.ok(error.message.includes(`copyOutBytesMax ${copyOutBytesMax}`), error.message);
+  }
+  unchanged();
+});
+
 Steps("should let timers run while a save writes", async () => {
   let ticks = 0;
   const timer = setInterval(() => { ticks++; }, 0);

@@ -53,11 +53,15 @@ function createPairs(image: StorageImage, initialSeed: (id: string) => number): 
 // workers run through the later establishes; the later pairs' copies are held
 // (the core's own hold, as for a failed copy) until the writers have met their
 // pending tracks, so that the race happens however the machine schedules threads.
-function establishAll(image: StorageImage, counts: () => number[], relationshipWord: (index: number) => number, control: Int32Array): { cuts: Cut[][]; held: Relationship[] } {
+// A freeze that cannot drain in time (a copy worker descheduled inside the
+// source's gate, on a loaded machine) is retried, as the host does; T0 still
+// lies between the two readings.
+async function establishAll(image: StorageImage, counts: () => number[], relationshipWord: (index: number) => number, control: Int32Array): Promise<{ cuts: Cut[][]; held: Relationship[] }> {
   const held: Relationship[] = [];
-  const cuts = PAIRS.map(([source, target], index) => {
+  const cuts: Cut[][] = [];
+  for (const [index, [source, target]] of PAIRS.entries()) {
     const before = counts();
-    const relationship = image.establish(source, target);
+    const relationship = await image.drained(() => image.establish(source, target));
     const after = counts();
     if (index > 0) {
       const exports = image.core.exports;
@@ -65,8 +69,8 @@ function establishAll(image: StorageImage, counts: () => number[], relationshipW
       held.push(relationship);
     }
     Atomics.store(control, relationshipWord(index), relationship.slot + 1);
-    return before.map((count, writer) => ({ before: count, after: after[writer] }));
-  });
+    cuts.push(before.map((count, writer) => ({ before: count, after: after[writer] })));
+  }
   return { cuts, held };
 }
 
@@ -86,13 +90,14 @@ async function establishWhileCopying(build: CoreBuild, seed: number): Promise<vo
     const counts = () => [1, 2].map((word) => Atomics.load(writers.control, word));
     const hits = () => [3, 4].map((word) => Atomics.load(writers.control, word));
     await until(() => counts().every((count) => count >= 5), "both writers have written");
-    const { cuts, held } = establishAll(image, counts, (index) => writers.relationshipWordBase + index, writers.control);
+    const { cuts, held } = await establishAll(image, counts, (index) => writers.relationshipWordBase + index, writers.control);
     await until(() => hits().every((count) => count >= HITS_MIN), "both writers met pending tracks");
     for (const relationship of held) assert.is(image.core.exports.rel_release_copy(relationship.slot), CoreCode.OK, `release the copy of ${relationship.id}`);
     await image.waitForCopy(undefined, { timeoutMs: 120_000 });
+    // A pair ends at the poll after its copy completes, or later when that withdraw could not drain in time.
+    await until(() => image.listRelationships().length === 0, "every relationship ends by itself once copied");
     Atomics.store(writers.control, 0, 1);
     const [sources, targets] = await writers.done;
-    assert.is(image.listRelationships().length, 0, "every relationship ends by itself once copied");
     console.log(`${build} core, seed ${seed}: ${sources.pendingHits} of ${sources.log.length} source writes and ${targets.pendingHits} of ${targets.log.length} target writes met a pending track`);
     assert.ok(sources.pendingHits >= HITS_MIN, `source writes met ${sources.pendingHits} pending tracks (seed ${seed})`);
     assert.ok(targets.pendingHits >= HITS_MIN, `target writes met ${targets.pendingHits} pending tracks (seed ${seed})`);

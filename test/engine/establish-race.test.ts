@@ -21,6 +21,8 @@ import { startWriters, until, mismatchWithEveryCut, replay, type Cut } from "./w
 const MiB = 1 << 20;
 const SIZE = 32 * MiB;
 const PAIRS = [["1000", "1100"], ["1001", "1101"], ["1002", "1102"]];
+const DRAIN_MS = 10_000;
+const CUTS_MAX = 10_000; // candidate cuts a pair's check may try
 const HITS_MIN = 5; // writes per writer that must meet a pending track before the held copies go on
 const baseSeed = testSeed();
 console.log(`establish-race seed ${baseSeed} (TZERO_SEED=${baseSeed} replays the data, not the interleaving)`);
@@ -53,15 +55,18 @@ function createPairs(image: StorageImage, initialSeed: (id: string) => number): 
 // workers run through the later establishes; the later pairs' copies are held
 // (the core's own hold, as for a failed copy) until the writers have met their
 // pending tracks, so that the race happens however the machine schedules threads.
-// A freeze that cannot drain in time (a copy worker descheduled inside the
-// source's gate, on a loaded machine) is retried, as the host does; T0 still
-// lies between the two readings.
-async function establishAll(image: StorageImage, counts: () => number[], relationshipWord: (index: number) => number, control: Int32Array): Promise<{ cuts: Cut[][]; held: Relationship[] }> {
+// The image's drain bound is long (DRAIN_MS), so that an establish waits out
+// a copy worker descheduled inside the source's gate on a loaded machine
+// instead of failing: the writers wait at the frozen gate meanwhile, so few
+// writes fall between the two readings. (Retrying a timed-out drain from the
+// event loop, as the host does, lets them run between tries: thousands of
+// cuts to check.)
+function establishAll(image: StorageImage, counts: () => number[], relationshipWord: (index: number) => number, control: Int32Array): { cuts: Cut[][]; held: Relationship[] } {
   const held: Relationship[] = [];
   const cuts: Cut[][] = [];
   for (const [index, [source, target]] of PAIRS.entries()) {
     const before = counts();
-    const relationship = await image.drained(() => image.establish(source, target));
+    const relationship = image.establish(source, target);
     const after = counts();
     if (index > 0) {
       const exports = image.core.exports;
@@ -75,7 +80,7 @@ async function establishAll(image: StorageImage, counts: () => number[], relatio
 }
 
 async function establishWhileCopying(build: CoreBuild, seed: number): Promise<void> {
-  const image = new StorageImage({ model: "2107", workers: 2, progressIntervalMs: 5, build });
+  const image = new StorageImage({ model: "2107", workers: 2, progressIntervalMs: 5, build, waitTimeouts: { drain: DRAIN_MS } });
   const scratch = new StorageImage({ workers: 0 });
   try {
     scratch.createVolume({ id: "0000", capacity: SIZE / 512 });
@@ -90,7 +95,7 @@ async function establishWhileCopying(build: CoreBuild, seed: number): Promise<vo
     const counts = () => [1, 2].map((word) => Atomics.load(writers.control, word));
     const hits = () => [3, 4].map((word) => Atomics.load(writers.control, word));
     await until(() => counts().every((count) => count >= 5), "both writers have written");
-    const { cuts, held } = await establishAll(image, counts, (index) => writers.relationshipWordBase + index, writers.control);
+    const { cuts, held } = establishAll(image, counts, (index) => writers.relationshipWordBase + index, writers.control);
     await until(() => hits().every((count) => count >= HITS_MIN), "both writers met pending tracks");
     for (const relationship of held) assert.is(image.core.exports.rel_release_copy(relationship.slot), CoreCode.OK, `release the copy of ${relationship.id}`);
     await image.waitForCopy(undefined, { timeoutMs: 120_000 });
@@ -104,6 +109,9 @@ async function establishWhileCopying(build: CoreBuild, seed: number): Promise<vo
     PAIRS.forEach(([source, target], index) => {
       const sourceVolume = { seed: initialSeed(source), slot: slot(source), log: sources.log };
       const targetVolume = { seed: initialSeed(target), slot: slot(target), log: targets.log };
+      const [sourceCut, targetCut] = cuts[index];
+      const candidates = (sourceCut.after - sourceCut.before + 2) * (targetCut.after - targetCut.before + 2);
+      assert.ok(candidates <= CUTS_MAX, `establish of ${source}:${target} let ${candidates} cuts of the logs through, more than the ${CUTS_MAX} the check tries (seed ${seed})`);
       const mismatch = mismatchWithEveryCut(image.read(target, 0, SIZE), scratch, sourceVolume, targetVolume, cuts[index][0], cuts[index][1]);
       assert.is(mismatch, "", `target ${target} equals no T0 image of ${source} plus its own later writes (seed ${seed}): ${mismatch}`);
       scratch.writePattern("0000", 0, SIZE, sourceVolume.seed);

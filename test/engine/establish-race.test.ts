@@ -24,6 +24,9 @@ const PAIRS = [["1000", "1100"], ["1001", "1101"], ["1002", "1102"]];
 const DRAIN_MS = 10_000;
 const CUTS_MAX = 10_000; // candidate cuts a pair's check may try
 const HITS_MIN = 5; // writes per writer that must meet a pending track before the held copies go on
+// Between a writer's writes: fewer writes fall between the two readings
+// around an establish when the main thread is descheduled there.
+const WRITE_PAUSE_MICROS = 100;
 const baseSeed = testSeed();
 console.log(`establish-race seed ${baseSeed} (TZERO_SEED=${baseSeed} replays the data, not the interleaving)`);
 
@@ -91,7 +94,7 @@ async function establishWhileCopying(build: CoreBuild, seed: number): Promise<vo
     const writers = startWriters(image, build, [
       { jobs: jobs(0), mode: "overwrite", data: "pattern", seed: seed * 3 },
       { jobs: jobs(1), mode: "overwrite", data: "pattern", seed: seed * 5 },
-    ], 1_000_000, 0, PAIRS.length);
+    ], 1_000_000, WRITE_PAUSE_MICROS, PAIRS.length);
     const counts = () => [1, 2].map((word) => Atomics.load(writers.control, word));
     const hits = () => [3, 4].map((word) => Atomics.load(writers.control, word));
     await until(() => counts().every((count) => count >= 5), "both writers have written");

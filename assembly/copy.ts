@@ -260,6 +260,8 @@ function copy_claimed_word(rel: usize): i32 {
   // Held while still inside the gate, where the relationship cannot end: the
   // flag cannot land on a relationship established later in the same slot.
   if (copied < 0) atomic.or<u32>(rel + R_FLAGS, REL_COPY_HELD);
+  // Debug builds check the gate's promise above (compiled out of the release core).
+  if (!ASC_NO_ASSERT) assert(atomic.load<u32>(rel + R_GENERATION) == generation, "a relationship ended while a copy worker was inside its source's gate");
   gate_exit(source);
   return copied;
 }

@@ -8,7 +8,7 @@
 // header word per run of tracks (copy.ts).
 
 import { OK, E_BAD_ARGUMENT, E_NO_VOLUME, VOLUME_SLOT_MAX, V_STATE, V_TRACKS, VOLUME_FREE, H_ALLOC_LOCK, H_FAULT_ABORT, volume_at, base } from "./layout";
-import { lock, lock_allocator, unlock } from "./sync";
+import { lock, lock_allocator, unlock, LOCK_CONTENDED } from "./sync";
 import { track_lock } from "./volume";
 
 // Arms (1) or disarms (0) one abort: the next thread to copy track data
@@ -42,6 +42,15 @@ export function fault_release_track_lock(slot: u32, track: u32): i32 {
   if (addr == 0) return E_BAD_ARGUMENT;
   unlock(addr);
   return OK;
+}
+
+// 1 when another thread waits for a track lock that fault_hold_track_lock
+// holds (a waiter flags the lock contended before it sleeps), else 0: a test
+// then knows that thread is blocked inside its request, at that lock.
+export function fault_track_lock_waited(slot: u32, track: u32): i32 {
+  const addr = track_lock_of(slot, track);
+  if (addr == 0) return E_BAD_ARGUMENT;
+  return (atomic.load<i32>(addr) & LOCK_CONTENDED) != 0 ? 1 : 0;
 }
 
 export function fault_hold_allocator(): i32 {

@@ -35,7 +35,7 @@ export { set_wait_timeouts } from "./sync";
 export { alloc_failure } from "./alloc";
 export { io_written_before_failure } from "./io";
 export {
-  fault_arm_abort, fault_hold_track_lock, fault_release_track_lock, fault_hold_allocator, fault_release_allocator,
+  fault_arm_abort, fault_hold_track_lock, fault_release_track_lock, fault_track_lock_waited, fault_hold_allocator, fault_release_allocator,
 } from "./faults";
 
 // The constants the host mirrors (src/core/codes.ts), exported as globals so

@@ -25,10 +25,10 @@
 
 import {
   OK, E_RANGE, E_NO_VOLUME, E_UNUSABLE, E_TGTINHIBIT, E_BAD_ARGUMENT, E_LONG_BUSY,
-  TRACK_SHIFT, TRACK_SIZE, VOLUME_SLOT_MAX,
+  TRACK_SHIFT, TRACK_SIZE, VOLUME_SLOT_MAX, REL_SLOT_MAX,
   V_STATE, V_SIZE, V_TARGET_REL, V_SOURCE_HEAD,
   VOLUME_FREE, VOLUME_UNUSABLE,
-  R_FLAGS, R_SOURCE, R_TARGET, R_TRACKS, R_BITMAP, R_PENDING, R_NEXT_SOURCE,
+  R_FLAGS, R_SOURCE, R_TARGET, R_TRACKS, R_BITMAP, R_PENDING, R_NEXT_SOURCE, R_GENERATION,
   R_RECORD_SOURCE, R_RECORD_TARGET, REL_TGTINHIBIT, EXTENT_SHIFT, EXTENT_SIZE, EXTENT_LEAF_SHIFT, GROUP_SHIFT,
   volume_at, rel_at,
 } from "./layout";
@@ -64,6 +64,36 @@ function apply_write(destination: usize, volume_offset: u64, done: u64, length: 
 
 // @ts-ignore: decorator
 @inline function rel_of(link: u32): usize { return rel_at(link - 1); }
+
+// Debug builds check that the gate did its job: a request reads its volume's
+// relationship links once and relies on them until it returns, so they must
+// not change meanwhile (a freezer that went ahead with the request inside
+// would change them). The signature folds in the target relationship and the
+// chain of source relationships, each with its generation, so that a slot
+// withdrawn and reused meanwhile shows too. The release core compiles all of
+// this out (ASC_NO_ASSERT is a compile-time constant).
+function links_signature(volume: usize): u64 {
+  const target_link = atomic.load<u32>(volume + V_TARGET_REL);
+  let signature = <u64>target_link;
+  if (target_link != 0) signature ^= <u64>atomic.load<u32>(rel_of(target_link) + R_GENERATION) << 32;
+  let link = atomic.load<u32>(volume + V_SOURCE_HEAD);
+  for (let hops: u32 = 0; link != 0 && hops < REL_SLOT_MAX; hops++) {
+    const rel = rel_of(link);
+    signature = (signature * 0x100000001b3) ^ <u64>link ^ (<u64>atomic.load<u32>(rel + R_GENERATION) << 32);
+    link = atomic.load<u32>(rel + R_NEXT_SOURCE);
+  }
+  return signature;
+}
+
+// @ts-ignore: decorator
+@inline function links_before(volume: usize): u64 {
+  return ASC_NO_ASSERT ? 0 : links_signature(volume);
+}
+
+// @ts-ignore: decorator
+@inline function assert_links_unchanged(volume: usize, before: u64): void {
+  if (!ASC_NO_ASSERT) assert(links_signature(volume) == before, "a volume's relationship links changed while a request was inside its gate");
+}
 
 // Allocates everything the write may need before it changes anything, so a
 // full image fails the request cleanly instead of half-way.
@@ -197,6 +227,15 @@ export function write_held(slot: u32, offset: u64, length: u64, mode: u32, argum
   written_before_failure = 0;
   if (slot >= VOLUME_SLOT_MAX) return E_NO_VOLUME;
   const volume = volume_at(slot);
+  const links = links_before(volume);
+  const result = write_volume(volume, offset, length, mode, argument);
+  assert_links_unchanged(volume, links);
+  return result;
+}
+
+// Inlined, so that the release core has no extra call here.
+// @ts-ignore: decorator
+@inline function write_volume(volume: usize, offset: u64, length: u64, mode: u32, argument: u64): i32 {
   if (atomic.load<u32>(volume + V_STATE) == VOLUME_FREE) return E_NO_VOLUME;
   if (!in_range(volume, offset, length)) return E_RANGE;
   if (mode > WRITE_FILL) return E_BAD_ARGUMENT;
@@ -252,6 +291,15 @@ function apply_read(source: usize, done: u64, length: u32, mode: u32, destinatio
 export function read_held(slot: u32, offset: u64, length: u64, mode: u32, destination: usize): i32 {
   if (slot >= VOLUME_SLOT_MAX) return E_NO_VOLUME;
   const volume = volume_at(slot);
+  const links = links_before(volume);
+  const result = read_volume(volume, offset, length, mode, destination);
+  assert_links_unchanged(volume, links);
+  return result;
+}
+
+// Inlined, so that the release core has no extra call here.
+// @ts-ignore: decorator
+@inline function read_volume(volume: usize, offset: u64, length: u64, mode: u32, destination: usize): i32 {
   const state = atomic.load<u32>(volume + V_STATE);
   if (state == VOLUME_FREE) return E_NO_VOLUME;
   if (state == VOLUME_UNUSABLE) return E_UNUSABLE;

@@ -52,6 +52,7 @@ export interface CoreExports {
   fault_arm_abort(armed: number): void;
   fault_hold_track_lock(slot: number, track: number): number;
   fault_release_track_lock(slot: number, track: number): number;
+  fault_track_lock_waited(slot: number, track: number): number;
   fault_hold_allocator(): number;
   fault_release_allocator(): void;
   // assembly/increment.ts: FlashCopy V2 (src/engine/flash-v2.ts). Pending tracks, or < 0.

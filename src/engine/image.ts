@@ -558,7 +558,8 @@ export class StorageImage extends EventEmitter {
         this.emit("progress", { id: relationship.id, tracksLeft, trackCount: relationship.trackCount, bytesPerSecond: rate } satisfies ProgressEvent);
         continue;
       }
-      this.complete(relationship);
+      // One that could not end yet keeps the timer running, so that a later poll ends it.
+      if (!this.complete(relationship)) active++;
     }
     if (active === 0 && this.timer) {
       clearInterval(this.timer);
@@ -583,15 +584,19 @@ export class StorageImage extends EventEmitter {
     return sample.rate;
   }
 
-  private complete(relationship: Relationship): void {
+  // Marks a copied relationship synced and ends it unless it persists.
+  // False when it must end but could not yet: the withdraw's freeze found I/O
+  // that did not drain in time (or another freezer); the next poll tries again.
+  private complete(relationship: Relationship): boolean {
     if (relationship.syncedAt === null) relationship.syncedAt = new Date();
     this.emit("progress", { id: relationship.id, tracksLeft: 0, trackCount: relationship.trackCount, bytesPerSecond: 0 } satisfies ProgressEvent);
-    if (relationship.persist) return;
+    if (relationship.persist) return true;
     const code = this.core.exports.rel_withdraw(relationship.slot);
-    if (code < 0) return; // busy: the next poll tries again
+    if (code < 0) return false;
     this.forget(relationship);
     this.copiedIds.add(relationship.id);
     this.emit("copied", relationship);
+    return true;
   }
 
   // Resolves when the background copies of the given pairs (all, by default)

@@ -9,28 +9,12 @@ import { CopyPool } from "../../src/engine/copy-pool.js";
 import { coreModule, type CoreBuild } from "../../src/core/core.js";
 import { TRACK_SIZE } from "../../src/core/codes.js";
 import { Random, testSeed } from "../support/random.js";
-import type { WriteRecord } from "./fixtures/writer.js";
-import { startWriters, until, checkOneInstant } from "./writers.js";
+import { startWriters, until, checkOneInstant, mismatchWithEveryCut, replay } from "./writers.js";
 import { rangeChecksum } from "../../src/model/checksum.js";
 
 const MiB = 1 << 20;
 const baseSeed = testSeed();
 console.log(`concurrency seed ${baseSeed} (TZERO_SEED=${baseSeed} replays the data, not the interleaving)`);
-
-// Establish is one point in time, but the writers run through it: their
-// writes numbered below `before` (completed when establish began) are in the
-// T0 image, those from `after + 1` on (begun once establish had returned) are
-// not, and the few between may be either. The target must equal one of those
-// few cuts of the source's log, overlaid with the target writes after some cut
-// of the target's log. Candidates are rebuilt with the core's own pattern
-// writes on a volume of a scratch image.
-interface Cut { before: number; after: number }
-
-interface PatternVolume { seed: number; slot: number; log: readonly WriteRecord[] }
-
-function replay(scratch: StorageImage, writes: readonly WriteRecord[], slot: number, from: number, to = writes.length): void {
-  for (const write of writes.slice(from, to)) if (write.slot === slot) scratch.writePattern("0000", write.offset, write.length, write.seed);
-}
 
 const Thin = suite("background copy of a thin 2 TiB volume while threads write");
 Thin("should copy the written regions, settle the rest as zeros, and keep T0 plus the target's writes", async () => {
@@ -87,46 +71,6 @@ Thin("should copy the written regions, settle the rest as zeros, and keep T0 plu
   }
 });
 Thin.run();
-
-// Tracks where two images differ, for a failure message.
-function differingTracks(actual: Uint8Array, expected: Uint8Array): number[] {
-  const tracks: number[] = [];
-  for (let offset = 0; offset < actual.byteLength; offset += TRACK_SIZE) {
-    const end = offset + TRACK_SIZE;
-    if (Buffer.compare(actual.subarray(offset, end), expected.subarray(offset, end)) !== 0) tracks.push(offset / TRACK_SIZE);
-  }
-  return tracks;
-}
-
-// The writes of a log that cover one byte offset, "index@offset+length", for a failure message.
-function covering(log: readonly WriteRecord[], slot: number, offset: number): string {
-  return log.flatMap((write, index) => write.slot === slot && write.offset <= offset && offset < write.offset + write.length
-    ? [`${index}@${write.offset}+${write.length}`] : []).join(" ") || "none";
-}
-
-// "" when the target matches a cut; otherwise how it differs from the closest one.
-function mismatchWithEveryCut(actual: Uint8Array, scratch: StorageImage, source: PatternVolume, target: PatternVolume, sourceCut: Cut, targetCut: Cut): string {
-  const size = actual.byteLength;
-  let mismatch = "no cut to try";
-  let fewest = Infinity;
-  for (let sourceWrites = sourceCut.before; sourceWrites <= Math.min(sourceCut.after + 1, source.log.length); sourceWrites++) {
-    for (let targetWrites = targetCut.before; targetWrites <= Math.min(targetCut.after + 1, target.log.length); targetWrites++) {
-      scratch.writePattern("0000", 0, size, source.seed);
-      replay(scratch, source.log, source.slot, 0, sourceWrites);
-      replay(scratch, target.log, target.slot, targetWrites);
-      const expected = scratch.read("0000", 0, size);
-      if (Buffer.compare(actual, expected) === 0) return "";
-      const tracks = differingTracks(actual, expected);
-      if (tracks.length >= fewest) continue;
-      fewest = tracks.length;
-      let offset = tracks[0] * TRACK_SIZE;
-      while (actual[offset] === expected[offset]) offset++;
-      mismatch = `closest: ${sourceWrites} source writes in T0 (of ${sourceCut.before}..${sourceCut.after + 1}), target writes kept from ${targetWrites} (of ${targetCut.before}..${targetCut.after + 1}); ` +
-        `${tracks.length} tracks differ (${tracks.slice(0, 8).join(", ")}); the first byte that differs, ${offset}, is under source writes ${covering(source.log, source.slot, offset)} and target writes ${covering(target.log, target.slot, offset)}`;
-    }
-  }
-  return mismatch;
-}
 
 async function copyWhileWriting(build: CoreBuild, seed: number): Promise<void> {
   const image = new StorageImage({ model: "2107", workers: 0, progressIntervalMs: 5, build });

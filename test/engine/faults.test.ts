@@ -188,6 +188,29 @@ for (const build of BUILDS) {
     }
   });
 
+  Waits(`a copied pair whose end found I/O that did not drain should end at a later poll, once it drains (${build})`, async () => {
+    const image = new StorageImage({ workers: 0, build, progressIntervalMs: 5, waitTimeouts: { drain: 5 } });
+    try {
+      smallPair(image);
+      image.establish("1000", "1001");
+      assert.is(image.copyTracks("1000:1001", 0, TRACKS), TRACKS);
+      const stalled = stalledThread(image);
+      const source = image.volume("1000").slot;
+      assert.is(stalled.exports.io_begin(source), CoreCode.OK, "a request in flight on the source");
+      let completedPolls = 0;
+      image.on("progress", (event: { tracksLeft: number }) => {
+        if (event.tracksLeft === 0) completedPolls++;
+      });
+      await until(() => completedPolls >= 3, "polls find the copy complete again after a refused end", 20_000);
+      assert.ok(image.hasRelationship("1000:1001"), "it cannot end while the request is in flight");
+      stalled.exports.io_end(source);
+      await until(() => !image.hasRelationship("1000:1001"), "the pair ends by itself", 20_000);
+      await image.waitForCopy(["1000:1001"]);
+    } finally {
+      await image.close();
+    }
+  });
+
   Waits(`I/O at a volume frozen too long should fail with GATE_TIMEOUT, changing nothing (${build})`, async () => {
     const image = new StorageImage({ workers: 0, build, waitTimeouts: { gate: 20 } });
     try {

@@ -12,6 +12,7 @@ import type { WriterData, WriterJob, WriteRecord, WriterResult } from "./fixture
 export interface Writers {
   control: Int32Array;
   relationshipWordBase: number; // control words from here: 1 + a relationship's slot, per pair
+  threadIds: number[]; // each writer's core thread id
   done: Promise<WriterResult[]>;
 }
 
@@ -20,6 +21,7 @@ export interface WriterPlan {
   mode: WriterData["mode"];
   data?: WriterData["data"];
   seed: number;
+  lengthMax?: number; // bytes a write may span; 3 tracks unless given
 }
 
 // Control words: [0] stop, [1 + writer] writes done, [1 + writers + writer]
@@ -27,12 +29,13 @@ export interface WriterPlan {
 export function startWriters(image: StorageImage, build: CoreBuild, plans: WriterPlan[], writesMax = 1_000_000, pauseMicros = 0, relationshipWords = 0): Writers {
   const relationshipWordBase = 1 + 2 * plans.length;
   const control = new Int32Array(new SharedArrayBuffer(4 * (relationshipWordBase + relationshipWords)));
+  const threadIds = plans.map(() => image.threadIds.take());
   const done = Promise.all(plans.map((plan, index) => new Promise<WriterResult>((resolve, reject) => {
-    const threadId = image.threadIds.take();
+    const threadId = threadIds[index];
     const worker = new Worker(new URL("./fixtures/writer.js", import.meta.url), {
       workerData: {
         memory: image.memory, module: coreModule(build), threadId, jobs: plan.jobs, seed: plan.seed,
-        lengthMax: 3 * TRACK_SIZE, mode: plan.mode, data: plan.data, control: control.buffer, index, writesMax, pauseMicros, hitsWord: 1 + plans.length + index,
+        lengthMax: plan.lengthMax ?? 3 * TRACK_SIZE, mode: plan.mode, data: plan.data, control: control.buffer, index, writesMax, pauseMicros, hitsWord: 1 + plans.length + index,
       } satisfies WriterData,
     });
     let result: WriterResult | null = null;
@@ -46,7 +49,7 @@ export function startWriters(image: StorageImage, build: CoreBuild, plans: Write
       else resolve(result);
     });
   })));
-  return { control, relationshipWordBase, done };
+  return { control, relationshipWordBase, threadIds, done };
 }
 
 export async function until(condition: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
@@ -86,3 +89,122 @@ export function checkOneInstant(image: StorageImage, pairs: string[][], initial:
   assert.ok(outside > 0, "some writes happened after T0");
 }
 
+// Establish is one point in time, but the writers run through it: their
+// writes numbered below `before` (completed when establish began) are in the
+// T0 image, those from `after + 1` on (begun once establish had returned) are
+// not, and the few between may be either. The target must equal one of those
+// few cuts of the source's log, overlaid with the target writes after some cut
+// of the target's log. Candidates are rebuilt with the core's own pattern
+// writes on a volume of a scratch image.
+export interface Cut { before: number; after: number }
+
+export interface PatternVolume { seed: number; slot: number; log: readonly WriteRecord[] }
+
+export function replay(scratch: StorageImage, writes: readonly WriteRecord[], slot: number, from: number, to = writes.length): void {
+  for (const write of writes.slice(from, to)) if (write.slot === slot) scratch.writePattern("0000", write.offset, write.length, write.seed);
+}
+
+// Tracks where `actual`, from byte `start` on, differs from `expected`.
+function differingTracks(actual: Uint8Array, expected: Uint8Array, start = 0): number[] {
+  const tracks: number[] = [];
+  for (let offset = 0; offset < expected.byteLength; offset += TRACK_SIZE) {
+    const end = Math.min(offset + TRACK_SIZE, expected.byteLength);
+    if (Buffer.compare(actual.subarray(start + offset, start + end), expected.subarray(offset, end)) !== 0) tracks.push((start + offset) / TRACK_SIZE);
+  }
+  return tracks;
+}
+
+// The writes of a log that cover one byte offset, "index@offset+length", for a failure message.
+function covering(log: readonly WriteRecord[], slot: number, offset: number): string {
+  return log.flatMap((write, index) => write.slot === slot && write.offset <= offset && offset < write.offset + write.length
+    ? [`${index}@${write.offset}+${write.length}`] : []).join(" ") || "none";
+}
+
+type ByteRange = readonly [start: number, end: number];
+
+// The whole tracks under the writes of each log to its volume, as sorted,
+// merged byte ranges, clipped to the image's size.
+function trackRanges(logs: ReadonlyArray<readonly [writes: readonly WriteRecord[], slot: number]>, size: number): ByteRange[] {
+  const tracks = new Set<number>();
+  for (const [writes, slot] of logs) {
+    for (const write of writes) {
+      if (write.slot !== slot) continue;
+      const last = Math.floor((write.offset + write.length - 1) / TRACK_SIZE);
+      for (let track = Math.floor(write.offset / TRACK_SIZE); track <= last; track++) tracks.add(track);
+    }
+  }
+  const ranges: Array<[number, number]> = [];
+  for (const track of [...tracks].sort((a, b) => a - b)) {
+    const previous = ranges[ranges.length - 1];
+    if (previous !== undefined && previous[1] === track * TRACK_SIZE) previous[1] += TRACK_SIZE;
+    else ranges.push([track * TRACK_SIZE, (track + 1) * TRACK_SIZE]);
+  }
+  return ranges.map(([start, end]) => [start, Math.min(end, size)] as const);
+}
+
+// Replays the part of each write that falls in `range`: a pattern's bytes
+// depend only on the seed and the volume offset, so the part is exact.
+function replayWithin(scratch: StorageImage, writes: readonly WriteRecord[], slot: number, from: number, to: number, [start, end]: ByteRange): void {
+  for (const write of writes.slice(from, to)) {
+    if (write.slot !== slot) continue;
+    const low = Math.max(write.offset, start);
+    const high = Math.min(write.offset + write.length, end);
+    if (low < high) scratch.writePattern("0000", low, high - low, write.seed);
+  }
+}
+
+// The bytes of `range` of one candidate: the source's first `sourceWrites`
+// writes, then the target's writes from `targetWrites` on.
+function candidateWithin(scratch: StorageImage, source: PatternVolume, target: PatternVolume, sourceWrites: number, targetWrites: number, range: ByteRange): Uint8Array {
+  scratch.writePattern("0000", range[0], range[1] - range[0], source.seed);
+  replayWithin(scratch, source.log, source.slot, 0, sourceWrites, range);
+  replayWithin(scratch, target.log, target.slot, targetWrites, target.log.length, range);
+  return scratch.read("0000", range[0], range[1] - range[0]);
+}
+
+function describeMismatch(actual: Uint8Array, expectedAt: (offset: number) => number, tracks: readonly number[], source: PatternVolume, target: PatternVolume): string {
+  let offset = tracks[0] * TRACK_SIZE;
+  while (actual[offset] === expectedAt(offset)) offset++;
+  return `${tracks.length} tracks differ (${tracks.slice(0, 8).join(", ")}); the first byte that differs, ${offset}, is under source writes ${covering(source.log, source.slot, offset)} and target writes ${covering(target.log, target.slot, offset)}`;
+}
+
+// "" when the target matches a cut; otherwise how it differs from the closest one.
+// Candidates differ from each other only on the tracks of the writes that may
+// fall either side of a cut, so the whole image is compared once, with the
+// first candidate, and each candidate then only on those tracks.
+export function mismatchWithEveryCut(actual: Uint8Array, scratch: StorageImage, source: PatternVolume, target: PatternVolume, sourceCut: Cut, targetCut: Cut): string {
+  const size = actual.byteLength;
+  const sourceLast = Math.min(sourceCut.after + 1, source.log.length);
+  const targetLast = Math.min(targetCut.after + 1, target.log.length);
+  const cuts = `(of ${sourceCut.before}..${sourceCut.after + 1}), target writes kept from`;
+  scratch.writePattern("0000", 0, size, source.seed);
+  replay(scratch, source.log, source.slot, 0, sourceCut.before);
+  replay(scratch, target.log, target.slot, targetCut.before);
+  const first = scratch.read("0000", 0, size);
+  if (Buffer.compare(actual, first) === 0) return "";
+  const ranges = trackRanges([[source.log.slice(sourceCut.before, sourceLast), source.slot], [target.log.slice(targetCut.before, targetLast), target.slot]], size);
+  const inRanges = (track: number) => ranges.some(([start, end]) => track * TRACK_SIZE >= start && track * TRACK_SIZE < end);
+  const beyondEveryCut = differingTracks(actual, first).filter((track) => !inRanges(track));
+  if (beyondEveryCut.length > 0) {
+    return `no cut reaches the tracks that differ: with ${sourceCut.before} source writes in T0 ${cuts} ${targetCut.before} (of ${targetCut.before}..${targetCut.after + 1}), ` +
+      describeMismatch(actual, (offset) => first[offset], beyondEveryCut, source, target);
+  }
+  let mismatch = "no cut to try";
+  let fewest = Infinity;
+  for (let sourceWrites = sourceCut.before; sourceWrites <= sourceLast; sourceWrites++) {
+    for (let targetWrites = targetCut.before; targetWrites <= targetLast; targetWrites++) {
+      const expected = ranges.map((range) => candidateWithin(scratch, source, target, sourceWrites, targetWrites, range));
+      const tracks = ranges.flatMap((range, index) => differingTracks(actual, expected[index], range[0]));
+      if (tracks.length === 0) return "";
+      if (tracks.length >= fewest) continue;
+      fewest = tracks.length;
+      const expectedAt = (offset: number) => {
+        const index = ranges.findIndex(([start, end]) => offset >= start && offset < end);
+        return expected[index][offset - ranges[index][0]];
+      };
+      mismatch = `closest: ${sourceWrites} source writes in T0 ${cuts} ${targetWrites} (of ${targetCut.before}..${targetCut.after + 1}); ` +
+        describeMismatch(actual, expectedAt, tracks, source, target);
+    }
+  }
+  return mismatch;
+}

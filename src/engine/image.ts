@@ -473,6 +473,9 @@ export class StorageImage extends EventEmitter {
   }
 
   relationship(idText: string): Relationship {
+    // The common case, an ID as stored, skips parsing, as volume() does: copies look pairs up on every call.
+    const known = this.relationships.get(idText);
+    if (known) return known;
     const [sourceText, targetText, extra] = idText.split(":");
     if (targetText === undefined || extra !== undefined) {
       throw new EngineError("BAD_ARGUMENT", `FlashCopy pair ID ${idText} is not of the form SSSS:TTTT`);
@@ -784,15 +787,15 @@ export class StorageImage extends EventEmitter {
     this.checkOpen();
     const volume = this.volume(idText);
     this.checkRange(volume, offset, length);
-    const result = new Uint8Array(length);
     const exports = this.core.exports;
     const staging = this.core.staging();
     if (length <= STAGING_SIZE) {
       const code = exports.io_read(volume.slot, offset, length, this.core.stagingPointer);
       if (code !== CoreCode.OK) throw this.ioError(code, volume, "read");
-      result.set(staging.subarray(0, length));
-      return result;
+      // A copy in memory of its own (slice makes a plain ArrayBuffer), made only for a read that succeeded.
+      return staging.slice(0, length);
     }
+    const result = new Uint8Array(length);
     this.held(volume, "read", () => {
       for (let done = 0; done < length; done += STAGING_SIZE) {
         const chunk = Math.min(STAGING_SIZE, length - done);

@@ -232,7 +232,10 @@ Io("should write the caller's bytes whatever their alignment, in one staging buf
         const data = backing.subarray(shift, shift + length);
         const offset = (shift * 4099) % MiB;
         image.write("1000", offset, data);
-        assert.equal(image.read("1000", offset, length), data, `shift ${shift}, length ${length}`);
+        const read = image.read("1000", offset, length);
+        assert.equal(read, data, `shift ${shift}, length ${length}`);
+        // The caller's copy: plain memory, not a view of the image's shared memory.
+        assert.not.instance(read.buffer, SharedArrayBuffer);
       }
     }
   } finally {

@@ -15,6 +15,7 @@ import { CopyPool, type CopyFailure, type WorkerExit } from "./copy-pool.js";
 import { CopyFaults, type CopyFault, type FlashState } from "./copy-faults.js";
 import { ThreadIds } from "./threads.js";
 import { coreError, type Timeouts } from "./core-errors.js";
+import { fitsStaging, stage, STAGING_CHUNK } from "./staging.js";
 import { PoolTable, rankGroupOfLss, type ExtentPool } from "./pools.js";
 
 export type { CopyFault, FlashState, WorkerExit };
@@ -110,11 +111,6 @@ const STALLED_MS = 1000; // no track copied for this long: the rate is 0, not a 
 // A freeze that timed out draining I/O is retried from the event loop (drained()), this often, this long.
 const DRAIN_RETRY_MS = 20;
 const DRAIN_RETRY_TOTAL_MS = 20_000;
-// Host bytes sit in the staging buffer (itself 8-aligned) at their own
-// alignment modulo STAGING_ALIGN (write() says why); a longer write moves in
-// chunks that leave room for that shift.
-const STAGING_ALIGN = 8;
-const STAGING_CHUNK = STAGING_SIZE - STAGING_ALIGN;
 
 export class StorageImage extends EventEmitter {
   readonly id: string;
@@ -747,22 +743,14 @@ export class StorageImage extends EventEmitter {
     return `${usage.id} (${usage.allocatedExtents} of ${usage.capacityExtents} extents allocated)`;
   }
 
-  // The caller's bytes go into the staging buffer at the alignment modulo 8
-  // they have in their own buffer: V8 copies into shared memory (a relaxed
-  // copy, for SharedArrayBuffer) a word at a time only when source and
-  // destination agree modulo 8, and a byte at a time otherwise, ten times
-  // slower. The core copies from any address.
+  // The caller's bytes are staged at their own alignment (staging.ts says why).
   write(idText: string, offset: number, data: Uint8Array): void {
     this.checkOpen();
     const volume = this.volume(idText);
     this.checkRange(volume, offset, data.byteLength);
     const exports = this.core.exports;
-    const staging = this.core.staging();
-    const shift = data.byteOffset & (STAGING_ALIGN - 1);
-    const pointer = this.core.stagingPointer + shift;
-    if (shift + data.byteLength <= STAGING_SIZE) {
-      staging.set(data, shift);
-      const code = exports.io_write(volume.slot, offset, data.byteLength, pointer);
+    if (fitsStaging(data)) {
+      const code = exports.io_write(volume.slot, offset, data.byteLength, stage(this.core, data));
       if (code !== CoreCode.OK) throw this.writeError(code, volume, offset, data.byteLength);
       return;
     }
@@ -770,11 +758,9 @@ export class StorageImage extends EventEmitter {
     if (entered !== CoreCode.OK) throw this.ioError(entered, volume, "write");
     let failure: EngineError | null = null;
     try {
-      // Chunks of a multiple of 8 bytes keep every chunk at the same shift.
       for (let done = 0; done < data.byteLength && failure === null; done += STAGING_CHUNK) {
         const chunk = data.subarray(done, done + STAGING_CHUNK);
-        staging.set(chunk, shift);
-        const code = exports.io_write_held(volume.slot, offset + done, chunk.byteLength, pointer);
+        const code = exports.io_write_held(volume.slot, offset + done, chunk.byteLength, stage(this.core, chunk));
         if (code !== CoreCode.OK) failure = this.writeError(code, volume, offset, data.byteLength, done);
       }
     } finally {

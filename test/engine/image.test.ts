@@ -217,29 +217,3 @@ Rearm("should refuse a relationship without -record and change nothing", () => {
   }
 });
 Rearm.run();
-
-// write() puts the caller's bytes in the staging buffer at their own alignment
-// modulo 8, and a write longer than the buffer in chunks that leave room for it.
-const Io = suite("host writes from any position in the caller's buffer");
-Io("should write the caller's bytes whatever their alignment, in one staging buffer or several", () => {
-  const image = new StorageImage({ workers: 0 });
-  try {
-    image.createVolume({ id: "1000", capacity: (4 * MiB) / 512 });
-    // A byte pattern that differs at every shift: a misplaced chunk shows.
-    const backing = Uint8Array.from({ length: 3 * MiB }, (_, index) => (index * 131 + (index >> 11)) & 0xff);
-    for (let shift = 0; shift < 8; shift++) {
-      for (const length of [1, 7, 4096 + 5, MiB - 8 - shift, MiB - shift, MiB + 1, 2 * MiB + 13]) {
-        const data = backing.subarray(shift, shift + length);
-        const offset = (shift * 4099) % MiB;
-        image.write("1000", offset, data);
-        const read = image.read("1000", offset, length);
-        assert.equal(read, data, `shift ${shift}, length ${length}`);
-        // The caller's copy: plain memory, not a view of the image's shared memory.
-        assert.not.instance(read.buffer, SharedArrayBuffer);
-      }
-    }
-  } finally {
-    void image.close();
-  }
-});
-Io.run();

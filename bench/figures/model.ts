@@ -188,9 +188,8 @@ export const modelSuite: Suite = {
       compareVolumes(engine.api, reference.api, layout);
       const engineRate = chunk / (median(engineMs) / 1000);
       const modelRate = chunk / (median(modelMs) / 1000);
-      // Each round times both sides on one list back to back: the ratio is taken
-      // per round and the median reported, so a burst of load spoils one round.
-      const ratios = modelMs.map((ms, index) => ms / engineMs[index]);
+      // Per round, as both sides ran the same operations back to back.
+      const ratios = modelMs.map((ms, round) => ms / engineMs[round]);
       const ratio = median(ratios);
       const copiedMiB = ((engine.copiedTracks - copiedBefore) * TRACK_SIZE) / MiB / rounds;
       return [{

@@ -16,6 +16,7 @@ import { CopyPool, type CopyFailure, type WorkerExit } from "./copy-pool.js";
 import { CopyFaults, type CopyFault, type FlashState } from "./copy-faults.js";
 import { ThreadIds } from "./threads.js";
 import { coreError, type Timeouts } from "./core-errors.js";
+import { fitsStaging, stage, STAGING_CHUNK } from "./staging.js";
 import { PoolTable, rankGroupOfLss, type ExtentPool } from "./pools.js";
 
 export type { CopyFault, FlashState, WorkerExit };
@@ -472,7 +473,7 @@ export class StorageImage extends EventEmitter {
 
   relationship(idText: string): Relationship {
     // An ID already in its canonical form is a key of the map: no parse
-    // needed (a scan of pending tracks asks once per batch).
+    // needed (a scan of pending tracks asks once per batch, copies on every call).
     const known = this.relationships.get(idText);
     if (known) return known;
     const [sourceText, targetText, extra] = idText.split(":");
@@ -770,15 +771,14 @@ export class StorageImage extends EventEmitter {
     return `${usage.id} (${usage.allocatedExtents} of ${usage.capacityExtents} extents allocated)`;
   }
 
+  // The caller's bytes are staged at their own alignment (staging.ts says why).
   write(idText: string, offset: number, data: Uint8Array): void {
     this.checkOpen();
     const volume = this.volume(idText);
     this.checkRange(volume, offset, data.byteLength);
     const exports = this.core.exports;
-    const staging = this.core.staging();
-    if (data.byteLength <= STAGING_SIZE) {
-      staging.set(data);
-      const code = exports.io_write(volume.slot, offset, data.byteLength, this.core.stagingPointer);
+    if (fitsStaging(data)) {
+      const code = exports.io_write(volume.slot, offset, data.byteLength, stage(this.core, data));
       if (code !== CoreCode.OK) throw this.writeError(code, volume, offset, data.byteLength);
       return;
     }
@@ -786,10 +786,9 @@ export class StorageImage extends EventEmitter {
     if (entered !== CoreCode.OK) throw this.ioError(entered, volume, "write");
     let failure: EngineError | null = null;
     try {
-      for (let done = 0; done < data.byteLength && failure === null; done += STAGING_SIZE) {
-        const chunk = data.subarray(done, done + STAGING_SIZE);
-        staging.set(chunk);
-        const code = exports.io_write_held(volume.slot, offset + done, chunk.byteLength, this.core.stagingPointer);
+      for (let done = 0; done < data.byteLength && failure === null; done += STAGING_CHUNK) {
+        const chunk = data.subarray(done, done + STAGING_CHUNK);
+        const code = exports.io_write_held(volume.slot, offset + done, chunk.byteLength, stage(this.core, chunk));
         if (code !== CoreCode.OK) failure = this.writeError(code, volume, offset, data.byteLength, done);
       }
     } finally {
@@ -802,15 +801,15 @@ export class StorageImage extends EventEmitter {
     this.checkOpen();
     const volume = this.volume(idText);
     this.checkRange(volume, offset, length);
-    const result = new Uint8Array(length);
     const exports = this.core.exports;
     const staging = this.core.staging();
     if (length <= STAGING_SIZE) {
       const code = exports.io_read(volume.slot, offset, length, this.core.stagingPointer);
       if (code !== CoreCode.OK) throw this.ioError(code, volume, "read");
-      result.set(staging.subarray(0, length));
-      return result;
+      // A copy in memory of its own (slice makes a plain ArrayBuffer), made only for a read that succeeded.
+      return staging.slice(0, length);
     }
+    const result = new Uint8Array(length);
     this.held(volume, "read", () => {
       for (let done = 0; done < length; done += STAGING_SIZE) {
         const chunk = Math.min(STAGING_SIZE, length - done);

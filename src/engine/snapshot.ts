@@ -24,6 +24,7 @@ import {
 } from "../core/codes.js";
 import { EngineError } from "./errors.js";
 import { coreError } from "./core-errors.js";
+import { stage, STAGING_CHUNK } from "./staging.js";
 import { parseVolumeId, lssOf, pairId } from "./ids.js";
 import { checkEstablish, type VolumeFacts } from "./rules.js";
 import type { StorageImage, Volume, Relationship } from "./image.js";
@@ -388,11 +389,10 @@ export function writeVolumeTracks(image: StorageImage, volumeId: string, firstTr
   if (!Number.isInteger(firstTrack) || firstTrack < 0 || offset + data.byteLength > volume.sizeBytes) {
     throw new EngineError("OUT_OF_RANGE", `volume ${volume.id}: ${data.byteLength} bytes from track ${firstTrack} lie beyond its end (${volume.sizeBytes} bytes)`);
   }
-  const staging = image.core.staging();
-  for (let done = 0; done < data.byteLength; done += STAGING_SIZE) {
-    const chunk = data.subarray(done, done + STAGING_SIZE);
-    staging.set(chunk);
-    const code = image.core.exports.raw_write(volume.slot, offset + done, chunk.byteLength, image.core.stagingPointer);
+  // Staged at their own alignment (staging.ts): a state file's track data lies at odd offsets in its frames.
+  for (let done = 0; done < data.byteLength; done += STAGING_CHUNK) {
+    const chunk = data.subarray(done, done + STAGING_CHUNK);
+    const code = image.core.exports.raw_write(volume.slot, offset + done, chunk.byteLength, stage(image.core, chunk));
     if (code !== CoreCode.OK) throw coreError(code, `restore the data of volume ${volume.id}`);
   }
 }

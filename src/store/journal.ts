@@ -198,7 +198,13 @@ export class Journal<S, R> {
     this.flushScheduled = true;
     queueMicrotask(() => {
       this.flushScheduled = false;
-      if (this.flushing === null && !this.paused) this.flushing = this.flush().finally(() => { this.flushing = null; });
+      if (this.flushing !== null || this.paused) return;
+      // Appends whose callers woke up on the last batch's acknowledgement
+      // found this flush still running: the next one picks them up.
+      this.flushing = this.flush().finally(() => {
+        this.flushing = null;
+        if (this.pending.length > 0) this.scheduleFlush();
+      });
     });
   }
 

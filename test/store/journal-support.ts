@@ -99,12 +99,20 @@ export function recordingFileSystem(directory: string, before: (operation: Opera
   return { fileSystem, log };
 }
 
-// The operations that change files, as text: "open .journal-1.TMP wx", "rename .journal-1.TMP → journal-1.tzj"...
+// The operations that change files or make them durable, as text ("open
+// .journal-1.TMP wx", "rename .journal-1.TMP → journal-1.tzj"): reads of files
+// and the lock file's own steps are left out.
 export function changes(log: readonly Operation[]): string[] {
-  return log
-    .filter((operation) => operation.name !== "list" && !(operation.name === "open" && operation.flags === "r" && operation.path !== "."))
-    .filter((operation) => !(operation.path === "lock"))
-    .map((operation) => `${operation.name} ${operation.path}${operation.flags ? ` ${operation.flags}` : ""}${operation.to ? ` → ${operation.to}` : ""}`);
+  const reading = new Set<string>();
+  const kept: string[] = [];
+  for (const operation of log) {
+    if (operation.name === "open" && operation.flags === "r" && operation.path !== ".") reading.add(operation.path);
+    if (operation.name === "open" && operation.flags !== "r") reading.delete(operation.path);
+    const readOnly = reading.has(operation.path) && (operation.name === "open" || operation.name === "close");
+    if (operation.name === "list" || operation.path === "lock" || readOnly) continue;
+    kept.push(`${operation.name} ${operation.path}${operation.flags ? ` ${operation.flags}` : ""}${operation.to ? ` → ${operation.to}` : ""}`);
+  }
+  return kept;
 }
 
 export function ioFailure(what: string): Error {

@@ -74,7 +74,7 @@ export class Sessions {
     }
     if (now - session.lastUsedAt >= this.idleMs) {
       this.sessions.delete(key);
-      throw new UserError("TOKEN_IDLE", `the session of ${session.user} was idle for ${formatDuration(now - session.lastUsedAt)}, more than ${formatDuration(this.idleMs)}: log in again`, "token");
+      throw new UserError("TOKEN_IDLE", `the session of ${session.user} was idle for ${formatDuration(now - session.lastUsedAt)} (sessions idle out after ${formatDuration(this.idleMs)}): log in again`, "token");
     }
     session.lastUsedAt = now;
     return { ...session };

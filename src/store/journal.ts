@@ -98,11 +98,11 @@ export async function openJournal<S, R>(directory: string, options: JournalOptio
 }
 
 export class Journal<S, R> {
-  report!: OpenReport;
-  state: S; // every acknowledged record applied
-  sequence: number; // the last acknowledged record's
-  appends = 0; // records acknowledged since open
-  fsyncs = 0; // fsyncs of segments since open (group commit: fewer than appends)
+  report!: OpenReport; // set once by openJournal
+  private durableState: S; // every acknowledged record applied
+  private durableSequence: number; // the last acknowledged record's
+  private appendCount = 0;
+  private fsyncCount = 0;
   private head: S; // every accepted record applied, acknowledged or not
   private headSequence: number;
   private currentTerm: number;
@@ -127,10 +127,30 @@ export class Journal<S, R> {
     loaded: LoadedDirectory<S>,
     private readonly options: JournalOptions<S, R>,
   ) {
-    this.state = this.head = loaded.state;
-    this.sequence = this.headSequence = loaded.sequence;
+    this.durableState = this.head = loaded.state;
+    this.durableSequence = this.headSequence = loaded.sequence;
     this.journalId = loaded.journalId;
     this.currentTerm = Math.max(options.term ?? 0, loaded.term, 1);
+  }
+
+  // The state with every acknowledged record applied.
+  get state(): S {
+    return this.durableState;
+  }
+
+  // The last acknowledged sequence (0: none yet).
+  get sequence(): number {
+    return this.durableSequence;
+  }
+
+  // Records acknowledged since open.
+  get appends(): number {
+    return this.appendCount;
+  }
+
+  // Fsyncs of segments since open: fewer than appends when appends shared them.
+  get fsyncs(): number {
+    return this.fsyncCount;
   }
 
   get term(): number {
@@ -222,10 +242,10 @@ export class Journal<S, R> {
         return;
       }
       this.position += bytes.byteLength;
-      this.fsyncs++;
-      this.appends += batch.length;
-      this.sequence = batch[batch.length - 1].sequence;
-      this.state = batch[batch.length - 1].state;
+      this.fsyncCount++;
+      this.appendCount += batch.length;
+      this.durableSequence = batch[batch.length - 1].sequence;
+      this.durableState = batch[batch.length - 1].state;
       for (const entry of batch) entry.resolve(entry.sequence);
     }
   }

@@ -3,6 +3,10 @@
 // whose process no longer exists (killed with kill -9) is stale: it is
 // removed and taken, and the open reports whose it was.
 //
+// A lock that names this process's own pid is this process's only if it
+// also names this process's start time: a server restarted in a container
+// often gets the pid its killed predecessor had.
+//
 // The lock guards against a second server started by mistake, not against
 // two started in the same instant over a stale lock: both could find it
 // stale, and the later one remove the lock the earlier one just made. The
@@ -40,10 +44,10 @@ export async function acquireLock(fileSystem: JournalFileSystem, directory: stri
       return { path, stalePid };
     }
     const owner = await lockOwner(fileSystem, path);
-    if (owner !== null && alive(owner)) {
-      throw new StoreError("LOCKED", `${directory} is in use by process ${owner} (its lock file ${path} names it); stop that server first`, { file: path });
+    if (owner !== null && isLive(owner, alive)) {
+      throw new StoreError("LOCKED", `${directory} is in use by process ${owner.pid} (its lock file ${path} names it); stop that server first`, { file: path });
     }
-    stalePid = owner ?? -1;
+    stalePid = owner?.pid ?? -1;
     await unlinkIfPresent(fileSystem, path);
   }
   throw new StoreError("LOCKED", `${directory}: another process took the lock ${path} while this one removed a stale lock`, { file: path });
@@ -67,7 +71,7 @@ async function createLock(fileSystem: JournalFileSystem, path: string): Promise<
     throw new StoreError("IO_ERROR", `cannot create the lock file ${path}: ${(cause as Error).message}`, { file: path, cause });
   }
   try {
-    const text = new TextEncoder().encode(`${process.pid}\n`);
+    const text = new TextEncoder().encode(`${process.pid} ${START_TIME}\n`);
     if (await fileSystem.write(fd, text, 0) !== text.byteLength) throw new Error("short write");
     await fileSystem.fsync(fd);
   } catch (cause) {
@@ -81,14 +85,27 @@ async function createLock(fileSystem: JournalFileSystem, path: string): Promise<
 
 async function checkOwnLock(fileSystem: JournalFileSystem, path: string): Promise<void> {
   const owner = await lockOwner(fileSystem, path);
-  if (owner !== process.pid) {
-    throw new StoreError("LOCKED", `the lock file ${path} was taken by process ${owner} while this one made it`, { file: path });
+  if (owner === null || owner.pid !== process.pid || owner.startTime !== START_TIME) {
+    throw new StoreError("LOCKED", `the lock file ${path} was taken by process ${owner?.pid ?? "unknown"} while this one made it`, { file: path });
   }
 }
 
-// The pid a lock file names; null when it names none (empty or garbage: its
+interface LockOwner {
+  pid: number;
+  startTime: number | null; // ms since 1970 when its process started
+}
+
+// This process's start, as the lock records it.
+const START_TIME = Math.round(performance.timeOrigin);
+
+function isLive(owner: LockOwner, alive: (pid: number) => boolean): boolean {
+  if (owner.pid === process.pid) return owner.startTime === START_TIME;
+  return alive(owner.pid);
+}
+
+// Whose a lock file is; null when it names nobody (empty or garbage: its
 // maker died between creating and writing it) or when it has just gone.
-async function lockOwner(fileSystem: JournalFileSystem, path: string): Promise<number | null> {
+async function lockOwner(fileSystem: JournalFileSystem, path: string): Promise<LockOwner | null> {
   let bytes: Uint8Array;
   try {
     bytes = await readWholeFile(fileSystem, path);
@@ -96,8 +113,9 @@ async function lockOwner(fileSystem: JournalFileSystem, path: string): Promise<n
     if (error instanceof StoreError && (error.cause as NodeJS.ErrnoException | undefined)?.code === "ENOENT") return null;
     throw error;
   }
-  const text = new TextDecoder().decode(bytes).trim();
-  return /^[1-9]\d{0,9}$/.test(text) ? Number(text) : null;
+  const match = /^([1-9]\d{0,9})(?: (\d{1,16}))?$/.exec(new TextDecoder().decode(bytes).trim());
+  if (match === null) return null;
+  return { pid: Number(match[1]), startTime: match[2] === undefined ? null : Number(match[2]) };
 }
 
 async function unlinkIfPresent(fileSystem: JournalFileSystem, path: string): Promise<void> {

@@ -319,9 +319,21 @@ Journals("should refuse a second open of a directory in use, and take over the l
   const reopened = await open();
   assert.is(reopened.report.staleLockPid, dead);
   assert.equal(reopened.state.values, [1]);
-  assert.is(readFileSync(join(directory, "lock"), "utf8"), `${process.pid}\n`);
+  assert.match(readFileSync(join(directory, "lock"), "utf8"), new RegExp(`^${process.pid} \\d+\n$`));
   await reopened.close();
   assert.not.ok(existsSync(join(directory, "lock")), "close removes the lock");
+});
+
+Journals("should take over a lock naming this process's pid but another start: a predecessor's in a restarted container", async () => {
+  await journalOf(1);
+  writeFileSync(join(directory, "lock"), `${process.pid} 1000\n`);
+  const journal = await open();
+  assert.is(journal.report.staleLockPid, process.pid);
+  await journal.close();
+  writeFileSync(join(directory, "lock"), "");
+  const afterEmpty = await open();
+  assert.is(afterEmpty.report.staleLockPid, -1, "an empty lock (its maker died before writing it) is stale");
+  await afterEmpty.close();
 });
 
 Journals("should refuse appends after close, and a term that goes down", async () => {

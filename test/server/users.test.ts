@@ -48,7 +48,8 @@ Commands("should create a user whose temporary password must be changed, and lis
 
 Commands("should refuse every bad mkuser input with an error naming it, and produce nothing", async () => {
   const before = structuredClone(state);
-  const site = await withUser(state, "watcher", "monitor");
+  const watched = await withUser(state, "watcher", "monitor");
+  const site = applyUserRecord(watched, await mkuser(watched, "admin", { name: "newadmin", password: "Temp0rary", groups: "admin" }, config));
   const cases: [Parameters<typeof mkuser>[2], string, Parameters<typeof rejectsWithUser>[1], RegExp][] = [
     [{ name: "", password: "Temp0rary", groups: "monitor" }, "admin", "BAD_NAME", /user name is required/],
     [{ name: "seventeen_chars_x", password: "Temp0rary", groups: "monitor" }, "admin", "BAD_NAME", /17 characters/],
@@ -62,6 +63,7 @@ Commands("should refuse every bad mkuser input with an error naming it, and prod
     [{ name: "admin", password: "Temp0rary", groups: "monitor" }, "admin", "USER_EXISTS", /exists already/],
     [{ name: "bob", password: "Temp0rary", groups: "monitor" }, "watcher", "NOT_AUTHORIZED", /may not run security commands/],
     [{ name: "bob", password: "Temp0rary", groups: "monitor" }, "nobody", "NO_SUCH_USER", /no user named "nobody"/],
+    [{ name: "bob", password: "Temp0rary", groups: "monitor" }, "newadmin", "PASSWORD_EXPIRED", /set a new one with chuser -pw/],
   ];
   for (const [input, actor, code, message] of cases) {
     const error = await rejectsWithUser(mkuser(site, actor, input, config), code);

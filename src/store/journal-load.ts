@@ -13,7 +13,6 @@
 
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { Unpackr } from "msgpackr";
 import { FrameBuffer } from "./frame-buffer.js";
 import { StoreError } from "./errors.js";
 import type { JournalFileSystem } from "./file-system.js";
@@ -147,11 +146,9 @@ Promise<{ snapshot: LoadedSnapshot<S> | null; skipped: { file: string; error: St
   return { snapshot: null, skipped };
 }
 
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
-
 function decode(reader: JournalFileReader, payload: Uint8Array, offset: number, what: string): unknown {
   try {
-    return unpackr.unpack(payload);
+    return reader.unpackr.unpack(payload);
   } catch (cause) {
     throw new StoreError("NOT_MSGPACK", `${reader.file}: ${what} at byte ${offset} is not one msgpack value: ${(cause as Error).message}`, { file: reader.file, offset, cause });
   }

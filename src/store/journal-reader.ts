@@ -5,6 +5,7 @@
 // flipped bit anywhere is CHECKSUM_MISMATCH, and every error names the file
 // and the byte offset of the frame at fault.
 
+import { Unpackr } from "msgpackr";
 import type { FrameBuffer } from "./frame-buffer.js";
 import { StoreError, type StoreErrorCode } from "./errors.js";
 import type { StoreFileSystem } from "./file-system.js";
@@ -24,6 +25,7 @@ export interface JournalFrame {
 
 export class JournalFileReader {
   private position = JOURNAL_PREAMBLE_SIZE;
+  readonly unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true }); // one per file: no state shared between loads
   journalId = 0n;
 
   constructor(

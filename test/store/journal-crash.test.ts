@@ -1,5 +1,5 @@
 // Crash safety of the journal: a child process appending from 1, 8 or 64
-// concurrent loops (with snapshots now and then) is killed with SIGKILL at
+// concurrent loops (records of a few bytes to 64 KiB, snapshots now and then) is killed with SIGKILL at
 // random moments, over and over, in one directory. After each kill the
 // journal must open with every record the child saw acknowledged, in order,
 // without a gap, and the dead child's lock taken over.
@@ -17,10 +17,11 @@ const seed = testSeed();
 console.log(`journal crash seed: ${seed} (replay with TZERO_SEED=${seed})`);
 
 const CHILD = fileURLToPath(new URL("./fixtures/journal-append-loop.js", import.meta.url));
-const ROUNDS = 10;
+const ROUNDS = 12;
 const KILL_DELAY_MS_MAX = 200;
 const APPENDERS = [1, 8, 64];
 const SNAPSHOT_EVERY = [7, 100, 1_000_000];
+const PADDING_BYTES = [0, 256, 64 * 1024];
 
 interface Killed {
   pid: number;
@@ -28,9 +29,16 @@ interface Killed {
   acked: number[]; // sequences it saw acknowledged
 }
 
-function runAndKill(directory: string, appenders: number, snapshotEvery: number, delayMs: number): Promise<Killed> {
+interface ChildOptions {
+  appenders: number;
+  snapshotEvery: number;
+  paddingBytes: number;
+}
+
+function runAndKill(directory: string, options: ChildOptions, delayMs: number): Promise<Killed> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, directory, String(appenders), String(snapshotEvery)], { stdio: ["ignore", "pipe", "pipe"] });
+    const argv = [CHILD, directory, String(options.appenders), String(options.snapshotEvery), String(options.paddingBytes)];
+    const child = spawn(process.execPath, argv, { stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     let errors = "";
     let timer: NodeJS.Timeout | undefined;
@@ -70,10 +78,9 @@ Crash("should hold every acknowledged record, in order, after each of many kills
   let tornTails = 0;
   try {
     for (let round = 0; round < ROUNDS; round++) {
-      const appenders = random.pick(APPENDERS);
-      const snapshotEvery = random.pick(SNAPSHOT_EVERY);
-      const killed = await runAndKill(directory, appenders, snapshotEvery, random.int(0, KILL_DELAY_MS_MAX));
-      const where = `round ${round} (${appenders} appenders, snapshot every ${snapshotEvery}, seed ${seed})`;
+      const options = { appenders: random.pick(APPENDERS), snapshotEvery: random.pick(SNAPSHOT_EVERY), paddingBytes: random.pick(PADDING_BYTES) };
+      const killed = await runAndKill(directory, options, random.int(0, KILL_DELAY_MS_MAX));
+      const where = `round ${round} (${JSON.stringify(options)}, seed ${seed})`;
       assert.is(killed.openedAt, durable, `${where}: the child opened what the last reopen found`);
       const journal = await openJournal(directory, tallyOptions());
       const highest = Math.max(durable, ...killed.acked);

@@ -31,8 +31,9 @@
 // so a record copied in from another server's journal, moved, or a snapshot
 // frame passed off as a record fails its checksum.
 //
-// A segment's payloads are msgpack values, one record each, with consecutive
-// sequence numbers starting at F and terms that never decrease. A snapshot's
+// A segment's payloads are entries, one per append: a msgpack array of the
+// records of one command (usually one), applied together or not at all. They
+// have consecutive sequence numbers starting at F and terms that never decrease. A snapshot's
 // frame 0 holds a msgpack SnapshotHeader; frames 1 .. chunks hold, in order,
 // the bytes of the msgpack encoding of the state, cut in pieces of at most
 // SNAPSHOT_CHUNK_MAX bytes, so a state of any size fits in bounded frames.

@@ -48,7 +48,7 @@ export interface LoadedDirectory<S> {
   term: number;
   snapshot: { file: string; sequence: number } | null;
   skippedSnapshots: { file: string; code: string; message: string }[];
-  replayed: number; // records applied after the snapshot
+  replayed: number; // entries applied after the snapshot
   segments: SegmentFile[]; // every segment present, by first sequence
   covered: SegmentFile[]; // segments wholly covered by the snapshot (removable)
   append: { segment: SegmentFile; end: number } | null; // where the next record goes, if the last segment can take it
@@ -226,7 +226,7 @@ class SegmentReplay<S, R> {
       if (frame.term < this.term) throw reader.fail("BAD_RECORD", `the record at byte ${frame.offset} has term ${frame.term}, lower than ${this.term} before it`, frame.offset);
       this.term = frame.term;
       if (frame.sequence > this.sequence) {
-        this.applyRecord(reader, decode(reader, frame.payload, frame.offset, `record ${frame.sequence}`) as R, frame.offset);
+        this.applyEntry(reader, decode(reader, frame.payload, frame.offset, `entry ${frame.sequence}`), frame.offset);
         this.sequence = frame.sequence;
       }
       expected++;
@@ -260,9 +260,11 @@ class SegmentReplay<S, R> {
     }
   }
 
-  private applyRecord(reader: JournalFileReader, record: R, offset: number): void {
+  // An entry is the list of records of one append: applied all, or refused.
+  private applyEntry(reader: JournalFileReader, entry: unknown, offset: number): void {
+    if (!Array.isArray(entry) || entry.length === 0) throw reader.fail("BAD_RECORD", `the entry at byte ${offset} is not a list of records`, offset);
     try {
-      this.state = this.replay.apply(this.state, record);
+      this.state = (entry as R[]).reduce((next, record) => this.replay.apply(next, record), this.state);
       this.applied++;
     } catch (cause) {
       throw new StoreError("BAD_RECORD", `${reader.file}: the record at byte ${offset} does not apply: ${(cause as Error).message}`, { file: reader.file, offset, cause });

@@ -6,9 +6,10 @@
 //     snapshot and replays every record after it through `apply`
 //     (journal-load.ts). A torn last record is cut off and reported; any other
 //     damage is refused with a StoreError naming the file and the offset.
-//   journal.append(record) → Promise<sequence>
-//     Applies the record to the head state (apply throws: rejected, nothing
-//     changed), writes it and resolves once it is fsynced. Appends made while
+//   journal.append(record) → Promise<sequence>, journal.appendAll(records) → Promise<sequence>
+//     Applies the record (or the records of one command, which become one
+//     entry: all or nothing) to the head state (apply throws: rejected,
+//     nothing changed), writes it and resolves once it is fsynced. Appends made while
 //     a write is in flight share the next write and fsync (group commit).
 //   journal.state, journal.sequence
 //     The state with every acknowledged record applied, and the last
@@ -55,7 +56,7 @@ export interface OpenReport {
   journalId: string; // 16 hex digits
   snapshot: { file: string; sequence: number } | null;
   skippedSnapshots: { file: string; code: string; message: string }[]; // newer ones that did not load
-  replayed: number; // records applied after the snapshot
+  replayed: number; // entries (appends) applied after the snapshot
   sequence: number;
   tornTail: TornTail | null; // the torn last record cut off, if there was one
   staleLockPid: number | null; // the dead process whose lock was taken over (-1: an unreadable lock)
@@ -100,7 +101,7 @@ export async function openJournal<S, R>(directory: string, options: JournalOptio
 export class Journal<S, R> {
   report!: OpenReport; // set once by openJournal
   private durableState: S; // every acknowledged record applied
-  private durableSequence: number; // the last acknowledged record's
+  private durableSequence: number; // the last acknowledged entry's
   private appendCount = 0;
   private fsyncCount = 0;
   private head: S; // every accepted record applied, acknowledged or not
@@ -185,13 +186,20 @@ export class Journal<S, R> {
   }
 
   append(record: R): Promise<number> {
+    return this.appendAll([record]);
+  }
+
+  // The records of one command, as one journal entry: replayed all together
+  // or (torn off, or refused) not at all.
+  appendAll(records: readonly R[]): Promise<number> {
     if (this.failure !== null) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new StoreError("CLOSED", `the journal in ${this.directory} is closed`, { file: this.directory }));
+    if (records.length === 0) return Promise.reject(new StoreError("BAD_ARGUMENT", "an append needs at least one record", { file: this.directory }));
     let state: S;
     let frame: Uint8Array;
     try {
-      state = this.options.apply(this.head, record);
-      frame = this.encode(record, this.headSequence + 1);
+      state = records.reduce((next, record) => this.options.apply(next, record), this.head);
+      frame = this.encode(records, this.headSequence + 1);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -203,10 +211,11 @@ export class Journal<S, R> {
     });
   }
 
-  private encode(record: R, sequence: number): Uint8Array {
-    const payload = this.packr.pack(record);
+  private encode(records: readonly R[], sequence: number): Uint8Array {
+    const payload = this.packr.pack(records);
     if (payload.byteLength > RECORD_BYTES_MAX) {
-      throw new StoreError("BAD_ARGUMENT", `the record is ${payload.byteLength} bytes encoded, more than a journal record holds (${RECORD_BYTES_MAX})`, { file: this.directory });
+      const what = records.length === 1 ? "the record is" : `the ${records.length} records are`;
+      throw new StoreError("BAD_ARGUMENT", `${what} ${payload.byteLength} bytes encoded, more than a journal entry holds (${RECORD_BYTES_MAX})`, { file: this.directory });
     }
     return encodeFrame(this.buffer, sequence, this.currentTerm, payload, recordKey(this.journalId, sequence));
   }

@@ -5,7 +5,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { join } from "node:path";
 import { openJournal } from "../../src/store/index.js";
-import { applyUserRecord, emptyUsers, firstStart, mkuser, authenticate, lsuser, findUser, type UsersState, type UserRecord } from "../../src/server/users.js";
+import { applyUserRecord, emptyUsers, firstStart, mkuser, chuser, authenticate, lsuser, findUser, type UsersState, type UserRecord } from "../../src/server/users.js";
 import { temporaryDirectory } from "../store/support.js";
 import { config, rejectsWithUser } from "./support.js";
 
@@ -32,11 +32,17 @@ Journaled("should bring the same users back after a reopen, and after a snapshot
     await reopened.append(duplicate);
     await rejectsWithUser(reopened.append(duplicate), "BAD_RECORD");
     assert.is(reopened.sequence, 4, "a record that does not apply is not journaled");
+    const change = await chuser(reopened.state, "admin", { name: "csop", groups: "monitor", lock: true, password: "Changed5pw" }, config);
+    assert.is(change.length, 3);
+    await reopened.appendAll(change);
+    assert.is(reopened.sequence, 5, "one command, one entry");
     await reopened.snapshot();
     await reopened.close();
     const fromSnapshot = await openJournal<UsersState, UserRecord>(directory, options);
-    assert.equal(fromSnapshot.report.snapshot?.sequence, 4);
-    assert.equal(lsuser(fromSnapshot.state, "admin").map((row) => row.Name), ["admin", "csop", "csop2"]);
+    assert.equal(fromSnapshot.report.snapshot?.sequence, 5);
+    assert.equal(lsuser(fromSnapshot.state, "admin"), [
+      { Name: "admin", Group: "admin", State: "active" }, { Name: "csop", Group: "monitor", State: "locked" }, { Name: "csop2", Group: "monitor", State: "active" },
+    ]);
     await fromSnapshot.close();
   } finally {
     folder.remove();

@@ -109,12 +109,35 @@ Journals("should refuse a record that does not apply, or is larger than a record
     assert.match((error as Error).message, /not an add record/);
   }
   const oversized = await rejectsWithStore(journal.append({ type: "add", value: 2, padding: "x".repeat(RECORD_BYTES_MAX) }), "BAD_ARGUMENT");
-  assert.match(oversized.message, /more than a journal record holds/);
+  assert.match(oversized.message, /more than a journal entry holds/);
   assert.is(journal.sequence, 1);
   assert.equal(journal.state.values, [1]);
   assert.equal(readFileSync(segment()), before);
   assert.is(await journal.append(add(3)), 2, "the sequence numbers go on without a gap");
   await journal.close();
+});
+
+Journals("should journal the records of one command as one entry, all or nothing", async () => {
+  const journal = await open();
+  assert.is(await journal.appendAll([add(1), add(2), add(3)]), 1, "one entry, one sequence");
+  try {
+    await journal.appendAll([add(4), { type: "add", value: Number.NaN }]);
+    assert.unreachable("a command with a record that does not apply was accepted");
+  } catch (error) {
+    assert.match((error as Error).message, /not an add record/);
+  }
+  await rejectsWithStore(journal.appendAll([]), "BAD_ARGUMENT");
+  assert.equal(journal.state.values, [1, 2, 3], "no record of the refused command was applied");
+  await journal.close();
+  const whole = readFileSync(segment());
+  const reopened = await open();
+  assert.equal(reopened.state.values, [1, 2, 3]);
+  assert.is(reopened.report.replayed, 1);
+  await reopened.close();
+  writeFileSync(segment(), whole.subarray(0, whole.byteLength - 1));
+  const torn = await open();
+  assert.equal(torn.state.values, [], "a torn entry takes all its records with it");
+  await torn.close();
 });
 
 Journals("should take a record of nearly the largest size", async () => {

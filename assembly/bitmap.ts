@@ -364,3 +364,98 @@ export function bitmap_find(bitmap: usize, from_track: u32): i32 {
   }
   return -1;
 }
+
+// Stores the tracks of the set bits of `bits` (bit b is track base_track + b)
+// at entries count.. of `out`; returns the new count. Two entries a step,
+// whether or not the word has that many bits left (ctz of 0 is 64: a stale
+// entry past the count, which the next word overwrites), and one step even
+// for an empty word: no branch depends on which bits are set, the branches
+// that make a scan slow where set bits are scattered. It writes at most 64
+// entries, the most a word can have.
+// @ts-ignore: decorator
+@inline function emit_word(out: usize, count: u32, base_track: u32, bits: u64): u32 {
+  let at = out + (<usize>count << 2);
+  let left = bits;
+  do {
+    store<u32>(at, base_track + <u32>ctz<u64>(left));
+    left &= left - 1;
+    store<u32>(at, base_track + <u32>ctz<u64>(left), 4);
+    left &= left - 1;
+    at += 8;
+  } while (left != 0);
+  return count + <u32>popcnt<u64>(bits);
+}
+
+// Entries a scan keeps free in `out` before it takes the next step: two
+// words' tracks (a v128 pair), the most emit_word can write for them.
+export const FIND_MANY_STEP: u32 = 128;
+
+// The set bits of a leaf from track `within` of its chunk on, appended to
+// `out` while the next step surely fits; returns the new count, which leaves
+// fewer than FIND_MANY_STEP entries free only if the leaf was not finished.
+// Empty pairs of words are skipped with one v128 test, as words_find does.
+// Reads without atomics, as words_find does.
+function leaf_find_many(leaf: usize, word_count: u32, within: u32, base_track: u32, out: usize, count: u32, count_max: u32): u32 {
+  let index = within >>> WORD_TRACK_SHIFT;
+  let found = count;
+  if (index >= word_count || found + FIND_MANY_STEP > count_max) return found;
+  const first = load<u64>(leaf + (<usize>index << 3)) & (~<u64>0 << <u64>(within & 63));
+  found = emit_word(out, found, base_track + (index << WORD_TRACK_SHIFT), first);
+  index++;
+  // An odd index is below the even word count: one word brings it to a pair.
+  if ((index & 1) != 0) {
+    if (found + FIND_MANY_STEP > count_max) return found;
+    found = emit_word(out, found, base_track + (index << WORD_TRACK_SHIFT), load<u64>(leaf + (<usize>index << 3)));
+    index++;
+  }
+  while (index < word_count && found + FIND_MANY_STEP <= count_max) {
+    const pair = v128.load(leaf + (<usize>index << 3));
+    if (v128.any_true(pair)) {
+      found = emit_word(out, found, base_track + (index << WORD_TRACK_SHIFT), i64x2.extract_lane(pair, 0));
+      found = emit_word(out, found, base_track + ((index + 1) << WORD_TRACK_SHIFT), i64x2.extract_lane(pair, 1));
+    }
+    index += 2;
+  }
+  return found;
+}
+
+// Tracks [from_track, end_track) of an all-set chunk, as many as fit.
+function range_find_many(from_track: u32, end_track: u32, out: usize, count: u32, count_max: u32): u32 {
+  const end = min<u32>(end_track, from_track + (count_max - count));
+  let found = count;
+  for (let track = from_track; track < end; track++) {
+    store<u32>(out + (<usize>found << 2), track);
+    found++;
+  }
+  return found;
+}
+
+// The set bits at or after `from_track`, ascending, as u32 track numbers at
+// `out` (room for count_max entries); returns how many, 0 when none is left.
+// In a leaf it stops before a pair of words that might not fit, so it can
+// return fewer than count_max with more bits set beyond: the caller goes on
+// from its last track + 1 until a call returns 0. One call finds what
+// bitmap_find finds in as many calls, so a host scan pays the JS-to-WASM call
+// once per batch instead of once per track. count_max must be at least
+// FIND_MANY_STEP, or a call could return none with bits set.
+export function bitmap_find_many(bitmap: usize, from_track: u32, out: usize, count_max: u32): u32 {
+  const tracks = bitmap_tracks(bitmap);
+  const chunks = bitmap_chunks(bitmap);
+  let count: u32 = 0;
+  let from = from_track;
+  for (let chunk = from_track >>> CHUNK_TRACK_SHIFT; chunk < chunks && from < tracks; chunk++) {
+    const base_track = chunk << CHUNK_TRACK_SHIFT;
+    const end_track = base_track + chunk_track_count(bitmap, chunk);
+    const entry = chunk_entry(bitmap, chunk);
+    if (entry == CHUNK_SET) {
+      count = range_find_many(from, end_track, out, count, count_max);
+      if (count == count_max) return count;
+    } else if (entry != CHUNK_CLEAR) {
+      count = leaf_find_many(<usize>entry, leaf_words(bitmap, chunk), from - base_track, base_track, out, count, count_max);
+      // Less room than a step: the leaf may have words left.
+      if (count + FIND_MANY_STEP > count_max) return count;
+    }
+    from = end_track;
+  }
+  return count;
+}

@@ -21,8 +21,8 @@ export { image_init, image_ready, thread_attach, thread_id, reap_thread } from "
 export { volume_create, volume_destroy, volume_reinit, volume_state, volume_allocated_bytes, volume_set_pool, volume_grow } from "./volume";
 export { pool_configure, pool_allocated_extents, pool_capacity_extents } from "./pool";
 export {
-  rel_establish, rel_withdraw, rel_pending, rel_pending_pointer, rel_count_pending, rel_find_pending, rel_copied_bytes,
-  rel_settled_tracks, rel_recorded, rel_bitmap, rel_rearm_from_records,
+  rel_establish, rel_withdraw, rel_pending, rel_pending_pointer, rel_count_pending, rel_find_pending, rel_find_pending_many,
+  rel_copied_bytes, rel_settled_tracks, rel_recorded, rel_bitmap, rel_rearm_from_records, FIND_MANY_TRACKS_MAX, FIND_MANY_TRACKS_MIN,
 } from "./relationship";
 export {
   rel_resync, rel_reverse, rel_make_revertible, rel_commit, rel_revert, rel_revertible, rel_release_writes,

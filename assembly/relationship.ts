@@ -15,14 +15,14 @@ import {
   VOLUME_FREE, VOLUME_NORMAL, VOLUME_UNUSABLE,
   R_STATE, R_FLAGS, R_SOURCE, R_TARGET, R_TRACKS, R_BITMAP, R_PENDING, R_CURSOR,
   R_NEXT_SOURCE, R_GENERATION, R_COPIED_BYTES, R_RECORD_SOURCE, R_RECORD_TARGET, R_SETTLED,
-  REL_FREE, REL_ACTIVE, REL_RECORD, REL_BACKGROUND, H_WORK_EPOCH, THREAD_MAX,
-  volume_at, rel_at, base,
+  REL_FREE, REL_ACTIVE, REL_RECORD, REL_BACKGROUND, H_WORK_EPOCH, THREAD_MAX, STAGING_SIZE, T_STAGING,
+  volume_at, rel_at, base, thread_at,
 } from "./layout";
 import { alloc_failure } from "./alloc";
-import { freeze_pair, thaw } from "./sync";
+import { freeze_pair, thaw, current_thread } from "./sync";
 import {
-  bitmap_create, bitmap_free, bitmap_count, bitmap_find, bitmap_chunks, chunk_entry, chunk_reset, leaf_ensure, leaf_words,
-  CHUNK_CLEAR, CHUNK_SET,
+  bitmap_create, bitmap_free, bitmap_count, bitmap_find, bitmap_find_many, bitmap_chunks, chunk_entry, chunk_reset, leaf_ensure,
+  leaf_words, CHUNK_CLEAR, CHUNK_SET, FIND_MANY_STEP,
 } from "./bitmap";
 
 export function free_bitmaps(rel: usize): void {
@@ -183,6 +183,27 @@ export function rel_find_pending(rel_slot: u32, from_track: u32): i32 {
   const rel = active_rel(rel_slot);
   if (rel == 0) return E_BAD_ARGUMENT;
   return bitmap_find(<usize>load<u32>(rel + R_BITMAP), from_track);
+}
+
+// The most tracks one rel_find_pending_many call returns: what the staging
+// buffer holds.
+export const FIND_MANY_TRACKS_MAX: u32 = STAGING_SIZE >>> 2;
+// The least: a scan's step (two bitmap words) must fit, or a call could return none.
+export const FIND_MANY_TRACKS_MIN: u32 = FIND_MANY_STEP;
+
+// Up to track_count_max pending tracks at or after from_track, ascending, as
+// u32 track numbers at the start of the calling thread's staging buffer (so a
+// host scan pays one call per batch, not per track); returns how many, 0 when
+// none is left, or E_BAD_ARGUMENT. It may return fewer with more pending
+// beyond (bitmap_find_many): go on from the last track + 1 until it returns 0.
+export function rel_find_pending_many(rel_slot: u32, from_track: u32, track_count_max: u32): i32 {
+  const rel = active_rel(rel_slot);
+  if (rel == 0) return E_BAD_ARGUMENT;
+  if (track_count_max < FIND_MANY_TRACKS_MIN) return E_BAD_ARGUMENT;
+  if (track_count_max > FIND_MANY_TRACKS_MAX) return E_BAD_ARGUMENT;
+  const staging = <usize>load<u32>(thread_at(current_thread()) + T_STAGING);
+  if (staging == 0) return E_BAD_ARGUMENT;
+  return <i32>bitmap_find_many(<usize>load<u32>(rel + R_BITMAP), from_track, staging, track_count_max);
 }
 
 // The pending counter's address: a host thread may Atomics.wait on it until

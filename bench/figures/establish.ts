@@ -2,7 +2,7 @@
 // with the data) and against a full copy of 1 GiB.
 import type { StorageImage, Volume } from "../../src/engine/index.js";
 import { check, type Suite, type SuiteContext } from "../harness/suite.js";
-import { median, formatMs, MiB, GiB } from "../harness/stats.js";
+import { median, spreadOf, blockRatios, formatMs, MiB, GiB } from "../harness/stats.js";
 
 const TiB = 1024 * GiB;
 // The last is a 16 TiB pair (DS8000's largest FB volume): thin, so it fits.
@@ -11,6 +11,8 @@ const HUGE = SIZES.length - 1;
 const FLAT_BAR = 2;
 const FULL_COPY_BAR = 1000;
 const TRACK_SIZE = 64 * 1024;
+// Blocks of establish rounds a flatness spread is taken over (bench/harness/stats.ts blockRatios).
+const SPREAD_BLOCKS = 10;
 
 interface SizedPair {
   bytes: number;
@@ -102,6 +104,10 @@ export const establishSuite: Suite = {
     const oneGiB = medians[SIZES.indexOf(GiB)];
     const bySize = Object.fromEntries(SIZES.map((bytes, index) => [`${bytes / MiB} MiB`, medians[index]]));
     const hugeMemory = hugePairMemory(image, pairs[HUGE]);
+    const largestIndex = SIZES.indexOf(3 * GiB);
+    const flatSpread = spreadOf(blockRatios(samples[largestIndex], samples[0], SPREAD_BLOCKS));
+    const hugeSpread = spreadOf(blockRatios(samples[HUGE], samples[0], SPREAD_BLOCKS));
+    const fullCopySpread = spreadOf(fullCopy.ms.map((ms) => ms / oneGiB));
     const verified = "every track pending and target checksum equal to the source's right after establish";
     return [
       {
@@ -110,6 +116,7 @@ export const establishSuite: Suite = {
         value: `${formatMs(largest)} vs ${formatMs(smallest)} (256 MiB ${formatMs(medians[1])}, 1 GiB ${formatMs(oneGiB)})`,
         bar: `ratio ≤ ${FLAT_BAR}`,
         ratio: largest / smallest,
+        spread: flatSpread,
         met: largest / smallest <= FLAT_BAR,
         verified,
         details: { medianMsBySize: bySize, rounds: samples[0].length, what: "StorageImage.establish (rules, core establish, bookkeeping), median" },
@@ -120,6 +127,7 @@ export const establishSuite: Suite = {
         value: `${formatMs(huge)} vs ${formatMs(smallest)}; its bitmap summary is ${hugeMemory} B, no leaf`,
         bar: `ratio ≤ ${FLAT_BAR}`,
         ratio: huge / smallest,
+        spread: hugeSpread,
         met: huge / smallest <= FLAT_BAR,
         verified: `${verified}; the 16 TiB relationship's bitmap is its summary only`,
         details: { medianMsBySize: bySize, rounds: samples[0].length, summaryBytes: hugeMemory },
@@ -130,6 +138,7 @@ export const establishSuite: Suite = {
         value: `${formatMs(oneGiB)} vs ${formatMs(fullCopyMs)}`,
         bar: `≥ ${FULL_COPY_BAR}× faster`,
         ratio: fullCopyMs / oneGiB,
+        spread: fullCopySpread,
         met: fullCopyMs / oneGiB >= FULL_COPY_BAR,
         verified: `${verified}; copied target equals the source`,
         note: fullCopy.passes > 1 ? `full copy = ${fullCopy.passes} memory.copy passes over a pre-touched ${fullCopy.pairBytes / MiB} MiB pair (quick run)` : undefined,

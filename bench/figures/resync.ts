@@ -9,7 +9,7 @@ import { TRACK_SIZE } from "../../src/core/codes.js";
 import { check, type Suite, type SuiteContext, type FigureResult } from "../harness/suite.js";
 import { waitNoPending, type TouchedPair } from "../harness/fixtures.js";
 import { Xorshift32 } from "../harness/random.js";
-import { median, formatMs, formatBytes } from "../harness/stats.js";
+import { median, spreadOf, formatMs, formatBytes } from "../harness/stats.js";
 
 const COPY_TIMEOUT_MS = 60_000;
 const CHANGED_FRACTION = 0.01;
@@ -95,7 +95,8 @@ export const resyncSuite: Suite = {
     const pair = context.shared.pair();
     const rounds = context.quick ? 5 : 9;
     const measured = await measure(context, pair, rounds);
-    const ratio = median(measured.map((round) => round.resyncMs / round.fullMs));
+    const ratios = measured.map((round) => round.resyncMs / round.fullMs);
+    const ratio = median(ratios);
     const trackCount = pair.bytes / TRACK_SIZE;
     return [{
       key: "resync.one-percent",
@@ -103,6 +104,7 @@ export const resyncSuite: Suite = {
       value: `${formatMs(median(measured.map((round) => round.resyncMs)))} vs ${formatMs(median(measured.map((round) => round.fullMs)))}`,
       bar: `≤ ${RATIO_BAR}× the full copy`,
       ratio,
+      spread: spreadOf(ratios),
       met: ratio <= RATIO_BAR,
       verified: `source recorded exactly the ${Math.round(trackCount * CHANGED_FRACTION)} changed tracks; target checksum equals the source's after the full copy and after every resync (median of ${rounds} rounds)`,
       details: { bytes: pair.bytes, rounds, changedTracks: Math.round(trackCount * CHANGED_FRACTION), fullMs: measured.map((r) => r.fullMs), resyncMs: measured.map((r) => r.resyncMs) },

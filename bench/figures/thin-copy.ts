@@ -9,7 +9,7 @@ import { CopyPool, StorageImage, type Volume } from "../../src/engine/index.js";
 import { coreModule } from "../../src/core/core.js";
 import { check, type Suite, type SuiteContext, type FigureResult } from "../harness/suite.js";
 import { waitNoPending } from "../harness/fixtures.js";
-import { median, formatMs, formatBytes, MiB, GiB } from "../harness/stats.js";
+import { median, spreadOf, formatMs, formatBytes, MiB, GiB } from "../harness/stats.js";
 
 const COPY_TIMEOUT_MS = 120_000;
 const THIN_BAR = 1.3;
@@ -99,7 +99,8 @@ export const thinCopySuite: Suite = {
     try {
       const rounds = context.quick ? 3 : 7;
       const { fullMs, thinMs } = await measure(full, thin, rounds, context.progress);
-      const ratio = median(thinMs.map((ms, index) => ms / fullMs[index]));
+      const ratios = thinMs.map((ms, index) => ms / fullMs[index]);
+      const ratio = median(ratios);
       const capacity = thin.source.sizeBytes;
       return [{
         key: "thin-copy.vs-full",
@@ -107,10 +108,11 @@ export const thinCopySuite: Suite = {
         value: `${formatMs(median(thinMs))} vs ${formatMs(median(fullMs))}`,
         bar: `ratio ≤ ${THIN_BAR}`,
         ratio,
+        spread: spreadOf(ratios),
         met: ratio <= THIN_BAR,
         verified: "target checksum equals the source's after every copy; exactly the written bytes copied; no target extent allocated for unwritten source extents",
         note: context.quick ? "quick run: 256 GiB with 256 MiB written" : undefined,
-        details: { rounds, fullMs, thinMs, capacity, written, perRoundRatio: thinMs.map((ms, index) => ms / fullMs[index]) },
+        details: { rounds, fullMs, thinMs, capacity, written, perRoundRatio: ratios },
       } satisfies FigureResult];
     } finally {
       await thin.image.close();

@@ -6,7 +6,7 @@ import { CoreThread, coreModule } from "../../src/core/core.js";
 import { check, type Suite, type SuiteContext, type FigureResult } from "../harness/suite.js";
 import { Xorshift32 } from "../harness/random.js";
 import { contiguousPointer } from "../harness/fixtures.js";
-import { median, percentileOfSorted, formatCount, formatMs, MiB } from "../harness/stats.js";
+import { median, spreadOf, percentileOfSorted, formatCount, formatMs, MiB } from "../harness/stats.js";
 
 const BLOCK = 4096;
 const TRACK_SIZE = 64 * 1024;
@@ -14,6 +14,7 @@ const BUFFERS = 16; // distinct 4 KiB payloads in the staging buffer, used in tu
 const RATE_BAR = 1_000_000;
 const HOT_BAR = 0.9;
 const SAMPLED_BLOCKS = 256;
+const CHUNKS = 10; // chunks a round's writes are split into, timed in turn on either volume
 
 interface Workload {
   host: CoreThread; // the writing thread's own binding (its staging buffer holds the payloads)
@@ -204,8 +205,7 @@ function measure(context: SuiteContext, image: StorageImage, host: CoreThread, v
   const writeCount = context.quick ? 300_000 : 1_000_000;
   const latencyCount = context.quick ? 100_000 : 300_000;
   const rounds = context.quick ? 3 : 5;
-  const chunks = 10;
-  const chunkWrites = writeCount / chunks;
+  const chunkWrites = writeCount / CHUNKS;
   const hotTracks = hotBytes / TRACK_SIZE;
   const work = workloads(context, host, volumes, hotBytes, writeCount);
   const measured: Measured = {
@@ -223,7 +223,7 @@ function measure(context: SuiteContext, image: StorageImage, host: CoreThread, v
     measured.first.latencies.push(writeTimed(first.source, hotTracks));
     measured.first.ms.push(sum(measured.first.latencies.at(-1)!));
     check(image.status(relationship.id).pendingTracks === hotTracks, "first writes copied exactly the hot set's tracks");
-    for (let chunk = 0; chunk < chunks; chunk++) {
+    for (let chunk = 0; chunk < CHUNKS; chunk++) {
       const plainMs = writeAll(work.plain, chunk * chunkWrites, (chunk + 1) * chunkWrites);
       const copiedMs = writeAll(work.source, chunk * chunkWrites, (chunk + 1) * chunkWrites);
       measured.plain.ms.push(plainMs);
@@ -262,6 +262,11 @@ function figures(measured: Measured, sizes: Sizes): FigureResult[] {
   const rawRate = sizes.writeCount / (median(measured.raw) / 1000);
   const engineRate = sizes.writeCount / (median(measured.engine) / 1000);
   const hotRatio = median(measured.chunkRatios);
+  // Spreads over the rounds (or chunks) each figure's sides ran side by side in.
+  const chunkRates = measured.plain.ms.map((ms) => sizes.chunkWrites / (ms / 1000) / RATE_BAR);
+  const plainRoundMs = measured.engine.map((_, round) => measured.plain.ms.slice(round * CHUNKS, (round + 1) * CHUNKS).reduce((total, ms) => total + ms, 0));
+  const engineRatios = measured.engine.map((ms, round) => plainRoundMs[round] / ms);
+  const firstRatios = measured.first.ms.map((ms, round) => measured.firstBaseline.ms[round] / ms);
   const verified = "sampled blocks hold the last payload written; the -nocp target's checksum equals its T0 checksum";
   const latencyNote = `latencies are single writes timed with performance.now() (its own cost ≈ ${formatMs(overhead)}); hot set ${sizes.hotBytes / MiB} MiB pre-touched on every volume`;
   return [
@@ -271,6 +276,7 @@ function figures(measured: Measured, sizes: Sizes): FigureResult[] {
       value: `${formatCount(plain.rate)} (raw 4 KiB memory.copy ${formatCount(rawRate)})`,
       bar: "≥ 1,000,000 /s",
       ratio: plain.rate / RATE_BAR,
+      spread: spreadOf(chunkRates),
       met: plain.rate >= RATE_BAR,
       verified,
       note: `ratio is against the bar; the core path runs at ${((plain.rate / rawRate) * 100).toFixed(0)}% of a raw copy of the same bytes`,
@@ -282,6 +288,7 @@ function figures(measured: Measured, sizes: Sizes): FigureResult[] {
       value: `${formatCount(engineRate)} vs ${formatCount(plain.rate)} through the core`,
       bar: "reported",
       ratio: engineRate / plain.rate,
+      spread: spreadOf(engineRatios),
       met: null,
       verified,
       note: "the engine API copies the caller's bytes into the staging buffer and looks the volume up by ID on every call",
@@ -293,6 +300,7 @@ function figures(measured: Measured, sizes: Sizes): FigureResult[] {
       value: `${latencyText(copied)} vs ${latencyText(plain)}`,
       bar: `≥ ${HOT_BAR}× no relationship`,
       ratio: hotRatio,
+      spread: spreadOf(measured.chunkRatios),
       met: hotRatio >= HOT_BAR,
       verified,
       note: `${latencyNote}; ratio is the median of ${measured.chunkRatios.length} interleaved chunk pairs`,
@@ -304,6 +312,7 @@ function figures(measured: Measured, sizes: Sizes): FigureResult[] {
       value: `${latencyText(first)} vs ${latencyText(firstBaseline)}`,
       bar: "reported",
       ratio: first.rate / firstBaseline.rate,
+      spread: spreadOf(firstRatios),
       met: null,
       verified,
       note: "each first write copies its 64 KiB track to the target before writing 4 KiB",

@@ -10,6 +10,20 @@ export function spreadOf(samples: readonly number[]): { min: number; max: number
   return { min: Math.min(...samples), max: Math.max(...samples) };
 }
 
+// Ratios of medians over `blocks` consecutive blocks of paired samples (round
+// i of both sides ran side by side): for sides timed in microseconds, where a
+// ratio of single samples is mostly timer noise, the spread of these is the
+// spread of the figure.
+export function blockRatios(numerator: readonly number[], denominator: readonly number[], blocks: number): number[] {
+  if (numerator.length !== denominator.length) throw new Error("block ratios of unpaired samples");
+  const size = Math.floor(numerator.length / blocks);
+  if (size === 0) throw new Error(`${numerator.length} samples cannot fill ${blocks} blocks`);
+  return Array.from({ length: blocks }, (_, block) => {
+    const range = [block * size, (block + 1) * size] as const;
+    return median(numerator.slice(...range)) / median(denominator.slice(...range));
+  });
+}
+
 // Nearest-rank percentile (no interpolation: every reported latency was observed).
 export function percentile(samples: readonly number[], percent: number): number {
   if (samples.length === 0) throw new Error("percentile of no samples");

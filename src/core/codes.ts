@@ -43,6 +43,11 @@ export const EXTENT_TRACKS = EXTENT_SIZE / TRACK_SIZE;
 export const CHUNK_TRACKS = 1 << 18;
 export const CHUNK_CLEAR = 0;
 export const CHUNK_SET = 0xffffffff;
+// The most and the least tracks one rel_find_pending_many call may be asked for
+// (assembly/relationship.ts): the staging buffer's u32 entries, and two
+// bitmap words' tracks.
+export const FIND_MANY_TRACKS_MAX = STAGING_SIZE / 4;
+export const FIND_MANY_TRACKS_MIN = 128;
 // Checksums of longer ranges are two-level digests (assembly/checksum.ts).
 export const CHECKSUM_DIRECT_MAX = 2 ** 32;
 export const MEMORY_PAGES_MAX = 65536;

@@ -30,6 +30,8 @@ export interface CoreExports {
   rel_pending_pointer(rel: number): number;
   rel_count_pending(rel: number): number;
   rel_find_pending(rel: number, fromTrack: number): number;
+  // Pending tracks from fromTrack on into the thread's staging buffer (u32 each): how many, 0 when none is left.
+  rel_find_pending_many(rel: number, fromTrack: number, trackCountMax: number): number;
   rel_copied_bytes(rel: number): bigint;
   rel_settled_tracks(rel: number): number;
   rel_recorded(rel: number, which: number): number;

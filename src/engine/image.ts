@@ -5,6 +5,7 @@ import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { availableParallelism } from "node:os";
 import {
   CoreCode, RelFlag, STAGING_SIZE, TRACK_SIZE, BLOCK_SIZE, EXTENT_SIZE, VOLUME_SLOT_MAX, REL_SLOT_MAX, VolumeState, WAIT_TIMEOUTS_MS,
+  FIND_MANY_TRACKS_MAX, FIND_MANY_TRACKS_MIN,
 } from "../core/codes.js";
 import { CoreThread, coreModule, createImageMemory, defaultBuild, type CoreBuild, type WaitTimeouts } from "../core/core.js";
 import { EngineError } from "./errors.js";
@@ -468,6 +469,10 @@ export class StorageImage extends EventEmitter {
   }
 
   relationship(idText: string): Relationship {
+    // An ID already in its canonical form is a key of the map: no parse
+    // needed (a scan of pending tracks asks once per batch).
+    const known = this.relationships.get(idText);
+    if (known) return known;
     const [sourceText, targetText, extra] = idText.split(":");
     if (targetText === undefined || extra !== undefined) {
       throw new EngineError("BAD_ARGUMENT", `FlashCopy pair ID ${idText} is not of the form SSSS:TTTT`);
@@ -641,6 +646,25 @@ export class StorageImage extends EventEmitter {
       );
     }
     return null;
+  }
+
+  // Fills `into` with the pair's pending tracks from fromTrack on, ascending,
+  // as many as the core finds in one call (rel_find_pending_many, up to
+  // into.length); returns how many, 0 when none is left. A batch may end
+  // early with more pending beyond it: go on from its last track + 1 until
+  // one comes back empty. The caller owns `into`, so a scan allocates once.
+  pendingTracks(idText: string, fromTrack: number, into: Uint32Array): number {
+    const relationship = this.relationship(idText);
+    if (!Number.isInteger(fromTrack) || fromTrack < 0 || fromTrack > relationship.trackCount) {
+      throw new EngineError("BAD_ARGUMENT", `FlashCopy pair ${relationship.id}: track ${fromTrack} is not a whole number from 0 to its ${relationship.trackCount} tracks`);
+    }
+    if (into.length < FIND_MANY_TRACKS_MIN || into.length > FIND_MANY_TRACKS_MAX) {
+      throw new EngineError("BAD_ARGUMENT", `a batch of pending tracks holds from ${FIND_MANY_TRACKS_MIN} to ${FIND_MANY_TRACKS_MAX} tracks, not ${into.length}`);
+    }
+    const found = this.core.exports.rel_find_pending_many(relationship.slot, fromTrack, into.length);
+    if (found < 0) throw coreError(found, `find the pending tracks of FlashCopy pair ${relationship.id}`, this.waitTimeouts);
+    into.set(new Uint32Array(this.memory.buffer, this.core.stagingPointer, found));
+    return found;
   }
 
   // Copies pending tracks from the calling thread (deterministic tests and

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StorageImage } from "../../src/engine/image.js";
 import { CoreThread, coreModule } from "../../src/core/core.js";
-import { plainFindPending, wordFindPending } from "../../bench/figures/scan.js";
+import { wordFindPending } from "../../bench/figures/scan.js";
 import { formatTable, formatMarkdownTable, formatRatioWithSpread } from "../../bench/harness/report.js";
 import { spreadOf } from "../../bench/harness/stats.js";
 import { runBench } from "../../bench/run.js";
@@ -29,7 +29,7 @@ async function quietly<T>(action: () => Promise<T>): Promise<T> {
   }
 }
 
-test("should find the same next pending track as the core scan, with both TypeScript scans", async () => {
+test("should find the same next pending track as the core scan, with the TypeScript word scan", async () => {
   const seed = testSeed();
   const random = new Random(seed);
   const image = new StorageImage({ workers: 0 });
@@ -47,7 +47,6 @@ test("should find the same next pending track as the core scan, with both TypeSc
       }
       for (let from = 0; from <= wordCount * 64; from += random.int(1, 97)) {
         const expected = exports.scan_find(bitmap, wordCount, from);
-        assert.is(plainFindPending(words, from), expected, `plain scan from ${from} (seed ${seed})`);
         assert.is(wordFindPending(words, from), expected, `word scan from ${from} (seed ${seed})`);
       }
     }

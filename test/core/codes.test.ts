@@ -6,7 +6,8 @@ import { readFileSync } from "node:fs";
 import { coreConstants, coreModule, type CoreBuild } from "../../src/core/core.js";
 import {
   CoreCode, TRACK_SIZE, BLOCK_SIZE, EXTENT_SIZE, VOLUME_SLOT_MAX, REL_SLOT_MAX, THREAD_MAX, STAGING_SIZE,
-  VOLUME_SIZE_MAX, MEMORY_PAGES_MAX, INITIAL_PAGES, VolumeState, RelFlag, WAIT_TIMEOUTS_MS,
+  VOLUME_SIZE_MAX, MEMORY_PAGES_MAX, INITIAL_PAGES, VolumeState, RelFlag, WAIT_TIMEOUTS_MS, FIND_MANY_TRACKS_MAX,
+  FIND_MANY_TRACKS_MIN,
 } from "../../src/core/codes.js";
 
 const BUILDS: CoreBuild[] = ["release", "debug"];
@@ -41,6 +42,7 @@ for (const build of BUILDS) {
       REL_HOLD_WRITES: RelFlag.HOLD_WRITES, REL_REVERTIBLE: RelFlag.REVERTIBLE,
       LOCK_TIMEOUT_MS: WAIT_TIMEOUTS_MS.lock, ALLOC_TIMEOUT_MS: WAIT_TIMEOUTS_MS.alloc,
       GATE_TIMEOUT_MS: WAIT_TIMEOUTS_MS.gate, DRAIN_TIMEOUT_MS: WAIT_TIMEOUTS_MS.drain,
+      FIND_MANY_TRACKS_MAX, FIND_MANY_TRACKS_MIN,
     };
     for (const [name, value] of Object.entries(expected)) assert.is(exported(name), value, name);
   });

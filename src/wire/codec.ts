@@ -1,0 +1,186 @@
+// Frames of the wire protocol: a u32 big-endian length prefix, then that many
+// bytes holding exactly one msgpack value.
+//
+//   offset 0       4                       4 + length
+//          +-------+-----------------------+
+//          | length| msgpack payload       |
+//          +-------+-----------------------+
+//
+// msgpack options are fixed here, for both ends, so that a value decodes as
+// it was encoded and nothing else does:
+// - no record extension (`useRecords: false`) and no structured clone: every
+//   object is a plain msgpack map, so a decoder carries no state from one frame
+//   to the next and another implementation can read the frames;
+// - bigint is encoded as msgpack int64/uint64 and those decode as bigint
+//   (`int64AsType: "bigint"`); a bigint beyond 64 bits is refused when sent.
+//   A JS number stays a number (msgpackr writes integers above 32 bits as
+//   float64), so a schema's Integer and BigInt fields cannot be confused;
+// - undefined properties are left out (`skipValues`), so optional fields are
+//   absent rather than present-and-undefined;
+// - bin values decode as views of the received bytes (`copyBuffers: false`):
+//   a 1 MiB track run is not copied on receipt. That is safe because the
+//   decoder never reuses a buffer it handed out (see FrameDecoder). A view is
+//   a Uint8Array, or a Buffer (its subclass) when the transport's chunk was one.
+// Extensions msgpackr still decodes (timestamps, its Error and Set types), and
+// the never-used byte 0xc1 (a marker object), yield values that no message
+// schema accepts, so they fail validation rather than decoding.
+import { Packr, Unpackr } from "msgpackr";
+import { WireError } from "./errors.js";
+
+export const FRAME_HEADER_BYTES = 4;
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+// A 16 MiB run of tracks plus 64 KiB for the fields around it.
+export const FRAME_PAYLOAD_BYTES_MAX_DEFAULT = 16 * MiB + 64 * KiB;
+// The u32 prefix bounds any configured maximum.
+export const FRAME_PAYLOAD_BYTES_LIMIT = 0xffff_ffff;
+
+const PACKR_OPTIONS = {
+  useRecords: false, structuredClone: false, moreTypes: false, bundleStrings: false, useToJSON: false,
+  int64AsType: "bigint", skipValues: [undefined], largeBigIntToFloat: false, variableMapSize: true,
+} as const;
+const UNPACKR_OPTIONS = { useRecords: false, structuredClone: false, moreTypes: false, mapsAsObjects: true, int64AsType: "bigint", copyBuffers: false } as const;
+
+export function assertFrameBound(payloadBytesMax: number): void {
+  if (!Number.isInteger(payloadBytesMax) || payloadBytesMax < 1 || payloadBytesMax > FRAME_PAYLOAD_BYTES_LIMIT) {
+    throw new WireError("BAD_ARGUMENT", `frame size bound ${payloadBytesMax} is not a whole number of bytes from 1 to ${FRAME_PAYLOAD_BYTES_LIMIT}`);
+  }
+}
+
+// Encodes values into frames. One per connection: msgpackr's Packr keeps a
+// write buffer, and no module-level state is shared between connections.
+export class FrameEncoder {
+  private readonly packr = new Packr(PACKR_OPTIONS);
+
+  constructor(readonly payloadBytesMax = FRAME_PAYLOAD_BYTES_MAX_DEFAULT) {
+    assertFrameBound(payloadBytesMax);
+  }
+
+  // The header and the payload as two chunks, for one corked write: the
+  // payload is msgpackr's own output, not copied again to sit behind a header.
+  // The payload stays valid after later calls: msgpackr moves on in its buffer
+  // (or to a new one) rather than overwrite what it returned.
+  encode(value: unknown): [Uint8Array, Uint8Array] {
+    let payload: Uint8Array;
+    try {
+      payload = this.packr.pack(value);
+    } catch (error) {
+      throw new WireError("BAD_ARGUMENT", `value cannot be encoded as msgpack: ${(error as Error).message}`, { cause: error });
+    }
+    if (payload.byteLength > this.payloadBytesMax) {
+      throw new WireError("FRAME_TOO_LARGE", `frame of ${payload.byteLength} bytes is above the bound of ${this.payloadBytesMax} bytes`);
+    }
+    const header = new Uint8Array(FRAME_HEADER_BYTES);
+    new DataView(header.buffer).setUint32(0, payload.byteLength);
+    return [header, payload];
+  }
+}
+
+// A frame the decoder delivered: its value and its exact payload bytes (the
+// handshake signs the bytes of the hellos).
+export interface DecodedFrame {
+  value: unknown;
+  payload: Uint8Array;
+}
+
+// Decodes a TCP byte stream into frames: chunks may hold part of a frame, or
+// many. A frame wholly inside one chunk is decoded in place (the chunk is the
+// transport's, never reused by it); one that spans chunks is gathered into a
+// buffer of its own exact length, allocated once its header is known. So a
+// decoded bin value is a view that stays valid for as long as it is held.
+// After the first error the decoder is failed and refuses further input.
+export class FrameDecoder {
+  private readonly unpackr = new Unpackr(UNPACKR_OPTIONS);
+  private readonly header = new Uint8Array(FRAME_HEADER_BYTES);
+  private headerFilled = 0;
+  private partial: Uint8Array | null = null; // the payload being gathered across chunks
+  private partialFilled = 0;
+  private failure: WireError | null = null;
+  frameCount = 0; // frames decoded, for error messages
+
+  constructor(readonly payloadBytesMax = FRAME_PAYLOAD_BYTES_MAX_DEFAULT) {
+    assertFrameBound(payloadBytesMax);
+  }
+
+  get failed(): WireError | null {
+    return this.failure;
+  }
+
+  // True when no frame is partly received.
+  get idle(): boolean {
+    return this.headerFilled === 0 && this.partial === null;
+  }
+
+  // Calls `deliver` for each complete frame in `chunk`, in order, and stops at
+  // the first bad one (throwing its error) or when `deliver` returns false.
+  push(chunk: Uint8Array, deliver: (frame: DecodedFrame) => boolean): void {
+    if (this.failure) throw this.failure;
+    let offset = 0;
+    while (offset < chunk.byteLength) {
+      if (this.partial === null) {
+        offset = this.readHeader(chunk, offset);
+        if (this.partial === null) break; // the header is incomplete: the chunk is used up
+      }
+      offset = this.fillPartial(chunk, offset);
+      if (this.partialFilled < this.partial!.byteLength) break;
+      const payload = this.partial!;
+      this.partial = null;
+      this.partialFilled = 0;
+      if (!deliver(this.decode(payload))) return;
+    }
+  }
+
+  // Reads the header at `offset`; where the whole payload is in `chunk` too,
+  // decodes and delivers it in place by leaving `partial` as a view of it.
+  private readHeader(chunk: Uint8Array, offset: number): number {
+    const take = Math.min(FRAME_HEADER_BYTES - this.headerFilled, chunk.byteLength - offset);
+    this.header.set(chunk.subarray(offset, offset + take), this.headerFilled);
+    this.headerFilled += take;
+    offset += take;
+    if (this.headerFilled < FRAME_HEADER_BYTES) return offset;
+    this.headerFilled = 0;
+    const length = new DataView(this.header.buffer).getUint32(0);
+    if (length === 0 || length > this.payloadBytesMax) {
+      throw this.fail(new WireError("FRAME_TOO_LARGE", `frame ${this.frameCount} declares ${length} payload bytes; the bound is 1 to ${this.payloadBytesMax}`));
+    }
+    const available = chunk.byteLength - offset;
+    if (available >= length) {
+      this.partial = chunk.subarray(offset, offset + length);
+      this.partialFilled = length;
+      return offset + length;
+    }
+    // Not zero-filled: fillPartial overwrites every byte before the frame is
+    // decoded. A plain Uint8Array over the (unpooled) memory, so that its bin
+    // values are Uint8Arrays as a frame decoded in place from one is.
+    this.partial = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
+    this.partialFilled = 0;
+    return offset;
+  }
+
+  private fillPartial(chunk: Uint8Array, offset: number): number {
+    const partial = this.partial!;
+    if (this.partialFilled === partial.byteLength) return offset;
+    const take = Math.min(partial.byteLength - this.partialFilled, chunk.byteLength - offset);
+    partial.set(chunk.subarray(offset, offset + take), this.partialFilled);
+    this.partialFilled += take;
+    return offset + take;
+  }
+
+  private decode(payload: Uint8Array): DecodedFrame {
+    const index = this.frameCount++;
+    let value: unknown;
+    try {
+      // unpack reads one value and throws when bytes are left over or missing.
+      value = this.unpackr.unpack(payload);
+    } catch (error) {
+      throw this.fail(new WireError("BAD_FRAME", `frame ${index} (${payload.byteLength} bytes) is not one msgpack value: ${(error as Error).message}`, { cause: error }));
+    }
+    return { value, payload };
+  }
+
+  private fail(error: WireError): WireError {
+    this.failure = error;
+    this.partial = null;
+    return error;
+  }
+}

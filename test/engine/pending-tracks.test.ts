@@ -1,0 +1,195 @@
+// StorageImage.pendingTracks: the core's batched scan of a relationship's
+// two-level control bitmap (rel_find_pending_many) against a plain scan of
+// the same bits. The bitmaps are restored chunk by chunk, so that every kind
+// of chunk (all clear, all set without a leaf, a leaf) meets every other, on
+// volumes from one track to 16 TiB; scans start and batches end at word, pair,
+// chunk and volume edges. Seeded: TZERO_SEED=<n> replays a run.
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { StorageImage } from "../../src/engine/image.js";
+import { restoreRelationship, type BitmapChunk } from "../../src/engine/snapshot.js";
+import { isEngineError } from "../../src/engine/errors.js";
+import { CoreCode, CHUNK_TRACKS, TRACK_SIZE, BLOCK_SIZE, FIND_MANY_TRACKS_MAX, FIND_MANY_TRACKS_MIN } from "../../src/core/codes.js";
+import type { CoreBuild } from "../../src/core/core.js";
+import { Random, testSeed } from "../support/random.js";
+
+const seed = testSeed();
+const TRIALS = 12;
+// Track counts at the edges of a word (64), a v128 pair (128), a chunk, and
+// many chunks up to a 16 TiB volume (1024 chunks).
+const TRACK_COUNTS = [1, 63, 64, 65, 127, 128, 129, 200, CHUNK_TRACKS - 1, CHUNK_TRACKS, CHUNK_TRACKS + 1, 2 * CHUNK_TRACKS + 130, 1024 * CHUNK_TRACKS];
+const BATCHES = [FIND_MANY_TRACKS_MIN, FIND_MANY_TRACKS_MIN + 1, 191, 4096, FIND_MANY_TRACKS_MAX];
+
+interface Fixture {
+  chunks: BitmapChunk[];
+  pending: number[]; // every pending track, ascending: the plain scan's answer
+}
+
+function leafBytes(trackCount: number, chunk: number): number {
+  const tracks = Math.min(CHUNK_TRACKS, trackCount - chunk * CHUNK_TRACKS);
+  const words = Math.ceil(tracks / 64);
+  return (words + (words & 1)) * 8;
+}
+
+// A leaf of random bits at a random density, with runs at word and pair edges.
+function randomLeaf(random: Random, trackCount: number, chunk: number): Uint8Array {
+  const bytes = new Uint8Array(leafBytes(trackCount, chunk));
+  const tracks = Math.min(CHUNK_TRACKS, trackCount - chunk * CHUNK_TRACKS);
+  const density = random.pick([0, 0.001, 0.01, 0.1, 0.5, 0.99, 1]);
+  const setBit = (track: number) => { bytes[track >>> 3] |= 1 << (track & 7); };
+  const sampled = Math.min(tracks, 4096);
+  for (let index = 0; index < sampled; index++) {
+    const track = sampled === tracks ? index : random.int(0, tracks - 1);
+    if (random.next() / 2 ** 32 < density) setBit(track);
+  }
+  for (const edge of [0, 63, 64, 127, 128, 129, tracks - 1]) if (edge < tracks && random.int(0, 1) === 1) setBit(edge);
+  return bytes;
+}
+
+// The plain scan: every set bit of every chunk, one at a time.
+function plainPending(chunks: readonly BitmapChunk[], trackCount: number): number[] {
+  const pending: number[] = [];
+  chunks.forEach((chunk, index) => {
+    const base = index * CHUNK_TRACKS;
+    const tracks = Math.min(CHUNK_TRACKS, trackCount - base);
+    if (chunk === "clear") return;
+    for (let track = 0; track < tracks; track++) {
+      if (chunk === "set" || (chunk[track >>> 3] & (1 << (track & 7))) !== 0) pending.push(base + track);
+    }
+  });
+  return pending;
+}
+
+function randomFixture(random: Random, trackCount: number): Fixture {
+  const count = Math.ceil(trackCount / CHUNK_TRACKS);
+  // On volumes of many chunks most stay clear, so that the answer stays small.
+  const clearPercent = count > 8 ? 97 : 30;
+  const chunks: BitmapChunk[] = [];
+  for (let chunk = 0; chunk < count; chunk++) {
+    const roll = random.int(0, 99);
+    chunks.push(roll < clearPercent ? "clear" : roll < clearPercent + (100 - clearPercent) / 3 ? "set" : randomLeaf(random, trackCount, chunk));
+  }
+  return { chunks, pending: plainPending(chunks, trackCount) };
+}
+
+// A nocopy relationship whose control bitmap is exactly the fixture's chunks.
+function restorePair(image: StorageImage, trackCount: number, chunks: BitmapChunk[]): string {
+  const blocks = (trackCount * TRACK_SIZE) / BLOCK_SIZE;
+  const source = image.createVolume({ id: "1000", capacity: blocks, unit: "blocks" });
+  const target = image.createVolume({ id: "1001", capacity: blocks, unit: "blocks" });
+  const { relationship } = restoreRelationship(image, {
+    sourceId: source.id, targetId: target.id, slot: 7, nocopy: true, persist: true, record: false, tgtinhibit: false, seqnum: 0,
+    createdAt: new Date(0), syncedAt: null, copiedBytes: 0, bitmap: { trackCount, chunks }, recordSource: null, recordTarget: null,
+  });
+  return relationship.id;
+}
+
+function removePair(image: StorageImage, pair: string): void {
+  image.withdraw(pair);
+  image.removeVolume("1000");
+  image.removeVolume("1001");
+}
+
+// Every pending track from `from` on, in batches of `batch`, checked batch by batch.
+function scanFrom(image: StorageImage, pair: string, from: number, batch: number, context: string): number[] {
+  const into = new Uint32Array(batch);
+  const tracks: number[] = [];
+  for (let next = from, found = image.pendingTracks(pair, next, into); found > 0; found = image.pendingTracks(pair, next, into)) {
+    assert.ok(found <= batch, `a batch of ${found} fits ${batch} (${context})`);
+    for (let index = 0; index < found; index++) tracks.push(into[index]);
+    next = into[found - 1] + 1;
+  }
+  return tracks;
+}
+
+// Where scans start: the ends and the edges of words, pairs and chunks, and a few at random.
+function starts(random: Random, trackCount: number): number[] {
+  const edges = [0, 1, 63, 64, 65, 127, 128, 129, CHUNK_TRACKS - 1, CHUNK_TRACKS, CHUNK_TRACKS + 1, trackCount - 1, trackCount];
+  for (let index = 0; index < 4; index++) edges.push(random.int(0, trackCount));
+  return edges.filter((track) => track <= trackCount);
+}
+
+// The plain answer from `from` on: the pending tracks at or after it.
+function pendingFrom(pending: readonly number[], from: number): number[] {
+  let low = 0;
+  let high = pending.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (pending[middle] < from) low = middle + 1;
+    else high = middle;
+  }
+  return pending.slice(low);
+}
+
+for (const build of ["release", "debug"] as CoreBuild[]) {
+  const Scan = suite(`pending-track scan (${build} core)`);
+
+  Scan(`should list the same pending tracks as a plain scan, in batches, from any track (seed ${seed})`, async () => {
+    const random = new Random(seed ^ (build === "debug" ? 0x5ca7 : 0));
+    const image = new StorageImage({ workers: 0, build, model: "2107" });
+    try {
+      for (let trial = 0; trial < TRIALS; trial++) {
+        const trackCount = trial < TRACK_COUNTS.length ? TRACK_COUNTS[trial] : random.pick(TRACK_COUNTS);
+        const fixture = randomFixture(random, trackCount);
+        const pair = restorePair(image, trackCount, fixture.chunks);
+        assert.is(image.status(pair).pendingTracks, fixture.pending.length, `pending count (seed ${seed}, ${trackCount} tracks)`);
+        for (const from of starts(random, trackCount)) {
+          const batch = random.pick(BATCHES);
+          const context = `seed ${seed}, ${trackCount} tracks, from ${from}, batches of ${batch}`;
+          assert.equal(scanFrom(image, pair, from, batch, context), pendingFrom(fixture.pending, from), context);
+        }
+        removePair(image, pair);
+      }
+    } finally {
+      await image.close();
+    }
+  });
+
+  Scan("should return a full batch where every track is pending, even on a chunk without a leaf", async () => {
+    const image = new StorageImage({ workers: 0, build, model: "2107" });
+    try {
+      const trackCount = 2 * CHUNK_TRACKS;
+      const pair = restorePair(image, trackCount, ["set", "set"]);
+      const into = new Uint32Array(FIND_MANY_TRACKS_MIN);
+      assert.is(image.pendingTracks(pair, CHUNK_TRACKS - 5, into), FIND_MANY_TRACKS_MIN);
+      assert.equal([...into], Array.from({ length: FIND_MANY_TRACKS_MIN }, (_, index) => CHUNK_TRACKS - 5 + index));
+      assert.is(image.pendingTracks(pair, trackCount, into), 0, "nothing pending at the volume's end");
+      removePair(image, pair);
+    } finally {
+      await image.close();
+    }
+  });
+
+  Scan("should refuse a bad batch, a bad track and an unknown pair with a clear error", async () => {
+    const image = new StorageImage({ workers: 0, build, model: "2107" });
+    try {
+      const pair = restorePair(image, 300, ["set"]);
+      const refuses = (action: () => unknown, code: string, text: string) => {
+        try {
+          action();
+        } catch (error) {
+          assert.ok(isEngineError(error), "an EngineError");
+          assert.is(error.code, code);
+          assert.ok(error.message.includes(text), `"${error.message}" names ${text}`);
+          return;
+        }
+        assert.unreachable(`should have refused (${text})`);
+      };
+      refuses(() => image.pendingTracks(pair, 0, new Uint32Array(FIND_MANY_TRACKS_MIN - 1)), "BAD_ARGUMENT", `not ${FIND_MANY_TRACKS_MIN - 1}`);
+      refuses(() => image.pendingTracks(pair, 0, new Uint32Array(FIND_MANY_TRACKS_MAX + 1)), "BAD_ARGUMENT", `not ${FIND_MANY_TRACKS_MAX + 1}`);
+      for (const track of [-1, 1.5, 301, Number.NaN]) refuses(() => image.pendingTracks(pair, track, new Uint32Array(200)), "BAD_ARGUMENT", `track ${track}`);
+      refuses(() => image.pendingTracks("1000:1002", 0, new Uint32Array(200)), "RELATIONSHIP_NOT_FOUND", "1000:1002");
+      assert.is(image.status(pair).pendingTracks, 300, "nothing changed");
+      const exports = image.core.exports;
+      const slot = image.relationship(pair).slot;
+      assert.is(exports.rel_find_pending_many(slot, 0, FIND_MANY_TRACKS_MIN - 1), CoreCode.BAD_ARGUMENT, "the core refuses a batch too small itself");
+      assert.is(exports.rel_find_pending_many(slot, 0, FIND_MANY_TRACKS_MAX + 1), CoreCode.BAD_ARGUMENT, "and one larger than the staging buffer");
+      assert.is(exports.rel_find_pending_many(slot + 1, 0, 200), CoreCode.BAD_ARGUMENT, "and a slot with no relationship");
+      removePair(image, pair);
+    } finally {
+      await image.close();
+    }
+  });
+
+  Scan.run();
+}

@@ -93,7 +93,7 @@ async function runText(source: string | Promise<string>, file: string, settings:
   try {
     await session.openState();
     text = await source;
-    if (settings.profile) applyProfile(session, settings.profile);
+    if (settings.profile) await applyProfile(session, settings.profile);
     await session.runSource(text, file, { signal: lifetime.run.signal });
   } catch (error) {
     // A reader that went away asked for no more: that is not a failure.

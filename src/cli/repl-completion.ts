@@ -7,11 +7,26 @@ import { resolve } from "node:path";
 import {
   COMMANDS, findCommand, findOption, findSubcommand, type CommandSpec, type ValueKind,
 } from "../lang/commands.js";
-import type { StorageImage } from "../engine/image.js";
+import type { Site } from "../site/site.js";
+
+// The current image as completion sees it: fetched from the site at each Tab.
+export interface CompletionInventory {
+  model: string;
+  volumes: Array<{ id: string; lss: string; blocks: number }>;
+  relationships: Array<{ id: string; sourceId: string; targetId: string }>;
+  lss: string[];
+}
+
+export async function inventoryOf(site: Site, imageId: string): Promise<CompletionInventory> {
+  const [images, volumes, relationships, lss] = await Promise.all([
+    site.listImages(), site.listVolumes(imageId), site.listFlash(imageId), site.listLss(imageId),
+  ]);
+  return { model: images.find((image) => image.id === imageId)?.model ?? "2105", volumes, relationships, lss: lss.map((entry) => entry.id) };
+}
 
 // What completion may offer besides the table: the session's state, read at each Tab.
 export interface CompletionContext {
-  image: () => StorageImage | undefined;
+  image: () => CompletionInventory | undefined;
   imageIds: () => string[];
   workloadNames: () => string[];
   cwd: () => string;
@@ -77,8 +92,8 @@ function operandIndex(spec: CommandSpec, before: string[]): number {
 
 function values(kind: ValueKind, enumValues: readonly string[], spec: CommandSpec, word: string, context: CompletionContext): string[] {
   const image = context.image();
-  const volumeIds = image?.listVolumes().map((volume) => volume.id) ?? [];
-  const pairIds = image?.listRelationships().map((relationship) => relationship.id) ?? [];
+  const volumeIds = image?.volumes.map((volume) => volume.id) ?? [];
+  const pairIds = image?.relationships.map((relationship) => relationship.id) ?? [];
   switch (kind) {
     case "volume":
       return hex(volumeIds, word);
@@ -89,7 +104,7 @@ function values(kind: ValueKind, enumValues: readonly string[], spec: CommandSpe
     case "volumes-or-pairs":
       return hex([...volumeIds, ...pairIds], word);
     case "lss":
-      return hex(image?.listLss() ?? [], word);
+      return hex(image?.lss ?? [], word);
     case "image":
       return prefixed(context.imageIds(), word);
     case "enum":
@@ -118,9 +133,9 @@ function volumeOrRange(volumeIds: string[], word: string): string[] {
 
 // mkflash SOURCE:TARGET: first a source that is in no relationship, then a
 // target other than it, no smaller, and on a 2105 in the same LSS (the seed's rules).
-function newPair(image: StorageImage, word: string): string[] {
-  const volumes = image.listVolumes();
-  const busy = new Set(image.listRelationships().flatMap((relationship) => [relationship.sourceId, relationship.targetId]));
+function newPair(image: CompletionInventory, word: string): string[] {
+  const volumes = image.volumes;
+  const busy = new Set(image.relationships.flatMap((relationship) => [relationship.sourceId, relationship.targetId]));
   const free = volumes.filter((volume) => !busy.has(volume.id));
   const colon = word.indexOf(":");
   if (colon < 0) return hex(free.map((volume) => volume.id), word).map((id) => `${id}:`);

@@ -18,7 +18,7 @@ import { join } from "node:path";
 import {
   formatError, LangSyntaxError, parse, ScriptError, Session, type Program, type ProgressPresenter, type SessionOptions, type WatchRequest,
 } from "../lang/index.js";
-import { complete, type CompletionContext } from "./repl-completion.js";
+import { complete, inventoryOf, type Completion, type CompletionContext } from "./repl-completion.js";
 import { Lifetime, type EndSignal } from "./lifetime.js";
 import { KeyGate } from "./repl-keys.js";
 import type { InkPresenter, InkPresenterOptions } from "./views/ink-presenter.js";
@@ -125,14 +125,17 @@ class Shell {
     const opened = await this.openState();
     if (opened !== 0) return opened;
     if (this.session.presenter instanceof DeferredInkPresenter) await this.session.presenter.load();
-    this.output.write(banner(this.session.currentImage.id, this.session.currentImage.model));
+    const current = await this.session.currentImage();
+    this.output.write(banner(current.id, current.model));
     const server = repl.start({
-      prompt: promptFor(this.session.currentImage.id),
+      prompt: promptFor(current.id),
       input: this.input,
       output: this.output,
       terminal: this.terminal,
       eval: (code, _context, _file, callback) => this.evaluate(code, callback),
-      completer: (line: string) => complete(line, this.completionContext()),
+      completer: (line: string, callback: (error: Error | null, completion?: Completion) => void) => {
+        this.completionContext().then((context) => callback(null, complete(line, context)), (error: Error) => callback(error));
+      },
       ignoreUndefined: true,
       // Passed on to readline by REPLServer; the REPL default keeps only 30 lines.
       ...{ historySize: HISTORY_SIZE },
@@ -162,7 +165,7 @@ class Shell {
       if (await this.session.openState() === "loaded") {
         this.output.write(`CMUC09041I load: storage images loaded from ${this.session.stateFilePath}.\n`);
       }
-      if (this.options.profile) applyProfile(this.session, this.options.profile);
+      if (this.options.profile) await applyProfile(this.session, this.options.profile);
       return 0;
     } catch (error) {
       this.report(error, "");
@@ -172,11 +175,16 @@ class Shell {
     }
   }
 
-  private completionContext(): CompletionContext {
+  // A snapshot of what completion offers, taken from the site at each Tab.
+  private async completionContext(): Promise<CompletionContext> {
+    const site = this.session.site;
+    const [inventory, images, workloads] = await Promise.all([
+      inventoryOf(site, this.session.currentImageId).catch(() => undefined), site.listImages(), site.listWorkloads(),
+    ]);
     return {
-      image: () => this.session.currentImage,
-      imageIds: () => this.session.images.map((image) => image.id),
-      workloadNames: () => this.session.workloads.list().map((workload) => workload.spec.name),
+      image: () => inventory,
+      imageIds: () => images.map((image) => image.id),
+      workloadNames: () => workloads.map((workload) => workload.spec.name),
       cwd: () => this.session.cwd,
     };
   }
@@ -202,7 +210,7 @@ class Shell {
       if (outcome instanceof repl.Recoverable) {
         callback(outcome, undefined);
       } else {
-        this.server?.setPrompt(promptFor(this.session.currentImage.id));
+        this.server?.setPrompt(promptFor(this.session.currentImageId));
         callback(null, undefined);
       }
       this.gate.release(!this.interrupted);

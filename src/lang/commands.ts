@@ -18,7 +18,7 @@
 //   findCommand(name) and findSubcommand(spec, name) look names up (lower case).
 //   Value kinds tell completion what to offer: volume/volumes ids, pair/pairs
 //   relationship ids, file paths, enum values, images, commands.
-import { OS_TYPES } from "../engine/rules.js";
+import { OS_TYPES } from "../site/shared.js";
 
 export type ValueKind =
   | "volume" // 1000

@@ -1,10 +1,11 @@
 // What a command implementation sees: its evaluated options and operands
-// with their positions, the session, and helpers for listings and images.
-import { EngineError } from "../engine/errors.js";
-import type { StorageImage } from "../engine/image.js";
+// with their positions, the session, its site, and helpers for listings,
+// images and the positions of what a site call refused.
+import type { ImageInfo, Site } from "../site/index.js";
+import { isSiteError } from "../site/errors.js";
+import { EngineError, imageQualifiers, qualifiedId } from "../site/shared.js";
 import type { CommandNode, Position, Value } from "./parser.js";
 import { atArgument, CommandFailure, formatValue } from "./values.js";
-import { imageQualifiers, qualifiedId } from "../engine/ids.js";
 import { bannerLine, formatListing, type Listing, type OutputFormat, type OutputSettings } from "./format.js";
 import type { Session } from "./session.js";
 
@@ -65,30 +66,60 @@ export class CommandContext {
     return this.operands.flatMap((operand) => atArgument(operand.at, () => convert(operand.value)).map((item) => ({ item, at: operand.at })));
   }
 
+  get site(): Site {
+    return this.session.site;
+  }
+
   // The storage image: -dev, else the image that fully qualified operands
   // name (IBM.2107-75KDR91/1000), else setenv -dev, else the session's
   // current one. Operands that name another image than -dev are refused.
-  image(): StorageImage {
+  async image(): Promise<ImageInfo> {
+    const images = await this.site.listImages();
+    const find = (text: string) => this.session.findIn(images, text);
     const dev = this.options.get("dev");
-    const named = dev && dev.value !== true ? atArgument(dev.at, () => this.session.findImage(String(dev.value))) : undefined;
+    const named = dev && dev.value !== true ? atArgument(dev.at, () => find(String(dev.value))) : undefined;
     let chosen = named;
     for (const operand of this.operands) {
       for (const qualifier of imageQualifiers(operand.value)) {
-        const image = atArgument(operand.at, () => this.session.findImage(qualifier));
+        const image = atArgument(operand.at, () => find(qualifier));
         chosen ??= image;
-        if (image !== chosen) {
+        if (image.id !== chosen.id) {
           const other = named ? `-dev ${chosen.id}` : `other operands' ${chosen.id}`;
           throw new CommandFailure("BAD_ARGUMENT", `operand ${formatValue(operand.value)} names storage image ${image.id}, not ${other}`, operand.at);
         }
       }
     }
-    return chosen ?? this.session.currentImage;
+    return chosen ?? this.session.currentIn(images);
   }
 
+  // Awaits a site call. A SiteError that names an entry of the request is
+  // raised at that entry's position in `items`; one that names an option, at
+  // the option's value.
+  async call<T>(call: Promise<T>, items: ReadonlyArray<{ at: Position }> = []): Promise<T> {
+    try {
+      return await call;
+    } catch (error) {
+      if (!isSiteError(error)) throw error;
+      const at = error.item !== undefined ? items[error.item]?.at : error.option !== undefined ? this.options.get(error.option)?.at : undefined;
+      throw new CommandFailure(error.code, error.message, at);
+    }
+  }
+
+  // Awaits a site call about one argument, blaming that argument on failure.
+  async callAt<T>(at: Position, call: Promise<T>): Promise<T> {
+    try {
+      return await call;
+    } catch (error) {
+      if (isSiteError(error)) throw new CommandFailure(error.code, error.message, at);
+      throw error;
+    }
+  }
+
+
   // A listing as lines (per -fmt, -delim, -hdr, -bnr over setenv) and as a value.
-  listing(listing: Listing, image: StorageImage | null, empty: string, format?: OutputFormat): CommandResult {
+  listing(listing: Listing, imageId: string | null, empty: string, format?: OutputFormat): CommandResult {
     if (listing.rows.length === 0) return { lines: [empty], value: [] };
-    return { lines: formatListing(listing, this.outputSettings(format), bannerLine(this.session.now(), image?.id ?? null)), value: listing.rows };
+    return { lines: formatListing(listing, this.outputSettings(format), bannerLine(this.session.now(), imageId)), value: listing.rows };
   }
 
   outputSettings(format?: OutputFormat): OutputSettings {
@@ -112,7 +143,7 @@ export class CommandContext {
   }
 
   // An ID as listings show it: `IBM.2107-75KDR91/1000` under -fullid or setenv -fullid on.
-  fullId(image: StorageImage, id: string): string {
-    return this.flag("fullid") || this.session.settings.fullid ? qualifiedId(image.id, id) : id;
+  fullId(imageId: string, id: string): string {
+    return this.flag("fullid") || this.session.settings.fullid ? qualifiedId(imageId, id) : id;
   }
 }

@@ -1,12 +1,8 @@
 // The DS CLI commands: volumes, LSSs, storage images, FlashCopy, setenv, help.
-// Each validates everything it was given before it changes anything.
-import { EngineError } from "../engine/errors.js";
-import type { RelationshipStatus, StorageImage, Volume } from "../engine/image.js";
-import { checkEstablish, parseOsType } from "../engine/rules.js";
-import { capacityBlocks, capacityIn, type CapacityUnit } from "../engine/units.js";
-import { lssOf, pairId, unqualified } from "../engine/ids.js";
-import { rankGroupOfLss, type ExtentPool } from "../engine/pools.js";
-import { EXTENT_SIZE } from "../core/codes.js";
+// Each parses everything it was given and then makes one site call, which
+// checks every item before it changes anything.
+import type { FlashInfo, ImageInfo, VolumeInfo } from "../site/types.js";
+import { EngineError, EXTENT_SIZE, capacityBlocks, capacityIn, lssOf, parseOsType, unqualified, type CapacityUnit } from "../site/shared.js";
 import { commandHelp, findCommand, findSubcommand, helpText } from "./commands.js";
 import type { CommandContext, CommandResult } from "./context.js";
 import { dsDate, enabled, type OutputFormat } from "./format.js";
@@ -14,14 +10,14 @@ import { INFO, infoLine } from "./messages.js";
 import {
   CommandFailure, atArgument, formatValue, volumeId, numberValue, pairFilter, idFilter, pairIds, pairs, volumeIds, wholeNumber, type ValueRecord,
 } from "./values.js";
-import type { Position, Value } from "./parser.js";
+import type { Value } from "./parser.js";
 
 export type CommandHandler = (context: CommandContext) => Promise<CommandResult> | CommandResult;
 
 // ---- volumes -------------------------------------------------------------------------
 
-function mkfbvol(context: CommandContext): CommandResult {
-  const image = context.image();
+async function mkfbvol(context: CommandContext): Promise<CommandResult> {
+  const image = await context.image();
   const items = context.operandItems(volumeIds);
   const ids = items.map(({ item }) => item);
   const unit = (context.convert("type", (value) => formatValue(value).toLowerCase()) ?? "ds") as CapacityUnit;
@@ -32,51 +28,14 @@ function mkfbvol(context: CommandContext): CommandResult {
   })!;
   const os = context.convert("os", (value) => parseOsType(formatValue(value)));
   const nameTemplate = context.convert("name", formatValue);
-  const poolText = context.convert("extpool", (value) => image.pools.get(unqualified(formatValue(value))).id);
-  const seen = new Set<string>();
-  for (const { item: id, at } of items) {
-    if (seen.has(id)) throw new CommandFailure("VOLUME_EXISTS", `volume ${id} is given twice`, at);
-    seen.add(id);
-    if (image.hasVolume(id)) throw new CommandFailure("VOLUME_EXISTS", `volume ${id} already exists on ${image.id}`, at);
-    atArgument(at, () => volumePool(image, id, poolText));
-  }
-  const names = new Map(ids.map((id) => [id, nameTemplate === undefined ? undefined : volumeName(nameTemplate, id)]));
-  const created: string[] = [];
-  try {
-    for (const id of ids) {
-      image.createVolume({ id, capacity, unit, os, name: names.get(id), pool: volumePool(image, id, poolText).id });
-      created.push(id);
-    }
-  } catch (error) {
-    // Only this command's fresh volumes go: nothing else changed.
-    for (const id of created) image.removeVolume(id);
-    throw error;
-  }
+  const pool = context.convert("extpool", (value) => unqualified(formatValue(value)));
+  const created = await context.call(context.site.createVolumes(image.id, { ids, capacity, unit, os, nameTemplate, pool }), items);
   return {
     lines: created.map((id) => infoLine(INFO.volumeCreated, "mkfbvol", `FB volume ${id} successfully created.`)),
     value: created,
   };
 }
 
-// The named pool, checked against the volume's LSS, or the first pool of the LSS's rank group.
-function volumePool(image: StorageImage, id: string, poolText: string | undefined): ExtentPool {
-  const lss = lssOf(id);
-  if (poolText !== undefined) return image.poolForLss(poolText, lss);
-  const pool = image.pools.defaultFor(rankGroupOfLss(lss));
-  if (!pool) throw new EngineError("POOL_NOT_FOUND", `storage image ${image.id} has no extent pool of rank group ${rankGroupOfLss(lss)} for LSS ${lss}; mkextpool makes one`);
-  return pool;
-}
-
-// DS CLI's names: `#h` becomes the volume ID, `#d` its decimal number; at most 16 characters.
-export function volumeName(template: string, id: string): string {
-  const name = template.replace(/#h/gi, id).replace(/#d/gi, String(parseInt(id, 16)));
-  if (name.length > VOLUME_NAME_LENGTH_MAX) {
-    throw new EngineError("BAD_ARGUMENT", `volume name ${name} has ${name.length} characters; DS CLI allows at most ${VOLUME_NAME_LENGTH_MAX}`);
-  }
-  return name;
-}
-
-const VOLUME_NAME_LENGTH_MAX = 16;
 const LSFBVOL_COLUMNS = ["Name", "ID", "accstate", "datastate", "configstate", "deviceMTM", "datatype", "extpool", "cap (2^30B)", "cap (10^9B)", "cap (blocks)"];
 const LSFBVOL_LONG_COLUMNS = [
   "Name", "ID", "accstate", "datastate", "configstate", "deviceMTM", "datatype", "extpool", "sam", "captype",
@@ -84,16 +43,16 @@ const LSFBVOL_LONG_COLUMNS = [
 ];
 const CAPTYPES: Record<CapacityUnit, string> = { ds: "DS", ess: "ESS", blocks: "Blocks" };
 
-function volumeRecord(context: CommandContext, image: StorageImage, volume: Volume): ValueRecord {
+function volumeRecord(context: CommandContext, image: ImageInfo, volume: VolumeInfo): ValueRecord {
   return {
     Name: volume.name || "-",
-    ID: context.fullId(image, volume.id),
+    ID: context.fullId(image.id, volume.id),
     accstate: "Online",
-    datastate: image.dataState(volume.id),
+    datastate: volume.dataState,
     configstate: "Normal",
     deviceMTM: `${image.model}-900`,
     datatype: "FB 512",
-    extpool: volume.pool === null ? "-" : context.fullId(image, volume.pool),
+    extpool: volume.pool === null ? "-" : context.fullId(image.id, volume.pool),
     sam: "ESE",
     captype: CAPTYPES[volume.unit],
     "cap (2^30B)": volume.unit === "ds" ? capacityIn(volume.blocks, "ds").toFixed(1) : "-",
@@ -111,25 +70,32 @@ function lssOption(value: Value): string {
   return text;
 }
 
-function lsfbvol(context: CommandContext): CommandResult {
-  const image = context.image();
+// -extpool's pool ID, looked up on the site and blamed on the option's value when unknown.
+export async function poolOption(context: CommandContext, image: ImageInfo): Promise<string | undefined> {
+  const text = context.convert("extpool", (value) => unqualified(formatValue(value)));
+  if (text === undefined) return undefined;
+  return (await context.callAt(context.options.get("extpool")!.at, context.site.pool(image.id, text))).id;
+}
+
+async function lsfbvol(context: CommandContext): Promise<CommandResult> {
+  const image = await context.image();
   if (context.flag("l") && context.flag("s")) throw new EngineError("BAD_ARGUMENT", "-l and -s cannot be used together");
   const filters = context.operands.map((operand) => atArgument(operand.at, () => idFilter(operand.value, 4, "volume ID")));
   const lss = context.convert("lss", lssOption);
-  const pool = context.convert("extpool", (value) => image.pools.get(unqualified(formatValue(value))).id);
-  const volumes = image.listVolumes().filter((volume) => (filters.length === 0 || filters.some((wanted) => wanted(volume.id)))
+  const pool = await poolOption(context, image);
+  const volumes = (await context.site.listVolumes(image.id)).filter((volume) => (filters.length === 0 || filters.some((wanted) => wanted(volume.id)))
     && (!lss || volume.lss === lss) && (!pool || volume.pool === pool));
   const rows = volumes.map((volume) => volumeRecord(context, image, volume));
   const columns = context.flag("s") ? ["ID"] : context.flag("l") ? LSFBVOL_LONG_COLUMNS : LSFBVOL_COLUMNS;
-  return context.listing({ command: "lsfbvol", columns, rows }, image, infoLine(INFO.nothingFound, "lsfbvol", "No FB Volume found."));
+  return context.listing({ command: "lsfbvol", columns, rows }, image.id, infoLine(INFO.nothingFound, "lsfbvol", "No FB Volume found."));
 }
 
-function showfbvol(context: CommandContext): CommandResult {
-  const image = context.image();
-  const volume = context.operand(0, (value) => image.volume(volumeId(value)));
-  const relationships = image.relationshipsOf(volume.id)
-    .map((relationship) => `${context.fullId(image, relationship.sourceId)}:${context.fullId(image, relationship.targetId)}`);
-  const allocatedExtents = Math.ceil(image.allocatedBytes(volume.id) / EXTENT_SIZE);
+async function showfbvol(context: CommandContext): Promise<CommandResult> {
+  const image = await context.image();
+  const id = context.operand(0, volumeId);
+  const volume = await context.callAt(context.operands[0].at, context.site.volume(image.id, id));
+  const relationships = volume.flashCopies.map((pair) => pair.split(":").map((half) => context.fullId(image.id, half)).join(":"));
+  const allocatedExtents = Math.ceil(volume.allocatedBytes / EXTENT_SIZE);
   const record: ValueRecord = {
     ...volumeRecord(context, image, volume),
     addrgrp: volume.lss[0],
@@ -138,56 +104,62 @@ function showfbvol(context: CommandContext): CommandResult {
     virtualextents: Math.ceil(volume.sizeBytes / EXTENT_SIZE) - allocatedExtents,
     OS: volume.os,
     FlashCopy: relationships.length > 0 ? relationships.join(" ") : "-",
-    DateCreated: dsDate(volume.createdAt),
+    DateCreated: dsDate(new Date(volume.createdAtMs)),
   };
   const columns = [
     "Name", "ID", "accstate", "datastate", "configstate", "deviceMTM", "datatype", "addrgrp", "extpool", "exts", "captype",
     "cap (2^30B)", "cap (10^9B)", "cap (blocks)", "volgrp", "sam", "eam", "reqcap (blocks)", "realextents", "virtualextents",
     "OS", "FlashCopy", "DateCreated",
   ];
-  const lines = context.listing({ command: "showfbvol", columns, rows: [record] }, image, "", "stanza").lines;
+  const lines = context.listing({ command: "showfbvol", columns, rows: [record] }, image.id, "", "stanza").lines;
   return { lines, value: record };
 }
 
+// Every volume is checked first; then each is asked about, and the confirmed ones go in one call.
 async function rmfbvol(context: CommandContext): Promise<CommandResult> {
-  const image = context.image();
+  const image = await context.image();
   const items = context.operandItems(volumeIds);
   const ids = items.map(({ item }) => item);
-  for (const { item: id, at } of items) atArgument(at, () => checkRemovable(context, image, id));
-  const lines: string[] = [];
-  const removed: string[] = [];
-  for (const id of ids) {
-    const question = infoLine(INFO.volumeRemoveQuestion, "rmfbvol", `Are you sure you want to delete FB volume ${id}? [y/n]:`);
-    const answer = await confirmed(context, question, lines, `FB volume ${id} not deleted`);
-    if (!answer) continue;
-    await image.drained(() => image.removeVolume(id), context.signal);
-    removed.push(id);
-    lines.push(infoLine(INFO.volumeRemoved, "rmfbvol", `FB volume ${id} successfully deleted.`));
-  }
+  await context.call(context.site.checkVolumesIdle(image.id, ids, "removing"), items);
+  const answers = await confirmEach(context, ids, (id) => [
+    infoLine(INFO.volumeRemoveQuestion, "rmfbvol", `Are you sure you want to delete FB volume ${id}? [y/n]:`), `FB volume ${id} not deleted`,
+  ]);
+  const chosen = items.filter((_, index) => answers[index].yes);
+  const removed = await context.call(context.site.removeVolumes(image.id, chosen.map(({ item }) => item), { signal: context.signal }), chosen);
+  const lines = answers.flatMap((answer, index) => (answer.yes
+    ? [infoLine(INFO.volumeRemoved, "rmfbvol", `FB volume ${ids[index]} successfully deleted.`)]
+    : answer.lines));
   return { lines, value: removed };
 }
 
 // Releases the volumes' data: the way back for a target left unusable by a withdrawn copy.
 async function initfbvol(context: CommandContext): Promise<CommandResult> {
-  const image = context.image();
+  const image = await context.image();
   const items = context.operandItems(volumeIds);
-  for (const { item: id, at } of items) atArgument(at, () => checkRemovable(context, image, id, "reinitialising"));
-  const lines: string[] = [];
-  const initialised: string[] = [];
-  for (const { item: id } of items) {
-    const question = infoLine(INFO.volumeInitQuestion, "initfbvol", `Are you sure you want to release the data of FB volume ${id}? [y/n]:`);
-    if (!(await confirmed(context, question, lines, `FB volume ${id} not initialised`))) continue;
-    await image.drained(() => image.reinitVolume(id), context.signal);
-    initialised.push(id);
-    lines.push(infoLine(INFO.volumeInitialised, "initfbvol", `FB volume ${id} successfully initialised.`));
-  }
+  const ids = items.map(({ item }) => item);
+  await context.call(context.site.checkVolumesIdle(image.id, ids, "reinitialising"), items);
+  const answers = await confirmEach(context, ids, (id) => [
+    infoLine(INFO.volumeInitQuestion, "initfbvol", `Are you sure you want to release the data of FB volume ${id}? [y/n]:`), `FB volume ${id} not initialised`,
+  ]);
+  const chosen = items.filter((_, index) => answers[index].yes);
+  const initialised = await context.call(context.site.reinitVolumes(image.id, chosen.map(({ item }) => item), { signal: context.signal }), chosen);
+  const lines = answers.flatMap((answer, index) => (answer.yes
+    ? [infoLine(INFO.volumeInitialised, "initfbvol", `FB volume ${ids[index]} successfully initialised.`)]
+    : answer.lines));
   return { lines, value: initialised };
 }
 
-function checkRemovable(context: CommandContext, image: StorageImage, id: string, action = "removing"): void {
-  const volume = image.idleVolume(id, action);
-  const running = context.session.workloads.runningOn(image, volume.id);
-  if (running.length > 0) throw new EngineError("BUSY", `volume ${volume.id} has workload ${running[0].spec.name} running on it; stop it first`);
+// Asks about each item in turn ([question, what a "no" means]); keeps the lines a "no" prints.
+export async function confirmEach(
+  context: CommandContext, items: string[], ask: (item: string) => [string, string],
+): Promise<Array<{ yes: boolean; lines: string[] }>> {
+  const answers: Array<{ yes: boolean; lines: string[] }> = [];
+  for (const item of items) {
+    const lines: string[] = [];
+    const [question, declined] = ask(item);
+    answers.push({ yes: await confirmed(context, question, lines, declined), lines });
+  }
+  return answers;
 }
 
 // Asks unless -quiet. With nobody to answer, the answer is no, and it says so.
@@ -205,52 +177,16 @@ export async function confirmed(context: CommandContext, question: string, lines
 
 // ---- storage images --------------------------------------------------------------------
 
-function mksi(context: CommandContext): CommandResult {
+async function mksi(context: CommandContext): Promise<CommandResult> {
   const model = context.convert("model", (value) => formatValue(value)) as "2105" | "2107" | undefined;
   const operand = context.operands[0];
-  const image = operand === undefined
+  const image = await context.call(operand === undefined
     ? context.session.addImage(model ?? "2105")
-    : context.session.addImage(model, formatValue(operand.value), operand.at);
+    : context.session.addImage(model, formatValue(operand.value), operand.at));
   return { lines: [infoLine(INFO.imageCreated, "mksi", `Storage image ${image.id} successfully created.`)], value: image.id };
 }
 
 // ---- FlashCopy ----------------------------------------------------------------------------
-
-interface Counts {
-  sourceOf: number;
-  targetOf: number;
-}
-
-// Runs the engine's establish rules over every pair first, counting the
-// pairs before it in the same command, so a refused pair changes nothing.
-function checkPairs(image: StorageImage, list: Array<{ item: [string, string]; at: Position }>): void {
-  const counts = new Map<string, Counts>();
-  const countsOf = (id: string): Counts => {
-    let entry = counts.get(id);
-    if (!entry) {
-      const relationships = image.relationshipsOf(id);
-      entry = {
-        sourceOf: relationships.filter((relationship) => relationship.sourceId === id).length,
-        targetOf: relationships.filter((relationship) => relationship.targetId === id).length,
-      };
-      counts.set(id, entry);
-    }
-    return entry;
-  };
-  const planned = new Set<string>();
-  for (const { item: [sourceId, targetId], at } of list) {
-    const source = atArgument(at, () => image.volume(sourceId));
-    const target = atArgument(at, () => image.volume(targetId));
-    const id = pairId(source.id, target.id);
-    const facts = (volume: Volume) => ({
-      id: volume.id, blocks: volume.blocks, os: volume.os, usable: image.dataState(volume.id) === "Normal", ...countsOf(volume.id),
-    });
-    atArgument(at, () => checkEstablish(image.model, facts(source), facts(target), image.hasRelationship(id) || planned.has(id)));
-    planned.add(id);
-    countsOf(source.id).sourceOf++;
-    countsOf(target.id).targetOf++;
-  }
-}
 
 // DS CLI writes sequence numbers in hex (`-seqnum 00FF`); a number from an expression is taken as it is.
 export function sequenceNumber(value: Value): number {
@@ -261,7 +197,7 @@ export function sequenceNumber(value: Value): number {
 }
 
 async function mkflash(context: CommandContext): Promise<CommandResult> {
-  const image = context.image();
+  const image = await context.image();
   const list = context.operandItems(pairs);
   const seqnum = context.convert("seqnum", sequenceNumber);
   const nocopy = context.flag("nocp");
@@ -269,24 +205,23 @@ async function mkflash(context: CommandContext): Promise<CommandResult> {
   if (nocopy && context.flag("wait")) {
     throw new EngineError("BAD_ARGUMENT", "-wait waits for the background copy, and -nocp has none");
   }
-  checkPairs(image, list);
   // As in DS CLI, -record makes the relationship persistent: its change recording outlives the copy.
   const record = context.flag("record");
   const options = {
     nocopy, persist: context.flag("persist") || record, record, tgtinhibit: context.flag("tgtinhibit"), seqnum,
     freeze: context.flag("freeze"), tgtpprc: context.flag("tgtpprc"),
   };
-  const created: string[] = [];
-  // drained(): an establish whose drain of in-flight I/O timed out is retried from the event loop.
-  for (const { item: [source, target] } of list) created.push((await image.drained(() => image.establish(source, target, options), context.signal)).id);
+  const request = { pairs: list.map(({ item }) => item), options };
+  const created = await context.call(context.site.establishFlash(image.id, request, { signal: context.signal }), list);
   const lines = created.map((id) => infoLine(INFO.flashCreated, "mkflash", `FlashCopy pair ${id} successfully created.`));
   if (context.flag("wait")) {
     for (const line of lines) context.session.write(line);
-    await context.session.watchCopies(image, created, context.signal);
+    await context.session.watchCopies(image.id, created, context.signal);
     if (context.signal.aborted) throw new CommandFailure("CANCELLED", `cancelled; ${created.join(" ")} stay established and keep copying`);
     // The view ends when no track is left; this also ends the pairs that do not persist.
-    const remaining = created.filter((id) => image.hasRelationship(id));
-    if (remaining.length > 0) await image.waitForCopy(remaining, { signal: context.signal });
+    const established = new Set((await context.site.listFlash(image.id)).map((relationship) => relationship.id));
+    const remaining = created.filter((id) => established.has(id));
+    if (remaining.length > 0) await context.call(context.site.waitForCopy(image.id, remaining, { signal: context.signal }));
     return { lines: created.map((id) => infoLine(INFO.copyComplete, "mkflash", `FlashCopy pair ${id} background copy complete.`)), value: created };
   }
   return { lines, value: created };
@@ -303,8 +238,8 @@ const LSFLASH_LONG_COLUMNS = [...LSFLASH_COLUMNS, "OutOfSyncTracks", "DateCreate
 // `-state tgt_failed` matches the State column `Tgt Failed`.
 const stateKey = (state: string) => state.toLowerCase().replace(/[\s_]+/g, "_");
 
-function lsflash(context: CommandContext): CommandResult {
-  const image = context.image();
+async function lsflash(context: CommandContext): Promise<CommandResult> {
+  const image = await context.image();
   if (context.flag("l") && context.flag("s")) throw new EngineError("BAD_ARGUMENT", "-l and -s cannot be used together");
   const filters = context.operands.map((operand) => atArgument(operand.at, () => {
     if (formatValue(operand.value).includes(":")) return pairFilter(operand.value);
@@ -313,9 +248,9 @@ function lsflash(context: CommandContext): CommandResult {
   }));
   const state = context.convert("state", (value) => stateKey(formatValue(value)));
   const seqnum = context.convert("seqnum", sequenceNumber);
-  const rows = image.listRelationships()
+  const rows = (await context.site.listFlash(image.id))
     .filter((relationship) => filters.length === 0 || filters.some((wanted) => wanted(relationship.sourceId, relationship.targetId)))
-    .map((relationship) => flashRecord(context, image, image.status(relationship.id)))
+    .map((relationship) => flashRecord(context, image.id, relationship))
     .filter((row) => state === undefined || stateKey(String(row.State)) === state)
     .filter((row) => !context.flag("record") || row.Recording === "Enabled")
     .filter((row) => !context.flag("persist") || row.Persistent === "Enabled")
@@ -325,13 +260,13 @@ function lsflash(context: CommandContext): CommandResult {
     .filter((row) => seqnum === undefined || row.SequenceNum === seqnum.toString(16).toUpperCase());
   const columns = context.flag("s") ? ["ID"] : context.flag("l") ? LSFLASH_LONG_COLUMNS : LSFLASH_COLUMNS;
   const shown = rows.map((row) => Object.fromEntries(columns.map((column) => [column, row[column as keyof typeof row]])));
-  return context.listing({ command: "lsflash", columns, rows: shown }, image, infoLine(INFO.nothingFound, "lsflash", "No Flash Copy found."));
+  return context.listing({ command: "lsflash", columns, rows: shown }, image.id, infoLine(INFO.nothingFound, "lsflash", "No Flash Copy found."));
 }
 
-function flashRecord(context: CommandContext, image: StorageImage, status: RelationshipStatus) {
+function flashRecord(context: CommandContext, imageId: string, status: FlashInfo) {
   return {
-    ID: context.fullId(image, status.sourceId) + ":" + context.fullId(image, status.targetId),
-    SrcLSS: context.fullId(image, lssOf(status.sourceId)),
+    ID: context.fullId(imageId, status.sourceId) + ":" + context.fullId(imageId, status.targetId),
+    SrcLSS: context.fullId(imageId, lssOf(status.sourceId)),
     SequenceNum: status.seqnum.toString(16).toUpperCase(),
     Timeout: "-",
     ActiveCopy: enabled(status.activeCopy),
@@ -342,51 +277,57 @@ function flashRecord(context: CommandContext, image: StorageImage, status: Relat
     TargetWriteEnabled: enabled(!status.tgtinhibit && !status.revertible),
     BackgroundCopy: enabled(!status.nocopy),
     OutOfSyncTracks: status.pendingTracks,
-    DateCreated: dsDate(status.createdAt),
-    DateSynced: status.syncedAt ? dsDate(status.syncedAt) : dsDate(status.createdAt),
+    DateCreated: dsDate(new Date(status.createdAtMs)),
+    DateSynced: status.syncedAtMs !== null ? dsDate(new Date(status.syncedAtMs)) : dsDate(new Date(status.createdAtMs)),
     State: status.state,
     Reason: status.reason ?? "-",
   } satisfies ValueRecord;
 }
 
 async function rmflash(context: CommandContext): Promise<CommandResult> {
-  const image = context.image();
+  const image = await context.image();
   const items = context.operandItems(pairIds);
-  for (const { item, at } of items) atArgument(at, () => image.checkFlashV2("rmflash", item));
   const ids = items.map(({ item }) => item);
+  await context.call(context.site.checkFlash(image.id, "rmflash", ids), items);
+  const answers = await confirmEach(context, ids, (id) => [
+    infoLine(INFO.flashRemoveQuestion, "rmflash", `Are you sure you want to remove the FlashCopy pair ${id}? [y/n]:`), `FlashCopy pair ${id} not removed`,
+  ]);
+  const chosen = items.filter((_, index) => answers[index].yes);
+  const results = await context.call(context.site.withdrawFlash(image.id, chosen.map(({ item }) => item), { signal: context.signal }), chosen);
   const lines: string[] = [];
-  const removed: string[] = [];
-  for (const id of ids) {
-    const question = infoLine(INFO.flashRemoveQuestion, "rmflash", `Are you sure you want to remove the FlashCopy pair ${id}? [y/n]:`);
-    if (!(await confirmed(context, question, lines, `FlashCopy pair ${id} not removed`))) continue;
-    const relationship = image.relationship(id);
-    const complete = await image.drained(() => image.withdraw(id), context.signal);
-    removed.push(id);
-    lines.push(infoLine(INFO.flashRemoved, "rmflash", `FlashCopy pair ${id} successfully removed.`));
-    if (!complete) {
-      lines.push(infoLine(INFO.notConfirmed, "rmflash", `target ${relationship.targetId} was not completely copied and is now unusable; make it a FlashCopy target again or release its data with initfbvol.`));
+  let next = 0;
+  for (const [index, answer] of answers.entries()) {
+    if (!answer.yes) {
+      lines.push(...answer.lines);
+      continue;
+    }
+    const result = results[next++];
+    lines.push(infoLine(INFO.flashRemoved, "rmflash", `FlashCopy pair ${ids[index]} successfully removed.`));
+    if (!result.complete) {
+      lines.push(infoLine(INFO.notConfirmed, "rmflash", `target ${result.targetId} was not completely copied and is now unusable; make it a FlashCopy target again or release its data with initfbvol.`));
     }
   }
-  return { lines, value: removed };
+  return { lines, value: results.map((result) => result.id) };
 }
 
 // ---- session ----------------------------------------------------------------------------
 
-function setenv(context: CommandContext): CommandResult {
+async function setenv(context: CommandContext): Promise<CommandResult> {
   const settings = context.session.settings;
   const onOff = (value: string | undefined) => (value === undefined ? undefined : value.toLowerCase() === "on");
   const text = (name: string) => context.convert(name, formatValue);
   const delim = text("delim");
   if (delim !== undefined && delim.length !== 1) throw new EngineError("BAD_ARGUMENT", `-delim ${delim} is not one character`);
   if (context.flag("dev") && context.flag("devid")) throw new EngineError("BAD_ARGUMENT", "-dev and -devid say the same; give one of them");
-  const dev = context.convert("dev", (value) => context.session.findImage(formatValue(value)).id)
-    ?? context.convert("devid", (value) => context.session.findImage(formatValue(value)).id);
+  const images = await context.site.listImages();
+  const dev = context.convert("dev", (value) => context.session.findIn(images, formatValue(value)).id)
+    ?? context.convert("devid", (value) => context.session.findIn(images, formatValue(value)).id);
   settings.banner = onOff(text("banner")) ?? settings.banner;
   settings.header = onOff(text("header")) ?? settings.header;
   settings.format = (text("format")?.toLowerCase() as OutputFormat | undefined) ?? settings.format;
   settings.delim = delim ?? settings.delim;
   settings.fullid = onOff(text("fullid")) ?? settings.fullid;
-  if (dev !== undefined) context.session.selectImage(dev);
+  if (dev !== undefined) await context.session.selectImage(dev);
   return { lines: [], value: null };
 }
 

@@ -2,31 +2,17 @@
 // setflashrevertible, commitflash, revertflash, unfreezeflash. mkflash's V2
 // options (-cp, -freeze, -tgtpprc) live with mkflash in ds-commands.ts.
 // Each command checks every pair it was given before it changes any.
-import { EngineError } from "../engine/errors.js";
-import type { Relationship, StorageImage } from "../engine/image.js";
-import { checkV2Supported, type V2Operation } from "../engine/rules.js";
+import type { IncrementOperation, IncrementOptions, RevertibleItem, RevertibleOperation } from "../site/types.js";
 import type { CommandContext, CommandResult } from "./context.js";
 import { INFO, infoLine } from "./messages.js";
-import { atArgument, CommandFailure, formatValue, pairIds, volumeIds } from "./values.js";
+import { formatValue, pairIds, volumeIds } from "./values.js";
 import { sequenceNumber } from "./ds-commands.js";
 import type { Position } from "./parser.js";
 
-type Handler = (context: CommandContext) => CommandResult;
-
-// The pairs of the command, each checked as `operation` would, none given twice.
-function checkedPairs(context: CommandContext, operation: V2Operation): Array<{ id: string; at: Position }> {
-  const image = context.image();
-  const seen = new Set<string>();
-  return context.operandItems(pairIds).map(({ item, at }) => {
-    const relationship = atArgument(at, () => image.checkFlashV2(operation, item));
-    if (seen.has(relationship.id)) throw new CommandFailure("BAD_ARGUMENT", `FlashCopy pair ${relationship.id} is given twice`, at);
-    seen.add(relationship.id);
-    return { id: relationship.id, at };
-  });
-}
+type Handler = (context: CommandContext) => Promise<CommandResult>;
 
 // As with mkflash, -record makes the relationship persistent.
-function incrementOptions(context: CommandContext) {
+function incrementOptions(context: CommandContext): IncrementOptions {
   const record = context.flag("record");
   return {
     record, persist: context.flag("persist") || record, tgtinhibit: context.flag("tgtinhibit"),
@@ -34,10 +20,16 @@ function incrementOptions(context: CommandContext) {
   };
 }
 
-const resyncflash: Handler = (context) => {
-  const image = context.image();
-  const options = { ...incrementOptions(context), freeze: context.flag("freeze") };
-  const ids = checkedPairs(context, "resyncflash").map(({ id, at }) => atArgument(at, () => image.resync(id, options)).id);
+// One site call over every pair of the command: each checked as `operation` would, none given twice.
+async function increment(context: CommandContext, operation: IncrementOperation, options: IncrementOptions) {
+  const image = await context.image();
+  const items = context.operandItems(pairIds);
+  const ids = await context.call(context.site.incrementFlash(image.id, operation, items.map(({ item }) => item), options), items);
+  return { given: items.map(({ item }) => item), ids };
+}
+
+const resyncflash: Handler = async (context) => {
+  const { ids } = await increment(context, "resyncflash", { ...incrementOptions(context), freeze: context.flag("freeze") });
   return {
     lines: ids.map((id) => infoLine(INFO.flashResynced, "resyncflash", `FlashCopy volume pair ${id} successfully resynchronized.`)),
     value: ids,
@@ -45,21 +37,16 @@ const resyncflash: Handler = (context) => {
 };
 
 // Names the pairs as given (the old direction), as DS CLI does; the value is the reversed IDs.
-const reverseflash: Handler = (context) => {
-  const image = context.image();
-  const options = { ...incrementOptions(context), fast: context.flag("fast") };
-  const given = checkedPairs(context, "reverseflash");
-  const reversed = given.map(({ id, at }) => atArgument(at, () => image.reverse(id, options)).id);
+const reverseflash: Handler = async (context) => {
+  const { given, ids } = await increment(context, "reverseflash", { ...incrementOptions(context), fast: context.flag("fast") });
   return {
-    lines: given.map(({ id }) => infoLine(INFO.flashReversed, "reverseflash", `FlashCopy volume pair ${id} successfully reversed.`)),
-    value: reversed,
+    lines: given.map((id) => infoLine(INFO.flashReversed, "reverseflash", `FlashCopy volume pair ${id} successfully reversed.`)),
+    value: ids,
   };
 };
 
-const setflashrevertible: Handler = (context) => {
-  const image = context.image();
-  const seqnum = context.convert("seqnum", sequenceNumber);
-  const ids = checkedPairs(context, "setflashrevertible").map(({ id, at }) => atArgument(at, () => image.setRevertible(id, { seqnum })).id);
+const setflashrevertible: Handler = async (context) => {
+  const { ids } = await increment(context, "setflashrevertible", { seqnum: context.convert("seqnum", sequenceNumber) });
   return {
     lines: ids.map((id) => infoLine(INFO.flashRevertible, "setflashrevertible", `FlashCopy volume pair ${id} successfully made revertible.`)),
     value: ids,
@@ -68,63 +55,39 @@ const setflashrevertible: Handler = (context) => {
 
 // commitflash and revertflash name source volumes (DS CLI), or pairs; a
 // source stands for its revertible relationships (with -seqnum, those of
-// that sequence number).
-function revertiblePairs(context: CommandContext, operation: "commitflash" | "revertflash"): Array<{ id: string; at: Position }> {
-  const image = context.image();
-  checkV2Supported(image.model, operation, image.id);
+// that sequence number). The site resolves and checks them all in one call.
+async function settle(context: CommandContext, operation: RevertibleOperation): Promise<string[]> {
+  const image = await context.image();
   const seqnum = context.convert("seqnum", sequenceNumber);
-  const chosen: Array<{ id: string; at: Position }> = [];
-  for (const operand of context.operands) {
-    const text = formatValue(operand.value);
-    const relationships = text.includes(":")
-      ? atArgument(operand.at, () => pairIds(operand.value).map((id) => image.checkFlashV2(operation, id)))
-      : atArgument(operand.at, () => volumeIds(operand.value).flatMap((id) => revertibleOf(image, operation, id, seqnum)));
-    for (const relationship of relationships) {
-      if (chosen.some((entry) => entry.id === relationship.id)) {
-        throw new CommandFailure("BAD_ARGUMENT", `FlashCopy pair ${relationship.id} is given twice`, operand.at);
-      }
-      chosen.push({ id: relationship.id, at: operand.at });
-    }
-  }
-  return chosen;
+  const items: Array<RevertibleItem & { at: Position }> = context.operands.map((operand) => (formatValue(operand.value).includes(":")
+    ? { pairs: context.operand(context.operands.indexOf(operand), pairIds), at: operand.at }
+    : { sources: context.operand(context.operands.indexOf(operand), volumeIds), at: operand.at }));
+  const request = items.map(({ pairs, sources }) => (pairs !== undefined ? { pairs } : { sources }));
+  return context.call(context.site.settleRevertible(image.id, operation, request, seqnum), items);
 }
 
-function revertibleOf(image: StorageImage, operation: V2Operation, sourceText: string, seqnum: number | undefined): Relationship[] {
-  const source = image.volume(sourceText);
-  const found = image.relationshipsOf(source.id)
-    .filter((relationship) => relationship.sourceId === source.id && relationship.revertible)
-    .filter((relationship) => seqnum === undefined || relationship.seqnum === seqnum);
-  if (found.length === 0) {
-    const which = seqnum === undefined ? "" : ` with sequence number ${seqnum.toString(16).toUpperCase()}`;
-    throw new EngineError("NOT_REVERTIBLE", `source volume ${source.id} has no revertible FlashCopy relationship${which}: ${operation} needs setflashrevertible first`);
-  }
-  return found.map((relationship) => image.checkFlashV2(operation, relationship.id));
-}
-
-const commitflash: Handler = (context) => {
-  const image = context.image();
-  const ids = revertiblePairs(context, "commitflash").map(({ id, at }) => atArgument(at, () => image.commitRevertible(id)).id);
+const commitflash: Handler = async (context) => {
+  const ids = await settle(context, "commitflash");
   return {
     lines: ids.map((id) => infoLine(INFO.flashCommitted, "commitflash", `FlashCopy volume pair ${id} successfully committed.`)),
     value: ids,
   };
 };
 
-const revertflash: Handler = (context) => {
-  const image = context.image();
-  const ids = revertiblePairs(context, "revertflash").map(({ id, at }) => atArgument(at, () => image.revertRevertible(id)).id);
+const revertflash: Handler = async (context) => {
+  const ids = await settle(context, "revertflash");
   return {
     lines: ids.map((id) => infoLine(INFO.flashReverted, "revertflash", `FlashCopy volume pair ${id} successfully reverted.`)),
     value: ids,
   };
 };
 
-const unfreezeflash: Handler = (context) => {
-  const image = context.image();
-  const lsses = context.operands.map((operand) => ({ lss: atArgument(operand.at, () => image.checkUnfreeze(formatValue(operand.value))), at: operand.at }));
-  const released = lsses.flatMap(({ lss, at }) => atArgument(at, () => image.unfreeze(lss)));
+const unfreezeflash: Handler = async (context) => {
+  const image = await context.image();
+  const given = context.operands.map((operand) => formatValue(operand.value));
+  const { lsses, released } = await context.call(context.site.unfreezeFlash(image.id, given), context.operands);
   return {
-    lines: lsses.map(({ lss }) => infoLine(INFO.flashUnfrozen, "unfreezeflash", `FlashCopy consistency group for logical subsystem ${lss} successfully reset.`)),
+    lines: lsses.map((lss) => infoLine(INFO.flashUnfrozen, "unfreezeflash", `FlashCopy consistency group for logical subsystem ${lss} successfully reset.`)),
     value: released,
   };
 };

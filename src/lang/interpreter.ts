@@ -2,7 +2,8 @@
 // first failure with a ScriptError that names file, line and column.
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { isEngineError } from "../engine/errors.js";
+import { isEngineError } from "../site/shared.js";
+import { isSiteError } from "../site/errors.js";
 import { CommandContext, type CommandResult, type EvaluatedOption } from "./context.js";
 import { DS_COMMANDS, type CommandHandler } from "./ds-commands.js";
 import { INVENTORY_COMMANDS } from "./ds-inventory.js";
@@ -195,7 +196,7 @@ export class Interpreter {
     if (error instanceof CommandFailure && error.evaluation) {
       return this.evaluation(error.code, error.message, error.at ?? node, frame);
     }
-    if (error instanceof CommandFailure || isEngineError(error)) {
+    if (error instanceof CommandFailure || isEngineError(error) || isSiteError(error)) {
       const at = error instanceof CommandFailure && error.at ? error.at : node;
       const message = error.code === "CANCELLED" ? withCause(error.message, this.signal) : error.message;
       return this.error("command", error.code, errorLine(node.name, error.code, message), at, frame);

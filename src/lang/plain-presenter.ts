@@ -1,57 +1,70 @@
 // The default progress presenter: the facts of the live view as plain lines
 // at a steady interval (scripts, and terminals that are not TTYs).
 import type { ProgressPresenter, WatchRequest, WorkloadStats } from "./presenter.js";
-import type { StorageImage } from "../engine/image.js";
+import type { FlashInfo } from "../site/types.js";
 
 const MB = 1e6;
 
 export class PlainPresenter implements ProgressPresenter {
   constructor(private readonly write: (text: string) => void) {}
 
+  // Each tick asks the site once; a tick under way when the view ends still
+  // writes its lines, and the view resolves after it.
   watch(request: WatchRequest): Promise<void> {
     return new Promise((resolve) => {
       const followed = new Set(request.pairs.map((pair) => pair.toUpperCase()));
       const reported = new Set<string>();
       const seen = new Set<string>(); // with no pairs given: every copy seen so far
       let timer: NodeJS.Timeout | undefined;
+      let ended = false;
+      let ticking: Promise<void> = Promise.resolve();
       const finish = () => {
+        if (ended) return;
+        ended = true;
         clearTimeout(timer);
         request.signal.removeEventListener("abort", finish);
-        resolve();
+        void ticking.then(() => resolve());
       };
-      const tick = () => {
-        if (followed.size === 0) for (const pair of activeCopies(request.image)) seen.add(pair);
+      const tick = async () => {
+        const relationships = await request.site.listFlash(request.imageId);
+        const workloads = await request.workloads();
+        if (followed.size === 0) for (const pair of activeCopies(relationships)) seen.add(pair);
         const pairs = followed.size > 0 ? [...followed] : [...seen];
-        const remaining = this.reportCopies(request.image, pairs, reported);
-        for (const stats of request.workloads()) if (stats.running) this.write(workloadLine(stats));
+        const remaining = this.reportCopies(relationships, pairs, reported);
+        for (const stats of workloads) if (stats.running) this.write(workloadLine(stats));
         if (request.until === "copied" && remaining === 0) {
           finish();
           return;
         }
-        timer = setTimeout(tick, request.refreshMs);
+        if (!ended) timer = setTimeout(run, request.refreshMs);
+      };
+      // A site that fails (its image closed under the view) ends the view; the waiting command reports why.
+      const run = () => {
+        ticking = tick().catch(finish);
       };
       if (request.signal.aborted) {
         resolve();
         return;
       }
       request.signal.addEventListener("abort", finish, { once: true });
-      tick();
+      run();
     });
   }
 
   // Writes a line per pair; returns how many still have tracks to copy.
-  private reportCopies(image: StorageImage, pairs: string[], reported: Set<string>): number {
+  private reportCopies(relationships: FlashInfo[], pairs: string[], reported: Set<string>): number {
+    const byId = new Map(relationships.map((relationship) => [relationship.id, relationship]));
     let remaining = 0;
     for (const pair of pairs) {
-      const tracksLeft = image.hasRelationship(pair) ? image.status(pair).pendingTracks : 0;
-      if (tracksLeft === 0) {
+      const status = byId.get(pair);
+      const tracksLeft = status ? status.pendingTracks : 0;
+      if (status === undefined || tracksLeft === 0) {
         if (!reported.has(pair)) this.write(`${pair} background copy complete`);
         reported.add(pair);
         continue;
       }
-      const status = image.status(pair);
       // A copy held by a failure is not waited for: the waiting command reports the failure.
-      if (status.state !== "Valid" && status.fault && !status.fault.retrying) {
+      if (status.state !== "Valid" && status.held) {
         this.write(`${pair} background copy held: ${status.state}: ${status.reason}`);
         continue;
       }
@@ -62,8 +75,8 @@ export class PlainPresenter implements ProgressPresenter {
   }
 }
 
-function activeCopies(image: StorageImage): string[] {
-  return image.listRelationships().filter((relationship) => !relationship.nocopy).map((relationship) => relationship.id);
+function activeCopies(relationships: FlashInfo[]): string[] {
+  return relationships.filter((relationship) => !relationship.nocopy).map((relationship) => relationship.id);
 }
 
 // The ETA is "—" while the copy makes no progress (no rate, or one so small its ETA means nothing).

@@ -2,17 +2,18 @@
 // progress. The interpreter calls the session's presenter; scripts and
 // non-TTY output get plain lines at a steady interval, the REPL plugs in its
 // ink live view. This file is the contract between src/lang and src/cli.
-import type { StorageImage } from "../engine/image.js";
-import type { WorkloadStats } from "../engine/workload.js";
+import type { Site } from "../site/site.js";
+import type { WorkloadStats } from "../site/types.js";
 
 export type { WorkloadStats };
 
 export interface WatchRequest {
-  image: StorageImage;
+  site: Site;
+  imageId: string;
   // Pairs to follow ("1000:1001"); empty means every background copy of the image.
   pairs: string[];
   // Live workload figures, sampled at each refresh.
-  workloads: () => WorkloadStats[];
+  workloads: () => Promise<WorkloadStats[]>;
   // "copied": end when the pairs' background copies complete; "cancel": only on q / Ctrl-C / signal.
   until: "copied" | "cancel";
   signal: AbortSignal;

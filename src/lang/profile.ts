@@ -72,7 +72,7 @@ export function parseProfile(text: string, file: string): Profile {
 
 // Sets the session's output defaults and default image. A devid that names
 // no image of the session adds it: the profile says which array the script drives.
-export function applyProfile(session: Session, profile: Profile): void {
+export async function applyProfile(session: Session, profile: Profile): Promise<void> {
   const settings = session.settings;
   settings.format = profile.format ?? settings.format;
   settings.delim = profile.delim ?? settings.delim;
@@ -80,7 +80,7 @@ export function applyProfile(session: Session, profile: Profile): void {
   settings.header = profile.header ?? settings.header;
   settings.fullid = profile.fullid ?? settings.fullid;
   if (profile.devid === undefined) return;
-  const known = session.images.some((image) => image.id === profile.devid!.toUpperCase());
-  if (!known) session.addImage(undefined, profile.devid);
-  session.selectImage(profile.devid);
+  const known = (await session.site.listImages()).some((image) => image.id === profile.devid!.toUpperCase());
+  if (!known) await session.addImage(undefined, profile.devid);
+  await session.selectImage(profile.devid);
 }

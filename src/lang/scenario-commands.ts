@@ -2,21 +2,18 @@
 import { closeSync, existsSync, fstatSync, openSync, readSync, renameSync, writeSync, unlinkSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
-import { STAGING_SIZE } from "../core/codes.js";
-import { EngineError } from "../engine/errors.js";
-import type { Workload, WorkloadMix, WorkloadPattern } from "../engine/workload.js";
-import type { FillSource } from "../engine/image.js";
+import { EngineError, STAGING_SIZE } from "../site/shared.js";
+import type { FillSource, ImageInfo, VolumeDetail, WorkloadInfo, WorkloadSpec } from "../site/types.js";
 import type { CommandContext, CommandResult } from "./context.js";
 import type { CommandHandler } from "./ds-commands.js";
 import { INFO, infoLine } from "./messages.js";
 import {
-  CommandFailure, atArgument, dataPattern, durationMs, formatValue, pairIds, sizeBytes, volumeId, wholeNumber, type ValueRecord,
+  CommandFailure, dataPattern, durationMs, formatValue, pairIds, sizeBytes, volumeId, wholeNumber, type ValueRecord,
 } from "./values.js";
 import { workloadLine } from "./plain-presenter.js";
 
 const READ_SHOWN_MAX = 1 << 20; // a hex dump longer than this is a mistake: use checksum or export
 const WAIT_TIMEOUT_MS = 10 * 60 * 1000;
-const WORKLOAD_WAIT_SLACK_MS = 30_000;
 const NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
 function seed(context: CommandContext, fallback: number): number {
@@ -29,19 +26,25 @@ function range(context: CommandContext, volumeBytes: number): { offset: number; 
   return { offset, length };
 }
 
-// The pattern option as what StorageImage.fillAsync writes.
+// The pattern option as what the site's fill writes.
 function fillSource(context: CommandContext): FillSource {
   const pattern = context.convert("pattern", dataPattern)!;
   return pattern.kind === "random" ? { kind: "pattern", seed: seed(context, 0) } : { kind: "byte", value: pattern.value };
 }
 
+// The volume of operand 0 on the command's image, blamed on the operand when it does not exist.
+async function volumeOperand(context: CommandContext): Promise<{ image: ImageInfo; volume: VolumeDetail }> {
+  const image = await context.image();
+  const id = context.operand(0, volumeId);
+  return { image, volume: await context.callAt(context.operands[0].at, context.site.volume(image.id, id)) };
+}
+
 // Chunked, so that Ctrl-C (the command's signal) stops a write of any size
 // and the error says how much was written.
 async function write(context: CommandContext): Promise<CommandResult> {
-  const image = context.image();
-  const volume = context.operand(0, (value) => image.volume(volumeId(value)));
+  const { image, volume } = await volumeOperand(context);
   const { offset, length } = range(context, volume.sizeBytes);
-  await image.fillAsync(volume.id, offset, length, fillSource(context), { signal: context.signal });
+  await context.call(context.site.fill(image.id, volume.id, { offset, length }, fillSource(context), { signal: context.signal }));
   return {
     lines: [infoLine(INFO.bytesWritten, "write", `${length} bytes written to volume ${volume.id} at offset ${offset}.`)],
     value: length,
@@ -49,20 +52,18 @@ async function write(context: CommandContext): Promise<CommandResult> {
 }
 
 async function fill(context: CommandContext): Promise<CommandResult> {
-  const image = context.image();
-  const volume = context.operand(0, (value) => image.volume(volumeId(value)));
-  await image.fillAsync(volume.id, 0, volume.sizeBytes, fillSource(context), { signal: context.signal });
+  const { image, volume } = await volumeOperand(context);
+  await context.call(context.site.fill(image.id, volume.id, { offset: 0, length: volume.sizeBytes }, fillSource(context), { signal: context.signal }));
   return { lines: [infoLine(INFO.volumeFilled, "fill", `volume ${volume.id} filled (${volume.sizeBytes} bytes).`)], value: volume.sizeBytes };
 }
 
-function read(context: CommandContext): CommandResult {
-  const image = context.image();
-  const volume = context.operand(0, (value) => image.volume(volumeId(value)));
+async function read(context: CommandContext): Promise<CommandResult> {
+  const { image, volume } = await volumeOperand(context);
   const { offset, length } = range(context, volume.sizeBytes);
   if (length > READ_SHOWN_MAX) {
     throw new EngineError("BAD_ARGUMENT", `read shows at most ${READ_SHOWN_MAX} bytes, not ${length}; use checksum or export for more`);
   }
-  const bytes = image.read(volume.id, offset, length);
+  const bytes = await context.call(context.site.read(image.id, volume.id, offset, length));
   return { lines: hexDump(bytes, offset), value: Buffer.from(bytes).toString("hex") };
 }
 
@@ -79,11 +80,10 @@ export function hexDump(bytes: Uint8Array, offset: number): string[] {
   return lines;
 }
 
-function checksum(context: CommandContext): CommandResult {
-  const image = context.image();
-  const volume = context.operand(0, (value) => image.volume(volumeId(value)));
+async function checksum(context: CommandContext): Promise<CommandResult> {
+  const { image, volume } = await volumeOperand(context);
   const { offset, length } = range(context, volume.sizeBytes);
-  const sum = image.checksum(volume.id, offset, length);
+  const sum = await context.call(context.site.checksum(image.id, volume.id, offset, length));
   return { lines: [sum], value: sum };
 }
 
@@ -113,9 +113,8 @@ function fileOperand(context: CommandContext): string {
   return resolve(context.dir, formatValue(operand.value));
 }
 
-function importFile(context: CommandContext): CommandResult {
-  const image = context.image();
-  const volume = context.operand(0, (value) => image.volume(volumeId(value)));
+async function importFile(context: CommandContext): Promise<CommandResult> {
+  const { image, volume } = await volumeOperand(context);
   const path = fileOperand(context);
   let descriptor: number;
   try {
@@ -132,7 +131,7 @@ function importFile(context: CommandContext): CommandResult {
     for (let done = 0; done < fileBytes;) {
       const count = readChunk(path, descriptor, chunk, Math.min(chunk.length, fileBytes - done), done);
       if (count === 0) break;
-      image.write(volume.id, done, chunk.subarray(0, count));
+      await context.call(context.site.write(image.id, volume.id, done, chunk.subarray(0, count)));
       done += count;
     }
     return { lines: [infoLine(INFO.imported, "import", `${fileBytes} bytes of ${path} written to volume ${volume.id}.`)], value: fileBytes };
@@ -150,9 +149,8 @@ function readChunk(path: string, descriptor: number, chunk: Uint8Array, length: 
 }
 
 // Written to a temporary file and renamed, so a failed export leaves no half file.
-function exportFile(context: CommandContext): CommandResult {
-  const image = context.image();
-  const volume = context.operand(0, (value) => image.volume(volumeId(value)));
+async function exportFile(context: CommandContext): Promise<CommandResult> {
+  const { image, volume } = await volumeOperand(context);
   const path = fileOperand(context);
   const temporary = `${path}.${process.pid}.tmp`;
   let descriptor: number;
@@ -163,7 +161,7 @@ function exportFile(context: CommandContext): CommandResult {
   }
   try {
     for (let done = 0; done < volume.sizeBytes; done += STAGING_SIZE) {
-      const bytes = image.read(volume.id, done, Math.min(STAGING_SIZE, volume.sizeBytes - done));
+      const bytes = await context.call(context.site.read(image.id, volume.id, done, Math.min(STAGING_SIZE, volume.sizeBytes - done)));
       writeSync(descriptor, bytes);
     }
     closeSync(descriptor);
@@ -175,7 +173,7 @@ function exportFile(context: CommandContext): CommandResult {
       // already closed
     }
     unlinkSync(temporary);
-    if (error instanceof EngineError) throw error;
+    if (error instanceof CommandFailure) throw error;
     throw fileError(path, "write", error);
   }
   return { lines: [infoLine(INFO.exported, "export", `volume ${volume.id} (${volume.sizeBytes} bytes) written to ${path}.`)], value: volume.sizeBytes };
@@ -190,62 +188,50 @@ function workloadName(context: CommandContext): string {
   return name;
 }
 
-function findWorkload(context: CommandContext): Workload {
-  const name = workloadName(context);
-  const workload = context.session.workloads.get(name);
-  if (!workload) throw new CommandFailure("WORKLOAD_NOT_FOUND", `there is no workload ${name}`, context.operands[0].at);
-  return workload;
+// Site calls about the workload named by operand 0, blamed on the name when there is none.
+function workloadCall<T>(context: CommandContext, call: Promise<T>): Promise<T> {
+  return context.call(call, [{ at: context.operands[0].at }]);
 }
 
-function workloadStart(context: CommandContext): CommandResult {
+async function workloadStart(context: CommandContext): Promise<CommandResult> {
   const name = workloadName(context);
-  if (context.session.workloads.get(name)?.running) {
-    throw new CommandFailure("WORKLOAD_EXISTS", `workload ${name} is already running; stop it first`, context.operands[0].at);
-  }
-  const image = context.image();
-  const volume = context.convert("vol", (value) => image.volume(volumeId(value)))!;
-  const spec = {
+  const image = await context.image();
+  const volume = context.convert("vol", volumeId)!;
+  const spec: WorkloadSpec = {
     name,
-    volumeId: volume.id,
-    rw: context.convert("rw", formatValue)!.toLowerCase() as WorkloadMix,
-    pattern: context.convert("pattern", formatValue)!.toLowerCase() as WorkloadPattern,
+    volumeId: volume,
+    rw: context.convert("rw", formatValue)!.toLowerCase() as WorkloadSpec["rw"],
+    pattern: context.convert("pattern", formatValue)!.toLowerCase() as WorkloadSpec["pattern"],
     blockBytes: context.convert("bs", (value) => sizeBytes(value, "-bs"))!,
     iopsMax: context.convert("iops", (value) => wholeNumber(value, "-iops", 1, 100_000_000)),
     durationMs: context.convert("duration", (value) => durationMs(value, "-duration")),
     seed: seed(context, 1),
   };
-  context.session.workloads.start(image, spec);
+  await workloadCall(context, context.site.startWorkload(image.id, spec));
   return {
-    lines: [infoLine(INFO.workloadStarted, "workload", `workload ${name} started on volume ${volume.id} (${spec.rw}, ${spec.pattern}, ${spec.blockBytes}-byte I/Os).`)],
+    lines: [infoLine(INFO.workloadStarted, "workload", `workload ${name} started on volume ${volume} (${spec.rw}, ${spec.pattern}, ${spec.blockBytes}-byte I/Os).`)],
     value: name,
   };
 }
 
 async function workloadStop(context: CommandContext): Promise<CommandResult> {
-  const workload = findWorkload(context);
-  await workload.stop();
-  if (workload.error) throw workload.error;
-  return { lines: [infoLine(INFO.workloadStopped, "workload", `${workloadLine(workload.stats())}.`)], value: workload.spec.name };
+  const workload = await workloadCall(context, context.site.stopWorkload(workloadName(context)));
+  return { lines: [infoLine(INFO.workloadStopped, "workload", `${workloadLine(workload.stats)}.`)], value: workload.spec.name };
 }
 
 async function workloadWait(context: CommandContext): Promise<CommandResult> {
-  const workload = findWorkload(context);
-  const duration = workload.spec.durationMs;
-  if (workload.running && duration === undefined) {
-    throw new EngineError("BAD_ARGUMENT", `workload ${workload.spec.name} runs until stopped (it has no -duration); use workload stop`);
-  }
-  const timeoutMs = context.convert("timeout", (value) => durationMs(value, "-timeout")) ?? (duration ?? 0) + WORKLOAD_WAIT_SLACK_MS;
-  await abortable(workload.done, timeoutMs, context.signal, `workload ${workload.spec.name} did not end within ${timeoutMs} ms`);
-  if (workload.error) throw workload.error;
-  return { lines: [infoLine(INFO.workloadEnded, "workload", `${workloadLine(workload.stats())}.`)], value: workload.spec.name };
+  const name = workloadName(context);
+  const timeoutMs = context.convert("timeout", (value) => durationMs(value, "-timeout"));
+  const workload = await workloadCall(context, context.site.waitWorkload(name, timeoutMs, { signal: context.signal }));
+  return { lines: [infoLine(INFO.workloadEnded, "workload", `${workloadLine(workload.stats)}.`)], value: workload.spec.name };
 }
 
-function lsworkload(context: CommandContext): CommandResult {
+async function lsworkload(context: CommandContext): Promise<CommandResult> {
   const wanted = new Set(context.operands.map((operand) => formatValue(operand.value)));
-  const rows: ValueRecord[] = context.session.workloads.list()
+  const rows: ValueRecord[] = (await context.site.listWorkloads())
     .filter((workload) => wanted.size === 0 || wanted.has(workload.spec.name))
-    .map((workload) => {
-      const stats = workload.stats();
+    .map((workload: WorkloadInfo) => {
+      const stats = workload.stats;
       return {
         Name: workload.spec.name,
         Volume: workload.spec.volumeId,
@@ -268,41 +254,26 @@ function lsworkload(context: CommandContext): CommandResult {
 
 // ---- waiting -----------------------------------------------------------------------------
 
-// Resolves with the promise; rejects with TIMEOUT after `timeoutMs` or CANCELLED on abort.
-export function abortable<T>(promise: Promise<T>, timeoutMs: number, signal: AbortSignal, timeoutMessage: string): Promise<T> {
-  return new Promise<T>((resolvePromise, reject) => {
-    const timer = setTimeout(() => finish(() => reject(new EngineError("TIMEOUT", timeoutMessage))), timeoutMs);
-    const onAbort = () => finish(() => reject(new CommandFailure("CANCELLED", "cancelled")));
-    const finish = (settle: () => void) => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-      settle();
-    };
-    if (signal.aborted) {
-      onAbort();
-      return;
-    }
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then((value) => finish(() => resolvePromise(value)), (error) => finish(() => reject(error)));
-  });
-}
-
 async function waitFlash(context: CommandContext): Promise<CommandResult> {
-  const image = context.image();
+  const image = await context.image();
   const items = context.operandItems(pairIds);
   const ids = items.map(({ item }) => item);
   const timeoutMs = context.convert("timeout", (value) => durationMs(value, "-timeout")) ?? WAIT_TIMEOUT_MS;
-  const pending = items.flatMap(({ item, at }) => atArgument(at, () => context.session.pendingPairs(image, [item])));
+  const pending = await context.call(context.site.pendingFlash(image.id, ids), items);
+  const relationships = await context.site.listFlash(image.id);
   for (const { item, at } of items) {
-    if (pending.includes(item)) atArgument(at, () => checkBackgroundCopy(context, item));
+    const relationship = relationships.find((candidate) => candidate.id === item);
+    if (pending.includes(item) && relationship?.nocopy) {
+      throw new CommandFailure("BAD_ARGUMENT", `FlashCopy pair ${item} was established with -nocp: it has no background copy to wait for`, at);
+    }
   }
-  const wanted = ids.length > 0 ? pending : image.listRelationships().filter((relationship) => !relationship.nocopy).map((relationship) => relationship.id);
+  const wanted = ids.length > 0 ? pending : relationships.filter((relationship) => !relationship.nocopy).map((relationship) => relationship.id);
   if (wanted.length > 0) {
     const done = new AbortController();
     const signal = AbortSignal.any([context.signal, done.signal]);
-    const view = context.session.watchCopies(image, wanted, signal);
+    const view = context.session.watchCopies(image.id, wanted, signal);
     try {
-      await image.waitForCopy(wanted, { timeoutMs, signal: context.signal });
+      await context.call(context.site.waitForCopy(image.id, wanted, { timeoutMs, signal: context.signal }));
     } catch (error) {
       if (context.signal.aborted) throw new CommandFailure("CANCELLED", "cancelled");
       throw error;
@@ -318,24 +289,19 @@ async function waitFlash(context: CommandContext): Promise<CommandResult> {
   };
 }
 
-function checkBackgroundCopy(context: CommandContext, id: string): void {
-  if (context.image().relationship(id).nocopy) {
-    throw new EngineError("BAD_ARGUMENT", `FlashCopy pair ${id} was established with -nocp: it has no background copy to wait for`);
-  }
-}
-
 async function watch(context: CommandContext): Promise<CommandResult> {
-  const image = context.image();
-  const ids = context.convertOperands(pairIds);
+  const image = await context.image();
+  const items = context.operandItems(pairIds);
+  const ids = items.map(({ item }) => item);
   const forMs = context.convert("for", (value) => durationMs(value, "-for"));
-  const pending = context.session.pendingPairs(image, ids);
-  const copying = image.listRelationships().some((relationship) => !relationship.nocopy);
+  const pending = await context.call(context.site.pendingFlash(image.id, ids));
+  const copying = (await context.site.listFlash(image.id)).some((relationship) => !relationship.nocopy);
   const until = (ids.length > 0 && pending.length > 0) || (ids.length === 0 && copying) ? "copied" : "cancel";
   const stop = new AbortController();
   const timer = forMs === undefined ? undefined : setTimeout(() => stop.abort(), forMs);
   try {
     await context.session.presenter.watch({
-      image, pairs: ids.length > 0 ? pending : [], workloads: () => context.session.workloads.stats(), until,
+      site: context.site, imageId: image.id, pairs: ids.length > 0 ? pending : [], workloads: () => context.session.workloadStats(), until,
       signal: AbortSignal.any([context.signal, stop.signal]), refreshMs: context.session.refreshMs,
     });
   } finally {

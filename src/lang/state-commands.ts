@@ -1,7 +1,8 @@
 // `save [FILE]` and `load FILE`: the session's storage images to and from a
 // state file (src/store). Store errors keep their codes (TRUNCATED,
 // CHECKSUM_MISMATCH, ...) so that `expect error CODE` can name them.
-import { isStoreError, type SaveReport } from "../store/index.js";
+import { isSiteError } from "../site/errors.js";
+import type { SaveReport } from "../site/types.js";
 import type { CommandContext, CommandResult } from "./context.js";
 import type { CommandHandler } from "./ds-commands.js";
 import { INFO, infoLine } from "./messages.js";
@@ -15,7 +16,7 @@ async function storeCall<T>(context: CommandContext, body: () => T | Promise<T>)
   try {
     return await body();
   } catch (error) {
-    if (!isStoreError(error)) throw error;
+    if (!isSiteError(error)) throw error;
     const at = context.operands[0]?.at;
     throw new CommandFailure(error.code, error.message, at);
   }
@@ -37,9 +38,9 @@ export function savedLine(report: SaveReport): string {
 
 async function load(context: CommandContext): Promise<CommandResult> {
   const file = operandText(context)!;
-  const images = await storeCall(context, () => context.session.load(file, context.signal));
-  const volumes = images.reduce((count, image) => count + image.listVolumes().length, 0);
-  const relationships = images.reduce((count, image) => count + image.listRelationships().length, 0);
+  const { images } = await storeCall(context, () => context.session.load(file, context.signal));
+  const volumes = images.reduce((count, image) => count + image.volumes, 0);
+  const relationships = images.reduce((count, image) => count + image.relationships, 0);
   const summary = `${count(images.length, "storage image")} with ${count(volumes, "volume")} and ${count(relationships, "FlashCopy relationship")} loaded from ${file}.`;
   return { lines: [infoLine(INFO.stateLoaded, "load", summary)], value: images.map((image) => image.id) };
 }

@@ -1,7 +1,7 @@
 // Values of the language and the conversions commands apply to their
 // arguments: volume IDs and ranges, pairs, sizes, durations, patterns.
-import { EngineError, isEngineError } from "../engine/errors.js";
-import { expandVolumeRange, listingRange, pairId, parseVolumeId, unqualified } from "../engine/ids.js";
+import { EngineError, isEngineError, expandVolumeRange, listingRange, pairId, parseVolumeId, unqualified } from "../site/shared.js";
+import { isSiteError } from "../site/errors.js";
 import { UNITS, type Dimension } from "./tokens.js";
 import { TEXT_LENGTH_MAX } from "./lexer.js";
 import type { Position, Value } from "./parser.js";
@@ -59,7 +59,7 @@ export function atArgument<T>(at: Position, body: () => T): T {
   try {
     return body();
   } catch (error) {
-    if (isEngineError(error)) throw new CommandFailure(error.code, error.message, at);
+    if (isEngineError(error) || isSiteError(error)) throw new CommandFailure(error.code, error.message, at);
     if (error instanceof CommandFailure && !error.at) throw new CommandFailure(error.code, error.message, at, error.evaluation);
     throw error;
   }

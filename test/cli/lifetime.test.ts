@@ -2,6 +2,7 @@
 // SIGINT, SIGTERM and SIGHUP, each of which cancels the run and saves the
 // --state file, with a second signal during that save finishing or
 // abandoning it whole. Real child processes and real signals.
+import { currentEngineImage } from "../lang/support.js";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
@@ -173,7 +174,7 @@ Unit("should leave the state file as it was when the exit save is abandoned befo
   assert.is((failure as Error).message, `save to ${stateFile} abandoned: its temporary file was removed and ${stateFile} is as it was`);
   assert.equal(lines, []);
   assert.ok(readFileSync(stateFile).equals(before));
-  assert.ok(second.currentImage.isClosed);
+  assert.ok(currentEngineImage(second).isClosed);
   assert.equal(temporaries(), []);
 });
 

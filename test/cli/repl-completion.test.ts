@@ -5,7 +5,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StorageImage } from "../../src/engine/image.js";
-import { complete, type CompletionContext } from "../../src/cli/repl-completion.js";
+import { complete, type CompletionContext, type CompletionInventory } from "../../src/cli/repl-completion.js";
+
+// What the shell fetches from its site at each Tab, read here straight from the engine's image.
+function inventory(of: StorageImage): CompletionInventory {
+  return { model: of.model, volumes: of.listVolumes(), relationships: of.listRelationships(), lss: of.listLss() };
+}
 
 const Completion = suite("completion");
 let image: StorageImage;
@@ -22,7 +27,7 @@ Completion.before.each(() => {
   mkdirSync(join(folder, "scripts"));
   writeFileSync(join(folder, "scripts", "refresh.tz"), "");
   context = {
-    image: () => image,
+    image: () => inventory(image),
     imageIds: () => [image.id, "IBM.2107-75TZ002"],
     workloadNames: () => ["oltp", "batch"],
     cwd: () => folder,

@@ -1,5 +1,6 @@
 // The interactive shell driven through a fake keyboard and screen: what a
 // person types, and what the screen shows back (colour and cursor codes stripped).
+import { currentEngineImage } from "../lang/support.js";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -150,15 +151,15 @@ Shell_("should stop a fill on Ctrl-C and say how much of the volume it filled", 
   const exit = startRepl({ session: running, input: keyboard, output: screen, terminal: true, historyFile: historyFile() });
   await until("prompt", () => screen.text.endsWith(PROMPT));
   keyboard.type("mkfbvol -cap 1 1000\r");
-  await until("the volume", () => running.currentImage.hasVolume("1000"));
+  await until("the volume", () => currentEngineImage(running).hasVolume("1000"));
   const mark = screen.mark();
   keyboard.type("fill 1000 -pattern random\r");
   // A 1 GiB fill takes seconds of first touches: it is still running once it has begun.
-  await until("the fill under way", () => running.currentImage.allocatedBytes("1000") > 0);
+  await until("the fill under way", () => currentEngineImage(running).allocatedBytes("1000") > 0);
   keyboard.type(CTRL_C);
   await until("the prompt after Ctrl-C", () => screen.since(mark).endsWith(PROMPT));
   assert.match(screen.since(mark), /filling volume 1000 cancelled after \d+ of 1073741824 bytes/);
-  assert.ok(running.currentImage.allocatedBytes("1000") < 2 ** 30, "the fill stopped before the end of the volume");
+  assert.ok(currentEngineImage(running).allocatedBytes("1000") < 2 ** 30, "the fill stopped before the end of the volume");
   keyboard.type(CTRL_D);
   assert.is(await exit, 0);
 });
@@ -180,12 +181,12 @@ Shell_("should cancel a running wait on Ctrl-C and come back to the prompt", asy
   await until("the prompt after Ctrl-C", () => screen.since(mark).endsWith(PROMPT));
   assert.match(screen.since(mark), /repl:1:1: .*cancelled/);
   assert.not.match(screen.since(mark), /typed ahead/, "keys typed before Ctrl-C are dropped with the statement");
-  assert.ok(running.currentImage.hasRelationship("1000:1001"), "cancelling a wait leaves the copy in place");
+  assert.ok(currentEngineImage(running).hasRelationship("1000:1001"), "cancelling a wait leaves the copy in place");
   keyboard.type("echo after\r");
   await until("echo after", () => /\nafter\n/.test(screen.since(mark)));
   keyboard.type(CTRL_D);
   assert.is(await exit, 0);
-  assert.ok(running.currentImage.isClosed, "leaving closes the session");
+  assert.ok(currentEngineImage(running).isClosed, "leaving closes the session");
 });
 
 Shell_("should ask y/n at the prompt before rmfbvol and rmflash, and keep answers out of history", async () => {
@@ -315,7 +316,7 @@ Shell_("should leave on Ctrl-D, and on exit, closing the session", async () => {
     await until("prompt", () => screen.text.endsWith(PROMPT));
     keyboard.type(leave);
     assert.is(await exit, 0);
-    assert.ok(running.currentImage.isClosed);
+    assert.ok(currentEngineImage(running).isClosed);
   }
 });
 

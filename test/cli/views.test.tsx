@@ -4,6 +4,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { render } from "ink";
 import { StorageImage } from "../../src/engine/image.js";
+import { EmbeddedSite } from "../../src/site/embedded.js";
 import { TRACK_SIZE } from "../../src/core/codes.js";
 import type { WatchRequest, WorkloadStats } from "../../src/lang/presenter.js";
 import { WatchView } from "../../src/cli/views/components/watch-view.js";
@@ -71,7 +72,7 @@ View.run();
 // A request over a real image; workers: 0 so copies advance only when the test copies tracks.
 function watchRequest(image: StorageImage, overrides: Partial<WatchRequest> = {}): WatchRequest {
   return {
-    image, pairs: [], workloads: () => [], until: "copied", signal: new AbortController().signal, refreshMs: 10, ...overrides,
+    site: new EmbeddedSite({ adopt: [image] }), imageId: image.id, pairs: [], workloads: async () => [], until: "copied", signal: new AbortController().signal, refreshMs: 10, ...overrides,
   };
 }
 
@@ -170,7 +171,7 @@ Presenter("should show running workloads with their figures and leave out stoppe
     { name: "batch", volumeId: "1002", running: false, iops: 0, bytesPerSecond: 0, p50Micros: 0, p99Micros: 0, ios: 5 },
   ];
   const presenter = new InkPresenter({ stdout: screen, stdin: new FakeKeyboard(), onInterrupt: () => {} });
-  const watching = presenter.watch(watchRequest(image, { signal: controller.signal, workloads: () => workloads }));
+  const watching = presenter.watch(watchRequest(image, { signal: controller.signal, workloads: async () => workloads }));
   setTimeout(() => controller.abort(), 30);
   await watching;
   assert.match(screen.text, /workload oltp on 1000\s+2,000 IOPS\s+8\.2 MB\/s\s+p50 120 µs\s+p99 950 µs/);
@@ -198,42 +199,42 @@ Tracker.before.each(() => {
 });
 Tracker.after.each(() => tracked.close());
 
-Tracker("should follow every background copy when no pair is named, also ones established later", () => {
+Tracker("should follow every background copy when no pair is named, also ones established later", async () => {
   tracked.establish("1000", "1001");
-  const tracker = new CopyTracker(tracked, []);
-  assert.equal(tracker.sample().map((row) => row.id), ["1000:1001"]);
+  const tracker = new CopyTracker(new EmbeddedSite({ adopt: [tracked] }), tracked.id, []);
+  assert.equal((await tracker.sample()).map((row) => row.id), ["1000:1001"]);
   tracked.establish("1002", "1003", { nocopy: true });
-  assert.equal(tracker.sample().map((row) => row.id), ["1000:1001"], "-nocp relationships have no background copy");
+  assert.equal((await tracker.sample()).map((row) => row.id), ["1000:1001"], "-nocp relationships have no background copy");
   tracker.dispose();
 });
 
-Tracker("should tell a withdrawn relationship from a copied one", () => {
+Tracker("should tell a withdrawn relationship from a copied one", async () => {
   tracked.establish("1000", "1001");
   tracked.establish("1002", "1003");
-  const tracker = new CopyTracker(tracked, ["1000:1001", "1002:1003"]);
-  tracker.sample();
+  const tracker = new CopyTracker(new EmbeddedSite({ adopt: [tracked] }), tracked.id, ["1000:1001", "1002:1003"]);
+  (await tracker.sample());
   tracked.copyTracks("1002:1003", 0, 16);
   tracked.poll();
   tracked.withdraw("1000:1001");
-  const rows = tracker.sample();
+  const rows = (await tracker.sample());
   assert.equal(rows.map((row) => [row.id, row.state, row.tracksLeft]), [["1000:1001", "withdrawn", 16], ["1002:1003", "copied", 0]]);
   assert.ok(CopyTracker.settled(rows));
   tracker.dispose();
 });
 
-Tracker("should count a named pair that completed before the view looked as copied", () => {
+Tracker("should count a named pair that completed before the view looked as copied", async () => {
   tracked.establish("1000", "1001");
   tracked.copyTracks("1000:1001", 0, 16);
   tracked.poll();
-  const tracker = new CopyTracker(tracked, ["1000:1001"]);
-  assert.equal(tracker.sample(), [{ id: "1000:1001", trackCount: 16, tracksLeft: 0, bytesPerSecond: 0, state: "copied" }]);
+  const tracker = new CopyTracker(new EmbeddedSite({ adopt: [tracked] }), tracked.id, ["1000:1001"]);
+  assert.equal((await tracker.sample()), [{ id: "1000:1001", trackCount: 16, tracksLeft: 0, bytesPerSecond: 0, state: "copied" }]);
   tracker.dispose();
 });
 
-Tracker("should not be settled while a copy runs", () => {
+Tracker("should not be settled while a copy runs", async () => {
   tracked.establish("1000", "1001");
-  const tracker = new CopyTracker(tracked, ["1000:1001"]);
-  assert.not.ok(CopyTracker.settled(tracker.sample()));
+  const tracker = new CopyTracker(new EmbeddedSite({ adopt: [tracked] }), tracked.id, ["1000:1001"]);
+  assert.not.ok(CopyTracker.settled((await tracker.sample())));
   tracker.dispose();
 });
 Tracker.run();
@@ -247,9 +248,9 @@ Held("should show a copy that cannot go on as held, with its reason, and settle 
     image.writePattern("1000", 0, TRACK_SIZE, 1);
     image.core.exports.fault_arm_abort(1);
     image.establish("1000", "1001");
-    const tracker = new CopyTracker(image, ["1000:1001"]);
+    const tracker = new CopyTracker(new EmbeddedSite({ adopt: [image] }), image.id, ["1000:1001"]);
     await until("the copy is held", () => image.status("1000:1001").state !== "Valid", 60_000);
-    const [row] = tracker.sample();
+    const [row] = (await tracker.sample());
     assert.is(row.state, "held");
     assert.match(row.reason ?? "", /^Tgt Failed: the core aborted/);
     assert.ok(CopyTracker.settled([row]), "a held copy ends a view waiting for copies");

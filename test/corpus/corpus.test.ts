@@ -1,6 +1,7 @@
 // The DS CLI corpus (test/corpus/README.md): every NAME.cli runs on a fresh
 // session whose current image is the 2107 IBM.2107-75KDR91, with NAME.profile
-// applied first when there is one, and prints exactly NAME.out.
+// applied first when there is one, and prints exactly NAME.out, through every
+// kind of site (test/support/sites.ts).
 // TZERO_UPDATE_GOLDEN=1 rewrites the .out files instead of comparing.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -9,6 +10,7 @@ import { join } from "node:path";
 import { Session } from "../../src/lang/session.js";
 import { ScriptError } from "../../src/lang/errors.js";
 import { applyProfile, parseProfile } from "../../src/lang/profile.js";
+import { SITE_FACTORIES, makeSite, type SiteFactory } from "../support/sites.js";
 
 const folder = join(process.cwd(), "test", "corpus");
 const IMAGE_ID = "IBM.2107-75KDR91";
@@ -23,14 +25,15 @@ export function commandLines(source: string): number {
   return source.split("\n").filter((line) => line.trim() !== "" && !line.trim().startsWith("#")).length;
 }
 
-async function runCorpus(name: string): Promise<string> {
+async function runCorpus(name: string, factory: SiteFactory): Promise<string> {
   const lines: string[] = [];
-  const session = new Session({ write: (text) => lines.push(text), workers: 0, now: () => FIXED_NOW, cwd: folder });
+  const site = await makeSite(factory, { workers: 0 });
+  const session = new Session({ write: (text) => lines.push(text), site, now: () => FIXED_NOW, cwd: folder });
   try {
-    session.addImage("2107", IMAGE_ID);
-    session.selectImage(IMAGE_ID);
+    await session.addImage("2107", IMAGE_ID);
+    await session.selectImage(IMAGE_ID);
     const profile = join(folder, name.replace(/\.cli$/, ".profile"));
-    if (existsSync(profile)) applyProfile(session, parseProfile(readFileSync(profile, "utf8"), profile));
+    if (existsSync(profile)) await applyProfile(session, parseProfile(readFileSync(profile, "utf8"), profile));
     try {
       await session.runSource(readFileSync(join(folder, name), "utf8"), name);
     } catch (error) {
@@ -53,16 +56,19 @@ Corpus("should have scripts in every style the corpus promises", () => {
 });
 
 for (const name of scripts) {
-  Corpus(`should print ${name.replace(/\.cli$/, ".out")} for ${name}`, async () => {
-    const output = await runCorpus(name);
-    const golden = join(folder, name.replace(/\.cli$/, ".out"));
-    if (update) {
-      writeFileSync(golden, output);
-      return;
-    }
-    assert.ok(existsSync(golden), `${golden} is missing; TZERO_UPDATE_GOLDEN=1 writes it`);
-    assert.fixture(output, readFileSync(golden, "utf8"));
-  });
+  for (const factory of SITE_FACTORIES) {
+    Corpus(`should print ${name.replace(/\.cli$/, ".out")} for ${name} on the ${factory.name} site`, async () => {
+      const output = await runCorpus(name, factory);
+      const golden = join(folder, name.replace(/\.cli$/, ".out"));
+      // The golden file is written from the first kind of site; every other must match it.
+      if (update && factory === SITE_FACTORIES[0]) {
+        writeFileSync(golden, output);
+        return;
+      }
+      assert.ok(existsSync(golden), `${golden} is missing; TZERO_UPDATE_GOLDEN=1 writes it`);
+      assert.fixture(output, readFileSync(golden, "utf8"));
+    });
+  }
 }
 
 Corpus.run();

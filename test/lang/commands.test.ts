@@ -6,6 +6,7 @@ import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { recordedSession, run, runOk, sessionFingerprint, type Recorded } from "./support.js";
+import { SITE_FACTORIES } from "../support/sites.js";
 
 const folder = mkdtempSync(join(tmpdir(), "tzero-commands-"));
 writeFileSync(join(folder, "big.bin"), new Uint8Array(70_000));
@@ -202,51 +203,54 @@ const CASES: Record<string, Case[]> = {
   source: [{ source: "source nowhere.tzs", code: "FILE_ERROR", mentions: ["nowhere.tzs", "no such file"], col: 8 }],
 };
 
-const Bad = suite("bad inputs");
-let recorded: Recorded;
-Bad.before(async () => {
-  recorded = recordedSession({ cwd: folder });
-  const error = await run(recorded.session, SETUP, join(folder, "setup.tzs"));
-  assert.is(error, null, error?.message);
-});
-Bad.after(async () => {
-  await recorded.session.close();
-  rmSync(folder, { recursive: true, force: true });
-});
+// The same refusals, at the same positions, on every kind of site.
+for (const factory of SITE_FACTORIES) {
+  const Bad = suite(`bad inputs (${factory.name} site)`);
+  let recorded: Recorded;
+  Bad.before(async () => {
+    recorded = recordedSession({ cwd: folder }, factory);
+    const error = await run(recorded.session, SETUP, join(folder, "setup.tzs"));
+    assert.is(error, null, error?.message);
+  });
+  Bad.after(async () => {
+    await recorded.session.close();
+    if (factory === SITE_FACTORIES[SITE_FACTORIES.length - 1]) rmSync(folder, { recursive: true, force: true });
+  });
 
-for (const [command, cases] of Object.entries(CASES)) {
-  for (const testCase of cases) {
-    Bad(`${command}: should refuse "${testCase.source}" with ${testCase.code} and change nothing`, async () => {
-      const before = sessionFingerprint(recorded.session);
-      const error = await run(recorded.session, `\n${testCase.source}\n`, join(folder, "case.tzs"));
-      assert.ok(error, "expected the command to fail");
-      assert.is(error.kind, "command");
-      assert.is(error.exitCode, 6);
-      assert.is(error.code, testCase.code, error.message);
-      assert.match(error.reason, new RegExp(`^CMUN\\d{5}E ${command}( \\w+)?: `));
-      for (const mention of testCase.mentions) assert.ok(error.reason.includes(mention), `"${error.reason}" should name ${mention}`);
-      assert.is(error.line, 2);
-      if (testCase.col !== undefined) assert.is(error.col, testCase.col, "column of the culprit");
-      assert.is(sessionFingerprint(recorded.session), before, "a refused command must change nothing");
-    });
+  for (const [command, cases] of Object.entries(CASES)) {
+    for (const testCase of cases) {
+      Bad(`${command}: should refuse "${testCase.source}" with ${testCase.code} and change nothing`, async () => {
+        const before = (await sessionFingerprint(recorded.session));
+        const error = await run(recorded.session, `\n${testCase.source}\n`, join(folder, "case.tzs"));
+        assert.ok(error, "expected the command to fail");
+        assert.is(error.kind, "command");
+        assert.is(error.exitCode, 6);
+        assert.is(error.code, testCase.code, error.message);
+        assert.match(error.reason, new RegExp(`^CMUN\\d{5}E ${command}( \\w+)?: `));
+        for (const mention of testCase.mentions) assert.ok(error.reason.includes(mention), `"${error.reason}" should name ${mention}`);
+        assert.is(error.line, 2);
+        if (testCase.col !== undefined) assert.is(error.col, testCase.col, "column of the culprit");
+        assert.is((await sessionFingerprint(recorded.session)), before, "a refused command must change nothing");
+      });
+    }
   }
+
+  Bad("rmfbvol: should refuse a volume a workload is running on", async () => {
+    await runOk(recorded, "workload start busy -vol 1009 -rw read -pattern random -bs 4KiB -iops 100");
+    const error = await run(recorded.session, "rmfbvol -quiet 1009");
+    assert.is(error?.code, "BUSY");
+    assert.ok(error?.reason.includes("busy"));
+    await runOk(recorded, "workload stop busy\nrmfbvol -quiet 1009\nmkfbvol -cap 256 -type blocks 1009");
+  });
+
+  Bad("workload: should refuse a second workload with a running one's name, and wait on one without -duration", async () => {
+    await runOk(recorded, "workload start twice -vol 1000 -rw read -pattern seq -bs 4KiB -iops 50");
+    assert.is((await run(recorded.session, "workload start twice -vol 1001 -rw read -pattern seq -bs 4KiB"))?.code, "WORKLOAD_EXISTS");
+    const waited = await run(recorded.session, "workload wait twice");
+    assert.is(waited?.code, "BAD_ARGUMENT");
+    assert.ok(waited?.reason.includes("no -duration"));
+    await runOk(recorded, "workload stop twice");
+  });
+
+  Bad.run();
 }
-
-Bad("rmfbvol: should refuse a volume a workload is running on", async () => {
-  await runOk(recorded, "workload start busy -vol 1009 -rw read -pattern random -bs 4KiB -iops 100");
-  const error = await run(recorded.session, "rmfbvol -quiet 1009");
-  assert.is(error?.code, "BUSY");
-  assert.ok(error?.reason.includes("busy"));
-  await runOk(recorded, "workload stop busy\nrmfbvol -quiet 1009\nmkfbvol -cap 256 -type blocks 1009");
-});
-
-Bad("workload: should refuse a second workload with a running one's name, and wait on one without -duration", async () => {
-  await runOk(recorded, "workload start twice -vol 1000 -rw read -pattern seq -bs 4KiB -iops 50");
-  assert.is((await run(recorded.session, "workload start twice -vol 1001 -rw read -pattern seq -bs 4KiB"))?.code, "WORKLOAD_EXISTS");
-  const waited = await run(recorded.session, "workload wait twice");
-  assert.is(waited?.code, "BAD_ARGUMENT");
-  assert.ok(waited?.reason.includes("no -duration"));
-  await runOk(recorded, "workload stop twice");
-});
-
-Bad.run();

@@ -21,20 +21,20 @@ Inventory("should count written 1 MiB extents in the pool's listing", async () =
 
 Inventory("should fail a write to a full pool with an out-of-space error, change nothing, and work again once space is freed", async () => {
   await runOk(recorded, "mkextpool -rankgrp 1 -stgtype fb -cap 0 empty\nmkfbvol -extpool P3 -cap 1 1101\nmkfbvol -extpool P3 -cap 1 1103");
-  const before = sessionFingerprint(recorded.session);
+  const before = (await sessionFingerprint(recorded.session));
   const error = await run(recorded.session, "write 1101 -offset 0 -len 4KiB -pattern 0x33");
   assert.is(error?.code, "NO_SPACE");
   assert.match(error!.reason, /^CMUN02031E write: cannot write volume 1101: its extent pool P3 \(0 of 0 extents allocated\) is full/);
-  assert.is(sessionFingerprint(recorded.session), before);
+  assert.is((await sessionFingerprint(recorded.session)), before);
   await runOk(recorded, "rmfbvol -quiet 1101 1103\nrmextpool -quiet P3\nmkfbvol -extpool P1 -cap 1 1101\nwrite 1101 -offset 0 -len 4KiB -pattern 0x33");
   assert.equal(await runOk(recorded, "lsextpool -fmt delim -hdr off -s"), ["P0", "P1"]);
 });
 
 Inventory("should grow and rename volumes with chfbvol, refusing every volume if one cannot change", async () => {
   await runOk(recorded, "mkfbvol -extpool P0 -cap 1 -name old_#h 1000-1001\nmkfbvol -extpool P0 -cap 2 1002\nmkflash -nocp 1001:1002");
-  const before = sessionFingerprint(recorded.session);
+  const before = (await sessionFingerprint(recorded.session));
   assert.is((await run(recorded.session, "chfbvol -cap 2 1000-1001"))?.code, "VOLUME_IN_RELATIONSHIP");
-  assert.is(sessionFingerprint(recorded.session), before);
+  assert.is((await sessionFingerprint(recorded.session)), before);
   assert.equal(await runOk(recorded, "chfbvol -cap 3 -name new_#h 1000"), ["CMUC00026I chfbvol: FB volume 1000 successfully modified."]);
   assert.equal(await runOk(recorded, "lsfbvol -fmt delim -hdr off 1000"), ["new_1000,1000,Online,Normal,Normal,2107-900,FB 512,P0,3.0,-,6291456"]);
 });

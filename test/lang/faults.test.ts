@@ -2,7 +2,7 @@
 // that fail at once naming the pair and the cause, lsworkload's Reason.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { recordedSession, run, runOk, type Recorded } from "./support.js";
+import { currentEngineImage, recordedSession, run, runOk, type Recorded } from "./support.js";
 
 const SETUP = "mkfbvol -cap 1024 -type blocks 1000-1001\nwrite 1000 -offset 0 -pattern random -seed 3 -len 65536";
 
@@ -18,7 +18,7 @@ async function until(condition: () => Promise<boolean>, what: string, timeoutMs 
 async function abortingSession(): Promise<Recorded> {
   const recorded = recordedSession({ workers: 1 });
   await runOk(recorded, SETUP);
-  recorded.session.currentImage.core.exports.fault_arm_abort(1);
+  currentEngineImage(recorded.session).core.exports.fault_arm_abort(1);
   return recorded;
 }
 

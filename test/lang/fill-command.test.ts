@@ -3,7 +3,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { ScriptError } from "../../src/lang/errors.js";
-import { recordedSession, runOk } from "./support.js";
+import { currentEngineImage, recordedSession, runOk } from "./support.js";
 
 const FillCommand = suite("fill and write commands");
 
@@ -12,7 +12,7 @@ FillCommand("should fill a whole volume as one synchronous pattern would", async
   try {
     const lines = await runOk(recorded, "mkfbvol -cap 8192 -type blocks 1000 1001\nfill 1000 -pattern random -seed 5\nfill 1001 -pattern 0x00");
     assert.ok(lines.some((line) => line.includes("volume 1000 filled (4194304 bytes)")), lines.join("\n"));
-    const image = recorded.session.currentImage;
+    const image = currentEngineImage(recorded.session);
     image.writePattern("1001", 0, 4 << 20, 5);
     assert.is(image.checksum("1000"), image.checksum("1001"));
   } finally {
@@ -25,7 +25,7 @@ FillCommand("should stop a fill when the script is cancelled, saying how much it
   const controller = new AbortController();
   try {
     await runOk(recorded, "mkfbvol -cap 131072 -type blocks 1000");
-    const image = recorded.session.currentImage;
+    const image = currentEngineImage(recorded.session);
     // Cancelled once the fill has written its first chunk.
     const watcher = setInterval(() => { if (image.allocatedBytes("1000") > 0) controller.abort(); }, 0);
     let error: unknown = null;

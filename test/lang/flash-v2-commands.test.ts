@@ -4,6 +4,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { recordedSession, run, runOk, sessionFingerprint, type Recorded } from "./support.js";
+import { SITE_FACTORIES } from "../support/sites.js";
 
 // On the 2107 (current): 1000:1001 incremental -nocp, copy incomplete, source
 // written; 1002:1003 not incremental; 1004:1005 incremental, complete, and
@@ -95,33 +96,38 @@ const CASES: Record<string, Case[]> = {
   ],
 };
 
-const Bad = suite("FlashCopy V2 bad inputs");
-let recorded: Recorded;
-Bad.before(async () => {
-  recorded = recordedSession();
-  const error = await run(recorded.session, SETUP, "setup.tzs");
-  assert.is(error, null, error?.message);
-});
-Bad.after(() => recorded.session.close());
+// The same refusals, at the same positions, on every kind of site.
+for (const factory of SITE_FACTORIES) {
+  const Bad = suite(`FlashCopy V2 bad inputs (${factory.name} site)`);
+  let recorded: Recorded;
+  Bad.before(async () => {
+    recorded = recordedSession({}, factory);
+    const error = await run(recorded.session, SETUP, "setup.tzs");
+    assert.is(error, null, error?.message);
+  });
+  Bad.after(() => recorded.session.close());
 
-for (const [command, cases] of Object.entries(CASES)) {
-  for (const testCase of cases) {
-    Bad(`${command}: should refuse "${testCase.source}" with ${testCase.code} and change nothing`, async () => {
-      const before = sessionFingerprint(recorded.session);
-      const error = await run(recorded.session, `\n${testCase.source}\n`, "case.tzs");
-      assert.ok(error, "expected the command to fail");
-      assert.is(error.exitCode, 6);
-      assert.is(error.code, testCase.code, error.message);
-      assert.match(error.reason, new RegExp(`^CMUN\\d{5}E ${command}: `));
-      for (const mention of testCase.mentions) assert.ok(error.reason.includes(mention), `"${error.reason}" should name ${mention}`);
-      assert.is(error.line, 2);
-      if (testCase.col !== undefined) assert.is(error.col, testCase.col, "column of the culprit");
-      assert.is(sessionFingerprint(recorded.session), before, "a refused command must change nothing");
-    });
+  for (const [command, cases] of Object.entries(CASES)) {
+    for (const testCase of cases) {
+      Bad(`${command}: should refuse "${testCase.source}" with ${testCase.code} and change nothing`, async () => {
+        const before = (await sessionFingerprint(recorded.session));
+        const error = await run(recorded.session, `\n${testCase.source}\n`, "case.tzs");
+        assert.ok(error, "expected the command to fail");
+        assert.is(error.exitCode, 6);
+        assert.is(error.code, testCase.code, error.message);
+        assert.match(error.reason, new RegExp(`^CMUN\\d{5}E ${command}: `));
+        for (const mention of testCase.mentions) assert.ok(error.reason.includes(mention), `"${error.reason}" should name ${mention}`);
+        assert.is(error.line, 2);
+        if (testCase.col !== undefined) assert.is(error.col, testCase.col, "column of the culprit");
+        assert.is((await sessionFingerprint(recorded.session)), before, "a refused command must change nothing");
+      });
+    }
   }
+
+  // With a copy worker, so that background copies complete.
+  Bad.run();
 }
 
-// With a copy worker, so that background copies complete.
 const Lines = suite("FlashCopy V2 messages");
 let live: Recorded;
 Lines.before(async () => {
@@ -171,5 +177,4 @@ Lines("should freeze a consistency group and unfreeze its LSS", async () => {
   assert.ok(frozen.includes("CMUC00172I unfreezeflash: FlashCopy consistency group for logical subsystem 10 successfully reset."), frozen.join("\n"));
 });
 
-Bad.run();
 Lines.run();

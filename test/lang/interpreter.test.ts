@@ -5,7 +5,7 @@ import * as assert from "uvu/assert";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { recordedSession, run, runOk, type Recorded } from "./support.js";
+import { currentEngineImage, recordedSession, run, runOk, type Recorded } from "./support.js";
 import { formatError } from "../../src/lang/errors.js";
 
 const Values = suite("values and expressions");
@@ -175,7 +175,7 @@ Statements("should cancel mkflash -wait, leaving the pair established", async ()
   } catch (error) {
     assert.is((error as { code: string }).code, "CANCELLED");
   }
-  assert.ok(recorded.session.currentImage.hasRelationship("1000:1001"));
+  assert.ok(currentEngineImage(recorded.session).hasRelationship("1000:1001"));
   await recorded.session.close();
 });
 
@@ -267,7 +267,7 @@ Data("should run a workload with a duration, with figures, while the T0 copy hol
 Data("should pace a workload to its -iops limit", async () => {
   const recorded = recordedSession();
   await runOk(recorded, "mkfbvol -cap 256 -type blocks 1000\nworkload start slow -vol 1000 -rw read -pattern seq -bs 512 -iops 200 -duration 500ms\nworkload wait slow");
-  const ios = (recorded.session.workloads.get("slow")!.stats()).ios;
+  const ios = (await recorded.session.site.listWorkloads()).find((workload) => workload.spec.name === "slow")!.stats.ios;
   assert.ok(ios >= 60 && ios <= 110, `200 IOPS for 0.5 s should be about 100 I/Os, was ${ios}`);
   await recorded.session.close();
 });

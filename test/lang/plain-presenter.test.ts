@@ -2,6 +2,7 @@
 // lines at a steady interval, ending when the copies complete or on abort.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import { EmbeddedSite } from "../../src/site/embedded.js";
 import { StorageImage } from "../../src/engine/image.js";
 import { PlainPresenter, copyLine, workloadLine } from "../../src/lang/plain-presenter.js";
 import { recordedSession, runOk } from "./support.js";
@@ -29,7 +30,7 @@ Watch("should print progress until the followed copy completes", async () => {
     const lines: string[] = [];
     const presenter = new PlainPresenter((text) => lines.push(text));
     const watching = presenter.watch({
-      image, pairs: ["1000:1001"], workloads: () => [], until: "copied", signal: new AbortController().signal, refreshMs: 10,
+      site: new EmbeddedSite({ adopt: [image] }), imageId: image.id, pairs: ["1000:1001"], workloads: async () => [], until: "copied", signal: new AbortController().signal, refreshMs: 10,
     });
     await new Promise((resolve) => setTimeout(resolve, 35));
     image.copyTracks("1000:1001", 0, 4);
@@ -62,7 +63,7 @@ Watch("should end at once when the signal is already aborted", async () => {
   controller.abort();
   const lines: string[] = [];
   await new PlainPresenter((text) => lines.push(text)).watch({
-    image, pairs: [], workloads: () => [], until: "cancel", signal: controller.signal, refreshMs: 10,
+    site: new EmbeddedSite({ adopt: [image] }), imageId: image.id, pairs: [], workloads: async () => [], until: "cancel", signal: controller.signal, refreshMs: 10,
   });
   assert.equal(lines, []);
   await image.close();

@@ -38,9 +38,9 @@ Profiles("should refuse unknown keys and bad values, naming the file and line", 
 Profiles("should make the profile's device current, adding it when the session has no such image", async () => {
   const recorded = recordedSession();
   try {
-    applyProfile(recorded.session, parseProfile("devid: IBM.2107-75KDR91\nformat: delim\nbanner: off\nheader: off\n", "p"));
-    assert.is(recorded.session.currentImage.id, "IBM.2107-75KDR91");
-    assert.is(recorded.session.currentImage.model, "2107");
+    await applyProfile(recorded.session, parseProfile("devid: IBM.2107-75KDR91\nformat: delim\nbanner: off\nheader: off\n", "p"));
+    assert.is(recorded.session.currentImageId, "IBM.2107-75KDR91");
+    assert.is((await recorded.session.currentImage()).model, "2107");
     assert.equal(await runOk(recorded, "lsextpool -s"), ["P0", "P1"]);
   } finally {
     await recorded.session.close();

@@ -53,14 +53,14 @@ RunFuzz(`should fail only with ScriptErrors that carry a code, changing nothing 
       await run(recorded.session, "let v = 1000");
       for (let index = 0; index < STATEMENTS; index++) {
         const source = statement(random);
-        const before = sessionFingerprint(recorded.session);
+        const before = (await sessionFingerprint(recorded.session));
         const error = await run(recorded.session, source);
         if (error === null) continue;
         const context = `seed ${seed}, program ${program}, statement ${JSON.stringify(source)}: ${error.message}`;
         assert.ok(error.code !== "INTERNAL", context);
         assert.ok(/^[A-Z][A-Z_]+$/.test(error.code), context);
         assert.ok([1, 2, 6].includes(error.exitCode), context);
-        if (error.kind === "command") assert.is(sessionFingerprint(recorded.session), before, `changed on failure: ${context}`);
+        if (error.kind === "command") assert.is((await sessionFingerprint(recorded.session)), before, `changed on failure: ${context}`);
       }
     } finally {
       await recorded.session.close();

@@ -29,7 +29,7 @@ StateCommands("should abandon a save or a load when the script is cancelled", as
     await runOk(recorded, "write 1000 -offset 0 -len 65536 -pattern 0x43");
     const save = await cancelled((signal) => recorded.session.runSource("save saved.tzs", "t.tzs", { signal }));
     assert.is(save.code, "CANCELLED", save.message); // stopped before the command ran
-    const before = sessionFingerprint(recorded.session);
+    const before = (await sessionFingerprint(recorded.session));
     // A signal aborted while the save runs (it has opened its temporary
     // file by the next turn of the event loop) reaches the store.
     const controller = new AbortController();
@@ -41,11 +41,11 @@ StateCommands("should abandon a save or a load when the script is cancelled", as
     assert.match((error as ScriptError).message, /abandoned/);
     assert.equal(readFileSync(join(folder, "saved.tzs")), saved, "the file is as the first save left it");
     assert.equal(readdirSync(folder), ["saved.tzs"], "no temporary file is left");
-    assert.is(sessionFingerprint(recorded.session), before);
+    assert.is((await sessionFingerprint(recorded.session)), before);
     writeFileSync(join(folder, "copy.tzs"), saved);
     const load = await cancelled((signal) => recorded.session.runSource("load copy.tzs", "t.tzs", { signal }));
     assert.is(load.code, "CANCELLED", load.message);
-    assert.is(sessionFingerprint(recorded.session), before, "the session's images are still its own");
+    assert.is((await sessionFingerprint(recorded.session)), before, "the session's images are still its own");
   } finally {
     await recorded.session.close();
     rmSync(folder, { recursive: true, force: true });

@@ -3,6 +3,9 @@
 // everything a command could change.
 import * as assert from "uvu/assert";
 import { Session, type SessionOptions } from "../../src/lang/session.js";
+import { EmbeddedSite } from "../../src/site/embedded.js";
+import type { StorageImage } from "../../src/engine/image.js";
+import { SITE_FACTORIES, type SiteFactory } from "../support/sites.js";
 import { ScriptError } from "../../src/lang/errors.js";
 import { fingerprint } from "../engine/support.js";
 
@@ -13,9 +16,15 @@ export interface Recorded {
 
 export const FIXED_NOW = new Date(Date.UTC(2026, 10, 25, 15, 4, 5));
 
-export function recordedSession(options: Partial<SessionOptions> = {}): Recorded {
+// The embedded site beneath each session made here, whatever kind of site the session talks to.
+const engines = new WeakMap<Session, EmbeddedSite>();
+
+// A session on `factory`'s kind of site (default: embedded) over a fresh EmbeddedSite.
+export function recordedSession(options: Partial<SessionOptions> = {}, factory: SiteFactory = SITE_FACTORIES[0]): Recorded {
   const lines: string[] = [];
-  const session = new Session({ write: (text) => lines.push(text), workers: 0, now: () => FIXED_NOW, ...options });
+  const engine = new EmbeddedSite({ workers: options.workers ?? 0 });
+  const session = new Session({ write: (text) => lines.push(text), now: () => FIXED_NOW, ...options, site: factory.over(engine) });
+  engines.set(session, engine);
   return { session, lines };
 }
 
@@ -37,11 +46,22 @@ export async function runOk(recorded: Recorded, source: string): Promise<string[
   return recorded.lines.slice(start);
 }
 
-export function sessionFingerprint(session: Session): string {
+// The engine beneath a session's embedded site: what tests look at below the Site interface.
+export function embeddedSite(session: Session): EmbeddedSite {
+  const site = engines.get(session) ?? session.site;
+  if (!(site instanceof EmbeddedSite)) throw new Error("the session's site is not an EmbeddedSite");
+  return site;
+}
+
+export function currentEngineImage(session: Session): StorageImage {
+  return embeddedSite(session).engineImage(session.currentImageId);
+}
+
+export async function sessionFingerprint(session: Session): Promise<string> {
   return JSON.stringify({
-    images: session.images.map((image) => `${image.id}:${fingerprint(image)}`),
+    images: embeddedSite(session).engineImages().map((image) => `${image.id}:${fingerprint(image)}`),
     settings: session.settings,
-    current: session.currentImage.id,
-    workloads: session.workloads.list().map((workload) => `${workload.spec.name}/${workload.running}`),
+    current: session.currentImageId,
+    workloads: (await session.site.listWorkloads()).map((workload) => `${workload.spec.name}/${workload.running}`),
   });
 }

@@ -1,7 +1,8 @@
 // Follows the background copies a live view shows. Pure sampling over the
-// engine, apart from React, so the figures can be tested without a terminal.
-import type { Relationship, StorageImage } from "../../engine/image.js";
-import { TRACK_SIZE } from "../../core/codes.js";
+// site, apart from React, so the figures can be tested without a terminal.
+import type { Site } from "../../site/site.js";
+import type { FlashInfo } from "../../site/types.js";
+import { TRACK_SIZE } from "../../site/shared.js";
 
 // copying: background copy running; copied: every track copied (the
 // relationship may have ended by itself); withdrawn: it ended before its copy
@@ -19,22 +20,31 @@ export interface CopyRow {
   reason?: string;
 }
 
+// What a relationship's average rate needs: its size and when it started and completed.
+interface CopyTimes {
+  trackCount: number;
+  createdAtMs: number;
+  syncedAtMs: number | null;
+}
+
 export class CopyTracker {
   private readonly rows = new Map<string, CopyRow>();
-  private readonly copied = new Map<string, Relationship>();
+  private readonly copied = new Map<string, CopyTimes>();
   private readonly pairs: string[];
-  private readonly onCopied = (relationship: Relationship) => {
-    this.copied.set(relationship.id, relationship);
-  };
+  private readonly unsubscribe: () => void;
 
   // `pairs` empty follows every background copy of the image, including ones established later.
-  constructor(private readonly image: StorageImage, pairs: readonly string[]) {
+  constructor(private readonly site: Site, private readonly imageId: string, pairs: readonly string[]) {
     this.pairs = pairs.map((pair) => pair.toUpperCase());
-    image.on("copied", this.onCopied);
+    this.unsubscribe = site.events((event) => {
+      if (event.type === "flash-copied" && event.imageId === imageId) this.copied.set(event.id, event);
+    });
   }
 
-  sample(): CopyRow[] {
-    for (const id of this.wantedIds()) this.rows.set(id, this.sampleOne(id));
+  // One look at the site: every followed relationship's row.
+  async sample(): Promise<CopyRow[]> {
+    const relationships = new Map((await this.site.listFlash(this.imageId)).map((relationship) => [relationship.id, relationship]));
+    for (const id of this.wantedIds(relationships)) this.rows.set(id, await this.sampleOne(id, relationships.get(id)));
     return [...this.rows.values()];
   }
 
@@ -44,28 +54,26 @@ export class CopyTracker {
   }
 
   dispose(): void {
-    this.image.off("copied", this.onCopied);
+    this.unsubscribe();
   }
 
-  private wantedIds(): string[] {
+  private wantedIds(relationships: ReadonlyMap<string, FlashInfo>): string[] {
     if (this.pairs.length > 0) return this.pairs;
-    const running = this.image.listRelationships().filter((r) => !r.nocopy).map((r) => r.id);
+    const running = [...relationships.values()].filter((r) => !r.nocopy).map((r) => r.id);
     return [...new Set([...this.rows.keys(), ...running])];
   }
 
-  private sampleOne(id: string): CopyRow {
+  private async sampleOne(id: string, status: FlashInfo | undefined): Promise<CopyRow> {
     const previous = this.rows.get(id);
-    if (this.image.hasRelationship(id)) {
-      const status = this.image.status(id);
-      const held = status.fault !== null && !status.fault.retrying;
-      const state: CopyState = status.nocopy ? "nocopy" : status.pendingTracks === 0 ? "copied" : held ? "held" : "copying";
+    if (status !== undefined) {
+      const state: CopyState = status.nocopy ? "nocopy" : status.pendingTracks === 0 ? "copied" : status.held ? "held" : "copying";
       const rate = state === "copied" ? averageRate(status) ?? status.bytesPerSecond : status.bytesPerSecond;
       const row: CopyRow = { id, trackCount: status.trackCount, tracksLeft: status.pendingTracks, bytesPerSecond: rate, state };
       if (state === "held") row.reason = `${status.state}: ${status.reason}`;
       return row;
     }
     // Gone: it ended by itself after its copy (or before this view first looked), or was withdrawn.
-    const trackCount = previous?.trackCount ?? this.sourceTrackCount(id);
+    const trackCount = previous?.trackCount ?? await this.sourceTrackCount(id);
     const ended = this.copied.get(id);
     if (ended || previous === undefined || previous.state === "copied") {
       const rate = (ended && averageRate(ended)) ?? previous?.bytesPerSecond ?? 0;
@@ -74,18 +82,18 @@ export class CopyTracker {
     return { ...previous, bytesPerSecond: 0, state: "withdrawn" };
   }
 
-  private sourceTrackCount(id: string): number {
+  private async sourceTrackCount(id: string): Promise<number> {
     const sourceId = id.split(":")[0];
-    if (!this.image.hasVolume(sourceId)) return 0;
-    return Math.ceil(this.image.volume(sourceId).sizeBytes / TRACK_SIZE);
+    const source = (await this.site.listVolumes(this.imageId)).find((volume) => volume.id === sourceId);
+    return source === undefined ? 0 : Math.ceil(source.sizeBytes / TRACK_SIZE);
   }
 }
 
 // Bytes copied from establish to completion over the time it took; undefined
 // while not complete. Completion is noticed at the engine's next progress poll,
 // so for copies of a few milliseconds this is a lower bound.
-function averageRate(relationship: Relationship): number | undefined {
-  if (relationship.syncedAt === null) return undefined;
-  const seconds = Math.max(1, relationship.syncedAt.getTime() - relationship.createdAt.getTime()) / 1000;
+function averageRate(relationship: CopyTimes): number | undefined {
+  if (relationship.syncedAtMs === null) return undefined;
+  const seconds = Math.max(1, relationship.syncedAtMs - relationship.createdAtMs) / 1000;
   return (relationship.trackCount * TRACK_SIZE) / seconds;
 }

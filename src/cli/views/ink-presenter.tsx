@@ -2,6 +2,8 @@
 import { render } from "ink";
 import type { ProgressPresenter, WatchRequest } from "../../lang/presenter.js";
 import { WatchApp } from "./components/watch-app.js";
+import { CopyTracker } from "./copy-tracker.js";
+import { takeSample, type WatchSample } from "./hooks/use-watch-sample.js";
 
 export interface InkPresenterOptions {
   stdout: NodeJS.WritableStream;
@@ -21,12 +23,15 @@ export class InkPresenter implements ProgressPresenter {
   async watch(request: WatchRequest): Promise<void> {
     const stdin = this.options.stdin as TtyInput;
     const readsKeys = stdin.isTTY === true && typeof stdin.setRawMode === "function";
+    // The first sample comes before the first frame: a view ended at once still shows the copies.
+    const tracker = new CopyTracker(request.site, request.imageId, request.pairs);
+    const first: WatchSample = await takeSample(tracker, request).catch(() => ({ copies: [], workloads: [], sampled: false }));
     this.options.takeTerminal?.();
     try {
       // ink reads only write, columns and resize events of stdout, and of stdin
       // the TTY members checked above, so any stream with those serves.
       const instance = render(
-        <WatchApp request={request} readsKeys={readsKeys} onInterrupt={this.options.onInterrupt} />,
+        <WatchApp request={request} tracker={tracker} first={first} readsKeys={readsKeys} onInterrupt={this.options.onInterrupt} />,
         {
           stdout: this.options.stdout as NodeJS.WriteStream,
           stdin: this.options.stdin as NodeJS.ReadStream,
@@ -36,6 +41,7 @@ export class InkPresenter implements ProgressPresenter {
       );
       await instance.waitUntilExit();
     } finally {
+      tracker.dispose();
       this.options.releaseTerminal?.();
     }
   }

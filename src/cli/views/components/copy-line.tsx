@@ -1,6 +1,6 @@
 // One FlashCopy relationship: bar, percent copied, tracks left, MB/s, ETA.
 import { Box, Text } from "ink";
-import { TRACK_SIZE } from "../../../core/codes.js";
+import { TRACK_SIZE } from "../../../site/shared.js";
 import type { CopyRow } from "../copy-tracker.js";
 import { formatCount, formatEta, formatMegabytesPerSecond, formatPercent, progressBar } from "../format.js";
 

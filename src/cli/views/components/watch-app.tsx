@@ -4,21 +4,23 @@ import { useEffect, useState } from "react";
 import { useApp } from "ink";
 import type { WatchRequest } from "../../../lang/presenter.js";
 import { CopyTracker } from "../copy-tracker.js";
-import { useWatchSample } from "../hooks/use-watch-sample.js";
+import { useWatchSample, type WatchSample } from "../hooks/use-watch-sample.js";
 import { useWatchKeys } from "../hooks/use-watch-keys.js";
 import { WatchView } from "./watch-view.js";
 
 export interface WatchAppProps {
   request: WatchRequest;
+  tracker: CopyTracker; // the app's to dispose of
+  first: WatchSample;
   readsKeys: boolean;
   onInterrupt: () => void;
 }
 
-export function WatchApp({ request, readsKeys, onInterrupt }: WatchAppProps) {
+export function WatchApp({ request, tracker, first, readsKeys, onInterrupt }: WatchAppProps) {
   const { exit } = useApp();
-  const sample = useWatchSample(request);
+  const sample = useWatchSample(request, tracker, first);
   const [ending, setEnding] = useState(false);
-  const settled = request.until === "copied" && CopyTracker.settled(sample.copies);
+  const settled = request.until === "copied" && sample.sampled && CopyTracker.settled(sample.copies);
   useWatchKeys({
     active: readsKeys && !ending,
     onQuit: () => setEnding(true),
@@ -37,5 +39,5 @@ export function WatchApp({ request, readsKeys, onInterrupt }: WatchAppProps) {
   useEffect(() => {
     if (ending || settled) exit();
   }, [ending, settled, exit]);
-  return <WatchView imageId={request.image.id} copies={sample.copies} workloads={sample.workloads} showKeys={readsKeys && !ending && !settled} />;
+  return <WatchView imageId={request.imageId} copies={sample.copies} workloads={sample.workloads} showKeys={readsKeys && !ending && !settled} />;
 }

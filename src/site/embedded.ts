@@ -1,0 +1,605 @@
+// The embedded site: the storage images of this process (src/engine), their
+// workloads and their state file, behind the Site interface. It is what
+// `tzero` runs on by default; every rule a command's items must pass is
+// checked here, over the whole command, before anything changes.
+import { availableParallelism } from "node:os";
+import { StorageImage, type CopyFault, type ProgressEvent, type Relationship, type RelationshipStatus, type Volume } from "../engine/image.js";
+import { EngineError, isEngineError } from "../engine/errors.js";
+import { imageId, lssOf, pairId, parseImageId } from "../engine/ids.js";
+import { checkEstablish, checkV2Supported, type Model, type V2Operation } from "../engine/rules.js";
+import { capacityBlocks } from "../engine/units.js";
+import { rankGroupOfLss, type ExtentPool } from "../engine/pools.js";
+import { IO_PORTS, portWwpn } from "../engine/ports.js";
+import { Workload, WorkloadSet } from "../engine/workload.js";
+import { isStoreError, loadState, saveState } from "../store/index.js";
+import { SiteError } from "./errors.js";
+import type { CallOptions, Site } from "./site.js";
+import { volumeName } from "./shared.js";
+import type {
+  ChangeVolumesRequest, CreateVolumesRequest, EstablishRequest, FillSource, FlashCheckOperation, FlashInfo, ImageInfo, IncrementOperation,
+  IncrementOptions, LoadReport, LssInfo, ModelName, PoolInfo, PortInfo, RevertibleItem, RevertibleOperation, SaveReport, SiteEvent,
+  SiteListener, VolumeDetail, VolumeInfo, WithdrawResult, WorkloadInfo, WorkloadSpec,
+} from "./types.js";
+
+export interface EmbeddedSiteOptions {
+  workers?: number; // background-copy workers per storage image
+  images?: Array<{ model: ModelName; id: string }>; // default: one 2105, EMBEDDED_IMAGE_ID
+  adopt?: StorageImage[]; // images made elsewhere (tests, tools), taken as they are instead of `images`
+}
+
+export const EMBEDDED_IMAGE_ID = "IBM.2105-75TZ001";
+const WORKLOAD_WAIT_SLACK_MS = 30_000;
+
+// Runs `body`, and turns an engine or store error into a SiteError naming entry `item` of the request.
+function forItem<T>(item: number | undefined, body: () => T): T {
+  try {
+    return body();
+  } catch (error) {
+    throw siteError(error, item);
+  }
+}
+
+async function forItemAsync<T>(item: number | undefined, body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (error) {
+    throw siteError(error, item);
+  }
+}
+
+function siteError(error: unknown, item?: number, option?: string): unknown {
+  if (error instanceof SiteError) return error;
+  if (isEngineError(error)) return new SiteError({ code: error.code, message: error.message, item, option, bytesWritten: error.bytesWritten });
+  if (isStoreError(error)) return new SiteError({ code: error.code, message: error.message, item, option });
+  return error;
+}
+
+function forOption<T>(option: string, body: () => T): T {
+  try {
+    return body();
+  } catch (error) {
+    throw siteError(error, undefined, option);
+  }
+}
+
+function volumeInfo(image: StorageImage, volume: Volume): VolumeInfo {
+  return {
+    id: volume.id, lss: volume.lss, name: volume.name, os: volume.os, blocks: volume.blocks, sizeBytes: volume.sizeBytes,
+    unit: volume.unit, pool: volume.pool, dataState: image.dataState(volume.id), createdAtMs: volume.createdAt.getTime(),
+  };
+}
+
+function flashInfo(status: RelationshipStatus): FlashInfo {
+  return {
+    id: status.id, sourceId: status.sourceId, targetId: status.targetId, trackCount: status.trackCount, pendingTracks: status.pendingTracks,
+    nocopy: status.nocopy, persist: status.persist, record: status.record, tgtinhibit: status.tgtinhibit, tgtpprc: status.tgtpprc,
+    seqnum: status.seqnum, revertible: status.revertible, writesHeld: status.writesHeld, activeCopy: status.activeCopy,
+    bytesPerSecond: status.bytesPerSecond, state: status.state, reason: status.reason,
+    held: status.fault !== null && !status.fault.retrying,
+    createdAtMs: status.createdAt.getTime(), syncedAtMs: status.syncedAt === null ? null : status.syncedAt.getTime(),
+  };
+}
+
+function workloadInfo(workload: Workload): WorkloadInfo {
+  return {
+    spec: { ...workload.spec }, imageId: workload.image.id, state: workload.state, running: workload.running,
+    failureReason: workload.failureReason, stats: workload.stats(),
+  };
+}
+
+export class EmbeddedSite implements Site {
+  private readonly images: StorageImage[] = []; // in the order they were added
+  private readonly workloads = new WorkloadSet();
+  private readonly workers: number;
+  private readonly completed = new Map<StorageImage, Set<string>>();
+  private readonly listeners = new Set<SiteListener>();
+
+  constructor(options: EmbeddedSiteOptions = {}) {
+    this.workers = options.workers ?? availableParallelism();
+    if (options.adopt !== undefined) for (const image of options.adopt) this.track(image);
+    else for (const spec of options.images ?? [{ model: "2105", id: EMBEDDED_IMAGE_ID }]) this.addEngineImage(spec.model, spec.id);
+  }
+
+  // The engine's image, for tests and tools in this process that look beneath the interface.
+  engineImage(id: string): StorageImage {
+    return this.image(id);
+  }
+
+  engineImages(): readonly StorageImage[] {
+    return this.images;
+  }
+
+  // ---- images and inventory --------------------------------------------------------------
+
+  async listImages(): Promise<ImageInfo[]> {
+    return this.images.map((image, index) => this.imageInfo(image, index));
+  }
+
+  async addImage(request: { model?: ModelName; id?: string }): Promise<ImageInfo> {
+    return forItem(undefined, () => {
+      const image = this.addImageSync(request.model, request.id);
+      return this.imageInfo(image, this.images.indexOf(image));
+    });
+  }
+
+  private addImageSync(model: Model | undefined, idText: string | undefined): StorageImage {
+    let id: string;
+    let chosenModel: Model;
+    if (idText === undefined) {
+      chosenModel = model ?? "2105";
+      let number = this.images.length + 1;
+      while (this.images.some((image) => image.id.endsWith(`-75TZ${String(number).padStart(3, "0")}`))) number++;
+      id = imageId(chosenModel, `75TZ${String(number).padStart(3, "0")}`);
+    } else {
+      const parts = parseImageId(idText);
+      if (model !== undefined && model !== parts.model) {
+        throw new EngineError("BAD_MODEL", `storage image ${idText} is a ${parts.model}, not a ${model}`);
+      }
+      chosenModel = parts.model;
+      id = imageId(parts.model, parts.serial);
+    }
+    if (this.images.some((image) => image.id === id)) throw new EngineError("IMAGE_EXISTS", `storage image ${id} already exists`);
+    const image = this.addEngineImage(chosenModel, id);
+    this.emit({ type: "image-added", imageId: image.id });
+    return image;
+  }
+
+  private addEngineImage(model: Model, id: string): StorageImage {
+    const image = new StorageImage({ model, serial: id.slice(id.indexOf("-") + 1), workers: this.workers });
+    this.track(image);
+    return image;
+  }
+
+  // Follows an image's engine events as plain SiteEvents.
+  private track(image: StorageImage): void {
+    const completed = new Set<string>();
+    const imageId = image.id;
+    image.on("progress", (progress: ProgressEvent) => this.emit({ type: "flash-progress", imageId, ...progress }));
+    image.on("fault", ({ id, fault }: { id: string; fault: CopyFault }) => this.emit({
+      type: "flash-fault", imageId, id, state: fault.state, code: fault.code, reason: fault.reason, retrying: fault.retrying,
+    }));
+    image.on("recovered", ({ id }: { id: string }) => this.emit({ type: "flash-recovered", imageId, id }));
+    image.on("unfrozen", (event: { lss: string; released: string[]; reason: string }) => this.emit({
+      type: "flash-unfrozen", imageId, lss: event.lss, released: [...event.released], reason: event.reason,
+    }));
+    image.on("copied", (relationship: Relationship) => {
+      completed.add(relationship.id);
+      this.emit({
+        type: "flash-copied", imageId: image.id, id: relationship.id, trackCount: relationship.trackCount,
+        createdAtMs: relationship.createdAt.getTime(), syncedAtMs: relationship.syncedAt === null ? null : relationship.syncedAt.getTime(),
+      });
+    });
+    this.completed.set(image, completed);
+    this.images.push(image);
+  }
+
+  // One WWNN per image, by its place in the site: 5005076303FFC001, …
+  private imageInfo(image: StorageImage, index: number): ImageInfo {
+    return { id: image.id, model: image.model, wwnn: `5005076303FFC${(index + 1).toString(16).toUpperCase().padStart(3, "0")}` };
+  }
+
+  private image(id: string): StorageImage {
+    const image = this.images.find((candidate) => candidate.id === id);
+    if (!image) throw new SiteError({ code: "IMAGE_NOT_FOUND", message: `storage image ${id} does not exist (lssi lists them; mksi adds one)` });
+    return image;
+  }
+
+  async listLss(imageId: string): Promise<LssInfo[]> {
+    const image = this.image(imageId);
+    const volumes = image.listVolumes();
+    return image.listLss().map((lss) => ({ id: lss, volumeCount: volumes.filter((volume) => volume.lss === lss).length }));
+  }
+
+  async listPorts(imageId: string): Promise<PortInfo[]> {
+    const image = this.image(imageId);
+    const wwnn = this.imageInfo(image, this.images.indexOf(image)).wwnn;
+    return IO_PORTS.map((port) => ({ id: port.id, enclosure: port.enclosure, slot: port.slot, port: port.port, wwpn: portWwpn(wwnn, port) }));
+  }
+
+  // ---- volumes -----------------------------------------------------------------------------
+
+  async listVolumes(imageId: string): Promise<VolumeInfo[]> {
+    const image = this.image(imageId);
+    return image.listVolumes().map((volume) => volumeInfo(image, volume));
+  }
+
+  async volume(imageId: string, volumeId: string): Promise<VolumeDetail> {
+    const image = this.image(imageId);
+    return forItem(undefined, () => {
+      const volume = image.volume(volumeId);
+      const flashCopies = image.relationshipsOf(volume.id).map((relationship) => relationship.id);
+      return { ...volumeInfo(image, volume), allocatedBytes: image.allocatedBytes(volume.id), flashCopies };
+    });
+  }
+
+  async createVolumes(imageId: string, request: CreateVolumesRequest): Promise<string[]> {
+    const image = this.image(imageId);
+    const poolId = request.pool === undefined ? undefined : forOption("extpool", () => image.pools.get(request.pool!).id);
+    const seen = new Set<string>();
+    request.ids.forEach((id, index) => forItem(index, () => {
+      if (seen.has(id)) throw new EngineError("VOLUME_EXISTS", `volume ${id} is given twice`);
+      seen.add(id);
+      if (image.hasVolume(id)) throw new EngineError("VOLUME_EXISTS", `volume ${id} already exists on ${image.id}`);
+      volumePool(image, id, poolId);
+    }));
+    const template = request.nameTemplate;
+    const names = forItem(undefined, () => request.ids.map((id) => (template === undefined ? undefined : volumeName(template, id))));
+    const created: string[] = [];
+    try {
+      request.ids.forEach((id, index) => {
+        image.createVolume({ id, capacity: request.capacity, unit: request.unit, os: request.os, name: names[index], pool: volumePool(image, id, poolId).id });
+        created.push(id);
+      });
+    } catch (error) {
+      // Only this command's fresh volumes go: nothing else changed.
+      for (const id of created) image.removeVolume(id);
+      throw siteError(error);
+    }
+    return created;
+  }
+
+  async checkVolumesIdle(imageId: string, ids: string[], action: "removing" | "reinitialising"): Promise<void> {
+    const image = this.image(imageId);
+    ids.forEach((id, index) => forItem(index, () => this.checkIdle(image, id, action)));
+  }
+
+  private checkIdle(image: StorageImage, id: string, action: string): void {
+    const volume = image.idleVolume(id, action);
+    const running = this.workloads.runningOn(image, volume.id);
+    if (running.length > 0) throw new EngineError("BUSY", `volume ${volume.id} has workload ${running[0].spec.name} running on it; stop it first`);
+  }
+
+  async removeVolumes(imageId: string, ids: string[], options: CallOptions = {}): Promise<string[]> {
+    const image = this.image(imageId);
+    ids.forEach((id, index) => forItem(index, () => this.checkIdle(image, id, "removing")));
+    for (const [index, id] of ids.entries()) await forItemAsync(index, () => image.drained(() => image.removeVolume(id), options.signal));
+    return ids;
+  }
+
+  async reinitVolumes(imageId: string, ids: string[], options: CallOptions = {}): Promise<string[]> {
+    const image = this.image(imageId);
+    ids.forEach((id, index) => forItem(index, () => this.checkIdle(image, id, "reinitialising")));
+    for (const [index, id] of ids.entries()) await forItemAsync(index, () => image.drained(() => image.reinitVolume(id), options.signal));
+    return ids;
+  }
+
+  async changeVolumes(imageId: string, request: ChangeVolumesRequest, options: CallOptions = {}): Promise<string[]> {
+    const image = this.image(imageId);
+    const { capacity, nameTemplate: template } = request;
+    const changes = request.ids.map((id, index) => forItem(index, () => {
+      const volume = image.volume(id);
+      const name = template === undefined ? undefined : volumeName(template, volume.id);
+      const unit = request.unit ?? volume.unit;
+      if (capacity === undefined) return { id: volume.id, name, unit };
+      image.idleVolume(volume.id, "changing the capacity of");
+      const blocks = capacityBlocks(capacity, unit);
+      if (blocks <= volume.blocks) {
+        throw new EngineError("BAD_CAPACITY", `volume ${volume.id} has ${volume.blocks} blocks; -cap ${capacity} (${blocks} blocks) does not grow it, and volumes never shrink`);
+      }
+      return { id: volume.id, name, unit, capacity };
+    }));
+    for (const change of changes) {
+      // Growing freezes the volume; a freeze that could not drain its I/O in time is retried.
+      if (change.capacity !== undefined) await forItemAsync(undefined, () => image.drained(() => image.growVolume(change.id, change.capacity!, change.unit), options.signal));
+      if (change.name !== undefined) image.renameVolume(change.id, change.name);
+    }
+    return changes.map((change) => change.id);
+  }
+
+  // ---- extent pools ------------------------------------------------------------------------
+
+  private poolInfo(image: StorageImage, pool: ExtentPool): PoolInfo {
+    const usage = image.pools.usage(pool);
+    return {
+      id: pool.id, index: pool.index, name: pool.name, rankGroup: pool.rankGroup, capacityExtents: usage.capacityExtents,
+      allocatedExtents: usage.allocatedExtents, volumeCount: image.listVolumes().filter((volume) => volume.pool === pool.id).length,
+    };
+  }
+
+  async listPools(imageId: string): Promise<PoolInfo[]> {
+    const image = this.image(imageId);
+    return image.pools.list().map((pool) => this.poolInfo(image, pool));
+  }
+
+  async pool(imageId: string, idOrName: string): Promise<PoolInfo> {
+    const image = this.image(imageId);
+    return forItem(undefined, () => this.poolInfo(image, image.pools.get(idOrName)));
+  }
+
+  async createPool(imageId: string, request: { name: string; rankGroup: 0 | 1; capacityGiB?: number }): Promise<PoolInfo> {
+    const image = this.image(imageId);
+    return forItem(undefined, () => this.poolInfo(image, image.pools.create(request)));
+  }
+
+  async checkPoolsRemovable(imageId: string, ids: string[]): Promise<PoolInfo[]> {
+    const image = this.image(imageId);
+    const pools = ids.map((id, index) => forItem(index, () => image.pools.get(id)));
+    return pools.map((pool, index) => forItem(index, () => {
+      const members = image.listVolumes().filter((volume) => volume.pool === pool.id);
+      if (members.length > 0) throw new EngineError("POOL_NOT_EMPTY", `extent pool ${pool.id} holds ${members.length} volume(s) (${members[0].id} first); remove them before the pool`);
+      return this.poolInfo(image, pool);
+    }));
+  }
+
+  async removePools(imageId: string, ids: string[]): Promise<string[]> {
+    const pools = await this.checkPoolsRemovable(imageId, ids);
+    const image = this.image(imageId);
+    return pools.map((pool, index) => forItem(index, () => image.removePool(pool.id).id));
+  }
+
+  // ---- FlashCopy -----------------------------------------------------------------------------
+
+  async listFlash(imageId: string): Promise<FlashInfo[]> {
+    const image = this.image(imageId);
+    return image.listRelationships().map((relationship) => flashInfo(image.status(relationship.id)));
+  }
+
+  async establishFlash(imageId: string, request: EstablishRequest, options: CallOptions = {}): Promise<string[]> {
+    const image = this.image(imageId);
+    checkPairs(image, request.pairs);
+    const created: string[] = [];
+    // drained(): an establish whose drain of in-flight I/O timed out is retried from the event loop.
+    for (const [index, [source, target]] of request.pairs.entries()) {
+      const relationship = await forItemAsync(index, () => image.drained(() => image.establish(source, target, request.options), options.signal));
+      created.push(relationship.id);
+    }
+    return created;
+  }
+
+  // V2 operations refuse a pair given twice; rmflash, as DS CLI, finds the second one gone.
+  async checkFlash(imageId: string, operation: FlashCheckOperation, ids: string[]): Promise<string[]> {
+    return this.checkedFlash(this.image(imageId), operation, ids);
+  }
+
+  private checkedFlash(image: StorageImage, operation: FlashCheckOperation, ids: string[]): string[] {
+    const seen = new Set<string>();
+    return ids.map((id, index) => forItem(index, () => {
+      const relationship = image.checkFlashV2(operation, id);
+      if (operation !== "rmflash" && seen.has(relationship.id)) throw new EngineError("BAD_ARGUMENT", `FlashCopy pair ${relationship.id} is given twice`);
+      seen.add(relationship.id);
+      return relationship.id;
+    }));
+  }
+
+  async withdrawFlash(imageId: string, ids: string[], options: CallOptions = {}): Promise<WithdrawResult[]> {
+    const image = this.image(imageId);
+    this.checkedFlash(image, "rmflash", ids);
+    const results: WithdrawResult[] = [];
+    for (const [index, id] of ids.entries()) {
+      const relationship = forItem(index, () => image.relationship(id));
+      const complete = await forItemAsync(index, () => image.drained(() => image.withdraw(id), options.signal));
+      results.push({ id: relationship.id, targetId: relationship.targetId, complete });
+    }
+    return results;
+  }
+
+  async incrementFlash(imageId: string, operation: IncrementOperation, ids: string[], options: IncrementOptions): Promise<string[]> {
+    const image = this.image(imageId);
+    const checked = this.checkedFlash(image, operation, ids);
+    const { fast, freeze, ...common } = options;
+    return checked.map((id, index) => forItem(index, () => {
+      if (operation === "resyncflash") return image.resync(id, { ...common, freeze }).id;
+      if (operation === "reverseflash") return image.reverse(id, { ...common, fast }).id;
+      return image.setRevertible(id, { seqnum: options.seqnum }).id;
+    }));
+  }
+
+  async settleRevertible(imageId: string, operation: RevertibleOperation, items: RevertibleItem[], seqnum?: number): Promise<string[]> {
+    const image = this.image(imageId);
+    forItem(undefined, () => checkV2Supported(image.model, operation, image.id));
+    const chosen: Array<{ id: string; item: number }> = [];
+    items.forEach((entry, index) => forItem(index, () => {
+      const relationships = entry.pairs !== undefined
+        ? entry.pairs.map((id) => image.checkFlashV2(operation, id))
+        : (entry.sources ?? []).flatMap((id) => revertibleOf(image, operation, id, seqnum));
+      for (const relationship of relationships) {
+        if (chosen.some((given) => given.id === relationship.id)) throw new EngineError("BAD_ARGUMENT", `FlashCopy pair ${relationship.id} is given twice`);
+        chosen.push({ id: relationship.id, item: index });
+      }
+    }));
+    return chosen.map(({ id, item }) => forItem(item, () => (operation === "commitflash" ? image.commitRevertible(id) : image.revertRevertible(id)).id));
+  }
+
+  async unfreezeFlash(imageId: string, lsses: string[]): Promise<{ lsses: string[]; released: string[] }> {
+    const image = this.image(imageId);
+    const checked = lsses.map((lss, index) => forItem(index, () => image.checkUnfreeze(lss)));
+    const released = checked.flatMap((lss, index) => forItem(index, () => image.unfreeze(lss)));
+    return { lsses: checked, released };
+  }
+
+  async pendingFlash(imageId: string, ids: string[]): Promise<string[]> {
+    const image = this.image(imageId);
+    const completed = this.completed.get(image) ?? new Set<string>();
+    const pending: string[] = [];
+    ids.forEach((id, index) => forItem(index, () => {
+      if (image.hasRelationship(id)) pending.push(id);
+      else if (!completed.has(id)) image.relationship(id);
+    }));
+    return pending;
+  }
+
+  async waitForCopy(imageId: string, ids: string[], options: CallOptions & { timeoutMs?: number } = {}): Promise<void> {
+    const image = this.image(imageId);
+    await forItemAsync(undefined, () => image.waitForCopy(ids, { timeoutMs: options.timeoutMs, signal: options.signal }));
+  }
+
+  // ---- data plane ------------------------------------------------------------------------------
+
+  async fill(imageId: string, volumeId: string, range: { offset: number; length: number }, source: FillSource, options: CallOptions = {}): Promise<number> {
+    const image = this.image(imageId);
+    return forItemAsync(undefined, () => image.fillAsync(volumeId, range.offset, range.length, source, { signal: options.signal }));
+  }
+
+  async write(imageId: string, volumeId: string, offset: number, data: Uint8Array): Promise<void> {
+    const image = this.image(imageId);
+    forItem(undefined, () => image.write(volumeId, offset, data));
+  }
+
+  async read(imageId: string, volumeId: string, offset: number, length: number): Promise<Uint8Array> {
+    const image = this.image(imageId);
+    return forItem(undefined, () => image.read(volumeId, offset, length));
+  }
+
+  async checksum(imageId: string, volumeId: string, offset: number, length: number): Promise<string> {
+    const image = this.image(imageId);
+    return forItem(undefined, () => image.checksum(volumeId, offset, length));
+  }
+
+  // ---- workloads -------------------------------------------------------------------------------
+
+  async startWorkload(imageId: string, spec: WorkloadSpec): Promise<WorkloadInfo> {
+    const image = this.image(imageId);
+    if (this.workloads.get(spec.name)?.running) {
+      throw new SiteError({ code: "WORKLOAD_EXISTS", message: `workload ${spec.name} is already running; stop it first`, item: 0 });
+    }
+    forOption("vol", () => image.volume(spec.volumeId));
+    return forItem(undefined, () => workloadInfo(this.workloads.start(image, spec)));
+  }
+
+  private workload(name: string): Workload {
+    const workload = this.workloads.get(name);
+    if (!workload) throw new SiteError({ code: "WORKLOAD_NOT_FOUND", message: `there is no workload ${name}`, item: 0 });
+    return workload;
+  }
+
+  async stopWorkload(name: string): Promise<WorkloadInfo> {
+    const workload = this.workload(name);
+    await workload.stop();
+    if (workload.error) throw siteError(workload.error);
+    return workloadInfo(workload);
+  }
+
+  async waitWorkload(name: string, timeoutMs?: number, options: CallOptions = {}): Promise<WorkloadInfo> {
+    const workload = this.workload(name);
+    const duration = workload.spec.durationMs;
+    if (workload.running && duration === undefined) {
+      throw new SiteError({ code: "BAD_ARGUMENT", message: `workload ${workload.spec.name} runs until stopped (it has no -duration); use workload stop` });
+    }
+    const bound = timeoutMs ?? (duration ?? 0) + WORKLOAD_WAIT_SLACK_MS;
+    await abortable(workload.done, bound, options.signal, `workload ${workload.spec.name} did not end within ${bound} ms`);
+    if (workload.error) throw siteError(workload.error);
+    return workloadInfo(workload);
+  }
+
+  async listWorkloads(): Promise<WorkloadInfo[]> {
+    return this.workloads.list().map(workloadInfo);
+  }
+
+  async stopWorkloads(): Promise<void> {
+    await this.workloads.stopAll();
+  }
+
+  // ---- state -----------------------------------------------------------------------------------
+
+  async save(file: string, options: CallOptions = {}): Promise<SaveReport> {
+    return forItemAsync(undefined, async () => ({ ...(await saveState(this.images, file, { signal: options.signal })) }));
+  }
+
+  async load(file: string, options: CallOptions = {}): Promise<LoadReport> {
+    const loaded = await forItemAsync(undefined, () => loadState(file, { workers: this.workers, signal: options.signal }));
+    if (loaded.length === 0) {
+      throw new SiteError({ code: "BAD_ARGUMENT", message: `state file ${file} holds no storage image` });
+    }
+    await this.workloads.stopAll();
+    const replaced = this.images.splice(0, this.images.length);
+    for (const image of loaded) this.track(image);
+    for (const image of replaced) this.completed.delete(image);
+    await Promise.all(replaced.map((image) => image.close()));
+    this.emit({ type: "images-replaced", imageIds: loaded.map((image) => image.id) });
+    return {
+      images: loaded.map((image) => ({ id: image.id, volumes: image.listVolumes().length, relationships: image.listRelationships().length })),
+    };
+  }
+
+  // ---- events ----------------------------------------------------------------------------------
+
+  events(listener: SiteListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(event: SiteEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+
+  async close(): Promise<void> {
+    await this.workloads.stopAll();
+    await Promise.all(this.images.map((image) => image.close()));
+  }
+}
+
+// The named pool, checked against the volume's LSS, or the first pool of the LSS's rank group.
+function volumePool(image: StorageImage, id: string, poolId: string | undefined): ExtentPool {
+  const lss = lssOf(id);
+  if (poolId !== undefined) return image.poolForLss(poolId, lss);
+  const pool = image.pools.defaultFor(rankGroupOfLss(lss));
+  if (!pool) throw new EngineError("POOL_NOT_FOUND", `storage image ${image.id} has no extent pool of rank group ${rankGroupOfLss(lss)} for LSS ${lss}; mkextpool makes one`);
+  return pool;
+}
+
+interface Counts {
+  sourceOf: number;
+  targetOf: number;
+}
+
+// Runs the engine's establish rules over every pair first, counting the
+// pairs before it in the same command, so a refused pair changes nothing.
+function checkPairs(image: StorageImage, list: Array<[string, string]>): void {
+  const counts = new Map<string, Counts>();
+  const countsOf = (id: string): Counts => {
+    let entry = counts.get(id);
+    if (!entry) {
+      const relationships = image.relationshipsOf(id);
+      entry = {
+        sourceOf: relationships.filter((relationship) => relationship.sourceId === id).length,
+        targetOf: relationships.filter((relationship) => relationship.targetId === id).length,
+      };
+      counts.set(id, entry);
+    }
+    return entry;
+  };
+  const planned = new Set<string>();
+  list.forEach(([sourceId, targetId], index) => forItem(index, () => {
+    const source = image.volume(sourceId);
+    const target = image.volume(targetId);
+    const id = pairId(source.id, target.id);
+    const facts = (volume: Volume) => ({
+      id: volume.id, blocks: volume.blocks, os: volume.os, usable: image.dataState(volume.id) === "Normal", ...countsOf(volume.id),
+    });
+    checkEstablish(image.model, facts(source), facts(target), image.hasRelationship(id) || planned.has(id));
+    planned.add(id);
+    countsOf(source.id).sourceOf++;
+    countsOf(target.id).targetOf++;
+  }));
+}
+
+function revertibleOf(image: StorageImage, operation: V2Operation, sourceText: string, seqnum: number | undefined): Relationship[] {
+  const source = image.volume(sourceText);
+  const found = image.relationshipsOf(source.id)
+    .filter((relationship) => relationship.sourceId === source.id && relationship.revertible)
+    .filter((relationship) => seqnum === undefined || relationship.seqnum === seqnum);
+  if (found.length === 0) {
+    const which = seqnum === undefined ? "" : ` with sequence number ${seqnum.toString(16).toUpperCase()}`;
+    throw new EngineError("NOT_REVERTIBLE", `source volume ${source.id} has no revertible FlashCopy relationship${which}: ${operation} needs setflashrevertible first`);
+  }
+  return found.map((relationship) => image.checkFlashV2(operation, relationship.id));
+}
+
+// Resolves with the promise; rejects with TIMEOUT after `timeoutMs` or CANCELLED on abort.
+export function abortable<T>(promise: Promise<T>, timeoutMs: number, signal: AbortSignal | undefined, timeoutMessage: string): Promise<T> {
+  return new Promise<T>((resolvePromise, reject) => {
+    const timer = setTimeout(() => finish(() => reject(new SiteError({ code: "TIMEOUT", message: timeoutMessage }))), timeoutMs);
+    const onAbort = () => finish(() => reject(new SiteError({ code: "CANCELLED", message: "cancelled" })));
+    const finish = (settle: () => void) => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      settle();
+    };
+    if (signal?.aborted) {
+      onAbort();
+      return;
+    }
+    signal?.addEventListener("abort", onAbort, { once: true });
+    promise.then((value) => finish(() => resolvePromise(value)), (error) => finish(() => reject(error)));
+  });
+}

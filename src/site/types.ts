@@ -1,0 +1,207 @@
+// The plain data that crosses the Site interface (src/site/site.ts): records,
+// requests and events made of strings, numbers, booleans, arrays, plain
+// objects and Uint8Array only, so that every one survives an encode/decode
+// (msgpackr) unchanged. IDs are strings as DS CLI writes them; sizes are
+// numbers up to 2^53 - 1; times are milliseconds since the epoch.
+
+export type ModelName = "2105" | "2107";
+export type CapacityUnitName = "ds" | "ess" | "blocks";
+
+export interface ImageInfo {
+  id: string; // "IBM.2107-75KDR91"
+  model: ModelName;
+  wwnn: string; // one per image, by its place in the site
+}
+
+export interface VolumeInfo {
+  id: string; // "1000"
+  lss: string; // "10"
+  name: string;
+  os: string;
+  blocks: number;
+  sizeBytes: number;
+  unit: CapacityUnitName;
+  pool: string | null; // extent pool ID, or null for a volume in no pool
+  dataState: "Normal" | "Unusable";
+  createdAtMs: number;
+}
+
+// showfbvol's extra facts.
+export interface VolumeDetail extends VolumeInfo {
+  allocatedBytes: number;
+  flashCopies: string[]; // "SSSS:TTTT" of every relationship the volume is in
+}
+
+export interface LssInfo {
+  id: string; // "10"
+  volumeCount: number;
+}
+
+export interface PoolInfo {
+  id: string; // "P0"
+  index: number;
+  name: string;
+  rankGroup: 0 | 1;
+  capacityExtents: number;
+  allocatedExtents: number;
+  volumeCount: number;
+}
+
+export interface PortInfo {
+  id: string; // "I0010"
+  enclosure: number;
+  slot: number;
+  port: number;
+  wwpn: string;
+}
+
+export interface FlashInfo {
+  id: string; // "1000:1001"
+  sourceId: string;
+  targetId: string;
+  trackCount: number;
+  pendingTracks: number;
+  nocopy: boolean;
+  persist: boolean;
+  record: boolean;
+  tgtinhibit: boolean;
+  tgtpprc: boolean;
+  seqnum: number;
+  revertible: boolean;
+  writesHeld: boolean;
+  activeCopy: boolean;
+  bytesPerSecond: number;
+  state: "Valid" | "Validation Required" | "Tgt Failed";
+  reason: string | null; // why the state is not Valid
+  held: boolean; // the background copy is stopped by a failure that is not being retried
+  createdAtMs: number;
+  syncedAtMs: number | null;
+}
+
+// ---- requests ----------------------------------------------------------------------
+
+export interface CreateVolumesRequest {
+  ids: string[];
+  capacity: number;
+  unit: CapacityUnitName;
+  os?: string;
+  nameTemplate?: string; // -name: `#h` becomes the volume ID, `#d` its decimal number
+  pool?: string; // -extpool: a pool ID or name
+}
+
+export interface ChangeVolumesRequest {
+  ids: string[];
+  nameTemplate?: string; // -name, as for CreateVolumesRequest
+  capacity?: number; // grow to, in `unit` (default: each volume's own)
+  unit?: CapacityUnitName;
+}
+
+export interface FlashOptions {
+  nocopy?: boolean;
+  persist?: boolean;
+  record?: boolean;
+  tgtinhibit?: boolean;
+  seqnum?: number;
+  freeze?: boolean;
+  tgtpprc?: boolean;
+}
+
+export interface EstablishRequest {
+  pairs: Array<[string, string]>; // [source, target]
+  options: FlashOptions;
+}
+
+export interface IncrementOptions {
+  record?: boolean;
+  persist?: boolean;
+  tgtinhibit?: boolean;
+  tgtpprc?: boolean;
+  seqnum?: number;
+  freeze?: boolean; // resyncflash only
+  fast?: boolean; // reverseflash only
+}
+
+export type IncrementOperation = "resyncflash" | "reverseflash" | "setflashrevertible";
+export type RevertibleOperation = "commitflash" | "revertflash";
+export type FlashCheckOperation = "rmflash" | IncrementOperation | RevertibleOperation;
+
+// commitflash / revertflash: each item is pairs, or source volumes standing for their revertible relationships.
+export interface RevertibleItem {
+  pairs?: string[];
+  sources?: string[];
+}
+
+export interface WithdrawResult {
+  id: string;
+  targetId: string;
+  complete: boolean; // false: the copy was incomplete and the target is now unusable
+}
+
+export type FillSource = { kind: "byte"; value: number } | { kind: "pattern"; seed: number };
+
+export interface WorkloadSpec {
+  name: string;
+  volumeId: string;
+  rw: "read" | "write" | "mixed";
+  pattern: "random" | "seq" | "hotspot";
+  blockBytes: number;
+  iopsMax?: number;
+  durationMs?: number;
+  seed: number;
+}
+
+export interface WorkloadStats {
+  name: string;
+  volumeId: string;
+  running: boolean;
+  iops: number;
+  bytesPerSecond: number;
+  p50Micros: number;
+  p99Micros: number;
+  ios: number;
+}
+
+export interface WorkloadInfo {
+  spec: WorkloadSpec;
+  imageId: string;
+  state: string; // running, finished, failed, stopped
+  running: boolean;
+  failureReason: string | null;
+  stats: WorkloadStats;
+}
+
+export interface SaveReport {
+  file: string;
+  images: number;
+  volumes: number;
+  relationships: number;
+  bytesWritten: number;
+  dataBytes: number;
+  changedBytes: number;
+  passes: number;
+  frozenBytes: number;
+  frozenMs: number;
+  drainMs: number;
+  elapsedMs: number;
+}
+
+export interface LoadReport {
+  images: Array<{ id: string; volumes: number; relationships: number }>;
+}
+
+// ---- events ------------------------------------------------------------------------
+
+// State changes pushed to subscribers (Site.events): a progress view or a
+// remote shell learns of them without polling the engine.
+export type SiteEvent =
+  | { type: "flash-progress"; imageId: string; id: string; tracksLeft: number; trackCount: number; bytesPerSecond: number }
+  | { type: "flash-copied"; imageId: string; id: string; trackCount: number; createdAtMs: number; syncedAtMs: number | null }
+  // A background copy stopped by a failure (state and why), and again once it goes on.
+  | { type: "flash-fault"; imageId: string; id: string; state: "Validation Required" | "Tgt Failed"; code: string; reason: string; retrying: boolean }
+  | { type: "flash-recovered"; imageId: string; id: string }
+  // An LSS's consistency group released its held writes (unfreezeflash, or its timeout).
+  | { type: "flash-unfrozen"; imageId: string; lss: string; released: string[]; reason: string }
+  | { type: "image-added"; imageId: string }
+  | { type: "images-replaced"; imageIds: string[] };
+
+export type SiteListener = (event: SiteEvent) => void;

@@ -16,7 +16,11 @@ export type StoreErrorCode =
   | "BUSY" // the images could not be quiesced for a consistent save
   | "FROZEN_TOO_LONG" // a save gave up rather than keep host I/O waiting past its budget
   | "ABANDONED" // the caller's AbortSignal stopped a save or a load; the old file and the images are as they were
-  | "BAD_ARGUMENT"; // a caller's argument (closed image, duplicate image IDs, bad option)
+  | "BAD_ARGUMENT" // a caller's argument (closed image, duplicate image IDs, bad option, oversized record)
+  | "LOCKED" // a journal directory held by another live process (its lock file names it)
+  | "WRONG_JOURNAL" // a journal file that belongs to another journal (its journal id differs)
+  | "MISSING_RECORDS" // a journal whose sequence numbers skip: a segment is missing or out of place
+  | "CLOSED"; // a journal used after close, or after a failed write made it refuse more
 
 export interface StoreErrorDetails {
   file?: string;

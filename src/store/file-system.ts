@@ -4,11 +4,11 @@
 // one: node:fs, asynchronous on libuv's thread pool, so that a slow disk never
 // stalls the event loop; writeSync only for the short quiesced pass of a save.
 
-import { open, write, read, fsync, close, rename, unlink, writeSync, fstat } from "node:fs";
+import { open, write, read, fsync, close, rename, unlink, writeSync, fstat, ftruncate, readdir, mkdir } from "node:fs";
 import { promisify } from "node:util";
 
 export interface StoreFileSystem {
-  open(path: string, flags: "wx" | "r"): Promise<number>; // a file descriptor
+  open(path: string, flags: "wx" | "r" | "r+"): Promise<number>; // a file descriptor
   write(fd: number, bytes: Uint8Array, position: number): Promise<number>; // bytes written, maybe fewer
   writeSync(fd: number, bytes: Uint8Array, position: number): number;
   read(fd: number, bytes: Uint8Array, position: number): Promise<number>; // bytes read, 0 at the end
@@ -27,6 +27,9 @@ const closeAsync = promisify(close);
 const renameAsync = promisify(rename);
 const unlinkAsync = promisify(unlink);
 const fstatAsync = promisify(fstat);
+const ftruncateAsync = promisify(ftruncate);
+const readdirAsync = promisify(readdir);
+const mkdirAsync = promisify(mkdir);
 
 export const NODE_FILE_SYSTEM: StoreFileSystem = {
   open: (path, flags) => openAsync(path, flags),
@@ -38,4 +41,21 @@ export const NODE_FILE_SYSTEM: StoreFileSystem = {
   close: (fd) => closeAsync(fd),
   rename: (from, to) => renameAsync(from, to),
   unlink: (path) => unlinkAsync(path),
+};
+
+// What a journal needs besides: cutting a torn tail off a segment, listing
+// its directory, and creating the directory on first start.
+export interface JournalFileSystem extends StoreFileSystem {
+  truncate(fd: number, length: number): Promise<void>;
+  list(directory: string): Promise<string[]>; // entry names, in no particular order
+  makeDirectory(directory: string): Promise<void>; // and its parents; no error if it exists
+}
+
+export const NODE_JOURNAL_FILE_SYSTEM: JournalFileSystem = {
+  ...NODE_FILE_SYSTEM,
+  truncate: (fd, length) => ftruncateAsync(fd, length),
+  list: (directory) => readdirAsync(directory),
+  makeDirectory: async (directory) => {
+    await mkdirAsync(directory, { recursive: true });
+  },
 };

@@ -35,3 +35,9 @@ export { loadState, type LoadOptions } from "./load.js";
 export { StoreError, isStoreError, type StoreErrorCode } from "./errors.js";
 export { NODE_FILE_SYSTEM, type StoreFileSystem } from "./file-system.js";
 export { FORMAT_VERSION } from "./format.js";
+
+// The Copy Services Server's journal (journal.ts): records and snapshots in a
+// directory, group-committed, replayed on open.
+export { openJournal, Journal, type JournalOptions, type OpenReport, type SnapshotReport } from "./journal.js";
+export { RECORD_BYTES_MAX } from "./journal-format.js";
+export { NODE_JOURNAL_FILE_SYSTEM, type JournalFileSystem } from "./file-system.js";

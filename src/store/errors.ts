@@ -54,3 +54,14 @@ export class StoreError extends Error {
 export function isStoreError(error: unknown): error is StoreError {
   return error instanceof StoreError;
 }
+
+// Runs one file-system step, turning what the file system throws into an
+// IO_ERROR that names the file and the step.
+export async function ioStep<T>(file: string, action: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (cause) {
+    if (cause instanceof StoreError) throw cause;
+    throw new StoreError("IO_ERROR", `cannot ${action} ${file}: ${(cause as Error).message}`, { file, cause });
+  }
+}

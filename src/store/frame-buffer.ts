@@ -34,3 +34,15 @@ export class FrameBuffer {
     return BigInt.asUintN(64, hash);
   }
 }
+
+// The parts one after another in one array (the one part itself when there is only one).
+export function joinBytes(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const joined = new Uint8Array(parts.reduce((sum, part) => sum + part.byteLength, 0));
+  let offset = 0;
+  for (const part of parts) {
+    joined.set(part, offset);
+    offset += part.byteLength;
+  }
+  return joined;
+}

@@ -34,8 +34,8 @@
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { Packr } from "msgpackr";
-import { FrameBuffer } from "./frame-buffer.js";
-import { StoreError } from "./errors.js";
+import { FrameBuffer, joinBytes } from "./frame-buffer.js";
+import { ioStep, StoreError } from "./errors.js";
 import { NODE_JOURNAL_FILE_SYSTEM, type JournalFileSystem } from "./file-system.js";
 import {
   SEGMENT_MAGIC, SNAPSHOT_MAGIC, JOURNAL_PREAMBLE_SIZE, RECORD_BYTES_MAX, SNAPSHOT_CHUNK_MAX,
@@ -242,7 +242,7 @@ export class Journal<S, R> {
   private async flush(): Promise<void> {
     while (this.pending.length > 0 && !this.paused && this.failure === null) {
       const batch = this.pending.splice(0);
-      const bytes = concatenate(batch.map((entry) => entry.frame));
+      const bytes = joinBytes(batch.map((entry) => entry.frame));
       try {
         await this.writeAll(bytes, this.position);
         await this.fileSystem.fsync(this.fd);
@@ -330,7 +330,7 @@ export class Journal<S, R> {
       const chunk = encoded.subarray((index - 1) * SNAPSHOT_CHUNK_MAX, index * SNAPSHOT_CHUNK_MAX);
       frames.push(encodeFrame(this.buffer, sequence, this.currentTerm, chunk, snapshotKey(this.journalId, index)));
     }
-    return concatenate([preamble(SNAPSHOT_MAGIC, this.journalId), ...frames]);
+    return joinBytes([preamble(SNAPSHOT_MAGIC, this.journalId), ...frames]);
   }
 
   // A new, empty segment for records from `first` on, made whole under a
@@ -420,24 +420,4 @@ export class Journal<S, R> {
   private path(name: string): string {
     return join(this.directory, name);
   }
-}
-
-async function ioStep<T>(file: string, action: string, step: () => Promise<T>): Promise<T> {
-  try {
-    return await step();
-  } catch (cause) {
-    if (cause instanceof StoreError) throw cause;
-    throw new StoreError("IO_ERROR", `cannot ${action} ${file}: ${(cause as Error).message}`, { file, cause });
-  }
-}
-
-function concatenate(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const joined = new Uint8Array(parts.reduce((sum, part) => sum + part.byteLength, 0));
-  let offset = 0;
-  for (const part of parts) {
-    joined.set(part, offset);
-    offset += part.byteLength;
-  }
-  return joined;
 }

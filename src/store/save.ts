@@ -65,7 +65,7 @@ import { EXTENTS_PER_GIB } from "../engine/pools.js";
 import { FrameWriter, type FrameSink } from "./frame-writer.js";
 import { CopyOutBuffer, COPY_OUT_BYTES_MAX, COPY_OUT_BYTES_MIN } from "./copy-out.js";
 import { NODE_FILE_SYSTEM, type StoreFileSystem } from "./file-system.js";
-import { StoreError } from "./errors.js";
+import { ioStep, StoreError } from "./errors.js";
 import {
   TRACKS_PER_FRAME_MAX, SUMMARY_CLEAR, SUMMARY_SET, SUMMARY_LEAF, type VolumeRecord, type RelationshipRecord, type LeafRecord,
 } from "./format.js";
@@ -650,15 +650,6 @@ function relationshipFrames(relationship: RelationshipSnapshot, image: number): 
     });
   });
   return { record: relationshipRecord(relationship, image), leaves };
-}
-
-async function ioStep<T>(file: string, action: string, step: () => Promise<T>): Promise<T> {
-  try {
-    return await step();
-  } catch (cause) {
-    if (cause instanceof StoreError) throw cause;
-    throw new StoreError("IO_ERROR", `cannot ${action} ${file}: ${(cause as Error).message}`, { file, cause });
-  }
 }
 
 // File systems that cannot fsync a directory say so with EINVAL (or

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { Packr, Unpackr } from "msgpackr";
 import { StorageImage } from "../../src/engine/image.js";
 import { StoreError, type StoreErrorCode } from "../../src/store/errors.js";
-import { FrameBuffer } from "../../src/store/frame-buffer.js";
+import { FrameBuffer, joinBytes } from "../../src/store/frame-buffer.js";
 import { PREAMBLE_SIZE, FRAME_HEADER_SIZE, frameKey } from "../../src/store/format.js";
 
 // Tracks still pending in a relationship's control bitmap, in order.
@@ -113,15 +113,7 @@ export function encodeFrame(payload: Uint8Array, saveId: bigint, index: number, 
   return frame;
 }
 
-export function joinBytes(parts: readonly Uint8Array[]): Uint8Array {
-  const joined = new Uint8Array(parts.reduce((sum, part) => sum + part.byteLength, 0));
-  let offset = 0;
-  for (const part of parts) {
-    joined.set(part, offset);
-    offset += part.byteLength;
-  }
-  return joined;
-}
+export { joinBytes };
 
 const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false });

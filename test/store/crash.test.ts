@@ -4,7 +4,7 @@
 // creation times differ from the parent's copies: contents are compared.)
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { spawn } from "node:child_process";
+import { runUntilKilled } from "../support/kill-child.js";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,33 +29,10 @@ interface Killed {
 
 // Starts the child, lets it save for `delayMs` after it is ready (state
 // `first` first, then the other, in turn), and kills it.
-function runAndKill(file: string, first: number, delayMs: number): Promise<Killed> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, file, String(seed), String(first)], { stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    let errors = "";
-    let timer: NodeJS.Timeout | undefined;
-    child.stdout.setEncoding("utf8");
-    child.stderr.setEncoding("utf8");
-    child.stderr.on("data", (text: string) => { errors += text; });
-    child.stdout.on("data", (text: string) => {
-      const wasReady = output.includes("ready\n");
-      output += text;
-      if (!wasReady && output.includes("ready\n")) timer = setTimeout(() => child.kill("SIGKILL"), delayMs);
-    });
-    child.on("error", reject);
-    // "close", not "exit": only then has all of the child's stdout been read,
-    // so the last line is the last one it wrote.
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      if (signal !== "SIGKILL") {
-        reject(new Error(`the child exited by itself (code ${code}): ${errors}`));
-        return;
-      }
-      const lines = output.trim().split("\n");
-      resolve({ lastLine: lines[lines.length - 1], saves: lines.filter((line) => line.startsWith("end")).length });
-    });
-  });
+async function runAndKill(file: string, first: number, delayMs: number): Promise<Killed> {
+  const { output } = await runUntilKilled([CHILD, file, String(seed), String(first)], "ready\n", delayMs);
+  const lines = output.trim().split("\n");
+  return { lastLine: lines[lines.length - 1], saves: lines.filter((line) => line.startsWith("end")).length };
 }
 
 const Crash = suite("crash safety");

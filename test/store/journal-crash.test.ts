@@ -5,7 +5,7 @@
 // without a gap, and the dead child's lock taken over.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { spawn } from "node:child_process";
+import { runUntilKilled } from "../support/kill-child.js";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { openJournal } from "../../src/store/index.js";
@@ -35,37 +35,16 @@ interface ChildOptions {
   paddingBytes: number;
 }
 
-function runAndKill(directory: string, options: ChildOptions, delayMs: number): Promise<Killed> {
-  return new Promise((resolve, reject) => {
-    const argv = [CHILD, directory, String(options.appenders), String(options.snapshotEvery), String(options.paddingBytes)];
-    const child = spawn(process.execPath, argv, { stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    let errors = "";
-    let timer: NodeJS.Timeout | undefined;
-    child.stdout.setEncoding("utf8");
-    child.stderr.setEncoding("utf8");
-    child.stderr.on("data", (text: string) => { errors += text; });
-    child.stdout.on("data", (text: string) => {
-      const wasOpen = output.includes("open ");
-      output += text;
-      if (!wasOpen && output.includes("open ")) timer = setTimeout(() => child.kill("SIGKILL"), delayMs);
-    });
-    child.on("error", reject);
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      if (signal !== "SIGKILL") {
-        reject(new Error(`the child exited by itself (code ${code}): ${errors}`));
-        return;
-      }
-      const lines = output.split("\n").filter((line) => line.length > 0);
-      const opened = lines.find((line) => line.startsWith("open "));
-      resolve({
-        pid: child.pid!,
-        openedAt: Number(opened?.split(" ")[1] ?? NaN),
-        acked: lines.filter((line) => line.startsWith("ack ")).map((line) => Number(line.slice(4))),
-      });
-    });
-  });
+async function runAndKill(directory: string, options: ChildOptions, delayMs: number): Promise<Killed> {
+  const argv = [CHILD, directory, String(options.appenders), String(options.snapshotEvery), String(options.paddingBytes)];
+  const { pid, output } = await runUntilKilled(argv, "open ", delayMs);
+  const lines = output.split("\n").filter((line) => line.length > 0);
+  const opened = lines.find((line) => line.startsWith("open "));
+  return {
+    pid,
+    openedAt: Number(opened?.split(" ")[1] ?? NaN),
+    acked: lines.filter((line) => line.startsWith("ack ")).map((line) => Number(line.slice(4))),
+  };
 }
 
 const Crash = suite("the journal, killed in the middle of appends");

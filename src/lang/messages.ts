@@ -122,12 +122,16 @@ export function errorLine(command: string, code: string, message: string): strin
 }
 
 const CONTROL = /[\u0000-\u001F\u007F]/g;
+const HAS_CONTROL = /[\u0000-\u001F\u007F]/;
 const CONTROL_ESCAPES: Record<string, string> = { "\0": "\\0", "\t": "\\t", "\n": "\\n", "\r": "\\r" };
 
 // Control characters a user typed into a value (`-name "a\0b"`) are shown as
 // the language writes them (\0, \t, \n, \r, else \xNN), never sent raw to a
 // terminal, where a NUL or an escape would garble or drive it.
+// Most text has none: testing first spares a listing's every cell the
+// replace and its string (a long lsfbvol -l is tens of thousands of cells).
 export function escapeControl(text: string): string {
+  if (!HAS_CONTROL.test(text)) return text;
   return text.replace(CONTROL, (char) => CONTROL_ESCAPES[char] ?? `\\x${char.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 

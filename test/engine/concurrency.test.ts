@@ -12,6 +12,12 @@ import { Random, testSeed } from "../support/random.js";
 import { startWriters, until, checkOneInstant, mismatchWithEveryCut, replay } from "./writers.js";
 import { rangeChecksum } from "../../src/model/checksum.js";
 
+// A long drain bound: an establish waits out a writer thread descheduled
+// inside a volume's gate on a loaded machine, instead of failing with
+// DRAIN_TIMEOUT after the default 50 ms (the host retries such an establish;
+// these tests check the T0 image, not the retry).
+const DRAIN_MS = 10_000;
+
 const MiB = 1 << 20;
 const baseSeed = testSeed();
 console.log(`concurrency seed ${baseSeed} (TZERO_SEED=${baseSeed} replays the data, not the interleaving)`);
@@ -19,7 +25,7 @@ console.log(`concurrency seed ${baseSeed} (TZERO_SEED=${baseSeed} replays the da
 const Thin = suite("background copy of a thin 2 TiB volume while threads write");
 Thin("should copy the written regions, settle the rest as zeros, and keep T0 plus the target's writes", async () => {
   const seed = baseSeed;
-  const image = new StorageImage({ model: "2107", workers: 2, progressIntervalMs: 5 });
+  const image = new StorageImage({ model: "2107", workers: 2, progressIntervalMs: 5 , waitTimeouts: { drain: DRAIN_MS } });
   try {
     const size = 2 * 2 ** 40 + 7 * 512;
     const region = 8 * MiB;
@@ -73,7 +79,7 @@ Thin("should copy the written regions, settle the rest as zeros, and keep T0 plu
 Thin.run();
 
 async function copyWhileWriting(build: CoreBuild, seed: number): Promise<void> {
-  const image = new StorageImage({ model: "2107", workers: 0, progressIntervalMs: 5, build });
+  const image = new StorageImage({ model: "2107", workers: 0, progressIntervalMs: 5, build , waitTimeouts: { drain: DRAIN_MS } });
   const scratch = new StorageImage({ workers: 0, build });
   try {
     const size = 32 * MiB;
@@ -135,7 +141,7 @@ async function copyWhileWriting(build: CoreBuild, seed: number): Promise<void> {
 
 async function establishAmidWrites(build: CoreBuild): Promise<void> {
   const seed = baseSeed;
-  const image = new StorageImage({ workers: 2, progressIntervalMs: 5, build });
+  const image = new StorageImage({ workers: 2, progressIntervalMs: 5, build , waitTimeouts: { drain: DRAIN_MS } });
   try {
     const size = 64 * MiB;
     const pairs = [["1000", "1001"], ["1002", "1003"]];
@@ -170,7 +176,7 @@ async function establishAmidWrites(build: CoreBuild): Promise<void> {
 }
 
 async function copyThroughKilledWorkers(build: CoreBuild): Promise<void> {
-  const image = new StorageImage({ workers: 2, progressIntervalMs: 5, build });
+  const image = new StorageImage({ workers: 2, progressIntervalMs: 5, build , waitTimeouts: { drain: DRAIN_MS } });
   try {
     const size = 256 * MiB;
     image.createVolume({ id: "1000", capacity: size / 512 });

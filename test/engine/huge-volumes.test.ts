@@ -11,7 +11,7 @@ import { StorageImage } from "../../src/engine/image.js";
 import { TRACK_SIZE, BLOCK_SIZE } from "../../src/core/codes.js";
 import { ReferenceImage } from "../../src/model/reference.js";
 import { testSeed } from "../support/random.js";
-import { applyToBoth, plain, type World } from "./support.js";
+import { applyToBoth, compareRelationships, plain, type World } from "./support.js";
 
 const RUNS = Number(process.env.TZERO_PROPERTY_RUNS ?? 1000) >= 1000 ? 100 : 20;
 const VOLUME_IDS = ["1000", "1001", "1002", "1003"];
@@ -36,13 +36,7 @@ function probes(sizeBytes: number): number[] {
 }
 
 function compare({ engine, model }: World): void {
-  assert.equal(engine.listRelationships().map((r) => r.id), model.relationshipIds());
-  for (const id of model.relationshipIds()) {
-    assert.is(engine.status(id).pendingTracks, model.pendingTracks(id), `pending tracks of ${id}`);
-    assert.is(engine.core.exports.rel_count_pending(engine.relationship(id).slot), model.pendingTracks(id), `bitmap population of ${id}`);
-    assert.is(engine.recordedTracks(id, "source"), model.recordedTracks(id, "source"));
-    assert.is(engine.recordedTracks(id, "target"), model.recordedTracks(id, "target"));
-  }
+  compareRelationships({ engine, model });
   for (const id of model.volumeIds()) {
     const state = model.dataState(id);
     assert.is(engine.dataState(id), state, `data state of ${id}`);

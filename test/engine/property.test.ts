@@ -11,7 +11,7 @@ import { StorageImage } from "../../src/engine/image.js";
 import { TRACK_SIZE } from "../../src/core/codes.js";
 import { ReferenceImage } from "../../src/model/reference.js";
 import { testSeed } from "../support/random.js";
-import { applyToBoth, plain, type Command, type World } from "./support.js";
+import { applyToBoth, compareRelationships, plain, type Command, type World } from "./support.js";
 
 const RUNS = Number(process.env.TZERO_PROPERTY_RUNS ?? 1000);
 const VOLUME_IDS = ["1000", "1001", "1002", "1003", "1100"];
@@ -20,16 +20,7 @@ const VOLUME_IDS = ["1000", "1001", "1002", "1003", "1100"];
 const both = (world: World, action: (image: StorageImage | ReferenceImage) => unknown): void => applyToBoth(world, action, compare);
 
 function compare({ engine, model }: World): void {
-  assert.equal(engine.listRelationships().map((r) => r.id), model.relationshipIds());
-  for (const id of model.relationshipIds()) {
-    assert.is(engine.status(id).pendingTracks, model.pendingTracks(id), `pending tracks of ${id}`);
-    assert.is(engine.core.exports.rel_count_pending(engine.relationship(id).slot), model.pendingTracks(id), `bitmap population of ${id}`);
-    assert.is(engine.recordedTracks(id, "source"), model.recordedTracks(id, "source"));
-    assert.is(engine.recordedTracks(id, "target"), model.recordedTracks(id, "target"));
-    const revertible = model.isRevertible(id);
-    assert.is(engine.relationship(id).revertible, revertible, `revertible state of ${id}`);
-    assert.is(engine.core.exports.rel_revertible(engine.relationship(id).slot), revertible ? 1 : 0, `core revertible state of ${id}`);
-  }
+  compareRelationships({ engine, model });
   for (const id of model.volumeIds()) {
     const state = model.dataState(id);
     assert.is(engine.dataState(id), state, `data state of ${id}`);

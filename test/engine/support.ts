@@ -86,3 +86,19 @@ export const plain = (text: string, run: (world: World) => void): Command => ({
   run: (_model, world) => run(world),
   toString: () => text,
 });
+
+// The engine's relationships against the model's: which there are, and each
+// one's pending tracks (as the engine reports them and as its bitmap counts
+// them), change records and revertible state (in the engine and in its core).
+export function compareRelationships({ engine, model }: World): void {
+  assert.equal(engine.listRelationships().map((r) => r.id), model.relationshipIds());
+  for (const id of model.relationshipIds()) {
+    assert.is(engine.status(id).pendingTracks, model.pendingTracks(id), `pending tracks of ${id}`);
+    assert.is(engine.core.exports.rel_count_pending(engine.relationship(id).slot), model.pendingTracks(id), `bitmap population of ${id}`);
+    assert.is(engine.recordedTracks(id, "source"), model.recordedTracks(id, "source"));
+    assert.is(engine.recordedTracks(id, "target"), model.recordedTracks(id, "target"));
+    const revertible = model.isRevertible(id);
+    assert.is(engine.relationship(id).revertible, revertible, `revertible state of ${id}`);
+    assert.is(engine.core.exports.rel_revertible(engine.relationship(id).slot), revertible ? 1 : 0, `core revertible state of ${id}`);
+  }
+}

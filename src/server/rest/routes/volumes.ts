@@ -25,7 +25,8 @@ const VOLUMES_PER_LSS = 256;
 const LSS_COUNT = 0xff; // 00 to FE
 
 const OrEmpty = (pattern: string) => Type.String({ pattern: `^$|${pattern}` });
-const VolumeName = Type.String({ maxLength: 16 });
+// DS CLI names: at most 16 printable ASCII characters.
+const VolumeName = Type.String({ maxLength: 16, pattern: "^[\\x20-\\x7e]*$" });
 
 const CreateParams = Type.Object({
   cap: NumberText,
@@ -190,7 +191,7 @@ function freeIds(taken: ReadonlySet<string>, count: number, lss: string | undefi
 async function changeVolume(context: RestContext, imageId: string, id: string, params: ChangeParams): Promise<void> {
   const volume = await context.site.volume(imageId, id);
   if (given(params.pool) && params.pool.toUpperCase() !== volume.pool) {
-    throw new RestError(400, "NOT_SUPPORTED", `moving volume ${id} from ${volume.pool ?? "no pool"} to ${params.pool} is not supported: tzero does not relocate volumes`, "request.params.pool");
+    throw new RestError(400, "NOT_SUPPORTED", `request.params.pool: moving volume ${id} from ${volume.pool ?? "no pool"} to ${params.pool} is not supported: tzero does not relocate volumes`, "request.params.pool");
   }
   const capacity = params.cap === undefined || params.cap === "" ? undefined : capacityOf(params.cap, params.captype, "request.params.cap");
   if (capacity === undefined && !given(params.name) && !given(params.pool)) {

@@ -5,11 +5,13 @@
 //   import Fastify from "fastify";
 //   import { restApi } from "./server/rest/index.js";
 //   const app = Fastify();
-//   await app.register(restApi, { site, auth });   // auth: { login(user, password), check(token) }
+//   await app.register(restApi, { site: server, auth: serverAuth(server), siteFor: serverSiteFor(server) });
 //   await app.listen({ host: "127.0.0.1", port: 8452 });
 //
-// or, for a server of its own, `await restServer({ site, auth })` returns the
-// fastify instance with nothing else on it (not yet listening).
+// where `server` is the node's CopyServicesServer; any Site and any
+// { login(user, password), check(token) } do (tests use an EmbeddedSite).
+// Or, for a server of its own, `await restServer({ site, auth })` returns
+// the fastify instance with nothing else on it (not yet listening).
 //
 // Routes: POST /tokens (login: {"request":{"params":{"username","password"}}},
 // reply {"token":{"token","expired_time","max_idle_interval"}}); then, with the
@@ -32,6 +34,7 @@ export { restApi, BODY_LIMIT_BYTES_DEFAULT, type RestApiOptions } from "./plugin
 export type { RestAuth, RestIdentity, RestLogin } from "./auth.js";
 export { RestError, isRestError } from "./errors.js";
 export { API_PATH } from "./reply.js";
+export { serverAuth, serverSiteFor } from "./server-auth.js";
 
 // A fastify instance serving only the REST API.
 export async function restServer(options: RestApiOptions): Promise<FastifyInstance> {

@@ -20,6 +20,8 @@ import { flashcopyRoutes } from "./routes/flashcopies.js";
 export interface RestApiOptions {
   site: Site;
   auth: RestAuth;
+  // The site each caller's changes go through (a Copy Services Server journals who made them); default `site`.
+  siteFor?: (identity: RestIdentity) => Site;
   imageId?: string; // the storage image served; default the site's first
   baseUrl?: string; // scheme://host[:port] of links; default from each request's protocol and Host
   bodyLimitBytes?: number; // default BODY_LIMIT_BYTES_DEFAULT
@@ -33,11 +35,12 @@ export type RouteGroup = (app: FastifyInstance, context: RestContext) => void;
 const RESOURCE_GROUPS: readonly RouteGroup[] = [systemRoutes, poolRoutes, lssRoutes, volumeRoutes, ioportRoutes, flashcopyRoutes];
 
 export async function restApi(app: FastifyInstance, options: RestApiOptions): Promise<void> {
-  const context = makeContext(options.site, options.imageId, options.baseUrl);
+  const identities = new WeakMap<FastifyRequest, RestIdentity>();
+  const context = makeContext(options, identities);
   await app.register(async (api) => {
     api.setValidatorCompiler(validatorCompiler);
     acceptJsonBodies(api, options.bodyLimitBytes ?? BODY_LIMIT_BYTES_DEFAULT);
-    api.addHook("onRequest", async (request) => checkToken(options.auth, request));
+    api.addHook("onRequest", async (request) => checkToken(options.auth, request, identities));
     api.setErrorHandler((error, _request, reply) => sendFailure(reply, restError(error)));
     api.setNotFoundHandler((request, reply) => sendFailure(reply, new RestError(404, "NOT_FOUND", `there is no ${request.method} ${pathOf(request.url)} in this API`)));
     for (const group of [loginRoutes(options.auth), ...RESOURCE_GROUPS]) group(api, context);
@@ -65,7 +68,7 @@ function acceptJsonBodies(api: FastifyInstance, bodyLimit: number): void {
 }
 
 // Every request but login carries a live token whose user's groups allow the route's class.
-async function checkToken(auth: RestAuth, request: FastifyRequest): Promise<void> {
+async function checkToken(auth: RestAuth, request: FastifyRequest, identities: WeakMap<FastifyRequest, RestIdentity>): Promise<void> {
   const config = request.routeOptions.config as Partial<RestRouteConfig>;
   if (config.commandClass === null) return;
   const token = request.headers[TOKEN_HEADER];
@@ -78,6 +81,7 @@ async function checkToken(auth: RestAuth, request: FastifyRequest): Promise<void
   }
   // An unknown route still needs a token (so nothing is learnt without one) but no class.
   if (config.commandClass !== undefined) requireClass(identity, config.commandClass);
+  identities.set(request, identity);
 }
 
 function pathOf(url: string): string {

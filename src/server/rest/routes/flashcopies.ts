@@ -56,17 +56,17 @@ export function flashcopyRoutes(app: FastifyInstance, context: RestContext): voi
   app.post<{ Body: RequestBody<typeof EstablishParams> }>("/cs/flashcopies", { schema: { body: requestBody(EstablishParams) }, config }, async (request, reply) => {
     const imageId = await context.imageId();
     const { pairs, options } = establishRequest(request.body.request.params);
-    const ids = new Set(await site.establishFlash(imageId, { pairs, options }));
+    const ids = new Set(await context.siteFor(request).establishFlash(imageId, { pairs, options }));
     const links = context.links(request);
     const established = (await site.listFlash(imageId)).filter((flash) => ids.has(flash.id));
     return reply.code(201).send(createdReply("flashcopies", established.map((flash) => flashItem(links, flash))));
   });
   app.delete<{ Params: { id: string } }>("/cs/flashcopies/:id", { schema: { params: idParams(PAIR_ID, "FlashCopy ID") }, config }, async (request) => {
-    await site.withdrawFlash(await context.imageId(), [request.params.id.toUpperCase()]);
+    await context.siteFor(request).withdrawFlash(await context.imageId(), [request.params.id.toUpperCase()]);
     return { server: OK };
   });
   app.post<{ Body: RequestBody<typeof UnfreezeParams> }>("/cs/flashcopies/unfreeze", { schema: { body: requestBody(UnfreezeParams) }, config }, async (request) => {
-    await site.unfreezeFlash(await context.imageId(), request.body.request.params.lss_ids.map((lss) => lss.toUpperCase()));
+    await context.siteFor(request).unfreezeFlash(await context.imageId(), request.body.request.params.lss_ids.map((lss) => lss.toUpperCase()));
     return { server: OK };
   });
 }

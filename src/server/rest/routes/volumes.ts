@@ -10,6 +10,7 @@
 //   pool; stgtype fb; tp none or ese (tzero's volumes are thin either way).
 import { Type, type Static } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
+import type { Site } from "../../../site/site.js";
 import type { FlashInfo, PoolInfo, VolumeDetail, VolumeInfo } from "../../../site/types.js";
 import { isSiteError } from "../../../site/errors.js";
 import type { RestContext } from "../context.js";
@@ -72,18 +73,18 @@ export function volumeRoutes(app: FastifyInstance, context: RestContext): void {
   });
   app.post<{ Body: RequestBody<typeof CreateParams> }>("/volumes", { schema: { body: requestBody(CreateParams) }, config: VOLUME }, async (request, reply) => {
     const imageId = await context.imageId();
-    const ids = await createVolumes(context, imageId, request.body.request.params);
+    const ids = await createVolumes(context.siteFor(request), imageId, request.body.request.params);
     const links = context.links(request);
     const created = new Set(ids);
     const volumes = (await site.listVolumes(imageId)).filter((volume) => created.has(volume.id));
     return reply.code(201).send(createdReply("volumes", volumes.map((volume) => volumeItem(links, volume))));
   });
   app.put<IdRequest & { Body: RequestBody<typeof ChangeParams> }>("/volumes/:id", { schema: { params: VolumeParams, body: requestBody(ChangeParams) }, config: VOLUME }, async (request) => {
-    await changeVolume(context, await context.imageId(), request.params.id.toUpperCase(), request.body.request.params);
+    await changeVolume(context.siteFor(request), await context.imageId(), request.params.id.toUpperCase(), request.body.request.params);
     return { server: OK };
   });
   app.delete<IdRequest>("/volumes/:id", { schema: { params: VolumeParams }, config: VOLUME }, async (request) => {
-    await site.removeVolumes(await context.imageId(), [request.params.id.toUpperCase()]);
+    await context.siteFor(request).removeVolumes(await context.imageId(), [request.params.id.toUpperCase()]);
     return { server: OK };
   });
 }
@@ -103,26 +104,26 @@ export function volumeItem(links: Links, volume: VolumeInfo | VolumeDetail): Ite
 
 const given = (value: string | undefined): value is string => value !== undefined && value !== "";
 
-async function createVolumes(context: RestContext, imageId: string, params: CreateParams): Promise<string[]> {
+async function createVolumes(site: Site, imageId: string, params: CreateParams): Promise<string[]> {
   const capacity = capacityOf(params.cap, params.captype, "request.params.cap");
-  const pool = given(params.pool) ? findOne(await context.site.listPools(imageId), params.pool, "extent pool", "POOL_NOT_FOUND") : undefined;
-  const ids = await volumeIds(context, imageId, params, pool);
+  const pool = given(params.pool) ? findOne(await site.listPools(imageId), params.pool, "extent pool", "POOL_NOT_FOUND") : undefined;
+  const ids = await volumeIds(site, imageId, params, pool);
   const names = params.namecol;
   if (names !== undefined && names.length !== ids.length) {
     throw new RestError(400, "BAD_REQUEST", `request.params.namecol has ${names.length} names for ${ids.length} volumes`, "request.params.namecol");
   }
   const request = { ids, ...capacity, ...(given(params.name) ? { nameTemplate: params.name } : {}), ...(pool ? { pool: pool.id } : {}) };
-  const created = await context.site.createVolumes(imageId, request);
-  if (names !== undefined) await nameEach(context, imageId, created, names);
+  const created = await site.createVolumes(imageId, request);
+  if (names !== undefined) await nameEach(site, imageId, created, names);
   return created;
 }
 
 // Names of namecol, one volume at a time; should one be refused, the fresh volumes go again, so nothing changed.
-async function nameEach(context: RestContext, imageId: string, ids: string[], names: string[]): Promise<void> {
+async function nameEach(site: Site, imageId: string, ids: string[], names: string[]): Promise<void> {
   try {
-    for (const [index, id] of ids.entries()) await context.site.changeVolumes(imageId, { ids: [id], nameTemplate: names[index] });
+    for (const [index, id] of ids.entries()) await site.changeVolumes(imageId, { ids: [id], nameTemplate: names[index] });
   } catch (error) {
-    await context.site.removeVolumes(imageId, ids);
+    await site.removeVolumes(imageId, ids);
     if (isSiteError(error)) throw new RestError(400, error.code, `request.params.namecol: ${error.message}`, "request.params.namecol");
     throw error;
   }
@@ -147,7 +148,7 @@ function quantityOf(quantity: string | number | undefined): number | null {
   return value;
 }
 
-async function volumeIds(context: RestContext, imageId: string, params: CreateParams, pool: PoolInfo | undefined): Promise<string[]> {
+async function volumeIds(site: Site, imageId: string, params: CreateParams, pool: PoolInfo | undefined): Promise<string[]> {
   const quantity = quantityOf(params.quantity);
   if (params.ids !== undefined) {
     if (given(params.id)) throw new RestError(400, "BAD_REQUEST", "request.params takes id or ids, not both", "request.params.ids");
@@ -158,7 +159,7 @@ async function volumeIds(context: RestContext, imageId: string, params: CreatePa
   }
   const count = quantity ?? params.namecol?.length ?? 1;
   if (given(params.id)) return consecutiveIds(params.id.toUpperCase(), count);
-  const taken = new Set((await context.site.listVolumes(imageId)).map((volume) => volume.id));
+  const taken = new Set((await site.listVolumes(imageId)).map((volume) => volume.id));
   return freeIds(taken, count, given(params.lss) ? params.lss.toUpperCase() : undefined, pool);
 }
 
@@ -188,8 +189,8 @@ function freeIds(taken: ReadonlySet<string>, count: number, lss: string | undefi
 
 // ---- change ------------------------------------------------------------------------------
 
-async function changeVolume(context: RestContext, imageId: string, id: string, params: ChangeParams): Promise<void> {
-  const volume = await context.site.volume(imageId, id);
+async function changeVolume(site: Site, imageId: string, id: string, params: ChangeParams): Promise<void> {
+  const volume = await site.volume(imageId, id);
   if (given(params.pool) && params.pool.toUpperCase() !== volume.pool) {
     throw new RestError(400, "NOT_SUPPORTED", `request.params.pool: moving volume ${id} from ${volume.pool ?? "no pool"} to ${params.pool} is not supported: tzero does not relocate volumes`, "request.params.pool");
   }
@@ -198,5 +199,5 @@ async function changeVolume(context: RestContext, imageId: string, id: string, p
     throw new RestError(400, "BAD_REQUEST", "request.params has nothing to change: give name or cap", "request.params");
   }
   if (capacity === undefined && !given(params.name)) return;
-  await context.site.changeVolumes(imageId, { ids: [volume.id], ...(given(params.name) ? { nameTemplate: params.name } : {}), ...(capacity ?? {}) });
+  await site.changeVolumes(imageId, { ids: [volume.id], ...(given(params.name) ? { nameTemplate: params.name } : {}), ...(capacity ?? {}) });
 }

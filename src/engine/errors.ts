@@ -49,7 +49,15 @@ export type EngineErrorCode =
   | "POOL_EXISTS"
   | "POOL_NOT_EMPTY"
   | "RANKGROUP_MISMATCH"
-  | "LSS_NOT_FOUND";
+  | "LSS_NOT_FOUND"
+  | "VOLGRP_NOT_FOUND"
+  | "VOLGRP_EXISTS"
+  | "VOLGRP_IN_USE"
+  | "VOLUME_MAPPED"
+  | "HOST_NOT_FOUND"
+  | "HOST_EXISTS"
+  | "BAD_HOST_TYPE"
+  | "BAD_WWPN";
 
 export class EngineError extends Error {
   override readonly name = "EngineError";

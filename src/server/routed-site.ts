@@ -9,6 +9,7 @@ import type {
   ChangeVolumesRequest, CreateVolumesRequest, EstablishRequest, FillSource, FlashCheckOperation, FlashInfo, ImageInfo, IncrementOperation,
   IncrementOptions, LoadReport, LssInfo, ModelName, PoolInfo, PortInfo, RevertibleItem, RevertibleOperation, SaveReport, SiteListener,
   VolumeDetail, VolumeInfo, WithdrawResult, WorkloadInfo, WorkloadSpec,
+  ChangeVolumeGroupRequest, CreateHostConnectionRequest, CreateVolumeGroupRequest, HostConnectionInfo, VolumeGroupInfo,
 } from "../site/types.js";
 import type { Touches } from "./catalog.js";
 import type { CallerContext, Router } from "./router.js";
@@ -27,6 +28,9 @@ const VOLUMES: Touches = { volumes: true };
 const VOLUMES_AND_FLASH: Touches = { volumes: true, flash: true };
 const POOLS: Touches = { pools: true };
 const FLASH: Touches = { flash: true };
+// Volume groups and host connections live with their image's node (its NBD endpoints do):
+// their calls are recorded as requests, with no catalog of their own yet.
+const HOSTS: Touches = {};
 
 export abstract class RoutedSite implements Site {
   protected abstract core(): SiteCore;
@@ -167,6 +171,36 @@ export abstract class RoutedSite implements Site {
 
   checksum(imageId: string, volumeId: string, offset: number, length: number): Promise<string> {
     return this.routing.read(imageId, (site) => site.checksum(imageId, volumeId, offset, length));
+  }
+
+  // ---- volume groups and host connections ----
+
+  listVolumeGroups(imageId: string): Promise<VolumeGroupInfo[]> {
+    return this.routing.read(imageId, (site) => site.listVolumeGroups(imageId));
+  }
+
+  createVolumeGroup(imageId: string, request: CreateVolumeGroupRequest): Promise<VolumeGroupInfo> {
+    return this.mutate("createVolumeGroup", imageId, HOSTS, (site) => site.createVolumeGroup(imageId, request));
+  }
+
+  changeVolumeGroup(imageId: string, request: ChangeVolumeGroupRequest): Promise<VolumeGroupInfo> {
+    return this.mutate("changeVolumeGroup", imageId, HOSTS, (site) => site.changeVolumeGroup(imageId, request));
+  }
+
+  removeVolumeGroups(imageId: string, ids: string[]): Promise<string[]> {
+    return this.mutate("removeVolumeGroups", imageId, HOSTS, (site) => site.removeVolumeGroups(imageId, ids));
+  }
+
+  listHostConnections(imageId: string): Promise<HostConnectionInfo[]> {
+    return this.routing.read(imageId, (site) => site.listHostConnections(imageId));
+  }
+
+  createHostConnection(imageId: string, request: CreateHostConnectionRequest): Promise<HostConnectionInfo> {
+    return this.mutate("createHostConnection", imageId, HOSTS, (site) => site.createHostConnection(imageId, request));
+  }
+
+  removeHostConnections(imageId: string, ids: string[]): Promise<string[]> {
+    return this.mutate("removeHostConnections", imageId, HOSTS, (site) => site.removeHostConnections(imageId, ids));
   }
 
   // ---- workloads: each runs on its image's node; names are unique across the site ----

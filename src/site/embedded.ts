@@ -12,6 +12,7 @@ import { rankGroupOfLss, type ExtentPool } from "../engine/pools.js";
 import { IO_PORTS, portWwpn } from "../engine/ports.js";
 import { Workload, WorkloadSet } from "../engine/workload.js";
 import { isStoreError, loadState, saveState } from "../store/index.js";
+import { HOST_TYPES, HostMap, type HostConnection, type VolumeGroup } from "../hosts/host-map.js";
 import { SiteError } from "./errors.js";
 import type { CallOptions, Site } from "./site.js";
 import { volumeName } from "./shared.js";
@@ -19,12 +20,15 @@ import type {
   ChangeVolumesRequest, CreateVolumesRequest, EstablishRequest, FillSource, FlashCheckOperation, FlashInfo, ImageInfo, IncrementOperation,
   IncrementOptions, LoadReport, LssInfo, ModelName, PoolInfo, PortInfo, RevertibleItem, RevertibleOperation, SaveReport, SiteEvent,
   SiteListener, VolumeDetail, VolumeInfo, WithdrawResult, WorkloadInfo, WorkloadSpec,
+  ChangeVolumeGroupRequest, CreateHostConnectionRequest, CreateVolumeGroupRequest, HostConnectionInfo, VolumeGroupInfo,
 } from "./types.js";
 
 export interface EmbeddedSiteOptions {
   workers?: number; // background-copy workers per storage image
   images?: Array<{ model: ModelName; id: string }>; // default: one 2105, EMBEDDED_IMAGE_ID
   adopt?: StorageImage[]; // images made elsewhere (tests, tools), taken as they are instead of `images`
+  // Where the NBD endpoints say why they refused a request or closed a connection (default: standard error).
+  log?: (line: string) => void;
 }
 
 export const EMBEDDED_IMAGE_ID = "IBM.2105-75TZ001";
@@ -80,6 +84,18 @@ function flashInfo(status: RelationshipStatus): FlashInfo {
   };
 }
 
+function volumeGroupInfo(group: VolumeGroup): VolumeGroupInfo {
+  return { id: group.id, name: group.name, type: group.type, volumes: [...group.volumes] };
+}
+
+function hostConnectionInfo(host: HostConnection): HostConnectionInfo {
+  const counters = host.endpoint?.counters();
+  return {
+    id: host.id, name: host.name, wwpn: host.wwpn, hostType: host.hostType, profile: HOST_TYPES.get(host.hostType) ?? host.hostType,
+    volumeGroup: host.volumeGroup, nbd: host.endpoint?.address ?? null, clients: counters?.clients ?? 0, ios: counters?.ios ?? 0, bytes: counters?.bytes ?? 0,
+  };
+}
+
 function workloadInfo(workload: Workload): WorkloadInfo {
   return {
     spec: { ...workload.spec }, imageId: workload.image.id, state: workload.state, running: workload.running,
@@ -93,9 +109,12 @@ export class EmbeddedSite implements Site {
   private readonly workers: number;
   private readonly completed = new Map<StorageImage, Set<string>>();
   private readonly listeners = new Set<SiteListener>();
+  private readonly hostMaps = new Map<StorageImage, HostMap>();
+  private readonly log: (line: string) => void;
 
   constructor(options: EmbeddedSiteOptions = {}) {
     this.workers = options.workers ?? availableParallelism();
+    this.log = options.log ?? ((line) => void process.stderr.write(`${line}\n`));
     if (options.adopt !== undefined) for (const image of options.adopt) this.track(image);
     else for (const spec of options.images ?? [{ model: "2105", id: EMBEDDED_IMAGE_ID }]) this.addEngineImage(spec.model, spec.id);
   }
@@ -170,6 +189,7 @@ export class EmbeddedSite implements Site {
       });
     });
     this.completed.set(image, completed);
+    this.hostMaps.set(image, new HostMap(image, this.log));
     this.images.push(image);
   }
 
@@ -245,6 +265,10 @@ export class EmbeddedSite implements Site {
 
   private checkIdle(image: StorageImage, id: string, action: string): void {
     const volume = image.idleVolume(id, action);
+    const groups = this.hostMap(image).groupsOf(volume.id);
+    if (action === "removing" && groups.length > 0) {
+      throw new EngineError("VOLUME_MAPPED", `volume ${volume.id} is in volume group ${groups[0].id} (${groups[0].name}); chvolgrp -action remove it first`);
+    }
     const running = this.workloads.runningOn(image, volume.id);
     if (running.length > 0) throw new EngineError("BUSY", `volume ${volume.id} has workload ${running[0].spec.name} running on it; stop it first`);
   }
@@ -283,6 +307,7 @@ export class EmbeddedSite implements Site {
       if (change.capacity !== undefined) await forItemAsync(undefined, () => image.drained(() => image.growVolume(change.id, change.capacity!, change.unit), options.signal));
       if (change.name !== undefined) image.renameVolume(change.id, change.name);
     }
+    this.hostMap(image).refresh();
     return changes.map((change) => change.id);
   }
 
@@ -343,6 +368,7 @@ export class EmbeddedSite implements Site {
       const relationship = await forItemAsync(index, () => image.drained(() => image.establish(source, target, request.options), options.signal));
       created.push(relationship.id);
     }
+    this.hostMap(image).refresh();
     return created;
   }
 
@@ -370,6 +396,7 @@ export class EmbeddedSite implements Site {
       const complete = await forItemAsync(index, () => image.drained(() => image.withdraw(id), options.signal));
       results.push({ id: relationship.id, targetId: relationship.targetId, complete });
     }
+    this.hostMap(image).refresh();
     return results;
   }
 
@@ -377,11 +404,15 @@ export class EmbeddedSite implements Site {
     const image = this.image(imageId);
     const checked = this.checkedFlash(image, operation, ids);
     const { fast, freeze, ...common } = options;
-    return checked.map((id, index) => forItem(index, () => {
-      if (operation === "resyncflash") return image.resync(id, { ...common, freeze }).id;
-      if (operation === "reverseflash") return image.reverse(id, { ...common, fast }).id;
-      return image.setRevertible(id, { seqnum: options.seqnum }).id;
-    }));
+    try {
+      return checked.map((id, index) => forItem(index, () => {
+        if (operation === "resyncflash") return image.resync(id, { ...common, freeze }).id;
+        if (operation === "reverseflash") return image.reverse(id, { ...common, fast }).id;
+        return image.setRevertible(id, { seqnum: options.seqnum }).id;
+      }));
+    } finally {
+      this.hostMap(image).refresh();
+    }
   }
 
   async settleRevertible(imageId: string, operation: RevertibleOperation, items: RevertibleItem[], seqnum?: number): Promise<string[]> {
@@ -397,7 +428,11 @@ export class EmbeddedSite implements Site {
         chosen.push({ id: relationship.id, item: index });
       }
     }));
-    return chosen.map(({ id, item }) => forItem(item, () => (operation === "commitflash" ? image.commitRevertible(id) : image.revertRevertible(id)).id));
+    try {
+      return chosen.map(({ id, item }) => forItem(item, () => (operation === "commitflash" ? image.commitRevertible(id) : image.revertRevertible(id)).id));
+    } finally {
+      this.hostMap(image).refresh();
+    }
   }
 
   async unfreezeFlash(imageId: string, lsses: string[]): Promise<{ lsses: string[]; released: string[] }> {
@@ -443,6 +478,49 @@ export class EmbeddedSite implements Site {
   async checksum(imageId: string, volumeId: string, offset: number, length: number): Promise<string> {
     const image = this.image(imageId);
     return forItem(undefined, () => image.checksum(volumeId, offset, length));
+  }
+
+  // ---- volume groups and host connections -------------------------------------------------
+
+  private hostMap(image: StorageImage): HostMap {
+    const map = this.hostMaps.get(image);
+    if (!map) throw new SiteError({ code: "IMAGE_NOT_FOUND", message: `storage image ${image.id} is no longer part of this site` });
+    return map;
+  }
+
+  async listVolumeGroups(imageId: string): Promise<VolumeGroupInfo[]> {
+    return this.hostMap(this.image(imageId)).listGroups().map(volumeGroupInfo);
+  }
+
+  async createVolumeGroup(imageId: string, request: CreateVolumeGroupRequest): Promise<VolumeGroupInfo> {
+    const map = this.hostMap(this.image(imageId));
+    return forItem(undefined, () => volumeGroupInfo(map.createGroup(request)));
+  }
+
+  async changeVolumeGroup(imageId: string, request: ChangeVolumeGroupRequest): Promise<VolumeGroupInfo> {
+    const map = this.hostMap(this.image(imageId));
+    return forItem(undefined, () => volumeGroupInfo(map.changeGroup(request)));
+  }
+
+  async removeVolumeGroups(imageId: string, ids: string[]): Promise<string[]> {
+    const map = this.hostMap(this.image(imageId));
+    ids.forEach((id, index) => forItem(index, () => map.checkGroupsRemovable([id])));
+    return forItem(undefined, () => map.removeGroups(ids));
+  }
+
+  async listHostConnections(imageId: string): Promise<HostConnectionInfo[]> {
+    return this.hostMap(this.image(imageId)).listHosts().map(hostConnectionInfo);
+  }
+
+  async createHostConnection(imageId: string, request: CreateHostConnectionRequest): Promise<HostConnectionInfo> {
+    const map = this.hostMap(this.image(imageId));
+    return forItemAsync(undefined, async () => hostConnectionInfo(await map.createHost(request)));
+  }
+
+  async removeHostConnections(imageId: string, ids: string[]): Promise<string[]> {
+    const map = this.hostMap(this.image(imageId));
+    ids.forEach((id, index) => forItem(index, () => map.host(id)));
+    return forItemAsync(undefined, () => map.removeHosts(ids));
   }
 
   // ---- workloads -------------------------------------------------------------------------------
@@ -503,7 +581,12 @@ export class EmbeddedSite implements Site {
     await this.workloads.stopAll();
     const replaced = this.images.splice(0, this.images.length);
     for (const image of loaded) this.track(image);
-    for (const image of replaced) this.completed.delete(image);
+    // Host connections are not in the state file: their endpoints close with the images they served.
+    await Promise.all(replaced.map((image) => this.hostMaps.get(image)?.close()));
+    for (const image of replaced) {
+      this.completed.delete(image);
+      this.hostMaps.delete(image);
+    }
     await Promise.all(replaced.map((image) => image.close()));
     this.emit({ type: "images-replaced", imageIds: loaded.map((image) => image.id) });
     return {
@@ -524,6 +607,7 @@ export class EmbeddedSite implements Site {
 
   async close(): Promise<void> {
     await this.workloads.stopAll();
+    await Promise.all([...this.hostMaps.values()].map((map) => map.close()));
     await Promise.all(this.images.map((image) => image.close()));
   }
 }

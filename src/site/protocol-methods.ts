@@ -92,6 +92,14 @@ export const SITE_METHODS = {
   waitWorkload: { args: [S.ArgumentName, S.Absent(S.Quantity)], result: S.WorkloadInfo, signal: true, timeoutMs: (args) => ownTimeout(args[1]) },
   listWorkloads: { args: [], result: S.List(S.WorkloadInfo, S.WORKLOADS_MAX) },
   stopWorkloads: { args: [], result: S.Void },
+  // ---- volume groups and host connections
+  listVolumeGroups: { args: [S.Id], result: S.List(S.VolumeGroupInfo) },
+  createVolumeGroup: { args: [S.Id, S.CreateVolumeGroupRequest], result: S.VolumeGroupInfo },
+  changeVolumeGroup: { args: [S.Id, S.ChangeVolumeGroupRequest], result: S.VolumeGroupInfo },
+  removeVolumeGroups: { args: [S.Id, S.Ids], result: S.Ids },
+  listHostConnections: { args: [S.Id], result: S.List(S.HostConnectionInfo) },
+  createHostConnection: { args: [S.Id, S.CreateHostConnectionRequest], result: S.HostConnectionInfo },
+  removeHostConnections: { args: [S.Id, S.Ids], result: S.Ids },
   // ---- state
   save: { args: [S.FileName], result: S.SaveReport, signal: true, timeoutMs: long },
   load: { args: [S.FileName], result: S.LoadReport, signal: true, timeoutMs: long },

@@ -115,6 +115,14 @@ export const LoadReport = Type.Object({
   images: Type.Array(Type.Object({ id: Id, volumes: Count, relationships: Count }, closed), { maxItems: IMAGES_MAX }),
 }, closed);
 
+export const VolumeGroupType = Type.Union([Type.Literal("scsimask"), Type.Literal("scsimap256"), Type.Literal("os400mask"), Type.Literal("os400map256")]);
+export const VolumeGroupInfo = Type.Object({ id: Id, name: ResultName, type: VolumeGroupType, volumes: Ids }, closed);
+const HostText = Type.String({ maxLength: ARGUMENT_TEXT_LENGTH_MAX });
+export const HostConnectionInfo = Type.Object({
+  id: Id, name: ResultName, wwpn: Type.Union([Type.String({ maxLength: WWN_LENGTH_MAX }), Type.Null()]), hostType: ArgumentName, profile: HostText,
+  volumeGroup: Type.Union([Id, Type.Null()]), nbd: Type.Union([FileName, Type.Null()]), clients: Count, ios: Count, bytes: Count,
+}, closed);
+
 export const UnfreezeResult = Type.Object({ lsses: Ids, released: Ids }, closed);
 
 // ---- requests (arguments) -----------------------------------------------------------------------
@@ -127,6 +135,16 @@ export const CreateVolumesRequest = Type.Object({
 
 export const ChangeVolumesRequest = Type.Object({
   ids: Ids, nameTemplate: Type.Optional(ArgumentName), capacity: Type.Optional(Quantity), unit: Type.Optional(CapacityUnit),
+}, closed);
+
+// -type, -name and the rest are checked by the site, which names what was wrong.
+export const CreateVolumeGroupRequest = Type.Object({ name: ArgumentName, type: Type.Optional(ArgumentName), volumes: Ids }, closed);
+export const ChangeVolumeGroupRequest = Type.Object({
+  id: Id, action: Type.Optional(Type.Union([Type.Literal("add"), Type.Literal("remove"), Type.Literal("replace")])), volumes: Type.Optional(Ids),
+  name: Type.Optional(ArgumentName),
+}, closed);
+export const CreateHostConnectionRequest = Type.Object({
+  name: ArgumentName, hostType: ArgumentName, wwpn: Type.Optional(ArgumentName), volumeGroup: Type.Optional(Id), nbd: Type.Optional(FileName),
 }, closed);
 
 export const IdleAction = Type.Union([Type.Literal("removing"), Type.Literal("reinitialising")]);

@@ -14,6 +14,7 @@ import type {
   ChangeVolumesRequest, CreateVolumesRequest, EstablishRequest, FillSource, FlashCheckOperation, FlashInfo, ImageInfo,
   IncrementOperation, IncrementOptions, LoadReport, LssInfo, ModelName, PoolInfo, PortInfo, RevertibleItem, RevertibleOperation,
   SaveReport, SiteListener, VolumeDetail, VolumeInfo, WithdrawResult, WorkloadInfo, WorkloadSpec,
+  ChangeVolumeGroupRequest, CreateHostConnectionRequest, CreateVolumeGroupRequest, HostConnectionInfo, VolumeGroupInfo,
 } from "./types.js";
 
 export interface CallOptions {
@@ -80,6 +81,18 @@ export interface Site {
   save(file: string, options?: CallOptions): Promise<SaveReport>;
   // Replaces every image with those of the file; workloads stop first. On any error nothing changes.
   load(file: string, options?: CallOptions): Promise<LoadReport>;
+
+  // ---- volume groups and host connections ------------------------------------------------------------
+  listVolumeGroups(imageId: string): Promise<VolumeGroupInfo[]>;
+  createVolumeGroup(imageId: string, request: CreateVolumeGroupRequest): Promise<VolumeGroupInfo>;
+  changeVolumeGroup(imageId: string, request: ChangeVolumeGroupRequest): Promise<VolumeGroupInfo>;
+  // Refuses, changing nothing, while a host connection uses one of them.
+  removeVolumeGroups(imageId: string, ids: string[]): Promise<string[]>;
+  listHostConnections(imageId: string): Promise<HostConnectionInfo[]>;
+  // With `nbd`, its NBD endpoint listens before this resolves (bound to the address given).
+  createHostConnection(imageId: string, request: CreateHostConnectionRequest): Promise<HostConnectionInfo>;
+  // Closes their NBD endpoints and every client attached to them.
+  removeHostConnections(imageId: string, ids: string[]): Promise<string[]>;
 
   // ---- PPRC paths and pairs (to come, design.md §4) --------------------------------------------------
   // mkpprcpath / lspprcpath / rmpprcpath and mkpprc / lspprc / pausepprc / resumepprc / failoverpprc /

@@ -78,6 +78,28 @@ export interface FlashInfo {
   syncedAtMs: number | null;
 }
 
+// mkvolgrp / lsvolgrp / showvolgrp: which volumes a host may see.
+export interface VolumeGroupInfo {
+  id: string; // "V0"
+  name: string;
+  type: "scsimask" | "scsimap256" | "os400mask" | "os400map256";
+  volumes: string[]; // volume IDs, ascending
+}
+
+// mkhostconnect / lshostconnect: a host, its volume group and its NBD endpoint.
+export interface HostConnectionInfo {
+  id: string; // "0000"
+  name: string;
+  wwpn: string | null;
+  hostType: string; // "LinuxRHEL"
+  profile: string; // "Intel - Linux RHEL"
+  volumeGroup: string | null; // "V0"
+  nbd: string | null; // the address it listens on: "127.0.0.1:10809" or a unix socket path
+  clients: number; // NBD clients attached now
+  ios: number; // NBD requests served
+  bytes: number; // NBD bytes moved
+}
+
 // ---- requests ----------------------------------------------------------------------
 
 export interface CreateVolumesRequest {
@@ -94,6 +116,27 @@ export interface ChangeVolumesRequest {
   nameTemplate?: string; // -name, as for CreateVolumesRequest
   capacity?: number; // grow to, in `unit` (default: each volume's own)
   unit?: CapacityUnitName;
+}
+
+export interface CreateVolumeGroupRequest {
+  name: string;
+  type?: string; // -type, default scsimask
+  volumes: string[];
+}
+
+export interface ChangeVolumeGroupRequest {
+  id: string;
+  action?: "add" | "remove" | "replace";
+  volumes?: string[];
+  name?: string;
+}
+
+export interface CreateHostConnectionRequest {
+  name: string;
+  hostType: string;
+  wwpn?: string;
+  volumeGroup?: string;
+  nbd?: string; // HOST:PORT or a unix socket path
 }
 
 export interface FlashOptions {

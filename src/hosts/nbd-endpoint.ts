@@ -1,0 +1,101 @@
+// An NBD endpoint of a host connection, seen from the main thread: the worker
+// thread that serves it (nbd-worker.ts), its address, its figures, and the
+// exports it offers, updated whenever the host's volume group or a volume's
+// state changes.
+import { Worker } from "node:worker_threads";
+import type { StorageImage } from "../engine/image.js";
+import { EngineError } from "../engine/errors.js";
+import type { NbdExport } from "./nbd-handshake.js";
+import { readCounters, STATS_BYTES, type EndpointCounters } from "./nbd-stats.js";
+import type { FromWorker, Listen, NbdWorkerData, ToWorker } from "./nbd-worker.js";
+
+export type { Listen };
+export type NbdLog = (line: string) => void;
+
+const START_TIMEOUT_MS = 10_000;
+const STOP_TIMEOUT_MS = 5_000;
+
+// "127.0.0.1:10809", "[::1]:10809" or a unix socket path ("/tmp/tzero.sock", "./a.sock").
+export function parseEndpoint(text: string): Listen {
+  if (text.includes("/")) return { path: text };
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text);
+  if (match === null) throw new EngineError("BAD_ARGUMENT", `NBD endpoint ${text} is neither HOST:PORT nor a unix socket path (one with a /)`);
+  const port = Number(match[3]);
+  if (port > 65535) throw new EngineError("BAD_ARGUMENT", `NBD endpoint ${text}: port ${port} is not from 0 to 65535`);
+  return { host: match[1] ?? match[2], port };
+}
+
+export class NbdEndpoint {
+  private readonly worker: Worker;
+  private readonly stats = new SharedArrayBuffer(STATS_BYTES);
+  private readonly threadId: number;
+  private closing: Promise<void> | null = null;
+  readonly exited: Promise<void>;
+  address = "";
+
+  private constructor(readonly image: StorageImage, listen: Listen, exports: NbdExport[], hostName: string, private readonly log: NbdLog) {
+    this.threadId = image.threadIds.take();
+    const workerData: NbdWorkerData = {
+      memory: image.memory, module: image.core.module, threadId: this.threadId, timeouts: image.waitTimeouts,
+      listen, stats: this.stats, exports, hostName,
+    };
+    this.worker = new Worker(new URL("./nbd-worker.js", import.meta.url), { workerData });
+    this.worker.on("message", (message: FromWorker) => {
+      if (message.type === "log") this.log(message.text);
+    });
+    this.exited = new Promise((resolve) => {
+      this.worker.once("exit", () => {
+        // The thread is gone: free whatever it held before its id is reused.
+        image.core.exports.reap_thread(this.threadId);
+        image.threadIds.release(this.threadId);
+        resolve();
+      });
+    });
+    this.worker.on("error", (error) => this.log(`nbd ${hostName}: the endpoint's thread failed: ${error.message}`));
+  }
+
+  // Resolves once it listens; rejects (and leaves nothing running) when it cannot.
+  static async start(image: StorageImage, listen: Listen, exports: NbdExport[], hostName: string, log: NbdLog): Promise<NbdEndpoint> {
+    const endpoint = new NbdEndpoint(image, listen, exports, hostName, log);
+    const where = "path" in listen ? listen.path : `${listen.host}:${listen.port}`;
+    const outcome = await new Promise<FromWorker | "timeout" | "exit">((resolve) => {
+      const timer = setTimeout(() => resolve("timeout"), START_TIMEOUT_MS);
+      endpoint.worker.on("message", (message: FromWorker) => {
+        if (message.type === "listening" || message.type === "listen-failed") {
+          clearTimeout(timer);
+          resolve(message);
+        }
+      });
+      void endpoint.exited.then(() => resolve("exit"));
+    });
+    if (typeof outcome === "object" && outcome.type === "listening") {
+      endpoint.address = "path" in listen ? listen.path : outcome.address;
+      return endpoint;
+    }
+    await endpoint.close();
+    const why = outcome === "timeout" ? `it did not listen within ${START_TIMEOUT_MS} ms` : outcome === "exit" ? "its thread ended" : (outcome as { message: string }).message;
+    throw new EngineError("BAD_ARGUMENT", `cannot listen for NBD on ${where}: ${why}`);
+  }
+
+  setExports(exports: NbdExport[]): void {
+    this.post({ type: "exports", exports });
+  }
+
+  counters(): EndpointCounters {
+    return readCounters(this.stats);
+  }
+
+  private post(message: ToWorker): void {
+    this.worker.postMessage(message);
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.post({ type: "close" });
+      const timer = setTimeout(() => void this.worker.terminate(), STOP_TIMEOUT_MS);
+      await this.exited;
+      clearTimeout(timer);
+    })();
+    return this.closing;
+  }
+}

@@ -1,0 +1,37 @@
+// The figures of one NBD endpoint, in a small shared buffer its worker
+// thread fills and the main thread reads (lshostconnect, the progress views):
+//
+//   byte  0  i32  clients      connections past their handshake, now
+//   byte  4  i32  (reserved)
+//   byte  8  i64  ios          requests served (reads, writes, zeroes)
+//   byte 16  i64  bytes        bytes read and written
+//   byte 24  i64  connections  connections accepted, ever
+//   byte 32  i64  refused      connections closed for a protocol violation
+//
+// The worker is the only writer.
+export const STATS_BYTES = 40;
+export const WORD_CLIENTS = 0;
+export const BIG_IOS = 1;
+export const BIG_BYTES = 2;
+export const BIG_CONNECTIONS = 3;
+export const BIG_REFUSED = 4;
+
+export interface EndpointCounters {
+  clients: number;
+  ios: number;
+  bytes: number;
+  connections: number;
+  refused: number;
+}
+
+export function readCounters(buffer: SharedArrayBuffer): EndpointCounters {
+  const words = new Int32Array(buffer, 0, 2);
+  const big = new BigInt64Array(buffer);
+  return {
+    clients: Atomics.load(words, WORD_CLIENTS),
+    ios: Number(Atomics.load(big, BIG_IOS)),
+    bytes: Number(Atomics.load(big, BIG_BYTES)),
+    connections: Number(Atomics.load(big, BIG_CONNECTIONS)),
+    refused: Number(Atomics.load(big, BIG_REFUSED)),
+  };
+}

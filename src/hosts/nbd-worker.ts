@@ -1,0 +1,172 @@
+// An NBD endpoint's thread: it listens on the endpoint, negotiates with each
+// client (nbd-handshake.ts) and serves its requests (nbd-transmission.ts)
+// straight through the core's host path, as a workload thread does, so
+// copy-on-write, FlashCopy target reads and write inhibition apply exactly as
+// for any host I/O. The main thread sends the exports (the host's volume
+// group) whenever they change, and `close`.
+import { createServer, type Server, type Socket } from "node:net";
+import { parentPort, workerData } from "node:worker_threads";
+import { CoreThread, type WaitTimeouts } from "../core/core.js";
+import { CoreCode, STAGING_SIZE, coreCodeName } from "../core/codes.js";
+import * as N from "./nbd-constants.js";
+import { negotiate, ProtocolViolation, type NbdExport } from "./nbd-handshake.js";
+import { Transmission, type VolumeIo } from "./nbd-transmission.js";
+import { SocketReader } from "./socket-reader.js";
+import { BIG_BYTES, BIG_CONNECTIONS, BIG_IOS, BIG_REFUSED, WORD_CLIENTS } from "./nbd-stats.js";
+
+export type Listen = { host: string; port: number } | { path: string };
+
+export interface NbdWorkerData {
+  memory: WebAssembly.Memory;
+  module: WebAssembly.Module;
+  threadId: number;
+  timeouts: WaitTimeouts;
+  listen: Listen;
+  stats: SharedArrayBuffer;
+  exports: NbdExport[];
+  hostName: string;
+}
+
+export type ToWorker = { type: "exports"; exports: NbdExport[] } | { type: "close" };
+export type FromWorker =
+  | { type: "listening"; address: string }
+  | { type: "listen-failed"; message: string }
+  | { type: "log"; text: string }
+  | { type: "closed" };
+
+// Incoming bytes a connection may hold unread before its socket is paused:
+// a whole write of the largest payload, and its header, twice over.
+const BUFFERED_MAX_BYTES = 2 * (N.PAYLOAD_MAX_BYTES + N.REQUEST_HEADER_BYTES);
+
+const data = workerData as NbdWorkerData;
+const port = parentPort!;
+const core = new CoreThread(data.memory, data.threadId, data.module, false, data.timeouts);
+const words = new Int32Array(data.stats, 0, 2);
+const big = new BigInt64Array(data.stats);
+let exports: NbdExport[] = data.exports;
+const sockets = new Set<Socket>();
+
+function post(message: FromWorker): void {
+  port.postMessage(message);
+}
+
+// Requests larger than the staging buffer run inside the volume's gate, in
+// staging-sized pieces, so that an establish finds them wholly before or after it.
+const io: VolumeIo = {
+  read(volume, offset, length, into) {
+    const staging = core.staging();
+    if (length <= STAGING_SIZE) {
+      const code = core.exports.io_read(volume.slot, offset, length, core.stagingPointer);
+      if (code === CoreCode.OK) into.set(staging.subarray(0, length));
+      return code;
+    }
+    return held(volume, (done, count) => {
+      const code = core.exports.io_read_held(volume.slot, offset + done, count, core.stagingPointer);
+      if (code === CoreCode.OK) into.set(staging.subarray(0, count), done);
+      return code;
+    }, length);
+  },
+  write(volume, offset, bytes) {
+    const staging = core.staging();
+    if (bytes.length <= STAGING_SIZE) {
+      staging.set(bytes);
+      return core.exports.io_write(volume.slot, offset, bytes.length, core.stagingPointer);
+    }
+    return held(volume, (done, count) => {
+      staging.set(bytes.subarray(done, done + count));
+      return core.exports.io_write_held(volume.slot, offset + done, count, core.stagingPointer);
+    }, bytes.length);
+  },
+  zero(volume, offset, length) {
+    return core.exports.io_fill(volume.slot, offset, length, 0);
+  },
+  errorOf(volume, code, action) {
+    if (code === CoreCode.TGTINHIBIT) return N.NBD_EPERM;
+    if (code === CoreCode.NO_SPACE) return N.NBD_ENOSPC;
+    if (code === CoreCode.RANGE) return N.NBD_EINVAL;
+    post({ type: "log", text: `nbd ${data.hostName}: ${action} of volume ${volume.name} failed with EIO: ${reasonOf(code)}` });
+    return N.NBD_EIO;
+  },
+};
+
+function reasonOf(code: number): string {
+  if (code === CoreCode.UNUSABLE) return "the volume is not usable (a FlashCopy onto it was withdrawn before its copy completed)";
+  if (code === CoreCode.LONG_BUSY) return "the volume is long busy (a FlashCopy -freeze holds its writes)";
+  if (code === CoreCode.NO_VOLUME) return "the volume no longer exists";
+  return `the core answered ${coreCodeName(code)} (${code})`;
+}
+
+function held(volume: NbdExport, piece: (done: number, count: number) => number, length: number): number {
+  const entered = core.exports.io_begin(volume.slot);
+  if (entered !== CoreCode.OK) return entered;
+  try {
+    for (let done = 0; done < length; done += STAGING_SIZE) {
+      const code = piece(done, Math.min(STAGING_SIZE, length - done));
+      if (code !== CoreCode.OK) return code;
+    }
+    return CoreCode.OK;
+  } finally {
+    core.exports.io_end(volume.slot);
+  }
+}
+
+const counters = {
+  io(bytes: number) {
+    Atomics.add(big, BIG_IOS, 1n);
+    Atomics.add(big, BIG_BYTES, BigInt(bytes));
+  },
+};
+
+async function serveConnection(socket: Socket): Promise<void> {
+  sockets.add(socket);
+  socket.setNoDelay(true);
+  Atomics.add(big, BIG_CONNECTIONS, 1n);
+  const reader = new SocketReader(socket, BUFFERED_MAX_BYTES);
+  let attached = false;
+  try {
+    const negotiated = await negotiate(socket, reader, () => exports);
+    if (negotiated === null) return;
+    attached = true;
+    Atomics.add(words, WORD_CLIENTS, 1);
+    await new Transmission(socket, reader, negotiated, io, counters).serve();
+  } catch (error) {
+    if (error instanceof ProtocolViolation) {
+      Atomics.add(big, BIG_REFUSED, 1n);
+      post({ type: "log", text: `nbd ${data.hostName}: closed a connection from ${socket.remoteAddress ?? "a unix socket"}: ${error.message}` });
+    } else if (!(error instanceof Error && "code" in error && error.code === "CONNECTION_CLOSED")) {
+      // A trap of the core (the debug build's assertion) ends this connection, said; the endpoint goes on.
+      post({ type: "log", text: `nbd ${data.hostName}: closed a connection after an internal error: ${error instanceof Error ? error.message : String(error)}` });
+    }
+  } finally {
+    if (attached) Atomics.sub(words, WORD_CLIENTS, 1);
+    sockets.delete(socket);
+    socket.end();
+    socket.destroySoon();
+  }
+}
+
+function listen(): Server {
+  const server = createServer({ noDelay: true }, (socket) => void serveConnection(socket));
+  server.once("error", (error) => post({ type: "listen-failed", message: error.message }));
+  const onListening = () => {
+    const address = server.address();
+    const text = typeof address === "string" ? address : address === null ? "" : `${address.address}:${address.port}`;
+    post({ type: "listening", address: text });
+  };
+  if ("path" in data.listen) server.listen(data.listen.path, onListening);
+  else server.listen(data.listen.port, data.listen.host, onListening);
+  return server;
+}
+
+const server = listen();
+
+port.on("message", (message: ToWorker) => {
+  if (message.type === "exports") exports = message.exports;
+  else if (message.type === "close") {
+    server.close(() => {
+      post({ type: "closed" });
+      port.close();
+    });
+    for (const socket of sockets) socket.destroy();
+  }
+});

@@ -135,6 +135,77 @@ const SIZE_RANGE: readonly OptionSpec[] = [
   { name: "len", kind: "size", summary: "number of bytes" },
 ];
 
+// ---- volume groups and host connections (handlers in host-commands.ts) ----------------------
+const VOLGRP_OPERAND: OperandSpec = { name: "VOLUME_GROUP_ID", kind: "text", summary: "a volume group: V0, or its name" };
+const HOST_SPECS: readonly CommandSpec[] = [
+  {
+    name: "mkvolgrp", group: "ds", summary: "create a volume group: the volumes a host connection may see",
+    usage: "mkvolgrp [-type scsimask|scsimap256|os400mask|os400map256] [-volume VOLUME_ID[-VOLUME_ID][,...]] [-dev IMAGE] NAME",
+    options: [
+      { name: "type", kind: "enum", values: ["scsimask", "scsimap256", "os400mask", "os400map256"], summary: "how hosts address it (default scsimask; map256 types hold at most 256 volumes)" },
+      { name: "volume", kind: "volumes", summary: "its volumes: 1000-1003, or a comma list 1000,1005" },
+      { name: "hosttype", kind: "text", inert: true, summary: "the host type the group is made for" },
+      DEV,
+    ],
+    operands: [{ name: "NAME", kind: "text", summary: "the group's name, at most 16 characters" }],
+  },
+  {
+    name: "chvolgrp", group: "ds", summary: "add volumes to a volume group, remove them, or rename it",
+    usage: "chvolgrp [-action add|remove|replace -volume VOLUME_ID[-VOLUME_ID][,...]] [-name NAME] [-dev IMAGE] VOLUME_GROUP_ID",
+    options: [
+      { name: "action", kind: "enum", values: ["add", "remove", "replace"], summary: "what -volume does to the group" },
+      { name: "volume", kind: "volumes", summary: "the volumes: 1000-1003, or a comma list 1000,1005" },
+      { name: "name", kind: "text", summary: "a new name" },
+      DEV,
+    ],
+    operands: [VOLGRP_OPERAND],
+  },
+  {
+    name: "lsvolgrp", group: "ds", summary: "list volume groups",
+    usage: "lsvolgrp [-l | -s] [-fmt ...] [-fullid] [-dev IMAGE] [VOLUME_GROUP_ID...]",
+    options: [LONG, SHORT, ...LISTING, DEV],
+    operands: [{ ...VOLGRP_OPERAND, optional: true, repeat: true }],
+  },
+  {
+    name: "showvolgrp", group: "ds", summary: "show one volume group and its volumes",
+    usage: "showvolgrp [-fmt ...] [-fullid] [-dev IMAGE] VOLUME_GROUP_ID",
+    options: [...LISTING, DEV],
+    operands: [VOLGRP_OPERAND],
+  },
+  {
+    name: "rmvolgrp", group: "ds", summary: "remove volume groups no host connection uses",
+    usage: "rmvolgrp [-quiet] [-dev IMAGE] VOLUME_GROUP_ID...",
+    options: [QUIET, DEV],
+    operands: [{ name: "VOLUME_GROUP_ID", kind: "text", repeat: true, summary: "volume groups: V0" }],
+  },
+  {
+    name: "mkhostconnect", group: "ds", summary: "create a host connection; with -nbd, real NBD clients reach its volume group there",
+    usage: "mkhostconnect -hosttype TYPE [-wwname WWPN] [-volgrp VOLUME_GROUP_ID] [-nbd HOST:PORT|SOCKET_PATH] [-dev IMAGE] NAME",
+    options: [
+      { name: "hosttype", kind: "text", required: true, summary: "pSeries, iSeries, LinuxRHEL, LinuxSuse, zLinux, Win2008, Win2012, VMware, Sun, HpUx, pSeriesPowerswap" },
+      { name: "wwname", kind: "text", summary: "the host port's WWPN, 16 hex digits" },
+      { name: "volgrp", kind: "text", summary: "the volume group it sees (V0)" },
+      { name: "nbd", kind: "text", summary: "an NBD endpoint: \"127.0.0.1:10809\" (port 0: any free one) or a unix socket path; bind 127.0.0.1 unless you mean otherwise" },
+      { name: "profile", kind: "text", inert: true, summary: "the host profile (follows from -hosttype)" },
+      { name: "ioport", kind: "text", inert: true, summary: "the I/O ports it logs in through (all)" },
+      DEV,
+    ],
+    operands: [{ name: "NAME", kind: "text", summary: "the host connection's name, at most 16 characters" }],
+  },
+  {
+    name: "lshostconnect", group: "ds", summary: "list host connections, their volume groups, NBD endpoints and attached clients",
+    usage: "lshostconnect [-l | -s] [-volgrp VOLUME_GROUP_ID] [-fmt ...] [-fullid] [-dev IMAGE] [HOST_CONNECTION_ID...]",
+    options: [LONG, SHORT, { name: "volgrp", kind: "text", summary: "only host connections of this volume group" }, ...LISTING, DEV],
+    operands: [{ name: "HOST_CONNECTION_ID", kind: "text", optional: true, repeat: true, summary: "host connections: 0000, or their names" }],
+  },
+  {
+    name: "rmhostconnect", group: "ds", summary: "remove host connections, closing their NBD endpoints and clients",
+    usage: "rmhostconnect [-quiet] [-dev IMAGE] HOST_CONNECTION_ID...",
+    options: [QUIET, DEV],
+    operands: [{ name: "HOST_CONNECTION_ID", kind: "text", repeat: true, summary: "host connections: 0000" }],
+  },
+];
+
 function workloadSub(spec: Omit<CommandSpec, "parent" | "group">): CommandSpec {
   return { ...spec, parent: "workload", group: "workload" };
 }
@@ -266,6 +337,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: [LONG, SHORT, ...LISTING, DEV],
     operands: [{ name: "PORT_ID", kind: "text", optional: true, repeat: true, summary: "ports such as I0010, or ranges I0010-I0143" }],
   },
+  ...HOST_SPECS,
   {
     name: "ver", group: "ds", summary: "show the DS CLI version, and with -l the storage images' code levels",
     usage: "ver [-l | -s | -cli | -lmc] [-fmt ...]",

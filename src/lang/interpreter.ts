@@ -7,6 +7,7 @@ import { isSiteError } from "../site/errors.js";
 import { CommandContext, type CommandResult, type EvaluatedOption } from "./context.js";
 import { DS_COMMANDS, type CommandHandler } from "./ds-commands.js";
 import { INVENTORY_COMMANDS } from "./ds-inventory.js";
+import { HOST_COMMANDS } from "./host-commands.js";
 import { LangSyntaxError, ScriptError } from "./errors.js";
 import { errorLine } from "./messages.js";
 import { parse, type Arg, type CommandNode, type Expr, type Position, type Statement, type Program, type Value } from "./parser.js";
@@ -19,7 +20,7 @@ import {
   atArgument, checkArgumentLength, CommandFailure, formatValue, LISTING_LENGTH_MAX, TEXT_LENGTH_MAX, typeOf,
 } from "./values.js";
 
-const HANDLERS: Readonly<Record<string, CommandHandler>> = { ...DS_COMMANDS, ...FLASH_V2_COMMANDS, ...INVENTORY_COMMANDS, ...SCENARIO_COMMANDS, ...STATE_COMMANDS };
+const HANDLERS: Readonly<Record<string, CommandHandler>> = { ...DS_COMMANDS, ...FLASH_V2_COMMANDS, ...INVENTORY_COMMANDS, ...HOST_COMMANDS, ...SCENARIO_COMMANDS, ...STATE_COMMANDS };
 const REPEAT_MAX = 1_000_000;
 const SOURCE_DEPTH_MAX = 16;
 const FIELD_SUFFIX = /^\.([A-Za-z_][A-Za-z0-9_]*)/;

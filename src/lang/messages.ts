@@ -35,6 +35,15 @@ export const INFO = {
   poolRemoveQuestion: "CMUC00066W",
   poolRemoved: "CMUC00067I",
   volumeModified: "CMUC00026I",
+  // Volume groups and host connections: their DS CLI numbers could not be
+  // confirmed from a reference, so they take tzero's range until they are.
+  volumeGroupCreated: "CMUC09050I",
+  volumeGroupModified: "CMUC09051I",
+  volumeGroupRemoveQuestion: "CMUC09052W",
+  volumeGroupRemoved: "CMUC09053I",
+  hostConnectionCreated: "CMUC09054I",
+  hostConnectionRemoveQuestion: "CMUC09055W",
+  hostConnectionRemoved: "CMUC09056I",
 } as const;
 
 const ERROR_IDS: Record<string, string> = {
@@ -108,6 +117,14 @@ const ERROR_IDS: Record<string, string> = {
   RANKGROUP_MISMATCH: "CMUN02064E",
   UNKNOWN_OPTION: "CMUN00013E",
   BAD_PROFILE: "CMUN09060E",
+  VOLGRP_NOT_FOUND: "CMUN09070E",
+  VOLGRP_EXISTS: "CMUN09071E",
+  VOLGRP_IN_USE: "CMUN09072E",
+  VOLUME_MAPPED: "CMUN09073E",
+  HOST_NOT_FOUND: "CMUN09074E",
+  HOST_EXISTS: "CMUN09075E",
+  BAD_HOST_TYPE: "CMUN09076E",
+  BAD_WWPN: "CMUN09077E",
 };
 
 export const UNKNOWN_ERROR_ID = "CMUN09999E";

@@ -140,10 +140,10 @@ const VOLGRP_OPERAND: OperandSpec = { name: "VOLUME_GROUP_ID", kind: "text", sum
 const HOST_SPECS: readonly CommandSpec[] = [
   {
     name: "mkvolgrp", group: "ds", summary: "create a volume group: the volumes a host connection may see",
-    usage: "mkvolgrp [-type scsimask|scsimap256|os400mask|os400map256] [-volume VOLUME_ID[-VOLUME_ID][,...]] [-dev IMAGE] NAME",
+    usage: "mkvolgrp [-type scsimask|scsimap256|os400mask|os400map256] [-volume VOLUME_ID[-VOLUME_ID] | \"LIST,...\"] [-dev IMAGE] NAME",
     options: [
       { name: "type", kind: "enum", values: ["scsimask", "scsimap256", "os400mask", "os400map256"], summary: "how hosts address it (default scsimask; map256 types hold at most 256 volumes)" },
-      { name: "volume", kind: "volumes", summary: "its volumes: 1000-1003, or a comma list 1000,1005" },
+      { name: "volume", kind: "volumes", summary: "its volumes: 1000-1003, or a quoted comma list \"1000,1005\"" },
       { name: "hosttype", kind: "text", inert: true, summary: "the host type the group is made for" },
       DEV,
     ],
@@ -151,10 +151,10 @@ const HOST_SPECS: readonly CommandSpec[] = [
   },
   {
     name: "chvolgrp", group: "ds", summary: "add volumes to a volume group, remove them, or rename it",
-    usage: "chvolgrp [-action add|remove|replace -volume VOLUME_ID[-VOLUME_ID][,...]] [-name NAME] [-dev IMAGE] VOLUME_GROUP_ID",
+    usage: "chvolgrp [-action add|remove|replace -volume VOLUME_ID[-VOLUME_ID] | \"LIST,...\"] [-name NAME] [-dev IMAGE] VOLUME_GROUP_ID",
     options: [
       { name: "action", kind: "enum", values: ["add", "remove", "replace"], summary: "what -volume does to the group" },
-      { name: "volume", kind: "volumes", summary: "the volumes: 1000-1003, or a comma list 1000,1005" },
+      { name: "volume", kind: "volumes", summary: "the volumes: 1000-1003, or a quoted comma list \"1000,1005\"" },
       { name: "name", kind: "text", summary: "a new name" },
       DEV,
     ],

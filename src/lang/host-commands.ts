@@ -10,7 +10,7 @@ import { INFO, infoLine } from "./messages.js";
 import { atArgument, formatValue, volumeIds, type Value, type ValueRecord } from "./values.js";
 import type { Position } from "./parser.js";
 
-// -volume 1000-1003,1005 (DS CLI's comma list), or the language's own list.
+// -volume 1000-1003, DS CLI's comma list quoted ("1000-1003,1005": the language's comma ends a word), or a list value.
 function volumeList(value: Value): string[] {
   if (typeof value === "string" && value.includes(",")) return value.split(",").flatMap((part) => volumeIds(part));
   return volumeIds(value);

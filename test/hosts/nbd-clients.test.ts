@@ -184,3 +184,50 @@ Copy("should keep serving other connections when a client is killed mid-write", 
 });
 
 Copy.run();
+
+// ---- FlashCopy under real host I/O ---------------------------------------------------------------------
+
+const FlashCopy = skipUnless(suite("NBD endpoints: FlashCopy under fio"), findTool("fio"));
+FlashCopy.before(setUp);
+FlashCopy.after(tearDown);
+
+FlashCopy("should read the T0 image of a -nocp target with nbdcopy while fio writes the source", async () => {
+  const seed = testSeed();
+  console.log(`# T0 under fio seed ${seed} (TZERO_SEED=${seed} replays it)`);
+  const t0 = seededFile("t0.raw", 256 * MIB, seed);
+  await run("nbdcopy", [t0, fixture.uri("prod", "1000")]);
+  // The target 1002 is in the backup host's volume group only: prod writes the source, backup reads the copy.
+  await fixture.site.establishFlash(IMAGE, { pairs: [["1000", "1002"]], options: { nocopy: true } });
+  const fio = run("fio", [
+    "--name=prod", "--ioengine=nbd", `--uri=${fixture.uri("prod", "1000")}`, "--rw=randwrite", "--bs=4k", "--iodepth=16",
+    "--size=256M", "--time_based", "--runtime=4", `--randseed=${seed}`, "--output-format=json",
+  ]);
+  await waitFor("fio's first writes", async () => (await fixture.site.listFlash(IMAGE))[0].pendingTracks < 4096);
+  const copied = join(fixture.folder, "copy.raw");
+  await run("nbdcopy", [fixture.uri("backup", "1002"), copied]);
+  const fioOutput = (await fio).stdout;
+  // fio's nbd engine says "fio: connected to NBD server" before the report.
+  const report = JSON.parse(fioOutput.slice(fioOutput.indexOf("{"))) as { jobs: Array<{ write: { total_ios: number } }> };
+  assert.ok(report.jobs[0].write.total_ios > 0, "fio wrote");
+  const pending = (await fixture.site.listFlash(IMAGE))[0].pendingTracks;
+  assert.ok(pending < 4096, `the source's writes copied tracks first (${pending} of 4096 pending)`);
+  assert.ok(readFileSync(copied).equals(readFileSync(t0)), `seed ${seed}: the target read through NBD is not the source at T0`);
+  assert.not.ok((await volumeBytes("1000", 256 * MIB)).equals(readFileSync(t0)), "the source changed after T0");
+});
+
+FlashCopy("should export a -tgtinhibit target read-only, and fail reads of an unusable one with EIO and a log line", async () => {
+  await fixture.site.establishFlash(IMAGE, { pairs: [["1001", "1003"]], options: { nocopy: true, tgtinhibit: true } });
+  const info = JSON.parse((await run("nbdinfo", ["--json", fixture.uri("backup", "1003")])).stdout) as { exports: Array<{ is_read_only: boolean }> };
+  assert.is(info.exports[0].is_read_only, true);
+  const refused = await run("qemu-io", ["-f", "raw", "-c", "write -P 1 0 4k", fixture.uri("backup", "1003")]).then((ok) => ok.stdout, (error: { stdout: string; stderr: string }) => error.stdout + error.stderr);
+  assert.match(refused, /read-only|Operation not permitted|Permission denied/i);
+  assert.is((await fixture.site.read(IMAGE, "1003", 0, 1))[0], 0);
+  // Withdrawn before its copy completed, the target becomes unusable: reads fail, and the log says why.
+  await fixture.site.write(IMAGE, "1001", 0, new Uint8Array(65536).fill(9));
+  await fixture.site.withdrawFlash(IMAGE, ["1001:1003"]);
+  const failed = await run("qemu-io", ["-f", "raw", "-c", "read 0 4k", fixture.uri("backup", "1003")]).then((ok) => ok.stdout, (error: { stdout: string; stderr: string }) => error.stdout + error.stderr);
+  assert.match(failed, /Input\/output error/);
+  assert.ok(fixture.logs.some((line) => /read of volume 1003 failed with EIO: the volume is not usable/.test(line)), fixture.logs.join("\n"));
+});
+
+FlashCopy.run();

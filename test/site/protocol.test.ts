@@ -212,6 +212,27 @@ Calls("should run authorize before each call with its arguments, and make its th
   await remote.close();
 });
 
+Calls("should hand a call's request id to siteFor, and answer it from the Site that siteFor chose", async () => {
+  const { site: ownSite, calls: ownCalls } = fakeSite({ listPools: async () => [] });
+  const { site: retrySite, calls: retryCalls } = fakeSite({ listPools: async () => [] });
+  const seen: Array<string | undefined> = [];
+  const { remote } = await connected(fakeSite({}).site, {
+    siteFor: (call) => {
+      seen.push(call.requestId);
+      return call.requestId === undefined ? ownSite : retrySite;
+    },
+  });
+  await remote.listPools(IMAGE);
+  await remote.call("listPools", [IMAGE], { requestId: "shell-7/command-12" });
+  assert.equal(seen, [undefined, "shell-7/command-12"]);
+  assert.equal(ownCalls, ["listPools"]);
+  assert.equal(retryCalls, ["listPools"]);
+  const error = await refusal(remote.call("listPools", [IMAGE], { requestId: "" }));
+  assert.is(error.code, "BAD_ARGUMENT");
+  assert.match(error.message, /\/body\/requestId/);
+  await remote.close();
+});
+
 Calls("should carry an absent argument as absent and a void result as undefined", async () => {
   const seen: unknown[][] = [];
   const { site } = fakeSite({

@@ -98,7 +98,11 @@ class SiteService {
 
   // An event the protocol cannot carry is a site's mistake: it is reported
   // where the connection reports its handlers' failures, never dropped silently.
+  // A progress event is a sample that the next one (or flash-copied) supersedes,
+  // so it is the one event left out while the peer is not reading: the
+  // transport's buffer stays bounded by the events that matter.
   private push(event: SiteEvent): void {
+    if (event.type === "flash-progress" && !this.connection.isWritable) return;
     try {
       checkEvent(event);
       this.connection.send("site.event", { event });

@@ -423,6 +423,33 @@ Events("should push an embedded site's events, as records, to a remote subscribe
   }
 });
 
+Events("should leave out progress samples while the peer is not reading, and no other event", async () => {
+  const subscribers = new Set<(event: SiteEvent) => void>();
+  const released = Array.from({ length: 16 }, (_, index) => `10${index.toString(16).padStart(2, "0")}:11${index.toString(16).padStart(2, "0")}`);
+  const burst = 4000; // ~200 bytes each: above the in-process transport's 1 MiB high-water mark in one turn
+  const { site } = fakeSite({
+    events: (listener: (event: SiteEvent) => void) => { subscribers.add(listener); return () => subscribers.delete(listener); },
+    listImages: async () => {
+      for (const listener of subscribers) {
+        listener({ type: "flash-progress", imageId: IMAGE, id: "1000:1001", tracksLeft: 9, trackCount: 10, bytesPerSecond: 1 });
+        for (let index = 0; index < burst; index++) listener({ type: "flash-unfrozen", imageId: IMAGE, lss: "10", released, reason: `burst ${index}` });
+        listener({ type: "flash-progress", imageId: IMAGE, id: "1000:1001", tracksLeft: 1, trackCount: 10, bytesPerSecond: 1 });
+        listener({ type: "flash-copied", imageId: IMAGE, id: "1000:1001", trackCount: 10, createdAtMs: 0, syncedAtMs: 1 });
+      }
+      return [];
+    },
+  });
+  const { remote } = await connected(site);
+  const events: SiteEvent[] = [];
+  remote.events((event) => events.push(event));
+  await remote.listImages();
+  const progress = events.filter((event) => event.type === "flash-progress");
+  assert.equal(progress.map((event) => event.type === "flash-progress" && event.tracksLeft), [9], "the sample sent while the buffer was full is left out");
+  assert.is(events.filter((event) => event.type === "flash-unfrozen").length, burst);
+  assert.equal(events.at(-1)?.type, "flash-copied");
+  await remote.close();
+});
+
 Events.run();
 
 // ---- the same schemas in SerializedSite ---------------------------------------------------------------

@@ -10,9 +10,9 @@ import { Packr } from "msgpackr";
 import { SiteError, type SiteErrorData } from "./errors.js";
 import type { CallOptions, Site } from "./site.js";
 import type {
-  ChangeVolumesRequest, CreateVolumesRequest, EstablishRequest, FillSource, FlashCheckOperation, FlashInfo, ImageInfo, IncrementOperation,
+  ChangeUserRequest, ChangeVolumesRequest, CreateUserRequest, CreateVolumesRequest, EstablishRequest, FillSource, FlashCheckOperation, FlashInfo, ImageInfo, IncrementOperation,
   IncrementOptions, LoadReport, LssInfo, ModelName, PoolInfo, PortInfo, RevertibleItem, RevertibleOperation, SaveReport, SiteListener,
-  VolumeDetail, VolumeInfo, WithdrawResult, WorkloadInfo, WorkloadSpec,
+  UserInfo, VolumeDetail, VolumeInfo, WithdrawResult, WorkloadInfo, WorkloadSpec,
 } from "./types.js";
 
 const packr = new Packr({ useRecords: false });
@@ -215,6 +215,26 @@ export class SerializedSite implements Site {
 
   load(file: string, options: CallOptions = {}): Promise<LoadReport> {
     return this.relay([file], (given) => this.inner.load(given, options));
+  }
+
+  listUsers(): Promise<UserInfo[]> {
+    return this.relay([], () => this.inner.listUsers());
+  }
+
+  user(name: string): Promise<UserInfo> {
+    return this.relay([name], (given) => this.inner.user(given));
+  }
+
+  createUser(request: CreateUserRequest): Promise<UserInfo> {
+    return this.relay([request], (given) => this.inner.createUser(given));
+  }
+
+  changeUser(request: ChangeUserRequest): Promise<UserInfo> {
+    return this.relay([request], (given) => this.inner.changeUser(given));
+  }
+
+  removeUser(name: string): Promise<void> {
+    return this.relay([name], (given) => this.inner.removeUser(given));
   }
 
   events(listener: SiteListener): () => void {

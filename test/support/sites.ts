@@ -6,6 +6,7 @@
 import type { Site } from "../../src/site/site.js";
 import { EmbeddedSite, type EmbeddedSiteOptions } from "../../src/site/embedded.js";
 import { SerializedSite } from "../../src/site/serialized.js";
+import { remoteSiteOver } from "./shell-server.js";
 
 export interface SiteFactory {
   name: string;
@@ -16,6 +17,8 @@ export const SITE_FACTORIES: readonly SiteFactory[] = [
   { name: "embedded", over: (engine) => engine },
   // Every argument, result, error and event through a msgpackr encode and decode, as over a wire.
   { name: "serialized", over: (engine) => new SerializedSite(engine) },
+  // A Copy Services Server's /cs/shell endpoint on a real fastify in this process, the client logged in as admin.
+  { name: "remote", over: remoteSiteOver },
 ];
 
 export async function makeSite(factory: SiteFactory, options: EmbeddedSiteOptions): Promise<Site> {

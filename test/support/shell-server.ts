@@ -21,6 +21,7 @@ export class TestUserServer implements ShellBackend {
   users: UsersState = emptyUsers();
   readonly sessions: Sessions;
   adminPassword = "";
+  logins = 0; // that succeeded
 
   constructor(readonly engine: Site, sessionOptions: SessionOptions = {}) {
     this.sessions = new Sessions(sessionOptions);
@@ -44,6 +45,7 @@ export class TestUserServer implements ShellBackend {
     if (outcome.record !== null) this.users = applyUserRecord(this.users, outcome.record);
     if (!outcome.ok) throw outcome.error;
     const issued = this.sessions.issue(user, outcome.passwordExpired);
+    this.logins++;
     return { user, token: issued.token, expiresAt: issued.expiresAt, passwordExpired: outcome.passwordExpired };
   }
 

@@ -133,7 +133,7 @@ const USER_OPERAND: OperandSpec = { name: "USER_NAME", kind: "text", summary: "t
 const USER_SPECS: readonly CommandSpec[] = [
   {
     name: "mkuser", group: "ds", summary: "create a user of the Copy Services Server (its password expires at the first login)",
-    usage: "mkuser -pw PASSWORD -group GROUP[,GROUP...] [-scope *] USER_NAME",
+    usage: "mkuser -pw PASSWORD -group GROUP[,GROUP...] [-scope \"*\"] USER_NAME",
     options: [
       { name: "pw", kind: "text", required: true, summary: "the first password, which the user must change at the first login" },
       { name: "group", kind: "text", required: true, summary: `the user's groups, separated by commas: ${USER_GROUPS_TEXT}` },

@@ -19,11 +19,11 @@ import websocketPlugin from "@fastify/websocket";
 import type { WebSocket } from "ws";
 import { Connection } from "../wire/connection.js";
 import { webSocketTransport } from "../wire/websocket.js";
-import { serveSite } from "../site/protocol.js";
+import { serveSite } from "../site/protocol-server.js";
 import { SHELL_ENDPOINT_ROLE, SHELL_PATH, shellMessages } from "../site/shell-messages.js";
 import { SiteError } from "../site/errors.js";
 import type { Site } from "../site/site.js";
-import { isUserError } from "./user-errors.js";
+import { isUserError, userSiteError } from "./user-errors.js";
 import type { CommandClass } from "./users.js";
 
 export const LOGIN_ATTEMPTS_MAX = 3;
@@ -71,14 +71,6 @@ export interface ShellEndpointOptions {
   heartbeatTimeoutMs?: number;
   handshakeTimeoutMs?: number;
   onConnection?(connection: Connection<any>): void; // for logs and tests
-}
-
-// A user's refusal as the SiteError a shell prints (-pw, -group named as
-// the options that were wrong); anything else passes as it is.
-export function userSiteError(error: unknown): unknown {
-  if (!isUserError(error)) return error;
-  const option = error.field === "password" ? "pw" : error.field === "group" ? "group" : undefined;
-  return new SiteError({ code: error.code, message: error.message, option });
 }
 
 function authorizer(backend: ShellBackend, session: ShellSession) {

@@ -1,191 +1,156 @@
-// The Site RPC over a wire Connection: serveSite on the side that holds the
-// site, ConnectedSite on the caller's side. Each call is one request
-// `site.call` naming the method, its arguments msgpack-encoded (checked plain
-// by checkPlain first); the reply carries the result or the SiteError's data,
-// so code, item, option and message arrive intact. Events flow one-way as
-// `site.event` while the caller is subscribed.
-import { Type } from "@sinclair/typebox";
-import { Packr } from "msgpackr";
+// The Site RPC: the Site interface (src/site/site.ts) over a wire Connection
+// (src/wire), for every client of a site that is not in its process: a remote
+// shell, a node's agent, the server's routing site.
+//
+//   client (ConnectedSite)                          server (serveSite over any Site)
+//   site.<method> { call, args }        ──request──▶  authorize(method, args), then site.<method>(...args, { signal })
+//   site.<method>.ok { value }          ◀──reply────  the result
+//   site.<method>.ok { error }          ◀──reply────  a SiteError's data (any other error: INTERNAL, its message kept)
+//   site.cancel { call }                ──one-way──▶  aborts the signal of call `call`
+//   site.subscribe {} / site.unsubscribe {} ──one-way──▶  starts / stops the events
+//   site.event { event }                ◀──one-way──  each SiteEvent while subscribed
+//
+// `call` is the client's number for a call (the wire's request id is not the
+// caller's to know), so that site.cancel can name it. A failed call replies
+// with its SiteError in the reply body rather than the wire's REMOTE_ERROR,
+// because that carries only a code and a message: `item`, `option` and
+// `bytesWritten` must arrive too, for the caller to rebuild the same SiteError.
+//
+// How to add a method: one entry in SITE_METHODS (src/site/protocol-methods.ts).
+// Its schemas are in src/site/protocol-schemas.ts, with the bounds explained.
+import { Type, type TSchema } from "@sinclair/typebox";
+import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
 import type { Connection } from "../wire/connection.js";
 import { WireError } from "../wire/errors.js";
 import { SiteError, type SiteErrorData } from "./errors.js";
-import { checkPlain } from "./serialized.js";
+import { SITE_METHODS, SITE_METHOD_NAMES, type SiteMethod, type SiteMethodSpec } from "./protocol-methods.js";
+import * as S from "./protocol-schemas.js";
 import type { CallOptions, Site } from "./site.js";
 import type { SiteEvent, SiteListener } from "./types.js";
 
-export const SITE_PAYLOAD_BYTES_MAX = 16 * 1024 * 1024 + 64 * 1024;
-const METHOD_LENGTH_MAX = 64;
-const CALL_TIMEOUT_MS_MAX = 2 ** 31 - 1; // the calls that wait (waitForCopy, fill, save) bound themselves
+export { SITE_METHODS, SITE_METHOD_NAMES, LONG_CALL_TIMEOUT_MS, REPLY_SLACK_MS, type SiteMethod, type SiteMethodSpec } from "./protocol-methods.js";
 
-const Payload = Type.Uint8Array({ maxByteLength: SITE_PAYLOAD_BYTES_MAX });
-export const siteMessageSpecs = {
-  "site.call": {
-    body: Type.Object({ call: Type.Integer({ minimum: 1 }), method: Type.String({ minLength: 1, maxLength: METHOD_LENGTH_MAX }), args: Payload }, { additionalProperties: false }),
-    reply: "site.call.ok",
-  },
-  "site.call.ok": { body: Type.Object({ value: Type.Optional(Payload), error: Type.Optional(Payload) }, { additionalProperties: false }) },
-  "site.cancel": { body: Type.Object({ call: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }) },
-  "site.subscribe": { body: Type.Object({ on: Type.Boolean() }, { additionalProperties: false }) },
-  "site.event": { body: Type.Object({ event: Payload }, { additionalProperties: false }) },
-} as const;
+const closed = { additionalProperties: false } as const;
+const CallId = Type.Integer({ minimum: 1, maximum: S.CALL_ID_MAX });
 
-// The methods a caller may name: every one of the Site interface but events and close.
-const SITE_METHODS = new Set([
-  "listImages", "addImage", "listLss", "listPorts", "listVolumes", "volume", "createVolumes", "checkVolumesIdle", "removeVolumes",
-  "reinitVolumes", "changeVolumes", "listPools", "pool", "createPool", "checkPoolsRemovable", "removePools", "listFlash", "establishFlash",
-  "checkFlash", "withdrawFlash", "incrementFlash", "settleRevertible", "unfreezeFlash", "pendingFlash", "waitForCopy", "fill", "write",
-  "read", "checksum", "startWorkload", "stopWorkload", "waitWorkload", "listWorkloads", "stopWorkloads", "save", "load", "listUsers",
-  "user", "createUser", "changeUser", "removeUser",
-]);
-// Where a method takes CallOptions (its AbortSignal), by argument index.
-const OPTIONS_AT: Record<string, number> = {
-  createVolumes: 2, removeVolumes: 2, reinitVolumes: 2, changeVolumes: 2, establishFlash: 2, withdrawFlash: 2, waitForCopy: 2, fill: 4,
-  waitWorkload: 2, save: 1, load: 1,
-};
+// ---- messages ------------------------------------------------------------------------------------
 
-type SiteSpecs = typeof siteMessageSpecs;
-export interface ServeSiteOptions {
-  // Runs before each call; its throw is the call's error.
-  authorize?(method: string, args: unknown[]): void | Promise<void>;
+type RequestSpecs = { [M in SiteMethod as `site.${M}`]: { body: TSchema; reply: `site.${M}.ok` } };
+type ReplySpecs = { [M in SiteMethod as `site.${M}.ok`]: { body: TSchema } };
+type OneWaySpecs = { [T in "site.cancel" | "site.subscribe" | "site.unsubscribe" | "site.event"]: { body: TSchema } };
+export type SiteMessageSpecs = RequestSpecs & ReplySpecs & OneWaySpecs;
+
+function argumentsSchema(spec: SiteMethodSpec): TSchema {
+  return Type.Tuple([...spec.args]);
 }
 
-function packer(): Packr {
-  return new Packr({ useRecords: false, moreTypes: false, structuredClone: false });
+function replySchema(spec: SiteMethodSpec): TSchema {
+  return Type.Union([Type.Object({ value: spec.result }, closed), Type.Object({ error: S.SiteErrorData }, closed)]);
 }
 
-function errorData(error: unknown): SiteErrorData {
-  if (error instanceof SiteError) return error.toData();
-  const code = typeof (error as { code?: unknown })?.code === "string" ? (error as { code: string }).code : "INTERNAL";
-  return { code, message: error instanceof Error ? error.message : String(error) };
-}
-
-export function serveSite(connection: Connection<any>, site: Site, options: ServeSiteOptions = {}): void {
-  const packr = packer();
-  const calls = new Map<number, AbortController>();
-  let unsubscribe: (() => void) | null = null;
-  connection.handle("site.call", async (body: { call: number; method: string; args: Uint8Array }) => {
-    if (!SITE_METHODS.has(body.method)) return { error: packr.pack({ code: "BAD_ARGUMENT", message: `there is no Site method ${body.method}` }) };
-    const args = packr.unpack(body.args) as unknown[];
-    if (!Array.isArray(args)) return { error: packr.pack({ code: "BAD_ARGUMENT", message: `the arguments of ${body.method} are not a list` }) };
-    const controller = new AbortController();
-    calls.set(body.call, controller);
-    try {
-      await options.authorize?.(body.method, args);
-      const at = OPTIONS_AT[body.method];
-      if (at !== undefined) args[at] = { ...(args[at] as object ?? {}), signal: controller.signal };
-      const value = await (site as unknown as Record<string, (...given: unknown[]) => Promise<unknown>>)[body.method](...args);
-      return { value: packr.pack(value) };
-    } catch (error) {
-      return { error: packr.pack(errorData(error)) };
-    } finally {
-      calls.delete(body.call);
-    }
-  });
-  connection.on("message", (type: string, body: { call?: number; on?: boolean }) => {
-    if (type === "site.cancel") calls.get(body.call!)?.abort();
-    if (type !== "site.subscribe") return;
-    unsubscribe?.();
-    unsubscribe = body.on ? site.events((event) => { if (connection.isOpen) connection.send("site.event", { event: packr.pack(event) }); }) : null;
-  });
-  void connection.closed.then(() => {
-    unsubscribe?.();
-    for (const controller of calls.values()) controller.abort();
-  });
-}
-
-// A connection failure as a SiteError: CONNECTION_FAILED, the wire's code kept in the message.
-export function connectionError(error: WireError): SiteError {
-  return new SiteError({ code: "CONNECTION_FAILED", message: `the connection to the Copy Services Server failed: ${error.message}` });
-}
-
-export class ConnectedSite implements Site {
-  private readonly packr = packer();
-  private nextCall = 1;
-  private readonly listeners = new Set<SiteListener>();
-
-  constructor(readonly connection: Connection<any>) {
-    connection.on("message", (type: string, body: { event: Uint8Array }) => {
-      if (type !== "site.event") return;
-      const event = this.packr.unpack(body.event) as SiteEvent;
-      for (const listener of this.listeners) listener(event);
-    });
+function buildMessageSpecs(): SiteMessageSpecs {
+  const specs: Record<string, { body: TSchema; reply?: string }> = {};
+  for (const method of SITE_METHOD_NAMES) {
+    const spec = SITE_METHODS[method];
+    specs[`site.${method}`] = { body: Type.Object({ call: CallId, args: argumentsSchema(spec) }, closed), reply: `site.${method}.ok` };
+    specs[`site.${method}.ok`] = { body: replySchema(spec) };
   }
-
-  private async invoke<T>(method: string, args: unknown[], options: CallOptions = {}): Promise<T> {
-    checkPlain(args, "arguments");
-    const call = this.nextCall++;
-    if (options.signal?.aborted) throw new SiteError({ code: "CANCELLED", message: `${method} cancelled` });
-    const onAbort = () => { if (this.connection.isOpen) this.connection.send("site.cancel", { call }); };
-    options.signal?.addEventListener("abort", onAbort, { once: true });
-    let reply: { value?: Uint8Array; error?: Uint8Array };
-    try {
-      reply = await this.connection.request("site.call", { call, method, args: this.packr.pack(args) }, { timeoutMs: CALL_TIMEOUT_MS_MAX });
-    } catch (error) {
-      throw error instanceof WireError ? connectionError(error) : error;
-    } finally {
-      options.signal?.removeEventListener("abort", onAbort);
-    }
-    if (reply.error !== undefined) throw new SiteError(this.packr.unpack(reply.error) as SiteErrorData);
-    return (reply.value === undefined ? undefined : this.packr.unpack(reply.value)) as T;
-  }
-
-  listImages: Site["listImages"] = () => this.invoke("listImages", []);
-  addImage: Site["addImage"] = (request) => this.invoke("addImage", [request]);
-  listLss: Site["listLss"] = (imageId) => this.invoke("listLss", [imageId]);
-  listPorts: Site["listPorts"] = (imageId) => this.invoke("listPorts", [imageId]);
-  listVolumes: Site["listVolumes"] = (imageId) => this.invoke("listVolumes", [imageId]);
-  volume: Site["volume"] = (imageId, volumeId) => this.invoke("volume", [imageId, volumeId]);
-  createVolumes: Site["createVolumes"] = (imageId, request, options) => this.invoke("createVolumes", [imageId, request], options);
-  checkVolumesIdle: Site["checkVolumesIdle"] = (imageId, ids, action) => this.invoke("checkVolumesIdle", [imageId, ids, action]);
-  removeVolumes: Site["removeVolumes"] = (imageId, ids, options) => this.invoke("removeVolumes", [imageId, ids], options);
-  reinitVolumes: Site["reinitVolumes"] = (imageId, ids, options) => this.invoke("reinitVolumes", [imageId, ids], options);
-  changeVolumes: Site["changeVolumes"] = (imageId, request, options) => this.invoke("changeVolumes", [imageId, request], options);
-  listPools: Site["listPools"] = (imageId) => this.invoke("listPools", [imageId]);
-  pool: Site["pool"] = (imageId, idOrName) => this.invoke("pool", [imageId, idOrName]);
-  createPool: Site["createPool"] = (imageId, request) => this.invoke("createPool", [imageId, request]);
-  checkPoolsRemovable: Site["checkPoolsRemovable"] = (imageId, ids) => this.invoke("checkPoolsRemovable", [imageId, ids]);
-  removePools: Site["removePools"] = (imageId, ids) => this.invoke("removePools", [imageId, ids]);
-  listFlash: Site["listFlash"] = (imageId) => this.invoke("listFlash", [imageId]);
-  establishFlash: Site["establishFlash"] = (imageId, request, options) => this.invoke("establishFlash", [imageId, request], options);
-  checkFlash: Site["checkFlash"] = (imageId, operation, ids) => this.invoke("checkFlash", [imageId, operation, ids]);
-  withdrawFlash: Site["withdrawFlash"] = (imageId, ids, options) => this.invoke("withdrawFlash", [imageId, ids], options);
-  incrementFlash: Site["incrementFlash"] = (imageId, operation, ids, options) => this.invoke("incrementFlash", [imageId, operation, ids, options]);
-  settleRevertible: Site["settleRevertible"] = (imageId, operation, items, seqnum) => this.invoke("settleRevertible", [imageId, operation, items, seqnum]);
-  unfreezeFlash: Site["unfreezeFlash"] = (imageId, lsses) => this.invoke("unfreezeFlash", [imageId, lsses]);
-  pendingFlash: Site["pendingFlash"] = (imageId, ids) => this.invoke("pendingFlash", [imageId, ids]);
-  waitForCopy: Site["waitForCopy"] = (imageId, ids, options = {}) => {
-    const { signal, ...data } = options;
-    return this.invoke("waitForCopy", [imageId, ids, data], { signal });
-  };
-  fill: Site["fill"] = (imageId, volumeId, range, source, options) => this.invoke("fill", [imageId, volumeId, range, source], options);
-  write: Site["write"] = (imageId, volumeId, offset, data) => this.invoke("write", [imageId, volumeId, offset, data]);
-  read: Site["read"] = (imageId, volumeId, offset, length) => this.invoke("read", [imageId, volumeId, offset, length]);
-  checksum: Site["checksum"] = (imageId, volumeId, offset, length) => this.invoke("checksum", [imageId, volumeId, offset, length]);
-  startWorkload: Site["startWorkload"] = (imageId, spec) => this.invoke("startWorkload", [imageId, spec]);
-  stopWorkload: Site["stopWorkload"] = (name) => this.invoke("stopWorkload", [name]);
-  waitWorkload: Site["waitWorkload"] = (name, timeoutMs, options) => this.invoke("waitWorkload", [name, timeoutMs], options);
-  listWorkloads: Site["listWorkloads"] = () => this.invoke("listWorkloads", []);
-  stopWorkloads: Site["stopWorkloads"] = () => this.invoke("stopWorkloads", []);
-  save: Site["save"] = (file, options) => this.invoke("save", [file], options);
-  load: Site["load"] = (file, options) => this.invoke("load", [file], options);
-  listUsers: Site["listUsers"] = () => this.invoke("listUsers", []);
-  user: Site["user"] = (name) => this.invoke("user", [name]);
-  createUser: Site["createUser"] = (request) => this.invoke("createUser", [request]);
-  changeUser: Site["changeUser"] = (request) => this.invoke("changeUser", [request]);
-  removeUser: Site["removeUser"] = (name) => this.invoke("removeUser", [name]);
-
-  events(listener: SiteListener): () => void {
-    this.listeners.add(listener);
-    if (this.listeners.size === 1 && this.connection.isOpen) this.connection.send("site.subscribe", { on: true });
-    return () => {
-      if (!this.listeners.delete(listener) || this.listeners.size > 0) return;
-      if (this.connection.isOpen) this.connection.send("site.subscribe", { on: false });
-    };
-  }
-
-  async close(): Promise<void> {
-    await this.connection.close("the shell closed its site");
-  }
+  specs["site.cancel"] = { body: Type.Object({ call: CallId }, closed) };
+  specs["site.subscribe"] = { body: Type.Object({}, closed) };
+  specs["site.unsubscribe"] = { body: Type.Object({}, closed) };
+  specs["site.event"] = { body: Type.Object({ event: S.SiteEvent }, closed) };
+  return specs as SiteMessageSpecs;
 }
 
-export type { SiteSpecs };
+// Every message of the Site RPC, for defineMessages({ ...siteMessageSpecs, ...others }).
+export const siteMessageSpecs: SiteMessageSpecs = buildMessageSpecs();
+
+// ---- checks ---------------------------------------------------------------------------------------
+
+// Compiled once; a TypeCheck holds no state between calls.
+const argumentChecks = new Map<SiteMethod, TypeCheck<TSchema>>(SITE_METHOD_NAMES.map((method) => [method, TypeCompiler.Compile(argumentsSchema(SITE_METHODS[method]))]));
+const resultChecks = new Map<SiteMethod, TypeCheck<TSchema>>(SITE_METHOD_NAMES.map((method) => [method, TypeCompiler.Compile(SITE_METHODS[method].result)]));
+const eventCheck = TypeCompiler.Compile(S.SiteEvent);
+
+function firstError(check: TypeCheck<TSchema>, value: unknown, what: string): string | null {
+  if (check.Check(value)) return null;
+  const first = check.Errors(value).First();
+  return `${what}${first?.path ?? ""}: ${first?.message ?? "invalid"}`;
+}
+
+// Throws BAD_ARGUMENT naming the field, when `args` (as they cross: absent ones null) fail `method`'s schema.
+export function checkArguments(method: SiteMethod, args: readonly unknown[]): void {
+  const wrong = firstError(argumentChecks.get(method)!, args, `${method}: arguments /args`);
+  if (wrong !== null) throw new SiteError({ code: "BAD_ARGUMENT", message: wrong });
+}
+
+// Throws INTERNAL naming the field, when a site's result (as it crosses) fails `method`'s schema: a site's mistake.
+export function checkResult(method: SiteMethod, value: unknown): void {
+  const wrong = firstError(resultChecks.get(method)!, value, `${method}: the site's result /value`);
+  if (wrong !== null) throw new SiteError({ code: "INTERNAL", message: wrong });
+}
+
+export function checkEvent(event: unknown): void {
+  const wrong = firstError(eventCheck, event, "site event /event");
+  if (wrong !== null) throw new SiteError({ code: "INTERNAL", message: wrong });
+}
+
+// ---- crossing ---------------------------------------------------------------------------------------
+
+export interface WireCall {
+  args: unknown[]; // as they cross: one per schema, absent ones null
+  options: CallOptions & { timeoutMs?: number }; // what stays with the caller
+}
+
+// Splits a caller's arguments into what crosses the wire and the CallOptions that stay.
+export function wireCall(method: SiteMethod, callerArgs: readonly unknown[]): WireCall {
+  const spec: SiteMethodSpec = SITE_METHODS[method];
+  const count = spec.args.length;
+  const args = callerArgs.slice(0, count);
+  while (args.length < count) args.push(undefined);
+  let options: CallOptions = {};
+  if (spec.optionsCarryData) {
+    const { signal, ...data } = (args[count - 1] ?? {}) as CallOptions;
+    args[count - 1] = data;
+    options = { signal };
+  } else if (spec.signal) {
+    options = (callerArgs[count] ?? {}) as CallOptions;
+  }
+  return { args: args.map((arg) => (arg === undefined ? null : arg)), options };
+}
+
+// Calls `method` on `site` with arguments as they crossed, and `signal` where the method takes one.
+export function callSite(site: Site, method: SiteMethod, wireArgs: readonly unknown[], signal: AbortSignal | undefined): Promise<unknown> {
+  const spec: SiteMethodSpec = SITE_METHODS[method];
+  const args = wireArgs.map((arg) => (arg === null ? undefined : arg));
+  if (spec.optionsCarryData) args[args.length - 1] = { ...(args[args.length - 1] as object), signal };
+  else if (spec.signal) args.push({ signal });
+  return (site[method] as (...given: unknown[]) => Promise<unknown>)(...args);
+}
+
+// The result as it crosses: undefined (a Promise<void>) as null.
+export function wireResult(value: unknown): unknown {
+  return value === undefined ? null : value;
+}
+
+export function callerResult(method: SiteMethod, value: unknown): unknown {
+  return SITE_METHODS[method].result === S.Void ? undefined : value;
+}
+
+// A failure as it crosses: a SiteError's data, anything else INTERNAL with its message; bounded as the schema bounds it.
+export function errorData(error: unknown): SiteErrorData {
+  const data: SiteErrorData = error instanceof SiteError
+    ? error.toData()
+    : { code: "INTERNAL", message: error instanceof Error ? error.message : String(error) };
+  if (data.code.length === 0 || data.code.length > S.CODE_LENGTH_MAX) data.code = "INTERNAL";
+  if (data.message.length > S.ERROR_MESSAGE_LENGTH_MAX) data.message = `${data.message.slice(0, S.ERROR_MESSAGE_LENGTH_MAX - 1)}…`;
+  if (data.option !== undefined && data.option.length > S.ID_LENGTH_MAX) delete data.option;
+  return data;
+}
+
+// Defines on `prototype` every method of SITE_METHODS as `implement(method)`:
+// how ConnectedSite and SerializedSite have every method of the table, and a
+// method added there, without a line of their own.
+export function defineSiteMethods(prototype: object, implement: (method: SiteMethod) => (...args: unknown[]) => Promise<unknown>): void {
+  for (const method of SITE_METHOD_NAMES) Object.defineProperty(prototype, method, { value: implement(method), writable: true, configurable: true });
+}

@@ -15,7 +15,7 @@ import { WireError } from "../wire/errors.js";
 import { dialWebSocket } from "../wire/websocket.js";
 import { FRAME_PAYLOAD_BYTES_MAX_DEFAULT } from "../wire/codec.js";
 import { SiteError } from "./errors.js";
-import { ConnectedSite } from "./protocol.js";
+import { ConnectedSite } from "./protocol-client.js";
 import { SHELL_PATH, SHELL_PORT_DEFAULT, SHELL_ROLE, shellMessages } from "./shell-messages.js";
 import type { Site } from "./site.js";
 import type { SiteListener } from "./types.js";
@@ -36,8 +36,9 @@ export interface RemoteSiteOptions {
 
 // Codes of a failed login: DS CLI's exit code 5.
 export const AUTHENTICATION_CODES: ReadonlySet<string> = new Set(["AUTHENTICATION_FAILED", "ACCOUNT_LOCKED", "UNAUTHENTICATED", "SESSIONS_FULL"]);
-// Codes of an unreachable server: DS CLI's exit code 3.
-export const CONNECTION_CODES: ReadonlySet<string> = new Set(["CONNECTION_FAILED"]);
+// Codes of an unreachable server or a lost connection (ConnectedSite gives
+// the wire's codes): DS CLI's exit code 3, and a call sent again elsewhere.
+export const CONNECTION_CODES: ReadonlySet<string> = new Set(["CONNECTION_FAILED", "CONNECTION_LOST", "PEER_CLOSED", "HEARTBEAT_TIMEOUT", "NOT_OPEN", "CLOSED"]);
 const SESSION_CODES = new Set(["TOKEN_EXPIRED", "TOKEN_IDLE", "TOKEN_UNKNOWN", "TOKEN_MISSING"]);
 const CONNECT_TIMEOUT_MS_DEFAULT = 5000;
 const HOST_PATTERN = /^[A-Za-z0-9.-]{1,253}$|^\[[0-9A-Fa-f:.]{2,45}\]$/;
@@ -156,8 +157,9 @@ export class RemoteSite implements Site {
     try {
       return await call(live.site);
     } catch (error) {
+      if (this.closed) throw error;
       const code = (error as { code?: unknown }).code;
-      if (code === "CONNECTION_FAILED" || (error instanceof WireError && !error.connectionOpen)) {
+      if ((typeof code === "string" && CONNECTION_CODES.has(code)) || (error instanceof WireError && !error.connectionOpen)) {
         this.dropLive(live);
         const index = this.options.servers.indexOf(live.server);
         return call((await this.reconnect(index + 1)).site);

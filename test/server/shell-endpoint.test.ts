@@ -131,7 +131,7 @@ Shell("should refuse a token that idled out when a shell resumes with it", async
 
 Shell("should close a connection that sends a Site call before logging in, as UNAUTHENTICATED, and run nothing", async () => {
   const connection = await rawConnection(server);
-  const call = connection.request("site.call", { call: 1, method: "createVolumes", args: new Uint8Array(1) });
+  const call = connection.request("site.createVolumes", { call: 1, args: ["IBM.2107-75TZ001", { ids: ["1000"], capacity: 1, unit: "ds" }] });
   const cause = await connection.closed;
   await call.catch(() => undefined);
   assert.is(cause.code, "PEER_CLOSED");

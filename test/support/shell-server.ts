@@ -6,7 +6,8 @@ import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Site } from "../../src/site/site.js";
 import type { ChangeUserRequest, CreateUserRequest, UserInfo } from "../../src/site/types.js";
-import { shellEndpoint, userSiteError, type ShellBackend, type ShellSession } from "../../src/server/shell-endpoint.js";
+import { shellEndpoint, type ShellBackend, type ShellSession } from "../../src/server/shell-endpoint.js";
+import { userSiteError } from "../../src/server/user-errors.js";
 import { Sessions, type SessionOptions } from "../../src/server/sessions.js";
 import {
   applyUserRecord, authenticate, authorize, chuser, emptyUsers, findUser, firstStart, mkuser, rmuser, type CommandClass, type UserRecord, type UsersState,

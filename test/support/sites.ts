@@ -10,7 +10,7 @@ import { siteMessageSpecs } from "../../src/site/protocol.js";
 import { serveSite } from "../../src/site/protocol-server.js";
 import { ConnectedSite } from "../../src/site/protocol-client.js";
 import { randomBytes } from "node:crypto";
-import { defineSiteMethods } from "../../src/site/protocol-client.js";
+import { defineSiteMethods } from "../../src/site/protocol.js";
 import type { SiteMethod } from "../../src/site/protocol.js";
 import type { SiteListener } from "../../src/site/types.js";
 import { CopyServicesServer } from "../../src/server/server.js";

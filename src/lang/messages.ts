@@ -44,6 +44,10 @@ export const INFO = {
   hostConnectionCreated: "CMUC09054I",
   hostConnectionRemoveQuestion: "CMUC09055W",
   hostConnectionRemoved: "CMUC09056I",
+  userCreated: "CMUC00133I",
+  userModified: "CMUC00134I",
+  userRemoveQuestion: "CMUC00135W",
+  userRemoved: "CMUC00136I",
 } as const;
 
 const ERROR_IDS: Record<string, string> = {
@@ -125,6 +129,26 @@ const ERROR_IDS: Record<string, string> = {
   HOST_EXISTS: "CMUN09075E",
   BAD_HOST_TYPE: "CMUN09076E",
   BAD_WWPN: "CMUN09077E",
+  // Users and logins of a Copy Services Server (src/server/users.ts, sessions.ts) and its connection.
+  NO_USERS: "CMUN04000E",
+  BAD_NAME: "CMUN04001E",
+  BAD_PASSWORD: "CMUN04002E",
+  PASSWORD_REUSED: "CMUN04003E",
+  BAD_GROUP: "CMUN04004E",
+  USER_EXISTS: "CMUN04005E",
+  NO_SUCH_USER: "CMUN04006E",
+  LAST_ADMIN: "CMUN04007E",
+  NOT_AUTHORIZED: "CMUN04008E",
+  PASSWORD_EXPIRED: "CMUN04009E",
+  AUTHENTICATION_FAILED: "CMUN04010E",
+  ACCOUNT_LOCKED: "CMUN04011E",
+  TOKEN_MISSING: "CMUN04012E",
+  TOKEN_UNKNOWN: "CMUN04013E",
+  TOKEN_EXPIRED: "CMUN04014E",
+  TOKEN_IDLE: "CMUN04015E",
+  SESSIONS_FULL: "CMUN04016E",
+  UNAUTHENTICATED: "CMUN04017E",
+  CONNECTION_FAILED: "CMUN04020E",
 };
 
 export const UNKNOWN_ERROR_ID = "CMUN09999E";

@@ -61,6 +61,10 @@ export const METHOD_CLASSES: Readonly<Record<string, CommandClass | "self">> = {
   addImage: "storage", createPool: "storage", removePools: "storage", save: "storage", load: "storage",
   establishFlash: "copy_services", withdrawFlash: "copy_services", incrementFlash: "copy_services", settleRevertible: "copy_services",
   unfreezeFlash: "copy_services",
+  // Volume groups and host connections are volume administration, as op_volume has them on a DS8000.
+  listVolumeGroups: "monitor", listHostConnections: "monitor",
+  createVolumeGroup: "volume", changeVolumeGroup: "volume", removeVolumeGroups: "volume",
+  createHostConnection: "volume", removeHostConnections: "volume",
   listUsers: "self", user: "self", createUser: "self", changeUser: "self", removeUser: "self",
 };
 

@@ -1,0 +1,227 @@
+// tzero's NBD endpoints under fio's nbd engine (libnbd), against nbdkit on
+// the same machine in the same run, every side over a unix socket:
+//
+// - nbd.memory: 4 KiB random writes, queue depth 16, on a volume vs
+//   `nbdkit memory` of the same size. Bar ≥ 1.0.
+// - nbd.nocp: the same on a volume that is the source of a -nocp
+//   relationship whose hot set (the region fio writes) is already copied, vs
+//   the same volume with no relationship. Bar ≥ 0.9.
+// - nbd.cow: first writes after a -nocp establish (each a copy-on-write of
+//   its track) vs `nbdkit --filter=cow memory` (each a first write to its
+//   overlay block). Reported.
+// - nbd.seq: sequential 1 MiB writes at queue depth 4 through tzero's
+//   endpoint vs a raw loopback stream of the same bytes (a unix socket that
+//   discards them). Reported.
+// Rounds interleave the sides of a figure, so both see the same machine;
+// the ratio is the median of the per-round ratios, with their min–max.
+// Before anything is timed, a pattern written through the endpoint is read
+// back through the core; after the -nocp rounds, the target still equals the
+// source at T0.
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { createConnection, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { EmbeddedSite, EMBEDDED_IMAGE_ID } from "../../src/site/embedded.js";
+import { check, type FigureResult, type Suite, type SuiteContext } from "../harness/suite.js";
+import { median, spreadOf, MiB } from "../harness/stats.js";
+
+const run = promisify(execFile);
+const IMAGE = EMBEDDED_IMAGE_ID;
+const VOLUME_BYTES = 256 * MiB;
+const NBDKIT_START_MS_MAX = 10_000;
+
+interface Sides { a: number[]; b: number[] }
+
+export const nbdSuite: Suite = {
+  name: "nbd",
+  figures: ["nbd.memory", "nbd.nocp", "nbd.cow", "nbd.seq"],
+  async run(context) {
+    for (const tool of ["fio", "nbdkit"]) {
+      await run("sh", ["-c", `command -v ${tool}`]).catch(() => { throw new Error(`the nbd suite needs ${tool} (Debian: fio, nbdkit)`); });
+    }
+    const folder = mkdtempSync(join(tmpdir(), "tzero-bench-nbd-"));
+    const site = new EmbeddedSite({ workers: 1 });
+    try {
+      const socket = await setUpSite(site, folder);
+      await checkRoundTrip(site, socket);
+      const seconds = context.quick ? 2 : 4;
+      const rounds = context.quick ? 3 : 5;
+      const results: FigureResult[] = [];
+      results.push(await memoryFigure(context, folder, socket, seconds, rounds));
+      results.push(await nocpFigure(context, site, socket, seconds, rounds));
+      results.push(await cowFigure(context, site, folder, socket, seconds, rounds));
+      results.push(await seqFigure(context, folder, socket, seconds, rounds));
+      return results;
+    } finally {
+      await site.close();
+      rmSync(folder, { recursive: true, force: true });
+    }
+  },
+};
+
+// Volumes 1000 (the measured one), 1001 (its -nocp target), 1002 (for first writes), 1003 (its target), in one host's group.
+async function setUpSite(site: EmbeddedSite, folder: string): Promise<string> {
+  await site.createVolumes(IMAGE, { ids: ["1000", "1001", "1002", "1003"], capacity: VOLUME_BYTES / 512, unit: "blocks", os: "aix" });
+  await site.createVolumeGroup(IMAGE, { name: "bench", volumes: ["1000", "1001", "1002", "1003"] });
+  const path = join(folder, "tzero.sock");
+  await site.createHostConnection(IMAGE, { name: "bench", hostType: "LinuxRHEL", volumeGroup: "V0", nbd: path });
+  return path;
+}
+
+const uriOf = (socket: string, volume?: string) => `nbd+unix:///${volume ?? ""}?socket=${socket}`;
+
+async function fio(uri: string, args: string[]): Promise<{ iops: number; bytesPerSecond: number }> {
+  const { stdout } = await run("fio", ["--name=bench", "--ioengine=nbd", `--uri=${uri}`, "--output-format=json", ...args], { maxBuffer: 16 * MiB });
+  // fio's nbd engine says "fio: connected to NBD server" before the report.
+  const report = JSON.parse(stdout.slice(stdout.indexOf("{"))) as { jobs: Array<{ error: number; write: { iops: number; bw_bytes: number } }> };
+  check(report.jobs[0].error === 0, `fio reported error ${report.jobs[0].error}`);
+  return { iops: report.jobs[0].write.iops, bytesPerSecond: report.jobs[0].write.bw_bytes };
+}
+
+const randomWrites = (seconds: number, seed: number, size = VOLUME_BYTES) => [
+  "--rw=randwrite", "--bs=4k", "--iodepth=16", `--size=${size}`, "--time_based", `--runtime=${seconds}`, `--randseed=${seed}`,
+];
+
+async function checkRoundTrip(site: EmbeddedSite, socket: string): Promise<void> {
+  await fio(uriOf(socket, "1002"), ["--rw=write", "--bs=1M", "--size=4M", "--buffer_pattern=0x5a", "--iodepth=1"]);
+  const bytes = await site.read(IMAGE, "1002", 0, 4 * MiB);
+  check(bytes.every((byte) => byte === 0x5a), "4 MiB of 0x5a written with fio through the endpoint read back through the core");
+}
+
+async function startNbdkit(folder: string, name: string, args: string[]): Promise<{ child: ChildProcess; socket: string }> {
+  const socket = join(folder, `${name}.sock`);
+  const child = spawn("nbdkit", ["--foreground", "--unix", socket, ...args], { stdio: "ignore" });
+  const started = Date.now();
+  while (!existsSync(socket)) {
+    if (Date.now() - started > NBDKIT_START_MS_MAX || child.exitCode !== null) throw new Error(`nbdkit ${args.join(" ")} did not listen within ${NBDKIT_START_MS_MAX} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return { child, socket };
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once("exit", () => resolve());
+    child.kill("SIGTERM");
+  });
+}
+
+async function alternate(rounds: number, first: () => Promise<number>, second: () => Promise<number>, progress: (round: number, sides: Sides) => void): Promise<Sides> {
+  const sides: Sides = { a: [], b: [] };
+  for (let round = 0; round < rounds; round++) {
+    sides.a.push(await first());
+    sides.b.push(await second());
+    progress(round, sides);
+  }
+  return sides;
+}
+
+function figure(key: string, what: string, sides: Sides, unit: (value: number) => string, labels: [string, string], bar: number | null, verified: string): FigureResult {
+  const ratios = sides.a.map((value, index) => value / sides.b[index]);
+  const ratio = median(ratios);
+  const span = (values: number[]) => `${unit(median(values))} (${unit(Math.min(...values))}–${unit(Math.max(...values))})`;
+  return {
+    key, figure: what, value: `${labels[0]} ${span(sides.a)}, ${labels[1]} ${span(sides.b)}`,
+    bar: bar === null ? "reported" : `≥ ${bar.toFixed(1)}`, ratio, spread: spreadOf(ratios), met: bar === null ? null : ratio >= bar,
+    verified, note: `ratio = ${labels[0]} / ${labels[1]} per round, ${ratios.length} interleaved rounds (min–max of the round ratios)`,
+    details: { ...sides },
+  };
+}
+
+const iopsText = (value: number) => `${(value / 1000).toFixed(1)}k IOPS`;
+const rateText = (value: number) => `${(value / MiB).toFixed(0)} MiB/s`;
+
+async function memoryFigure(context: SuiteContext, folder: string, socket: string, seconds: number, rounds: number): Promise<FigureResult> {
+  const nbdkit = await startNbdkit(folder, "memory", ["memory", String(VOLUME_BYTES)]);
+  try {
+    const sides = await alternate(rounds,
+      async () => (await fio(uriOf(socket, "1000"), randomWrites(seconds, context.seed))).iops,
+      async () => (await fio(uriOf(nbdkit.socket), randomWrites(seconds, context.seed))).iops,
+      (round, measured) => context.progress(`nbd: round ${round + 1}: tzero ${iopsText(measured.a[round])}, nbdkit memory ${iopsText(measured.b[round])}`));
+    return figure("nbd.memory", "fio nbd 4 KiB random writes QD16 over a unix socket: tzero's export vs nbdkit memory (256 MiB)", sides, iopsText,
+      ["tzero", "nbdkit memory"], 1.0, "fio wrote 0x5a through the endpoint and the core read it back; fio reported no error");
+  } finally {
+    await stop(nbdkit.child);
+  }
+}
+
+async function nocpFigure(context: SuiteContext, site: EmbeddedSite, socket: string, seconds: number, rounds: number): Promise<FigureResult> {
+  // The hot set is the whole volume, written before the establish so that T0 has data; then copied by one sequential pass.
+  const t0 = await site.checksum(IMAGE, "1000", 0, VOLUME_BYTES);
+  await site.establishFlash(IMAGE, { pairs: [["1000", "1001"]], options: { nocopy: true } });
+  await fio(uriOf(socket, "1000"), ["--rw=write", "--bs=1M", `--size=${VOLUME_BYTES}`, "--iodepth=4"]);
+  check((await site.listFlash(IMAGE))[0].pendingTracks === 0, "one sequential pass over the source copied every track of the hot set");
+  const withRelationship = await alternateOnce(rounds, () => fio(uriOf(socket, "1000"), randomWrites(seconds, context.seed)).then((result) => result.iops));
+  check(await site.checksum(IMAGE, "1001", 0, VOLUME_BYTES) === t0, "the -nocp target still equals the source at T0");
+  await site.withdrawFlash(IMAGE, ["1000:1001"]);
+  const without = await alternateOnce(rounds, () => fio(uriOf(socket, "1000"), randomWrites(seconds, context.seed)).then((result) => result.iops));
+  context.progress(`nbd: nocp hot set copied ${iopsText(median(withRelationship))}, no relationship ${iopsText(median(without))}`);
+  return figure("nbd.nocp", "fio nbd 4 KiB random writes QD16: source of a -nocp relationship, hot set copied, vs no relationship", { a: withRelationship, b: without }, iopsText,
+    ["with -nocp", "without"], 0.9, "every track copied before timing; the target equals the source's T0 checksum after the timed writes");
+}
+
+async function alternateOnce(rounds: number, once: () => Promise<number>): Promise<number[]> {
+  const values: number[] = [];
+  for (let round = 0; round < rounds; round++) values.push(await once());
+  return values;
+}
+
+async function cowFigure(context: SuiteContext, site: EmbeddedSite, folder: string, socket: string, seconds: number, rounds: number): Promise<FigureResult> {
+  await site.fill(IMAGE, "1002", { offset: 0, length: VOLUME_BYTES }, { kind: "pattern", seed: context.seed >>> 0 });
+  const sides: Sides = { a: [], b: [] };
+  for (let round = 0; round < rounds; round++) {
+    // A fresh relationship each round: every track starts pending, so the first write to each is a copy-on-write.
+    await site.establishFlash(IMAGE, { pairs: [["1002", "1003"]], options: { nocopy: true } });
+    sides.a.push((await fio(uriOf(socket, "1002"), randomWrites(seconds, context.seed + round))).iops);
+    check((await site.listFlash(IMAGE))[0].pendingTracks > 0, "the timed writes were first writes (tracks still pending after them)");
+    await site.withdrawFlash(IMAGE, ["1002:1003"]);
+    await site.reinitVolumes(IMAGE, ["1003"]);
+    const nbdkit = await startNbdkit(folder, `cow${round}`, ["--filter=cow", "memory", String(VOLUME_BYTES)]);
+    try {
+      sides.b.push((await fio(uriOf(nbdkit.socket), randomWrites(seconds, context.seed + round))).iops);
+    } finally {
+      await stop(nbdkit.child);
+    }
+    context.progress(`nbd: round ${round + 1}: copy-on-write ${iopsText(sides.a[round])}, nbdkit cow ${iopsText(sides.b[round])}`);
+  }
+  return figure("nbd.cow", "fio nbd 4 KiB random first writes QD16 after a -nocp establish vs nbdkit --filter=cow memory", sides, iopsText,
+    ["tzero copy-on-write", "nbdkit cow"], null, "tracks were still pending after each timed run: its writes were first writes");
+}
+
+async function seqFigure(context: SuiteContext, folder: string, socket: string, seconds: number, rounds: number): Promise<FigureResult> {
+  const sink = join(folder, "sink.sock");
+  const server = createServer((connection) => connection.resume());
+  await new Promise<void>((resolve) => server.listen(sink, resolve));
+  try {
+    const sides = await alternate(rounds,
+      async () => (await fio(uriOf(socket, "1000"), ["--rw=write", "--bs=1M", "--iodepth=4", `--size=${VOLUME_BYTES}`, "--time_based", `--runtime=${seconds}`])).bytesPerSecond,
+      () => rawStream(sink, seconds),
+      (round, measured) => context.progress(`nbd: round ${round + 1}: 1 MiB writes ${rateText(measured.a[round])}, raw stream ${rateText(measured.b[round])}`));
+    return figure("nbd.seq", "sequential 1 MiB writes QD4 through tzero's endpoint vs a raw unix-socket stream of 1 MiB writes", sides, rateText,
+      ["tzero", "raw stream"], null, "fio reported no error; the raw stream counts bytes the socket accepted");
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+// Bytes per second a client pushes into a socket that discards them, for `seconds`.
+function rawStream(path: string, seconds: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const chunk = Buffer.alloc(MiB, 0x5a);
+    const client = createConnection(path);
+    let sent = 0;
+    const started = performance.now();
+    const pump = () => {
+      while (performance.now() - started < seconds * 1000) {
+        sent += chunk.length;
+        if (!client.write(chunk)) return void client.once("drain", pump);
+      }
+      client.end(() => resolve(sent / ((performance.now() - started) / 1000)));
+    };
+    client.once("connect", pump);
+    client.once("error", reject);
+  });
+}

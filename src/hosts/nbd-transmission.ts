@@ -57,12 +57,27 @@ export class Transmission {
   ) {}
 
   // Serves requests until NBD_CMD_DISC (resolves) or a violation or a closed socket (rejects).
+  // Replies are corked while pipelined requests wait in the reader, and sent
+  // together (one writev) before the reader would wait for the client.
   async serve(): Promise<void> {
-    for (;;) {
-      const request = parseRequest(await this.reader.read(N.REQUEST_HEADER_BYTES));
-      if (request.type === N.NBD_CMD_DISC) return;
-      if (request.type === N.NBD_CMD_WRITE) await this.serveWrite(request);
-      else this.serveOther(request);
+    let corked = false;
+    try {
+      for (;;) {
+        if (corked && this.reader.bufferedBytes < N.REQUEST_HEADER_BYTES) {
+          this.socket.uncork();
+          corked = false;
+        }
+        const request = parseRequest(await this.reader.read(N.REQUEST_HEADER_BYTES));
+        if (!corked) {
+          this.socket.cork();
+          corked = true;
+        }
+        if (request.type === N.NBD_CMD_DISC) return;
+        if (request.type === N.NBD_CMD_WRITE) await this.serveWrite(request);
+        else this.serveOther(request);
+      }
+    } finally {
+      if (corked) this.socket.uncork();
     }
   }
 

@@ -234,14 +234,14 @@ Users("should create admin once, log users in and out, and keep the accounts ove
   assert.ok(start.created && start.password !== null);
   assert.equal(await site.server.firstStart(), { created: false, password: null });
   const login = await site.server.login("admin", start.password!);
-  assert.equal(site.server.authenticate(login.token), { user: "admin", passwordExpired: false });
-  await site.server.createUser("admin", { name: "csop", password: "Temp0rary", groups: "op_copy_services" });
+  assert.equal(site.server.authenticate(login.token), { user: "admin", passwordExpired: false, expiresAt: login.expiresAt });
+  await site.server.createUserAs("admin", { name: "csop", password: "Temp0rary", groups: "op_copy_services" });
   const csop = await site.server.login("csop", "Temp0rary");
   assert.ok(csop.passwordExpired, "a password set by an administrator is temporary");
-  await site.server.changeUser("csop", { name: "csop", password: "Mine0wnpw" });
-  assert.equal(site.server.authenticate(csop.token), { user: "csop", passwordExpired: false });
+  await site.server.changeUserAs("csop", { name: "csop", password: "Mine0wnpw" });
+  assert.equal(site.server.authenticate(csop.token), { user: "csop", passwordExpired: false, expiresAt: csop.expiresAt });
   await rejectsWithUser(site.server.login("csop", "Wrongpass1x"), "AUTHENTICATION_FAILED");
-  assert.equal(site.server.listUsers("admin"), [{ Name: "admin", Group: "admin", State: "active" }, { Name: "csop", Group: "op_copy_services", State: "active" }]);
+  assert.equal(site.server.listUsersAs("admin"), [{ Name: "admin", Group: "admin", State: "active" }, { Name: "csop", Group: "op_copy_services", State: "active" }]);
   site.server.logout(login.token);
   assert.throws(() => site.server.authenticate(login.token), /not one of a live session/);
   await site.server.close();
@@ -249,7 +249,7 @@ Users("should create admin once, log users in and out, and keep the accounts ove
   assert.equal(site.server.state.users.users.find((user) => user.name === "csop")!.failedLogins, 1, "the failed attempt was journaled");
   assert.throws(() => site.server.authenticate(csop.token), /not one of a live session/, "sessions are not journaled");
   const again = await site.server.login("csop", "Mine0wnpw");
-  await site.server.removeUser("admin", "csop");
+  await site.server.removeUserAs("admin", "csop");
   assert.throws(() => site.server.authenticate(again.token), /not one of a live session/, "a removed user's sessions end");
 });
 

@@ -10,7 +10,7 @@ import { siteMessageSpecs } from "../../src/site/protocol.js";
 import { serveSite } from "../../src/site/protocol-server.js";
 import { ConnectedSite } from "../../src/site/protocol-client.js";
 import { randomBytes } from "node:crypto";
-import { defineSiteMethods } from "../../src/site/protocol-client.js";
+import { defineSiteMethods } from "../../src/site/protocol.js";
 import type { SiteMethod } from "../../src/site/protocol.js";
 import type { SiteListener } from "../../src/site/types.js";
 import { CopyServicesServer } from "../../src/server/server.js";
@@ -19,6 +19,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectInProcess, defineMessages, type ConnectionOptions } from "../../src/wire/index.js";
+import { remoteSiteOver } from "./shell-server.js";
 
 export interface SiteFactory {
   name: string;
@@ -33,6 +34,8 @@ export const SITE_FACTORIES: readonly SiteFactory[] = [
   { name: "wire", over: (engine) => servedOverWire(engine) },
   // Every call through a Copy Services Server (its store in a temporary directory) with the engine as its one node.
   { name: "server", over: (engine) => new ServerOverEngine(engine) },
+  // A Copy Services Server's /cs/shell endpoint on a real fastify in this process, the client logged in as admin.
+  { name: "remote", over: remoteSiteOver },
 ];
 
 // The server starts on the first call: a factory's site is made synchronously.

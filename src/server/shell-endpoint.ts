@@ -24,7 +24,8 @@ import { SHELL_ENDPOINT_ROLE, SHELL_PATH, shellMessages } from "../site/shell-me
 import { SiteError } from "../site/errors.js";
 import type { Site } from "../site/site.js";
 import { isUserError, userSiteError } from "./user-errors.js";
-import type { CommandClass } from "./users.js";
+import { authorize, type CommandClass } from "./users.js";
+import type { CopyServicesServer } from "./server.js";
 
 export const LOGIN_ATTEMPTS_MAX = 3;
 const LOGIN_TYPES = ["shell.login", "shell.resume"];
@@ -127,6 +128,27 @@ export function serveShell(socket: WebSocket, description: string, options: Shel
   });
   options.onConnection?.(connection);
   return connection;
+}
+
+// The endpoint's backend over a Copy Services Server: its journaled users and
+// its sessions (a shell's token is the server's, with its idle time and expiry).
+export function serverShellBackend(server: CopyServicesServer): ShellBackend {
+  return {
+    async login(user, password) {
+      const result = await server.login(user, password);
+      return { user: result.user, token: result.token, expiresAt: result.expiresAt, passwordExpired: result.passwordExpired };
+    },
+    resume(token) {
+      const session = server.authenticate(token);
+      return { user: session.user, token, expiresAt: session.expiresAt, passwordExpired: session.passwordExpired };
+    },
+    authorize(user, commandClass) {
+      authorize(server.state.users, user, commandClass);
+    },
+    siteFor(user) {
+      return server.forCaller({ user });
+    },
+  };
 }
 
 // The fastify plugin: register it with { backend, nodeId }.

@@ -131,22 +131,25 @@ export function serveShell(socket: WebSocket, description: string, options: Shel
 }
 
 // The endpoint's backend over a Copy Services Server: its journaled users and
-// its sessions (a shell's token is the server's, with its idle time and expiry).
-export function serverShellBackend(server: CopyServicesServer): ShellBackend {
+// its sessions (a shell's token is the server's, with its idle time and
+// expiry). Given a function, each call asks it for the server in charge now
+// (a node whose backup took over serves the new primary's).
+export function serverShellBackend(given: CopyServicesServer | (() => CopyServicesServer)): ShellBackend {
+  const current = typeof given === "function" ? given : () => given;
   return {
     async login(user, password) {
-      const result = await server.login(user, password);
+      const result = await current().login(user, password);
       return { user: result.user, token: result.token, expiresAt: result.expiresAt, passwordExpired: result.passwordExpired };
     },
     resume(token) {
-      const session = server.authenticate(token);
+      const session = current().authenticate(token);
       return { user: session.user, token, expiresAt: session.expiresAt, passwordExpired: session.passwordExpired };
     },
     authorize(user, commandClass) {
-      authorize(server.state.users, user, commandClass);
+      authorize(current().state.users, user, commandClass);
     },
     siteFor(user) {
-      return server.forCaller({ user });
+      return current().forCaller({ user });
     },
   };
 }

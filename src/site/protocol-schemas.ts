@@ -36,6 +36,7 @@ export const PORTS_MAX = 1024;
 export const WORKLOADS_MAX = 4096;
 export const DATA_BYTES_MAX = 16 * 1024 * 1024; // write's data and read's result
 export const CALL_ID_MAX = Number.MAX_SAFE_INTEGER;
+export const REQUEST_ID_LENGTH_MAX = 128; // a caller's id of a command, the same on its retry (src/server/router.ts)
 
 const closed = { additionalProperties: false } as const;
 

@@ -45,6 +45,19 @@ async function refusal(call: Promise<unknown>): Promise<SiteError> {
   throw new Error("expected a SiteError");
 }
 
+// A node whose link fails one call before it reaches the engine.
+class FlakyNode extends EmbeddedSite {
+  failNext = false;
+
+  override async createVolumes(...args: Parameters<EmbeddedSite["createVolumes"]>): Promise<string[]> {
+    if (this.failNext) {
+      this.failNext = false;
+      throw new SiteError({ code: "CONNECTION_LOST", message: "the link to the node went down" });
+    }
+    return super.createVolumes(...args);
+  }
+}
+
 const Routing = suite("the server routes to nodes");
 let folder: { path: string; remove(): void };
 let site: Fixture;
@@ -179,6 +192,20 @@ Requests("should answer a retried request id as the first time without running i
   const retried = site.server.forCaller({ user: "admin", requestId: "shell-1-0001" });
   assert.equal(await retried.createVolumes(A, { ids: ["1000"], capacity: 1, unit: "ds" }), ["1000"]);
   assert.equal(await site.nodes[0].listVolumes(A), [], "the recorded answer, not a second run");
+});
+
+Requests("should run a retried request again when the first try never got its answer from the node", async () => {
+  const flaky = new FlakyNode({ workers: 0, images: [{ model: "2107", id: "IBM.2107-75FLAKY1" }] });
+  try {
+    await site.server.registerNode("n3", "http://127.0.0.1:8454", flaky);
+    flaky.failNext = true;
+    const view = site.server.forCaller({ requestId: "r-lost" });
+    assert.is((await refusal(view.createVolumes("IBM.2107-75FLAKY1", { ids: ["1000"], capacity: 1, unit: "ds" }))).code, "CONNECTION_LOST");
+    assert.is(site.server.state.requests.some((request) => request.requestId === "r-lost"), false, "no answer is recorded");
+    assert.equal(await view.createVolumes("IBM.2107-75FLAKY1", { ids: ["1000"], capacity: 1, unit: "ds" }), ["1000"]);
+  } finally {
+    await flaky.close();
+  }
 });
 
 Requests("should run a request id once when the retry comes while the first is still running", async () => {

@@ -45,8 +45,11 @@ export interface ShellBackend {
   resume(token: string): ShellSession | Promise<ShellSession>;
   // Throws a UserError unless `user` may run commands of `commandClass` (users.ts authorize).
   authorize(user: string, commandClass: CommandClass): void;
-  // The site as `user` sees it: user commands check their own authority there.
-  siteFor(user: string): Site;
+  // The site as `user` sees it (user commands check their own authority
+  // there); `requestId`, the shell's id of the command, is the same when the
+  // shell sends a command again after a failover, so the server answers it
+  // as it answered the first time instead of running it twice.
+  siteFor(user: string, requestId?: string): Site;
 }
 
 // The class of each Site method (users.ts USER_GROUPS). User methods carry
@@ -100,7 +103,10 @@ export function serveShell(socket: WebSocket, description: string, options: Shel
     if (session === null) {
       session = given;
       connection.admitAll();
-      serveSite(connection, backend.siteFor(given.user), { authorize: authorizer(backend, given) });
+      serveSite(connection, backend.siteFor(given.user), {
+        authorize: authorizer(backend, given),
+        siteFor: (call) => backend.siteFor(given.user, call.requestId),
+      });
     }
     return { session: { user: given.user, token: given.token, expires_at: given.expiresAt, password_expired: given.passwordExpired } };
   };
@@ -148,8 +154,8 @@ export function serverShellBackend(given: CopyServicesServer | (() => CopyServic
     authorize(user, commandClass) {
       authorize(current().state.users, user, commandClass);
     },
-    siteFor(user) {
-      return current().forCaller({ user });
+    siteFor(user, requestId) {
+      return current().forCaller(requestId === undefined ? { user } : { user, requestId });
     },
   };
 }

@@ -178,6 +178,45 @@ Shell("should send a call again on the other server, logged in afresh, when its 
   }
 });
 
+Shell("should send a command whose answer was lost again with the same request id, and get the first answer, not a second run", async () => {
+  const backup = await serveShellEndpoint(css.backend);
+  const requestIds: Array<string | undefined> = [];
+  let dropAnswer = true;
+  // The primary runs the first createVolumes, then its shells' sockets die before the answer leaves.
+  const dying = await serveShellEndpoint({
+    ...css.backend,
+    siteFor: (user, requestId) => {
+      const site = css.backend.siteFor(user, requestId);
+      return new Proxy(site, {
+        get(target, property, receiver) {
+          if (property !== "createVolumes") return Reflect.get(target, property, receiver);
+          return async (...args: Parameters<typeof site.createVolumes>) => {
+            requestIds.push(requestId);
+            const created = await target.createVolumes(...args);
+            if (dropAnswer) {
+              dropAnswer = false;
+              for (const client of dying.app.websocketServer.clients) client.terminate();
+            }
+            return created;
+          };
+        },
+      });
+    },
+  });
+  try {
+    const remote = await connect("admin", css.adminPassword, [{ host: "127.0.0.1", port: dying.port }, address(backup)]);
+    assert.equal(await remote.createVolumes("IBM.2107-75TZ001", { ids: ["1000"], capacity: 1, unit: "ds" }), ["1000"], "the first answer, not VOLUME_EXISTS");
+    assert.equal(remote.server, address(backup));
+    assert.is(requestIds.length, 1);
+    assert.match(requestIds[0]!, /^[A-Za-z0-9_-]{16}-\d+$/);
+    assert.equal((await engine.listVolumes("IBM.2107-75TZ001")).map((volume) => volume.id), ["1000"]);
+    await rejectsWith(remote.createVolumes("IBM.2107-75TZ001", { ids: ["1000"], capacity: 1, unit: "ds" }), "VOLUME_EXISTS");
+  } finally {
+    await dying.close();
+    await backup.close();
+  }
+});
+
 const Addresses = suite("-hmc1 addresses");
 
 Addresses("should take HOST, HOST:PORT and [IPv6]:PORT, with DS CLI's port 8452 by default", () => {

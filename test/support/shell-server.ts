@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Fastify, { type FastifyInstance } from "fastify";
+import websocketPlugin from "@fastify/websocket";
 import type { Site } from "../../src/site/site.js";
 import type { EmbeddedSite } from "../../src/site/embedded.js";
 import { serverShellBackend, shellEndpoint, type ShellBackend } from "../../src/server/shell-endpoint.js";
@@ -65,6 +66,7 @@ export interface ShellServerHandle {
 // Serves `backend` on /cs/shell of a fastify on 127.0.0.1, any free port.
 export async function serveShellEndpoint(backend: ShellBackend, options: { heartbeatIntervalMs?: number; heartbeatTimeoutMs?: number } = {}): Promise<ShellServerHandle> {
   const app = Fastify();
+  await app.register(websocketPlugin); // at the root, as a node's port has it: the tests reach its clients
   await app.register(shellEndpoint, { backend, nodeId: "test-server", ...options });
   await app.listen({ host: "127.0.0.1", port: 0 });
   const port = (app.server.address() as AddressInfo).port;

@@ -7,9 +7,14 @@
 // next server that answers, the other one first: a backup that took over
 // knows no session of the old primary. A call refused because the session
 // expired or idled out logs in again on the same server and is sent again,
-// once. Every other failure is the call's own, as the server gave it.
+// once. Every call carries a request id (this shell's random id and the
+// call's number), the same when it is sent again, so a server that ran it
+// before the connection failed answers as it did then instead of running it
+// twice (the server keeps recent request ids in its journal, and so does its
+// backup). Every other failure is the call's own, as the server gave it.
 //
 // The password is kept only to log in again; it is never printed or logged.
+import { randomBytes } from "node:crypto";
 import { Connection } from "../wire/connection.js";
 import { WireError } from "../wire/errors.js";
 import { dialWebSocket } from "../wire/websocket.js";
@@ -17,7 +22,6 @@ import { FRAME_PAYLOAD_BYTES_MAX_DEFAULT } from "../wire/codec.js";
 import { SiteError } from "./errors.js";
 import { ConnectedSite } from "./protocol-client.js";
 import { defineSiteMethods, type SiteMethod } from "./protocol.js";
-import { randomBytes } from "node:crypto";
 import { SHELL_PATH, SHELL_PORT_DEFAULT, SHELL_ROLE, shellMessages } from "./shell-messages.js";
 import type { Site } from "./site.js";
 import type { SiteListener } from "./types.js";

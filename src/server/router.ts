@@ -23,12 +23,16 @@ export interface CallerContext {
 }
 
 export const CONNECTION_LOST = "CONNECTION_LOST";
+// Failures that say the answer never came, not what it was: a request that
+// ends in one is not recorded, so that its retry runs (and finds out).
+const NO_ANSWER_CODES = new Set([CONNECTION_LOST, "NOT_PRIMARY", "CLOSED", "PEER_CLOSED", "HEARTBEAT_TIMEOUT", "REQUEST_TIMEOUT", "NOT_OPEN"]);
 export const IMAGES_LOCK = "site:images"; // held while the set of images changes
 
 export interface RouterOptions {
   state: () => SiteState; // the acknowledged state
   commit: (records: SiteRecord[]) => Promise<void>; // journaled (and replicated) when it resolves
   now: () => number;
+  assertServing: () => void; // throws when this server no longer answers for the site (retired, closed)
 }
 
 export interface Mutation {
@@ -61,22 +65,29 @@ export class Router {
     return site;
   }
 
+  disconnectAll(): void {
+    this.sites.clear();
+  }
+
   connectedSite(nodeId: string): Site | undefined {
     return this.sites.get(nodeId);
   }
 
   // The connected nodes, in the order they first joined.
   connectedNodes(): Array<{ nodeId: string; site: Site }> {
+    this.options.assertServing();
     return this.state.nodes.filter((node) => this.sites.has(node.id)).map((node) => ({ nodeId: node.id, site: this.sites.get(node.id)! }));
   }
 
   image(imageId: string): ImageEntry {
+    this.options.assertServing();
     const entry = findImage(this.state, imageId);
     if (entry === undefined) throw new SiteError({ code: "IMAGE_NOT_FOUND", message: `storage image ${imageId} does not exist (lssi lists them; mksi adds one)` });
     return entry;
   }
 
   nodeSite(nodeId: string, what: string): Site {
+    this.options.assertServing();
     const site = this.sites.get(nodeId);
     if (site !== undefined) return site;
     const node = findNode(this.state, nodeId);
@@ -158,7 +169,8 @@ export class Router {
   }
 
   private async record<T>(caller: CallerContext, method: string, settled: Settled<T>, records: SiteRecord[]): Promise<T> {
-    if (caller.requestId !== undefined) {
+    const answered = settled.outcome.ok || !NO_ANSWER_CODES.has(settled.outcome.error.code);
+    if (caller.requestId !== undefined && answered) {
       records.push({ type: "request.done", requestId: caller.requestId, method, user: caller.user ?? null, atMs: this.options.now(), outcome: settled.outcome });
     }
     if (records.length > 0) await this.options.commit(records);

@@ -11,6 +11,7 @@ import { siteMessageSpecs, SITE_METHOD_NAMES } from "../../src/site/protocol.js"
 import { serveSite, type ServeSiteOptions } from "../../src/site/protocol-server.js";
 import { ConnectedSite, type ConnectedSiteOptions } from "../../src/site/protocol-client.js";
 import { DATA_BYTES_MAX, LIST_ITEMS_MAX, ID_LENGTH_MAX } from "../../src/site/protocol-schemas.js";
+import { SerializedSite } from "../../src/site/serialized.js";
 import type { Site } from "../../src/site/site.js";
 import type { SiteEvent } from "../../src/site/types.js";
 import { connectInProcess, defineMessages, listenTcp, connectTcp, type Connection, type ConnectionOptions } from "../../src/wire/index.js";
@@ -211,6 +212,27 @@ Calls("should run authorize before each call with its arguments, and make its th
   await remote.close();
 });
 
+Calls("should hand a call's request id to siteFor, and answer it from the Site that siteFor chose", async () => {
+  const { site: ownSite, calls: ownCalls } = fakeSite({ listPools: async () => [] });
+  const { site: retrySite, calls: retryCalls } = fakeSite({ listPools: async () => [] });
+  const seen: Array<string | undefined> = [];
+  const { remote } = await connected(fakeSite({}).site, {
+    siteFor: (call) => {
+      seen.push(call.requestId);
+      return call.requestId === undefined ? ownSite : retrySite;
+    },
+  });
+  await remote.listPools(IMAGE);
+  await remote.call("listPools", [IMAGE], { requestId: "shell-7/command-12" });
+  assert.equal(seen, [undefined, "shell-7/command-12"]);
+  assert.equal(ownCalls, ["listPools"]);
+  assert.equal(retryCalls, ["listPools"]);
+  const error = await refusal(remote.call("listPools", [IMAGE], { requestId: "" }));
+  assert.is(error.code, "BAD_ARGUMENT");
+  assert.match(error.message, /\/body\/requestId/);
+  await remote.close();
+});
+
 Calls("should carry an absent argument as absent and a void result as undefined", async () => {
   const seen: unknown[][] = [];
   const { site } = fakeSite({
@@ -401,7 +423,55 @@ Events("should push an embedded site's events, as records, to a remote subscribe
   }
 });
 
+Events("should leave out progress samples while the peer is not reading, and no other event", async () => {
+  const subscribers = new Set<(event: SiteEvent) => void>();
+  const released = Array.from({ length: 16 }, (_, index) => `10${index.toString(16).padStart(2, "0")}:11${index.toString(16).padStart(2, "0")}`);
+  const burst = 4000; // ~200 bytes each: above the in-process transport's 1 MiB high-water mark in one turn
+  const { site } = fakeSite({
+    events: (listener: (event: SiteEvent) => void) => { subscribers.add(listener); return () => subscribers.delete(listener); },
+    listImages: async () => {
+      for (const listener of subscribers) {
+        listener({ type: "flash-progress", imageId: IMAGE, id: "1000:1001", tracksLeft: 9, trackCount: 10, bytesPerSecond: 1 });
+        for (let index = 0; index < burst; index++) listener({ type: "flash-unfrozen", imageId: IMAGE, lss: "10", released, reason: `burst ${index}` });
+        listener({ type: "flash-progress", imageId: IMAGE, id: "1000:1001", tracksLeft: 1, trackCount: 10, bytesPerSecond: 1 });
+        listener({ type: "flash-copied", imageId: IMAGE, id: "1000:1001", trackCount: 10, createdAtMs: 0, syncedAtMs: 1 });
+      }
+      return [];
+    },
+  });
+  const { remote } = await connected(site);
+  const events: SiteEvent[] = [];
+  remote.events((event) => events.push(event));
+  await remote.listImages();
+  const progress = events.filter((event) => event.type === "flash-progress");
+  assert.equal(progress.map((event) => event.type === "flash-progress" && event.tracksLeft), [9], "the sample sent while the buffer was full is left out");
+  assert.is(events.filter((event) => event.type === "flash-unfrozen").length, burst);
+  assert.equal(events.at(-1)?.type, "flash-copied");
+  await remote.close();
+});
+
 Events.run();
+
+// ---- the same schemas in SerializedSite ---------------------------------------------------------------
+
+const Serialized = suite("site protocol: SerializedSite checks the same schemas");
+
+Serialized("should refuse arguments the protocol refuses, naming the field, without calling the site", async () => {
+  const { site, calls } = fakeSite({});
+  const error = await refusal(new SerializedSite(site).createPool(IMAGE, { name: "p", rankGroup: 2 as 0 }));
+  assert.is(error.code, "BAD_ARGUMENT");
+  assert.match(error.message, /createPool: arguments \/args\/1\/rankGroup/);
+  assert.equal(calls, []);
+});
+
+Serialized("should refuse a result the protocol refuses as INTERNAL, naming the field", async () => {
+  const { site } = fakeSite({ listPools: async () => [{ id: "P0", index: 0, name: "a pool name too long", rankGroup: 0, capacityExtents: 1, allocatedExtents: 0, volumeCount: 0 }] });
+  const error = await refusal(new SerializedSite(site).listPools(IMAGE));
+  assert.is(error.code, "INTERNAL");
+  assert.match(error.message, /listPools: the site's result \/value\/0\/name/);
+});
+
+Serialized.run();
 
 // ---- over TCP ----------------------------------------------------------------------------------------
 

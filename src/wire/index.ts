@@ -8,7 +8,7 @@ export { PROTOCOL_VERSION, SITE_KEY_BYTES_MIN } from "./handshake.js";
 export { Connection, type ConnectionOptions, type PeerInfo } from "./connection.js";
 export { inProcessPair, socketTransport, type Transport, type TransportSink } from "./transport.js";
 export { listenTcp, connectTcp, WireServer, DEFAULT_HOST, type ListenOptions, type DialOptions } from "./tcp.js";
-export { websocketTransport, acceptWebSocket, connectWebSocket, WEBSOCKET_MESSAGE_BYTES_MAX, type WebSocketDialOptions } from "./websocket.js";
+export { webSocketTransport, dialWebSocket, acceptWebSocket, connectWebSocket, WEBSOCKET_MESSAGE_BYTES_MAX, type WebSocketDialOptions } from "./websocket.js";
 
 import { Connection, type ConnectionOptions } from "./connection.js";
 import type { MessageSpecs } from "./messages.js";

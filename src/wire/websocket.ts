@@ -41,11 +41,27 @@ function closeError(code: number, reason: Buffer, failure: Error | null): Error 
   return Object.assign(new Error(`websocket closed with code ${code}${text}`), { code: `WS_${code}` });
 }
 
-export function websocketTransport(socket: WebSocket, description: string): Transport {
+// The socket's listeners are set at once, not at attach(): messages that
+// arrive before the connection attaches (the peer's hello can come in the
+// same read as the upgrade's answer) wait for it, and so does the end. They
+// are handed over on a later microtask, never inside attach(), as a socket
+// would: the connection writes its own hello after attaching, and must not
+// answer the peer's before that.
+export function webSocketTransport(socket: WebSocket, description: string): Transport {
   socket.binaryType = "nodebuffer";
+  let sink: TransportSink | null = null;
+  let early: Uint8Array[] | null = []; // null once handed over: then data goes straight to the sink
+  let failure: Error | null = null;
+  let endSeen = false;
+  let ended = false;
   let unsentBytes = 0;
   let blocked = false;
-  let sink: TransportSink | null = null;
+  const finish = () => {
+    endSeen = true;
+    if (ended || early !== null) return;
+    ended = true;
+    sink!.ended(failure);
+  };
   const sent = (bytes: number) => {
     unsentBytes -= bytes;
     if (blocked && unsentBytes <= WEBSOCKET_LOW_WATER_BYTES) {
@@ -53,22 +69,32 @@ export function websocketTransport(socket: WebSocket, description: string): Tran
       sink?.drain();
     }
   };
+  socket.on("message", (data: Buffer, isBinary: boolean) => {
+    if (failure !== null || ended) return;
+    if (!isBinary) {
+      failure = Object.assign(new Error("peer sent a text message; the wire protocol is binary"), { code: "WS_TEXT_MESSAGE" });
+      socket.close(CLOSE_UNSUPPORTED_DATA, "binary frames only");
+    } else if (early !== null) early.push(data);
+    else sink!.data(data);
+  });
+  socket.on("error", (error) => { failure ??= error; });
+  socket.on("close", (code: number, reason: Buffer) => {
+    failure = closeError(code, reason, failure);
+    finish();
+  });
   return {
     description,
-    attach(attached) {
-      sink = attached;
-      let failure: Error | null = null;
-      socket.on("message", (data: Buffer, isBinary: boolean) => {
-        if (failure !== null) return;
-        if (isBinary) return attached.data(data);
-        failure = Object.assign(new Error("peer sent a text message; the wire protocol is binary"), { code: "WS_TEXT_MESSAGE" });
-        socket.close(CLOSE_UNSUPPORTED_DATA, "binary frames only");
+    attach(given) {
+      sink = given;
+      queueMicrotask(() => {
+        // Bounded by what came before the handover: later messages go straight to the sink.
+        for (const data of early!) if (!ended) given.data(data);
+        early = null;
+        if (endSeen) finish();
       });
-      socket.on("error", (error) => { failure ??= error; });
-      socket.on("close", (code: number, reason: Buffer) => attached.ended(closeError(code, reason, failure)));
     },
     write(chunks) {
-      if (socket.readyState !== WebSocket.OPEN) return false;
+      if (ended || socket.readyState !== WebSocket.OPEN) return false;
       const message = joinChunks(chunks);
       unsentBytes += message.byteLength;
       socket.send(message, { binary: true }, () => sent(message.byteLength));
@@ -89,7 +115,28 @@ export function websocketTransport(socket: WebSocket, description: string): Tran
 // The acceptor's end of a connection on a WebSocket a server took (fastify's
 // /cs/node route hands the socket over as soon as the upgrade is done).
 export function acceptWebSocket<S extends MessageSpecs>(socket: WebSocket, remote: string, options: ConnectionOptions<S>): Connection<S> {
-  return new Connection<S>(websocketTransport(socket, `ws ${remote} → this node`), "acceptor", options);
+  return new Connection<S>(webSocketTransport(socket, `ws ${remote} → this node`), "acceptor", options);
+}
+
+// Dials `url` (ws:// or wss://) and resolves with the transport once the
+// socket is open; rejects with the socket's error (ECONNREFUSED, an HTTP
+// status other than 101...).
+export function dialWebSocket(url: string, options: { timeoutMs: number; maxPayload?: number; description?: string; ca?: string | Buffer }): Promise<Transport> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, { handshakeTimeout: options.timeoutMs, maxPayload: options.maxPayload ?? WEBSOCKET_MESSAGE_BYTES_MAX, perMessageDeflate: false, ca: options.ca });
+    const transport = webSocketTransport(socket, options.description ?? `ws this node → ${url}`);
+    const failed = (cause: Error) => {
+      socket.off("open", opened);
+      socket.terminate();
+      reject(cause);
+    };
+    const opened = () => {
+      socket.off("error", failed);
+      resolve(transport);
+    };
+    socket.once("open", opened);
+    socket.once("error", failed);
+  });
 }
 
 export interface WebSocketDialOptions<S extends MessageSpecs> extends ConnectionOptions<S> {
@@ -101,21 +148,13 @@ export interface WebSocketDialOptions<S extends MessageSpecs> extends Connection
 // Connects and completes the handshake: resolves with the open connection, or
 // rejects with the cause (a refused or failed upgrade is CONNECTION_LOST).
 export async function connectWebSocket<S extends MessageSpecs>(options: WebSocketDialOptions<S>): Promise<Connection<S>> {
-  const socket = new WebSocket(options.url, {
-    maxPayload: WEBSOCKET_MESSAGE_BYTES_MAX, handshakeTimeout: options.connectTimeoutMs ?? 5000, perMessageDeflate: false, ca: options.ca,
-  });
-  // The Connection attaches in the "open" handler itself: ws may emit the
-  // peer's first message (its hello) in the same turn as "open".
-  const connection = await new Promise<Connection<S>>((resolve, reject) => {
-    socket.once("open", () => {
-      socket.off("error", reject);
-      resolve(new Connection<S>(websocketTransport(socket, `ws this node → ${options.url}`), "dialer", options));
-    });
-    socket.once("error", reject);
-  }).catch((error: NodeJS.ErrnoException) => {
-    socket.terminate();
-    throw new WireError("CONNECTION_LOST", `could not connect to ${options.url}: ${error.code ?? error.message}`, { cause: error });
-  });
+  let transport: Transport;
+  try {
+    transport = await dialWebSocket(options.url, { timeoutMs: options.connectTimeoutMs ?? 5000, ca: options.ca });
+  } catch (error) {
+    throw new WireError("CONNECTION_LOST", `could not connect to ${options.url}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
+  }
+  const connection = new Connection<S>(transport, "dialer", options);
   await connection.opened;
   return connection;
 }

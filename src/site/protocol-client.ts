@@ -71,6 +71,8 @@ export class ConnectedSite implements Site {
     } catch (error) {
       throw siteErrorOf(error);
     }
+    const cause = this.connection.closeCause; // closed since it opened: the caller learns why, not just that
+    if (cause !== null) throw siteErrorOf(cause);
     const call = this.nextCall++;
     const spec: SiteMethodSpec = SITE_METHODS[method];
     const timeoutMs = spec.timeoutMs?.(args) ?? this.callTimeoutMs;

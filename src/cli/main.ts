@@ -5,6 +5,7 @@
 //   tzero < FILE              commands piped to standard input run as a script
 //   tzero                     the interactive REPL (standard input a terminal)
 //   tzero bench [ARGS...]     the benchmarks
+//   tzero serve [ARGS...]     a node of a site as a service (src/cli/serve.ts)
 //   --state FILE              load FILE at start when it exists; save to it on exit and on `save`
 // Exit codes: 0 all succeeded, 1 an assertion failed, 2 syntax or usage error,
 // 6 a command failed.
@@ -24,6 +25,7 @@ const USAGE = `usage: tzero [--state FILE] [-cfg PROFILE] [-script FILE] [COMMAN
   tzero < FILE           run the commands piped to standard input
   tzero                  interactive shell (when standard input is a terminal)
   tzero bench [FILTER]   run the benchmarks
+  tzero serve ...        run a node of a site (tzero serve --help)
   --state FILE           load the storage images from FILE at start (when it exists),
                          save them to it on exit and on save with no FILE
   -cfg PROFILE           a DS CLI profile: devid, format, delim, banner, header, fullid
@@ -117,6 +119,10 @@ async function runText(source: string | Promise<string>, file: string, settings:
 }
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === "serve") {
+    const { runServe } = await import("./serve.js");
+    return runServe(argv.slice(1));
+  }
   if (argv[0] === "bench") {
     const benchPath = "../../bench/run.js"; // a variable: the benchmarks are built separately
     const bench = (await import(benchPath)) as { runBench(argv: string[]): Promise<number> };

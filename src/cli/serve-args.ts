@@ -46,7 +46,7 @@ export interface ServeConfig {
   adminPasswordFile: string | null;
   siteKeyFile: string;
   tls: TlsFiles | null;
-  nodeId: string;
+  nodeId: string | null; // null: the first image's ID, once --state is loaded
   workers: number | undefined;
   heartbeatTimeoutMs: number;
 }
@@ -145,7 +145,7 @@ export function parseServeArgs(argv: string[], cwd = process.cwd(), environment:
     adminPasswordFile: values["admin-password-file"] === undefined ? null : resolve(cwd, values["admin-password-file"]),
     siteKeyFile: values["site-key-file"] === undefined ? join(serverStateDir, "site.key") : resolve(cwd, values["site-key-file"]),
     tls: values["tls-cert"] === undefined ? null : { certFile: resolve(cwd, values["tls-cert"]), keyFile: resolve(cwd, values["tls-key"]!) },
-    nodeId: values["node-id"] ?? chosen[0].id,
+    nodeId: values["node-id"] ?? null,
     workers: wholeNumber("--workers", values.workers, 0, 32),
     heartbeatTimeoutMs: wholeNumber("--heartbeat-timeout-ms", values["heartbeat-timeout-ms"], HEARTBEAT_TIMEOUT_MS_MIN, HEARTBEAT_TIMEOUT_MS_MAX) ?? HEARTBEAT_TIMEOUT_MS_DEFAULT,
   };

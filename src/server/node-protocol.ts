@@ -23,7 +23,7 @@ const Url = Type.String({ maxLength: URL_LENGTH_MAX });
 const Term = Type.Integer({ minimum: 0, maximum: TERM_MAX });
 const Servers = Type.Object({ term: Term, primary_url: Url, backup_url: Url }, closed); // backup_url "" when there is none
 
-export const ROLES = ["primary", "backup", "starting"] as const;
+export const ROLES = ["primary", "backup", "member"] as const;
 
 export const nodeMessageSpecs = {
   "node.register": {

@@ -1,0 +1,131 @@
+// `tzero serve` as real processes on loopback: argument errors, the primary's
+// first start (admin's password once, the site key file), a node joining, a
+// node killed with kill -9 and coming back from its --state, connections
+// without the site key, and SIGTERM's save.
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { connectWebSocket } from "../../src/wire/websocket.js";
+import { nodeMessages } from "../../src/server/node-messages.js";
+import { MAIN, ServeSandbox } from "../support/serve-process.js";
+import { rejectsWith } from "../wire/support.js";
+
+const Args = suite("tzero serve arguments");
+
+function serveSync(args: string[]) {
+  const result = spawnSync(process.execPath, [MAIN, "serve", ...args], { encoding: "utf8", timeout: 30_000 });
+  return { status: result.status, stderr: result.stderr };
+}
+
+for (const [args, flag] of [
+  [["--listen", "localhost"], "--listen"],
+  [["--listen", "127.0.0.1:99999"], "--listen"],
+  [["--image", "IBM.2107-75X"], "--image"],
+  [["--image", "IBM.2107-75SITEA:2105"], "--image"],
+  [["--backup"], "--backup"],
+  [["--tls-cert", "cert.pem"], "--tls-cert"],
+  [["--join", "ftp://127.0.0.1"], "--join"],
+  [["--heartbeat-timeout-ms", "10"], "--heartbeat-timeout-ms"],
+  [["--frobnicate"], "--frobnicate"],
+] as const) {
+  Args(`should exit 2 naming ${flag} for ${args.join(" ")}`, () => {
+    const result = serveSync([...args]);
+    assert.is(result.status, 2, result.stderr);
+    assert.match(result.stderr, new RegExp(`^tzero serve: ${flag}`));
+  });
+}
+
+Args("should exit 2 naming --site-key-file when a joining node has no copy of the key", async () => {
+  const sandbox = new ServeSandbox();
+  try {
+    const result = serveSync(["--listen", "0", "--join", "http://127.0.0.1:1", "--site-key-file", sandbox.path("none.key"), "--server-state", sandbox.path("s")]);
+    assert.is(result.status, 2, result.stderr);
+    assert.match(result.stderr, /^tzero serve: --site-key-file: .*none\.key does not exist: a node that joins needs a copy of the primary's site key file/);
+  } finally {
+    await sandbox.close();
+  }
+});
+
+Args.run();
+
+const Serve = suite("tzero serve");
+
+Serve("should create admin and the site key at the first start only, and come back as the same server", async () => {
+  const sandbox = new ServeSandbox();
+  try {
+    const first = sandbox.start("--image", "IBM.2107-75SITEA", "--server-state", sandbox.path("a.server"));
+    const created = await first.waitFor(/created user admin with password \S+ \(shown once/);
+    await first.waitFor(/primary Copy Services Server, term 1/);
+    const keyFile = sandbox.path("a.server/site.key");
+    assert.is(statSync(keyFile).mode & 0o777, 0o600, "only its owner may read the site key");
+    const key = readFileSync(keyFile, "utf8");
+    assert.is((await first.stop()).code, 0);
+    const again = sandbox.start("--image", "IBM.2107-75SITEA", "--server-state", sandbox.path("a.server"));
+    await again.waitFor(/primary Copy Services Server, term 1/);
+    assert.not.match(again.log, /created user admin/, `no second password (first start said: ${created})`);
+    assert.is(readFileSync(keyFile, "utf8"), key, "the same site key");
+    assert.is((await again.stop()).code, 0);
+  } finally {
+    await sandbox.close();
+  }
+});
+
+Serve("should take admin's password from --admin-password-file and never print it", async () => {
+  const sandbox = new ServeSandbox();
+  try {
+    writeFileSync(sandbox.path("admin.pw"), "Adm1n-secret-pw\n", { mode: 0o600 });
+    const primary = sandbox.start("--server-state", sandbox.path("a.server"), "--admin-password-file", sandbox.path("admin.pw"));
+    await primary.waitFor(/created user admin with the password of .*admin\.pw/);
+    assert.not.match(primary.log, /Adm1n-secret-pw/);
+    assert.is((await primary.stop()).code, 0);
+  } finally {
+    await sandbox.close();
+  }
+});
+
+Serve("should register a joining node, see it lost at kill -9, and take it back from its --state", async () => {
+  const sandbox = new ServeSandbox();
+  try {
+    const primary = sandbox.start("--image", "IBM.2107-75SITEA", "--server-state", sandbox.path("a.server"));
+    await primary.waitFor(/primary Copy Services Server/);
+    const nodeArgs = ["--image", "IBM.2107-75SITEB", "--join", primary.url, "--site-key-file", sandbox.path("a.server/site.key"), "--state", sandbox.path("b.state")];
+    const node = sandbox.start(...nodeArgs);
+    await node.waitFor(/registered with ws:\/\/127\.0\.0\.1:\d+ \(term 1\)/);
+    await primary.waitFor(/node IBM\.2107-75SITEB joined from http:\/\/127\.0\.0\.1:\d+/);
+    assert.is((await node.stop()).code, 0, "SIGTERM stops the node cleanly");
+    assert.ok(existsSync(sandbox.path("b.state")), "and saves its --state");
+    await primary.waitFor(/node IBM\.2107-75SITEB lost/);
+    const back = sandbox.start(...nodeArgs);
+    await back.waitFor(/loaded .*b\.state: IBM\.2107-75SITEB/);
+    await primary.waitFor(/node IBM\.2107-75SITEB joined/, 2);
+    back.kill("SIGKILL");
+    await back.exited;
+    await primary.waitFor(/node IBM\.2107-75SITEB lost/, 2);
+    const again = sandbox.start(...nodeArgs);
+    await primary.waitFor(/node IBM\.2107-75SITEB joined/, 3);
+    assert.ok(primary.running && again.running);
+  } finally {
+    await sandbox.close();
+  }
+});
+
+Serve("should refuse a node connection without the site key, and go on serving", async () => {
+  const sandbox = new ServeSandbox();
+  try {
+    const primary = sandbox.start("--server-state", sandbox.path("a.server"));
+    await primary.waitFor(/primary Copy Services Server/);
+    const url = `${primary.url.replace(/^http/, "ws")}/cs/node`;
+    const options = { nodeId: "intruder", role: "node", messages: nodeMessages, handshakeTimeoutMs: 5000 };
+    await rejectsWith(connectWebSocket({ ...options, siteKey: new Uint8Array(32).fill(9), url }), "AUTH_FAILED");
+    await primary.waitFor(/refused a node connection .*AUTH_FAILED/);
+    const key = new Uint8Array(Buffer.from(readFileSync(sandbox.path("a.server/site.key"), "utf8").trim(), "hex"));
+    const member = await connectWebSocket({ ...options, siteKey: key, url });
+    assert.equal(await member.request("node.status", {}), { role: "primary", term: 1, url: primary.url.replace(/^http/, "ws") });
+    await member.close();
+  } finally {
+    await sandbox.close();
+  }
+});
+
+Serve.run();

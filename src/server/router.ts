@@ -29,6 +29,7 @@ export interface RouterOptions {
   state: () => SiteState; // the acknowledged state
   commit: (records: SiteRecord[]) => Promise<void>; // journaled (and replicated) when it resolves
   now: () => number;
+  assertServing: () => void; // throws when this server no longer answers for the site (retired, closed)
 }
 
 export interface Mutation {
@@ -61,22 +62,29 @@ export class Router {
     return site;
   }
 
+  disconnectAll(): void {
+    this.sites.clear();
+  }
+
   connectedSite(nodeId: string): Site | undefined {
     return this.sites.get(nodeId);
   }
 
   // The connected nodes, in the order they first joined.
   connectedNodes(): Array<{ nodeId: string; site: Site }> {
+    this.options.assertServing();
     return this.state.nodes.filter((node) => this.sites.has(node.id)).map((node) => ({ nodeId: node.id, site: this.sites.get(node.id)! }));
   }
 
   image(imageId: string): ImageEntry {
+    this.options.assertServing();
     const entry = findImage(this.state, imageId);
     if (entry === undefined) throw new SiteError({ code: "IMAGE_NOT_FOUND", message: `storage image ${imageId} does not exist (lssi lists them; mksi adds one)` });
     return entry;
   }
 
   nodeSite(nodeId: string, what: string): Site {
+    this.options.assertServing();
     const site = this.sites.get(nodeId);
     if (site !== undefined) return site;
     const node = findNode(this.state, nodeId);

@@ -37,7 +37,8 @@ export type ServerEvent =
   | { type: "node-lost"; nodeId: string; reason: string }
   | { type: "takeover"; nodeId: string; term: number } // this server became primary
   | { type: "backup-joined"; nodeId: string; sequence: number }
-  | { type: "backup-lost"; nodeId: string; reason: string }; // the primary serves alone
+  | { type: "backup-lost"; nodeId: string; reason: string } // the primary serves alone
+  | { type: "demoted"; nodeId: string; term: number }; // a server with a higher term leads: this one is its backup now
 
 export type ServerListener = (event: ServerEvent) => void;
 
@@ -81,6 +82,7 @@ export class CopyServicesServer extends RoutedSite {
   private readonly serverListeners = new Set<ServerListener>();
   private readonly siteCore: SiteCore;
   private closed = false;
+  private retired: string | null = null; // why this server no longer takes changes
 
   constructor(options: CopyServicesServerOptions) {
     super();
@@ -90,10 +92,13 @@ export class CopyServicesServer extends RoutedSite {
     this.usersConfig = options.users ?? {};
     this.sessions = new Sessions({ now: this.now, ...options.sessions });
     this.afterCommit = options.afterCommit;
-    this.router = new Router({ state: () => this.store.state, commit: (records) => this.commit(records), now: this.now });
+    this.router = new Router({ state: () => this.store.state, commit: (records) => this.commit(records), now: this.now, assertServing: () => this.assertServing() });
     this.siteCore = {
       router: this.router,
-      listImages: () => this.imageInfos(),
+      listImages: () => {
+        this.assertServing();
+        return this.imageInfos();
+      },
       addImage: (caller, request, nodeId) => this.addImageFor(caller, request, nodeId ?? this.nodeId),
       save: (file, callOptions) => this.saveSite(file, callOptions),
       load: (caller, file, callOptions) => this.loadFor(caller, file, callOptions),
@@ -320,8 +325,23 @@ export class CopyServicesServer extends RoutedSite {
     await this.commit([{ type: "term.raised", term }]);
   }
 
-  private async commit(records: SiteRecord[]): Promise<void> {
+  // Another server leads the site now (it has a higher term): this one takes
+  // no more changes and lets go of its nodes, but leaves its store open for
+  // the replication that makes it the new primary's backup.
+  retire(reason: string): void {
+    this.retired = reason;
+    for (const unsubscribe of this.nodeEvents.values()) unsubscribe();
+    this.nodeEvents.clear();
+    this.router.disconnectAll();
+  }
+
+  private assertServing(): void {
+    if (this.retired !== null) throw new SiteError({ code: "NOT_PRIMARY", message: `this Copy Services Server is no longer the primary: ${this.retired}` });
     if (this.closed) throw new SiteError({ code: "CLOSED", message: "the Copy Services Server is closed" });
+  }
+
+  private async commit(records: SiteRecord[]): Promise<void> {
+    this.assertServing();
     const committed = await this.store.commit(records);
     await this.afterCommit?.(committed);
   }
@@ -349,9 +369,10 @@ export class CopyServicesServer extends RoutedSite {
   override async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.retired !== null) return; // the store is the replication's now
     for (const unsubscribe of this.nodeEvents.values()) unsubscribe();
     this.nodeEvents.clear();
-    for (const { nodeId } of this.router.connectedNodes()) this.router.disconnect(nodeId);
+    this.router.disconnectAll();
     await this.store.close();
   }
 }

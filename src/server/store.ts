@@ -6,6 +6,17 @@
 // journal and never half-applied, since an entry is replayed whole or not
 // at all; any other damage, a record that does not apply or a snapshot that
 // is not a valid SiteState, is refused naming the file and what is wrong.
+//
+// A backup that (re)joins its primary is handed the whole state
+// (replaceState): it is written as a new journal beside the directory
+// (DIR.incoming: a snapshot, fsynced), which then takes the directory's place
+// by two renames. An open finishes or undoes a replacement a crash interrupted:
+// DIR missing but DIR.incoming present means the first rename was done, so the
+// second is; a DIR.incoming beside DIR never took its place and goes, and so
+// does a DIR.replaced left behind.
+import { existsSync } from "node:fs";
+import { open as openFile, rename, rm } from "node:fs/promises";
+import { dirname } from "node:path";
 import { openJournal, type Journal, type JournalFileSystem, type OpenReport } from "../store/index.js";
 import { applySiteRecord, checkSiteState, emptySiteState, type SiteRecord, type SiteState } from "./site-state.js";
 import { ServerError } from "./server-errors.js";
@@ -31,7 +42,8 @@ export class ServerStore {
   private snapshotting: Promise<void> | null = null;
 
   private constructor(
-    private readonly journal: Journal<SiteState, SiteRecord>,
+    private journal: Journal<SiteState, SiteRecord>,
+    private readonly options: ServerStoreOptions,
     private readonly snapshotEveryAppends: number,
     private readonly onSnapshotError: (error: unknown) => void,
   ) {}
@@ -39,6 +51,13 @@ export class ServerStore {
   static async open(directory: string, options: ServerStoreOptions = {}): Promise<ServerStore> {
     const every = options.snapshotEveryAppends ?? SNAPSHOT_EVERY_APPENDS_DEFAULT;
     if (!Number.isSafeInteger(every) || every < 1) throw new ServerError("BAD_ARGUMENT", `snapshotEveryAppends must be a whole number ≥ 1, not ${every}`);
+    await settleReplacement(directory);
+    const journal = await ServerStore.openChecked(directory, options);
+    const report = (error: unknown) => console.error(`tzero server: a snapshot of ${directory} failed (the journal still holds every record): ${(error as Error).message}`);
+    return new ServerStore(journal, options, every, options.onSnapshotError ?? report);
+  }
+
+  private static async openChecked(directory: string, options: ServerStoreOptions): Promise<Journal<SiteState, SiteRecord>> {
     const journal = await openJournal<SiteState, SiteRecord>(directory, { initial: emptySiteState, apply: applySiteRecord, fileSystem: options.fileSystem });
     try {
       checkSiteState(journal.state);
@@ -48,8 +67,7 @@ export class ServerStore {
       await journal.close();
       throw error instanceof ServerError ? new ServerError(error.code, `${directory}: ${error.message}`, { cause: error }) : error;
     }
-    const report = (error: unknown) => console.error(`tzero server: a snapshot of ${directory} failed (the journal still holds every record): ${(error as Error).message}`);
-    return new ServerStore(journal, every, options.onSnapshotError ?? report);
+    return journal;
   }
 
   get state(): SiteState {
@@ -73,8 +91,11 @@ export class ServerStore {
   }
 
   // Appends the records as one entry (all or nothing), resolves once it is
-  // fsynced and applied. A record that does not apply is refused and nothing changes.
-  async commit(records: readonly SiteRecord[]): Promise<Committed> {
+  // fsynced and applied. A record that does not apply is refused and nothing
+  // changes. `term`: the entry's term when it is at least the journal's (a
+  // backup writes its primary's entries in the primary's term).
+  async commit(records: readonly SiteRecord[], options: { term?: number } = {}): Promise<Committed> {
+    if (options.term !== undefined && options.term > this.journal.term) this.journal.raiseTerm(options.term);
     const raised = records.find((record) => record.type === "term.raised");
     if (raised !== undefined && raised.type === "term.raised" && raised.term > this.journal.term) {
       // Validates the record against the head first, so a refused raise leaves the term alone.
@@ -102,8 +123,53 @@ export class ServerStore {
     await this.journal.snapshot();
   }
 
+  // Replaces the whole state (a backup (re)joining its primary), crash-safely
+  // (see the top of this file). Commits must not run meanwhile: the backup
+  // takes no records while it installs.
+  async replaceState(state: SiteState): Promise<void> {
+    checkSiteState(state);
+    const directory = this.directory;
+    const incoming = `${directory}.incoming`;
+    await rm(incoming, { recursive: true, force: true });
+    const fresh = await openJournal<SiteState, SiteRecord>(incoming, { initial: () => state, apply: applySiteRecord, fileSystem: this.options.fileSystem });
+    await fresh.snapshot();
+    await fresh.close();
+    await this.snapshotting;
+    await this.journal.close();
+    await rename(directory, `${directory}.replaced`);
+    await rename(incoming, directory);
+    await syncDirectory(dirname(directory));
+    await rm(`${directory}.replaced`, { recursive: true, force: true });
+    this.journal = await ServerStore.openChecked(directory, this.options);
+    this.appendsSinceSnapshot = 0;
+  }
+
   async close(): Promise<void> {
     await this.snapshotting;
     await this.journal.close();
+  }
+}
+
+// Finishes or undoes a replaceState that a crash interrupted (see the top of this file).
+async function settleReplacement(directory: string): Promise<void> {
+  const incoming = `${directory}.incoming`;
+  if (!existsSync(directory) && existsSync(incoming)) {
+    await rename(incoming, directory);
+    await syncDirectory(dirname(directory));
+  }
+  await rm(incoming, { recursive: true, force: true });
+  await rm(`${directory}.replaced`, { recursive: true, force: true });
+}
+
+async function syncDirectory(directory: string): Promise<void> {
+  const handle = await openFile(directory, "r");
+  try {
+    await handle.sync();
+  } catch (cause) {
+    // File systems that cannot fsync a directory say so with EINVAL (or ENOTSUP).
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code !== "EINVAL" && code !== "ENOTSUP") throw cause;
+  } finally {
+    await handle.close();
   }
 }

@@ -49,6 +49,9 @@ export class NodeEndpoint<S extends MessageSpecs> {
     const connection = acceptWebSocket(socket, remote, this.options.connectionOptions);
     this.connections.add(connection);
     void connection.closed.then(() => this.connections.delete(connection));
-    connection.opened.then(() => this.options.accept(connection), (cause: WireError) => this.options.refused(cause, connection.description));
+    // The "open" event, not the promise: the peer's first request may follow
+    // its proof in the same chunk, and must find the handlers in place.
+    connection.once("open", () => this.options.accept(connection));
+    connection.opened.catch((cause: WireError) => this.options.refused(cause, connection.description));
   }
 }

@@ -9,14 +9,18 @@ import { serveSite } from "../site/protocol-server.js";
 import { EmbeddedSite } from "../site/embedded.js";
 import { isSiteError } from "../site/errors.js";
 import type { ModelName } from "../site/types.js";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import type { Connection, ConnectionOptions } from "../wire/connection.js";
+import { connectWebSocket } from "../wire/websocket.js";
 import { NodeHttpServer, type ListenAddress, type TlsFiles } from "./http.js";
 import { NodeAgent } from "./node-agent.js";
-import { NodeEndpoint } from "./node-endpoint.js";
+import { NodeEndpoint, NODE_ENDPOINT_PATH } from "./node-endpoint.js";
 import { nodeMessages, type NodeMessages } from "./node-messages.js";
 import { NOT_PRIMARY } from "./node-protocol.js";
-import { PrimaryServer } from "./primary.js";
-import { CopyServicesServer } from "./server.js";
+import { PrimaryServer, websocketBase } from "./primary.js";
+import { ReplicatedServer } from "./replication.js";
+import type { ServerEvent } from "./server.js";
 import { ServerError } from "./server-errors.js";
 import { loadSiteKey } from "./site-key.js";
 import { ServerStore } from "./store.js";
@@ -42,11 +46,16 @@ export type Log = (line: string) => void;
 
 // Heartbeats five times per timeout: a lost frame or a slow turn does not fail a live peer.
 const HEARTBEATS_PER_TIMEOUT = 5;
+// The wire role of a connection between the two servers (replication.ts runs on it).
+const REPLICATION_ROLE = "replication";
+const PEER_FILE = "peer-server";
 
 export class NodeService {
-  private primary: PrimaryServer | null = null;
-  private agent: NodeAgent | null = null;
+  private replicated: ReplicatedServer | null = null; // in the primary and in a --backup node
+  private primary: PrimaryServer | null = null; // while this node's server is the site's primary
+  private agent: NodeAgent | null = null; // while it is not: registers the images with the primary
   private http: NodeHttpServer | null = null;
+  private peer: PeerServerFile;
   private stopping: Promise<void> | null = null;
 
   private constructor(
@@ -55,7 +64,9 @@ export class NodeService {
     private readonly siteKey: Uint8Array,
     private readonly endpoint: NodeEndpoint<NodeMessages>,
     private readonly log: Log,
-  ) {}
+  ) {
+    this.peer = new PeerServerFile(join(config.serverStateDir, PEER_FILE));
+  }
 
   // `tell` hears the node's ID as soon as it is known, before anything is logged in its name.
   static async start(config: NodeServiceConfig, log: Log, tell: (nodeId: string) => void = () => {}): Promise<NodeService> {
@@ -94,25 +105,91 @@ export class NodeService {
       { listen: this.config.listen, tls: this.config.tls ?? undefined, log: this.log },
       { plugins: [{ name: "node", plugin: this.endpoint.plugin }] },
     );
-    if (this.config.join === null) await this.becomePrimary();
-    else this.joinSite(this.config.join);
+    if (this.config.join === null) await this.openPrimary();
+    else if (this.config.backup) await this.openBackup(this.config.join);
+    else this.startAgent([websocketBase(this.config.join.origin)]);
   }
 
-  // The primary: its journal opened (the same site as at its last stop), admin made at the first start.
-  private async becomePrimary(): Promise<void> {
+  // The primary: its journal opened (the same site as at its last stop),
+  // admin made at the first start. A former primary first meets the server
+  // it knew as its backup: one that took over meanwhile has a higher term,
+  // and this one steps down to be its backup instead of serving.
+  private async openPrimary(): Promise<void> {
+    const replicated = await this.openReplicated("primary");
+    const start = await replicated.server!.firstStart({ passwordFile: this.config.adminPasswordFile ?? undefined });
+    if (start.created && this.config.adminPasswordFile === null) this.log(`created user admin with password ${start.password} (shown once: change it with chuser -pw)`);
+    else if (start.created) this.log(`created user admin with the password of ${this.config.adminPasswordFile}`);
+    const peerUrl = await this.peer.read();
+    if (peerUrl !== null) {
+      const how = await this.dialPeer(peerUrl).then((connection) => replicated.attach(connection), () => null);
+      if (how === null) this.log(`former backup ${peerUrl} unreachable: serving as primary`);
+    }
+    if (replicated.role === "primary") await this.becomePrimary();
+  }
+
+  private async openBackup(join: URL): Promise<void> {
+    const primaryUrl = websocketBase(join.origin);
+    await this.peer.write(primaryUrl);
+    const replicated = await this.openReplicated("backup");
+    this.startAgent([primaryUrl]);
+    this.followPrimary(replicated, primaryUrl);
+  }
+
+  // Attaches to the primary, again every heartbeat interval until it has, or this node took over, or it stops.
+  // Only the first failure of a streak is logged.
+  private followPrimary(replicated: ReplicatedServer, primaryUrl: string): void {
+    let failures = 0;
+    const attempt = (): void => {
+      if (this.stopping !== null || replicated.role !== "backup") return;
+      this.dialPeer(primaryUrl).then((connection) => replicated.attach(connection)).then(
+        () => this.log(`backup of the primary at ${primaryUrl}`),
+        (error: Error) => {
+          if (failures++ === 0) this.log(`cannot follow the primary at ${primaryUrl} yet: ${error.message}; retrying`);
+          setTimeout(attempt, heartbeatIntervalMs(this.config)).unref();
+        },
+      );
+    };
+    attempt();
+  }
+
+  private async openReplicated(role: "primary" | "backup"): Promise<ReplicatedServer> {
     const store = await ServerStore.open(this.config.serverStateDir);
-    const server = new CopyServicesServer({ store, nodeId: this.config.nodeId });
-    const start = await server.firstStart({ passwordFile: this.config.adminPasswordFile ?? undefined });
-    if (start.created && start.password !== null && this.config.adminPasswordFile === null) {
-      this.log(`created user admin with password ${start.password} (shown once: change it with chuser -pw)`);
-    } else if (start.created) this.log(`created user admin with the password of ${this.config.adminPasswordFile}`);
-    this.primary = new PrimaryServer(server, this.http!.websocketUrl(""), this.log);
+    const replicated = await ReplicatedServer.start({
+      store, nodeId: this.config.nodeId, role, heartbeatIntervalMs: heartbeatIntervalMs(this.config), heartbeatTimeoutMs: this.config.heartbeatTimeoutMs,
+      dial: async () => this.dialPeer((await this.peer.read()) ?? ""), log: this.log,
+    });
+    this.replicated = replicated;
+    replicated.events((event) => this.serverEvent(event));
+    return replicated;
+  }
+
+  private serverEvent(event: ServerEvent): void {
+    if (event.type === "takeover") void this.becomePrimary().catch((error: Error) => this.log(`error: after the takeover: ${error.message}`));
+    else if (event.type === "demoted") void this.stepDown();
+    else if (event.type === "backup-joined") this.primary?.setBackupNode(event.nodeId);
+    else if (event.type === "backup-lost") this.primary?.setBackupNode(null);
+  }
+
+  // This node's server is the site's primary (at start, or by a takeover): its own images register in process.
+  private async becomePrimary(): Promise<void> {
+    const server = this.replicated!.server!;
+    await this.agent?.stop();
+    this.agent = null;
+    this.primary = new PrimaryServer(server, this.config.nodeId, websocketBase(this.http!.url), this.log, (url) => void this.peer.write(url));
     await server.registerNode(this.config.nodeId, this.http!.url, this.site);
     this.log(`primary Copy Services Server, term ${server.term}, journal in ${this.config.serverStateDir}`);
   }
 
-  private joinSite(join: URL): void {
-    const servers = [join.origin.replace(/^http/, "ws")];
+  // Another server leads with a higher term: this one is its backup, and its images register there.
+  private async stepDown(): Promise<void> {
+    const primary = this.primary;
+    this.primary = null;
+    await primary?.close("this server stepped down: register with the site's primary");
+    const peerUrl = await this.peer.read();
+    if (peerUrl !== null) this.startAgent([peerUrl]);
+  }
+
+  private startAgent(servers: string[]): void {
     this.agent = new NodeAgent({
       servers,
       url: this.http!.url,
@@ -124,12 +201,21 @@ export class NodeService {
     this.agent.start();
   }
 
-  // A connection that proved the site key: it may ask what this server is, and register a node.
+  private dialPeer(baseUrl: string): Promise<Connection<NodeMessages>> {
+    return connectWebSocket({ ...connectionOptions(this.config, this.siteKey, REPLICATION_ROLE), url: `${baseUrl}${NODE_ENDPOINT_PATH}`, connectTimeoutMs: this.config.heartbeatTimeoutMs });
+  }
+
+  // A connection that proved the site key: the other server's replication, or a node.
   private accept(connection: Connection<NodeMessages>): void {
+    if (connection.peer?.role === REPLICATION_ROLE) {
+      if (this.replicated === null) void connection.close(`${this.config.nodeId} is not a server of the site`);
+      else this.replicated.attach(connection).catch((error: Error) => this.log(`replication with ${connection.peer?.nodeId} refused: ${error.message}`));
+      return;
+    }
     connection.handle("node.status", () => ({
-      role: this.primary !== null ? ("primary" as const) : this.config.backup ? ("backup" as const) : ("member" as const),
-      term: this.primary?.server.term ?? this.agent?.term ?? 0,
-      url: this.http!.websocketUrl(""),
+      role: this.primary !== null ? ("primary" as const) : this.replicated !== null ? ("backup" as const) : ("member" as const),
+      term: this.replicated?.store.term ?? this.agent?.term ?? 0,
+      url: websocketBase(this.http!.url),
     }));
     connection.handle("node.register", (body) => {
       if (this.primary === null) throw new ServerError(NOT_PRIMARY, `${this.config.nodeId} is not the site's primary server`);
@@ -146,8 +232,9 @@ export class NodeService {
 
   private async stopNow(): Promise<void> {
     await this.agent?.stop();
+    await this.primary?.close("the server is shutting down");
     await this.endpoint.close();
-    await this.primary?.close();
+    await this.replicated?.close();
     await this.http?.close();
     await this.site.stopWorkloads();
     if (this.config.stateFile !== null) {
@@ -158,10 +245,37 @@ export class NodeService {
   }
 }
 
+// The other server of the site, kept in the server's state directory: a
+// backup's primary, a primary's backup. A primary that restarts meets it first.
+class PeerServerFile {
+  constructor(private readonly file: string) {}
+
+  async read(): Promise<string | null> {
+    try {
+      const text = (await readFile(this.file, "utf8")).trim();
+      return /^wss?:\/\/\S+$/.test(text) ? text : null;
+    } catch {
+      return null;
+    }
+  }
+
+  // Written whole or not at all (a temporary file renamed over it).
+  async write(url: string): Promise<void> {
+    await mkdir(dirname(this.file), { recursive: true });
+    const temporary = `${this.file}.tmp`;
+    await writeFile(temporary, `${url}\n`);
+    await rename(temporary, this.file);
+  }
+}
+
+function heartbeatIntervalMs(config: NodeServiceConfig): number {
+  return Math.max(1, Math.floor(config.heartbeatTimeoutMs / HEARTBEATS_PER_TIMEOUT));
+}
+
 function connectionOptions(config: NamedConfig, siteKey: Uint8Array, role: string): ConnectionOptions<NodeMessages> {
   return {
     siteKey, nodeId: config.nodeId, role, messages: nodeMessages,
-    heartbeatIntervalMs: Math.max(1, Math.floor(config.heartbeatTimeoutMs / HEARTBEATS_PER_TIMEOUT)), heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+    heartbeatIntervalMs: heartbeatIntervalMs(config), heartbeatTimeoutMs: config.heartbeatTimeoutMs,
   };
 }
 

@@ -11,7 +11,7 @@
 import type { Connection } from "../wire/connection.js";
 import { isWireError } from "../wire/errors.js";
 import { SiteError, type SiteErrorData } from "./errors.js";
-import { callerResult, wireCall, SITE_METHODS, SITE_METHOD_NAMES, type SiteMethod, type SiteMethodSpec } from "./protocol.js";
+import { callerResult, defineSiteMethods, wireCall, SITE_METHODS, type SiteMethod, type SiteMethodSpec } from "./protocol.js";
 import type { Site } from "./site.js";
 import type { SiteEvent, SiteListener } from "./types.js";
 
@@ -32,11 +32,6 @@ export function siteErrorOf(error: unknown): unknown {
   if (!isWireError(error)) return error;
   const code = error.code === "REMOTE_ERROR" ? (error.remoteCode ?? error.code) : error.code;
   return new SiteError({ code, message: error.message });
-}
-
-// Defines on `prototype` every method of SITE_METHODS as `implement(method)`.
-export function defineSiteMethods(prototype: object, implement: (method: SiteMethod) => (...args: unknown[]) => Promise<unknown>): void {
-  for (const method of SITE_METHOD_NAMES) Object.defineProperty(prototype, method, { value: implement(method), writable: true, configurable: true });
 }
 
 export interface ConnectedSite extends Pick<Site, SiteMethod> {}

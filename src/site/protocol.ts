@@ -147,3 +147,10 @@ export function errorData(error: unknown): SiteErrorData {
   if (data.option !== undefined && data.option.length > S.ID_LENGTH_MAX) delete data.option;
   return data;
 }
+
+// Defines on `prototype` every method of SITE_METHODS as `implement(method)`:
+// how ConnectedSite and SerializedSite have every method of the table, and a
+// method added there, without a line of their own.
+export function defineSiteMethods(prototype: object, implement: (method: SiteMethod) => (...args: unknown[]) => Promise<unknown>): void {
+  for (const method of SITE_METHOD_NAMES) Object.defineProperty(prototype, method, { value: implement(method), writable: true, configurable: true });
+}

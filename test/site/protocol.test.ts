@@ -11,6 +11,7 @@ import { siteMessageSpecs, SITE_METHOD_NAMES } from "../../src/site/protocol.js"
 import { serveSite, type ServeSiteOptions } from "../../src/site/protocol-server.js";
 import { ConnectedSite, type ConnectedSiteOptions } from "../../src/site/protocol-client.js";
 import { DATA_BYTES_MAX, LIST_ITEMS_MAX, ID_LENGTH_MAX } from "../../src/site/protocol-schemas.js";
+import { SerializedSite } from "../../src/site/serialized.js";
 import type { Site } from "../../src/site/site.js";
 import type { SiteEvent } from "../../src/site/types.js";
 import { connectInProcess, defineMessages, listenTcp, connectTcp, type Connection, type ConnectionOptions } from "../../src/wire/index.js";
@@ -402,6 +403,27 @@ Events("should push an embedded site's events, as records, to a remote subscribe
 });
 
 Events.run();
+
+// ---- the same schemas in SerializedSite ---------------------------------------------------------------
+
+const Serialized = suite("site protocol: SerializedSite checks the same schemas");
+
+Serialized("should refuse arguments the protocol refuses, naming the field, without calling the site", async () => {
+  const { site, calls } = fakeSite({});
+  const error = await refusal(new SerializedSite(site).createPool(IMAGE, { name: "p", rankGroup: 2 as 0 }));
+  assert.is(error.code, "BAD_ARGUMENT");
+  assert.match(error.message, /createPool: arguments \/args\/1\/rankGroup/);
+  assert.equal(calls, []);
+});
+
+Serialized("should refuse a result the protocol refuses as INTERNAL, naming the field", async () => {
+  const { site } = fakeSite({ listPools: async () => [{ id: "P0", index: 0, name: "a pool name too long", rankGroup: 0, capacityExtents: 1, allocatedExtents: 0, volumeCount: 0 }] });
+  const error = await refusal(new SerializedSite(site).listPools(IMAGE));
+  assert.is(error.code, "INTERNAL");
+  assert.match(error.message, /listPools: the site's result \/value\/0\/name/);
+});
+
+Serialized.run();
 
 // ---- over TCP ----------------------------------------------------------------------------------------
 

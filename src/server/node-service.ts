@@ -13,7 +13,9 @@ import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Connection, ConnectionOptions } from "../wire/connection.js";
 import { connectWebSocket } from "../wire/websocket.js";
-import { NodeHttpServer, type ListenAddress, type TlsFiles } from "./http.js";
+import { NodeHttpServer, type HttpRoutes, type ListenAddress, type TlsFiles } from "./http.js";
+import { CurrentServer, CurrentSite } from "./current-server.js";
+import { restApi, serverAuth, serverSiteFor, type RestAuth, type RestIdentity } from "./rest/index.js";
 import { NodeAgent } from "./node-agent.js";
 import { NodeEndpoint, NODE_ENDPOINT_PATH } from "./node-endpoint.js";
 import { nodeMessages, type NodeMessages } from "./node-messages.js";
@@ -55,6 +57,7 @@ export class NodeService {
   private primary: PrimaryServer | null = null; // while this node's server is the site's primary
   private agent: NodeAgent | null = null; // while it is not: registers the images with the primary
   private http: NodeHttpServer | null = null;
+  private readonly current: CurrentServer; // what the REST API and the shells reach
   private peer: PeerServerFile;
   private stopping: Promise<void> | null = null;
 
@@ -66,6 +69,7 @@ export class NodeService {
     private readonly log: Log,
   ) {
     this.peer = new PeerServerFile(join(config.serverStateDir, PEER_FILE));
+    this.current = new CurrentServer(config.nodeId);
   }
 
   // `tell` hears the node's ID as soon as it is known, before anything is logged in its name.
@@ -103,11 +107,21 @@ export class NodeService {
   private async open(): Promise<void> {
     this.http = await NodeHttpServer.start(
       { listen: this.config.listen, tls: this.config.tls ?? undefined, log: this.log },
-      { plugins: [{ name: "node", plugin: this.endpoint.plugin }] },
+      { plugins: [{ name: "node", plugin: this.endpoint.plugin }, ...this.sitePlugins()] },
     );
     if (this.config.join === null) await this.openPrimary();
     else if (this.config.backup) await this.openBackup(this.config.join);
     else this.startAgent([websocketBase(this.config.join.origin)]);
+  }
+
+  // The site's own routes, over whichever server is current: on a node that is not the primary they answer NOT_PRIMARY.
+  private sitePlugins(): HttpRoutes["plugins"] {
+    const current = this.current;
+    const auth: RestAuth = {
+      login: (user, password) => serverAuth(current.get()).login(user, password),
+      check: (token) => serverAuth(current.get()).check(token),
+    };
+    return [{ name: "rest", plugin: restApi, options: { site: new CurrentSite(current), auth, siteFor: (identity: RestIdentity) => serverSiteFor(current.get())(identity) } }];
   }
 
   // The primary: its journal opened (the same site as at its last stop),
@@ -175,6 +189,7 @@ export class NodeService {
     const server = this.replicated!.server!;
     await this.agent?.stop();
     this.agent = null;
+    this.current.server = server;
     this.primary = new PrimaryServer(server, this.config.nodeId, websocketBase(this.http!.url), this.log, (url) => void this.peer.write(url));
     await server.registerNode(this.config.nodeId, this.http!.url, this.site);
     this.log(`primary Copy Services Server, term ${server.term}, journal in ${this.config.serverStateDir}`);
@@ -184,6 +199,7 @@ export class NodeService {
   private async stepDown(): Promise<void> {
     const primary = this.primary;
     this.primary = null;
+    this.current.server = null;
     await primary?.close("this server stepped down: register with the site's primary");
     const peerUrl = await this.peer.read();
     if (peerUrl !== null) this.startAgent([peerUrl]);
@@ -233,6 +249,7 @@ export class NodeService {
   private async stopNow(): Promise<void> {
     await this.agent?.stop();
     await this.primary?.close("the server is shutting down");
+    this.current.server = null;
     await this.endpoint.close();
     await this.replicated?.close();
     await this.http?.close();

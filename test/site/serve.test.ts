@@ -128,4 +128,40 @@ Serve("should refuse a node connection without the site key, and go on serving",
   }
 });
 
+// The REST API of a node's port: a token from admin's password, then the X-Auth-Token header.
+async function rest(url: string, password: string) {
+  const login = await fetch(`${url}/api/v1/tokens`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ request: { params: { username: "admin", password } } }) });
+  const token = ((await login.json()) as { token?: { token: string } }).token?.token;
+  if (login.status !== 200 || token === undefined) return { status: login.status, call: null };
+  const call = async (method: string, path: string, params?: Record<string, unknown>) => {
+    const reply = await fetch(`${url}/api/v1${path}`, { method, headers: { "x-auth-token": token, "content-type": "application/json" }, body: params === undefined ? undefined : JSON.stringify({ request: { params } }) });
+    return { status: reply.status, body: (await reply.json()) as any };
+  };
+  return { status: login.status, call };
+}
+
+Serve("should keep the site across a SIGTERM and a restart: the server's users in --server-state, the volumes in --state", async () => {
+  const sandbox = new ServeSandbox();
+  try {
+    writeFileSync(sandbox.path("admin.pw"), "Adm1n-secret-pw\n", { mode: 0o600 });
+    const args = ["--image", "IBM.2107-75SITEA", "--state", sandbox.path("a.state"), "--server-state", sandbox.path("a.server"), "--admin-password-file", sandbox.path("admin.pw")];
+    const first = sandbox.start(...args);
+    await first.waitFor(/primary Copy Services Server/);
+    const before = await rest(first.url, "Adm1n-secret-pw");
+    assert.is(before.status, 200);
+    const created = await before.call!("POST", "/volumes", { cap: "1", captype: "gib", pool: "P0", ids: ["1000", "1001"], name: "kept" });
+    assert.is(created.status, 201, JSON.stringify(created.body));
+    assert.is((await first.stop()).code, 0);
+    await first.waitFor(/saved .*a\.state/);
+    const again = sandbox.start(...args);
+    await again.waitFor(/primary Copy Services Server, term 1/);
+    const after = await rest(again.url, "Adm1n-secret-pw");
+    assert.is(after.status, 200, "admin's password is the server's, kept in --server-state");
+    const listed = await after.call!("GET", "/volumes");
+    assert.equal(listed.body.data.volumes.map((volume: { id: string }) => volume.id), ["1000", "1001"]);
+  } finally {
+    await sandbox.close();
+  }
+});
+
 Serve.run();

@@ -121,7 +121,10 @@ export class NodeService {
       login: (user, password) => serverAuth(current.get()).login(user, password),
       check: (token) => serverAuth(current.get()).check(token),
     };
-    return [{ name: "rest", plugin: restApi, options: { site: new CurrentSite(current), auth, siteFor: (identity: RestIdentity) => serverSiteFor(current.get())(identity) } }];
+    // A DS8000's REST API serves its own storage system: here the node's first image.
+    const imageId = this.site.engineImages()[0]?.id;
+    const siteFor = (identity: RestIdentity) => serverSiteFor(current.get())(identity);
+    return [{ name: "rest", plugin: restApi, options: { site: new CurrentSite(current), auth, siteFor, imageId } }];
   }
 
   // The primary: its journal opened (the same site as at its last stop),

@@ -37,7 +37,7 @@ export interface ReplOptions {
   // End the shell on SIGTERM, SIGHUP and SIGINT; default: whether input is process.stdin.
   signals?: boolean;
   // For the session the shell creates (ignored with `session`).
-  sessionOptions?: Pick<SessionOptions, "workers" | "refreshMs" | "cwd" | "stateFile">;
+  sessionOptions?: Pick<SessionOptions, "workers" | "refreshMs" | "cwd" | "stateFile" | "site" | "siteShared">;
   // A DS CLI profile (tzero -cfg), applied once the state is loaded.
   profile?: Profile;
 }

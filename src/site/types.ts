@@ -78,7 +78,34 @@ export interface FlashInfo {
   syncedAtMs: number | null;
 }
 
+// A user of the site's Copy Services Server (lsuser, showuser). The password
+// never crosses the interface after it was set.
+export interface UserInfo {
+  name: string;
+  groups: string[]; // admin, op_storage, op_volume, op_copy_services, service, monitor, no_access
+  state: "active" | "locked";
+  failedLogins: number; // since the last successful login
+  passwordExpired: boolean; // set by an administrator: to be changed at the next login
+}
+
 // ---- requests ----------------------------------------------------------------------
+
+// mkuser: the groups as typed (`op_storage,monitor`), so the server's own
+// rules name what was wrong with them.
+export interface CreateUserRequest {
+  name: string;
+  password: string;
+  groups: string;
+}
+
+// chuser: at least one of the changes.
+export interface ChangeUserRequest {
+  name: string;
+  password?: string;
+  groups?: string;
+  lock?: boolean;
+  unlock?: boolean;
+}
 
 export interface CreateVolumesRequest {
   ids: string[];

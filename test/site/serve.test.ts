@@ -8,7 +8,10 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { connectWebSocket } from "../../src/wire/websocket.js";
 import { nodeMessages } from "../../src/server/node-messages.js";
+import { RemoteSite } from "../../src/site/remote.js";
 import { MAIN, ServeSandbox } from "../support/serve-process.js";
+import { parseServeArgs } from "../../src/cli/serve-args.js";
+import { ServeArgumentError } from "../../src/server/http.js";
 import { rejectsWith } from "../wire/support.js";
 
 const Args = suite("tzero serve arguments");
@@ -29,12 +32,35 @@ for (const [args, flag] of [
   [["--heartbeat-timeout-ms", "10"], "--heartbeat-timeout-ms"],
   [["--frobnicate"], "--frobnicate"],
 ] as const) {
-  Args(`should exit 2 naming ${flag} for ${args.join(" ")}`, () => {
-    const result = serveSync([...args]);
-    assert.is(result.status, 2, result.stderr);
-    assert.match(result.stderr, new RegExp(`^tzero serve: ${flag}`));
+  Args(`should refuse ${args.join(" ")}, naming ${flag}`, () => {
+    try {
+      parseServeArgs([...args]);
+      assert.unreachable("accepted");
+    } catch (error) {
+      assert.instance(error, ServeArgumentError);
+      assert.match((error as Error).message, new RegExp(`^${flag}`));
+    }
   });
 }
+
+Args("should exit 2 with the flag's error and the usage for a bad argument", () => {
+  const result = serveSync(["--listen", "localhost"]);
+  assert.is(result.status, 2, result.stderr);
+  assert.match(result.stderr, /^tzero serve: --listen: "localhost" is not HOST:PORT/);
+  assert.match(result.stderr, /usage: tzero serve/);
+});
+
+Args("should default to one 2107 image on 127.0.0.1:8452, with the server state next to --state", () => {
+  const config = parseServeArgs(["--state", "/x/b.state"], "/x", {});
+  assert.equal(config.images, [{ id: "IBM.2107-75TZ001", model: "2107" }]);
+  assert.equal(config.listen, { host: "127.0.0.1", port: 8452 });
+  assert.is(config.serverStateDir, "/x/b.state.server");
+  assert.is(config.siteKeyFile, "/x/b.state.server/site.key");
+  assert.is(parseServeArgs([], "/x", { XDG_STATE_HOME: "/s" }).serverStateDir, "/s/tzero/server");
+  assert.is(parseServeArgs(["--join", "http://10.0.0.1"], "/x", {}).join?.href, "ws://10.0.0.1:8452/");
+});
+
+
 
 Args("should exit 2 naming --site-key-file when a joining node has no copy of the key", async () => {
   const sandbox = new ServeSandbox();
@@ -84,28 +110,44 @@ Serve("should take admin's password from --admin-password-file and never print i
   }
 });
 
-Serve("should register a joining node, see it lost at kill -9, and take it back from its --state", async () => {
+Serve("should route commands to a joining node, show its images unreachable at kill -9, and take it back from its --state", async () => {
   const sandbox = new ServeSandbox();
+  let shell: RemoteSite | null = null;
   try {
-    const primary = sandbox.start("--image", "IBM.2107-75SITEA", "--server-state", sandbox.path("a.server"));
+    writeFileSync(sandbox.path("admin.pw"), "Adm1npass\n", { mode: 0o600 });
+    const primary = sandbox.start("--image", "IBM.2107-75SITEA", "--server-state", sandbox.path("a.server"), "--admin-password-file", sandbox.path("admin.pw"));
     await primary.waitFor(/primary Copy Services Server/);
     const nodeArgs = ["--image", "IBM.2107-75SITEB", "--join", primary.url, "--site-key-file", sandbox.path("a.server/site.key"), "--state", sandbox.path("b.state")];
     const node = sandbox.start(...nodeArgs);
     await node.waitFor(/registered with ws:\/\/127\.0\.0\.1:\d+ \(term 1\)/);
     await primary.waitFor(/node IBM\.2107-75SITEB joined from http:\/\/127\.0\.0\.1:\d+/);
+    const { hostname, port } = new URL(primary.url);
+    shell = await RemoteSite.connect({ servers: [{ host: hostname, port: Number(port) }], user: "admin", password: "Adm1npass" });
+    assert.equal((await shell.listImages()).map((image) => image.id), ["IBM.2107-75SITEA", "IBM.2107-75SITEB"], "both nodes' images, through the server");
+    assert.equal(await shell.createVolumes("IBM.2107-75SITEB", { ids: ["1000"], capacity: 1, unit: "ds" }), ["1000"]);
+    assert.is((await shell.listVolumes("IBM.2107-75SITEA")).length, 0, "the volume went to the node that owns its image");
     assert.is((await node.stop()).code, 0, "SIGTERM stops the node cleanly");
     assert.ok(existsSync(sandbox.path("b.state")), "and saves its --state");
     await primary.waitFor(/node IBM\.2107-75SITEB lost/);
     const back = sandbox.start(...nodeArgs);
-    await back.waitFor(/loaded .*b\.state: IBM\.2107-75SITEB/);
+    await back.waitFor(/loaded .*b\.state: IBM\.2107-75SITEB \(1 volumes/);
     await primary.waitFor(/node IBM\.2107-75SITEB joined/, 2);
+    assert.equal((await shell.listVolumes("IBM.2107-75SITEB")).map((volume) => volume.id), ["1000"], "the node's own state holds the routed volume");
     back.kill("SIGKILL");
     await back.exited;
     await primary.waitFor(/node IBM\.2107-75SITEB lost/, 2);
-    const again = sandbox.start(...nodeArgs);
+    try {
+      await shell.listVolumes("IBM.2107-75SITEB");
+      assert.unreachable("a killed node's image answered");
+    } catch (error) {
+      assert.is((error as { code?: string }).code, "CONNECTION_LOST", (error as Error).message);
+      assert.match((error as Error).message, /IBM\.2107-75SITEB/);
+    }
+    sandbox.start(...nodeArgs);
     await primary.waitFor(/node IBM\.2107-75SITEB joined/, 3);
-    assert.ok(primary.running && again.running);
+    assert.equal((await shell.listVolumes("IBM.2107-75SITEB")).map((volume) => volume.id), ["1000"]);
   } finally {
+    await shell?.close();
     await sandbox.close();
   }
 });

@@ -333,6 +333,19 @@ Calls("should fail a call in flight when the connection is lost, with the wire's
   assert.is(after.code, "PEER_CLOSED");
 });
 
+Calls("should abort the calls in flight at the site when their caller's connection closes", async () => {
+  let signal: AbortSignal | null = null;
+  const { site } = fakeSite({ establishFlash: (_image: string, _request: unknown, options: { signal: AbortSignal }) => { signal = options.signal; return new Promise(() => {}); } });
+  const { remote, server } = await connected(site);
+  const establishing = refusal(remote.establishFlash(IMAGE, { pairs: [["1000", "1001"]], options: {} }));
+  await until(() => signal !== null, "the call reached the site");
+  assert.is(signal!.aborted, false);
+  await remote.close();
+  assert.is((await establishing).code, "CLOSED");
+  await server.closed;
+  await until(() => signal!.aborted, "the site's signal aborted");
+});
+
 Calls("should answer many concurrent calls each with its own result", async () => {
   const seed = testSeed();
   console.log(`site protocol concurrent calls seed: ${seed} (replay with TZERO_SEED=${seed})`);

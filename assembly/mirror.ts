@@ -242,6 +242,8 @@ export function ring_doorbell_pointer(ring: usize): usize { return ring + RING_D
 export function mirror_prepare(volume: usize, first_track: u32, last_track: u32, from_mirror: bool): i32 {
   const role = load<u32>(volume + V_PPRC_ROLE);
   if (role == PPRC_SECONDARY) return from_mirror ? OK : E_PPRC_SECONDARY;
+  // A link's write to a volume that is no longer its secondary (failed over).
+  if (from_mirror) return E_PPRC_SECONDARY;
   if (role != PPRC_PRIMARY) return OK;
   const mode = atomic.load<u32>(volume + V_PPRC_MODE);
   if (mode == MIRROR_SUSPENDED && (load<u32>(volume + V_PPRC_FLAGS) & PPRC_CRITMODE) != 0) return E_MIRROR_FAILED;
@@ -312,7 +314,8 @@ export function pprc_make_primary(slot: u32, ring: usize, remote_slot: u32, mode
   if (volume == 0) return E_NO_VOLUME;
   if (load<u32>(volume + V_PPRC_ROLE) != PPRC_NONE) return E_BAD_ARGUMENT;
   if (load<u32>(volume + V_TARGET_REL) != 0) return E_BAD_ARGUMENT;
-  if (mode < MIRROR_SYNC || mode > MIRROR_SUSPENDED || ring == 0) return E_BAD_ARGUMENT;
+  if (mode < MIRROR_SYNC || mode > MIRROR_SUSPENDED) return E_BAD_ARGUMENT;
+  if (ring == 0 && mode != MIRROR_SUSPENDED) return E_BAD_ARGUMENT;
   const oos = bitmap_create(load<u32>(volume + V_TRACKS), all_out_of_sync);
   if (oos == 0) return E_NO_SPACE;
   const frozen = freeze(volume);
@@ -369,10 +372,26 @@ export function pprc_set_mode(slot: u32, mode: u32): i32 {
   if (volume == 0) return E_NO_VOLUME;
   if (load<u32>(volume + V_PPRC_ROLE) != PPRC_PRIMARY) return E_BAD_ARGUMENT;
   if (mode < MIRROR_SYNC || mode > MIRROR_SUSPENDED) return E_BAD_ARGUMENT;
+  if (mode != MIRROR_SUSPENDED && load<u32>(volume + V_PPRC_RING) == 0) return E_BAD_ARGUMENT;
   const frozen = freeze(volume);
   if (frozen != OK) return frozen;
   atomic.store<u32>(volume + V_PPRC_MODE, mode);
   if (mode != MIRROR_SUSPENDED) atomic.store<u32>(volume + V_PPRC_CAUSE, CAUSE_NONE);
+  thaw(volume);
+  return OK;
+}
+
+// Points a primary at another secondary over another link (failback); ring 0
+// leaves it without a link, which only a suspended primary may be.
+export function pprc_retarget(slot: u32, ring: usize, remote_slot: u32): i32 {
+  const volume = live_volume(slot);
+  if (volume == 0) return E_NO_VOLUME;
+  if (load<u32>(volume + V_PPRC_ROLE) != PPRC_PRIMARY) return E_BAD_ARGUMENT;
+  if (ring == 0 && atomic.load<u32>(volume + V_PPRC_MODE) != MIRROR_SUSPENDED) return E_BAD_ARGUMENT;
+  const frozen = freeze(volume);
+  if (frozen != OK) return frozen;
+  store<u32>(volume + V_PPRC_RING, <u32>ring);
+  store<u32>(volume + V_PPRC_REMOTE, remote_slot);
   thaw(volume);
   return OK;
 }
@@ -434,12 +453,15 @@ export function pprc_sent_tracks(slot: u32): f64 {
 // lock, its bytes copied into this thread's staging buffer. Returns the
 // track, -1 when none is left to copy now (or the pair is suspended), or an
 // error. pprc_copy_release must follow a claim.
-export function pprc_copy_claim(slot: u32, from_track: u32): i32 {
+// `ring` and `remote_slot` name the link and secondary the caller copies to:
+// a primary since pointed elsewhere (failback) is not claimed.
+export function pprc_copy_claim(slot: u32, ring: usize, remote_slot: u32, from_track: u32): i32 {
   const volume = live_volume(slot);
   if (volume == 0) return E_NO_VOLUME;
   const entered = gate_enter(volume);
   if (entered != OK) return entered;
-  const claimed = claim_in_gate(volume, from_track);
+  const linked = <usize>load<u32>(volume + V_PPRC_RING) == ring && load<u32>(volume + V_PPRC_REMOTE) == remote_slot;
+  const claimed = linked ? claim_in_gate(volume, from_track) : -1;
   if (claimed < 0) gate_exit(volume);
   return claimed;
 }
@@ -447,6 +469,7 @@ export function pprc_copy_claim(slot: u32, from_track: u32): i32 {
 function claim_in_gate(volume: usize, from_track: u32): i32 {
   if (load<u32>(volume + V_PPRC_ROLE) != PPRC_PRIMARY) return -1;
   if (atomic.load<u32>(volume + V_PPRC_MODE) == MIRROR_SUSPENDED) return -1;
+  if (load<u32>(volume + V_PPRC_RING) == 0) return -1;
   const oos = <usize>load<u32>(volume + V_PPRC_OOS);
   let from = from_track;
   for (let tried: u32 = 0; tried < TRY_TRACKS_MAX; tried++) {

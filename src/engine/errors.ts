@@ -49,7 +49,16 @@ export type EngineErrorCode =
   | "POOL_EXISTS"
   | "POOL_NOT_EMPTY"
   | "RANKGROUP_MISMATCH"
-  | "LSS_NOT_FOUND";
+  | "LSS_NOT_FOUND"
+  // PPRC (src/pprc)
+  | "PPRC_SECONDARY"
+  | "MIRROR_FAILED"
+  | "BAD_PORT"
+  | "PATH_NOT_FOUND"
+  | "PATH_IN_USE"
+  | "PAIR_NOT_FOUND"
+  | "VOLUME_IN_PAIR"
+  | "PAIR_STATE";
 
 export class EngineError extends Error {
   override readonly name = "EngineError";

@@ -11,7 +11,8 @@ import { SiteError, type SiteErrorData } from "./errors.js";
 import type { CallOptions, Site } from "./site.js";
 import type {
   ChangeVolumesRequest, CreateVolumesRequest, EstablishRequest, FillSource, FlashCheckOperation, FlashInfo, ImageInfo, IncrementOperation,
-  IncrementOptions, LoadReport, LssInfo, ModelName, PoolInfo, PortInfo, RevertibleItem, RevertibleOperation, SaveReport, SiteListener,
+  IncrementOptions, LoadReport, LssInfo, MakePairsRequest, MakePathRequest, ModelName, PairInfo, PairOperation, PairsRequest, PathInfo,
+  PoolInfo, PortInfo, PortPairInfo, RemovePathsRequest, RevertibleItem, RevertibleOperation, SaveReport, SiteListener,
   VolumeDetail, VolumeInfo, WithdrawResult, WorkloadInfo, WorkloadSpec,
 } from "./types.js";
 
@@ -86,6 +87,50 @@ export class SerializedSite implements Site {
 
   listPorts(imageId: string): Promise<PortInfo[]> {
     return this.relay([imageId], (image) => this.inner.listPorts(image));
+  }
+
+  listAvailablePorts(imageId: string, remoteImageId: string): Promise<PortPairInfo[]> {
+    return this.relay([imageId, remoteImageId], (image, remote) => this.inner.listAvailablePorts(image, remote));
+  }
+
+  makePath(imageId: string, request: MakePathRequest): Promise<PathInfo> {
+    return this.relay([imageId, request], (image, given) => this.inner.makePath(image, given));
+  }
+
+  listPaths(imageId: string, lsses?: string[]): Promise<PathInfo[]> {
+    return this.relay([imageId, lsses], (image, given) => this.inner.listPaths(image, given));
+  }
+
+  checkRemovePaths(imageId: string, request: RemovePathsRequest): Promise<string[]> {
+    return this.relay([imageId, request], (image, given) => this.inner.checkRemovePaths(image, given));
+  }
+
+  removePaths(imageId: string, request: RemovePathsRequest): Promise<string[]> {
+    return this.relay([imageId, request], (image, given) => this.inner.removePaths(image, given));
+  }
+
+  makePairs(imageId: string, request: MakePairsRequest, options: CallOptions = {}): Promise<string[]> {
+    return this.relay([imageId, request], (image, given) => this.inner.makePairs(image, given, options));
+  }
+
+  listPairs(imageId: string): Promise<PairInfo[]> {
+    return this.relay([imageId], (image) => this.inner.listPairs(image));
+  }
+
+  checkPairs(imageId: string, operation: PairOperation, request: PairsRequest): Promise<string[]> {
+    return this.relay([imageId, operation, request], (image, op, given) => this.inner.checkPairs(image, op, given));
+  }
+
+  changePairs(imageId: string, operation: PairOperation, request: PairsRequest, options: CallOptions = {}): Promise<string[]> {
+    return this.relay([imageId, operation, request], (image, op, given) => this.inner.changePairs(image, op, given, options));
+  }
+
+  waitForPairs(imageId: string, ids: string[], options: CallOptions & { timeoutMs?: number } = {}): Promise<void> {
+    return this.relay([imageId, ids, options.timeoutMs], (image, given, timeoutMs) => this.inner.waitForPairs(image, given, { signal: options.signal, timeoutMs }));
+  }
+
+  setLink(imageId: string, remoteImageId: string, up: boolean): Promise<void> {
+    return this.relay([imageId, remoteImageId, up], (image, remote, given) => this.inner.setLink(image, remote, given));
   }
 
   listVolumes(imageId: string): Promise<VolumeInfo[]> {

@@ -373,7 +373,8 @@ export class Pprc {
       const next = type ?? pair.type;
       const slot = pair.primary.volume(pair.primaryId).slot;
       await this.core(pair.primary, `resume PPRC pair ${pair.id}`, () => pair.primary.core.exports.pprc_set_mode(slot, next === "mmir" ? MirrorMode.SYNC : MirrorMode.ASYNC));
-      if (next !== pair.type) pair.firstPassDone = false;
+      // A resumed Global Copy pair makes a new first pass over the tracks that went out of sync.
+      pair.firstPassDone = false;
       pair.type = next;
       pair.reason = null;
       pair.detail = null;
@@ -423,6 +424,8 @@ export class Pprc {
       const link = this.existingLink(local, remote) ?? null;
       await this.core(local, `fail over PPRC pair ${old.id}`, () => local.core.exports.pprc_clear(volume.slot));
       old.secondaryHeld = false;
+      // A Global Copy primary's drain would find its secondary gone at once; a Metro Mirror one finds it at its next write.
+      if (old.type === "gcp") await this.suspend(old, REASON_INTERNAL_TARGET, `its secondary ${old.secondaryId} on ${local.id} was failed over`);
       const flags = old.critmode ? PprcFlag.CRITMODE : 0;
       const remoteSlot = remote.volume(old.primaryId).slot;
       await this.core(local, `fail over PPRC pair ${old.id}`, () => local.core.exports.pprc_make_primary(volume.slot, link?.ring ?? 0, remoteSlot, MirrorMode.SUSPENDED, flags, 0));

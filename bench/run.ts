@@ -24,10 +24,11 @@ import { thinCopySuite } from "./figures/thin-copy.js";
 import { resyncSuite } from "./figures/resync.js";
 import { wireSuite } from "./figures/wire.js";
 import { journalSuite } from "./figures/journal.js";
+import { siteRpcSuite } from "./figures/site-rpc.js";
 import { runMicro } from "./micro/run.js";
 import { defaultBuild } from "../src/core/core.js";
 
-export const SUITES: readonly Suite[] = [establishSuite, copySuite, thinCopySuite, resyncSuite, scanSuite, writesSuite, modelSuite, storeSuite, wireSuite, journalSuite];
+export const SUITES: readonly Suite[] = [establishSuite, copySuite, thinCopySuite, resyncSuite, scanSuite, writesSuite, modelSuite, storeSuite, wireSuite, siteRpcSuite, journalSuite];
 
 const DEFAULT_JSON = fileURLToPath(new URL("../../bench/results/latest.json", import.meta.url));
 const DEFAULT_SEED = 20_251_125;

@@ -1,7 +1,12 @@
-// The Copy Services Server's parts built so far: the site's users (users.ts,
-// passwords.ts) and login sessions (sessions.ts). The state they keep is
-// journaled by src/store/journal.ts.
+// The Copy Services Server: the site's state and its journaled store
+// (site-state.ts, store.ts), the server that routes and records (server.ts),
+// the site's users (users.ts, passwords.ts) and login sessions (sessions.ts).
 export * from "./users.js";
 export * from "./sessions.js";
 export { UserError, isUserError, type UserErrorCode } from "./user-errors.js";
 export { NAME_RULES, PASSWORD_RULES, SCRYPT_DEFAULTS, type PasswordHash, type ScryptParameters } from "./passwords.js";
+export * from "./site-state.js";
+export { ServerStore, SNAPSHOT_EVERY_APPENDS_DEFAULT, type ServerStoreOptions, type Committed } from "./store.js";
+export { CopyServicesServer, siteWwnn, type CopyServicesServerOptions, type ServerEvent, type ServerListener, type LoginResult } from "./server.js";
+export { CONNECTION_LOST, type CallerContext } from "./router.js";
+export { ServerError, isServerError, type ServerErrorCode } from "./server-errors.js";

@@ -1,0 +1,73 @@
+// The DS8000 REST API's reply envelope (design.md §10):
+//   {"server":{"status","code","message"},"counts":{"data_counts","total_counts"},"data":{KIND:[...]}}
+// `data` holds exactly one key, the resource kind, and a one-item GET is a
+// one-element list. Every object carries an absolute `link` {rel:"self",href}
+// built from the request's origin, as clients follow those links.
+import type { FastifyRequest } from "fastify";
+import { RestError } from "./errors.js";
+
+export const API_PATH = "/api/v1";
+
+export interface ServerStatus {
+  status: "ok" | "failed";
+  code: string;
+  message: string;
+}
+
+export interface Link {
+  rel: "self";
+  href: string;
+}
+
+// One object of a reply: its ID, its own link, and the fields of its kind.
+export type Item = { id: string; link: Link } & Record<string, unknown>;
+
+export const OK: ServerStatus = { status: "ok", code: "", message: "Operation done successfully." };
+
+export function listReply(kind: string, items: readonly Item[]): object {
+  return { server: OK, counts: { data_counts: items.length, total_counts: items.length }, data: { [kind]: items } };
+}
+
+export function failedReply(error: RestError): object {
+  return { server: { status: "failed", code: error.code, message: error.message } satisfies ServerStatus };
+}
+
+// What POST answers: for one object its own link and data at the top, as a
+// DS8000 does; for several, one `responses` entry each.
+export function createdReply(kind: string, created: readonly Item[]): object {
+  const entry = (item: Item) => ({ server: OK, link: item.link, data: { [kind]: [item] } });
+  if (created.length === 1) return entry(created[0]);
+  return { server: OK, counts: { data_counts: created.length, total_counts: created.length }, responses: created.map(entry) };
+}
+
+// Builds the absolute links of one request: `base` is scheme://host/api/v1.
+export class Links {
+  constructor(readonly base: string) {}
+
+  to(...segments: string[]): Link {
+    return { rel: "self", href: `${this.base}/${segments.map(segment).join("/")}` };
+  }
+
+  // A related object as DS8000 nests it: its ID and its link.
+  ref(kind: string, id: string): { id: string; link: Link } {
+    return { id, link: this.to(kind, id) };
+  }
+}
+
+// A Host header is a name or address and an optional port; anything else
+// would end up inside every link of the reply.
+const HOST = /^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
+
+export function linksFor(request: FastifyRequest, baseUrl: string | undefined): Links {
+  if (baseUrl !== undefined) return new Links(`${baseUrl.replace(/\/+$/, "")}${API_PATH}`);
+  const host = request.headers.host;
+  if (host === undefined || !HOST.test(host)) {
+    throw new RestError(400, "BAD_HOST", `the Host header ${host === undefined ? "is missing" : JSON.stringify(host.slice(0, 64)) + " is not a host name and port"}; links are built from it`, "Host");
+  }
+  return new Links(`${request.protocol}://${host}${API_PATH}`);
+}
+
+// IDs are plain already; a colon stays as it is in FlashCopy IDs ("1000:1001").
+function segment(text: string): string {
+  return encodeURIComponent(text).replace(/%3A/gi, ":");
+}

@@ -1,0 +1,281 @@
+// The Site interface as the Copy Services Server answers it, for one caller
+// (a user and a request id, or nobody in particular): each call routed to the
+// node hosting its image (router.ts), mutating ones recorded before they are
+// answered, site-wide ones (images, workloads, save and load) over the nodes.
+import { portWwpn } from "../engine/ports.js";
+import { SiteError } from "../site/errors.js";
+import type { CallOptions, Site } from "../site/site.js";
+import type {
+  ChangeVolumesRequest, CreateVolumesRequest, EstablishRequest, FillSource, FlashCheckOperation, FlashInfo, ImageInfo, IncrementOperation,
+  IncrementOptions, LoadReport, LssInfo, MakePairsRequest, MakePathRequest, ModelName, PairInfo, PairOperation, PairsRequest, PathInfo,
+  PoolInfo, PortInfo, PortPairInfo, RemovePathsRequest, RevertibleItem, RevertibleOperation, SaveReport, SiteListener,
+  VolumeDetail, VolumeInfo, WithdrawResult, WorkloadInfo, WorkloadSpec,
+} from "../site/types.js";
+import type { Touches } from "./catalog.js";
+import type { CallerContext, Router } from "./router.js";
+
+// What a view needs of the server beyond routing by image.
+export interface SiteCore {
+  readonly router: Router;
+  listImages(): ImageInfo[]; // in the order they were added, with the site's WWNNs
+  addImage(caller: CallerContext, request: { model?: ModelName; id?: string }, nodeId?: string): Promise<ImageInfo>;
+  save(file: string, options: CallOptions): Promise<SaveReport>;
+  load(caller: CallerContext, file: string, options: CallOptions): Promise<LoadReport>;
+  events(listener: SiteListener): () => void;
+}
+
+const VOLUMES: Touches = { volumes: true };
+const VOLUMES_AND_FLASH: Touches = { volumes: true, flash: true };
+const POOLS: Touches = { pools: true };
+const FLASH: Touches = { flash: true };
+// PPRC changes nothing the catalog holds (volumes, pools, FlashCopy); the journal still records each call.
+const PPRC: Touches = {};
+
+export abstract class RoutedSite implements Site {
+  protected abstract core(): SiteCore;
+  protected abstract readonly caller: CallerContext;
+
+  private get routing(): Router {
+    return this.core().router;
+  }
+
+  private mutate<T>(method: string, imageId: string, touches: Touches, body: (site: Site) => Promise<T>): Promise<T> {
+    return this.routing.mutate(this.caller, { method, imageId, touches }, body);
+  }
+
+  // ---- images and inventory ----
+
+  async listImages(): Promise<ImageInfo[]> {
+    return this.core().listImages();
+  }
+
+  addImage(request: { model?: ModelName; id?: string }): Promise<ImageInfo> {
+    return this.core().addImage(this.caller, request);
+  }
+
+  listLss(imageId: string): Promise<LssInfo[]> {
+    return this.routing.read(imageId, (site) => site.listLss(imageId));
+  }
+
+  // The node derives its ports' WWPNs from its own numbering of images; the site's WWNN is the one to show.
+  async listPorts(imageId: string): Promise<PortInfo[]> {
+    const ports = await this.routing.read(imageId, (site) => site.listPorts(imageId));
+    const wwnn = this.core().listImages().find((image) => image.id === imageId)?.wwnn;
+    return wwnn === undefined ? ports : ports.map((port) => ({ ...port, wwpn: portWwpn(wwnn, port) }));
+  }
+
+  // ---- volumes ----
+
+  listVolumes(imageId: string): Promise<VolumeInfo[]> {
+    return this.routing.read(imageId, (site) => site.listVolumes(imageId));
+  }
+
+  volume(imageId: string, volumeId: string): Promise<VolumeDetail> {
+    return this.routing.read(imageId, (site) => site.volume(imageId, volumeId));
+  }
+
+  createVolumes(imageId: string, request: CreateVolumesRequest, options?: CallOptions): Promise<string[]> {
+    return this.mutate("createVolumes", imageId, VOLUMES, (site) => site.createVolumes(imageId, request, options));
+  }
+
+  checkVolumesIdle(imageId: string, ids: string[], action: "removing" | "reinitialising"): Promise<void> {
+    return this.routing.read(imageId, (site) => site.checkVolumesIdle(imageId, ids, action));
+  }
+
+  removeVolumes(imageId: string, ids: string[], options?: CallOptions): Promise<string[]> {
+    return this.mutate("removeVolumes", imageId, VOLUMES_AND_FLASH, (site) => site.removeVolumes(imageId, ids, options));
+  }
+
+  reinitVolumes(imageId: string, ids: string[], options?: CallOptions): Promise<string[]> {
+    return this.mutate("reinitVolumes", imageId, VOLUMES, (site) => site.reinitVolumes(imageId, ids, options));
+  }
+
+  changeVolumes(imageId: string, request: ChangeVolumesRequest, options?: CallOptions): Promise<string[]> {
+    return this.mutate("changeVolumes", imageId, VOLUMES, (site) => site.changeVolumes(imageId, request, options));
+  }
+
+  // ---- extent pools ----
+
+  listPools(imageId: string): Promise<PoolInfo[]> {
+    return this.routing.read(imageId, (site) => site.listPools(imageId));
+  }
+
+  pool(imageId: string, idOrName: string): Promise<PoolInfo> {
+    return this.routing.read(imageId, (site) => site.pool(imageId, idOrName));
+  }
+
+  createPool(imageId: string, request: { name: string; rankGroup: 0 | 1; capacityGiB?: number }): Promise<PoolInfo> {
+    return this.mutate("createPool", imageId, POOLS, (site) => site.createPool(imageId, request));
+  }
+
+  checkPoolsRemovable(imageId: string, ids: string[]): Promise<PoolInfo[]> {
+    return this.routing.read(imageId, (site) => site.checkPoolsRemovable(imageId, ids));
+  }
+
+  removePools(imageId: string, ids: string[]): Promise<string[]> {
+    return this.mutate("removePools", imageId, POOLS, (site) => site.removePools(imageId, ids));
+  }
+
+  // ---- FlashCopy ----
+
+  listFlash(imageId: string): Promise<FlashInfo[]> {
+    return this.routing.read(imageId, (site) => site.listFlash(imageId));
+  }
+
+  establishFlash(imageId: string, request: EstablishRequest, options?: CallOptions): Promise<string[]> {
+    return this.mutate("establishFlash", imageId, FLASH, (site) => site.establishFlash(imageId, request, options));
+  }
+
+  checkFlash(imageId: string, operation: FlashCheckOperation, ids: string[]): Promise<string[]> {
+    return this.routing.read(imageId, (site) => site.checkFlash(imageId, operation, ids));
+  }
+
+  withdrawFlash(imageId: string, ids: string[], options?: CallOptions): Promise<WithdrawResult[]> {
+    return this.mutate("withdrawFlash", imageId, FLASH, (site) => site.withdrawFlash(imageId, ids, options));
+  }
+
+  incrementFlash(imageId: string, operation: IncrementOperation, ids: string[], options: IncrementOptions): Promise<string[]> {
+    return this.mutate(operation, imageId, FLASH, (site) => site.incrementFlash(imageId, operation, ids, options));
+  }
+
+  settleRevertible(imageId: string, operation: RevertibleOperation, items: RevertibleItem[], seqnum?: number): Promise<string[]> {
+    return this.mutate(operation, imageId, FLASH, (site) => site.settleRevertible(imageId, operation, items, seqnum));
+  }
+
+  unfreezeFlash(imageId: string, lsses: string[]): Promise<{ lsses: string[]; released: string[] }> {
+    return this.mutate("unfreezeFlash", imageId, FLASH, (site) => site.unfreezeFlash(imageId, lsses));
+  }
+
+  pendingFlash(imageId: string, ids: string[]): Promise<string[]> {
+    return this.routing.read(imageId, (site) => site.pendingFlash(imageId, ids));
+  }
+
+  waitForCopy(imageId: string, ids: string[], options?: CallOptions & { timeoutMs?: number }): Promise<void> {
+    return this.routing.read(imageId, (site) => site.waitForCopy(imageId, ids, options));
+  }
+
+  // ---- PPRC: routed by the image the command is issued to. Both images must be on its node
+  // (in-process links); links between nodes come with the cross-process transport.
+
+  listAvailablePorts(imageId: string, remoteImageId: string): Promise<PortPairInfo[]> {
+    return this.routing.read(imageId, (site) => site.listAvailablePorts(imageId, remoteImageId));
+  }
+
+  makePath(imageId: string, request: MakePathRequest): Promise<PathInfo> {
+    return this.mutate("makePath", imageId, PPRC, (site) => site.makePath(imageId, request));
+  }
+
+  listPaths(imageId: string, lsses?: string[]): Promise<PathInfo[]> {
+    return this.routing.read(imageId, (site) => site.listPaths(imageId, lsses));
+  }
+
+  checkRemovePaths(imageId: string, request: RemovePathsRequest): Promise<string[]> {
+    return this.routing.read(imageId, (site) => site.checkRemovePaths(imageId, request));
+  }
+
+  removePaths(imageId: string, request: RemovePathsRequest): Promise<string[]> {
+    return this.mutate("removePaths", imageId, PPRC, (site) => site.removePaths(imageId, request));
+  }
+
+  makePairs(imageId: string, request: MakePairsRequest, options?: CallOptions): Promise<string[]> {
+    return this.mutate("makePairs", imageId, PPRC, (site) => site.makePairs(imageId, request, options));
+  }
+
+  listPairs(imageId: string): Promise<PairInfo[]> {
+    return this.routing.read(imageId, (site) => site.listPairs(imageId));
+  }
+
+  checkPairs(imageId: string, operation: PairOperation, request: PairsRequest): Promise<string[]> {
+    return this.routing.read(imageId, (site) => site.checkPairs(imageId, operation, request));
+  }
+
+  changePairs(imageId: string, operation: PairOperation, request: PairsRequest, options?: CallOptions): Promise<string[]> {
+    return this.mutate(operation, imageId, PPRC, (site) => site.changePairs(imageId, operation, request, options));
+  }
+
+  waitForPairs(imageId: string, ids: string[], options?: CallOptions & { timeoutMs?: number }): Promise<void> {
+    return this.routing.read(imageId, (site) => site.waitForPairs(imageId, ids, options));
+  }
+
+  setLink(imageId: string, remoteImageId: string, up: boolean): Promise<void> {
+    return this.mutate("setLink", imageId, PPRC, (site) => site.setLink(imageId, remoteImageId, up));
+  }
+
+  // ---- data plane: routed, never recorded (the catalog does not hold data) ----
+
+  fill(imageId: string, volumeId: string, range: { offset: number; length: number }, source: FillSource, options?: CallOptions): Promise<number> {
+    return this.routing.read(imageId, (site) => site.fill(imageId, volumeId, range, source, options));
+  }
+
+  write(imageId: string, volumeId: string, offset: number, data: Uint8Array): Promise<void> {
+    return this.routing.read(imageId, (site) => site.write(imageId, volumeId, offset, data));
+  }
+
+  read(imageId: string, volumeId: string, offset: number, length: number): Promise<Uint8Array> {
+    return this.routing.read(imageId, (site) => site.read(imageId, volumeId, offset, length));
+  }
+
+  checksum(imageId: string, volumeId: string, offset: number, length: number): Promise<string> {
+    return this.routing.read(imageId, (site) => site.checksum(imageId, volumeId, offset, length));
+  }
+
+  // ---- workloads: each runs on its image's node; names are unique across the site ----
+
+  async startWorkload(imageId: string, spec: WorkloadSpec): Promise<WorkloadInfo> {
+    const owner = this.routing.image(imageId).nodeId;
+    for (const { nodeId, site } of this.routing.connectedNodes()) {
+      if (nodeId === owner) continue;
+      if ((await site.listWorkloads()).some((workload) => workload.running && workload.spec.name === spec.name)) {
+        throw new SiteError({ code: "WORKLOAD_EXISTS", message: `workload ${spec.name} is already running; stop it first`, item: 0 });
+      }
+    }
+    return this.routing.read(imageId, (site) => site.startWorkload(imageId, spec));
+  }
+
+  stopWorkload(name: string): Promise<WorkloadInfo> {
+    return this.workloadSite(name).then((site) => site.stopWorkload(name));
+  }
+
+  waitWorkload(name: string, timeoutMs?: number, options?: CallOptions): Promise<WorkloadInfo> {
+    return this.workloadSite(name).then((site) => site.waitWorkload(name, timeoutMs, options));
+  }
+
+  // The connected node running workload `name` (or, if none runs it, the first that knows it).
+  private async workloadSite(name: string): Promise<Site> {
+    let known: Site | null = null;
+    for (const { site } of this.routing.connectedNodes()) {
+      const found = (await site.listWorkloads()).find((workload) => workload.spec.name === name);
+      if (found?.running) return site;
+      if (found !== undefined) known ??= site;
+    }
+    if (known !== null) return known;
+    throw new SiteError({ code: "WORKLOAD_NOT_FOUND", message: `there is no workload ${name}`, item: 0 });
+  }
+
+  async listWorkloads(): Promise<WorkloadInfo[]> {
+    const lists = await Promise.all(this.routing.connectedNodes().map(({ site }) => site.listWorkloads()));
+    return lists.flat();
+  }
+
+  async stopWorkloads(): Promise<void> {
+    await Promise.all(this.routing.connectedNodes().map(({ site }) => site.stopWorkloads()));
+  }
+
+  // ---- state ----
+
+  save(file: string, options: CallOptions = {}): Promise<SaveReport> {
+    return this.core().save(file, options);
+  }
+
+  load(file: string, options: CallOptions = {}): Promise<LoadReport> {
+    return this.core().load(this.caller, file, options);
+  }
+
+  // ---- events ----
+
+  events(listener: SiteListener): () => void {
+    return this.core().events(listener);
+  }
+
+  abstract close(): Promise<void>;
+}

@@ -1,0 +1,399 @@
+// The Copy Services Server (design.md §7): the site's Site as the server
+// sees it. It holds the Site of every node of the site (an EmbeddedSite for
+// its own node, a ConnectedSite over the wire for another), routes each call
+// to the node hosting its image, merges the site-wide calls over the nodes,
+// names images uniquely across the site, and records the outcome of every
+// mutating call in its store (store.ts) before it answers (router.ts).
+//
+//   const server = new CopyServicesServer({ store, nodeId })
+//   await server.registerNode(nodeId, url, site)    a node (re)joins with its images
+//   await server.nodeLost(nodeId, reason)           its images answer CONNECTION_LOST
+//   server.forCaller({ user, requestId })           a Site whose calls carry who asked and the request id
+//   server.login / authenticate / logout            sessions (tokens) over the journaled users
+//   server.listUsers / createUser / changeUser / removeUser
+//   server.serverEvents(listener)                   node joined / lost, takeover, backup state
+//
+// The server never holds the nodes' data: host I/O, background copies and
+// workloads go on in the nodes while it is away. Closing the server closes
+// its store and lets go of the nodes' Sites; whoever registered a Site closes it.
+import { parseImageId, imageId as formatImageId } from "../engine/ids.js";
+import { SiteError } from "../site/errors.js";
+import type { CallOptions, Site } from "../site/site.js";
+import type { ImageInfo, LoadReport, ModelName, SaveReport, SiteEvent, SiteListener } from "../site/types.js";
+import { Router, IMAGES_LOCK, type CallerContext } from "./router.js";
+import { RoutedSite, type SiteCore } from "./routed-site.js";
+import { ServerError } from "./server-errors.js";
+import { findImage, findNode, type SiteRecord, type SiteState } from "./site-state.js";
+import type { Committed, ServerStore } from "./store.js";
+import { Sessions, type SessionOptions } from "./sessions.js";
+import { UserError } from "./user-errors.js";
+import {
+  authenticate, chuser, findUser, firstStart, lsuser, mkuser, rmuser,
+  type ChuserArguments, type MkuserArguments, type UserRecord, type UserRow, type UsersConfig,
+} from "./users.js";
+
+export type ServerEvent =
+  | { type: "node-joined"; nodeId: string; url: string; images: string[] }
+  | { type: "node-lost"; nodeId: string; reason: string }
+  | { type: "takeover"; nodeId: string; term: number } // this server became primary
+  | { type: "backup-joined"; nodeId: string; sequence: number }
+  | { type: "backup-lost"; nodeId: string; reason: string } // the primary serves alone
+  | { type: "demoted"; nodeId: string; term: number }; // a server with a higher term leads: this one is its backup now
+
+export type ServerListener = (event: ServerEvent) => void;
+
+export interface CopyServicesServerOptions {
+  store: ServerStore;
+  nodeId: string; // the node this server runs in: addImage puts images there unless told otherwise
+  now?: () => number; // milliseconds; default Date.now
+  users?: UsersConfig; // scrypt parameters (tests use cheap ones)
+  sessions?: SessionOptions;
+  // Runs after every local commit and before the command is answered:
+  // replication.ts sends the entry to the backup and waits for its ack.
+  afterCommit?: (committed: Committed) => Promise<void>;
+}
+
+export interface LoginResult {
+  token: string;
+  expiresAt: number;
+  user: string;
+  passwordExpired: boolean; // only chuser -pw of one's own password until it is changed
+}
+
+const USERS_LOCK = "site:users";
+const NODE_TEXT_LENGTH_MAX = 256;
+
+// A WWNN per image by its place in the site, as an embedded site numbers its own.
+export function siteWwnn(index: number): string {
+  return `5005076303FFC${(index + 1).toString(16).toUpperCase().padStart(3, "0")}`;
+}
+
+export class CopyServicesServer extends RoutedSite {
+  protected readonly caller: CallerContext = {};
+  readonly nodeId: string;
+  private readonly store: ServerStore;
+  private readonly router: Router;
+  private readonly sessions: Sessions;
+  private readonly usersConfig: UsersConfig;
+  private readonly now: () => number;
+  private readonly afterCommit: ((committed: Committed) => Promise<void>) | undefined;
+  private readonly nodeEvents = new Map<string, () => void>(); // unsubscribes, by node id
+  private readonly siteListeners = new Set<SiteListener>();
+  private readonly serverListeners = new Set<ServerListener>();
+  private readonly siteCore: SiteCore;
+  private closed = false;
+  private retired: string | null = null; // why this server no longer takes changes
+
+  constructor(options: CopyServicesServerOptions) {
+    super();
+    this.store = options.store;
+    this.nodeId = nodeText("nodeId", options.nodeId);
+    this.now = options.now ?? Date.now;
+    this.usersConfig = options.users ?? {};
+    this.sessions = new Sessions({ now: this.now, ...options.sessions });
+    this.afterCommit = options.afterCommit;
+    this.router = new Router({ state: () => this.store.state, commit: (records) => this.commit(records), now: this.now, assertServing: () => this.assertServing() });
+    this.siteCore = {
+      router: this.router,
+      listImages: () => {
+        this.assertServing();
+        return this.imageInfos();
+      },
+      addImage: (caller, request, nodeId) => this.addImageFor(caller, request, nodeId ?? this.nodeId),
+      save: (file, callOptions) => this.saveSite(file, callOptions),
+      load: (caller, file, callOptions) => this.loadFor(caller, file, callOptions),
+      events: (listener) => this.subscribe(listener),
+    };
+  }
+
+  protected core(): SiteCore {
+    return this.siteCore;
+  }
+
+  get state(): SiteState {
+    return this.store.state;
+  }
+
+  get term(): number {
+    return this.store.term;
+  }
+
+  // A Site whose calls carry `caller`: its user is journaled with each
+  // outcome, and its request id makes a retried call answer as the first did.
+  forCaller(caller: CallerContext): Site {
+    if (caller.requestId !== undefined && (typeof caller.requestId !== "string" || caller.requestId.length === 0 || caller.requestId.length > 128)) {
+      throw new SiteError({ code: "BAD_ARGUMENT", message: "a request id is a string of 1 to 128 characters" });
+    }
+    return new CallerSite(this.siteCore, { ...caller });
+  }
+
+  // ---- nodes ----
+
+  // A node joins (or rejoins after a reconnect or a takeover) with the images
+  // its Site lists; their catalogs are brought up to date from it.
+  async registerNode(nodeId: string, url: string, site: Site): Promise<void> {
+    nodeText("nodeId", nodeId);
+    if (typeof url !== "string" || url.length > NODE_TEXT_LENGTH_MAX) throw new SiteError({ code: "BAD_ARGUMENT", message: `a node's url is a string of at most ${NODE_TEXT_LENGTH_MAX} characters` });
+    await this.router.exclusive([IMAGES_LOCK], async () => {
+      const images = (await site.listImages()).map((image) => ({ id: image.id, model: image.model, wwnn: image.wwnn }));
+      for (const image of images) {
+        const other = findImage(this.state, image.id);
+        if (other !== undefined && other.nodeId !== nodeId) {
+          throw new SiteError({ code: "IMAGE_EXISTS", message: `node ${nodeId} hosts storage image ${image.id}, which node ${other.nodeId} hosts already` });
+        }
+      }
+      const known = images.filter((image) => findImage(this.state, image.id) !== undefined).map((image) => image.id);
+      const fresh = images.filter((image) => !known.includes(image.id)).map((image) => image.id);
+      const records: SiteRecord[] = [{ type: "node.joined", nodeId, url, images }];
+      records.push(...await this.router.resyncCatalogs(site, known));
+      records.push(...await this.router.freshCatalogs(site, fresh));
+      await this.commit(records);
+      this.attach(nodeId, site);
+      this.emitServer({ type: "node-joined", nodeId, url, images: images.map((image) => image.id) });
+    });
+  }
+
+  private attach(nodeId: string, site: Site): void {
+    this.nodeEvents.get(nodeId)?.();
+    this.router.connect(nodeId, site);
+    this.nodeEvents.set(nodeId, site.events((event) => this.emitSite(event)));
+  }
+
+  // The node's connection is gone: its images answer CONNECTION_LOST until it registers again.
+  async nodeLost(nodeId: string, reason = "its connection closed"): Promise<void> {
+    this.nodeEvents.get(nodeId)?.();
+    this.nodeEvents.delete(nodeId);
+    this.router.disconnect(nodeId);
+    const node = findNode(this.state, nodeId);
+    if (node === undefined || !node.online) return;
+    await this.commit([{ type: "node.lost", nodeId }]);
+    this.emitServer({ type: "node-lost", nodeId, reason });
+  }
+
+  // ---- images ----
+
+  // Adds an image on node `nodeId` (addImage puts it on the server's own), for `caller`.
+  addImageOn(nodeId: string, request: { model?: ModelName; id?: string }, caller: CallerContext = {}): Promise<ImageInfo> {
+    return this.addImageFor({ ...caller }, request, nodeId);
+  }
+
+  private imageInfos(): ImageInfo[] {
+    return this.state.images.map((entry, index) => ({ id: entry.info.id, model: entry.info.model, wwnn: siteWwnn(index) }));
+  }
+
+  private async addImageFor(caller: CallerContext, request: { model?: ModelName; id?: string }, nodeId: string): Promise<ImageInfo> {
+    const site = this.router.nodeSite(nodeId, "the node to add the image on");
+    const added = await this.router.mutateSite(caller, "addImage", [], () => site.addImage(this.imageRequest(request)), async (image) => [
+      { type: "image.added", nodeId, image: { id: image.id, model: image.model, wwnn: image.wwnn } },
+      ...await this.router.freshCatalogs(site, [image.id]),
+    ]);
+    return this.imageInfos().find((image) => image.id === added.id) ?? added;
+  }
+
+  // The request for the node: the next serial free across the site when none
+  // is given (as an embedded site numbers its own), refused if the site has it.
+  private imageRequest(request: { model?: ModelName; id?: string }): { model?: ModelName; id?: string } {
+    const ids = this.state.images.map((image) => image.info.id);
+    if (request.id === undefined) {
+      const model = request.model ?? "2105";
+      let number = ids.length + 1;
+      while (ids.some((id) => id.endsWith(`-75TZ${String(number).padStart(3, "0")}`))) number++;
+      return { model, id: formatImageId(model, `75TZ${String(number).padStart(3, "0")}`) };
+    }
+    let canonical: string;
+    try {
+      const parts = parseImageId(request.id);
+      canonical = formatImageId(parts.model, parts.serial);
+    } catch {
+      return request; // the node refuses a malformed ID with its own message
+    }
+    if (ids.includes(canonical) && (request.model === undefined || canonical.startsWith(`IBM.${request.model}-`))) {
+      throw new SiteError({ code: "IMAGE_EXISTS", message: `storage image ${canonical} already exists` });
+    }
+    return request;
+  }
+
+  // ---- state files: one node's images, when the site's are all on one node ----
+
+  private singleNode(what: string): string {
+    const nodes = [...new Set(this.state.images.map((image) => image.nodeId))];
+    if (nodes.length > 1) {
+      throw new SiteError({ code: "BAD_ARGUMENT", message: `${what} covers every image of the site, but its images are on nodes ${nodes.join(", ")}: each node keeps its own (tzero serve --state FILE)` });
+    }
+    return nodes[0] ?? this.nodeId;
+  }
+
+  private saveSite(file: string, options: CallOptions): Promise<SaveReport> {
+    try {
+      const nodeId = this.singleNode("save");
+      return this.router.nodeSite(nodeId, "the site's images").save(file, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private async loadFor(caller: CallerContext, file: string, options: CallOptions): Promise<LoadReport> {
+    const nodeId = this.singleNode("load");
+    const site = this.router.nodeSite(nodeId, "the site's images");
+    const held = this.state.images.map((image) => image.info.id);
+    return this.router.mutateSite(caller, "load", held, () => site.load(file, options), async () => {
+      const images = (await site.listImages()).map((image) => ({ id: image.id, model: image.model, wwnn: image.wwnn }));
+      return [{ type: "images.replaced", nodeId, images }, ...await this.router.freshCatalogs(site, images.map((image) => image.id))];
+    });
+  }
+
+  // ---- users (not on the Site interface: the shell's and the REST API's own calls) ----
+
+  // On a site without users: creates admin, with the password of the file or
+  // a random one, which is returned (to show once); null otherwise.
+  async firstStart(options: { passwordFile?: string } = {}): Promise<{ created: boolean; password: string | null }> {
+    return this.router.exclusive([USERS_LOCK], async () => {
+      const start = await firstStart(this.state.users, { ...this.usersConfig, passwordFile: options.passwordFile });
+      if (start === null) return { created: false, password: null };
+      await this.commit([start.record]);
+      return { created: true, password: start.password };
+    });
+  }
+
+  listUsers(actor: string): UserRow[] {
+    return lsuser(this.state.users, actor);
+  }
+
+  createUser(actor: string, input: MkuserArguments): Promise<void> {
+    return this.router.exclusive([USERS_LOCK], async () => {
+      await this.commit([await mkuser(this.state.users, actor, input, this.usersConfig)]);
+    });
+  }
+
+  changeUser(actor: string, input: ChuserArguments): Promise<void> {
+    return this.router.exclusive([USERS_LOCK], async () => {
+      const records = await chuser(this.state.users, actor, input, this.usersConfig);
+      await this.commit(records);
+      this.sessionsAfter(records, actor);
+    });
+  }
+
+  removeUser(actor: string, name: string): Promise<void> {
+    return this.router.exclusive([USERS_LOCK], async () => {
+      const record = rmuser(this.state.users, actor, name);
+      await this.commit([record]);
+      this.sessions.endSessionsOf(record.name);
+    });
+  }
+
+  // A locked user's sessions end, and so do those of a user whose password an
+  // administrator set (it is temporary); one's own new password frees one's sessions.
+  private sessionsAfter(records: readonly UserRecord[], actor: string): void {
+    for (const record of records) {
+      if (record.type === "user.lock") this.sessions.endSessionsOf(record.name);
+      if (record.type === "user.password" && record.name !== actor) this.sessions.endSessionsOf(record.name);
+      if (record.type === "user.password" && record.name === actor) this.sessions.passwordChanged(actor);
+    }
+  }
+
+  // Checks the password, journals the attempt where it counts (lockout), and issues a token.
+  async login(name: string, password: string): Promise<LoginResult> {
+    const outcome = await authenticate(this.state.users, name, password, this.usersConfig);
+    if (outcome.record !== null) {
+      const record = outcome.record;
+      await this.router.exclusive([USERS_LOCK], () => this.commit([record]));
+    }
+    if (!outcome.ok) throw outcome.error;
+    const issued = this.sessions.issue(outcome.name, outcome.passwordExpired);
+    return { token: issued.token, expiresAt: issued.expiresAt, user: outcome.name, passwordExpired: outcome.passwordExpired };
+  }
+
+  // The user of a live token (its idle time restarted), or a UserError TOKEN_*.
+  authenticate(token: string): { user: string; passwordExpired: boolean } {
+    const session = this.sessions.check(token);
+    const account = findUser(this.state.users, session.user);
+    if (account === undefined || account.locked) {
+      this.sessions.endSessionsOf(session.user);
+      throw new UserError("TOKEN_UNKNOWN", `the session of ${session.user} ended: the account is ${account === undefined ? "removed" : "locked"}`, "token");
+    }
+    return { user: session.user, passwordExpired: account.passwordExpired };
+  }
+
+  logout(token: string): void {
+    this.sessions.logout(token);
+  }
+
+  // ---- terms, commits, events ----
+
+  // A backup that takes over raises the term: every record from now on carries it.
+  async raiseTerm(term: number): Promise<void> {
+    await this.commit([{ type: "term.raised", term }]);
+  }
+
+  // Another server leads the site now (it has a higher term): this one takes
+  // no more changes and lets go of its nodes, but leaves its store open for
+  // the replication that makes it the new primary's backup.
+  retire(reason: string): void {
+    this.retired = reason;
+    for (const unsubscribe of this.nodeEvents.values()) unsubscribe();
+    this.nodeEvents.clear();
+    this.router.disconnectAll();
+  }
+
+  private assertServing(): void {
+    if (this.retired !== null) throw new SiteError({ code: "NOT_PRIMARY", message: `this Copy Services Server is no longer the primary: ${this.retired}` });
+    if (this.closed) throw new SiteError({ code: "CLOSED", message: "the Copy Services Server is closed" });
+  }
+
+  private async commit(records: SiteRecord[]): Promise<void> {
+    this.assertServing();
+    const committed = await this.store.commit(records);
+    await this.afterCommit?.(committed);
+  }
+
+  private subscribe(listener: SiteListener): () => void {
+    this.siteListeners.add(listener);
+    return () => this.siteListeners.delete(listener);
+  }
+
+  serverEvents(listener: ServerListener): () => void {
+    this.serverListeners.add(listener);
+    return () => this.serverListeners.delete(listener);
+  }
+
+  private emitSite(event: SiteEvent): void {
+    for (const listener of this.siteListeners) listener(event);
+  }
+
+  emitServer(event: ServerEvent): void {
+    for (const listener of this.serverListeners) listener(event);
+  }
+
+  // Stops serving: lets go of the nodes (their Sites are closed by whoever
+  // registered them) and closes the store.
+  override async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.retired !== null) return; // the store is the replication's now
+    for (const unsubscribe of this.nodeEvents.values()) unsubscribe();
+    this.nodeEvents.clear();
+    this.router.disconnectAll();
+    await this.store.close();
+  }
+}
+
+// One caller's view of the server.
+class CallerSite extends RoutedSite {
+  constructor(private readonly siteCore: SiteCore, protected readonly caller: CallerContext) {
+    super();
+  }
+
+  protected core(): SiteCore {
+    return this.siteCore;
+  }
+
+  // A caller's view holds nothing of its own: closing it ends nothing of the server's.
+  override async close(): Promise<void> {}
+}
+
+function nodeText(name: string, value: unknown): string {
+  if (typeof value !== "string" || value.length === 0 || value.length > NODE_TEXT_LENGTH_MAX) {
+    throw new ServerError("BAD_ARGUMENT", `${name} must be a string of 1 to ${NODE_TEXT_LENGTH_MAX} characters`);
+  }
+  return value;
+}

@@ -374,6 +374,10 @@ export class Interpreter {
     if (name in value) return value[name];
     const key = Object.keys(value).find((candidate) => candidate.toLowerCase() === name.toLowerCase());
     if (key !== undefined) return value[key];
+    // DS CLI columns with spaces (lspprc's "Out Of Sync Tracks") are reached as .OutOfSyncTracks.
+    const squeezed = (text: string) => text.toLowerCase().replace(/[^a-z0-9]/g, "");
+    const spaced = Object.keys(value).find((candidate) => squeezed(candidate) === squeezed(name));
+    if (spaced !== undefined) return value[spaced];
     throw this.evaluation("NO_SUCH_FIELD", `no field ${name}; the fields are ${Object.keys(value).join(", ")}`, at, frame);
   }
 

@@ -39,7 +39,7 @@ Completion.after.each(async () => {
 });
 
 Completion("should complete command names from the table", () => {
-  assert.equal(complete("mk", context), [["mkfbvol", "mkextpool", "mksi", "mkflash"], "mk"]);
+  assert.equal(complete("mk", context), [["mkfbvol", "mkextpool", "mksi", "mkflash", "mkpprcpath", "mkpprc"], "mk"]);
   assert.equal(complete("lsfl", context), [["lsflash "], "lsfl"]);
   assert.equal(complete("", context)[0].length > 20, true);
 });

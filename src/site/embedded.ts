@@ -374,6 +374,8 @@ export class EmbeddedSite implements Site {
   async establishFlash(imageId: string, request: EstablishRequest, options: CallOptions = {}): Promise<string[]> {
     const image = this.image(imageId);
     request.pairs.forEach(([, target], index) => forItem(index, () => {
+      // A missing volume is checkPairs' to name, source first.
+      if (!image.hasVolume(target)) return;
       const pair = this.pprc.volumeInPair(image, image.volume(target).id);
       if (pair !== null) throw new EngineError("VOLUME_IN_PAIR", `volume ${image.volume(target).id} is in PPRC pair ${pair}: a FlashCopy onto a PPRC volume needs -tgtpprc, which tzero does not model yet`);
     }));

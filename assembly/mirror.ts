@@ -128,6 +128,10 @@ export function ring_create(): usize {
 
 export function ring_set_link(ring: usize, state: i32): void {
   atomic.store<i32>(ring + RING_LINK, state);
+  ring_wake(ring);
+}
+
+function ring_wake(ring: usize): void {
   atomic.add<i32>(ring + RING_DOORBELL, 1);
   atomic.notify(ring + RING_DOORBELL, 1);
 }
@@ -274,7 +278,10 @@ export function mirror_write_begin(volume: usize, track: u32): i32 {
 // track was in sync, clears the bit once acknowledged, unlocks.
 export function mirror_write_end(volume: usize, track: u32, at: u64, length: u32, was_out_of_sync: bool): i32 {
   let result = OK;
-  if (!was_out_of_sync && atomic.load<u32>(volume + V_PPRC_MODE) == MIRROR_SYNC) {
+  const mode = atomic.load<u32>(volume + V_PPRC_MODE);
+  // Global Copy: a track newly out of sync wakes the sender, which drains it.
+  if (!was_out_of_sync && mode == MIRROR_ASYNC) ring_wake(<usize>load<u32>(volume + V_PPRC_RING));
+  if (!was_out_of_sync && mode == MIRROR_SYNC) {
     const ring = <usize>load<u32>(volume + V_PPRC_RING);
     const sent = ring_send(ring, load<u32>(volume + V_PPRC_REMOTE), at, length, read_pointer(volume, at));
     if (sent == OK) {

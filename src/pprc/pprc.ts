@@ -380,6 +380,8 @@ export class Pprc {
       pair.detail = null;
       pair.suspendedAt = null;
     }
+    // Wakes the senders: the out-of-sync tracks are theirs to copy now.
+    this.refreshLinks();
     return pairs.map((pair) => pair.id);
   }
 

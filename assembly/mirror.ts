@@ -37,6 +37,7 @@
 //   ring + 12   u32 entry count (RING_ENTRIES, a power of two)
 //   ring + 16   u32 data pointer: RING_ENTRIES x TRACK_SIZE bytes
 //   ring + 20   i32 tail: the next ticket the sender takes (the sender's own)
+//   ring + 24   i32 ack bound in ms for every writer of the link (0: ACK_TIMEOUT_MS)
 //   ring + 64   RING_ENTRIES x RING_ENTRY:
 //     0 i32 turn: the ticket that may claim the entry next (free for that lap)
 //     4 i32 status (ENTRY_EMPTY .. ENTRY_ABANDONED)
@@ -78,6 +79,7 @@ export const RING_LINK: u32 = 8;
 export const RING_COUNT: u32 = 12;
 export const RING_DATA: u32 = 16;
 export const RING_TAIL: u32 = 20;
+export const RING_ACK_TIMEOUT: u32 = 24;
 export const E_TURN: u32 = 0;
 export const E_STATUS: u32 = 4;
 export const E_RESULT: u32 = 8;
@@ -100,9 +102,16 @@ export const ACK_TIMEOUT_MS: f64 = 5_000;
 const WAIT_NS: i64 = 1_000_000;
 const TRY_TRACKS_MAX: u32 = 64; // locked tracks a copy passes by before it gives up for now
 
-// Per thread (per instance): this thread's ack bound; tests shorten it.
-let ack_timeout_ms: f64 = ACK_TIMEOUT_MS;
-export function mirror_set_ack_timeout(ms: f64): void { if (ms > 0) ack_timeout_ms = ms; }
+// The link's ack bound, in the ring so that writers on every thread share it.
+export function ring_set_ack_timeout(ring: usize, ms: i32): void {
+  if (ms > 0) atomic.store<i32>(ring + RING_ACK_TIMEOUT, ms);
+}
+
+// @ts-ignore: decorator
+@inline function ack_timeout_ms(ring: usize): f64 {
+  const ms = atomic.load<i32>(ring + RING_ACK_TIMEOUT);
+  return ms > 0 ? <f64>ms : ACK_TIMEOUT_MS;
+}
 
 // @ts-ignore: decorator
 @inline function entry_at(ring: usize, ticket: i32): usize {
@@ -150,7 +159,7 @@ function ring_claim(ring: usize): i64 {
       atomic.wait<i32>(entry + E_TURN, turn, WAIT_NS);
     }
     const now = clock_ms();
-    if (deadline < 0) deadline = now + ack_timeout_ms;
+    if (deadline < 0) deadline = now + ack_timeout_ms(ring);
     else if (now >= deadline) return -1;
   }
   return -1; // not reached: the loop ends by its deadline
@@ -179,7 +188,7 @@ export function ring_send(ring: usize, remote_slot: u32, offset: u64, length: u3
   atomic.store<i32>(entry + E_STATUS, ENTRY_READY);
   atomic.add<i32>(ring + RING_DOORBELL, 1);
   atomic.notify(ring + RING_DOORBELL, 1);
-  const deadline = clock_ms() + ack_timeout_ms;
+  const deadline = clock_ms() + ack_timeout_ms(ring);
   for (;;) {
     const status = atomic.load<i32>(entry + E_STATUS);
     if (status == ENTRY_DONE) {

@@ -114,7 +114,7 @@ export interface CoreExports {
   ring_entry_data(ring: number, entry: number): number;
   ring_complete(ring: number, entry: number, result: number): void;
   ring_doorbell_pointer(ring: number): number;
-  mirror_set_ack_timeout(ms: number): void;
+  ring_set_ack_timeout(ring: number, ms: number): void;
   pprc_make_primary(slot: number, ring: number, remoteSlot: number, mode: number, flags: number, allOutOfSync: number): number;
   pprc_make_secondary(slot: number, flags: number): number;
   pprc_clear(slot: number): number;

@@ -26,7 +26,6 @@ export interface LinkWorkerData {
   primaryThreadId: number;
   secondaryThreadId: number;
   ring: number;
-  ackTimeoutMs: number;
   commands: MessagePort;
 }
 

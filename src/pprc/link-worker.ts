@@ -21,7 +21,6 @@ const DRAIN_BATCH_MAX = 64; // ring entries applied before the sender looks at i
 const data = workerData as LinkWorkerData;
 const primary = new CoreThread(data.primaryMemory, data.primaryThreadId, data.module);
 const secondary = new CoreThread(data.secondaryMemory, data.secondaryThreadId, data.module);
-primary.exports.mirror_set_ack_timeout(data.ackTimeoutMs);
 const words = new Int32Array(data.primaryMemory.buffer);
 const ring = data.ring;
 const doorbellIndex = primary.exports.ring_doorbell_pointer(ring) >>> 2;

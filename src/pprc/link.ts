@@ -37,12 +37,13 @@ export class Link {
   ) {
     this.ring = primary.core.exports.ring_create();
     if (this.ring === 0) throw new EngineError("NO_SPACE", `storage image ${primary.id} has no room for a link ring to ${secondary.id}`);
+    primary.core.exports.ring_set_ack_timeout(this.ring, ackTimeoutMs);
     this.primaryThreadId = primary.threadIds.take();
     this.secondaryThreadId = secondary.threadIds.take();
     this.commands = new MessageChannel();
     const workerData: LinkWorkerData = {
       primaryMemory: primary.memory, secondaryMemory: secondary.memory, module: primary.core.module,
-      primaryThreadId: this.primaryThreadId, secondaryThreadId: this.secondaryThreadId, ring: this.ring, ackTimeoutMs,
+      primaryThreadId: this.primaryThreadId, secondaryThreadId: this.secondaryThreadId, ring: this.ring,
       commands: this.commands.port2,
     };
     this.worker = new Worker(new URL("./link-worker.js", import.meta.url), { workerData, transferList: [this.commands.port2] });

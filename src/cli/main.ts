@@ -5,10 +5,15 @@
 //   tzero < FILE              commands piped to standard input run as a script
 //   tzero                     the interactive REPL (standard input a terminal)
 //   tzero bench [ARGS...]     the benchmarks
+//   tzero serve [ARGS...]     a node of a site as a service (src/cli/serve.ts)
 //   --state FILE              load FILE at start when it exists; save to it on exit and on `save`
-// Exit codes: 0 all succeeded, 1 an assertion failed, 2 syntax or usage error,
-// 6 a command failed.
+//   -hmc1 HOST[:PORT] [-hmc2 HOST[:PORT]] -user NAME (-passwd P | -pwfile FILE)
+//                             the same against a Copy Services Server (its /cs/shell endpoint)
+// Exit codes (DS CLI's, plus 1): 0 all succeeded, 1 an assertion failed, 2
+// syntax or usage error, 3 connection error, 5 authentication error, 6 a
+// command failed.
 import { readFileSync } from "node:fs";
+import { readFile, stat } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { Session } from "../lang/session.js";
 import { LangSyntaxError, ScriptError, formatError } from "../lang/errors.js";
@@ -17,29 +22,41 @@ import { readScript, readScriptFile } from "./script-input.js";
 import { applyProfile, parseProfile, type Profile } from "../lang/profile.js";
 import { CommandFailure } from "../lang/values.js";
 import { errorId } from "../lang/messages.js";
+import { AUTHENTICATION_CODES, CONNECTION_CODES, RemoteSite, parseServerAddress } from "../site/remote.js";
+import { SiteError } from "../site/errors.js";
 
-const USAGE = `usage: tzero [--state FILE] [-cfg PROFILE] [-script FILE] [COMMAND ARGS...]
+const USAGE = `usage: tzero [--state FILE | -hmc1 HOST[:PORT] [-hmc2 HOST[:PORT]] -user NAME (-passwd P | -pwfile FILE)]
+             [-cfg PROFILE] [-script FILE] [COMMAND ARGS...]
   tzero -script FILE     run a scenario script
   tzero COMMAND ...      run one command, e.g. tzero help mkflash
   tzero < FILE           run the commands piped to standard input
   tzero                  interactive shell (when standard input is a terminal)
   tzero bench [FILTER]   run the benchmarks
+  tzero serve ...        run a node of a site (tzero serve --help)
   --state FILE           load the storage images from FILE at start (when it exists),
                          save them to it on exit and on save with no FILE
   -cfg PROFILE           a DS CLI profile: devid, format, delim, banner, header, fullid
-exit codes: 0 success, 1 assertion failed, 2 syntax error, 6 command failed`;
+  -hmc1 HOST[:PORT]      run against the Copy Services Server at HOST (port 8452 unless given);
+  -hmc2 HOST[:PORT]      on a connection error, against this one instead (the backup server)
+  -user NAME             log in as NAME, with -passwd PASSWORD or -pwfile FILE (its first line
+                         is the password; the file must not be readable by group or others)
+exit codes: 0 success, 1 assertion failed, 2 syntax error, 3 connection error,
+            5 authentication error, 6 command failed`;
 
 const READ_REASONS: Record<string, string> = { ENOENT: "no such file", EISDIR: "it is a folder, not a file", EACCES: "permission denied" };
 
 export const EXIT_OK = 0;
 export const EXIT_USAGE = 2;
+export const EXIT_CONNECTION = 3;
+export const EXIT_AUTHENTICATION = 5;
 export const EXIT_FAILED = 6;
 
 // DS CLI options have one dash (`-script`); node's parser wants two. Options
 // before the first plain word are normalised (with the values of those that
 // take one); from that word on, everything is the command and its arguments.
-const LONG_OPTIONS = new Set(["script", "help", "version", "workers", "state", "cfg"]);
-const VALUE_OPTIONS = new Set(["script", "workers", "state", "cfg"]);
+const SERVER_OPTIONS = ["hmc1", "hmc2", "user", "passwd", "pwfile"] as const;
+const LONG_OPTIONS = new Set(["script", "help", "version", "workers", "state", "cfg", ...SERVER_OPTIONS]);
+const VALUE_OPTIONS = new Set(["script", "workers", "state", "cfg", ...SERVER_OPTIONS]);
 
 function normalise(argv: string[]): string[] {
   const result: string[] = [];
@@ -62,17 +79,25 @@ interface RunSettings {
   workers: number | undefined;
   stateFile: string | undefined;
   profile?: Profile;
+  site?: RemoteSite; // -hmc1: the Copy Services Server's site, shared with every other shell
+}
+
+// DS CLI's exit code for a failure of this code: 3 and 5 for the server's connection and login.
+function exitCodeOf(code: string, otherwise: number): number {
+  if (CONNECTION_CODES.has(code)) return EXIT_CONNECTION;
+  if (AUTHENTICATION_CODES.has(code)) return EXIT_AUTHENTICATION;
+  return otherwise;
 }
 
 function reportError(error: unknown, source: string): number {
   if (error instanceof ScriptError || error instanceof LangSyntaxError) {
     process.stderr.write(`${formatError(error, source)}\n`);
-    return error instanceof ScriptError ? error.exitCode : EXIT_USAGE;
+    return error instanceof ScriptError ? exitCodeOf(error.code, error.exitCode) : EXIT_USAGE;
   }
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code !== "string") throw error;
   process.stderr.write(`tzero: ${code}: ${(error as Error).message}\n`);
-  return EXIT_FAILED;
+  return exitCodeOf(code, EXIT_FAILED);
 }
 
 // Runs a script to its end, or until a signal or a closed stdout cancels it;
@@ -83,7 +108,7 @@ async function runText(source: string | Promise<string>, file: string, settings:
   const lifetime = new Lifetime();
   let session: Session;
   try {
-    session = new Session({ write: (text) => lifetime.write(`${text}\n`), ...settings });
+    session = new Session({ write: (text) => lifetime.write(`${text}\n`), ...settings, siteShared: settings.site !== undefined });
   } catch (error) {
     return reportError(error, "");
   }
@@ -117,6 +142,10 @@ async function runText(source: string | Promise<string>, file: string, settings:
 }
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === "serve") {
+    const { runServe } = await import("./serve.js");
+    return runServe(argv.slice(1));
+  }
   if (argv[0] === "bench") {
     const benchPath = "../../bench/run.js"; // a variable: the benchmarks are built separately
     const bench = (await import(benchPath)) as { runBench(argv: string[]): Promise<number> };
@@ -133,6 +162,7 @@ export async function main(argv: string[]): Promise<number> {
         workers: { type: "string" },
         state: { type: "string" },
         cfg: { type: "string" },
+        ...Object.fromEntries(SERVER_OPTIONS.map((name) => [name, { type: "string" as const }])),
       },
       allowPositionals: true,
     });
@@ -164,6 +194,9 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT_USAGE;
     }
   }
+  const server = await connectServer(values);
+  if (typeof server === "number") return server;
+  if (server !== null) settings.site = server;
   if (values.script !== undefined) {
     if (positionals.length > 0) {
       process.stderr.write(`tzero: -script runs a file; unexpected ${positionals.join(" ")}\n${USAGE}\n`);
@@ -192,10 +225,55 @@ export async function main(argv: string[]): Promise<number> {
 async function openShell(settings: RunSettings): Promise<number> {
   const { startRepl } = await import("./repl.js");
   try {
-    return await startRepl({ sessionOptions: { workers: settings.workers, stateFile: settings.stateFile }, profile: settings.profile });
+    const sessionOptions = { workers: settings.workers, stateFile: settings.stateFile, site: settings.site, siteShared: settings.site !== undefined };
+    return await startRepl({ sessionOptions, profile: settings.profile });
   } catch (error) {
     return reportError(error, "");
   }
+}
+
+// -hmc1 and its companions: the remote site, logged in; null without -hmc1;
+// or the exit code of what went wrong (2 usage, 3 no server, 5 login refused).
+async function connectServer(values: Partial<Record<(typeof SERVER_OPTIONS)[number] | "state" | "workers", string>>): Promise<RemoteSite | null | number> {
+  const given = SERVER_OPTIONS.filter((name) => values[name] !== undefined);
+  if (given.length === 0) return null;
+  const usage = (reason: string) => {
+    process.stderr.write(`tzero: ${reason}\n${USAGE}\n`);
+    return EXIT_USAGE;
+  };
+  if (values.hmc1 === undefined) return usage(`-${given[0]} needs -hmc1 HOST[:PORT], the Copy Services Server`);
+  if (values.user === undefined) return usage("-hmc1 needs -user NAME");
+  if ((values.passwd === undefined) === (values.pwfile === undefined)) return usage("-hmc1 needs one of -passwd PASSWORD and -pwfile FILE");
+  if (values.state !== undefined) return usage("--state saves this process's storage images; with -hmc1 they are the server's, which keeps its own state");
+  if (values.workers !== undefined) return usage("-workers sets this process's copy workers; with -hmc1 the server's nodes run them");
+  try {
+    const servers = [values.hmc1, values.hmc2].filter((text) => text !== undefined).map((text, index) => parseServerAddress(text!, `-hmc${index + 1}`));
+    const password = values.passwd ?? (await readPasswordFile(values.pwfile!));
+    return await RemoteSite.connect({ servers, user: values.user, password });
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "BAD_ARGUMENT") return usage((error as Error).message);
+    return reportError(error, "");
+  }
+}
+
+// -pwfile: the password is the file's first line. Like an ssh key, the file
+// is refused when its group or others may read it.
+async function readPasswordFile(file: string): Promise<string> {
+  let text: string;
+  try {
+    const info = await stat(file);
+    if (process.platform !== "win32" && (info.mode & 0o077) !== 0) {
+      throw new SiteError({ code: "BAD_ARGUMENT", message: `-pwfile ${file} may be read by others (mode ${(info.mode & 0o777).toString(8)}); chmod 600 ${file}` });
+    }
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    if (error instanceof SiteError) throw error;
+    const reason = READ_REASONS[(error as NodeJS.ErrnoException).code ?? ""] ?? (error as Error).message;
+    throw new SiteError({ code: "BAD_ARGUMENT", message: `cannot read -pwfile ${file}: ${reason}` });
+  }
+  const password = text.split(/\r?\n/)[0];
+  if (password.length === 0) throw new SiteError({ code: "BAD_ARGUMENT", message: `-pwfile ${file}: its first line, the password, is empty` });
+  return password;
 }
 
 const exitCode = await main(process.argv.slice(2));

@@ -37,9 +37,16 @@ export interface ReplOptions {
   // End the shell on SIGTERM, SIGHUP and SIGINT; default: whether input is process.stdin.
   signals?: boolean;
   // For the session the shell creates (ignored with `session`).
-  sessionOptions?: Pick<SessionOptions, "workers" | "refreshMs" | "cwd" | "stateFile">;
+  sessionOptions?: Pick<SessionOptions, "workers" | "refreshMs" | "cwd" | "stateFile" | "site" | "siteShared">;
   // A DS CLI profile (tzero -cfg), applied once the state is loaded.
   profile?: Profile;
+}
+
+// A line that sets a password (mkuser -pw, chuser -pw) stays out of the
+// history, and so out of the history file.
+const PASSWORD_OPTION = /(^|\s)-pw(\s|$)/;
+function forgetPasswords(history: string[]): void {
+  if (PASSWORD_OPTION.test(history[0] ?? "")) history.shift();
 }
 
 // The file name errors of typed lines carry: `repl:1:9: ...`.
@@ -145,6 +152,7 @@ class Shell {
     this.input.on("error", this.onTerminalError);
     this.output.on("error", this.onTerminalError);
     this.speakOnlyTheLanguage(server);
+    server.prependListener("history", forgetPasswords);
     this.lifetime?.install();
     this.lifetime?.run.signal.addEventListener("abort", () => this.endBySignal(), { once: true });
     const exited = new Promise<void>((resolve) => server.once("exit", resolve));

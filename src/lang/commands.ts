@@ -234,6 +234,50 @@ const LISTING: readonly OptionSpec[] = [
   { name: "p", kind: "enum", values: ["on", "off"], inert: true, summary: "paging (scripts never page)" },
   { name: "r", kind: "number", inert: true, summary: "rows per page (scripts never page)" },
 ];
+// ---- users of a Copy Services Server (handlers in user-commands.ts) ------------------------
+const USER_GROUPS_TEXT = "admin, op_storage, op_volume, op_copy_services, service, monitor or no_access";
+const USER_OPERAND: OperandSpec = { name: "USER_NAME", kind: "text", summary: "the user's name" };
+const USER_SPECS: readonly CommandSpec[] = [
+  {
+    name: "mkuser", group: "ds", summary: "create a user of the Copy Services Server (its password expires at the first login)",
+    usage: "mkuser -pw PASSWORD -group GROUP[,GROUP...] [-scope \"*\"] USER_NAME",
+    options: [
+      { name: "pw", kind: "text", required: true, summary: "the first password, which the user must change at the first login" },
+      { name: "group", kind: "text", required: true, summary: `the user's groups, separated by commas: ${USER_GROUPS_TEXT}` },
+      { name: "scope", kind: "text", summary: "resource scope: only * (every resource; tzero does not model scopes)" },
+    ],
+    operands: [USER_OPERAND],
+  },
+  {
+    name: "lsuser", group: "ds", summary: "list the users of the Copy Services Server: name, groups, state",
+    usage: "lsuser [-fmt ...]",
+    options: [...LISTING.filter((option) => option.name !== "fullid")],
+    operands: [],
+  },
+  {
+    name: "showuser", group: "ds", summary: "show one user: groups, state, failed logins since the last good one",
+    usage: "showuser [-fmt ...] USER_NAME",
+    options: [...LISTING.filter((option) => option.name !== "fullid")],
+    operands: [USER_OPERAND],
+  },
+  {
+    name: "chuser", group: "ds", summary: "change a user's password or groups, or lock or unlock the account (anyone may change their own password)",
+    usage: "chuser [-pw PASSWORD] [-group GROUP[,GROUP...]] [-lock | -unlock] USER_NAME",
+    options: [
+      { name: "pw", kind: "text", summary: "the new password (one set for someone else expires at its first use)" },
+      { name: "group", kind: "text", summary: `the user's groups from now on: ${USER_GROUPS_TEXT}` },
+      { name: "lock", summary: "lock the account: no more logins" },
+      { name: "unlock", summary: "unlock the account (also after too many failed logins)" },
+    ],
+    operands: [USER_OPERAND],
+  },
+  {
+    name: "rmuser", group: "ds", summary: "remove a user of the Copy Services Server",
+    usage: "rmuser [-quiet] USER_NAME",
+    options: [{ name: "quiet", summary: "do not ask for confirmation" }],
+    operands: [USER_OPERAND],
+  },
+];
 const LONG: OptionSpec = { name: "l", summary: "long: every column" };
 const SHORT: OptionSpec = { name: "s", summary: "short: IDs only" };
 const QUIET: OptionSpec = { name: "quiet", summary: "do not ask for confirmation" };
@@ -435,6 +479,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: [{ name: "quiet", summary: "do not ask for confirmation" }, DEV],
     operands: [{ name: "SOURCE:TARGET", kind: "pairs", repeat: true, summary: "pairs or pair ranges" }],
   },
+  ...USER_SPECS,
   {
     name: "setenv", group: "session", summary: "set output defaults and the default storage image",
     usage: "setenv [-banner on|off] [-header on|off] [-format default|delim|stanza|json] [-delim C] [-fullid on|off] [-devid IMAGE | -dev IMAGE] [-paging on|off]",

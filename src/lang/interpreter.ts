@@ -14,13 +14,14 @@ import { SCENARIO_COMMANDS } from "./scenario-commands.js";
 import { STATE_COMMANDS } from "./state-commands.js";
 import { FLASH_V2_COMMANDS } from "./flash-v2-commands.js";
 import { PPRC_COMMANDS } from "./pprc-commands.js";
+import { USER_COMMANDS } from "./user-commands.js";
 import type { Session } from "./session.js";
 import type { Part } from "./tokens.js";
 import {
   atArgument, checkArgumentLength, CommandFailure, formatValue, LISTING_LENGTH_MAX, TEXT_LENGTH_MAX, typeOf,
 } from "./values.js";
 
-const HANDLERS: Readonly<Record<string, CommandHandler>> = { ...DS_COMMANDS, ...FLASH_V2_COMMANDS, ...PPRC_COMMANDS, ...INVENTORY_COMMANDS, ...SCENARIO_COMMANDS, ...STATE_COMMANDS };
+const HANDLERS: Readonly<Record<string, CommandHandler>> = { ...DS_COMMANDS, ...FLASH_V2_COMMANDS, ...PPRC_COMMANDS, ...INVENTORY_COMMANDS, ...SCENARIO_COMMANDS, ...STATE_COMMANDS, ...USER_COMMANDS };
 const REPEAT_MAX = 1_000_000;
 const SOURCE_DEPTH_MAX = 16;
 const FIELD_SUFFIX = /^\.([A-Za-z_][A-Za-z0-9_]*)/;

@@ -299,11 +299,23 @@ export class Lexer {
     return after === "" || after === " " || after === "\t" || after === "\r" || after === "\n";
   }
 
+  // DS CLI's lists are words with commas and no blanks (`-group
+  // op_copy_services,monitor`): a comma between two characters of a word
+  // stays in it; one that a blank, a quote or the end follows ends it.
+  private commaInWord(text: string): boolean {
+    const after = this.peek(1);
+    return text.length > 0 && after !== "" && after !== " " && after !== "\t" && after !== "\r" && after !== "," && !WORD_END.has(after);
+  }
+
   private word(start: LexerMark): Token {
     const parts: Part[] = [];
     let text = "";
     for (;;) {
       const char = this.peek();
+      if (char === "," && this.commaInWord(text)) {
+        text += this.advance();
+        continue;
+      }
       if (char === "" || char === " " || char === "\t" || char === "\r" || WORD_END.has(char)) break;
       if (char === "\\" && this.isContinuation()) break;
       if (WORD_BREAKING_OPERATORS.some((operator) => this.source.startsWith(operator, this.offset))) break;

@@ -27,6 +27,9 @@ export interface SessionOptions {
   now?: () => Date; // the clock of banners (tests pin it)
   refreshMs?: number; // how often progress views refresh
   stateFile?: string; // --state: loaded by openState(), saved by `save` and on close()
+  // The site outlives the session (a Copy Services Server's, reached by -hmc1):
+  // close() leaves its workloads running and only lets go of the site.
+  siteShared?: boolean;
 }
 
 export interface RunOptions {
@@ -52,6 +55,7 @@ export class Session {
   // that exists but could not be loaded.
   private stateFile: string | undefined;
   private saveOnClose = false;
+  private readonly siteShared: boolean;
 
   constructor(options: SessionOptions) {
     this.write = options.write;
@@ -63,6 +67,7 @@ export class Session {
     this.stateFile = options.stateFile === undefined ? undefined : resolve(this.cwd, options.stateFile);
     this.site = options.site ?? new EmbeddedSite({ workers: options.workers });
     this.current = options.imageId ?? EMBEDDED_IMAGE_ID;
+    this.siteShared = options.siteShared ?? false;
   }
 
   get stateFilePath(): string | undefined {
@@ -180,11 +185,11 @@ export class Session {
   }
 
   // Saves to the --state file (when it was opened) and says so, then closes
-  // the site (its workloads stop first). A failed save is thrown after the
+  // the site (its workloads stop first, unless the site is shared). A failed save is thrown after the
   // site is closed; an abort of `saveSignal` abandons the save (code
   // ABANDONED, the file as it was before).
   async close(saveSignal?: AbortSignal): Promise<void> {
-    await this.site.stopWorkloads();
+    if (!this.siteShared) await this.site.stopWorkloads();
     let failure: unknown = null;
     if (this.saveOnClose) {
       try {

@@ -10,3 +10,7 @@ export { ServerStore, SNAPSHOT_EVERY_APPENDS_DEFAULT, type ServerStoreOptions, t
 export { CopyServicesServer, siteWwnn, type CopyServicesServerOptions, type ServerEvent, type ServerListener, type LoginResult } from "./server.js";
 export { CONNECTION_LOST, type CallerContext } from "./router.js";
 export { ServerError, isServerError, type ServerErrorCode } from "./server-errors.js";
+export {
+  ReplicatedServer, REPLICATION_MESSAGE_SPECS, replicationMessages, HEARTBEAT_INTERVAL_MS_DEFAULT, HEARTBEAT_TIMEOUT_MS_DEFAULT,
+  type ReplicatedServerOptions, type ReplicationRole,
+} from "./replication.js";

@@ -6,11 +6,12 @@ import { portWwpn } from "../engine/ports.js";
 import { SiteError } from "../site/errors.js";
 import type { CallOptions, Site } from "../site/site.js";
 import type {
-  ChangeVolumesRequest, CreateVolumesRequest, EstablishRequest, FillSource, FlashCheckOperation, FlashInfo, ImageInfo, IncrementOperation,
-  IncrementOptions, LoadReport, LssInfo, MakePairsRequest, MakePathRequest, ModelName, PairInfo, PairOperation, PairsRequest, PathInfo,
+  ChangeUserRequest, ChangeVolumesRequest, CreateUserRequest, CreateVolumesRequest, EstablishRequest, FillSource, FlashCheckOperation, FlashInfo, ImageInfo,
+  IncrementOperation, IncrementOptions, LoadReport, LssInfo, MakePairsRequest, MakePathRequest, ModelName, PairInfo, PairOperation, PairsRequest, PathInfo,
   PoolInfo, PortInfo, PortPairInfo, RemovePathsRequest, RevertibleItem, RevertibleOperation, SaveReport, SiteListener,
-  VolumeDetail, VolumeInfo, WithdrawResult, WorkloadInfo, WorkloadSpec,
+  UserInfo, VolumeDetail, VolumeInfo, WithdrawResult, WorkloadInfo, WorkloadSpec,
 } from "../site/types.js";
+import { userSiteError } from "./user-errors.js";
 import type { Touches } from "./catalog.js";
 import type { CallerContext, Router } from "./router.js";
 
@@ -22,6 +23,17 @@ export interface SiteCore {
   save(file: string, options: CallOptions): Promise<SaveReport>;
   load(caller: CallerContext, file: string, options: CallOptions): Promise<LoadReport>;
   events(listener: SiteListener): () => void;
+  users: UserCalls;
+}
+
+// The server's users (users.ts) as `actor` asks for them: each checks the
+// actor's authority itself (chuser lets anyone change their own password).
+export interface UserCalls {
+  list(actor: string): UserInfo[];
+  show(actor: string, name: string): UserInfo;
+  create(actor: string, request: CreateUserRequest): Promise<UserInfo>;
+  change(actor: string, request: ChangeUserRequest): Promise<UserInfo>;
+  remove(actor: string, name: string): Promise<void>;
 }
 
 const VOLUMES: Touches = { volumes: true };
@@ -269,6 +281,38 @@ export abstract class RoutedSite implements Site {
 
   load(file: string, options: CallOptions = {}): Promise<LoadReport> {
     return this.core().load(this.caller, file, options);
+  }
+
+  // ---- users: as the caller, who must be a logged-in user ----
+
+  private async asUser<T>(call: (users: UserCalls, actor: string) => T | Promise<T>): Promise<T> {
+    const actor = this.caller.user;
+    if (actor === undefined) throw new SiteError({ code: "NOT_AUTHORIZED", message: "user commands need a logged-in user: this view of the server has none" });
+    try {
+      return await call(this.core().users, actor);
+    } catch (error) {
+      throw userSiteError(error);
+    }
+  }
+
+  listUsers(): Promise<UserInfo[]> {
+    return this.asUser((users, actor) => users.list(actor));
+  }
+
+  user(name: string): Promise<UserInfo> {
+    return this.asUser((users, actor) => users.show(actor, name));
+  }
+
+  createUser(request: CreateUserRequest): Promise<UserInfo> {
+    return this.asUser((users, actor) => users.create(actor, request));
+  }
+
+  changeUser(request: ChangeUserRequest): Promise<UserInfo> {
+    return this.asUser((users, actor) => users.change(actor, request));
+  }
+
+  removeUser(name: string): Promise<void> {
+    return this.asUser((users, actor) => users.remove(actor, name));
   }
 
   // ---- events ----

@@ -23,6 +23,9 @@ export interface CallerContext {
 }
 
 export const CONNECTION_LOST = "CONNECTION_LOST";
+// Failures that say the answer never came, not what it was: a request that
+// ends in one is not recorded, so that its retry runs (and finds out).
+const NO_ANSWER_CODES = new Set([CONNECTION_LOST, "NOT_PRIMARY", "CLOSED", "PEER_CLOSED", "HEARTBEAT_TIMEOUT", "REQUEST_TIMEOUT", "NOT_OPEN"]);
 export const IMAGES_LOCK = "site:images"; // held while the set of images changes
 
 export interface RouterOptions {
@@ -166,7 +169,8 @@ export class Router {
   }
 
   private async record<T>(caller: CallerContext, method: string, settled: Settled<T>, records: SiteRecord[]): Promise<T> {
-    if (caller.requestId !== undefined) {
+    const answered = settled.outcome.ok || !NO_ANSWER_CODES.has(settled.outcome.error.code);
+    if (caller.requestId !== undefined && answered) {
       records.push({ type: "request.done", requestId: caller.requestId, method, user: caller.user ?? null, atMs: this.options.now(), outcome: settled.outcome });
     }
     if (records.length > 0) await this.options.commit(records);

@@ -10,7 +10,7 @@
 //   await server.nodeLost(nodeId, reason)           its images answer CONNECTION_LOST
 //   server.forCaller({ user, requestId })           a Site whose calls carry who asked and the request id
 //   server.login / authenticate / logout            sessions (tokens) over the journaled users
-//   server.listUsers / createUser / changeUser / removeUser
+//   server.listUsersAs / createUserAs / changeUserAs / removeUserAs(actor, ...)   users (also on the Site: forCaller({ user }).listUsers()...)
 //   server.serverEvents(listener)                   node joined / lost, takeover, backup state
 //
 // The server never holds the nodes' data: host I/O, background copies and
@@ -28,9 +28,10 @@ import type { Committed, ServerStore } from "./store.js";
 import { Sessions, type SessionOptions } from "./sessions.js";
 import { UserError } from "./user-errors.js";
 import {
-  authenticate, chuser, findUser, firstStart, lsuser, mkuser, rmuser,
-  type ChuserArguments, type MkuserArguments, type UserRecord, type UserRow, type UsersConfig,
+  authenticate, authorize, chuser, findUser, firstStart, lsuser, mkuser, rmuser,
+  type ChuserArguments, type MkuserArguments, type UserAccount, type UserRecord, type UserRow, type UsersConfig, type UsersState,
 } from "./users.js";
+import type { UserInfo } from "../site/types.js";
 
 export type ServerEvent =
   | { type: "node-joined"; nodeId: string; url: string; images: string[] }
@@ -103,6 +104,25 @@ export class CopyServicesServer extends RoutedSite {
       save: (file, callOptions) => this.saveSite(file, callOptions),
       load: (caller, file, callOptions) => this.loadFor(caller, file, callOptions),
       events: (listener) => this.subscribe(listener),
+      users: {
+        list: (actor) => {
+          lsuser(this.state.users, actor); // the authority to list
+          return this.state.users.users.map((account) => userInfo(account));
+        },
+        show: (actor, name) => {
+          if (name !== actor) authorize(this.state.users, actor, "security");
+          return userInfo(requireAccount(this.state.users, name));
+        },
+        create: async (actor, request) => {
+          await this.createUserAs(actor, request);
+          return userInfo(requireAccount(this.state.users, request.name));
+        },
+        change: async (actor, request) => {
+          await this.changeUserAs(actor, request);
+          return userInfo(requireAccount(this.state.users, request.name));
+        },
+        remove: (actor, name) => this.removeUserAs(actor, name),
+      },
     };
   }
 
@@ -134,7 +154,9 @@ export class CopyServicesServer extends RoutedSite {
   async registerNode(nodeId: string, url: string, site: Site): Promise<void> {
     nodeText("nodeId", nodeId);
     if (typeof url !== "string" || url.length > NODE_TEXT_LENGTH_MAX) throw new SiteError({ code: "BAD_ARGUMENT", message: `a node's url is a string of at most ${NODE_TEXT_LENGTH_MAX} characters` });
-    await this.router.exclusive([IMAGES_LOCK], async () => {
+    // Its images' locks too: a command still running on one must not read back the catalog meanwhile.
+    const hosted = this.state.images.filter((image) => image.nodeId === nodeId).map((image) => image.info.id);
+    await this.router.exclusive([IMAGES_LOCK, ...hosted], async () => {
       const images = (await site.listImages()).map((image) => ({ id: image.id, model: image.model, wwnn: image.wwnn }));
       for (const image of images) {
         const other = findImage(this.state, image.id);
@@ -255,17 +277,17 @@ export class CopyServicesServer extends RoutedSite {
     });
   }
 
-  listUsers(actor: string): UserRow[] {
+  listUsersAs(actor: string): UserRow[] {
     return lsuser(this.state.users, actor);
   }
 
-  createUser(actor: string, input: MkuserArguments): Promise<void> {
+  createUserAs(actor: string, input: MkuserArguments): Promise<void> {
     return this.router.exclusive([USERS_LOCK], async () => {
       await this.commit([await mkuser(this.state.users, actor, input, this.usersConfig)]);
     });
   }
 
-  changeUser(actor: string, input: ChuserArguments): Promise<void> {
+  changeUserAs(actor: string, input: ChuserArguments): Promise<void> {
     return this.router.exclusive([USERS_LOCK], async () => {
       const records = await chuser(this.state.users, actor, input, this.usersConfig);
       await this.commit(records);
@@ -273,7 +295,7 @@ export class CopyServicesServer extends RoutedSite {
     });
   }
 
-  removeUser(actor: string, name: string): Promise<void> {
+  removeUserAs(actor: string, name: string): Promise<void> {
     return this.router.exclusive([USERS_LOCK], async () => {
       const record = rmuser(this.state.users, actor, name);
       await this.commit([record]);
@@ -304,14 +326,14 @@ export class CopyServicesServer extends RoutedSite {
   }
 
   // The user of a live token (its idle time restarted), or a UserError TOKEN_*.
-  authenticate(token: string): { user: string; passwordExpired: boolean } {
+  authenticate(token: string): { user: string; passwordExpired: boolean; expiresAt: number } {
     const session = this.sessions.check(token);
     const account = findUser(this.state.users, session.user);
     if (account === undefined || account.locked) {
       this.sessions.endSessionsOf(session.user);
       throw new UserError("TOKEN_UNKNOWN", `the session of ${session.user} ended: the account is ${account === undefined ? "removed" : "locked"}`, "token");
     }
-    return { user: session.user, passwordExpired: account.passwordExpired };
+    return { user: session.user, passwordExpired: account.passwordExpired, expiresAt: session.expiresAt };
   }
 
   logout(token: string): void {
@@ -389,6 +411,17 @@ class CallerSite extends RoutedSite {
 
   // A caller's view holds nothing of its own: closing it ends nothing of the server's.
   override async close(): Promise<void> {}
+}
+
+// What lsuser and showuser show of an account: never its password.
+function userInfo(account: UserAccount): UserInfo {
+  return { name: account.name, groups: [...account.groups], state: account.locked ? "locked" : "active", failedLogins: account.failedLogins, passwordExpired: account.passwordExpired };
+}
+
+function requireAccount(users: UsersState, name: string): UserAccount {
+  const account = findUser(users, name);
+  if (account === undefined) throw new UserError("NO_SUCH_USER", `there is no user named ${JSON.stringify(name)}`, "name");
+  return account;
 }
 
 function nodeText(name: string, value: unknown): string {

@@ -1,3 +1,5 @@
+import { SiteError } from "../site/errors.js";
+
 // Errors of the site's users: callers act on `code` (stable) and `field`;
 // the message names what was wrong, for people.
 
@@ -29,4 +31,12 @@ export class UserError extends Error {
 
 export function isUserError(error: unknown): error is UserError {
   return error instanceof UserError;
+}
+
+// A user's refusal as the SiteError a shell prints, -pw and -group named as
+// the options that were wrong; anything else passes as it is.
+export function userSiteError(error: unknown): unknown {
+  if (!isUserError(error)) return error;
+  const option = error.field === "password" ? "pw" : error.field === "group" ? "group" : undefined;
+  return new SiteError({ code: error.code, message: error.message, option });
 }

@@ -21,7 +21,7 @@ import type {
   ChangeVolumesRequest, CreateVolumesRequest, EstablishRequest, FillSource, FlashCheckOperation, FlashInfo, ImageInfo, IncrementOperation,
   IncrementOptions, LoadReport, LssInfo, MakePairsRequest, MakePathRequest, ModelName, PairInfo, PairOperation, PairsRequest, PathInfo,
   PoolInfo, PortInfo, PortPairInfo, RemovePathsRequest, RevertibleItem, RevertibleOperation, SaveReport, SiteEvent,
-  SiteListener, VolumeDetail, VolumeInfo, WithdrawResult, WorkloadInfo, WorkloadSpec,
+  SiteListener, UserInfo, VolumeDetail, VolumeInfo, WithdrawResult, WorkloadInfo, WorkloadSpec,
 } from "./types.js";
 
 export interface EmbeddedSiteOptions {
@@ -56,6 +56,14 @@ function siteError(error: unknown, item?: number, option?: string): unknown {
   if (isEngineError(error)) return new SiteError({ code: error.code, message: error.message, item, option, bytesWritten: error.bytesWritten });
   if (isStoreError(error)) return new SiteError({ code: error.code, message: error.message, item, option });
   return error;
+}
+
+// Users live on a Copy Services Server; the shell of one process has no server and no users.
+function noUsers(): SiteError {
+  return new SiteError({
+    code: "NO_USERS",
+    message: "users live on a Copy Services Server, and this embedded shell has none; connect to one with tzero -hmc1 HOST -user NAME -passwd PASSWORD",
+  });
 }
 
 function forOption<T>(option: string, body: () => T): T {
@@ -660,6 +668,28 @@ export class EmbeddedSite implements Site {
     return {
       images: loaded.map((image) => ({ id: image.id, volumes: image.listVolumes().length, relationships: image.listRelationships().length })),
     };
+  }
+
+  // ---- users: an embedded site has none ----------------------------------------------------------
+
+  async listUsers(): Promise<UserInfo[]> {
+    throw noUsers();
+  }
+
+  async user(): Promise<UserInfo> {
+    throw noUsers();
+  }
+
+  async createUser(): Promise<UserInfo> {
+    throw noUsers();
+  }
+
+  async changeUser(): Promise<UserInfo> {
+    throw noUsers();
+  }
+
+  async removeUser(): Promise<void> {
+    throw noUsers();
   }
 
   // ---- events ----------------------------------------------------------------------------------

@@ -9,5 +9,5 @@ export {
   siteMessageSpecs, checkArguments, checkResult, checkEvent, SITE_METHODS, SITE_METHOD_NAMES, LONG_CALL_TIMEOUT_MS, REPLY_SLACK_MS,
   type SiteMessageSpecs, type SiteMethod, type SiteMethodSpec,
 } from "./protocol.js";
-export { serveSite, EARLY_CANCELS_MAX, type ServeSiteOptions } from "./protocol-server.js";
+export { serveSite, EARLY_CANCELS_MAX, type ServeSiteOptions, type SiteCall } from "./protocol-server.js";
 export { ConnectedSite, siteErrorOf, CALL_TIMEOUT_MS_DEFAULT, CANCEL_WAIT_MS_DEFAULT, type ConnectedSiteOptions } from "./protocol-client.js";

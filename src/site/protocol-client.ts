@@ -45,7 +45,7 @@ export class ConnectedSite implements Site {
 
   static {
     defineSiteMethods(ConnectedSite.prototype, (method) => function (this: ConnectedSite, ...args: unknown[]) {
-      return this.invoke(method, args);
+      return this.call(method, args);
     });
   }
 
@@ -58,8 +58,10 @@ export class ConnectedSite implements Site {
     connection.opened.then(() => this.syncSubscription(), () => {});
   }
 
-  // One call, one request: the reply's value, or its error rebuilt.
-  private async invoke(method: SiteMethod, callerArgs: unknown[]): Promise<unknown> {
+  // One call, one request: the reply's value, or its error rebuilt. Every
+  // method is this; a caller that retries a command elsewhere (failover to
+  // another server) calls it directly with the command's `requestId`.
+  async call(method: SiteMethod, callerArgs: readonly unknown[], context: { requestId?: string } = {}): Promise<unknown> {
     const { args, options } = wireCall(method, callerArgs);
     try {
       await this.connection.opened;
@@ -71,10 +73,11 @@ export class ConnectedSite implements Site {
     const call = this.nextCall++;
     const spec: SiteMethodSpec = SITE_METHODS[method];
     const timeoutMs = spec.timeoutMs?.(args) ?? this.callTimeoutMs;
-    const reply = this.connection.request(`site.${method}`, { call, args }, { timeoutMs }) as Promise<Reply>;
-    const body = await this.answer(reply, call, options.signal);
-    if ("error" in body) throw new SiteError(body.error);
-    return callerResult(method, body.value);
+    const body = context.requestId === undefined ? { call, args } : { call, args, requestId: context.requestId };
+    const reply = this.connection.request(`site.${method}`, body, { timeoutMs }) as Promise<Reply>;
+    const answer = await this.answer(reply, call, options.signal);
+    if ("error" in answer) throw new SiteError(answer.error);
+    return callerResult(method, answer.value);
   }
 
   // The reply, with an abort of `signal` turned into site.cancel.

@@ -110,6 +110,12 @@ export const SITE_METHODS = {
   // ---- state
   save: { args: [S.FileName], result: S.SaveReport, signal: true, timeoutMs: long },
   load: { args: [S.FileName], result: S.LoadReport, signal: true, timeoutMs: long },
+  // ---- users (a Copy Services Server's; the embedded site refuses them)
+  listUsers: { args: [], result: S.List(S.UserInfo, S.USERS_MAX) },
+  user: { args: [S.ArgumentName], result: S.UserInfo },
+  createUser: { args: [S.CreateUserRequest], result: S.UserInfo },
+  changeUser: { args: [S.ChangeUserRequest], result: S.UserInfo },
+  removeUser: { args: [S.ArgumentName], result: S.Void },
 } as const satisfies Record<SiteMethod, SiteMethodSpec>;
 
 export const SITE_METHOD_NAMES = Object.keys(SITE_METHODS) as SiteMethod[];

@@ -36,6 +36,7 @@ export const PORTS_MAX = 1024;
 export const WORKLOADS_MAX = 4096;
 export const DATA_BYTES_MAX = 16 * 1024 * 1024; // write's data and read's result
 export const CALL_ID_MAX = Number.MAX_SAFE_INTEGER;
+export const REQUEST_ID_LENGTH_MAX = 128; // a caller's id of a command, the same on its retry (src/server/router.ts)
 
 const closed = { additionalProperties: false } as const;
 
@@ -52,6 +53,7 @@ export const CapacityUnit = Type.Union([Type.Literal("ds"), Type.Literal("ess"),
 export const RankGroup = Type.Union([Type.Literal(0), Type.Literal(1)]);
 export const ResultName = Type.String({ maxLength: NAME_LENGTH_MAX });
 export const ArgumentName = Type.String({ maxLength: ARGUMENT_NAME_LENGTH_MAX });
+export const ArgumentText = Type.String({ maxLength: ARGUMENT_TEXT_LENGTH_MAX });
 export const FileName = Type.String({ maxLength: FILE_NAME_LENGTH_MAX });
 export const Reason = Type.String({ maxLength: REASON_LENGTH_MAX });
 export const Void = Type.Null(); // a Promise<void> result: null on the wire, undefined to the caller
@@ -109,6 +111,22 @@ export const WorkloadInfo = Type.Object({
 export const SaveReport = Type.Object({
   file: FileName, images: Count, volumes: Count, relationships: Count, bytesWritten: Count, dataBytes: Count, changedBytes: Count,
   passes: Count, frozenBytes: Count, frozenMs: Type.Number({ minimum: 0 }), drainMs: Type.Number({ minimum: 0 }), elapsedMs: Type.Number({ minimum: 0 }),
+}, closed);
+
+// ---- users of a Copy Services Server
+
+export const USERS_MAX = 4096;
+const USER_GROUPS_MAX = 7; // admin, op_storage, op_volume, op_copy_services, service, monitor, no_access
+const UserName = ArgumentName;
+const UserGroup = Type.String({ maxLength: 32 });
+export const UserInfo = Type.Object({
+  name: UserName, groups: Type.Array(UserGroup, { maxItems: USER_GROUPS_MAX }), state: Type.Union([Type.Literal("active"), Type.Literal("locked")]),
+  failedLogins: Count, passwordExpired: Type.Boolean(),
+}, closed);
+// Passwords and group lists as typed: the server's rules name what is wrong with them.
+export const CreateUserRequest = Type.Object({ name: UserName, password: ArgumentText, groups: ArgumentText }, closed);
+export const ChangeUserRequest = Type.Object({
+  name: UserName, password: Type.Optional(ArgumentText), groups: Type.Optional(ArgumentText), lock: Type.Optional(Type.Boolean()), unlock: Type.Optional(Type.Boolean()),
 }, closed);
 
 export const LoadReport = Type.Object({

@@ -20,10 +20,21 @@ import type { SiteEvent } from "./types.js";
 // remembered, up to this many, the oldest forgotten first.
 export const EARLY_CANCELS_MAX = 1024;
 
+// One call as it arrived, for the hooks.
+export interface SiteCall {
+  method: SiteMethod;
+  args: readonly unknown[]; // as they crossed: absent ones null
+  requestId?: string; // the caller's id of the command, the same on a retry
+  connection: Connection<any>;
+}
+
 export interface ServeSiteOptions {
-  // Runs before each call, with its arguments as they crossed (absent ones
-  // null); its throw (or rejection) is the call's error, and the site is not called.
-  authorize?(method: SiteMethod, args: readonly unknown[], connection: Connection<any>): void | Promise<void>;
+  // Runs before each call; its throw (or rejection) is the call's error, and
+  // the site is not called. The shell's endpoint checks tokens and groups here.
+  authorize?(method: SiteMethod, args: readonly unknown[], call: SiteCall): void | Promise<void>;
+  // The Site that answers this call (default: the one given to serveSite): the
+  // server's view for the caller and its request id, server.forCaller(...).
+  siteFor?(call: SiteCall): Site;
 }
 
 type Reply = { value: unknown } | { error: SiteErrorData };
@@ -37,20 +48,24 @@ class SiteService {
 
   start(): void {
     for (const method of SITE_METHOD_NAMES) {
-      this.connection.handle(`site.${method}`, (body: { call: number; args: unknown[] }) => this.serve(method, body.call, body.args));
+      this.connection.handle(`site.${method}`, (body: { call: number; args: unknown[]; requestId?: string }) => this.serve(method, body));
     }
     this.connection.on("message", (type: string, body: unknown) => this.oneWay(type, body));
     void this.connection.closed.then(() => this.stop());
   }
 
-  private async serve(method: SiteMethod, call: number, args: unknown[]): Promise<Reply> {
+  private async serve(method: SiteMethod, body: { call: number; args: unknown[]; requestId?: string }): Promise<Reply> {
+    const { call, args } = body;
     if (this.calls.has(call)) return { error: { code: "BAD_ARGUMENT", message: `call ${call} is already in flight on this connection` } };
     const controller = new AbortController();
     this.calls.set(call, controller);
     if (this.earlyCancels.delete(call)) controller.abort();
     try {
-      await this.options.authorize?.(method, args, this.connection);
-      const value = wireResult(await callSite(this.site, method, args, controller.signal));
+      const context: SiteCall = { method, args, connection: this.connection };
+      if (body.requestId !== undefined) context.requestId = body.requestId;
+      await this.options.authorize?.(method, args, context);
+      const site = this.options.siteFor?.(context) ?? this.site;
+      const value = wireResult(await callSite(site, method, args, controller.signal));
       checkResult(method, value);
       return { value };
     } catch (error) {
@@ -83,7 +98,11 @@ class SiteService {
 
   // An event the protocol cannot carry is a site's mistake: it is reported
   // where the connection reports its handlers' failures, never dropped silently.
+  // A progress event is a sample that the next one (or flash-copied) supersedes,
+  // so it is the one event left out while the peer is not reading: the
+  // transport's buffer stays bounded by the events that matter.
   private push(event: SiteEvent): void {
+    if (event.type === "flash-progress" && !this.connection.isWritable) return;
     try {
       checkEvent(event);
       this.connection.send("site.event", { event });

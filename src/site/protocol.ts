@@ -3,7 +3,7 @@
 // shell, a node's agent, the server's routing site.
 //
 //   client (ConnectedSite)                          server (serveSite over any Site)
-//   site.<method> { call, args }        ──request──▶  authorize(method, args), then site.<method>(...args, { signal })
+//   site.<method> { call, args, requestId? } ─request─▶  authorize(method, args), then site.<method>(...args, { signal })
 //   site.<method>.ok { value }          ◀──reply────  the result
 //   site.<method>.ok { error }          ◀──reply────  a SiteError's data (any other error: INTERNAL, its message kept)
 //   site.cancel { call }                ──one-way──▶  aborts the signal of call `call`
@@ -11,7 +11,10 @@
 //   site.event { event }                ◀──one-way──  each SiteEvent while subscribed
 //
 // `call` is the client's number for a call (the wire's request id is not the
-// caller's to know), so that site.cancel can name it. A failed call replies
+// caller's to know), so that site.cancel can name it. `requestId`, when the
+// caller gives one, names the command across connections: a shell that fails
+// over to another server retries with the same id, and the server answers the
+// retry as it answered the first (serveSite's siteFor hands it to the server). A failed call replies
 // with its SiteError in the reply body rather than the wire's REMOTE_ERROR,
 // because that carries only a code and a message: `item`, `option` and
 // `bytesWritten` must arrive too, for the caller to rebuild the same SiteError.
@@ -32,6 +35,7 @@ export { SITE_METHODS, SITE_METHOD_NAMES, LONG_CALL_TIMEOUT_MS, REPLY_SLACK_MS, 
 
 const closed = { additionalProperties: false } as const;
 const CallId = Type.Integer({ minimum: 1, maximum: S.CALL_ID_MAX });
+const RequestId = Type.String({ minLength: 1, maxLength: S.REQUEST_ID_LENGTH_MAX });
 
 // ---- messages ------------------------------------------------------------------------------------
 
@@ -52,7 +56,7 @@ function buildMessageSpecs(): SiteMessageSpecs {
   const specs: Record<string, { body: TSchema; reply?: string }> = {};
   for (const method of SITE_METHOD_NAMES) {
     const spec = SITE_METHODS[method];
-    specs[`site.${method}`] = { body: Type.Object({ call: CallId, args: argumentsSchema(spec) }, closed), reply: `site.${method}.ok` };
+    specs[`site.${method}`] = { body: Type.Object({ call: CallId, args: argumentsSchema(spec), requestId: Type.Optional(RequestId) }, closed), reply: `site.${method}.ok` };
     specs[`site.${method}.ok`] = { body: replySchema(spec) };
   }
   specs["site.cancel"] = { body: Type.Object({ call: CallId }, closed) };

@@ -11,10 +11,10 @@
 // `call` options carry an AbortSignal. It is not data: a local implementation
 // honours it directly, a remote one turns an abort into a cancel request.
 import type {
-  ChangeVolumesRequest, CreateVolumesRequest, EstablishRequest, FillSource, FlashCheckOperation, FlashInfo, ImageInfo,
+  ChangeUserRequest, ChangeVolumesRequest, CreateUserRequest, CreateVolumesRequest, EstablishRequest, FillSource, FlashCheckOperation, FlashInfo, ImageInfo,
   IncrementOperation, IncrementOptions, LoadReport, LssInfo, MakePairsRequest, MakePathRequest, ModelName, PairInfo, PairOperation,
   PairsRequest, PathInfo, PoolInfo, PortInfo, PortPairInfo, RemovePathsRequest, RevertibleItem, RevertibleOperation,
-  SaveReport, SiteListener, VolumeDetail, VolumeInfo, WithdrawResult, WorkloadInfo, WorkloadSpec,
+  SaveReport, SiteListener, UserInfo, VolumeDetail, VolumeInfo, WithdrawResult, WorkloadInfo, WorkloadSpec,
 } from "./types.js";
 
 export interface CallOptions {
@@ -104,9 +104,17 @@ export interface Site {
   // Cuts (up false) or restores the link from `imageId` to `remoteImageId`: fault injection for scenarios.
   setLink(imageId: string, remoteImageId: string, up: boolean): Promise<void>;
 
-  // ---- hosts and users (to come) -----------------------------------------------------------------------
-  // The nodes that host images and the users of mkuser / lsuser / chuser / rmuser (src/server/users.ts)
-  // go here; an embedded site has one node and no users.
+  // ---- users (mkuser / lsuser / showuser / chuser / rmuser) ----------------------------------------------
+  // Users live on a Copy Services Server (src/server/users.ts), which checks the caller's authority;
+  // an embedded site has none and refuses these with NO_USERS.
+  listUsers(): Promise<UserInfo[]>; // by name
+  user(name: string): Promise<UserInfo>;
+  createUser(request: CreateUserRequest): Promise<UserInfo>;
+  changeUser(request: ChangeUserRequest): Promise<UserInfo>;
+  removeUser(name: string): Promise<void>;
+
+  // ---- hosts (to come) -------------------------------------------------------------------------------------
+  // The nodes that host images go here; an embedded site has one node.
 
   // ---- events -------------------------------------------------------------------------------------------
   // Subscribes to state changes; returns the unsubscribe function.

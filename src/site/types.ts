@@ -118,6 +118,16 @@ export interface PairInfo {
   detail: string | null; // what failed, for a pair the link or the secondary suspended
 }
 
+// A user of the site's Copy Services Server (lsuser, showuser). The password
+// never crosses the interface after it was set.
+export interface UserInfo {
+  name: string;
+  groups: string[]; // admin, op_storage, op_volume, op_copy_services, service, monitor, no_access
+  state: "active" | "locked";
+  failedLogins: number; // since the last successful login
+  passwordExpired: boolean; // set by an administrator: to be changed at the next login
+}
+
 // ---- requests ----------------------------------------------------------------------
 
 export interface MakePathRequest {
@@ -154,6 +164,23 @@ export interface PairsRequest {
 }
 
 // ---- requests (volumes, FlashCopy) -------------------------------------------------------
+
+// mkuser: the groups as typed (`op_storage,monitor`), so the server's own
+// rules name what was wrong with them.
+export interface CreateUserRequest {
+  name: string;
+  password: string;
+  groups: string;
+}
+
+// chuser: at least one of the changes.
+export interface ChangeUserRequest {
+  name: string;
+  password?: string;
+  groups?: string;
+  lock?: boolean;
+  unlock?: boolean;
+}
 
 export interface CreateVolumesRequest {
   ids: string[];

@@ -4,7 +4,13 @@
 //       └──────────(bad frame, wrong key, timeout, transport end)──────┘
 //
 // In the handshake only wire.hello, wire.proof and wire.close are accepted;
-// any other frame closes the connection as UNAUTHENTICATED, undelivered. Once
+// any other frame closes the connection as UNAUTHENTICATED, undelivered.
+//
+// A connection of a remote shell holds no site key: with `handshake: "hello"`
+// both ends exchange hellos only (the version check) and the shell proves who
+// it is by logging in instead. Its acceptor starts with `admitOnly` (the login
+// requests): until admitAll() lifts it, any other application frame closes
+// the connection as UNAUTHENTICATED, undelivered. Once
 // open, each end sends wire.ping every heartbeat interval, and any byte from
 // the peer re-arms its heartbeat timeout, so a silent peer fails the
 // connection within that timeout. Every frame is decoded and validated in full
@@ -24,7 +30,9 @@ import {
 import type { Transport } from "./transport.js";
 
 export interface ConnectionOptions<S extends MessageSpecs = MessageSpecs> {
-  siteKey: Uint8Array; // at least 16 bytes, the same on every node of the site
+  siteKey?: Uint8Array; // at least 16 bytes, the same on every node of the site; required but for handshake "hello"
+  handshake?: "site-key" | "hello"; // default "site-key"; "hello": version and hellos only (remote shells, which log in)
+  admitOnly?: readonly string[]; // application types admitted until admitAll(); any other closes as UNAUTHENTICATED
   nodeId: string; // this node, as the peer will see it
   role: string; // what this end is for: "node", "server", "backup", "link"
   messages: MessageRegistry<S>; // the application's message types; the peer must hold the same
@@ -75,7 +83,8 @@ export class Connection<S extends MessageSpecs = MessageSpecs> extends EventEmit
   peer: PeerInfo | null = null;
   private state: State = "handshake";
   private cause: WireError | null = null;
-  private readonly siteKey: Uint8Array;
+  private readonly siteKey: Uint8Array | null; // null: a "hello" handshake, without proofs
+  private admitted: ReadonlySet<string> | null; // null: every type of the registry
   private readonly messages: MessageRegistry<S>;
   private readonly encoder: FrameEncoder;
   private readonly decoder: FrameDecoder;
@@ -96,8 +105,11 @@ export class Connection<S extends MessageSpecs = MessageSpecs> extends EventEmit
 
   constructor(private readonly transport: Transport, readonly side: Side, options: ConnectionOptions<S>) {
     super();
-    assertSiteKey(options.siteKey);
-    this.siteKey = options.siteKey;
+    const handshake = options.handshake ?? "site-key";
+    if (handshake !== "site-key" && handshake !== "hello") throw new WireError("BAD_ARGUMENT", `handshake must be "site-key" or "hello", not ${String(handshake)}`);
+    if (handshake === "site-key") assertSiteKey(options.siteKey);
+    this.siteKey = handshake === "site-key" ? options.siteKey! : null;
+    this.admitted = options.admitOnly === undefined ? null : new Set(options.admitOnly);
     this.nodeId = text("nodeId", options.nodeId, NODE_ID_LENGTH_MAX);
     this.role = text("role", options.role, ROLE_LENGTH_MAX);
     if (!(options.messages instanceof MessageRegistry)) throw new WireError("BAD_ARGUMENT", "messages must be a MessageRegistry (defineMessages)");
@@ -164,6 +176,11 @@ export class Connection<S extends MessageSpecs = MessageSpecs> extends EventEmit
       this.once("drain", onDrain);
       this.once("close", onClose);
     });
+  }
+
+  // Lifts admitOnly: from now on every type of the registry is delivered (a shell has logged in).
+  admitAll(): void {
+    this.admitted = null;
   }
 
   // Serves requests of `type`: the handler's result (or its promise's) is the reply body.
@@ -287,11 +304,13 @@ export class Connection<S extends MessageSpecs = MessageSpecs> extends EventEmit
     }
     this.peerHelloPayload = payload;
     this.peer = { nodeId: hello.node_id, role: hello.role, version: hello.version };
+    if (this.siteKey === null) return this.becomeOpen();
     const [dialerHello, acceptorHello] = this.hellosInOrder();
     this.write({ type: "wire.proof", body: { mac: proofOf(this.siteKey, this.side, dialerHello, acceptorHello) } });
   }
 
   private peerProof(proof: { mac: Uint8Array }): void {
+    if (this.siteKey === null) throw new WireError("PROTOCOL_VIOLATION", "peer sent a site key proof on a connection whose handshake takes none");
     if (this.peerHelloPayload === null) throw new WireError("PROTOCOL_VIOLATION", "peer sent its proof before its hello");
     if (this.state === "open") throw new WireError("PROTOCOL_VIOLATION", "peer sent a second proof");
     const [dialerHello, acceptorHello] = this.hellosInOrder();
@@ -318,6 +337,9 @@ export class Connection<S extends MessageSpecs = MessageSpecs> extends EventEmit
   }
 
   private applicationFrame(envelope: Envelope): void {
+    if (this.admitted !== null && !this.admitted.has(envelope.type)) {
+      throw new WireError("UNAUTHENTICATED", `peer sent "${envelope.type}" before logging in; only ${[...this.admitted].join(", ")} may come first`, { messageType: envelope.type });
+    }
     if (envelope.reply_to !== undefined) this.reply(envelope, envelope.body);
     else if (envelope.id !== undefined) this.incomingRequest(envelope);
     else if (this.messages.replyOf(envelope.type) !== undefined) throw new WireError("PROTOCOL_VIOLATION", `peer sent request type "${envelope.type}" without a request id`, { messageType: envelope.type });

@@ -14,7 +14,7 @@ import { ServerStore } from "../../src/server/store.js";
 import { findRequest } from "../../src/server/site-state.js";
 import { EmbeddedSite } from "../../src/site/embedded.js";
 import { SiteError } from "../../src/site/errors.js";
-import { connectInProcess } from "../../src/wire/index.js";
+import { connectInProcess, WireError } from "../../src/wire/index.js";
 import { Random, testSeed } from "../support/random.js";
 import { temporaryDirectory } from "../store/support.js";
 import { config } from "./support.js";
@@ -212,6 +212,33 @@ Takeover("should refuse two backups, and not take over from a primary it was nev
   await until(() => lines.some((line) => line.includes("never in step")), "the backup's silence timer");
   assert.is(one.role, "backup");
   assert.is(one.server, null);
+});
+
+Takeover("should refuse the snapshot and entries of a primary whose term is below the backup's", async () => {
+  const backup = await start(join(folder.path, "b"), "b", "backup", NO_TAKEOVER_TIMEOUT_MS);
+  servers.push(backup);
+  await backup.store.commit([{ type: "term.raised", term: 2 }], { term: 2 });
+  const [toPrimary, stalePrimary] = connect("b", "a");
+  stalePrimary.handle("repl.hello", () => ({ term: 1, sequence: 0, role: "primary" as const, leader: "acceptor" as const }));
+  assert.is(await backup.attach(toPrimary), "follow");
+  const state = backup.store.state;
+  try {
+    await stalePrimary.request("repl.snapshot", { term: 1, sequence: 0, index: 0, count: 1, bytes: new Uint8Array([0x80]) });
+    assert.unreachable("the snapshot was taken");
+  } catch (error) {
+    assert.instance(error, WireError);
+    assert.is((error as WireError).remoteCode, "STALE_TERM");
+    assert.match((error as Error).message, /term 1 is below this backup's 2/);
+  }
+  assert.equal(backup.store.state, state, "nothing changed");
+  try {
+    await stalePrimary.request("repl.append", { term: 2, first_sequence: 1, count: 1, entries: new Uint8Array([0x90]) });
+    assert.unreachable("entries were taken before a snapshot");
+  } catch (error) {
+    assert.instance(error, WireError);
+    assert.is((error as WireError).remoteCode, "REPLICATION");
+  }
+  await stalePrimary.close();
 });
 
 Takeover.run();

@@ -68,7 +68,7 @@ OverServer("should refuse a token the server does not know, and one logged out",
 });
 
 OverServer("should refuse a user whose password is temporary with 403 PASSWORD_EXPIRED", async () => {
-  await fixture.server.createUser("admin", { name: "newop", password: "tempor4ry", groups: "op_volume" });
+  await fixture.server.createUserAs("admin", { name: "newop", password: "tempor4ry", groups: "op_volume" });
   const token = await login(fixture.app, "newop", "tempor4ry");
   const reply = await send("GET", "/api/v1/volumes", undefined, token);
   assert.is(reply.statusCode, 403, reply.body);

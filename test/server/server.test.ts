@@ -45,6 +45,19 @@ async function refusal(call: Promise<unknown>): Promise<SiteError> {
   throw new Error("expected a SiteError");
 }
 
+// A node whose link fails one call before it reaches the engine.
+class FlakyNode extends EmbeddedSite {
+  failNext = false;
+
+  override async createVolumes(...args: Parameters<EmbeddedSite["createVolumes"]>): Promise<string[]> {
+    if (this.failNext) {
+      this.failNext = false;
+      throw new SiteError({ code: "CONNECTION_LOST", message: "the link to the node went down" });
+    }
+    return super.createVolumes(...args);
+  }
+}
+
 const Routing = suite("the server routes to nodes");
 let folder: { path: string; remove(): void };
 let site: Fixture;
@@ -181,6 +194,20 @@ Requests("should answer a retried request id as the first time without running i
   assert.equal(await site.nodes[0].listVolumes(A), [], "the recorded answer, not a second run");
 });
 
+Requests("should run a retried request again when the first try never got its answer from the node", async () => {
+  const flaky = new FlakyNode({ workers: 0, images: [{ model: "2107", id: "IBM.2107-75FLAKY1" }] });
+  try {
+    await site.server.registerNode("n3", "http://127.0.0.1:8454", flaky);
+    flaky.failNext = true;
+    const view = site.server.forCaller({ requestId: "r-lost" });
+    assert.is((await refusal(view.createVolumes("IBM.2107-75FLAKY1", { ids: ["1000"], capacity: 1, unit: "ds" }))).code, "CONNECTION_LOST");
+    assert.is(site.server.state.requests.some((request) => request.requestId === "r-lost"), false, "no answer is recorded");
+    assert.equal(await view.createVolumes("IBM.2107-75FLAKY1", { ids: ["1000"], capacity: 1, unit: "ds" }), ["1000"]);
+  } finally {
+    await flaky.close();
+  }
+});
+
 Requests("should run a request id once when the retry comes while the first is still running", async () => {
   const view = site.server.forCaller({ requestId: "r-twice" });
   const [left, right] = await Promise.all([
@@ -207,14 +234,14 @@ Users("should create admin once, log users in and out, and keep the accounts ove
   assert.ok(start.created && start.password !== null);
   assert.equal(await site.server.firstStart(), { created: false, password: null });
   const login = await site.server.login("admin", start.password!);
-  assert.equal(site.server.authenticate(login.token), { user: "admin", passwordExpired: false });
-  await site.server.createUser("admin", { name: "csop", password: "Temp0rary", groups: "op_copy_services" });
+  assert.equal(site.server.authenticate(login.token), { user: "admin", passwordExpired: false, expiresAt: login.expiresAt });
+  await site.server.createUserAs("admin", { name: "csop", password: "Temp0rary", groups: "op_copy_services" });
   const csop = await site.server.login("csop", "Temp0rary");
   assert.ok(csop.passwordExpired, "a password set by an administrator is temporary");
-  await site.server.changeUser("csop", { name: "csop", password: "Mine0wnpw" });
-  assert.equal(site.server.authenticate(csop.token), { user: "csop", passwordExpired: false });
+  await site.server.changeUserAs("csop", { name: "csop", password: "Mine0wnpw" });
+  assert.equal(site.server.authenticate(csop.token), { user: "csop", passwordExpired: false, expiresAt: csop.expiresAt });
   await rejectsWithUser(site.server.login("csop", "Wrongpass1x"), "AUTHENTICATION_FAILED");
-  assert.equal(site.server.listUsers("admin"), [{ Name: "admin", Group: "admin", State: "active" }, { Name: "csop", Group: "op_copy_services", State: "active" }]);
+  assert.equal(site.server.listUsersAs("admin"), [{ Name: "admin", Group: "admin", State: "active" }, { Name: "csop", Group: "op_copy_services", State: "active" }]);
   site.server.logout(login.token);
   assert.throws(() => site.server.authenticate(login.token), /not one of a live session/);
   await site.server.close();
@@ -222,7 +249,7 @@ Users("should create admin once, log users in and out, and keep the accounts ove
   assert.equal(site.server.state.users.users.find((user) => user.name === "csop")!.failedLogins, 1, "the failed attempt was journaled");
   assert.throws(() => site.server.authenticate(csop.token), /not one of a live session/, "sessions are not journaled");
   const again = await site.server.login("csop", "Mine0wnpw");
-  await site.server.removeUser("admin", "csop");
+  await site.server.removeUserAs("admin", "csop");
   assert.throws(() => site.server.authenticate(again.token), /not one of a live session/, "a removed user's sessions end");
 });
 

@@ -3,7 +3,7 @@
 // half-applied, and a record or snapshot that is not valid is refused.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { copyFileSync, mkdirSync, readdirSync, statSync, truncateSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ServerStore } from "../../src/server/store.js";
 import { ServerError } from "../../src/server/server-errors.js";
@@ -133,6 +133,41 @@ Store("should refuse a record that does not apply and change nothing", async () 
   }
   assert.equal(store.state, state);
   assert.is(store.sequence, 1);
+  await store.close();
+});
+
+Store("should finish a replacement of the state that a crash cut between its renames, and undo one cut before them", async () => {
+  const directory = join(folder.path, "state");
+  const store = await ServerStore.open(directory);
+  await store.commit([JOINED]);
+  const replacement = { ...store.state, term: 5 };
+  await store.replaceState(replacement);
+  assert.equal(store.state, replacement);
+  await store.commit([volumeRecord("1000")]);
+  const after = store.state;
+  await store.close();
+  // Cut between the renames: the old directory is aside, the new one not yet in place.
+  renameSync(directory, `${directory}.incoming`);
+  mkdirSync(`${directory}.replaced`);
+  const finished = await ServerStore.open(directory);
+  assert.equal(finished.state, after);
+  assert.is(existsSync(`${directory}.replaced`), false);
+  await finished.close();
+  // Cut before the renames: a half-written incoming journal is dropped.
+  mkdirSync(`${directory}.incoming`);
+  writeFileSync(join(`${directory}.incoming`, "journal-00000000000000000001.tzj"), "torn");
+  const undone = await ServerStore.open(directory);
+  assert.equal(undone.state, after);
+  assert.is(existsSync(`${directory}.incoming`), false);
+  await undone.close();
+});
+
+Store("should refuse to replace the state with one that is not valid, and keep the old", async () => {
+  const store = await ServerStore.open(join(folder.path, "state"));
+  await store.commit([JOINED]);
+  const state = store.state;
+  await store.replaceState({ ...state, images: [] }).then(() => assert.unreachable("replaced"), (error) => assert.is((error as ServerError).code, "BAD_STATE"));
+  assert.equal(store.state, state);
   await store.close();
 });
 

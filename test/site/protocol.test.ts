@@ -212,6 +212,27 @@ Calls("should run authorize before each call with its arguments, and make its th
   await remote.close();
 });
 
+Calls("should hand a call's request id to siteFor, and answer it from the Site that siteFor chose", async () => {
+  const { site: ownSite, calls: ownCalls } = fakeSite({ listPools: async () => [] });
+  const { site: retrySite, calls: retryCalls } = fakeSite({ listPools: async () => [] });
+  const seen: Array<string | undefined> = [];
+  const { remote } = await connected(fakeSite({}).site, {
+    siteFor: (call) => {
+      seen.push(call.requestId);
+      return call.requestId === undefined ? ownSite : retrySite;
+    },
+  });
+  await remote.listPools(IMAGE);
+  await remote.call("listPools", [IMAGE], { requestId: "shell-7/command-12" });
+  assert.equal(seen, [undefined, "shell-7/command-12"]);
+  assert.equal(ownCalls, ["listPools"]);
+  assert.equal(retryCalls, ["listPools"]);
+  const error = await refusal(remote.call("listPools", [IMAGE], { requestId: "" }));
+  assert.is(error.code, "BAD_ARGUMENT");
+  assert.match(error.message, /\/body\/requestId/);
+  await remote.close();
+});
+
 Calls("should carry an absent argument as absent and a void result as undefined", async () => {
   const seen: unknown[][] = [];
   const { site } = fakeSite({
@@ -312,6 +333,19 @@ Calls("should fail a call in flight when the connection is lost, with the wire's
   assert.is(after.code, "PEER_CLOSED");
 });
 
+Calls("should abort the calls in flight at the site when their caller's connection closes", async () => {
+  let signal: AbortSignal | null = null;
+  const { site } = fakeSite({ establishFlash: (_image: string, _request: unknown, options: { signal: AbortSignal }) => { signal = options.signal; return new Promise(() => {}); } });
+  const { remote, server } = await connected(site);
+  const establishing = refusal(remote.establishFlash(IMAGE, { pairs: [["1000", "1001"]], options: {} }));
+  await until(() => signal !== null, "the call reached the site");
+  assert.is(signal!.aborted, false);
+  await remote.close();
+  assert.is((await establishing).code, "CLOSED");
+  await server.closed;
+  await until(() => signal!.aborted, "the site's signal aborted");
+});
+
 Calls("should answer many concurrent calls each with its own result", async () => {
   const seed = testSeed();
   console.log(`site protocol concurrent calls seed: ${seed} (replay with TZERO_SEED=${seed})`);
@@ -400,6 +434,33 @@ Events("should push an embedded site's events, as records, to a remote subscribe
     await remote.close();
     await embedded.close();
   }
+});
+
+Events("should leave out progress samples while the peer is not reading, and no other event", async () => {
+  const subscribers = new Set<(event: SiteEvent) => void>();
+  const released = Array.from({ length: 16 }, (_, index) => `10${index.toString(16).padStart(2, "0")}:11${index.toString(16).padStart(2, "0")}`);
+  const burst = 4000; // ~200 bytes each: above the in-process transport's 1 MiB high-water mark in one turn
+  const { site } = fakeSite({
+    events: (listener: (event: SiteEvent) => void) => { subscribers.add(listener); return () => subscribers.delete(listener); },
+    listImages: async () => {
+      for (const listener of subscribers) {
+        listener({ type: "flash-progress", imageId: IMAGE, id: "1000:1001", tracksLeft: 9, trackCount: 10, bytesPerSecond: 1 });
+        for (let index = 0; index < burst; index++) listener({ type: "flash-unfrozen", imageId: IMAGE, lss: "10", released, reason: `burst ${index}` });
+        listener({ type: "flash-progress", imageId: IMAGE, id: "1000:1001", tracksLeft: 1, trackCount: 10, bytesPerSecond: 1 });
+        listener({ type: "flash-copied", imageId: IMAGE, id: "1000:1001", trackCount: 10, createdAtMs: 0, syncedAtMs: 1 });
+      }
+      return [];
+    },
+  });
+  const { remote } = await connected(site);
+  const events: SiteEvent[] = [];
+  remote.events((event) => events.push(event));
+  await remote.listImages();
+  const progress = events.filter((event) => event.type === "flash-progress");
+  assert.equal(progress.map((event) => event.type === "flash-progress" && event.tracksLeft), [9], "the sample sent while the buffer was full is left out");
+  assert.is(events.filter((event) => event.type === "flash-unfrozen").length, burst);
+  assert.equal(events.at(-1)?.type, "flash-copied");
+  await remote.close();
 });
 
 Events.run();

@@ -10,7 +10,16 @@ import { siteMessageSpecs } from "../../src/site/protocol.js";
 import { serveSite } from "../../src/site/protocol-server.js";
 import { ConnectedSite } from "../../src/site/protocol-client.js";
 import { randomBytes } from "node:crypto";
+import { defineSiteMethods } from "../../src/site/protocol.js";
+import type { SiteMethod } from "../../src/site/protocol.js";
+import type { SiteListener } from "../../src/site/types.js";
+import { CopyServicesServer } from "../../src/server/server.js";
+import { ServerStore } from "../../src/server/store.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { connectInProcess, defineMessages, type ConnectionOptions } from "../../src/wire/index.js";
+import { remoteSiteOver } from "./shell-server.js";
 
 export interface SiteFactory {
   name: string;
@@ -23,7 +32,56 @@ export const SITE_FACTORIES: readonly SiteFactory[] = [
   { name: "serialized", over: (engine) => new SerializedSite(engine) },
   // Every call as a Site RPC request over an in-process wire connection, served by serveSite.
   { name: "wire", over: (engine) => servedOverWire(engine) },
+  // Every call through a Copy Services Server (its store in a temporary directory) with the engine as its one node.
+  { name: "server", over: (engine) => new ServerOverEngine(engine) },
+  // A Copy Services Server's /cs/shell endpoint on a real fastify in this process, the client logged in as admin.
+  { name: "remote", over: remoteSiteOver },
 ];
+
+// The server starts on the first call: a factory's site is made synchronously.
+interface ServerOverEngine extends Pick<Site, SiteMethod> {}
+
+class ServerOverEngine implements Site {
+  private starting: Promise<CopyServicesServer> | null = null;
+  private directory: string | null = null;
+
+  static {
+    defineSiteMethods(ServerOverEngine.prototype, (method) => async function (this: ServerOverEngine, ...args: unknown[]) {
+      const server = await this.server();
+      return (server[method] as (...given: unknown[]) => Promise<unknown>).apply(server, args);
+    });
+  }
+
+  constructor(private readonly engine: EmbeddedSite) {}
+
+  private server(): Promise<CopyServicesServer> {
+    this.starting ??= (async () => {
+      this.directory = mkdtempSync(join(tmpdir(), "tzero-server-site-"));
+      const server = new CopyServicesServer({ store: await ServerStore.open(join(this.directory, "server-state")), nodeId: "test-node" });
+      await server.registerNode("test-node", "in-process", this.engine);
+      return server;
+    })();
+    return this.starting;
+  }
+
+  events(listener: SiteListener): () => void {
+    let unsubscribe: (() => void) | null = null;
+    let stopped = false;
+    void this.server().then((server) => {
+      if (!stopped) unsubscribe = server.events(listener);
+    });
+    return () => {
+      stopped = true;
+      unsubscribe?.();
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.starting !== null) await (await this.starting).close();
+    await this.engine.close();
+    if (this.directory !== null) rmSync(this.directory, { recursive: true, force: true });
+  }
+}
 
 // The client's close closes the connection and then the engine behind it, as a test's site must.
 class ServedSite extends ConnectedSite {

@@ -4,14 +4,15 @@
 // for track copying.
 
 import {
-  OK, E_RANGE, E_NO_VOLUME, V_STATE, VOLUME_FREE, VOLUME_SLOT_MAX, H_WORK_EPOCH, H_STOP, H_COPIED_BYTES, HOST_NUMBER_MAX,
+  OK, E_RANGE, E_NO_VOLUME, E_PPRC_SECONDARY, V_STATE, VOLUME_FREE, VOLUME_SLOT_MAX, H_WORK_EPOCH, H_STOP, H_COPIED_BYTES, HOST_NUMBER_MAX,
   base, volume_at, heap_start, zero_extent,
 } from "./layout";
 import { gate_enter, gate_exit } from "./sync";
 import { heap_top as allocator_top } from "./alloc";
 import { hash_begin, hash_update, hash_end } from "./hash";
 import { pattern_word } from "./pattern";
-import { write_gated, write_held, read_gated, read_held, WRITE_DATA, WRITE_PATTERN, WRITE_FILL, READ_COPY, READ_HASH } from "./io";
+import { write_gated, write_held, read_gated, read_held, WRITE_DATA, WRITE_PATTERN, WRITE_FILL, WRITE_FROM_MIRROR, READ_COPY, READ_HASH } from "./io";
+import { pprc_readable } from "./mirror";
 import { thread_scratch } from "./thread";
 import { words_find, words_count } from "./bitmap";
 import { checksum_range, checksum_value } from "./checksum";
@@ -32,6 +33,12 @@ export {
   rel_hold_copy, rel_release_copy, rel_copy_held, rel_generation,
 } from "./copy";
 export { set_wait_timeouts } from "./sync";
+export {
+  ring_create, ring_set_link, ring_take, ring_entry_data, ring_complete, ring_doorbell_pointer, ring_set_ack_timeout,
+  pprc_make_primary, pprc_make_secondary, pprc_clear, pprc_set_mode, pprc_retarget, pprc_mode, pprc_cause, pprc_out_of_sync,
+  pprc_next_out_of_sync, pprc_mark_out_of_sync, pprc_sent_tracks, pprc_copy_claim, pprc_copy_release, pprc_track_length,
+  RING_ENTRIES, ACK_TIMEOUT_MS,
+} from "./mirror";
 export { alloc_failure } from "./alloc";
 export { io_written_before_failure } from "./io";
 export {
@@ -42,7 +49,8 @@ export {
 // that a test compares the mirror with the core and a hand-kept copy cannot drift.
 export {
   OK, E_RANGE, E_NO_VOLUME, E_UNUSABLE, E_TGTINHIBIT, E_NO_SPACE, E_LOCK_TIMEOUT, E_BAD_ARGUMENT, E_BUSY,
-  E_DRAIN_TIMEOUT, E_ALLOC_LOCK_TIMEOUT, E_GATE_TIMEOUT, E_FROZEN, E_LONG_BUSY,
+  E_DRAIN_TIMEOUT, E_ALLOC_LOCK_TIMEOUT, E_GATE_TIMEOUT, E_FROZEN, E_LONG_BUSY, E_PPRC_SECONDARY, E_MIRROR_FAILED,
+  MIRROR_SYNC, MIRROR_ASYNC, MIRROR_SUSPENDED, PPRC_CRITMODE, PPRC_TGTREAD, CAUSE_LINK, CAUSE_TIMEOUT,
   TRACK_SIZE, BLOCK_SIZE, EXTENT_SIZE, VOLUME_SLOT_MAX, REL_SLOT_MAX, THREAD_MAX, STAGING_SIZE, VOLUME_SIZE_MAX,
   VOLUME_FREE, VOLUME_NORMAL, VOLUME_UNUSABLE, REL_BACKGROUND, REL_TGTINHIBIT, REL_RECORD, REL_PERSIST,
   REL_HOLD_WRITES, REL_REVERTIBLE,
@@ -86,8 +94,17 @@ export function io_fill(slot: u32, offset: f64, length: f64, value: u32): i32 {
   if (!host_number_ok(offset) || !host_number_ok(length)) return E_RANGE;
   return write_gated(slot, <u64>offset, <u64>length, WRITE_FILL, <u64>(value & 0xff));
 }
+// A host read of a PPRC secondary is refused unless its pair has -tgtread
+// (the role is checked before the gate: mkpprc and rmpprc change it frozen,
+// and a read racing them is before or after them either way).
+// @ts-ignore: decorator
+@inline function host_readable(slot: u32): bool {
+  return slot >= VOLUME_SLOT_MAX || pprc_readable(volume_at(slot));
+}
+
 export function io_read(slot: u32, offset: f64, length: u32, destination: usize): i32 {
   if (!host_number_ok(offset)) return E_RANGE;
+  if (!host_readable(slot)) return E_PPRC_SECONDARY;
   return read_gated(slot, <u64>offset, <u64>length, READ_COPY, destination);
 }
 
@@ -108,7 +125,14 @@ export function io_write_held(slot: u32, offset: f64, length: u32, data: usize):
 }
 export function io_read_held(slot: u32, offset: f64, length: u32, destination: usize): i32 {
   if (!host_number_ok(offset)) return E_RANGE;
+  if (!host_readable(slot)) return E_PPRC_SECONDARY;
   return read_held(slot, <u64>offset, <u64>length, READ_COPY, destination);
+}
+
+// The PPRC receiver's write to a secondary (a host write is refused there).
+export function mirror_apply(slot: u32, offset: f64, length: u32, data: usize): i32 {
+  if (!host_number_ok(offset)) return E_RANGE;
+  return write_gated(slot, <u64>offset, <u64>length, WRITE_DATA | WRITE_FROM_MIRROR, <u64>data);
 }
 
 // Writes a volume's own bytes, bypassing copy-on-write (snapshot.ts raw_write).

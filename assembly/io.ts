@@ -30,7 +30,7 @@ import {
   VOLUME_FREE, VOLUME_UNUSABLE,
   R_FLAGS, R_SOURCE, R_TARGET, R_TRACKS, R_BITMAP, R_PENDING, R_NEXT_SOURCE, R_GENERATION,
   R_RECORD_SOURCE, R_RECORD_TARGET, REL_TGTINHIBIT, EXTENT_SHIFT, EXTENT_SIZE, EXTENT_LEAF_SHIFT, GROUP_SHIFT,
-  volume_at, rel_at,
+  PPRC_NONE, PPRC_PRIMARY, volume_at, rel_at,
 } from "./layout";
 import { lock, unlock, gate_enter, gate_exit } from "./sync";
 import { bit_is_set, bit_clear, bit_set, leaves_ensure } from "./bitmap";
@@ -41,12 +41,16 @@ import { copy_run_data, settle_pending } from "./copy";
 import { pattern_write } from "./pattern";
 import { hash_update } from "./hash";
 import { source_writes_held } from "./increment";
+import { pprc_role, mirror_prepare, mirror_write_begin, mirror_write_end } from "./mirror";
 
 export const WRITE_DATA: u32 = 0; // argument: pointer to the bytes
 export const WRITE_PATTERN: u32 = 1; // argument: seed
 export const WRITE_FILL: u32 = 2; // argument: byte value
 export const READ_COPY: u32 = 0; // argument: destination pointer
 export const READ_HASH: u32 = 1; // feeds the thread's running hash
+// Or'ed into a write's mode by the PPRC receiver: a secondary takes writes
+// only from its primary's link (mirror.ts).
+export const WRITE_FROM_MIRROR: u32 = 16;
 
 // @ts-ignore: decorator
 @inline function in_range(volume: usize, offset: u64, length: u64): bool {
@@ -235,16 +239,24 @@ export function write_held(slot: u32, offset: u64, length: u64, mode: u32, argum
 
 // Inlined, so that the release core has no extra call here.
 // @ts-ignore: decorator
-@inline function write_volume(volume: usize, offset: u64, length: u64, mode: u32, argument: u64): i32 {
+@inline function write_volume(volume: usize, offset: u64, length: u64, mode_given: u32, argument: u64): i32 {
   if (atomic.load<u32>(volume + V_STATE) == VOLUME_FREE) return E_NO_VOLUME;
   if (!in_range(volume, offset, length)) return E_RANGE;
+  const mode = mode_given & ~WRITE_FROM_MIRROR;
   if (mode > WRITE_FILL) return E_BAD_ARGUMENT;
   const target_link = load<u32>(volume + V_TARGET_REL);
   const rel = target_link != 0 ? rel_of(target_link) : 0;
   if (rel != 0 && (load<u32>(rel + R_FLAGS) & REL_TGTINHIBIT) != 0) return E_TGTINHIBIT;
   // A consistency group (mkflash -freeze) holds its sources' writes: long busy.
   if (load<u32>(volume + V_SOURCE_HEAD) != 0 && source_writes_held(volume)) return E_LONG_BUSY;
-  const idle = rel == 0 && load<u32>(volume + V_SOURCE_HEAD) == 0;
+  const role = pprc_role(volume);
+  if (role != PPRC_NONE && length > 0) {
+    const first_track = <u32>(offset >> <u64>TRACK_SHIFT);
+    const last_track = <u32>((offset + length - 1) >> <u64>TRACK_SHIFT);
+    const mirrored = mirror_prepare(volume, first_track, last_track, (mode_given & WRITE_FROM_MIRROR) != 0);
+    if (mirrored != OK) return mirrored;
+  }
+  const idle = rel == 0 && load<u32>(volume + V_SOURCE_HEAD) == 0 && role == PPRC_NONE;
   if (idle && mode == WRITE_FILL && argument == 0) return fill_zeros_idle(volume, offset, length);
   const prepared = prepare_write(volume, offset, length);
   if (prepared != OK) return prepared;
@@ -275,11 +287,30 @@ export function write_held(slot: u32, offset: u64, length: u64, mode: u32, argum
         return preserved;
       }
     }
+    if (role == PPRC_PRIMARY) {
+      const mirrored = write_primary_track(volume, track, at, done, chunk, mode, argument);
+      if (mirrored != OK) {
+        written_before_failure = done + <u64>chunk;
+        return mirrored;
+      }
+      done += <u64>chunk;
+      continue;
+    }
     apply_write(write_pointer(volume, at), at, done, chunk, mode, argument);
     mark_changed(volume, at, <u64>chunk);
     done += <u64>chunk;
   }
   return OK;
+}
+
+// A track's part of a write to a PPRC primary: mirror.ts has the protocol.
+// On E_MIRROR_FAILED (-critmode) the local write has happened, its bit set.
+function write_primary_track(volume: usize, track: u32, at: u64, done: u64, chunk: u32, mode: u32, argument: u64): i32 {
+  const began = mirror_write_begin(volume, track);
+  if (began < 0) return began;
+  apply_write(write_pointer(volume, at), at, done, chunk, mode, argument);
+  mark_changed(volume, at, <u64>chunk);
+  return mirror_write_end(volume, track, at, chunk, began == 1);
 }
 
 function apply_read(source: usize, done: u64, length: u32, mode: u32, destination: usize): void {

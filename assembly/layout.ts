@@ -137,8 +137,17 @@ export const P_ALLOCATED: u32 = 4;
 //  64 u32 change bitmap (bitmap.ts): bit set = the track's own bytes changed
 //         since a save last took the bit (volume.ts, snapshot.ts)
 //  68 u32 extent pool index + 1, or 0 for a volume in no pool (no quota; pool.ts)
-//  72 .. 127 reserved for PPRC (issue 13): the volume's pair link and its
-//           out-of-sync bitmap (a bitmap.ts bitmap, one bit per track)
+//  72 u32 PPRC role (PPRC_NONE | PPRC_PRIMARY | PPRC_SECONDARY, mirror.ts)
+//  76 u32 mirror mode of a primary (MIRROR_SYNC | MIRROR_ASYNC | MIRROR_SUSPENDED)
+//  80 u32 PPRC flags (PPRC_CRITMODE on a primary, PPRC_TGTREAD on a secondary)
+//  84 u32 out-of-sync bitmap of a primary (bitmap.ts): bit set = the track may
+//         differ on the secondary
+//  88 u32 link ring pointer of a primary (mirror.ts)
+//  92 u32 the secondary's volume slot on its own image
+//  96 u32 why the write path suspended the pair (CAUSE_*), 0 if it did not
+// 100 u32 reserved
+// 104 u64 tracks copied to the secondary by resync and Copy Pending
+// 112 .. 127 reserved
 export const V_STATE: u32 = 0;
 export const V_FROZEN: u32 = 4;
 export const V_INFLIGHT: u32 = 8;
@@ -154,6 +163,26 @@ export const V_STRIPES: u32 = 52;
 export const V_ALLOCATED: u32 = 56;
 export const V_CHANGED: u32 = 64;
 export const V_POOL: u32 = 68;
+export const V_PPRC_ROLE: u32 = 72;
+export const V_PPRC_MODE: u32 = 76;
+export const V_PPRC_FLAGS: u32 = 80;
+export const V_PPRC_OOS: u32 = 84;
+export const V_PPRC_RING: u32 = 88;
+export const V_PPRC_REMOTE: u32 = 92;
+export const V_PPRC_CAUSE: u32 = 96;
+export const V_PPRC_SENT_TRACKS: u32 = 104;
+
+export const PPRC_NONE: u32 = 0;
+export const PPRC_PRIMARY: u32 = 1;
+export const PPRC_SECONDARY: u32 = 2;
+export const MIRROR_SYNC: u32 = 1;
+export const MIRROR_ASYNC: u32 = 2;
+export const MIRROR_SUSPENDED: u32 = 3;
+export const PPRC_CRITMODE: u32 = 1;
+export const PPRC_TGTREAD: u32 = 2;
+export const CAUSE_NONE: u32 = 0;
+export const CAUSE_LINK: u32 = 1; // the link was down
+export const CAUSE_TIMEOUT: u32 = 2; // no acknowledgement within the bound
 
 export const VOLUME_FREE: u32 = 0;
 export const VOLUME_NORMAL: u32 = 1;
@@ -229,6 +258,8 @@ export const E_ALLOC_LOCK_TIMEOUT: i32 = -10; // the allocator's lock stayed hel
 export const E_GATE_TIMEOUT: i32 = -11; // I/O waited at the gate of a volume that stayed frozen
 export const E_FROZEN: i32 = -12; // a freezer found the volume frozen by another operation
 export const E_LONG_BUSY: i32 = -13; // a write to a source whose writes a -freeze holds
+export const E_PPRC_SECONDARY: i32 = -14; // host I/O to a PPRC secondary (reads allowed only with -tgtread)
+export const E_MIRROR_FAILED: i32 = -15; // a write to a -critmode primary that could not be mirrored
 
 // @ts-ignore: decorator
 @inline export function base(): usize {

@@ -11,7 +11,7 @@
 
 import {
   OK, E_BAD_ARGUMENT, E_NO_VOLUME, E_BUSY,
-  REL_SLOT_MAX, VOLUME_SLOT_MAX, V_STATE, V_SIZE, V_TRACKS, V_TARGET_REL, V_SOURCE_HEAD,
+  REL_SLOT_MAX, VOLUME_SLOT_MAX, V_STATE, V_SIZE, V_TRACKS, V_TARGET_REL, V_SOURCE_HEAD, V_PPRC_ROLE,
   VOLUME_FREE, VOLUME_NORMAL, VOLUME_UNUSABLE,
   R_STATE, R_FLAGS, R_SOURCE, R_TARGET, R_TRACKS, R_BITMAP, R_PENDING, R_CURSOR,
   R_NEXT_SOURCE, R_GENERATION, R_COPIED_BYTES, R_RECORD_SOURCE, R_RECORD_TARGET, R_SETTLED,
@@ -70,6 +70,9 @@ function check_establish(rel_slot: u32, source_slot: u32, target_slot: u32): i32
   if (load<u32>(target + V_TARGET_REL) != 0) return E_BUSY;
   if (load<u32>(target + V_SOURCE_HEAD) != 0) return E_BUSY;
   if (load<u32>(source + V_TARGET_REL) != 0) return E_BUSY;
+  // A PPRC volume is no FlashCopy target (-tgtpprc is not modelled yet): its
+  // copy-on-write would bypass the mirror (mirror.ts).
+  if (load<u32>(target + V_PPRC_ROLE) != 0) return E_BUSY;
   return OK;
 }
 

@@ -16,6 +16,8 @@ export const CoreCode = {
   GATE_TIMEOUT: -11,
   FROZEN: -12,
   LONG_BUSY: -13,
+  PPRC_SECONDARY: -14,
+  MIRROR_FAILED: -15,
 } as const;
 
 export type CoreCodeName = keyof typeof CoreCode;
@@ -67,3 +69,12 @@ export const RelFlag = {
   HOLD_WRITES: 32,
   REVERTIBLE: 64,
 } as const;
+
+// PPRC in the core (assembly/mirror.ts): a primary's mirror mode, its flags,
+// and why the write path suspended it.
+export const MirrorMode = { SYNC: 1, ASYNC: 2, SUSPENDED: 3 } as const;
+export const PprcFlag = { CRITMODE: 1, TGTREAD: 2 } as const;
+export const SuspendCause = { NONE: 0, LINK: 1, TIMEOUT: 2 } as const;
+export const LinkState = { UP: 0, DOWN: 1 } as const;
+export const RING_ENTRIES = 32;
+export const ACK_TIMEOUT_MS = 5_000;

@@ -106,6 +106,30 @@ export interface CoreExports {
   rel_restore_chunk(rel: number, which: number, chunk: number, state: number, words: number): number;
   rel_restore_link(rel: number): number; // pending tracks, or < 0
   rel_restore_abort(rel: number): number;
+  // assembly/mirror.ts: PPRC pairs, their out-of-sync bitmaps and the link ring.
+  mirror_apply(slot: number, offset: number, length: number, data: number): number;
+  ring_create(): number; // 0 when the image is full
+  ring_set_link(ring: number, state: number): void;
+  ring_take(ring: number): number; // the next entry to apply, 0 when none is ready
+  ring_entry_data(ring: number, entry: number): number;
+  ring_complete(ring: number, entry: number, result: number): void;
+  ring_doorbell_pointer(ring: number): number;
+  ring_set_ack_timeout(ring: number, ms: number): void;
+  pprc_make_primary(slot: number, ring: number, remoteSlot: number, mode: number, flags: number, allOutOfSync: number): number;
+  pprc_make_secondary(slot: number, flags: number): number;
+  pprc_clear(slot: number): number;
+  pprc_set_mode(slot: number, mode: number): number;
+  pprc_retarget(slot: number, ring: number, remoteSlot: number): number;
+  pprc_mode(slot: number): number;
+  pprc_cause(slot: number): number;
+  pprc_out_of_sync(slot: number): number;
+  pprc_next_out_of_sync(slot: number, fromTrack: number): number; // -1 when none
+  pprc_mark_out_of_sync(slot: number, track: number): number;
+  pprc_sent_tracks(slot: number): number;
+  // The next out-of-sync track claimed (lock held, bytes in staging), -1 when none now, or < -1 an error.
+  pprc_copy_claim(slot: number, ring: number, remoteSlot: number, fromTrack: number): number;
+  pprc_copy_release(slot: number, track: number, applied: number): number;
+  pprc_track_length(slot: number, track: number): number;
 }
 
 export type CoreBuild = "release" | "debug";
@@ -160,7 +184,7 @@ export function createImageMemory(): WebAssembly.Memory {
 // an address at or above 2 GiB would arrive negative. These come back unsigned.
 const POINTER_RESULTS = [
   "thread_attach", "rel_bitmap", "rel_pending_pointer", "layout_base", "layout_heap_start", "layout_zero_extent",
-  "work_epoch_pointer", "stop_flag_pointer", "volume_extent_pointer",
+  "work_epoch_pointer", "stop_flag_pointer", "volume_extent_pointer", "ring_create", "ring_take", "ring_entry_data", "ring_doorbell_pointer",
 ] as const;
 
 function withUnsignedPointers(raw: CoreExports): CoreExports {

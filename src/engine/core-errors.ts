@@ -14,6 +14,8 @@ const ENGINE_CODES: Partial<Record<number, EngineErrorCode>> = {
   [CoreCode.GATE_TIMEOUT]: "GATE_TIMEOUT",
   [CoreCode.FROZEN]: "FROZEN",
   [CoreCode.LONG_BUSY]: "LONG_BUSY",
+  [CoreCode.PPRC_SECONDARY]: "PPRC_SECONDARY",
+  [CoreCode.MIRROR_FAILED]: "MIRROR_FAILED",
 };
 
 export type Timeouts = { readonly lock: number; readonly alloc: number; readonly gate: number; readonly drain: number };
@@ -30,6 +32,8 @@ const EXPLANATIONS: Partial<Record<number, (timeouts: Timeouts) => string>> = {
   [CoreCode.GATE_TIMEOUT]: (t) => `the volume stayed frozen (by an establish, withdraw or save) for more than ${seconds(t.gate)}`,
   [CoreCode.FROZEN]: () => "the volume is held frozen by another operation (an establish, withdraw or save in progress)",
   [CoreCode.LONG_BUSY]: () => "the volume is long busy: a FlashCopy consistency group (mkflash -freeze) holds its writes until unfreezeflash or the LSS's timeout",
+  [CoreCode.PPRC_SECONDARY]: () => "the volume is a PPRC secondary: host writes are refused, and host reads unless its pair was made with -tgtread",
+  [CoreCode.MIRROR_FAILED]: () => "the write could not be mirrored to the PPRC secondary and its pair has -critmode: the write fails, and so do later ones until the pair is resumed or removed",
 };
 
 export function coreCodeExplanation(code: number, timeouts: Timeouts = WAIT_TIMEOUTS_MS): string {

@@ -57,7 +57,16 @@ export type EngineErrorCode =
   | "HOST_NOT_FOUND"
   | "HOST_EXISTS"
   | "BAD_HOST_TYPE"
-  | "BAD_WWPN";
+  | "BAD_WWPN"
+  // PPRC (src/pprc)
+  | "PPRC_SECONDARY"
+  | "MIRROR_FAILED"
+  | "BAD_PORT"
+  | "PATH_NOT_FOUND"
+  | "PATH_IN_USE"
+  | "PAIR_NOT_FOUND"
+  | "VOLUME_IN_PAIR"
+  | "PAIR_STATE";
 
 export class EngineError extends Error {
   override readonly name = "EngineError";

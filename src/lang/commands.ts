@@ -118,6 +118,113 @@ const FLASH_V2_SPECS: readonly CommandSpec[] = [
     operands: [{ name: "LSS", kind: "lss", repeat: true, summary: "source LSSs such as 10" }],
   },
 ];
+// ---- PPRC (handlers in pprc-commands.ts) ------------------------------------------------------
+const REMOTEDEV: OptionSpec = { name: "remotedev", kind: "image", required: true, summary: "the storage image at the other end" };
+const REMOTEDEV_OPTIONAL: OptionSpec = { ...REMOTEDEV, required: false, summary: "the secondaries' storage image (checked when given)" };
+const PPRC_TYPE: OptionSpec = { name: "type", kind: "enum", values: ["mmir", "gcp"], summary: "mmir: Metro Mirror (synchronous); gcp: Global Copy (asynchronous)" };
+const PPRC_PAIRS: OperandSpec = { name: "PRIMARY:SECONDARY", kind: "pairs", repeat: true, summary: "pairs, or pair ranges 1000-1001:2000-2001" };
+const LSS_PAIRS: OperandSpec = { name: "SOURCE_LSS:TARGET_LSS", kind: "text", repeat: true, summary: "LSS pairs such as 10:20" };
+function pprcSpecs(listing: readonly OptionSpec[], long: OptionSpec, short: OptionSpec, quiet: OptionSpec): CommandSpec[] {
+  return [
+    {
+      name: "lsavailpprcport", group: "ds", summary: "list the port pairs a PPRC path to another image can use",
+      usage: "lsavailpprcport -remotedev IMAGE [-remotewwnn WWNN] [-fmt ...] [-dev IMAGE] [SOURCE_LSS:TARGET_LSS]",
+      options: [REMOTEDEV, { name: "remotewwnn", kind: "text", inert: true, summary: "the remote image's WWNN (lssi -l)" }, ...listing, DEV],
+      operands: [{ ...LSS_PAIRS, optional: true, repeat: false }],
+    },
+    {
+      name: "mkpprcpath", group: "ds", summary: "set the PPRC paths of an LSS pair (replaces the pair's whole set)",
+      usage: "mkpprcpath -remotedev IMAGE -remotewwnn WWNN -srclss LSS -tgtlss LSS [-consistgrp] [-dev IMAGE] LOCAL_PORT:REMOTE_PORT...",
+      options: [
+        REMOTEDEV,
+        { name: "remotewwnn", kind: "text", required: true, summary: "the remote image's WWNN (lssi -l shows it)" },
+        { name: "srclss", kind: "lss", required: true, summary: "the LSS of the primaries, on this image" },
+        { name: "tgtlss", kind: "lss", required: true, summary: "the LSS of the secondaries, on the remote image" },
+        { name: "consistgrp", summary: "a consistency group: freezepprc then holds the primaries' writes (accepted; freezepprc is not modelled yet)" },
+        DEV,
+      ],
+      operands: [{ name: "LOCAL_PORT:REMOTE_PORT", kind: "text", repeat: true, summary: "one to eight port pairs such as I0010:I0143 (lsavailpprcport)" }],
+    },
+    {
+      name: "lspprcpath", group: "ds", summary: "list PPRC paths: Src Tgt State SS Port Attached Port Tgt WWNN",
+      usage: "lspprcpath [-l] [-fmt ...] [-fullid] [-dev IMAGE] [SOURCE_LSS...]",
+      options: [{ ...long, summary: "long: also Failed Reason and PPRC_CG" }, ...listing, DEV],
+      operands: [{ name: "SOURCE_LSS", kind: "lss", optional: true, repeat: true, summary: "only paths from these LSSs" }],
+    },
+    {
+      name: "rmpprcpath", group: "ds", summary: "remove PPRC paths (not while pairs use them, unless -force)",
+      usage: "rmpprcpath -remotedev IMAGE [-force] [-quiet] [-dev IMAGE] SOURCE_LSS:TARGET_LSS...",
+      options: [REMOTEDEV, { name: "force", summary: "remove even paths that carry pairs (the pairs suspend)" }, quiet, DEV],
+      operands: [LSS_PAIRS],
+    },
+    {
+      name: "mkpprc", group: "ds", summary: "make Metro Mirror or Global Copy pairs (needs a Success path between the LSSs)",
+      usage: "mkpprc -remotedev IMAGE -type mmir|gcp [-mode full|nocp] [-tgtread] [-critmode] [-wait] [-dev IMAGE] PRIMARY:SECONDARY...",
+      options: [
+        REMOTEDEV, { ...PPRC_TYPE, required: true },
+        { name: "mode", kind: "enum", values: ["full", "nocp"], summary: "full: copy every track first (default); nocp: the volumes are equal already" },
+        { name: "tgtread", summary: "allow host reads of the secondaries" },
+        { name: "critmode", summary: "Metro Mirror: a write that cannot be mirrored fails, and later ones too until resumed" },
+        { name: "wait", summary: "return once the pairs are Full Duplex (Global Copy: past the first pass)" },
+        DEV,
+      ],
+      operands: [PPRC_PAIRS],
+    },
+    {
+      name: "lspprc", group: "ds", summary: "list PPRC pairs with a volume on the image (primaries, and secondaries as Target states)",
+      usage: "lspprc [-l | -s] [-state STATE[,STATE]] [-remotedev IMAGE] [-fmt ...] [-fullid] [-dev IMAGE] [PRIMARY:SECONDARY...]",
+      options: [
+        { ...long, summary: "long: also Out Of Sync Tracks, Tgt Read, cascades, Date Suspended" }, short,
+        { name: "state", kind: "text", summary: "only pairs in these states: copy_pending, full_duplex, suspended, target_full_duplex, ..." },
+        { ...REMOTEDEV_OPTIONAL, inert: true }, ...listing, DEV,
+      ],
+      operands: [{ name: "ID", kind: "pairs", optional: true, repeat: true, summary: "pairs, or ranges such as 0000-FFFF:0000-FFFF" }],
+    },
+    {
+      name: "pausepprc", group: "ds", summary: "suspend pairs (reason Host Source); writes go on and are recorded as out of sync",
+      usage: "pausepprc [-remotedev IMAGE] [-dev IMAGE] PRIMARY:SECONDARY...",
+      options: [REMOTEDEV_OPTIONAL, DEV],
+      operands: [PPRC_PAIRS],
+    },
+    {
+      name: "resumepprc", group: "ds", summary: "resume suspended pairs: exactly their out-of-sync tracks are sent (Copy Pending)",
+      usage: "resumepprc [-remotedev IMAGE] [-type mmir|gcp] [-dev IMAGE] PRIMARY:SECONDARY...",
+      options: [REMOTEDEV_OPTIONAL, { ...PPRC_TYPE, summary: "resume as this type (gcp to mmir makes a Global Copy pair Metro Mirror)" }, DEV],
+      operands: [PPRC_PAIRS],
+    },
+    {
+      name: "rmpprc", group: "ds", summary: "end pairs (the secondaries become ordinary volumes)",
+      usage: "rmpprc [-remotedev IMAGE] [-quiet] [-dev IMAGE] PRIMARY:SECONDARY...",
+      options: [REMOTEDEV_OPTIONAL, quiet, DEV],
+      operands: [PPRC_PAIRS],
+    },
+    {
+      name: "failoverpprc", group: "ds", summary: "issued to the secondaries' image: they become suspended primaries (Host Source)",
+      usage: "failoverpprc -remotedev IMAGE -type mmir|gcp [-dev IMAGE] SECONDARY:PRIMARY...",
+      options: [REMOTEDEV, { ...PPRC_TYPE, required: true }, DEV],
+      operands: [{ ...PPRC_PAIRS, name: "SECONDARY:PRIMARY", summary: "the pairs as seen from this image: its volume first" }],
+    },
+    {
+      name: "failbackpprc", group: "ds", summary: "after failoverpprc: copy the tracks changed on either side to the old primaries",
+      usage: "failbackpprc -remotedev IMAGE -type mmir|gcp [-dev IMAGE] PRIMARY:SECONDARY...",
+      options: [REMOTEDEV, { ...PPRC_TYPE, required: true }, DEV],
+      operands: [{ ...PPRC_PAIRS, summary: "the failed-over pairs, this image's volume first" }],
+    },
+    {
+      name: "cutlink", group: "data", summary: "cut the link from this image to another (fault injection): its paths fail, its pairs suspend",
+      usage: "cutlink -remotedev IMAGE [-dev IMAGE]",
+      options: [REMOTEDEV, DEV],
+      operands: [],
+    },
+    {
+      name: "restorelink", group: "data", summary: "restore a link cutlink cut (the pairs stay suspended until resumepprc)",
+      usage: "restorelink -remotedev IMAGE [-dev IMAGE]",
+      options: [REMOTEDEV, DEV],
+      operands: [],
+    },
+  ];
+}
+
 const LISTING: readonly OptionSpec[] = [
   { name: "fmt", kind: "enum", values: ["default", "delim", "stanza", "json"], summary: "output format" },
   { name: "delim", kind: "text", summary: "column separator for -fmt delim (default ,)" },
@@ -420,6 +527,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     operands: [{ name: "SOURCE:TARGET", kind: "pairs", repeat: true, summary: "pairs, or pair ranges 1000-1001:1002-1003" }],
   },
   ...FLASH_V2_SPECS,
+  ...pprcSpecs(LISTING, LONG, SHORT, QUIET),
   {
     name: "lsflash", group: "ds", summary: "list FlashCopy relationships",
     usage: "lsflash [-l | -s] [-state valid|invalid] [-record] [-persist] [-activecp] [-revertible] [-cp] [-fmt ...] [-fullid] [-dev IMAGE] [VOLUME_ID | SOURCE:TARGET]...",
@@ -553,8 +661,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     operands: [{ name: "NAME", kind: "name", optional: true, repeat: true, summary: "workloads to list" }],
   },
   {
-    name: "wait", group: "statement", summary: "wait for background copies to complete",
-    usage: "wait flash [-timeout D] [-dev IMAGE] SOURCE:TARGET...",
+    name: "wait", group: "statement", summary: "wait for background copies, or PPRC pairs, to complete",
+    usage: "wait flash|pprc [-timeout D] [-dev IMAGE] PAIR...",
     options: [],
     operands: [],
     subcommands: [
@@ -563,6 +671,12 @@ export const COMMANDS: readonly CommandSpec[] = [
         usage: "wait flash [-timeout D] [-dev IMAGE] SOURCE:TARGET...",
         options: [{ name: "timeout", kind: "duration", summary: "fail after this long (default 10min)" }, DEV],
         operands: [{ name: "SOURCE:TARGET", kind: "pairs", optional: true, repeat: true, summary: "pairs (default: every background copy)" }],
+      },
+      {
+        name: "pprc", parent: "wait", group: "statement", summary: "wait until PPRC pairs are Full Duplex (Global Copy: past the first pass)",
+        usage: "wait pprc [-timeout D] [-dev IMAGE] PRIMARY:SECONDARY...",
+        options: [{ name: "timeout", kind: "duration", summary: "fail after this long (default 10min)" }, DEV],
+        operands: [{ name: "PRIMARY:SECONDARY", kind: "pairs", optional: true, repeat: true, summary: "pairs (default: every pair whose primary is on the image)" }],
       },
     ],
   },

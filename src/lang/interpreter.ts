@@ -14,6 +14,7 @@ import { parse, type Arg, type CommandNode, type Expr, type Position, type State
 import { SCENARIO_COMMANDS } from "./scenario-commands.js";
 import { STATE_COMMANDS } from "./state-commands.js";
 import { FLASH_V2_COMMANDS } from "./flash-v2-commands.js";
+import { PPRC_COMMANDS } from "./pprc-commands.js";
 import { USER_COMMANDS } from "./user-commands.js";
 import type { Session } from "./session.js";
 import type { Part } from "./tokens.js";
@@ -21,7 +22,7 @@ import {
   atArgument, checkArgumentLength, CommandFailure, formatValue, LISTING_LENGTH_MAX, TEXT_LENGTH_MAX, typeOf,
 } from "./values.js";
 
-const HANDLERS: Readonly<Record<string, CommandHandler>> = { ...DS_COMMANDS, ...FLASH_V2_COMMANDS, ...INVENTORY_COMMANDS, ...HOST_COMMANDS, ...SCENARIO_COMMANDS, ...STATE_COMMANDS, ...USER_COMMANDS };
+const HANDLERS: Readonly<Record<string, CommandHandler>> = { ...DS_COMMANDS, ...FLASH_V2_COMMANDS, ...PPRC_COMMANDS, ...INVENTORY_COMMANDS, ...HOST_COMMANDS, ...SCENARIO_COMMANDS, ...STATE_COMMANDS, ...USER_COMMANDS };
 const REPEAT_MAX = 1_000_000;
 const SOURCE_DEPTH_MAX = 16;
 const FIELD_SUFFIX = /^\.([A-Za-z_][A-Za-z0-9_]*)/;
@@ -375,6 +376,10 @@ export class Interpreter {
     if (name in value) return value[name];
     const key = Object.keys(value).find((candidate) => candidate.toLowerCase() === name.toLowerCase());
     if (key !== undefined) return value[key];
+    // DS CLI columns with spaces (lspprc's "Out Of Sync Tracks") are reached as .OutOfSyncTracks.
+    const squeezed = (text: string) => text.toLowerCase().replace(/[^a-z0-9]/g, "");
+    const spaced = Object.keys(value).find((candidate) => squeezed(candidate) === squeezed(name));
+    if (spaced !== undefined) return value[spaced];
     throw this.evaluation("NO_SUCH_FIELD", `no field ${name}; the fields are ${Object.keys(value).join(", ")}`, at, frame);
   }
 

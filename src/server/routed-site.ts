@@ -6,8 +6,9 @@ import { portWwpn } from "../engine/ports.js";
 import { SiteError } from "../site/errors.js";
 import type { CallOptions, Site } from "../site/site.js";
 import type {
-  ChangeUserRequest, ChangeVolumesRequest, CreateUserRequest, CreateVolumesRequest, EstablishRequest, FillSource, FlashCheckOperation, FlashInfo, ImageInfo, IncrementOperation,
-  IncrementOptions, LoadReport, LssInfo, ModelName, PoolInfo, PortInfo, RevertibleItem, RevertibleOperation, SaveReport, SiteListener,
+  ChangeUserRequest, ChangeVolumesRequest, CreateUserRequest, CreateVolumesRequest, EstablishRequest, FillSource, FlashCheckOperation, FlashInfo, ImageInfo,
+  IncrementOperation, IncrementOptions, LoadReport, LssInfo, MakePairsRequest, MakePathRequest, ModelName, PairInfo, PairOperation, PairsRequest, PathInfo,
+  PoolInfo, PortInfo, PortPairInfo, RemovePathsRequest, RevertibleItem, RevertibleOperation, SaveReport, SiteListener,
   UserInfo, VolumeDetail, VolumeInfo, WithdrawResult, WorkloadInfo, WorkloadSpec,
   ChangeVolumeGroupRequest, CreateHostConnectionRequest, CreateVolumeGroupRequest, HostConnectionInfo, VolumeGroupInfo,
 } from "../site/types.js";
@@ -43,6 +44,8 @@ const FLASH: Touches = { flash: true };
 // Volume groups and host connections live with their image's node (its NBD endpoints do):
 // their calls are recorded as requests, with no catalog of their own yet.
 const HOSTS: Touches = {};
+// PPRC changes nothing the catalog holds (volumes, pools, FlashCopy); the journal still records each call.
+const PPRC: Touches = {};
 
 export abstract class RoutedSite implements Site {
   protected abstract core(): SiteCore;
@@ -165,6 +168,53 @@ export abstract class RoutedSite implements Site {
 
   waitForCopy(imageId: string, ids: string[], options?: CallOptions & { timeoutMs?: number }): Promise<void> {
     return this.routing.read(imageId, (site) => site.waitForCopy(imageId, ids, options));
+  }
+
+  // ---- PPRC: routed by the image the command is issued to. Both images must be on its node
+  // (in-process links); links between nodes come with the cross-process transport.
+
+  listAvailablePorts(imageId: string, remoteImageId: string): Promise<PortPairInfo[]> {
+    return this.routing.read(imageId, (site) => site.listAvailablePorts(imageId, remoteImageId));
+  }
+
+  makePath(imageId: string, request: MakePathRequest): Promise<PathInfo> {
+    return this.mutate("makePath", imageId, PPRC, (site) => site.makePath(imageId, request));
+  }
+
+  listPaths(imageId: string, lsses?: string[]): Promise<PathInfo[]> {
+    return this.routing.read(imageId, (site) => site.listPaths(imageId, lsses));
+  }
+
+  checkRemovePaths(imageId: string, request: RemovePathsRequest): Promise<string[]> {
+    return this.routing.read(imageId, (site) => site.checkRemovePaths(imageId, request));
+  }
+
+  removePaths(imageId: string, request: RemovePathsRequest): Promise<string[]> {
+    return this.mutate("removePaths", imageId, PPRC, (site) => site.removePaths(imageId, request));
+  }
+
+  makePairs(imageId: string, request: MakePairsRequest, options?: CallOptions): Promise<string[]> {
+    return this.mutate("makePairs", imageId, PPRC, (site) => site.makePairs(imageId, request, options));
+  }
+
+  listPairs(imageId: string): Promise<PairInfo[]> {
+    return this.routing.read(imageId, (site) => site.listPairs(imageId));
+  }
+
+  checkPairs(imageId: string, operation: PairOperation, request: PairsRequest): Promise<string[]> {
+    return this.routing.read(imageId, (site) => site.checkPairs(imageId, operation, request));
+  }
+
+  changePairs(imageId: string, operation: PairOperation, request: PairsRequest, options?: CallOptions): Promise<string[]> {
+    return this.mutate(operation, imageId, PPRC, (site) => site.changePairs(imageId, operation, request, options));
+  }
+
+  waitForPairs(imageId: string, ids: string[], options?: CallOptions & { timeoutMs?: number }): Promise<void> {
+    return this.routing.read(imageId, (site) => site.waitForPairs(imageId, ids, options));
+  }
+
+  setLink(imageId: string, remoteImageId: string, up: boolean): Promise<void> {
+    return this.mutate("setLink", imageId, PPRC, (site) => site.setLink(imageId, remoteImageId, up));
   }
 
   // ---- data plane: routed, never recorded (the catalog does not hold data) ----

@@ -69,6 +69,8 @@ export const METHOD_CLASSES: Readonly<Record<SiteMethod, CommandClass | "self">>
   listVolumeGroups: "monitor", listHostConnections: "monitor",
   createVolumeGroup: "volume", changeVolumeGroup: "volume", removeVolumeGroups: "volume",
   createHostConnection: "volume", removeHostConnections: "volume",
+  listAvailablePorts: "monitor", listPaths: "monitor", listPairs: "monitor", checkRemovePaths: "monitor", checkPairs: "monitor", waitForPairs: "monitor",
+  makePath: "copy_services", removePaths: "copy_services", makePairs: "copy_services", changePairs: "copy_services", setLink: "copy_services",
   listUsers: "self", user: "self", createUser: "self", changeUser: "self", removeUser: "self",
 };
 

@@ -11,6 +11,8 @@ import { capacityBlocks } from "../engine/units.js";
 import { rankGroupOfLss, type ExtentPool } from "../engine/pools.js";
 import { IO_PORTS, portWwpn } from "../engine/ports.js";
 import { Workload, WorkloadSet } from "../engine/workload.js";
+import { Pprc, type PairStatus, type PathStatus } from "../pprc/pprc.js";
+import { parsePortPair } from "../pprc/paths.js";
 import { isStoreError, loadState, saveState } from "../store/index.js";
 import { HOST_TYPES, HostMap, type HostConnection, type VolumeGroup } from "../hosts/host-map.js";
 import { SiteError } from "./errors.js";
@@ -18,7 +20,8 @@ import type { CallOptions, Site } from "./site.js";
 import { volumeName } from "./shared.js";
 import type {
   ChangeVolumesRequest, CreateVolumesRequest, EstablishRequest, FillSource, FlashCheckOperation, FlashInfo, ImageInfo, IncrementOperation,
-  IncrementOptions, LoadReport, LssInfo, ModelName, PoolInfo, PortInfo, RevertibleItem, RevertibleOperation, SaveReport, SiteEvent,
+  IncrementOptions, LoadReport, LssInfo, MakePairsRequest, MakePathRequest, ModelName, PairInfo, PairOperation, PairsRequest, PathInfo,
+  PoolInfo, PortInfo, PortPairInfo, RemovePathsRequest, RevertibleItem, RevertibleOperation, SaveReport, SiteEvent,
   SiteListener, UserInfo, VolumeDetail, VolumeInfo, WithdrawResult, WorkloadInfo, WorkloadSpec,
   ChangeVolumeGroupRequest, CreateHostConnectionRequest, CreateVolumeGroupRequest, HostConnectionInfo, VolumeGroupInfo,
 } from "./types.js";
@@ -29,6 +32,7 @@ export interface EmbeddedSiteOptions {
   adopt?: StorageImage[]; // images made elsewhere (tests, tools), taken as they are instead of `images`
   // Where the NBD endpoints say why they refused a request or closed a connection (default: standard error).
   log?: (line: string) => void;
+  mirrorAckTimeoutMs?: number; // how long a mirrored write waits for its secondary (tests shorten it)
 }
 
 export const EMBEDDED_IMAGE_ID = "IBM.2105-75TZ001";
@@ -104,6 +108,19 @@ function hostConnectionInfo(host: HostConnection): HostConnectionInfo {
   };
 }
 
+function pathInfo(path: PathStatus): PathInfo {
+  return {
+    sourceImageId: path.sourceImageId, targetImageId: path.targetImageId, sourceLss: path.sourceLss, targetLss: path.targetLss,
+    targetWwnn: path.targetWwnn, ports: path.ports.map((pair) => ({ local: pair.local, remote: pair.remote })), consistgrp: path.consistgrp,
+    state: path.state, reason: path.reason,
+  };
+}
+
+function pairInfo(status: PairStatus): PairInfo {
+  const { suspendedAt, ...rest } = status;
+  return { ...rest, suspendedAtMs: suspendedAt === null ? null : suspendedAt.getTime() };
+}
+
 function workloadInfo(workload: Workload): WorkloadInfo {
   return {
     spec: { ...workload.spec }, imageId: workload.image.id, state: workload.state, running: workload.running,
@@ -119,12 +136,25 @@ export class EmbeddedSite implements Site {
   private readonly listeners = new Set<SiteListener>();
   private readonly hostMaps = new Map<StorageImage, HostMap>();
   private readonly log: (line: string) => void;
+  private pprc: Pprc;
+  private readonly mirrorAckTimeoutMs: number | undefined;
 
   constructor(options: EmbeddedSiteOptions = {}) {
     this.workers = options.workers ?? availableParallelism();
     this.log = options.log ?? ((line) => void process.stderr.write(`${line}\n`));
+    this.mirrorAckTimeoutMs = options.mirrorAckTimeoutMs;
+    this.pprc = this.newPprc();
     if (options.adopt !== undefined) for (const image of options.adopt) this.track(image);
     else for (const spec of options.images ?? [{ model: "2105", id: EMBEDDED_IMAGE_ID }]) this.addEngineImage(spec.model, spec.id);
+  }
+
+  private newPprc(): Pprc {
+    return new Pprc({ wwnnOf: (image) => this.imageInfo(image, this.images.indexOf(image)).wwnn, ackTimeoutMs: this.mirrorAckTimeoutMs });
+  }
+
+  // The PPRC layer, for tests in this process that look beneath the interface.
+  enginePprc(): Pprc {
+    return this.pprc;
   }
 
   // The engine's image, for tests and tools in this process that look beneath the interface.
@@ -277,8 +307,14 @@ export class EmbeddedSite implements Site {
     if (action === "removing" && groups.length > 0) {
       throw new EngineError("VOLUME_MAPPED", `volume ${volume.id} is in volume group ${groups[0].id} (${groups[0].name}); chvolgrp -action remove it first`);
     }
+    this.checkNotInPair(image, volume.id, action);
     const running = this.workloads.runningOn(image, volume.id);
     if (running.length > 0) throw new EngineError("BUSY", `volume ${volume.id} has workload ${running[0].spec.name} running on it; stop it first`);
+  }
+
+  private checkNotInPair(image: StorageImage, volumeId: string, action: string): void {
+    const pair = this.pprc.volumeInPair(image, volumeId);
+    if (pair !== null) throw new EngineError("VOLUME_IN_PAIR", `volume ${volumeId} is in PPRC pair ${pair}; ${action} it needs rmpprc first`);
   }
 
   async removeVolumes(imageId: string, ids: string[], options: CallOptions = {}): Promise<string[]> {
@@ -304,6 +340,7 @@ export class EmbeddedSite implements Site {
       const unit = request.unit ?? volume.unit;
       if (capacity === undefined) return { id: volume.id, name, unit };
       image.idleVolume(volume.id, "changing the capacity of");
+      this.checkNotInPair(image, volume.id, "changing the capacity of");
       const blocks = capacityBlocks(capacity, unit);
       if (blocks <= volume.blocks) {
         throw new EngineError("BAD_CAPACITY", `volume ${volume.id} has ${volume.blocks} blocks; -cap ${capacity} (${blocks} blocks) does not grow it, and volumes never shrink`);
@@ -369,6 +406,12 @@ export class EmbeddedSite implements Site {
 
   async establishFlash(imageId: string, request: EstablishRequest, options: CallOptions = {}): Promise<string[]> {
     const image = this.image(imageId);
+    request.pairs.forEach(([, target], index) => forItem(index, () => {
+      // A missing volume is checkPairs' to name, source first.
+      if (!image.hasVolume(target)) return;
+      const pair = this.pprc.volumeInPair(image, image.volume(target).id);
+      if (pair !== null) throw new EngineError("VOLUME_IN_PAIR", `volume ${image.volume(target).id} is in PPRC pair ${pair}: a FlashCopy onto a PPRC volume needs -tgtpprc, which tzero does not model yet`);
+    }));
     checkPairs(image, request.pairs);
     const created: string[] = [];
     // drained(): an establish whose drain of in-flight I/O timed out is retried from the event loop.
@@ -464,6 +507,111 @@ export class EmbeddedSite implements Site {
   async waitForCopy(imageId: string, ids: string[], options: CallOptions & { timeoutMs?: number } = {}): Promise<void> {
     const image = this.image(imageId);
     await forItemAsync(undefined, () => image.waitForCopy(ids, { timeoutMs: options.timeoutMs, signal: options.signal }));
+  }
+
+  // ---- PPRC paths and pairs -------------------------------------------------------------------
+
+  async listAvailablePorts(imageId: string, remoteImageId: string): Promise<PortPairInfo[]> {
+    this.image(imageId);
+    this.image(remoteImageId);
+    return IO_PORTS.flatMap((local) => IO_PORTS.map((remote) => ({ local: local.id, remote: remote.id, type: "FCP" as const })));
+  }
+
+  async makePath(imageId: string, request: MakePathRequest): Promise<PathInfo> {
+    const local = this.image(imageId);
+    const remote = this.image(request.remoteImageId);
+    const ports = request.ports.map((text, index) => forItem(index, () => parsePortPair(text)));
+    const path = forItem(undefined, () => this.pprc.makePath(local, remote, {
+      wwnn: request.remoteWwnn, sourceLss: request.sourceLss, targetLss: request.targetLss, ports, consistgrp: request.consistgrp ?? false,
+    }));
+    return pathInfo(forItem(undefined, () => this.pprc.listPaths(local).find((candidate) => candidate.sourceLss === path.sourceLss
+      && candidate.targetLss === path.targetLss && candidate.targetImageId === remote.id)!));
+  }
+
+  async listPaths(imageId: string, lsses?: string[]): Promise<PathInfo[]> {
+    const image = this.image(imageId);
+    return forItem(undefined, () => this.pprc.listPaths(image, lsses).map(pathInfo));
+  }
+
+  private pathsToRemove(imageId: string, request: RemovePathsRequest) {
+    const local = this.image(imageId);
+    const remote = this.image(request.remoteImageId);
+    return request.lssPairs.map((text, index) => forItem(index, () => {
+      const parts = text.split(":");
+      if (parts.length !== 2) throw new EngineError("BAD_ARGUMENT", `PPRC path ${text} is not SOURCE_LSS:TARGET_LSS such as 10:20`);
+      return this.pprc.checkRemovePaths(local, remote, [[parts[0], parts[1]]], request.force ?? false)[0];
+    }));
+  }
+
+  async checkRemovePaths(imageId: string, request: RemovePathsRequest): Promise<string[]> {
+    return this.pathsToRemove(imageId, request).map((path) => `${path.sourceLss}:${path.targetLss}`);
+  }
+
+  async removePaths(imageId: string, request: RemovePathsRequest): Promise<string[]> {
+    const paths = this.pathsToRemove(imageId, request);
+    await forItemAsync(undefined, () => this.pprc.removePaths(paths));
+    this.emit({ type: "pprc-changed", imageId, ids: [] });
+    return paths.map((path) => `${path.sourceLss}:${path.targetLss}`);
+  }
+
+  async makePairs(imageId: string, request: MakePairsRequest): Promise<string[]> {
+    const primary = this.image(imageId);
+    const secondary = this.image(request.remoteImageId);
+    const options = { type: request.type, mode: request.mode, tgtread: request.tgtread, critmode: request.critmode };
+    const pairs = request.pairs;
+    pairs.forEach((pair, index) => forItem(index, () => this.pprc.checkMake(primary, secondary, pairs.slice(0, index + 1), options)));
+    const made = await forItemAsync(undefined, () => this.pprc.make(primary, secondary, pairs, options));
+    this.emit({ type: "pprc-changed", imageId, ids: made });
+    return made;
+  }
+
+  async listPairs(imageId: string): Promise<PairInfo[]> {
+    return this.pprc.list(this.image(imageId)).map(pairInfo);
+  }
+
+  // Each pair is checked alone and then the list as a whole (none given twice), so a refusal names its item.
+  async checkPairs(imageId: string, operation: PairOperation, request: PairsRequest): Promise<string[]> {
+    const local = this.image(imageId);
+    const remote = request.remoteImageId === undefined ? null : this.image(request.remoteImageId);
+    if ((operation === "failoverpprc" || operation === "failbackpprc") && remote === null) {
+      throw new SiteError({ code: "BAD_ARGUMENT", message: `${operation} needs -remotedev: the image of the pairs' other volumes`, option: "remotedev" });
+    }
+    const check = (ids: string[]) => {
+      if (operation === "failoverpprc") return this.pprc.checkFailover(local, remote!, ids);
+      if (operation === "failbackpprc") return this.pprc.checkFailback(local, remote!, ids);
+      if (operation === "resumepprc") return this.pprc.checkResume(local, remote, ids, request.type);
+      return this.pprc.checkPairs(local, remote, ids);
+    };
+    request.ids.forEach((id, index) => forItem(index, () => check(request.ids.slice(0, index + 1))));
+    return request.ids.map((id) => id.toUpperCase());
+  }
+
+  async changePairs(imageId: string, operation: PairOperation, request: PairsRequest): Promise<string[]> {
+    await this.checkPairs(imageId, operation, request);
+    const local = this.image(imageId);
+    const remote = request.remoteImageId === undefined ? null : this.image(request.remoteImageId);
+    const ids = await forItemAsync(undefined, () => {
+      if (operation === "pausepprc") return this.pprc.pause(local, remote, request.ids);
+      if (operation === "resumepprc") return this.pprc.resume(local, remote, request.ids, request.type);
+      if (operation === "rmpprc") return this.pprc.remove(local, remote, request.ids);
+      if (operation === "failoverpprc") return this.pprc.failover(local, remote!, request.ids);
+      return this.pprc.failback(local, remote!, request.ids);
+    });
+    this.emit({ type: "pprc-changed", imageId, ids });
+    return ids;
+  }
+
+  async waitForPairs(imageId: string, ids: string[], options: CallOptions & { timeoutMs?: number } = {}): Promise<void> {
+    const image = this.image(imageId);
+    ids.forEach((id, index) => forItem(index, () => this.pprc.pair(image, id)));
+    await forItemAsync(undefined, () => this.pprc.waitForSync(image, ids, options));
+  }
+
+  async setLink(imageId: string, remoteImageId: string, up: boolean): Promise<void> {
+    const local = this.image(imageId);
+    const remote = this.image(remoteImageId);
+    await forItemAsync(undefined, () => this.pprc.setLink(local, remote, up));
+    this.emit({ type: "pprc-changed", imageId, ids: [] });
   }
 
   // ---- data plane ------------------------------------------------------------------------------
@@ -587,6 +735,9 @@ export class EmbeddedSite implements Site {
       throw new SiteError({ code: "BAD_ARGUMENT", message: `state file ${file} holds no storage image` });
     }
     await this.workloads.stopAll();
+    // A state file holds no PPRC yet: the links and pairs of the images it replaces go with them.
+    await this.pprc.close();
+    this.pprc = this.newPprc();
     const replaced = this.images.splice(0, this.images.length);
     for (const image of loaded) this.track(image);
     // Host connections are not in the state file: their endpoints close with the images they served.
@@ -638,6 +789,7 @@ export class EmbeddedSite implements Site {
   async close(): Promise<void> {
     await this.workloads.stopAll();
     await Promise.all([...this.hostMaps.values()].map((map) => map.close()));
+    await this.pprc.close();
     await Promise.all(this.images.map((image) => image.close()));
   }
 }

@@ -81,6 +81,21 @@ export const SITE_METHODS = {
     args: [S.Id, S.Ids, S.WaitOptions], result: S.Void, signal: true, optionsCarryData: true,
     timeoutMs: (args) => ownTimeout((args[2] as { timeoutMs?: unknown } | null)?.timeoutMs),
   },
+  // ---- PPRC paths and pairs
+  listAvailablePorts: { args: [S.Id, S.Id], result: S.List(S.PortPairInfo, S.PORTS_MAX) },
+  makePath: { args: [S.Id, S.MakePathRequest], result: S.PathInfo },
+  listPaths: { args: [S.Id, S.Absent(S.Ids)], result: S.List(S.PathInfo) },
+  checkRemovePaths: { args: [S.Id, S.RemovePathsRequest], result: S.Ids },
+  removePaths: { args: [S.Id, S.RemovePathsRequest], result: S.Ids },
+  makePairs: { args: [S.Id, S.MakePairsRequest], result: S.Ids, signal: true, timeoutMs: long },
+  listPairs: { args: [S.Id], result: S.List(S.PairInfo) },
+  checkPairs: { args: [S.Id, S.PairOperation, S.PairsRequest], result: S.Ids },
+  changePairs: { args: [S.Id, S.PairOperation, S.PairsRequest], result: S.Ids, signal: true, timeoutMs: long },
+  waitForPairs: {
+    args: [S.Id, S.Ids, S.WaitOptions], result: S.Void, signal: true, optionsCarryData: true,
+    timeoutMs: (args) => ownTimeout((args[2] as { timeoutMs?: unknown } | null)?.timeoutMs),
+  },
+  setLink: { args: [S.Id, S.Id, S.Up], result: S.Void },
   // ---- data plane
   fill: { args: [S.Id, S.Id, S.Range, S.FillSource], result: S.Count, signal: true, timeoutMs: long },
   write: { args: [S.Id, S.Id, S.Quantity, S.Data], result: S.Void },

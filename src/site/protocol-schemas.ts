@@ -202,6 +202,39 @@ export const FillSource = Type.Union([
 export const Checksum = Type.String({ maxLength: 64 }); // 16 hex digits today
 export const Data = Type.Uint8Array({ maxByteLength: DATA_BYTES_MAX });
 
+// ---- PPRC (design.md §4) ------------------------------------------------------------------------------
+
+export const PORT_PAIRS_MAX = 8; // a path's port pairs (src/pprc/paths.ts); requests may list more, the site names the excess
+const PortPair = Type.Object({ local: Id, remote: Id }, closed);
+const PprcType = Type.Union([Type.Literal("mmir"), Type.Literal("gcp")]);
+export const Up = Type.Boolean(); // setLink: the link restored (true) or cut (false)
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+export const PathInfo = Type.Object({
+  sourceImageId: Id, targetImageId: Id, sourceLss: Id, targetLss: Id, targetWwnn: Type.String({ maxLength: WWN_LENGTH_MAX }),
+  ports: Type.Array(PortPair, { maxItems: PORT_PAIRS_MAX }), consistgrp: Type.Boolean(),
+  state: Type.Union([Type.Literal("Success"), Type.Literal("Failed")]), reason: Nullable(Reason),
+}, closed);
+export const PortPairInfo = Type.Object({ local: Id, remote: Id, type: Type.Literal("FCP") }, closed);
+const PairState = Type.Union(["Copy Pending", "Full Duplex", "Suspended", "Target Copy Pending", "Target Full Duplex", "Target Suspended"].map((state) => Type.Literal(state)));
+export const PairInfo = Type.Object({
+  id: Id, imageId: Id, primaryImageId: Id, secondaryImageId: Id, role: Type.Union([Type.Literal("primary"), Type.Literal("secondary")]),
+  state: PairState, reason: Nullable(Reason), type: PprcType, outOfSyncTracks: Count, tgtread: Type.Boolean(), critmode: Type.Boolean(),
+  suspendedAtMs: Nullable(TimeMs), sourceLss: Id, firstPassDone: Type.Boolean(), sentTracks: Count, detail: Nullable(Reason),
+}, closed);
+
+export const MakePathRequest = Type.Object({
+  remoteImageId: Id, remoteWwnn: Type.String({ maxLength: ARGUMENT_TEXT_LENGTH_MAX }), sourceLss: Id, targetLss: Id,
+  ports: Type.Array(Type.String({ maxLength: ARGUMENT_TEXT_LENGTH_MAX }), { maxItems: LIST_ITEMS_MAX }), consistgrp: Type.Optional(Type.Boolean()),
+}, closed);
+export const RemovePathsRequest = Type.Object({ remoteImageId: Id, lssPairs: Ids, force: Type.Optional(Type.Boolean()) }, closed);
+export const MakePairsRequest = Type.Object({
+  remoteImageId: Id, pairs: Type.Array(Type.Tuple([Id, Id]), { maxItems: LIST_ITEMS_MAX }), type: PprcType,
+  mode: Type.Optional(Type.Union([Type.Literal("full"), Type.Literal("nocp")])), tgtread: Type.Optional(Type.Boolean()), critmode: Type.Optional(Type.Boolean()),
+}, closed);
+export const PairOperation = Type.Union(["pausepprc", "resumepprc", "rmpprc", "failoverpprc", "failbackpprc"].map((operation) => Type.Literal(operation)));
+export const PairsRequest = Type.Object({ remoteImageId: Type.Optional(Id), ids: Ids, type: Type.Optional(PprcType) }, closed);
+
 // ---- errors and events ----------------------------------------------------------------------------
 
 export const SiteErrorData = Type.Object({
@@ -221,6 +254,7 @@ export const SiteEvent = Type.Union([
   }, closed),
   Type.Object({ type: Type.Literal("flash-recovered"), imageId: Id, id: Id }, closed),
   Type.Object({ type: Type.Literal("flash-unfrozen"), imageId: Id, lss: Id, released: Ids, reason: Reason }, closed),
+  Type.Object({ type: Type.Literal("pprc-changed"), imageId: Id, ids: Ids }, closed),
   Type.Object({ type: Type.Literal("image-added"), imageId: Id }, closed),
   Type.Object({ type: Type.Literal("images-replaced"), imageIds: Type.Array(Id, { maxItems: IMAGES_MAX }) }, closed),
 ]);

@@ -12,7 +12,8 @@
 // honours it directly, a remote one turns an abort into a cancel request.
 import type {
   ChangeUserRequest, ChangeVolumesRequest, CreateUserRequest, CreateVolumesRequest, EstablishRequest, FillSource, FlashCheckOperation, FlashInfo, ImageInfo,
-  IncrementOperation, IncrementOptions, LoadReport, LssInfo, ModelName, PoolInfo, PortInfo, RevertibleItem, RevertibleOperation,
+  IncrementOperation, IncrementOptions, LoadReport, LssInfo, MakePairsRequest, MakePathRequest, ModelName, PairInfo, PairOperation,
+  PairsRequest, PathInfo, PoolInfo, PortInfo, PortPairInfo, RemovePathsRequest, RevertibleItem, RevertibleOperation,
   SaveReport, SiteListener, UserInfo, VolumeDetail, VolumeInfo, WithdrawResult, WorkloadInfo, WorkloadSpec,
   ChangeVolumeGroupRequest, CreateHostConnectionRequest, CreateVolumeGroupRequest, HostConnectionInfo, VolumeGroupInfo,
 } from "./types.js";
@@ -94,10 +95,27 @@ export interface Site {
   // Closes their NBD endpoints and every client attached to them.
   removeHostConnections(imageId: string, ids: string[]): Promise<string[]>;
 
-  // ---- PPRC paths and pairs (to come, design.md §4) --------------------------------------------------
-  // mkpprcpath / lspprcpath / rmpprcpath and mkpprc / lspprc / pausepprc / resumepprc / failoverpprc /
-  // failbackpprc / freezepprc / unfreezepprc go here, each one call validated whole by the site, with
-  // PathInfo and PairInfo records in types.ts.
+  // ---- PPRC paths and pairs (design.md §4) ------------------------------------------------------------
+  // Port pairs from `imageId` to `remoteImageId` a path may use (lsavailpprcport).
+  listAvailablePorts(imageId: string, remoteImageId: string): Promise<PortPairInfo[]>;
+  // Sets the LSS pair's whole path set (mkpprcpath replaces it).
+  makePath(imageId: string, request: MakePathRequest): Promise<PathInfo>;
+  // Paths from `imageId`, of the source LSSs given (all when absent).
+  listPaths(imageId: string, lsses?: string[]): Promise<PathInfo[]>;
+  // Checks the paths could go (none carries a pair, unless force), changing nothing; returns them as "10:20".
+  checkRemovePaths(imageId: string, request: RemovePathsRequest): Promise<string[]>;
+  removePaths(imageId: string, request: RemovePathsRequest): Promise<string[]>;
+  makePairs(imageId: string, request: MakePairsRequest, options?: CallOptions): Promise<string[]>;
+  // Pairs with a volume on `imageId`: primaries, and secondaries (Target states).
+  listPairs(imageId: string): Promise<PairInfo[]>;
+  // Checks each pair as `operation` would, changing nothing; returns their IDs.
+  checkPairs(imageId: string, operation: PairOperation, request: PairsRequest): Promise<string[]>;
+  // pausepprc, resumepprc, rmpprc, failoverpprc, failbackpprc: the pairs' IDs after the operation.
+  changePairs(imageId: string, operation: PairOperation, request: PairsRequest, options?: CallOptions): Promise<string[]>;
+  // Resolves when every pair is Full Duplex (Metro Mirror) or past its first pass (Global Copy).
+  waitForPairs(imageId: string, ids: string[], options?: CallOptions & { timeoutMs?: number }): Promise<void>;
+  // Cuts (up false) or restores the link from `imageId` to `remoteImageId`: fault injection for scenarios.
+  setLink(imageId: string, remoteImageId: string, up: boolean): Promise<void>;
 
   // ---- users (mkuser / lsuser / showuser / chuser / rmuser) ----------------------------------------------
   // Users live on a Copy Services Server (src/server/users.ts), which checks the caller's authority;

@@ -100,6 +100,46 @@ export interface HostConnectionInfo {
   bytes: number; // NBD bytes moved
 }
 
+// PPRC (design.md §4): a path from an LSS of one image to an LSS of another, one row per port pair.
+export interface PathInfo {
+  sourceImageId: string;
+  targetImageId: string;
+  sourceLss: string; // "10"
+  targetLss: string; // "20"
+  targetWwnn: string;
+  ports: Array<{ local: string; remote: string }>;
+  consistgrp: boolean;
+  state: "Success" | "Failed";
+  reason: string | null; // why Failed
+}
+
+export interface PortPairInfo {
+  local: string; // "I0010"
+  remote: string; // "I0143"
+  type: "FCP";
+}
+
+export type PprcType = "mmir" | "gcp";
+
+export interface PairInfo {
+  id: string; // "1000:2000", primary first
+  imageId: string; // the image it is listed on
+  primaryImageId: string;
+  secondaryImageId: string;
+  role: "primary" | "secondary";
+  state: "Copy Pending" | "Full Duplex" | "Suspended" | "Target Copy Pending" | "Target Full Duplex" | "Target Suspended";
+  reason: string | null; // why Suspended
+  type: PprcType;
+  outOfSyncTracks: number;
+  tgtread: boolean;
+  critmode: boolean;
+  suspendedAtMs: number | null;
+  sourceLss: string;
+  firstPassDone: boolean;
+  sentTracks: number; // tracks Copy Pending and resyncs sent to the secondary
+  detail: string | null; // what failed, for a pair the link or the secondary suspended
+}
+
 // A user of the site's Copy Services Server (lsuser, showuser). The password
 // never crosses the interface after it was set.
 export interface UserInfo {
@@ -111,6 +151,41 @@ export interface UserInfo {
 }
 
 // ---- requests ----------------------------------------------------------------------
+
+export interface MakePathRequest {
+  remoteImageId: string;
+  remoteWwnn: string;
+  sourceLss: string;
+  targetLss: string;
+  ports: string[]; // "I0010:I0143"
+  consistgrp?: boolean;
+}
+
+export interface RemovePathsRequest {
+  remoteImageId: string;
+  lssPairs: string[]; // "10:20"
+  force?: boolean;
+}
+
+export interface MakePairsRequest {
+  remoteImageId: string;
+  pairs: Array<[string, string]>; // [primary, secondary]
+  type: PprcType;
+  mode?: "full" | "nocp";
+  tgtread?: boolean;
+  critmode?: boolean;
+}
+
+// pausepprc, resumepprc, rmpprc (issued to the primary's image), failoverpprc and failbackpprc.
+export type PairOperation = "pausepprc" | "resumepprc" | "rmpprc" | "failoverpprc" | "failbackpprc";
+
+export interface PairsRequest {
+  remoteImageId?: string; // -remotedev: required by failover and failback
+  ids: string[];
+  type?: PprcType; // resumepprc: convert the pairs to this type
+}
+
+// ---- requests (volumes, FlashCopy) -------------------------------------------------------
 
 // mkuser: the groups as typed (`op_storage,monitor`), so the server's own
 // rules name what was wrong with them.
@@ -271,6 +346,8 @@ export type SiteEvent =
   | { type: "flash-recovered"; imageId: string; id: string }
   // An LSS's consistency group released its held writes (unfreezeflash, or its timeout).
   | { type: "flash-unfrozen"; imageId: string; lss: string; released: string[]; reason: string }
+  // A PPRC pair's state changed (made, suspended, resumed, removed, failed over or back).
+  | { type: "pprc-changed"; imageId: string; ids: string[] }
   | { type: "image-added"; imageId: string }
   | { type: "images-replaced"; imageIds: string[] };
 

@@ -1,0 +1,535 @@
+// PPRC in the data plane: the out-of-sync bitmap of a pair's primary, the
+// mirrored write path, and the link ring that hands writes to the sender.
+//
+// A PPRC pair is primary volume P on this image, secondary S on another image
+// (its own memory). P's volume entry carries the pair (layout.ts, V_PPRC_*):
+// its role, its mirror mode, its out-of-sync (OOS) bitmap, the link ring its
+// writes go through and S's slot on the other image. S's entry carries only
+// its role (secondary) and whether host reads are allowed (-tgtread).
+//
+// Mirror modes of a primary (V_PPRC_MODE, changed by the host with the volume
+// frozen, or by a writer from SYNC to SUSPENDED when the link fails):
+//   MIRROR_SYNC       Metro Mirror, Copy Pending or Full Duplex: a write to an
+//                     in-sync track is sent and acknowledged before it completes
+//   MIRROR_ASYNC      Global Copy: writes set OOS bits and complete; the sender
+//                     drains the bits
+//   MIRROR_SUSPENDED  writes set OOS bits and complete (with -critmode: fail)
+//
+// The per-track protocol. Every write to a track of a primary, and every copy
+// of an out-of-sync track to the secondary, holds the track's lock (the
+// volume's lock stripes, sync.ts) for its whole duration:
+//   host write   lock; was = OOS bit; set the bit; write locally;
+//                SYNC and !was: send, wait (bounded) for the ack, and clear
+//                the bit only if it was acknowledged; unlock
+//   copy         try-lock (never wait: a writer holding the lock may itself
+//                wait for this thread to drain the ring); bit still set: copy
+//                the track out, apply it to the secondary, clear; unlock
+// So a bit is set before its write reaches either side, and cleared only by
+// the thread that holds the lock and saw the newest write to the track
+// acknowledged: no interleaving leaves a changed track unmarked. A track whose
+// bit was already set is not sent by the writer: the copy sends it whole.
+//
+// Link ring, in the primary's memory (one per link, the host allocates it):
+//
+//   ring + 0    i32 head: the next ticket to claim
+//   ring + 4    i32 doorbell: bumped on every publish (the sender waits on it)
+//   ring + 8    i32 link state: LINK_UP or LINK_DOWN (then the sender fails entries)
+//   ring + 12   u32 entry count (RING_ENTRIES, a power of two)
+//   ring + 16   u32 data pointer: RING_ENTRIES x TRACK_SIZE bytes
+//   ring + 20   i32 tail: the next ticket the sender takes (the sender's own)
+//   ring + 24   i32 ack bound in ms for every writer of the link (0: ACK_TIMEOUT_MS)
+//   ring + 64   RING_ENTRIES x RING_ENTRY:
+//     0 i32 turn: the ticket that may claim the entry next (free for that lap)
+//     4 i32 status (ENTRY_EMPTY .. ENTRY_ABANDONED)
+//     8 i32 result of applying it on the secondary
+//    12 u32 secondary volume slot     16 u64 offset    24 u32 length
+//    28 i32 ticket
+//
+// A writer claims ticket t when entry t mod N has turn t (compare-exchange of
+// head, so a ticket is never taken and then left unpublished), copies its
+// bytes into the entry's data, publishes READY and rings the doorbell. The
+// sender takes tickets strictly in order (APPLYING), applies, and marks DONE;
+// the writer reads the result and frees the entry for the next lap (turn
+// t + N). A writer whose wait for the ack runs out marks the entry ABANDONED
+// instead and returns; the sender then frees it when it gets there. Whoever
+// of the two finishes last frees the entry, so the ring never jams.
+
+import {
+  OK, E_BAD_ARGUMENT, E_NO_SPACE, E_NO_VOLUME, E_RANGE,
+  TRACK_SHIFT, TRACK_SIZE, CHUNK_TRACK_SHIFT, VOLUME_SLOT_MAX, V_STATE, V_SIZE, V_TRACKS, V_TARGET_REL, VOLUME_FREE,
+  V_PPRC_ROLE, V_PPRC_MODE, V_PPRC_FLAGS, V_PPRC_OOS, V_PPRC_RING, V_PPRC_REMOTE, V_PPRC_CAUSE, V_PPRC_SENT_TRACKS,
+  PPRC_NONE, PPRC_PRIMARY, PPRC_SECONDARY, MIRROR_SYNC, MIRROR_ASYNC, MIRROR_SUSPENDED, PPRC_CRITMODE, PPRC_TGTREAD,
+  CAUSE_NONE, CAUSE_LINK, CAUSE_TIMEOUT, E_PPRC_SECONDARY, E_MIRROR_FAILED, T_STAGING, volume_at, thread_at,
+} from "./layout";
+import { alloc } from "./alloc";
+import { freeze, thaw, current_thread, LOCK_OWNER_MASK, gate_enter, gate_exit, lock, unlock } from "./sync";
+import { bitmap_create, bitmap_free, bitmap_count, bitmap_find, bit_is_set, bit_set, bit_clear, leaf_ensure, leaves_ensure } from "./bitmap";
+import { track_lock, read_pointer } from "./volume";
+
+// @ts-ignore: decorator
+@external("env", "clock_ms")
+declare function clock_ms(): f64;
+
+export const RING_ENTRIES: u32 = 32;
+export const RING_HEADER: u32 = 64;
+export const RING_ENTRY: u32 = 64;
+export const RING_HEAD: u32 = 0;
+export const RING_DOORBELL: u32 = 4;
+export const RING_LINK: u32 = 8;
+export const RING_COUNT: u32 = 12;
+export const RING_DATA: u32 = 16;
+export const RING_TAIL: u32 = 20;
+export const RING_ACK_TIMEOUT: u32 = 24;
+export const E_TURN: u32 = 0;
+export const E_STATUS: u32 = 4;
+export const E_RESULT: u32 = 8;
+export const E_SLOT: u32 = 12;
+export const E_OFFSET: u32 = 16;
+export const E_LENGTH: u32 = 24;
+export const E_TICKET: u32 = 28;
+
+export const LINK_UP: i32 = 0;
+export const LINK_DOWN: i32 = 1;
+export const ENTRY_EMPTY: i32 = 0;
+export const ENTRY_READY: i32 = 1;
+export const ENTRY_APPLYING: i32 = 2;
+export const ENTRY_DONE: i32 = 3;
+export const ENTRY_ABANDONED: i32 = 4;
+
+// How long a writer waits for a free entry and then for its ack. Past it the
+// pair suspends (the write keeps its OOS bit) rather than hold the host.
+export const ACK_TIMEOUT_MS: f64 = 5_000;
+const WAIT_NS: i64 = 1_000_000;
+const TRY_TRACKS_MAX: u32 = 64; // locked tracks a copy passes by before it gives up for now
+
+// The link's ack bound, in the ring so that writers on every thread share it.
+export function ring_set_ack_timeout(ring: usize, ms: i32): void {
+  if (ms > 0) atomic.store<i32>(ring + RING_ACK_TIMEOUT, ms);
+}
+
+// @ts-ignore: decorator
+@inline function ack_timeout_ms(ring: usize): f64 {
+  const ms = atomic.load<i32>(ring + RING_ACK_TIMEOUT);
+  return ms > 0 ? <f64>ms : ACK_TIMEOUT_MS;
+}
+
+// @ts-ignore: decorator
+@inline function entry_at(ring: usize, ticket: i32): usize {
+  return ring + RING_HEADER + <usize>(<u32>ticket & (RING_ENTRIES - 1)) * RING_ENTRY;
+}
+// @ts-ignore: decorator
+@inline function entry_data(ring: usize, ticket: i32): usize {
+  return <usize>load<u32>(ring + RING_DATA) + (<usize>(<u32>ticket & (RING_ENTRIES - 1)) << TRACK_SHIFT);
+}
+
+// A new ring, every entry free for its first lap; 0 when the image is full.
+export function ring_create(): usize {
+  const ring = alloc(RING_HEADER + RING_ENTRIES * RING_ENTRY);
+  if (ring == 0) return 0;
+  const data = alloc(RING_ENTRIES << TRACK_SHIFT);
+  if (data == 0) return 0;
+  memory.fill(ring, 0, RING_HEADER + RING_ENTRIES * RING_ENTRY);
+  store<u32>(ring + RING_COUNT, RING_ENTRIES);
+  store<u32>(ring + RING_DATA, <u32>data);
+  for (let index: i32 = 0; index < <i32>RING_ENTRIES; index++) atomic.store<i32>(entry_at(ring, index) + E_TURN, index);
+  return ring;
+}
+
+export function ring_set_link(ring: usize, state: i32): void {
+  atomic.store<i32>(ring + RING_LINK, state);
+  ring_wake(ring);
+}
+
+function ring_wake(ring: usize): void {
+  atomic.add<i32>(ring + RING_DOORBELL, 1);
+  atomic.notify(ring + RING_DOORBELL, 1);
+}
+
+// Claims the next ticket within the ack bound; -1 when the ring stayed full.
+function ring_claim(ring: usize): i64 {
+  let deadline: f64 = -1;
+  for (;;) {
+    const ticket = atomic.load<i32>(ring + RING_HEAD);
+    const entry = entry_at(ring, ticket);
+    const turn = atomic.load<i32>(entry + E_TURN);
+    if (turn == ticket) {
+      if (atomic.cmpxchg<i32>(ring + RING_HEAD, ticket, ticket + 1) == ticket) return <i64><u32>ticket;
+    } else if (ticket - turn > 0) {
+      // The entry still serves the previous lap: the ring is full.
+      atomic.wait<i32>(entry + E_TURN, turn, WAIT_NS);
+    }
+    const now = clock_ms();
+    if (deadline < 0) deadline = now + ack_timeout_ms(ring);
+    else if (now >= deadline) return -1;
+  }
+  return -1; // not reached: the loop ends by its deadline
+}
+
+function ring_free(ring: usize, entry: usize, ticket: i32): void {
+  atomic.store<i32>(entry + E_STATUS, ENTRY_EMPTY);
+  atomic.store<i32>(entry + E_TURN, ticket + <i32>RING_ENTRIES);
+  atomic.notify(entry + E_TURN, <i32>RING_ENTRIES);
+}
+
+// Sends `length` bytes from `data` to (secondary slot, offset) and waits for
+// the result: OK once applied, else why not (the link down, the wait over).
+export function ring_send(ring: usize, remote_slot: u32, offset: u64, length: u32, data: usize): i32 {
+  assert(length <= TRACK_SIZE, "a ring entry carries at most one track");
+  if (atomic.load<i32>(ring + RING_LINK) != LINK_UP) return E_MIRROR_FAILED;
+  const claimed = ring_claim(ring);
+  if (claimed < 0) return E_MIRROR_FAILED;
+  const ticket = <i32>claimed;
+  const entry = entry_at(ring, ticket);
+  memory.copy(entry_data(ring, ticket), data, length);
+  store<u32>(entry + E_SLOT, remote_slot);
+  store<u64>(entry + E_OFFSET, offset);
+  store<u32>(entry + E_LENGTH, length);
+  store<i32>(entry + E_TICKET, ticket);
+  atomic.store<i32>(entry + E_STATUS, ENTRY_READY);
+  atomic.add<i32>(ring + RING_DOORBELL, 1);
+  atomic.notify(ring + RING_DOORBELL, 1);
+  const deadline = clock_ms() + ack_timeout_ms(ring);
+  for (;;) {
+    const status = atomic.load<i32>(entry + E_STATUS);
+    if (status == ENTRY_DONE) {
+      const result = atomic.load<i32>(entry + E_RESULT);
+      ring_free(ring, entry, ticket);
+      return result;
+    }
+    if (clock_ms() >= deadline) {
+      // Gives the entry up; the sender frees it. Lost the race to DONE: it was acknowledged.
+      if (atomic.cmpxchg<i32>(entry + E_STATUS, status, ENTRY_ABANDONED) == status) return E_MIRROR_FAILED;
+      continue;
+    }
+    atomic.wait<i32>(entry + E_STATUS, status, WAIT_NS);
+  }
+  return E_MIRROR_FAILED; // not reached: the loop ends by its deadline
+}
+
+// ---- the sender's side (one thread per ring takes tickets in order) ----------------
+
+// The entry of the sender's next ticket once READY, marked APPLYING; 0 when
+// it is not ready yet. An entry its writer abandoned is freed and passed.
+export function ring_take(ring: usize): usize {
+  const ticket = load<i32>(ring + RING_TAIL);
+  const entry = entry_at(ring, ticket);
+  if (atomic.load<i32>(entry + E_TURN) != ticket) return 0;
+  const status = atomic.load<i32>(entry + E_STATUS);
+  if (status == ENTRY_ABANDONED) {
+    assert(load<i32>(entry + E_TICKET) == ticket, "the sender took a ring entry out of ticket order");
+    store<i32>(ring + RING_TAIL, ticket + 1);
+    ring_free(ring, entry, ticket);
+    return 0;
+  }
+  if (status != ENTRY_READY) return 0;
+  assert(load<i32>(entry + E_TICKET) == ticket, "the sender took a ring entry out of ticket order");
+  if (atomic.cmpxchg<i32>(entry + E_STATUS, ENTRY_READY, ENTRY_APPLYING) != ENTRY_READY) return 0;
+  store<i32>(ring + RING_TAIL, ticket + 1);
+  return entry;
+}
+
+export function ring_entry_data(ring: usize, entry: usize): usize {
+  return entry_data(ring, load<i32>(entry + E_TICKET));
+}
+
+// Publishes the result of an entry ring_take gave; frees it if its writer left.
+export function ring_complete(ring: usize, entry: usize, result: i32): void {
+  atomic.store<i32>(entry + E_RESULT, result);
+  if (atomic.cmpxchg<i32>(entry + E_STATUS, ENTRY_APPLYING, ENTRY_DONE) == ENTRY_APPLYING) {
+    atomic.notify(entry + E_STATUS, 1);
+    return;
+  }
+  assert(atomic.load<i32>(entry + E_STATUS) == ENTRY_ABANDONED, "a ring entry changed while the sender applied it");
+  ring_free(ring, entry, load<i32>(entry + E_TICKET));
+}
+
+export function ring_doorbell_pointer(ring: usize): usize { return ring + RING_DOORBELL; }
+
+// ---- the write path of a primary (io.ts calls these inside the volume's gate) --------
+
+// @ts-ignore: decorator
+@inline export function pprc_role(volume: usize): u32 { return load<u32>(volume + V_PPRC_ROLE); }
+
+// What a write to a PPRC volume needs before it changes anything: the OOS
+// bitmap's leaves (bits change only in leaves), or a refusal.
+export function mirror_prepare(volume: usize, first_track: u32, last_track: u32, from_mirror: bool): i32 {
+  const role = load<u32>(volume + V_PPRC_ROLE);
+  if (role == PPRC_SECONDARY) return from_mirror ? OK : E_PPRC_SECONDARY;
+  // A link's write to a volume that is no longer its secondary (failed over).
+  if (from_mirror) return E_PPRC_SECONDARY;
+  if (role != PPRC_PRIMARY) return OK;
+  const mode = atomic.load<u32>(volume + V_PPRC_MODE);
+  if (mode == MIRROR_SUSPENDED && (load<u32>(volume + V_PPRC_FLAGS) & PPRC_CRITMODE) != 0) return E_MIRROR_FAILED;
+  return leaves_ensure(<usize>load<u32>(volume + V_PPRC_OOS), first_track, last_track);
+}
+
+// Suspends a pair from the write path (the link failed); true for -critmode.
+function suspend_from_writer(volume: usize, cause: u32): bool {
+  if (atomic.cmpxchg<u32>(volume + V_PPRC_MODE, MIRROR_SYNC, MIRROR_SUSPENDED) == MIRROR_SYNC) {
+    atomic.store<u32>(volume + V_PPRC_CAUSE, cause);
+  }
+  return (load<u32>(volume + V_PPRC_FLAGS) & PPRC_CRITMODE) != 0;
+}
+
+// Applies one track's part of a write to a primary by the per-track protocol
+// above. `apply` has already been told what to write; the bytes sent are the
+// volume's own after the write, so patterns and fills mirror as data does.
+export function mirror_write_begin(volume: usize, track: u32): i32 {
+  const locked = lock(track_lock(volume, track));
+  if (locked != OK) return locked;
+  const oos = <usize>load<u32>(volume + V_PPRC_OOS);
+  const was = bit_is_set(oos, track);
+  bit_set(oos, track);
+  return was ? 1 : 0;
+}
+
+// After the local write of [at, at + length) within `track`: sends it if the
+// track was in sync, clears the bit once acknowledged, unlocks.
+export function mirror_write_end(volume: usize, track: u32, at: u64, length: u32, was_out_of_sync: bool): i32 {
+  let result = OK;
+  const mode = atomic.load<u32>(volume + V_PPRC_MODE);
+  // Global Copy: a track newly out of sync wakes the sender, which drains it.
+  if (!was_out_of_sync && mode == MIRROR_ASYNC) ring_wake(<usize>load<u32>(volume + V_PPRC_RING));
+  if (!was_out_of_sync && mode == MIRROR_SYNC) {
+    const ring = <usize>load<u32>(volume + V_PPRC_RING);
+    const sent = ring_send(ring, load<u32>(volume + V_PPRC_REMOTE), at, length, read_pointer(volume, at));
+    if (sent == OK) {
+      assert_lock_held(volume, track);
+      bit_clear(<usize>load<u32>(volume + V_PPRC_OOS), track);
+    } else {
+      const cause = atomic.load<i32>(ring + RING_LINK) != LINK_UP ? CAUSE_LINK : CAUSE_TIMEOUT;
+      if (suspend_from_writer(volume, cause)) result = E_MIRROR_FAILED;
+    }
+  }
+  unlock(track_lock(volume, track));
+  return result;
+}
+
+// Debug builds check that a bit is cleared only under the track's lock.
+// @ts-ignore: decorator
+@inline function assert_lock_held(volume: usize, track: u32): void {
+  if (!ASC_NO_ASSERT) {
+    const owner = atomic.load<i32>(track_lock(volume, track)) & LOCK_OWNER_MASK;
+    assert(owner == <i32>current_thread() + 1, "an out-of-sync bit was cleared without its track's lock");
+  }
+}
+
+// ---- pairs (the host calls these; it serialises them per volume) ---------------------
+
+function live_volume(slot: u32): usize {
+  if (slot >= VOLUME_SLOT_MAX) return 0;
+  const volume = volume_at(slot);
+  return atomic.load<u32>(volume + V_STATE) == VOLUME_FREE ? 0 : volume;
+}
+
+// Makes `slot` the primary of a pair with secondary `remote_slot` over `ring`,
+// its OOS bitmap all set (-mode full) or all clear (-mode nocp), in `mode`.
+// The volume is frozen meanwhile, so every write sees the pair whole or not.
+export function pprc_make_primary(slot: u32, ring: usize, remote_slot: u32, mode: u32, flags: u32, all_out_of_sync: bool): i32 {
+  const volume = live_volume(slot);
+  if (volume == 0) return E_NO_VOLUME;
+  if (load<u32>(volume + V_PPRC_ROLE) != PPRC_NONE) return E_BAD_ARGUMENT;
+  if (load<u32>(volume + V_TARGET_REL) != 0) return E_BAD_ARGUMENT;
+  if (mode < MIRROR_SYNC || mode > MIRROR_SUSPENDED) return E_BAD_ARGUMENT;
+  if (ring == 0 && mode != MIRROR_SUSPENDED) return E_BAD_ARGUMENT;
+  const oos = bitmap_create(load<u32>(volume + V_TRACKS), all_out_of_sync);
+  if (oos == 0) return E_NO_SPACE;
+  const frozen = freeze(volume);
+  if (frozen != OK) {
+    bitmap_free(oos);
+    return frozen;
+  }
+  store<u32>(volume + V_PPRC_OOS, <u32>oos);
+  store<u32>(volume + V_PPRC_RING, <u32>ring);
+  store<u32>(volume + V_PPRC_REMOTE, remote_slot);
+  store<u32>(volume + V_PPRC_FLAGS, flags);
+  store<u32>(volume + V_PPRC_CAUSE, CAUSE_NONE);
+  store<u64>(volume + V_PPRC_SENT_TRACKS, 0);
+  atomic.store<u32>(volume + V_PPRC_MODE, mode);
+  atomic.store<u32>(volume + V_PPRC_ROLE, PPRC_PRIMARY);
+  thaw(volume);
+  return OK;
+}
+
+export function pprc_make_secondary(slot: u32, flags: u32): i32 {
+  const volume = live_volume(slot);
+  if (volume == 0) return E_NO_VOLUME;
+  if (load<u32>(volume + V_PPRC_ROLE) != PPRC_NONE) return E_BAD_ARGUMENT;
+  if (load<u32>(volume + V_TARGET_REL) != 0) return E_BAD_ARGUMENT;
+  const frozen = freeze(volume);
+  if (frozen != OK) return frozen;
+  store<u32>(volume + V_PPRC_FLAGS, flags);
+  atomic.store<u32>(volume + V_PPRC_ROLE, PPRC_SECONDARY);
+  thaw(volume);
+  return OK;
+}
+
+// Ends the volume's part in a pair (either role); frees its OOS bitmap.
+export function pprc_clear(slot: u32): i32 {
+  const volume = live_volume(slot);
+  if (volume == 0) return E_NO_VOLUME;
+  const frozen = freeze(volume);
+  if (frozen != OK) return frozen;
+  const oos = <usize>load<u32>(volume + V_PPRC_OOS);
+  atomic.store<u32>(volume + V_PPRC_ROLE, PPRC_NONE);
+  atomic.store<u32>(volume + V_PPRC_MODE, 0);
+  store<u32>(volume + V_PPRC_OOS, 0);
+  store<u32>(volume + V_PPRC_RING, 0);
+  store<u32>(volume + V_PPRC_FLAGS, 0);
+  thaw(volume);
+  if (oos != 0) bitmap_free(oos);
+  return OK;
+}
+
+// Changes a primary's mode (pause, resume, Global Copy to Metro Mirror). The
+// freeze drains in-flight writes, so each write saw one mode throughout.
+export function pprc_set_mode(slot: u32, mode: u32): i32 {
+  const volume = live_volume(slot);
+  if (volume == 0) return E_NO_VOLUME;
+  if (load<u32>(volume + V_PPRC_ROLE) != PPRC_PRIMARY) return E_BAD_ARGUMENT;
+  if (mode < MIRROR_SYNC || mode > MIRROR_SUSPENDED) return E_BAD_ARGUMENT;
+  if (mode != MIRROR_SUSPENDED && load<u32>(volume + V_PPRC_RING) == 0) return E_BAD_ARGUMENT;
+  const frozen = freeze(volume);
+  if (frozen != OK) return frozen;
+  atomic.store<u32>(volume + V_PPRC_MODE, mode);
+  if (mode != MIRROR_SUSPENDED) atomic.store<u32>(volume + V_PPRC_CAUSE, CAUSE_NONE);
+  thaw(volume);
+  return OK;
+}
+
+// Points a primary at another secondary over another link (failback); ring 0
+// leaves it without a link, which only a suspended primary may be.
+export function pprc_retarget(slot: u32, ring: usize, remote_slot: u32): i32 {
+  const volume = live_volume(slot);
+  if (volume == 0) return E_NO_VOLUME;
+  if (load<u32>(volume + V_PPRC_ROLE) != PPRC_PRIMARY) return E_BAD_ARGUMENT;
+  if (ring == 0 && atomic.load<u32>(volume + V_PPRC_MODE) != MIRROR_SUSPENDED) return E_BAD_ARGUMENT;
+  const frozen = freeze(volume);
+  if (frozen != OK) return frozen;
+  store<u32>(volume + V_PPRC_RING, <u32>ring);
+  store<u32>(volume + V_PPRC_REMOTE, remote_slot);
+  thaw(volume);
+  return OK;
+}
+
+export function pprc_mode(slot: u32): i32 {
+  const volume = live_volume(slot);
+  if (volume == 0) return E_NO_VOLUME;
+  return <i32>atomic.load<u32>(volume + V_PPRC_MODE);
+}
+
+// Why the write path suspended the pair (CAUSE_*), 0 when it did not.
+export function pprc_cause(slot: u32): i32 {
+  const volume = live_volume(slot);
+  if (volume == 0) return E_NO_VOLUME;
+  return <i32>atomic.load<u32>(volume + V_PPRC_CAUSE);
+}
+
+export function pprc_out_of_sync(slot: u32): i32 {
+  const volume = live_volume(slot);
+  if (volume == 0) return E_NO_VOLUME;
+  const oos = <usize>load<u32>(volume + V_PPRC_OOS);
+  return oos == 0 ? 0 : <i32>bitmap_count(oos);
+}
+
+export function pprc_next_out_of_sync(slot: u32, from_track: u32): i32 {
+  const volume = live_volume(slot);
+  if (volume == 0) return E_NO_VOLUME;
+  const oos = <usize>load<u32>(volume + V_PPRC_OOS);
+  if (oos == 0 || from_track >= load<u32>(volume + V_TRACKS)) return -1;
+  return bitmap_find(oos, from_track);
+}
+
+// Marks a track out of sync (failback merges the other side's bitmap).
+export function pprc_mark_out_of_sync(slot: u32, track: u32): i32 {
+  const volume = live_volume(slot);
+  if (volume == 0) return E_NO_VOLUME;
+  const oos = <usize>load<u32>(volume + V_PPRC_OOS);
+  if (oos == 0 || track >= load<u32>(volume + V_TRACKS)) return E_RANGE;
+  const ensured = leaf_ensure(oos, track >>> CHUNK_TRACK_SHIFT);
+  if (ensured != OK) return ensured;
+  bit_set(oos, track);
+  return OK;
+}
+
+export function pprc_sent_tracks(slot: u32): f64 {
+  const volume = live_volume(slot);
+  return volume == 0 ? -1 : <f64>atomic.load<u64>(volume + V_PPRC_SENT_TRACKS);
+}
+
+// @ts-ignore: decorator
+@inline export function pprc_readable(volume: usize): bool {
+  return load<u32>(volume + V_PPRC_ROLE) != PPRC_SECONDARY || (load<u32>(volume + V_PPRC_FLAGS) & PPRC_TGTREAD) != 0;
+}
+
+// ---- the copy of out-of-sync tracks (Copy Pending, resync, Global Copy) -------------
+
+// Claims the next out-of-sync track of primary `slot` from `from_track` that
+// no other thread holds: inside the volume's gate and holding the track's
+// lock, its bytes copied into this thread's staging buffer. Returns the
+// track, -1 when none is left to copy now (or the pair is suspended), or an
+// error. pprc_copy_release must follow a claim.
+// `ring` and `remote_slot` name the link and secondary the caller copies to:
+// a primary since pointed elsewhere (failback) is not claimed.
+export function pprc_copy_claim(slot: u32, ring: usize, remote_slot: u32, from_track: u32): i32 {
+  const volume = live_volume(slot);
+  if (volume == 0) return E_NO_VOLUME;
+  const entered = gate_enter(volume);
+  if (entered != OK) return entered;
+  const linked = <usize>load<u32>(volume + V_PPRC_RING) == ring && load<u32>(volume + V_PPRC_REMOTE) == remote_slot;
+  const claimed = linked ? claim_in_gate(volume, from_track) : -1;
+  if (claimed < 0) gate_exit(volume);
+  return claimed;
+}
+
+function claim_in_gate(volume: usize, from_track: u32): i32 {
+  if (load<u32>(volume + V_PPRC_ROLE) != PPRC_PRIMARY) return -1;
+  if (atomic.load<u32>(volume + V_PPRC_MODE) == MIRROR_SUSPENDED) return -1;
+  if (load<u32>(volume + V_PPRC_RING) == 0) return -1;
+  const oos = <usize>load<u32>(volume + V_PPRC_OOS);
+  let from = from_track;
+  for (let tried: u32 = 0; tried < TRY_TRACKS_MAX; tried++) {
+    const found = bitmap_find(oos, from);
+    if (found < 0) return -1;
+    const track = <u32>found;
+    const ensured = leaf_ensure(oos, track >>> CHUNK_TRACK_SHIFT);
+    if (ensured != OK) return ensured;
+    const word = track_lock(volume, track);
+    if (atomic.cmpxchg<i32>(word, 0, <i32>current_thread() + 1) == 0) {
+      if (bit_is_set(oos, track)) {
+        const at = <u64>track << <u64>TRACK_SHIFT;
+        memory.copy(<usize>load<u32>(thread_at(current_thread()) + T_STAGING), read_pointer(volume, at), track_length(volume, track));
+        return found;
+      }
+      unlock(word);
+    }
+    from = track + 1;
+  }
+  return -1;
+}
+
+export function pprc_track_length(slot: u32, track: u32): i32 {
+  const volume = live_volume(slot);
+  if (volume == 0) return E_NO_VOLUME;
+  return <i32>track_length(volume, track);
+}
+
+// @ts-ignore: decorator
+@inline function track_length(volume: usize, track: u32): u32 {
+  const at = <u64>track << <u64>TRACK_SHIFT;
+  return <u32>min<u64>(<u64>TRACK_SIZE, load<u64>(volume + V_SIZE) - at);
+}
+
+// Ends a claim: the track is in sync once `applied` (OK) says the secondary has it.
+export function pprc_copy_release(slot: u32, track: u32, applied: i32): i32 {
+  const volume = live_volume(slot);
+  if (volume == 0) return E_NO_VOLUME;
+  if (applied == OK) {
+    assert_lock_held(volume, track);
+    if (bit_clear(<usize>load<u32>(volume + V_PPRC_OOS), track)) atomic.add<u64>(volume + V_PPRC_SENT_TRACKS, 1);
+  }
+  unlock(track_lock(volume, track));
+  gate_exit(volume);
+  return OK;
+}
+

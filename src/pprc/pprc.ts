@@ -1,0 +1,547 @@
+// PPRC of the storage images of one process (design.md §4): paths, links,
+// Metro Mirror and Global Copy pairs and their state machine.
+//
+// The data plane holds what every write needs (assembly/mirror.ts: a
+// primary's mode, its out-of-sync bitmap, its link ring); this layer holds
+// the rest (types, options, reasons, times) and derives each pair's state
+// from the core, so a link failure that a writer met shows at once:
+//   core mode SUSPENDED              Suspended (the reason the host gave, or the writer's cause)
+//   SYNC, tracks out of sync         Copy Pending
+//   SYNC, none out of sync           Full Duplex
+//   ASYNC                            Copy Pending (Global Copy), first pass done once none was left
+// Every command checks all its items before it changes anything.
+import { CoreCode, MirrorMode, PprcFlag, SuspendCause, ACK_TIMEOUT_MS, TRACK_SIZE } from "../core/codes.js";
+import { EngineError } from "../engine/errors.js";
+import { coreError } from "../engine/core-errors.js";
+import { lssOf, pairId, parseVolumeId } from "../engine/ids.js";
+import type { StorageImage, Volume } from "../engine/image.js";
+import { Link } from "./link.js";
+import { PathTable, checkPortPairs, parseLss, type Path, type PortPair } from "./paths.js";
+
+export type PairType = "mmir" | "gcp";
+export type PairState = "Copy Pending" | "Full Duplex" | "Suspended" | "Target Copy Pending" | "Target Full Duplex" | "Target Suspended";
+
+export const REASON_HOST_SOURCE = "Host Source";
+export const REASON_INTERNAL_TARGET = "Internal Conditions Target";
+export const REASON_FREEZE = "Freeze";
+
+export interface PairOptions {
+  type: PairType;
+  mode?: "full" | "nocp";
+  tgtread?: boolean;
+  critmode?: boolean;
+}
+
+interface Pair {
+  readonly id: string; // "1000:2000", primary first
+  readonly primary: StorageImage;
+  readonly secondary: StorageImage;
+  readonly primaryId: string;
+  readonly secondaryId: string;
+  type: PairType;
+  readonly tgtread: boolean;
+  readonly critmode: boolean;
+  link: Link | null; // null for a failed-over primary with no path back
+  reason: string | null; // why the host suspended it; null: not suspended by the host
+  detail: string | null; // what failed, when the link or the secondary did
+  suspendedAt: Date | null;
+  firstPassDone: boolean;
+  secondaryHeld: boolean; // false once the secondary was failed over (it is no longer this pair's)
+}
+
+export interface PairStatus {
+  id: string;
+  imageId: string; // the image it is listed on
+  primaryImageId: string;
+  secondaryImageId: string;
+  role: "primary" | "secondary";
+  state: PairState;
+  reason: string | null;
+  type: PairType;
+  outOfSyncTracks: number;
+  tgtread: boolean;
+  critmode: boolean;
+  suspendedAt: Date | null;
+  sourceLss: string;
+  firstPassDone: boolean;
+  sentTracks: number; // tracks copied to the secondary by Copy Pending and resyncs
+  detail: string | null;
+}
+
+export interface PathStatus extends Path {
+  state: "Success" | "Failed";
+  reason: string | null;
+}
+
+export interface PprcOptions {
+  wwnnOf(image: StorageImage): string;
+  ackTimeoutMs?: number;
+}
+
+function pairError(code: Parameters<typeof coreError>[0], image: StorageImage, action: string): EngineError {
+  return coreError(code, `${action} on ${image.id}`, image.waitTimeouts);
+}
+
+export class Pprc {
+  private readonly paths = new PathTable();
+  private readonly links = new Map<string, Link>();
+  private readonly pairs: Pair[] = [];
+  // Failures of links' sender threads (aborts of the debug core): tests read them.
+  readonly linkFailures: string[] = [];
+
+  constructor(private readonly options: PprcOptions) {}
+
+  // ---- ports and paths ---------------------------------------------------------------
+
+  private checkImages(local: StorageImage, remote: StorageImage): void {
+    if (local === remote) throw new EngineError("BAD_ARGUMENT", `-remotedev ${remote.id} is the local storage image itself; PPRC runs between two images`);
+  }
+
+  private checkWwnn(remote: StorageImage, wwnn: string): void {
+    const expected = this.options.wwnnOf(remote);
+    if (wwnn.toUpperCase() !== expected) {
+      throw new EngineError("BAD_ARGUMENT", `-remotewwnn ${wwnn} is not the WWNN of ${remote.id} (${expected}; lssi -l shows it)`);
+    }
+  }
+
+  makePath(local: StorageImage, remote: StorageImage, request: { wwnn: string; sourceLss: string; targetLss: string; ports: PortPair[]; consistgrp: boolean }): Path {
+    this.checkImages(local, remote);
+    this.checkWwnn(remote, request.wwnn);
+    const sourceLss = parseLss(request.sourceLss, "-srclss");
+    const targetLss = parseLss(request.targetLss, "-tgtlss");
+    checkPortPairs(request.ports);
+    const path: Path = {
+      sourceImageId: local.id, targetImageId: remote.id, sourceLss, targetLss, targetWwnn: this.options.wwnnOf(remote),
+      ports: [...request.ports], consistgrp: request.consistgrp,
+    };
+    this.linkOf(local, remote);
+    this.paths.set(path);
+    return path;
+  }
+
+  private linkOf(primary: StorageImage, secondary: StorageImage): Link {
+    const key = `${primary.id}>${secondary.id}`;
+    let link = this.links.get(key);
+    if (!link) {
+      link = new Link(primary, secondary, {
+        copyFailed: (slot, code) => this.onCopyFailed(primary, slot, code),
+        failed: (reason) => this.onLinkFailed(key, reason),
+      }, this.options.ackTimeoutMs ?? ACK_TIMEOUT_MS);
+      this.links.set(key, link);
+    }
+    return link;
+  }
+
+  private existingLink(primary: StorageImage, secondary: StorageImage): Link | undefined {
+    return this.links.get(`${primary.id}>${secondary.id}`);
+  }
+
+  listPaths(local: StorageImage, lsses?: string[]): PathStatus[] {
+    const wanted = lsses?.map((lss) => parseLss(lss, "LSS"));
+    return this.paths.from(local.id)
+      .filter((path) => wanted === undefined || wanted.includes(path.sourceLss))
+      .map((path) => this.pathStatus(path));
+  }
+
+  private pathStatus(path: Path): PathStatus {
+    const link = this.links.get(`${path.sourceImageId}>${path.targetImageId}`);
+    const up = link?.isUp ?? false;
+    return { ...path, state: up ? "Success" : "Failed", reason: up ? null : link?.failure ?? "Down" };
+  }
+
+  // The pairs from the path's source LSS on its image to its target LSS on the other.
+  private pairsOnPath(path: Path): Pair[] {
+    return this.pairs.filter((pair) => pair.primary.id === path.sourceImageId && pair.secondary.id === path.targetImageId
+      && lssOf(pair.primaryId) === path.sourceLss && lssOf(pair.secondaryId) === path.targetLss && pair.secondaryHeld);
+  }
+
+  checkRemovePaths(local: StorageImage, remote: StorageImage, lssPairs: Array<[string, string]>, force: boolean): Path[] {
+    return lssPairs.map(([source, target]) => {
+      const sourceLss = parseLss(source, "source LSS");
+      const targetLss = parseLss(target, "target LSS");
+      const path = this.paths.get(local.id, sourceLss, remote.id, targetLss);
+      if (!path) throw new EngineError("PATH_NOT_FOUND", `there is no PPRC path ${sourceLss}:${targetLss} from ${local.id} to ${remote.id} (lspprcpath lists them)`);
+      const using = this.pairsOnPath(path);
+      if (using.length > 0 && !force) {
+        throw new EngineError("PATH_IN_USE", `PPRC path ${sourceLss}:${targetLss} carries ${using.length} pair(s) (${using[0].id} first); rmpprc them first, or use -force`);
+      }
+      return path;
+    });
+  }
+
+  // -force: the pairs the path carried are suspended first (their writes then go on locally).
+  async removePaths(paths: Path[]): Promise<void> {
+    for (const path of paths) {
+      for (const pair of this.pairsOnPath(path)) await this.suspend(pair, REASON_INTERNAL_TARGET, `path ${path.sourceLss}:${path.targetLss} was removed`);
+      this.paths.delete(path);
+    }
+  }
+
+  private hasSuccessPath(primary: StorageImage, primaryLss: string, secondary: StorageImage, secondaryLss: string): Path | null {
+    const path = this.paths.get(primary.id, primaryLss, secondary.id, secondaryLss);
+    if (!path) return null;
+    return this.pathStatus(path).state === "Success" ? path : null;
+  }
+
+  // ---- pairs ----------------------------------------------------------------------------
+
+  private pairOfVolume(image: StorageImage, volumeId: string): Pair | undefined {
+    return this.pairs.find((pair) => (pair.primary === image && pair.primaryId === volumeId)
+      || (pair.secondary === image && pair.secondaryId === volumeId && pair.secondaryHeld));
+  }
+
+  // The pair a volume is in, if any (rmfbvol, chfbvol and mkflash ask).
+  volumeInPair(image: StorageImage, volumeId: string): string | null {
+    return this.pairOfVolume(image, volumeId)?.id ?? null;
+  }
+
+  // Checks every pair of an mkpprc before any is made.
+  checkMake(primary: StorageImage, secondary: StorageImage, ids: Array<[string, string]>, options: PairOptions): void {
+    this.checkImages(primary, secondary);
+    const planned = new Set<string>();
+    ids.forEach(([primaryText, secondaryText]) => {
+      const source = primary.volume(primaryText);
+      const target = secondary.volume(secondaryText);
+      const id = pairId(source.id, target.id);
+      for (const [image, volume, key] of [[primary, source, `${primary.id}/${source.id}`], [secondary, target, `${secondary.id}/${target.id}`]] as const) {
+        const inPair = this.volumeInPair(image, volume.id);
+        if (inPair !== null || planned.has(key)) {
+          throw new EngineError("VOLUME_IN_PAIR", `pair ${id}: volume ${volume.id} of ${image.id} is already in PPRC pair ${inPair ?? "given earlier in this command"}`);
+        }
+        if (image.relationshipsOf(volume.id).some((relationship) => relationship.targetId === volume.id)) {
+          throw new EngineError("VOLUME_IN_RELATIONSHIP", `pair ${id}: volume ${volume.id} of ${image.id} is a FlashCopy target; tzero does not model -tgtpprc yet, so it cannot be in a PPRC pair`);
+        }
+      }
+      if (target.sizeBytes < source.sizeBytes) {
+        throw new EngineError("TARGET_TOO_SMALL", `pair ${id}: secondary ${target.id} (${target.blocks} blocks) is smaller than primary ${source.id} (${source.blocks} blocks)`);
+      }
+      if (!this.hasSuccessPath(primary, source.lss, secondary, target.lss)) {
+        throw new EngineError("PATH_NOT_FOUND", `pair ${id}: there is no Success PPRC path ${source.lss}:${target.lss} from ${primary.id} to ${secondary.id}; mkpprcpath makes one`);
+      }
+      if (options.type === "gcp" && options.critmode) throw new EngineError("BAD_ARGUMENT", `pair ${id}: -critmode applies to Metro Mirror (-type mmir) only`);
+      planned.add(`${primary.id}/${source.id}`);
+      planned.add(`${secondary.id}/${target.id}`);
+    });
+  }
+
+  async make(primary: StorageImage, secondary: StorageImage, ids: Array<[string, string]>, options: PairOptions): Promise<string[]> {
+    this.checkMake(primary, secondary, ids, options);
+    const made: string[] = [];
+    for (const [primaryText, secondaryText] of ids) {
+      const source = primary.volume(primaryText);
+      const target = secondary.volume(secondaryText);
+      const link = this.linkOf(primary, secondary);
+      await this.core(secondary, "make the PPRC secondary", () => secondary.core.exports.pprc_make_secondary(target.slot, options.tgtread ? PprcFlag.TGTREAD : 0));
+      const mode = options.type === "mmir" ? MirrorMode.SYNC : MirrorMode.ASYNC;
+      const flags = options.critmode ? PprcFlag.CRITMODE : 0;
+      const full = (options.mode ?? "full") === "full" ? 1 : 0;
+      try {
+        await this.core(primary, "make the PPRC primary", () => primary.core.exports.pprc_make_primary(source.slot, link.ring, target.slot, mode, flags, full));
+      } catch (error) {
+        await this.core(secondary, "undo the PPRC secondary", () => secondary.core.exports.pprc_clear(target.slot));
+        throw error;
+      }
+      this.pairs.push({
+        id: pairId(source.id, target.id), primary, secondary, primaryId: source.id, secondaryId: target.id, type: options.type,
+        tgtread: options.tgtread ?? false, critmode: options.critmode ?? false, link, reason: null, detail: null, suspendedAt: null,
+        firstPassDone: full === 0, secondaryHeld: true,
+      });
+      made.push(pairId(source.id, target.id));
+    }
+    this.refreshLinks();
+    return made;
+  }
+
+  // A core call that freezes a volume, retried while in-flight I/O drains (StorageImage.drained).
+  private async core(image: StorageImage, action: string, call: () => number): Promise<void> {
+    await image.drained(() => {
+      const code = call();
+      if (code !== CoreCode.OK) throw pairError(code, image, action);
+    });
+  }
+
+  // Tells each link's sender the pairs whose tracks it copies.
+  private refreshLinks(): void {
+    for (const link of this.links.values()) {
+      link.setPairs(this.pairs.filter((pair) => pair.link === link && pair.secondaryHeld).map((pair) => ({
+        primarySlot: pair.primary.volume(pair.primaryId).slot, secondarySlot: pair.secondary.volume(pair.secondaryId).slot,
+      })));
+    }
+  }
+
+  // The pair `idText` ("1000:2000") whose primary is on `image`.
+  pair(image: StorageImage, idText: string): Pair {
+    const [primaryText, secondaryText] = splitPair(idText);
+    const found = this.pairs.find((pair) => pair.primary === image && pair.primaryId === primaryText && pair.secondaryId === secondaryText);
+    if (!found) throw new EngineError("PAIR_NOT_FOUND", `there is no PPRC pair ${primaryText}:${secondaryText} with its primary on ${image.id} (lspprc lists them)`);
+    return found;
+  }
+
+  private pairOn(primary: StorageImage, secondary: StorageImage | null, idText: string): Pair {
+    const pair = this.pair(primary, idText);
+    if (secondary !== null && pair.secondary !== secondary) {
+      throw new EngineError("PAIR_NOT_FOUND", `PPRC pair ${pair.id} has its secondary on ${pair.secondary.id}, not on -remotedev ${secondary.id}`);
+    }
+    return pair;
+  }
+
+  status(pair: Pair, on: StorageImage): PairStatus {
+    const exports = pair.primary.core.exports;
+    const slot = pair.primary.volume(pair.primaryId).slot;
+    const mode = exports.pprc_mode(slot);
+    const outOfSync = exports.pprc_out_of_sync(slot);
+    if (pair.type === "gcp" && mode === MirrorMode.ASYNC && outOfSync === 0) pair.firstPassDone = true;
+    let state: PairState = mode === MirrorMode.SUSPENDED ? "Suspended" : mode === MirrorMode.SYNC && outOfSync === 0 ? "Full Duplex" : "Copy Pending";
+    let reason: string | null = null;
+    if (state === "Suspended") {
+      reason = pair.reason ?? (exports.pprc_cause(slot) === SuspendCause.NONE ? REASON_HOST_SOURCE : REASON_INTERNAL_TARGET);
+      if (pair.suspendedAt === null) pair.suspendedAt = new Date();
+    }
+    const role = on === pair.primary ? "primary" : "secondary";
+    if (role === "secondary") state = `Target ${state}` as PairState;
+    return {
+      id: pair.id, imageId: on.id, primaryImageId: pair.primary.id, secondaryImageId: pair.secondary.id, role, state, reason, type: pair.type,
+      outOfSyncTracks: outOfSync, tgtread: pair.tgtread, critmode: pair.critmode, suspendedAt: state.endsWith("Suspended") ? pair.suspendedAt : null,
+      sourceLss: lssOf(pair.primaryId), firstPassDone: pair.firstPassDone, sentTracks: exports.pprc_sent_tracks(slot),
+      detail: state.endsWith("Suspended") ? pair.detail ?? this.causeDetail(pair, exports.pprc_cause(slot)) : null,
+    };
+  }
+
+  private causeDetail(pair: Pair, cause: number): string | null {
+    if (cause === SuspendCause.LINK) return `a write found the link to ${pair.secondary.id} down`;
+    if (cause === SuspendCause.TIMEOUT) return `a write to the secondary was not acknowledged in time`;
+    return null;
+  }
+
+  // Every pair with a volume on `image`, by ID: its primaries, and the secondaries it holds.
+  list(image: StorageImage): PairStatus[] {
+    return this.pairs
+      .filter((pair) => pair.primary === image || (pair.secondary === image && pair.secondaryHeld))
+      .map((pair) => this.status(pair, image))
+      .sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  // ---- pause, resume, remove -------------------------------------------------------------
+
+  private async suspend(pair: Pair, reason: string, detail: string | null): Promise<void> {
+    const slot = pair.primary.volume(pair.primaryId).slot;
+    if (pair.primary.core.exports.pprc_mode(slot) === MirrorMode.SUSPENDED) return;
+    await this.core(pair.primary, `suspend PPRC pair ${pair.id}`, () => pair.primary.core.exports.pprc_set_mode(slot, MirrorMode.SUSPENDED));
+    pair.reason = reason;
+    pair.detail = detail;
+    pair.suspendedAt = new Date();
+  }
+
+  checkPairs(primary: StorageImage, secondary: StorageImage | null, ids: string[]): Pair[] {
+    const seen = new Set<Pair>();
+    return ids.map((id) => {
+      const pair = this.pairOn(primary, secondary, id);
+      if (seen.has(pair)) throw new EngineError("BAD_ARGUMENT", `PPRC pair ${pair.id} is given twice`);
+      seen.add(pair);
+      return pair;
+    });
+  }
+
+  async pause(primary: StorageImage, secondary: StorageImage | null, ids: string[]): Promise<string[]> {
+    const pairs = this.checkPairs(primary, secondary, ids);
+    for (const pair of pairs) await this.suspend(pair, REASON_HOST_SOURCE, null);
+    return pairs.map((pair) => pair.id);
+  }
+
+  checkResume(primary: StorageImage, secondary: StorageImage | null, ids: string[], type?: PairType): Pair[] {
+    const pairs = this.checkPairs(primary, secondary, ids);
+    for (const pair of pairs) {
+      const status = this.status(pair, primary);
+      if (status.state !== "Suspended" && (type === undefined || type === pair.type)) {
+        throw new EngineError("PAIR_STATE", `PPRC pair ${pair.id} is ${status.state}, not suspended: there is nothing to resume`);
+      }
+      if (!pair.secondaryHeld || pair.link === null) {
+        throw new EngineError("PAIR_STATE", `PPRC pair ${pair.id} has no secondary to resume to (it was failed over); failbackpprc resynchronises it`);
+      }
+      if (!this.hasSuccessPath(pair.primary, lssOf(pair.primaryId), pair.secondary, lssOf(pair.secondaryId))) {
+        throw new EngineError("PATH_NOT_FOUND", `PPRC pair ${pair.id}: no Success path ${lssOf(pair.primaryId)}:${lssOf(pair.secondaryId)} to ${pair.secondary.id}`);
+      }
+      if (type === "gcp" && pair.critmode) throw new EngineError("BAD_ARGUMENT", `PPRC pair ${pair.id} has -critmode, which Global Copy does not take`);
+    }
+    return pairs;
+  }
+
+  // Copy Pending again: the sender copies exactly the out-of-sync tracks. `type` converts (gcp to mmir, mmir to gcp).
+  async resume(primary: StorageImage, secondary: StorageImage | null, ids: string[], type?: PairType): Promise<string[]> {
+    const pairs = this.checkResume(primary, secondary, ids, type);
+    for (const pair of pairs) {
+      const next = type ?? pair.type;
+      const slot = pair.primary.volume(pair.primaryId).slot;
+      await this.core(pair.primary, `resume PPRC pair ${pair.id}`, () => pair.primary.core.exports.pprc_set_mode(slot, next === "mmir" ? MirrorMode.SYNC : MirrorMode.ASYNC));
+      // A resumed Global Copy pair makes a new first pass over the tracks that went out of sync.
+      pair.firstPassDone = false;
+      pair.type = next;
+      pair.reason = null;
+      pair.detail = null;
+      pair.suspendedAt = null;
+    }
+    // Wakes the senders: the out-of-sync tracks are theirs to copy now.
+    this.refreshLinks();
+    return pairs.map((pair) => pair.id);
+  }
+
+  async remove(primary: StorageImage, secondary: StorageImage | null, ids: string[]): Promise<string[]> {
+    const pairs = this.checkPairs(primary, secondary, ids);
+    for (const pair of pairs) await this.forget(pair);
+    this.refreshLinks();
+    return pairs.map((pair) => pair.id);
+  }
+
+  private async forget(pair: Pair): Promise<void> {
+    const primarySlot = pair.primary.volume(pair.primaryId).slot;
+    await this.core(pair.primary, `remove PPRC pair ${pair.id}`, () => pair.primary.core.exports.pprc_clear(primarySlot));
+    if (pair.secondaryHeld) {
+      const secondarySlot = pair.secondary.volume(pair.secondaryId).slot;
+      await this.core(pair.secondary, `remove PPRC pair ${pair.id}`, () => pair.secondary.core.exports.pprc_clear(secondarySlot));
+    }
+    this.pairs.splice(this.pairs.indexOf(pair), 1);
+  }
+
+  // ---- failover and failback ---------------------------------------------------------------
+
+  // failoverpprc B:A, issued to B's image (the secondary's): B becomes a
+  // suspended primary (Host Source) recording its writes; A is left as it is.
+  checkFailover(local: StorageImage, remote: StorageImage, ids: string[]): Pair[] {
+    return ids.map((idText) => {
+      const [localText, remoteText] = splitPair(idText);
+      const pair = this.pairs.find((candidate) => candidate.secondary === local && candidate.secondaryId === localText
+        && candidate.primary === remote && candidate.primaryId === remoteText && candidate.secondaryHeld);
+      if (!pair) {
+        throw new EngineError("PAIR_NOT_FOUND", `there is no PPRC pair ${remoteText}:${localText} with its secondary ${localText} on ${local.id} and its primary on ${remote.id}: failoverpprc ${localText}:${remoteText} needs one`);
+      }
+      return pair;
+    });
+  }
+
+  async failover(local: StorageImage, remote: StorageImage, ids: string[]): Promise<string[]> {
+    const pairs = this.checkFailover(local, remote, ids);
+    const made: string[] = [];
+    for (const old of pairs) {
+      const volume = local.volume(old.secondaryId);
+      const link = this.existingLink(local, remote) ?? null;
+      await this.core(local, `fail over PPRC pair ${old.id}`, () => local.core.exports.pprc_clear(volume.slot));
+      old.secondaryHeld = false;
+      // A Global Copy primary's drain would find its secondary gone at once; a Metro Mirror one finds it at its next write.
+      if (old.type === "gcp") await this.suspend(old, REASON_INTERNAL_TARGET, `its secondary ${old.secondaryId} on ${local.id} was failed over`);
+      const flags = old.critmode ? PprcFlag.CRITMODE : 0;
+      const remoteSlot = remote.volume(old.primaryId).slot;
+      await this.core(local, `fail over PPRC pair ${old.id}`, () => local.core.exports.pprc_make_primary(volume.slot, link?.ring ?? 0, remoteSlot, MirrorMode.SUSPENDED, flags, 0));
+      this.pairs.push({
+        id: pairId(old.secondaryId, old.primaryId), primary: local, secondary: remote, primaryId: old.secondaryId, secondaryId: old.primaryId,
+        type: old.type, tgtread: old.tgtread, critmode: old.critmode, link, reason: REASON_HOST_SOURCE, detail: "failed over", suspendedAt: new Date(),
+        firstPassDone: false, secondaryHeld: false,
+      });
+      made.push(pairId(old.secondaryId, old.primaryId));
+    }
+    this.refreshLinks();
+    return made;
+  }
+
+  // failbackpprc B:A, issued to B's image after failoverpprc B:A: needs a path
+  // B→A; copies to A the tracks changed on either side since the failover.
+  checkFailback(local: StorageImage, remote: StorageImage, ids: string[]): Pair[] {
+    return ids.map((idText) => {
+      const pair = this.pairOn(local, remote, idText);
+      if (pair.secondaryHeld) throw new EngineError("PAIR_STATE", `PPRC pair ${pair.id} is not failed over (failoverpprc first); resumepprc resynchronises a suspended pair`);
+      const remoteVolume = remote.volume(pair.secondaryId);
+      const remotePair = this.pairOfVolume(remote, remoteVolume.id);
+      if (remotePair && remotePair.primary !== remote) throw new EngineError("VOLUME_IN_PAIR", `volume ${remoteVolume.id} of ${remote.id} is the secondary of another pair`);
+      if (!this.hasSuccessPath(local, lssOf(pair.primaryId), remote, lssOf(pair.secondaryId))) {
+        throw new EngineError("PATH_NOT_FOUND", `failback of ${pair.id} needs a Success PPRC path ${lssOf(pair.primaryId)}:${lssOf(pair.secondaryId)} from ${local.id} to ${remote.id}; mkpprcpath makes one`);
+      }
+      return pair;
+    });
+  }
+
+  async failback(local: StorageImage, remote: StorageImage, ids: string[]): Promise<string[]> {
+    const pairs = this.checkFailback(local, remote, ids);
+    for (const pair of pairs) {
+      const localSlot = local.volume(pair.primaryId).slot;
+      const remoteVolume = remote.volume(pair.secondaryId);
+      const old = this.pairs.find((candidate) => candidate.primary === remote && candidate.primaryId === remoteVolume.id);
+      if (old) {
+        this.mergeOutOfSync(remote, remoteVolume.slot, local, localSlot);
+        await this.forget(old);
+      }
+      await this.core(remote, `fail back PPRC pair ${pair.id}`, () => remote.core.exports.pprc_make_secondary(remoteVolume.slot, pair.tgtread ? PprcFlag.TGTREAD : 0));
+      const link = this.linkOf(local, remote);
+      await this.core(local, `fail back PPRC pair ${pair.id}`, () => local.core.exports.pprc_retarget(localSlot, link.ring, remoteVolume.slot));
+      await this.core(local, `fail back PPRC pair ${pair.id}`, () => local.core.exports.pprc_set_mode(localSlot, pair.type === "mmir" ? MirrorMode.SYNC : MirrorMode.ASYNC));
+      Object.assign(pair, { link, reason: null, detail: null, suspendedAt: null, secondaryHeld: true, firstPassDone: false });
+    }
+    this.refreshLinks();
+    return pairs.map((pair) => pair.id);
+  }
+
+  // Marks out of sync on `into` every track out of sync on `from` (the union failback copies).
+  private mergeOutOfSync(from: StorageImage, fromSlot: number, into: StorageImage, intoSlot: number): void {
+    const tracks = Math.ceil(into.volume(into.listVolumes().find((volume) => volume.slot === intoSlot)!.id).sizeBytes / TRACK_SIZE);
+    for (let track = from.core.exports.pprc_next_out_of_sync(fromSlot, 0); track >= 0 && track < tracks; track = from.core.exports.pprc_next_out_of_sync(fromSlot, track + 1)) {
+      const code = into.core.exports.pprc_mark_out_of_sync(intoSlot, track);
+      if (code !== CoreCode.OK) throw pairError(code, into, "merge the out-of-sync tracks");
+    }
+  }
+
+  // ---- links: faults and failures -------------------------------------------------------
+
+  // Cuts or restores the link from `primary` to `secondary` (fault injection):
+  // while it is cut its paths are Failed and its Full Duplex pairs suspend.
+  async setLink(primary: StorageImage, secondary: StorageImage, up: boolean): Promise<void> {
+    const link = this.existingLink(primary, secondary);
+    if (!link) throw new EngineError("PATH_NOT_FOUND", `there is no link from ${primary.id} to ${secondary.id} (mkpprcpath makes one)`);
+    link.setUp(up);
+    if (up) return;
+    for (const pair of this.pairs.filter((candidate) => candidate.link === link && candidate.secondaryHeld)) {
+      await this.suspend(pair, REASON_INTERNAL_TARGET, `the link to ${secondary.id} is down`);
+    }
+  }
+
+  private onCopyFailed(primary: StorageImage, slot: number, code: number): void {
+    const pair = this.pairs.find((candidate) => candidate.primary === primary && candidate.primary.listVolumes().some((volume) => volume.slot === slot && volume.id === candidate.primaryId));
+    if (!pair) return;
+    const error = pairError(code, pair.secondary, `copy a track of PPRC pair ${pair.id} to its secondary`);
+    void this.suspend(pair, REASON_INTERNAL_TARGET, error.message).catch(() => undefined);
+  }
+
+  private onLinkFailed(key: string, reason: string): void {
+    this.linkFailures.push(`${key}: ${reason}`);
+    for (const pair of this.pairs.filter((candidate) => candidate.link === this.links.get(key))) {
+      void this.suspend(pair, REASON_INTERNAL_TARGET, reason).catch(() => undefined);
+    }
+  }
+
+  // Resolves once every pair of `ids` (primaries on `image`) is Full Duplex (Metro Mirror) or has finished
+  // its first pass (Global Copy); refuses with the pair's state when one is suspended meanwhile.
+  async waitForSync(image: StorageImage, ids: string[], options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+    const pairs = this.checkPairs(image, null, ids);
+    const deadline = performance.now() + (options.timeoutMs ?? 600_000);
+    for (;;) {
+      const left = pairs.map((pair) => this.status(pair, image)).filter((status) => !(status.state === "Full Duplex" || (status.type === "gcp" && status.firstPassDone)));
+      if (left.length === 0) return;
+      const suspended = left.find((status) => status.state === "Suspended");
+      if (suspended) throw new EngineError("PAIR_STATE", `PPRC pair ${suspended.id} is suspended (${suspended.reason}${suspended.detail ? `: ${suspended.detail}` : ""})`);
+      if (options.signal?.aborted) throw new EngineError("CANCELLED", "cancelled");
+      if (performance.now() > deadline) throw new EngineError("TIMEOUT", `PPRC pair ${left[0].id} is still ${left[0].state} (${left[0].outOfSyncTracks} tracks out of sync)`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  // Forgets every pair and path of `image` (rmsi, load): links go first.
+  async close(): Promise<void> {
+    await Promise.all([...this.links.values()].map((link) => link.close()));
+    this.links.clear();
+  }
+}
+
+function splitPair(idText: string): [string, string] {
+  const parts = idText.split(":");
+  if (parts.length !== 2) throw new EngineError("BAD_ARGUMENT", `PPRC pair ${idText} is not PRIMARY:SECONDARY such as 1000:2000`);
+  return [parseVolumeId(parts[0]), parseVolumeId(parts[1])];
+}
+
+export type { Volume };

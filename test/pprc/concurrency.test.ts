@@ -1,0 +1,107 @@
+// Real writer threads (workload workers) on a PPRC primary while the sender
+// thread copies and mirrors: during Copy Pending and Full Duplex the
+// secondary ends equal to the primary once quiet; and when the link is cut
+// under load, every track whose out-of-sync bit is clear is equal on both
+// sides (a write's bit is set before it reaches either side), and a resume
+// makes the volumes equal again.
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { testSeed } from "../support/random.js";
+import { A, B, TRACK_BYTES, mirrored, pairOn, sameData, twoImages, until, type TwoImages } from "./support.js";
+
+const TRACKS = 256;
+const RUN_MS = 300;
+
+const Concurrency = suite("PPRC with writer threads");
+let images: TwoImages;
+const seed = testSeed();
+Concurrency.before.each(async () => {
+  images = await twoImages();
+  await mirrored(images, 1, TRACKS);
+  await images.site.fill(A, "1000", { offset: 0, length: TRACKS * TRACK_BYTES }, { kind: "pattern", seed: 3 });
+});
+Concurrency.after.each(() => images.site.close());
+
+async function startWriters(count: number): Promise<string[]> {
+  const names: string[] = [];
+  for (let index = 0; index < count; index++) {
+    const name = `writer${index}`;
+    await images.site.startWorkload(A, { name, volumeId: "1000", rw: "write", pattern: "random", blockBytes: 4096, seed: seed + index });
+    names.push(name);
+  }
+  // Threads start at their own pace on a loaded machine: the test runs once each has written.
+  await until(async () => (await images.site.listWorkloads()).filter((workload) => names.includes(workload.spec.name) && workload.stats.ios > 0).length === count, "the writer threads to write", 60_000);
+  return names;
+}
+
+async function stopWriters(names: string[]): Promise<void> {
+  for (const name of names) {
+    const stats = await images.site.stopWorkload(name);
+    assert.ok(stats.stats.ios > 0, `${name} wrote`);
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+Concurrency("should leave the secondary equal to the primary after Copy Pending and Full Duplex under writer threads", async () => {
+  const { site } = images;
+  const writers = await startWriters(2);
+  try {
+    await site.makePairs(A, { remoteImageId: B, pairs: [["1000", "2000"]], type: "mmir" });
+    await site.waitForPairs(A, ["1000:2000"], { timeoutMs: 60_000 });
+    await sleep(RUN_MS);
+  } finally {
+    await stopWriters(writers);
+  }
+  const pair = await pairOn(site, A, "1000:2000");
+  assert.is(pair.state, "Full Duplex", `seed ${seed}`);
+  assert.ok(sameData(site, "1000", "2000"), `seed ${seed}: secondary equals primary`);
+  assert.equal(site.enginePprc().linkFailures, []);
+});
+
+Concurrency("should keep every in-sync track equal on both sides when the link is cut under writer threads", async () => {
+  const { site } = images;
+  await site.makePairs(A, { remoteImageId: B, pairs: [["1000", "2000"]], type: "mmir" });
+  await site.waitForPairs(A, ["1000:2000"], { timeoutMs: 60_000 });
+  const writers = await startWriters(3);
+  try {
+    await sleep(RUN_MS);
+    await site.setLink(A, B, false);
+    await sleep(RUN_MS / 3);
+  } finally {
+    await stopWriters(writers);
+  }
+  const pair = await pairOn(site, A, "1000:2000");
+  assert.is(pair.state, "Suspended");
+  assert.ok(pair.outOfSyncTracks > 0, `seed ${seed}: writes after the cut are out of sync`);
+  const primary = site.engineImage(A);
+  const secondary = site.engineImage(B);
+  const slot = primary.volume("1000").slot;
+  let inSync = 0;
+  for (let track = 0; track < TRACKS; track++) {
+    const next = primary.core.exports.pprc_next_out_of_sync(slot, track);
+    if (next === track) continue;
+    inSync++;
+    assert.is(secondary.checksum("2000", track * TRACK_BYTES, TRACK_BYTES), primary.checksum("1000", track * TRACK_BYTES, TRACK_BYTES), `seed ${seed}: in-sync track ${track}`);
+  }
+  assert.is(inSync, TRACKS - pair.outOfSyncTracks);
+  await site.setLink(A, B, true);
+  await site.changePairs(A, "resumepprc", { ids: ["1000:2000"] });
+  await site.waitForPairs(A, ["1000:2000"], { timeoutMs: 60_000 });
+  assert.ok(sameData(site, "1000", "2000"), `seed ${seed}: equal after resume`);
+});
+
+Concurrency("should drain Global Copy under writer threads until the volumes are equal once quiet", async () => {
+  const { site } = images;
+  await site.makePairs(A, { remoteImageId: B, pairs: [["1000", "2000"]], type: "gcp" });
+  const writers = await startWriters(2);
+  try {
+    await sleep(RUN_MS);
+  } finally {
+    await stopWriters(writers);
+  }
+  await until(async () => (await pairOn(site, A, "1000:2000")).outOfSyncTracks === 0, "Global Copy to drain", 60_000);
+  assert.ok(sameData(site, "1000", "2000"), `seed ${seed}`);
+});
+
+Concurrency.run();

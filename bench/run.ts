@@ -25,10 +25,13 @@ import { resyncSuite } from "./figures/resync.js";
 import { wireSuite } from "./figures/wire.js";
 import { journalSuite } from "./figures/journal.js";
 import { siteRpcSuite } from "./figures/site-rpc.js";
+import { serverSuite } from "./figures/server.js";
+import { serveSuite } from "./figures/serve.js";
+import { restSuite } from "./figures/rest.js";
 import { runMicro } from "./micro/run.js";
 import { defaultBuild } from "../src/core/core.js";
 
-export const SUITES: readonly Suite[] = [establishSuite, copySuite, thinCopySuite, resyncSuite, scanSuite, writesSuite, modelSuite, storeSuite, wireSuite, siteRpcSuite, journalSuite];
+export const SUITES: readonly Suite[] = [establishSuite, copySuite, thinCopySuite, resyncSuite, scanSuite, writesSuite, modelSuite, storeSuite, wireSuite, siteRpcSuite, journalSuite, serverSuite, serveSuite, restSuite];
 
 const DEFAULT_JSON = fileURLToPath(new URL("../../bench/results/latest.json", import.meta.url));
 const DEFAULT_SEED = 20_251_125;

@@ -5,6 +5,7 @@
 //   tzero < FILE              commands piped to standard input run as a script
 //   tzero                     the interactive REPL (standard input a terminal)
 //   tzero bench [ARGS...]     the benchmarks
+//   tzero serve [ARGS...]     a node of a site as a service (src/cli/serve.ts)
 //   --state FILE              load FILE at start when it exists; save to it on exit and on `save`
 //   -hmc1 HOST[:PORT] [-hmc2 HOST[:PORT]] -user NAME (-passwd P | -pwfile FILE)
 //                             the same against a Copy Services Server (its /cs/shell endpoint)
@@ -31,6 +32,7 @@ const USAGE = `usage: tzero [--state FILE | -hmc1 HOST[:PORT] [-hmc2 HOST[:PORT]
   tzero < FILE           run the commands piped to standard input
   tzero                  interactive shell (when standard input is a terminal)
   tzero bench [FILTER]   run the benchmarks
+  tzero serve ...        run a node of a site (tzero serve --help)
   --state FILE           load the storage images from FILE at start (when it exists),
                          save them to it on exit and on save with no FILE
   -cfg PROFILE           a DS CLI profile: devid, format, delim, banner, header, fullid
@@ -140,6 +142,10 @@ async function runText(source: string | Promise<string>, file: string, settings:
 }
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === "serve") {
+    const { runServe } = await import("./serve.js");
+    return runServe(argv.slice(1));
+  }
   if (argv[0] === "bench") {
     const benchPath = "../../bench/run.js"; // a variable: the benchmarks are built separately
     const bench = (await import(benchPath)) as { runBench(argv: string[]): Promise<number> };

@@ -42,6 +42,13 @@ export interface ReplOptions {
   profile?: Profile;
 }
 
+// A line that sets a password (mkuser -pw, chuser -pw) stays out of the
+// history, and so out of the history file.
+const PASSWORD_OPTION = /(^|\s)-pw(\s|$)/;
+function forgetPasswords(history: string[]): void {
+  if (PASSWORD_OPTION.test(history[0] ?? "")) history.shift();
+}
+
 // The file name errors of typed lines carry: `repl:1:9: ...`.
 export const REPL_FILE = "repl";
 const HISTORY_FILE = ".tzero_history";
@@ -145,6 +152,7 @@ class Shell {
     this.input.on("error", this.onTerminalError);
     this.output.on("error", this.onTerminalError);
     this.speakOnlyTheLanguage(server);
+    server.prependListener("history", forgetPasswords);
     this.lifetime?.install();
     this.lifetime?.run.signal.addEventListener("abort", () => this.endBySignal(), { once: true });
     const exited = new Promise<void>((resolve) => server.once("exit", resolve));

@@ -154,7 +154,9 @@ export class CopyServicesServer extends RoutedSite {
   async registerNode(nodeId: string, url: string, site: Site): Promise<void> {
     nodeText("nodeId", nodeId);
     if (typeof url !== "string" || url.length > NODE_TEXT_LENGTH_MAX) throw new SiteError({ code: "BAD_ARGUMENT", message: `a node's url is a string of at most ${NODE_TEXT_LENGTH_MAX} characters` });
-    await this.router.exclusive([IMAGES_LOCK], async () => {
+    // Its images' locks too: a command still running on one must not read back the catalog meanwhile.
+    const hosted = this.state.images.filter((image) => image.nodeId === nodeId).map((image) => image.info.id);
+    await this.router.exclusive([IMAGES_LOCK, ...hosted], async () => {
       const images = (await site.listImages()).map((image) => ({ id: image.id, model: image.model, wwnn: image.wwnn }));
       for (const image of images) {
         const other = findImage(this.state, image.id);

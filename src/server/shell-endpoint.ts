@@ -9,7 +9,7 @@
 //
 //   shell ── hello ──▶ endpoint            (both ways; no proof)
 //   shell ── shell.login {user, password} ─▶ shell.session {token, expires_at, password_expired}
-//   shell ── site.call ... ─▶ authorize(token, method) ─▶ the server's Site
+//   shell ── site.<method> {call, args, requestId} ─▶ authorize(token, method) ─▶ server.forCaller({ user, requestId })
 //
 // Failed logins count towards the account's lockout (the backend journals
 // them); a connection that fails LOGIN_ATTEMPTS_MAX logins is closed, so no
@@ -23,8 +23,10 @@ import { serveSite } from "../site/protocol-server.js";
 import { SHELL_ENDPOINT_ROLE, SHELL_PATH, shellMessages } from "../site/shell-messages.js";
 import { SiteError } from "../site/errors.js";
 import type { Site } from "../site/site.js";
+import type { SiteMethod } from "../site/protocol.js";
 import { isUserError, userSiteError } from "./user-errors.js";
-import type { CommandClass } from "./users.js";
+import { authorize, type CommandClass } from "./users.js";
+import type { CopyServicesServer } from "./server.js";
 
 export const LOGIN_ATTEMPTS_MAX = 3;
 const LOGIN_TYPES = ["shell.login", "shell.resume"];
@@ -44,15 +46,17 @@ export interface ShellBackend {
   resume(token: string): ShellSession | Promise<ShellSession>;
   // Throws a UserError unless `user` may run commands of `commandClass` (users.ts authorize).
   authorize(user: string, commandClass: CommandClass): void;
-  // The site as `user` sees it: user commands check their own authority there.
-  siteFor(user: string): Site;
+  // The site as `user` sees it (user commands check their own authority
+  // there); `requestId`, the shell's id of the command, is the same when the
+  // shell sends a command again after a failover, so the server answers it
+  // as it answered the first time instead of running it twice.
+  siteFor(user: string, requestId?: string): Site;
 }
 
 // The class of each Site method (users.ts USER_GROUPS). User methods carry
-// none: the server checks them itself, as chuser lets anyone change their
-// own password. A method missing here is refused, so a new one is not
-// served by mistake before it is classed.
-export const METHOD_CLASSES: Readonly<Record<string, CommandClass | "self">> = {
+// none ("self"): the server checks them itself, as chuser lets anyone change
+// their own password. The build fails until a new Site method is classed here.
+export const METHOD_CLASSES: Readonly<Record<SiteMethod, CommandClass | "self">> = {
   listImages: "monitor", listLss: "monitor", listPorts: "monitor", listVolumes: "monitor", volume: "monitor", listPools: "monitor",
   pool: "monitor", listFlash: "monitor", pendingFlash: "monitor", waitForCopy: "monitor", checksum: "monitor", read: "monitor",
   listWorkloads: "monitor", checkVolumesIdle: "monitor", checkPoolsRemovable: "monitor", checkFlash: "monitor",
@@ -74,9 +78,8 @@ export interface ShellEndpointOptions {
 }
 
 function authorizer(backend: ShellBackend, session: ShellSession) {
-  return async (method: string) => {
+  return async (method: SiteMethod) => {
     const commandClass = METHOD_CLASSES[method];
-    if (commandClass === undefined) throw new SiteError({ code: "NOT_AUTHORIZED", message: `the shell endpoint serves no ${method} calls` });
     try {
       const live = await backend.resume(session.token);
       if (commandClass !== "self") backend.authorize(live.user, commandClass);
@@ -99,7 +102,10 @@ export function serveShell(socket: WebSocket, description: string, options: Shel
     if (session === null) {
       session = given;
       connection.admitAll();
-      serveSite(connection, backend.siteFor(given.user), { authorize: authorizer(backend, given) });
+      serveSite(connection, backend.siteFor(given.user), {
+        authorize: authorizer(backend, given),
+        siteFor: (call) => backend.siteFor(given.user, call.requestId),
+      });
     }
     return { session: { user: given.user, token: given.token, expires_at: given.expiresAt, password_expired: given.passwordExpired } };
   };
@@ -127,6 +133,30 @@ export function serveShell(socket: WebSocket, description: string, options: Shel
   });
   options.onConnection?.(connection);
   return connection;
+}
+
+// The endpoint's backend over a Copy Services Server: its journaled users and
+// its sessions (a shell's token is the server's, with its idle time and
+// expiry). Given a function, each call asks it for the server in charge now
+// (a node whose backup took over serves the new primary's).
+export function serverShellBackend(given: CopyServicesServer | (() => CopyServicesServer)): ShellBackend {
+  const current = typeof given === "function" ? given : () => given;
+  return {
+    async login(user, password) {
+      const result = await current().login(user, password);
+      return { user: result.user, token: result.token, expiresAt: result.expiresAt, passwordExpired: result.passwordExpired };
+    },
+    resume(token) {
+      const session = current().authenticate(token);
+      return { user: session.user, token, expiresAt: session.expiresAt, passwordExpired: session.passwordExpired };
+    },
+    authorize(user, commandClass) {
+      authorize(current().state.users, user, commandClass);
+    },
+    siteFor(user, requestId) {
+      return current().forCaller(requestId === undefined ? { user } : { user, requestId });
+    },
+  };
 }
 
 // The fastify plugin: register it with { backend, nodeId }.

@@ -269,11 +269,15 @@ function changeKeyed<T extends { id: string }>(items: readonly T[], change: { se
   for (const id of change.remove) {
     if (!byId.delete(id)) refuse(record, `there is no ${what} ${id} to remove`);
   }
+  let added = false;
   for (const item of change.set) {
     if (change.remove.includes(item.id)) refuse(record, `${what} ${item.id} is both removed and set`);
+    added ||= !byId.has(item.id);
     byId.set(item.id, { ...item });
   }
-  return [...byId.values()].sort((left, right) => (left.id < right.id ? -1 : left.id > right.id ? 1 : 0));
+  // A Map keeps its keys in insertion order: only new ids can break the order.
+  const changed = [...byId.values()];
+  return added ? changed.sort((left, right) => (left.id < right.id ? -1 : left.id > right.id ? 1 : 0)) : changed;
 }
 
 function applyRequest(state: SiteState, record: Static<typeof SiteRecordSchemas["request.done"]>): SiteState {

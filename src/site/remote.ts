@@ -7,15 +7,21 @@
 // next server that answers, the other one first: a backup that took over
 // knows no session of the old primary. A call refused because the session
 // expired or idled out logs in again on the same server and is sent again,
-// once. Every other failure is the call's own, as the server gave it.
+// once. Every call carries a request id (this shell's random id and the
+// call's number), the same when it is sent again, so a server that ran it
+// before the connection failed answers as it did then instead of running it
+// twice (the server keeps recent request ids in its journal, and so does its
+// backup). Every other failure is the call's own, as the server gave it.
 //
 // The password is kept only to log in again; it is never printed or logged.
+import { randomBytes } from "node:crypto";
 import { Connection } from "../wire/connection.js";
 import { WireError } from "../wire/errors.js";
 import { dialWebSocket } from "../wire/websocket.js";
 import { FRAME_PAYLOAD_BYTES_MAX_DEFAULT } from "../wire/codec.js";
 import { SiteError } from "./errors.js";
 import { ConnectedSite } from "./protocol-client.js";
+import { defineSiteMethods, type SiteMethod } from "./protocol.js";
 import { SHELL_PATH, SHELL_PORT_DEFAULT, SHELL_ROLE, shellMessages } from "./shell-messages.js";
 import type { Site } from "./site.js";
 import type { SiteListener } from "./types.js";
@@ -64,10 +70,22 @@ interface Live {
   unsubscribe: (() => void) | null;
 }
 
+export interface RemoteSite extends Pick<Site, SiteMethod> {}
+
 export class RemoteSite implements Site {
+  // Each call's request id: this shell's random id and the call's number.
+  private readonly clientId = randomBytes(12).toString("base64url");
+  private nextRequest = 1;
   private live: Live | null = null;
+  private connecting: Promise<Live> | null = null; // one login at a time, whoever needs it
   private readonly listeners = new Set<SiteListener>();
   private closed = false;
+
+  static {
+    defineSiteMethods(RemoteSite.prototype, (method) => function (this: RemoteSite, ...args: unknown[]) {
+      return this.invoke(method, args);
+    });
+  }
 
   private constructor(private readonly options: RemoteSiteOptions) {
     if (options.servers.length === 0) throw new SiteError({ code: "BAD_ARGUMENT", message: "a remote site needs at least one server (-hmc1)" });
@@ -77,7 +95,7 @@ export class RemoteSite implements Site {
   // when none does, or with the login's refusal (AUTHENTICATION_FAILED...).
   static async connect(options: RemoteSiteOptions): Promise<RemoteSite> {
     const site = new RemoteSite(options);
-    await site.reconnect(0);
+    await site.liveAfter(null, 0);
     return site;
   }
 
@@ -139,6 +157,14 @@ export class RemoteSite implements Site {
     return live;
   }
 
+  // The live server, or the one a login in progress (or a new one, from
+  // index `first`) gives: calls that fail together reconnect once.
+  private liveAfter(dead: Live | null, first: number): Promise<Live> {
+    if (this.live !== null && this.live !== dead) return Promise.resolve(this.live);
+    this.connecting ??= this.reconnect(first).finally(() => { this.connecting = null; });
+    return this.connecting;
+  }
+
   private emit(event: Parameters<SiteListener>[0]): void {
     for (const listener of this.listeners) listener(event);
   }
@@ -150,10 +176,14 @@ export class RemoteSite implements Site {
     this.live = null;
   }
 
-  // Runs `call` on the live server; sends it again once as the header says.
-  private async invoke<T>(call: (site: Site) => Promise<T>): Promise<T> {
+  // Runs a call on the live server; sends it again once as the header says,
+  // with the same request id, so that a server that had run it answers as it
+  // did the first time instead of running it twice.
+  private async invoke(method: SiteMethod, args: unknown[]): Promise<unknown> {
     if (this.closed) throw new SiteError({ code: "CLOSED", message: "the remote site is closed" });
-    const live = this.live ?? (await this.reconnect(0));
+    const context = { requestId: `${this.clientId}-${this.nextRequest++}` };
+    const call = (site: ConnectedSite) => site.call(method, args, context);
+    const live = await this.liveAfter(null, 0);
     try {
       return await call(live.site);
     } catch (error) {
@@ -161,58 +191,15 @@ export class RemoteSite implements Site {
       const code = (error as { code?: unknown }).code;
       if ((typeof code === "string" && CONNECTION_CODES.has(code)) || (error instanceof WireError && !error.connectionOpen)) {
         this.dropLive(live);
-        const index = this.options.servers.indexOf(live.server);
-        return call((await this.reconnect(index + 1)).site);
+        return call((await this.liveAfter(live, this.options.servers.indexOf(live.server) + 1)).site);
       }
       if (typeof code === "string" && SESSION_CODES.has(code)) {
         this.dropLive(live);
-        return call((await this.reconnect(this.options.servers.indexOf(live.server))).site);
+        return call((await this.liveAfter(live, this.options.servers.indexOf(live.server))).site);
       }
       throw error;
     }
   }
-
-  listImages: Site["listImages"] = () => this.invoke((site) => site.listImages());
-  addImage: Site["addImage"] = (request) => this.invoke((site) => site.addImage(request));
-  listLss: Site["listLss"] = (imageId) => this.invoke((site) => site.listLss(imageId));
-  listPorts: Site["listPorts"] = (imageId) => this.invoke((site) => site.listPorts(imageId));
-  listVolumes: Site["listVolumes"] = (imageId) => this.invoke((site) => site.listVolumes(imageId));
-  volume: Site["volume"] = (imageId, volumeId) => this.invoke((site) => site.volume(imageId, volumeId));
-  createVolumes: Site["createVolumes"] = (imageId, request, options) => this.invoke((site) => site.createVolumes(imageId, request, options));
-  checkVolumesIdle: Site["checkVolumesIdle"] = (imageId, ids, action) => this.invoke((site) => site.checkVolumesIdle(imageId, ids, action));
-  removeVolumes: Site["removeVolumes"] = (imageId, ids, options) => this.invoke((site) => site.removeVolumes(imageId, ids, options));
-  reinitVolumes: Site["reinitVolumes"] = (imageId, ids, options) => this.invoke((site) => site.reinitVolumes(imageId, ids, options));
-  changeVolumes: Site["changeVolumes"] = (imageId, request, options) => this.invoke((site) => site.changeVolumes(imageId, request, options));
-  listPools: Site["listPools"] = (imageId) => this.invoke((site) => site.listPools(imageId));
-  pool: Site["pool"] = (imageId, idOrName) => this.invoke((site) => site.pool(imageId, idOrName));
-  createPool: Site["createPool"] = (imageId, request) => this.invoke((site) => site.createPool(imageId, request));
-  checkPoolsRemovable: Site["checkPoolsRemovable"] = (imageId, ids) => this.invoke((site) => site.checkPoolsRemovable(imageId, ids));
-  removePools: Site["removePools"] = (imageId, ids) => this.invoke((site) => site.removePools(imageId, ids));
-  listFlash: Site["listFlash"] = (imageId) => this.invoke((site) => site.listFlash(imageId));
-  establishFlash: Site["establishFlash"] = (imageId, request, options) => this.invoke((site) => site.establishFlash(imageId, request, options));
-  checkFlash: Site["checkFlash"] = (imageId, operation, ids) => this.invoke((site) => site.checkFlash(imageId, operation, ids));
-  withdrawFlash: Site["withdrawFlash"] = (imageId, ids, options) => this.invoke((site) => site.withdrawFlash(imageId, ids, options));
-  incrementFlash: Site["incrementFlash"] = (imageId, operation, ids, options) => this.invoke((site) => site.incrementFlash(imageId, operation, ids, options));
-  settleRevertible: Site["settleRevertible"] = (imageId, operation, items, seqnum) => this.invoke((site) => site.settleRevertible(imageId, operation, items, seqnum));
-  unfreezeFlash: Site["unfreezeFlash"] = (imageId, lsses) => this.invoke((site) => site.unfreezeFlash(imageId, lsses));
-  pendingFlash: Site["pendingFlash"] = (imageId, ids) => this.invoke((site) => site.pendingFlash(imageId, ids));
-  waitForCopy: Site["waitForCopy"] = (imageId, ids, options) => this.invoke((site) => site.waitForCopy(imageId, ids, options));
-  fill: Site["fill"] = (imageId, volumeId, range, source, options) => this.invoke((site) => site.fill(imageId, volumeId, range, source, options));
-  write: Site["write"] = (imageId, volumeId, offset, data) => this.invoke((site) => site.write(imageId, volumeId, offset, data));
-  read: Site["read"] = (imageId, volumeId, offset, length) => this.invoke((site) => site.read(imageId, volumeId, offset, length));
-  checksum: Site["checksum"] = (imageId, volumeId, offset, length) => this.invoke((site) => site.checksum(imageId, volumeId, offset, length));
-  startWorkload: Site["startWorkload"] = (imageId, spec) => this.invoke((site) => site.startWorkload(imageId, spec));
-  stopWorkload: Site["stopWorkload"] = (name) => this.invoke((site) => site.stopWorkload(name));
-  waitWorkload: Site["waitWorkload"] = (name, timeoutMs, options) => this.invoke((site) => site.waitWorkload(name, timeoutMs, options));
-  listWorkloads: Site["listWorkloads"] = () => this.invoke((site) => site.listWorkloads());
-  stopWorkloads: Site["stopWorkloads"] = () => this.invoke((site) => site.stopWorkloads());
-  save: Site["save"] = (file, options) => this.invoke((site) => site.save(file, options));
-  load: Site["load"] = (file, options) => this.invoke((site) => site.load(file, options));
-  listUsers: Site["listUsers"] = () => this.invoke((site) => site.listUsers());
-  user: Site["user"] = (name) => this.invoke((site) => site.user(name));
-  createUser: Site["createUser"] = (request) => this.invoke((site) => site.createUser(request));
-  changeUser: Site["changeUser"] = (request) => this.invoke((site) => site.changeUser(request));
-  removeUser: Site["removeUser"] = (name) => this.invoke((site) => site.removeUser(name));
 
   events(listener: SiteListener): () => void {
     this.listeners.add(listener);

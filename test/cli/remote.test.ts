@@ -10,11 +10,12 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EmbeddedSite } from "../../src/site/embedded.js";
-import { TestUserServer, serveShellEndpoint, type ShellServerHandle } from "../support/shell-server.js";
+import { serveShellEndpoint, startServer, type ShellServerHandle, type TestServer } from "../support/shell-server.js";
 
 const main = join(process.cwd(), "dist", "src", "cli", "main.js");
 const folder = mkdtempSync(join(tmpdir(), "tzero-remote-"));
 let engine: EmbeddedSite;
+let css: TestServer;
 let server: ShellServerHandle;
 
 interface Run {
@@ -38,16 +39,18 @@ function hmc(port = server.port): string {
 }
 
 function admin(): string[] {
-  return ["-user", "admin", "-passwd", server.backend.adminPassword];
+  return ["-user", "admin", "-passwd", css.adminPassword];
 }
 
 const Remote = suite("tzero -hmc1");
 Remote.before.each(async () => {
   engine = new EmbeddedSite({ workers: 0 });
-  server = await serveShellEndpoint(await new TestUserServer(engine).start());
+  css = await startServer(engine);
+  server = await serveShellEndpoint(css.backend);
 });
 Remote.after.each(async () => {
   await server.close();
+  await css.close();
   await engine.close();
 });
 Remote.after(() => rmSync(folder, { recursive: true, force: true }));
@@ -96,16 +99,16 @@ Remote("should exit 5 when the login is refused, never printing the password", a
 });
 
 Remote("should exit 3 when no server answers, naming both", async () => {
-  const dead = await serveShellEndpoint(server.backend);
+  const dead = await serveShellEndpoint(css.backend);
   await dead.close();
   const result = await tzero(["-hmc1", hmc(dead.port), "-hmc2", hmc(dead.port), ...admin(), "lsfbvol"]);
   assert.is(result.status, 3);
   assert.match(result.stderr, /CONNECTION_FAILED: no Copy Services Server answered: 127\.0\.0\.1:\d+: connect ECONNREFUSED [^;]*; 127\.0\.0\.1:\d+: connect ECONNREFUSED/);
-  assert.not.ok(result.stderr.includes(server.backend.adminPassword));
+  assert.not.ok(result.stderr.includes(css.adminPassword));
 });
 
 Remote("should work through -hmc2 when -hmc1 is dead", async () => {
-  const dead = await serveShellEndpoint(server.backend);
+  const dead = await serveShellEndpoint(css.backend);
   await dead.close();
   const result = await tzero(["-hmc1", hmc(dead.port), "-hmc2", hmc(), ...admin(), "mkfbvol", "-cap", "1", "1000"]);
   assert.is(result.stderr, "");
@@ -115,7 +118,7 @@ Remote("should work through -hmc2 when -hmc1 is dead", async () => {
 
 Remote("should read the password from -pwfile, and refuse one that others may read", async () => {
   const file = join(folder, "admin.pw");
-  writeFileSync(file, `${server.backend.adminPassword}\n`);
+  writeFileSync(file, `${css.adminPassword}\n`);
   chmodSync(file, 0o644);
   const open = await tzero(["-hmc1", hmc(), "-user", "admin", "-pwfile", file, "lssi", "-s", "-bnr", "off"]);
   assert.is(open.status, 2);
@@ -144,7 +147,7 @@ Remote("should exit 2 for -hmc1 without -user, without a password, with both, or
 });
 
 Remote("should exit 6 with a clear message when a monitor runs mkfbvol, and change nothing", async () => {
-  await server.backend.addUser("watcher", "watch1ng", "monitor");
+  await css.addUser("watcher", "watch1ng", "monitor");
   const result = await tzero(["-hmc1", hmc(), "-user", "watcher", "-passwd", "watch1ng", "mkfbvol", "-cap", "1", "1000"]);
   assert.is(result.status, 6);
   assert.match(result.stderr, /CMUN04008E mkfbvol: watcher \(group monitor\) may not run volume commands/);

@@ -212,6 +212,16 @@ Shell_("should ask y/n at the prompt before rmfbvol and rmflash, and keep answer
   for (const answer of ["y", "Y", "n"]) assert.not.ok(history.includes(answer), `answer ${answer} is no command for the history`);
 });
 
+Shell_("should keep a line that sets a password out of the history file", async () => {
+  const shell = new Shell({ sessionOptions: { workers: 0 } });
+  await shell.ready();
+  assert.match(await shell.enter("chuser -pw N3wsecret cody"), /NO_USERS|CMUN04000E/);
+  await shell.enter("lssi -s");
+  assert.is(await shell.quit(), 0);
+  await until("history written", () => existsSync(historyFile()) && readFileSync(historyFile(), "utf8").includes("lssi -s"));
+  assert.not.ok(readFileSync(historyFile(), "utf8").includes("N3wsecret"), "the password is not in the history file");
+});
+
 Shell_("should take Ctrl-D at a y/n question as no, and go on as a whole shell", async () => {
   const shell = new Shell({ sessionOptions: { workers: 0 } });
   await shell.ready();

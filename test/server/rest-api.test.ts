@@ -155,6 +155,23 @@ Routes("should rename and grow a volume with PUT and remove it with DELETE", asy
   assertFailed(await call(fixture, "DELETE", "/api/v1/volumes/0010"), 404, "VOLUME_NOT_FOUND");
 });
 
+Routes("should list what changed since the last listing: a new name, size, state and Host", async () => {
+  await volumes(2, { id: "0020" });
+  const names = async (host: string) => dataOf(await fixture.app.inject({ method: "GET", url: "/api/v1/volumes", headers: { "x-auth-token": fixture.token, host } }), "volumes");
+  assert.equal((await names("array.example:8452")).map((volume) => volume.name), ["", ""]);
+  assert.is((await call(fixture, "PUT", "/api/v1/volumes/0021", params({ name: "later", cap: "2" }))).statusCode, 200);
+  const [first, second] = await names("array.example:8452");
+  assert.is(first.cap, String(2 ** 30));
+  assert.equal([second.name, second.cap], ["later", String(2 * 2 ** 30)]);
+  const [moved] = await names("other.example:1");
+  assert.is(moved.link.href, "http://other.example:1/api/v1/volumes/0020");
+  await fixture.site.establishFlash(IMAGE, { pairs: [["0020", "0021"]], options: { nocopy: true } });
+  await fixture.site.write(IMAGE, "0020", 0, new Uint8Array(512).fill(1));
+  await fixture.site.withdrawFlash(IMAGE, ["0020:0021"]);
+  const [, unusable] = await names("array.example:8452");
+  assert.is(unusable.state, "inaccessible", "a target withdrawn before its copy completed");
+});
+
 Routes("should establish FlashCopy pairs with DS8000 options, list, show and withdraw them", async () => {
   await volumes(4, { id: "0000" });
   const reply = await call(fixture, "POST", "/api/v1/cs/flashcopies", params({

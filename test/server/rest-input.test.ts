@@ -111,6 +111,7 @@ Input("should refuse path tricks and malformed IDs in the path", async () => {
     assert.is(reply.json().server.status, "failed");
   }
   assertFailed(await call(fixture, "DELETE", "/api/v1/volumes/..%2F1000"), 400, "BAD_ID");
+  for (const url of ["/api/v1/volumes/%E0%A4%A", "/api/v1/volumes/%zz"]) assert.match(assertFailed(await call(fixture, "GET", url), 400, "BAD_URL"), /not a valid url/);
   assert.is(await state(), before);
   await stillServing();
 });

@@ -12,11 +12,12 @@ import { shellMessages, SHELL_PATH, SHELL_ROLE } from "../../src/site/shell-mess
 import { Connection } from "../../src/wire/connection.js";
 import { dialWebSocket } from "../../src/wire/websocket.js";
 import { WireError } from "../../src/wire/errors.js";
-import { TestUserServer, serveShellEndpoint, type ShellServerHandle } from "../support/shell-server.js";
+import { serveShellEndpoint, startServer, type ShellServerHandle, type TestServer } from "../support/shell-server.js";
 
 const MINUTE = 60_000;
 let clock = 1_800_000_000_000;
 let engine: EmbeddedSite;
+let css: TestServer;
 let server: ShellServerHandle;
 const remotes: RemoteSite[] = [];
 
@@ -51,7 +52,7 @@ async function rawConnection(handle: ShellServerHandle): Promise<Connection<type
 
 // A port nothing listens on: a server that was started and stopped.
 async function deadAddress(): Promise<ServerAddress> {
-  const handle = await serveShellEndpoint(await new TestUserServer(engine).start());
+  const handle = await serveShellEndpoint(css.backend);
   await handle.close();
   return address(handle);
 }
@@ -60,19 +61,20 @@ const Shell = suite("the /cs/shell endpoint");
 Shell.before.each(async () => {
   clock = 1_800_000_000_000;
   engine = new EmbeddedSite({ workers: 0, images: [{ model: "2107", id: "IBM.2107-75TZ001" }] });
-  const backend = await new TestUserServer(engine, { now: () => clock, lifetimeMs: 60 * MINUTE, idleMs: 10 * MINUTE }).start();
-  await backend.addUser("watcher", "watch1ng", "monitor");
-  await backend.addUser("copier", "c0pier", "op_copy_services,op_volume");
-  server = await serveShellEndpoint(backend);
+  css = await startServer(engine, { now: () => clock, lifetimeMs: 60 * MINUTE, idleMs: 10 * MINUTE });
+  await css.addUser("watcher", "watch1ng", "monitor");
+  await css.addUser("copier", "c0pier", "op_copy_services,op_volume");
+  server = await serveShellEndpoint(css.backend);
 });
 Shell.after.each(async () => {
   for (const remote of remotes.splice(0)) await remote.close();
   await server.close();
+  await css.close();
   await engine.close();
 });
 
 Shell("should log in and run calls on the server's site", async () => {
-  const remote = await connect("admin", server.backend.adminPassword);
+  const remote = await connect("admin", css.adminPassword);
   assert.equal(await remote.createVolumes("IBM.2107-75TZ001", { ids: ["1000"], capacity: 1, unit: "ds" }), ["1000"]);
   assert.equal((await engine.listVolumes("IBM.2107-75TZ001")).map((volume) => volume.id), ["1000"]);
   assert.equal(remote.server, address(server));
@@ -89,7 +91,7 @@ Shell("should lock an account after three failed logins, then refuse even its ri
   for (let attempt = 1; attempt <= 3; attempt++) await rejectsWith(connect("copier", `bad${attempt}pass`), "AUTHENTICATION_FAILED");
   const locked = await rejectsWith(connect("copier", "c0pier"), "ACCOUNT_LOCKED");
   assert.match(locked.message, /chuser -unlock/);
-  const admin = await connect("admin", server.backend.adminPassword);
+  const admin = await connect("admin", css.adminPassword);
   assert.is((await admin.user("copier")).state, "locked");
   await admin.changeUser({ name: "copier", unlock: true });
   await connect("copier", "c0pier");
@@ -106,21 +108,19 @@ Shell("should refuse a monitor's mkfbvol with NOT_AUTHORIZED, naming the group, 
 
 Shell("should refuse calls once the session idled out or expired, and log in again by itself", async () => {
   const watcher = await connect("watcher", "watch1ng");
-  assert.is(server.backend.logins, 1);
+  assert.is(css.logins, 1);
   clock += 11 * MINUTE; // past the idle time: the next call is refused with TOKEN_IDLE, and RemoteSite logs in afresh
   assert.equal(await watcher.listVolumes("IBM.2107-75TZ001"), []);
-  assert.is(server.backend.logins, 2, "logged in again after the idle time");
-  assert.is(server.backend.sessions.size, 1, "the idle session ended");
+  assert.is(css.logins, 2, "logged in again after the idle time");
   for (let minute = 5; minute <= 60; minute += 5) {
     clock += 5 * MINUTE;
     await watcher.listPools("IBM.2107-75TZ001");
   }
-  assert.is(server.backend.logins, 3, "logged in again once the session's hour was up");
-  assert.is(server.backend.sessions.size, 1, "the expired session ended");
+  assert.is(css.logins, 3, "logged in again once the session's hour was up");
 });
 
 Shell("should refuse a token that idled out when a shell resumes with it", async () => {
-  const { token } = await server.backend.login("watcher", "watch1ng");
+  const { token } = await css.server.login("watcher", "watch1ng");
   clock += 11 * MINUTE;
   const connection = await rawConnection(server);
   const reply = await connection.request("shell.resume", { token });
@@ -152,20 +152,20 @@ Shell("should close a connection after three failed logins on it", async () => {
 
 Shell("should say CONNECTION_FAILED, naming each server, when none answers", async () => {
   const dead = await deadAddress();
-  const refused = await rejectsWith(connect("admin", server.backend.adminPassword, [dead, { host: "127.0.0.1", port: dead.port }]), "CONNECTION_FAILED");
+  const refused = await rejectsWith(connect("admin", css.adminPassword, [dead, { host: "127.0.0.1", port: dead.port }]), "CONNECTION_FAILED");
   assert.match(refused.message, new RegExp(`127\\.0\\.0\\.1:${dead.port}: .*ECONNREFUSED`));
 });
 
 Shell("should log in on -hmc2 when -hmc1 is dead", async () => {
-  const remote = await connect("admin", server.backend.adminPassword, [await deadAddress(), address(server)]);
+  const remote = await connect("admin", css.adminPassword, [await deadAddress(), address(server)]);
   assert.equal(remote.server, address(server));
   assert.equal(await remote.listVolumes("IBM.2107-75TZ001"), []);
 });
 
 Shell("should send a call again on the other server, logged in afresh, when its server dies", async () => {
-  const backup = await serveShellEndpoint(server.backend);
+  const backup = await serveShellEndpoint(css.backend);
   try {
-    const remote = await connect("admin", server.backend.adminPassword, [address(server), address(backup)]);
+    const remote = await connect("admin", css.adminPassword, [address(server), address(backup)]);
     await remote.createVolumes("IBM.2107-75TZ001", { ids: ["1000"], capacity: 1, unit: "ds" });
     await server.close(); // the primary goes; its shells' connections with it
     assert.equal(await remote.createVolumes("IBM.2107-75TZ001", { ids: ["1001"], capacity: 1, unit: "ds" }), ["1001"]);
@@ -175,6 +175,45 @@ Shell("should send a call again on the other server, logged in afresh, when its 
   } catch (error) {
     await backup.close();
     throw error;
+  }
+});
+
+Shell("should send a command whose answer was lost again with the same request id, and get the first answer, not a second run", async () => {
+  const backup = await serveShellEndpoint(css.backend);
+  const requestIds: Array<string | undefined> = [];
+  let dropAnswer = true;
+  // The primary runs the first createVolumes, then its shells' sockets die before the answer leaves.
+  const dying = await serveShellEndpoint({
+    ...css.backend,
+    siteFor: (user, requestId) => {
+      const site = css.backend.siteFor(user, requestId);
+      return new Proxy(site, {
+        get(target, property, receiver) {
+          if (property !== "createVolumes") return Reflect.get(target, property, receiver);
+          return async (...args: Parameters<typeof site.createVolumes>) => {
+            requestIds.push(requestId);
+            const created = await target.createVolumes(...args);
+            if (dropAnswer) {
+              dropAnswer = false;
+              for (const client of dying.app.websocketServer.clients) client.terminate();
+            }
+            return created;
+          };
+        },
+      });
+    },
+  });
+  try {
+    const remote = await connect("admin", css.adminPassword, [{ host: "127.0.0.1", port: dying.port }, address(backup)]);
+    assert.equal(await remote.createVolumes("IBM.2107-75TZ001", { ids: ["1000"], capacity: 1, unit: "ds" }), ["1000"], "the first answer, not VOLUME_EXISTS");
+    assert.equal(remote.server, address(backup));
+    assert.is(requestIds.length, 1);
+    assert.match(requestIds[0]!, /^[A-Za-z0-9_-]{16}-\d+$/);
+    assert.equal((await engine.listVolumes("IBM.2107-75TZ001")).map((volume) => volume.id), ["1000"]);
+    await rejectsWith(remote.createVolumes("IBM.2107-75TZ001", { ids: ["1000"], capacity: 1, unit: "ds" }), "VOLUME_EXISTS");
+  } finally {
+    await dying.close();
+    await backup.close();
   }
 });
 

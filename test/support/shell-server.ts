@@ -1,133 +1,76 @@
-// A Copy Services Server for the shell tests, in this process: users and
-// sessions (src/server/users.ts, sessions.ts) over an EmbeddedSite, served on
-// the /cs/shell endpoint of a real fastify on 127.0.0.1:0. Its users live in
-// memory; the journaled server is tested on its own.
+// A Copy Services Server for the shell tests, in this process: a
+// CopyServicesServer (its journal in a temporary folder) over an EmbeddedSite
+// node, served on the /cs/shell endpoint of a real fastify on 127.0.0.1:0.
 import type { AddressInfo } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import Fastify, { type FastifyInstance } from "fastify";
+import websocketPlugin from "@fastify/websocket";
 import type { Site } from "../../src/site/site.js";
-import type { ChangeUserRequest, CreateUserRequest, UserInfo } from "../../src/site/types.js";
-import { shellEndpoint, type ShellBackend, type ShellSession } from "../../src/server/shell-endpoint.js";
-import { userSiteError } from "../../src/server/user-errors.js";
-import { Sessions, type SessionOptions } from "../../src/server/sessions.js";
-import {
-  applyUserRecord, authenticate, authorize, chuser, emptyUsers, findUser, firstStart, mkuser, rmuser, type CommandClass, type UserRecord, type UsersState,
-} from "../../src/server/users.js";
-import { UserError } from "../../src/server/user-errors.js";
+import type { EmbeddedSite } from "../../src/site/embedded.js";
+import { serverShellBackend, shellEndpoint, type ShellBackend } from "../../src/server/shell-endpoint.js";
+import { CopyServicesServer } from "../../src/server/server.js";
+import { ServerStore } from "../../src/server/store.js";
+import type { SessionOptions } from "../../src/server/sessions.js";
 import { RemoteSite } from "../../src/site/remote.js";
 import { CHEAP_SCRYPT } from "../server/support.js";
 
-const config = { scrypt: CHEAP_SCRYPT };
+export interface TestServer {
+  server: CopyServicesServer;
+  backend: ShellBackend;
+  adminPassword: string;
+  logins: number; // that succeeded, through the endpoint
+  // Adds a user whose password is their own (not a temporary one to change first).
+  addUser(name: string, password: string, groups: string): Promise<void>;
+  close(): Promise<void>; // the server and its folder; the node is the caller's
+}
 
-export class TestUserServer implements ShellBackend {
-  users: UsersState = emptyUsers();
-  readonly sessions: Sessions;
-  adminPassword = "";
-  logins = 0; // that succeeded
-
-  constructor(readonly engine: Site, sessionOptions: SessionOptions = {}) {
-    this.sessions = new Sessions(sessionOptions);
-  }
-
-  async start(): Promise<this> {
-    const start = await firstStart(this.users, config);
-    this.users = applyUserRecord(this.users, start!.record);
-    this.adminPassword = start!.password!;
-    return this;
-  }
-
-  // Adds a user whose password has not expired, as if they had changed it.
-  async addUser(name: string, password: string, groups: string): Promise<void> {
-    const record = await mkuser(this.users, "admin", { name, password, groups }, config);
-    this.users = applyUserRecord(this.users, { ...(record as Extract<UserRecord, { type: "user.create" }>), expired: false });
-  }
-
-  async login(user: string, password: string): Promise<ShellSession> {
-    const outcome = await authenticate(this.users, user, password, config);
-    if (outcome.record !== null) this.users = applyUserRecord(this.users, outcome.record);
-    if (!outcome.ok) throw outcome.error;
-    const issued = this.sessions.issue(user, outcome.passwordExpired);
-    this.logins++;
-    return { user, token: issued.token, expiresAt: issued.expiresAt, passwordExpired: outcome.passwordExpired };
-  }
-
-  resume(token: string): ShellSession {
-    const session = this.sessions.check(token);
-    return { user: session.user, token, expiresAt: session.expiresAt, passwordExpired: session.passwordExpired };
-  }
-
-  authorize(user: string, commandClass: CommandClass): void {
-    authorize(this.users, user, commandClass);
-  }
-
-  private info(name: string): UserInfo {
-    const user = findUser(this.users, name);
-    if (user === undefined) throw new UserError("NO_SUCH_USER", `there is no user named ${JSON.stringify(name)}`, "name");
-    return { name: user.name, groups: [...user.groups], state: user.locked ? "locked" : "active", failedLogins: user.failedLogins, passwordExpired: user.passwordExpired };
-  }
-
-  private apply(records: UserRecord[]): void {
-    this.users = records.reduce(applyUserRecord, this.users);
-  }
-
-  private async userCall<T>(body: () => Promise<T> | T): Promise<T> {
-    try {
-      return await body();
-    } catch (error) {
-      throw userSiteError(error);
-    }
-  }
-
-  // The user methods as `actor` calls them; the rest of the Site is the engine's.
-  siteFor(actor: string): Site {
-    const users = {
-      listUsers: () => this.userCall(() => {
-        authorize(this.users, actor, "security");
-        return this.users.users.map((user) => this.info(user.name));
-      }),
-      user: (name: string) => this.userCall(() => {
-        if (name !== actor) authorize(this.users, actor, "security");
-        return this.info(name);
-      }),
-      createUser: (request: CreateUserRequest) => this.userCall(async () => {
-        this.apply([await mkuser(this.users, actor, request, config)]);
-        return this.info(request.name);
-      }),
-      changeUser: (request: ChangeUserRequest) => this.userCall(async () => {
-        this.apply(await chuser(this.users, actor, request, config));
-        if (request.lock) this.sessions.endSessionsOf(request.name);
-        if (request.password !== undefined && request.name === actor) this.sessions.passwordChanged(actor);
-        return this.info(request.name);
-      }),
-      removeUser: (name: string) => this.userCall(() => {
-        this.apply([rmuser(this.users, actor, name)]);
-        this.sessions.endSessionsOf(name);
-      }),
-    };
-    const engine = this.engine;
-    return new Proxy(engine, {
-      get(target, property, receiver) {
-        if (typeof property === "string" && property in users) return users[property as keyof typeof users];
-        const value = Reflect.get(target, property, receiver);
-        return typeof value === "function" ? value.bind(target) : value;
+// A server whose one node is `node`, with admin made at its first start.
+export async function startServer(node: EmbeddedSite, sessions: SessionOptions = {}): Promise<TestServer> {
+  const folder = mkdtempSync(join(tmpdir(), "tzero-css-"));
+  const server = new CopyServicesServer({ store: await ServerStore.open(join(folder, "state")), nodeId: "n1", users: { scrypt: CHEAP_SCRYPT }, sessions });
+  await server.registerNode("n1", "http://127.0.0.1:8452", node);
+  const { password } = await server.firstStart();
+  const backend = serverShellBackend(server);
+  const handle: TestServer = {
+    server,
+    adminPassword: password!,
+    logins: 0,
+    backend: {
+      ...backend,
+      login: async (user, given) => {
+        const session = await backend.login(user, given);
+        handle.logins++;
+        return session;
       },
-    });
-  }
+    },
+    async addUser(name, userPassword, groups) {
+      await server.createUserAs("admin", { name, password: `T3mp${userPassword}`, groups });
+      await server.changeUserAs(name, { name, password: userPassword });
+    },
+    async close() {
+      await server.close();
+      rmSync(folder, { recursive: true, force: true });
+    },
+  };
+  return handle;
 }
 
 export interface ShellServerHandle {
   app: FastifyInstance;
-  backend: TestUserServer;
   port: number;
-  close(): Promise<void>;
+  close(): Promise<void>; // the endpoint only
 }
 
 // Serves `backend` on /cs/shell of a fastify on 127.0.0.1, any free port.
-export async function serveShellEndpoint(backend: TestUserServer, options: { heartbeatIntervalMs?: number; heartbeatTimeoutMs?: number } = {}): Promise<ShellServerHandle> {
+export async function serveShellEndpoint(backend: ShellBackend, options: { heartbeatIntervalMs?: number; heartbeatTimeoutMs?: number } = {}): Promise<ShellServerHandle> {
   const app = Fastify();
+  await app.register(websocketPlugin); // at the root, as a node's port has it: the tests reach its clients
   await app.register(shellEndpoint, { backend, nodeId: "test-server", ...options });
   await app.listen({ host: "127.0.0.1", port: 0 });
   const port = (app.server.address() as AddressInfo).port;
-  return { app, backend, port, close: () => app.close() };
+  return { app, port, close: () => app.close() };
 }
 
 // A Site whose calls wait for `started` and then go to its site; what a
@@ -162,20 +105,23 @@ export function deferredSite(started: Promise<Site>, closeAll: () => Promise<voi
   });
 }
 
-// The "remote" site of the golden tests: a server over `engine`, and a
-// RemoteSite logged in on it as admin.
-export function remoteSiteOver(engine: Site): Site {
-  let handle: ShellServerHandle | null = null;
+// The "remote" site of the golden tests: a Copy Services Server over
+// `engine`, on a real endpoint, and a RemoteSite logged in on it as admin.
+export function remoteSiteOver(engine: EmbeddedSite): Site {
+  let server: TestServer | null = null;
+  let endpoint: ShellServerHandle | null = null;
   let remote: RemoteSite | null = null;
   const started = (async () => {
-    handle = await serveShellEndpoint(await new TestUserServer(engine).start());
-    remote = await RemoteSite.connect({ servers: [{ host: "127.0.0.1", port: handle.port }], user: "admin", password: handle.backend.adminPassword });
+    server = await startServer(engine);
+    endpoint = await serveShellEndpoint(server.backend);
+    remote = await RemoteSite.connect({ servers: [{ host: "127.0.0.1", port: endpoint.port }], user: "admin", password: server.adminPassword });
     return remote as Site;
   })();
   return deferredSite(started, async () => {
     await started.catch(() => undefined);
     await remote?.close();
-    await handle?.close();
+    await endpoint?.close();
+    await server?.close();
     await engine.close();
   });
 }

@@ -6,6 +6,7 @@ import type { CommandClass } from "../users.js";
 import type { RestIdentity } from "./auth.js";
 import { RestError } from "./errors.js";
 import { linksFor, type Links } from "./reply.js";
+import { VolumeTextCache } from "./routes/volumes.js";
 
 export interface RestContext {
   site: Site; // for what only reads
@@ -14,6 +15,7 @@ export interface RestContext {
   // The image this API serves: the one named in the options, else the site's first.
   imageId(): Promise<string>;
   links(request: FastifyRequest): Links;
+  volumeTexts: VolumeTextCache;
 }
 
 // Each route says which command class its caller needs; `null`: no token (login only).
@@ -46,5 +48,6 @@ export function makeContext(options: ContextOptions, identities: WeakMap<Fastify
       return images[0].id;
     },
     links: (request) => linksFor(request, baseUrl),
+    volumeTexts: new VolumeTextCache(),
   };
 }

@@ -4,7 +4,7 @@
 //
 //   import Fastify from "fastify";
 //   import { restApi } from "./server/rest/index.js";
-//   const app = Fastify();
+//   const app = Fastify({ frameworkErrors: restFrameworkErrors });   // undecodable URLs in the envelope too
 //   await app.register(restApi, { site: server, auth: serverAuth(server), siteFor: serverSiteFor(server) });
 //   await app.listen({ host: "127.0.0.1", port: 8452 });
 //
@@ -28,9 +28,9 @@
 // error codes, TOKEN_MISSING / TOKEN_UNKNOWN / TOKEN_EXPIRED / TOKEN_IDLE on
 // 401, BAD_REQUEST / BAD_JSON / BAD_ID on 400 naming the field).
 import Fastify, { type FastifyInstance } from "fastify";
-import { restApi, type RestApiOptions } from "./plugin.js";
+import { restApi, restFrameworkErrors, type RestApiOptions } from "./plugin.js";
 
-export { restApi, BODY_LIMIT_BYTES_DEFAULT, type RestApiOptions } from "./plugin.js";
+export { restApi, restFrameworkErrors, BODY_LIMIT_BYTES_DEFAULT, type RestApiOptions } from "./plugin.js";
 export type { RestAuth, RestIdentity, RestLogin } from "./auth.js";
 export { RestError, isRestError } from "./errors.js";
 export { API_PATH } from "./reply.js";
@@ -38,7 +38,7 @@ export { serverAuth, serverSiteFor } from "./server-auth.js";
 
 // A fastify instance serving only the REST API.
 export async function restServer(options: RestApiOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false });
+  const app = Fastify({ logger: false, frameworkErrors: restFrameworkErrors });
   await app.register(restApi, options);
   return app;
 }

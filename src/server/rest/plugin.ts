@@ -47,6 +47,15 @@ export async function restApi(app: FastifyInstance, options: RestApiOptions): Pr
   }, { prefix: API_PATH });
 }
 
+// fastify's `frameworkErrors` option (the root instance's alone): a URL that
+// cannot be decoded, or a bad Content-Type, is refused before any plugin's
+// error handler runs; under /api/v1 it gets this API's envelope too.
+export function restFrameworkErrors(error: Error, request: FastifyRequest, reply: FastifyReply): void {
+  const failure = restError(error);
+  if (request.url.startsWith(API_PATH)) sendFailure(reply, failure);
+  else reply.code(failure.statusCode).send({ error: failure.code, message: failure.message });
+}
+
 function sendFailure(reply: FastifyReply, error: RestError): FastifyReply {
   return reply.code(error.statusCode).send(failedReply(error));
 }

@@ -7,6 +7,7 @@ import type { FastifyRequest } from "fastify";
 import { RestError } from "./errors.js";
 
 export const API_PATH = "/api/v1";
+export const JSON_TYPE = "application/json; charset=utf-8";
 
 export interface ServerStatus {
   status: "ok" | "failed";
@@ -24,9 +25,27 @@ export type Item = { id: string; link: Link } & Record<string, unknown>;
 
 export const OK: ServerStatus = { status: "ok", code: "", message: "Operation done successfully." };
 
+const OK_TEXT = JSON.stringify(OK);
+
 export function listReply(kind: string, items: readonly Item[]): object {
   return { server: OK, counts: { data_counts: items.length, total_counts: items.length }, data: { [kind]: items } };
 }
+
+// The same reply built from items already serialised to UTF-8 JSON: listings
+// of thousands of volumes are rendered so (routes/volumes.ts).
+export function listReplyBytes(kind: string, items: readonly Buffer[]): Buffer {
+  const counts = `{"data_counts":${items.length},"total_counts":${items.length}}`;
+  const parts: Buffer[] = [Buffer.from(`{"server":${OK_TEXT},"counts":${counts},"data":{${JSON.stringify(kind)}:[`)];
+  items.forEach((item, index) => {
+    if (index > 0) parts.push(COMMA);
+    parts.push(item);
+  });
+  parts.push(CLOSE_LIST_REPLY);
+  return Buffer.concat(parts);
+}
+
+const COMMA = Buffer.from(",");
+const CLOSE_LIST_REPLY = Buffer.from("]}}");
 
 export function failedReply(error: RestError): object {
   return { server: { status: "failed", code: error.code, message: error.message } satisfies ServerStatus };
@@ -42,10 +61,19 @@ export function createdReply(kind: string, created: readonly Item[]): object {
 
 // Builds the absolute links of one request: `base` is scheme://host/api/v1.
 export class Links {
-  constructor(readonly base: string) {}
+  readonly baseText: string; // `base` as it reads inside a JSON string
+
+  constructor(readonly base: string) {
+    this.baseText = JSON.stringify(base).slice(1, -1);
+  }
 
   to(...segments: string[]): Link {
     return { rel: "self", href: `${this.base}/${segments.map(segment).join("/")}` };
+  }
+
+  // The JSON text of `to(...)`, for items rendered as text.
+  toText(...segments: string[]): string {
+    return `{"rel":"self","href":"${this.baseText}/${segments.map(segment).join("/")}"}`;
   }
 
   // A related object as DS8000 nests it: its ID and its link.
@@ -67,7 +95,9 @@ export function linksFor(request: FastifyRequest, baseUrl: string | undefined): 
   return new Links(`${request.protocol}://${host}${API_PATH}`);
 }
 
-// IDs are plain already; a colon stays as it is in FlashCopy IDs ("1000:1001").
+// IDs are plain already (kept as they are, quickly); a colon stays as it is in FlashCopy IDs ("1000:1001").
+const PLAIN_SEGMENT = /^[A-Za-z0-9._:-]*$/;
+
 function segment(text: string): string {
-  return encodeURIComponent(text).replace(/%3A/gi, ":");
+  return PLAIN_SEGMENT.test(text) ? text : encodeURIComponent(text).replace(/%3A/gi, ":");
 }

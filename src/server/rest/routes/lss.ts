@@ -7,7 +7,7 @@ import type { RestContext } from "../context.js";
 import { listReply, type Item, type Links } from "../reply.js";
 import { idParams, LSS_ID } from "../schemas.js";
 import { findOne, MONITOR, text } from "./common.js";
-import { volumeItem } from "./volumes.js";
+import { sendVolumes } from "./volumes.js";
 
 const LssParams = idParams(LSS_ID, "LSS ID");
 
@@ -22,11 +22,11 @@ export function lssRoutes(app: FastifyInstance, context: RestContext): void {
   app.get<{ Params: { id: string } }>("/lss/:id", { schema: { params: LssParams }, config: MONITOR }, async (request) => {
     return listReply("lss", [lssItem(context.links(request), findOne(await listLss(), request.params.id, "LSS", "LSS_NOT_FOUND"))]);
   });
-  app.get<{ Params: { id: string } }>("/lss/:id/volumes", { schema: { params: LssParams }, config: MONITOR }, async (request) => {
+  app.get<{ Params: { id: string } }>("/lss/:id/volumes", { schema: { params: LssParams }, config: MONITOR }, async (request, reply) => {
     const links = context.links(request);
     const { id } = findOne(await listLss(), request.params.id, "LSS", "LSS_NOT_FOUND");
     const volumes = await context.site.listVolumes(await context.imageId());
-    return listReply("volumes", volumes.filter((volume) => volume.lss === id).map((volume) => volumeItem(links, volume)));
+    return sendVolumes(reply, context, links, volumes.filter((volume) => volume.lss === id));
   });
 }
 

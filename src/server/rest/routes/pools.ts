@@ -7,7 +7,7 @@ import type { RestContext } from "../context.js";
 import { listReply, type Item, type Links } from "../reply.js";
 import { idParams, POOL_ID } from "../schemas.js";
 import { findOne, MONITOR, text } from "./common.js";
-import { volumeItem } from "./volumes.js";
+import { sendVolumes } from "./volumes.js";
 
 const PoolParams = idParams(POOL_ID, "extent pool ID");
 
@@ -21,11 +21,11 @@ export function poolRoutes(app: FastifyInstance, context: RestContext): void {
   app.get<{ Params: { id: string } }>("/pools/:id", { schema: { params: PoolParams }, config: MONITOR }, async (request) => {
     return listReply("pools", [poolItem(context.links(request), await pool(request.params.id))]);
   });
-  app.get<{ Params: { id: string } }>("/pools/:id/volumes", { schema: { params: PoolParams }, config: MONITOR }, async (request) => {
+  app.get<{ Params: { id: string } }>("/pools/:id/volumes", { schema: { params: PoolParams }, config: MONITOR }, async (request, reply) => {
     const links = context.links(request);
     const { id } = await pool(request.params.id);
     const volumes = await context.site.listVolumes(await context.imageId());
-    return listReply("volumes", volumes.filter((volume) => volume.pool === id).map((volume) => volumeItem(links, volume)));
+    return sendVolumes(reply, context, links, volumes.filter((volume) => volume.pool === id));
   });
 }
 

@@ -15,8 +15,7 @@ import type { Connection, ConnectionOptions } from "../wire/connection.js";
 import { connectWebSocket } from "../wire/websocket.js";
 import { NodeHttpServer, type HttpRoutes, type ListenAddress, type TlsFiles } from "./http.js";
 import { CurrentServer, CurrentSite } from "./current-server.js";
-import { shellEndpoint } from "./shell-endpoint.js";
-import { serverShellBackend } from "./shell-backend.js";
+import { serverShellBackend, shellEndpoint } from "./shell-endpoint.js";
 import { restApi, serverAuth, serverSiteFor, type RestAuth, type RestIdentity } from "./rest/index.js";
 import { NodeAgent } from "./node-agent.js";
 import { NodeEndpoint, NODE_ENDPOINT_PATH } from "./node-endpoint.js";
@@ -126,7 +125,7 @@ export class NodeService {
     // A DS8000's REST API serves its own storage system: here the node's first image.
     const imageId = this.site.engineImages()[0]?.id;
     const siteFor = (identity: RestIdentity) => serverSiteFor(current.get())(identity);
-    const shell = { backend: serverShellBackend(current), nodeId: this.config.nodeId, heartbeatIntervalMs: heartbeatIntervalMs(this.config), heartbeatTimeoutMs: this.config.heartbeatTimeoutMs };
+    const shell = { backend: serverShellBackend(() => current.get()), nodeId: this.config.nodeId, heartbeatIntervalMs: heartbeatIntervalMs(this.config), heartbeatTimeoutMs: this.config.heartbeatTimeoutMs };
     return [
       { name: "rest", plugin: restApi, options: { site: new CurrentSite(current), auth, siteFor, imageId } },
       { name: "shell", plugin: shellEndpoint, options: shell },

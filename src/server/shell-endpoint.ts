@@ -137,8 +137,10 @@ export function serveShell(socket: WebSocket, description: string, options: Shel
 
 // The endpoint's backend over a Copy Services Server: its journaled users and
 // its sessions (a shell's token is the server's, with its idle time and
-// expiry). Given a function, each call asks it for the server in charge now
-// (a node whose backup took over serves the new primary's).
+// expiry), and each call through the server's view for its user and request
+// id. Given a function, each call asks it for the server in charge now: on a
+// node that is not the primary it throws NOT_PRIMARY, the login is refused,
+// and the shell goes to -hmc2.
 export function serverShellBackend(given: CopyServicesServer | (() => CopyServicesServer)): ShellBackend {
   const current = typeof given === "function" ? given : () => given;
   return {

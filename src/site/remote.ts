@@ -113,11 +113,13 @@ export class RemoteSite implements Site {
       let connection: Connection<any>;
       try {
         connection = await this.dial(server);
+        await this.login(connection, server);
       } catch (error) {
+        // A refused login is the user's answer; a server that is not there, or not in charge, is the next one's turn.
+        if (error instanceof SiteError && !CONNECTION_CODES.has(error.code)) throw error;
         failures.push(`${addressText(server)}: ${(error as Error).message}`);
         continue;
       }
-      await this.login(connection, server);
       return this.adopt(server, connection);
     }
     throw new SiteError({ code: "CONNECTION_FAILED", message: `no Copy Services Server answered: ${failures.join("; ")}` });
@@ -141,8 +143,9 @@ export class RemoteSite implements Site {
     try {
       reply = await connection.request("shell.login", { user: this.options.user, password: this.options.password });
     } catch (error) {
+      // No answer, or the server could not log anyone in (NOT_PRIMARY: it is a backup now).
       void connection.close("login failed");
-      throw new SiteError({ code: "CONNECTION_FAILED", message: `the login on ${addressText(server)} failed: ${(error as Error).message}` });
+      throw new SiteError({ code: "CONNECTION_FAILED", message: `the login failed: ${(error as Error).message}` });
     }
     if (reply.error === undefined) return;
     void connection.close("login refused");

@@ -12,6 +12,7 @@ import { shellMessages, SHELL_PATH, SHELL_ROLE } from "../../src/site/shell-mess
 import { Connection } from "../../src/wire/connection.js";
 import { dialWebSocket } from "../../src/wire/websocket.js";
 import { WireError } from "../../src/wire/errors.js";
+import { ServerError } from "../../src/server/server-errors.js";
 import { serveShellEndpoint, startServer, type ShellServerHandle, type TestServer } from "../support/shell-server.js";
 
 const MINUTE = 60_000;
@@ -160,6 +161,20 @@ Shell("should log in on -hmc2 when -hmc1 is dead", async () => {
   const remote = await connect("admin", css.adminPassword, [await deadAddress(), address(server)]);
   assert.equal(remote.server, address(server));
   assert.equal(await remote.listVolumes("IBM.2107-75TZ001"), []);
+});
+
+Shell("should go to -hmc2 when -hmc1 answers but is not the primary (its login refused NOT_PRIMARY)", async () => {
+  const backup = await serveShellEndpoint({
+    ...css.backend,
+    login: async () => { throw new ServerError("NOT_PRIMARY", "this server is the backup; the primary is elsewhere"); },
+  });
+  try {
+    const remote = await connect("admin", css.adminPassword, [{ host: "127.0.0.1", port: backup.port }, address(server)]);
+    assert.equal(remote.server, address(server));
+    await rejectsWith(connect("admin", css.adminPassword, [{ host: "127.0.0.1", port: backup.port }]), "CONNECTION_FAILED");
+  } finally {
+    await backup.close();
+  }
 });
 
 Shell("should send a call again on the other server, logged in afresh, when its server dies", async () => {

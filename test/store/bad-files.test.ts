@@ -106,9 +106,11 @@ Bad("should refuse a file cut short anywhere, as incomplete", async () => {
 Bad("should call a file cut inside its preamble or right after it truncated", async () => {
   for (const cut of [8, 10, 16, 20, PREAMBLE_SIZE]) {
     const error = await refused(good.subarray(0, cut), "TRUNCATED");
-    assert.ok(error.message.includes("truncated"), `cut at ${cut}: ${error.message}`);
-    assert.not.ok(error.message.includes("corrupt"), `cut at ${cut}: ${error.message}`);
-    assert.not.ok(error.message.includes("-1"), `cut at ${cut}: ${error.message}`);
+    // The words after the file's name: a temporary folder's random name may hold "-1" itself.
+    const said = error.message.slice(error.message.indexOf("bad.tzs"));
+    assert.ok(said.includes("truncated"), `cut at ${cut}: ${error.message}`);
+    assert.not.ok(said.includes("corrupt"), `cut at ${cut}: ${error.message}`);
+    assert.not.ok(said.includes("-1"), `cut at ${cut}: ${error.message}`);
   }
 });
 

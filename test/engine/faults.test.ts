@@ -7,7 +7,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { StorageImage } from "../../src/engine/image.js";
 import { CoreThread, type CoreBuild } from "../../src/core/core.js";
-import { CoreCode, FIND_MANY_TRACKS_MIN, TRACK_SIZE } from "../../src/core/codes.js";
+import { CoreCode, EXTENT_SIZE, FIND_MANY_TRACKS_MIN, TRACK_SIZE } from "../../src/core/codes.js";
 import { WorkloadSet } from "../../src/engine/workload.js";
 import { EngineError } from "../../src/engine/errors.js";
 import { refuses, rejectsWith } from "./support.js";
@@ -29,6 +29,26 @@ function smallPair(image: StorageImage): string {
   image.createVolume({ id: "1001", capacity: TRACKS * 128 });
   image.writePattern("1000", 0, TRACKS * TRACK_SIZE, 7);
   return image.checksum("1000");
+}
+
+// The first track of the last extent whose tracks are all pending: its target extent was never
+// allocated, so copying any of its tracks needs space.
+function trackInUnallocatedExtent(image: StorageImage, id: string): number {
+  const tracksPerExtent = EXTENT_SIZE / TRACK_SIZE;
+  const pendingPerExtent = new Map<number, number>();
+  const batch = new Uint32Array(FIND_MANY_TRACKS_MIN);
+  const trackCount = image.status(id).trackCount;
+  for (let from = 0, found = 0; from < trackCount; from = batch[found - 1] + 1) {
+    found = image.pendingTracks(id, from, batch);
+    if (found === 0) break;
+    for (const track of batch.subarray(0, found)) {
+      const extent = Math.floor(track / tracksPerExtent);
+      pendingPerExtent.set(extent, (pendingPerExtent.get(extent) ?? 0) + 1);
+    }
+  }
+  const whole = [...pendingPerExtent].filter(([, count]) => count === tracksPerExtent).map(([extent]) => extent);
+  assert.ok(whole.length > 0, "an extent of the pair is still wholly pending");
+  return Math.max(...whole) * tracksPerExtent;
 }
 
 const Space = suite("a copy out of space");
@@ -59,10 +79,10 @@ Space("should hold the copy as Validation Required, fail waits at once, and fini
     // A second wait fails too, at once: it does not sit out its timeout.
     await rejectsWith(image.waitForCopy(["1000:1001"], { timeoutMs: 300_000 }), "NO_SPACE");
     // The T0 image holds meanwhile, and a source write that would need space fails, changing nothing.
-    // A track still pending (the copy workers may have copied any of them before space ran out).
-    const batch = new Uint32Array(FIND_MANY_TRACKS_MIN);
-    assert.ok(image.pendingTracks("1000:1001", 0, batch) > 0, "a track is still pending");
-    const pendingTrack = batch[0];
+    // A track still pending in a target extent not yet allocated: the copy workers may have copied
+    // any track before space ran out, and one may have allocated an extent another's failure left
+    // part-copied, whose pending tracks then need no space.
+    const pendingTrack = trackInUnallocatedExtent(image, "1000:1001");
     refuses(image, "NO_SPACE", ["1000"], () => image.fill("1000", pendingTrack * TRACK_SIZE, TRACK_SIZE, 0xee));
     image.removeVolume("1100");
     await image.waitForCopy(["1000:1001"], { timeoutMs: 300_000 });

@@ -37,6 +37,7 @@ import { defineMessages, type BodyOf, type Connection, type MessageSpecs } from 
 import { CopyServicesServer, type CopyServicesServerOptions, type ServerEvent, type ServerListener } from "./server.js";
 import { ServerError } from "./server-errors.js";
 import type { SiteRecord, SiteState } from "./site-state.js";
+import { joinBytes } from "../store/frame-buffer.js";
 import type { Committed, ServerStore } from "./store.js";
 
 export const REPLICATION_CHUNK_BYTES_MAX = 512 * 1024;
@@ -467,7 +468,7 @@ class LeaderLink {
       }
       this.chunks.push(body.bytes.slice());
       if (this.chunks.length < body.count) return { term: this.store.term, acked_sequence: this.sequence ?? 0 };
-      const state = packr.unpack(joinChunks(this.chunks)) as SiteState;
+      const state = packr.unpack(joinBytes(this.chunks)) as SiteState;
       this.chunks = [];
       await this.store.replaceState(state);
       this.sequence = body.sequence;
@@ -506,15 +507,6 @@ class LeaderLink {
   }
 }
 
-function joinChunks(chunks: readonly Uint8Array[]): Uint8Array {
-  const bytes = new Uint8Array(chunks.reduce((total, chunk) => total + chunk.byteLength, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
-}
 
 function positive(name: string, value: number): number {
   if (!Number.isSafeInteger(value) || value < 1) throw new ServerError("BAD_ARGUMENT", `${name} must be a whole number ≥ 1, not ${value}`);

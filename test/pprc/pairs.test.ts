@@ -2,18 +2,8 @@
 // to Full Duplex, mirrored writes, pause and resume, removal, and the rules.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { isSiteError, type SiteError } from "../../src/site/errors.js";
+import { refusal } from "../support/refusal.js";
 import { A, B, TRACK_BYTES, mirrored, pairOn, sameData, twoImages, until, type TwoImages } from "./support.js";
-
-async function refusal(call: Promise<unknown>): Promise<SiteError> {
-  try {
-    await call;
-  } catch (error) {
-    if (isSiteError(error)) return error;
-    throw error;
-  }
-  throw new Error("expected a SiteError");
-}
 
 const Pairs = suite("PPRC pairs in one process");
 let images: TwoImages;

@@ -5,7 +5,8 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { randomBytes } from "node:crypto";
-import { SiteError, isSiteError } from "../../src/site/errors.js";
+import { SiteError } from "../../src/site/errors.js";
+import { refusal } from "../support/refusal.js";
 import { EmbeddedSite, EMBEDDED_IMAGE_ID } from "../../src/site/embedded.js";
 import { siteMessageSpecs, SITE_METHOD_NAMES } from "../../src/site/protocol.js";
 import { serveSite, type ServeSiteOptions } from "../../src/site/protocol-server.js";
@@ -47,16 +48,6 @@ async function connected(site: Site, serve: ServeSiteOptions = {}, client: Conne
   const remote = new ConnectedSite(clientEnd, client);
   await clientEnd.opened;
   return { remote, server: serverEnd };
-}
-
-async function refusal(call: Promise<unknown>): Promise<SiteError> {
-  try {
-    await call;
-  } catch (error) {
-    if (isSiteError(error)) return error;
-    throw error;
-  }
-  throw new Error("expected a SiteError");
 }
 
 // ---- refused before the site ------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 // changes nothing); what crosses is plain data; events arrive as records.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { SiteError, isSiteError } from "../../src/site/errors.js";
+import { SiteError } from "../../src/site/errors.js";
+import { refusal } from "../support/refusal.js";
 import { checkPlain } from "../../src/site/serialized.js";
 import { EMBEDDED_IMAGE_ID } from "../../src/site/embedded.js";
 import type { Site } from "../../src/site/site.js";
@@ -12,16 +13,6 @@ import { SITE_FACTORIES, makeSite } from "../support/sites.js";
 
 const IMAGE = EMBEDDED_IMAGE_ID;
 const TRACK_BLOCKS = 128;
-
-async function refusal(call: Promise<unknown>): Promise<SiteError> {
-  try {
-    await call;
-  } catch (error) {
-    if (isSiteError(error)) return error;
-    throw error;
-  }
-  throw new Error("expected a SiteError");
-}
 
 async function withVolumes(site: Site, ids: string[]): Promise<void> {
   await site.createVolumes(IMAGE, { ids, capacity: 4 * TRACK_BLOCKS, unit: "blocks" });

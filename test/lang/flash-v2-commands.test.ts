@@ -3,8 +3,7 @@
 // nothing changed. The 2105 refuses each of them by name.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { recordedSession, run, runOk, sessionFingerprint, type Recorded } from "./support.js";
-import { SITE_FACTORIES } from "../support/sites.js";
+import { badInputSuites, recordedSession, runOk, type BadInputCase, type Recorded } from "./support.js";
 
 // On the 2107 (current): 1000:1001 incremental -nocp, copy incomplete, source
 // written; 1002:1003 not incremental; 1004:1005 incremental, complete, and
@@ -31,15 +30,8 @@ mkfbvol -dev IBM.2105-75TZ001 -cap 256 -type blocks 2000-2003
 mkflash -dev IBM.2105-75TZ001 -record -persist -nocp 2002:2003
 `;
 
-interface Case {
-  source: string;
-  code: string;
-  mentions: string[];
-  col?: number;
-}
-
 const ESS = "-dev IBM.2105-75TZ001";
-const CASES: Record<string, Case[]> = {
+const CASES: Record<string, BadInputCase[]> = {
   resyncflash: [
     { source: "resyncflash -record -persist 1002:1003", code: "NOT_INCREMENTAL", mentions: ["1002:1003", "-record -persist"], col: 30 },
     { source: "resyncflash -record 1000:1009", code: "RELATIONSHIP_NOT_FOUND", mentions: ["1000:1009"] },
@@ -97,36 +89,7 @@ const CASES: Record<string, Case[]> = {
 };
 
 // The same refusals, at the same positions, on every kind of site.
-for (const factory of SITE_FACTORIES) {
-  const Bad = suite(`FlashCopy V2 bad inputs (${factory.name} site)`);
-  let recorded: Recorded;
-  Bad.before(async () => {
-    recorded = recordedSession({}, factory);
-    const error = await run(recorded.session, SETUP, "setup.tzs");
-    assert.is(error, null, error?.message);
-  });
-  Bad.after(() => recorded.session.close());
-
-  for (const [command, cases] of Object.entries(CASES)) {
-    for (const testCase of cases) {
-      Bad(`${command}: should refuse "${testCase.source}" with ${testCase.code} and change nothing`, async () => {
-        const before = (await sessionFingerprint(recorded.session));
-        const error = await run(recorded.session, `\n${testCase.source}\n`, "case.tzs");
-        assert.ok(error, "expected the command to fail");
-        assert.is(error.exitCode, 6);
-        assert.is(error.code, testCase.code, error.message);
-        assert.match(error.reason, new RegExp(`^CMUN\\d{5}E ${command}: `));
-        for (const mention of testCase.mentions) assert.ok(error.reason.includes(mention), `"${error.reason}" should name ${mention}`);
-        assert.is(error.line, 2);
-        if (testCase.col !== undefined) assert.is(error.col, testCase.col, "column of the culprit");
-        assert.is((await sessionFingerprint(recorded.session)), before, "a refused command must change nothing");
-      });
-    }
-  }
-
-  // With a copy worker, so that background copies complete.
-  Bad.run();
-}
+badInputSuites("FlashCopy V2", SETUP, CASES);
 
 const Lines = suite("FlashCopy V2 messages");
 let live: Recorded;

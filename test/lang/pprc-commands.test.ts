@@ -3,8 +3,7 @@
 // a clear error at the culprit, nothing changed.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { recordedSession, run, runOk, sessionFingerprint, type Recorded } from "./support.js";
-import { SITE_FACTORIES } from "../support/sites.js";
+import { badInputSuites, recordedSession, runOk, type BadInputCase, type Recorded } from "./support.js";
 
 const LOCAL = "IBM.2105-75TZ001";
 const REMOTE = "IBM.2107-75TZ002";
@@ -22,14 +21,7 @@ mkpprc ${TO} -type mmir -mode nocp 1000:2000 1001:2001
 pausepprc ${TO} 1001:2001
 `;
 
-interface Case {
-  source: string;
-  code: string;
-  mentions: string[];
-  col?: number;
-}
-
-const CASES: Record<string, Case[]> = {
+const CASES: Record<string, BadInputCase[]> = {
   mkpprcpath: [
     { source: `mkpprcpath ${TO} -remotewwnn 5005076303FFC009 -srclss 10 -tgtlss 20 I0010:I0143`, code: "BAD_ARGUMENT", mentions: ["-remotewwnn", WWNN] },
     { source: `mkpprcpath ${TO} -remotewwnn ${WWNN} -srclss 10 -tgtlss 20 I0010:I0999`, code: "BAD_PORT", mentions: ["I0999"], col: 91 },
@@ -73,36 +65,7 @@ const CASES: Record<string, Case[]> = {
   mkflash: [{ source: `mkflash -dev ${REMOTE} 2003:2000`, code: "VOLUME_IN_PAIR", mentions: ["2000", "1000:2000", "-tgtpprc"] }],
 };
 
-for (const factory of SITE_FACTORIES) {
-  const Bad = suite(`PPRC bad inputs (${factory.name} site)`);
-  let recorded: Recorded;
-  Bad.before(async () => {
-    recorded = recordedSession({}, factory);
-    const error = await run(recorded.session, SETUP, "setup.tzs");
-    assert.is(error, null, error?.message);
-  });
-  Bad.after(() => recorded.session.close());
-
-  for (const [command, cases] of Object.entries(CASES)) {
-    for (const testCase of cases) {
-      Bad(`${command}: should refuse "${testCase.source}" with ${testCase.code} and change nothing`, async () => {
-        const before = await sessionFingerprint(recorded.session);
-        const pairs = await runOk(recorded, `lspprc -l -fmt delim`);
-        const error = await run(recorded.session, `\n${testCase.source}\n`, "case.tzs");
-        assert.ok(error, "expected the command to fail");
-        assert.is(error.exitCode, 6);
-        assert.is(error.code, testCase.code, error.message);
-        assert.match(error.reason, new RegExp(`^CMUN\\d{5}E ${command}: `));
-        for (const mention of testCase.mentions) assert.ok(error.reason.includes(mention), `"${error.reason}" should name ${mention}`);
-        assert.is(error.line, 2);
-        if (testCase.col !== undefined) assert.is(error.col, testCase.col, "column of the culprit");
-        assert.is(await sessionFingerprint(recorded.session), before, "a refused command must change nothing");
-        assert.equal((await runOk(recorded, `lspprc -l -fmt delim`)).slice(1), pairs.slice(1), "nor any pair");
-      });
-    }
-  }
-  Bad.run();
-}
+badInputSuites("PPRC", SETUP, CASES, async (recorded) => (await runOk(recorded, "lspprc -l -fmt delim")).slice(1));
 
 const Lines = suite("PPRC messages and listings");
 let live: Recorded;

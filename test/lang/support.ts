@@ -1,6 +1,7 @@
 // Helpers for language tests: a session that records its output, a runner
 // that returns the ScriptError instead of throwing, and a fingerprint of
 // everything a command could change.
+import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { Session, type SessionOptions } from "../../src/lang/session.js";
 import { EmbeddedSite } from "../../src/site/embedded.js";
@@ -64,4 +65,49 @@ export async function sessionFingerprint(session: Session): Promise<string> {
     current: session.currentImageId,
     workloads: (await session.site.listWorkloads()).map((workload) => `${workload.spec.name}/${workload.running}`),
   });
+}
+
+// A bad input a command must refuse: the error's code, words its message must
+// hold, and the column of the culprit when the case names one.
+export interface BadInputCase {
+  source: string;
+  code: string;
+  mentions: string[];
+  col?: number;
+}
+
+// One suite per test site: `setup` once, then every case of every command
+// refused on line 2 with exit code 6, its code, a CMUN message of the command
+// naming `mentions`, and nothing changed: the session's fingerprint, and what
+// `unchanged` lists (when given) beyond it, are the same after as before.
+export function badInputSuites(title: string, setup: string, cases: Readonly<Record<string, readonly BadInputCase[]>>, unchanged?: (recorded: Recorded) => Promise<string[]>): void {
+  for (const factory of SITE_FACTORIES) {
+    const Bad = suite(`${title} bad inputs (${factory.name} site)`);
+    let recorded: Recorded;
+    Bad.before(async () => {
+      recorded = recordedSession({}, factory);
+      const error = await run(recorded.session, setup, "setup.tzs");
+      assert.is(error, null, error?.message);
+    });
+    Bad.after(() => recorded.session.close());
+    for (const [command, list] of Object.entries(cases)) {
+      for (const testCase of list) {
+        Bad(`${command}: should refuse "${testCase.source}" with ${testCase.code} and change nothing`, async () => {
+          const before = await sessionFingerprint(recorded.session);
+          const listed = await unchanged?.(recorded);
+          const error = await run(recorded.session, `\n${testCase.source}\n`, "case.tzs");
+          assert.ok(error, "expected the command to fail");
+          assert.is(error.exitCode, 6);
+          assert.is(error.code, testCase.code, error.message);
+          assert.match(error.reason, new RegExp(`^CMUN\\d{5}E ${command}: `));
+          for (const mention of testCase.mentions) assert.ok(error.reason.includes(mention), `"${error.reason}" should name ${mention}`);
+          assert.is(error.line, 2);
+          if (testCase.col !== undefined) assert.is(error.col, testCase.col, "column of the culprit");
+          assert.is(await sessionFingerprint(recorded.session), before, "a refused command must change nothing");
+          if (unchanged !== undefined) assert.equal(await unchanged(recorded), listed, "nor what it lists");
+        });
+      }
+    }
+    Bad.run();
+  }
 }

@@ -11,6 +11,16 @@
 //   link.apply { sequence, entries }     ──▶   every entry checked, then applied in order
 //   link.ack { sequence, results }       ◀──   one result (a core code) per entry
 //
+// The same port takes the control requests of PPRC between nodes, from the
+// main thread of the other node (remote-image.ts), each naming the image it
+// is for; link-control.ts answers them:
+//   link.volumes          what mkpprc checks of the secondaries (size, pair, FlashCopy)
+//   link.make-secondary   a volume becomes the secondary of a pair whose primary is remote
+//   link.clear-secondary  rmpprc: it is an ordinary volume again
+//   link.pair-status      the primary's state of a pair, for the secondary's lspprc
+//   link.failback-target  failbackpprc: the old primary becomes the secondary, its
+//                         out-of-sync tracks handed to the new primary
+//
 // `sequence` counts the apply frames of one connection from 1, and the
 // receiver takes them only in that order: a gap or a repeat closes the
 // connection before anything of it is applied. An entry names the
@@ -40,7 +50,43 @@ const Entry = Type.Object({
   data: Type.Uint8Array({ minByteLength: 1, maxByteLength: TRACK_SIZE }),
 }, closed);
 
+
+const PairId = Type.String({ minLength: 1, maxLength: 16 });
+const VolumeId = Type.String({ minLength: 1, maxLength: 8 });
+const Endpoint = Type.String({ maxLength: 300 }); // "host:port", "" when the node takes no links
+const Slot = Type.Integer({ minimum: 0, maximum: VOLUME_SLOT_MAX - 1 });
+const Text = Type.String({ maxLength: 1024 });
+export const CONTROL_VOLUMES_MAX = 256;
+export const TRACK_RUNS_MAX = 65_536;
+const PairType = Type.Union([Type.Literal("mmir"), Type.Literal("gcp")]);
+const Primary = { primary_image_id: ImageId, primary_slot: Slot, primary_endpoint: Endpoint, tgtread: Type.Boolean(), type: PairType, critmode: Type.Boolean() };
+
+export const linkControlSpecs = {
+  "link.volumes": { body: Type.Object({ image_id: ImageId, ids: Type.Array(VolumeId, { minItems: 1, maxItems: CONTROL_VOLUMES_MAX }) }, closed), reply: "link.volumes.ok" },
+  "link.volumes.ok": {
+    body: Type.Object({
+      volumes: Type.Array(Type.Object({
+        id: VolumeId, slot: Slot, size_bytes: Type.Integer({ minimum: 0 }), blocks: Type.Integer({ minimum: 0 }), pair: Type.String({ maxLength: 16 }), flash_target: Type.Boolean(),
+      }, closed), { maxItems: CONTROL_VOLUMES_MAX }),
+    }, closed),
+  },
+  "link.make-secondary": { body: Type.Object({ image_id: ImageId, volume_id: VolumeId, pair_id: PairId, ...Primary }, closed), reply: "link.made" },
+  "link.made": { body: Type.Object({ slot: Slot }, closed) },
+  "link.clear-secondary": { body: Type.Object({ image_id: ImageId, volume_id: VolumeId, pair_id: PairId }, closed), reply: "link.cleared" },
+  "link.cleared": { body: Type.Object({}, closed) },
+  "link.pair-status": { body: Type.Object({ image_id: ImageId, pair_id: PairId }, closed), reply: "link.pair-status.ok" },
+  "link.pair-status.ok": {
+    body: Type.Object({ state: Type.String({ maxLength: 32 }), reason: Text, out_of_sync: Type.Integer({ minimum: 0 }), type: PairType, critmode: Type.Boolean() }, closed),
+  },
+  // The old primary `volume_id` of `image_id` (pair `old_pair_id`) becomes the secondary of the failed-back pair.
+  "link.failback-target": { body: Type.Object({ image_id: ImageId, volume_id: VolumeId, old_pair_id: PairId, pair_id: PairId, ...Primary }, closed), reply: "link.failback-target.ok" },
+  "link.failback-target.ok": {
+    body: Type.Object({ slot: Slot, out_of_sync_runs: Type.Array(Type.Tuple([Type.Integer({ minimum: 0 }), Type.Integer({ minimum: 1 })]), { maxItems: TRACK_RUNS_MAX }) }, closed),
+  },
+} as const;
+
 export const linkMessages = defineMessages({
+  ...linkControlSpecs,
   "link.attach": { body: Type.Object({ primary_image_id: ImageId, secondary_image_id: ImageId }, closed), reply: "link.attached" },
   "link.attached": { body: Type.Object({ secondary_image_id: ImageId }, closed) },
   "link.apply": { body: Type.Object({ sequence: Sequence, entries: Type.Array(Entry, { minItems: 1, maxItems: LINK_ENTRIES_MAX }) }, closed) },
@@ -61,3 +107,17 @@ export interface LinkEndpoint {
   host: string;
   port: number;
 }
+
+export function formatEndpoint(endpoint: LinkEndpoint): string {
+  return `${endpoint.host}:${endpoint.port}`;
+}
+
+// "127.0.0.1:8460" → an endpoint; null when it is not host:port.
+export function parseEndpoint(text: string): LinkEndpoint | null {
+  const match = /^(.+):(\d{1,5})$/.exec(text);
+  if (match === null) return null;
+  const port = Number(match[2]);
+  return port >= 1 && port <= 65_535 ? { host: match[1], port } : null;
+}
+
+export type ControlBody<K extends keyof typeof linkControlSpecs> = Static<(typeof linkControlSpecs)[K]["body"]>;

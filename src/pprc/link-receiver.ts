@@ -11,7 +11,16 @@
 import { CoreCode, PprcRole } from "../core/codes.js";
 import type { StorageImage } from "../engine/image.js";
 import { listenTcp, type Connection, type WireServer } from "../wire/index.js";
-import { linkMessages, LINK_FRAME_BYTES_MAX, LINK_HEARTBEAT_INTERVAL_MS, LINK_HEARTBEAT_TIMEOUT_MS, LINK_ROLE, type ApplyBody, type LinkMessages } from "./link-protocol.js";
+import { linkMessages, linkControlSpecs, LINK_FRAME_BYTES_MAX, LINK_HEARTBEAT_INTERVAL_MS, LINK_HEARTBEAT_TIMEOUT_MS, LINK_ROLE, type ApplyBody, type ControlBody, type LinkMessages } from "./link-protocol.js";
+
+type ControlRequest = { [K in keyof typeof linkControlSpecs]: (typeof linkControlSpecs)[K] extends { reply: string } ? K : never }[keyof typeof linkControlSpecs];
+type ControlReply<K extends ControlRequest> = ControlBody<(typeof linkControlSpecs)[K]["reply"]>;
+
+// The node's answers to the control requests (Pprc implements them): each
+// throws an error with a code to refuse, which the peer receives as such.
+export type LinkControl = { [K in ControlRequest]: (body: ControlBody<K>, peerNodeId: string) => Promise<ControlReply<K>> };
+
+const CONTROL_REQUESTS: readonly ControlRequest[] = ["link.volumes", "link.make-secondary", "link.clear-secondary", "link.pair-status", "link.failback-target"];
 
 export interface LinkReceiverOptions {
   siteKey: Uint8Array;
@@ -19,6 +28,7 @@ export interface LinkReceiverOptions {
   host?: string; // default 127.0.0.1
   port?: number; // default any free port
   image(imageId: string): StorageImage | undefined; // the images hosted here
+  control?: LinkControl; // absent: control requests are answered NO_HANDLER
   log(line: string): void;
   heartbeatIntervalMs?: number;
   heartbeatTimeoutMs?: number;
@@ -60,6 +70,14 @@ export class LinkReceiver {
       this.options.log(`link from ${connection.peer!.nodeId} (${body.primary_image_id}) attached to ${found.id}`);
       return { secondary_image_id: found.id };
     });
+    const control = this.options.control;
+    if (control !== undefined) {
+      for (const type of CONTROL_REQUESTS) {
+        // One handler per type of the table; the registry has validated the body against that type's schema.
+        const answer = control[type] as unknown as (body: unknown, peer: string) => Promise<never>;
+        connection.handle(type, (body: unknown) => answer.call(control, body, connection.peer!.nodeId));
+      }
+    }
     connection.on("message", (type: string, body: unknown) => {
       if (type !== "link.apply") return this.refuse(connection, `a link receiver takes no "${type}" frames`);
       const apply = body as ApplyBody;

@@ -2,7 +2,7 @@
 //   tzero serve [--image ID[:MODEL]]... [--listen HOST:PORT] [--join URL] [--backup]
 //               [--state FILE] [--server-state DIR] [--admin-password-file FILE]
 //               [--site-key-file FILE] [--tls-cert F --tls-key F] [--node-id NAME]
-//               [--workers N] [--heartbeat-timeout-ms N]
+//               [--workers N] [--heartbeat-timeout-ms N] [--link-listen HOST:PORT]
 // Every error names its flag; main() turns it into exit code 2.
 import { homedir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
@@ -25,7 +25,8 @@ export const SERVE_USAGE = `usage: tzero serve [--image ID[:MODEL]]... [--listen
   --site-key-file FILE     the site key (default DIR/site.key; made at the primary's first start)
   --tls-cert/--tls-key F   serve HTTPS and WSS with this certificate and key
   --node-id NAME           this node's name in the site (default: its first image's ID)
-  --heartbeat-timeout-ms N silence after which a server or node is taken as gone (default 5000)`;
+  --heartbeat-timeout-ms N silence after which a server or node is taken as gone (default 5000)
+  --link-listen HOST:PORT  where other nodes' PPRC links connect (default 127.0.0.1, any free port)`;
 
 export const HEARTBEAT_TIMEOUT_MS_DEFAULT = 5000;
 const HEARTBEAT_TIMEOUT_MS_MIN = 200;
@@ -94,6 +95,7 @@ const OPTIONS = {
   "node-id": { type: "string" },
   workers: { type: "string" },
   "heartbeat-timeout-ms": { type: "string" },
+  "link-listen": { type: "string" },
 } as const;
 
 export function parseServeArgs(argv: string[], cwd = process.cwd(), environment: NodeJS.ProcessEnv = process.env): ServeConfig {
@@ -133,5 +135,6 @@ export function parseServeArgs(argv: string[], cwd = process.cwd(), environment:
     nodeId: values["node-id"] ?? null,
     workers: wholeNumber("--workers", values.workers, 0, 32),
     heartbeatTimeoutMs: wholeNumber("--heartbeat-timeout-ms", values["heartbeat-timeout-ms"], HEARTBEAT_TIMEOUT_MS_MIN, HEARTBEAT_TIMEOUT_MS_MAX) ?? HEARTBEAT_TIMEOUT_MS_DEFAULT,
+    linkListen: values["link-listen"] === undefined ? { host: "127.0.0.1", port: 0 } : parseListen(values["link-listen"], "--link-listen"),
   };
 }

@@ -28,7 +28,7 @@ export interface LinkReceiverOptions {
   host?: string; // default 127.0.0.1
   port?: number; // default any free port
   image(imageId: string): StorageImage | undefined; // the images hosted here
-  control?: LinkControl; // absent: control requests are answered NO_HANDLER
+  control?: () => LinkControl; // the node's current answers; absent: control requests are answered NO_HANDLER
   log(line: string): void;
   heartbeatIntervalMs?: number;
   heartbeatTimeoutMs?: number;
@@ -74,8 +74,10 @@ export class LinkReceiver {
     if (control !== undefined) {
       for (const type of CONTROL_REQUESTS) {
         // One handler per type of the table; the registry has validated the body against that type's schema.
-        const answer = control[type] as unknown as (body: unknown, peer: string) => Promise<never>;
-        connection.handle(type, (body: unknown) => answer.call(control, body, connection.peer!.nodeId));
+        connection.handle(type, (body: unknown) => {
+          const answers = control();
+          return (answers[type] as unknown as (body: unknown, peer: string) => Promise<never>).call(answers, body, connection.peer!.nodeId);
+        });
       }
     }
     connection.on("message", (type: string, body: unknown) => {

@@ -54,13 +54,13 @@ async function threeNodes(sandbox: ServeSandbox): Promise<Site3> {
   writeFileSync(sandbox.path("admin.pw"), `${PASSWORD}\n`, { mode: 0o600 });
   const serverArgs = ["--image", S, "--server-state", sandbox.path("s.server"), "--admin-password-file", sandbox.path("admin.pw")];
   const server = sandbox.start(...serverArgs);
-  await server.waitFor(/primary Copy Services Server/);
+  await server.waitFor(/primary Copy Services Server/, 1, WAIT_MS);
   const key = sandbox.path("s.server/site.key");
   const a = sandbox.start("--image", A, "--join", server.url, "--site-key-file", key, "--node-id", "node-a");
   const bArgs = ["--image", B, "--join", server.url, "--site-key-file", key, "--node-id", "node-b", "--link-listen", `127.0.0.1:${await freePort()}`];
   const b = sandbox.start(...bArgs);
-  await server.waitFor(/node node-a joined/);
-  await server.waitFor(/node node-b joined/);
+  await server.waitFor(/node node-a joined/, 1, WAIT_MS);
+  await server.waitFor(/node node-b joined/, 1, WAIT_MS);
   return { sandbox, server, serverArgs, a, b, bArgs, shell: await connectShell(server) };
 }
 

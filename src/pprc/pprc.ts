@@ -460,12 +460,21 @@ export class Pprc {
       if (!pair.secondaryHeld || pair.link === null) {
         throw new EngineError("PAIR_STATE", `PPRC pair ${pair.id} has no secondary to resume to (it was failed over); failbackpprc resynchronises it`);
       }
+      if (isRemote(pair.secondary) && pair.secondary.volume(pair.secondaryId).pair !== pair.id) {
+        throw new EngineError("PAIR_STATE", `PPRC pair ${pair.id}: volume ${pair.secondaryId} of ${pair.secondary.id} is no longer its secondary (its node lost it, as a node restarted without it does): rmpprc, then mkpprc copies it whole again`);
+      }
       if (!this.hasSuccessPath(pair.primary, lssOf(pair.primaryId), pair.secondary, lssOf(pair.secondaryId))) {
         throw new EngineError("PATH_NOT_FOUND", `PPRC pair ${pair.id}: no Success path ${lssOf(pair.primaryId)}:${lssOf(pair.secondaryId)} to ${pair.secondary.id}`);
       }
       if (type === "gcp" && pair.critmode) throw new EngineError("BAD_ARGUMENT", `PPRC pair ${pair.id} has -critmode, which Global Copy does not take`);
     }
     return pairs;
+  }
+
+  // Reads again from their nodes what resumepprc checks of the pairs' remote secondaries.
+  async refreshSecondary(primary: StorageImage, id: string): Promise<void> {
+    const pair = this.pair(primary, id);
+    if (isRemote(pair.secondary) && pair.secondaryHeld) await pair.secondary.fetchVolumes([pair.secondaryId]);
   }
 
   // Copy Pending again: the sender copies exactly the out-of-sync tracks. `type` converts (gcp to mmir, mmir to gcp).

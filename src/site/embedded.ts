@@ -608,6 +608,9 @@ export class EmbeddedSite implements Site {
     if ((operation === "failoverpprc" || operation === "failbackpprc") && remote === null) {
       throw new SiteError({ code: "BAD_ARGUMENT", message: `${operation} needs -remotedev: the image of the pairs' other volumes`, option: "remotedev" });
     }
+    if (operation === "resumepprc") {
+      for (const [index, id] of request.ids.entries()) await forItemAsync(index, () => this.pprc.refreshSecondary(local, id));
+    }
     const check = (ids: string[]) => {
       if (operation === "failoverpprc") return this.pprc.checkFailover(local, remote!, ids);
       if (operation === "failbackpprc") return this.pprc.checkFailback(local, remote!, ids);

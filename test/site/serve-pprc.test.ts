@@ -196,6 +196,15 @@ Cross("should suspend the pair when the secondary's node is stopped or killed, a
     const stats = await site.shell.stopWorkload("more");
     assert.ok(stats.stats.ios > 0, "host writes went on after the secondary's node died");
     assert.is(stats.state === "failed", false, `the workload did not fail (${stats.failureReason})`);
+
+    // Back without its data (a node comes back from its last --state, here none): resumepprc says so and changes nothing.
+    site.b = sandbox.start(...site.bArgs);
+    await site.server.waitFor(/node node-b joined/, 2, WAIT_MS);
+    await until(async () => (await site!.shell.listPaths(A))[0]?.state === "Success", "the path to the restarted node");
+    const refused = await site.shell.changePairs(A, "resumepprc", { remoteImageId: B, ids: ["1000:2000"], type: "mmir" }).then(() => null, (error: Error & { code?: string }) => error);
+    assert.ok(refused !== null, "resumepprc to a secondary its node lost is refused");
+    assert.match(refused!.message, /no longer its secondary|does not exist/);
+    assert.is((await pair(site.shell, A, "1000:2000")).state, "Suspended", "the pair is as it was");
   } finally {
     await site?.shell.close();
     await sandbox.close();

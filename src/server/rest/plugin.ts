@@ -18,6 +18,8 @@ import { ioportRoutes } from "./routes/ioports.js";
 import { flashcopyRoutes } from "./routes/flashcopies.js";
 import { pprcRoutes } from "./routes/pprcs.js";
 import { pprcPathRoutes } from "./routes/pprc-paths.js";
+import { hostRoutes } from "./routes/hosts.js";
+import { selectorRoutes } from "./routes/selectors.js";
 
 export interface RestApiOptions {
   site: Site;
@@ -34,7 +36,7 @@ export const BODY_LIMIT_BYTES_DEFAULT = 256 * 1024;
 const TOKEN_HEADER = "x-auth-token";
 
 export type RouteGroup = (app: FastifyInstance, context: RestContext) => void;
-const RESOURCE_GROUPS: readonly RouteGroup[] = [systemRoutes, poolRoutes, lssRoutes, volumeRoutes, ioportRoutes, flashcopyRoutes, pprcRoutes, pprcPathRoutes];
+const RESOURCE_GROUPS: readonly RouteGroup[] = [systemRoutes, poolRoutes, lssRoutes, volumeRoutes, ioportRoutes, flashcopyRoutes, pprcRoutes, pprcPathRoutes, hostRoutes, selectorRoutes];
 
 export async function restApi(app: FastifyInstance, options: RestApiOptions): Promise<void> {
   const identities = new WeakMap<FastifyRequest, RestIdentity>();

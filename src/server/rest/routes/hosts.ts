@@ -19,7 +19,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { HostConnectionInfo, VolumeGroupInfo } from "../../../site/types.js";
 import type { RestContext } from "../context.js";
 import { RestError } from "../errors.js";
-import { createdReply, listReply, OK, type Item, type Links } from "../reply.js";
+import { createdReply, listReply, OK, type Item, type KeyedItem, type Links } from "../reply.js";
 import { requestBody, VOLUME_ID, type RequestBody } from "../schemas.js";
 import { MONITOR, VOLUME } from "./common.js";
 import { volumeItem } from "./volumes.js";
@@ -243,13 +243,13 @@ export function hostItem(links: Links, host: Host): Item {
   };
 }
 
-function mappingItem(links: Links, host: Host, volumeId: string): Item {
-  return { id: volumeId, lunid: volumeId, link: links.to("hosts", host.group.name, "mappings", volumeId), volume: links.ref("volumes", volumeId) };
+function mappingItem(links: Links, host: Host, volumeId: string): KeyedItem {
+  return { lunid: volumeId, link: links.to("hosts", host.group.name, "mappings", volumeId), volume: links.ref("volumes", volumeId) };
 }
 
-function hostPortItem(links: Links, host: Host, port: HostConnectionInfo): Item {
+function hostPortItem(links: Links, host: Host, port: HostConnectionInfo): KeyedItem {
   return {
-    id: port.wwpn!, wwpn: port.wwpn!, link: links.to("host_ports", port.wwpn!), state: port.clients > 0 ? "logged in" : "logged out",
+    wwpn: port.wwpn!, link: links.to("host_ports", port.wwpn!), state: port.clients > 0 ? "logged in" : "logged out",
     hosttype: port.hostType, addrdiscovery: "lunpolling", lbs: "512", wwnn: "", login_type: "", logical_path_established: "", login_ports: [],
     host: { name: host.group.name, link: links.to("hosts", host.group.name) }, host_id: host.id, host_connection: { id: port.id },
   };

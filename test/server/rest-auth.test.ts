@@ -17,7 +17,7 @@ const ROUTES: Array<["GET" | "POST" | "PUT" | "DELETE", string, object?]> = [
   ["GET", "/api/v1/cs/flashcopies"], ["GET", "/api/v1/cs/flashcopies/0000:0001"],
   ["POST", "/api/v1/cs/flashcopies", params({ volume_pairs: [{ source_volume: "0000", target_volume: "0002" }] })],
   ["DELETE", "/api/v1/cs/flashcopies/0000:0001"], ["POST", "/api/v1/cs/flashcopies/unfreeze", params({ lss_ids: ["00"] })],
-  ["GET", "/api/v1/cs/pprcs"], ["GET", "/api/v1/cs/pprcs?volume_id_from=0000&volume_id_to=00FF"], ["GET", "/api/v1/cs/pprcs/0000:0001"],
+  ["GET", "/api/v1/volumes/0000/pprc"], ["GET", "/api/v1/cs/pprcs"], ["GET", "/api/v1/cs/pprcs?volume_id_from=0000&volume_id_to=00FF"], ["GET", "/api/v1/cs/pprcs/0000:0001"],
   ["POST", "/api/v1/cs/pprcs", params({ volume_pairs: [{ source_volume: "0000", target_volume: "0001" }], type: "metro_mirror" })],
   ["POST", "/api/v1/cs/pprcs/pause", params({ pprc_ids: ["0000:0001"] })], ["POST", "/api/v1/cs/pprcs/resume", params({ pprc_ids: ["0000:0001"] })],
   ["DELETE", "/api/v1/cs/pprcs/0000:0001"], ["DELETE", "/api/v1/cs/pprcs?ids=0000:0001"],

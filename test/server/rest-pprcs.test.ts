@@ -94,6 +94,9 @@ Pprcs("should make a Metro Mirror pair with Cinder's body and list it in DS8000'
   assert.equal(dataOf(await send("GET", "/api/v1/cs/pprcs?volume_id_from=1001&volume_id_to=10FF"), "pprcs"), []);
   assert.match(await dscli(`lspprc -dev ${IMAGE} -remotedev ${REMOTE} 1000:2000`), /1000:2000\s+Full Duplex/);
   assert.is(dataOf(await send("GET", `/api/v1/cs/pprcs/${id}`), "pprcs")[0].state, "full_duplex");
+  const [byVolume] = dataOf(await send("GET", "/api/v1/volumes/1000/pprc"), "pprc");
+  assert.equal([byVolume.sourcevolume.id, byVolume.targetvolume.id, byVolume.targetsystem.id, byVolume.state], ["1000", "2000", REMOTE_SYSTEM, "full_duplex"]);
+  assert.equal(dataOf(await send("GET", "/api/v1/volumes/1001/pprc"), "pprc"), []);
 });
 
 Pprcs("should pause and resume by pprc_ids, and delete by ID", async () => {

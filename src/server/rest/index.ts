@@ -16,7 +16,7 @@
 // Routes: POST /tokens (login: {"request":{"params":{"username","password"}}},
 // reply {"token":{"token","expired_time","max_idle_interval"}}); then, with the
 // X-Auth-Token header: GET systems[/ID], pools[/ID[/volumes]],
-// lss[/ID[/volumes]], ioports[/ID], volumes[/ID[/flashcopy]]; POST volumes,
+// lss[/ID[/volumes]], ioports[/ID], volumes[/ID[/flashcopy|/pprc]]; POST volumes,
 // PUT and DELETE volumes/ID; GET, POST cs/flashcopies, GET and DELETE
 // cs/flashcopies/SSSS:TTTT, POST cs/flashcopies/unfreeze; GET, POST, DELETE
 // cs/pprcs[/ID], POST cs/pprcs/pause, resume, delete; GET, POST

@@ -1,7 +1,8 @@
 // /api/v1/cs/pprcs: the PPRC pairs with a volume on the served image (GET,
 // with volume_id_from/volume_id_to; GET one), POST make (or, with the
 // option `failover`, fail over), POST pause, POST resume (or, with
-// `failback`, fail back), DELETE one or `?ids=`, POST delete by volume.
+// `failback`, fail back), DELETE one or `?ids=`, POST delete by volume; and
+// GET volumes/ID/pprc, the pairs of one volume in the pre-R8 shape.
 //
 // A pair's ID is the DS8000 REST one, SYSTEM_VOLUME:SYSTEM_VOLUME with the
 // primary first ("2107-75TZ001_1000:2107-75TZ002_2000"); a plain
@@ -16,7 +17,7 @@ import type { MakePairsRequest, PairInfo, PairOperation, PprcType } from "../../
 import type { RestContext } from "../context.js";
 import { RestError } from "../errors.js";
 import { createdReply, listReply, OK, type Item, type Links } from "../reply.js";
-import { requestBody, VOLUME_ID, type RequestBody } from "../schemas.js";
+import { idParams, requestBody, VOLUME_ID, type RequestBody } from "../schemas.js";
 import { COPY_SERVICES, text } from "./common.js";
 import { imageBySystemId, otherImage, systemIdOf } from "./systems-of-site.js";
 
@@ -109,6 +110,14 @@ export function pprcRoutes(app: FastifyInstance, context: RestContext): void {
   app.delete<{ Querystring: Static<typeof DeleteQuery> }>("/cs/pprcs", { schema: { querystring: DeleteQuery }, config }, async (request) => {
     await changePairs(context, request, "rmpprc", await pairSet(context, splitIds(request.query.ids), "ids"));
     return { server: OK };
+  });
+  // The pre-R8 listing pyds8k's get_pprc_by_volume reads: sourcevolume, targetvolume, targetsystem.
+  app.get<{ Params: { id: string } }>("/volumes/:id/pprc", { schema: { params: idParams(VOLUME_ID, "volume ID") }, config }, async (request) => {
+    const imageId = await context.imageId();
+    const { id } = await context.site.volume(imageId, request.params.id.toUpperCase());
+    const links = context.links(request);
+    const pairs = (await context.site.listPairs(imageId)).filter((pair) => localVolume(pair) === id);
+    return listReply("pprc", pairs.map((pair) => volumePprcItem(links, imageId, pair)));
   });
   app.post<{ Body: RequestBody<typeof DeleteParams> }>("/cs/pprcs/delete", { schema: { body: requestBody(DeleteParams) }, config }, async (request) => {
     await changePairs(context, request, "rmpprc", await deleteSet(context, request.body.request.params));
@@ -285,5 +294,14 @@ function pprcItem(links: Links, servedImageId: string, pair: PairInfo): Item {
     target_volume: volumeRef(links, servedImageId, pair.secondaryImageId, secondary), target_system: systemRef(links, servedImageId, pair.secondaryImageId),
     type: TYPE_NAMES[pair.type], state: pair.state.toLowerCase().replace(/ /g, "_"), reason: pair.reason ?? "",
     out_of_sync_tracks: text(pair.outOfSyncTracks), target_read: pair.tgtread ? "enabled" : "disabled", critical_mode: pair.critmode ? "enabled" : "disabled",
+  };
+}
+
+function volumePprcItem(links: Links, servedImageId: string, pair: PairInfo): Item {
+  const [primary, secondary] = pair.id.split(":");
+  return {
+    id: pair.id, link: links.to("cs", "pprcs", pprcId(pair)),
+    sourcevolume: volumeRef(links, servedImageId, pair.primaryImageId, primary), targetvolume: volumeRef(links, servedImageId, pair.secondaryImageId, secondary),
+    targetsystem: systemRef(links, servedImageId, pair.secondaryImageId), type: TYPE_NAMES[pair.type], state: pair.state.toLowerCase().replace(/ /g, "_"),
   };
 }

@@ -126,9 +126,7 @@ export function hostPartRoutes(app: FastifyInstance, context: RestContext, prefi
   });
 }
 
-type Request = Parameters<RestContext["siteFor"]>[0];
-
-async function createHost(context: RestContext, request: Request, name: string, hostType: string): Promise<Host> {
+async function createHost(context: RestContext, request: FastifyRequest, name: string, hostType: string): Promise<Host> {
   const imageId = await context.imageId();
   if ((await context.site.listHostConnections(imageId)).some((connection) => connection.name === name)) {
     throw new RestError(409, "HOST_EXISTS", `request.params.name: a host connection named ${name} already exists`, "request.params.name");
@@ -145,7 +143,7 @@ async function createHost(context: RestContext, request: Request, name: string, 
   return findHost(context, name, false);
 }
 
-export async function deleteHost(context: RestContext, request: Request, host: Host): Promise<void> {
+export async function deleteHost(context: RestContext, request: FastifyRequest, host: Host): Promise<void> {
   const imageId = await context.imageId();
   const site = context.siteFor(request);
   await site.removeHostConnections(imageId, host.connections.map((connection) => connection.id));
@@ -214,7 +212,7 @@ async function findPort(context: RestContext, wwpn: string): Promise<{ host: Hos
 }
 
 // Each port a host connection named by its WWPN, in the host's volume group; all checked before the first is made.
-async function addPorts(context: RestContext, request: Request, host: Host, wwpns: readonly string[]): Promise<HostConnectionInfo[]> {
+async function addPorts(context: RestContext, request: FastifyRequest, host: Host, wwpns: readonly string[]): Promise<HostConnectionInfo[]> {
   const imageId = await context.imageId();
   const existing = await context.site.listHostConnections(imageId);
   const upper = wwpns.map((wwpn) => wwpn.toUpperCase());

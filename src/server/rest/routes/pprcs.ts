@@ -12,7 +12,7 @@
 // is one Site call, all or nothing: its pairs share one primary and one
 // secondary image.
 import { Type, type Static } from "@sinclair/typebox";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { MakePairsRequest, PairInfo, PairOperation, PprcType } from "../../../site/types.js";
 import type { RestContext } from "../context.js";
 import { RestError } from "../errors.js";
@@ -125,14 +125,12 @@ export function pprcRoutes(app: FastifyInstance, context: RestContext): void {
   });
 }
 
-type Request = Parameters<RestContext["siteFor"]>[0];
-
-async function changePairs(context: RestContext, request: Request, operation: PairOperation, set: PairSet, type?: PprcType): Promise<string[]> {
+async function changePairs(context: RestContext, request: FastifyRequest, operation: PairOperation, set: PairSet, type?: PprcType): Promise<string[]> {
   const remoteImageId = set.secondaryImageId ?? undefined;
   return context.siteFor(request).changePairs(set.primaryImageId, operation, { ids: set.ids, ...(remoteImageId === undefined ? {} : { remoteImageId }), ...(type === undefined ? {} : { type }) });
 }
 
-async function createPairs(context: RestContext, request: Request, params: CreateParams): Promise<{ imageId: string; pairs: PairInfo[] }> {
+async function createPairs(context: RestContext, request: FastifyRequest, params: CreateParams): Promise<{ imageId: string; pairs: PairInfo[] }> {
   const options = checkOptions(params.options, CREATE_OPTIONS, "a PPRC create");
   if (options.has("initial_copy_full") && options.has("no_copy")) {
     throw new RestError(400, "BAD_OPTION", "request.params.options: initial_copy_full and no_copy exclude each other", "request.params.options");
@@ -166,7 +164,7 @@ async function checkSameSystems(context: RestContext, pair: Static<typeof Volume
   }
 }
 
-async function resumePairs(context: RestContext, request: Request, params: ResumeParams): Promise<string[]> {
+async function resumePairs(context: RestContext, request: FastifyRequest, params: ResumeParams): Promise<string[]> {
   const options = checkOptions(params.options, RESUME_OPTIONS, "a PPRC resume");
   const set = await pairSet(context, params.pprc_ids, "request.params.pprc_ids");
   if (!options.has("failback")) return changePairs(context, request, "resumepprc", set, pprcType(params.type));

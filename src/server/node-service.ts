@@ -53,6 +53,8 @@ const HEARTBEATS_PER_TIMEOUT = 5;
 // The wire role of a connection between the two servers (replication.ts runs on it).
 const REPLICATION_ROLE = "replication";
 const PEER_FILE = "peer-server";
+// How often the server looks at the pairs for what they do by themselves (the event log's pprc.changed).
+const PAIR_WATCH_MS = 1000;
 
 export class NodeService {
   private replicated: ReplicatedServer | null = null; // in the primary and in a --backup node
@@ -181,6 +183,7 @@ export class NodeService {
     const replicated = await ReplicatedServer.start({
       store, nodeId: this.config.nodeId, role, heartbeatIntervalMs: heartbeatIntervalMs(this.config), heartbeatTimeoutMs: this.config.heartbeatTimeoutMs,
       dial: async () => this.dialPeer((await this.peer.read()) ?? ""), log: this.log,
+      server: { pairWatchMs: PAIR_WATCH_MS },
     });
     this.replicated = replicated;
     replicated.events((event) => this.serverEvent(event));

@@ -21,6 +21,7 @@ import { SiteError } from "../site/errors.js";
 import type { CallOptions, Site } from "../site/site.js";
 import type { ImageInfo, LoadReport, ModelName, SaveReport, SiteEvent, SiteListener } from "../site/types.js";
 import { Router, IMAGES_LOCK, type CallerContext } from "./router.js";
+import { PairWatcher } from "./pair-watcher.js";
 import { RoutedSite, type SiteCore } from "./routed-site.js";
 import { ServerError } from "./server-errors.js";
 import { nodeEvent, serverEvent, type EventCaller, type EventFacts } from "./console-events.js";
@@ -58,6 +59,9 @@ export interface CopyServicesServerOptions {
   // Runs after every local commit and before the command is answered:
   // replication.ts sends the entry to the backup and waits for its ack.
   afterCommit?: (committed: Committed) => Promise<void>;
+  // How often the pairs are looked at for the changes they make by themselves
+  // (pair-watcher.ts), for the event log; default: not looked at.
+  pairWatchMs?: number;
 }
 
 export interface LoginResult {
@@ -89,8 +93,9 @@ export class CopyServicesServer extends RoutedSite {
   private readonly siteListeners = new Set<SiteListener>();
   private readonly eventListeners = new Set<LoggedEventListener>();
   private publishedSeq: number; // the last logged event given to eventListeners
-  private nodeRecords: Array<Promise<SiteRecord | null>> = []; // events the nodes reported, to be committed together
+  private nodeRecords: SiteRecord[] = []; // events the nodes reported, to be committed together
   private nodeFlush: Promise<void> | null = null;
+  private readonly pairWatcher: PairWatcher | null;
   private readonly serverListeners = new Set<ServerListener>();
   private readonly siteCore: SiteCore;
   private closed = false;
@@ -105,7 +110,14 @@ export class CopyServicesServer extends RoutedSite {
     this.sessions = new Sessions({ now: this.now, ...options.sessions });
     this.afterCommit = options.afterCommit;
     this.publishedSeq = this.store.state.eventSeq ?? 0;
-    this.router = new Router({ state: () => this.store.state, commit: (records) => this.commit(records), now: this.now, assertServing: () => this.assertServing() });
+    this.router = new Router({
+      state: () => this.store.state, commit: (records) => this.commit(records), now: this.now, assertServing: () => this.assertServing(),
+      pprcAfterCommand: (imageId, listed) => this.pairWatcher?.noteCommand(imageId, listed),
+    });
+    this.pairWatcher = options.pairWatchMs === undefined ? null : new PairWatcher({
+      router: this.router, intervalMs: options.pairWatchMs, now: this.now, commit: (records) => this.commit(records),
+      failed: (error) => this.emitServer({ type: "event-log-failed", reason: (error as Error).message }),
+    });
     this.siteCore = {
       router: this.router,
       listImages: () => {
@@ -194,7 +206,7 @@ export class CopyServicesServer extends RoutedSite {
     this.router.connect(nodeId, site);
     this.nodeEvents.set(nodeId, site.events((event) => {
       this.emitSite(event);
-      this.logNodeEvent(event, site);
+      this.logNodeEvent(event);
     }));
   }
 
@@ -445,14 +457,13 @@ export class CopyServicesServer extends RoutedSite {
     for (const event of fresh) for (const listener of this.eventListeners) listener(event);
   }
 
-  // What a node did by itself (a copy ended, a pair went Full Duplex or failed)
-  // is logged as the server's; a node's report of what a command is doing is
-  // left to that command's own event. The reports are committed in batches.
-  private logNodeEvent(event: SiteEvent, site: Site): void {
-    if (event.type === "flash-progress" || event.type === "image-added" || event.type === "images-replaced") return;
-    if (event.type === "pprc-changed" && this.router.isMutating(event.imageId)) return;
-    const pairs = event.type === "pprc-changed" ? site.listPairs(event.imageId).catch(() => null) : Promise.resolve(null);
-    this.nodeRecords.push(pairs.then((listed) => nodeEvent(event, listed, this.now())));
+  // What a node did by itself (a copy ended, failed or went on) is logged as
+  // the server's; what it reports of a command (pprc-changed) is left to that
+  // command's own event. The reports are committed in batches.
+  private logNodeEvent(event: SiteEvent): void {
+    const record = nodeEvent(event, this.now());
+    if (record === null) return;
+    this.nodeRecords.push(record);
     this.nodeFlush ??= this.flushNodeEvents().finally(() => { this.nodeFlush = null; });
   }
 
@@ -461,8 +472,8 @@ export class CopyServicesServer extends RoutedSite {
   private async flushNodeEvents(): Promise<void> {
     await Promise.resolve(); // the reports of one turn go in one commit
     while (this.nodeRecords.length > 0) {
-      const batch = (await Promise.all(this.nodeRecords.splice(0))).filter((record): record is SiteRecord => record !== null);
-      if (batch.length === 0 || this.retired !== null || this.closed) continue;
+      const batch = this.nodeRecords.splice(0);
+      if (this.retired !== null || this.closed) continue;
       try {
         await this.commit(batch);
       } catch (error) {
@@ -477,6 +488,7 @@ export class CopyServicesServer extends RoutedSite {
   // the replication that makes it the new primary's backup.
   retire(reason: string): void {
     this.retired = reason;
+    this.pairWatcher?.stop();
     for (const unsubscribe of this.nodeEvents.values()) unsubscribe();
     this.nodeEvents.clear();
     this.router.disconnectAll();
@@ -523,6 +535,7 @@ export class CopyServicesServer extends RoutedSite {
   override async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.pairWatcher?.stop();
     if (this.retired !== null) return; // the store is the replication's now
     for (const unsubscribe of this.nodeEvents.values()) unsubscribe();
     this.nodeEvents.clear();

@@ -33,7 +33,7 @@ import type { Committed, ServerStore } from "./store.js";
 import { Sessions, type SessionOptions } from "./sessions.js";
 import { UserError } from "./user-errors.js";
 import {
-  authenticate, authorize, chuser, findUser, firstStart, lsuser, mkuser, rmuser,
+  applyUserRecord, authenticate, authorize, chuser, findUser, firstStart, lsuser, mkuser, rmuser,
   type ChuserArguments, type MkuserArguments, type UserAccount, type UserRecord, type UserRow, type UsersConfig, type UsersState,
 } from "./users.js";
 import type { UserInfo } from "../site/types.js";
@@ -374,6 +374,14 @@ export class CopyServicesServer extends RoutedSite {
     });
   }
 
+  // The failed login that locks an account is a change of the site: its event, logged with it.
+  private lockoutEvent(record: UserRecord): SiteRecord[] {
+    const before = findUser(this.state.users, record.name);
+    const after = findUser(applyUserRecord(this.state.users, record), record.name);
+    if (before === undefined || before.locked || after?.locked !== true) return [];
+    return [this.serverRecord({ kind: "user.locked", image: null, ids: [record.name], text: `user ${record.name} locked after ${this.state.users.failedLoginsMax} failed logins` })];
+  }
+
   // A locked user's sessions end, and so do those of a user whose password an
   // administrator set (it is temporary); one's own new password frees one's sessions.
   private sessionsAfter(records: readonly UserRecord[], actor: string): void {
@@ -389,14 +397,7 @@ export class CopyServicesServer extends RoutedSite {
     const outcome = await authenticate(this.state.users, name, password, this.usersConfig);
     if (outcome.record !== null) {
       const record = outcome.record;
-      await this.router.exclusive([USERS_LOCK], async () => {
-        const wasLocked = findUser(this.state.users, name)?.locked ?? true;
-        await this.commit([record]);
-        // The failed login that locks the account is a change of the site: it is logged.
-        if (!wasLocked && findUser(this.state.users, name)?.locked === true) {
-          await this.commit([this.serverRecord({ kind: "user.locked", image: null, ids: [name], text: `user ${name} locked after ${this.state.users.failedLoginsMax} failed logins` })]);
-        }
-      });
+      await this.router.exclusive([USERS_LOCK], () => this.commit([record, ...this.lockoutEvent(record)]));
     }
     if (!outcome.ok) throw outcome.error;
     const issued = this.sessions.issue(outcome.name, outcome.passwordExpired);
@@ -481,7 +482,6 @@ export class CopyServicesServer extends RoutedSite {
       }
     }
   }
-
 
   // Another server leads the site now (it has a higher term): this one takes
   // no more changes and lets go of its nodes, but leaves its store open for

@@ -433,16 +433,25 @@ export class CopyServicesServer extends RoutedSite {
     return serverEvent(facts, caller, this.now());
   }
 
-  // The logged events after `since`, oldest first, at most `limit` of them.
+  // The published events after `since`, oldest first, at most `limit` of them.
+  // An event is published once its commit is replicated, so that a stream's
+  // backlog and its live events meet without a gap or a repeat.
   eventsSince(since: number, limit: number): LoggedEvent[] {
-    const events = eventLog(this.state);
-    let first = events.length;
-    while (first > 0 && events[first - 1].seq > since) first--;
-    return events.slice(first, first + limit);
+    return this.loggedBetween(since, this.publishedSeq, limit);
   }
 
+  // The seq of the last published event.
   get lastEventSeq(): number {
-    return this.state.eventSeq ?? 0;
+    return this.publishedSeq;
+  }
+
+  private loggedBetween(after: number, upTo: number, limit: number): LoggedEvent[] {
+    const events = eventLog(this.state);
+    let last = events.length;
+    while (last > 0 && events[last - 1].seq > upTo) last--;
+    let first = last;
+    while (first > 0 && events[first - 1].seq > after) first--;
+    return events.slice(first, Math.min(last, first + limit));
   }
 
   // Hears every event once it is committed (and replicated), in seq order.
@@ -452,7 +461,7 @@ export class CopyServicesServer extends RoutedSite {
   }
 
   private publishEvents(): void {
-    const fresh = this.eventsSince(this.publishedSeq, Number.MAX_SAFE_INTEGER);
+    const fresh = this.loggedBetween(this.publishedSeq, this.state.eventSeq ?? 0, Number.MAX_SAFE_INTEGER);
     if (fresh.length === 0) return;
     this.publishedSeq = fresh[fresh.length - 1].seq;
     for (const event of fresh) for (const listener of this.eventListeners) listener(event);

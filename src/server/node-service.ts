@@ -16,6 +16,7 @@ import { connectWebSocket } from "../wire/websocket.js";
 import { NodeHttpServer, type HttpRoutes, type ListenAddress, type TlsFiles } from "./http.js";
 import { CurrentServer, CurrentSite } from "./current-server.js";
 import { serverShellBackend, shellEndpoint } from "./shell-endpoint.js";
+import { consoleStatic } from "./console-static.js";
 import { restApi, serverAuth, serverSiteFor, type RestAuth, type RestIdentity } from "./rest/index.js";
 import { NodeAgent } from "./node-agent.js";
 import { NodeEndpoint, NODE_ENDPOINT_PATH } from "./node-endpoint.js";
@@ -129,6 +130,7 @@ export class NodeService {
     return [
       { name: "rest", plugin: restApi, options: { site: new CurrentSite(current), auth, siteFor, imageId } },
       { name: "shell", plugin: shellEndpoint, options: shell },
+      { name: "console", plugin: consoleStatic },
     ];
   }
 

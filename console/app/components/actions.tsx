@@ -54,6 +54,7 @@ interface Outcome {
 }
 
 export function Actions(props: { actions: readonly Action[]; context?: Values }) {
+  // Each submission replaces the last outcome: none is shown while it runs.
   const [open, setOpen] = useState<string | null>(null);
   const [outcome, setOutcome] = useState<Outcome | null>(null);
   const action = props.actions.find((candidate) => candidate.id === open) ?? null;
@@ -73,7 +74,7 @@ export function Actions(props: { actions: readonly Action[]; context?: Values })
   );
 }
 
-function ActionForm(props: { action: Action; context: Values; onOutcome: (outcome: Outcome) => void; onCancel: () => void }) {
+function ActionForm(props: { action: Action; context: Values; onOutcome: (outcome: Outcome | null) => void; onCancel: () => void }) {
   const store = useConsoleStore();
   const { action } = props;
   const initial = Object.fromEntries(action.fields.map((field) => [field.name, props.context[field.name] ?? field.initial ?? (field.kind === "select" ? field.options?.[0] ?? "" : "")]));
@@ -90,6 +91,7 @@ function ActionForm(props: { action: Action; context: Values; onOutcome: (outcom
   };
   const execute = async (command: string) => {
     setBusy(true);
+    props.onOutcome(null);
     try {
       props.onOutcome({ command, result: await store.run(command, action.refreshes), failure: null });
     } catch (error) {
@@ -155,7 +157,7 @@ export function OutcomeView(props: { outcome: Outcome | null }) {
   if (outcome === null) return <div class="outcome" role="status" aria-live="polite" />;
   const failed = outcome.failure !== null || (outcome.result?.exitCode ?? 0) !== 0;
   return (
-    <div class={`outcome ${failed ? "failed" : "succeeded"}`} role="status" aria-live="polite" data-exit-code={outcome.result?.exitCode ?? ""}>
+    <div class={`outcome ${failed ? "failed" : "succeeded"}`} role="status" aria-live="polite" data-command={outcome.command} data-exit-code={outcome.result?.exitCode ?? ""}>
       <p><code>{outcome.command}</code>{outcome.result !== null && <span class="muted"> exit code {outcome.result.exitCode}</span>}</p>
       {outcome.failure !== null && <pre class="errors">{outcome.failure}</pre>}
       {outcome.result !== null && outcome.result.output.length > 0 && <pre class="output">{outcome.result.output.join("\n")}</pre>}

@@ -16,6 +16,7 @@ import { connectWebSocket } from "../wire/websocket.js";
 import { NodeHttpServer, type HttpRoutes, type ListenAddress, type TlsFiles } from "./http.js";
 import { CurrentServer, CurrentSite } from "./current-server.js";
 import { serverShellBackend, shellEndpoint } from "./shell-endpoint.js";
+import { consoleApi } from "./console/routes.js";
 import { consoleStatic } from "./console-static.js";
 import { restApi, serverAuth, serverSiteFor, type RestAuth, type RestIdentity } from "./rest/index.js";
 import { NodeAgent } from "./node-agent.js";
@@ -130,7 +131,8 @@ export class NodeService {
     return [
       { name: "rest", plugin: restApi, options: { site: new CurrentSite(current), auth, siteFor, imageId } },
       { name: "shell", plugin: shellEndpoint, options: shell },
-      { name: "console", plugin: consoleStatic },
+      { name: "console", plugin: consoleApi, options: { current: () => current.get() } },
+      { name: "console-static", plugin: consoleStatic },
     ];
   }
 
@@ -200,6 +202,9 @@ export class NodeService {
     await this.agent?.stop();
     this.agent = null;
     this.current.server = server;
+    server.serverEvents((event) => {
+      if (event.type === "event-log-failed") this.log(`error: an event could not be logged: ${event.reason}`);
+    });
     this.primary = new PrimaryServer(server, this.config.nodeId, websocketBase(this.http!.url), this.log, (url) => void this.peer.write(url));
     await server.registerNode(this.config.nodeId, this.http!.url, this.site);
     this.log(`primary Copy Services Server, term ${server.term}, journal in ${this.config.serverStateDir}`);

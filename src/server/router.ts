@@ -12,14 +12,16 @@
 import { SiteError, type SiteErrorData } from "../site/errors.js";
 import type { Site } from "../site/site.js";
 import { catalogChange, readCatalog, TOUCHES_ALL, type Touches } from "./catalog.js";
+import { commandEvent } from "./console-events.js";
 import { KeyedLock } from "./keyed-lock.js";
 import {
-  emptyCatalog, findImage, findNode, findRequest, type ImageEntry, type Outcome, type SiteRecord, type SiteState,
+  emptyCatalog, findImage, findNode, findRequest, type EventSource, type ImageEntry, type Outcome, type SiteRecord, type SiteState,
 } from "./site-state.js";
 
 export interface CallerContext {
   user?: string; // who asked (journaled with the outcome)
   requestId?: string; // the same id on a retry gets the same answer
+  source?: EventSource; // where the call came from, for the event log (default: shell with a user, server without)
 }
 
 export const CONNECTION_LOST = "CONNECTION_LOST";
@@ -48,6 +50,7 @@ export class Router {
   private readonly sites = new Map<string, Site>(); // the connected nodes' Sites by node id
   private readonly locks = new KeyedLock();
   private readonly inFlight = new Map<string, { method: string; done: Promise<unknown> }>();
+  private readonly mutating = new Map<string, number>(); // image id → mutating calls running on it now
 
   constructor(private readonly options: RouterOptions) {}
 
@@ -118,10 +121,23 @@ export class Router {
     return this.once(caller, mutation.method, () => this.locks.run([mutation.imageId], async () => {
       const entry = this.image(mutation.imageId);
       const site = this.nodeSite(entry.nodeId, `storage image ${mutation.imageId}`);
-      const settled = await settle(() => body(site));
-      const change = await this.readBack(site, entry, mutation.touches, settled.outcome.ok);
-      return this.record(caller, mutation.method, settled, change === null ? [] : [change]);
+      this.mutating.set(mutation.imageId, (this.mutating.get(mutation.imageId) ?? 0) + 1);
+      try {
+        const settled = await settle(() => body(site));
+        const change = await this.readBack(site, entry, mutation.touches, settled.outcome.ok);
+        return await this.record(caller, mutation.method, mutation.imageId, settled, change === null ? [] : [change]);
+      } finally {
+        const left = (this.mutating.get(mutation.imageId) ?? 1) - 1;
+        if (left === 0) this.mutating.delete(mutation.imageId);
+        else this.mutating.set(mutation.imageId, left);
+      }
     }));
+  }
+
+  // Whether a command is changing image `imageId` now: what its node reports
+  // meanwhile is that command's doing, which the command's own event tells.
+  isMutating(imageId: string): boolean {
+    return this.mutating.has(imageId);
   }
 
   // A call that changes the set of images (addImage, load): `effect` gives its records.
@@ -129,7 +145,7 @@ export class Router {
     return this.once(caller, method, () => this.locks.run([IMAGES_LOCK, ...lockKeys], async () => {
       const settled = await settle(body);
       const records = settled.outcome.ok ? await effect(settled.outcome.result as T) : [];
-      return this.record(caller, method, settled, records);
+      return this.record(caller, method, null, settled, records);
     }));
   }
 
@@ -168,8 +184,11 @@ export class Router {
     }
   }
 
-  private async record<T>(caller: CallerContext, method: string, settled: Settled<T>, records: SiteRecord[]): Promise<T> {
+  // Commits the call's records, its request's outcome and, when it succeeded, its event.
+  private async record<T>(caller: CallerContext, method: string, imageId: string | null, settled: Settled<T>, records: SiteRecord[]): Promise<T> {
     const answered = settled.outcome.ok || !NO_ANSWER_CODES.has(settled.outcome.error.code);
+    const event = settled.outcome.ok ? commandEvent(method, imageId ?? imageOf(settled.outcome.result), settled.outcome.result, caller, this.options.now()) : null;
+    if (event !== null) records.push(event);
     if (caller.requestId !== undefined && answered) {
       records.push({ type: "request.done", requestId: caller.requestId, method, user: caller.user ?? null, atMs: this.options.now(), outcome: settled.outcome });
     }
@@ -197,6 +216,12 @@ export class Router {
     this.inFlight.set(requestId, { method, done });
     return done;
   }
+}
+
+// The image a site-wide call's result names (addImage's), if any.
+function imageOf(result: unknown): string | null {
+  const id = (result as { id?: unknown } | null)?.id;
+  return typeof id === "string" ? id : null;
 }
 
 function checkSameMethod(requestId: string, recorded: string, method: string): void {

@@ -27,5 +27,5 @@ export function serverAuth(server: CopyServicesServer): RestAuth {
 }
 
 export function serverSiteFor(server: CopyServicesServer): (identity: RestIdentity) => Site {
-  return (identity) => server.forCaller({ user: identity.user });
+  return (identity) => server.forCaller({ user: identity.user, source: "rest" });
 }

@@ -63,7 +63,7 @@ async function failureOf(response: Response): Promise<ApiError> {
 }
 
 export class Api {
-  private listeners: Array<() => void> = [];
+  private listeners: Array<(reason: string | null) => void> = [];
 
   get token(): string | null {
     return sessionStorage.getItem(TOKEN_KEY);
@@ -73,8 +73,8 @@ export class Api {
     return sessionStorage.getItem(USER_KEY);
   }
 
-  // Called when the token is gone (logout, or a 401 from the server).
-  onSignedOut(listener: () => void): void {
+  // Called when the token is gone: a logout (no reason), or the server refused it.
+  onSignedOut(listener: (reason: string | null) => void): void {
     this.listeners.push(listener);
   }
 
@@ -89,10 +89,10 @@ export class Api {
     sessionStorage.setItem(USER_KEY, user);
   }
 
-  signOut(): void {
+  signOut(reason: string | null = null): void {
     sessionStorage.removeItem(TOKEN_KEY);
     sessionStorage.removeItem(USER_KEY);
-    for (const listener of this.listeners) listener();
+    for (const listener of this.listeners) listener(reason);
   }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -101,7 +101,7 @@ export class Api {
     const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     if (response.status === 401) {
       const failure = await failureOf(response);
-      this.signOut();
+      this.signOut(`${failure.code}: ${failure.message}`);
       throw failure;
     }
     if (!response.ok) throw await failureOf(response);

@@ -14,6 +14,10 @@ export const EVENTS_KEPT = 2000;
 export const THROUGHPUT_SECONDS = 600; // the chart's last ten minutes
 const TASK_LINES_KEPT = 2000;
 const REFRESH_DELAY_MS = 60; // events of one command arrive together: one refresh for them
+// A copy the listing shows under way but no progress message covers (it may
+// end between two of the stream's ticks, and a copy's end is not an event):
+// its listing is read again after this long, for as long as that holds.
+const FOLLOW_COPY_MS = 1000;
 
 export interface Image {
   id: string;
@@ -99,6 +103,7 @@ const SECTIONS: readonly Section[] = ["images", "volumes", "flash", "pprc", "pat
 export interface ConsoleState {
   signedIn: boolean;
   user: string | null;
+  signedOutBecause: string | null; // shown on the login page: why the console asks again
   connection: { state: StreamState; detail: string };
   images: Image[];
   volumes: Volume[];
@@ -193,10 +198,11 @@ export class Store {
   private pending = new Set<Section>();
   private refreshing = new Set<Section>();
   private timer: ReturnType<typeof setTimeout> | null = null;
+  private followers = new Map<Section, ReturnType<typeof setTimeout>>();
 
   constructor(readonly api: Api) {
     this.state = {
-      signedIn: api.token !== null, user: api.user, connection: { state: "connecting", detail: "not connected" },
+      signedIn: api.token !== null, user: api.user, signedOutBecause: null, connection: { state: "connecting", detail: "not connected" },
       images: [], volumes: [], flash: [], pairs: [], paths: [], ports: [], tasks: [],
       loaded: { images: false, volumes: false, flash: false, pprc: false, paths: false, ports: false, tasks: false }, errors: {},
       events: [], flashProgress: new Map(), pairRates: new Map(), throughput: { seconds: [], flash: [], pprc: [] }, runs: [],
@@ -204,11 +210,11 @@ export class Store {
     this.stream = new EventStream(() => api.token, {
       message: (message) => this.receive(message),
       state: (state, detail) => this.set({ connection: { state, detail } }),
-      refused: () => api.signOut(),
+      refused: () => api.signOut("the server no longer knows this session (it restarted, or the session expired): log in again"),
     });
-    api.onSignedOut(() => {
+    api.onSignedOut((reason) => {
       this.stream.stop();
-      this.set({ signedIn: false, user: null });
+      this.set({ signedIn: false, user: null, signedOutBecause: reason });
     });
   }
 
@@ -224,7 +230,7 @@ export class Store {
 
   async signIn(user: string, password: string): Promise<void> {
     await this.api.login(user, password);
-    this.set({ signedIn: true, user });
+    this.set({ signedIn: true, user, signedOutBecause: null });
     this.start();
   }
 
@@ -268,10 +274,23 @@ export class Store {
     try {
       const change = await this.fetch(section);
       this.set({ ...change, loaded: { ...this.state.loaded, [section]: true }, errors: { ...this.state.errors, [section]: undefined } });
+      this.followCopies(section);
     } catch (error) {
       const message = error instanceof CommandError ? error.message : `${(error as Error).message}`;
       this.set({ errors: { ...this.state.errors, [section]: message } });
     }
+  }
+
+  private followCopies(section: Section): void {
+    const { flash, pairs, flashProgress, pairRates } = this.state;
+    const uncovered = section === "flash"
+      ? flash.some((relation) => relation.row.BackgroundCopy === "Enabled" && relation.outOfSyncTracks > 0 && !flashProgress.has(progressKey(relation.image, relation.id)))
+      : section === "pprc" && pairs.some((pair) => /Copy Pending/.test(pair.state) && !pairRates.has(progressKey(pair.image, pair.id)));
+    if (!uncovered || this.followers.has(section) || !this.state.signedIn) return;
+    this.followers.set(section, setTimeout(() => {
+      this.followers.delete(section);
+      this.refresh(section, ...(section === "flash" ? ["images" as const] : []));
+    }, FOLLOW_COPY_MS));
   }
 
   private perImage<T>(command: (image: string) => string, map: (image: string, row: Row) => T): Promise<T[]> {

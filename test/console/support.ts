@@ -53,7 +53,7 @@ export class ConsoleServer {
       "--server-state", this.sandbox.path("server"), "--admin-password-file", this.sandbox.path("admin.pw"), ...listen);
     const url = await this.process.listening();
     this.port = Number(new URL(url).port);
-    await this.process.waitFor(/admin|primary|serving/i).catch(() => undefined);
+    await this.process.waitFor(/primary Copy Services Server/);
   }
 
   // SIGTERM: the node saves its images and the server its journal, as an administrator's restart would.
@@ -116,7 +116,9 @@ export async function openView(page: Page, route: string): Promise<void> {
 
 // Opens an action's form, fills its fields by label (text, select or checkbox), and submits it.
 export async function runAction(page: Page, button: string, fields: Record<string, string | boolean>, options: { confirm?: boolean } = {}): Promise<void> {
-  await page.getByRole("toolbar", { name: "Actions" }).getByRole("button", { name: button, exact: true }).click();
+  // The button opens its form, or closes it when it is open already.
+  const opener = page.getByRole("toolbar", { name: "Actions" }).getByRole("button", { name: button, exact: true });
+  if (await opener.getAttribute("aria-expanded") !== "true") await opener.click();
   const form = page.getByRole("form", { name: button });
   for (const [label, value] of Object.entries(fields)) {
     const control = form.getByLabel(label, { exact: true });
@@ -138,3 +140,14 @@ export async function outcome(page: Page, command: string): Promise<{ text: stri
 export function rowOf(page: Page, table: string, key: string) {
   return page.locator(`table[aria-label="${table}"] tr[data-key="${key}"]`);
 }
+
+// Waits until `condition` holds in the page; on timeout the error carries what the page showed.
+export async function waitInPage(page: Page, what: string, condition: (argument: string) => boolean, argument = "", timeoutMs = WAIT_MS): Promise<void> {
+  try {
+    await page.waitForFunction(condition, argument, { timeout: timeoutMs });
+  } catch (error) {
+    const shown = await page.locator("main").innerText().catch(() => "(no main)");
+    throw new Error(`${what}: not within ${timeoutMs} ms (${(error as Error).message.split("\n")[0]}); the page showed:\n${shown.slice(0, 3000)}`);
+  }
+}
+

@@ -1,10 +1,11 @@
 /** @jsxImportSource preact */
 // The login page: the same users and passwords as DS CLI and the REST API.
 import { useState } from "preact/hooks";
-import { useConsoleStore } from "../hooks.js";
+import { useConsoleStore, useStore } from "../hooks.js";
 
 export function LoginView() {
   const store = useConsoleStore();
+  const because = useStore((state) => state.signedOutBecause);
   const [user, setUser] = useState("");
   const [password, setPassword] = useState("");
   const [failure, setFailure] = useState<string | null>(null);
@@ -26,6 +27,7 @@ export function LoginView() {
       <form aria-label="Log in" onSubmit={submit}>
         <h1>tzero Copy Services</h1>
         <p class="muted">Log in with a DS CLI user (mkuser).</p>
+        {because !== null && <p class="notice" role="status">Logged out: {because}</p>}
         <label for="login-user">User</label>
         <input id="login-user" name="user" autoComplete="username" required value={user} onInput={(event) => setUser((event.currentTarget as HTMLInputElement).value)} />
         <label for="login-password">Password</label>

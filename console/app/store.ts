@@ -357,8 +357,9 @@ export class Store {
     }
   }
 
+  // The run's output may have come on the stream before its POST answered: then it only gets its name.
   startedRun(runId: string, name: string): void {
-    if (!this.state.runs.some((run) => run.runId === runId)) this.set({ runs: [...this.state.runs, { runId, name, lines: [], exitCode: null }] });
+    this.taskRun(runId, (run) => ({ ...run, name }));
   }
 
   private taskRun(runId: string, change: (run: TaskRun) => TaskRun): void {
@@ -381,13 +382,30 @@ export class Store {
       const tracks = outOfSync.get(progressKey(pair.image, pair.id));
       return tracks === undefined ? pair : { ...pair, outOfSyncTracks: tracks };
     });
-    const { seconds, flash, pprc } = this.state.throughput;
-    const time = Math.floor(Date.parse(message.time) / 1000) || Math.floor(Date.now() / 1000);
-    const keep = (values: number[], value: number) => [...values, value].slice(-THROUGHPUT_SECONDS);
-    const sum = (rates: Iterable<{ bytesPerSecond: number }>) => [...rates].reduce((total, rate) => total + rate.bytesPerSecond, 0);
-    const throughput = { seconds: keep(seconds, time), flash: keep(flash, sum(message.flash)), pprc: keep(pprc, sum(message.pprc)) };
-    this.set({ flashProgress, pairRates, pairs, throughput });
+    this.set({ flashProgress, pairRates, pairs, throughput: addSample(this.state.throughput, message) });
   }
+}
+
+// One point per progress message. The stream is silent while nothing copies,
+// so a gap between two messages was idle: it is drawn as zero, not as a line across.
+function addSample(throughput: ConsoleState["throughput"], message: ProgressMessage): ConsoleState["throughput"] {
+  const time = Math.floor(Date.parse(message.time) / 1000) || Math.floor(Date.now() / 1000);
+  const sum = (rates: Array<{ bytesPerSecond: number }>) => rates.reduce((total, rate) => total + rate.bytesPerSecond, 0);
+  const seconds = [...throughput.seconds];
+  const flash = [...throughput.flash];
+  const pprc = [...throughput.pprc];
+  const last = seconds[seconds.length - 1];
+  if (last !== undefined && time - last > 2) {
+    seconds.push(last + 1, time - 1);
+    flash.push(0, 0);
+    pprc.push(0, 0);
+  }
+  if (last !== undefined && time <= last) return throughput;
+  seconds.push(time);
+  flash.push(sum(message.flash));
+  pprc.push(sum(message.pprc));
+  const from = Math.max(0, seconds.length - THROUGHPUT_SECONDS);
+  return { seconds: seconds.slice(from), flash: flash.slice(from), pprc: pprc.slice(from) };
 }
 
 const changedKeys = (before: Map<string, unknown>, now: Map<string, unknown>, listed: Set<string>): boolean =>

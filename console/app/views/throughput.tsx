@@ -7,6 +7,8 @@ import { rate } from "../format.js";
 import { useStore } from "../hooks.js";
 
 const MB = 1e6;
+const WINDOW_SECONDS_MAX = 600;
+const WINDOW_SECONDS_MIN = 60;
 
 export function ThroughputView() {
   const throughput = useStore((state) => state.throughput);
@@ -17,7 +19,12 @@ export function ThroughputView() {
     const options: uPlot.Options = {
       width: Math.max(320, element.clientWidth), height: 320, title: "Copy and mirror throughput (MB/s)",
       series: [{}, { label: "FlashCopy", stroke: "#1f6feb", width: 2 }, { label: "PPRC", stroke: "#d2691e", width: 2 }],
-      axes: [{}, { label: "MB/s" }], scales: { y: { range: (_chart, _min, max) => [0, Math.max(1, max * 1.1)] } },
+      axes: [{}, { label: "MB/s" }],
+      scales: {
+        // The last minutes: ten at most, one at least, ending at the newest sample.
+        x: { time: true, range: (_chart, min, max) => [Math.max(min, max - WINDOW_SECONDS_MAX), Math.max(max, min + WINDOW_SECONDS_MIN)] },
+        y: { range: (_chart, _min, max) => [0, Math.max(1, max * 1.1)] },
+      },
     };
     chart.current = new uPlot(options, [[], [], []], element);
     const resize = () => chart.current?.setSize({ width: Math.max(320, element.clientWidth), height: 320 });

@@ -167,7 +167,7 @@ const pathOf = (image: string, row: Row): Path => ({
 const portOf = (image: string, row: Row): Port => ({ image, id: row.ID, state: row.State, wwpn: row.WWPN, type: row.Type });
 
 // lspprcpath lists a path once per port pair: one Path per LSS pair, its port pairs together.
-function joinPaths(paths: Path[]): Path[] {
+export function joinPaths(paths: Path[]): Path[] {
   const joined = new Map<string, Path>();
   for (const path of paths) {
     const key = `${path.image} ${path.source} ${path.target}`;
@@ -388,7 +388,7 @@ export class Store {
 
 // One point per progress message. The stream is silent while nothing copies,
 // so a gap between two messages was idle: it is drawn as zero, not as a line across.
-function addSample(throughput: ConsoleState["throughput"], message: ProgressMessage): ConsoleState["throughput"] {
+export function addSample(throughput: ConsoleState["throughput"], message: ProgressMessage): ConsoleState["throughput"] {
   const time = Math.floor(Date.parse(message.time) / 1000) || Math.floor(Date.now() / 1000);
   const sum = (rates: Array<{ bytesPerSecond: number }>) => rates.reduce((total, rate) => total + rate.bytesPerSecond, 0);
   const seconds = [...throughput.seconds];

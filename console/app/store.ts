@@ -3,7 +3,7 @@
 // show it, image by image, and refreshes a part of it when an event says
 // that part changed; progress messages move the bars and feed the chart
 // without any request. Views read it through useStore (hooks.ts).
-import { Api, CommandError, type ConsoleEvent, type Row, type TaskRecord } from "./api.js";
+import { Api, type ConsoleEvent, type Row, type TaskRecord } from "./api.js";
 import { EventStream, type ProgressMessage, type StreamMessage, type StreamState } from "./stream.js";
 
 export const TRACK_BYTES = 64 * 1024;
@@ -199,6 +199,7 @@ export class Store {
   private refreshing = new Set<Section>();
   private timer: ReturnType<typeof setTimeout> | null = null;
   private followers = new Map<Section, ReturnType<typeof setTimeout>>();
+  private streamOpened = false; // start() has read every listing; a later "ready" is a reconnect
 
   constructor(readonly api: Api) {
     this.state = {
@@ -214,6 +215,7 @@ export class Store {
     });
     api.onSignedOut((reason) => {
       this.stream.stop();
+      this.streamOpened = false;
       this.set({ signedIn: false, user: null, signedOutBecause: reason });
     });
   }
@@ -276,8 +278,8 @@ export class Store {
       this.set({ ...change, loaded: { ...this.state.loaded, [section]: true }, errors: { ...this.state.errors, [section]: undefined } });
       this.followCopies(section);
     } catch (error) {
-      const message = error instanceof CommandError ? error.message : `${(error as Error).message}`;
-      this.set({ errors: { ...this.state.errors, [section]: message } });
+      // A CommandError's message is DS CLI's own lines; any other says what failed on the way.
+      this.set({ errors: { ...this.state.errors, [section]: (error as Error).message } });
     }
   }
 
@@ -338,7 +340,8 @@ export class Store {
     switch (message.type) {
       case "ready":
         // After a reconnect the site may have changed in ways the missed events do not all say (a restart).
-        this.refresh(...SECTIONS);
+        if (this.streamOpened) this.refresh(...SECTIONS);
+        this.streamOpened = true;
         return;
       case "event":
         this.addEvents([message]);

@@ -195,7 +195,7 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   // The server's event log says whether a change came from a shell's prompt or a script.
-  const mode = values.script !== undefined || positionals.length > 0 || !process.stdin.isTTY ? "script" : "shell";
+  const mode = values.script !== undefined || (positionals.length === 0 && !process.stdin.isTTY) ? "script" : "shell";
   const server = await connectServer(values, mode);
   if (typeof server === "number") return server;
   if (server !== null) settings.site = server;

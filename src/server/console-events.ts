@@ -6,7 +6,8 @@
 //
 //   commandEvent(method, imageId, result, caller, atMs)   the event of a mutating Site call that succeeded
 //   serverEvent({ kind, image, ids, text }, caller, atMs)  any other change: users, tasks, nodes, takeover
-//   nodeEvent(event, atMs)                                what a node did by itself (a copy ended, a pair failed)
+//   nodeEvent(event, atMs)                                what a node did by itself (a copy ended)
+//   pairEvent(image, changes, atMs)                       pairs whose state changed by themselves (pair-watcher.ts)
 import type { HostConnectionInfo, ImageInfo, LoadReport, PairInfo, PathInfo, PoolInfo, SiteEvent, VolumeGroupInfo, WithdrawResult } from "../site/types.js";
 import { EVENT_IDS_MAX, EVENT_TEXT_LENGTH_MAX, type EventRecord, type EventSource, type LoggedEvent } from "./site-state.js";
 
@@ -124,7 +125,8 @@ export function serverEvent(facts: EventFacts, caller: EventCaller, atMs: number
 }
 
 // The event of a mutating call that succeeded; a method not in the table is still logged, by its name.
-export function commandEvent(method: string, imageId: string | null, result: unknown, caller: EventCaller, atMs: number): EventRecord | null {
+// `pairs`: what the image lists after a PPRC command, whose states the event then says.
+export function commandEvent(method: string, imageId: string | null, result: unknown, caller: EventCaller, atMs: number, pairs: readonly PairInfo[] | null = null): EventRecord | null {
   if (NOT_LOGGED.has(method)) return null;
   const describe = COMMANDS[method];
   let facts: Omit<EventFacts, "image"> | null;
@@ -134,11 +136,15 @@ export function commandEvent(method: string, imageId: string | null, result: unk
     facts = null; // a result of an unexpected shape: logged by the method's name below
   }
   facts ??= { kind: "site.changed", ids: [], text: `${method} done` };
+  const states = pairs === null ? "" : pairStates(facts.ids, pairs);
+  if (states !== "") facts = { ...facts, text: `${facts.text}; now ${states}` };
   return serverEvent({ ...facts, image: imageId }, caller, atMs);
 }
 
-// What a node reports it did by itself, as an event of the server; null for what is not a change (progress).
-export function nodeEvent(event: SiteEvent, pairs: readonly PairInfo[] | null, atMs: number): EventRecord | null {
+// What a node reports it did by itself, as an event of the server; null for
+// what is not a change (progress) or is a command's doing (pprc-changed: the
+// command's own event says it, and pair-watcher.ts what pairs do by themselves).
+export function nodeEvent(event: SiteEvent, atMs: number): EventRecord | null {
   const server = { source: "server" as const };
   switch (event.type) {
     case "flash-copied":
@@ -149,20 +155,49 @@ export function nodeEvent(event: SiteEvent, pairs: readonly PairInfo[] | null, a
       return serverEvent({ kind: "flash.recovered", image: event.imageId, ids: [event.id], text: `FlashCopy ${event.id}: background copy goes on` }, server, atMs);
     case "flash-unfrozen":
       return serverEvent({ kind: "flash.unfrozen", image: event.imageId, ids: event.released, text: `LSS ${event.lss} unfrozen (${event.reason}): writes released to ${event.released.length === 0 ? "no volume" : listed(event.released)}` }, server, atMs);
-    case "pprc-changed":
-      return serverEvent({ kind: "pprc.changed", image: event.imageId, ids: event.ids, text: pairText(event.ids, pairs) }, server, atMs);
     default:
       return null;
   }
 }
 
-function pairText(ids: readonly string[], pairs: readonly PairInfo[] | null): string {
-  const states = ids.map((id) => {
-    const pair = pairs?.find((each) => each.id === id);
-    if (pair === undefined) return `${id} gone`;
-    return `${id} ${pair.state}${pair.reason === null ? "" : ` (${pair.reason})`}`;
-  });
-  return `PPRC ${plural(ids.length, "pair")} ${listed(states, 4)}`;
+export interface PairChange {
+  pair: PairInfo;
+  was: string; // its state before, as pairState gives it
+}
+
+// Pairs of `image` whose state changed by themselves: Copy Pending to Full Duplex, suspended by a failure.
+export function pairEvent(image: string, changes: readonly PairChange[], atMs: number): EventRecord {
+  const ids = changes.map((change) => change.pair.id);
+  const texts = changes.map((change) => `${change.pair.id} ${pairState(change.pair)} (was ${change.was})`);
+  return serverEvent({ kind: "pprc.changed", image, ids, text: `PPRC ${plural(ids.length, "pair")} ${listed(texts, 4)}` }, { source: "server" }, atMs);
+}
+
+export interface PathChange {
+  path: PathInfo;
+  was: string; // its state before, as pathState gives it
+}
+
+// Paths of `image` whose state changed by themselves (their links failed, or came back).
+export function pathEvent(image: string, changes: readonly PathChange[], atMs: number): EventRecord {
+  const ids = changes.map((change) => `${change.path.sourceLss}:${change.path.targetLss}`);
+  const texts = changes.map((change, index) => `${ids[index]} to ${change.path.targetImageId} ${pathState(change.path)} (was ${change.was})`);
+  return serverEvent({ kind: "path.changed", image, ids, text: `PPRC ${plural(ids.length, "path")} ${listed(texts, 4)}` }, { source: "server" }, atMs);
+}
+
+// "Success", "Failed: Down".
+export function pathState(path: PathInfo): string {
+  return path.reason === null ? path.state : `${path.state}: ${path.reason}`;
+}
+
+// "Full Duplex", "Suspended: Host Source".
+export function pairState(pair: PairInfo): string {
+  return pair.reason === null ? pair.state : `${pair.state}: ${pair.reason}`;
+}
+
+// The states of those of `ids` the image still lists ("" for none).
+function pairStates(ids: readonly string[], pairs: readonly PairInfo[]): string {
+  const listedPairs = ids.map((id) => pairs.find((each) => each.id === id)).filter((pair): pair is PairInfo => pair !== undefined);
+  return listed(listedPairs.map((pair) => `${pair.id} ${pairState(pair)}`), 4);
 }
 
 // The event as the console's stream and log carry it.

@@ -11,6 +11,7 @@
 // (a shell failing over to the backup) gets the recorded answer and is not run again.
 import { SiteError, type SiteErrorData } from "../site/errors.js";
 import type { Site } from "../site/site.js";
+import type { PairInfo, PathInfo } from "../site/types.js";
 import { catalogChange, readCatalog, TOUCHES_ALL, type Touches } from "./catalog.js";
 import { commandEvent } from "./console-events.js";
 import { KeyedLock } from "./keyed-lock.js";
@@ -35,7 +36,17 @@ export interface RouterOptions {
   commit: (records: SiteRecord[]) => Promise<void>; // journaled (and replicated) when it resolves
   now: () => number;
   assertServing: () => void; // throws when this server no longer answers for the site (retired, closed)
+  // After a PPRC command: the pairs and paths its image lists now (null: they could not be read), the command's doing.
+  pprcAfterCommand?: (imageId: string, listed: PprcListing | null) => void;
 }
+
+export interface PprcListing {
+  pairs: PairInfo[];
+  paths: PathInfo[];
+}
+
+// The commands that change PPRC pairs and paths: their event says the pairs' states they left.
+const PPRC_METHODS = new Set(["makePairs", "pausepprc", "resumepprc", "rmpprc", "failoverpprc", "failbackpprc", "makePath", "removePaths"]);
 
 export interface Mutation {
   method: string; // the Site method, for the request record
@@ -50,7 +61,6 @@ export class Router {
   private readonly sites = new Map<string, Site>(); // the connected nodes' Sites by node id
   private readonly locks = new KeyedLock();
   private readonly inFlight = new Map<string, { method: string; done: Promise<unknown> }>();
-  private readonly mutating = new Map<string, number>(); // image id → mutating calls running on it now
 
   constructor(private readonly options: RouterOptions) {}
 
@@ -121,24 +131,20 @@ export class Router {
     return this.once(caller, mutation.method, () => this.locks.run([mutation.imageId], async () => {
       const entry = this.image(mutation.imageId);
       const site = this.nodeSite(entry.nodeId, `storage image ${mutation.imageId}`);
-      this.mutating.set(mutation.imageId, (this.mutating.get(mutation.imageId) ?? 0) + 1);
-      try {
-        const settled = await settle(() => body(site));
-        const change = await this.readBack(site, entry, mutation.touches, settled.outcome.ok);
-        return await this.record(caller, mutation.method, mutation.imageId, settled, change === null ? [] : [change]);
-      } finally {
-        const left = (this.mutating.get(mutation.imageId) ?? 1) - 1;
-        if (left === 0) this.mutating.delete(mutation.imageId);
-        else this.mutating.set(mutation.imageId, left);
-      }
+      const settled = await settle(() => body(site));
+      const change = await this.readBack(site, entry, mutation.touches, settled.outcome.ok);
+      const listed = await this.pprcAfter(site, mutation, settled.outcome.ok);
+      return this.record(caller, mutation.method, mutation.imageId, settled, change === null ? [] : [change], listed?.pairs ?? null);
     }));
   }
 
-  // Whether a command is changing image `imageId` now: what its node reports
-  // meanwhile is that command's doing, which the command's own event tells.
-  isMutating(imageId: string): boolean {
-    return this.mutating.has(imageId);
+  private async pprcAfter(site: Site, mutation: Mutation, succeeded: boolean): Promise<PprcListing | null> {
+    if (!succeeded || !PPRC_METHODS.has(mutation.method)) return null;
+    const listed = await Promise.all([site.listPairs(mutation.imageId), site.listPaths(mutation.imageId)]).then(([pairs, paths]) => ({ pairs, paths }), () => null);
+    this.options.pprcAfterCommand?.(mutation.imageId, listed);
+    return listed;
   }
+
 
   // A call that changes the set of images (addImage, load): `effect` gives its records.
   mutateSite<T>(caller: CallerContext, method: string, lockKeys: string[], body: () => Promise<T>, effect: Effect<T>): Promise<T> {
@@ -185,9 +191,9 @@ export class Router {
   }
 
   // Commits the call's records, its request's outcome and, when it succeeded, its event.
-  private async record<T>(caller: CallerContext, method: string, imageId: string | null, settled: Settled<T>, records: SiteRecord[]): Promise<T> {
+  private async record<T>(caller: CallerContext, method: string, imageId: string | null, settled: Settled<T>, records: SiteRecord[], pairs: PairInfo[] | null = null): Promise<T> {
     const answered = settled.outcome.ok || !NO_ANSWER_CODES.has(settled.outcome.error.code);
-    const event = settled.outcome.ok ? commandEvent(method, imageId ?? imageOf(settled.outcome.result), settled.outcome.result, caller, this.options.now()) : null;
+    const event = settled.outcome.ok ? commandEvent(method, imageId ?? imageOf(settled.outcome.result), settled.outcome.result, caller, this.options.now(), pairs) : null;
     if (event !== null) records.push(event);
     if (caller.requestId !== undefined && answered) {
       records.push({ type: "request.done", requestId: caller.requestId, method, user: caller.user ?? null, atMs: this.options.now(), outcome: settled.outcome });

@@ -21,6 +21,7 @@ import { SiteError } from "../site/errors.js";
 import type { CallOptions, Site } from "../site/site.js";
 import type { ImageInfo, LoadReport, ModelName, SaveReport, SiteEvent, SiteListener } from "../site/types.js";
 import { Router, IMAGES_LOCK, type CallerContext } from "./router.js";
+import { PairWatcher } from "./pair-watcher.js";
 import { RoutedSite, type SiteCore } from "./routed-site.js";
 import { ServerError } from "./server-errors.js";
 import { nodeEvent, serverEvent, type EventCaller, type EventFacts } from "./console-events.js";
@@ -32,7 +33,7 @@ import type { Committed, ServerStore } from "./store.js";
 import { Sessions, type SessionOptions } from "./sessions.js";
 import { UserError } from "./user-errors.js";
 import {
-  authenticate, authorize, chuser, findUser, firstStart, lsuser, mkuser, rmuser,
+  applyUserRecord, authenticate, authorize, chuser, findUser, firstStart, lsuser, mkuser, rmuser,
   type ChuserArguments, type MkuserArguments, type UserAccount, type UserRecord, type UserRow, type UsersConfig, type UsersState,
 } from "./users.js";
 import type { UserInfo } from "../site/types.js";
@@ -58,6 +59,9 @@ export interface CopyServicesServerOptions {
   // Runs after every local commit and before the command is answered:
   // replication.ts sends the entry to the backup and waits for its ack.
   afterCommit?: (committed: Committed) => Promise<void>;
+  // How often the pairs are looked at for the changes they make by themselves
+  // (pair-watcher.ts), for the event log; default: not looked at.
+  pairWatchMs?: number;
 }
 
 export interface LoginResult {
@@ -65,6 +69,7 @@ export interface LoginResult {
   expiresAt: number;
   user: string;
   passwordExpired: boolean; // only chuser -pw of one's own password until it is changed
+  idleMs: number; // how long the token may go unused (the REST login's max_idle_interval)
 }
 
 const USERS_LOCK = "site:users";
@@ -89,8 +94,9 @@ export class CopyServicesServer extends RoutedSite {
   private readonly siteListeners = new Set<SiteListener>();
   private readonly eventListeners = new Set<LoggedEventListener>();
   private publishedSeq: number; // the last logged event given to eventListeners
-  private nodeRecords: Array<Promise<SiteRecord | null>> = []; // events the nodes reported, to be committed together
+  private nodeRecords: SiteRecord[] = []; // events the nodes reported, to be committed together
   private nodeFlush: Promise<void> | null = null;
+  private readonly pairWatcher: PairWatcher | null;
   private readonly serverListeners = new Set<ServerListener>();
   private readonly siteCore: SiteCore;
   private closed = false;
@@ -105,7 +111,14 @@ export class CopyServicesServer extends RoutedSite {
     this.sessions = new Sessions({ now: this.now, ...options.sessions });
     this.afterCommit = options.afterCommit;
     this.publishedSeq = this.store.state.eventSeq ?? 0;
-    this.router = new Router({ state: () => this.store.state, commit: (records) => this.commit(records), now: this.now, assertServing: () => this.assertServing() });
+    this.router = new Router({
+      state: () => this.store.state, commit: (records) => this.commit(records), now: this.now, assertServing: () => this.assertServing(),
+      pprcAfterCommand: (imageId, listed) => this.pairWatcher?.noteCommand(imageId, listed),
+    });
+    this.pairWatcher = options.pairWatchMs === undefined ? null : new PairWatcher({
+      router: this.router, intervalMs: options.pairWatchMs, now: this.now, commit: (records) => this.commit(records),
+      failed: (error) => this.emitServer({ type: "event-log-failed", reason: (error as Error).message }),
+    });
     this.siteCore = {
       router: this.router,
       listImages: () => {
@@ -194,7 +207,7 @@ export class CopyServicesServer extends RoutedSite {
     this.router.connect(nodeId, site);
     this.nodeEvents.set(nodeId, site.events((event) => {
       this.emitSite(event);
-      this.logNodeEvent(event, site);
+      this.logNodeEvent(event);
     }));
   }
 
@@ -362,6 +375,14 @@ export class CopyServicesServer extends RoutedSite {
     });
   }
 
+  // The failed login that locks an account is a change of the site: its event, logged with it.
+  private lockoutEvent(record: UserRecord): SiteRecord[] {
+    const before = findUser(this.state.users, record.name);
+    const after = findUser(applyUserRecord(this.state.users, record), record.name);
+    if (before === undefined || before.locked || after?.locked !== true) return [];
+    return [this.serverRecord({ kind: "user.locked", image: null, ids: [record.name], text: `user ${record.name} locked after ${this.state.users.failedLoginsMax} failed logins` })];
+  }
+
   // A locked user's sessions end, and so do those of a user whose password an
   // administrator set (it is temporary); one's own new password frees one's sessions.
   private sessionsAfter(records: readonly UserRecord[], actor: string): void {
@@ -377,18 +398,11 @@ export class CopyServicesServer extends RoutedSite {
     const outcome = await authenticate(this.state.users, name, password, this.usersConfig);
     if (outcome.record !== null) {
       const record = outcome.record;
-      await this.router.exclusive([USERS_LOCK], async () => {
-        const wasLocked = findUser(this.state.users, name)?.locked ?? true;
-        await this.commit([record]);
-        // The failed login that locks the account is a change of the site: it is logged.
-        if (!wasLocked && findUser(this.state.users, name)?.locked === true) {
-          await this.commit([this.serverRecord({ kind: "user.locked", image: null, ids: [name], text: `user ${name} locked after ${this.state.users.failedLoginsMax} failed logins` })]);
-        }
-      });
+      await this.router.exclusive([USERS_LOCK], () => this.commit([record, ...this.lockoutEvent(record)]));
     }
     if (!outcome.ok) throw outcome.error;
     const issued = this.sessions.issue(outcome.name, outcome.passwordExpired);
-    return { token: issued.token, expiresAt: issued.expiresAt, user: outcome.name, passwordExpired: outcome.passwordExpired };
+    return { token: issued.token, expiresAt: issued.expiresAt, user: outcome.name, passwordExpired: outcome.passwordExpired, idleMs: this.sessions.idleMs };
   }
 
   // The user of a live token (its idle time restarted), or a UserError TOKEN_*.
@@ -420,16 +434,25 @@ export class CopyServicesServer extends RoutedSite {
     return serverEvent(facts, caller, this.now());
   }
 
-  // The logged events after `since`, oldest first, at most `limit` of them.
+  // The published events after `since`, oldest first, at most `limit` of them.
+  // An event is published once its commit is replicated, so that a stream's
+  // backlog and its live events meet without a gap or a repeat.
   eventsSince(since: number, limit: number): LoggedEvent[] {
-    const events = eventLog(this.state);
-    let first = events.length;
-    while (first > 0 && events[first - 1].seq > since) first--;
-    return events.slice(first, first + limit);
+    return this.loggedBetween(since, this.publishedSeq, limit);
   }
 
+  // The seq of the last published event.
   get lastEventSeq(): number {
-    return this.state.eventSeq ?? 0;
+    return this.publishedSeq;
+  }
+
+  private loggedBetween(after: number, upTo: number, limit: number): LoggedEvent[] {
+    const events = eventLog(this.state);
+    let last = events.length;
+    while (last > 0 && events[last - 1].seq > upTo) last--;
+    let first = last;
+    while (first > 0 && events[first - 1].seq > after) first--;
+    return events.slice(first, Math.min(last, first + limit));
   }
 
   // Hears every event once it is committed (and replicated), in seq order.
@@ -439,20 +462,19 @@ export class CopyServicesServer extends RoutedSite {
   }
 
   private publishEvents(): void {
-    const fresh = this.eventsSince(this.publishedSeq, Number.MAX_SAFE_INTEGER);
+    const fresh = this.loggedBetween(this.publishedSeq, this.state.eventSeq ?? 0, Number.MAX_SAFE_INTEGER);
     if (fresh.length === 0) return;
     this.publishedSeq = fresh[fresh.length - 1].seq;
     for (const event of fresh) for (const listener of this.eventListeners) listener(event);
   }
 
-  // What a node did by itself (a copy ended, a pair went Full Duplex or failed)
-  // is logged as the server's; a node's report of what a command is doing is
-  // left to that command's own event. The reports are committed in batches.
-  private logNodeEvent(event: SiteEvent, site: Site): void {
-    if (event.type === "flash-progress" || event.type === "image-added" || event.type === "images-replaced") return;
-    if (event.type === "pprc-changed" && this.router.isMutating(event.imageId)) return;
-    const pairs = event.type === "pprc-changed" ? site.listPairs(event.imageId).catch(() => null) : Promise.resolve(null);
-    this.nodeRecords.push(pairs.then((listed) => nodeEvent(event, listed, this.now())));
+  // What a node did by itself (a copy ended, failed or went on) is logged as
+  // the server's; what it reports of a command (pprc-changed) is left to that
+  // command's own event. The reports are committed in batches.
+  private logNodeEvent(event: SiteEvent): void {
+    const record = nodeEvent(event, this.now());
+    if (record === null) return;
+    this.nodeRecords.push(record);
     this.nodeFlush ??= this.flushNodeEvents().finally(() => { this.nodeFlush = null; });
   }
 
@@ -461,8 +483,8 @@ export class CopyServicesServer extends RoutedSite {
   private async flushNodeEvents(): Promise<void> {
     await Promise.resolve(); // the reports of one turn go in one commit
     while (this.nodeRecords.length > 0) {
-      const batch = (await Promise.all(this.nodeRecords.splice(0))).filter((record): record is SiteRecord => record !== null);
-      if (batch.length === 0 || this.retired !== null || this.closed) continue;
+      const batch = this.nodeRecords.splice(0);
+      if (this.retired !== null || this.closed) continue;
       try {
         await this.commit(batch);
       } catch (error) {
@@ -471,12 +493,12 @@ export class CopyServicesServer extends RoutedSite {
     }
   }
 
-
   // Another server leads the site now (it has a higher term): this one takes
   // no more changes and lets go of its nodes, but leaves its store open for
   // the replication that makes it the new primary's backup.
   retire(reason: string): void {
     this.retired = reason;
+    this.pairWatcher?.stop();
     for (const unsubscribe of this.nodeEvents.values()) unsubscribe();
     this.nodeEvents.clear();
     this.router.disconnectAll();
@@ -523,6 +545,7 @@ export class CopyServicesServer extends RoutedSite {
   override async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.pairWatcher?.stop();
     if (this.retired !== null) return; // the store is the replication's now
     for (const unsubscribe of this.nodeEvents.values()) unsubscribe();
     this.nodeEvents.clear();

@@ -33,6 +33,7 @@ export const EVENTS_PATH = "/cs/events";
 export const CONSOLE_PATH = "/cs/console";
 export const COMMAND_LENGTH_MAX = 4096;
 export const OUTPUT_LINES_MAX = 20_000;
+export const RUN_MS_MAX = 30 * 60 * 1000;
 const EVENTS_LIMIT_DEFAULT = 200;
 const TOKEN_HEADER = "x-auth-token";
 const TASK_NAME = new RegExp(TASK_NAME_PATTERN);
@@ -125,14 +126,28 @@ function wholeQuery(value: unknown, name: string, min: number, max: number, othe
 
 // ---- one DS CLI line ----
 
+// A command (mkflash -wait, sleep) runs while its caller waits, for at most
+// RUN_MS_MAX; a caller that goes away cancels it, as Ctrl-C does in a shell.
 function runRoute(api: FastifyInstance, caller: Identify): void {
-  api.post("/run", async (request) => {
+  api.post("/run", async (request, reply) => {
     const identity = caller(request, null); // each call of the command is checked as the user's
     const command = commandOf(request.body);
     const output: string[] = [];
-    const site = new AuthorizedSite(identity.server, identity.token, identity.user, "console");
-    const outcome = await runConsoleSource(site, command, "console", { write: (line) => { if (output.length < OUTPUT_LINES_MAX) output.push(line); } });
-    return { exitCode: outcome.exitCode, output, errors: outcome.errors };
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new Error(`the command ran for more than ${RUN_MS_MAX / 60_000} minutes`)), RUN_MS_MAX);
+    const gone = () => { if (!reply.raw.writableFinished) abort.abort(new Error("the console went away")); };
+    reply.raw.once("close", gone);
+    try {
+      const site = new AuthorizedSite(identity.server, identity.token, identity.user, "console");
+      let lines = 0;
+      const write = (line: string) => { if (++lines <= OUTPUT_LINES_MAX) output.push(line); };
+      const outcome = await runConsoleSource(site, command, "console", { write, signal: abort.signal });
+      if (lines > OUTPUT_LINES_MAX) output.push(`(${lines - OUTPUT_LINES_MAX} more lines not sent: narrow the listing)`);
+      return { exitCode: outcome.exitCode, output, errors: outcome.errors };
+    } finally {
+      clearTimeout(timer);
+      reply.raw.off("close", gone);
+    }
   });
 }
 

@@ -102,6 +102,20 @@ Routes("should refuse through the run what the user's groups do not allow", asyn
   assert.equal(await fixture.node.listVolumes(IMAGE), []);
 });
 
+Routes("should log user commands with who made them, never their passwords, and a lockout as the server's", async () => {
+  const made = (await call(fixture, "POST", "/cs/console/run", { command: "mkuser -pw T3mpsecret -group monitor bob" })).json();
+  assert.is(made.exitCode, 0, JSON.stringify(made));
+  for (let attempt = 0; attempt < fixture.server.state.users.failedLoginsMax; attempt++) {
+    await fixture.server.login("bob", "wrong-pass").catch(() => undefined);
+  }
+  const events = (await call(fixture, "GET", "/cs/console/events")).json().events as Array<Record<string, unknown>>;
+  const created = events.find((event) => event.kind === "user.created")!;
+  assert.equal([created.user, created.source, created.ids, created.text], ["admin", "console", ["bob"], "user bob created (monitor)"]);
+  const locked = events.find((event) => event.kind === "user.locked")!;
+  assert.equal([locked.user, locked.source, locked.ids], [null, "server", ["bob"]]);
+  assert.not.match(JSON.stringify(events), /T3mpsecret|wrong-pass/);
+});
+
 Routes("should page the event log with since and limit, and refuse bad ones", async () => {
   const site = fixture.server.forCaller({ user: "admin", source: "rest" });
   for (const id of ["1000", "1001", "1002"]) await site.createVolumes(IMAGE, { ids: [id], capacity: 1, unit: "ds" });

@@ -35,7 +35,7 @@ export interface ConsoleFixture {
 export async function startConsole(options: { folder?: { path: string; remove(): void }; node?: EmbeddedSite; password?: string } = {}): Promise<ConsoleFixture> {
   const folder = options.folder ?? temporaryDirectory();
   const node = options.node ?? new EmbeddedSite({ workers: 1, images: [{ model: "2107", id: IMAGE }] });
-  const server = new CopyServicesServer({ store: await ServerStore.open(join(folder.path, "state")), nodeId: "n1", users: config });
+  const server = new CopyServicesServer({ store: await ServerStore.open(join(folder.path, "state")), nodeId: "n1", users: config, pairWatchMs: 100 });
   await server.registerNode("n1", "http://127.0.0.1:8452", node);
   const start = await server.firstStart();
   const adminPassword = start.password ?? options.password!;

@@ -17,6 +17,7 @@ import { NodeHttpServer, type HttpRoutes, type ListenAddress, type TlsFiles } fr
 import { CurrentServer, CurrentSite } from "./current-server.js";
 import { serverShellBackend, shellEndpoint } from "./shell-endpoint.js";
 import { consoleApi } from "./console/routes.js";
+import { consoleStatic } from "./console-static.js";
 import { restApi, serverAuth, serverSiteFor, type RestAuth, type RestIdentity } from "./rest/index.js";
 import { NodeAgent } from "./node-agent.js";
 import { NodeEndpoint, NODE_ENDPOINT_PATH } from "./node-endpoint.js";
@@ -155,6 +156,7 @@ export class NodeService {
       { name: "rest", plugin: restApi, options: { site: new CurrentSite(current), auth, siteFor, imageId } },
       { name: "shell", plugin: shellEndpoint, options: shell },
       { name: "console", plugin: consoleApi, options: { current: () => current.get() } },
+      { name: "console-static", plugin: consoleStatic },
     ];
   }
 

@@ -33,8 +33,8 @@ export function findExport(exports: readonly NbdExport[], name: string): NbdExpo
 }
 
 export function transmissionFlags(volume: NbdExport): number {
-  const flags = N.NBD_FLAG_HAS_FLAGS | N.NBD_FLAG_SEND_FLUSH | N.NBD_FLAG_SEND_FUA | N.NBD_FLAG_SEND_WRITE_ZEROES
-    | N.NBD_FLAG_SEND_DF | N.NBD_FLAG_CAN_MULTI_CONN;
+  const flags = N.NBD_FLAG_HAS_FLAGS | N.NBD_FLAG_SEND_FLUSH | N.NBD_FLAG_SEND_FUA | N.NBD_FLAG_SEND_TRIM
+    | N.NBD_FLAG_SEND_WRITE_ZEROES | N.NBD_FLAG_SEND_DF | N.NBD_FLAG_CAN_MULTI_CONN;
   return volume.readOnly ? flags | N.NBD_FLAG_READ_ONLY : flags;
 }
 

@@ -10,9 +10,9 @@ import { CoreThread, type WaitTimeouts } from "../core/core.js";
 import { CoreCode, STAGING_SIZE, coreCodeName } from "../core/codes.js";
 import * as N from "./nbd-constants.js";
 import { negotiate, ProtocolViolation, type NbdExport } from "./nbd-handshake.js";
-import { Transmission, type VolumeIo } from "./nbd-transmission.js";
+import { Transmission, type TransmissionCounters, type VolumeIo } from "./nbd-transmission.js";
 import { SocketReader } from "./socket-reader.js";
-import { BIG_BYTES, BIG_CONNECTIONS, BIG_IOS, BIG_REFUSED, WORD_CLIENTS } from "./nbd-stats.js";
+import { BIG_BUSY_NS, BIG_BYTES, BIG_CONNECTIONS, BIG_IOS, BIG_REFUSED, WORD_CLIENTS } from "./nbd-stats.js";
 
 export type Listen = { host: string; port: number } | { path: string };
 
@@ -80,6 +80,9 @@ const io: VolumeIo = {
   zero(volume, offset, length) {
     return core.exports.io_fill(volume.slot, offset, length, 0);
   },
+  trim(volume, offset, length) {
+    return core.exports.io_trim(volume.slot, offset, length);
+  },
   errorOf(volume, code, action) {
     if (code === CoreCode.TGTINHIBIT) return N.NBD_EPERM;
     if (code === CoreCode.NO_SPACE) return N.NBD_ENOSPC;
@@ -110,10 +113,12 @@ function held(volume: NbdExport, piece: (done: number, count: number) => number,
   }
 }
 
-const counters = {
-  io(bytes: number) {
-    Atomics.add(big, BIG_IOS, 1n);
+// Published once per chunk of requests, not per request.
+const counters: TransmissionCounters = {
+  served(requests, bytes, busyNs) {
+    Atomics.add(big, BIG_IOS, BigInt(requests));
     Atomics.add(big, BIG_BYTES, BigInt(bytes));
+    Atomics.add(big, BIG_BUSY_NS, BigInt(Math.round(busyNs)));
   },
 };
 

@@ -2,7 +2,7 @@
 //   tzero serve [--image ID[:MODEL]]... [--listen HOST:PORT] [--join URL] [--backup]
 //               [--state FILE] [--server-state DIR] [--admin-password-file FILE]
 //               [--site-key-file FILE] [--tls-cert F --tls-key F] [--node-id NAME]
-//               [--workers N] [--heartbeat-timeout-ms N]
+//               [--workers N] [--heartbeat-timeout-ms N] [--nbd HOST:PORT]
 // Every error names its flag; main() turns it into exit code 2.
 import { homedir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
@@ -10,6 +10,7 @@ import { parseArgs } from "node:util";
 import { imageId, parseImageId } from "../engine/ids.js";
 import { parseListen, ServeArgumentError, type ListenAddress, type TlsFiles } from "../server/http.js";
 import type { ModelName } from "../site/types.js";
+import { parseEndpoint } from "../hosts/nbd-endpoint.js";
 
 export const SERVE_USAGE = `usage: tzero serve [--image ID[:MODEL]]... [--listen HOST:PORT] [--join URL] [--backup]
                    [--state FILE] [--server-state DIR] [--admin-password-file FILE]
@@ -24,7 +25,9 @@ export const SERVE_USAGE = `usage: tzero serve [--image ID[:MODEL]]... [--listen
   --site-key-file FILE     the site key (default DIR/site.key; made at the primary's first start)
   --tls-cert/--tls-key F   serve HTTPS and WSS with this certificate and key
   --node-id NAME           this node's name in the site (default: its first image's ID)
-  --heartbeat-timeout-ms N silence after which a server or node is taken as gone (default 5000)`;
+  --heartbeat-timeout-ms N silence after which a server or node is taken as gone (default 5000)
+  --nbd HOST:PORT          the NBD endpoint of host connections made without -nbd, on the first image
+                           (exports named HOST/VOLUME; a unix socket path works too)`;
 
 export const HEARTBEAT_TIMEOUT_MS_DEFAULT = 5000;
 const HEARTBEAT_TIMEOUT_MS_MIN = 200;
@@ -49,6 +52,7 @@ export interface ServeConfig {
   nodeId: string | null; // null: the first image's ID, once --state is loaded
   workers: number | undefined;
   heartbeatTimeoutMs: number;
+  nbd: string | null;
 }
 
 export const DEFAULT_IMAGE: ImageSpec = { id: "IBM.2107-75TZ001", model: "2107" };
@@ -89,6 +93,15 @@ function wholeNumber(flag: string, text: string | undefined, low: number, high: 
   return value;
 }
 
+function checkNbd(text: string): string {
+  try {
+    parseEndpoint(text);
+  } catch (error) {
+    throw new ServeArgumentError("--nbd", (error as Error).message);
+  }
+  return text;
+}
+
 function defaultServerState(stateFile: string | null, environment: NodeJS.ProcessEnv): string {
   if (stateFile !== null) return join(dirname(stateFile), `${basename(stateFile)}.server`);
   const stateHome = environment.XDG_STATE_HOME || join(homedir(), ".local", "state");
@@ -109,6 +122,7 @@ const OPTIONS = {
   "node-id": { type: "string" },
   workers: { type: "string" },
   "heartbeat-timeout-ms": { type: "string" },
+  nbd: { type: "string" },
 } as const;
 
 export function parseServeArgs(argv: string[], cwd = process.cwd(), environment: NodeJS.ProcessEnv = process.env): ServeConfig {
@@ -148,5 +162,6 @@ export function parseServeArgs(argv: string[], cwd = process.cwd(), environment:
     nodeId: values["node-id"] ?? null,
     workers: wholeNumber("--workers", values.workers, 0, 32),
     heartbeatTimeoutMs: wholeNumber("--heartbeat-timeout-ms", values["heartbeat-timeout-ms"], HEARTBEAT_TIMEOUT_MS_MIN, HEARTBEAT_TIMEOUT_MS_MAX) ?? HEARTBEAT_TIMEOUT_MS_DEFAULT,
+    nbd: values.nbd === undefined ? null : checkNbd(values.nbd),
   };
 }

@@ -14,6 +14,7 @@ export interface NbdExport {
   slot: number;
   sizeBytes: number;
   readOnly: boolean; // a -tgtinhibit target (or a PPRC secondary)
+  stats: SharedArrayBuffer; // the figures of the export's host connection (nbd-stats.ts)
 }
 
 export interface Negotiated {
@@ -29,7 +30,7 @@ export class ProtocolViolation extends Error {
 
 export function findExport(exports: readonly NbdExport[], name: string): NbdExport | undefined {
   const wanted = name.toUpperCase();
-  return exports.find((volume) => volume.name === wanted || volume.fullName.toUpperCase() === wanted);
+  return exports.find((volume) => volume.name.toUpperCase() === wanted || volume.fullName.toUpperCase() === wanted);
 }
 
 export function transmissionFlags(volume: NbdExport): number {

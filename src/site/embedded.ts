@@ -14,7 +14,7 @@ import { Workload, WorkloadSet } from "../engine/workload.js";
 import { Pprc, type PairStatus, type PathStatus } from "../pprc/pprc.js";
 import { parsePortPair } from "../pprc/paths.js";
 import { isStoreError, loadState, saveState } from "../store/index.js";
-import { HOST_TYPES, HostMap, type HostConnection, type VolumeGroup } from "../hosts/host-map.js";
+import { HOST_TYPES, HostMap, type HostConnection, type HostReach, type VolumeGroup } from "../hosts/host-map.js";
 import { SiteError } from "./errors.js";
 import type { CallOptions, Site } from "./site.js";
 import { volumeName } from "./shared.js";
@@ -100,11 +100,11 @@ function volumeGroupInfo(group: VolumeGroup): VolumeGroupInfo {
   return { id: group.id, name: group.name, type: group.type, volumes: [...group.volumes] };
 }
 
-function hostConnectionInfo(host: HostConnection): HostConnectionInfo {
-  const counters = host.endpoint?.counters();
+function hostConnectionInfo(host: HostConnection, reach: HostReach): HostConnectionInfo {
+  const { counters } = reach;
   return {
     id: host.id, name: host.name, wwpn: host.wwpn, hostType: host.hostType, profile: HOST_TYPES.get(host.hostType) ?? host.hostType,
-    volumeGroup: host.volumeGroup, nbd: host.endpoint?.address ?? null, clients: counters?.clients ?? 0, ios: counters?.ios ?? 0, bytes: counters?.bytes ?? 0,
+    volumeGroup: host.volumeGroup, nbd: reach.address, clients: counters.clients, ios: counters.ios, bytes: counters.bytes,
   };
 }
 
@@ -665,12 +665,24 @@ export class EmbeddedSite implements Site {
   }
 
   async listHostConnections(imageId: string): Promise<HostConnectionInfo[]> {
-    return this.hostMap(this.image(imageId)).listHosts().map(hostConnectionInfo);
+    const map = this.hostMap(this.image(imageId));
+    return map.listHosts().map((host) => hostConnectionInfo(host, map.reach(host)));
   }
 
   async createHostConnection(imageId: string, request: CreateHostConnectionRequest): Promise<HostConnectionInfo> {
     const map = this.hostMap(this.image(imageId));
-    return forItemAsync(undefined, async () => hostConnectionInfo(await map.createHost(request)));
+    return forItemAsync(undefined, async () => {
+      const host = await map.createHost(request);
+      return hostConnectionInfo(host, map.reach(host));
+    });
+  }
+
+  // tzero serve --nbd: the endpoint of the image's host connections made
+  // without -nbd, where each host's exports are named HOST/VOLUME. Resolves
+  // with the address it listens on.
+  async startDefaultNbd(imageId: string, address: string): Promise<string> {
+    const map = this.hostMap(this.image(imageId));
+    return forItemAsync(undefined, () => map.startDefaultEndpoint(address));
   }
 
   async removeHostConnections(imageId: string, ids: string[]): Promise<string[]> {

@@ -30,6 +30,7 @@ for (const [args, flag] of [
   [["--tls-cert", "cert.pem"], "--tls-cert"],
   [["--join", "ftp://127.0.0.1"], "--join"],
   [["--heartbeat-timeout-ms", "10"], "--heartbeat-timeout-ms"],
+  [["--nbd", "nowhere"], "--nbd"],
   [["--frobnicate"], "--frobnicate"],
 ] as const) {
   Args(`should refuse ${args.join(" ")}, naming ${flag}`, () => {

@@ -35,8 +35,8 @@ export interface VolumeIo {
 }
 
 // What one chunk's requests came to: requests served, bytes moved, and the
-// time from the chunk's arrival to its replies' send, in nanoseconds (each
-// of its requests waited that long in the server).
+// time from the chunk's arrival until its replies were ready to send, in
+// nanoseconds, times the requests (each waited that long in the server).
 export interface TransmissionCounters {
   served(requests: number, bytes: number, busyNs: number): void;
 }
@@ -117,20 +117,21 @@ export class Transmission {
   private receive(chunk: Buffer): void {
     if (this.finished) return;
     const started = process.hrtime.bigint();
+    let failure: Error | null = null;
     try {
       this.consume(chunk);
     } catch (error) {
-      this.flush();
-      this.finish(error instanceof Error ? error : new Error(String(error)));
-      return;
+      failure = error instanceof Error ? error : new Error(String(error));
     }
-    this.flush();
+    // Counted before the replies leave, so that a client that has its reply sees its request counted.
     if (this.requestsServed > 0) {
       this.counters.served(this.requestsServed, this.bytesServed, Number(process.hrtime.bigint() - started) * this.requestsServed);
       this.requestsServed = 0;
       this.bytesServed = 0;
     }
-    if (!this.finished && this.socket.writableLength > UNSENT_BYTES_MAX) this.socket.pause();
+    this.flush();
+    if (failure !== null) this.finish(failure);
+    else if (!this.finished && this.socket.writableLength > UNSENT_BYTES_MAX) this.socket.pause();
   }
 
   // Serves every request whose bytes the chunk completes.

@@ -9,6 +9,7 @@ import { parseVolumeId } from "../engine/ids.js";
 import { NbdEndpoint, newStats, parseEndpoint, type NbdLog } from "./nbd-endpoint.js";
 import { readCounters, type EndpointCounters } from "./nbd-stats.js";
 import type { NbdExport } from "./nbd-handshake.js";
+import type { HostsRecord } from "../store/format.js";
 
 export type VolumeGroupType = "scsimask" | "scsimap256" | "os400mask" | "os400map256";
 export const VOLUME_GROUP_TYPES: readonly VolumeGroupType[] = ["scsimask", "scsimap256", "os400mask", "os400map256"];
@@ -238,6 +239,41 @@ export class HostMap {
   refresh(): void {
     for (const host of this.hosts.values()) host.endpoint?.setExports(this.exportsOf(host));
     this.defaultEndpoint?.setExports(this.defaultExports());
+  }
+
+  // ---- state files (src/store/host-records.ts) ----
+
+  snapshot(): Omit<HostsRecord, "type" | "image"> | null {
+    if (this.groups.size === 0 && this.hosts.size === 0) return null;
+    return {
+      groups: this.listGroups().map((group) => ({ id: group.id, name: group.name, groupType: group.type, volumes: [...group.volumes] })),
+      connections: this.listHosts().map((host) => ({
+        id: host.id, name: host.name, hostType: host.hostType, wwpn: host.wwpn, volumeGroup: host.volumeGroup, nbd: host.nbdRequested,
+      })),
+    };
+  }
+
+  // Puts back what a state file held (the loader checked it against the
+  // image's volumes). An endpoint that cannot listen again (its port taken
+  // meanwhile) leaves its host connection without one, and the log says so.
+  async restore(record: HostsRecord): Promise<void> {
+    for (const group of record.groups) {
+      this.groups.set(group.id, { id: group.id, name: group.name, type: checkGroupType(group.groupType), volumes: [...group.volumes].sort() });
+    }
+    for (const saved of record.connections) {
+      const host: HostConnection = {
+        id: saved.id, name: saved.name, hostType: saved.hostType, wwpn: saved.wwpn, volumeGroup: saved.volumeGroup,
+        nbdRequested: saved.nbd, endpoint: null, stats: newStats(),
+      };
+      this.hosts.set(host.id, host);
+      if (saved.nbd === null) continue;
+      try {
+        host.endpoint = await NbdEndpoint.start(this.image, parseEndpoint(saved.nbd), this.exportsOf(host), host.name, this.log, host.stats);
+      } catch (error) {
+        this.log(`nbd ${host.name}: host connection ${host.id} loaded without its NBD endpoint: ${(error as Error).message}`);
+      }
+    }
+    this.refresh();
   }
 
   async close(): Promise<void> {

@@ -14,6 +14,7 @@ import { Workload, WorkloadSet } from "../engine/workload.js";
 import { Pprc, type PairStatus, type PathStatus } from "../pprc/pprc.js";
 import { parsePortPair } from "../pprc/paths.js";
 import { isStoreError, loadState, saveState } from "../store/index.js";
+import type { HostsRecord } from "../store/format.js";
 import { HOST_TYPES, HostMap, type HostConnection, type HostReach, type VolumeGroup } from "../hosts/host-map.js";
 import { SiteError } from "./errors.js";
 import type { CallOptions, Site } from "./site.js";
@@ -739,11 +740,13 @@ export class EmbeddedSite implements Site {
   // ---- state -----------------------------------------------------------------------------------
 
   async save(file: string, options: CallOptions = {}): Promise<SaveReport> {
-    return forItemAsync(undefined, async () => ({ ...(await saveState(this.images, file, { signal: options.signal })) }));
+    const hosts = this.images.map((image) => this.hostMaps.get(image)?.snapshot() ?? null);
+    return forItemAsync(undefined, async () => ({ ...(await saveState(this.images, file, { signal: options.signal, hosts })) }));
   }
 
   async load(file: string, options: CallOptions = {}): Promise<LoadReport> {
-    const loaded = await forItemAsync(undefined, () => loadState(file, { workers: this.workers, signal: options.signal }));
+    const hosts = new Map<StorageImage, HostsRecord>();
+    const loaded = await forItemAsync(undefined, () => loadState(file, { workers: this.workers, signal: options.signal, hosts }));
     if (loaded.length === 0) {
       throw new SiteError({ code: "BAD_ARGUMENT", message: `state file ${file} holds no storage image` });
     }
@@ -752,9 +755,10 @@ export class EmbeddedSite implements Site {
     await this.pprc.close();
     this.pprc = this.newPprc();
     const replaced = this.images.splice(0, this.images.length);
-    for (const image of loaded) this.track(image);
-    // Host connections are not in the state file: their endpoints close with the images they served.
+    // The endpoints of the images replaced close first, so that the loaded host connections can listen where they did.
     await Promise.all(replaced.map((image) => this.hostMaps.get(image)?.close()));
+    for (const image of loaded) this.track(image);
+    for (const [image, record] of hosts) await this.hostMap(image).restore(record);
     for (const image of replaced) {
       this.completed.delete(image);
       this.hostMaps.delete(image);

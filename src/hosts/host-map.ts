@@ -63,6 +63,7 @@ export class HostMap {
   private readonly groups = new Map<string, VolumeGroup>();
   private readonly hosts = new Map<string, HostConnection>();
   private defaultEndpoint: NbdEndpoint | null = null;
+  defaultRequested: string | null = null; // as given to tzero serve --nbd: a load listens there again
 
   constructor(private readonly image: StorageImage, private readonly log: NbdLog) {}
 
@@ -193,6 +194,7 @@ export class HostMap {
   async startDefaultEndpoint(text: string): Promise<string> {
     if (this.defaultEndpoint !== null) throw new EngineError("BAD_ARGUMENT", `storage image ${this.image.id} already has a default NBD endpoint at ${this.defaultEndpoint.address}`);
     this.defaultEndpoint = await NbdEndpoint.start(this.image, parseEndpoint(text), this.defaultExports(), "default endpoint", this.log);
+    this.defaultRequested = text;
     return this.defaultEndpoint.address;
   }
 

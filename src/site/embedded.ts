@@ -679,6 +679,12 @@ export class EmbeddedSite implements Site {
     });
   }
 
+  // A default endpoint that cannot listen again is said, not fatal: the load has happened.
+  private async restartDefaultNbd(image: StorageImage, requested: string | null): Promise<void> {
+    if (requested === null) return;
+    await this.hostMap(image).startDefaultEndpoint(requested).catch((error: Error) => this.log(`nbd: the default endpoint of ${image.id} did not listen again after the load: ${error.message}`));
+  }
+
   // tzero serve --nbd: the endpoint of the image's host connections made
   // without -nbd, where each host's exports are named HOST/VOLUME. Resolves
   // with the address it listens on.
@@ -756,9 +762,11 @@ export class EmbeddedSite implements Site {
     this.pprc = this.newPprc();
     const replaced = this.images.splice(0, this.images.length);
     // The endpoints of the images replaced close first, so that the loaded host connections can listen where they did.
+    const defaults = new Map(replaced.map((image) => [image.id, this.hostMaps.get(image)?.defaultRequested ?? null]));
     await Promise.all(replaced.map((image) => this.hostMaps.get(image)?.close()));
     for (const image of loaded) this.track(image);
     for (const [image, record] of hosts) await this.hostMap(image).restore(record);
+    for (const image of loaded) await this.restartDefaultNbd(image, defaults.get(image.id) ?? null);
     for (const image of replaced) {
       this.completed.delete(image);
       this.hostMaps.delete(image);

@@ -5,6 +5,9 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { EmbeddedSite } from "../../src/site/embedded.js";
 import { ServeSandbox } from "../support/serve-process.js";
+import { rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { RawClient, option, u16, u32 } from "./raw-client.js";
 
 const IMAGE = "IBM.2105-75TZ001";
@@ -87,6 +90,22 @@ Default("should offer a host made later, and refuse a volume outside the host's 
   const after = new RawClient(port);
   assert.equal(await listNames(after), ["prod/1000", "prod/1001"], "a removed host's exports are gone");
   after.close();
+});
+
+Default("should listen again as asked after a load, with the loaded hosts", async () => {
+  const file = join(tmpdir(), `tzero-default-${process.pid}.tzs`);
+  try {
+    await site.save(file);
+    await site.load(file);
+    // Port 0 was asked for: the endpoint listens on a free port again, which lshostconnect shows.
+    const [prod] = await site.listHostConnections(IMAGE);
+    port = Number(/^127\.0\.0\.1:(\d+)\/prod$/.exec(prod.nbd ?? "")![1]);
+    const lister = new RawClient(port);
+    assert.equal(await listNames(lister), ["prod/1000", "prod/1001"]);
+    lister.close();
+  } finally {
+    rmSync(file, { force: true });
+  }
 });
 
 Default("should refuse a second default endpoint on the same image", async () => {

@@ -13,6 +13,8 @@ import { hash_begin, hash_update, hash_end } from "./hash";
 import { pattern_word } from "./pattern";
 import { write_gated, write_held, read_gated, read_held, WRITE_DATA, WRITE_PATTERN, WRITE_FILL, WRITE_FROM_MIRROR, READ_COPY, READ_HASH } from "./io";
 import { pprc_readable } from "./mirror";
+import { trim_gated } from "./trim";
+export { trim_released_extents } from "./trim";
 import { thread_scratch } from "./thread";
 import { words_find, words_count } from "./bitmap";
 import { checksum_range, checksum_value } from "./checksum";
@@ -93,6 +95,11 @@ export function io_write_pattern(slot: u32, offset: f64, length: f64, seed: u32)
 export function io_fill(slot: u32, offset: f64, length: f64, value: u32): i32 {
   if (!host_number_ok(offset) || !host_number_ok(length)) return E_RANGE;
   return write_gated(slot, <u64>offset, <u64>length, WRITE_FILL, <u64>(value & 0xff));
+}
+// The range reads as zeros afterwards; its whole extents are released (trim.ts).
+export function io_trim(slot: u32, offset: f64, length: f64): i32 {
+  if (!host_number_ok(offset) || !host_number_ok(length)) return E_RANGE;
+  return trim_gated(slot, <u64>offset, <u64>length);
 }
 // A host read of a PPRC secondary is refused unless its pair has -tgtread
 // (the role is checked before the gate: mkpprc and rmpprc change it frozen,

@@ -128,7 +128,7 @@ function prepare_write(volume: usize, offset: u64, length: u64): i32 {
 
 // What a write to the source of `rel` may need: the target's extents of the
 // tracks it covers (copy-on-write), and leaves of both bitmaps.
-function prepare_source_of(rel: usize, offset: u64, length: u64, first_track: u32, last_track: u32): i32 {
+export function prepare_source_of(rel: usize, offset: u64, length: u64, first_track: u32, last_track: u32): i32 {
   const covered = <u64>load<u32>(rel + R_TRACKS) << <u64>TRACK_SHIFT;
   if (offset >= covered) return OK;
   const first = offset & ~<u64>(TRACK_SIZE - 1);
@@ -144,7 +144,7 @@ function prepare_source_of(rel: usize, offset: u64, length: u64, first_track: u3
 
 // Copy-on-write for a source track: every target still waiting for it gets
 // its T0 data first.
-function preserve_source_track(volume: usize, track: u32): i32 {
+export function preserve_source_track(volume: usize, track: u32): i32 {
   let needed = false;
   let link = load<u32>(volume + V_SOURCE_HEAD);
   while (link != 0) {

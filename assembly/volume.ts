@@ -259,6 +259,37 @@ function release_extents(volume: usize): void {
   pool_release(volume, released);
 }
 
+// Releases the extents of [first_extent, end_extent) of a live volume (a
+// trim, trim.ts): each entry goes back to 0 and its block to the allocator,
+// its reservation to the pool. The caller has frozen the volume (no host I/O
+// on it reads or writes a pointer it took before) and settled every
+// relationship track of the range under its track lock (no copy will write
+// there), so nothing can touch a block once its entry is 0. Every track of
+// the range is marked changed: it now reads as zeros, and a save in progress
+// must read it again. Returns the count of extents released.
+export function release_extent_range(volume: usize, first_extent: u32, end_extent: u32): u32 {
+  const size = load<u64>(volume + V_SIZE);
+  let released: u32 = 0;
+  let extent = first_extent;
+  while (extent < end_extent) {
+    const group = extent >>> EXTENT_LEAF_SHIFT;
+    const group_end = min<u32>(end_extent, (group + 1) << EXTENT_LEAF_SHIFT);
+    const leaf = group_leaf(volume, group);
+    for (; leaf != 0 && extent < group_end; extent++) {
+      const block = <usize>atomic.xchg<u32>(leaf + (<usize>(extent & (EXTENT_LEAF_ENTRIES - 1)) << 2), 0);
+      if (block == 0) continue;
+      free(block, EXTENT_SIZE);
+      atomic.sub<u64>(volume + V_ALLOCATED, <u64>EXTENT_SIZE);
+      released++;
+    }
+    extent = group_end;
+  }
+  pool_release(volume, released);
+  const first_offset = <u64>first_extent << <u64>EXTENT_SHIFT;
+  mark_changed(volume, first_offset, min<u64>(<u64>end_extent << <u64>EXTENT_SHIFT, size) - first_offset);
+  return released;
+}
+
 // Freezes a volume that is in no relationship, with all its data released;
 // the caller finishes the change and thaws it. Returns the volume entry, or
 // an error code (negative) when the volume cannot be changed. The host

@@ -3,7 +3,7 @@
 //               [--state FILE] [--server-state DIR] [--admin-password-file FILE]
 //               [--site-key-file FILE] [--tls-cert F --tls-key F | --tls-self-signed [--tls-dir DIR]]
 //               [--node-id NAME]
-//               [--workers N] [--heartbeat-timeout-ms N] [--link-listen HOST:PORT]
+//               [--workers N] [--heartbeat-timeout-ms N] [--link-listen HOST:PORT] [--nbd HOST:PORT]
 // Every error names its flag; main() turns it into exit code 2.
 import { homedir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
@@ -12,6 +12,7 @@ import { imageId, parseImageId } from "../engine/ids.js";
 import { parseListen, ServeArgumentError, type ListenAddress, type TlsFiles } from "../server/http.js";
 import type { NodeServiceConfig } from "../server/node-service.js";
 import type { ModelName } from "../site/types.js";
+import { parseEndpoint } from "../hosts/nbd-endpoint.js";
 
 export const SERVE_USAGE = `usage: tzero serve [--image ID[:MODEL]]... [--listen HOST:PORT] [--join URL] [--backup]
                    [--state FILE] [--server-state DIR] [--admin-password-file FILE]
@@ -31,7 +32,9 @@ export const SERVE_USAGE = `usage: tzero serve [--image ID[:MODEL]]... [--listen
   --tls-dir DIR            where that certificate is kept (default DIR/tls of --server-state)
   --node-id NAME           this node's name in the site (default: its first image's ID)
   --heartbeat-timeout-ms N silence after which a server or node is taken as gone (default 5000)
-  --link-listen HOST:PORT  where other nodes' PPRC links connect (default 127.0.0.1, any free port)`;
+  --link-listen HOST:PORT  where other nodes' PPRC links connect (default 127.0.0.1, any free port)
+  --nbd HOST:PORT          the NBD endpoint of host connections made without -nbd, on the first image
+                           (exports named HOST/VOLUME; a unix socket path works too)`;
 
 export const HEARTBEAT_TIMEOUT_MS_DEFAULT = 5000;
 const HEARTBEAT_TIMEOUT_MS_MIN = 200;
@@ -80,6 +83,15 @@ function wholeNumber(flag: string, text: string | undefined, low: number, high: 
   return value;
 }
 
+function checkNbd(text: string): string {
+  try {
+    parseEndpoint(text);
+  } catch (error) {
+    throw new ServeArgumentError("--nbd", (error as Error).message);
+  }
+  return text;
+}
+
 function defaultServerState(stateFile: string | null, environment: NodeJS.ProcessEnv): string {
   if (stateFile !== null) return join(dirname(stateFile), `${basename(stateFile)}.server`);
   const stateHome = environment.XDG_STATE_HOME || join(homedir(), ".local", "state");
@@ -103,6 +115,7 @@ const OPTIONS = {
   workers: { type: "string" },
   "heartbeat-timeout-ms": { type: "string" },
   "link-listen": { type: "string" },
+  nbd: { type: "string" },
 } as const;
 
 export function parseServeArgs(argv: string[], cwd = process.cwd(), environment: NodeJS.ProcessEnv = process.env): ServeConfig {
@@ -148,5 +161,6 @@ export function parseServeArgs(argv: string[], cwd = process.cwd(), environment:
     workers: wholeNumber("--workers", values.workers, 0, 32),
     heartbeatTimeoutMs: wholeNumber("--heartbeat-timeout-ms", values["heartbeat-timeout-ms"], HEARTBEAT_TIMEOUT_MS_MIN, HEARTBEAT_TIMEOUT_MS_MAX) ?? HEARTBEAT_TIMEOUT_MS_DEFAULT,
     linkListen: values["link-listen"] === undefined ? { host: "127.0.0.1", port: 0 } : parseListen(values["link-listen"], "--link-listen"),
+    nbd: values.nbd === undefined ? null : checkNbd(values.nbd),
   };
 }

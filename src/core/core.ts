@@ -77,6 +77,9 @@ export interface CoreExports {
   io_write(slot: number, offset: number, length: number, data: number): number;
   io_write_pattern(slot: number, offset: number, length: number, seed: number): number;
   io_fill(slot: number, offset: number, length: number, value: number): number;
+  // The range reads as zeros; its whole 1 MiB extents go back to the pool (assembly/trim.ts).
+  io_trim(slot: number, offset: number, length: number): number;
+  trim_released_extents(): number;
   io_read(slot: number, offset: number, length: number, destination: number): number;
   io_begin(slot: number): number;
   io_end(slot: number): void;

@@ -863,6 +863,19 @@ export class StorageImage extends EventEmitter {
     if (code !== CoreCode.OK) throw this.writeError(code, volume, offset, length);
   }
 
+  // The range reads as zeros afterwards and its whole 1 MiB extents go back
+  // to the pool (a host's TRIM; assembly/trim.ts has the FlashCopy rules).
+  // Returns the extents released: 0 where none was whole, or where the
+  // volume could not be frozen at once and the range was zeroed instead.
+  trim(idText: string, offset: number, length: number): number {
+    this.checkOpen();
+    const volume = this.volume(idText);
+    this.checkRange(volume, offset, length);
+    const code = this.core.exports.io_trim(volume.slot, offset, length);
+    if (code !== CoreCode.OK) throw this.writeError(code, volume, offset, length);
+    return this.core.exports.trim_released_extents();
+  }
+
   // writePattern or fill over a range of any size without holding the thread:
   // in chunks of one host write each, sized to take about FILL_SLICE_MS, with
   // the event loop running between them. The range as a whole is therefore

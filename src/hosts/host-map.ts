@@ -6,8 +6,10 @@
 import type { StorageImage } from "../engine/image.js";
 import { EngineError } from "../engine/errors.js";
 import { parseVolumeId } from "../engine/ids.js";
-import { NbdEndpoint, parseEndpoint, type NbdLog } from "./nbd-endpoint.js";
+import { NbdEndpoint, newStats, parseEndpoint, type NbdLog } from "./nbd-endpoint.js";
+import { readCounters, type EndpointCounters } from "./nbd-stats.js";
 import type { NbdExport } from "./nbd-handshake.js";
+import type { HostsRecord } from "../store/format.js";
 
 export type VolumeGroupType = "scsimask" | "scsimap256" | "os400mask" | "os400map256";
 export const VOLUME_GROUP_TYPES: readonly VolumeGroupType[] = ["scsimask", "scsimap256", "os400mask", "os400map256"];
@@ -45,12 +47,23 @@ export interface HostConnection {
   wwpn: string | null;
   volumeGroup: string | null;
   nbdRequested: string | null; // as given to -nbd
-  endpoint: NbdEndpoint | null;
+  endpoint: NbdEndpoint | null; // its own, from -nbd; without one it is reached through the image's default endpoint, if any
+  stats: SharedArrayBuffer; // its NBD figures, whichever endpoint its clients came through (nbd-stats.ts)
+}
+
+// Where the host's clients connect: its own endpoint's address, or the
+// default endpoint's with the host's name, which starts every export name
+// there (nbd://127.0.0.1:10809/prod/1000).
+export interface HostReach {
+  address: string | null;
+  counters: EndpointCounters;
 }
 
 export class HostMap {
   private readonly groups = new Map<string, VolumeGroup>();
   private readonly hosts = new Map<string, HostConnection>();
+  private defaultEndpoint: NbdEndpoint | null = null;
+  defaultRequested: string | null = null; // as given to tzero serve --nbd: a load listens there again
 
   constructor(private readonly image: StorageImage, private readonly log: NbdLog) {}
 
@@ -169,11 +182,34 @@ export class HostMap {
     while (this.hosts.has(number.toString(16).toUpperCase().padStart(4, "0"))) number++;
     const host: HostConnection = {
       id: number.toString(16).toUpperCase().padStart(4, "0"), name: request.name, hostType: request.hostType, wwpn,
-      volumeGroup: group?.id ?? null, nbdRequested: request.nbd ?? null, endpoint: null,
+      volumeGroup: group?.id ?? null, nbdRequested: request.nbd ?? null, endpoint: null, stats: newStats(),
     };
-    if (listen !== null) host.endpoint = await NbdEndpoint.start(this.image, listen, this.exportsOf(host), host.name, this.log);
+    if (listen !== null) host.endpoint = await NbdEndpoint.start(this.image, listen, this.exportsOf(host), host.name, this.log, host.stats);
     this.hosts.set(host.id, host);
+    if (listen === null) this.refresh();
     return host;
+  }
+
+  // The endpoint of every host connection made without -nbd (tzero serve --nbd).
+  async startDefaultEndpoint(text: string): Promise<string> {
+    if (this.defaultEndpoint !== null) throw new EngineError("BAD_ARGUMENT", `storage image ${this.image.id} already has a default NBD endpoint at ${this.defaultEndpoint.address}`);
+    this.defaultEndpoint = await NbdEndpoint.start(this.image, parseEndpoint(text), this.defaultExports(), "default endpoint", this.log);
+    this.defaultRequested = text;
+    return this.defaultEndpoint.address;
+  }
+
+  reach(host: HostConnection): HostReach {
+    const counters = readCounters(host.stats);
+    if (host.endpoint !== null) return { address: host.endpoint.address, counters };
+    if (this.defaultEndpoint !== null) return { address: `${this.defaultEndpoint.address}/${host.name}`, counters };
+    return { address: null, counters };
+  }
+
+  // The exports of the default endpoint: each host's without an endpoint of its own, named HOST/VOLUME.
+  private defaultExports(): NbdExport[] {
+    return this.listHosts().filter((host) => host.endpoint === null).flatMap((host) => this.exportsOf(host).map((volume) => ({
+      ...volume, name: `${host.name}/${volume.name}`, fullName: `${host.name}/${volume.fullName}`,
+    })));
   }
 
   async removeHosts(ids: string[]): Promise<string[]> {
@@ -182,6 +218,7 @@ export class HostMap {
       this.hosts.delete(host.id);
       await host.endpoint?.close();
     }
+    this.refresh();
     return hosts.map((host) => host.id);
   }
 
@@ -193,17 +230,56 @@ export class HostMap {
     return group.volumes.filter((id) => this.image.hasVolume(id)).map((id) => {
       const volume = this.image.volume(id);
       const inhibited = this.image.relationshipsOf(id).some((relationship) => relationship.targetId === id && (relationship.tgtinhibit || relationship.revertible));
-      return { name: volume.id, fullName: `${this.image.id}/${volume.id}`, description: volume.name, slot: volume.slot, sizeBytes: volume.sizeBytes, readOnly: inhibited };
+      return {
+        name: volume.id, fullName: `${this.image.id}/${volume.id}`, description: volume.name, slot: volume.slot, sizeBytes: volume.sizeBytes,
+        readOnly: inhibited, stats: host.stats,
+      };
     });
   }
 
   // Sends every endpoint its exports again: after a change of groups, volumes or relationships.
   refresh(): void {
     for (const host of this.hosts.values()) host.endpoint?.setExports(this.exportsOf(host));
+    this.defaultEndpoint?.setExports(this.defaultExports());
+  }
+
+  // ---- state files (src/store/host-records.ts) ----
+
+  snapshot(): Omit<HostsRecord, "type" | "image"> | null {
+    if (this.groups.size === 0 && this.hosts.size === 0) return null;
+    return {
+      groups: this.listGroups().map((group) => ({ id: group.id, name: group.name, groupType: group.type, volumes: [...group.volumes] })),
+      connections: this.listHosts().map((host) => ({
+        id: host.id, name: host.name, hostType: host.hostType, wwpn: host.wwpn, volumeGroup: host.volumeGroup, nbd: host.nbdRequested,
+      })),
+    };
+  }
+
+  // Puts back what a state file held (the loader checked it against the
+  // image's volumes). An endpoint that cannot listen again (its port taken
+  // meanwhile) leaves its host connection without one, and the log says so.
+  async restore(record: HostsRecord): Promise<void> {
+    for (const group of record.groups) {
+      this.groups.set(group.id, { id: group.id, name: group.name, type: checkGroupType(group.groupType), volumes: [...group.volumes].sort() });
+    }
+    for (const saved of record.connections) {
+      const host: HostConnection = {
+        id: saved.id, name: saved.name, hostType: saved.hostType, wwpn: saved.wwpn, volumeGroup: saved.volumeGroup,
+        nbdRequested: saved.nbd, endpoint: null, stats: newStats(),
+      };
+      this.hosts.set(host.id, host);
+      if (saved.nbd === null) continue;
+      try {
+        host.endpoint = await NbdEndpoint.start(this.image, parseEndpoint(saved.nbd), this.exportsOf(host), host.name, this.log, host.stats);
+      } catch (error) {
+        this.log(`nbd ${host.name}: host connection ${host.id} loaded without its NBD endpoint: ${(error as Error).message}`);
+      }
+    }
+    this.refresh();
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.hosts.values()].map((host) => host.endpoint?.close()));
+    await Promise.all([...[...this.hosts.values()].map((host) => host.endpoint?.close()), this.defaultEndpoint?.close()]);
   }
 }
 

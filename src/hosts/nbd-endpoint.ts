@@ -25,15 +25,20 @@ export function parseEndpoint(text: string): Listen {
   return { host: match[1] ?? match[2], port };
 }
 
+export function newStats(): SharedArrayBuffer {
+  return new SharedArrayBuffer(STATS_BYTES);
+}
+
 export class NbdEndpoint {
   private readonly worker: Worker;
-  private readonly stats = new SharedArrayBuffer(STATS_BYTES);
   private readonly threadId: number;
   private closing: Promise<void> | null = null;
   readonly exited: Promise<void>;
   address = "";
 
-  private constructor(readonly image: StorageImage, listen: Listen, exports: NbdExport[], hostName: string, private readonly log: NbdLog) {
+  private constructor(
+    readonly image: StorageImage, listen: Listen, exports: NbdExport[], hostName: string, private readonly log: NbdLog, private readonly stats: SharedArrayBuffer,
+  ) {
     this.threadId = image.threadIds.take();
     const workerData: NbdWorkerData = {
       memory: image.memory, module: image.core.module, threadId: this.threadId, timeouts: image.waitTimeouts,
@@ -54,9 +59,13 @@ export class NbdEndpoint {
     this.worker.on("error", (error) => this.log(`nbd ${hostName}: the endpoint's thread failed: ${error.message}`));
   }
 
-  // Resolves once it listens; rejects (and leaves nothing running) when it cannot.
-  static async start(image: StorageImage, listen: Listen, exports: NbdExport[], hostName: string, log: NbdLog): Promise<NbdEndpoint> {
-    const endpoint = new NbdEndpoint(image, listen, exports, hostName, log);
+  // Resolves once it listens; rejects (and leaves nothing running) when it
+  // cannot. `stats` takes the endpoint's own figures (connections accepted
+  // and refused); each export's figures go to the buffer the export names.
+  static async start(
+    image: StorageImage, listen: Listen, exports: NbdExport[], hostName: string, log: NbdLog, stats = newStats(),
+  ): Promise<NbdEndpoint> {
+    const endpoint = new NbdEndpoint(image, listen, exports, hostName, log, stats);
     const where = "path" in listen ? listen.path : `${listen.host}:${listen.port}`;
     const outcome = await new Promise<FromWorker | "timeout" | "exit">((resolve) => {
       const timer = setTimeout(() => resolve("timeout"), START_TIMEOUT_MS);

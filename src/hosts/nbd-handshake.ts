@@ -14,6 +14,7 @@ export interface NbdExport {
   slot: number;
   sizeBytes: number;
   readOnly: boolean; // a -tgtinhibit target (or a PPRC secondary)
+  stats: SharedArrayBuffer; // the figures of the export's host connection (nbd-stats.ts)
 }
 
 export interface Negotiated {
@@ -29,12 +30,12 @@ export class ProtocolViolation extends Error {
 
 export function findExport(exports: readonly NbdExport[], name: string): NbdExport | undefined {
   const wanted = name.toUpperCase();
-  return exports.find((volume) => volume.name === wanted || volume.fullName.toUpperCase() === wanted);
+  return exports.find((volume) => volume.name.toUpperCase() === wanted || volume.fullName.toUpperCase() === wanted);
 }
 
 export function transmissionFlags(volume: NbdExport): number {
-  const flags = N.NBD_FLAG_HAS_FLAGS | N.NBD_FLAG_SEND_FLUSH | N.NBD_FLAG_SEND_FUA | N.NBD_FLAG_SEND_WRITE_ZEROES
-    | N.NBD_FLAG_SEND_DF | N.NBD_FLAG_CAN_MULTI_CONN;
+  const flags = N.NBD_FLAG_HAS_FLAGS | N.NBD_FLAG_SEND_FLUSH | N.NBD_FLAG_SEND_FUA | N.NBD_FLAG_SEND_TRIM
+    | N.NBD_FLAG_SEND_WRITE_ZEROES | N.NBD_FLAG_SEND_DF | N.NBD_FLAG_CAN_MULTI_CONN;
   return volume.readOnly ? flags | N.NBD_FLAG_READ_ONLY : flags;
 }
 

@@ -3,18 +3,21 @@
 //
 //   byte  0  i32  clients      connections past their handshake, now
 //   byte  4  i32  (reserved)
-//   byte  8  i64  ios          requests served (reads, writes, zeroes)
+//   byte  8  i64  ios          requests served (reads, writes, zeroes, trims, flushes)
 //   byte 16  i64  bytes        bytes read and written
 //   byte 24  i64  connections  connections accepted, ever
 //   byte 32  i64  refused      connections closed for a protocol violation
+//   byte 40  i64  busy_ns      the sum over requests of the time each spent in the
+//                              server, from its bytes' arrival to its reply's send
 //
 // The worker is the only writer.
-export const STATS_BYTES = 40;
+export const STATS_BYTES = 48;
 export const WORD_CLIENTS = 0;
 export const BIG_IOS = 1;
 export const BIG_BYTES = 2;
 export const BIG_CONNECTIONS = 3;
 export const BIG_REFUSED = 4;
+export const BIG_BUSY_NS = 5;
 
 export interface EndpointCounters {
   clients: number;
@@ -22,6 +25,7 @@ export interface EndpointCounters {
   bytes: number;
   connections: number;
   refused: number;
+  busyNs: number;
 }
 
 export function readCounters(buffer: SharedArrayBuffer): EndpointCounters {
@@ -33,5 +37,6 @@ export function readCounters(buffer: SharedArrayBuffer): EndpointCounters {
     bytes: Number(Atomics.load(big, BIG_BYTES)),
     connections: Number(Atomics.load(big, BIG_CONNECTIONS)),
     refused: Number(Atomics.load(big, BIG_REFUSED)),
+    busyNs: Number(Atomics.load(big, BIG_BUSY_NS)),
   };
 }

@@ -1,52 +1,84 @@
 // The NBD transmission phase (proto.md "Transmission"): requests in, replies
-// out, in order. Every request is served to completion before the next is
-// read, so a FLUSH (or a FUA write) is answered only after every write
-// answered before it, and tzero's volumes, living in memory, hold each write
-// once it is answered: FLUSH and FUA need no work of their own.
+// out, in order. Every request is served to completion before the next one,
+// so a FLUSH (or a FUA write) is answered only after every write received
+// before it, and tzero's volumes, living in memory, hold each write once it
+// is answered: FLUSH and FUA need no work of their own.
+//
+// Requests are served where the socket's bytes land: each chunk the socket
+// delivers is parsed in place, every whole request in it is served at once
+// (a write's payload goes from the chunk straight into the core's staging
+// buffer), and their replies, gathered in one output buffer, leave in one
+// socket write when the chunk is done. Only a request split across chunks
+// is copied: its header into a 28-byte buffer, its payload into the
+// connection's payload buffer.
 //
 // A request the connection cannot go on after (bad magic, a write payload
-// over the bound) closes only this connection, as the
-// specification allows; a request that is well formed but wrong (unaligned,
-// past the end, an unknown command) gets its error and the connection goes on.
+// over the bound) closes only this connection, as the specification allows;
+// a request that is well formed but wrong (unaligned, past the end, an
+// unknown command) gets its error and the connection goes on.
 import type { Socket } from "node:net";
 import * as N from "./nbd-constants.js";
 import { ProtocolViolation, type Negotiated, type NbdExport } from "./nbd-handshake.js";
-import type { SocketReader } from "./socket-reader.js";
+import { ConnectionClosed, type SocketReader } from "./socket-reader.js";
 
 // The core behind an export, as the worker thread binds it. Each returns a
 // core result code (0 OK, negative a failure; src/core/codes.ts).
 export interface VolumeIo {
   read(volume: NbdExport, offset: number, length: number, into: Buffer): number;
   write(volume: NbdExport, offset: number, data: Buffer): number;
+  // Zeros written over the range, allocation kept (WRITE_ZEROES with NO_HOLE).
   zero(volume: NbdExport, offset: number, length: number): number;
+  // The range reads as zeros and its whole extents are released (TRIM, WRITE_ZEROES).
+  trim(volume: NbdExport, offset: number, length: number): number;
   // The NBD error for a core code, with a log line when the host should be told why.
   errorOf(volume: NbdExport, code: number, action: string): number;
 }
 
+// What one chunk's requests came to: requests served, bytes moved, and the
+// time from the chunk's arrival until its replies were ready to send, in
+// nanoseconds, times the requests (each waited that long in the server).
 export interface TransmissionCounters {
-  io(bytes: number): void;
+  served(requests: number, bytes: number, busyNs: number): void;
 }
 
+// One request's header, parsed; one instance per connection, reused.
 interface Request {
   flags: number;
   type: number;
-  cookie: Buffer; // 8 bytes, echoed as they came
+  cookieHigh: number; // the 8-byte cookie as two u32 words, echoed as they came
+  cookieLow: number;
   offset: number;
   length: number;
 }
 
-function parseRequest(header: Buffer): Request {
-  if (header.readUInt32BE(0) !== N.NBD_REQUEST_MAGIC) throw new ProtocolViolation(`a request without the request magic (0x${header.readUInt32BE(0).toString(16)})`);
-  const offset = header.readBigUInt64BE(16);
-  // Offsets beyond 2^53 are past the end of any volume: the range check refuses them.
-  return {
-    flags: header.readUInt16BE(4), type: header.readUInt16BE(6), cookie: header.subarray(8, 16),
-    offset: offset > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(offset), length: header.readUInt32BE(24),
-  };
-}
+// Replies gather in an output buffer handed to the socket in slices: bytes
+// once given to the socket are never written again, and a fresh buffer is
+// taken when the rest of this one cannot hold the next reply.
+const OUTPUT_BYTES = 256 * 1024;
+// Replies the socket has not sent yet beyond which the connection stops
+// reading until the socket drains (a client that writes but never reads).
+const UNSENT_BYTES_MAX = 64 * 1024 * 1024;
+const SIMPLE_REPLY_BYTES = 16;
+const CHUNK_HEADER_BYTES = 20;
+const OFFSET_BYTES = 8;
+const ERROR_BODY_BYTES = 6; // error u32, message length u16
+const TWO_TO_32 = 2 ** 32;
+// Offsets whose high word is at least this are beyond 2^53: past the end of any volume.
+const OFFSET_HIGH_MAX = 2 ** 21;
 
 export class Transmission {
-  private readonly readBuffer = Buffer.allocUnsafe(N.PAYLOAD_MAX_BYTES);
+  private readonly request: Request = { flags: 0, type: 0, cookieHigh: 0, cookieLow: 0, offset: 0, length: 0 };
+  private readonly header = Buffer.allocUnsafe(N.REQUEST_HEADER_BYTES);
+  private headerFilled = 0;
+  private payload: Buffer | null = null; // a write split across chunks: its payload so far
+  private payloadFilled = 0;
+  private output = Buffer.allocUnsafe(OUTPUT_BYTES);
+  private outputSent = 0; // output[0, outputSent) is the socket's
+  private outputEnd = 0;
+  private requestsServed = 0;
+  private bytesServed = 0;
+  private settle: { resolve: () => void; reject: (error: Error) => void } | null = null;
+  private finished = false;
 
   constructor(
     private readonly socket: Socket,
@@ -57,28 +89,106 @@ export class Transmission {
   ) {}
 
   // Serves requests until NBD_CMD_DISC (resolves) or a violation or a closed socket (rejects).
-  // Replies are corked while pipelined requests wait in the reader, and sent
-  // together (one writev) before the reader would wait for the client.
-  async serve(): Promise<void> {
-    let corked = false;
+  serve(): Promise<void> {
+    const { chunks, ended } = this.reader.detach();
+    return new Promise<void>((resolve, reject) => {
+      this.settle = { resolve, reject };
+      this.socket.on("data", (chunk: Buffer) => this.receive(chunk));
+      this.socket.on("end", () => this.finish(new ConnectionClosed("the client closed the connection")));
+      this.socket.on("close", () => this.finish(new ConnectionClosed("the connection closed")));
+      this.socket.on("error", (error) => this.finish(new ConnectionClosed(`the connection failed: ${error.message}`)));
+      this.socket.on("drain", () => {
+        if (!this.finished && this.socket.isPaused()) this.socket.resume();
+      });
+      for (const chunk of chunks) this.receive(chunk);
+      if (ended !== null) this.finish(ended);
+      else if (!this.finished && this.socket.isPaused()) this.socket.resume();
+    });
+  }
+
+  private finish(outcome: Error | null): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.payload = null;
+    if (outcome === null) this.settle!.resolve();
+    else this.settle!.reject(outcome);
+  }
+
+  private receive(chunk: Buffer): void {
+    if (this.finished) return;
+    const started = process.hrtime.bigint();
+    let failure: Error | null = null;
     try {
-      for (;;) {
-        if (corked && this.reader.bufferedBytes < N.REQUEST_HEADER_BYTES) {
-          this.socket.uncork();
-          corked = false;
-        }
-        const request = parseRequest(await this.reader.read(N.REQUEST_HEADER_BYTES));
-        if (!corked) {
-          this.socket.cork();
-          corked = true;
-        }
-        if (request.type === N.NBD_CMD_DISC) return;
-        if (request.type === N.NBD_CMD_WRITE) await this.serveWrite(request);
-        else this.serveOther(request);
-      }
-    } finally {
-      if (corked) this.socket.uncork();
+      this.consume(chunk);
+    } catch (error) {
+      failure = error instanceof Error ? error : new Error(String(error));
     }
+    // Counted before the replies leave, so that a client that has its reply sees its request counted.
+    if (this.requestsServed > 0) {
+      this.counters.served(this.requestsServed, this.bytesServed, Number(process.hrtime.bigint() - started) * this.requestsServed);
+      this.requestsServed = 0;
+      this.bytesServed = 0;
+    }
+    this.flush();
+    if (failure !== null) this.finish(failure);
+    else if (!this.finished && this.socket.writableLength > UNSENT_BYTES_MAX) this.socket.pause();
+  }
+
+  // Serves every request whose bytes the chunk completes.
+  private consume(chunk: Buffer): void {
+    let at = 0;
+    while (at < chunk.length && !this.finished) {
+      if (this.payload !== null) {
+        at = this.takePayload(chunk, at);
+      } else if (this.headerFilled === 0 && chunk.length - at >= N.REQUEST_HEADER_BYTES) {
+        parseRequest(chunk, at, this.request);
+        at = this.dispatch(chunk, at + N.REQUEST_HEADER_BYTES);
+      } else {
+        const count = Math.min(N.REQUEST_HEADER_BYTES - this.headerFilled, chunk.length - at);
+        chunk.copy(this.header, this.headerFilled, at, at + count);
+        this.headerFilled += count;
+        at += count;
+        if (this.headerFilled === N.REQUEST_HEADER_BYTES) {
+          this.headerFilled = 0;
+          parseRequest(this.header, 0, this.request);
+          at = this.dispatch(chunk, at);
+        }
+      }
+    }
+  }
+
+  // Serves the parsed request; `at` is where its payload (if any) begins in chunk. Returns where the next request begins.
+  private dispatch(chunk: Buffer, at: number): number {
+    const request = this.request;
+    if (request.type === N.NBD_CMD_WRITE) {
+      // The payload follows the header whatever the answer: beyond the bound it cannot be skipped safely.
+      if (request.length > N.PAYLOAD_MAX_BYTES) throw new ProtocolViolation(`a write of ${request.length} bytes, more than ${N.PAYLOAD_MAX_BYTES}`);
+      if (chunk.length - at >= request.length) {
+        this.serveWrite(chunk.subarray(at, at + request.length));
+        return at + request.length;
+      }
+      this.payload = Buffer.allocUnsafe(request.length);
+      this.payloadFilled = 0;
+      return this.takePayload(chunk, at);
+    }
+    if (request.type === N.NBD_CMD_DISC) {
+      this.finish(null);
+      return chunk.length;
+    }
+    this.serveOther();
+    return at;
+  }
+
+  private takePayload(chunk: Buffer, at: number): number {
+    const payload = this.payload!;
+    const count = Math.min(payload.length - this.payloadFilled, chunk.length - at);
+    chunk.copy(payload, this.payloadFilled, at, at + count);
+    this.payloadFilled += count;
+    if (this.payloadFilled === payload.length) {
+      this.payload = null;
+      this.serveWrite(payload);
+    }
+    return at + count;
   }
 
   private get volume(): NbdExport {
@@ -86,104 +196,150 @@ export class Transmission {
   }
 
   // The error a range earns, or 0: 512-byte blocks, and inside the volume.
-  private rangeError(request: Request): number {
+  private rangeError(): number {
+    const request = this.request;
     if (request.offset % N.BLOCK_MIN_BYTES !== 0 || request.length % N.BLOCK_MIN_BYTES !== 0) return N.NBD_EINVAL;
     if (request.offset + request.length > this.volume.sizeBytes) return request.type === N.NBD_CMD_READ ? N.NBD_EINVAL : N.NBD_ENOSPC;
     return 0;
   }
 
-  private async serveWrite(request: Request): Promise<void> {
-    // The payload follows the header whatever the answer: beyond the bound it cannot be skipped safely.
-    if (request.length > N.PAYLOAD_MAX_BYTES) throw new ProtocolViolation(`a write of ${request.length} bytes, more than ${N.PAYLOAD_MAX_BYTES}`);
-    const data = await this.reader.read(request.length);
-    if (this.volume.readOnly) return this.replyError(request, N.NBD_EPERM, `export ${this.volume.name} is read-only`);
-    const refused = this.rangeError(request);
-    if (refused !== 0) return this.replyError(request, refused, "the write is not in whole 512-byte blocks inside the volume");
-    const code = this.io.write(this.volume, request.offset, data);
-    if (code !== 0) return this.replyError(request, this.io.errorOf(this.volume, code, "write"), "the write failed");
-    this.counters.io(request.length);
-    this.replyDone(request);
+  private serveWrite(data: Buffer): void {
+    if (this.volume.readOnly) return this.replyError(N.NBD_EPERM, `export ${this.volume.name} is read-only`);
+    const refused = this.rangeError();
+    if (refused !== 0) return this.replyError(refused, "the write is not in whole 512-byte blocks inside the volume");
+    const code = this.io.write(this.volume, this.request.offset, data);
+    if (code !== 0) return this.replyError(this.io.errorOf(this.volume, code, "write"), "the write failed");
+    this.servedBytes(this.request.length);
+    this.replyDone();
   }
 
-  private serveOther(request: Request): void {
-    switch (request.type) {
-      case N.NBD_CMD_READ: return this.serveRead(request);
-      case N.NBD_CMD_FLUSH: return this.replyDone(request);
-      case N.NBD_CMD_WRITE_ZEROES: return this.serveZeroes(request);
-      default: return this.replyError(request, N.NBD_EINVAL, `command ${request.type} is not supported`);
+  private serveOther(): void {
+    switch (this.request.type) {
+      case N.NBD_CMD_READ: return this.serveRead();
+      case N.NBD_CMD_FLUSH: return this.serveFlush();
+      case N.NBD_CMD_TRIM: return this.serveZeroes("trim");
+      case N.NBD_CMD_WRITE_ZEROES: return this.serveZeroes((this.request.flags & N.NBD_CMD_FLAG_NO_HOLE) !== 0 ? "zero" : "trim");
+      default: return this.replyError(N.NBD_EINVAL, `command ${this.request.type} is not supported`);
     }
   }
 
-  private serveRead(request: Request): void {
-    if (request.length > N.PAYLOAD_MAX_BYTES) return this.replyError(request, N.NBD_EINVAL, `a read of ${request.length} bytes, more than ${N.PAYLOAD_MAX_BYTES}`);
-    const refused = this.rangeError(request);
-    if (refused !== 0) return this.replyError(request, refused, "the read is not in whole 512-byte blocks inside the volume");
-    const into = this.readBuffer.subarray(0, request.length);
-    const code = this.io.read(this.volume, request.offset, request.length, into);
-    if (code !== 0) return this.replyError(request, this.io.errorOf(this.volume, code, "read"), "the read failed");
-    this.counters.io(request.length);
-    // Copied out: the socket may still hold the bytes when the next read refills the buffer.
-    const data = Buffer.from(into);
-    if (this.negotiated.structured) this.replyData(request, data);
-    else {
-      this.socket.write(simpleReply(request.cookie, 0));
-      this.socket.write(data);
+  // Every write before the flush has been served (in order) and lives in memory.
+  private serveFlush(): void {
+    this.servedBytes(0);
+    this.replyDone();
+  }
+
+  private serveRead(): void {
+    const request = this.request;
+    if (request.length > N.PAYLOAD_MAX_BYTES) return this.replyError(N.NBD_EINVAL, `a read of ${request.length} bytes, more than ${N.PAYLOAD_MAX_BYTES}`);
+    const refused = this.rangeError();
+    if (refused !== 0) return this.replyError(refused, "the read is not in whole 512-byte blocks inside the volume");
+    const headerBytes = this.negotiated.structured ? CHUNK_HEADER_BYTES + OFFSET_BYTES : SIMPLE_REPLY_BYTES;
+    // The bytes go from the core straight into the output, after room for the header.
+    const start = this.reserve(headerBytes + request.length);
+    const code = this.io.read(this.volume, request.offset, request.length, this.output.subarray(start + headerBytes, start + headerBytes + request.length));
+    if (code !== 0) return this.replyError(this.io.errorOf(this.volume, code, "read"), "the read failed");
+    if (this.negotiated.structured) {
+      this.writeChunkHeader(start, N.NBD_REPLY_FLAG_DONE, N.NBD_REPLY_TYPE_OFFSET_DATA, OFFSET_BYTES + request.length);
+      this.output.writeUInt32BE(Math.floor(request.offset / TWO_TO_32), start + CHUNK_HEADER_BYTES);
+      this.output.writeUInt32BE(request.offset % TWO_TO_32, start + CHUNK_HEADER_BYTES + 4);
+    } else {
+      this.writeSimpleReply(start, 0);
     }
+    this.outputEnd = start + headerBytes + request.length;
+    this.servedBytes(request.length);
   }
 
-  private serveZeroes(request: Request): void {
-    if (this.volume.readOnly) return this.replyError(request, N.NBD_EPERM, `export ${this.volume.name} is read-only`);
-    const refused = this.rangeError(request);
-    if (refused !== 0) return this.replyError(request, refused, "the range is not in whole 512-byte blocks inside the volume");
-    const code = this.io.zero(this.volume, request.offset, request.length);
-    if (code !== 0) return this.replyError(request, this.io.errorOf(this.volume, code, "zero"), "zeroing failed");
-    this.counters.io(request.length);
-    this.replyDone(request);
+  private serveZeroes(how: "zero" | "trim"): void {
+    if (this.volume.readOnly) return this.replyError(N.NBD_EPERM, `export ${this.volume.name} is read-only`);
+    const refused = this.rangeError();
+    if (refused !== 0) return this.replyError(refused, "the range is not in whole 512-byte blocks inside the volume");
+    const request = this.request;
+    const code = how === "zero" ? this.io.zero(this.volume, request.offset, request.length) : this.io.trim(this.volume, request.offset, request.length);
+    if (code !== 0) return this.replyError(this.io.errorOf(this.volume, code, how), how === "zero" ? "zeroing failed" : "trimming failed");
+    this.servedBytes(0);
+    this.replyDone();
   }
 
-  private replyDone(request: Request): void {
-    if (!this.negotiated.structured) this.socket.write(simpleReply(request.cookie, 0));
-    else this.socket.write(chunkHeader(request.cookie, N.NBD_REPLY_FLAG_DONE, N.NBD_REPLY_TYPE_NONE, 0));
+  private servedBytes(bytes: number): void {
+    this.requestsServed++;
+    this.bytesServed += bytes;
   }
 
-  private replyError(request: Request, error: number, message: string): void {
+  private replyDone(): void {
     if (!this.negotiated.structured) {
-      this.socket.write(simpleReply(request.cookie, error));
+      this.writeSimpleReply(this.reserve(SIMPLE_REPLY_BYTES), 0);
+      this.outputEnd += SIMPLE_REPLY_BYTES;
+      return;
+    }
+    this.writeChunkHeader(this.reserve(CHUNK_HEADER_BYTES), N.NBD_REPLY_FLAG_DONE, N.NBD_REPLY_TYPE_NONE, 0);
+    this.outputEnd += CHUNK_HEADER_BYTES;
+  }
+
+  private replyError(error: number, message: string): void {
+    this.requestsServed++;
+    if (!this.negotiated.structured) {
+      this.writeSimpleReply(this.reserve(SIMPLE_REPLY_BYTES), error);
+      this.outputEnd += SIMPLE_REPLY_BYTES;
       return;
     }
     const text = Buffer.from(message, "utf8");
-    const body = Buffer.alloc(6 + text.length);
-    body.writeUInt32BE(error, 0);
-    body.writeUInt16BE(text.length, 4);
-    text.copy(body, 6);
-    this.socket.write(chunkHeader(request.cookie, N.NBD_REPLY_FLAG_DONE, N.NBD_REPLY_TYPE_ERROR, body.length));
-    this.socket.write(body);
+    const start = this.reserve(CHUNK_HEADER_BYTES + ERROR_BODY_BYTES + text.length);
+    this.writeChunkHeader(start, N.NBD_REPLY_FLAG_DONE, N.NBD_REPLY_TYPE_ERROR, ERROR_BODY_BYTES + text.length);
+    this.output.writeUInt32BE(error, start + CHUNK_HEADER_BYTES);
+    this.output.writeUInt16BE(text.length, start + CHUNK_HEADER_BYTES + 4);
+    text.copy(this.output, start + CHUNK_HEADER_BYTES + ERROR_BODY_BYTES);
+    this.outputEnd = start + CHUNK_HEADER_BYTES + ERROR_BODY_BYTES + text.length;
   }
 
-  // "NBD_REPLY_TYPE_OFFSET_DATA": the offset, then the bytes, as the one and last chunk.
-  private replyData(request: Request, data: Buffer): void {
-    const offset = Buffer.alloc(8);
-    offset.writeBigUInt64BE(BigInt(request.offset), 0);
-    this.socket.write(chunkHeader(request.cookie, N.NBD_REPLY_FLAG_DONE, N.NBD_REPLY_TYPE_OFFSET_DATA, 8 + data.length));
-    this.socket.write(offset);
-    this.socket.write(data);
+  // Where `bytes` of reply may be written in the output: after the replies
+  // gathered so far, or at the start of a fresh buffer (at least as large)
+  // once those are handed to the socket. The caller advances outputEnd.
+  private reserve(bytes: number): number {
+    if (this.output.length - this.outputEnd >= bytes) return this.outputEnd;
+    this.flush();
+    this.output = Buffer.allocUnsafe(Math.max(OUTPUT_BYTES, bytes));
+    this.outputSent = 0;
+    this.outputEnd = 0;
+    return 0;
+  }
+
+  // Hands the gathered replies to the socket in one write.
+  private flush(): void {
+    if (this.outputEnd === this.outputSent) return;
+    if (!this.socket.destroyed) this.socket.write(this.output.subarray(this.outputSent, this.outputEnd));
+    this.outputSent = this.outputEnd;
+  }
+
+  // "Simple reply message": magic, error, cookie.
+  private writeSimpleReply(start: number, error: number): void {
+    this.output.writeUInt32BE(N.NBD_SIMPLE_REPLY_MAGIC, start);
+    this.output.writeUInt32BE(error, start + 4);
+    this.output.writeUInt32BE(this.request.cookieHigh, start + 8);
+    this.output.writeUInt32BE(this.request.cookieLow, start + 12);
+  }
+
+  // "Structured reply chunk message": magic, flags, type, cookie, length.
+  private writeChunkHeader(start: number, flags: number, type: number, length: number): void {
+    this.output.writeUInt32BE(N.NBD_STRUCTURED_REPLY_MAGIC, start);
+    this.output.writeUInt16BE(flags, start + 4);
+    this.output.writeUInt16BE(type, start + 6);
+    this.output.writeUInt32BE(this.request.cookieHigh, start + 8);
+    this.output.writeUInt32BE(this.request.cookieLow, start + 12);
+    this.output.writeUInt32BE(length, start + 16);
   }
 }
 
-function simpleReply(cookie: Buffer, error: number): Buffer {
-  const bytes = Buffer.alloc(16);
-  bytes.writeUInt32BE(N.NBD_SIMPLE_REPLY_MAGIC, 0);
-  bytes.writeUInt32BE(error, 4);
-  cookie.copy(bytes, 8);
-  return bytes;
-}
-
-function chunkHeader(cookie: Buffer, flags: number, type: number, length: number): Buffer {
-  const bytes = Buffer.alloc(20);
-  bytes.writeUInt32BE(N.NBD_STRUCTURED_REPLY_MAGIC, 0);
-  bytes.writeUInt16BE(flags, 4);
-  bytes.writeUInt16BE(type, 6);
-  cookie.copy(bytes, 8);
-  bytes.writeUInt32BE(length, 16);
-  return bytes;
+// "Request message": magic, flags, type, cookie, offset, length.
+function parseRequest(bytes: Buffer, at: number, into: Request): void {
+  const magic = bytes.readUInt32BE(at);
+  if (magic !== N.NBD_REQUEST_MAGIC) throw new ProtocolViolation(`a request without the request magic (0x${magic.toString(16)})`);
+  into.flags = bytes.readUInt16BE(at + 4);
+  into.type = bytes.readUInt16BE(at + 6);
+  into.cookieHigh = bytes.readUInt32BE(at + 8);
+  into.cookieLow = bytes.readUInt32BE(at + 12);
+  const offsetHigh = bytes.readUInt32BE(at + 16);
+  // Offsets beyond 2^53 are past the end of any volume: the range check refuses them.
+  into.offset = offsetHigh >= OFFSET_HIGH_MAX ? Number.MAX_SAFE_INTEGER : offsetHigh * TWO_TO_32 + bytes.readUInt32BE(at + 20);
+  into.length = bytes.readUInt32BE(at + 24);
 }

@@ -10,9 +10,9 @@ import { CoreThread, type WaitTimeouts } from "../core/core.js";
 import { CoreCode, STAGING_SIZE, coreCodeName } from "../core/codes.js";
 import * as N from "./nbd-constants.js";
 import { negotiate, ProtocolViolation, type NbdExport } from "./nbd-handshake.js";
-import { Transmission, type VolumeIo } from "./nbd-transmission.js";
+import { Transmission, type TransmissionCounters, type VolumeIo } from "./nbd-transmission.js";
 import { SocketReader } from "./socket-reader.js";
-import { BIG_BYTES, BIG_CONNECTIONS, BIG_IOS, BIG_REFUSED, WORD_CLIENTS } from "./nbd-stats.js";
+import { BIG_BUSY_NS, BIG_BYTES, BIG_CONNECTIONS, BIG_IOS, BIG_REFUSED, WORD_CLIENTS } from "./nbd-stats.js";
 
 export type Listen = { host: string; port: number } | { path: string };
 
@@ -41,8 +41,10 @@ const BUFFERED_MAX_BYTES = 2 * (N.PAYLOAD_MAX_BYTES + N.REQUEST_HEADER_BYTES);
 const data = workerData as NbdWorkerData;
 const port = parentPort!;
 const core = new CoreThread(data.memory, data.threadId, data.module, false, data.timeouts);
-const words = new Int32Array(data.stats, 0, 2);
-const big = new BigInt64Array(data.stats);
+// The endpoint's own figures: connections accepted and refused. Those of a
+// connection past its handshake go to its export's host (one buffer per host
+// connection, shared by every endpoint the host is reached through).
+const endpointBig = new BigInt64Array(data.stats);
 let exports: NbdExport[] = data.exports;
 const sockets = new Set<Socket>();
 
@@ -80,6 +82,9 @@ const io: VolumeIo = {
   zero(volume, offset, length) {
     return core.exports.io_fill(volume.slot, offset, length, 0);
   },
+  trim(volume, offset, length) {
+    return core.exports.io_trim(volume.slot, offset, length);
+  },
   errorOf(volume, code, action) {
     if (code === CoreCode.TGTINHIBIT) return N.NBD_EPERM;
     if (code === CoreCode.NO_SPACE) return N.NBD_ENOSPC;
@@ -110,35 +115,40 @@ function held(volume: NbdExport, piece: (done: number, count: number) => number,
   }
 }
 
-const counters = {
-  io(bytes: number) {
-    Atomics.add(big, BIG_IOS, 1n);
-    Atomics.add(big, BIG_BYTES, BigInt(bytes));
-  },
-};
+// Published once per chunk of requests, not per request.
+function countersOf(stats: SharedArrayBuffer): TransmissionCounters {
+  const big = new BigInt64Array(stats);
+  return {
+    served(requests, bytes, busyNs) {
+      Atomics.add(big, BIG_IOS, BigInt(requests));
+      Atomics.add(big, BIG_BYTES, BigInt(bytes));
+      Atomics.add(big, BIG_BUSY_NS, BigInt(Math.round(busyNs)));
+    },
+  };
+}
 
 async function serveConnection(socket: Socket): Promise<void> {
   sockets.add(socket);
   socket.setNoDelay(true);
-  Atomics.add(big, BIG_CONNECTIONS, 1n);
+  Atomics.add(endpointBig, BIG_CONNECTIONS, 1n);
   const reader = new SocketReader(socket, BUFFERED_MAX_BYTES);
-  let attached = false;
+  let clients: Int32Array | null = null;
   try {
     const negotiated = await negotiate(socket, reader, () => exports);
     if (negotiated === null) return;
-    attached = true;
-    Atomics.add(words, WORD_CLIENTS, 1);
-    await new Transmission(socket, reader, negotiated, io, counters).serve();
+    clients = new Int32Array(negotiated.volume.stats, 0, 2);
+    Atomics.add(clients, WORD_CLIENTS, 1);
+    await new Transmission(socket, reader, negotiated, io, countersOf(negotiated.volume.stats)).serve();
   } catch (error) {
     if (error instanceof ProtocolViolation) {
-      Atomics.add(big, BIG_REFUSED, 1n);
+      Atomics.add(endpointBig, BIG_REFUSED, 1n);
       post({ type: "log", text: `nbd ${data.hostName}: closed a connection from ${socket.remoteAddress ?? "a unix socket"}: ${error.message}` });
     } else if (!(error instanceof Error && "code" in error && error.code === "CONNECTION_CLOSED")) {
       // A trap of the core (the debug build's assertion) ends this connection, said; the endpoint goes on.
       post({ type: "log", text: `nbd ${data.hostName}: closed a connection after an internal error: ${error instanceof Error ? error.message : String(error)}` });
     }
   } finally {
-    if (attached) Atomics.sub(words, WORD_CLIENTS, 1);
+    if (clients !== null) Atomics.sub(clients, WORD_CLIENTS, 1);
     sockets.delete(socket);
     socket.end();
     socket.destroySoon();

@@ -2,7 +2,9 @@
 // bytes, or rejects with ConnectionClosed once the socket has ended or
 // failed. Only one read may wait at a time (the protocol reads in order).
 // Incoming chunks are queued without copying; a read that spans chunks
-// concatenates just the bytes it takes.
+// concatenates just the bytes it takes. The handshake reads through it; the
+// transmission phase then takes the socket over (detach) with whatever the
+// client had already sent beyond the handshake.
 import type { Socket } from "node:net";
 
 export class ConnectionClosed extends Error {
@@ -16,11 +18,29 @@ export class SocketReader {
   private waiter: { resolve: (bytes: Buffer) => void; reject: (error: Error) => void } | null = null;
   private ended: Error | null = null;
 
+  private readonly onData = (chunk: Buffer) => this.push(chunk);
+  private readonly onEnd = () => this.end(new ConnectionClosed("the client closed the connection"));
+  private readonly onClose = () => this.end(new ConnectionClosed("the connection closed"));
+  private readonly onError = (error: Error) => this.end(new ConnectionClosed(`the connection failed: ${error.message}`));
+
   constructor(private readonly socket: Socket, private readonly bufferedMax: number) {
-    socket.on("data", (chunk: Buffer) => this.push(chunk));
-    socket.on("end", () => this.end(new ConnectionClosed("the client closed the connection")));
-    socket.on("close", () => this.end(new ConnectionClosed("the connection closed")));
-    socket.on("error", (error) => this.end(new ConnectionClosed(`the connection failed: ${error.message}`)));
+    socket.on("data", this.onData);
+    socket.on("end", this.onEnd);
+    socket.on("close", this.onClose);
+    socket.on("error", this.onError);
+  }
+
+  // Stops reading for good and hands over the bytes received but not read,
+  // and how the socket ended if it has (null while it is open).
+  detach(): { chunks: Buffer[]; ended: Error | null } {
+    if (this.waiter !== null) throw new Error("SocketReader: detached while a read waits");
+    this.socket.off("data", this.onData);
+    this.socket.off("end", this.onEnd);
+    this.socket.off("close", this.onClose);
+    this.socket.off("error", this.onError);
+    const chunks = this.chunks.splice(0);
+    this.buffered = 0;
+    return { chunks, ended: this.ended };
   }
 
   get bufferedBytes(): number {

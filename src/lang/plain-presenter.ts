@@ -1,6 +1,6 @@
 // The default progress presenter: the facts of the live view as plain lines
 // at a steady interval (scripts, and terminals that are not TTYs).
-import type { ProgressPresenter, WatchRequest, WorkloadStats } from "./presenter.js";
+import type { HostIoStats, ProgressPresenter, WatchRequest, WorkloadStats } from "./presenter.js";
 import type { FlashInfo } from "../site/types.js";
 
 const MB = 1e6;
@@ -28,10 +28,12 @@ export class PlainPresenter implements ProgressPresenter {
       const tick = async () => {
         const relationships = await request.site.listFlash(request.imageId);
         const workloads = await request.workloads();
+        const hosts = (await request.hosts?.()) ?? [];
         if (followed.size === 0) for (const pair of activeCopies(relationships)) seen.add(pair);
         const pairs = followed.size > 0 ? [...followed] : [...seen];
         const remaining = this.reportCopies(relationships, pairs, reported);
         for (const stats of workloads) if (stats.running) this.write(workloadLine(stats));
+        for (const stats of hosts) this.write(hostIoLine(stats));
         if (request.until === "copied" && remaining === 0) {
           finish();
           return;
@@ -90,6 +92,13 @@ export function workloadLine(stats: WorkloadStats): string {
   const state = stats.running ? "" : " (ended)";
   return `workload ${stats.name} on ${stats.volumeId}${state}: ${Math.round(stats.iops)} IOPS, ${(stats.bytesPerSecond / MB).toFixed(1)} MB/s, `
     + `p50 ${stats.p50Micros.toFixed(1)} us, p99 ${stats.p99Micros.toFixed(1)} us`;
+}
+
+// A host's NBD I/O, like a workload's; its latency is the mean time in the server (no percentiles are kept).
+export function hostIoLine(stats: HostIoStats): string {
+  const clients = `${stats.clients} client${stats.clients === 1 ? "" : "s"}`;
+  return `nbd host ${stats.name} (${stats.nbd}, ${clients}): ${Math.round(stats.iops)} IOPS, ${(stats.bytesPerSecond / MB).toFixed(1)} MB/s, `
+    + `mean ${stats.meanMicros.toFixed(1)} us in the server`;
 }
 
 const ETA_SECONDS_MAX = 100 * 3600;

@@ -4,8 +4,9 @@
 // ink live view. This file is the contract between src/lang and src/cli.
 import type { Site } from "../site/site.js";
 import type { WorkloadStats } from "../site/types.js";
+import type { HostIoStats } from "./host-io.js";
 
-export type { WorkloadStats };
+export type { WorkloadStats, HostIoStats };
 
 export interface WatchRequest {
   site: Site;
@@ -14,6 +15,8 @@ export interface WatchRequest {
   pairs: string[];
   // Live workload figures, sampled at each refresh.
   workloads: () => Promise<WorkloadStats[]>;
+  // NBD I/O of the image's host connections, sampled at each refresh (rates since the last sample).
+  hosts?: () => Promise<HostIoStats[]>;
   // "copied": end when the pairs' background copies complete; "cancel": only on q / Ctrl-C / signal.
   until: "copied" | "cancel";
   signal: AbortSignal;

@@ -1,4 +1,5 @@
 // tzero's own commands: data on volumes, workloads, waiting and watching.
+import { hostIoSampler } from "./host-io.js";
 import { existsSync } from "node:fs";
 import { open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
@@ -306,7 +307,7 @@ async function watch(context: CommandContext): Promise<CommandResult> {
   const timer = forMs === undefined ? undefined : setTimeout(() => stop.abort(), forMs);
   try {
     await context.session.presenter.watch({
-      site: context.site, imageId: image.id, pairs: ids.length > 0 ? pending : [], workloads: () => context.session.workloadStats(), until,
+      site: context.site, imageId: image.id, pairs: ids.length > 0 ? pending : [], workloads: () => context.session.workloadStats(), hosts: hostIoSampler(context.site, image.id), until,
       signal: AbortSignal.any([context.signal, stop.signal]), refreshMs: context.session.refreshMs,
     });
   } finally {

@@ -1,6 +1,7 @@
 // A session: what a script or the REPL keeps on its own side of the site
 // (variables, output settings, the current storage image, how its output
 // leaves), and the Site its commands work on.
+import { hostIoSampler } from "./host-io.js";
 import { resolve } from "node:path";
 import { EmbeddedSite, EMBEDDED_IMAGE_ID } from "../site/embedded.js";
 import { isSiteError } from "../site/errors.js";
@@ -160,7 +161,7 @@ export class Session {
 
   watchCopies(imageId: string, pairs: string[], signal: AbortSignal): Promise<void> {
     return this.presenter.watch({
-      site: this.site, imageId, pairs, workloads: () => this.workloadStats(), until: "copied", signal, refreshMs: this.refreshMs,
+      site: this.site, imageId, pairs, workloads: () => this.workloadStats(), hosts: hostIoSampler(this.site, imageId), until: "copied", signal, refreshMs: this.refreshMs,
     });
   }
 

@@ -377,6 +377,17 @@ export class ReferenceImage {
     this.write(idText, offset, new Uint8Array(length).fill(value));
   }
 
+  // A write of zeros, whose whole tracks then hold no data at all (they read
+  // as zeros either way): the engine releases whole extents (assembly/trim.ts).
+  trim(idText: string, offset: number, length: number): void {
+    this.fill(idText, offset, length, 0);
+    const volume = this.volume(idText);
+    const end = Math.min(offset + length, volume.sizeBytes);
+    for (let track = Math.ceil(offset / TRACK_SIZE); (track + 1) * TRACK_SIZE <= end || (track * TRACK_SIZE < end && end === volume.sizeBytes); track++) {
+      volume.data.delete(track);
+    }
+  }
+
   writePattern(idText: string, offset: number, length: number, seed: number): void {
     this.write(idText, offset, patternBytes(seed, offset, length));
   }

@@ -48,6 +48,7 @@ export interface NodeServiceConfig {
   workers: number | undefined;
   heartbeatTimeoutMs: number;
   linkListen?: ListenAddress; // where other nodes' PPRC links connect (default 127.0.0.1, any free port)
+  nbd?: string | null; // --nbd: the default NBD endpoint of the node's first image
 }
 
 type NamedConfig = NodeServiceConfig & { nodeId: string };
@@ -337,7 +338,6 @@ function connectionOptions(config: NamedConfig, siteKey: Uint8Array, role: strin
   };
 }
 
-// The node's images: those of --state when the file exists, else the --image ones.
 // The node's PPRC link listener: links from primaries on other nodes to the images here, and their control requests.
 async function startLinks(config: NamedConfig, siteKey: Uint8Array, site: EmbeddedSite, log: Log): Promise<LinkReceiver> {
   const links = new LinkReceiver({
@@ -352,16 +352,32 @@ async function startLinks(config: NamedConfig, siteKey: Uint8Array, site: Embedd
 
 async function openImages(config: NodeServiceConfig, log: Log, links: LinkIdentity): Promise<EmbeddedSite> {
   const site = new EmbeddedSite({ workers: config.workers, images: config.images, links });
-  if (config.stateFile === null) return site;
+  if (config.stateFile !== null) await loadImages(site, config.stateFile, config, log);
+  if (config.nbd) await startDefaultNbd(site, config.nbd, log);
+  return site;
+}
+
+async function loadImages(site: EmbeddedSite, stateFile: string, config: NodeServiceConfig, log: Log): Promise<void> {
   try {
-    const report = await site.load(config.stateFile);
-    log(`loaded ${config.stateFile}: ${report.images.map((image) => `${image.id} (${image.volumes} volumes, ${image.relationships} relationships)`).join(", ")}`);
+    const report = await site.load(stateFile);
+    log(`loaded ${stateFile}: ${report.images.map((image) => `${image.id} (${image.volumes} volumes, ${image.relationships} relationships)`).join(", ")}`);
   } catch (error) {
     if (!(isSiteError(error) && error.code === "NOT_FOUND")) {
       await site.close();
       throw error;
     }
-    log(`${config.stateFile} does not exist yet: starting with ${config.images.map((image) => image.id).join(", ")}; it is saved at stop`);
+    log(`${stateFile} does not exist yet: starting with ${config.images.map((image) => image.id).join(", ")}; it is saved at stop`);
   }
-  return site;
+}
+
+// Host connections made without -nbd are reached here, their exports named HOST/VOLUME.
+async function startDefaultNbd(site: EmbeddedSite, address: string, log: Log): Promise<void> {
+  const imageId = (await site.listImages())[0].id;
+  try {
+    const listening = await site.startDefaultNbd(imageId, address);
+    log(`NBD endpoint for host connections of ${imageId} without -nbd at ${listening} (exports named HOST/VOLUME)`);
+  } catch (error) {
+    await site.close();
+    throw error;
+  }
 }

@@ -17,7 +17,8 @@ import type { LinkControl } from "../pprc/link-receiver.js";
 import { parseVolumeId } from "../engine/ids.js";
 import { parsePortPair } from "../pprc/paths.js";
 import { isStoreError, loadState, saveState } from "../store/index.js";
-import { HOST_TYPES, HostMap, type HostConnection, type VolumeGroup } from "../hosts/host-map.js";
+import type { HostsRecord } from "../store/format.js";
+import { HOST_TYPES, HostMap, type HostConnection, type HostReach, type VolumeGroup } from "../hosts/host-map.js";
 import { SiteError } from "./errors.js";
 import type { CallOptions, Site } from "./site.js";
 import { volumeName } from "./shared.js";
@@ -105,11 +106,12 @@ function volumeGroupInfo(group: VolumeGroup): VolumeGroupInfo {
   return { id: group.id, name: group.name, type: group.type, volumes: [...group.volumes] };
 }
 
-function hostConnectionInfo(host: HostConnection): HostConnectionInfo {
-  const counters = host.endpoint?.counters();
+function hostConnectionInfo(host: HostConnection, reach: HostReach): HostConnectionInfo {
+  const { counters } = reach;
   return {
     id: host.id, name: host.name, wwpn: host.wwpn, hostType: host.hostType, profile: HOST_TYPES.get(host.hostType) ?? host.hostType,
-    volumeGroup: host.volumeGroup, nbd: host.endpoint?.address ?? null, clients: counters?.clients ?? 0, ios: counters?.ios ?? 0, bytes: counters?.bytes ?? 0,
+    volumeGroup: host.volumeGroup, nbd: reach.address, clients: counters.clients, ios: counters.ios, bytes: counters.bytes,
+    busyNs: counters.busyNs,
   };
 }
 
@@ -700,12 +702,30 @@ export class EmbeddedSite implements Site {
   }
 
   async listHostConnections(imageId: string): Promise<HostConnectionInfo[]> {
-    return this.hostMap(this.image(imageId)).listHosts().map(hostConnectionInfo);
+    const map = this.hostMap(this.image(imageId));
+    return map.listHosts().map((host) => hostConnectionInfo(host, map.reach(host)));
   }
 
   async createHostConnection(imageId: string, request: CreateHostConnectionRequest): Promise<HostConnectionInfo> {
     const map = this.hostMap(this.image(imageId));
-    return forItemAsync(undefined, async () => hostConnectionInfo(await map.createHost(request)));
+    return forItemAsync(undefined, async () => {
+      const host = await map.createHost(request);
+      return hostConnectionInfo(host, map.reach(host));
+    });
+  }
+
+  // A default endpoint that cannot listen again is said, not fatal: the load has happened.
+  private async restartDefaultNbd(image: StorageImage, requested: string | null): Promise<void> {
+    if (requested === null) return;
+    await this.hostMap(image).startDefaultEndpoint(requested).catch((error: Error) => this.log(`nbd: the default endpoint of ${image.id} did not listen again after the load: ${error.message}`));
+  }
+
+  // tzero serve --nbd: the endpoint of the image's host connections made
+  // without -nbd, where each host's exports are named HOST/VOLUME. Resolves
+  // with the address it listens on.
+  async startDefaultNbd(imageId: string, address: string): Promise<string> {
+    const map = this.hostMap(this.image(imageId));
+    return forItemAsync(undefined, () => map.startDefaultEndpoint(address));
   }
 
   async removeHostConnections(imageId: string, ids: string[]): Promise<string[]> {
@@ -761,11 +781,13 @@ export class EmbeddedSite implements Site {
   // ---- state -----------------------------------------------------------------------------------
 
   async save(file: string, options: CallOptions = {}): Promise<SaveReport> {
-    return forItemAsync(undefined, async () => ({ ...(await saveState(this.images, file, { signal: options.signal })) }));
+    const hosts = this.images.map((image) => this.hostMaps.get(image)?.snapshot() ?? null);
+    return forItemAsync(undefined, async () => ({ ...(await saveState(this.images, file, { signal: options.signal, hosts })) }));
   }
 
   async load(file: string, options: CallOptions = {}): Promise<LoadReport> {
-    const loaded = await forItemAsync(undefined, () => loadState(file, { workers: this.workers, signal: options.signal }));
+    const hosts = new Map<StorageImage, HostsRecord>();
+    const loaded = await forItemAsync(undefined, () => loadState(file, { workers: this.workers, signal: options.signal, hosts }));
     if (loaded.length === 0) {
       throw new SiteError({ code: "BAD_ARGUMENT", message: `state file ${file} holds no storage image` });
     }
@@ -774,9 +796,12 @@ export class EmbeddedSite implements Site {
     await this.pprc.close();
     this.pprc = this.newPprc();
     const replaced = this.images.splice(0, this.images.length);
-    for (const image of loaded) this.track(image);
-    // Host connections are not in the state file: their endpoints close with the images they served.
+    // The endpoints of the images replaced close first, so that the loaded host connections can listen where they did.
+    const defaults = new Map(replaced.map((image) => [image.id, this.hostMaps.get(image)?.defaultRequested ?? null]));
     await Promise.all(replaced.map((image) => this.hostMaps.get(image)?.close()));
+    for (const image of loaded) this.track(image);
+    for (const [image, record] of hosts) await this.hostMap(image).restore(record);
+    for (const image of loaded) await this.restartDefaultNbd(image, defaults.get(image.id) ?? null);
     for (const image of replaced) {
       this.completed.delete(image);
       this.hostMaps.delete(image);

@@ -99,6 +99,7 @@ export interface HostConnectionInfo {
   clients: number; // NBD clients attached now
   ios: number; // NBD requests served
   bytes: number; // NBD bytes moved
+  busyNs: number; // the sum over its NBD requests of the time each spent in the server
 }
 
 // PPRC (design.md §4): a path from an LSS of one image to an LSS of another, one row per port pair.

@@ -31,6 +31,8 @@
 //   tracks / zeros, any order    the data, applied in file order
 //   relationship, leaf x L  (R)  all relationships of all images, each
 //                                followed by the leaves of its bitmaps
+//   hosts                   (H)  per image with any: its volume groups and
+//                                host connections (host-records.ts)
 //   end
 //
 // `tracks` frames hold a run of consecutive non-zero tracks of one volume's
@@ -94,7 +96,7 @@ export const FRAME_PAYLOAD_MAX = STAGING_SIZE - FRAME_HEADER_SIZE;
 export const TRACKS_PER_FRAME_MAX = 8;
 export const TRACKS_FRAME_DATA_MAX = TRACKS_PER_FRAME_MAX * TRACK_SIZE;
 
-export type RecordType = "header" | "image" | "volume" | "tracks" | "zeros" | "relationship" | "leaf" | "end";
+export type RecordType = "header" | "image" | "volume" | "tracks" | "zeros" | "relationship" | "leaf" | "hosts" | "end";
 
 // Summary bytes of a bitmap (format version 2).
 export const SUMMARY_CLEAR = 0;
@@ -190,6 +192,15 @@ export interface LeafRecord {
   data: Uint8Array; // the chunk's u64 words
 }
 
+// The host side of one image (src/hosts/host-map.ts): its volume groups and
+// host connections, with the NBD endpoint each was given (-nbd, as typed).
+export interface HostsRecord {
+  type: "hosts";
+  image: number;
+  groups: Array<{ id: string; name: string; groupType: string; volumes: string[] }>;
+  connections: Array<{ id: string; name: string; hostType: string; wwpn: string | null; volumeGroup: string | null; nbd: string | null }>;
+}
+
 export interface EndRecord {
   type: "end";
   savedAt: number; // the point in time the file holds (when the images were quiesced)
@@ -201,4 +212,4 @@ export interface EndRecord {
   zeroTracks: number; // tracks in zeros frames
 }
 
-export type StateRecord = HeaderRecord | ImageRecord | VolumeRecord | TracksRecord | ZerosRecord | RelationshipRecord | LeafRecord | EndRecord;
+export type StateRecord = HeaderRecord | ImageRecord | VolumeRecord | TracksRecord | ZerosRecord | RelationshipRecord | LeafRecord | HostsRecord | EndRecord;

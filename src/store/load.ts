@@ -27,11 +27,15 @@ import {
   hasFlatBitmaps, SUMMARY_CLEAR, SUMMARY_SET,
   type HeaderRecord, type ImageRecord, type RecordType, type EndRecord, type RelationshipRecord,
 } from "./format.js";
+import type { HostsRecord } from "./format.js";
+import { hostsRecord } from "./host-records.js";
 
 // Options of the images built (model and serial come from the file), and of the load.
 export interface LoadOptions extends Omit<ImageOptions, "model" | "serial"> {
   signal?: AbortSignal; // abandons the load: nothing is changed, it rejects with StoreError ABANDONED
   fileSystem?: StoreFileSystem; // default: node:fs
+  // Filled with each image's hosts record (its volume groups and host connections), checked against its volumes.
+  hosts?: Map<StorageImage, HostsRecord>;
 }
 
 const SLICE_MS = 10; // longest stretch of applying frames between two turns of the event loop
@@ -48,7 +52,7 @@ export async function loadState(file: string, options: LoadOptions = {}): Promis
 }
 
 async function readState(file: string, options: LoadOptions, images: StorageImage[]): Promise<void> {
-  const { signal, fileSystem = NODE_FILE_SYSTEM, ...imageOptions } = options;
+  const { signal, fileSystem = NODE_FILE_SYSTEM, hosts = new Map(), ...imageOptions } = options;
   const checkAbort = () => {
     if (signal?.aborted) throw new StoreError("ABANDONED", `load of ${file} abandoned: nothing was changed`, { file });
   };
@@ -63,7 +67,7 @@ async function readState(file: string, options: LoadOptions, images: StorageImag
   try {
     const reader = new FrameReader(fileSystem, fd, file, await fileSystem.size(fd));
     await reader.readPreamble();
-    const loader = new StateLoader(file, imageOptions, images, reader.version);
+    const loader = new StateLoader(file, imageOptions, images, reader.version, hosts);
     let sliceStarted = performance.now();
     for (;;) {
       const frame = await reader.next();
@@ -89,13 +93,14 @@ function truncatedMessage(frames: number, offset: number): string {
 }
 
 // Where the loader is in the frame order of format.ts.
-type Phase = "start" | "structure" | "data" | "relationships";
+type Phase = "start" | "structure" | "data" | "relationships" | "hosts";
 
 const ALLOWED: Record<Phase, readonly RecordType[]> = {
   start: ["header"],
-  structure: ["image", "volume", "tracks", "zeros", "relationship", "end"],
-  data: ["tracks", "zeros", "relationship", "end"],
-  relationships: ["relationship", "leaf", "end"],
+  structure: ["image", "volume", "tracks", "zeros", "relationship", "hosts", "end"],
+  data: ["tracks", "zeros", "relationship", "hosts", "end"],
+  relationships: ["relationship", "leaf", "hosts", "end"],
+  hosts: ["hosts", "end"],
 };
 
 const BITMAP_FIELDS = ["bitmap", "recordSource", "recordTarget"] as const;
@@ -129,6 +134,7 @@ class StateLoader {
     private readonly options: Omit<ImageOptions, "model" | "serial">,
     private readonly images: StorageImage[],
     private readonly version: number,
+    private readonly hosts: Map<StorageImage, HostsRecord>,
   ) {}
 
   private fail(message: string, field?: string, cause?: unknown): StoreError {
@@ -163,6 +169,7 @@ class StateLoader {
     if (type === "leaf" && hasFlatBitmaps(this.version)) throw this.fail(`a leaf record cannot come in a file of format version ${this.version}`, "type");
     if (type !== "leaf" && this.pending !== null) throw this.missingLeaf();
     const next: Phase = type === "header" || type === "image" || type === "volume" ? "structure"
+      : type === "hosts" ? "hosts"
       : type === "relationship" || type === "leaf" || type === "end" ? "relationships" : "data";
     if (this.phase === "structure" && next !== "structure") this.closeStructure();
     this.phase = next;
@@ -177,6 +184,7 @@ class StateLoader {
       case "zeros": this.applyZeros(value); break;
       case "relationship": this.applyRelationship(value); break;
       case "leaf": this.applyLeaf(value); break;
+      case "hosts": this.applyHosts(value); break;
       case "end": this.applyEnd(value); break;
     }
   }
@@ -331,6 +339,29 @@ class StateLoader {
     }
     loaded.relationships++;
     this.totals.relationships++;
+  }
+
+  // One per image at most; every group's volumes are the image's, every connection's group one of the record's.
+  private applyHosts(value: unknown): void {
+    const record = hostsRecord(value, this.fieldFailure);
+    const loaded = this.loadedImage(record.image);
+    if (this.hosts.has(loaded.image)) throw this.fail(`a second hosts record for image ${loaded.image.id}`, "image");
+    const groupIds = new Set<string>();
+    record.groups.forEach((group, index) => {
+      if (groupIds.has(group.id)) throw this.fail(`hosts record: field groups[${index}].id: volume group ${group.id} appears twice`, `groups[${index}].id`);
+      groupIds.add(group.id);
+      const missing = group.volumes.find((volume) => !loaded.image.hasVolume(volume));
+      if (missing !== undefined) throw this.fail(`hosts record: field groups[${index}].volumes holds ${missing}, not a volume of ${loaded.image.id}`, `groups[${index}].volumes`);
+    });
+    const hostIds = new Set<string>();
+    record.connections.forEach((host, index) => {
+      if (hostIds.has(host.id)) throw this.fail(`hosts record: field connections[${index}].id: host connection ${host.id} appears twice`, `connections[${index}].id`);
+      hostIds.add(host.id);
+      if (host.volumeGroup !== null && !groupIds.has(host.volumeGroup)) {
+        throw this.fail(`hosts record: field connections[${index}].volumeGroup: host connection ${host.id} uses volume group ${host.volumeGroup}, which the record does not hold`, `connections[${index}].volumeGroup`);
+      }
+    });
+    this.hosts.set(loaded.image, record);
   }
 
   private applyEnd(value: unknown): void {

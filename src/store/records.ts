@@ -15,7 +15,7 @@ import {
 
 export type FieldFailure = (type: string, field: string, message: string) => StoreError;
 
-const RECORD_TYPES: readonly RecordType[] = ["header", "image", "volume", "tracks", "zeros", "relationship", "leaf", "end"];
+const RECORD_TYPES: readonly RecordType[] = ["header", "image", "volume", "tracks", "zeros", "relationship", "leaf", "hosts", "end"];
 const CHUNKS_MAX = Math.ceil(VOLUME_SIZE_MAX / TRACK_SIZE / CHUNK_TRACKS);
 const LEAF_BYTES_MAX = CHUNK_TRACKS / 8;
 const IMAGES_MAX = 256;

@@ -64,6 +64,7 @@ import { EXTENT_SIZE, TRACK_SIZE } from "../core/codes.js";
 import { EXTENTS_PER_GIB } from "../engine/pools.js";
 import { FrameWriter, type FrameSink } from "./frame-writer.js";
 import { CopyOutBuffer, COPY_OUT_BYTES_MAX, COPY_OUT_BYTES_MIN } from "./copy-out.js";
+import type { HostsRecord } from "./format.js";
 import { NODE_FILE_SYSTEM, type StoreFileSystem } from "./file-system.js";
 import { ioStep, StoreError } from "./errors.js";
 import {
@@ -97,6 +98,8 @@ export interface SaveOptions {
   beforeQuiesce?: () => void | Promise<void>;
   fileSystem?: StoreFileSystem; // default: node:fs (tests record or fail its calls)
   copyOutBytesMax?: number; // memory for copies of changed tracks (passes 3 and 4); default 256 MiB
+  // The host side of the images (volume groups, host connections), by image index, written after the relationships.
+  hosts?: ReadonlyArray<Omit<HostsRecord, "type" | "image"> | null>;
 }
 
 export interface SaveReport {
@@ -289,6 +292,9 @@ class SaveRun {
     for (const { record, leaves } of quiesced.relationships) {
       await this.writer.writeRecord(record);
       for (const leaf of leaves) await this.writer.writeRecord(leaf);
+    }
+    for (const [image, hosts] of (this.options.hosts ?? []).entries()) {
+      if (hosts !== null && image < this.images.length) await this.writer.writeRecord({ type: "hosts", image, ...hosts });
     }
     await this.writer.writeRecord({
       type: "end", savedAt: quiesced.savedAt, frames: this.writer.frames, images: this.images.length, volumes: this.saved.length,

@@ -6,7 +6,7 @@ import { render } from "ink";
 import { StorageImage } from "../../src/engine/image.js";
 import { EmbeddedSite } from "../../src/site/embedded.js";
 import { TRACK_SIZE } from "../../src/core/codes.js";
-import type { WatchRequest, WorkloadStats } from "../../src/lang/presenter.js";
+import type { HostIoStats, WatchRequest, WorkloadStats } from "../../src/lang/presenter.js";
 import { WatchView } from "../../src/cli/views/components/watch-view.js";
 import { InkPresenter } from "../../src/cli/views/ink-presenter.js";
 import { CopyTracker, type CopyRow } from "../../src/cli/views/copy-tracker.js";
@@ -40,7 +40,7 @@ Figures("should give latency in µs below a millisecond, else in ms", () => {
 Figures.run();
 
 const View = suite("watch view");
-View("should draw a bar, percent, tracks left, MB/s and ETA per relationship and a line per workload", () => {
+View("should draw a bar, percent, tracks left, MB/s and ETA per relationship, a line per workload and per NBD host", () => {
   const screen = new FakeScreen();
   const copies: CopyRow[] = [
     { id: "1000:1001", trackCount: 16384, tracksLeft: 8192, bytesPerSecond: 250_000_000, state: "copying" },
@@ -49,7 +49,8 @@ View("should draw a bar, percent, tracks left, MB/s and ETA per relationship and
   const workloads: WorkloadStats[] = [
     { name: "oltp", volumeId: "1000", running: true, iops: 12345.6, bytesPerSecond: 48_200_000, p50Micros: 41, p99Micros: 1800, ios: 99 },
   ];
-  const view = render(<WatchView imageId="IBM.2105-75TZ001" copies={copies} workloads={workloads} showKeys={true} />, {
+  const hosts: HostIoStats[] = [{ name: "prod", nbd: "127.0.0.1:10809", clients: 2, iops: 20_500.2, bytesPerSecond: 84_000_000, meanMicros: 312 }];
+  const view = render(<WatchView imageId="IBM.2105-75TZ001" copies={copies} workloads={workloads} hosts={hosts} showKeys={true} />, {
     stdout: screen as unknown as NodeJS.WriteStream, patchConsole: false,
   });
   view.unmount();
@@ -65,6 +66,8 @@ View("should draw a bar, percent, tracks left, MB/s and ETA per relationship and
   assert.match(second ?? "", /100\.0%\s+0 of 16 tracks left .* copied/);
   const workload = lines.find((line) => line.startsWith("workload oltp"));
   assert.match(workload ?? "", /workload oltp on 1000\s+12,346 IOPS\s+48\.2 MB\/s\s+p50 41 µs\s+p99 1\.8 ms/);
+  const host = lines.find((line) => line.startsWith("nbd host prod"));
+  assert.match(host ?? "", /nbd host prod \(127\.0\.0\.1:10809, 2 clients\)\s+20,500 IOPS\s+84\.0 MB\/s\s+mean 312 µs in the server/);
   assert.match(screen.text, /q stops watching/);
 });
 View.run();

@@ -1,6 +1,7 @@
 // The engine against the reference model: random sequences of establish,
 // withdraw, reads and writes (partial and whole-track, across track
-// boundaries, on sources and targets), background-copy steps and the
+// boundaries, on sources and targets), trims (releasing whole extents),
+// background-copy steps and the
 // FlashCopy V2 operations (resync, reverse, revertible increments with commit
 // and revert, -freeze with unfreeze), compared after every step. fast-check prints the seed and the shrunk sequence of
 // any failure; TZERO_SEED=<n> replays a run.
@@ -69,6 +70,12 @@ const commands = [
     plain(`fill ${id} @${offset} whole track ${value}`, (world) => {
       const aligned = Math.floor(offset / TRACK_SIZE) * TRACK_SIZE;
       both(world, (image) => image.fill(id, aligned, TRACK_SIZE, value));
+    })),
+  // Trims over the first extent's edges and whole (volumes of 17 to 20 tracks hold one whole extent), or to the volume's end.
+  fc.tuple(volumeId, fc.oneof(fc.constant(0), fc.nat({ max: 3 * TRACK_SIZE })), fc.oneof(fc.constant(16 * TRACK_SIZE), fc.integer({ min: 16 * TRACK_SIZE, max: 20 * TRACK_SIZE }), fc.nat({ max: 2 * TRACK_SIZE }), fc.constant(-1))).map(([id, offset, given]) =>
+    plain(`trim ${id} @${offset}+${given < 0 ? "end" : given}`, (world) => {
+      const length = given < 0 ? Math.max(0, world.engine.volume(id).sizeBytes - offset) : given;
+      both(world, (image) => image.trim(id, offset, length));
     })),
   fc.tuple(volumeId, span).map(([id, { offset, length }]) =>
     plain(`read ${id} @${offset}+${length}`, (world) => {

@@ -149,6 +149,24 @@ Qemu("should refuse unaligned requests with an error and go on serving the conne
   assert.is(bytes[612], 0);
 });
 
+Qemu("should release space on qemu-io discard and zero on write -z, the pool's allocation going down", async () => {
+  await run("qemu-io", ["-f", "raw", "-c", "write -P 0x5a 0 16M", fixture.uri("prod", "1001")]);
+  const before = await fixture.site.volume(IMAGE, "1001");
+  const poolBefore = (await fixture.site.listPools(IMAGE)).find((pool) => pool.id === before.pool)!.allocatedExtents;
+  const { stdout } = await run("qemu-io", [
+    "-f", "raw", "-d", "unmap", "-c", "discard 1M 8M", "-c", "write -z 12M 2M", "-c", "read -P 0 1M 8M", "-c", "read -P 0 12M 2M", "-c", "read -P 0x5a 0 1M",
+    fixture.uri("prod", "1001"),
+  ]);
+  assert.match(stdout, /discard 8388608\/8388608 bytes at offset 1048576/);
+  assert.not.match(stdout, /Pattern verification failed/);
+  const after = await fixture.site.volume(IMAGE, "1001");
+  assert.is(after.allocatedBytes, before.allocatedBytes - 8 * MIB, "the discarded 8 MiB were released");
+  assert.is((await fixture.site.listPools(IMAGE)).find((pool) => pool.id === after.pool)!.allocatedExtents, poolBefore - 8);
+  const data = await volumeBytes("1001", 16 * MIB);
+  assert.ok(data.subarray(MIB, 9 * MIB).every((byte) => byte === 0) && data.subarray(12 * MIB, 14 * MIB).every((byte) => byte === 0), "the ranges read as zeros");
+  assert.ok(data.subarray(9 * MIB, 12 * MIB).every((byte) => byte === 0x5a), "the bytes between are kept");
+});
+
 Qemu.run();
 
 // ---- nbdcopy -----------------------------------------------------------------------------------------

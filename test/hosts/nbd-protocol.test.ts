@@ -5,72 +5,16 @@
 // and the endpoint goes on serving other clients.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { connect, type Socket } from "node:net";
 import { EmbeddedSite } from "../../src/site/embedded.js";
 import { Random, testSeed } from "../support/random.js";
+import { RawClient, IHAVEOPT, option, request, u16, u32 } from "./raw-client.js";
 
 const IMAGE = "IBM.2105-75TZ001";
 const VOLUME_BYTES = 64 * 512 * 1024; // 32 MiB
-const READ_TIMEOUT_MS = 20_000;
 
 let site: EmbeddedSite;
 let port = 0;
 let logs: string[] = [];
-
-// A client socket that collects what the server sends and notes when it closes.
-class RawClient {
-  private received = Buffer.alloc(0);
-  private waiters: Array<() => void> = [];
-  closed = false;
-  readonly socket: Socket;
-
-  constructor() {
-    this.socket = connect(port, "127.0.0.1");
-    this.socket.on("data", (data) => { this.received = Buffer.concat([this.received, data]); this.wake(); });
-    this.socket.on("close", () => { this.closed = true; this.wake(); });
-    this.socket.on("error", () => undefined);
-  }
-
-  private wake(): void {
-    for (const waiter of this.waiters.splice(0)) waiter();
-  }
-
-  send(bytes: Buffer): void {
-    if (!this.closed) this.socket.write(bytes);
-  }
-
-  // The next `length` bytes, or null if the server closes first.
-  async take(length: number): Promise<Buffer | null> {
-    const started = Date.now();
-    while (this.received.length < length) {
-      if (this.closed) return null;
-      if (Date.now() - started > READ_TIMEOUT_MS) throw new Error(`no ${length} bytes from the server within ${READ_TIMEOUT_MS} ms`);
-      await new Promise<void>((resolve) => { this.waiters.push(resolve); setTimeout(resolve, 100); });
-    }
-    const bytes = this.received.subarray(0, length);
-    this.received = this.received.subarray(length);
-    return bytes;
-  }
-
-  async untilClosed(): Promise<void> {
-    const started = Date.now();
-    while (!this.closed) {
-      if (Date.now() - started > READ_TIMEOUT_MS) throw new Error(`the server did not close within ${READ_TIMEOUT_MS} ms`);
-      await new Promise<void>((resolve) => { this.waiters.push(resolve); setTimeout(resolve, 100); });
-    }
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-}
-
-const u16 = (value: number) => { const bytes = Buffer.alloc(2); bytes.writeUInt16BE(value); return bytes; };
-const u32 = (value: number) => { const bytes = Buffer.alloc(4); bytes.writeUInt32BE(value); return bytes; };
-const u64 = (value: bigint) => { const bytes = Buffer.alloc(8); bytes.writeBigUInt64BE(value); return bytes; };
-const IHAVEOPT = Buffer.from("IHAVEOPT", "latin1");
-const option = (type: number, data: Buffer = Buffer.alloc(0)) => Buffer.concat([IHAVEOPT, u32(type), u32(data.length), data]);
-const request = (type: number, cookie: bigint, offset: bigint, length: number, flags = 0) => Buffer.concat([u32(0x25609513), u16(flags), u16(type), u64(cookie), u64(offset), u32(length)]);
 
 // Greeting, client flags (fixed newstyle, no zeroes), then NBD_OPT_EXPORT_NAME "1000": simple replies follow.
 async function openSimple(client: RawClient): Promise<void> {
@@ -94,14 +38,14 @@ Protocol.after(() => site.close());
 Protocol.before.each(() => { logs = []; });
 
 Protocol("should greet with NBDMAGIC, IHAVEOPT and the fixed newstyle and no zeroes flags", async () => {
-  const client = new RawClient();
+  const client = new RawClient(port);
   const greeting = await client.take(18);
   assert.equal([...greeting!], [...Buffer.from("NBDMAGICIHAVEOPT", "latin1"), 0x00, 0x03]);
   client.close();
 });
 
 Protocol("should answer NBD_OPT_LIST with one NBD_REP_SERVER per volume of the group, then NBD_REP_ACK", async () => {
-  const client = new RawClient();
+  const client = new RawClient(port);
   await client.take(18);
   client.send(Buffer.concat([u32(3), option(3)]));
   const server = await client.take(20 + 4 + 4);
@@ -115,7 +59,7 @@ Protocol("should answer NBD_OPT_LIST with one NBD_REP_SERVER per volume of the g
 });
 
 Protocol("should answer NBD_OPT_GO for an unknown export with NBD_REP_ERR_UNKNOWN and let the client try again", async () => {
-  const client = new RawClient();
+  const client = new RawClient(port);
   await client.take(18);
   const go = (name: string) => option(7, Buffer.concat([u32(name.length), Buffer.from(name), u16(0)]));
   client.send(Buffer.concat([u32(3), go("1001")]));
@@ -128,6 +72,8 @@ Protocol("should answer NBD_OPT_GO for an unknown export with NBD_REP_ERR_UNKNOW
   assert.is(info!.readUInt32BE(12), 3);
   assert.is(info!.readUInt16BE(20), 0);
   assert.is(info!.readBigUInt64BE(22), BigInt(VOLUME_BYTES));
+  // HAS_FLAGS, SEND_FLUSH, SEND_FUA, SEND_TRIM, SEND_WRITE_ZEROES, SEND_DF, CAN_MULTI_CONN.
+  assert.is(info!.readUInt16BE(30), 0x1 | 0x4 | 0x8 | 0x20 | 0x40 | 0x80 | 0x100);
   // NBD_REP_INFO NBD_INFO_BLOCK_SIZE: 512, 64 KiB, 32 MiB.
   const sizes = await client.take(20 + 14);
   assert.equal([sizes!.readUInt16BE(20), sizes!.readUInt32BE(22), sizes!.readUInt32BE(26), sizes!.readUInt32BE(30)], [3, 512, 65536, 32 * 1024 * 1024]);
@@ -137,7 +83,7 @@ Protocol("should answer NBD_OPT_GO for an unknown export with NBD_REP_ERR_UNKNOW
 });
 
 Protocol("should send structured replies once NBD_OPT_STRUCTURED_REPLY is acknowledged", async () => {
-  const client = new RawClient();
+  const client = new RawClient(port);
   await client.take(18);
   client.send(Buffer.concat([u32(3), option(8), option(7, Buffer.concat([u32(4), Buffer.from("1000"), u16(0)]))]));
   assert.is((await client.take(20))!.readUInt32BE(12), 1);
@@ -160,7 +106,7 @@ Protocol("should send structured replies once NBD_OPT_STRUCTURED_REPLY is acknow
 });
 
 Protocol("should refuse bad requests with simple-reply errors and go on: unaligned, past the end, unknown", async () => {
-  const client = new RawClient();
+  const client = new RawClient(port);
   await openSimple(client);
   const cases: Array<[Buffer, number]> = [
     [request(0, 1n, 100n, 512), 22],
@@ -168,7 +114,9 @@ Protocol("should refuse bad requests with simple-reply errors and go on: unalign
     [request(0, 3n, 2n ** 63n, 512), 22],
     [Buffer.concat([request(1, 4n, BigInt(VOLUME_BYTES - 512), 1024), Buffer.alloc(1024, 0xee)]), 28],
     [request(6, 5n, 0n, 100), 22],
-    [request(4, 6n, 0n, 512), 22],
+    [request(4, 6n, 100n, 512), 22],
+    [request(4, 9n, BigInt(VOLUME_BYTES), 512), 28],
+    [request(5, 10n, 0n, 512), 22],
     [request(99, 7n, 0n, 0), 22],
   ];
   for (const [bytes, errno] of cases) {
@@ -187,7 +135,7 @@ Protocol("should refuse bad requests with simple-reply errors and go on: unalign
 
 Protocol("should close a connection that sends a write over 32 MiB or a bad request magic, and say why", async () => {
   for (const bytes of [request(1, 1n, 0n, 64 * 1024 * 1024), Buffer.concat([u32(0x12345678), Buffer.alloc(24)])]) {
-    const client = new RawClient();
+    const client = new RawClient(port);
     await openSimple(client);
     client.send(bytes);
     await client.untilClosed();
@@ -231,7 +179,7 @@ Protocol("should survive seeded random handshakes and requests: an NBD error or 
   const before = await site.checksum(IMAGE, "1000", 0, VOLUME_BYTES);
   for (let round = 0; round < 60; round++) {
     const { handshake, requests } = fuzzRound(random);
-    const client = new RawClient();
+    const client = new RawClient(port);
     assert.ok(await client.take(18), `seed ${seed} round ${round}: no greeting`);
     client.send(handshake);
     if (requests.length > 0) {
@@ -251,7 +199,7 @@ Protocol("should survive seeded random handshakes and requests: an NBD error or 
     await client.untilClosed();
   }
   assert.is(await site.checksum(IMAGE, "1000", 0, VOLUME_BYTES), before, `seed ${seed}: the volume changed`);
-  const good = new RawClient();
+  const good = new RawClient(port);
   await openSimple(good);
   good.send(request(0, 1n, 0n, 4096));
   assert.is((await good.take(16 + 4096))!.readUInt32BE(4), 0, `seed ${seed}: a good client after the fuzz`);

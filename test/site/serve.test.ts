@@ -32,6 +32,7 @@ for (const [args, flag] of [
   [["--tls-self-signed", "--tls-cert", "c.pem", "--tls-key", "k.pem"], "--tls-self-signed"],
   [["--join", "ftp://127.0.0.1"], "--join"],
   [["--heartbeat-timeout-ms", "10"], "--heartbeat-timeout-ms"],
+  [["--nbd", "nowhere"], "--nbd"],
   [["--frobnicate"], "--frobnicate"],
 ] as const) {
   Args(`should refuse ${args.join(" ")}, naming ${flag}`, () => {

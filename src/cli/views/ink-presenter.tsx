@@ -25,7 +25,7 @@ export class InkPresenter implements ProgressPresenter {
     const readsKeys = stdin.isTTY === true && typeof stdin.setRawMode === "function";
     // The first sample comes before the first frame: a view ended at once still shows the copies.
     const tracker = new CopyTracker(request.site, request.imageId, request.pairs);
-    const first: WatchSample = await takeSample(tracker, request).catch(() => ({ copies: [], workloads: [], sampled: false }));
+    const first: WatchSample = await takeSample(tracker, request).catch(() => ({ copies: [], workloads: [], hosts: [], sampled: false }));
     this.options.takeTerminal?.();
     try {
       // ink reads only write, columns and resize events of stdout, and of stdin

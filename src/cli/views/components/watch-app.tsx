@@ -39,5 +39,5 @@ export function WatchApp({ request, tracker, first, readsKeys, onInterrupt }: Wa
   useEffect(() => {
     if (ending || settled) exit();
   }, [ending, settled, exit]);
-  return <WatchView imageId={request.imageId} copies={sample.copies} workloads={sample.workloads} showKeys={readsKeys && !ending && !settled} />;
+  return <WatchView imageId={request.imageId} copies={sample.copies} workloads={sample.workloads} hosts={sample.hosts} showKeys={readsKeys && !ending && !settled} />;
 }

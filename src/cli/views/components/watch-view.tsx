@@ -1,26 +1,30 @@
 // The live view of `watch` and `mkflash -wait`: a line per followed
-// relationship, a line per running workload, and how to leave.
+// relationship, a line per running workload, a line per host connection
+// doing NBD I/O, and how to leave.
 import { Box, Text } from "ink";
-import type { WorkloadStats } from "../../../lang/presenter.js";
+import type { HostIoStats, WorkloadStats } from "../../../lang/presenter.js";
 import type { CopyRow } from "../copy-tracker.js";
 import { CopyLine } from "./copy-line.js";
 import { WorkloadLine } from "./workload-line.js";
+import { HostIoLine } from "./host-io-line.js";
 
 export interface WatchViewProps {
   imageId: string;
   copies: CopyRow[];
   workloads: WorkloadStats[];
+  hosts?: HostIoStats[];
   // Shows the key hint while the view still reads keys.
   showKeys: boolean;
 }
 
-export function WatchView({ imageId, copies, workloads, showKeys }: WatchViewProps) {
+export function WatchView({ imageId, copies, workloads, hosts = [], showKeys }: WatchViewProps) {
   return (
     <Box flexDirection="column">
       <Text dimColor>{`FlashCopy background copy on ${imageId}`}</Text>
       {copies.length === 0 ? <Text>no background copy running</Text> : null}
       {copies.map((row) => <CopyLine key={row.id} row={row} />)}
       {workloads.map((workload) => <WorkloadLine key={workload.name} workload={workload} />)}
+      {hosts.map((host) => <HostIoLine key={host.name} host={host} />)}
       {showKeys ? <Text dimColor>q stops watching · Ctrl-C cancels</Text> : null}
     </Box>
   );

@@ -1,0 +1,159 @@
+// The NBD transmission phase over a raw socket: pipelined requests split at
+// any byte are served in order (FLUSH after every write before it), and TRIM
+// and WRITE_ZEROES make their range read as zeros while giving whole extents
+// back to the pool, with a FlashCopy source's T0 data kept for its target.
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { EmbeddedSite } from "../../src/site/embedded.js";
+import { Random, testSeed } from "../support/random.js";
+import { RawClient, option, request, u32 } from "./raw-client.js";
+
+const IMAGE = "IBM.2105-75TZ001";
+const MIB = 1024 * 1024;
+const VOLUME_BYTES = 8 * MIB;
+const NBD_CMD_READ = 0;
+const NBD_CMD_WRITE = 1;
+const NBD_CMD_FLUSH = 3;
+const NBD_CMD_TRIM = 4;
+const NBD_CMD_WRITE_ZEROES = 6;
+const NBD_CMD_FLAG_NO_HOLE = 2;
+
+let site: EmbeddedSite;
+let port = 0;
+
+// Greeting, client flags, NBD_OPT_EXPORT_NAME: simple replies follow.
+async function open(volume: string): Promise<RawClient> {
+  const client = new RawClient(port);
+  await client.take(18);
+  client.send(Buffer.concat([u32(3), option(1, Buffer.from(volume))]));
+  assert.ok(await client.take(10), `export ${volume} opened`);
+  return client;
+}
+
+const write = (cookie: bigint, offset: number, bytes: Buffer) => Buffer.concat([request(NBD_CMD_WRITE, cookie, BigInt(offset), bytes.length), bytes]);
+const command = (type: number, cookie: bigint, offset: number, length: number, flags = 0) => request(type, cookie, BigInt(offset), length, flags);
+
+// The next simple reply: its error and cookie.
+async function reply(client: RawClient): Promise<{ error: number; cookie: bigint }> {
+  const bytes = await client.take(16);
+  assert.ok(bytes, "a reply before the connection closed");
+  assert.is(bytes!.readUInt32BE(0), 0x67446698, "simple reply magic");
+  return { error: bytes!.readUInt32BE(4), cookie: bytes!.readBigUInt64BE(8) };
+}
+
+async function allocated(volume: string): Promise<{ volume: number; pool: number }> {
+  const detail = await site.volume(IMAGE, volume);
+  const pool = (await site.listPools(IMAGE)).find((candidate) => candidate.id === detail.pool)!;
+  return { volume: detail.allocatedBytes, pool: pool.allocatedExtents };
+}
+
+const Transmission = suite("NBD transmission");
+Transmission.before(async () => {
+  site = new EmbeddedSite({ workers: 0 });
+  await site.createVolumes(IMAGE, { ids: ["1000", "1001", "1002"], capacity: VOLUME_BYTES / 512, unit: "blocks" });
+  await site.createVolumeGroup(IMAGE, { name: "g", volumes: ["1000", "1001", "1002"] });
+  const host = await site.createHostConnection(IMAGE, { name: "h", hostType: "LinuxRHEL", volumeGroup: "V0", nbd: "127.0.0.1:0" });
+  port = Number(host.nbd!.split(":")[1]);
+});
+Transmission.after(() => site.close());
+
+Transmission("should serve pipelined requests split at random bytes in order, FLUSH after the writes before it", async () => {
+  const seed = testSeed();
+  console.log(`# NBD split requests seed ${seed} (TZERO_SEED=${seed} replays it)`);
+  const random = new Random(seed);
+  const client = await open("1000");
+  const first = Buffer.from(random.bytes(4096));
+  const second = Buffer.from(random.bytes(70_000 - 70_000 % 512));
+  const stream = Buffer.concat([
+    write(1n, 0, first), write(2n, MIB - 4096, second), command(NBD_CMD_FLUSH, 3n, 0, 0),
+    command(NBD_CMD_READ, 4n, MIB - 4096, second.length), command(NBD_CMD_READ, 5n, 0, 4096),
+  ]);
+  // Slices of 1 byte to 100 KiB, each sent on its own: headers and payloads split anywhere.
+  for (let at = 0; at < stream.length;) {
+    const count = Math.min(stream.length - at, random.pick([1, 3, 27, 28, 29, 4096, 65536, 100_000]));
+    client.send(stream.subarray(at, at + count));
+    at += count;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.equal(await reply(client), { error: 0, cookie: 1n }, `seed ${seed}: the first write's reply comes first`);
+  assert.equal(await reply(client), { error: 0, cookie: 2n }, `seed ${seed}: then the second write's`);
+  assert.equal(await reply(client), { error: 0, cookie: 3n }, `seed ${seed}: then the FLUSH, after both writes`);
+  assert.ok(Buffer.from(await site.read(IMAGE, "1000", 0, 4096)).equals(first), `seed ${seed}: the first write is in the volume once FLUSH is answered`);
+  assert.ok(Buffer.from(await site.read(IMAGE, "1000", MIB - 4096, second.length)).equals(second), `seed ${seed}: and the second`);
+  assert.equal(await reply(client), { error: 0, cookie: 4n });
+  assert.ok((await client.take(second.length))!.equals(second), `seed ${seed}: the read after the FLUSH returns the second write`);
+  assert.equal(await reply(client), { error: 0, cookie: 5n });
+  assert.ok((await client.take(4096))!.equals(first), `seed ${seed}: the read returns the first write`);
+  client.close();
+});
+
+Transmission("should release whole extents on TRIM, lowering the pool's allocation, and zero the partial ones", async () => {
+  await site.fill(IMAGE, "1001", { offset: 0, length: VOLUME_BYTES }, { kind: "byte", value: 0x5a });
+  const before = await allocated("1001");
+  assert.is(before.volume, VOLUME_BYTES);
+  const client = await open("1001");
+  // From 512 KiB to 3.5 MiB: extents 1 and 2 are whole, 0 and 3 are half trimmed.
+  client.send(command(NBD_CMD_TRIM, 1n, MIB / 2, 3 * MIB));
+  assert.equal(await reply(client), { error: 0, cookie: 1n });
+  const after = await allocated("1001");
+  assert.is(after.volume, VOLUME_BYTES - 2 * MIB, "two whole extents released");
+  assert.is(after.pool, before.pool - 2, "the pool's allocation went down by two extents");
+  const data = Buffer.from(await site.read(IMAGE, "1001", 0, 4 * MIB));
+  assert.ok(data.subarray(0, MIB / 2).every((byte) => byte === 0x5a), "the bytes before the range are kept");
+  assert.ok(data.subarray(MIB / 2, 3.5 * MIB).every((byte) => byte === 0), "the range reads as zeros");
+  assert.ok(data.subarray(3.5 * MIB).every((byte) => byte === 0x5a), "the bytes after the range are kept");
+  client.close();
+});
+
+Transmission("should release on WRITE_ZEROES, and keep the allocation with NO_HOLE", async () => {
+  await site.fill(IMAGE, "1001", { offset: 0, length: VOLUME_BYTES }, { kind: "byte", value: 0x33 });
+  const client = await open("1001");
+  client.send(command(NBD_CMD_WRITE_ZEROES, 1n, 4 * MIB, 2 * MIB, NBD_CMD_FLAG_NO_HOLE));
+  assert.equal(await reply(client), { error: 0, cookie: 1n });
+  assert.is((await allocated("1001")).volume, VOLUME_BYTES, "NO_HOLE: nothing released");
+  client.send(command(NBD_CMD_WRITE_ZEROES, 2n, 0, 2 * MIB));
+  assert.equal(await reply(client), { error: 0, cookie: 2n });
+  assert.is((await allocated("1001")).volume, VOLUME_BYTES - 2 * MIB, "without NO_HOLE: two extents released");
+  const data = Buffer.from(await site.read(IMAGE, "1001", 0, VOLUME_BYTES));
+  assert.ok(data.subarray(0, 2 * MIB).every((byte) => byte === 0));
+  assert.ok(data.subarray(2 * MIB, 4 * MIB).every((byte) => byte === 0x33));
+  assert.ok(data.subarray(4 * MIB, 6 * MIB).every((byte) => byte === 0));
+  assert.ok(data.subarray(6 * MIB).every((byte) => byte === 0x33));
+  client.close();
+});
+
+Transmission("should copy a -nocp source's T0 data to its target before a TRIM releases it", async () => {
+  await site.fill(IMAGE, "1000", { offset: 0, length: VOLUME_BYTES }, { kind: "pattern", seed: 21 });
+  const t0 = await site.checksum(IMAGE, "1000", 0, VOLUME_BYTES);
+  await site.establishFlash(IMAGE, { pairs: [["1000", "1002"]], options: { nocopy: true } });
+  const client = await open("1000");
+  client.send(command(NBD_CMD_TRIM, 1n, 0, VOLUME_BYTES));
+  assert.equal(await reply(client), { error: 0, cookie: 1n });
+  assert.is((await allocated("1000")).volume, 0, "every extent of the source released");
+  assert.is(await site.checksum(IMAGE, "1002", 0, VOLUME_BYTES), t0, "the target still reads as the source at T0");
+  assert.is((await site.listFlash(IMAGE))[0].pendingTracks, 0, "every track was copied before its release");
+  assert.ok((await site.read(IMAGE, "1000", 0, VOLUME_BYTES)).every((byte) => byte === 0), "the source reads as zeros");
+  // A trim of the target: its own bytes are released, and it reads as zeros.
+  const target = await open("1002");
+  target.send(command(NBD_CMD_TRIM, 2n, 0, VOLUME_BYTES));
+  assert.equal(await reply(target), { error: 0, cookie: 2n });
+  assert.is((await allocated("1002")).volume, 0, "every extent of the target released");
+  assert.ok((await site.read(IMAGE, "1002", 0, VOLUME_BYTES)).every((byte) => byte === 0), "the target reads as zeros");
+  await site.withdrawFlash(IMAGE, ["1000:1002"]);
+  client.close();
+  target.close();
+});
+
+Transmission("should refuse a TRIM of a -tgtinhibit target with EPERM, changing nothing", async () => {
+  await site.fill(IMAGE, "1001", { offset: 0, length: VOLUME_BYTES }, { kind: "byte", value: 0x44 });
+  await site.establishFlash(IMAGE, { pairs: [["1001", "1002"]], options: { nocopy: true, tgtinhibit: true } });
+  const client = await open("1002");
+  client.send(command(NBD_CMD_TRIM, 1n, 0, VOLUME_BYTES));
+  assert.equal(await reply(client), { error: 1, cookie: 1n });
+  assert.is((await site.listFlash(IMAGE))[0].pendingTracks, VOLUME_BYTES / 65536, "no pending track settled");
+  assert.ok((await site.read(IMAGE, "1002", 0, VOLUME_BYTES)).every((byte) => byte === 0x44), "the target still reads the source's T0 data");
+  await site.withdrawFlash(IMAGE, ["1001:1002"]);
+  client.close();
+});
+
+Transmission.run();

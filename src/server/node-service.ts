@@ -27,6 +27,7 @@ import { ReplicatedServer } from "./replication.js";
 import type { ServerEvent } from "./server.js";
 import { ServerError } from "./server-errors.js";
 import { loadSiteKey } from "./site-key.js";
+import { selfSignedCertificate } from "./tls-self-signed.js";
 import { ServerStore } from "./store.js";
 
 export interface NodeServiceConfig {
@@ -40,6 +41,7 @@ export interface NodeServiceConfig {
   adminPasswordFile: string | null;
   siteKeyFile: string;
   tls: TlsFiles | null;
+  tlsSelfSignedDir?: string | null; // --tls-self-signed: the folder of the certificate made at the first start
   workers: number | undefined;
   heartbeatTimeoutMs: number;
 }
@@ -110,12 +112,20 @@ export class NodeService {
 
   private async open(): Promise<void> {
     this.http = await NodeHttpServer.start(
-      { listen: this.config.listen, tls: this.config.tls ?? undefined, log: this.log },
+      { listen: this.config.listen, tls: await this.tlsFiles(), log: this.log },
       { plugins: [{ name: "node", plugin: this.endpoint.plugin }, ...this.sitePlugins()] },
     );
     if (this.config.join === null) await this.openPrimary();
     else if (this.config.backup) await this.openBackup(this.config.join);
     else this.startAgent([websocketBase(this.config.join.origin)]);
+  }
+
+  private async tlsFiles(): Promise<TlsFiles | undefined> {
+    const dir = this.config.tlsSelfSignedDir ?? null;
+    if (dir === null) return this.config.tls ?? undefined;
+    const made = await selfSignedCertificate(dir, this.config.listen.host);
+    this.log(`${made.created ? "self-signed TLS certificate created" : "self-signed TLS certificate"} in ${made.certFile}`);
+    return made;
   }
 
   // The site's own routes, over whichever server is current: on a node that is not the primary they answer NOT_PRIMARY.

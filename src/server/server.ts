@@ -69,6 +69,7 @@ export interface LoginResult {
   expiresAt: number;
   user: string;
   passwordExpired: boolean; // only chuser -pw of one's own password until it is changed
+  idleMs: number; // how long the token may go unused (the REST login's max_idle_interval)
 }
 
 const USERS_LOCK = "site:users";
@@ -401,7 +402,7 @@ export class CopyServicesServer extends RoutedSite {
     }
     if (!outcome.ok) throw outcome.error;
     const issued = this.sessions.issue(outcome.name, outcome.passwordExpired);
-    return { token: issued.token, expiresAt: issued.expiresAt, user: outcome.name, passwordExpired: outcome.passwordExpired };
+    return { token: issued.token, expiresAt: issued.expiresAt, user: outcome.name, passwordExpired: outcome.passwordExpired, idleMs: this.sessions.idleMs };
   }
 
   // The user of a live token (its idle time restarted), or a UserError TOKEN_*.

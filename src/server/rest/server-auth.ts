@@ -13,7 +13,7 @@ export function serverAuth(server: CopyServicesServer): RestAuth {
   return {
     async login(user, password) {
       const result = await server.login(user, password);
-      return { token: result.token, expiresAtMs: result.expiresAt };
+      return { token: result.token, expiresAtMs: result.expiresAt, idleMs: result.idleMs };
     },
     check(token) {
       const { user, passwordExpired } = server.authenticate(token);

@@ -3,6 +3,10 @@
 // codes), and the event log.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import Fastify from "fastify";
+import websocketPlugin from "@fastify/websocket";
+import { consoleApi } from "../../../src/server/console/routes.js";
+import { SiteError } from "../../../src/site/errors.js";
 import { call, IMAGE, startConsole, type ConsoleFixture } from "./support.js";
 
 let fixture: ConsoleFixture;
@@ -129,6 +133,19 @@ Routes("should page the event log with since and limit, and refuse bad ones", as
   for (const query of ["since=-1", "since=abc", "limit=0", "limit=100000", "other=1"]) {
     const reply = await call(fixture, "GET", `/cs/console/events?${query}`);
     assert.is(reply.statusCode, 400, `${query}: ${reply.body}`);
+  }
+});
+
+Routes("should answer 503 NOT_PRIMARY on a node whose server is not the primary", async () => {
+  const app = Fastify();
+  await app.register(websocketPlugin);
+  await app.register(consoleApi, { current: () => { throw new SiteError({ code: "NOT_PRIMARY", message: "node n2 is not the primary" }); } });
+  try {
+    const reply = await app.inject({ method: "GET", url: "/cs/console/tasks", headers: { "x-auth-token": fixture.token } });
+    assert.is(reply.statusCode, 503, reply.body);
+    assert.is(reply.json().server.code, "NOT_PRIMARY");
+  } finally {
+    await app.close();
   }
 });
 

@@ -5,7 +5,9 @@ import { EventEmitter } from "node:events";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import type { WebSocket } from "ws";
-import { CLOSE_UNAUTHENTICATED, EventStream } from "../../../src/server/console/event-stream.js";
+import { CLOSE_NOT_PRIMARY, CLOSE_SERVER_CHANGED, CLOSE_UNAUTHENTICATED, EventStream } from "../../../src/server/console/event-stream.js";
+import type { CopyServicesServer } from "../../../src/server/server.js";
+import { SiteError } from "../../../src/site/errors.js";
 import { IMAGE, startConsole, WAIT_MS_MAX, type ConsoleFixture } from "./support.js";
 
 // The part of a ws WebSocket the stream uses, recording what it is asked to do.
@@ -113,6 +115,30 @@ Bounds("should close a stream whose token was logged out, at its next check", as
     assert.is(client.closedWith!.code, CLOSE_UNAUTHENTICATED);
   } finally {
     short.close();
+  }
+});
+
+Bounds("should close with 4503 on a node whose server is not the primary, and with 1012 once the server changes", async () => {
+  let current: CopyServicesServer | null = null;
+  const notPrimary = () => new SiteError({ code: "NOT_PRIMARY", message: "node n2 is not the site's primary Copy Services Server now" });
+  const following = new EventStream({ current: () => { if (current === null) throw notPrimary(); return current; }, progressIntervalMs: 20 });
+  try {
+    const early = new FakeSocket();
+    following.accept(early as unknown as WebSocket);
+    early.receive({ type: "auth", token: fixture.token });
+    assert.is(early.closedWith?.code, CLOSE_NOT_PRIMARY);
+    assert.match(early.closedWith!.reason, /NOT_PRIMARY/);
+    current = fixture.server;
+    const client = new FakeSocket();
+    following.accept(client as unknown as WebSocket);
+    client.receive({ type: "auth", token: fixture.token });
+    assert.is(client.sent[0].type, "ready");
+    current = null; // a step-down: this node's server is the backup now
+    await until(() => client.closedWith !== null, "the close after the step-down");
+    assert.is(client.closedWith!.code, CLOSE_SERVER_CHANGED);
+    assert.is(following.clientCount, 0);
+  } finally {
+    following.close();
   }
 });
 

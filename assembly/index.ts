@@ -36,7 +36,7 @@ export { set_wait_timeouts } from "./sync";
 export {
   ring_create, ring_set_link, ring_take, ring_entry_data, ring_complete, ring_doorbell_pointer, ring_set_ack_timeout,
   pprc_make_primary, pprc_make_secondary, pprc_clear, pprc_set_mode, pprc_retarget, pprc_mode, pprc_cause, pprc_out_of_sync,
-  pprc_next_out_of_sync, pprc_mark_out_of_sync, pprc_sent_tracks, pprc_copy_claim, pprc_copy_release, pprc_track_length,
+  pprc_next_out_of_sync, pprc_mark_out_of_sync, pprc_sent_tracks, pprc_copy_claim, pprc_copy_release, pprc_track_length, pprc_role_of,
   RING_ENTRIES, ACK_TIMEOUT_MS,
 } from "./mirror";
 export { alloc_failure } from "./alloc";

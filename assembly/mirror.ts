@@ -533,3 +533,11 @@ export function pprc_copy_release(slot: u32, track: u32, applied: i32): i32 {
   return OK;
 }
 
+
+// A volume's PPRC role (PPRC_NONE, PPRC_PRIMARY, PPRC_SECONDARY), or an
+// error: a link receiver checks every entry of a frame before it applies any.
+export function pprc_role_of(slot: u32): i32 {
+  const volume = live_volume(slot);
+  if (volume == 0) return E_NO_VOLUME;
+  return <i32>load<u32>(volume + V_PPRC_ROLE);
+}

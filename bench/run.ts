@@ -26,6 +26,7 @@ import { wireSuite } from "./figures/wire.js";
 import { journalSuite } from "./figures/journal.js";
 import { siteRpcSuite } from "./figures/site-rpc.js";
 import { pprcSuite } from "./figures/pprc.js";
+import { linkSuite } from "./figures/link.js";
 import { serverSuite } from "./figures/server.js";
 import { serveSuite } from "./figures/serve.js";
 import { restSuite } from "./figures/rest.js";
@@ -33,7 +34,7 @@ import { nbdSuite } from "./figures/nbd.js";
 import { runMicro } from "./micro/run.js";
 import { defaultBuild } from "../src/core/core.js";
 
-export const SUITES: readonly Suite[] = [establishSuite, copySuite, thinCopySuite, resyncSuite, scanSuite, writesSuite, modelSuite, storeSuite, wireSuite, siteRpcSuite, journalSuite, serverSuite, serveSuite, restSuite, nbdSuite, pprcSuite];
+export const SUITES: readonly Suite[] = [establishSuite, copySuite, thinCopySuite, resyncSuite, scanSuite, writesSuite, modelSuite, storeSuite, wireSuite, siteRpcSuite, journalSuite, serverSuite, serveSuite, restSuite, nbdSuite, pprcSuite, linkSuite];
 
 const DEFAULT_JSON = fileURLToPath(new URL("../../bench/results/latest.json", import.meta.url));
 const DEFAULT_SEED = 20_251_125;

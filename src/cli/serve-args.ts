@@ -3,7 +3,7 @@
 //               [--state FILE] [--server-state DIR] [--admin-password-file FILE]
 //               [--site-key-file FILE] [--tls-cert F --tls-key F | --tls-self-signed [--tls-dir DIR]]
 //               [--node-id NAME]
-//               [--workers N] [--heartbeat-timeout-ms N]
+//               [--workers N] [--heartbeat-timeout-ms N] [--link-listen HOST:PORT]
 // Every error names its flag; main() turns it into exit code 2.
 import { homedir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
@@ -30,7 +30,8 @@ export const SERVE_USAGE = `usage: tzero serve [--image ID[:MODEL]]... [--listen
                            reused after (its SHA-256 fingerprint is printed at every start)
   --tls-dir DIR            where that certificate is kept (default DIR/tls of --server-state)
   --node-id NAME           this node's name in the site (default: its first image's ID)
-  --heartbeat-timeout-ms N silence after which a server or node is taken as gone (default 5000)`;
+  --heartbeat-timeout-ms N silence after which a server or node is taken as gone (default 5000)
+  --link-listen HOST:PORT  where other nodes' PPRC links connect (default 127.0.0.1, any free port)`;
 
 export const HEARTBEAT_TIMEOUT_MS_DEFAULT = 5000;
 const HEARTBEAT_TIMEOUT_MS_MIN = 200;
@@ -101,6 +102,7 @@ const OPTIONS = {
   "node-id": { type: "string" },
   workers: { type: "string" },
   "heartbeat-timeout-ms": { type: "string" },
+  "link-listen": { type: "string" },
 } as const;
 
 export function parseServeArgs(argv: string[], cwd = process.cwd(), environment: NodeJS.ProcessEnv = process.env): ServeConfig {
@@ -145,5 +147,6 @@ export function parseServeArgs(argv: string[], cwd = process.cwd(), environment:
     nodeId: values["node-id"] ?? null,
     workers: wholeNumber("--workers", values.workers, 0, 32),
     heartbeatTimeoutMs: wholeNumber("--heartbeat-timeout-ms", values["heartbeat-timeout-ms"], HEARTBEAT_TIMEOUT_MS_MIN, HEARTBEAT_TIMEOUT_MS_MAX) ?? HEARTBEAT_TIMEOUT_MS_DEFAULT,
+    linkListen: values["link-listen"] === undefined ? { host: "127.0.0.1", port: 0 } : parseListen(values["link-listen"], "--link-listen"),
   };
 }

@@ -76,5 +76,6 @@ export const MirrorMode = { SYNC: 1, ASYNC: 2, SUSPENDED: 3 } as const;
 export const PprcFlag = { CRITMODE: 1, TGTREAD: 2 } as const;
 export const SuspendCause = { NONE: 0, LINK: 1, TIMEOUT: 2 } as const;
 export const LinkState = { UP: 0, DOWN: 1 } as const;
+export const PprcRole = { NONE: 0, PRIMARY: 1, SECONDARY: 2 } as const;
 export const RING_ENTRIES = 32;
 export const ACK_TIMEOUT_MS = 5_000;

@@ -130,6 +130,7 @@ export interface CoreExports {
   pprc_copy_claim(slot: number, ring: number, remoteSlot: number, fromTrack: number): number;
   pprc_copy_release(slot: number, track: number, applied: number): number;
   pprc_track_length(slot: number, track: number): number;
+  pprc_role_of(slot: number): number; // PprcRole, or < 0 an error
 }
 
 export type CoreBuild = "release" | "debug";

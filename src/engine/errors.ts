@@ -66,7 +66,8 @@ export type EngineErrorCode =
   | "PATH_IN_USE"
   | "PAIR_NOT_FOUND"
   | "VOLUME_IN_PAIR"
-  | "PAIR_STATE";
+  | "PAIR_STATE"
+  | "LINK_DOWN";
 
 export class EngineError extends Error {
   override readonly name = "EngineError";

@@ -17,6 +17,36 @@ import { lssOf, pairId, parseVolumeId } from "../engine/ids.js";
 import type { StorageImage, Volume } from "../engine/image.js";
 import { Link } from "./link.js";
 import { PathTable, checkPortPairs, parseLss, type Path, type PortPair } from "./paths.js";
+import { TcpLink } from "./tcp-link.js";
+import { RemoteImage, type LinkIdentity, type RemotePrimary } from "./remote-image.js";
+import { parseEndpoint, type ControlBody, type LinkEndpoint } from "./link-protocol.js";
+import type { LinkControl } from "./link-receiver.js";
+
+// The other side of a path or pair: an image of this process, or one of another node.
+export type Peer = StorageImage | RemoteImage;
+type MirrorLink = Link | TcpLink;
+
+function isRemote(peer: Peer): peer is RemoteImage {
+  return peer instanceof RemoteImage;
+}
+
+// A secondary of this node whose primary is on another node: it refuses host
+// writes and takes the link's; its state is the primary's (lspprc asks it).
+interface HeldSecondary {
+  readonly pairId: string;
+  readonly image: StorageImage;
+  readonly volumeId: string;
+  readonly primaryImageId: string;
+  readonly primaryId: string;
+  readonly primarySlot: number;
+  readonly primaryEndpoint: LinkEndpoint | null;
+  readonly tgtread: boolean;
+  readonly type: PairType;
+  readonly critmode: boolean;
+}
+
+// How long the secondary's lspprc waits for the primary's node to say the pair's state.
+const PAIR_STATUS_TIMEOUT_MS = 2_000;
 
 export type PairType = "mmir" | "gcp";
 export type PairState = "Copy Pending" | "Full Duplex" | "Suspended" | "Target Copy Pending" | "Target Full Duplex" | "Target Suspended";
@@ -35,13 +65,14 @@ export interface PairOptions {
 interface Pair {
   readonly id: string; // "1000:2000", primary first
   readonly primary: StorageImage;
-  readonly secondary: StorageImage;
+  readonly secondary: Peer;
+  secondarySlot: number; // the secondary volume's slot in its image (the links name it)
   readonly primaryId: string;
   readonly secondaryId: string;
   type: PairType;
   readonly tgtread: boolean;
   readonly critmode: boolean;
-  link: Link | null; // null for a failed-over primary with no path back
+  link: MirrorLink | null; // null for a failed-over primary with no path back
   reason: string | null; // why the host suspended it; null: not suspended by the host
   detail: string | null; // what failed, when the link or the secondary did
   suspendedAt: Date | null;
@@ -76,6 +107,10 @@ export interface PathStatus extends Path {
 export interface PprcOptions {
   wwnnOf(image: StorageImage): string;
   ackTimeoutMs?: number;
+  // On a node of a site: who this node is to others, for links to images of other nodes.
+  identity?: LinkIdentity;
+  // The images of this process, by ID (the control requests of other nodes name them).
+  localImage?(id: string): StorageImage | undefined;
 }
 
 function pairError(code: Parameters<typeof coreError>[0], image: StorageImage, action: string): EngineError {
@@ -84,8 +119,10 @@ function pairError(code: Parameters<typeof coreError>[0], image: StorageImage, a
 
 export class Pprc {
   private readonly paths = new PathTable();
-  private readonly links = new Map<string, Link>();
+  private readonly links = new Map<string, MirrorLink>();
   private readonly pairs: Pair[] = [];
+  private readonly held: HeldSecondary[] = [];
+  private readonly remotes = new Map<string, RemoteImage>();
   // Failures of links' sender threads (aborts of the debug core): tests read them.
   readonly linkFailures: string[] = [];
 
@@ -93,25 +130,48 @@ export class Pprc {
 
   // ---- ports and paths ---------------------------------------------------------------
 
-  private checkImages(local: StorageImage, remote: StorageImage): void {
+  // The image `id` of another node, known from a path to it or a pair with it; null when none is.
+  remoteImage(id: string): RemoteImage | null {
+    return this.remotes.get(id) ?? null;
+  }
+
+  // Learns where image `id` of another node takes links (the server gives it with mkpprcpath).
+  addRemote(id: string, endpointText: string): RemoteImage {
+    const identity = this.options.identity;
+    if (identity === undefined) throw new EngineError("NOT_SUPPORTED", `storage image ${id} is on another node, and this process takes part in no site (tzero serve)`);
+    const endpoint = parseEndpoint(endpointText);
+    if (endpoint === null) throw new EngineError("BAD_ARGUMENT", `link endpoint ${endpointText} of ${id} is not HOST:PORT`);
+    const known = this.remotes.get(id);
+    if (known !== undefined) {
+      known.endpoint = endpoint;
+      return known;
+    }
+    const remote = new RemoteImage(id, endpoint, identity);
+    this.remotes.set(id, remote);
+    return remote;
+  }
+
+  private checkImages(local: StorageImage, remote: Peer): void {
     if (local === remote) throw new EngineError("BAD_ARGUMENT", `-remotedev ${remote.id} is the local storage image itself; PPRC runs between two images`);
   }
 
-  private checkWwnn(remote: StorageImage, wwnn: string): void {
+  private checkWwnn(remote: Peer, wwnn: string): void {
+    // The server checked a remote image's WWNN against the site's, which only it knows.
+    if (isRemote(remote)) return;
     const expected = this.options.wwnnOf(remote);
     if (wwnn.toUpperCase() !== expected) {
       throw new EngineError("BAD_ARGUMENT", `-remotewwnn ${wwnn} is not the WWNN of ${remote.id} (${expected}; lssi -l shows it)`);
     }
   }
 
-  makePath(local: StorageImage, remote: StorageImage, request: { wwnn: string; sourceLss: string; targetLss: string; ports: PortPair[]; consistgrp: boolean }): Path {
+  makePath(local: StorageImage, remote: Peer, request: { wwnn: string; sourceLss: string; targetLss: string; ports: PortPair[]; consistgrp: boolean }): Path {
     this.checkImages(local, remote);
     this.checkWwnn(remote, request.wwnn);
     const sourceLss = parseLss(request.sourceLss, "-srclss");
     const targetLss = parseLss(request.targetLss, "-tgtlss");
     checkPortPairs(request.ports);
     const path: Path = {
-      sourceImageId: local.id, targetImageId: remote.id, sourceLss, targetLss, targetWwnn: this.options.wwnnOf(remote),
+      sourceImageId: local.id, targetImageId: remote.id, sourceLss, targetLss, targetWwnn: isRemote(remote) ? request.wwnn.toUpperCase() : this.options.wwnnOf(remote),
       ports: [...request.ports], consistgrp: request.consistgrp,
     };
     this.linkOf(local, remote);
@@ -119,20 +179,30 @@ export class Pprc {
     return path;
   }
 
-  private linkOf(primary: StorageImage, secondary: StorageImage): Link {
+  private linkOf(primary: StorageImage, secondary: Peer): MirrorLink {
     const key = `${primary.id}>${secondary.id}`;
     let link = this.links.get(key);
     if (!link) {
-      link = new Link(primary, secondary, {
-        copyFailed: (slot, code) => this.onCopyFailed(primary, slot, code),
-        failed: (reason) => this.onLinkFailed(key, reason),
-      }, this.options.ackTimeoutMs ?? ACK_TIMEOUT_MS);
+      const handlers = {
+        copyFailed: (slot: number, code: number) => this.onCopyFailed(primary, slot, code),
+        failed: (reason: string) => this.onLinkFailed(key, reason),
+      };
+      const ackTimeoutMs = this.options.ackTimeoutMs ?? ACK_TIMEOUT_MS;
+      link = isRemote(secondary)
+        ? new TcpLink(primary, { endpoint: secondary.endpoint, siteKey: this.options.identity!.siteKey, nodeId: this.options.identity!.nodeId, secondaryImageId: secondary.id, ackTimeoutMs }, handlers)
+        : new Link(primary, secondary, handlers, ackTimeoutMs);
       this.links.set(key, link);
     }
     return link;
   }
 
-  private existingLink(primary: StorageImage, secondary: StorageImage): Link | undefined {
+  // Resolves once the link of a new path to another node has tried to connect (its state is then known).
+  async linkSettled(primary: StorageImage, secondary: Peer): Promise<void> {
+    const link = this.existingLink(primary, secondary);
+    if (link instanceof TcpLink) await link.connectedOnce();
+  }
+
+  private existingLink(primary: StorageImage, secondary: Peer): MirrorLink | undefined {
     return this.links.get(`${primary.id}>${secondary.id}`);
   }
 
@@ -155,7 +225,7 @@ export class Pprc {
       && lssOf(pair.primaryId) === path.sourceLss && lssOf(pair.secondaryId) === path.targetLss && pair.secondaryHeld);
   }
 
-  checkRemovePaths(local: StorageImage, remote: StorageImage, lssPairs: Array<[string, string]>, force: boolean): Path[] {
+  checkRemovePaths(local: StorageImage, remote: Peer, lssPairs: Array<[string, string]>, force: boolean): Path[] {
     return lssPairs.map(([source, target]) => {
       const sourceLss = parseLss(source, "source LSS");
       const targetLss = parseLss(target, "target LSS");
@@ -177,7 +247,7 @@ export class Pprc {
     }
   }
 
-  private hasSuccessPath(primary: StorageImage, primaryLss: string, secondary: StorageImage, secondaryLss: string): Path | null {
+  private hasSuccessPath(primary: StorageImage, primaryLss: string, secondary: Peer, secondaryLss: string): Path | null {
     const path = this.paths.get(primary.id, primaryLss, secondary.id, secondaryLss);
     if (!path) return null;
     return this.pathStatus(path).state === "Success" ? path : null;
@@ -185,18 +255,28 @@ export class Pprc {
 
   // ---- pairs ----------------------------------------------------------------------------
 
-  private pairOfVolume(image: StorageImage, volumeId: string): Pair | undefined {
+  private pairOfVolume(image: Peer, volumeId: string): Pair | undefined {
     return this.pairs.find((pair) => (pair.primary === image && pair.primaryId === volumeId)
       || (pair.secondary === image && pair.secondaryId === volumeId && pair.secondaryHeld));
   }
 
+  private heldOf(image: StorageImage, volumeId: string): HeldSecondary | undefined {
+    return this.held.find((held) => held.image === image && held.volumeId === volumeId);
+  }
+
   // The pair a volume is in, if any (rmfbvol, chfbvol and mkflash ask).
-  volumeInPair(image: StorageImage, volumeId: string): string | null {
-    return this.pairOfVolume(image, volumeId)?.id ?? null;
+  volumeInPair(image: Peer, volumeId: string): string | null {
+    if (isRemote(image)) return image.volume(volumeId).pair;
+    return this.pairOfVolume(image, volumeId)?.id ?? this.heldOf(image, volumeId)?.pairId ?? null;
+  }
+
+  private isFlashTarget(image: Peer, volumeId: string): boolean {
+    if (isRemote(image)) return image.volume(volumeId).flashTarget;
+    return image.relationshipsOf(volumeId).some((relationship) => relationship.targetId === volumeId);
   }
 
   // Checks every pair of an mkpprc before any is made.
-  checkMake(primary: StorageImage, secondary: StorageImage, ids: Array<[string, string]>, options: PairOptions): void {
+  checkMake(primary: StorageImage, secondary: Peer, ids: Array<[string, string]>, options: PairOptions): void {
     this.checkImages(primary, secondary);
     const planned = new Set<string>();
     ids.forEach(([primaryText, secondaryText]) => {
@@ -208,7 +288,7 @@ export class Pprc {
         if (inPair !== null || planned.has(key)) {
           throw new EngineError("VOLUME_IN_PAIR", `pair ${id}: volume ${volume.id} of ${image.id} is already in PPRC pair ${inPair ?? "given earlier in this command"}`);
         }
-        if (image.relationshipsOf(volume.id).some((relationship) => relationship.targetId === volume.id)) {
+        if (this.isFlashTarget(image, volume.id)) {
           throw new EngineError("VOLUME_IN_RELATIONSHIP", `pair ${id}: volume ${volume.id} of ${image.id} is a FlashCopy target; tzero does not model -tgtpprc yet, so it cannot be in a PPRC pair`);
         }
       }
@@ -224,25 +304,27 @@ export class Pprc {
     });
   }
 
-  async make(primary: StorageImage, secondary: StorageImage, ids: Array<[string, string]>, options: PairOptions): Promise<string[]> {
+  async make(primary: StorageImage, secondary: Peer, ids: Array<[string, string]>, options: PairOptions): Promise<string[]> {
     this.checkMake(primary, secondary, ids, options);
     const made: string[] = [];
     for (const [primaryText, secondaryText] of ids) {
       const source = primary.volume(primaryText);
       const target = secondary.volume(secondaryText);
       const link = this.linkOf(primary, secondary);
-      await this.core(secondary, "make the PPRC secondary", () => secondary.core.exports.pprc_make_secondary(target.slot, options.tgtread ? PprcFlag.TGTREAD : 0));
+      const targetSlot = await this.makeSecondary(secondary, target.id, pairId(source.id, target.id), {
+        imageId: primary.id, slot: source.slot, tgtread: options.tgtread ?? false, type: options.type, critmode: options.critmode ?? false,
+      });
       const mode = options.type === "mmir" ? MirrorMode.SYNC : MirrorMode.ASYNC;
       const flags = options.critmode ? PprcFlag.CRITMODE : 0;
       const full = (options.mode ?? "full") === "full" ? 1 : 0;
       try {
-        await this.core(primary, "make the PPRC primary", () => primary.core.exports.pprc_make_primary(source.slot, link.ring, target.slot, mode, flags, full));
+        await this.core(primary, "make the PPRC primary", () => primary.core.exports.pprc_make_primary(source.slot, link.ring, targetSlot, mode, flags, full));
       } catch (error) {
-        await this.core(secondary, "undo the PPRC secondary", () => secondary.core.exports.pprc_clear(target.slot));
+        await this.clearSecondary(secondary, target.id, targetSlot, pairId(source.id, target.id));
         throw error;
       }
       this.pairs.push({
-        id: pairId(source.id, target.id), primary, secondary, primaryId: source.id, secondaryId: target.id, type: options.type,
+        id: pairId(source.id, target.id), primary, secondary, secondarySlot: targetSlot, primaryId: source.id, secondaryId: target.id, type: options.type,
         tgtread: options.tgtread ?? false, critmode: options.critmode ?? false, link, reason: null, detail: null, suspendedAt: null,
         firstPassDone: full === 0, secondaryHeld: true,
       });
@@ -250,6 +332,26 @@ export class Pprc {
     }
     this.refreshLinks();
     return made;
+  }
+
+  // Makes `volumeId` of `secondary` a PPRC secondary (on its node, when remote); its slot.
+  private async makeSecondary(secondary: Peer, volumeId: string, id: string, primary: RemotePrimary): Promise<number> {
+    if (isRemote(secondary)) return secondary.makeSecondary(volumeId, id, primary);
+    const slot = secondary.volume(volumeId).slot;
+    await this.core(secondary, "make the PPRC secondary", () => secondary.core.exports.pprc_make_secondary(slot, primary.tgtread ? PprcFlag.TGTREAD : 0));
+    return slot;
+  }
+
+  // Ends a secondary's part in pair `id`. A remote one whose node cannot be
+  // reached is left to it: its own rmpprc (or a new pair) clears it there.
+  private async clearSecondary(secondary: Peer, volumeId: string, slot: number, id: string): Promise<void> {
+    if (!isRemote(secondary)) {
+      await this.core(secondary, `remove PPRC pair ${id}`, () => secondary.core.exports.pprc_clear(slot));
+      return;
+    }
+    await secondary.clearSecondary(volumeId, id).catch((error: EngineError) => {
+      if (error.code !== "LINK_DOWN") throw error;
+    });
   }
 
   // A core call that freezes a volume, retried while in-flight I/O drains (StorageImage.drained).
@@ -264,7 +366,7 @@ export class Pprc {
   private refreshLinks(): void {
     for (const link of this.links.values()) {
       link.setPairs(this.pairs.filter((pair) => pair.link === link && pair.secondaryHeld).map((pair) => ({
-        primarySlot: pair.primary.volume(pair.primaryId).slot, secondarySlot: pair.secondary.volume(pair.secondaryId).slot,
+        primarySlot: pair.primary.volume(pair.primaryId).slot, secondarySlot: pair.secondarySlot,
       })));
     }
   }
@@ -277,7 +379,7 @@ export class Pprc {
     return found;
   }
 
-  private pairOn(primary: StorageImage, secondary: StorageImage | null, idText: string): Pair {
+  private pairOn(primary: StorageImage, secondary: Peer | null, idText: string): Pair {
     const pair = this.pair(primary, idText);
     if (secondary !== null && pair.secondary !== secondary) {
       throw new EngineError("PAIR_NOT_FOUND", `PPRC pair ${pair.id} has its secondary on ${pair.secondary.id}, not on -remotedev ${secondary.id}`);
@@ -332,7 +434,7 @@ export class Pprc {
     pair.suspendedAt = new Date();
   }
 
-  checkPairs(primary: StorageImage, secondary: StorageImage | null, ids: string[]): Pair[] {
+  checkPairs(primary: StorageImage, secondary: Peer | null, ids: string[]): Pair[] {
     const seen = new Set<Pair>();
     return ids.map((id) => {
       const pair = this.pairOn(primary, secondary, id);
@@ -342,13 +444,13 @@ export class Pprc {
     });
   }
 
-  async pause(primary: StorageImage, secondary: StorageImage | null, ids: string[]): Promise<string[]> {
+  async pause(primary: StorageImage, secondary: Peer | null, ids: string[]): Promise<string[]> {
     const pairs = this.checkPairs(primary, secondary, ids);
     for (const pair of pairs) await this.suspend(pair, REASON_HOST_SOURCE, null);
     return pairs.map((pair) => pair.id);
   }
 
-  checkResume(primary: StorageImage, secondary: StorageImage | null, ids: string[], type?: PairType): Pair[] {
+  checkResume(primary: StorageImage, secondary: Peer | null, ids: string[], type?: PairType): Pair[] {
     const pairs = this.checkPairs(primary, secondary, ids);
     for (const pair of pairs) {
       const status = this.status(pair, primary);
@@ -358,6 +460,9 @@ export class Pprc {
       if (!pair.secondaryHeld || pair.link === null) {
         throw new EngineError("PAIR_STATE", `PPRC pair ${pair.id} has no secondary to resume to (it was failed over); failbackpprc resynchronises it`);
       }
+      if (isRemote(pair.secondary) && pair.secondary.volume(pair.secondaryId).pair !== pair.id) {
+        throw new EngineError("PAIR_STATE", `PPRC pair ${pair.id}: volume ${pair.secondaryId} of ${pair.secondary.id} is no longer its secondary (its node lost it, as a node restarted without it does): rmpprc, then mkpprc copies it whole again`);
+      }
       if (!this.hasSuccessPath(pair.primary, lssOf(pair.primaryId), pair.secondary, lssOf(pair.secondaryId))) {
         throw new EngineError("PATH_NOT_FOUND", `PPRC pair ${pair.id}: no Success path ${lssOf(pair.primaryId)}:${lssOf(pair.secondaryId)} to ${pair.secondary.id}`);
       }
@@ -366,8 +471,14 @@ export class Pprc {
     return pairs;
   }
 
+  // Reads again from their nodes what resumepprc checks of the pairs' remote secondaries.
+  async refreshSecondary(primary: StorageImage, id: string): Promise<void> {
+    const pair = this.pair(primary, id);
+    if (isRemote(pair.secondary) && pair.secondaryHeld) await pair.secondary.fetchVolumes([pair.secondaryId]);
+  }
+
   // Copy Pending again: the sender copies exactly the out-of-sync tracks. `type` converts (gcp to mmir, mmir to gcp).
-  async resume(primary: StorageImage, secondary: StorageImage | null, ids: string[], type?: PairType): Promise<string[]> {
+  async resume(primary: StorageImage, secondary: Peer | null, ids: string[], type?: PairType): Promise<string[]> {
     const pairs = this.checkResume(primary, secondary, ids, type);
     for (const pair of pairs) {
       const next = type ?? pair.type;
@@ -385,7 +496,7 @@ export class Pprc {
     return pairs.map((pair) => pair.id);
   }
 
-  async remove(primary: StorageImage, secondary: StorageImage | null, ids: string[]): Promise<string[]> {
+  async remove(primary: StorageImage, secondary: Peer | null, ids: string[]): Promise<string[]> {
     const pairs = this.checkPairs(primary, secondary, ids);
     for (const pair of pairs) await this.forget(pair);
     this.refreshLinks();
@@ -395,10 +506,7 @@ export class Pprc {
   private async forget(pair: Pair): Promise<void> {
     const primarySlot = pair.primary.volume(pair.primaryId).slot;
     await this.core(pair.primary, `remove PPRC pair ${pair.id}`, () => pair.primary.core.exports.pprc_clear(primarySlot));
-    if (pair.secondaryHeld) {
-      const secondarySlot = pair.secondary.volume(pair.secondaryId).slot;
-      await this.core(pair.secondary, `remove PPRC pair ${pair.id}`, () => pair.secondary.core.exports.pprc_clear(secondarySlot));
-    }
+    if (pair.secondaryHeld) await this.clearSecondary(pair.secondary, pair.secondaryId, pair.secondarySlot, pair.id);
     this.pairs.splice(this.pairs.indexOf(pair), 1);
   }
 
@@ -406,51 +514,74 @@ export class Pprc {
 
   // failoverpprc B:A, issued to B's image (the secondary's): B becomes a
   // suspended primary (Host Source) recording its writes; A is left as it is.
-  checkFailover(local: StorageImage, remote: StorageImage, ids: string[]): Pair[] {
+  checkFailover(local: StorageImage, remote: Peer, ids: string[]): Array<Pair | HeldSecondary> {
     return ids.map((idText) => {
       const [localText, remoteText] = splitPair(idText);
       const pair = this.pairs.find((candidate) => candidate.secondary === local && candidate.secondaryId === localText
         && candidate.primary === remote && candidate.primaryId === remoteText && candidate.secondaryHeld);
-      if (!pair) {
+      const held = this.held.find((candidate) => candidate.image === local && candidate.volumeId === localText
+        && candidate.primaryImageId === remote.id && candidate.primaryId === remoteText);
+      if (!pair && !held) {
         throw new EngineError("PAIR_NOT_FOUND", `there is no PPRC pair ${remoteText}:${localText} with its secondary ${localText} on ${local.id} and its primary on ${remote.id}: failoverpprc ${localText}:${remoteText} needs one`);
       }
-      return pair;
+      return pair ?? held!;
     });
   }
 
-  async failover(local: StorageImage, remote: StorageImage, ids: string[]): Promise<string[]> {
-    const pairs = this.checkFailover(local, remote, ids);
+  async failover(local: StorageImage, remote: Peer, ids: string[]): Promise<string[]> {
+    const found = this.checkFailover(local, remote, ids);
     const made: string[] = [];
-    for (const old of pairs) {
-      const volume = local.volume(old.secondaryId);
-      const link = this.existingLink(local, remote) ?? null;
-      await this.core(local, `fail over PPRC pair ${old.id}`, () => local.core.exports.pprc_clear(volume.slot));
-      old.secondaryHeld = false;
-      // A Global Copy primary's drain would find its secondary gone at once; a Metro Mirror one finds it at its next write.
-      if (old.type === "gcp") await this.suspend(old, REASON_INTERNAL_TARGET, `its secondary ${old.secondaryId} on ${local.id} was failed over`);
-      const flags = old.critmode ? PprcFlag.CRITMODE : 0;
-      const remoteSlot = remote.volume(old.primaryId).slot;
-      await this.core(local, `fail over PPRC pair ${old.id}`, () => local.core.exports.pprc_make_primary(volume.slot, link?.ring ?? 0, remoteSlot, MirrorMode.SUSPENDED, flags, 0));
-      this.pairs.push({
-        id: pairId(old.secondaryId, old.primaryId), primary: local, secondary: remote, primaryId: old.secondaryId, secondaryId: old.primaryId,
-        type: old.type, tgtread: old.tgtread, critmode: old.critmode, link, reason: REASON_HOST_SOURCE, detail: "failed over", suspendedAt: new Date(),
-        firstPassDone: false, secondaryHeld: false,
-      });
-      made.push(pairId(old.secondaryId, old.primaryId));
+    for (const old of found) {
+      const pair = "pairId" in old ? this.failoverHeld(local, remote, old) : this.failoverLocal(local, remote as StorageImage, old);
+      made.push((await pair).id);
     }
     this.refreshLinks();
     return made;
   }
 
+  private async failoverLocal(local: StorageImage, remote: StorageImage, old: Pair): Promise<Pair> {
+    const volume = local.volume(old.secondaryId);
+    await this.core(local, `fail over PPRC pair ${old.id}`, () => local.core.exports.pprc_clear(volume.slot));
+    old.secondaryHeld = false;
+    // A Global Copy primary's drain would find its secondary gone at once; a Metro Mirror one finds it at its next write.
+    if (old.type === "gcp") await this.suspend(old, REASON_INTERNAL_TARGET, `its secondary ${old.secondaryId} on ${local.id} was failed over`);
+    return this.becomePrimary(local, remote, { volumeId: old.secondaryId, remoteId: old.primaryId, remoteSlot: remote.volume(old.primaryId).slot, type: old.type, tgtread: old.tgtread, critmode: old.critmode });
+  }
+
+  // The primary is on another node, which is not told: it may be down (that is what failover is for).
+  private async failoverHeld(local: StorageImage, remote: Peer, held: HeldSecondary): Promise<Pair> {
+    const volume = local.volume(held.volumeId);
+    await this.core(local, `fail over PPRC pair ${held.pairId}`, () => local.core.exports.pprc_clear(volume.slot));
+    this.held.splice(this.held.indexOf(held), 1);
+    return this.becomePrimary(local, remote, { volumeId: held.volumeId, remoteId: held.primaryId, remoteSlot: held.primarySlot, type: held.type, tgtread: held.tgtread, critmode: held.critmode });
+  }
+
+  // `volumeId` of `local`, no longer a secondary, becomes a suspended primary (Host Source) towards the old primary.
+  private async becomePrimary(local: StorageImage, remote: Peer, side: { volumeId: string; remoteId: string; remoteSlot: number; type: PairType; tgtread: boolean; critmode: boolean }): Promise<Pair> {
+    const volume = local.volume(side.volumeId);
+    const link = this.existingLink(local, remote) ?? null;
+    const flags = side.critmode ? PprcFlag.CRITMODE : 0;
+    await this.core(local, `fail over PPRC pair ${pairId(side.remoteId, side.volumeId)}`, () => local.core.exports.pprc_make_primary(volume.slot, link?.ring ?? 0, side.remoteSlot, MirrorMode.SUSPENDED, flags, 0));
+    const pair: Pair = {
+      id: pairId(side.volumeId, side.remoteId), primary: local, secondary: remote, secondarySlot: side.remoteSlot, primaryId: side.volumeId, secondaryId: side.remoteId,
+      type: side.type, tgtread: side.tgtread, critmode: side.critmode, link, reason: REASON_HOST_SOURCE, detail: "failed over", suspendedAt: new Date(),
+      firstPassDone: false, secondaryHeld: false,
+    };
+    this.pairs.push(pair);
+    return pair;
+  }
+
   // failbackpprc B:A, issued to B's image after failoverpprc B:A: needs a path
   // B→A; copies to A the tracks changed on either side since the failover.
-  checkFailback(local: StorageImage, remote: StorageImage, ids: string[]): Pair[] {
+  checkFailback(local: StorageImage, remote: Peer, ids: string[]): Pair[] {
     return ids.map((idText) => {
       const pair = this.pairOn(local, remote, idText);
       if (pair.secondaryHeld) throw new EngineError("PAIR_STATE", `PPRC pair ${pair.id} is not failed over (failoverpprc first); resumepprc resynchronises a suspended pair`);
-      const remoteVolume = remote.volume(pair.secondaryId);
-      const remotePair = this.pairOfVolume(remote, remoteVolume.id);
-      if (remotePair && remotePair.primary !== remote) throw new EngineError("VOLUME_IN_PAIR", `volume ${remoteVolume.id} of ${remote.id} is the secondary of another pair`);
+      if (!isRemote(remote)) {
+        const remoteVolume = remote.volume(pair.secondaryId);
+        const remotePair = this.pairOfVolume(remote, remoteVolume.id);
+        if (remotePair && remotePair.primary !== remote) throw new EngineError("VOLUME_IN_PAIR", `volume ${remoteVolume.id} of ${remote.id} is the secondary of another pair`);
+      }
       if (!this.hasSuccessPath(local, lssOf(pair.primaryId), remote, lssOf(pair.secondaryId))) {
         throw new EngineError("PATH_NOT_FOUND", `failback of ${pair.id} needs a Success PPRC path ${lssOf(pair.primaryId)}:${lssOf(pair.secondaryId)} from ${local.id} to ${remote.id}; mkpprcpath makes one`);
       }
@@ -458,24 +589,44 @@ export class Pprc {
     });
   }
 
-  async failback(local: StorageImage, remote: StorageImage, ids: string[]): Promise<string[]> {
+  async failback(local: StorageImage, remote: Peer, ids: string[]): Promise<string[]> {
     const pairs = this.checkFailback(local, remote, ids);
     for (const pair of pairs) {
       const localSlot = local.volume(pair.primaryId).slot;
-      const remoteVolume = remote.volume(pair.secondaryId);
-      const old = this.pairs.find((candidate) => candidate.primary === remote && candidate.primaryId === remoteVolume.id);
-      if (old) {
-        this.mergeOutOfSync(remote, remoteVolume.slot, local, localSlot);
-        await this.forget(old);
-      }
-      await this.core(remote, `fail back PPRC pair ${pair.id}`, () => remote.core.exports.pprc_make_secondary(remoteVolume.slot, pair.tgtread ? PprcFlag.TGTREAD : 0));
       const link = this.linkOf(local, remote);
-      await this.core(local, `fail back PPRC pair ${pair.id}`, () => local.core.exports.pprc_retarget(localSlot, link.ring, remoteVolume.slot));
+      pair.secondarySlot = isRemote(remote) ? await this.failbackRemote(local, remote, pair, localSlot) : await this.failbackLocal(local, remote, pair, localSlot);
+      await this.core(local, `fail back PPRC pair ${pair.id}`, () => local.core.exports.pprc_retarget(localSlot, link.ring, pair.secondarySlot));
       await this.core(local, `fail back PPRC pair ${pair.id}`, () => local.core.exports.pprc_set_mode(localSlot, pair.type === "mmir" ? MirrorMode.SYNC : MirrorMode.ASYNC));
       Object.assign(pair, { link, reason: null, detail: null, suspendedAt: null, secondaryHeld: true, firstPassDone: false });
     }
     this.refreshLinks();
     return pairs.map((pair) => pair.id);
+  }
+
+  // The old primary on this process becomes the secondary; its out-of-sync tracks join the new primary's. Its slot.
+  private async failbackLocal(local: StorageImage, remote: StorageImage, pair: Pair, localSlot: number): Promise<number> {
+    const remoteVolume = remote.volume(pair.secondaryId);
+    const old = this.pairs.find((candidate) => candidate.primary === remote && candidate.primaryId === remoteVolume.id);
+    if (old) {
+      this.mergeOutOfSync(remote, remoteVolume.slot, local, localSlot);
+      await this.forget(old);
+    }
+    await this.core(remote, `fail back PPRC pair ${pair.id}`, () => remote.core.exports.pprc_make_secondary(remoteVolume.slot, pair.tgtread ? PprcFlag.TGTREAD : 0));
+    return remoteVolume.slot;
+  }
+
+  // The same on the old primary's node, which answers with its out-of-sync tracks.
+  private async failbackRemote(local: StorageImage, remote: RemoteImage, pair: Pair, localSlot: number): Promise<number> {
+    const reply = await remote.failbackTarget(pair.secondaryId, pairId(pair.secondaryId, pair.primaryId), pair.id, {
+      imageId: local.id, slot: localSlot, tgtread: pair.tgtread, type: pair.type, critmode: pair.critmode,
+    });
+    for (const [first, count] of reply.out_of_sync_runs) {
+      for (let track = first; track < first + count; track++) {
+        const code = local.core.exports.pprc_mark_out_of_sync(localSlot, track);
+        if (code !== CoreCode.OK) throw pairError(code, local, "merge the out-of-sync tracks of the old primary");
+      }
+    }
+    return reply.slot;
   }
 
   // Marks out of sync on `into` every track out of sync on `from` (the union failback copies).
@@ -491,7 +642,7 @@ export class Pprc {
 
   // Cuts or restores the link from `primary` to `secondary` (fault injection):
   // while it is cut its paths are Failed and its Full Duplex pairs suspend.
-  async setLink(primary: StorageImage, secondary: StorageImage, up: boolean): Promise<void> {
+  async setLink(primary: StorageImage, secondary: Peer, up: boolean): Promise<void> {
     const link = this.existingLink(primary, secondary);
     if (!link) throw new EngineError("PATH_NOT_FOUND", `there is no link from ${primary.id} to ${secondary.id} (mkpprcpath makes one)`);
     link.setUp(up);
@@ -504,7 +655,9 @@ export class Pprc {
   private onCopyFailed(primary: StorageImage, slot: number, code: number): void {
     const pair = this.pairs.find((candidate) => candidate.primary === primary && candidate.primary.listVolumes().some((volume) => volume.slot === slot && volume.id === candidate.primaryId));
     if (!pair) return;
-    const error = pairError(code, pair.secondary, `copy a track of PPRC pair ${pair.id} to its secondary`);
+    const error = isRemote(pair.secondary)
+      ? new EngineError("MIRROR_FAILED", `${pair.secondary.id} refused a track of PPRC pair ${pair.id} (core code ${code})`)
+      : pairError(code, pair.secondary, `copy a track of PPRC pair ${pair.id} to its secondary`);
     void this.suspend(pair, REASON_INTERNAL_TARGET, error.message).catch(() => undefined);
   }
 
@@ -531,10 +684,112 @@ export class Pprc {
     }
   }
 
+  // ---- pairs across nodes: the secondary's side ------------------------------------------
+
+  // The image `id`: of this process, or of another node known from a path or a pair.
+  peerOf(id: string): Peer {
+    const local = this.options.localImage?.(id);
+    if (local !== undefined) return local;
+    const remote = this.remotes.get(id);
+    if (remote !== undefined) return remote;
+    const held = this.held.find((candidate) => candidate.primaryImageId === id && candidate.primaryEndpoint !== null);
+    if (held !== undefined) return this.addRemote(id, `${held.primaryEndpoint!.host}:${held.primaryEndpoint!.port}`);
+    throw new EngineError("IMAGE_NOT_FOUND", `storage image ${id} does not exist here, and no PPRC path leads to it (mkpprcpath makes one)`);
+  }
+
+  // The secondaries `image` holds for primaries on other nodes, in the state their primaries give
+  // (Target Suspended, when a primary's node does not answer).
+  async listHeld(image: StorageImage): Promise<PairStatus[]> {
+    return Promise.all(this.held.filter((held) => held.image === image).map(async (held): Promise<PairStatus> => {
+      const base = {
+        id: held.pairId, imageId: image.id, primaryImageId: held.primaryImageId, secondaryImageId: image.id, role: "secondary" as const,
+        type: held.type, tgtread: held.tgtread, critmode: held.critmode, sourceLss: lssOf(held.primaryId), firstPassDone: false, sentTracks: 0,
+      };
+      try {
+        const status = await (this.peerOf(held.primaryImageId) as RemoteImage).pairStatus(held.pairId, PAIR_STATUS_TIMEOUT_MS);
+        const state = `Target ${status.state}` as PairState;
+        return { ...base, state, reason: status.reason === "" ? null : status.reason, outOfSyncTracks: status.out_of_sync, suspendedAt: state.endsWith("Suspended") ? new Date() : null, detail: null };
+      } catch (error) {
+        return { ...base, state: "Target Suspended", reason: REASON_INTERNAL_TARGET, outOfSyncTracks: 0, suspendedAt: new Date(), detail: `the primary's node does not answer: ${(error as Error).message}` };
+      }
+    }));
+  }
+
+  // The answers to the control requests of other nodes' PPRC (link-receiver.ts).
+  control(): LinkControl {
+    const image = (id: string): StorageImage => {
+      const found = this.options.localImage?.(id);
+      if (found === undefined) throw new EngineError("IMAGE_NOT_FOUND", `storage image ${id} is not hosted on this node`);
+      return found;
+    };
+    return {
+      "link.volumes": async (body) => {
+        const local = image(body.image_id);
+        return {
+          volumes: body.ids.map((id) => {
+            const volume = local.volume(id);
+            return { id: volume.id, slot: volume.slot, size_bytes: volume.sizeBytes, blocks: volume.blocks, pair: this.volumeInPair(local, volume.id) ?? "", flash_target: this.isFlashTarget(local, volume.id) };
+          }),
+        };
+      },
+      "link.make-secondary": async (body) => ({ slot: await this.holdSecondary(image(body.image_id), body.volume_id, body.pair_id, body) }),
+      "link.clear-secondary": async (body) => {
+        const local = image(body.image_id);
+        const held = this.held.find((candidate) => candidate.image === local && candidate.volumeId === body.volume_id && candidate.pairId === body.pair_id);
+        if (held === undefined) throw new EngineError("PAIR_NOT_FOUND", `volume ${body.volume_id} of ${local.id} is not the secondary of PPRC pair ${body.pair_id}`);
+        await this.core(local, `remove PPRC pair ${held.pairId}`, () => local.core.exports.pprc_clear(local.volume(held.volumeId).slot));
+        this.held.splice(this.held.indexOf(held), 1);
+        return {};
+      },
+      "link.pair-status": async (body) => {
+        const pair = this.pairs.find((candidate) => candidate.primary.id === body.image_id && candidate.id === body.pair_id);
+        if (pair === undefined) throw new EngineError("PAIR_NOT_FOUND", `there is no PPRC pair ${body.pair_id} with its primary on ${body.image_id}`);
+        const status = this.status(pair, pair.primary);
+        return { state: status.state, reason: status.reason ?? "", out_of_sync: status.outOfSyncTracks, type: status.type, critmode: status.critmode };
+      },
+      "link.failback-target": (body) => this.becomeFailbackTarget(image(body.image_id), body),
+    };
+  }
+
+  private async holdSecondary(local: StorageImage, volumeId: string, id: string, primary: ControlBody<"link.make-secondary">): Promise<number> {
+    const volume = local.volume(volumeId);
+    const inPair = this.volumeInPair(local, volume.id);
+    if (inPair !== null) throw new EngineError("VOLUME_IN_PAIR", `pair ${id}: volume ${volume.id} of ${local.id} is already in PPRC pair ${inPair}`);
+    if (this.isFlashTarget(local, volume.id)) throw new EngineError("VOLUME_IN_RELATIONSHIP", `pair ${id}: volume ${volume.id} of ${local.id} is a FlashCopy target`);
+    await this.core(local, "make the PPRC secondary", () => local.core.exports.pprc_make_secondary(volume.slot, primary.tgtread ? PprcFlag.TGTREAD : 0));
+    this.held.push({
+      pairId: id, image: local, volumeId: volume.id, primaryImageId: primary.primary_image_id, primaryId: id.split(":")[0], primarySlot: primary.primary_slot,
+      primaryEndpoint: parseEndpoint(primary.primary_endpoint), tgtread: primary.tgtread, type: primary.type, critmode: primary.critmode,
+    });
+    return volume.slot;
+  }
+
+  // failbackpprc on the other node: this old primary hands over its out-of-sync tracks and becomes the secondary.
+  private async becomeFailbackTarget(local: StorageImage, body: ControlBody<"link.failback-target">): Promise<ControlBody<"link.failback-target.ok">> {
+    const volume = local.volume(body.volume_id);
+    const old = this.pairs.find((candidate) => candidate.primary === local && candidate.primaryId === volume.id);
+    const runs: Array<[number, number]> = [];
+    if (old !== undefined) {
+      const exports = local.core.exports;
+      for (let track = exports.pprc_next_out_of_sync(volume.slot, 0); track >= 0; track = exports.pprc_next_out_of_sync(volume.slot, track + 1)) {
+        const last = runs[runs.length - 1];
+        if (last !== undefined && last[0] + last[1] === track) last[1]++;
+        else runs.push([track, 1]);
+      }
+      // Its secondary was failed over on the other node: there is nothing to clear there.
+      old.secondaryHeld = false;
+      await this.forget(old);
+      this.refreshLinks();
+    }
+    const slot = await this.holdSecondary(local, volume.id, body.pair_id, { ...body, image_id: body.image_id });
+    return { slot, out_of_sync_runs: runs };
+  }
+
   // Forgets every pair and path of `image` (rmsi, load): links go first.
   async close(): Promise<void> {
     await Promise.all([...this.links.values()].map((link) => link.close()));
     this.links.clear();
+    await Promise.all([...this.remotes.values()].map((remote) => remote.close()));
   }
 }
 

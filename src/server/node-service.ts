@@ -30,6 +30,8 @@ import { ServerError } from "./server-errors.js";
 import { loadSiteKey } from "./site-key.js";
 import { selfSignedCertificate } from "./tls-self-signed.js";
 import { ServerStore } from "./store.js";
+import { LinkReceiver } from "../pprc/link-receiver.js";
+import type { LinkIdentity } from "../pprc/remote-image.js";
 
 export interface NodeServiceConfig {
   nodeId: string | null; // null: the ID of the node's first image (after --state is loaded), stable across restarts
@@ -45,6 +47,7 @@ export interface NodeServiceConfig {
   tlsSelfSignedDir?: string | null; // --tls-self-signed: the folder of the certificate made at the first start
   workers: number | undefined;
   heartbeatTimeoutMs: number;
+  linkListen?: ListenAddress; // where other nodes' PPRC links connect (default 127.0.0.1, any free port)
 }
 
 type NamedConfig = NodeServiceConfig & { nodeId: string };
@@ -74,6 +77,7 @@ export class NodeService {
     private readonly siteKey: Uint8Array,
     private readonly endpoint: NodeEndpoint<NodeMessages>,
     private readonly log: Log,
+    private readonly links: LinkReceiver,
   ) {
     this.peer = new PeerServerFile(join(config.serverStateDir, PEER_FILE));
     this.current = new CurrentServer(config.nodeId);
@@ -82,9 +86,17 @@ export class NodeService {
   // `tell` hears the node's ID as soon as it is known, before anything is logged in its name.
   static async start(config: NodeServiceConfig, log: Log, tell: (nodeId: string) => void = () => {}): Promise<NodeService> {
     const { key, created } = await loadSiteKey(config.siteKeyFile, { create: config.join === null });
-    const site = await openImages(config, log);
+    // The node's name is known once --state is loaded; its links learn it then.
+    const identity: LinkIdentity = { siteKey: key, nodeId: config.nodeId ?? "starting", endpoint: null };
+    const site = await openImages(config, log, identity);
     const named: NamedConfig = { ...config, nodeId: config.nodeId ?? (await site.listImages())[0].id };
+    identity.nodeId = named.nodeId;
     tell(named.nodeId);
+    const links = await startLinks(named, key, site, log).catch(async (error: Error) => {
+      await site.close();
+      throw error;
+    });
+    identity.endpoint = links.address;
     if (created) log(`site key created in ${config.siteKeyFile}: give a copy to every node that joins`);
     let endpointTarget: NodeService | null = null;
     const endpoint = new NodeEndpoint<NodeMessages>({
@@ -92,7 +104,7 @@ export class NodeService {
       accept: (connection) => endpointTarget?.accept(connection),
       refused: (cause, description) => log(`refused a node connection (${description}): ${cause.code}: ${cause.message}`),
     });
-    const service = new NodeService(named, site, key, endpoint, log);
+    const service = new NodeService(named, site, key, endpoint, log, links);
     endpointTarget = service;
     try {
       await service.open();
@@ -282,6 +294,7 @@ export class NodeService {
     await this.replicated?.close();
     await this.http?.close();
     await this.site.stopWorkloads();
+    await this.links.close();
     if (this.config.stateFile !== null) {
       await this.site.save(this.config.stateFile);
       this.log(`saved ${this.config.stateFile}`);
@@ -325,8 +338,20 @@ function connectionOptions(config: NamedConfig, siteKey: Uint8Array, role: strin
 }
 
 // The node's images: those of --state when the file exists, else the --image ones.
-async function openImages(config: NodeServiceConfig, log: Log): Promise<EmbeddedSite> {
-  const site = new EmbeddedSite({ workers: config.workers, images: config.images });
+// The node's PPRC link listener: links from primaries on other nodes to the images here, and their control requests.
+async function startLinks(config: NamedConfig, siteKey: Uint8Array, site: EmbeddedSite, log: Log): Promise<LinkReceiver> {
+  const links = new LinkReceiver({
+    siteKey, nodeId: config.nodeId, host: config.linkListen?.host, port: config.linkListen?.port ?? 0, log,
+    image: (id) => site.engineImages().find((image) => image.id === id), control: () => site.linkControl(),
+  });
+  const address = await links.start();
+  // Not "listening on": that line names the node's HTTP URL, which tools read from the log.
+  log(`PPRC links are taken at ${address.host}:${address.port}`);
+  return links;
+}
+
+async function openImages(config: NodeServiceConfig, log: Log, links: LinkIdentity): Promise<EmbeddedSite> {
+  const site = new EmbeddedSite({ workers: config.workers, images: config.images, links });
   if (config.stateFile === null) return site;
   try {
     const report = await site.load(config.stateFile);

@@ -171,15 +171,36 @@ export abstract class RoutedSite implements Site {
     return this.routing.read(imageId, (site) => site.waitForCopy(imageId, ids, options));
   }
 
-  // ---- PPRC: routed by the image the command is issued to. Both images must be on its node
-  // (in-process links); links between nodes come with the cross-process transport.
+  // ---- PPRC: routed by the image the command is issued to. Its node links to the other
+  // image in-process, or over TCP when that image is on another node (mkpprcpath tells it where).
 
   listAvailablePorts(imageId: string, remoteImageId: string): Promise<PortPairInfo[]> {
     return this.routing.read(imageId, (site) => site.listAvailablePorts(imageId, remoteImageId));
   }
 
-  makePath(imageId: string, request: MakePathRequest): Promise<PathInfo> {
-    return this.mutate("makePath", imageId, PPRC, (site) => site.makePath(imageId, request));
+  async makePath(imageId: string, request: MakePathRequest): Promise<PathInfo> {
+    const routed = await this.acrossNodes(imageId, request);
+    return this.mutate("makePath", imageId, PPRC, (site) => site.makePath(imageId, routed));
+  }
+
+  // A path to an image of another node: the server checks its WWNN, which
+  // only it knows for the whole site, and gives the local node the address
+  // where the remote image's node takes links. The data then flows node to
+  // node over that link, never through the server.
+  private async acrossNodes(imageId: string, request: MakePathRequest): Promise<MakePathRequest> {
+    const local = this.routing.image(imageId);
+    const remote = this.routing.image(request.remoteImageId);
+    if (local.nodeId === remote.nodeId) return request;
+    const wwnn = this.core().listImages().find((image) => image.id === remote.info.id)?.wwnn;
+    if (wwnn !== undefined && request.remoteWwnn.toUpperCase() !== wwnn.toUpperCase()) {
+      throw new SiteError({ code: "BAD_ARGUMENT", message: `-remotewwnn ${request.remoteWwnn} is not the WWNN of ${remote.info.id} (${wwnn}; lssi -l shows it)`, option: "remotewwnn" });
+    }
+    const ports = await this.routing.read(remote.info.id, (site) => site.listPorts(remote.info.id));
+    const endpoint = ports.find((port) => port.endpoint !== undefined)?.endpoint;
+    if (endpoint === undefined) {
+      throw new SiteError({ code: "NOT_SUPPORTED", message: `node ${remote.nodeId} of ${remote.info.id} takes no PPRC links (it is not a tzero serve node)` });
+    }
+    return { ...request, remoteEndpoint: endpoint };
   }
 
   listPaths(imageId: string, lsses?: string[]): Promise<PathInfo[]> {

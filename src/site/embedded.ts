@@ -11,7 +11,10 @@ import { capacityBlocks } from "../engine/units.js";
 import { rankGroupOfLss, type ExtentPool } from "../engine/pools.js";
 import { IO_PORTS, portWwpn } from "../engine/ports.js";
 import { Workload, WorkloadSet } from "../engine/workload.js";
-import { Pprc, type PairStatus, type PathStatus } from "../pprc/pprc.js";
+import { Pprc, type PairStatus, type PathStatus, type Peer } from "../pprc/pprc.js";
+import type { LinkIdentity } from "../pprc/remote-image.js";
+import type { LinkControl } from "../pprc/link-receiver.js";
+import { parseVolumeId } from "../engine/ids.js";
 import { parsePortPair } from "../pprc/paths.js";
 import { isStoreError, loadState, saveState } from "../store/index.js";
 import { HOST_TYPES, HostMap, type HostConnection, type VolumeGroup } from "../hosts/host-map.js";
@@ -33,6 +36,8 @@ export interface EmbeddedSiteOptions {
   // Where the NBD endpoints say why they refused a request or closed a connection (default: standard error).
   log?: (line: string) => void;
   mirrorAckTimeoutMs?: number; // how long a mirrored write waits for its secondary (tests shorten it)
+  // A node of a site (tzero serve): who it is to other nodes' links, and where it takes them.
+  links?: LinkIdentity;
 }
 
 export const EMBEDDED_IMAGE_ID = "IBM.2105-75TZ001";
@@ -138,8 +143,10 @@ export class EmbeddedSite implements Site {
   private readonly log: (line: string) => void;
   private pprc: Pprc;
   private readonly mirrorAckTimeoutMs: number | undefined;
+  private readonly links: LinkIdentity | undefined;
 
   constructor(options: EmbeddedSiteOptions = {}) {
+    this.links = options.links;
     this.workers = options.workers ?? availableParallelism();
     this.log = options.log ?? ((line) => void process.stderr.write(`${line}\n`));
     this.mirrorAckTimeoutMs = options.mirrorAckTimeoutMs;
@@ -149,7 +156,21 @@ export class EmbeddedSite implements Site {
   }
 
   private newPprc(): Pprc {
-    return new Pprc({ wwnnOf: (image) => this.imageInfo(image, this.images.indexOf(image)).wwnn, ackTimeoutMs: this.mirrorAckTimeoutMs });
+    return new Pprc({
+      wwnnOf: (image) => this.imageInfo(image, this.images.indexOf(image)).wwnn, ackTimeoutMs: this.mirrorAckTimeoutMs,
+      identity: this.links, localImage: (id) => this.images.find((image) => image.id === id),
+    });
+  }
+
+  // What this node answers other nodes' PPRC (its link receiver serves it).
+  linkControl(): LinkControl {
+    return this.pprc.control();
+  }
+
+  // The other image of a PPRC command: of this process, or, on a node of a site, of another node PPRC knows.
+  private peer(id: string): Peer {
+    if (this.links === undefined || this.images.some((image) => image.id === id)) return this.image(id);
+    return forItem(undefined, () => this.pprc.peerOf(id));
   }
 
   // The PPRC layer, for tests in this process that look beneath the interface.
@@ -251,7 +272,10 @@ export class EmbeddedSite implements Site {
   async listPorts(imageId: string): Promise<PortInfo[]> {
     const image = this.image(imageId);
     const wwnn = this.imageInfo(image, this.images.indexOf(image)).wwnn;
-    return IO_PORTS.map((port) => ({ id: port.id, enclosure: port.enclosure, slot: port.slot, port: port.port, wwpn: portWwpn(wwnn, port) }));
+    // On a node of a site every port is an endpoint of the node's link listener.
+    const endpoint = this.links?.endpoint;
+    const at = endpoint === undefined || endpoint === null ? {} : { endpoint: `${endpoint.host}:${endpoint.port}` };
+    return IO_PORTS.map((port) => ({ id: port.id, enclosure: port.enclosure, slot: port.slot, port: port.port, wwpn: portWwpn(wwnn, port), ...at }));
   }
 
   // ---- volumes -----------------------------------------------------------------------------
@@ -513,17 +537,19 @@ export class EmbeddedSite implements Site {
 
   async listAvailablePorts(imageId: string, remoteImageId: string): Promise<PortPairInfo[]> {
     this.image(imageId);
-    this.image(remoteImageId);
+    // On a node of a site the server has checked that the image exists on another node.
+    if (this.links === undefined) this.image(remoteImageId);
     return IO_PORTS.flatMap((local) => IO_PORTS.map((remote) => ({ local: local.id, remote: remote.id, type: "FCP" as const })));
   }
 
   async makePath(imageId: string, request: MakePathRequest): Promise<PathInfo> {
     const local = this.image(imageId);
-    const remote = this.image(request.remoteImageId);
     const ports = request.ports.map((text, index) => forItem(index, () => parsePortPair(text)));
+    const remote = request.remoteEndpoint === undefined ? this.peer(request.remoteImageId) : forItem(undefined, () => this.pprc.addRemote(request.remoteImageId, request.remoteEndpoint!));
     const path = forItem(undefined, () => this.pprc.makePath(local, remote, {
       wwnn: request.remoteWwnn, sourceLss: request.sourceLss, targetLss: request.targetLss, ports, consistgrp: request.consistgrp ?? false,
     }));
+    await this.pprc.linkSettled(local, remote);
     return pathInfo(forItem(undefined, () => this.pprc.listPaths(local).find((candidate) => candidate.sourceLss === path.sourceLss
       && candidate.targetLss === path.targetLss && candidate.targetImageId === remote.id)!));
   }
@@ -535,7 +561,7 @@ export class EmbeddedSite implements Site {
 
   private pathsToRemove(imageId: string, request: RemovePathsRequest) {
     const local = this.image(imageId);
-    const remote = this.image(request.remoteImageId);
+    const remote = this.peer(request.remoteImageId);
     return request.lssPairs.map((text, index) => forItem(index, () => {
       const parts = text.split(":");
       if (parts.length !== 2) throw new EngineError("BAD_ARGUMENT", `PPRC path ${text} is not SOURCE_LSS:TARGET_LSS such as 10:20`);
@@ -556,9 +582,13 @@ export class EmbeddedSite implements Site {
 
   async makePairs(imageId: string, request: MakePairsRequest): Promise<string[]> {
     const primary = this.image(imageId);
-    const secondary = this.image(request.remoteImageId);
+    const secondary = this.peer(request.remoteImageId);
     const options = { type: request.type, mode: request.mode, tgtread: request.tgtread, critmode: request.critmode };
     const pairs = request.pairs;
+    // A secondary on another node: what the checks need of its volumes is read from its node first.
+    if ("isRemote" in secondary) {
+      for (const [index, [, secondaryId]] of pairs.entries()) await forItemAsync(index, () => secondary.fetchVolumes([parseVolumeId(secondaryId)]));
+    }
     pairs.forEach((pair, index) => forItem(index, () => this.pprc.checkMake(primary, secondary, pairs.slice(0, index + 1), options)));
     const made = await forItemAsync(undefined, () => this.pprc.make(primary, secondary, pairs, options));
     this.emit({ type: "pprc-changed", imageId, ids: made });
@@ -566,15 +596,20 @@ export class EmbeddedSite implements Site {
   }
 
   async listPairs(imageId: string): Promise<PairInfo[]> {
-    return this.pprc.list(this.image(imageId)).map(pairInfo);
+    const image = this.image(imageId);
+    const held = await this.pprc.listHeld(image);
+    return [...this.pprc.list(image), ...held].sort((a, b) => a.id.localeCompare(b.id)).map(pairInfo);
   }
 
   // Each pair is checked alone and then the list as a whole (none given twice), so a refusal names its item.
   async checkPairs(imageId: string, operation: PairOperation, request: PairsRequest): Promise<string[]> {
     const local = this.image(imageId);
-    const remote = request.remoteImageId === undefined ? null : this.image(request.remoteImageId);
+    const remote = request.remoteImageId === undefined ? null : this.peer(request.remoteImageId);
     if ((operation === "failoverpprc" || operation === "failbackpprc") && remote === null) {
       throw new SiteError({ code: "BAD_ARGUMENT", message: `${operation} needs -remotedev: the image of the pairs' other volumes`, option: "remotedev" });
+    }
+    if (operation === "resumepprc") {
+      for (const [index, id] of request.ids.entries()) await forItemAsync(index, () => this.pprc.refreshSecondary(local, id));
     }
     const check = (ids: string[]) => {
       if (operation === "failoverpprc") return this.pprc.checkFailover(local, remote!, ids);
@@ -589,7 +624,7 @@ export class EmbeddedSite implements Site {
   async changePairs(imageId: string, operation: PairOperation, request: PairsRequest): Promise<string[]> {
     await this.checkPairs(imageId, operation, request);
     const local = this.image(imageId);
-    const remote = request.remoteImageId === undefined ? null : this.image(request.remoteImageId);
+    const remote = request.remoteImageId === undefined ? null : this.peer(request.remoteImageId);
     const ids = await forItemAsync(undefined, () => {
       if (operation === "pausepprc") return this.pprc.pause(local, remote, request.ids);
       if (operation === "resumepprc") return this.pprc.resume(local, remote, request.ids, request.type);
@@ -609,7 +644,7 @@ export class EmbeddedSite implements Site {
 
   async setLink(imageId: string, remoteImageId: string, up: boolean): Promise<void> {
     const local = this.image(imageId);
-    const remote = this.image(remoteImageId);
+    const remote = this.peer(remoteImageId);
     await forItemAsync(undefined, () => this.pprc.setLink(local, remote, up));
     this.emit({ type: "pprc-changed", imageId, ids: [] });
   }

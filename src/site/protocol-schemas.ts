@@ -60,6 +60,7 @@ export const Void = Type.Null(); // a Promise<void> result: null on the wire, un
 
 // ---- records (results) ------------------------------------------------------------------------
 
+export const ENDPOINT_LENGTH_MAX = 300; // "host:port" of a node's link listener
 export const ImageInfo = Type.Object({ id: Id, model: Model, wwnn: Type.String({ maxLength: WWN_LENGTH_MAX }) }, closed);
 
 const volumeFields = {
@@ -75,7 +76,9 @@ export const PoolInfo = Type.Object({
   id: Id, index: Count, name: ResultName, rankGroup: RankGroup, capacityExtents: Count, allocatedExtents: Count, volumeCount: Count,
 }, closed);
 
-export const PortInfo = Type.Object({ id: Id, enclosure: Count, slot: Count, port: Count, wwpn: Type.String({ maxLength: WWN_LENGTH_MAX }) }, closed);
+export const PortInfo = Type.Object({
+  id: Id, enclosure: Count, slot: Count, port: Count, wwpn: Type.String({ maxLength: WWN_LENGTH_MAX }), endpoint: Type.Optional(Type.String({ maxLength: ENDPOINT_LENGTH_MAX })),
+}, closed);
 
 const FlashState = Type.Union([Type.Literal("Valid"), Type.Literal("Validation Required"), Type.Literal("Tgt Failed")]);
 export const FlashInfo = Type.Object({
@@ -226,6 +229,7 @@ export const PairInfo = Type.Object({
 export const MakePathRequest = Type.Object({
   remoteImageId: Id, remoteWwnn: Type.String({ maxLength: ARGUMENT_TEXT_LENGTH_MAX }), sourceLss: Id, targetLss: Id,
   ports: Type.Array(Type.String({ maxLength: ARGUMENT_TEXT_LENGTH_MAX }), { maxItems: LIST_ITEMS_MAX }), consistgrp: Type.Optional(Type.Boolean()),
+  remoteEndpoint: Type.Optional(Type.String({ maxLength: ENDPOINT_LENGTH_MAX })),
 }, closed);
 export const RemovePathsRequest = Type.Object({ remoteImageId: Id, lssPairs: Ids, force: Type.Optional(Type.Boolean()) }, closed);
 export const MakePairsRequest = Type.Object({

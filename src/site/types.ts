@@ -53,6 +53,7 @@ export interface PortInfo {
   slot: number;
   port: number;
   wwpn: string;
+  endpoint?: string; // "host:port" where the node takes PPRC links (a node of a site only)
 }
 
 export interface FlashInfo {
@@ -159,6 +160,7 @@ export interface MakePathRequest {
   targetLss: string;
   ports: string[]; // "I0010:I0143"
   consistgrp?: boolean;
+  remoteEndpoint?: string; // "host:port" of the remote image's node, when it is another node (the server gives it)
 }
 
 export interface RemovePathsRequest {

@@ -45,7 +45,10 @@ export class WireServer<S extends MessageSpecs = MessageSpecs> extends EventEmit
     }
     const connection = new Connection<S>(socketTransport(socket), "acceptor", this.options);
     this.connections.add(connection);
-    connection.opened.then(() => this.emit("connection", connection), (cause: WireError) => this.emit("refused", cause, connection.description));
+    // The "open" event, not the promise: the peer's first request may follow
+    // its proof in the same chunk, and must find the application's handlers in place.
+    connection.once("open", () => this.emit("connection", connection));
+    connection.opened.catch((cause: WireError) => this.emit("refused", cause, connection.description));
     void connection.closed.then(() => this.connections.delete(connection));
   }
 

@@ -1,0 +1,385 @@
+// PPRC between two processes over loopback TCP (design.md §11): the primary
+// image here with its link's sender thread, the secondary image in a child
+// process (workers/link-peer.ts) that also runs the bare baselines, so that
+// both sides of every ratio cross the same two processes in the same run.
+//
+// - link.mmir-p50: a Metro Mirror 4 KiB write, one writer, p50, vs a bare
+//   4 KiB request/8-byte ack round trip plus a local write (bar ≤ 1.5×).
+// - link.mmir-16: 16 writer threads, writes/s, vs 16 bare request/ack
+//   streams at once (bar ≥ 0.7×).
+// - link.copy: Copy Pending of a whole volume, bytes/s, vs a raw TCP stream of
+//   as many bytes to the peer (bar ≥ 0.8×).
+// - link.resync: resumepprc after 1% of the tracks were written while
+//   suspended: tracks (bytes) sent over the wire / tracks written (= 1).
+// Every figure is checked first: the pair Full Duplex, the secondary's
+// checksum equal to the primary's, no write failed.
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { connect, type Socket } from "node:net";
+import { createInterface, type Interface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import { CoreCode, MirrorMode, TRACK_SIZE } from "../../src/core/codes.js";
+import { StorageImage } from "../../src/engine/image.js";
+import { TcpLink } from "../../src/pprc/tcp-link.js";
+import { check, type FigureResult, type Suite, type SuiteContext } from "../harness/suite.js";
+import { Xorshift32 } from "../harness/random.js";
+import { median, percentile, spreadOf, formatBytes, formatRate, MiB } from "../harness/stats.js";
+import type { MirrorWriterData } from "../workers/mirror-writer.js";
+
+const PEER = fileURLToPath(new URL("../workers/link-peer.js", import.meta.url));
+const WRITER = new URL("../workers/mirror-writer.js", import.meta.url);
+const SECONDARY = "IBM.2107-75LBENCHB";
+const SITE_KEY = new Uint8Array(randomBytes(32));
+const WRITE_BYTES = 4096;
+const WRITERS = 16;
+const LATENCY_TRACKS = 256;
+const ACK_TIMEOUT_MS = 60_000;
+const WAIT_MS = 300_000;
+
+interface Ports { link: number; ack: number; sink: number }
+
+class Peer {
+  private readonly answers: string[] = [];
+  private waiting: ((line: string) => void) | null = null;
+
+  constructor(readonly child: ChildProcess, readonly ports: Ports, lines: Interface) {
+    lines.on("line", (line) => {
+      const wake = this.waiting;
+      this.waiting = null;
+      if (wake) wake(line);
+      else this.answers.push(line);
+    });
+  }
+
+  static async start(): Promise<Peer> {
+    const child = spawn(process.execPath, [PEER, Buffer.from(SITE_KEY).toString("hex")], { stdio: ["pipe", "pipe", "inherit"] });
+    const lines = createInterface({ input: child.stdout! });
+    const first = await new Promise<string>((resolve, reject) => {
+      lines.once("line", resolve);
+      child.once("exit", (code, signal) => reject(new Error(`the link bench peer exited (${code ?? signal}) before it listened`)));
+    });
+    return new Peer(child, JSON.parse(first) as Ports, lines);
+  }
+
+  async ask<T>(request: Record<string, unknown>): Promise<T> {
+    this.child.stdin!.write(`${JSON.stringify(request)}\n`);
+    const line = this.answers.shift() ?? await new Promise<string>((resolve) => { this.waiting = resolve; });
+    const answer = JSON.parse(line) as T & { error?: string };
+    if (answer.error) throw new Error(answer.error);
+    return answer;
+  }
+}
+
+interface Bench {
+  image: StorageImage;
+  link: TcpLink;
+  peer: Peer;
+  remoteSlot: number; // the slot of 1000's secondary on the peer, once paired
+}
+
+function dial(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: "127.0.0.1", port }, () => resolve(socket));
+    socket.setNoDelay(true);
+    socket.once("error", reject);
+  });
+}
+
+// A primary `id` paired Full Duplex with a new secondary `secondaryId` on the peer, its initial copy done; the copy's ms.
+async function pairUp(bench: Bench, id: string, secondaryId: string, tracks: number): Promise<{ slot: number; remoteSlot: number; copyMs: number }> {
+  const volume = bench.image.volume(id);
+  const { slot: remoteSlot } = await bench.peer.ask<{ slot: number }>({ op: "secondary", id: secondaryId, blocks: (tracks * TRACK_SIZE) / 512 });
+  const started = performance.now();
+  check(bench.image.core.exports.pprc_make_primary(volume.slot, bench.link.ring, remoteSlot, MirrorMode.SYNC, 0, 1) === CoreCode.OK, `${id} becomes a primary`);
+  bench.link.setPairs([{ primarySlot: volume.slot, secondarySlot: remoteSlot }]);
+  const deadline = performance.now() + WAIT_MS;
+  while (bench.image.core.exports.pprc_out_of_sync(volume.slot) > 0) {
+    check(performance.now() < deadline, `the initial copy of ${id} ends within ${WAIT_MS} ms`);
+    check(bench.image.core.exports.pprc_mode(volume.slot) === MirrorMode.SYNC, `the pair of ${id} stays unsuspended through its copy`);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  return { slot: volume.slot, remoteSlot, copyMs: performance.now() - started };
+}
+
+async function equalOnBothSides(bench: Bench, id: string, secondaryId: string): Promise<boolean> {
+  const { checksum } = await bench.peer.ask<{ checksum: string }>({ op: "checksum", id: secondaryId });
+  return checksum === bench.image.checksum(id);
+}
+
+function writeP50Micros(image: StorageImage, id: string, count: number, seed: number): number {
+  const random = new Xorshift32(seed);
+  const data = new Uint8Array(WRITE_BYTES).fill(seed & 0xff);
+  const slots = (LATENCY_TRACKS * TRACK_SIZE) / WRITE_BYTES;
+  const samples = new Array<number>(count);
+  for (let index = 0; index < count; index++) {
+    const offset = (random.next() % slots) * WRITE_BYTES;
+    const started = performance.now();
+    image.write(id, offset, data);
+    samples[index] = (performance.now() - started) * 1000;
+  }
+  return percentile(samples, 50);
+}
+
+// `streams` bare request/ack loops at once, `count` round trips each: their round trips' p50 (µs) and the whole rate (per s).
+async function bareRoundTrips(sockets: Socket[], count: number): Promise<{ p50Micros: number; perSecond: number }> {
+  const request = Buffer.alloc(WRITE_BYTES, 0x42);
+  const samples: number[] = [];
+  const started = performance.now();
+  await Promise.all(sockets.map((socket) => new Promise<void>((resolve, reject) => {
+    let done = 0;
+    let buffered = 0;
+    let sentAt = 0;
+    const send = () => { sentAt = performance.now(); socket.write(request); };
+    const onData = (chunk: Buffer) => {
+      buffered += chunk.byteLength;
+      while (buffered >= 8) {
+        buffered -= 8;
+        samples.push((performance.now() - sentAt) * 1000);
+        if (++done === count) {
+          socket.off("data", onData);
+          check(buffered === 0, "the bare peer sent exactly one 8-byte ack per request");
+          return resolve();
+        }
+        send();
+      }
+    };
+    socket.on("data", onData);
+    socket.once("error", reject);
+    send();
+  })));
+  return { p50Micros: percentile(samples, 50), perSecond: (sockets.length * count) / ((performance.now() - started) / 1000) };
+}
+
+async function latencyFigure(context: SuiteContext, bench: Bench): Promise<FigureResult> {
+  const count = context.quick ? 1000 : 4000;
+  const rounds = context.quick ? 3 : 7;
+  bench.remoteSlot = (await pairUp(bench, "1000", "2000", LATENCY_TRACKS)).remoteSlot;
+  const socket = await dial(bench.peer.ports.ack);
+  const mirrored: number[] = [];
+  const baseline: number[] = [];
+  const ratios: number[] = [];
+  try {
+    writeP50Micros(bench.image, "1000", count / 4, context.seed); // warm-up: JIT, socket buffers
+    await bareRoundTrips([socket], count / 4);
+    for (let round = 1; round <= rounds; round++) {
+      const local = writeP50Micros(bench.image, "1001", count, context.seed + round);
+      const bare = (await bareRoundTrips([socket], count)).p50Micros;
+      const mirror = writeP50Micros(bench.image, "1000", count, context.seed + round);
+      mirrored.push(mirror);
+      baseline.push(bare + local);
+      ratios.push(mirror / (bare + local));
+      context.progress(`link: round ${round}: mirrored p50 ${mirror.toFixed(1)} µs vs bare ${bare.toFixed(1)} + local ${local.toFixed(1)} µs`);
+    }
+  } finally {
+    socket.destroy();
+  }
+  const slot = bench.image.volume("1000").slot;
+  check(bench.image.core.exports.pprc_mode(slot) === MirrorMode.SYNC && bench.image.core.exports.pprc_out_of_sync(slot) === 0, "the pair stayed Full Duplex through the writes");
+  check(await equalOnBothSides(bench, "1000", "2000"), "every mirrored write is on the secondary");
+  return {
+    key: "link.mmir-p50",
+    figure: "Metro Mirror 4 KiB write, one writer, two processes over loopback TCP, p50 vs a bare 4 KiB request/ack round trip + a local write",
+    value: `${median(mirrored).toFixed(1)} µs vs ${median(baseline).toFixed(1)} µs`,
+    bar: "≤ 1.5×",
+    ratio: median(ratios),
+    spread: spreadOf(ratios),
+    met: median(ratios) <= 1.5,
+    verified: `pair Full Duplex throughout, no out-of-sync track; the secondary's checksum equals the primary's after ${rounds} rounds of ${count} writes`,
+    note: "ratio is mirrored / baseline latency (smaller is better)",
+    details: { count, mirroredP50Micros: mirrored, baselineP50Micros: baseline },
+  };
+}
+
+async function concurrentRound(bench: Bench, count: number, seed: number): Promise<{ perSecond: number; failed: number }> {
+  const start = new Int32Array(new SharedArrayBuffer(4));
+  const threadIds = Array.from({ length: WRITERS }, () => bench.image.threadIds.take());
+  const slot = bench.image.volume("1000").slot;
+  try {
+    const workers = threadIds.map((threadId, index) => {
+      const data: MirrorWriterData = {
+        memory: bench.image.memory, module: bench.image.core.module, threadId, slot, count, seed: seed + index,
+        blockSlots: (LATENCY_TRACKS * TRACK_SIZE) / WRITE_BYTES, start,
+      };
+      return new Worker(WRITER, { workerData: data });
+    });
+    const results = workers.map((worker) => new Promise<{ ms: number; failed: number }>((resolve, reject) => {
+      worker.once("message", resolve);
+      worker.once("error", reject);
+    }));
+    await new Promise((resolve) => setTimeout(resolve, 200)); // every writer attached and waiting
+    const started = performance.now();
+    Atomics.store(start, 0, 1);
+    Atomics.notify(start, 0);
+    const done = await Promise.all(results);
+    const elapsedMs = performance.now() - started;
+    await Promise.all(workers.map((worker) => worker.terminate()));
+    return { perSecond: (WRITERS * count) / (elapsedMs / 1000), failed: done.reduce((sum, result) => sum + result.failed, 0) };
+  } finally {
+    for (const id of threadIds) {
+      bench.image.core.exports.reap_thread(id);
+      bench.image.threadIds.release(id);
+    }
+  }
+}
+
+async function concurrencyFigure(context: SuiteContext, bench: Bench): Promise<FigureResult> {
+  const count = context.quick ? 300 : 1000;
+  const rounds = context.quick ? 3 : 5;
+  const sockets = await Promise.all(Array.from({ length: WRITERS }, () => dial(bench.peer.ports.ack)));
+  const mirrored: number[] = [];
+  const bare: number[] = [];
+  const ratios: number[] = [];
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      const writes = await concurrentRound(bench, count, context.seed + 100 * round);
+      check(writes.failed === 0, `no write of round ${round} failed`);
+      const trips = await bareRoundTrips(sockets, count);
+      mirrored.push(writes.perSecond);
+      bare.push(trips.perSecond);
+      ratios.push(writes.perSecond / trips.perSecond);
+      context.progress(`link: ${WRITERS} writers, round ${round}: ${Math.round(writes.perSecond)} mirrored writes/s vs ${Math.round(trips.perSecond)} bare round trips/s`);
+    }
+  } finally {
+    for (const socket of sockets) socket.destroy();
+  }
+  const slot = bench.image.volume("1000").slot;
+  check(bench.image.core.exports.pprc_mode(slot) === MirrorMode.SYNC && bench.image.core.exports.pprc_out_of_sync(slot) === 0, "the pair stayed Full Duplex through the concurrent writes");
+  check(await equalOnBothSides(bench, "1000", "2000"), "every concurrent mirrored write is on the secondary");
+  return {
+    key: "link.mmir-16",
+    figure: `Metro Mirror 4 KiB writes, ${WRITERS} writer threads, two processes over loopback TCP, vs ${WRITERS} bare request/ack streams at once`,
+    value: `${Math.round(median(mirrored))} vs ${Math.round(median(bare))} per s`,
+    bar: "≥ 0.7×",
+    ratio: median(ratios),
+    spread: spreadOf(ratios),
+    met: median(ratios) >= 0.7,
+    verified: `no write failed; pair Full Duplex; the secondary's checksum equals the primary's after ${rounds} rounds of ${WRITERS} × ${count} writes`,
+    details: { count, mirroredPerSecond: mirrored, barePerSecond: bare },
+  };
+}
+
+// A raw stream of `bytes` to the peer's sink: its rate in bytes/s, once the sink has counted them all.
+async function rawStream(socket: Socket, bytes: number, chunk: Buffer): Promise<number> {
+  const started = performance.now();
+  const answer = new Promise<bigint>((resolve) => socket.once("data", (data: Buffer) => resolve(data.readBigUInt64BE(0))));
+  const header = Buffer.alloc(8);
+  header.writeBigUInt64BE(BigInt(bytes));
+  socket.write(header);
+  for (let sent = 0; sent < bytes; sent += chunk.byteLength) {
+    if (!socket.write(chunk)) await new Promise((resolve) => socket.once("drain", resolve));
+  }
+  const counted = await answer;
+  check(counted === BigInt(bytes), `the sink counted ${counted} of ${bytes} bytes`);
+  return bytes / ((performance.now() - started) / 1000);
+}
+
+async function copyFigure(context: SuiteContext, bench: Bench): Promise<FigureResult> {
+  const tracks = context.quick ? 1024 : 2048;
+  const rounds = context.quick ? 3 : 5;
+  const socket = await dial(bench.peer.ports.sink);
+  const chunk = Buffer.alloc(MiB, 0x17);
+  const copies: number[] = [];
+  const raws: number[] = [];
+  const ratios: number[] = [];
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      const id = (0x3000 + round).toString(16);
+      bench.image.createVolume({ id, capacity: (tracks * TRACK_SIZE) / 512, unit: "blocks" });
+      bench.image.writePattern(id, 0, tracks * TRACK_SIZE, context.seed + round);
+      const raw = await rawStream(socket, tracks * TRACK_SIZE, chunk);
+      const { copyMs } = await pairUp(bench, id, (0x4000 + round).toString(16), tracks);
+      check(await equalOnBothSides(bench, id, (0x4000 + round).toString(16)), `Copy Pending of round ${round} left the volumes equal`);
+      const rate = (tracks * TRACK_SIZE) / (copyMs / 1000);
+      copies.push(rate);
+      raws.push(raw);
+      ratios.push(rate / raw);
+      context.progress(`link: Copy Pending round ${round}: ${formatRate(rate)} vs raw TCP ${formatRate(raw)}`);
+      bench.link.setPairs([]);
+      check(bench.image.core.exports.pprc_clear(bench.image.volume(id).slot) === CoreCode.OK, "the copied pair is cleared");
+      bench.image.removeVolume(id);
+    }
+  } finally {
+    socket.destroy();
+  }
+  return {
+    key: "link.copy",
+    figure: `Copy Pending of a ${formatBytes(tracks * TRACK_SIZE)} volume between two processes over loopback TCP vs a raw TCP stream of the same bytes`,
+    value: `${formatRate(median(copies))} vs ${formatRate(median(raws))}`,
+    bar: "≥ 0.8×",
+    ratio: median(ratios),
+    spread: spreadOf(ratios),
+    met: median(ratios) >= 0.8,
+    verified: `each round's secondary checksum equals its primary's; the raw sink counted every byte (${rounds} rounds)`,
+    details: { tracks, copyBytesPerSecond: copies, rawBytesPerSecond: raws },
+  };
+}
+
+async function resyncFigure(context: SuiteContext, bench: Bench): Promise<FigureResult> {
+  const slot = bench.image.volume("1000").slot;
+  const exports = bench.image.core.exports;
+  const rounds: Array<{ changed: number; sent: number }> = [];
+  for (let round = 1; round <= 3; round++) {
+    check(exports.pprc_set_mode(slot, MirrorMode.SUSPENDED) === CoreCode.OK, "pause");
+    const random = new Xorshift32(context.seed + round);
+    const changed = Math.max(1, Math.round(LATENCY_TRACKS * 0.01));
+    const tracks = [...random.permutation(LATENCY_TRACKS).subarray(0, changed)];
+    for (const track of tracks) bench.image.writePattern("1000", track * TRACK_SIZE + 512, WRITE_BYTES, context.seed + round);
+    check(exports.pprc_out_of_sync(slot) === changed, "the suspended pair counts exactly the written tracks");
+    const before = exports.pprc_sent_tracks(slot);
+    check(exports.pprc_set_mode(slot, MirrorMode.SYNC) === CoreCode.OK, "resume");
+    bench.link.setPairs([{ primarySlot: slot, secondarySlot: bench.remoteSlot }]);
+    const deadline = performance.now() + WAIT_MS;
+    while (exports.pprc_out_of_sync(slot) > 0) {
+      check(performance.now() < deadline, "the resync ends");
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    check(await equalOnBothSides(bench, "1000", "2000"), "equal after the resync");
+    rounds.push({ changed, sent: exports.pprc_sent_tracks(slot) - before });
+  }
+  const ratios = rounds.map((round) => round.sent / round.changed);
+  return {
+    key: "link.resync",
+    figure: `resync over TCP after 1% of a ${formatBytes(LATENCY_TRACKS * TRACK_SIZE)} primary's tracks were written while suspended: tracks sent / tracks written`,
+    value: `${rounds[0].sent} of ${rounds[0].changed} tracks, ${formatBytes(rounds[0].sent * TRACK_SIZE)} of track data on the wire`,
+    bar: "= 1 (exactly the out-of-sync tracks)",
+    ratio: median(ratios),
+    spread: spreadOf(ratios),
+    met: ratios.every((ratio) => ratio === 1),
+    verified: `out-of-sync count equals the tracks written before each resume; the secondary's checksum equals the primary's after each (${rounds.length} rounds)`,
+    details: { rounds },
+  };
+}
+
+export const linkSuite: Suite = {
+  name: "link",
+  figures: ["link.mmir-p50", "link.mmir-16", "link.copy", "link.resync"],
+  async run(context) {
+    const peer = await Peer.start();
+    const image = new StorageImage({ model: "2107", serial: "75LBENCHA", workers: 0 });
+    image.createVolume({ id: "1000", capacity: (LATENCY_TRACKS * TRACK_SIZE) / 512, unit: "blocks" });
+    image.createVolume({ id: "1001", capacity: (LATENCY_TRACKS * TRACK_SIZE) / 512, unit: "blocks" });
+    image.writePattern("1000", 0, LATENCY_TRACKS * TRACK_SIZE, context.seed);
+    image.writePattern("1001", 0, LATENCY_TRACKS * TRACK_SIZE, context.seed);
+    const failures: string[] = [];
+    const link = new TcpLink(image, { endpoint: { host: "127.0.0.1", port: peer.ports.link }, siteKey: SITE_KEY, nodeId: "link-bench", secondaryImageId: SECONDARY, ackTimeoutMs: ACK_TIMEOUT_MS }, {
+      copyFailed: (slot, code) => failures.push(`copy of slot ${slot} failed: ${code}`),
+      failed: (reason) => failures.push(reason),
+    });
+    const bench: Bench = { image, link, peer, remoteSlot: -1 };
+    try {
+      await link.connectedOnce();
+      check(link.isUp, `the link to the peer is up (${link.failure})`);
+      const results = [await latencyFigure(context, bench)];
+      results.push(await concurrencyFigure(context, bench));
+      results.push(await resyncFigure(context, bench));
+      results.push(await copyFigure(context, bench));
+      check(failures.length === 0, `the link reported no failure (${failures.join("; ")})`);
+      return results;
+    } finally {
+      await link.close();
+      await image.close();
+      peer.child.kill("SIGTERM");
+    }
+  },
+};

@@ -1,0 +1,32 @@
+// What a link to another node's sender thread (tcp-link-worker.ts) and its
+// host (tcp-link.ts) tell each other. Kept apart from the worker, whose module
+// runs its loop as soon as it is loaded.
+import type { MessagePort } from "node:worker_threads";
+import type { LinkPair } from "./link-messages.js";
+import type { LinkEndpoint } from "./link-protocol.js";
+
+// Host to sender. "up": false while the host has cut the link (cutlink), true again after.
+export type TcpLinkCommand = { type: "pairs"; pairs: LinkPair[] } | { type: "up"; up: boolean } | { type: "stop" };
+
+// Sender to host: the connection's changes, a copy the secondary refused, an abort.
+export type TcpLinkReport =
+  | { type: "ready" }
+  | { type: "up"; peer: string }
+  | { type: "down"; reason: string }
+  | { type: "copy-failed"; primarySlot: number; code: number }
+  | { type: "abort"; message: string };
+
+export interface TcpLinkWorkerData {
+  primaryMemory: WebAssembly.Memory;
+  module: WebAssembly.Module;
+  primaryThreadId: number;
+  ring: number;
+  commands: MessagePort;
+  endpoint: LinkEndpoint;
+  siteKey: Uint8Array;
+  nodeId: string;
+  primaryImageId: string;
+  secondaryImageId: string;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+}

@@ -1,0 +1,270 @@
+// The sender thread of a link to another node (tcp-link.ts): the same ring as
+// an in-process link (assembly/mirror.ts), drained in ticket order, but each
+// batch of ring entries goes out as one link.apply frame over TCP to the
+// secondary's node (link-receiver.ts), and its entries complete when the
+// receiver's link.ack comes back, which wakes the writers. Between batches it
+// sends out-of-sync tracks of the link's pairs (Copy Pending, resync, Global
+// Copy), several frames in flight, each track held claimed until acknowledged.
+//
+// Writers batch themselves: every entry published while a frame is on the wire
+// goes in the next one. All network I/O is on this thread's event loop, never
+// on the main thread's. When the connection is lost (the peer killed, a
+// heartbeat timeout, a bad frame) every entry in flight fails, the link is
+// marked down so that writers fail fast, and the thread dials again with a
+// bounded backoff; the host suspends the link's pairs.
+import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
+import { CoreCode, LinkState, TRACK_SIZE } from "../core/codes.js";
+import { CoreThread } from "../core/core.js";
+import { connectTcp, type Connection } from "../wire/index.js";
+import { EXIT_CODE_ABORTED, type LinkPair } from "./link-messages.js";
+import { linkMessages, LINK_ENTRIES_MAX, LINK_FRAME_BYTES_MAX, LINK_ROLE, type AckBody, type LinkMessages } from "./link-protocol.js";
+import type { TcpLinkCommand, TcpLinkReport, TcpLinkWorkerData } from "./tcp-link-messages.js";
+
+// Atomics.waitAsync (Node 16+), which this TypeScript's lib does not declare yet.
+const waitAsync = (Atomics as unknown as {
+  waitAsync(array: Int32Array, index: number, value: number, timeoutMs: number): { async: boolean; value: Promise<string> | string };
+}).waitAsync;
+
+const IDLE_WAIT_MS = 50;
+const COPY_TRACKS_PER_FRAME = 16; // 1 MiB frames
+const COPY_FRAMES_IN_FLIGHT = 4;
+const REDIAL_DELAY_MS_MIN = 100;
+const REDIAL_DELAY_MS_MAX = 1_000;
+
+type Batch =
+  | { kind: "ring"; entries: number[] }
+  | { kind: "copy"; tracks: Array<{ primarySlot: number; track: number }> };
+
+const data = workerData as TcpLinkWorkerData;
+const primary = new CoreThread(data.primaryMemory, data.primaryThreadId, data.module);
+const words = new Int32Array(data.primaryMemory.buffer);
+const ring = data.ring;
+const doorbellIndex = primary.exports.ring_doorbell_pointer(ring) >>> 2;
+const linkIndex = (ring + 8) >>> 2; // assembly/mirror.ts: ring + 8 is the link state
+const view = new DataView(data.primaryMemory.buffer);
+// The copy frames' track bytes: one buffer per frame in flight, allocated once.
+const copyBuffers = Array.from({ length: COPY_FRAMES_IN_FLIGHT }, () => new Uint8Array(COPY_TRACKS_PER_FRAME * TRACK_SIZE));
+const freeCopyBuffers = [...copyBuffers.keys()];
+
+let pairs: Array<LinkPair & { cursor: number }> = [];
+let nextPair = 0;
+let stopping = false;
+let hostUp = true; // false while the host has cut the link (cutlink, a failed path)
+let connection: Connection<LinkMessages> | null = null;
+let sequence = 0;
+const inFlight = new Map<number, Batch & { buffer?: number }>();
+let wake: (() => void) | null = null;
+
+function report(message: TcpLinkReport): void {
+  parentPort?.postMessage(message);
+}
+
+function connected(): boolean {
+  return connection !== null && connection.isOpen;
+}
+
+// The ring's link state is the host's wish and the connection's fact together.
+function publishLinkState(): void {
+  const state = hostUp && connected() ? LinkState.UP : LinkState.DOWN;
+  if (Atomics.load(words, linkIndex) !== state) primary.exports.ring_set_link(ring, state);
+}
+
+function kick(): void {
+  wake?.();
+}
+
+function readCommands(): void {
+  for (let received = receiveMessageOnPort(data.commands); received !== undefined; received = receiveMessageOnPort(data.commands)) {
+    const command = received.message as TcpLinkCommand;
+    if (command.type === "stop") stopping = true;
+    else if (command.type === "up") hostUp = command.up;
+    else pairs = command.pairs.map((pair) => ({ ...pair, cursor: pairs.find((known) => known.primarySlot === pair.primarySlot)?.cursor ?? 0 }));
+  }
+  publishLinkState();
+}
+
+// Fails entries nobody can send now (the link down): their writers suspend.
+function failReadyEntries(): number {
+  let failed = 0;
+  for (let entry = primary.exports.ring_take(ring); entry !== 0; entry = primary.exports.ring_take(ring)) {
+    primary.exports.ring_complete(ring, entry, CoreCode.MIRROR_FAILED);
+    failed++;
+  }
+  return failed;
+}
+
+// Every ring entry ready now, in ticket order, as one frame.
+function sendRingBatch(open: Connection<LinkMessages>): boolean {
+  const entries: number[] = [];
+  const bodies: Array<{ slot: number; offset: number; data: Uint8Array }> = [];
+  const memory = primary.view();
+  while (entries.length < LINK_ENTRIES_MAX) {
+    const entry = primary.exports.ring_take(ring);
+    if (entry === 0) break;
+    const pointer = primary.exports.ring_entry_data(ring, entry);
+    const length = view.getUint32(entry + 24, true);
+    entries.push(entry);
+    // A view of the ring's own bytes: they stay as they are until this entry completes.
+    bodies.push({ slot: view.getUint32(entry + 12, true), offset: Number(view.getBigUint64(entry + 16, true)), data: memory.subarray(pointer, pointer + length) });
+  }
+  if (entries.length === 0) return false;
+  inFlight.set(++sequence, { kind: "ring", entries });
+  open.send("link.apply", { sequence, entries: bodies });
+  return true;
+}
+
+// Up to COPY_TRACKS_PER_FRAME out-of-sync tracks of the link's pairs, claimed, copied and sent as one frame.
+function sendCopyBatch(open: Connection<LinkMessages>): boolean {
+  if (pairs.length === 0 || freeCopyBuffers.length === 0 || !open.isWritable) return false;
+  const bufferIndex = freeCopyBuffers[freeCopyBuffers.length - 1];
+  const buffer = copyBuffers[bufferIndex];
+  const tracks: Array<{ primarySlot: number; track: number }> = [];
+  const bodies: Array<{ slot: number; offset: number; data: Uint8Array }> = [];
+  for (let tried = 0; tried < pairs.length && tracks.length < COPY_TRACKS_PER_FRAME; tried++) {
+    const pair = pairs[(nextPair + tried) % pairs.length];
+    while (tracks.length < COPY_TRACKS_PER_FRAME) {
+      const track = claim(pair);
+      if (track < 0) break;
+      const length = primary.exports.pprc_track_length(pair.primarySlot, track);
+      const bytes = buffer.subarray(tracks.length * TRACK_SIZE, tracks.length * TRACK_SIZE + length);
+      bytes.set(primary.staging(length));
+      tracks.push({ primarySlot: pair.primarySlot, track });
+      bodies.push({ slot: pair.secondarySlot, offset: track * TRACK_SIZE, data: bytes });
+      pair.cursor = track + 1;
+    }
+  }
+  nextPair = (nextPair + 1) % Math.max(1, pairs.length);
+  if (tracks.length === 0) return false;
+  freeCopyBuffers.pop();
+  inFlight.set(++sequence, { kind: "copy", tracks, buffer: bufferIndex });
+  open.send("link.apply", { sequence, entries: bodies });
+  return true;
+}
+
+// The pair's next out-of-sync track from its cursor, wrapping once; -1 when none is free now.
+function claim(pair: LinkPair & { cursor: number }): number {
+  let track = primary.exports.pprc_copy_claim(pair.primarySlot, ring, pair.secondarySlot, pair.cursor);
+  if (track === -1 && pair.cursor > 0) {
+    pair.cursor = 0;
+    track = primary.exports.pprc_copy_claim(pair.primarySlot, ring, pair.secondarySlot, 0);
+  }
+  if (track < -1) report({ type: "copy-failed", primarySlot: pair.primarySlot, code: track });
+  return track < 0 ? -1 : track;
+}
+
+function settle(batch: Batch & { buffer?: number }, results: readonly number[] | null): void {
+  if (batch.kind === "ring") {
+    batch.entries.forEach((entry, index) => primary.exports.ring_complete(ring, entry, results?.[index] ?? CoreCode.MIRROR_FAILED));
+    return;
+  }
+  batch.tracks.forEach(({ primarySlot, track }, index) => {
+    const result = results?.[index] ?? CoreCode.MIRROR_FAILED;
+    primary.exports.pprc_copy_release(primarySlot, track, result);
+    // A copy lost with the connection is not the secondary's failure: the link's loss suspends the pairs.
+    if (results !== null && result !== CoreCode.OK) report({ type: "copy-failed", primarySlot, code: result });
+  });
+  if (batch.buffer !== undefined) freeCopyBuffers.push(batch.buffer);
+}
+
+function onAck(ack: AckBody): void {
+  const batch = inFlight.get(ack.sequence);
+  const expected = batch?.kind === "ring" ? batch.entries.length : batch?.tracks.length;
+  if (batch === undefined || expected !== ack.results.length || ack.sequence !== inFlight.keys().next().value) {
+    void connection?.close(`link.ack ${ack.sequence} with ${ack.results.length} results matches no frame in flight in order`);
+    return;
+  }
+  inFlight.delete(ack.sequence);
+  settle(batch, ack.results);
+  kick();
+}
+
+// The connection is gone: the link is down first (writers then fail fast and
+// suspend with the link as cause), then everything in flight fails.
+function lost(reason: string): void {
+  connection = null;
+  publishLinkState();
+  for (const batch of inFlight.values()) settle(batch, null);
+  inFlight.clear();
+  failReadyEntries();
+  report({ type: "down", reason });
+  kick();
+}
+
+async function dial(): Promise<boolean> {
+  try {
+    const opened = await connectTcp({
+      host: data.endpoint.host, port: data.endpoint.port, siteKey: data.siteKey, nodeId: data.nodeId, role: LINK_ROLE, messages: linkMessages,
+      frameBytesMax: LINK_FRAME_BYTES_MAX, heartbeatIntervalMs: data.heartbeatIntervalMs, heartbeatTimeoutMs: data.heartbeatTimeoutMs,
+    });
+    await opened.request("link.attach", { primary_image_id: data.primaryImageId, secondary_image_id: data.secondaryImageId });
+    opened.on("message", (type: string, body: unknown) => {
+      if (type === "link.ack") onAck(body as AckBody);
+    });
+    opened.on("drain", kick);
+    void opened.closed.then((cause) => { if (connection === opened) lost(cause.message); });
+    if (!opened.isOpen) return false;
+    connection = opened;
+    sequence = 0;
+    publishLinkState();
+    report({ type: "up", peer: opened.peer!.nodeId });
+    return true;
+  } catch (error) {
+    report({ type: "down", reason: `cannot reach ${data.endpoint.host}:${data.endpoint.port}: ${(error as Error).message}` });
+    return false;
+  }
+}
+
+// Waits `ms` (0: one turn of the event loop), or less when the doorbell rings or an ack comes.
+function pause(ms: number, bell: number | null): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = ms === 0 ? setImmediate(done) : setTimeout(done, ms);
+    const waited = bell === null ? null : waitAsync(words, doorbellIndex, bell, ms);
+    if (waited?.async) void (waited.value as Promise<string>).then(done);
+    else if (waited !== null) queueMicrotask(done);
+    function done() {
+      if (ms === 0) clearImmediate(timer as NodeJS.Immediate);
+      else clearTimeout(timer as NodeJS.Timeout);
+      wake = null;
+      resolve();
+    }
+    wake = done;
+  });
+}
+
+async function run(): Promise<void> {
+  report({ type: "ready" });
+  let delayMs = REDIAL_DELAY_MS_MIN;
+  while (!stopping) {
+    const bell = Atomics.load(words, doorbellIndex);
+    readCommands();
+    if (stopping) break;
+    const open = connection;
+    if (open === null || !open.isOpen) {
+      failReadyEntries();
+      if (!hostUp || await dial()) delayMs = REDIAL_DELAY_MS_MIN;
+      else {
+        await pause(delayMs, null);
+        delayMs = Math.min(REDIAL_DELAY_MS_MAX, delayMs * 2);
+      }
+      continue;
+    }
+    if (!hostUp) {
+      failReadyEntries();
+      await pause(IDLE_WAIT_MS, bell);
+      continue;
+    }
+    const sent = sendRingBatch(open);
+    const copied = sendCopyBatch(open);
+    // Yields to the event loop either way, so that acks and socket writes run between batches.
+    await pause(sent || copied ? 0 : IDLE_WAIT_MS, sent || copied ? null : bell);
+  }
+  hostUp = false;
+  await connection?.close("the link is stopping");
+  lost("the link stopped");
+}
+
+run().then(() => process.exit(0), (error: unknown) => {
+  // A trap of the core (an assertion of the debug build): this thread's instance is not to be trusted.
+  report({ type: "abort", message: error instanceof Error ? error.message : String(error) });
+  process.exit(EXIT_CODE_ABORTED);
+});

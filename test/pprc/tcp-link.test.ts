@@ -1,0 +1,278 @@
+// A link to another process: the primary image here, its sender thread
+// sending over loopback TCP to a receiver in a child process that hosts the
+// secondary (fixtures/link-peer.ts). Copy Pending to Full Duplex, every
+// acknowledged write on the secondary, the peer killed (kill -9) or stopped
+// (SIGSTOP) under writes, resume, -critmode, and the link port fuzzed.
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { spawn, type ChildProcess } from "node:child_process";
+import { connect } from "node:net";
+import { createInterface, type Interface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { randomBytes } from "node:crypto";
+import { CoreCode, MirrorMode, PprcFlag, SuspendCause, TRACK_SIZE } from "../../src/core/codes.js";
+import { StorageImage } from "../../src/engine/image.js";
+import { TcpLink } from "../../src/pprc/tcp-link.js";
+import { linkMessages, LINK_HEARTBEAT_TIMEOUT_MS } from "../../src/pprc/link-protocol.js";
+import { connectTcp, FrameEncoder } from "../../src/wire/index.js";
+import { Random, testSeed } from "../support/random.js";
+
+const PEER = fileURLToPath(new URL("./fixtures/link-peer.js", import.meta.url));
+const SITE_KEY = new Uint8Array(randomBytes(32));
+const OTHER_KEY = new Uint8Array(randomBytes(32));
+const PRIMARY_ID = "IBM.2107-75LINKA";
+const SECONDARY_ID = "IBM.2107-75LINKB";
+const TRACKS = 16;
+const BLOCKS = (TRACKS * TRACK_SIZE) / 512;
+// Loose on purpose: the machine is shared; the bound itself is the heartbeat timeout.
+const SUSPEND_WAIT_MS = LINK_HEARTBEAT_TIMEOUT_MS + 15_000;
+const TEST_ACK_TIMEOUT_MS = 30_000;
+
+class Peer {
+  private readonly lines: Interface;
+  private readonly answers: string[] = [];
+  private waiting: ((line: string) => void) | null = null;
+
+  private constructor(readonly child: ChildProcess, readonly port: number, lines: Interface) {
+    this.lines = lines;
+    lines.on("line", (line) => {
+      if (this.waiting) {
+        const resolve = this.waiting;
+        this.waiting = null;
+        resolve(line);
+      } else this.answers.push(line);
+    });
+  }
+
+  static async start(port?: number): Promise<Peer> {
+    const argv = [PEER, Buffer.from(SITE_KEY).toString("hex"), SECONDARY_ID, ...(port === undefined ? [] : [String(port)])];
+    const child = spawn(process.execPath, argv, { stdio: ["pipe", "pipe", "ignore"] });
+    const lines = createInterface({ input: child.stdout! });
+    const first = await new Promise<string>((resolve, reject) => {
+      lines.once("line", resolve);
+      child.once("exit", (code, signal) => reject(new Error(`link peer exited (${code ?? signal}) before it listened`)));
+    });
+    return new Peer(child, (JSON.parse(first) as { port: number }).port, lines);
+  }
+
+  async ask<T>(request: Record<string, unknown>): Promise<T> {
+    this.child.stdin!.write(`${JSON.stringify(request)}\n`);
+    const line = this.answers.shift() ?? await new Promise<string>((resolve) => { this.waiting = resolve; });
+    const answer = JSON.parse(line) as T & { error?: string };
+    if (answer.error) throw new Error(answer.error);
+    return answer;
+  }
+
+  kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const gone = new Promise<void>((resolve) => this.child.once("exit", () => resolve()));
+    this.child.kill(signal);
+    this.lines.close();
+    return signal === "SIGKILL" ? gone : Promise.resolve();
+  }
+}
+
+interface Mirror {
+  image: StorageImage;
+  link: TcpLink;
+  peer: Peer;
+  slot: number;
+  remoteSlot: number;
+  failures: string[];
+}
+
+async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function mirror(flags = 0): Promise<Mirror> {
+  const peer = await Peer.start();
+  const image = new StorageImage({ model: "2107", serial: "75LINKA", workers: 0 });
+  const volume = image.createVolume({ id: "1000", capacity: BLOCKS, unit: "blocks" });
+  image.writePattern("1000", 0, TRACKS * TRACK_SIZE, 7);
+  const { slot: remoteSlot } = await peer.ask<{ slot: number }>({ op: "secondary", id: "2000", blocks: BLOCKS });
+  const failures: string[] = [];
+  const link = new TcpLink(image, { endpoint: { host: "127.0.0.1", port: peer.port }, siteKey: SITE_KEY, nodeId: "test-primary", secondaryImageId: SECONDARY_ID, ackTimeoutMs: TEST_ACK_TIMEOUT_MS }, {
+    copyFailed: (_slot, code) => failures.push(`copy failed: ${code}`),
+    failed: (reason) => failures.push(reason),
+  });
+  await link.connectedOnce();
+  assert.ok(link.isUp, `the link is up (${link.failure})`);
+  assert.is(image.core.exports.pprc_make_primary(volume.slot, link.ring, remoteSlot, MirrorMode.SYNC, flags, 1), CoreCode.OK);
+  link.setPairs([{ primarySlot: volume.slot, secondarySlot: remoteSlot }]);
+  return { image, link, peer, slot: volume.slot, remoteSlot, failures };
+}
+
+async function closeMirror(mirrored: Mirror): Promise<void> {
+  await mirrored.link.close();
+  await mirrored.image.close();
+  if (mirrored.peer.child.exitCode === null && mirrored.peer.child.signalCode === null) await mirrored.peer.kill();
+}
+
+const outOfSync = (mirrored: Mirror) => mirrored.image.core.exports.pprc_out_of_sync(mirrored.slot);
+const mode = (mirrored: Mirror) => mirrored.image.core.exports.pprc_mode(mirrored.slot);
+
+async function sameOnBothSides(mirrored: Mirror): Promise<boolean> {
+  const { checksum } = await mirrored.peer.ask<{ checksum: string }>({ op: "checksum", id: "2000" });
+  return checksum === mirrored.image.checksum("1000");
+}
+
+// A seeded 4 KiB-ish write anywhere in the volume, sometimes across a track boundary.
+function randomWrite(image: StorageImage, random: Random): void {
+  const length = random.pick([512, 4096, 4096, 8192]);
+  const offset = random.int(0, (TRACKS * TRACK_SIZE - length) / 512) * 512;
+  image.write("1000", offset, random.bytes(length));
+}
+
+async function rejected(promise: Promise<unknown>): Promise<void> {
+  const outcome = await promise.then(() => "resolved", () => "rejected");
+  assert.is(outcome, "rejected");
+}
+
+const Link = suite("PPRC link over TCP to another process");
+
+Link("should copy every track (Copy Pending), then mirror each acknowledged write, leaving both volumes equal byte for byte", async () => {
+  const seed = testSeed();
+  console.log(`# tcp-link seed ${seed} (TZERO_SEED=${seed} replays it)`);
+  const random = new Random(seed);
+  const mirrored = await mirror();
+  try {
+    assert.is(outOfSync(mirrored) > 0 || mirrored.image.core.exports.pprc_sent_tracks(mirrored.slot) > 0, true);
+    await until(() => outOfSync(mirrored) === 0, "the initial copy");
+    assert.is(mirrored.image.core.exports.pprc_sent_tracks(mirrored.slot), TRACKS, "Copy Pending sent each track once");
+    assert.ok(await sameOnBothSides(mirrored), "equal after Copy Pending");
+    for (let index = 0; index < 200; index++) {
+      randomWrite(mirrored.image, random);
+      // Full Duplex: the write returned only once the secondary had applied it.
+      assert.is(outOfSync(mirrored), 0, `write ${index} was acknowledged (seed ${seed})`);
+    }
+    assert.is(mode(mirrored), MirrorMode.SYNC);
+    assert.ok(await sameOnBothSides(mirrored), `equal after the writes (seed ${seed})`);
+    assert.equal(mirrored.failures, []);
+  } finally {
+    await closeMirror(mirrored);
+  }
+});
+
+Link("should suspend the pair when the secondary's process is killed, and go on writing locally with the tracks marked", async () => {
+  const seed = testSeed();
+  console.log(`# tcp-link kill seed ${seed}`);
+  const random = new Random(seed);
+  const mirrored = await mirror();
+  try {
+    await until(() => outOfSync(mirrored) === 0, "the initial copy");
+    for (let index = 0; index < 20; index++) randomWrite(mirrored.image, random);
+    await mirrored.peer.kill("SIGKILL");
+    await until(() => !mirrored.link.isUp, "the path to fail", SUSPEND_WAIT_MS);
+    assert.ok(mirrored.link.failure !== null && mirrored.link.failure.length > 0, "the failed path says why");
+    mirrored.image.write("1000", 3 * TRACK_SIZE + 512, new Uint8Array(4096).fill(9));
+    assert.is(mode(mirrored), MirrorMode.SUSPENDED, "the write suspended the pair");
+    assert.is(mirrored.image.core.exports.pprc_cause(mirrored.slot), SuspendCause.LINK);
+    assert.ok(outOfSync(mirrored) >= 1, "the written track is out of sync");
+    for (let index = 0; index < 20; index++) randomWrite(mirrored.image, random);
+    assert.ok(mirrored.failures.some((failure) => failure.includes("was lost")), `the host heard the link was lost: ${mirrored.failures.join("; ")}`);
+  } finally {
+    await closeMirror(mirrored);
+  }
+});
+
+Link("should fail writes of a -critmode pair once the secondary's process is gone", async () => {
+  const mirrored = await mirror(PprcFlag.CRITMODE);
+  try {
+    await until(() => outOfSync(mirrored) === 0, "the initial copy");
+    await mirrored.peer.kill("SIGKILL");
+    await until(() => !mirrored.link.isUp, "the path to fail", SUSPEND_WAIT_MS);
+    assert.throws(() => mirrored.image.write("1000", 0, new Uint8Array(4096).fill(1)));
+    assert.throws(() => mirrored.image.write("1000", TRACK_SIZE, new Uint8Array(4096).fill(1)), "later writes fail too");
+  } finally {
+    await closeMirror(mirrored);
+  }
+});
+
+Link("should fail a silent (stopped) secondary within the heartbeat bound, reconnect when it wakes, and resync exactly the marked tracks", async () => {
+  const seed = testSeed();
+  console.log(`# tcp-link stop seed ${seed}`);
+  const random = new Random(seed);
+  const mirrored = await mirror();
+  try {
+    await until(() => outOfSync(mirrored) === 0, "the initial copy");
+    mirrored.peer.child.kill("SIGSTOP");
+    await until(() => !mirrored.link.isUp, "the heartbeat timeout", SUSPEND_WAIT_MS);
+    mirrored.image.write("1000", 0, new Uint8Array(4096).fill(3));
+    for (let index = 0; index < 10; index++) randomWrite(mirrored.image, random);
+    assert.is(mode(mirrored), MirrorMode.SUSPENDED);
+    const marked = outOfSync(mirrored);
+    assert.ok(marked >= 1);
+    mirrored.peer.child.kill("SIGCONT");
+    await until(() => mirrored.link.isUp, "the sender to dial again", SUSPEND_WAIT_MS);
+    const sentBefore = mirrored.image.core.exports.pprc_sent_tracks(mirrored.slot);
+    assert.is(mirrored.image.core.exports.pprc_set_mode(mirrored.slot, MirrorMode.SYNC), CoreCode.OK);
+    mirrored.link.setPairs([{ primarySlot: mirrored.slot, secondarySlot: mirrored.remoteSlot }]);
+    await until(() => outOfSync(mirrored) === 0, "the resync");
+    assert.is(mirrored.image.core.exports.pprc_sent_tracks(mirrored.slot) - sentBefore, marked, "the resync sent exactly the marked tracks");
+    assert.ok(await sameOnBothSides(mirrored), `equal after the resync (seed ${seed})`);
+  } finally {
+    await closeMirror(mirrored);
+  }
+});
+
+// Sends `bytes` on a raw socket and resolves once the peer has closed it.
+function rawExchange(port: number, chunks: Uint8Array[]): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port }, () => { for (const chunk of chunks) socket.write(chunk); });
+    socket.on("data", () => undefined);
+    socket.on("error", () => undefined);
+    socket.on("close", () => resolve());
+    setTimeout(() => socket.destroy(), 10_000).unref();
+  });
+}
+
+Link("should refuse random bytes, malformed frames, a wrong site key and bad link frames on its port, changing nothing and serving on", async () => {
+  const seed = testSeed();
+  console.log(`# tcp-link fuzz seed ${seed}`);
+  const random = new Random(seed);
+  const mirrored = await mirror();
+  try {
+    await until(() => outOfSync(mirrored) === 0, "the initial copy");
+    const { checksum: before } = await mirrored.peer.ask<{ checksum: string }>({ op: "checksum", id: "2000" });
+    const { applied } = await mirrored.peer.ask<{ applied: number }>({ op: "counts" });
+    const encoder = new FrameEncoder();
+    for (let round = 0; round < 12; round++) {
+      const garbage = random.bytes(random.int(1, 2048));
+      const frames = [...encoder.encode({ type: "link.apply", body: { sequence: 1, entries: [{ slot: mirrored.remoteSlot, offset: 0, data: random.bytes(512) }] } })];
+      const hello = [...encoder.encode({ type: "wire.hello", body: { version: 1, node_id: "intruder", role: "link", nonce: random.bytes(32) } }), ...encoder.encode({ type: "wire.proof", body: { mac: random.bytes(32) } })];
+      await rawExchange(mirrored.peer.port, random.pick([[garbage], frames, hello, [...hello, ...frames]]));
+    }
+    await rejected(connectTcp({ port: mirrored.peer.port, siteKey: OTHER_KEY, nodeId: "other-site", role: "link", messages: linkMessages }));
+    const badFrames = [
+      { attach: false, entries: [{ slot: mirrored.remoteSlot, offset: 0, data: new Uint8Array(512).fill(1) }], sequence: 1 },
+      { attach: true, entries: [{ slot: mirrored.remoteSlot, offset: 0, data: new Uint8Array(512).fill(1) }], sequence: 2 },
+      { attach: true, entries: [{ slot: mirrored.remoteSlot, offset: 0, data: new Uint8Array(512).fill(1) }, { slot: 4000, offset: 0, data: new Uint8Array(512) }], sequence: 1 },
+      { attach: true, entries: [{ slot: mirrored.remoteSlot, offset: TRACKS * TRACK_SIZE - 256, data: new Uint8Array(512).fill(1) }], sequence: 1 },
+    ];
+    for (const bad of badFrames) {
+      const connection = await connectTcp({ port: mirrored.peer.port, siteKey: SITE_KEY, nodeId: "fuzzer", role: "link", messages: linkMessages });
+      if (bad.attach) await connection.request("link.attach", { primary_image_id: PRIMARY_ID, secondary_image_id: SECONDARY_ID });
+      connection.send("link.apply", { sequence: bad.sequence, entries: bad.entries });
+      const cause = await connection.closed;
+      assert.is(cause.code, "PEER_CLOSED", `the receiver closed the connection (${cause.message})`);
+    }
+    const attachOther = await connectTcp({ port: mirrored.peer.port, siteKey: SITE_KEY, nodeId: "fuzzer", role: "link", messages: linkMessages });
+    await rejected(attachOther.request("link.attach", { primary_image_id: PRIMARY_ID, secondary_image_id: "IBM.2107-75NOSUCH" }));
+    await attachOther.close();
+    const { checksum: after } = await mirrored.peer.ask<{ checksum: string }>({ op: "checksum", id: "2000" });
+    assert.is(after, before, `nothing changed on the secondary (seed ${seed})`);
+    assert.is((await mirrored.peer.ask<{ applied: number }>({ op: "counts" })).applied, applied, "no frame was applied");
+    // The real link was never disturbed: it still mirrors.
+    mirrored.image.write("1000", 5 * TRACK_SIZE, new Uint8Array(4096).fill(5));
+    assert.is(outOfSync(mirrored), 0);
+    assert.ok(await sameOnBothSides(mirrored));
+  } finally {
+    await closeMirror(mirrored);
+  }
+});
+
+Link.run();

@@ -226,7 +226,8 @@ Console("should log who changed what and from where", async ({ page }) => {
   await waitInPage(page, "events from the console and a shell", () => /PPRC pair 1000:2000 made/.test(document.querySelector('table[aria-label="Events"]')?.textContent ?? ""));
   const text = await events.innerText();
   assert.match(text, /volume 1010 created\s+admin\s+(shell|script)/);
-  assert.match(text, /PPRC pair 1000:2000 made\s+admin\s+console/);
+  assert.match(text, /PPRC pair 1000:2000 made[^\n]*\s+admin\s+console/);
+  assert.match(text, /\t-\tserver$/m, "no event the server made by itself (a node joining, a pair reaching Full Duplex)");
   await screenshot(page, "events");
   await openView(page, "Throughput");
   await page.locator(".chart canvas").waitFor();

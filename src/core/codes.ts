@@ -73,7 +73,7 @@ export const RelFlag = {
 // PPRC in the core (assembly/mirror.ts): a primary's mirror mode, its flags,
 // and why the write path suspended it.
 export const MirrorMode = { SYNC: 1, ASYNC: 2, SUSPENDED: 3 } as const;
-export const PprcFlag = { CRITMODE: 1, TGTREAD: 2 } as const;
+export const PprcFlag = { CRITMODE: 1, TGTREAD: 2, HOLD_WRITES: 4 } as const;
 export const SuspendCause = { NONE: 0, LINK: 1, TIMEOUT: 2 } as const;
 export const LinkState = { UP: 0, DOWN: 1 } as const;
 export const RING_ENTRIES = 32;

@@ -76,7 +76,11 @@ export interface PathStatus extends Path {
 export interface PprcOptions {
   wwnnOf(image: StorageImage): string;
   ackTimeoutMs?: number;
+  freezeTimeoutMs?: number; // how long freezepprc holds writes without unfreezepprc (the LSS's long-busy timeout)
 }
+
+// An FB LSS's extended long-busy timeout (lslss xtndlbztimout).
+export const FREEZE_TIMEOUT_MS_DEFAULT = 60_000;
 
 function pairError(code: Parameters<typeof coreError>[0], image: StorageImage, action: string): EngineError {
   return coreError(code, `${action} on ${image.id}`, image.waitTimeouts);
@@ -88,8 +92,15 @@ export class Pprc {
   private readonly pairs: Pair[] = [];
   // Failures of links' sender threads (aborts of the debug core): tests read them.
   readonly linkFailures: string[] = [];
+  // The long-busy timers of LSSs whose primaries freezepprc holds, by "IMAGE/LSS".
+  private readonly freezeTimers = new Map<string, NodeJS.Timeout>();
 
-  constructor(private readonly options: PprcOptions) {}
+  constructor(private readonly options: PprcOptions) {
+    const timeoutMs = options.freezeTimeoutMs ?? FREEZE_TIMEOUT_MS_DEFAULT;
+    if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
+      throw new EngineError("BAD_ARGUMENT", `freeze timeout ${timeoutMs} ms is not a whole number of milliseconds above 0`);
+    }
+  }
 
   // ---- ports and paths ---------------------------------------------------------------
 
@@ -402,6 +413,109 @@ export class Pprc {
     this.pairs.splice(this.pairs.indexOf(pair), 1);
   }
 
+  // ---- freeze and unfreeze (consistency groups) ------------------------------------------------
+
+  // freezepprc A→B 10:20 …: each LSS pair needs a path; returns the paths and the pairs they carry.
+  checkFreeze(local: StorageImage, remote: StorageImage, lssPairs: Array<[string, string]>): Array<{ path: Path; pairs: Pair[] }> {
+    this.checkImages(local, remote);
+    const seen = new Set<string>();
+    return lssPairs.map(([source, target]) => {
+      const sourceLss = parseLss(source, "source LSS");
+      const targetLss = parseLss(target, "target LSS");
+      const id = `${sourceLss}:${targetLss}`;
+      if (seen.has(id)) throw new EngineError("BAD_ARGUMENT", `LSS pair ${id} is given twice`);
+      seen.add(id);
+      const path = this.paths.get(local.id, sourceLss, remote.id, targetLss);
+      if (!path) throw new EngineError("PATH_NOT_FOUND", `there is no PPRC path ${id} from ${local.id} to ${remote.id} to freeze (lspprcpath lists them; a freeze removes them)`);
+      return { path, pairs: this.pairsOnPath(path) };
+    });
+  }
+
+  // Suspends every pair of the LSS pairs at one point in time (all their
+  // primaries frozen together, assembly/mirror.ts), removes the paths, and
+  // holds the primaries' writes where the path was made with -consistgrp.
+  async freeze(local: StorageImage, remote: StorageImage, lssPairs: Array<[string, string]>): Promise<string[]> {
+    const groups = this.checkFreeze(local, remote, lssPairs);
+    const members = groups.flatMap(({ path, pairs }) => pairs.map((pair) => ({ pair, hold: path.consistgrp })));
+    await local.drained(() => this.freezeTogether(local, members));
+    const at = new Date();
+    for (const { pair } of members) Object.assign(pair, { reason: REASON_FREEZE, detail: null, suspendedAt: at });
+    for (const { path } of groups) {
+      this.paths.delete(path);
+      if (path.consistgrp) this.startFreezeTimer(local, path.sourceLss);
+    }
+    return groups.map(({ path }) => `${path.sourceLss}:${path.targetLss}`);
+  }
+
+  private freezeTogether(local: StorageImage, members: Array<{ pair: Pair; hold: boolean }>): void {
+    const slots = members.map(({ pair }) => local.volume(pair.primaryId).slot);
+    const frozen: number[] = [];
+    for (const slot of slots) {
+      const code = local.core.exports.pprc_freeze_begin(slot);
+      if (code !== CoreCode.OK) {
+        for (const done of frozen) local.core.exports.pprc_freeze_abort(done);
+        throw pairError(code, local, "freeze the PPRC pairs");
+      }
+      frozen.push(slot);
+    }
+    // Every primary is frozen: none has a write in flight, so the suspension is one instant for all.
+    members.forEach(({ hold }, index) => {
+      const code = local.core.exports.pprc_freeze_commit(slots[index], hold ? 1 : 0);
+      if (code !== CoreCode.OK) throw pairError(code, local, "freeze the PPRC pairs");
+    });
+  }
+
+  // unfreezepprc A→B 10:20 …: the primaries in each source LSS take writes again (the pairs stay suspended).
+  checkUnfreeze(local: StorageImage, remote: StorageImage, lssPairs: Array<[string, string]>): string[] {
+    this.checkImages(local, remote);
+    return lssPairs.map(([source, target]) => {
+      const sourceLss = parseLss(source, "source LSS");
+      const targetLss = parseLss(target, "target LSS");
+      if (!local.listLss().includes(sourceLss)) throw new EngineError("LSS_NOT_FOUND", `LSS ${sourceLss} does not exist on ${local.id}`);
+      return `${sourceLss}:${targetLss}`;
+    });
+  }
+
+  async unfreeze(local: StorageImage, remote: StorageImage, lssPairs: Array<[string, string]>): Promise<string[]> {
+    const ids = this.checkUnfreeze(local, remote, lssPairs);
+    for (const id of ids) this.releaseHolds(local, id.slice(0, 2));
+    return ids;
+  }
+
+  // Every held primary of the LSS on `image` takes writes again; returns their pairs.
+  private releaseHolds(image: StorageImage, lss: string): string[] {
+    const key = `${image.id}/${lss}`;
+    clearTimeout(this.freezeTimers.get(key));
+    this.freezeTimers.delete(key);
+    const released: string[] = [];
+    for (const pair of this.pairs.filter((candidate) => candidate.primary === image && lssOf(candidate.primaryId) === lss)) {
+      const slot = image.volume(pair.primaryId).slot;
+      if (image.core.exports.pprc_held(slot) !== 1) continue;
+      const code = image.core.exports.pprc_release_hold(slot);
+      if (code !== CoreCode.OK) throw pairError(code, image, `unfreeze PPRC pair ${pair.id}`);
+      released.push(pair.id);
+    }
+    return released;
+  }
+
+  // The LSS's timer starts at its first freeze and is not restarted by later
+  // ones: the hold is bounded from the moment writes first stopped.
+  private startFreezeTimer(image: StorageImage, lss: string): void {
+    const key = `${image.id}/${lss}`;
+    if (this.freezeTimers.has(key)) return;
+    const timer = setTimeout(() => {
+      this.freezeTimers.delete(key);
+      if (!image.isClosed) this.releaseHolds(image, lss);
+    }, this.options.freezeTimeoutMs ?? FREEZE_TIMEOUT_MS_DEFAULT);
+    timer.unref();
+    this.freezeTimers.set(key, timer);
+  }
+
+  // Whether freezepprc holds the writes of a pair's primary (lspprc and state files show it).
+  writesHeld(pair: Pair): boolean {
+    return pair.primary.core.exports.pprc_held(pair.primary.volume(pair.primaryId).slot) === 1;
+  }
+
   // ---- failover and failback ---------------------------------------------------------------
 
   // failoverpprc B:A, issued to B's image (the secondary's): B becomes a
@@ -533,6 +647,8 @@ export class Pprc {
 
   // Forgets every pair and path of `image` (rmsi, load): links go first.
   async close(): Promise<void> {
+    for (const timer of this.freezeTimers.values()) clearTimeout(timer);
+    this.freezeTimers.clear();
     await Promise.all([...this.links.values()].map((link) => link.close()));
     this.links.clear();
   }

@@ -33,6 +33,7 @@ export interface EmbeddedSiteOptions {
   // Where the NBD endpoints say why they refused a request or closed a connection (default: standard error).
   log?: (line: string) => void;
   mirrorAckTimeoutMs?: number; // how long a mirrored write waits for its secondary (tests shorten it)
+  pprcFreezeTimeoutMs?: number; // how long freezepprc holds writes without unfreezepprc (default 60 s; tests shorten it)
 }
 
 export const EMBEDDED_IMAGE_ID = "IBM.2105-75TZ001";
@@ -116,6 +117,15 @@ function pathInfo(path: PathStatus): PathInfo {
   };
 }
 
+const REMOTE_REQUIRED: ReadonlySet<PairOperation> = new Set(["failoverpprc", "failbackpprc", "freezepprc", "unfreezepprc"]);
+
+// "10:20" → the source and target LSS, each checked by the PPRC layer.
+function lssPair(text: string): [string, string] {
+  const parts = text.split(":");
+  if (parts.length !== 2) throw new EngineError("BAD_ARGUMENT", `${text} is not an LSS pair SOURCE_LSS:TARGET_LSS such as 10:20`);
+  return [parts[0], parts[1]];
+}
+
 function pairInfo(status: PairStatus): PairInfo {
   const { suspendedAt, ...rest } = status;
   return { ...rest, suspendedAtMs: suspendedAt === null ? null : suspendedAt.getTime() };
@@ -138,18 +148,22 @@ export class EmbeddedSite implements Site {
   private readonly log: (line: string) => void;
   private pprc: Pprc;
   private readonly mirrorAckTimeoutMs: number | undefined;
+  private readonly pprcFreezeTimeoutMs: number | undefined;
 
   constructor(options: EmbeddedSiteOptions = {}) {
     this.workers = options.workers ?? availableParallelism();
     this.log = options.log ?? ((line) => void process.stderr.write(`${line}\n`));
     this.mirrorAckTimeoutMs = options.mirrorAckTimeoutMs;
+    this.pprcFreezeTimeoutMs = options.pprcFreezeTimeoutMs;
     this.pprc = this.newPprc();
     if (options.adopt !== undefined) for (const image of options.adopt) this.track(image);
     else for (const spec of options.images ?? [{ model: "2105", id: EMBEDDED_IMAGE_ID }]) this.addEngineImage(spec.model, spec.id);
   }
 
   private newPprc(): Pprc {
-    return new Pprc({ wwnnOf: (image) => this.imageInfo(image, this.images.indexOf(image)).wwnn, ackTimeoutMs: this.mirrorAckTimeoutMs });
+    return new Pprc({
+      wwnnOf: (image) => this.imageInfo(image, this.images.indexOf(image)).wwnn, ackTimeoutMs: this.mirrorAckTimeoutMs, freezeTimeoutMs: this.pprcFreezeTimeoutMs,
+    });
   }
 
   // The PPRC layer, for tests in this process that look beneath the interface.
@@ -573,10 +587,12 @@ export class EmbeddedSite implements Site {
   async checkPairs(imageId: string, operation: PairOperation, request: PairsRequest): Promise<string[]> {
     const local = this.image(imageId);
     const remote = request.remoteImageId === undefined ? null : this.image(request.remoteImageId);
-    if ((operation === "failoverpprc" || operation === "failbackpprc") && remote === null) {
+    if (REMOTE_REQUIRED.has(operation) && remote === null) {
       throw new SiteError({ code: "BAD_ARGUMENT", message: `${operation} needs -remotedev: the image of the pairs' other volumes`, option: "remotedev" });
     }
     const check = (ids: string[]) => {
+      if (operation === "freezepprc") return this.pprc.checkFreeze(local, remote!, ids.map(lssPair));
+      if (operation === "unfreezepprc") return this.pprc.checkUnfreeze(local, remote!, ids.map(lssPair));
       if (operation === "failoverpprc") return this.pprc.checkFailover(local, remote!, ids);
       if (operation === "failbackpprc") return this.pprc.checkFailback(local, remote!, ids);
       if (operation === "resumepprc") return this.pprc.checkResume(local, remote, ids, request.type);
@@ -595,6 +611,8 @@ export class EmbeddedSite implements Site {
       if (operation === "resumepprc") return this.pprc.resume(local, remote, request.ids, request.type);
       if (operation === "rmpprc") return this.pprc.remove(local, remote, request.ids);
       if (operation === "failoverpprc") return this.pprc.failover(local, remote!, request.ids);
+      if (operation === "freezepprc") return this.pprc.freeze(local, remote!, request.ids.map(lssPair));
+      if (operation === "unfreezepprc") return this.pprc.unfreeze(local, remote!, request.ids.map(lssPair));
       return this.pprc.failback(local, remote!, request.ids);
     });
     this.emit({ type: "pprc-changed", imageId, ids });

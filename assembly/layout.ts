@@ -237,6 +237,10 @@ export const REL_HOLD_WRITES: u32 = 32;
 // Set between setflashrevertible and commitflash / revertflash; the target
 // then also carries REL_TGTINHIBIT, so nothing but the copy changes it.
 export const REL_REVERTIBLE: u32 = 64;
+// Given to rel_establish only (never stored): mkflash -tgtpprc, the target may
+// be a PPRC primary. Its logical image then changes at T0, so every track of
+// the target goes out of sync and the link's sender sends it (mirror.ts).
+export const REL_TGTPPRC: u32 = 128;
 
 // Thread entry (64 bytes):
 //   0 u32 staging buffer pointer   4 u32 staging size   8 u32 attached (0/1)

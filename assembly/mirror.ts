@@ -60,10 +60,13 @@ import {
   V_PPRC_ROLE, V_PPRC_MODE, V_PPRC_FLAGS, V_PPRC_OOS, V_PPRC_RING, V_PPRC_REMOTE, V_PPRC_CAUSE, V_PPRC_SENT_TRACKS,
   PPRC_NONE, PPRC_PRIMARY, PPRC_SECONDARY, MIRROR_SYNC, MIRROR_ASYNC, MIRROR_SUSPENDED, PPRC_CRITMODE, PPRC_TGTREAD, PPRC_HOLD_WRITES,
   CAUSE_NONE, CAUSE_LINK, CAUSE_TIMEOUT, E_PPRC_SECONDARY, E_MIRROR_FAILED, E_LONG_BUSY, T_STAGING, V_FROZEN, volume_at, thread_at,
+  R_SOURCE, R_TRACKS, R_BITMAP, rel_at,
 } from "./layout";
 import { alloc } from "./alloc";
 import { freeze, thaw, current_thread, LOCK_OWNER_MASK, gate_try_enter, gate_exit, lock, unlock } from "./sync";
-import { bitmap_create, bitmap_free, bitmap_count, bitmap_find, bit_is_set, bit_set, bit_clear, leaf_ensure, leaves_ensure } from "./bitmap";
+import {
+  bitmap_create, bitmap_free, bitmap_count, bitmap_find, bitmap_chunks, chunk_reset, bit_is_set, bit_set, bit_clear, leaf_ensure, leaves_ensure, CHUNK_SET,
+} from "./bitmap";
 import { track_lock, read_pointer } from "./volume";
 
 // @ts-ignore: decorator
@@ -499,6 +502,16 @@ export function pprc_mark_out_of_sync(slot: u32, track: u32): i32 {
   return OK;
 }
 
+// Every track of a primary out of sync (mkflash -tgtpprc made it a FlashCopy
+// target: its whole logical image changed). The caller holds it frozen, so no
+// writer or copy reads the bitmap meanwhile.
+export function pprc_mark_all_out_of_sync(volume: usize): void {
+  assert(atomic.load<i32>(volume + V_FROZEN) != 0, "a primary's bitmap was reset while it was not frozen");
+  const oos = <usize>load<u32>(volume + V_PPRC_OOS);
+  const chunks = bitmap_chunks(oos);
+  for (let chunk: u32 = 0; chunk < chunks; chunk++) chunk_reset(oos, chunk, CHUNK_SET);
+}
+
 export function pprc_sent_tracks(slot: u32): f64 {
   const volume = live_volume(slot);
   return volume == 0 ? -1 : <f64>atomic.load<u64>(volume + V_PPRC_SENT_TRACKS);
@@ -544,16 +557,36 @@ function claim_in_gate(volume: usize, from_track: u32): i32 {
     if (ensured != OK) return ensured;
     const word = track_lock(volume, track);
     if (atomic.cmpxchg<i32>(word, 0, <i32>current_thread() + 1) == 0) {
-      if (bit_is_set(oos, track)) {
-        const at = <u64>track << <u64>TRACK_SHIFT;
-        memory.copy(<usize>load<u32>(thread_at(current_thread()) + T_STAGING), read_pointer(volume, at), track_length(volume, track));
-        return found;
-      }
+      if (bit_is_set(oos, track) && stage_track(volume, track)) return found;
       unlock(word);
     }
     from = track + 1;
   }
   return -1;
+}
+
+// Copies a claimed track's bytes into this thread's staging buffer. On a
+// FlashCopy target (-tgtpprc) a track still pending there holds the source's
+// bytes, so the source's track lock is taken too (try only: this thread never
+// waits while it holds a lock) and the logical bytes are read under it, from
+// the source while pending; false when that lock is held elsewhere.
+function stage_track(volume: usize, track: u32): bool {
+  const at = <u64>track << <u64>TRACK_SHIFT;
+  const staging = <usize>load<u32>(thread_at(current_thread()) + T_STAGING);
+  const length = track_length(volume, track);
+  const target_link = load<u32>(volume + V_TARGET_REL);
+  const rel = target_link != 0 ? rel_at(target_link - 1) : 0;
+  if (rel == 0 || track >= load<u32>(rel + R_TRACKS)) {
+    memory.copy(staging, read_pointer(volume, at), length);
+    return true;
+  }
+  const source = volume_at(load<u32>(rel + R_SOURCE));
+  const source_word = track_lock(source, track);
+  if (atomic.cmpxchg<i32>(source_word, 0, <i32>current_thread() + 1) != 0) return false;
+  const pending = bit_is_set(<usize>load<u32>(rel + R_BITMAP), track);
+  memory.copy(staging, read_pointer(pending ? source : volume, at), length);
+  unlock(source_word);
+  return true;
 }
 
 export function pprc_track_length(slot: u32, track: u32): i32 {

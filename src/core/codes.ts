@@ -68,6 +68,7 @@ export const RelFlag = {
   PERSIST: 8,
   HOLD_WRITES: 32,
   REVERTIBLE: 64,
+  TGTPPRC: 128, // to rel_establish only: the target may be a PPRC primary (mkflash -tgtpprc)
 } as const;
 
 // PPRC in the core (assembly/mirror.ts): a primary's mirror mode, its flags,

@@ -329,7 +329,7 @@ export class StorageImage extends EventEmitter {
       nocopy: options.nocopy ?? false, tgtinhibit: options.tgtinhibit ?? false, record: options.record ?? false,
       persist: options.persist ?? false, freeze: options.freeze ?? false,
     });
-    const code = this.core.exports.rel_establish(slot, source.slot, target.slot, flags);
+    const code = this.core.exports.rel_establish(slot, source.slot, target.slot, flags | (options.tgtpprc ? RelFlag.TGTPPRC : 0));
     if (code !== CoreCode.OK) {
       this.freeRelSlots.push(slot);
       throw coreError(code, `establish FlashCopy pair ${id}`, this.waitTimeouts);

@@ -206,6 +206,13 @@ export class Pprc {
     return this.pairOfVolume(image, volumeId)?.id ?? null;
   }
 
+  // A volume's part in a PPRC pair (mkflash asks: only a primary may be its target, with -tgtpprc).
+  volumeRole(image: StorageImage, volumeId: string): { pairId: string; role: "primary" | "secondary" } | null {
+    const pair = this.pairOfVolume(image, volumeId);
+    if (!pair) return null;
+    return { pairId: pair.id, role: pair.primary === image && pair.primaryId === volumeId ? "primary" : "secondary" };
+  }
+
   // Checks every pair of an mkpprc before any is made.
   checkMake(primary: StorageImage, secondary: StorageImage, ids: Array<[string, string]>, options: PairOptions): void {
     this.checkImages(primary, secondary);
@@ -220,7 +227,7 @@ export class Pprc {
           throw new EngineError("VOLUME_IN_PAIR", `pair ${id}: volume ${volume.id} of ${image.id} is already in PPRC pair ${inPair ?? "given earlier in this command"}`);
         }
         if (image.relationshipsOf(volume.id).some((relationship) => relationship.targetId === volume.id)) {
-          throw new EngineError("VOLUME_IN_RELATIONSHIP", `pair ${id}: volume ${volume.id} of ${image.id} is a FlashCopy target; tzero does not model -tgtpprc yet, so it cannot be in a PPRC pair`);
+          throw new EngineError("VOLUME_IN_RELATIONSHIP", `pair ${id}: volume ${volume.id} of ${image.id} is a FlashCopy target; make the pair first, then the FlashCopy onto its primary with mkflash -tgtpprc`);
         }
       }
       if (target.sizeBytes < source.sizeBytes) {

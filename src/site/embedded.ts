@@ -423,8 +423,14 @@ export class EmbeddedSite implements Site {
     request.pairs.forEach(([, target], index) => forItem(index, () => {
       // A missing volume is checkPairs' to name, source first.
       if (!image.hasVolume(target)) return;
-      const pair = this.pprc.volumeInPair(image, image.volume(target).id);
-      if (pair !== null) throw new EngineError("VOLUME_IN_PAIR", `volume ${image.volume(target).id} is in PPRC pair ${pair}: a FlashCopy onto a PPRC volume needs -tgtpprc, which tzero does not model yet`);
+      const id = image.volume(target).id;
+      const inPair = this.pprc.volumeRole(image, id);
+      if (inPair?.role === "secondary") {
+        throw new EngineError("VOLUME_IN_PAIR", `volume ${id} is the secondary of PPRC pair ${inPair.pairId}: a FlashCopy target cannot be a PPRC secondary, whose data comes from its primary only`);
+      }
+      if (inPair?.role === "primary" && !request.options.tgtpprc) {
+        throw new EngineError("VOLUME_IN_PAIR", `volume ${id} is the primary of PPRC pair ${inPair.pairId}: a FlashCopy onto a Remote Mirror and Copy primary needs -tgtpprc`);
+      }
     }));
     checkPairs(image, request.pairs);
     const created: string[] = [];

@@ -8,10 +8,10 @@
 //
 // Before a figure is accepted, the journal is reopened and must hold every
 // record appended, in order, with the values given.
-import { mkdtempSync, rmSync, openSync, writeSync, fsyncSync, closeSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { openSync, writeSync, fsyncSync, closeSync } from "node:fs";
 import { join } from "node:path";
 import { openJournal, type Journal } from "../../src/store/index.js";
+import { withTempDirectory } from "../harness/fixtures.js";
 import { check, type FigureResult, type Suite, type SuiteContext } from "../harness/suite.js";
 import { median, spreadOf, formatCount } from "../harness/stats.js";
 
@@ -34,12 +34,7 @@ export const journalSuite: Suite = {
   name: "journal",
   figures: CONCURRENCY.map((appenders) => `journal.append.${appenders}`),
   async run(context) {
-    const directory = mkdtempSync(join(tmpdir(), "tzero-journal-bench-"));
-    try {
-      return await runFigures(context, directory);
-    } finally {
-      rmSync(directory, { recursive: true, force: true });
-    }
+    return withTempDirectory("tzero-journal-bench-", (directory) => runFigures(context, directory));
   },
 };
 

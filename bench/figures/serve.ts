@@ -12,11 +12,11 @@
 // Every answer is checked before it counts: the created volume is listed,
 // then gone; the backup's volume is listed by the new primary.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { EmbeddedSite, EMBEDDED_IMAGE_ID } from "../../src/site/embedded.js";
+import { withTempDirectory } from "../harness/fixtures.js";
 import { check, type FigureResult, type Suite, type SuiteContext } from "../harness/suite.js";
 import { median, spreadOf, formatMs } from "../harness/stats.js";
 
@@ -30,13 +30,10 @@ export const serveSuite: Suite = {
   name: "serve",
   figures: ["serve.command", "serve.takeover"],
   async run(context) {
-    const folder = mkdtempSync(join(tmpdir(), "tzero-serve-bench-"));
-    writeFileSync(join(folder, "admin.pw"), `${PASSWORD}\n`, { mode: 0o600 });
-    try {
+    return withTempDirectory("tzero-serve-bench-", async (folder) => {
+      writeFileSync(join(folder, "admin.pw"), `${PASSWORD}\n`, { mode: 0o600 });
       return [await commandFigure(context, folder), await takeoverFigure(context, folder)];
-    } finally {
-      rmSync(folder, { recursive: true, force: true });
-    }
+    });
   },
 };
 

@@ -9,8 +9,6 @@
 // Before a figure is accepted, the server's catalog must be what the node
 // lists, the journal must reopen to the same state, and with a backup the
 // backup's state must equal the primary's.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { CopyServicesServer } from "../../src/server/server.js";
@@ -19,6 +17,7 @@ import { ServerStore } from "../../src/server/store.js";
 import { EmbeddedSite } from "../../src/site/embedded.js";
 import type { Site } from "../../src/site/site.js";
 import { connectInProcess } from "../../src/wire/index.js";
+import { withTempDirectory } from "../harness/fixtures.js";
 import { check, type FigureResult, type Suite, type SuiteContext } from "../harness/suite.js";
 import { median, spreadOf, formatCount } from "../harness/stats.js";
 
@@ -29,12 +28,7 @@ export const serverSuite: Suite = {
   name: "server",
   figures: ["server.command", "server.command.backup"],
   async run(context) {
-    const directory = mkdtempSync(join(tmpdir(), "tzero-server-bench-"));
-    try {
-      return await runFigures(context, directory);
-    } finally {
-      rmSync(directory, { recursive: true, force: true });
-    }
+    return withTempDirectory("tzero-server-bench-", (directory) => runFigures(context, directory));
   },
 };
 

@@ -17,14 +17,14 @@
 // in worker threads on both sources. Each round's file must load as the image
 // was when the save quiesced it (the writers stop just before; a background
 // copy does not change what a host reads).
-import { mkdtempSync, rmSync, openSync, writeSync, fsyncSync, closeSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, openSync, writeSync, fsyncSync, closeSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { StorageImage } from "../../src/engine/index.js";
 import { WorkloadSet } from "../../src/engine/workload.js";
 import { BLOCK_SIZE, TRACK_SIZE } from "../../src/core/codes.js";
 import { saveState, loadState, type SaveReport } from "../../src/store/index.js";
+import { withTempDirectory } from "../harness/fixtures.js";
 import { check, type FigureResult, type Suite, type SuiteContext } from "../harness/suite.js";
 import { calibrateStallMonitor, measureIdleStall, measureStall, type Stall } from "../harness/event-loop.js";
 import { MiB, median, spreadOf } from "../harness/stats.js";
@@ -45,8 +45,7 @@ export const storeSuite: Suite = {
   figures: ["store.save", "store.load", "store.stall.fill", "store.stall.save", "store.stall.load"],
   async run(context) {
     const liveBytes = (context.quick ? 256 : 1024) * MiB;
-    const directory = mkdtempSync(join(tmpdir(), "tzero-store-bench-"));
-    try {
+    return withTempDirectory("tzero-store-bench-", async (directory) => {
       const image = new StorageImage({ model: "2105", workers: 0 });
       let figures: FigureResult[];
       try {
@@ -61,9 +60,7 @@ export const storeSuite: Suite = {
         await busy.close();
       }
       return figures;
-    } finally {
-      rmSync(directory, { recursive: true, force: true });
-    }
+    });
   },
 };
 

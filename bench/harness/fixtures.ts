@@ -1,5 +1,8 @@
 // Fixtures shared by the suites: pre-touched volume pairs, pointers to their
 // data in the image's memory, and waiting without burning a core.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { StorageImage, Volume } from "../../src/engine/index.js";
 import { check } from "./suite.js";
 
@@ -97,4 +100,14 @@ export function controlLeaf(image: StorageImage, relationshipSlot: number): { po
   check(pointer !== 0 && pointer !== 0xffffffff, "the first chunk of the control bitmap has a leaf");
   const words = Math.ceil(Math.min(trackCount, 1 << 18) / 64);
   return { pointer, wordCount: words + (words & 1) };
+}
+
+// A fresh temporary directory for a suite's files, removed when `body` ends, however it ends.
+export async function withTempDirectory<T>(prefix: string, body: (directory: string) => Promise<T>): Promise<T> {
+  const directory = mkdtempSync(join(tmpdir(), prefix));
+  try {
+    return await body(directory);
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
 }

@@ -23,6 +23,7 @@ import { Lifetime, type EndSignal } from "./lifetime.js";
 import { KeyGate } from "./repl-keys.js";
 import type { InkPresenter, InkPresenterOptions } from "./views/ink-presenter.js";
 import { applyProfile, type Profile } from "../lang/profile.js";
+import { PASSWORD_OPTION } from "../lang/errors.js";
 
 export interface ReplOptions {
   // Runs statements; by default a new Session on one embedded 2105 image, whose
@@ -44,7 +45,6 @@ export interface ReplOptions {
 
 // A line that sets a password (mkuser -pw, chuser -pw) stays out of the
 // history, and so out of the history file.
-const PASSWORD_OPTION = /(^|\s)-pw(\s|$)/;
 function forgetPasswords(history: string[]): void {
   if (PASSWORD_OPTION.test(history[0] ?? "")) history.shift();
 }

@@ -9,6 +9,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { imageId, parseImageId } from "../engine/ids.js";
 import { parseListen, ServeArgumentError, type ListenAddress, type TlsFiles } from "../server/http.js";
+import type { NodeServiceConfig } from "../server/node-service.js";
 import type { ModelName } from "../site/types.js";
 
 export const SERVE_USAGE = `usage: tzero serve [--image ID[:MODEL]]... [--listen HOST:PORT] [--join URL] [--backup]
@@ -31,25 +32,9 @@ const HEARTBEAT_TIMEOUT_MS_MIN = 200;
 const HEARTBEAT_TIMEOUT_MS_MAX = 600_000;
 const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-export interface ImageSpec {
-  id: string;
-  model: ModelName;
-}
-
-export interface ServeConfig {
-  images: ImageSpec[];
-  listen: ListenAddress;
-  join: URL | null;
-  backup: boolean;
-  stateFile: string | null;
-  serverStateDir: string;
-  adminPasswordFile: string | null;
-  siteKeyFile: string;
-  tls: TlsFiles | null;
-  nodeId: string | null; // null: the first image's ID, once --state is loaded
-  workers: number | undefined;
-  heartbeatTimeoutMs: number;
-}
+// The parsed flags are exactly what the node service starts from.
+export type ServeConfig = NodeServiceConfig;
+export type ImageSpec = NodeServiceConfig["images"][number];
 
 export const DEFAULT_IMAGE: ImageSpec = { id: "IBM.2107-75TZ001", model: "2107" };
 

@@ -40,6 +40,14 @@ export function isScriptError(error: unknown): error is ScriptError {
   return error instanceof ScriptError;
 }
 
+// Options whose value is a password (mkuser -pw, chuser -pw): an echoed line
+// shows it as stars of the same length, so the caret keeps its column.
+export const PASSWORD_OPTION = /(^|\s)-pw(\s|$)/i;
+const PASSWORD_VALUE = /((?:^|\s)-pw\s+)("(?:[^"\\]|\\.)*"?|'[^']*'?|\S+)/gi;
+export function maskPasswords(line: string): string {
+  return line.replace(PASSWORD_VALUE, (_, option: string, value: string) => option + "*".repeat(value.length));
+}
+
 // `file:line:col: message`, the source line, and a caret under the column.
 // The error's own source text wins (an error in a sourced file carries it).
 export function formatError(error: LangSyntaxError | ScriptError, source?: string): string {
@@ -48,7 +56,7 @@ export function formatError(error: LangSyntaxError | ScriptError, source?: strin
   const lineText = text === "" ? undefined : text.split(/\r?\n/)[error.line - 1];
   if (lineText === undefined) return header;
   // One visible character for each invisible one, so the caret stays under its column.
-  const visible = lineText.replace(/\t/g, " ").replace(/[\u0000-\u001F]/g, (char) => String.fromCharCode(0x2400 + char.charCodeAt(0))).replace(/\u007F/g, "\u2421");
+  const visible = maskPasswords(lineText).replace(/\t/g, " ").replace(/[\u0000-\u001F]/g, (char) => String.fromCharCode(0x2400 + char.charCodeAt(0))).replace(/\u007F/g, "\u2421");
   const caret = `${" ".repeat(Math.max(0, Math.min(error.col - 1, visible.length)))}^`;
   return `${header}\n${visible}\n${caret}`;
 }

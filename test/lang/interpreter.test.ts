@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { currentEngineImage, recordedSession, run, runOk, type Recorded } from "./support.js";
-import { formatError } from "../../src/lang/errors.js";
+import { formatError, maskPasswords } from "../../src/lang/errors.js";
 
 const Values = suite("values and expressions");
 
@@ -129,6 +129,17 @@ Statements("should source a file relative to the including script, with its own 
   assert.ok(formatError(error!).includes("mkflash -bogus 1000:1001\n        ^"));
   await recorded.session.close();
   rmSync(folder, { recursive: true, force: true });
+});
+
+Statements("should show a password in an echoed line as stars, the caret still under its column", async () => {
+  const recorded = recordedSession();
+  const source = 'mkuser -pw "s3cret pass" -bogus x bob';
+  const error = await run(recorded.session, source, "t.tzs");
+  const shown = formatError(error!, source);
+  assert.not.ok(shown.includes("s3cret"), shown);
+  assert.ok(shown.includes('mkuser -pw ************* -bogus x bob\n                         ^'), shown);
+  assert.is(maskPasswords("chuser -pw abc -pw 'x y' u"), "chuser -pw *** -pw ***** u");
+  await recorded.session.close();
 });
 
 Statements("should ask before rmflash and rmfbvol, and say when the answer is no", async () => {

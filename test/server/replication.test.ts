@@ -18,6 +18,7 @@ import { connectInProcess, WireError } from "../../src/wire/index.js";
 import { Random, testSeed } from "../support/random.js";
 import { temporaryDirectory } from "../store/support.js";
 import { config } from "./support.js";
+import { refusal } from "../support/refusal.js";
 
 const seed = testSeed();
 console.log(`replication seed: ${seed} (replay with TZERO_SEED=${seed})`);
@@ -62,16 +63,6 @@ async function until(done: () => boolean, what: string): Promise<void> {
     if (waited > WAIT_MS_MAX) throw new Error(`${what}: not within ${WAIT_MS_MAX} ms`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-}
-
-async function refusal(call: Promise<unknown>): Promise<SiteError> {
-  try {
-    await call;
-  } catch (error) {
-    if (error instanceof SiteError) return error;
-    throw error;
-  }
-  throw new Error("expected a SiteError");
 }
 
 const Takeover = suite("replication and takeover");

@@ -13,6 +13,7 @@ import { SiteError } from "../../src/site/errors.js";
 import type { SiteEvent } from "../../src/site/types.js";
 import { temporaryDirectory } from "../store/support.js";
 import { config, rejectsWithUser } from "./support.js";
+import { refusal } from "../support/refusal.js";
 
 const A = "IBM.2107-75NODEA";
 const B = "IBM.2107-75NODEB";
@@ -33,16 +34,6 @@ async function siteOfTwo(directory: string): Promise<Fixture> {
   await server.registerNode("n1", "http://127.0.0.1:8452", nodes[0]);
   await server.registerNode("n2", "http://127.0.0.1:8453", nodes[1]);
   return { directory, server, nodes };
-}
-
-async function refusal(call: Promise<unknown>): Promise<SiteError> {
-  try {
-    await call;
-  } catch (error) {
-    if (error instanceof SiteError) return error;
-    throw error;
-  }
-  throw new Error("expected a SiteError");
 }
 
 // A node whose link fails one call before it reaches the engine.

@@ -44,6 +44,16 @@ async function listen(overrides: Parameters<typeof options>[1] = {}): Promise<Li
   };
 }
 
+// A listener for the length of one test, closed however the test ends.
+async function withListener(overrides: Parameters<typeof listen>[0], body: (listener: Listener) => Promise<void>): Promise<void> {
+  const listener = await listen(overrides);
+  try {
+    await body(listener);
+  } finally {
+    await listener.close();
+  }
+}
+
 // A dialer driven by hand over a raw WebSocket, for what a Connection never sends.
 class RawWsPeer {
   readonly received: { type: string; body: any }[] = [];
@@ -107,8 +117,7 @@ const note = { text: "fine", tags: ["a"] };
 const Ws = suite("wire over WebSocket");
 
 Ws("should open on the site key and carry requests and one-way messages both ways", async () => {
-  const listener = await listen();
-  try {
+  await withListener({}, async (listener) => {
     const client = await connectWebSocket({ ...options("client"), url: listener.url });
     assert.is(client.peer?.nodeId, "server");
     await until(() => listener.accepted[0]?.isOpen === true, "the acceptor opened");
@@ -120,24 +129,18 @@ Ws("should open on the site key and carry requests and one-way messages both way
     assert.match(client.description, /^ws this node → ws:\/\/127\.0\.0\.1:\d+\/cs\/node$/);
     await client.close();
     await closesWith(listener.accepted[0], "PEER_CLOSED");
-  } finally {
-    await listener.close();
-  }
+  });
 });
 
 Ws("should refuse a dialer with another key (AUTH_FAILED at both ends) and deliver nothing", async () => {
-  const listener = await listen();
-  try {
+  await withListener({}, async (listener) => {
     await rejectsWith(connectWebSocket({ ...options("intruder", { siteKey: OTHER_KEY }), url: listener.url }), "AUTH_FAILED");
     await closesWith(listener.accepted[0], "AUTH_FAILED");
-  } finally {
-    await listener.close();
-  }
+  });
 });
 
 Ws("should refuse an application frame before the proof as UNAUTHENTICATED", async () => {
-  const listener = await listen();
-  try {
+  await withListener({}, async (listener) => {
     const peer = await RawWsPeer.open(listener.url);
     const hello = peer.frame({ type: "wire.hello", body: { version: PROTOCOL_VERSION, node_id: "raw", role: "node", nonce: newNonce() } });
     peer.send(hello, peer.frame({ type: "note", body: note }));
@@ -146,14 +149,11 @@ Ws("should refuse an application frame before the proof as UNAUTHENTICATED", asy
     await closesWith(listener.accepted[0], "UNAUTHENTICATED");
     assert.equal(seen, []);
     await peer.closed;
-  } finally {
-    await listener.close();
-  }
+  });
 });
 
 Ws("should complete a handshake sent one byte per WebSocket message, and frames packed into one message", async () => {
-  const listener = await listen();
-  try {
+  await withListener({}, async (listener) => {
     const peer = await RawWsPeer.open(listener.url);
     await peer.handshake(1);
     await until(() => listener.accepted[0]?.isOpen === true, "the acceptor opened");
@@ -161,9 +161,7 @@ Ws("should complete a handshake sent one byte per WebSocket message, and frames 
     peer.send(concat(peer.frame({ type: "note", body: note }), peer.frame({ type: "note", body: { ...note, text: "two" } })));
     await until(() => seen.length === 2, "both packed frames");
     peer.socket.close();
-  } finally {
-    await listener.close();
-  }
+  });
 });
 
 for (const [what, bad, code] of [
@@ -172,8 +170,7 @@ for (const [what, bad, code] of [
   ["an unknown type", null, "UNKNOWN_TYPE"],
 ] as const) {
   Ws(`should close an open connection with ${code} on ${what}, delivering nothing after it`, async () => {
-    const listener = await listen();
-    try {
+    await withListener({}, async (listener) => {
       const peer = await RawWsPeer.open(listener.url);
       await peer.handshake();
       await until(() => listener.accepted[0]?.isOpen === true, "the acceptor opened");
@@ -183,15 +180,12 @@ for (const [what, bad, code] of [
       assert.is(seen.length, 1, "only the frame before the bad one");
       await peer.closed;
       assert.is(peer.received.at(-1)?.body.code, code, "the peer is told why");
-    } finally {
-      await listener.close();
-    }
+    });
   });
 }
 
 Ws("should end the connection on a text message, delivering nothing of it", async () => {
-  const listener = await listen();
-  try {
+  await withListener({}, async (listener) => {
     const peer = await RawWsPeer.open(listener.url);
     await peer.handshake();
     await until(() => listener.accepted[0]?.isOpen === true, "the acceptor opened");
@@ -201,28 +195,22 @@ Ws("should end the connection on a text message, delivering nothing of it", asyn
     assert.match(cause.message, /WS_TEXT_MESSAGE/);
     assert.equal(seen, []);
     assert.is(await peer.closed, 1003, "closed with 1003, unsupported data");
-  } finally {
-    await listener.close();
-  }
+  });
 });
 
 Ws("should fail with HEARTBEAT_TIMEOUT when the peer goes silent after the handshake, having sent heartbeats", async () => {
-  const listener = await listen({ heartbeatIntervalMs: 10, heartbeatTimeoutMs: 200 });
-  try {
+  await withListener({ heartbeatIntervalMs: 10, heartbeatTimeoutMs: 200 }, async (listener) => {
     const peer = await RawWsPeer.open(listener.url);
     await peer.handshake();
     await until(() => listener.accepted.length === 1, "accepted");
     const cause = await closesWith(listener.accepted[0], "HEARTBEAT_TIMEOUT");
     assert.match(cause.message, /nothing heard from peer raw for 200 ms/);
     assert.ok(peer.received.some((frame) => frame.type === "wire.ping"), "heartbeats were sent");
-  } finally {
-    await listener.close();
-  }
+  });
 });
 
 Ws("should say when the transport is above its high-water mark, drain, and deliver everything in order", async () => {
-  const listener = await listen();
-  try {
+  await withListener({}, async (listener) => {
     const client = await connectWebSocket({ ...options("client"), url: listener.url });
     await until(() => listener.accepted[0]?.isOpen === true, "the acceptor opened");
     const seen = recorder(listener.accepted[0]);
@@ -235,14 +223,11 @@ Ws("should say when the transport is above its high-water mark, drain, and deliv
     await until(() => seen.length === sent, `all ${sent} runs delivered`);
     assert.equal(seen.map((message) => (message.body as { sequence: bigint }).sequence), [...Array(sent).keys()].map(BigInt));
     await client.close();
-  } finally {
-    await listener.close();
-  }
+  });
 });
 
 Ws("should fail the connection and its pending request with CONNECTION_LOST when the peer's socket is cut", async () => {
-  const listener = await listen();
-  try {
+  await withListener({}, async (listener) => {
     const client = await connectWebSocket({ ...options("client"), url: listener.url });
     await until(() => listener.accepted[0]?.isOpen === true, "the acceptor opened");
     const pending = client.request("track.write", { ...write, volume: "hang" });
@@ -250,9 +235,7 @@ Ws("should fail the connection and its pending request with CONNECTION_LOST when
     listener.sockets[0].terminate();
     await closesWith(client, "CONNECTION_LOST");
     await rejectsWith(pending, "CONNECTION_LOST");
-  } finally {
-    await listener.close();
-  }
+  });
 });
 
 Ws("should reject a dial to a port nobody listens on with CONNECTION_LOST", async () => {

@@ -130,12 +130,18 @@ const mkpprc: Handler = async (context) => {
   return { lines: made.map((id) => infoLine(INFO.pprcSynchronised, "mkpprc", `Remote Mirror and Copy volume pair ${id} copy complete.`)), value: made };
 };
 
+// Waits, with the live view of their Copy Pending, until the pairs are in sync.
 async function waitForPairs(context: CommandContext, imageId: string, ids: string[], timeoutMs: number): Promise<void> {
+  const done = new AbortController();
+  const view = context.session.watchMirrors(imageId, ids, AbortSignal.any([context.signal, done.signal]));
   try {
     await context.call(context.site.waitForPairs(imageId, ids, { timeoutMs, signal: context.signal }));
   } catch (error) {
     if (context.signal.aborted) throw new CommandFailure("CANCELLED", `cancelled; ${ids.join(" ")} stay and keep copying`);
     throw error;
+  } finally {
+    done.abort();
+    await view;
   }
 }
 

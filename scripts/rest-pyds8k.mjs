@@ -39,8 +39,17 @@ const auth = {
     return { user: session.user, groups: findUser(users, session.user).groups };
   },
 };
-const site = new EmbeddedSite({ workers: 1, images: [{ model: "2107", id: "IBM.2107-75PYDS8" }] });
-const app = await restServer({ site, auth });
+// A second image, with a path and a Metro Mirror pair to it, for pyds8k's cs/pprcs calls (pyds8k makes no pairs itself).
+const SERVED = "IBM.2107-75PYDS8";
+const REMOTE = "IBM.2107-75PYDS9";
+const site = new EmbeddedSite({ workers: 1, images: [{ model: "2107", id: SERVED }, { model: "2107", id: REMOTE }] });
+await site.createVolumes(SERVED, { ids: ["2000"], capacity: 1, unit: "ds" });
+await site.createVolumes(REMOTE, { ids: ["2100"], capacity: 1, unit: "ds" });
+const remoteWwnn = (await site.listImages())[1].wwnn;
+await site.makePath(SERVED, { remoteImageId: REMOTE, remoteWwnn, sourceLss: "20", targetLss: "21", ports: ["I0010:I0143"] });
+await site.makePairs(SERVED, { remoteImageId: REMOTE, pairs: [["2000", "2100"]], type: "mmir", mode: "full" });
+await site.waitForPairs(SERVED, ["2000:2100"], { timeoutMs: 60_000 });
+const app = await restServer({ site, auth, imageId: SERVED });
 await app.listen({ host: "127.0.0.1", port: 0 });
 const { port } = app.server.address();
 // Asynchronously: the server answers on this process's event loop.

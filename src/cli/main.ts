@@ -194,7 +194,9 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT_USAGE;
     }
   }
-  const server = await connectServer(values);
+  // The server's event log says whether a change came from a shell's prompt or a script.
+  const mode = values.script !== undefined || (positionals.length === 0 && !process.stdin.isTTY) ? "script" : "shell";
+  const server = await connectServer(values, mode);
   if (typeof server === "number") return server;
   if (server !== null) settings.site = server;
   if (values.script !== undefined) {
@@ -234,7 +236,7 @@ async function openShell(settings: RunSettings): Promise<number> {
 
 // -hmc1 and its companions: the remote site, logged in; null without -hmc1;
 // or the exit code of what went wrong (2 usage, 3 no server, 5 login refused).
-async function connectServer(values: Partial<Record<(typeof SERVER_OPTIONS)[number] | "state" | "workers", string>>): Promise<RemoteSite | null | number> {
+async function connectServer(values: Partial<Record<(typeof SERVER_OPTIONS)[number] | "state" | "workers", string>>, mode: "shell" | "script"): Promise<RemoteSite | null | number> {
   const given = SERVER_OPTIONS.filter((name) => values[name] !== undefined);
   if (given.length === 0) return null;
   const usage = (reason: string) => {
@@ -249,7 +251,7 @@ async function connectServer(values: Partial<Record<(typeof SERVER_OPTIONS)[numb
   try {
     const servers = [values.hmc1, values.hmc2].filter((text) => text !== undefined).map((text, index) => parseServerAddress(text!, `-hmc${index + 1}`));
     const password = values.passwd ?? (await readPasswordFile(values.pwfile!));
-    return await RemoteSite.connect({ servers, user: values.user, password });
+    return await RemoteSite.connect({ servers, user: values.user, password, mode });
   } catch (error) {
     if ((error as { code?: unknown }).code === "BAD_ARGUMENT") return usage((error as Error).message);
     return reportError(error, "");

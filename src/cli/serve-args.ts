@@ -1,7 +1,8 @@
 // The arguments of `tzero serve`: a node as a service (design.md §7).
 //   tzero serve [--image ID[:MODEL]]... [--listen HOST:PORT] [--join URL] [--backup]
 //               [--state FILE] [--server-state DIR] [--admin-password-file FILE]
-//               [--site-key-file FILE] [--tls-cert F --tls-key F] [--node-id NAME]
+//               [--site-key-file FILE] [--tls-cert F --tls-key F | --tls-self-signed [--tls-dir DIR]]
+//               [--node-id NAME]
 //               [--workers N] [--heartbeat-timeout-ms N]
 // Every error names its flag; main() turns it into exit code 2.
 import { homedir } from "node:os";
@@ -14,7 +15,8 @@ import type { ModelName } from "../site/types.js";
 
 export const SERVE_USAGE = `usage: tzero serve [--image ID[:MODEL]]... [--listen HOST:PORT] [--join URL] [--backup]
                    [--state FILE] [--server-state DIR] [--admin-password-file FILE]
-                   [--site-key-file FILE] [--tls-cert FILE --tls-key FILE] [--node-id NAME]
+                   [--site-key-file FILE] [--tls-cert FILE --tls-key FILE | --tls-self-signed [--tls-dir DIR]]
+                   [--node-id NAME]
   --image ID[:MODEL]       a storage image this node hosts (repeatable; default one 2107 image)
   --listen HOST:PORT       the node's HTTP port (default 127.0.0.1:8452; PORT alone binds to 127.0.0.1)
   --join URL               register with the site's server at URL instead of being the primary server
@@ -24,6 +26,9 @@ export const SERVE_USAGE = `usage: tzero serve [--image ID[:MODEL]]... [--listen
   --admin-password-file F  the first start's admin password (default: a random one, printed once)
   --site-key-file FILE     the site key (default DIR/site.key; made at the primary's first start)
   --tls-cert/--tls-key F   serve HTTPS and WSS with this certificate and key
+  --tls-self-signed        serve HTTPS and WSS with a self-signed certificate made at the first start and
+                           reused after (its SHA-256 fingerprint is printed at every start)
+  --tls-dir DIR            where that certificate is kept (default DIR/tls of --server-state)
   --node-id NAME           this node's name in the site (default: its first image's ID)
   --heartbeat-timeout-ms N silence after which a server or node is taken as gone (default 5000)`;
 
@@ -90,6 +95,8 @@ const OPTIONS = {
   "admin-password-file": { type: "string" },
   "site-key-file": { type: "string" },
   "tls-cert": { type: "string" },
+  "tls-self-signed": { type: "boolean" },
+  "tls-dir": { type: "string" },
   "tls-key": { type: "string" },
   "node-id": { type: "string" },
   workers: { type: "string" },
@@ -114,6 +121,10 @@ export function parseServeArgs(argv: string[], cwd = process.cwd(), environment:
   if ((values["tls-cert"] === undefined) !== (values["tls-key"] === undefined)) {
     throw new ServeArgumentError(values["tls-cert"] === undefined ? "--tls-key" : "--tls-cert", "TLS needs both --tls-cert and --tls-key");
   }
+  if (values["tls-self-signed"] && values["tls-cert"] !== undefined) {
+    throw new ServeArgumentError("--tls-self-signed", "give either --tls-cert and --tls-key or --tls-self-signed, not both");
+  }
+  if (values["tls-dir"] !== undefined && !values["tls-self-signed"]) throw new ServeArgumentError("--tls-dir", "holds the certificate of --tls-self-signed, which is not given");
   if (values["node-id"] !== undefined && !NODE_ID.test(values["node-id"])) {
     throw new ServeArgumentError("--node-id", `"${values["node-id"]}" is not 1 to 64 letters, digits, dots, dashes or underscores`);
   }
@@ -130,6 +141,7 @@ export function parseServeArgs(argv: string[], cwd = process.cwd(), environment:
     adminPasswordFile: values["admin-password-file"] === undefined ? null : resolve(cwd, values["admin-password-file"]),
     siteKeyFile: values["site-key-file"] === undefined ? join(serverStateDir, "site.key") : resolve(cwd, values["site-key-file"]),
     tls: values["tls-cert"] === undefined ? null : { certFile: resolve(cwd, values["tls-cert"]), keyFile: resolve(cwd, values["tls-key"]!) },
+    tlsSelfSignedDir: values["tls-self-signed"] ? (values["tls-dir"] === undefined ? join(serverStateDir, "tls") : resolve(cwd, values["tls-dir"])) : null,
     nodeId: values["node-id"] ?? null,
     workers: wholeNumber("--workers", values.workers, 0, 32),
     heartbeatTimeoutMs: wholeNumber("--heartbeat-timeout-ms", values["heartbeat-timeout-ms"], HEARTBEAT_TIMEOUT_MS_MIN, HEARTBEAT_TIMEOUT_MS_MAX) ?? HEARTBEAT_TIMEOUT_MS_DEFAULT,

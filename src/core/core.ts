@@ -234,6 +234,7 @@ export class CoreThread {
   readonly stagingPointer: number;
   private bytes: Uint8Array;
   private readonly stagingBytes: Uint8Array;
+  private readonly stagingWords: Uint32Array;
 
   constructor(
     readonly memory: WebAssembly.Memory,
@@ -265,6 +266,8 @@ export class CoreThread {
     this.bytes = new Uint8Array(memory.buffer);
     // Taken once: the buffer exists now, and shared memory never moves or shrinks.
     this.stagingBytes = this.bytes.subarray(this.stagingPointer, this.stagingPointer + STAGING_SIZE);
+    // The staging buffer is 8-aligned (the core's allocator), so u32 entries line up.
+    this.stagingWords = new Uint32Array(memory.buffer, this.stagingPointer, STAGING_SIZE / 4);
   }
 
   // A view of the whole memory; re-taken after growth (which any thread may cause).
@@ -276,5 +279,10 @@ export class CoreThread {
   // The staging buffer, as bytes the host can fill or read.
   staging(length = STAGING_SIZE): Uint8Array {
     return length === STAGING_SIZE ? this.stagingBytes : this.stagingBytes.subarray(0, length);
+  }
+
+  // The first `count` u32 entries of the staging buffer (where rel_find_pending_many puts tracks).
+  stagingU32(count: number): Uint32Array {
+    return this.stagingWords.subarray(0, count);
   }
 }

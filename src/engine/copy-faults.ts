@@ -23,6 +23,18 @@
 //
 // Every failure, every retry and every recovery is reported (the 'fault'
 // and 'recovered' callbacks), and status() carries the reason.
+//
+// A worker's report reaches the host some time after its step failed, and
+// with two workers both may fail on the same copy: one report is recorded,
+// the copy later released (a retry, space freed), and only then does the
+// other arrive. It describes the copy before that release, so it must not
+// hold the copy again. Each report carries the work epoch (H_WORK_EPOCH) the
+// worker read before its step; every release bumps that epoch and so does
+// spaceFreed, so a report whose epoch precedes the copy's last release, or
+// (for want of space) the last free, is older news, and the copy is released
+// once more instead of held. A report misjudged so (its step read the epoch
+// just before the release but ran after it) only costs one more try: that
+// try fails again and reports a current epoch.
 import { CoreCode } from "../core/codes.js";
 import type { CoreThread } from "../core/core.js";
 import { coreCodeExplanation, engineCodeOf, type Timeouts } from "./core-errors.js";
@@ -51,7 +63,7 @@ interface FaultRecord {
   fault: CopyFault;
   timer: NodeJS.Timeout | null;
   releasedAtBytes: number | null; // copied bytes when last released for a retry
-  freesSeen: number; // spaceFreed() calls before the failure's copy was last released
+  releasedEpoch: number | null; // the work epoch just after the last release
 }
 
 // The relationship a failure belongs to, as the image knows it.
@@ -69,15 +81,25 @@ function isSpaceCode(code: number): boolean {
   return code === CoreCode.NO_SPACE || code === CoreCode.ALLOC_LOCK_TIMEOUT;
 }
 
+// Whether work epoch `a` came before `b` (32-bit, so compared across a wrap).
+function precedes(a: number, b: number): boolean {
+  return ((a - b) | 0) < 0;
+}
+
 export class CopyFaults {
   private readonly records = new Map<string, FaultRecord>();
-  private frees = 0;
+  private readonly words: Int32Array;
+  private readonly epochIndex: number;
+  private freedEpoch: number | null = null; // the work epoch just after the last spaceFreed()
 
   constructor(
     private readonly core: CoreThread,
     private readonly timeouts: Timeouts,
     private readonly events: CopyFaultEvents,
-  ) {}
+  ) {
+    this.words = new Int32Array(core.memory.buffer);
+    this.epochIndex = core.exports.work_epoch_pointer() >> 2;
+  }
 
   get(id: string): CopyFault | null {
     return this.records.get(id)?.fault ?? null;
@@ -87,6 +109,10 @@ export class CopyFaults {
   record(target: FaultTarget, failure: CopyFailure): void {
     const previous = this.records.get(target.id);
     if (previous?.fault.state === "Tgt Failed") return;
+    if (failure.epoch !== null && previous?.releasedEpoch != null && precedes(failure.epoch, previous.releasedEpoch)) {
+      this.retry(target.id);
+      return;
+    }
     if (previous?.timer) clearTimeout(previous.timer);
     const aborted = failure.code === "abort";
     const coreCode = aborted ? 0 : (failure.code as number);
@@ -105,17 +131,16 @@ export class CopyFaults {
       retrying: false,
       nextRetryAt: aborted ? null : new Date(Date.now() + delayMs),
     };
-    const freesSeen = previous?.freesSeen ?? this.frees;
-    const record: FaultRecord = { relSlot: target.slot, coreCode, fault, timer: null, releasedAtBytes: null, freesSeen };
+    const record: FaultRecord = { relSlot: target.slot, coreCode, fault, timer: null, releasedAtBytes: null, releasedEpoch: null };
     if (!aborted) {
       record.timer = setTimeout(() => this.retry(target.id), delayMs);
       record.timer.unref();
     }
     this.records.set(target.id, record);
     this.events.fault(target.id, fault);
-    // A failure for want of space reported after space was freed may predate
-    // the free (its report was in flight): it is retried at once.
-    if (isSpaceCode(coreCode) && freesSeen !== this.frees) this.retry(target.id);
+    // A failure for want of space whose step began before space was freed
+    // (its report was in flight) is retried at once.
+    if (isSpaceCode(coreCode) && failure.epoch !== null && this.freedEpoch !== null && precedes(failure.epoch, this.freedEpoch)) this.retry(target.id);
   }
 
   // Releases the held copy for one more try.
@@ -125,14 +150,17 @@ export class CopyFaults {
     if (record.timer) clearTimeout(record.timer);
     record.timer = null;
     record.releasedAtBytes = Number(this.core.exports.rel_copied_bytes(record.relSlot));
-    record.freesSeen = this.frees;
     record.fault = { ...record.fault, retries: record.fault.retries + 1, retrying: true, nextRetryAt: null };
+    // The release bumps the work epoch: a step that begins after it reads this or later.
     this.core.exports.rel_release_copy(record.relSlot);
+    record.releasedEpoch = Atomics.load(this.words, this.epochIndex);
   }
 
   // Space was freed: copies held for want of it (or of the allocator) try again now.
   spaceFreed(): void {
-    this.frees++;
+    // Bumped (and the idle workers woken), so that a step that begins after the free reads a later epoch.
+    this.freedEpoch = (Atomics.add(this.words, this.epochIndex, 1) + 1) | 0;
+    Atomics.notify(this.words, this.epochIndex);
     for (const [id, record] of this.records) {
       if (record.fault.retrying) continue;
       if (isSpaceCode(record.coreCode)) this.retry(id);

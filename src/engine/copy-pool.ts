@@ -28,6 +28,7 @@ export interface CopyFailure {
   relSlot: number; // -1 when the worker had not yet picked a relationship
   generation: number;
   threadId: number;
+  epoch: number | null; // the work epoch before the failed step (copy-messages.ts); null for an abort or exit
 }
 
 // A worker that ended while the pool was running.
@@ -115,13 +116,13 @@ export class CopyPool {
 
   private onMessage(entry: PoolWorker, message: CopyWorkerMessage): void {
     if (message.type === "fault") {
-      this.handlers.failure({ code: message.code, message: null, relSlot: message.relSlot, generation: message.generation, threadId: entry.threadId });
+      this.handlers.failure({ code: message.code, message: null, relSlot: message.relSlot, generation: message.generation, threadId: entry.threadId, epoch: message.epoch });
     } else if (message.type === "ready") {
       this.readyCount++;
     } else if (message.type === "abort") {
       entry.abort = message.message;
       entry.reported = true;
-      this.handlers.failure({ code: "abort", message: message.message, relSlot: message.relSlot, generation: message.generation, threadId: entry.threadId });
+      this.handlers.failure({ code: "abort", message: message.message, relSlot: message.relSlot, generation: message.generation, threadId: entry.threadId, epoch: null });
     }
   }
 
@@ -134,7 +135,7 @@ export class CopyPool {
     if (this.stopping) return;
     const aborted = entry.abort !== null || exitCode === EXIT_CODE_ABORTED;
     if (entry.abort !== null && !entry.reported) {
-      this.handlers.failure({ code: "exit", message: entry.abort, relSlot: -1, generation: 0, threadId: entry.threadId });
+      this.handlers.failure({ code: "exit", message: entry.abort, relSlot: -1, generation: 0, threadId: entry.threadId, epoch: null });
     }
     const replaced = !aborted && this.respawns < RESPAWNS_MAX;
     if (replaced) {

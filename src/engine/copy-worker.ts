@@ -44,9 +44,9 @@ function step(): number | null {
   }
 }
 
-function report(code: number): void {
+function report(code: number, epoch: number): void {
   const relSlot = core.exports.copy_working_rel();
-  const fault: CopyFaultMessage = { type: "fault", code, relSlot, generation: core.exports.copy_working_generation() };
+  const fault: CopyFaultMessage = { type: "fault", code, relSlot, generation: core.exports.copy_working_generation(), epoch };
   parentPort?.postMessage(fault);
   if (relSlot < 0 || core.exports.rel_copy_held(relSlot) === 0) Atomics.wait(words, stopIndex, 0, UNHELD_FAULT_WAIT_MS);
 }
@@ -58,7 +58,7 @@ while (Atomics.load(words, stopIndex) === 0) {
   if (copied === null) process.exit(EXIT_CODE_ABORTED);
   if (copied > 0) continue;
   if (copied < 0) {
-    report(copied);
+    report(copied, epoch);
     continue;
   }
   // No work: sleep until establish bumps the epoch (bounded, to re-check stop).

@@ -662,17 +662,27 @@ export class StorageImage extends EventEmitter {
   // early with more pending beyond it: go on from its last track + 1 until
   // one comes back empty. The caller owns `into`, so a scan allocates once.
   pendingTracks(idText: string, fromTrack: number, into: Uint32Array): number {
+    const found = this.pendingTracksView(idText, fromTrack, into.length);
+    into.set(found);
+    return found.length;
+  }
+
+  // The same batch as pendingTracks, without the copy: a view of this
+  // thread's staging buffer holding the tracks found (empty when none is
+  // left). It is valid only until this thread's next call into the image,
+  // which may reuse the staging buffer; a scan that hands every track on at
+  // once (50% pending is 131,072 tracks per 16 GiB) saves copying them all.
+  pendingTracksView(idText: string, fromTrack: number, trackCountMax: number): Uint32Array {
     const relationship = this.relationship(idText);
     if (!Number.isInteger(fromTrack) || fromTrack < 0 || fromTrack > relationship.trackCount) {
       throw new EngineError("BAD_ARGUMENT", `FlashCopy pair ${relationship.id}: track ${fromTrack} is not a whole number from 0 to its ${relationship.trackCount} tracks`);
     }
-    if (into.length < FIND_MANY_TRACKS_MIN || into.length > FIND_MANY_TRACKS_MAX) {
-      throw new EngineError("BAD_ARGUMENT", `a batch of pending tracks holds from ${FIND_MANY_TRACKS_MIN} to ${FIND_MANY_TRACKS_MAX} tracks, not ${into.length}`);
+    if (!Number.isInteger(trackCountMax) || trackCountMax < FIND_MANY_TRACKS_MIN || trackCountMax > FIND_MANY_TRACKS_MAX) {
+      throw new EngineError("BAD_ARGUMENT", `a batch of pending tracks holds from ${FIND_MANY_TRACKS_MIN} to ${FIND_MANY_TRACKS_MAX} tracks, not ${trackCountMax}`);
     }
-    const found = this.core.exports.rel_find_pending_many(relationship.slot, fromTrack, into.length);
+    const found = this.core.exports.rel_find_pending_many(relationship.slot, fromTrack, trackCountMax);
     if (found < 0) throw coreError(found, `find the pending tracks of FlashCopy pair ${relationship.id}`, this.waitTimeouts);
-    into.set(new Uint32Array(this.memory.buffer, this.core.stagingPointer, found));
-    return found;
+    return this.core.stagingU32(found);
   }
 
   // Copies pending tracks from the calling thread (deterministic tests and

@@ -4,7 +4,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { CoreThread, type WaitTimeouts } from "../core/core.js";
 import {
-  BIG_BYTES, BIG_IOS, ERROR_ABORTED, HISTOGRAM_BUCKETS, HISTOGRAM_OFFSET, STATE_FAILED, STATE_FINISHED, WORD_ERROR, WORD_SLEEP,
+  BIG_BYTES, BIG_IOS, BIG_MISSED, ERROR_ABORTED, HISTOGRAM_BUCKETS, HISTOGRAM_OFFSET, STATE_FAILED, STATE_FINISHED, WORD_ERROR, WORD_SLEEP,
   WORD_STATE, WORD_STOP, bucketOf, type WorkloadSpec,
 } from "./workload.js";
 
@@ -76,25 +76,49 @@ function isWrite(): boolean {
 const staging = core.staging(spec.blockBytes);
 for (let index = 0; index < staging.length; index++) staging[index] = random() & 0xff;
 
+// Stores the counters where the main thread reads them.
+function flush(ios: number, bytes: number, missed: number): void {
+  Atomics.store(big, BIG_IOS, BigInt(ios));
+  Atomics.store(big, BIG_BYTES, BigInt(bytes));
+  Atomics.store(big, BIG_MISSED, BigInt(missed));
+}
+
+// A paced workload runs a schedule: I/O number `slot` is due at startedAt +
+// slot × pacing, and a duration holds slotCount of them. A worker that fell
+// behind (a stalled thread, a save holding I/O) resumes its rate; it does not
+// burst to catch up beyond PACE_BURST_MAX I/Os: the older ones it gives up
+// and counts as missed, and so are those still due when the duration ends.
+// So ios + missed = slotCount however the thread was scheduled, which a test
+// can check on a loaded machine where the I/O count alone varies.
 function run(): void {
   const startedAt = performance.now();
   const endsAt = spec.durationMs === undefined ? Infinity : startedAt + spec.durationMs;
   const pacing = spec.iopsMax !== undefined && spec.iopsMax > 0 ? 1000 / spec.iopsMax : 0;
+  const slotCount = pacing > 0 && spec.durationMs !== undefined ? Math.ceil((spec.durationMs * (spec.iopsMax ?? 0)) / 1000) : Infinity;
   let ios = 0;
   let bytes = 0;
-  let due = startedAt;
+  let slot = 0;
+  let missed = 0;
   for (;;) {
     if (Atomics.load(words, WORD_STOP) !== 0) break;
     const now = performance.now();
-    if (now >= endsAt) break;
+    if (now >= endsAt) {
+      if (pacing > 0) missed += Math.max(0, slotCount - slot);
+      break;
+    }
     if (pacing > 0) {
+      const due = slot < slotCount ? startedAt + slot * pacing : endsAt;
       if (due > now) {
         Atomics.wait(words, WORD_SLEEP, 0, Math.min(due - now, PACE_WAIT_MS_MAX, endsAt - now));
         continue;
       }
-      // A paced workload that fell behind (a stalled thread, a save holding
-      // I/O) resumes its rate; it does not burst to catch up.
-      due = Math.max(due, now - pacing * PACE_BURST_MAX) + pacing;
+      const resume = Math.min(slotCount, Math.ceil((now - pacing * PACE_BURST_MAX - startedAt) / pacing));
+      if (resume > slot) {
+        missed += resume - slot;
+        slot = resume;
+        continue;
+      }
+      slot++;
     }
     const offset = nextBlock() * spec.blockBytes;
     const write = isWrite();
@@ -109,21 +133,16 @@ function run(): void {
     const after = performance.now();
     if (code < 0) {
       Atomics.store(words, WORD_ERROR, code);
-      Atomics.store(big, BIG_IOS, BigInt(ios));
-      Atomics.store(big, BIG_BYTES, BigInt(bytes));
+      flush(ios, bytes, missed);
       Atomics.store(words, WORD_STATE, STATE_FAILED);
       return;
     }
     Atomics.add(histogram, bucketOf((after - before) * 1e6), 1);
     ios++;
     bytes += spec.blockBytes;
-    if (ios % FLUSH_EVERY_IOS === 0) {
-      Atomics.store(big, BIG_IOS, BigInt(ios));
-      Atomics.store(big, BIG_BYTES, BigInt(bytes));
-    }
+    if (ios % FLUSH_EVERY_IOS === 0) flush(ios, bytes, missed);
   }
-  Atomics.store(big, BIG_IOS, BigInt(ios));
-  Atomics.store(big, BIG_BYTES, BigInt(bytes));
+  flush(ios, bytes, missed);
   Atomics.store(words, WORD_STATE, STATE_FINISHED);
 }
 

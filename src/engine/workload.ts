@@ -10,7 +10,8 @@
 //   byte 12  i32  sleep       a word nobody notifies: the worker waits on it to pace I/O
 //   byte 16  i64  ios         I/Os completed
 //   byte 24  i64  bytes       bytes moved
-//   byte 32  ...  (reserved to byte 64)
+//   byte 32  i64  missed      paced I/Os given up because the worker fell behind (see workload-worker.ts)
+//   byte 40  ...  (reserved to byte 64)
 //   byte 64  i32 × HISTOGRAM_BUCKETS  latency histogram in nanoseconds (see bucketOf)
 //
 // The worker is the only writer of every field but `stop`.
@@ -52,6 +53,7 @@ export const WORD_ERROR = 2;
 export const WORD_SLEEP = 3;
 export const BIG_IOS = 2; // BigInt64 index of byte 16
 export const BIG_BYTES = 3; // BigInt64 index of byte 24
+export const BIG_MISSED = 4; // BigInt64 index of byte 32
 export const HISTOGRAM_OFFSET = 64;
 
 // Latency buckets: exact below 32 ns, then 16 buckets per power of two up to
@@ -191,6 +193,13 @@ export class Workload {
 
   get bytes(): number {
     return Number(Atomics.load(this.big, BIG_BYTES));
+  }
+
+  // Of a paced workload (-iops): the I/Os of its schedule it gave up, having
+  // fallen behind (its thread stalled). A paced workload that ran for its
+  // whole duration has ios + missed = the I/Os its rate asks for in it.
+  get missed(): number {
+    return Number(Atomics.load(this.big, BIG_MISSED));
   }
 
   // Rates over the last second while running; over the whole run once ended.

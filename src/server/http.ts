@@ -4,10 +4,12 @@
 // browser console (/). Each is a fastify plugin given at creation; this file
 // owns the listener, TLS, the bounds on requests and the WebSocket server they
 // share.
+import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from "fastify";
 import websocket from "@fastify/websocket";
 import { WEBSOCKET_MESSAGE_BYTES_MAX } from "../wire/websocket.js";
+import { restFrameworkErrors } from "./rest/plugin.js";
 
 export const DEFAULT_LISTEN_HOST = "127.0.0.1";
 export const DEFAULT_LISTEN_PORT = 8452;
@@ -65,6 +67,15 @@ function readTls(tls: TlsFiles): { cert: Buffer; key: Buffer } {
   return { cert: read("--tls-cert", tls.certFile), key: read("--tls-key", tls.keyFile) };
 }
 
+// The SHA-256 fingerprint of the certificate a client will see (the file's first), as clients pin it.
+export function certificateFingerprint(cert: Buffer): string {
+  try {
+    return new X509Certificate(cert).fingerprint256;
+  } catch (error) {
+    throw new ServeArgumentError("--tls-cert", `does not hold a PEM certificate: ${(error as Error).message}`);
+  }
+}
+
 // The node's HTTP server, listening. Its plugins are registered before the
 // port opens, so no request can reach a half-built server.
 export class NodeHttpServer {
@@ -73,7 +84,11 @@ export class NodeHttpServer {
   static async start(options: HttpServerOptions, routes: HttpRoutes): Promise<NodeHttpServer> {
     const https = options.tls === undefined ? null : readTls(options.tls);
     // The https instance has another server type parameter; routes see only requests and replies.
-    const app = Fastify({ https, bodyLimit: options.bodyBytesMax ?? BODY_BYTES_MAX_DEFAULT, logger: false, forceCloseConnections: true }) as unknown as FastifyInstance;
+    const fingerprint = https === null ? null : certificateFingerprint(https.cert);
+    // frameworkErrors: a URL fastify cannot decode is answered in the REST API's envelope under /api/v1.
+    const app = Fastify({
+      https, bodyLimit: options.bodyBytesMax ?? BODY_BYTES_MAX_DEFAULT, logger: false, forceCloseConnections: true, frameworkErrors: restFrameworkErrors,
+    }) as unknown as FastifyInstance;
     await app.register(websocket, { options: { maxPayload: WEBSOCKET_MESSAGE_BYTES_MAX, perMessageDeflate: false } });
     for (const { plugin, options: pluginOptions } of routes.plugins) await app.register(plugin, pluginOptions ?? {});
     try {
@@ -88,6 +103,7 @@ export class NodeHttpServer {
     const hostInUrl = options.listen.host.includes(":") ? `[${options.listen.host}]` : options.listen.host;
     const url = `${https === null ? "http" : "https"}://${hostInUrl}:${port}`;
     options.log(`listening on ${url}`);
+    if (fingerprint !== null) options.log(`TLS certificate SHA-256 fingerprint ${fingerprint}`);
     return new NodeHttpServer(app, url, { host: options.listen.host, port });
   }
 

@@ -16,6 +16,7 @@ import { connectWebSocket } from "../wire/websocket.js";
 import { NodeHttpServer, type HttpRoutes, type ListenAddress, type TlsFiles } from "./http.js";
 import { CurrentServer, CurrentSite } from "./current-server.js";
 import { serverShellBackend, shellEndpoint } from "./shell-endpoint.js";
+import { consoleApi } from "./console/routes.js";
 import { restApi, serverAuth, serverSiteFor, type RestAuth, type RestIdentity } from "./rest/index.js";
 import { NodeAgent } from "./node-agent.js";
 import { NodeEndpoint, NODE_ENDPOINT_PATH } from "./node-endpoint.js";
@@ -26,6 +27,7 @@ import { ReplicatedServer } from "./replication.js";
 import type { ServerEvent } from "./server.js";
 import { ServerError } from "./server-errors.js";
 import { loadSiteKey } from "./site-key.js";
+import { selfSignedCertificate } from "./tls-self-signed.js";
 import { ServerStore } from "./store.js";
 
 export interface NodeServiceConfig {
@@ -39,6 +41,7 @@ export interface NodeServiceConfig {
   adminPasswordFile: string | null;
   siteKeyFile: string;
   tls: TlsFiles | null;
+  tlsSelfSignedDir?: string | null; // --tls-self-signed: the folder of the certificate made at the first start
   workers: number | undefined;
   heartbeatTimeoutMs: number;
 }
@@ -52,6 +55,8 @@ const HEARTBEATS_PER_TIMEOUT = 5;
 // The wire role of a connection between the two servers (replication.ts runs on it).
 const REPLICATION_ROLE = "replication";
 const PEER_FILE = "peer-server";
+// How often the server looks at the pairs for what they do by themselves (the event log's pprc.changed).
+const PAIR_WATCH_MS = 1000;
 
 export class NodeService {
   private replicated: ReplicatedServer | null = null; // in the primary and in a --backup node
@@ -107,12 +112,20 @@ export class NodeService {
 
   private async open(): Promise<void> {
     this.http = await NodeHttpServer.start(
-      { listen: this.config.listen, tls: this.config.tls ?? undefined, log: this.log },
+      { listen: this.config.listen, tls: await this.tlsFiles(), log: this.log },
       { plugins: [{ name: "node", plugin: this.endpoint.plugin }, ...this.sitePlugins()] },
     );
     if (this.config.join === null) await this.openPrimary();
     else if (this.config.backup) await this.openBackup(this.config.join);
     else this.startAgent([websocketBase(this.config.join.origin)]);
+  }
+
+  private async tlsFiles(): Promise<TlsFiles | undefined> {
+    const dir = this.config.tlsSelfSignedDir ?? null;
+    if (dir === null) return this.config.tls ?? undefined;
+    const made = await selfSignedCertificate(dir, this.config.listen.host);
+    this.log(`${made.created ? "self-signed TLS certificate created" : "self-signed TLS certificate"} in ${made.certFile}`);
+    return made;
   }
 
   // The site's own routes, over whichever server is current: on a node that is not the primary they answer NOT_PRIMARY.
@@ -129,6 +142,7 @@ export class NodeService {
     return [
       { name: "rest", plugin: restApi, options: { site: new CurrentSite(current), auth, siteFor, imageId } },
       { name: "shell", plugin: shellEndpoint, options: shell },
+      { name: "console", plugin: consoleApi, options: { current: () => current.get() } },
     ];
   }
 
@@ -179,6 +193,7 @@ export class NodeService {
     const replicated = await ReplicatedServer.start({
       store, nodeId: this.config.nodeId, role, heartbeatIntervalMs: heartbeatIntervalMs(this.config), heartbeatTimeoutMs: this.config.heartbeatTimeoutMs,
       dial: async () => this.dialPeer((await this.peer.read()) ?? ""), log: this.log,
+      server: { pairWatchMs: PAIR_WATCH_MS },
     });
     this.replicated = replicated;
     replicated.events((event) => this.serverEvent(event));
@@ -198,6 +213,9 @@ export class NodeService {
     await this.agent?.stop();
     this.agent = null;
     this.current.server = server;
+    server.serverEvents((event) => {
+      if (event.type === "event-log-failed") this.log(`error: an event could not be logged: ${event.reason}`);
+    });
     this.primary = new PrimaryServer(server, this.config.nodeId, websocketBase(this.http!.url), this.log, (url) => void this.peer.write(url));
     await server.registerNode(this.config.nodeId, this.http!.url, this.site);
     this.log(`primary Copy Services Server, term ${server.term}, journal in ${this.config.serverStateDir}`);

@@ -32,9 +32,10 @@ export interface SiteCore {
 export interface UserCalls {
   list(actor: string): UserInfo[];
   show(actor: string, name: string): UserInfo;
-  create(actor: string, request: CreateUserRequest): Promise<UserInfo>;
-  change(actor: string, request: ChangeUserRequest): Promise<UserInfo>;
-  remove(actor: string, name: string): Promise<void>;
+  // `caller`: where the change came from, for the event log.
+  create(actor: string, request: CreateUserRequest, caller?: CallerContext): Promise<UserInfo>;
+  change(actor: string, request: ChangeUserRequest, caller?: CallerContext): Promise<UserInfo>;
+  remove(actor: string, name: string, caller?: CallerContext): Promise<void>;
 }
 
 const VOLUMES: Touches = { volumes: true };
@@ -338,15 +339,15 @@ export abstract class RoutedSite implements Site {
   }
 
   createUser(request: CreateUserRequest): Promise<UserInfo> {
-    return this.asUser((users, actor) => users.create(actor, request));
+    return this.asUser((users, actor) => users.create(actor, request, this.caller));
   }
 
   changeUser(request: ChangeUserRequest): Promise<UserInfo> {
-    return this.asUser((users, actor) => users.change(actor, request));
+    return this.asUser((users, actor) => users.change(actor, request, this.caller));
   }
 
   removeUser(name: string): Promise<void> {
-    return this.asUser((users, actor) => users.remove(actor, name));
+    return this.asUser((users, actor) => users.remove(actor, name, this.caller));
   }
 
   // ---- events ----

@@ -11,15 +11,18 @@
 // (a shell failing over to the backup) gets the recorded answer and is not run again.
 import { SiteError, type SiteErrorData } from "../site/errors.js";
 import type { Site } from "../site/site.js";
+import type { PairInfo, PathInfo } from "../site/types.js";
 import { catalogChange, readCatalog, TOUCHES_ALL, type Touches } from "./catalog.js";
+import { commandEvent } from "./console-events.js";
 import { KeyedLock } from "./keyed-lock.js";
 import {
-  emptyCatalog, findImage, findNode, findRequest, type ImageEntry, type Outcome, type SiteRecord, type SiteState,
+  emptyCatalog, findImage, findNode, findRequest, type EventSource, type ImageEntry, type Outcome, type SiteRecord, type SiteState,
 } from "./site-state.js";
 
 export interface CallerContext {
   user?: string; // who asked (journaled with the outcome)
   requestId?: string; // the same id on a retry gets the same answer
+  source?: EventSource; // where the call came from, for the event log (default: shell with a user, server without)
 }
 
 export const CONNECTION_LOST = "CONNECTION_LOST";
@@ -33,7 +36,17 @@ export interface RouterOptions {
   commit: (records: SiteRecord[]) => Promise<void>; // journaled (and replicated) when it resolves
   now: () => number;
   assertServing: () => void; // throws when this server no longer answers for the site (retired, closed)
+  // After a PPRC command: the pairs and paths its image lists now (null: they could not be read), the command's doing.
+  pprcAfterCommand?: (imageId: string, listed: PprcListing | null) => void;
 }
+
+export interface PprcListing {
+  pairs: PairInfo[];
+  paths: PathInfo[];
+}
+
+// The commands that change PPRC pairs and paths: their event says the pairs' states they left.
+const PPRC_METHODS = new Set(["makePairs", "pausepprc", "resumepprc", "rmpprc", "failoverpprc", "failbackpprc", "makePath", "removePaths"]);
 
 export interface Mutation {
   method: string; // the Site method, for the request record
@@ -120,16 +133,25 @@ export class Router {
       const site = this.nodeSite(entry.nodeId, `storage image ${mutation.imageId}`);
       const settled = await settle(() => body(site));
       const change = await this.readBack(site, entry, mutation.touches, settled.outcome.ok);
-      return this.record(caller, mutation.method, settled, change === null ? [] : [change]);
+      const listed = await this.pprcAfter(site, mutation, settled.outcome.ok);
+      return this.record(caller, mutation.method, mutation.imageId, settled, change === null ? [] : [change], listed?.pairs ?? null);
     }));
   }
+
+  private async pprcAfter(site: Site, mutation: Mutation, succeeded: boolean): Promise<PprcListing | null> {
+    if (!succeeded || !PPRC_METHODS.has(mutation.method)) return null;
+    const listed = await Promise.all([site.listPairs(mutation.imageId), site.listPaths(mutation.imageId)]).then(([pairs, paths]) => ({ pairs, paths }), () => null);
+    this.options.pprcAfterCommand?.(mutation.imageId, listed);
+    return listed;
+  }
+
 
   // A call that changes the set of images (addImage, load): `effect` gives its records.
   mutateSite<T>(caller: CallerContext, method: string, lockKeys: string[], body: () => Promise<T>, effect: Effect<T>): Promise<T> {
     return this.once(caller, method, () => this.locks.run([IMAGES_LOCK, ...lockKeys], async () => {
       const settled = await settle(body);
       const records = settled.outcome.ok ? await effect(settled.outcome.result as T) : [];
-      return this.record(caller, method, settled, records);
+      return this.record(caller, method, null, settled, records);
     }));
   }
 
@@ -168,8 +190,11 @@ export class Router {
     }
   }
 
-  private async record<T>(caller: CallerContext, method: string, settled: Settled<T>, records: SiteRecord[]): Promise<T> {
+  // Commits the call's records, its request's outcome and, when it succeeded, its event.
+  private async record<T>(caller: CallerContext, method: string, imageId: string | null, settled: Settled<T>, records: SiteRecord[], pairs: PairInfo[] | null = null): Promise<T> {
     const answered = settled.outcome.ok || !NO_ANSWER_CODES.has(settled.outcome.error.code);
+    const event = settled.outcome.ok ? commandEvent(method, imageId ?? imageOf(settled.outcome.result), settled.outcome.result, caller, this.options.now(), pairs) : null;
+    if (event !== null) records.push(event);
     if (caller.requestId !== undefined && answered) {
       records.push({ type: "request.done", requestId: caller.requestId, method, user: caller.user ?? null, atMs: this.options.now(), outcome: settled.outcome });
     }
@@ -197,6 +222,12 @@ export class Router {
     this.inFlight.set(requestId, { method, done });
     return done;
   }
+}
+
+// The image a site-wide call's result names (addImage's), if any.
+function imageOf(result: unknown): string | null {
+  const id = (result as { id?: unknown } | null)?.id;
+  return typeof id === "string" ? id : null;
 }
 
 function checkSameMethod(requestId: string, recorded: string, method: string): void {

@@ -10,6 +10,7 @@ export type ServerErrorCode =
   | "STALE_TERM" // a peer speaks for a lower term than this server knows
   | "NOT_PRIMARY" // a change asked of a server that is the backup, or that lost its term
   | "REPLICATION" // the backup's stream broke: a gap, a refused record
+  | "TASK_NOT_FOUND" // a console task that does not exist
   | "CLOSED"; // the server or its store was closed
 
 export class ServerError extends Error {

@@ -21,14 +21,19 @@ import { SiteError } from "../site/errors.js";
 import type { CallOptions, Site } from "../site/site.js";
 import type { ImageInfo, LoadReport, ModelName, SaveReport, SiteEvent, SiteListener } from "../site/types.js";
 import { Router, IMAGES_LOCK, type CallerContext } from "./router.js";
+import { PairWatcher } from "./pair-watcher.js";
 import { RoutedSite, type SiteCore } from "./routed-site.js";
 import { ServerError } from "./server-errors.js";
-import { findImage, findNode, type SiteRecord, type SiteState } from "./site-state.js";
+import { nodeEvent, serverEvent, type EventCaller, type EventFacts } from "./console-events.js";
+import {
+  eventLog, findImage, findNode, findTask, tasksOf,
+  type EventSource, type LoggedEvent, type SiteRecord, type SiteState, type Task, type TaskKindName, type TaskRun,
+} from "./site-state.js";
 import type { Committed, ServerStore } from "./store.js";
 import { Sessions, type SessionOptions } from "./sessions.js";
 import { UserError } from "./user-errors.js";
 import {
-  authenticate, authorize, chuser, findUser, firstStart, lsuser, mkuser, rmuser,
+  applyUserRecord, authenticate, authorize, chuser, findUser, firstStart, lsuser, mkuser, rmuser,
   type ChuserArguments, type MkuserArguments, type UserAccount, type UserRecord, type UserRow, type UsersConfig, type UsersState,
 } from "./users.js";
 import type { UserInfo } from "../site/types.js";
@@ -39,9 +44,11 @@ export type ServerEvent =
   | { type: "takeover"; nodeId: string; term: number } // this server became primary
   | { type: "backup-joined"; nodeId: string; sequence: number }
   | { type: "backup-lost"; nodeId: string; reason: string } // the primary serves alone
-  | { type: "demoted"; nodeId: string; term: number }; // a server with a higher term leads: this one is its backup now
+  | { type: "demoted"; nodeId: string; term: number } // a server with a higher term leads: this one is its backup now
+  | { type: "event-log-failed"; reason: string }; // what the nodes reported could not be logged
 
 export type ServerListener = (event: ServerEvent) => void;
+export type LoggedEventListener = (event: LoggedEvent) => void;
 
 export interface CopyServicesServerOptions {
   store: ServerStore;
@@ -52,6 +59,9 @@ export interface CopyServicesServerOptions {
   // Runs after every local commit and before the command is answered:
   // replication.ts sends the entry to the backup and waits for its ack.
   afterCommit?: (committed: Committed) => Promise<void>;
+  // How often the pairs are looked at for the changes they make by themselves
+  // (pair-watcher.ts), for the event log; default: not looked at.
+  pairWatchMs?: number;
 }
 
 export interface LoginResult {
@@ -59,9 +69,11 @@ export interface LoginResult {
   expiresAt: number;
   user: string;
   passwordExpired: boolean; // only chuser -pw of one's own password until it is changed
+  idleMs: number; // how long the token may go unused (the REST login's max_idle_interval)
 }
 
 const USERS_LOCK = "site:users";
+const TASKS_LOCK = "site:tasks";
 const NODE_TEXT_LENGTH_MAX = 256;
 
 // A WWNN per image by its place in the site, as an embedded site numbers its own.
@@ -80,6 +92,11 @@ export class CopyServicesServer extends RoutedSite {
   private readonly afterCommit: ((committed: Committed) => Promise<void>) | undefined;
   private readonly nodeEvents = new Map<string, () => void>(); // unsubscribes, by node id
   private readonly siteListeners = new Set<SiteListener>();
+  private readonly eventListeners = new Set<LoggedEventListener>();
+  private publishedSeq: number; // the last logged event given to eventListeners
+  private nodeRecords: SiteRecord[] = []; // events the nodes reported, to be committed together
+  private nodeFlush: Promise<void> | null = null;
+  private readonly pairWatcher: PairWatcher | null;
   private readonly serverListeners = new Set<ServerListener>();
   private readonly siteCore: SiteCore;
   private closed = false;
@@ -93,7 +110,15 @@ export class CopyServicesServer extends RoutedSite {
     this.usersConfig = options.users ?? {};
     this.sessions = new Sessions({ now: this.now, ...options.sessions });
     this.afterCommit = options.afterCommit;
-    this.router = new Router({ state: () => this.store.state, commit: (records) => this.commit(records), now: this.now, assertServing: () => this.assertServing() });
+    this.publishedSeq = this.store.state.eventSeq ?? 0;
+    this.router = new Router({
+      state: () => this.store.state, commit: (records) => this.commit(records), now: this.now, assertServing: () => this.assertServing(),
+      pprcAfterCommand: (imageId, listed) => this.pairWatcher?.noteCommand(imageId, listed),
+    });
+    this.pairWatcher = options.pairWatchMs === undefined ? null : new PairWatcher({
+      router: this.router, intervalMs: options.pairWatchMs, now: this.now, commit: (records) => this.commit(records),
+      failed: (error) => this.emitServer({ type: "event-log-failed", reason: (error as Error).message }),
+    });
     this.siteCore = {
       router: this.router,
       listImages: () => {
@@ -113,15 +138,15 @@ export class CopyServicesServer extends RoutedSite {
           if (name !== actor) authorize(this.state.users, actor, "security");
           return userInfo(requireAccount(this.state.users, name));
         },
-        create: async (actor, request) => {
-          await this.createUserAs(actor, request);
+        create: async (actor, request, caller) => {
+          await this.createUserAs(actor, request, caller?.source);
           return userInfo(requireAccount(this.state.users, request.name));
         },
-        change: async (actor, request) => {
-          await this.changeUserAs(actor, request);
+        change: async (actor, request, caller) => {
+          await this.changeUserAs(actor, request, caller?.source);
           return userInfo(requireAccount(this.state.users, request.name));
         },
-        remove: (actor, name) => this.removeUserAs(actor, name),
+        remove: (actor, name, caller) => this.removeUserAs(actor, name, caller?.source),
       },
     };
   }
@@ -169,6 +194,8 @@ export class CopyServicesServer extends RoutedSite {
       const records: SiteRecord[] = [{ type: "node.joined", nodeId, url, images }];
       records.push(...await this.router.resyncCatalogs(site, known));
       records.push(...await this.router.freshCatalogs(site, fresh));
+      const hostedText = images.length === 0 ? "no storage image" : images.map((image) => image.id).join(", ");
+      records.push(this.serverRecord({ kind: "node.joined", image: null, ids: [nodeId], text: `node ${nodeId} joined from ${url} with ${hostedText}` }));
       await this.commit(records);
       this.attach(nodeId, site);
       this.emitServer({ type: "node-joined", nodeId, url, images: images.map((image) => image.id) });
@@ -178,7 +205,10 @@ export class CopyServicesServer extends RoutedSite {
   private attach(nodeId: string, site: Site): void {
     this.nodeEvents.get(nodeId)?.();
     this.router.connect(nodeId, site);
-    this.nodeEvents.set(nodeId, site.events((event) => this.emitSite(event)));
+    this.nodeEvents.set(nodeId, site.events((event) => {
+      this.emitSite(event);
+      this.logNodeEvent(event);
+    }));
   }
 
   // The node's connection is gone: its images answer CONNECTION_LOST until it registers again.
@@ -188,7 +218,7 @@ export class CopyServicesServer extends RoutedSite {
     this.router.disconnect(nodeId);
     const node = findNode(this.state, nodeId);
     if (node === undefined || !node.online) return;
-    await this.commit([{ type: "node.lost", nodeId }]);
+    await this.commit([{ type: "node.lost", nodeId }, this.serverRecord({ kind: "node.lost", image: null, ids: [nodeId], text: `node ${nodeId} lost: ${reason}` })]);
     this.emitServer({ type: "node-lost", nodeId, reason });
   }
 
@@ -281,26 +311,76 @@ export class CopyServicesServer extends RoutedSite {
     return lsuser(this.state.users, actor);
   }
 
-  createUserAs(actor: string, input: MkuserArguments): Promise<void> {
+  // `source`: where the change came from, for the event log (default: a shell).
+  createUserAs(actor: string, input: MkuserArguments, source?: EventSource): Promise<void> {
     return this.router.exclusive([USERS_LOCK], async () => {
-      await this.commit([await mkuser(this.state.users, actor, input, this.usersConfig)]);
+      const record = await mkuser(this.state.users, actor, input, this.usersConfig);
+      await this.commit([record, ...userEvents([record], { user: actor, source }, this.now())]);
     });
   }
 
-  changeUserAs(actor: string, input: ChuserArguments): Promise<void> {
+  changeUserAs(actor: string, input: ChuserArguments, source?: EventSource): Promise<void> {
     return this.router.exclusive([USERS_LOCK], async () => {
       const records = await chuser(this.state.users, actor, input, this.usersConfig);
-      await this.commit(records);
+      await this.commit([...records, ...userEvents(records, { user: actor, source }, this.now())]);
       this.sessionsAfter(records, actor);
     });
   }
 
-  removeUserAs(actor: string, name: string): Promise<void> {
+  removeUserAs(actor: string, name: string, source?: EventSource): Promise<void> {
     return this.router.exclusive([USERS_LOCK], async () => {
       const record = rmuser(this.state.users, actor, name);
-      await this.commit([record]);
+      await this.commit([record, ...userEvents([record], { user: actor, source }, this.now())]);
       this.sessions.endSessionsOf(record.name);
     });
+  }
+
+  // ---- the console's tasks (journaled: they survive restarts and takeovers) ----
+
+  listTasks(): Task[] {
+    this.assertServing();
+    return tasksOf(this.state);
+  }
+
+  task(name: string): Task | undefined {
+    this.assertServing();
+    return findTask(this.state, name);
+  }
+
+  // Makes or replaces task `name` (its history stays); the caller's class is checked by the route.
+  saveTask(caller: EventCaller, task: { name: string; kind: TaskKindName; body: string }): Promise<void> {
+    return this.router.exclusive([TASKS_LOCK], async () => {
+      const existed = findTask(this.state, task.name) !== undefined;
+      const lines = task.body.split("\n").filter((line) => line.trim() !== "").length;
+      await this.commit([
+        { type: "task.saved", name: task.name, kind: task.kind, body: task.body },
+        this.serverRecord({ kind: existed ? "task.changed" : "task.created", image: null, ids: [task.name], text: `task ${task.name} ${existed ? "changed" : "saved"} (${task.kind}, ${lines} ${lines === 1 ? "line" : "lines"})` }, caller),
+      ]);
+    });
+  }
+
+  removeTask(caller: EventCaller, name: string): Promise<void> {
+    return this.router.exclusive([TASKS_LOCK], async () => {
+      if (findTask(this.state, name) === undefined) throw new ServerError("TASK_NOT_FOUND", `there is no task ${JSON.stringify(name)}`);
+      await this.commit([{ type: "task.removed", name }, this.serverRecord({ kind: "task.removed", image: null, ids: [name], text: `task ${name} removed` }, caller)]);
+    });
+  }
+
+  // A run of task `name` ended: kept in its history (unless the task was removed meanwhile) and logged.
+  recordTaskRun(caller: EventCaller, name: string, run: TaskRun): Promise<void> {
+    return this.router.exclusive([TASKS_LOCK], async () => {
+      const text = `task ${name} ran: exit code ${run.exitCode} after ${((run.finishedMs - run.startedMs) / 1000).toFixed(1)} s`;
+      const event = this.serverRecord({ kind: "task.ran", image: null, ids: [name], text }, caller);
+      await this.commit(findTask(this.state, name) === undefined ? [event] : [{ type: "task.ran", name, ...run }, event]);
+    });
+  }
+
+  // The failed login that locks an account is a change of the site: its event, logged with it.
+  private lockoutEvent(record: UserRecord): SiteRecord[] {
+    const before = findUser(this.state.users, record.name);
+    const after = findUser(applyUserRecord(this.state.users, record), record.name);
+    if (before === undefined || before.locked || after?.locked !== true) return [];
+    return [this.serverRecord({ kind: "user.locked", image: null, ids: [record.name], text: `user ${record.name} locked after ${this.state.users.failedLoginsMax} failed logins` })];
   }
 
   // A locked user's sessions end, and so do those of a user whose password an
@@ -318,11 +398,11 @@ export class CopyServicesServer extends RoutedSite {
     const outcome = await authenticate(this.state.users, name, password, this.usersConfig);
     if (outcome.record !== null) {
       const record = outcome.record;
-      await this.router.exclusive([USERS_LOCK], () => this.commit([record]));
+      await this.router.exclusive([USERS_LOCK], () => this.commit([record, ...this.lockoutEvent(record)]));
     }
     if (!outcome.ok) throw outcome.error;
     const issued = this.sessions.issue(outcome.name, outcome.passwordExpired);
-    return { token: issued.token, expiresAt: issued.expiresAt, user: outcome.name, passwordExpired: outcome.passwordExpired };
+    return { token: issued.token, expiresAt: issued.expiresAt, user: outcome.name, passwordExpired: outcome.passwordExpired, idleMs: this.sessions.idleMs };
   }
 
   // The user of a live token (its idle time restarted), or a UserError TOKEN_*.
@@ -347,11 +427,78 @@ export class CopyServicesServer extends RoutedSite {
     await this.commit([{ type: "term.raised", term }]);
   }
 
+  // ---- the event log (console-events.ts) ----
+
+  // The event of a change the server made itself (no user, source "server").
+  private serverRecord(facts: EventFacts, caller: EventCaller = {}): SiteRecord {
+    return serverEvent(facts, caller, this.now());
+  }
+
+  // The published events after `since`, oldest first, at most `limit` of them.
+  // An event is published once its commit is replicated, so that a stream's
+  // backlog and its live events meet without a gap or a repeat.
+  eventsSince(since: number, limit: number): LoggedEvent[] {
+    return this.loggedBetween(since, this.publishedSeq, limit);
+  }
+
+  // The seq of the last published event.
+  get lastEventSeq(): number {
+    return this.publishedSeq;
+  }
+
+  private loggedBetween(after: number, upTo: number, limit: number): LoggedEvent[] {
+    const events = eventLog(this.state);
+    let last = events.length;
+    while (last > 0 && events[last - 1].seq > upTo) last--;
+    let first = last;
+    while (first > 0 && events[first - 1].seq > after) first--;
+    return events.slice(first, Math.min(last, first + limit));
+  }
+
+  // Hears every event once it is committed (and replicated), in seq order.
+  loggedEvents(listener: LoggedEventListener): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
+  }
+
+  private publishEvents(): void {
+    const fresh = this.loggedBetween(this.publishedSeq, this.state.eventSeq ?? 0, Number.MAX_SAFE_INTEGER);
+    if (fresh.length === 0) return;
+    this.publishedSeq = fresh[fresh.length - 1].seq;
+    for (const event of fresh) for (const listener of this.eventListeners) listener(event);
+  }
+
+  // What a node did by itself (a copy ended, failed or went on) is logged as
+  // the server's; what it reports of a command (pprc-changed) is left to that
+  // command's own event. The reports are committed in batches.
+  private logNodeEvent(event: SiteEvent): void {
+    const record = nodeEvent(event, this.now());
+    if (record === null) return;
+    this.nodeRecords.push(record);
+    this.nodeFlush ??= this.flushNodeEvents().finally(() => { this.nodeFlush = null; });
+  }
+
+  // Commits the nodes' events in batches until none is left; a server that no
+  // longer serves drops them (the primary in charge logs what its nodes report).
+  private async flushNodeEvents(): Promise<void> {
+    await Promise.resolve(); // the reports of one turn go in one commit
+    while (this.nodeRecords.length > 0) {
+      const batch = this.nodeRecords.splice(0);
+      if (this.retired !== null || this.closed) continue;
+      try {
+        await this.commit(batch);
+      } catch (error) {
+        this.emitServer({ type: "event-log-failed", reason: (error as Error).message });
+      }
+    }
+  }
+
   // Another server leads the site now (it has a higher term): this one takes
   // no more changes and lets go of its nodes, but leaves its store open for
   // the replication that makes it the new primary's backup.
   retire(reason: string): void {
     this.retired = reason;
+    this.pairWatcher?.stop();
     for (const unsubscribe of this.nodeEvents.values()) unsubscribe();
     this.nodeEvents.clear();
     this.router.disconnectAll();
@@ -366,6 +513,7 @@ export class CopyServicesServer extends RoutedSite {
     this.assertServing();
     const committed = await this.store.commit(records);
     await this.afterCommit?.(committed);
+    this.publishEvents();
   }
 
   private subscribe(listener: SiteListener): () => void {
@@ -383,7 +531,13 @@ export class CopyServicesServer extends RoutedSite {
   }
 
   emitServer(event: ServerEvent): void {
+    if (event.type === "takeover") this.logTakeover(event.nodeId, event.term);
     for (const listener of this.serverListeners) listener(event);
+  }
+
+  private logTakeover(nodeId: string, term: number): void {
+    const record = this.serverRecord({ kind: "server.takeover", image: null, ids: [nodeId], text: `node ${nodeId} took over as the primary Copy Services Server (term ${term})` });
+    this.commit([record]).catch((error: Error) => this.emitServer({ type: "event-log-failed", reason: error.message }));
   }
 
   // Stops serving: lets go of the nodes (their Sites are closed by whoever
@@ -391,6 +545,7 @@ export class CopyServicesServer extends RoutedSite {
   override async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.pairWatcher?.stop();
     if (this.retired !== null) return; // the store is the replication's now
     for (const unsubscribe of this.nodeEvents.values()) unsubscribe();
     this.nodeEvents.clear();
@@ -411,6 +566,25 @@ class CallerSite extends RoutedSite {
 
   // A caller's view holds nothing of its own: closing it ends nothing of the server's.
   override async close(): Promise<void> {}
+}
+
+// One event for a user command's records, saying what changed.
+function userEvents(records: readonly UserRecord[], caller: EventCaller, atMs: number): SiteRecord[] {
+  const texts = records.map((record) => {
+    switch (record.type) {
+      case "user.create": return `user ${record.name} created (${record.groups.join(", ")})`;
+      case "user.password": return record.expired ? `password of ${record.name} set (temporary)` : `password of ${record.name} changed`;
+      case "user.groups": return `groups of ${record.name} set to ${record.groups.join(", ")}`;
+      case "user.lock": return `user ${record.name} locked`;
+      case "user.unlock": return `user ${record.name} unlocked`;
+      case "user.remove": return `user ${record.name} removed`;
+      default: return null;
+    }
+  }).filter((text): text is string => text !== null);
+  if (texts.length === 0) return [];
+  const first = records[0];
+  const kind = first.type === "user.create" ? "user.created" : first.type === "user.remove" ? "user.removed" : "user.changed";
+  return [serverEvent({ kind, image: null, ids: [first.name], text: texts.join("; ") }, caller, atMs)];
 }
 
 // What lsuser and showuser show of an account: never its password.

@@ -24,6 +24,7 @@ import { SHELL_ENDPOINT_ROLE, SHELL_PATH, shellMessages } from "../site/shell-me
 import { SiteError } from "../site/errors.js";
 import type { Site } from "../site/site.js";
 import type { SiteMethod } from "../site/protocol.js";
+import type { ShellMode } from "../site/shell-messages.js";
 import { isUserError, userSiteError } from "./user-errors.js";
 import { authorize, type CommandClass } from "./users.js";
 import type { CopyServicesServer } from "./server.js";
@@ -49,8 +50,9 @@ export interface ShellBackend {
   // The site as `user` sees it (user commands check their own authority
   // there); `requestId`, the shell's id of the command, is the same when the
   // shell sends a command again after a failover, so the server answers it
-  // as it answered the first time instead of running it twice.
-  siteFor(user: string, requestId?: string): Site;
+  // as it answered the first time instead of running it twice. `mode`: what
+  // the shell said its commands come from (a prompt or a script), for the event log.
+  siteFor(user: string, requestId?: string, mode?: ShellMode): Site;
 }
 
 // The class of each Site method (users.ts USER_GROUPS). User methods carry
@@ -104,13 +106,13 @@ export function serveShell(socket: WebSocket, description: string, options: Shel
   });
   let failures = 0;
   let session: ShellSession | null = null;
-  const begin = (given: ShellSession) => {
+  const begin = (given: ShellSession, mode: ShellMode | undefined) => {
     if (session === null) {
       session = given;
       connection.admitAll();
-      serveSite(connection, backend.siteFor(given.user), {
+      serveSite(connection, backend.siteFor(given.user, undefined, mode), {
         authorize: authorizer(backend, given),
-        siteFor: (call) => backend.siteFor(given.user, call.requestId),
+        siteFor: (call) => backend.siteFor(given.user, call.requestId, mode),
       });
     }
     return { session: { user: given.user, token: given.token, expires_at: given.expiresAt, password_expired: given.passwordExpired } };
@@ -124,7 +126,7 @@ export function serveShell(socket: WebSocket, description: string, options: Shel
   connection.handle("shell.login", async (body) => {
     if (session !== null) throw new SiteError({ code: "BAD_ARGUMENT", message: "this connection is logged in already" });
     try {
-      return begin(await backend.login(body.user, body.password));
+      return begin(await backend.login(body.user, body.password), body.mode);
     } catch (error) {
       return refused(error);
     }
@@ -132,7 +134,7 @@ export function serveShell(socket: WebSocket, description: string, options: Shel
   connection.handle("shell.resume", async (body) => {
     if (session !== null) throw new SiteError({ code: "BAD_ARGUMENT", message: "this connection is logged in already" });
     try {
-      return begin(await backend.resume(body.token));
+      return begin(await backend.resume(body.token), body.mode);
     } catch (error) {
       return refused(error);
     }
@@ -161,8 +163,9 @@ export function serverShellBackend(given: CopyServicesServer | (() => CopyServic
     authorize(user, commandClass) {
       authorize(current().state.users, user, commandClass);
     },
-    siteFor(user, requestId) {
-      return current().forCaller(requestId === undefined ? { user } : { user, requestId });
+    siteFor(user, requestId, mode) {
+      const source = mode ?? "shell";
+      return current().forCaller(requestId === undefined ? { user, source } : { user, requestId, source });
     },
   };
 }

@@ -13,7 +13,15 @@
 //                 command retried after a failover gets the same answer and is not
 //                 run twice: the last REQUESTS_KEPT_MAX, none older than REQUEST_KEPT_MS
 //                 before the newest
+//     eventSeq    the sequence number of the last event logged (0: none yet)
+//     events      the site's event log (console-events.ts): who changed what, from
+//                 where, oldest first, the last EVENTS_KEPT_MAX
+//     tasks       the console's saved tasks (named action lists or scripts), by
+//                 name, each with its last TASK_HISTORY_MAX runs
 //
+// eventSeq, events and tasks came after the first states were written: a
+// snapshot without them reads as having none (eventLog, tasksOf).
+
 // applySiteRecord(state, record) is pure (a new state, its arguments left
 // alone) and refuses a malformed record, or one that does not fit the state,
 // with ServerError BAD_RECORD naming what is wrong; checkSiteState refuses a
@@ -28,6 +36,15 @@ export const SITE_STATE_FORMAT = 1;
 export const REQUESTS_KEPT_MAX = 10_000;
 export const REQUEST_KEPT_MS = 60 * 60 * 1000;
 export const REQUEST_ID_LENGTH_MAX = 128;
+export const EVENTS_KEPT_MAX = 2000;
+export const EVENT_IDS_MAX = 64; // an event names at most this many objects; its text says how many more
+export const EVENT_TEXT_LENGTH_MAX = 1024;
+export const TASKS_MAX = 200;
+export const TASK_HISTORY_MAX = 20;
+export const TASK_NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$";
+export const TASK_BODY_LENGTH_MAX = 64 * 1024;
+export const EVENT_SOURCES = ["shell", "script", "rest", "console", "server"] as const;
+export type EventSource = (typeof EVENT_SOURCES)[number];
 
 const Id = Type.String({ minLength: 1, maxLength: 256 });
 const Text = Type.String({ maxLength: 4096 });
@@ -80,6 +97,35 @@ const RequestOutcomeSchema = Type.Object({
   requestId: RequestId, method: Id, user: Type.Union([Id, Type.Null()]), atMs: Whole, outcome: OutcomeSchema,
 }, { additionalProperties: false });
 
+const EventSourceSchema = Type.Union(EVENT_SOURCES.map((source) => Type.Literal(source)));
+
+// What an event says: the change (kind, as "object.action"), the image it
+// happened on (none for users, tasks, nodes), the objects it names, who made it
+// (none: the server itself) and from where, and one readable line.
+const EventFields = {
+  atMs: Whole,
+  kind: Type.String({ minLength: 1, maxLength: 64 }),
+  image: Type.Union([Id, Type.Null()]),
+  ids: Type.Array(Id, { maxItems: EVENT_IDS_MAX }),
+  user: Type.Union([Id, Type.Null()]),
+  source: EventSourceSchema,
+  text: Type.String({ maxLength: EVENT_TEXT_LENGTH_MAX }),
+};
+
+export const LoggedEventSchema = Type.Object({ seq: Type.Integer({ minimum: 1 }), ...EventFields }, { additionalProperties: false });
+
+const TaskName = Type.String({ pattern: TASK_NAME_PATTERN });
+const TaskKind = Type.Union([Type.Literal("actions"), Type.Literal("script")]);
+const TaskBody = Type.String({ maxLength: TASK_BODY_LENGTH_MAX });
+
+const TaskRunSchema = Type.Object({
+  startedMs: Whole, finishedMs: Whole, exitCode: Whole, user: Id,
+}, { additionalProperties: false });
+
+export const TaskSchema = Type.Object({
+  name: TaskName, kind: TaskKind, body: TaskBody, history: Type.Array(TaskRunSchema, { maxItems: TASK_HISTORY_MAX }),
+}, { additionalProperties: false });
+
 // Users are checked by applyUserRecord itself (users.ts): here only their envelope.
 const UsersSchema = Type.Object({ failedLoginsMax: Whole, users: Type.Array(Type.Unknown()) }, { additionalProperties: false });
 
@@ -90,6 +136,9 @@ const SiteStateSchema = Type.Object({
   images: Type.Array(ImageEntrySchema),
   users: UsersSchema,
   requests: Type.Array(RequestOutcomeSchema),
+  eventSeq: Type.Optional(Whole),
+  events: Type.Optional(Type.Array(LoggedEventSchema, { maxItems: EVENTS_KEPT_MAX })),
+  tasks: Type.Optional(Type.Array(TaskSchema, { maxItems: TASKS_MAX })),
 }, { additionalProperties: false });
 
 function keyedChange<T extends TSchema>(item: T) {
@@ -109,6 +158,12 @@ const SiteRecordSchemas = {
     type: Type.Literal("catalog.changed"), imageId: Id,
     volumes: keyedChange(CatalogVolumeSchema), pools: keyedChange(CatalogPoolSchema), flash: keyedChange(CatalogFlashSchema),
   }, { additionalProperties: false }),
+  // One change of the site, for its event log: the record's apply gives it the next seq.
+  "event.logged": Type.Object({ type: Type.Literal("event.logged"), ...EventFields }, { additionalProperties: false }),
+  // A console task saved (made or replaced: its history stays), removed, or run to its end.
+  "task.saved": Type.Object({ type: Type.Literal("task.saved"), name: TaskName, kind: TaskKind, body: TaskBody }, { additionalProperties: false }),
+  "task.removed": Type.Object({ type: Type.Literal("task.removed"), name: TaskName }, { additionalProperties: false }),
+  "task.ran": Type.Object({ type: Type.Literal("task.ran"), name: TaskName, ...TaskRunSchema.properties }, { additionalProperties: false }),
   "request.done": Type.Object({
     type: Type.Literal("request.done"), requestId: RequestId, method: Id, user: Type.Union([Id, Type.Null()]), atMs: Whole, outcome: OutcomeSchema,
   }, { additionalProperties: false }),
@@ -124,6 +179,11 @@ export type ImageEntry = Static<typeof ImageEntrySchema>;
 export type RequestOutcome = Static<typeof RequestOutcomeSchema>;
 export type Outcome = Static<typeof OutcomeSchema>;
 export type CatalogChange = Static<typeof SiteRecordSchemas["catalog.changed"]>;
+export type LoggedEvent = Static<typeof LoggedEventSchema>;
+export type EventRecord = Static<typeof SiteRecordSchemas["event.logged"]>;
+export type Task = Static<typeof TaskSchema>;
+export type TaskRun = Static<typeof TaskRunSchema>;
+export type TaskKindName = Static<typeof TaskKind>;
 
 export interface SiteState {
   format: typeof SITE_STATE_FORMAT;
@@ -132,6 +192,9 @@ export interface SiteState {
   images: ImageEntry[];
   users: UsersState;
   requests: RequestOutcome[];
+  eventSeq?: number;
+  events?: LoggedEvent[];
+  tasks?: Task[];
 }
 
 type ServerRecordType = keyof typeof SiteRecordSchemas;
@@ -142,7 +205,7 @@ const recordChecks = new Map<string, TypeCheck<TSchema>>(Object.entries(SiteReco
 const stateCheck = TypeCompiler.Compile(SiteStateSchema);
 
 export function emptySiteState(): SiteState {
-  return { format: SITE_STATE_FORMAT, term: 1, nodes: [], images: [], users: emptyUsers(), requests: [] };
+  return { format: SITE_STATE_FORMAT, term: 1, nodes: [], images: [], users: emptyUsers(), requests: [], eventSeq: 0, events: [], tasks: [] };
 }
 
 export function emptyCatalog(): ImageCatalog {
@@ -203,7 +266,51 @@ export function applySiteRecord(state: SiteState, record: SiteRecord): SiteState
       return applyCatalog(state, server);
     case "request.done":
       return applyRequest(state, server);
+    case "event.logged":
+      return applyEvent(state, server);
+    case "task.saved":
+    case "task.removed":
+    case "task.ran":
+      return applyTask(state, server);
   }
+}
+
+function applyEvent(state: SiteState, record: EventRecord): SiteState {
+  const { type: _type, ...fields } = record;
+  const seq = (state.eventSeq ?? 0) + 1;
+  return { ...state, eventSeq: seq, events: [...eventLog(state), { seq, ...fields }].slice(-EVENTS_KEPT_MAX) };
+}
+
+type TaskRecord = Static<typeof SiteRecordSchemas["task.saved" | "task.removed" | "task.ran"]>;
+
+function applyTask(state: SiteState, record: TaskRecord): SiteState {
+  const tasks = tasksOf(state);
+  const index = tasks.findIndex((task) => task.name === record.name);
+  if (record.type === "task.saved") {
+    const history = index < 0 ? [] : tasks[index].history;
+    if (index < 0 && tasks.length >= TASKS_MAX) refuse(record, `the site has ${TASKS_MAX} tasks already: remove one first`);
+    const task: Task = { name: record.name, kind: record.kind, body: record.body, history };
+    const next = index < 0 ? [...tasks, task].sort((left, right) => (left.name < right.name ? -1 : left.name > right.name ? 1 : 0)) : tasks.map((each, at) => (at === index ? task : each));
+    return { ...state, tasks: next };
+  }
+  if (index < 0) refuse(record, `there is no task ${JSON.stringify(record.name)}`);
+  if (record.type === "task.removed") return { ...state, tasks: tasks.filter((_task, at) => at !== index) };
+  const { type: _type, name: _name, ...run } = record;
+  const task = tasks[index];
+  return { ...state, tasks: tasks.map((each, at) => (at === index ? { ...task, history: [...task.history, run].slice(-TASK_HISTORY_MAX) } : each)) };
+}
+
+// The event log and the tasks of a state, also of one written before they existed.
+export function eventLog(state: SiteState): LoggedEvent[] {
+  return state.events ?? [];
+}
+
+export function tasksOf(state: SiteState): Task[] {
+  return state.tasks ?? [];
+}
+
+export function findTask(state: SiteState, name: string): Task | undefined {
+  return tasksOf(state).find((task) => task.name === name);
 }
 
 function applyUsers(state: SiteState, record: UserRecord): SiteState {

@@ -22,7 +22,7 @@ import { FRAME_PAYLOAD_BYTES_MAX_DEFAULT } from "../wire/codec.js";
 import { SiteError } from "./errors.js";
 import { ConnectedSite } from "./protocol-client.js";
 import { defineSiteMethods, type SiteMethod } from "./protocol.js";
-import { SHELL_PATH, SHELL_PORT_DEFAULT, SHELL_ROLE, shellMessages } from "./shell-messages.js";
+import { SHELL_PATH, SHELL_PORT_DEFAULT, SHELL_ROLE, shellMessages, type ShellMode } from "./shell-messages.js";
 import type { Site } from "./site.js";
 import type { SiteListener } from "./types.js";
 
@@ -38,6 +38,7 @@ export interface RemoteSiteOptions {
   connectTimeoutMs?: number; // per server; default 5000
   heartbeatIntervalMs?: number;
   heartbeatTimeoutMs?: number;
+  mode?: ShellMode; // what the commands come from, for the server's event log (default: shell)
 }
 
 // Codes of a failed login: DS CLI's exit code 5.
@@ -141,7 +142,7 @@ export class RemoteSite implements Site {
   private async login(connection: Connection<any>, server: ServerAddress): Promise<void> {
     let reply: { session?: unknown; error?: { code: string; message: string } };
     try {
-      reply = await connection.request("shell.login", { user: this.options.user, password: this.options.password });
+      reply = await connection.request("shell.login", { user: this.options.user, password: this.options.password, ...(this.options.mode === undefined ? {} : { mode: this.options.mode }) });
     } catch (error) {
       // No answer, or the server could not log anyone in (NOT_PRIMARY: it is a backup now).
       void connection.close("login failed");

@@ -21,12 +21,17 @@ const Session = Type.Object({
   password_expired: Type.Boolean(),
 }, { additionalProperties: false });
 
+// What the shell runs its commands from, for the server's event log: typed at a prompt, or a script.
+export const SHELL_MODES = ["shell", "script"] as const;
+export type ShellMode = (typeof SHELL_MODES)[number];
+const Mode = Type.Optional(Type.Union(SHELL_MODES.map((mode) => Type.Literal(mode))));
+
 export const shellMessageSpecs = {
   "shell.login": {
-    body: Type.Object({ user: Type.String({ maxLength: USER_NAME_LENGTH_MAX }), password: Type.String({ maxLength: PASSWORD_LENGTH_MAX }) }, { additionalProperties: false }),
+    body: Type.Object({ user: Type.String({ maxLength: USER_NAME_LENGTH_MAX }), password: Type.String({ maxLength: PASSWORD_LENGTH_MAX }), mode: Mode }, { additionalProperties: false }),
     reply: "shell.session",
   },
-  "shell.resume": { body: Type.Object({ token: Type.String({ maxLength: TOKEN_LENGTH_MAX }) }, { additionalProperties: false }), reply: "shell.session" },
+  "shell.resume": { body: Type.Object({ token: Type.String({ maxLength: TOKEN_LENGTH_MAX }), mode: Mode }, { additionalProperties: false }), reply: "shell.session" },
   // A refused login answers with its error instead (code AUTHENTICATION_FAILED, ACCOUNT_LOCKED, TOKEN_EXPIRED...).
   "shell.session": {
     body: Type.Object({

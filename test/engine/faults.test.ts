@@ -7,7 +7,9 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { StorageImage } from "../../src/engine/image.js";
 import { CoreThread, type CoreBuild } from "../../src/core/core.js";
-import { CoreCode, EXTENT_SIZE, FIND_MANY_TRACKS_MIN, TRACK_SIZE } from "../../src/core/codes.js";
+import { CoreCode, EXTENT_SIZE, FIND_MANY_TRACKS_MIN, TRACK_SIZE, WAIT_TIMEOUTS_MS } from "../../src/core/codes.js";
+import { CopyFaults } from "../../src/engine/copy-faults.js";
+import type { CopyFailure } from "../../src/engine/copy-pool.js";
 import { WorkloadSet } from "../../src/engine/workload.js";
 import { EngineError } from "../../src/engine/errors.js";
 import { refuses, rejectsWith } from "./support.js";
@@ -90,6 +92,60 @@ Space("should hold the copy as Validation Required, fail waits at once, and fini
     await until(() => !image.hasRelationship("1000:1001"), "the completed copy ended by itself");
     assert.is(image.checksum("1001"), t0, "the target holds the source's T0 image");
   } finally {
+    await image.close();
+  }
+});
+
+// Reports of failed copy steps, fed to CopyFaults in the order a loaded host
+// may receive them: deterministic, no worker threads.
+const Late = suite("a failure reported late");
+
+function latePair(): { image: StorageImage; faults: CopyFaults; slot: number; epoch: () => number } {
+  const image = new StorageImage({ workers: 0 });
+  smallPair(image);
+  const relationship = image.establish("1000", "1001", { persist: true });
+  const faults = new CopyFaults(image.core, WAIT_TIMEOUTS_MS, { fault: () => {}, recovered: () => {} });
+  const words = new Int32Array(image.memory.buffer);
+  const epoch = () => Atomics.load(words, image.core.exports.work_epoch_pointer() >> 2);
+  return { image, faults, slot: relationship.slot, epoch };
+}
+
+function spaceFailure(slot: number, image: StorageImage, epoch: number): CopyFailure {
+  return { code: CoreCode.NO_SPACE, message: null, relSlot: slot, generation: image.core.exports.rel_generation(slot), threadId: 9, epoch };
+}
+
+Late("should not hold a copy again for a second worker's failure that predates the release after space was freed", async () => {
+  const { image, faults, slot, epoch } = latePair();
+  try {
+    const before = epoch();
+    // Two workers failed on the copy before space was freed; only the first report has arrived.
+    faults.record({ id: "1000:1001", slot }, spaceFailure(slot, image, before));
+    assert.is(image.core.exports.rel_copy_held(slot), 1, "the first report holds the copy");
+    faults.spaceFreed();
+    assert.is(image.core.exports.rel_copy_held(slot), 0, "freeing space releases it");
+    faults.record({ id: "1000:1001", slot }, spaceFailure(slot, image, before));
+    assert.is(image.core.exports.rel_copy_held(slot), 0, "the late report of the second worker leaves it released");
+    assert.is(faults.get("1000:1001")?.retrying, true, "and the copy is still being retried, so waits go on");
+    // A failure of a step that began after the release is news: it holds the copy.
+    faults.record({ id: "1000:1001", slot }, spaceFailure(slot, image, epoch()));
+    assert.is(image.core.exports.rel_copy_held(slot), 1);
+    assert.is(faults.get("1000:1001")?.retrying, false);
+  } finally {
+    faults.dispose();
+    await image.close();
+  }
+});
+
+Late("should retry at once a failure for want of space whose step began before space was freed", async () => {
+  const { image, faults, slot, epoch } = latePair();
+  try {
+    const before = epoch();
+    faults.spaceFreed();
+    faults.record({ id: "1000:1001", slot }, spaceFailure(slot, image, before));
+    assert.is(image.core.exports.rel_copy_held(slot), 0, "released at once");
+    assert.is(faults.get("1000:1001")?.retrying, true);
+  } finally {
+    faults.dispose();
     await image.close();
   }
 });
@@ -357,6 +413,7 @@ Start("should fail every wait for a copy with WORKER_EXITED, naming why, and not
 });
 
 Space.run();
+Late.run();
 Waits.run();
 Aborts.run();
 Stalled.run();

@@ -2,8 +2,10 @@
 // two-level control bitmap (rel_find_pending_many) against a plain scan of
 // the same bits. The bitmaps are restored chunk by chunk, so that every kind
 // of chunk (all clear, all set without a leaf, a leaf) meets every other, on
-// volumes from one track to 16 TiB; scans start and batches end at word, pair,
-// chunk and volume edges. Seeded: TZERO_SEED=<n> replays a run.
+// volumes from one track to 1 TiB; scans start and batches end at word, pair,
+// group (the core flags 64 words at a time, 8 a step), chunk and volume
+// edges. Batches come both copied (pendingTracks) and as views of the core's
+// staging buffer (pendingTracksView). Seeded: TZERO_SEED=<n> replays a run.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { StorageImage } from "../../src/engine/image.js";
@@ -14,11 +16,17 @@ import type { CoreBuild } from "../../src/core/core.js";
 import { Random, testSeed } from "../support/random.js";
 
 const seed = testSeed();
-const TRIALS = 12;
-// Track counts at the edges of a word (64), a v128 pair (128), a chunk, and
-// many chunks up to a 16 TiB volume (1024 chunks).
-const TRACK_COUNTS = [1, 63, 64, 65, 127, 128, 129, 200, CHUNK_TRACKS - 1, CHUNK_TRACKS, CHUNK_TRACKS + 1, 2 * CHUNK_TRACKS + 130, 1024 * CHUNK_TRACKS];
-const BATCHES = [FIND_MANY_TRACKS_MIN, FIND_MANY_TRACKS_MIN + 1, 191, 4096, FIND_MANY_TRACKS_MAX];
+// Track counts at the edges of a word (64), a v128 pair (128), a group of 8
+// and of 64 words (512, 4096 tracks), a chunk, and many chunks up to a 1 TiB
+// volume (64 chunks; 16 TiB makes the plain answers millions of tracks long,
+// half a minute a build); each trial takes the next.
+const TRACK_COUNTS = [
+  1, 63, 64, 65, 127, 128, 129, 200, 64 * 9 + 5, 4096 + 64 * 3 + 7, 2 * 4096 + 64 * 7, CHUNK_TRACKS - 1, CHUNK_TRACKS, CHUNK_TRACKS + 1,
+  2 * CHUNK_TRACKS + 130, 64 * CHUNK_TRACKS,
+];
+const TRIALS = TRACK_COUNTS.length;
+// The least batch, one word's room past it (a word takes up to 64 entries), and larger ones.
+const BATCHES = [FIND_MANY_TRACKS_MIN, FIND_MANY_TRACKS_MIN + 1, 191, FIND_MANY_TRACKS_MIN + 64, FIND_MANY_TRACKS_MIN + 65, 255, 4096, FIND_MANY_TRACKS_MAX];
 
 interface Fixture {
   chunks: BitmapChunk[];
@@ -102,9 +110,19 @@ function scanFrom(image: StorageImage, pair: string, from: number, batch: number
   return tracks;
 }
 
-// Where scans start: the ends and the edges of words, pairs and chunks, and a few at random.
+// The same scan through views of the staging buffer, each read before the next call.
+function scanViewsFrom(image: StorageImage, pair: string, from: number, batch: number, context: string): number[] {
+  const tracks: number[] = [];
+  for (let view = image.pendingTracksView(pair, from, batch); view.length > 0; view = image.pendingTracksView(pair, tracks[tracks.length - 1] + 1, batch)) {
+    assert.ok(view.length <= batch, `a view of ${view.length} fits ${batch} (${context})`);
+    for (const track of view) tracks.push(track);
+  }
+  return tracks;
+}
+
+// Where scans start: the ends and the edges of words, pairs, groups and chunks, and a few at random.
 function starts(random: Random, trackCount: number): number[] {
-  const edges = [0, 1, 63, 64, 65, 127, 128, 129, CHUNK_TRACKS - 1, CHUNK_TRACKS, CHUNK_TRACKS + 1, trackCount - 1, trackCount];
+  const edges = [0, 1, 63, 64, 65, 127, 128, 129, 511, 512, 4095, 4096, 4097, 4159, CHUNK_TRACKS - 1, CHUNK_TRACKS, CHUNK_TRACKS + 1, trackCount - 1, trackCount];
   for (let index = 0; index < 4; index++) edges.push(random.int(0, trackCount));
   return edges.filter((track) => track <= trackCount);
 }
@@ -136,7 +154,34 @@ for (const build of ["release", "debug"] as CoreBuild[]) {
         for (const from of starts(random, trackCount)) {
           const batch = random.pick(BATCHES);
           const context = `seed ${seed}, ${trackCount} tracks, from ${from}, batches of ${batch}`;
-          assert.equal(scanFrom(image, pair, from, batch, context), pendingFrom(fixture.pending, from), context);
+          const expected = pendingFrom(fixture.pending, from);
+          assert.equal(scanFrom(image, pair, from, batch, context), expected, context);
+          assert.equal(scanViewsFrom(image, pair, from, batch, `${context}, as views`), expected, `${context}, as views`);
+        }
+        removePair(image, pair);
+      }
+    } finally {
+      await image.close();
+    }
+  });
+
+  Scan(`should list every pending track of a whole leaf at 1%, 10% and 50% pending, as the bench's bitmaps have them (seed ${seed})`, async () => {
+    const random = new Random(seed ^ (build === "debug" ? 0x1eaf : 0x1ea));
+    const image = new StorageImage({ workers: 0, build, model: "2107" });
+    try {
+      for (const density of [0.01, 0.1, 0.5]) {
+        // Bits at random over the whole chunk: about half the words empty at 1%, none at 50%.
+        const leaf = new Uint8Array(leafBytes(CHUNK_TRACKS + 100, 0));
+        for (let track = 0; track < CHUNK_TRACKS; track++) if (random.next() / 2 ** 32 < density) leaf[track >>> 3] |= 1 << (track & 7);
+        const trackCount = CHUNK_TRACKS + 100;
+        const chunks: BitmapChunk[] = [leaf, "set"];
+        const pending = plainPending(chunks, trackCount);
+        const pair = restorePair(image, trackCount, chunks);
+        for (const batch of [FIND_MANY_TRACKS_MIN, FIND_MANY_TRACKS_MIN + 64, 16_384]) {
+          for (const from of [0, 4095, 4097, random.int(0, CHUNK_TRACKS)]) {
+            const context = `seed ${seed}, ${density * 100}% pending, from ${from}, batches of ${batch}`;
+            assert.equal(scanViewsFrom(image, pair, from, batch, context), pendingFrom(pending, from), context);
+          }
         }
         removePair(image, pair);
       }
@@ -179,6 +224,9 @@ for (const build of ["release", "debug"] as CoreBuild[]) {
       refuses(() => image.pendingTracks(pair, 0, new Uint32Array(FIND_MANY_TRACKS_MAX + 1)), "BAD_ARGUMENT", `not ${FIND_MANY_TRACKS_MAX + 1}`);
       for (const track of [-1, 1.5, 301, Number.NaN]) refuses(() => image.pendingTracks(pair, track, new Uint32Array(200)), "BAD_ARGUMENT", `track ${track}`);
       refuses(() => image.pendingTracks("1000:1002", 0, new Uint32Array(200)), "RELATIONSHIP_NOT_FOUND", "1000:1002");
+      refuses(() => image.pendingTracksView(pair, 0, 200.5), "BAD_ARGUMENT", "not 200.5");
+      refuses(() => image.pendingTracksView(pair, 0, FIND_MANY_TRACKS_MAX + 1), "BAD_ARGUMENT", `not ${FIND_MANY_TRACKS_MAX + 1}`);
+      refuses(() => image.pendingTracksView(pair, 302, 200), "BAD_ARGUMENT", "track 302");
       assert.is(image.status(pair).pendingTracks, 300, "nothing changed");
       const exports = image.core.exports;
       const slot = image.relationship(pair).slot;

@@ -208,8 +208,8 @@ Routes("should hold a freeze_consistency group's writes until POST cs/flashcopie
   assert.not.ok((await fixture.site.listFlash(IMAGE))[0].writesHeld);
 });
 
-Routes("should answer a route tzero does not have (PPRC, hosts) 404 in the envelope", async () => {
-  for (const url of ["/api/v1/cs/pprcs", "/api/v1/hosts", "/api/v1/volumes/0000/pprc"]) assertFailed(await call(fixture, "GET", url), 404, "NOT_FOUND");
+Routes("should answer a route tzero does not have (nodes, marrays, users) 404 in the envelope", async () => {
+  for (const url of ["/api/v1/nodes", "/api/v1/marrays", "/api/v1/users"]) assertFailed(await call(fixture, "GET", url), 404, "NOT_FOUND");
 });
 
 Routes("should build links from baseUrl when one is given", async () => {

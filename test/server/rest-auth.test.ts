@@ -17,6 +17,22 @@ const ROUTES: Array<["GET" | "POST" | "PUT" | "DELETE", string, object?]> = [
   ["GET", "/api/v1/cs/flashcopies"], ["GET", "/api/v1/cs/flashcopies/0000:0001"],
   ["POST", "/api/v1/cs/flashcopies", params({ volume_pairs: [{ source_volume: "0000", target_volume: "0002" }] })],
   ["DELETE", "/api/v1/cs/flashcopies/0000:0001"], ["POST", "/api/v1/cs/flashcopies/unfreeze", params({ lss_ids: ["00"] })],
+  ["GET", "/api/v1/volumes/0000/pprc"], ["GET", "/api/v1/cs/pprcs"], ["GET", "/api/v1/cs/pprcs?volume_id_from=0000&volume_id_to=00FF"], ["GET", "/api/v1/cs/pprcs/0000:0001"],
+  ["POST", "/api/v1/cs/pprcs", params({ volume_pairs: [{ source_volume: "0000", target_volume: "0001" }], type: "metro_mirror" })],
+  ["POST", "/api/v1/cs/pprcs/pause", params({ pprc_ids: ["0000:0001"] })], ["POST", "/api/v1/cs/pprcs/resume", params({ pprc_ids: ["0000:0001"] })],
+  ["DELETE", "/api/v1/cs/pprcs/0000:0001"], ["DELETE", "/api/v1/cs/pprcs?ids=0000:0001"],
+  ["POST", "/api/v1/cs/pprcs/delete", params({ volume_full_ids: [{ volume_id: "0000" }] })],
+  ["GET", "/api/v1/cs/pprcs/paths"], ["GET", "/api/v1/cs/pprcs/paths/5005076303FFC001_00:5005076303FFC002_00"],
+  ["POST", "/api/v1/cs/pprcs/paths", params({ target_system_wwnn: "5005076303FFC002", source_lss_id: "00", target_lss_id: "00", port_pairs: [{ source_port_id: "I0010", target_port_id: "I0143" }] })],
+  ["DELETE", "/api/v1/cs/pprcs/paths/5005076303FFC001_00:5005076303FFC002_00"],
+  ["GET", "/api/v1/cs/pprcs/physical_links?target_system_wwnn=5005076303FFC002"],
+  ["GET", "/api/v1/hosts"], ["GET", "/api/v1/hosts/web1"], ["POST", "/api/v1/hosts", params({ name: "web2", hosttype: "LinuxRHEL" })], ["DELETE", "/api/v1/hosts/web1"],
+  ["GET", "/api/v1/hosts/web1/mappings"], ["GET", "/api/v1/hosts/web1/mappings/0000"], ["POST", "/api/v1/hosts/web1/mappings", params({ volumes: ["0001"] })],
+  ["DELETE", "/api/v1/hosts/web1/mappings/0000"], ["GET", "/api/v1/hosts/web1/host_ports"], ["GET", "/api/v1/hosts/web1/volumes"],
+  ["GET", "/api/v1/hosts%5Bid=H0%5D"], ["DELETE", "/api/v1/hosts%5Bid=H0%5D"], ["GET", "/api/v1/hosts%5Bid=H0%5D/mappings"],
+  ["POST", "/api/v1/hosts%5Bid=H0%5D/mappings", params({ volumes: ["0001"] })], ["DELETE", "/api/v1/hosts%5Bid=H0%5D/mappings/0000"],
+  ["GET", "/api/v1/host_ports"], ["GET", "/api/v1/host_ports/10000090FA3418BC"], ["POST", "/api/v1/host_ports", params({ wwpn: "10000090FA3418BD", host: "web1" })],
+  ["POST", "/api/v1/host_ports/assign", params({ host_id: "H0", host_port_wwpns: ["10000090FA3418BD"] })], ["DELETE", "/api/v1/host_ports/10000090FA3418BC"],
   ["GET", "/api/v1/no-such-route"],
 ];
 
@@ -24,7 +40,8 @@ let fixture: RestFixture;
 
 async function state(): Promise<string> {
   const image = "IBM.2107-75REST1";
-  return JSON.stringify([await fixture.site.listVolumes(image), (await fixture.site.listFlash(image)).map((flash) => flash.id)]);
+  const hosts = [await fixture.site.listVolumeGroups(image), await fixture.site.listHostConnections(image)];
+  return JSON.stringify([await fixture.site.listVolumes(image), (await fixture.site.listFlash(image)).map((flash) => flash.id), hosts]);
 }
 
 const Tokens = suite("REST API tokens");
@@ -32,6 +49,8 @@ Tokens.before.each(async () => {
   fixture = await restFixture();
   await fixture.site.createVolumes("IBM.2107-75REST1", { ids: ["0000", "0001", "0002"], capacity: 1, unit: "ds" });
   await fixture.site.establishFlash("IBM.2107-75REST1", { pairs: [["0000", "0001"]], options: { nocopy: true } });
+  await fixture.site.createVolumeGroup("IBM.2107-75REST1", { name: "web1", volumes: ["0000"] });
+  await fixture.site.createHostConnection("IBM.2107-75REST1", { name: "web1", hostType: "LinuxRHEL", wwpn: "10000090FA3418BC", volumeGroup: "V0" });
 });
 Tokens.after.each(async () => {
   await fixture.close();

@@ -9,12 +9,16 @@
 //   reply itself) entries of {server.status ok, data[RESOURCE_TYPE][0], link}
 //   whose link.href's second-to-last segment is RESOURCE_TYPE;
 // - an error is read as server.code and server.message;
-// - on a 401 it logs in once and resends the same request.
+// - on a 401 it logs in once and resends the same request;
+// - cs/pprcs items may name their volumes by `name` (a DS8000 quirk it mends
+//   into `id`); a host's key is its `name`, a host port's its `wwpn`, a
+//   mapping's its `lunid`, and an `id` beside those two is refused (FieldReadOnly).
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { IMAGE, params, restFixture, type RestFixture } from "./rest-support.js";
 
 const SUCCESS = ["ok", "successful"];
+const REMOTE = "IBM.2107-75REST2";
 let fixture: RestFixture;
 
 // What pyds8k's HTTPClient does with one request: X-Auth-Token once logged in, a JSON body, one re-login after a 401.
@@ -76,7 +80,7 @@ function dropNone(values: Record<string, unknown>): Record<string, unknown> {
 let client: Pyds8kLike;
 const Contract = suite("REST API as pyds8k speaks it");
 Contract.before.each(async () => {
-  fixture = await restFixture();
+  fixture = await restFixture({ images: [REMOTE] });
   client = new Pyds8kLike("admin", fixture.adminPassword);
 });
 Contract.after.each(async () => {
@@ -140,6 +144,38 @@ Contract("should log in again and resend once its token idled out, and not loop 
   const refused = await stranger.request("GET", "/api/v1/volumes").catch((error: Error) => error);
   assert.instance(refused, TypeError, "the failed re-login gives no token to read");
   assert.is(stranger.logins, 1);
+});
+
+Contract("should list PPRC pairs as get_cs_pprcs and get_cs_pprc read them", async () => {
+  await fixture.site.createVolumes(IMAGE, { ids: ["1000"], capacity: 1, unit: "ds" });
+  await fixture.site.createVolumes(REMOTE, { ids: ["2000"], capacity: 1, unit: "ds" });
+  const remoteWwnn = (await fixture.site.listImages())[1].wwnn;
+  await fixture.site.makePath(IMAGE, { remoteImageId: REMOTE, remoteWwnn, sourceLss: "10", targetLss: "20", ports: ["I0010:I0143"] });
+  await fixture.site.makePairs(IMAGE, { remoteImageId: REMOTE, pairs: [["1000", "2000"]], type: "gcp", mode: "nocp" });
+  const [pair] = await client.list("/api/v1/cs/pprcs", "pprcs");
+  // pyds8k's PPRC._update_volume_info: `name` becomes `id` only when there is no `id`; either way the ID is the volume's.
+  for (const key of ["source_volume", "target_volume"]) assert.is(pair[key].id ?? pair[key].name, key === "source_volume" ? "1000" : "2000");
+  assert.equal([pair.source_system.id, pair.target_system.id, pair.type], ["2107-75REST1", "2107-75REST2", "global_copy"]);
+  const [one] = await client.list(`/api/v1/cs/pprcs/${pair.id}`, "pprcs");
+  assert.is(one.id, "2107-75REST1_1000:2107-75REST2_2000");
+});
+
+Contract("should make a host, a port and mappings with create_host, create_host_port and map_volume_to_host's bodies", async () => {
+  await fixture.site.createVolumes(IMAGE, { ids: ["0000", "0001"], capacity: 1, unit: "ds" });
+  const [host] = await client.posta("/api/v1/hosts", "hosts", { name: "web1", hosttype: "LinuxRHEL" });
+  assert.is(host.id, "web1", "a host's ID in its link is its name");
+  const [port] = await client.posta("/api/v1/host_ports", "host_ports", { wwpn: "10000090FA3418BC", host: "web1" });
+  assert.is(port.id, "10000090FA3418BC");
+  assert.not.ok("id" in port.info, "no id beside wwpn");
+  await client.posta("/api/v1/hosts/web1/mappings", "mappings", { volumes: ["0000"] });
+  const [byLun] = await client.posta("/api/v1/hosts/web1/mappings", "mappings", { mappings: [{ "0001": "0001" }] });
+  assert.is(byLun.id, "0001");
+  const mappings = await client.list("/api/v1/hosts/web1/mappings", "mappings");
+  assert.equal(mappings.map((mapping) => [mapping.lunid, mapping.volume.id, "id" in mapping]), [["0000", "0000", false], ["0001", "0001", false]]);
+  assert.is((await client.request("DELETE", "/api/v1/hosts/web1/mappings/0000")).status, 200);
+  assert.is((await client.request("DELETE", "/api/v1/host_ports/10000090FA3418BC")).status, 200);
+  assert.is((await client.request("DELETE", "/api/v1/hosts/web1")).status, 200);
+  assert.equal(await client.list("/api/v1/hosts", "hosts"), []);
 });
 
 Contract.run();

@@ -22,6 +22,7 @@ interface Fixture {
   server: CopyServicesServer;
   app: FastifyInstance;
   token: string;
+  password: string;
 }
 let fixture: Fixture;
 
@@ -37,7 +38,7 @@ OverServer.before.each(async () => {
   await server.registerNode("n1", "http://127.0.0.1:8452", node);
   const { password } = await server.firstStart();
   const app = await restServer({ site: server, auth: serverAuth(server), siteFor: serverSiteFor(server) });
-  fixture = { folder, node, server, app, token: await login(app, "admin", password!) };
+  fixture = { folder, node, server, app, token: await login(app, "admin", password!), password: password! };
 });
 OverServer.after.each(async () => {
   await fixture.app.close();
@@ -57,6 +58,12 @@ OverServer("should create volumes and a FlashCopy through the server, on its nod
   assert.equal(catalog.flash.map((relationship) => relationship.id), ["1000:1001"]);
   const listed = await send("GET", "/api/v1/cs/flashcopies");
   assert.equal(listed.json().data.flashcopies.map((item: any) => item.id), ["1000:1001"]);
+});
+
+OverServer("should give the server's idle time as the login reply's max_idle_interval, in milliseconds as DS8000 does", async () => {
+  const reply = await fixture.app.inject({ method: "POST", url: "/api/v1/tokens", payload: params({ username: "admin", password: fixture.password }) });
+  assert.is(reply.statusCode, 200, reply.body);
+  assert.match(reply.json().token.max_idle_interval, /^[1-9]\d*$/);
 });
 
 OverServer("should refuse a token the server does not know, and one logged out", async () => {

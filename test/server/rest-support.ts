@@ -46,13 +46,15 @@ export interface RestFixture {
   close(): Promise<void>;
 }
 
-export async function restFixture(options: { baseUrl?: string } = {}): Promise<RestFixture> {
+// The served image is IMAGE; `images` adds others (PPRC needs a second one).
+export async function restFixture(options: { baseUrl?: string; images?: string[] } = {}): Promise<RestFixture> {
   const { state, adminPassword } = await siteWithAdmin();
   const users = { state };
   const clock: Clock = { now: 1_800_000_000_000 };
   const sessions = new Sessions({ now: () => clock.now, lifetimeMs: 60 * MINUTE, idleMs: 10 * MINUTE });
-  const site = new EmbeddedSite({ workers: 1, images: [{ model: "2107", id: IMAGE }] });
-  const app = await restServer({ site, auth: usersAuth(users, sessions), ...options });
+  const images = [IMAGE, ...(options.images ?? [])].map((id) => ({ model: "2107" as const, id }));
+  const site = new EmbeddedSite({ workers: 1, images });
+  const app = await restServer({ site, auth: usersAuth(users, sessions), imageId: IMAGE, ...(options.baseUrl === undefined ? {} : { baseUrl: options.baseUrl }) });
   await app.ready();
   const fixture: RestFixture = { app, site, clock, users, adminPassword, token: "", close: async () => { await app.close(); await site.close(); } };
   fixture.token = await login(app, "admin", adminPassword);

@@ -28,6 +28,8 @@ for (const [args, flag] of [
   [["--image", "IBM.2107-75SITEA:2105"], "--image"],
   [["--backup"], "--backup"],
   [["--tls-cert", "cert.pem"], "--tls-cert"],
+  [["--tls-dir", "tls"], "--tls-dir"],
+  [["--tls-self-signed", "--tls-cert", "c.pem", "--tls-key", "k.pem"], "--tls-self-signed"],
   [["--join", "ftp://127.0.0.1"], "--join"],
   [["--heartbeat-timeout-ms", "10"], "--heartbeat-timeout-ms"],
   [["--frobnicate"], "--frobnicate"],
@@ -56,6 +58,9 @@ Args("should default to one 2107 image on 127.0.0.1:8452, with the server state 
   assert.equal(config.listen, { host: "127.0.0.1", port: 8452 });
   assert.is(config.serverStateDir, "/x/b.state.server");
   assert.is(config.siteKeyFile, "/x/b.state.server/site.key");
+  assert.is(config.tlsSelfSignedDir, null);
+  assert.is(parseServeArgs(["--state", "/x/b.state", "--tls-self-signed"], "/x", {}).tlsSelfSignedDir, "/x/b.state.server/tls");
+  assert.is(parseServeArgs(["--tls-self-signed", "--tls-dir", "certs"], "/x", {}).tlsSelfSignedDir, "/x/certs");
   assert.is(parseServeArgs([], "/x", { XDG_STATE_HOME: "/s" }).serverStateDir, "/s/tzero/server");
   assert.is(parseServeArgs(["--join", "http://10.0.0.1"], "/x", {}).join?.href, "ws://10.0.0.1:8452/");
 });

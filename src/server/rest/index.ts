@@ -16,11 +16,15 @@
 // Routes: POST /tokens (login: {"request":{"params":{"username","password"}}},
 // reply {"token":{"token","expired_time","max_idle_interval"}}); then, with the
 // X-Auth-Token header: GET systems[/ID], pools[/ID[/volumes]],
-// lss[/ID[/volumes]], ioports[/ID], volumes[/ID[/flashcopy]]; POST volumes,
+// lss[/ID[/volumes]], ioports[/ID], volumes[/ID[/flashcopy|/pprc]]; POST volumes,
 // PUT and DELETE volumes/ID; GET, POST cs/flashcopies, GET and DELETE
-// cs/flashcopies/SSSS:TTTT, POST cs/flashcopies/unfreeze. PPRC (cs/pprcs,
-// paths) and hosts are not there yet: they answer 404 NOT_FOUND, as a DS8000
-// without those features would.
+// cs/flashcopies/SSSS:TTTT, POST cs/flashcopies/unfreeze; GET, POST, DELETE
+// cs/pprcs[/ID], POST cs/pprcs/pause, resume, delete; GET, POST
+// cs/pprcs/paths, GET and DELETE cs/pprcs/paths/ID, GET
+// cs/pprcs/physical_links; GET, POST hosts, GET and DELETE hosts/NAME (or
+// hosts[id=H3]), GET, POST hosts/NAME/mappings, GET and DELETE
+// hosts/NAME/mappings/LUN, GET hosts/NAME/host_ports and volumes; GET, POST
+// host_ports, GET and DELETE host_ports/WWPN, POST host_ports/assign.
 //
 // Replies: {"server":{"status","code","message"},"counts":{...},"data":{KIND:[...]}}
 // with absolute link.hrefs (from `baseUrl`, else the request's Host). Failures:

@@ -16,6 +16,10 @@ import { lssRoutes } from "./routes/lss.js";
 import { volumeRoutes } from "./routes/volumes.js";
 import { ioportRoutes } from "./routes/ioports.js";
 import { flashcopyRoutes } from "./routes/flashcopies.js";
+import { pprcRoutes } from "./routes/pprcs.js";
+import { pprcPathRoutes } from "./routes/pprc-paths.js";
+import { hostRoutes } from "./routes/hosts.js";
+import { selectorRoutes } from "./routes/selectors.js";
 
 export interface RestApiOptions {
   site: Site;
@@ -32,7 +36,7 @@ export const BODY_LIMIT_BYTES_DEFAULT = 256 * 1024;
 const TOKEN_HEADER = "x-auth-token";
 
 export type RouteGroup = (app: FastifyInstance, context: RestContext) => void;
-const RESOURCE_GROUPS: readonly RouteGroup[] = [systemRoutes, poolRoutes, lssRoutes, volumeRoutes, ioportRoutes, flashcopyRoutes];
+const RESOURCE_GROUPS: readonly RouteGroup[] = [systemRoutes, poolRoutes, lssRoutes, volumeRoutes, ioportRoutes, flashcopyRoutes, pprcRoutes, pprcPathRoutes, hostRoutes, selectorRoutes];
 
 export async function restApi(app: FastifyInstance, options: RestApiOptions): Promise<void> {
   const identities = new WeakMap<FastifyRequest, RestIdentity>();

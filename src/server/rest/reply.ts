@@ -22,12 +22,14 @@ export interface Link {
 
 // One object of a reply: its ID, its own link, and the fields of its kind.
 export type Item = { id: string; link: Link } & Record<string, unknown>;
+// An object whose key is another field: pyds8k refuses an `id` beside a host port's `wwpn` or a mapping's `lunid`.
+export type KeyedItem = { link: Link } & Record<string, unknown>;
 
 export const OK: ServerStatus = { status: "ok", code: "", message: "Operation done successfully." };
 
 const OK_TEXT = JSON.stringify(OK);
 
-export function listReply(kind: string, items: readonly Item[]): object {
+export function listReply(kind: string, items: readonly KeyedItem[]): object {
   return { server: OK, counts: { data_counts: items.length, total_counts: items.length }, data: { [kind]: items } };
 }
 
@@ -53,8 +55,8 @@ export function failedReply(error: RestError): object {
 
 // What POST answers: for one object its own link and data at the top, as a
 // DS8000 does; for several, one `responses` entry each.
-export function createdReply(kind: string, created: readonly Item[]): object {
-  const entry = (item: Item) => ({ server: OK, link: item.link, data: { [kind]: [item] } });
+export function createdReply(kind: string, created: readonly KeyedItem[]): object {
+  const entry = (item: KeyedItem) => ({ server: OK, link: item.link, data: { [kind]: [item] } });
   if (created.length === 1) return entry(created[0]);
   return { server: OK, counts: { data_counts: created.length, total_counts: created.length }, responses: created.map(entry) };
 }

@@ -13,7 +13,7 @@ export function serverAuth(server: CopyServicesServer): RestAuth {
   return {
     async login(user, password) {
       const result = await server.login(user, password);
-      return { token: result.token, expiresAtMs: result.expiresAt };
+      return { token: result.token, expiresAtMs: result.expiresAt, idleMs: result.idleMs };
     },
     check(token) {
       const { user, passwordExpired } = server.authenticate(token);
@@ -27,5 +27,5 @@ export function serverAuth(server: CopyServicesServer): RestAuth {
 }
 
 export function serverSiteFor(server: CopyServicesServer): (identity: RestIdentity) => Site {
-  return (identity) => server.forCaller({ user: identity.user });
+  return (identity) => server.forCaller({ user: identity.user, source: "rest" });
 }

@@ -39,6 +39,7 @@ export {
   ring_create, ring_set_link, ring_take, ring_entry_data, ring_complete, ring_doorbell_pointer, ring_set_ack_timeout,
   pprc_make_primary, pprc_make_secondary, pprc_clear, pprc_set_mode, pprc_retarget, pprc_mode, pprc_cause, pprc_out_of_sync,
   pprc_next_out_of_sync, pprc_mark_out_of_sync, pprc_sent_tracks, pprc_copy_claim, pprc_copy_release, pprc_track_length, pprc_role_of,
+  pprc_freeze_begin, pprc_freeze_commit, pprc_freeze_abort, pprc_release_hold, pprc_held,
   RING_ENTRIES, ACK_TIMEOUT_MS,
 } from "./mirror";
 export { alloc_failure } from "./alloc";
@@ -52,7 +53,7 @@ export {
 export {
   OK, E_RANGE, E_NO_VOLUME, E_UNUSABLE, E_TGTINHIBIT, E_NO_SPACE, E_LOCK_TIMEOUT, E_BAD_ARGUMENT, E_BUSY,
   E_DRAIN_TIMEOUT, E_ALLOC_LOCK_TIMEOUT, E_GATE_TIMEOUT, E_FROZEN, E_LONG_BUSY, E_PPRC_SECONDARY, E_MIRROR_FAILED,
-  MIRROR_SYNC, MIRROR_ASYNC, MIRROR_SUSPENDED, PPRC_CRITMODE, PPRC_TGTREAD, CAUSE_LINK, CAUSE_TIMEOUT,
+  MIRROR_SYNC, MIRROR_ASYNC, MIRROR_SUSPENDED, PPRC_CRITMODE, PPRC_TGTREAD, PPRC_HOLD_WRITES, CAUSE_LINK, CAUSE_TIMEOUT,
   TRACK_SIZE, BLOCK_SIZE, EXTENT_SIZE, VOLUME_SLOT_MAX, REL_SLOT_MAX, THREAD_MAX, STAGING_SIZE, VOLUME_SIZE_MAX,
   VOLUME_FREE, VOLUME_NORMAL, VOLUME_UNUSABLE, REL_BACKGROUND, REL_TGTINHIBIT, REL_RECORD, REL_PERSIST,
   REL_HOLD_WRITES, REL_REVERTIBLE,

@@ -270,7 +270,8 @@ export function write_held(slot: u32, offset: u64, length: u64, mode: u32, argum
     const chunk = <u32>min<u64>(<u64>(TRACK_SIZE - (<u32>at & (TRACK_SIZE - 1))), length - done);
     if (track < covered) {
       if (record != 0) bit_set(record, track);
-      if (bit_is_set(<usize>load<u32>(rel + R_BITMAP), track)) {
+      // A pending track of a FlashCopy target that is also a PPRC primary (-tgtpprc) is mirrored below.
+      if (bit_is_set(<usize>load<u32>(rel + R_BITMAP), track) && role != PPRC_PRIMARY) {
         const written = write_target_track(rel, volume, at, done, chunk, mode, argument);
         if (written != OK) {
           written_before_failure = done;
@@ -288,7 +289,7 @@ export function write_held(slot: u32, offset: u64, length: u64, mode: u32, argum
       }
     }
     if (role == PPRC_PRIMARY) {
-      const mirrored = write_primary_track(volume, track, at, done, chunk, mode, argument);
+      const mirrored = write_primary_track(volume, rel, track < covered ? track : u32.MAX_VALUE, at, done, chunk, mode, argument);
       if (mirrored != OK) {
         written_before_failure = done + <u64>chunk;
         return mirrored;
@@ -305,11 +306,24 @@ export function write_held(slot: u32, offset: u64, length: u64, mode: u32, argum
 
 // A track's part of a write to a PPRC primary: mirror.ts has the protocol.
 // On E_MIRROR_FAILED (-critmode) the local write has happened, its bit set.
-function write_primary_track(volume: usize, track: u32, at: u64, done: u64, chunk: u32, mode: u32, argument: u64): i32 {
+// `covered_track` is the track when the primary is a FlashCopy target (-tgtpprc)
+// that covers it, else u32.MAX_VALUE: a track still pending there is made whole
+// by the FlashCopy path, under the primary's track lock and then the source's
+// (the link sender's copy takes them in that order too, trying only the source's).
+function write_primary_track(volume: usize, rel: usize, covered_track: u32, at: u64, done: u64, chunk: u32, mode: u32, argument: u64): i32 {
+  const track = <u32>(at >> <u64>TRACK_SHIFT);
   const began = mirror_write_begin(volume, track);
   if (began < 0) return began;
-  apply_write(write_pointer(volume, at), at, done, chunk, mode, argument);
-  mark_changed(volume, at, <u64>chunk);
+  if (covered_track != u32.MAX_VALUE && bit_is_set(<usize>load<u32>(rel + R_BITMAP), covered_track)) {
+    const written = write_target_track(rel, volume, at, done, chunk, mode, argument);
+    if (written != OK) {
+      unlock(track_lock(volume, track));
+      return written;
+    }
+  } else {
+    apply_write(write_pointer(volume, at), at, done, chunk, mode, argument);
+    mark_changed(volume, at, <u64>chunk);
+  }
   return mirror_write_end(volume, track, at, chunk, began == 1);
 }
 

@@ -139,7 +139,7 @@ export const P_ALLOCATED: u32 = 4;
 //  68 u32 extent pool index + 1, or 0 for a volume in no pool (no quota; pool.ts)
 //  72 u32 PPRC role (PPRC_NONE | PPRC_PRIMARY | PPRC_SECONDARY, mirror.ts)
 //  76 u32 mirror mode of a primary (MIRROR_SYNC | MIRROR_ASYNC | MIRROR_SUSPENDED)
-//  80 u32 PPRC flags (PPRC_CRITMODE on a primary, PPRC_TGTREAD on a secondary)
+//  80 u32 PPRC flags (PPRC_CRITMODE | PPRC_HOLD_WRITES on a primary, PPRC_TGTREAD on a secondary)
 //  84 u32 out-of-sync bitmap of a primary (bitmap.ts): bit set = the track may
 //         differ on the secondary
 //  88 u32 link ring pointer of a primary (mirror.ts)
@@ -180,6 +180,9 @@ export const MIRROR_ASYNC: u32 = 2;
 export const MIRROR_SUSPENDED: u32 = 3;
 export const PPRC_CRITMODE: u32 = 1;
 export const PPRC_TGTREAD: u32 = 2;
+// Set on a primary by freezepprc over a -consistgrp path: host writes fail
+// with E_LONG_BUSY (DS8000's queue full) until unfreezepprc or the timeout.
+export const PPRC_HOLD_WRITES: u32 = 4;
 export const CAUSE_NONE: u32 = 0;
 export const CAUSE_LINK: u32 = 1; // the link was down
 export const CAUSE_TIMEOUT: u32 = 2; // no acknowledgement within the bound
@@ -234,6 +237,10 @@ export const REL_HOLD_WRITES: u32 = 32;
 // Set between setflashrevertible and commitflash / revertflash; the target
 // then also carries REL_TGTINHIBIT, so nothing but the copy changes it.
 export const REL_REVERTIBLE: u32 = 64;
+// Given to rel_establish only (never stored): mkflash -tgtpprc, the target may
+// be a PPRC primary. Its logical image then changes at T0, so every track of
+// the target goes out of sync and the link's sender sends it (mirror.ts).
+export const REL_TGTPPRC: u32 = 128;
 
 // Thread entry (64 bytes):
 //   0 u32 staging buffer pointer   4 u32 staging size   8 u32 attached (0/1)
@@ -257,7 +264,7 @@ export const E_DRAIN_TIMEOUT: i32 = -9; // a freezer's wait for in-flight I/O to
 export const E_ALLOC_LOCK_TIMEOUT: i32 = -10; // the allocator's lock stayed held
 export const E_GATE_TIMEOUT: i32 = -11; // I/O waited at the gate of a volume that stayed frozen
 export const E_FROZEN: i32 = -12; // a freezer found the volume frozen by another operation
-export const E_LONG_BUSY: i32 = -13; // a write to a source whose writes a -freeze holds
+export const E_LONG_BUSY: i32 = -13; // a write to a source whose writes a -freeze holds, or to a frozen PPRC primary
 export const E_PPRC_SECONDARY: i32 = -14; // host I/O to a PPRC secondary (reads allowed only with -tgtread)
 export const E_MIRROR_FAILED: i32 = -15; // a write to a -critmode primary that could not be mirrored
 

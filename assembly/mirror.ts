@@ -58,12 +58,15 @@ import {
   OK, E_BAD_ARGUMENT, E_NO_SPACE, E_NO_VOLUME, E_RANGE,
   TRACK_SHIFT, TRACK_SIZE, CHUNK_TRACK_SHIFT, VOLUME_SLOT_MAX, V_STATE, V_SIZE, V_TRACKS, V_TARGET_REL, VOLUME_FREE,
   V_PPRC_ROLE, V_PPRC_MODE, V_PPRC_FLAGS, V_PPRC_OOS, V_PPRC_RING, V_PPRC_REMOTE, V_PPRC_CAUSE, V_PPRC_SENT_TRACKS,
-  PPRC_NONE, PPRC_PRIMARY, PPRC_SECONDARY, MIRROR_SYNC, MIRROR_ASYNC, MIRROR_SUSPENDED, PPRC_CRITMODE, PPRC_TGTREAD,
-  CAUSE_NONE, CAUSE_LINK, CAUSE_TIMEOUT, E_PPRC_SECONDARY, E_MIRROR_FAILED, T_STAGING, volume_at, thread_at,
+  PPRC_NONE, PPRC_PRIMARY, PPRC_SECONDARY, MIRROR_SYNC, MIRROR_ASYNC, MIRROR_SUSPENDED, PPRC_CRITMODE, PPRC_TGTREAD, PPRC_HOLD_WRITES,
+  CAUSE_NONE, CAUSE_LINK, CAUSE_TIMEOUT, E_PPRC_SECONDARY, E_MIRROR_FAILED, E_LONG_BUSY, T_STAGING, V_FROZEN, volume_at, thread_at,
+  R_SOURCE, R_TRACKS, R_BITMAP, rel_at,
 } from "./layout";
 import { alloc } from "./alloc";
-import { freeze, thaw, current_thread, LOCK_OWNER_MASK, gate_enter, gate_exit, lock, unlock } from "./sync";
-import { bitmap_create, bitmap_free, bitmap_count, bitmap_find, bit_is_set, bit_set, bit_clear, leaf_ensure, leaves_ensure } from "./bitmap";
+import { freeze, thaw, current_thread, LOCK_OWNER_MASK, gate_try_enter, gate_exit, lock, unlock } from "./sync";
+import {
+  bitmap_create, bitmap_free, bitmap_count, bitmap_find, bitmap_chunks, chunk_reset, bit_is_set, bit_set, bit_clear, leaf_ensure, leaves_ensure, CHUNK_SET,
+} from "./bitmap";
 import { track_lock, read_pointer } from "./volume";
 
 // @ts-ignore: decorator
@@ -258,6 +261,8 @@ export function mirror_prepare(volume: usize, first_track: u32, last_track: u32,
   // A link's write to a volume that is no longer its secondary (failed over).
   if (from_mirror) return E_PPRC_SECONDARY;
   if (role != PPRC_PRIMARY) return OK;
+  // A freeze's consistency group holds the primary's writes (queue full).
+  if ((atomic.load<u32>(volume + V_PPRC_FLAGS) & PPRC_HOLD_WRITES) != 0) return E_LONG_BUSY;
   const mode = atomic.load<u32>(volume + V_PPRC_MODE);
   if (mode == MIRROR_SUSPENDED && (load<u32>(volume + V_PPRC_FLAGS) & PPRC_CRITMODE) != 0) return E_MIRROR_FAILED;
   return leaves_ensure(<usize>load<u32>(volume + V_PPRC_OOS), first_track, last_track);
@@ -412,6 +417,51 @@ export function pprc_retarget(slot: u32, ring: usize, remote_slot: u32): i32 {
   return OK;
 }
 
+// freezepprc, in two steps so that the host can freeze every primary of the
+// command before it changes any: pprc_freeze_begin freezes one primary
+// (draining its in-flight writes, each of them mirrored or not as its mode
+// said), pprc_freeze_commit suspends it, holds its writes if `hold`, and
+// thaws it; pprc_freeze_abort thaws one a later begin could not join. While
+// all are frozen no write to any of them is in flight, so the suspension is
+// one point in time for the whole group.
+export function pprc_freeze_begin(slot: u32): i32 {
+  const volume = live_volume(slot);
+  if (volume == 0) return E_NO_VOLUME;
+  if (load<u32>(volume + V_PPRC_ROLE) != PPRC_PRIMARY) return E_BAD_ARGUMENT;
+  return freeze(volume);
+}
+
+export function pprc_freeze_commit(slot: u32, hold: bool): i32 {
+  const volume = live_volume(slot);
+  if (volume == 0) return E_NO_VOLUME;
+  assert(atomic.load<i32>(volume + V_FROZEN) != 0, "pprc_freeze_commit on a volume pprc_freeze_begin did not freeze");
+  if (atomic.load<u32>(volume + V_PPRC_MODE) != MIRROR_SUSPENDED) atomic.store<u32>(volume + V_PPRC_CAUSE, CAUSE_NONE);
+  atomic.store<u32>(volume + V_PPRC_MODE, MIRROR_SUSPENDED);
+  if (hold) atomic.or<u32>(volume + V_PPRC_FLAGS, PPRC_HOLD_WRITES);
+  thaw(volume);
+  return OK;
+}
+
+export function pprc_freeze_abort(slot: u32): void {
+  const volume = live_volume(slot);
+  if (volume != 0) thaw(volume);
+}
+
+// unfreezepprc or the LSS's long-busy timeout: the primary takes writes again
+// (still suspended). No freeze needed: a write that sees the flag fails whole.
+export function pprc_release_hold(slot: u32): i32 {
+  const volume = live_volume(slot);
+  if (volume == 0) return E_NO_VOLUME;
+  atomic.and<u32>(volume + V_PPRC_FLAGS, ~PPRC_HOLD_WRITES);
+  return OK;
+}
+
+export function pprc_held(slot: u32): i32 {
+  const volume = live_volume(slot);
+  if (volume == 0) return E_NO_VOLUME;
+  return (atomic.load<u32>(volume + V_PPRC_FLAGS) & PPRC_HOLD_WRITES) != 0 ? 1 : 0;
+}
+
 export function pprc_mode(slot: u32): i32 {
   const volume = live_volume(slot);
   if (volume == 0) return E_NO_VOLUME;
@@ -452,6 +502,16 @@ export function pprc_mark_out_of_sync(slot: u32, track: u32): i32 {
   return OK;
 }
 
+// Every track of a primary out of sync (mkflash -tgtpprc made it a FlashCopy
+// target: its whole logical image changed). The caller holds it frozen, so no
+// writer or copy reads the bitmap meanwhile.
+export function pprc_mark_all_out_of_sync(volume: usize): void {
+  assert(atomic.load<i32>(volume + V_FROZEN) != 0, "a primary's bitmap was reset while it was not frozen");
+  const oos = <usize>load<u32>(volume + V_PPRC_OOS);
+  const chunks = bitmap_chunks(oos);
+  for (let chunk: u32 = 0; chunk < chunks; chunk++) chunk_reset(oos, chunk, CHUNK_SET);
+}
+
 export function pprc_sent_tracks(slot: u32): f64 {
   const volume = live_volume(slot);
   return volume == 0 ? -1 : <f64>atomic.load<u64>(volume + V_PPRC_SENT_TRACKS);
@@ -474,8 +534,9 @@ export function pprc_sent_tracks(slot: u32): f64 {
 export function pprc_copy_claim(slot: u32, ring: usize, remote_slot: u32, from_track: u32): i32 {
   const volume = live_volume(slot);
   if (volume == 0) return E_NO_VOLUME;
-  const entered = gate_enter(volume);
-  if (entered != OK) return entered;
+  // The sender never waits at a frozen primary's gate: the freezer may be
+  // draining another primary whose writer waits for this sender's ack.
+  if (!gate_try_enter(volume)) return -1;
   const linked = <usize>load<u32>(volume + V_PPRC_RING) == ring && load<u32>(volume + V_PPRC_REMOTE) == remote_slot;
   const claimed = linked ? claim_in_gate(volume, from_track) : -1;
   if (claimed < 0) gate_exit(volume);
@@ -496,16 +557,36 @@ function claim_in_gate(volume: usize, from_track: u32): i32 {
     if (ensured != OK) return ensured;
     const word = track_lock(volume, track);
     if (atomic.cmpxchg<i32>(word, 0, <i32>current_thread() + 1) == 0) {
-      if (bit_is_set(oos, track)) {
-        const at = <u64>track << <u64>TRACK_SHIFT;
-        memory.copy(<usize>load<u32>(thread_at(current_thread()) + T_STAGING), read_pointer(volume, at), track_length(volume, track));
-        return found;
-      }
+      if (bit_is_set(oos, track) && stage_track(volume, track)) return found;
       unlock(word);
     }
     from = track + 1;
   }
   return -1;
+}
+
+// Copies a claimed track's bytes into this thread's staging buffer. On a
+// FlashCopy target (-tgtpprc) a track still pending there holds the source's
+// bytes, so the source's track lock is taken too (try only: this thread never
+// waits while it holds a lock) and the logical bytes are read under it, from
+// the source while pending; false when that lock is held elsewhere.
+function stage_track(volume: usize, track: u32): bool {
+  const at = <u64>track << <u64>TRACK_SHIFT;
+  const staging = <usize>load<u32>(thread_at(current_thread()) + T_STAGING);
+  const length = track_length(volume, track);
+  const target_link = load<u32>(volume + V_TARGET_REL);
+  const rel = target_link != 0 ? rel_at(target_link - 1) : 0;
+  if (rel == 0 || track >= load<u32>(rel + R_TRACKS)) {
+    memory.copy(staging, read_pointer(volume, at), length);
+    return true;
+  }
+  const source = volume_at(load<u32>(rel + R_SOURCE));
+  const source_word = track_lock(source, track);
+  if (atomic.cmpxchg<i32>(source_word, 0, <i32>current_thread() + 1) != 0) return false;
+  const pending = bit_is_set(<usize>load<u32>(rel + R_BITMAP), track);
+  memory.copy(staging, read_pointer(pending ? source : volume, at), length);
+  unlock(source_word);
+  return true;
 }
 
 export function pprc_track_length(slot: u32, track: u32): i32 {

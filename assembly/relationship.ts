@@ -16,8 +16,9 @@ import {
   R_STATE, R_FLAGS, R_SOURCE, R_TARGET, R_TRACKS, R_BITMAP, R_PENDING, R_CURSOR,
   R_NEXT_SOURCE, R_GENERATION, R_COPIED_BYTES, R_RECORD_SOURCE, R_RECORD_TARGET, R_SETTLED,
   REL_FREE, REL_ACTIVE, REL_RECORD, REL_BACKGROUND, H_WORK_EPOCH, THREAD_MAX, STAGING_SIZE, T_STAGING,
-  volume_at, rel_at, base, thread_at,
+  PPRC_PRIMARY, PPRC_SECONDARY, REL_TGTPPRC, volume_at, rel_at, base, thread_at,
 } from "./layout";
+import { pprc_mark_all_out_of_sync } from "./mirror";
 import { alloc_failure } from "./alloc";
 import { freeze_pair, thaw, current_thread } from "./sync";
 import {
@@ -70,17 +71,19 @@ function check_establish(rel_slot: u32, source_slot: u32, target_slot: u32): i32
   if (load<u32>(target + V_TARGET_REL) != 0) return E_BUSY;
   if (load<u32>(target + V_SOURCE_HEAD) != 0) return E_BUSY;
   if (load<u32>(source + V_TARGET_REL) != 0) return E_BUSY;
-  // A PPRC volume is no FlashCopy target (-tgtpprc is not modelled yet): its
-  // copy-on-write would bypass the mirror (mirror.ts).
-  if (load<u32>(target + V_PPRC_ROLE) != 0) return E_BUSY;
+  // A PPRC secondary takes writes from its link only; a PPRC primary is a
+  // target only with REL_TGTPPRC (rel_establish).
+  if (load<u32>(target + V_PPRC_ROLE) == PPRC_SECONDARY) return E_BUSY;
   return OK;
 }
 
-export function rel_establish(rel_slot: u32, source_slot: u32, target_slot: u32, flags: u32): i32 {
+export function rel_establish(rel_slot: u32, source_slot: u32, target_slot: u32, flags_given: u32): i32 {
   const checked = check_establish(rel_slot, source_slot, target_slot);
   if (checked != OK) return checked;
   const source = volume_at(source_slot);
   const target = volume_at(target_slot);
+  if (load<u32>(target + V_PPRC_ROLE) == PPRC_PRIMARY && (flags_given & REL_TGTPPRC) == 0) return E_BUSY;
+  const flags = flags_given & ~REL_TGTPPRC;
   const rel = rel_at(rel_slot);
   const track_count = load<u32>(source + V_TRACKS);
   const allocated = alloc_bitmaps(rel, track_count, flags, true);
@@ -117,6 +120,8 @@ export function link_relationship(rel_slot: u32): i32 {
   store<u32>(target + V_TARGET_REL, rel_slot + 1);
   atomic.store<u32>(target + V_STATE, VOLUME_NORMAL);
   atomic.store<u32>(rel + R_STATE, REL_ACTIVE);
+  // A PPRC primary's whole logical image changed at this T0: all out of sync.
+  if (load<u32>(target + V_PPRC_ROLE) == PPRC_PRIMARY) pprc_mark_all_out_of_sync(target);
   thaw(target);
   thaw(source);
   const background = (load<u32>(rel + R_FLAGS) & REL_BACKGROUND) != 0;

@@ -152,6 +152,13 @@ export function gate_enter(volume: usize): i32 {
   return E_GATE_TIMEOUT;
 }
 
+// Enters the gate only if the volume is not frozen, never waiting: for a
+// thread that others may be waiting on (a link's sender), so that a freezer
+// draining another volume is not held up by it.
+export function gate_try_enter(volume: usize): bool {
+  return try_enter(volume, <u64>1 << <u64>thread_id);
+}
+
 export function gate_exit(volume: usize): void {
   atomic.and<u64>(volume + V_INFLIGHT, ~(<u64>1 << <u64>thread_id));
 }

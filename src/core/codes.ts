@@ -68,12 +68,13 @@ export const RelFlag = {
   PERSIST: 8,
   HOLD_WRITES: 32,
   REVERTIBLE: 64,
+  TGTPPRC: 128, // to rel_establish only: the target may be a PPRC primary (mkflash -tgtpprc)
 } as const;
 
 // PPRC in the core (assembly/mirror.ts): a primary's mirror mode, its flags,
 // and why the write path suspended it.
 export const MirrorMode = { SYNC: 1, ASYNC: 2, SUSPENDED: 3 } as const;
-export const PprcFlag = { CRITMODE: 1, TGTREAD: 2 } as const;
+export const PprcFlag = { CRITMODE: 1, TGTREAD: 2, HOLD_WRITES: 4 } as const;
 export const SuspendCause = { NONE: 0, LINK: 1, TIMEOUT: 2 } as const;
 export const LinkState = { UP: 0, DOWN: 1 } as const;
 export const PprcRole = { NONE: 0, PRIMARY: 1, SECONDARY: 2 } as const;

@@ -134,6 +134,12 @@ export interface CoreExports {
   pprc_copy_release(slot: number, track: number, applied: number): number;
   pprc_track_length(slot: number, track: number): number;
   pprc_role_of(slot: number): number; // PprcRole, or < 0 an error
+  // freezepprc: freeze every primary of the group, then commit each (suspend, hold) or abort it.
+  pprc_freeze_begin(slot: number): number;
+  pprc_freeze_commit(slot: number, hold: number): number;
+  pprc_freeze_abort(slot: number): void;
+  pprc_release_hold(slot: number): number;
+  pprc_held(slot: number): number; // 1 while freezepprc holds the primary's writes
 }
 
 export type CoreBuild = "release" | "debug";

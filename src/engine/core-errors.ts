@@ -31,7 +31,7 @@ const EXPLANATIONS: Partial<Record<number, (timeouts: Timeouts) => string>> = {
   [CoreCode.ALLOC_LOCK_TIMEOUT]: (t) => `the storage image's allocator stayed locked by another thread for more than ${seconds(t.alloc)}`,
   [CoreCode.GATE_TIMEOUT]: (t) => `the volume stayed frozen (by an establish, withdraw or save) for more than ${seconds(t.gate)}`,
   [CoreCode.FROZEN]: () => "the volume is held frozen by another operation (an establish, withdraw or save in progress)",
-  [CoreCode.LONG_BUSY]: () => "the volume is long busy: a FlashCopy consistency group (mkflash -freeze) holds its writes until unfreezeflash or the LSS's timeout",
+  [CoreCode.LONG_BUSY]: () => "the volume is long busy: a consistency group (mkflash -freeze, or freezepprc over a -consistgrp path) holds its writes until unfreezeflash or unfreezepprc, or the LSS's timeout",
   [CoreCode.PPRC_SECONDARY]: () => "the volume is a PPRC secondary: host writes are refused, and host reads unless its pair was made with -tgtread",
   [CoreCode.MIRROR_FAILED]: () => "the write could not be mirrored to the PPRC secondary and its pair has -critmode: the write fails, and so do later ones until the pair is resumed or removed",
 };

@@ -329,7 +329,7 @@ export class StorageImage extends EventEmitter {
       nocopy: options.nocopy ?? false, tgtinhibit: options.tgtinhibit ?? false, record: options.record ?? false,
       persist: options.persist ?? false, freeze: options.freeze ?? false,
     });
-    const code = this.core.exports.rel_establish(slot, source.slot, target.slot, flags);
+    const code = this.core.exports.rel_establish(slot, source.slot, target.slot, flags | (options.tgtpprc ? RelFlag.TGTPPRC : 0));
     if (code !== CoreCode.OK) {
       this.freeRelSlots.push(slot);
       throw coreError(code, `establish FlashCopy pair ${id}`, this.waitTimeouts);
@@ -718,6 +718,12 @@ export class StorageImage extends EventEmitter {
   private ioError(code: number, volume: Volume, action: string, length = 0): EngineError {
     if (code === CoreCode.LONG_BUSY) {
       const held = this.relationshipsOf(volume.id).find((r) => r.sourceId === volume.id && r.writesHeld);
+      if (held === undefined && this.core.exports.pprc_held(volume.slot) === 1) {
+        return new EngineError(
+          "LONG_BUSY",
+          `volume ${volume.id} is long busy: freezepprc suspended its PPRC pair over a -consistgrp path and holds its writes (queue full) until unfreezepprc or LSS ${volume.lss}'s long-busy timeout`,
+        );
+      }
       return new EngineError(
         "LONG_BUSY",
         `volume ${volume.id} is long busy: FlashCopy pair ${held?.id ?? "?"} was made with -freeze and holds its writes (queue full) until unfreezeflash ${volume.lss} or the LSS's timeout`,

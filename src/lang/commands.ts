@@ -140,7 +140,7 @@ function pprcSpecs(listing: readonly OptionSpec[], long: OptionSpec, short: Opti
         { name: "remotewwnn", kind: "text", required: true, summary: "the remote image's WWNN (lssi -l shows it)" },
         { name: "srclss", kind: "lss", required: true, summary: "the LSS of the primaries, on this image" },
         { name: "tgtlss", kind: "lss", required: true, summary: "the LSS of the secondaries, on the remote image" },
-        { name: "consistgrp", summary: "a consistency group: freezepprc then holds the primaries' writes (accepted; freezepprc is not modelled yet)" },
+        { name: "consistgrp", summary: "a consistency group: freezepprc then holds the primaries' writes (long busy) until unfreezepprc or 60 s" },
         DEV,
       ],
       operands: [{ name: "LOCAL_PORT:REMOTE_PORT", kind: "text", repeat: true, summary: "one to eight port pairs such as I0010:I0143 (lsavailpprcport)" }],
@@ -209,6 +209,18 @@ function pprcSpecs(listing: readonly OptionSpec[], long: OptionSpec, short: Opti
       usage: "failbackpprc -remotedev IMAGE -type mmir|gcp [-dev IMAGE] PRIMARY:SECONDARY...",
       options: [REMOTEDEV, { ...PPRC_TYPE, required: true }, DEV],
       operands: [{ ...PPRC_PAIRS, summary: "the failed-over pairs, this image's volume first" }],
+    },
+    {
+      name: "freezepprc", group: "ds", summary: "suspend every pair of the LSS pairs at one point in time (reason Freeze) and remove their paths",
+      usage: "freezepprc -remotedev IMAGE [-dev IMAGE] SOURCE_LSS:TARGET_LSS...",
+      options: [REMOTEDEV, DEV],
+      operands: [{ ...LSS_PAIRS, summary: "LSS pairs such as 10:20; over a -consistgrp path the primaries' writes are then held (long busy)" }],
+    },
+    {
+      name: "unfreezepprc", group: "ds", summary: "after freezepprc: the primaries in the source LSSs take writes again (the pairs stay suspended)",
+      usage: "unfreezepprc -remotedev IMAGE [-dev IMAGE] SOURCE_LSS:TARGET_LSS...",
+      options: [REMOTEDEV, DEV],
+      operands: [LSS_PAIRS],
     },
     {
       name: "cutlink", group: "data", summary: "cut the link from this image to another (fault injection): its paths fail, its pairs suspend",

@@ -54,6 +54,8 @@ export const INFO = {
   pprcRemoveQuestion: "CMUC00160W",
   pprcFailedOver: "CMUC00196I",
   pprcFailedBack: "CMUC00197I",
+  pprcFrozen: "CMUC00161W",
+  pprcThawed: "CMUC00198I",
   pprcSynchronised: "CMUC09031I",
   linkCut: "CMUC09032I",
   linkRestored: "CMUC09033I",

@@ -1,7 +1,7 @@
 // The default progress presenter: the facts of the live view as plain lines
 // at a steady interval (scripts, and terminals that are not TTYs).
 import type { HostIoStats, ProgressPresenter, WatchRequest, WorkloadStats } from "./presenter.js";
-import type { FlashInfo } from "../site/types.js";
+import type { FlashInfo, PairInfo } from "../site/types.js";
 
 const MB = 1e6;
 
@@ -25,13 +25,15 @@ export class PlainPresenter implements ProgressPresenter {
         request.signal.removeEventListener("abort", finish);
         void ticking.then(() => resolve());
       };
+      const mirrors = (request.mirrors ?? []).map((pair) => pair.toUpperCase());
       const tick = async () => {
-        const relationships = await request.site.listFlash(request.imageId);
+        const relationships = mirrors.length > 0 && followed.size === 0 ? [] : await request.site.listFlash(request.imageId);
         const workloads = await request.workloads();
         const hosts = (await request.hosts?.()) ?? [];
-        if (followed.size === 0) for (const pair of activeCopies(relationships)) seen.add(pair);
+        if (followed.size === 0 && mirrors.length === 0) for (const pair of activeCopies(relationships)) seen.add(pair);
         const pairs = followed.size > 0 ? [...followed] : [...seen];
-        const remaining = this.reportCopies(relationships, pairs, reported);
+        let remaining = this.reportCopies(relationships, pairs, reported);
+        if (mirrors.length > 0) remaining += this.reportMirrors(await request.site.listPairs(request.imageId), mirrors, reported);
         for (const stats of workloads) if (stats.running) this.write(workloadLine(stats));
         for (const stats of hosts) this.write(hostIoLine(stats));
         if (request.until === "copied" && remaining === 0) {
@@ -75,6 +77,32 @@ export class PlainPresenter implements ProgressPresenter {
     }
     return remaining;
   }
+
+  // A line per PPRC pair; returns how many are still Copy Pending. A suspended pair is not waited for.
+  private reportMirrors(pairs: PairInfo[], ids: string[], reported: Set<string>): number {
+    const byId = new Map(pairs.filter((pair) => pair.role === "primary").map((pair) => [pair.id, pair]));
+    let remaining = 0;
+    for (const id of ids) {
+      const pair = byId.get(id);
+      if (pair === undefined || mirrorSynced(pair)) {
+        if (!reported.has(id)) this.write(pair === undefined ? `${id} is no longer a PPRC pair` : `${id} copy complete (${pair.state})`);
+        reported.add(id);
+        continue;
+      }
+      if (pair.state === "Suspended") {
+        this.write(`${id} Copy Pending held: Suspended: ${pair.reason}`);
+        continue;
+      }
+      remaining++;
+      this.write(`${id} Copy Pending: ${pair.outOfSyncTracks} tracks out of sync, ${pair.sentTracks} sent`);
+    }
+    return remaining;
+  }
+}
+
+// PPRC pairs in Copy Pending: their out-of-sync tracks are what is left to send.
+function mirrorSynced(pair: PairInfo): boolean {
+  return pair.state === "Full Duplex" || (pair.type === "gcp" && pair.firstPassDone);
 }
 
 function activeCopies(relationships: FlashInfo[]): string[] {

@@ -1,6 +1,6 @@
 // The DS CLI PPRC commands (design.md §4): lsavailpprcport, mkpprcpath,
 // lspprcpath, rmpprcpath, mkpprc, lspprc, pausepprc, resumepprc, rmpprc,
-// failoverpprc, failbackpprc; and tzero's own `wait pprc`, `cutlink` and
+// failoverpprc, failbackpprc, freezepprc, unfreezepprc; and tzero's own `wait pprc`, `cutlink` and
 // `restorelink` for scenarios. Each command is one site call, checked whole.
 import type { ImageInfo, PairInfo, PairOperation, PathInfo, PprcType } from "../site/types.js";
 import { EngineError } from "../site/shared.js";
@@ -130,12 +130,18 @@ const mkpprc: Handler = async (context) => {
   return { lines: made.map((id) => infoLine(INFO.pprcSynchronised, "mkpprc", `Remote Mirror and Copy volume pair ${id} copy complete.`)), value: made };
 };
 
+// Waits, with the live view of their Copy Pending, until the pairs are in sync.
 async function waitForPairs(context: CommandContext, imageId: string, ids: string[], timeoutMs: number): Promise<void> {
+  const done = new AbortController();
+  const view = context.session.watchMirrors(imageId, ids, AbortSignal.any([context.signal, done.signal]));
   try {
     await context.call(context.site.waitForPairs(imageId, ids, { timeoutMs, signal: context.signal }));
   } catch (error) {
     if (context.signal.aborted) throw new CommandFailure("CANCELLED", `cancelled; ${ids.join(" ")} stay and keep copying`);
     throw error;
+  } finally {
+    done.abort();
+    await view;
   }
 }
 
@@ -237,6 +243,26 @@ const failbackpprc: Handler = async (context) => {
   return { lines: ids.map((id) => infoLine(INFO.pprcFailedBack, "failbackpprc", `Remote Mirror and Copy pair ${id} successfully failed back.`)), value: ids };
 };
 
+// Freeze and unfreeze take LSS pairs; the site checks each (a path to freeze, an LSS to thaw).
+async function lssPairCommand(context: CommandContext, operation: "freezepprc" | "unfreezepprc"): Promise<string[]> {
+  const image = await context.image();
+  const remote = await remoteImage(context);
+  const items = context.operandItems(lssPairs);
+  if (items.length === 0) throw new CommandFailure("BAD_ARGUMENT", `${operation} needs SOURCE_LSS:TARGET_LSS, such as 10:20`);
+  const request = { remoteImageId: remote.id, ids: items.map(({ item }) => item) };
+  return context.call(context.site.changePairs(image.id, operation, request, { signal: context.signal }), items);
+}
+
+const freezepprc: Handler = async (context) => {
+  const ids = await lssPairCommand(context, "freezepprc");
+  return { lines: ids.map((id) => infoLine(INFO.pprcFrozen, "freezepprc", `Remote Mirror and Copy consistency group ${id} successfully created.`)), value: ids };
+};
+
+const unfreezepprc: Handler = async (context) => {
+  const ids = await lssPairCommand(context, "unfreezepprc");
+  return { lines: ids.map((id) => infoLine(INFO.pprcThawed, "unfreezepprc", `Remote Mirror and Copy pair ${id} successfully thawed.`)), value: ids };
+};
+
 // ---- tzero's scenario commands ---------------------------------------------------------------
 
 const waitPprc: Handler = async (context) => {
@@ -259,5 +285,5 @@ async function setLink(context: CommandContext, up: boolean): Promise<CommandRes
 
 export const PPRC_COMMANDS: Readonly<Record<string, Handler>> = {
   lsavailpprcport, mkpprcpath, lspprcpath, rmpprcpath, mkpprc, lspprc, pausepprc, resumepprc, rmpprc, failoverpprc, failbackpprc,
-  "wait pprc": waitPprc, cutlink: (context) => setLink(context, false), restorelink: (context) => setLink(context, true),
+  freezepprc, unfreezepprc, "wait pprc": waitPprc, cutlink: (context) => setLink(context, false), restorelink: (context) => setLink(context, true),
 };

@@ -165,6 +165,13 @@ export class Session {
     });
   }
 
+  // The live view of PPRC pairs' Copy Pending (wait pprc, mkpprc -wait) until they are in sync.
+  watchMirrors(imageId: string, mirrors: string[], signal: AbortSignal): Promise<void> {
+    return this.presenter.watch({
+      site: this.site, imageId, pairs: [], mirrors, workloads: () => this.workloadStats(), until: "copied", signal, refreshMs: this.refreshMs,
+    });
+  }
+
   async workloadStats() {
     return (await this.site.listWorkloads()).map((workload) => workload.stats);
   }

@@ -37,6 +37,7 @@ interface Pair {
   reason: string | null;
   outOfSync: Set<number>;
   secondaryHeld: boolean; // false once the secondary was failed over
+  writesHeld: boolean; // freezepprc over a -consistgrp path, until unfreezepprc
 }
 
 export interface ModelPairStatus {
@@ -51,7 +52,7 @@ const key = (imageId: string, id: string) => `${imageId}/${id}`;
 export class PprcModel {
   private readonly volumes = new Map<string, Volume>();
   private readonly pairs: Pair[] = [];
-  private readonly paths = new Set<string>(); // "A/10>B/20"
+  private readonly paths = new Map<string, { consistgrp: boolean }>(); // by "A/10>B/20"
   private readonly linksDown = new Set<string>(); // "A>B"
 
   createVolume(imageId: string, idText: string, sizeBytes: number): void {
@@ -65,8 +66,8 @@ export class PprcModel {
     return found;
   }
 
-  makePath(sourceImageId: string, sourceLss: string, targetImageId: string, targetLss: string): void {
-    this.paths.add(`${sourceImageId}/${sourceLss}>${targetImageId}/${targetLss}`);
+  makePath(sourceImageId: string, sourceLss: string, targetImageId: string, targetLss: string, consistgrp = false): void {
+    this.paths.set(`${sourceImageId}/${sourceLss}>${targetImageId}/${targetLss}`, { consistgrp });
   }
 
   private pathUp(primary: Volume, secondary: Volume): boolean {
@@ -96,7 +97,7 @@ export class PprcModel {
     if (!this.pathUp(primary, secondary)) throw new EngineError("PATH_NOT_FOUND", `pair ${id}: no Success path`);
     const pair: Pair = {
       id, primary, secondary, type: options.type, critmode: options.critmode ?? false, tgtread: options.tgtread ?? false,
-      suspended: false, reason: null, outOfSync: new Set(), secondaryHeld: true,
+      suspended: false, reason: null, outOfSync: new Set(), secondaryHeld: true, writesHeld: false,
     };
     this.copyAll(pair, this.allTracks(primary));
     this.pairs.push(pair);
@@ -126,6 +127,7 @@ export class PprcModel {
     if (offset + bytes.byteLength > volume.sizeBytes) throw new EngineError("OUT_OF_RANGE", "beyond the volume's end");
     const pair = this.pairOf(volume);
     if (pair && pair.secondary === volume) throw new EngineError("PPRC_SECONDARY", `volume ${volume.id} is a PPRC secondary`);
+    if (pair && pair.primary === volume && pair.writesHeld) throw new EngineError("LONG_BUSY", `volume ${volume.id}: freezepprc holds its writes`);
     if (pair && pair.suspended && pair.critmode) {
       throw new EngineError("MIRROR_FAILED", `volume ${volume.id}: its -critmode pair ${pair.id} is suspended`);
     }
@@ -205,7 +207,7 @@ export class PprcModel {
     }
     const pair: Pair = {
       id: pairId(local.id, old.primary.id), primary: local, secondary: old.primary, type: old.type, critmode: old.critmode, tgtread: old.tgtread,
-      suspended: true, reason: "Host Source", outOfSync: new Set(), secondaryHeld: false,
+      suspended: true, reason: "Host Source", outOfSync: new Set(), secondaryHeld: false, writesHeld: false,
     };
     this.pairs.push(pair);
     return pair.id;
@@ -226,6 +228,30 @@ export class PprcModel {
     pair.suspended = false;
     pair.reason = null;
     return this.copyAll(pair, union);
+  }
+
+  // freezepprc: every pair over the path suspends (reason Freeze) at once, the path goes, and
+  // over a -consistgrp path the primaries' writes are held.
+  freeze(sourceImageId: string, sourceLss: string, targetImageId: string, targetLss: string): void {
+    const key = `${sourceImageId}/${sourceLss}>${targetImageId}/${targetLss}`;
+    const path = this.paths.get(key);
+    if (!path) throw new EngineError("PATH_NOT_FOUND", `no path ${sourceLss}:${targetLss} to freeze`);
+    for (const pair of this.pairs) {
+      const over = pair.primary.imageId === sourceImageId && lssOf(pair.primary.id) === sourceLss
+        && pair.secondary.imageId === targetImageId && lssOf(pair.secondary.id) === targetLss && pair.secondaryHeld;
+      if (!over) continue;
+      pair.suspended = true;
+      pair.reason = "Freeze";
+      if (path.consistgrp) pair.writesHeld = true;
+    }
+    this.paths.delete(key);
+  }
+
+  // unfreezepprc: every primary of the source LSS takes writes again.
+  unfreeze(sourceImageId: string, sourceLss: string): void {
+    for (const pair of this.pairs) {
+      if (pair.primary.imageId === sourceImageId && lssOf(pair.primary.id) === sourceLss) pair.writesHeld = false;
+    }
   }
 
   remove(imageId: string, id: string): void {

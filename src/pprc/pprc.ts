@@ -111,7 +111,11 @@ export interface PprcOptions {
   identity?: LinkIdentity;
   // The images of this process, by ID (the control requests of other nodes name them).
   localImage?(id: string): StorageImage | undefined;
+  freezeTimeoutMs?: number; // how long freezepprc holds writes without unfreezepprc (the LSS's long-busy timeout)
 }
+
+// An FB LSS's extended long-busy timeout (lslss xtndlbztimout).
+export const FREEZE_TIMEOUT_MS_DEFAULT = 60_000;
 
 function pairError(code: Parameters<typeof coreError>[0], image: StorageImage, action: string): EngineError {
   return coreError(code, `${action} on ${image.id}`, image.waitTimeouts);
@@ -125,8 +129,15 @@ export class Pprc {
   private readonly remotes = new Map<string, RemoteImage>();
   // Failures of links' sender threads (aborts of the debug core): tests read them.
   readonly linkFailures: string[] = [];
+  // The long-busy timers of LSSs whose primaries freezepprc holds, by "IMAGE/LSS".
+  private readonly freezeTimers = new Map<string, NodeJS.Timeout>();
 
-  constructor(private readonly options: PprcOptions) {}
+  constructor(private readonly options: PprcOptions) {
+    const timeoutMs = options.freezeTimeoutMs ?? FREEZE_TIMEOUT_MS_DEFAULT;
+    if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
+      throw new EngineError("BAD_ARGUMENT", `freeze timeout ${timeoutMs} ms is not a whole number of milliseconds above 0`);
+    }
+  }
 
   // ---- ports and paths ---------------------------------------------------------------
 
@@ -275,6 +286,13 @@ export class Pprc {
     return image.relationshipsOf(volumeId).some((relationship) => relationship.targetId === volumeId);
   }
 
+  // A volume's part in a PPRC pair (mkflash asks: only a primary may be its target, with -tgtpprc).
+  volumeRole(image: StorageImage, volumeId: string): { pairId: string; role: "primary" | "secondary" } | null {
+    const pair = this.pairOfVolume(image, volumeId);
+    if (!pair) return null;
+    return { pairId: pair.id, role: pair.primary === image && pair.primaryId === volumeId ? "primary" : "secondary" };
+  }
+
   // Checks every pair of an mkpprc before any is made.
   checkMake(primary: StorageImage, secondary: Peer, ids: Array<[string, string]>, options: PairOptions): void {
     this.checkImages(primary, secondary);
@@ -289,7 +307,7 @@ export class Pprc {
           throw new EngineError("VOLUME_IN_PAIR", `pair ${id}: volume ${volume.id} of ${image.id} is already in PPRC pair ${inPair ?? "given earlier in this command"}`);
         }
         if (this.isFlashTarget(image, volume.id)) {
-          throw new EngineError("VOLUME_IN_RELATIONSHIP", `pair ${id}: volume ${volume.id} of ${image.id} is a FlashCopy target; tzero does not model -tgtpprc yet, so it cannot be in a PPRC pair`);
+          throw new EngineError("VOLUME_IN_RELATIONSHIP", `pair ${id}: volume ${volume.id} of ${image.id} is a FlashCopy target; make the pair first, then the FlashCopy onto its primary with mkflash -tgtpprc`);
         }
       }
       if (target.sizeBytes < source.sizeBytes) {
@@ -508,6 +526,109 @@ export class Pprc {
     await this.core(pair.primary, `remove PPRC pair ${pair.id}`, () => pair.primary.core.exports.pprc_clear(primarySlot));
     if (pair.secondaryHeld) await this.clearSecondary(pair.secondary, pair.secondaryId, pair.secondarySlot, pair.id);
     this.pairs.splice(this.pairs.indexOf(pair), 1);
+  }
+
+  // ---- freeze and unfreeze (consistency groups) ------------------------------------------------
+
+  // freezepprc A→B 10:20 …: each LSS pair needs a path; returns the paths and the pairs they carry.
+  checkFreeze(local: StorageImage, remote: StorageImage, lssPairs: Array<[string, string]>): Array<{ path: Path; pairs: Pair[] }> {
+    this.checkImages(local, remote);
+    const seen = new Set<string>();
+    return lssPairs.map(([source, target]) => {
+      const sourceLss = parseLss(source, "source LSS");
+      const targetLss = parseLss(target, "target LSS");
+      const id = `${sourceLss}:${targetLss}`;
+      if (seen.has(id)) throw new EngineError("BAD_ARGUMENT", `LSS pair ${id} is given twice`);
+      seen.add(id);
+      const path = this.paths.get(local.id, sourceLss, remote.id, targetLss);
+      if (!path) throw new EngineError("PATH_NOT_FOUND", `there is no PPRC path ${id} from ${local.id} to ${remote.id} to freeze (lspprcpath lists them; a freeze removes them)`);
+      return { path, pairs: this.pairsOnPath(path) };
+    });
+  }
+
+  // Suspends every pair of the LSS pairs at one point in time (all their
+  // primaries frozen together, assembly/mirror.ts), removes the paths, and
+  // holds the primaries' writes where the path was made with -consistgrp.
+  async freeze(local: StorageImage, remote: StorageImage, lssPairs: Array<[string, string]>): Promise<string[]> {
+    const groups = this.checkFreeze(local, remote, lssPairs);
+    const members = groups.flatMap(({ path, pairs }) => pairs.map((pair) => ({ pair, hold: path.consistgrp })));
+    await local.drained(() => this.freezeTogether(local, members));
+    const at = new Date();
+    for (const { pair } of members) Object.assign(pair, { reason: REASON_FREEZE, detail: null, suspendedAt: at });
+    for (const { path } of groups) {
+      this.paths.delete(path);
+      if (path.consistgrp) this.startFreezeTimer(local, path.sourceLss);
+    }
+    return groups.map(({ path }) => `${path.sourceLss}:${path.targetLss}`);
+  }
+
+  private freezeTogether(local: StorageImage, members: Array<{ pair: Pair; hold: boolean }>): void {
+    const slots = members.map(({ pair }) => local.volume(pair.primaryId).slot);
+    const frozen: number[] = [];
+    for (const slot of slots) {
+      const code = local.core.exports.pprc_freeze_begin(slot);
+      if (code !== CoreCode.OK) {
+        for (const done of frozen) local.core.exports.pprc_freeze_abort(done);
+        throw pairError(code, local, "freeze the PPRC pairs");
+      }
+      frozen.push(slot);
+    }
+    // Every primary is frozen: none has a write in flight, so the suspension is one instant for all.
+    members.forEach(({ hold }, index) => {
+      const code = local.core.exports.pprc_freeze_commit(slots[index], hold ? 1 : 0);
+      if (code !== CoreCode.OK) throw pairError(code, local, "freeze the PPRC pairs");
+    });
+  }
+
+  // unfreezepprc A→B 10:20 …: the primaries in each source LSS take writes again (the pairs stay suspended).
+  checkUnfreeze(local: StorageImage, remote: StorageImage, lssPairs: Array<[string, string]>): string[] {
+    this.checkImages(local, remote);
+    return lssPairs.map(([source, target]) => {
+      const sourceLss = parseLss(source, "source LSS");
+      const targetLss = parseLss(target, "target LSS");
+      if (!local.listLss().includes(sourceLss)) throw new EngineError("LSS_NOT_FOUND", `LSS ${sourceLss} does not exist on ${local.id}`);
+      return `${sourceLss}:${targetLss}`;
+    });
+  }
+
+  async unfreeze(local: StorageImage, remote: StorageImage, lssPairs: Array<[string, string]>): Promise<string[]> {
+    const ids = this.checkUnfreeze(local, remote, lssPairs);
+    for (const id of ids) this.releaseHolds(local, id.slice(0, 2));
+    return ids;
+  }
+
+  // Every held primary of the LSS on `image` takes writes again; returns their pairs.
+  private releaseHolds(image: StorageImage, lss: string): string[] {
+    const key = `${image.id}/${lss}`;
+    clearTimeout(this.freezeTimers.get(key));
+    this.freezeTimers.delete(key);
+    const released: string[] = [];
+    for (const pair of this.pairs.filter((candidate) => candidate.primary === image && lssOf(candidate.primaryId) === lss)) {
+      const slot = image.volume(pair.primaryId).slot;
+      if (image.core.exports.pprc_held(slot) !== 1) continue;
+      const code = image.core.exports.pprc_release_hold(slot);
+      if (code !== CoreCode.OK) throw pairError(code, image, `unfreeze PPRC pair ${pair.id}`);
+      released.push(pair.id);
+    }
+    return released;
+  }
+
+  // The LSS's timer starts at its first freeze and is not restarted by later
+  // ones: the hold is bounded from the moment writes first stopped.
+  private startFreezeTimer(image: StorageImage, lss: string): void {
+    const key = `${image.id}/${lss}`;
+    if (this.freezeTimers.has(key)) return;
+    const timer = setTimeout(() => {
+      this.freezeTimers.delete(key);
+      if (!image.isClosed) this.releaseHolds(image, lss);
+    }, this.options.freezeTimeoutMs ?? FREEZE_TIMEOUT_MS_DEFAULT);
+    timer.unref();
+    this.freezeTimers.set(key, timer);
+  }
+
+  // Whether freezepprc holds the writes of a pair's primary (lspprc and state files show it).
+  writesHeld(pair: Pair): boolean {
+    return pair.primary.core.exports.pprc_held(pair.primary.volume(pair.primaryId).slot) === 1;
   }
 
   // ---- failover and failback ---------------------------------------------------------------
@@ -787,6 +908,8 @@ export class Pprc {
 
   // Forgets every pair and path of `image` (rmsi, load): links go first.
   async close(): Promise<void> {
+    for (const timer of this.freezeTimers.values()) clearTimeout(timer);
+    this.freezeTimers.clear();
     await Promise.all([...this.links.values()].map((link) => link.close()));
     this.links.clear();
     await Promise.all([...this.remotes.values()].map((remote) => remote.close()));

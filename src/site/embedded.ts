@@ -39,6 +39,7 @@ export interface EmbeddedSiteOptions {
   mirrorAckTimeoutMs?: number; // how long a mirrored write waits for its secondary (tests shorten it)
   // A node of a site (tzero serve): who it is to other nodes' links, and where it takes them.
   links?: LinkIdentity;
+  pprcFreezeTimeoutMs?: number; // how long freezepprc holds writes without unfreezepprc (default 60 s; tests shorten it)
 }
 
 export const EMBEDDED_IMAGE_ID = "IBM.2105-75TZ001";
@@ -123,6 +124,22 @@ function pathInfo(path: PathStatus): PathInfo {
   };
 }
 
+// freezepprc and unfreezepprc between images of one process only: a freeze of
+// secondaries on another node is not built yet, and is refused as such.
+function inProcess(operation: PairOperation, remote: Peer): StorageImage {
+  if (remote instanceof StorageImage) return remote;
+  throw new SiteError({ code: "BAD_ARGUMENT", message: `${operation}: image ${remote.id} is on another node; ${operation} works only between images of one node so far`, option: "remotedev" });
+}
+
+const REMOTE_REQUIRED: ReadonlySet<PairOperation> = new Set(["failoverpprc", "failbackpprc", "freezepprc", "unfreezepprc"]);
+
+// "10:20" → the source and target LSS, each checked by the PPRC layer.
+function lssPair(text: string): [string, string] {
+  const parts = text.split(":");
+  if (parts.length !== 2) throw new EngineError("BAD_ARGUMENT", `${text} is not an LSS pair SOURCE_LSS:TARGET_LSS such as 10:20`);
+  return [parts[0], parts[1]];
+}
+
 function pairInfo(status: PairStatus): PairInfo {
   const { suspendedAt, ...rest } = status;
   return { ...rest, suspendedAtMs: suspendedAt === null ? null : suspendedAt.getTime() };
@@ -146,12 +163,14 @@ export class EmbeddedSite implements Site {
   private pprc: Pprc;
   private readonly mirrorAckTimeoutMs: number | undefined;
   private readonly links: LinkIdentity | undefined;
+  private readonly pprcFreezeTimeoutMs: number | undefined;
 
   constructor(options: EmbeddedSiteOptions = {}) {
     this.links = options.links;
     this.workers = options.workers ?? availableParallelism();
     this.log = options.log ?? ((line) => void process.stderr.write(`${line}\n`));
     this.mirrorAckTimeoutMs = options.mirrorAckTimeoutMs;
+    this.pprcFreezeTimeoutMs = options.pprcFreezeTimeoutMs;
     this.pprc = this.newPprc();
     if (options.adopt !== undefined) for (const image of options.adopt) this.track(image);
     else for (const spec of options.images ?? [{ model: "2105", id: EMBEDDED_IMAGE_ID }]) this.addEngineImage(spec.model, spec.id);
@@ -159,7 +178,7 @@ export class EmbeddedSite implements Site {
 
   private newPprc(): Pprc {
     return new Pprc({
-      wwnnOf: (image) => this.imageInfo(image, this.images.indexOf(image)).wwnn, ackTimeoutMs: this.mirrorAckTimeoutMs,
+      wwnnOf: (image) => this.imageInfo(image, this.images.indexOf(image)).wwnn, ackTimeoutMs: this.mirrorAckTimeoutMs, freezeTimeoutMs: this.pprcFreezeTimeoutMs,
       identity: this.links, localImage: (id) => this.images.find((image) => image.id === id),
     });
   }
@@ -435,8 +454,14 @@ export class EmbeddedSite implements Site {
     request.pairs.forEach(([, target], index) => forItem(index, () => {
       // A missing volume is checkPairs' to name, source first.
       if (!image.hasVolume(target)) return;
-      const pair = this.pprc.volumeInPair(image, image.volume(target).id);
-      if (pair !== null) throw new EngineError("VOLUME_IN_PAIR", `volume ${image.volume(target).id} is in PPRC pair ${pair}: a FlashCopy onto a PPRC volume needs -tgtpprc, which tzero does not model yet`);
+      const id = image.volume(target).id;
+      const inPair = this.pprc.volumeRole(image, id);
+      if (inPair?.role === "secondary") {
+        throw new EngineError("VOLUME_IN_PAIR", `volume ${id} is the secondary of PPRC pair ${inPair.pairId}: a FlashCopy target cannot be a PPRC secondary, whose data comes from its primary only`);
+      }
+      if (inPair?.role === "primary" && !request.options.tgtpprc) {
+        throw new EngineError("VOLUME_IN_PAIR", `volume ${id} is the primary of PPRC pair ${inPair.pairId}: a FlashCopy onto a Remote Mirror and Copy primary needs -tgtpprc`);
+      }
     }));
     checkPairs(image, request.pairs);
     const created: string[] = [];
@@ -607,13 +632,15 @@ export class EmbeddedSite implements Site {
   async checkPairs(imageId: string, operation: PairOperation, request: PairsRequest): Promise<string[]> {
     const local = this.image(imageId);
     const remote = request.remoteImageId === undefined ? null : this.peer(request.remoteImageId);
-    if ((operation === "failoverpprc" || operation === "failbackpprc") && remote === null) {
+    if (REMOTE_REQUIRED.has(operation) && remote === null) {
       throw new SiteError({ code: "BAD_ARGUMENT", message: `${operation} needs -remotedev: the image of the pairs' other volumes`, option: "remotedev" });
     }
     if (operation === "resumepprc") {
       for (const [index, id] of request.ids.entries()) await forItemAsync(index, () => this.pprc.refreshSecondary(local, id));
     }
     const check = (ids: string[]) => {
+      if (operation === "freezepprc") return this.pprc.checkFreeze(local, inProcess(operation, remote!), ids.map(lssPair));
+      if (operation === "unfreezepprc") return this.pprc.checkUnfreeze(local, inProcess(operation, remote!), ids.map(lssPair));
       if (operation === "failoverpprc") return this.pprc.checkFailover(local, remote!, ids);
       if (operation === "failbackpprc") return this.pprc.checkFailback(local, remote!, ids);
       if (operation === "resumepprc") return this.pprc.checkResume(local, remote, ids, request.type);
@@ -632,6 +659,8 @@ export class EmbeddedSite implements Site {
       if (operation === "resumepprc") return this.pprc.resume(local, remote, request.ids, request.type);
       if (operation === "rmpprc") return this.pprc.remove(local, remote, request.ids);
       if (operation === "failoverpprc") return this.pprc.failover(local, remote!, request.ids);
+      if (operation === "freezepprc") return this.pprc.freeze(local, inProcess(operation, remote!), request.ids.map(lssPair));
+      if (operation === "unfreezepprc") return this.pprc.unfreeze(local, inProcess(operation, remote!), request.ids.map(lssPair));
       return this.pprc.failback(local, remote!, request.ids);
     });
     this.emit({ type: "pprc-changed", imageId, ids });

@@ -236,7 +236,7 @@ export const MakePairsRequest = Type.Object({
   remoteImageId: Id, pairs: Type.Array(Type.Tuple([Id, Id]), { maxItems: LIST_ITEMS_MAX }), type: PprcType,
   mode: Type.Optional(Type.Union([Type.Literal("full"), Type.Literal("nocp")])), tgtread: Type.Optional(Type.Boolean()), critmode: Type.Optional(Type.Boolean()),
 }, closed);
-export const PairOperation = Type.Union(["pausepprc", "resumepprc", "rmpprc", "failoverpprc", "failbackpprc"].map((operation) => Type.Literal(operation)));
+export const PairOperation = Type.Union(["pausepprc", "resumepprc", "rmpprc", "failoverpprc", "failbackpprc", "freezepprc", "unfreezepprc"].map((operation) => Type.Literal(operation)));
 export const PairsRequest = Type.Object({ remoteImageId: Type.Optional(Id), ids: Ids, type: Type.Optional(PprcType) }, closed);
 
 // ---- errors and events ----------------------------------------------------------------------------

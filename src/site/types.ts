@@ -179,11 +179,12 @@ export interface MakePairsRequest {
   critmode?: boolean;
 }
 
-// pausepprc, resumepprc, rmpprc (issued to the primary's image), failoverpprc and failbackpprc.
-export type PairOperation = "pausepprc" | "resumepprc" | "rmpprc" | "failoverpprc" | "failbackpprc";
+// pausepprc, resumepprc, rmpprc (issued to the primary's image), failoverpprc and failbackpprc;
+// freezepprc and unfreezepprc, whose ids are LSS pairs ("10:20") rather than volume pairs.
+export type PairOperation = "pausepprc" | "resumepprc" | "rmpprc" | "failoverpprc" | "failbackpprc" | "freezepprc" | "unfreezepprc";
 
 export interface PairsRequest {
-  remoteImageId?: string; // -remotedev: required by failover and failback
+  remoteImageId?: string; // -remotedev: required by failover, failback, freeze and unfreeze
   ids: string[];
   type?: PprcType; // resumepprc: convert the pairs to this type
 }

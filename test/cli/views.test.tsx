@@ -43,8 +43,8 @@ const View = suite("watch view");
 View("should draw a bar, percent, tracks left, MB/s and ETA per relationship, a line per workload and per NBD host", () => {
   const screen = new FakeScreen();
   const copies: CopyRow[] = [
-    { id: "1000:1001", trackCount: 16384, tracksLeft: 8192, bytesPerSecond: 250_000_000, state: "copying" },
-    { id: "1002:1003", trackCount: 16, tracksLeft: 0, bytesPerSecond: 0, state: "copied" },
+    { id: "1000:1001", kind: "flash", trackCount: 16384, tracksLeft: 8192, bytesPerSecond: 250_000_000, state: "copying" },
+    { id: "1002:1003", kind: "flash", trackCount: 16, tracksLeft: 0, bytesPerSecond: 0, state: "copied" },
   ];
   const workloads: WorkloadStats[] = [
     { name: "oltp", volumeId: "1000", running: true, iops: 12345.6, bytesPerSecond: 48_200_000, p50Micros: 41, p99Micros: 1800, ios: 99 },
@@ -69,6 +69,20 @@ View("should draw a bar, percent, tracks left, MB/s and ETA per relationship, a 
   const host = lines.find((line) => line.startsWith("nbd host prod"));
   assert.match(host ?? "", /nbd host prod \(127\.0\.0\.1:10809, 2 clients\)\s+20,500 IOPS\s+84\.0 MB\/s\s+mean 312 µs in the server/);
   assert.match(screen.text, /q stops watching/);
+});
+View("should title PPRC pairs' Copy Pending and show a pair in sync", () => {
+  const screen = new FakeScreen();
+  const copies: CopyRow[] = [
+    { id: "1000:2000", kind: "pprc", trackCount: 64, tracksLeft: 16, bytesPerSecond: 1_000_000, state: "copying" },
+    { id: "1001:2001", kind: "pprc", trackCount: 64, tracksLeft: 0, bytesPerSecond: 0, state: "copied" },
+  ];
+  const view = render(<WatchView imageId="IBM.2107-75SITEA" copies={copies} workloads={[]} showKeys={false} />, {
+    stdout: screen as unknown as NodeJS.WriteStream, patchConsole: false,
+  });
+  view.unmount();
+  assert.match(screen.text, /Remote Mirror and Copy: Copy Pending on IBM\.2107-75SITEA/);
+  assert.match(screen.text.split("\n").find((line) => line.startsWith("1000:2000")) ?? "", /75\.0%\s+16 of 64 tracks left/);
+  assert.match(screen.text.split("\n").find((line) => line.startsWith("1001:2001")) ?? "", /in sync/);
 });
 View.run();
 
@@ -230,7 +244,7 @@ Tracker("should count a named pair that completed before the view looked as copi
   tracked.copyTracks("1000:1001", 0, 16);
   tracked.poll();
   const tracker = new CopyTracker(new EmbeddedSite({ adopt: [tracked] }), tracked.id, ["1000:1001"]);
-  assert.equal((await tracker.sample()), [{ id: "1000:1001", trackCount: 16, tracksLeft: 0, bytesPerSecond: 0, state: "copied" }]);
+  assert.equal((await tracker.sample()), [{ id: "1000:1001", kind: "flash", trackCount: 16, tracksLeft: 0, bytesPerSecond: 0, state: "copied" }]);
   tracker.dispose();
 });
 

@@ -43,6 +43,25 @@ Watch("should print progress until the followed copy completes", async () => {
   }
 });
 
+Watch("should print a PPRC pair's Copy Pending until it is Full Duplex, from mkpprc -wait", async () => {
+  const recorded = recordedSession({ refreshMs: 5 });
+  try {
+    await runOk(recorded, `mksi -model 2107
+mkfbvol -cap 1 -type ds 1000
+mkfbvol -dev IBM.2107-75TZ002 -cap 1 -type ds 2000
+fill 1000 -pattern random -seed 3
+mkpprcpath -remotedev IBM.2107-75TZ002 -remotewwnn 5005076303FFC002 -srclss 10 -tgtlss 20 I0010:I0143`);
+    const lines = await runOk(recorded, "mkpprc -remotedev IBM.2107-75TZ002 -type mmir -wait 1000:2000");
+    const progress = lines.filter((line) => line.startsWith("1000:2000 Copy Pending"));
+    assert.ok(progress.length >= 1, lines.join("\n"));
+    assert.match(progress[0], /^1000:2000 Copy Pending: \d+ tracks out of sync, \d+ sent$/);
+    assert.ok(lines.includes("1000:2000 copy complete (Full Duplex)"), lines.join("\n"));
+    assert.is(lines[lines.length - 1], "CMUC09031I mkpprc: Remote Mirror and Copy volume pair 1000:2000 copy complete.");
+  } finally {
+    await recorded.session.close();
+  }
+});
+
 Watch("should follow workloads until aborted, and watch -for ends by itself", async () => {
   const recorded = recordedSession({ refreshMs: 20 });
   try {

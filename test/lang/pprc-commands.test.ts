@@ -62,7 +62,16 @@ const CASES: Record<string, BadInputCase[]> = {
   ],
   read: [{ source: `read 2000 -dev ${REMOTE} -offset 0 -len 512`, code: "PPRC_SECONDARY", mentions: ["2000", "-tgtread"] }],
   rmfbvol: [{ source: "rmfbvol -quiet 1000", code: "VOLUME_IN_PAIR", mentions: ["1000", "1000:2000", "rmpprc"] }],
-  mkflash: [{ source: `mkflash -dev ${REMOTE} 2003:2000`, code: "VOLUME_IN_PAIR", mentions: ["2000", "1000:2000", "-tgtpprc"] }],
+  mkflash: [
+    { source: `mkflash -dev ${REMOTE} 2003:2000`, code: "VOLUME_IN_PAIR", mentions: ["2000", "1000:2000", "secondary"] },
+    { source: "mkflash 1002:1000", code: "VOLUME_IN_PAIR", mentions: ["1000", "1000:2000", "-tgtpprc"] },
+  ],
+  freezepprc: [
+    { source: `freezepprc ${TO} 11:20`, code: "PATH_NOT_FOUND", mentions: ["11:20", "lspprcpath"] },
+    { source: `freezepprc ${TO} 10:20 10:20`, code: "BAD_ARGUMENT", mentions: ["10:20", "twice"] },
+    { source: `freezepprc ${TO} 1020`, code: "BAD_ARGUMENT", mentions: ["1020", "10:20"] },
+  ],
+  unfreezepprc: [{ source: `unfreezepprc ${TO} 30:20`, code: "LSS_NOT_FOUND", mentions: ["30"] }],
 };
 
 badInputSuites("PPRC", SETUP, CASES, async (recorded) => (await runOk(recorded, "lspprc -l -fmt delim")).slice(1));
@@ -106,6 +115,16 @@ Lines("should make, resume and remove pairs with DS CLI's messages", async () =>
   const removed = await runOk(live, `rmpprc -quiet ${TO} 1002:2002`);
   assert.equal(removed, ["CMUC00155I rmpprc: Remote Mirror and Copy volume pair 1002:2002 relationship successfully withdrawn."]);
   assert.equal(await runOk(live, "lspprc 1002:2002"), ["CMUC00234I lspprc: No Remote Mirror and Copy found."]);
+});
+
+Lines("should freeze and thaw LSS pairs with DS CLI's messages", async () => {
+  const frozen = await runOk(live, `freezepprc ${TO} 10:20`);
+  assert.equal(frozen, ["CMUC00161W freezepprc: Remote Mirror and Copy consistency group 10:20 successfully created."]);
+  const pairs = await runOk(live, "lspprc -fmt delim -bnr off -hdr off 1000:2000");
+  assert.equal(pairs, ["1000:2000,Suspended,Freeze,Metro Mirror,10,60,Disabled,Invalid"]);
+  assert.equal(await runOk(live, "lspprcpath"), ["CMUC00234I lspprcpath: No Remote Mirror and Copy Path found."]);
+  const thawed = await runOk(live, `unfreezepprc ${TO} 10:20`);
+  assert.equal(thawed, ["CMUC00198I unfreezepprc: Remote Mirror and Copy pair 10:20 successfully thawed."]);
 });
 
 Lines.run();

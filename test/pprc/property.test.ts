@@ -1,7 +1,7 @@
 // Seeded random operations on PPRC pairs between two images, compared with
 // the reference model (src/model/pprc-reference.ts) after every step: host
 // writes on primaries and secondaries, pause and resume, link cuts and
-// restores, failover and failback. Each step compares every pair's state,
+// restores, failover and failback, freeze and unfreeze. Each step compares every pair's state,
 // reason and exact out-of-sync count, every volume's data, and, on resume and
 // failback, the exact number of tracks sent. TZERO_SEED=n replays a run.
 import { suite } from "uvu";
@@ -20,16 +20,16 @@ interface Run {
   model: PprcModel;
   random: Random;
   log: string[];
+  consistgrp: boolean; // the paths' -consistgrp: whether a freeze holds the primaries' writes
 }
 
 async function setUp(random: Random): Promise<Run> {
   const images = await twoImages();
   const { site } = images;
   const model = new PprcModel();
-  await site.makePath(A, { remoteImageId: B, remoteWwnn: images.wwnnB, sourceLss: "10", targetLss: "20", ports: ["I0010:I0143"] });
-  await site.makePath(B, { remoteImageId: A, remoteWwnn: images.wwnnA, sourceLss: "20", targetLss: "10", ports: ["I0143:I0010"] });
-  model.makePath(A, "10", B, "20");
-  model.makePath(B, "20", A, "10");
+  const consistgrp = random.int(0, 1) === 0;
+  const run: Run = { images, model, random, log: [], consistgrp };
+  await makePaths(run, [A, B]);
   for (let index = 0; index < VOLUMES; index++) {
     for (const [image, lss] of [[A, "10"], [B, "20"]] as const) {
       const id = `${lss}0${index}`;
@@ -44,7 +44,20 @@ async function setUp(random: Random): Promise<Run> {
     await site.waitForPairs(A, [`100${index}:200${index}`]);
     model.makePair(A, `100${index}`, B, `200${index}`, { type, critmode });
   }
-  return { images, model, random, log: [] };
+  return run;
+}
+
+const lssOn = (image: string) => (image === A ? "10" : "20");
+
+// mkpprcpath from each image to the other, -consistgrp as the run drew it.
+async function makePaths(run: Run, from: string[]): Promise<void> {
+  for (const image of from) {
+    const remote = image === A ? B : A;
+    const remoteWwnn = image === A ? run.images.wwnnB : run.images.wwnnA;
+    const ports = [image === A ? "I0010:I0143" : "I0143:I0010"];
+    await run.images.site.makePath(image, { remoteImageId: remote, remoteWwnn, sourceLss: lssOn(image), targetLss: lssOn(remote), ports, consistgrp: run.consistgrp });
+    run.model.makePath(image, lssOn(image), remote, lssOn(remote), run.consistgrp);
+  }
 }
 
 // Runs `engine` and `model` for one step: both succeed, or both fail with the same code.
@@ -83,8 +96,9 @@ async function pairStep(run: Run): Promise<void> {
   const pairs = run.model.pairIds();
   const pair = run.random.pick(pairs);
   const { site } = run.images;
-  const choice = run.random.int(0, 9);
+  const choice = run.random.int(0, 12);
   const other = pair.secondaryImageId;
+  if (choice >= 10) return consistencyStep(run, pair.imageId, other, choice);
   if (choice < 3) {
     await both(run, `pausepprc ${pair.imageId} ${pair.id}`, () => site.changePairs(pair.imageId, "pausepprc", { ids: [pair.id] }), () => run.model.pause(pair.imageId, pair.id));
   } else if (choice < 6) {
@@ -109,6 +123,22 @@ async function pairStep(run: Run): Promise<void> {
       await site.waitForPairs(pair.imageId, [pair.id]);
     }, () => { expected = run.model.failback(pair.imageId, pair.id); });
     if (expected >= 0) assert.is(await sentTracks(run, pair.imageId, pair.id) - before, expected, `failback of ${pair.id} sends exactly the union of both sides' out-of-sync tracks`);
+  }
+}
+
+// freezepprc of the pair's LSS pair, unfreezepprc, or mkpprcpath again after a freeze removed the path.
+async function consistencyStep(run: Run, image: string, other: string, choice: number): Promise<void> {
+  const { site } = run.images;
+  const lssPair = `${lssOn(image)}:${lssOn(other)}`;
+  if (choice === 10) {
+    await both(run, `freezepprc ${image} ${lssPair}`, () => site.changePairs(image, "freezepprc", { remoteImageId: other, ids: [lssPair] }),
+      () => run.model.freeze(image, lssOn(image), other, lssOn(other)));
+  } else if (choice === 11) {
+    await both(run, `unfreezepprc ${image} ${lssPair}`, () => site.changePairs(image, "unfreezepprc", { remoteImageId: other, ids: [lssPair] }),
+      () => run.model.unfreeze(image, lssOn(image)));
+  } else {
+    run.log.push(`mkpprcpath ${image} ${lssPair}`);
+    await makePaths(run, [image]);
   }
 }
 

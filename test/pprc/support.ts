@@ -19,7 +19,7 @@ export interface TwoImages {
 // rightly suspends, which is not what these tests are about.
 const TEST_ACK_TIMEOUT_MS = 30_000;
 
-export async function twoImages(options: { mirrorAckTimeoutMs?: number } = {}): Promise<TwoImages> {
+export async function twoImages(options: { mirrorAckTimeoutMs?: number; pprcFreezeTimeoutMs?: number; workers?: number } = {}): Promise<TwoImages> {
   const site = new EmbeddedSite({ workers: 0, images: [{ model: "2107", id: A }, { model: "2107", id: B }], mirrorAckTimeoutMs: TEST_ACK_TIMEOUT_MS, ...options });
   const [first, second] = await site.listImages();
   return { site, wwnnA: first.wwnn, wwnnB: second.wwnn };

@@ -17,7 +17,7 @@ const FIXED_NOW = new Date(Date.UTC(2026, 10, 25, 15, 4, 5));
 const WORKERS = 2;
 
 // A progress view's lines: how many there are depends on how fast the copy runs.
-const PROGRESS_LINE = /^[0-9A-F]{4}:[0-9A-F]{4} background copy( complete$|: | held: )/;
+const PROGRESS_LINE = /^[0-9A-F]{4}:[0-9A-F]{4} (background copy( complete$|: | held: )|Copy Pending( held)?: |copy complete \(|is no longer a PPRC pair$)/;
 // Lines that report what was measured: workload figures, lsworkload rows, a copy's tracks left.
 const MEASURED_LINE = /IOPS|tracks still shared|^\w+\s+[0-9A-F]{4}\s+(read|write|mixed)\s/;
 
@@ -45,6 +45,7 @@ async function runScenario(name: string, factory: SiteFactory): Promise<string[]
 const Scenarios = suite("scenarios on every kind of site");
 
 Scenarios("should mask only measured figures and progress lines", () => {
+  assert.equal(comparable(["1000:2000 Copy Pending: 12 tracks out of sync, 4 sent", "1000:2000 copy complete (Full Duplex)"]), []);
   assert.equal(comparable(["1000:1001 background copy: 3 of 4 tracks left", "CMUC00137I mkflash: FlashCopy pair 1000:1001 successfully created."]),
     ["CMUC00137I mkflash: FlashCopy pair 1000:1001 successfully created."]);
   assert.equal(comparable(["workload w on 1000: 12 IOPS, 1.5 MB/s"]), ["workload w on #: # IOPS, # MB/s"]);

@@ -24,7 +24,7 @@ export class InkPresenter implements ProgressPresenter {
     const stdin = this.options.stdin as TtyInput;
     const readsKeys = stdin.isTTY === true && typeof stdin.setRawMode === "function";
     // The first sample comes before the first frame: a view ended at once still shows the copies.
-    const tracker = new CopyTracker(request.site, request.imageId, request.pairs);
+    const tracker = new CopyTracker(request.site, request.imageId, request.pairs, request.mirrors);
     const first: WatchSample = await takeSample(tracker, request).catch(() => ({ copies: [], workloads: [], hosts: [], sampled: false }));
     this.options.takeTerminal?.();
     try {

@@ -1,4 +1,4 @@
-// One FlashCopy relationship: bar, percent copied, tracks left, MB/s, ETA.
+// One FlashCopy relationship or PPRC pair in Copy Pending: bar, percent copied, tracks left, MB/s, ETA.
 import { Box, Text } from "ink";
 import { TRACK_SIZE } from "../../../site/shared.js";
 import type { CopyRow } from "../copy-tracker.js";
@@ -9,8 +9,8 @@ export const BAR_WIDTH = 24;
 const STATE_COLOR = { copying: "cyan", copied: "green", withdrawn: "red", nocopy: "yellow", held: "red" } as const;
 
 function stateText(row: CopyRow): string {
-  if (row.state === "copied") return "copied";
-  if (row.state === "withdrawn") return "withdrawn before its copy completed";
+  if (row.state === "copied") return row.kind === "pprc" ? "in sync" : "copied";
+  if (row.state === "withdrawn") return row.kind === "pprc" ? "no longer a PPRC pair" : "withdrawn before its copy completed";
   if (row.state === "nocopy") return "-nocp: no background copy";
   if (row.state === "held") return `held: ${row.reason ?? "its copy cannot go on"}`;
   return `ETA ${formatEta(row.tracksLeft * TRACK_SIZE, row.bytesPerSecond)}`;

@@ -1,6 +1,6 @@
-// The live view of `watch` and `mkflash -wait`: a line per followed
-// relationship, a line per running workload, a line per host connection
-// doing NBD I/O, and how to leave.
+// The live view of `watch`, `mkflash -wait` and `wait pprc`: a line per followed
+// relationship or PPRC pair, a line per running workload, a line per host
+// connection doing NBD I/O, and how to leave.
 import { Box, Text } from "ink";
 import type { HostIoStats, WorkloadStats } from "../../../lang/presenter.js";
 import type { CopyRow } from "../copy-tracker.js";
@@ -20,7 +20,7 @@ export interface WatchViewProps {
 export function WatchView({ imageId, copies, workloads, hosts = [], showKeys }: WatchViewProps) {
   return (
     <Box flexDirection="column">
-      <Text dimColor>{`FlashCopy background copy on ${imageId}`}</Text>
+      <Text dimColor>{copies.some((row) => row.kind === "pprc") ? `Remote Mirror and Copy: Copy Pending on ${imageId}` : `FlashCopy background copy on ${imageId}`}</Text>
       {copies.length === 0 ? <Text>no background copy running</Text> : null}
       {copies.map((row) => <CopyLine key={row.id} row={row} />)}
       {workloads.map((workload) => <WorkloadLine key={workload.name} workload={workload} />)}

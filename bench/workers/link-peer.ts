@@ -6,63 +6,17 @@
 //   {"op":"secondary","id":"2000","blocks":N} → {"slot":S}   a volume made a PPRC secondary
 //   {"op":"checksum","id":"2000"}             → {"checksum":"…"}
 // argv[2] is the site key in hex. Leaves when stdin closes or on SIGTERM.
-import { createServer, type Socket } from "node:net";
 import { createInterface } from "node:readline";
 import { CoreCode } from "../../src/core/codes.js";
 import { StorageImage } from "../../src/engine/image.js";
 import { LinkReceiver } from "../../src/pprc/link-receiver.js";
-
-const REQUEST_BYTES = 4096;
+import { listenBare } from "./bare-servers.js";
 
 const siteKey = new Uint8Array(Buffer.from(process.argv[2], "hex"));
 const image = new StorageImage({ model: "2107", serial: "75LBENCHB", workers: 0 });
 const receiver = new LinkReceiver({ siteKey, nodeId: `link-bench-peer-${process.pid}`, image: (id) => (id === image.id ? image : undefined), log: (line) => process.stderr.write(`${line}\n`) });
 
-function ackServer(socket: Socket): void {
-  socket.setNoDelay(true);
-  let buffered = 0;
-  let count = 0n;
-  socket.on("data", (chunk: Buffer) => {
-    buffered += chunk.byteLength;
-    while (buffered >= REQUEST_BYTES) {
-      buffered -= REQUEST_BYTES;
-      const ack = Buffer.alloc(8);
-      ack.writeBigUInt64BE(++count);
-      socket.write(ack);
-    }
-  });
-  socket.on("error", () => socket.destroy());
-}
 
-// The client sends a u64 byte count, then that many bytes; the sink answers the u64 count it received.
-function sinkServer(socket: Socket): void {
-  let expected = -1n;
-  let received = 0n;
-  let header = Buffer.alloc(0);
-  socket.on("data", (chunk: Buffer) => {
-    if (expected < 0n) {
-      header = Buffer.concat([header, chunk]);
-      if (header.byteLength < 8) return;
-      expected = header.readBigUInt64BE(0);
-      chunk = header.subarray(8);
-    }
-    received += BigInt(chunk.byteLength);
-    if (received >= expected) {
-      const answer = Buffer.alloc(8);
-      answer.writeBigUInt64BE(received);
-      socket.write(answer);
-      expected = -1n;
-      received = 0n;
-      header = Buffer.alloc(0);
-    }
-  });
-  socket.on("error", () => socket.destroy());
-}
-
-const listen = (handler: (socket: Socket) => void) => new Promise<number>((resolve) => {
-  const server = createServer(handler);
-  server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port));
-});
 
 function answer(request: { op: string; id?: string; blocks?: number }): unknown {
   if (request.op === "secondary") {
@@ -75,7 +29,7 @@ function answer(request: { op: string; id?: string; blocks?: number }): unknown 
   throw new Error(`unknown op ${request.op}`);
 }
 
-const ports = { link: (await receiver.start()).port, ack: await listen(ackServer), sink: await listen(sinkServer) };
+const ports = { link: (await receiver.start()).port, ...(await listenBare()) };
 process.stdout.write(`${JSON.stringify(ports)}\n`);
 createInterface({ input: process.stdin }).on("line", (line) => {
   try {

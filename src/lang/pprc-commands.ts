@@ -5,6 +5,7 @@
 import type { ImageInfo, PairInfo, PairOperation, PathInfo, PprcType } from "../site/types.js";
 import { EngineError } from "../site/shared.js";
 import type { CommandContext, CommandResult } from "./context.js";
+import { waitWithView } from "./wait-view.js";
 import { INFO, infoLine } from "./messages.js";
 import { atArgument, CommandFailure, durationMs, formatValue, pairFilter, pairIds, pairs } from "./values.js";
 import { confirmEach } from "./ds-commands.js";
@@ -132,17 +133,12 @@ const mkpprc: Handler = async (context) => {
 
 // Waits, with the live view of their Copy Pending, until the pairs are in sync.
 async function waitForPairs(context: CommandContext, imageId: string, ids: string[], timeoutMs: number): Promise<void> {
-  const done = new AbortController();
-  const view = context.session.watchMirrors(imageId, ids, AbortSignal.any([context.signal, done.signal]));
-  try {
-    await context.call(context.site.waitForPairs(imageId, ids, { timeoutMs, signal: context.signal }));
-  } catch (error) {
-    if (context.signal.aborted) throw new CommandFailure("CANCELLED", `cancelled; ${ids.join(" ")} stay and keep copying`);
-    throw error;
-  } finally {
-    done.abort();
-    await view;
-  }
+  await waitWithView(
+    context,
+    (signal) => context.session.watchMirrors(imageId, ids, signal),
+    () => context.call(context.site.waitForPairs(imageId, ids, { timeoutMs, signal: context.signal })),
+    `cancelled; ${ids.join(" ")} stay and keep copying`,
+  );
 }
 
 const LSPPRC_COLUMNS = ["ID", "State", "Reason", "Type", "SourceLSS", "Timeout (secs)", "Critical Mode", "First Pass Status"];

@@ -7,6 +7,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { EngineError, STAGING_SIZE } from "../site/shared.js";
 import type { FillSource, ImageInfo, VolumeDetail, WorkloadInfo, WorkloadSpec } from "../site/types.js";
 import type { CommandContext, CommandResult } from "./context.js";
+import { waitWithView } from "./wait-view.js";
 import type { CommandHandler } from "./ds-commands.js";
 import { INFO, infoLine } from "./messages.js";
 import {
@@ -275,18 +276,12 @@ async function waitFlash(context: CommandContext): Promise<CommandResult> {
   }
   const wanted = ids.length > 0 ? pending : relationships.filter((relationship) => !relationship.nocopy).map((relationship) => relationship.id);
   if (wanted.length > 0) {
-    const done = new AbortController();
-    const signal = AbortSignal.any([context.signal, done.signal]);
-    const view = context.session.watchCopies(image.id, wanted, signal);
-    try {
-      await context.call(context.site.waitForCopy(image.id, wanted, { timeoutMs, signal: context.signal }));
-    } catch (error) {
-      if (context.signal.aborted) throw new CommandFailure("CANCELLED", "cancelled");
-      throw error;
-    } finally {
-      done.abort();
-      await view;
-    }
+    await waitWithView(
+      context,
+      (signal) => context.session.watchCopies(image.id, wanted, signal),
+      () => context.call(context.site.waitForCopy(image.id, wanted, { timeoutMs, signal: context.signal })),
+      "cancelled",
+    );
   }
   const shown = ids.length > 0 ? ids : wanted;
   return {

@@ -79,8 +79,10 @@ async function setUpSite(site: EmbeddedSite, folder: string): Promise<string> {
 
 const uriOf = (socket: string, volume?: string) => `nbd+unix:///${volume ?? ""}?socket=${socket}`;
 
+const FIO_BASE = ["--name=bench", "--ioengine=nbd", "--output-format=json"];
+
 async function fio(uri: string, args: string[]): Promise<{ iops: number; bytesPerSecond: number }> {
-  const { stdout } = await run("fio", ["--name=bench", "--ioengine=nbd", `--uri=${uri}`, "--output-format=json", ...args], { maxBuffer: 16 * MiB });
+  const { stdout } = await run("fio", [...FIO_BASE, `--uri=${uri}`, ...args], { maxBuffer: 16 * MiB });
   // fio's nbd engine says "fio: connected to NBD server" before the report.
   const report = JSON.parse(stdout.slice(stdout.indexOf("{"))) as { jobs: Array<{ error: number; write: { iops: number; bw_bytes: number } }> };
   check(report.jobs[0].error === 0, `fio reported error ${report.jobs[0].error}`);
@@ -174,7 +176,7 @@ async function memoryFigures(context: SuiteContext, folder: string, socket: stri
       (round, measured) => context.progress(`nbd: round ${round + 1}: tzero ${iopsText(measured.a[round])} ${cpuText(cpu.b[round])}, nbdkit memory ${iopsText(measured.b[round])} ${cpuText(cpu.a[round])}`));
     return [
       figure("nbd.memory", "fio nbd 4 KiB random writes QD16 over a unix socket: tzero's export vs nbdkit memory (256 MiB)", sides, iopsText,
-        ["tzero", "nbdkit memory"], 1.0, "fio wrote 0x5a through the endpoint and the core read it back; fio reported no error"),
+        ["tzero", "nbdkit memory"], 1.0, `fio wrote 0x5a through the endpoint and the core read it back; fio reported no error; both sides ran fio ${[...FIO_BASE, ...randomWrites(seconds, context.seed)].join(" ")} (one job, one connection) after one whole-volume write each`),
       figure("nbd.cpu", "server CPU time per 4 KiB random write in the nbd.memory rounds: nbdkit memory vs tzero (above 1: tzero uses less)", cpu, cpuText,
         ["nbdkit memory", "tzero"], null, "tzero: process.cpuUsage over the fio run (the endpoint thread; the rest of the process waits); nbdkit: utime+stime of /proc/PID/stat"),
     ];

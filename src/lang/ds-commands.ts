@@ -124,11 +124,9 @@ async function rmfbvol(context: CommandContext): Promise<CommandResult> {
   const answers = await confirmEach(context, ids, (id) => [
     infoLine(INFO.volumeRemoveQuestion, "rmfbvol", `Are you sure you want to delete FB volume ${id}? [y/n]:`), `FB volume ${id} not deleted`,
   ]);
-  const chosen = items.filter((_, index) => answers[index].yes);
+  const chosen = answers.chosen(items);
   const removed = await context.call(context.site.removeVolumes(image.id, chosen.map(({ item }) => item), { signal: context.signal }), chosen);
-  const lines = answers.flatMap((answer, index) => (answer.yes
-    ? [infoLine(INFO.volumeRemoved, "rmfbvol", `FB volume ${ids[index]} successfully deleted.`)]
-    : answer.lines));
+  const lines = answers.report((id) => infoLine(INFO.volumeRemoved, "rmfbvol", `FB volume ${id} successfully deleted.`));
   return { lines, value: removed };
 }
 
@@ -141,25 +139,33 @@ async function initfbvol(context: CommandContext): Promise<CommandResult> {
   const answers = await confirmEach(context, ids, (id) => [
     infoLine(INFO.volumeInitQuestion, "initfbvol", `Are you sure you want to release the data of FB volume ${id}? [y/n]:`), `FB volume ${id} not initialised`,
   ]);
-  const chosen = items.filter((_, index) => answers[index].yes);
+  const chosen = answers.chosen(items);
   const initialised = await context.call(context.site.reinitVolumes(image.id, chosen.map(({ item }) => item), { signal: context.signal }), chosen);
-  const lines = answers.flatMap((answer, index) => (answer.yes
-    ? [infoLine(INFO.volumeInitialised, "initfbvol", `FB volume ${ids[index]} successfully initialised.`)]
-    : answer.lines));
+  const lines = answers.report((id) => infoLine(INFO.volumeInitialised, "initfbvol", `FB volume ${id} successfully initialised.`));
   return { lines, value: initialised };
 }
 
-// Asks about each item in turn ([question, what a "no" means]); keeps the lines a "no" prints.
-export async function confirmEach(
-  context: CommandContext, items: string[], ask: (item: string) => [string, string],
-): Promise<Array<{ yes: boolean; lines: string[] }>> {
+export interface Answers {
+  chosen<T>(items: readonly T[]): T[]; // the items (one per id asked about) whose answer was yes
+  // The lines in order: done's for each yes (given its place among the chosen), what each no printed.
+  report(done: (id: string, chosenIndex: number) => string | string[]): string[];
+}
+
+// Asks about each id in turn ([question, what a "no" means]); keeps the lines a "no" prints.
+export async function confirmEach(context: CommandContext, ids: readonly string[], ask: (id: string) => [string, string]): Promise<Answers> {
   const answers: Array<{ yes: boolean; lines: string[] }> = [];
-  for (const item of items) {
+  for (const id of ids) {
     const lines: string[] = [];
-    const [question, declined] = ask(item);
+    const [question, declined] = ask(id);
     answers.push({ yes: await confirmed(context, question, lines, declined), lines });
   }
-  return answers;
+  return {
+    chosen: (items) => items.filter((_, index) => answers[index].yes),
+    report: (done) => {
+      let chosenIndex = 0;
+      return answers.flatMap((answer, index) => (answer.yes ? done(ids[index], chosenIndex++) : answer.lines));
+    },
+  };
 }
 
 // Asks unless -quiet. With nobody to answer, the answer is no, and it says so.
@@ -292,21 +298,14 @@ async function rmflash(context: CommandContext): Promise<CommandResult> {
   const answers = await confirmEach(context, ids, (id) => [
     infoLine(INFO.flashRemoveQuestion, "rmflash", `Are you sure you want to remove the FlashCopy pair ${id}? [y/n]:`), `FlashCopy pair ${id} not removed`,
   ]);
-  const chosen = items.filter((_, index) => answers[index].yes);
+  const chosen = answers.chosen(items);
   const results = await context.call(context.site.withdrawFlash(image.id, chosen.map(({ item }) => item), { signal: context.signal }), chosen);
-  const lines: string[] = [];
-  let next = 0;
-  for (const [index, answer] of answers.entries()) {
-    if (!answer.yes) {
-      lines.push(...answer.lines);
-      continue;
-    }
-    const result = results[next++];
-    lines.push(infoLine(INFO.flashRemoved, "rmflash", `FlashCopy pair ${ids[index]} successfully removed.`));
-    if (!result.complete) {
-      lines.push(infoLine(INFO.notConfirmed, "rmflash", `target ${result.targetId} was not completely copied and is now unusable; make it a FlashCopy target again or release its data with initfbvol.`));
-    }
-  }
+  const lines = answers.report((id, chosenIndex) => {
+    const result = results[chosenIndex];
+    const removed = infoLine(INFO.flashRemoved, "rmflash", `FlashCopy pair ${id} successfully removed.`);
+    if (result.complete) return removed;
+    return [removed, infoLine(INFO.notConfirmed, "rmflash", `target ${result.targetId} was not completely copied and is now unusable; make it a FlashCopy target again or release its data with initfbvol.`)];
+  });
   return { lines, value: results.map((result) => result.id) };
 }
 

@@ -101,11 +101,9 @@ const rmpprcpath: Handler = async (context) => {
   const answers = await confirmEach(context, ids, (id) => [
     infoLine(INFO.pprcPathRemoveQuestion, "rmpprcpath", `Are you sure you want to remove the Remote Mirror and Copy path ${id}? [y/n]:`), `Remote Mirror and Copy path ${id} not removed`,
   ]);
-  const chosen = items.filter((_, index) => answers[index].yes);
+  const chosen = answers.chosen(items);
   const removed = await context.call(context.site.removePaths(image.id, { ...request, lssPairs: chosen.map(({ item }) => item) }), chosen);
-  const lines = answers.flatMap((answer, index) => (answer.yes
-    ? [infoLine(INFO.pprcPathRemoved, "rmpprcpath", `Remote Mirror and Copy path ${ids[index]} successfully removed.`)]
-    : answer.lines));
+  const lines = answers.report((id) => infoLine(INFO.pprcPathRemoved, "rmpprcpath", `Remote Mirror and Copy path ${id} successfully removed.`));
   return { lines, value: removed };
 };
 
@@ -214,11 +212,9 @@ const rmpprc: Handler = async (context) => {
     infoLine(INFO.pprcRemoveQuestion, "rmpprc", `Are you sure you want to delete the Remote Mirror and Copy volume pair relationship ${id}? [y/n]:`),
     `Remote Mirror and Copy volume pair ${id} not deleted`,
   ]);
-  const chosen = items.filter((_, index) => answers[index].yes);
+  const chosen = answers.chosen(items);
   const removed = await context.call(context.site.changePairs(image.id, "rmpprc", { remoteImageId: remote?.id, ids: chosen.map(({ item }) => item) }), chosen);
-  const lines = answers.flatMap((answer, index) => (answer.yes
-    ? [infoLine(INFO.pprcRemoved, "rmpprc", `Remote Mirror and Copy volume pair ${ids[index]} relationship successfully withdrawn.`)]
-    : answer.lines));
+  const lines = answers.report((id) => infoLine(INFO.pprcRemoved, "rmpprc", `Remote Mirror and Copy volume pair ${id} relationship successfully withdrawn.`));
   return { lines, value: removed };
 };
 

@@ -115,35 +115,41 @@ async function showfbvol(context: CommandContext): Promise<CommandResult> {
   return { lines, value: record };
 }
 
-// Every volume is checked first; then each is asked about, and the confirmed ones go in one call.
-async function rmfbvol(context: CommandContext): Promise<CommandResult> {
-  const image = await context.image();
-  const items = context.operandItems(volumeIds);
-  const ids = items.map(({ item }) => item);
-  await context.call(context.site.checkVolumesIdle(image.id, ids, "removing"), items);
-  const answers = await confirmEach(context, ids, (id) => [
-    infoLine(INFO.volumeRemoveQuestion, "rmfbvol", `Are you sure you want to delete FB volume ${id}? [y/n]:`), `FB volume ${id} not deleted`,
-  ]);
-  const chosen = answers.chosen(items);
-  const removed = await context.call(context.site.removeVolumes(image.id, chosen.map(({ item }) => item), { signal: context.signal }), chosen);
-  const lines = answers.report((id) => infoLine(INFO.volumeRemoved, "rmfbvol", `FB volume ${id} successfully deleted.`));
-  return { lines, value: removed };
+interface IdleVolumesChange {
+  action: "removing" | "reinitialising";
+  ask: (id: string) => [string, string]; // [question, what a "no" means]
+  change: (imageId: string, ids: string[], signal?: AbortSignal) => Promise<string[]>;
+  done: (id: string) => string;
 }
 
-// Releases the volumes' data: the way back for a target left unusable by a withdrawn copy.
-async function initfbvol(context: CommandContext): Promise<CommandResult> {
+// Every volume is checked first; then each is asked about, and the confirmed ones go in one call.
+async function changeIdleVolumes(context: CommandContext, how: IdleVolumesChange): Promise<CommandResult> {
   const image = await context.image();
   const items = context.operandItems(volumeIds);
   const ids = items.map(({ item }) => item);
-  await context.call(context.site.checkVolumesIdle(image.id, ids, "reinitialising"), items);
-  const answers = await confirmEach(context, ids, (id) => [
-    infoLine(INFO.volumeInitQuestion, "initfbvol", `Are you sure you want to release the data of FB volume ${id}? [y/n]:`), `FB volume ${id} not initialised`,
-  ]);
+  await context.call(context.site.checkVolumesIdle(image.id, ids, how.action), items);
+  const answers = await confirmEach(context, ids, how.ask);
   const chosen = answers.chosen(items);
-  const initialised = await context.call(context.site.reinitVolumes(image.id, chosen.map(({ item }) => item), { signal: context.signal }), chosen);
-  const lines = answers.report((id) => infoLine(INFO.volumeInitialised, "initfbvol", `FB volume ${id} successfully initialised.`));
-  return { lines, value: initialised };
+  const changed = await context.call(how.change(image.id, chosen.map(({ item }) => item), context.signal), chosen);
+  return { lines: answers.report(how.done), value: changed };
 }
+
+const rmfbvol = (context: CommandContext): Promise<CommandResult> => changeIdleVolumes(context, {
+  action: "removing",
+  ask: (id) => [infoLine(INFO.volumeRemoveQuestion, "rmfbvol", `Are you sure you want to delete FB volume ${id}? [y/n]:`), `FB volume ${id} not deleted`],
+  change: (imageId, ids, signal) => context.site.removeVolumes(imageId, ids, { signal }),
+  done: (id) => infoLine(INFO.volumeRemoved, "rmfbvol", `FB volume ${id} successfully deleted.`),
+});
+
+// Releases the volumes' data: the way back for a target left unusable by a withdrawn copy.
+const initfbvol = (context: CommandContext): Promise<CommandResult> => changeIdleVolumes(context, {
+  action: "reinitialising",
+  ask: (id) => [
+    infoLine(INFO.volumeInitQuestion, "initfbvol", `Are you sure you want to release the data of FB volume ${id}? [y/n]:`), `FB volume ${id} not initialised`,
+  ],
+  change: (imageId, ids, signal) => context.site.reinitVolumes(imageId, ids, { signal }),
+  done: (id) => infoLine(INFO.volumeInitialised, "initfbvol", `FB volume ${id} successfully initialised.`),
+});
 
 export interface Answers {
   chosen<T>(items: readonly T[]): T[]; // the items (one per id asked about) whose answer was yes

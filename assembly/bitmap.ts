@@ -420,8 +420,7 @@ function byte_bits_fill(): void {
 // What emit_word does, for a word with many bits: a byte at a time from
 // BYTE_BITS, the same work whatever the bits. emit_word's chain of
 // `left &= left - 1` costs two cycles a bit, and its loop ends after a
-// different count on every word; at 50% pending (32 bits a word) this takes
-// less than half its time. It writes at most 56 + 8 = 64 entries.
+// different count on every word. It writes at most 56 + 8 = 64 entries.
 // @ts-ignore: decorator
 @inline function emit_dense_word(at: usize, base_track: u32, bits: u64): usize {
   const base = i32x4.splat(base_track);
@@ -435,8 +434,10 @@ function byte_bits_fill(): void {
   return emit_byte(entry, bits, 7, base);
 }
 
-// Bits a word needs for emit_dense_word to be the faster: emit_word costs
-// about a cycle and a half a bit, emit_dense_word about 30 cycles a word.
+// Bits from which a word goes to emit_dense_word: emit_word's time grows
+// with the bits, emit_dense_word's does not. Between 10% pending (about 6
+// bits a word, where emit_word is the faster) and 50% (about 32, where
+// emit_dense_word takes less than half the time); not tuned in between.
 const DENSE_WORD_BITS: u32 = 16;
 
 // Entries a scan keeps free in `out` before it starts on a leaf: room for
@@ -478,9 +479,9 @@ const WORD_ENTRIES_MAX: u32 = 64;
   return ~empty & all;
 }
 
-// The words of `mask` among those at `words` (tracks from base_track), when
-// most are empty or have a bit or two (1% pending): two entries of each
-// inline, a loop only for a word's third bit and on.
+// Word `word` of those at `words` (tracks from base_track), in a group where
+// most words have a bit or two if any (1% pending): two entries inline,
+// emit_word only from a third bit on. Writes at most 2 + 62 = 64 entries.
 // @ts-ignore: decorator
 @inline function emit_sparse_word(at: usize, words: usize, base_track: u32, word: u32): usize {
   const bits = load<u64>(words + (<usize>word << 3));
@@ -493,6 +494,7 @@ const WORD_ENTRIES_MAX: u32 = 64;
   return at + (<usize>count << 2);
 }
 
+// The words of `group_mask` among those at `words`, by emit_sparse_word.
 // @ts-ignore: decorator
 @inline function walk_sparse(words: usize, base_track: u32, group_mask: u64, at: usize): usize {
   let mask = group_mask;
@@ -511,7 +513,9 @@ const WORD_ENTRIES_MAX: u32 = 64;
   return entry;
 }
 
-// Every one of `word_count` words, none empty (10% pending or more).
+// Every one of `word_count` words, none empty (10% pending or more), each by
+// the cheaper way for its bits (a choice that mispredicts only where words
+// have about DENSE_WORD_BITS bits, near 25% pending).
 // @ts-ignore: decorator
 @inline function walk_full(words: usize, base_track: u32, word_count: u32, at: usize): usize {
   let entry = at;

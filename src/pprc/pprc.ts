@@ -16,6 +16,7 @@ import { coreError } from "../engine/core-errors.js";
 import { lssOf, pairId, parseVolumeId } from "../engine/ids.js";
 import type { StorageImage, Volume } from "../engine/image.js";
 import { Link } from "./link.js";
+import type { LinkFaults } from "./link-faults.js";
 import { PathTable, checkPortPairs, parseLss, type Path, type PortPair } from "./paths.js";
 import { TcpLink } from "./tcp-link.js";
 import { RemoteImage, type LinkIdentity, type RemotePrimary } from "./remote-image.js";
@@ -120,6 +121,7 @@ export interface PprcOptions {
   // The images of this process, by ID (the control requests of other nodes name them).
   localImage?(id: string): StorageImage | undefined;
   freezeTimeoutMs?: number; // how long freezepprc holds writes without unfreezepprc (the LSS's long-busy timeout)
+  linkFaults?: LinkFaults; // seeded faults of the in-process links (tests: link-faults.ts)
 }
 
 // An FB LSS's extended long-busy timeout (lslss xtndlbztimout).
@@ -205,11 +207,12 @@ export class Pprc {
       const handlers = {
         copyFailed: (slot: number, code: number) => this.onCopyFailed(primary, slot, code),
         failed: (reason: string) => this.onLinkFailed(key, reason),
+        cut: (reason: string) => this.onLinkCut(key, reason),
       };
       const ackTimeoutMs = this.options.ackTimeoutMs ?? ACK_TIMEOUT_MS;
       link = isRemote(secondary)
         ? new TcpLink(primary, { endpoint: secondary.endpoint, siteKey: this.options.identity!.siteKey, nodeId: this.options.identity!.nodeId, secondaryImageId: secondary.id, ackTimeoutMs }, handlers)
-        : new Link(primary, secondary, handlers, ackTimeoutMs);
+        : new Link(primary, secondary, handlers, ackTimeoutMs, this.options.linkFaults ?? null);
       this.links.set(key, link);
     }
     return link;
@@ -804,6 +807,18 @@ export class Pprc {
       ? new EngineError("MIRROR_FAILED", `${pair.secondary.id} refused a track of PPRC pair ${pair.id} (core code ${code})`)
       : pairError(code, pair.secondary, `copy a track of PPRC pair ${pair.id} to its secondary`);
     void this.suspend(pair, REASON_INTERNAL_TARGET, error.message).catch(() => undefined);
+  }
+
+  // The seeded faults the in-process links injected, each named by its link (tests print them to replay a failure).
+  injectedFaults(): string[] {
+    return [...this.links.entries()].flatMap(([key, link]) => (link instanceof Link ? link.faultsInjected.map((fault) => `${key}: ${fault}`) : []));
+  }
+
+  // The in-process receiver cut the link: its pairs suspend as for cutlink, their writes going on locally.
+  private onLinkCut(key: string, reason: string): void {
+    for (const pair of this.pairs.filter((candidate) => candidate.link === this.links.get(key) && candidate.secondaryHeld)) {
+      void this.suspend(pair, REASON_INTERNAL_TARGET, reason).catch(() => undefined);
+    }
   }
 
   private onLinkFailed(key: string, reason: string): void {

@@ -13,6 +13,7 @@ import { IO_PORTS, portWwpn } from "../engine/ports.js";
 import { Workload, WorkloadSet } from "../engine/workload.js";
 import { Pprc, type PairStatus, type PathStatus, type Peer } from "../pprc/pprc.js";
 import type { LinkIdentity } from "../pprc/remote-image.js";
+import type { LinkFaults } from "../pprc/link-faults.js";
 import type { LinkControl } from "../pprc/link-receiver.js";
 import { parseVolumeId } from "../engine/ids.js";
 import { parsePortPair } from "../pprc/paths.js";
@@ -40,6 +41,7 @@ export interface EmbeddedSiteOptions {
   // A node of a site (tzero serve): who it is to other nodes' links, and where it takes them.
   links?: LinkIdentity;
   pprcFreezeTimeoutMs?: number; // how long freezepprc holds writes without unfreezepprc (default 60 s; tests shorten it)
+  linkFaults?: LinkFaults; // seeded faults of the in-process PPRC links (tests: src/pprc/link-faults.ts)
 }
 
 export const EMBEDDED_IMAGE_ID = "IBM.2105-75TZ001";
@@ -164,6 +166,7 @@ export class EmbeddedSite implements Site {
   private readonly mirrorAckTimeoutMs: number | undefined;
   private readonly links: LinkIdentity | undefined;
   private readonly pprcFreezeTimeoutMs: number | undefined;
+  private readonly linkFaults: LinkFaults | undefined;
 
   constructor(options: EmbeddedSiteOptions = {}) {
     this.links = options.links;
@@ -171,6 +174,7 @@ export class EmbeddedSite implements Site {
     this.log = options.log ?? ((line) => void process.stderr.write(`${line}\n`));
     this.mirrorAckTimeoutMs = options.mirrorAckTimeoutMs;
     this.pprcFreezeTimeoutMs = options.pprcFreezeTimeoutMs;
+    this.linkFaults = options.linkFaults;
     this.pprc = this.newPprc();
     if (options.adopt !== undefined) for (const image of options.adopt) this.track(image);
     else for (const spec of options.images ?? [{ model: "2105", id: EMBEDDED_IMAGE_ID }]) this.addEngineImage(spec.model, spec.id);
@@ -178,7 +182,7 @@ export class EmbeddedSite implements Site {
 
   private newPprc(): Pprc {
     return new Pprc({
-      wwnnOf: (image) => this.imageInfo(image, this.images.indexOf(image)).wwnn, ackTimeoutMs: this.mirrorAckTimeoutMs, freezeTimeoutMs: this.pprcFreezeTimeoutMs,
+      wwnnOf: (image) => this.imageInfo(image, this.images.indexOf(image)).wwnn, ackTimeoutMs: this.mirrorAckTimeoutMs, freezeTimeoutMs: this.pprcFreezeTimeoutMs, linkFaults: this.linkFaults,
       identity: this.links, localImage: (id) => this.images.find((image) => image.id === id),
     });
   }

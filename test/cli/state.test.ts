@@ -21,6 +21,19 @@ function script(name: string, text: string): string {
   return name;
 }
 
+// Runs `setup` with --state `stateFile` until it echoes "saved", then kills it with SIGKILL; its stdout.
+async function killedAfterSave(stateFile: string, setup: string): Promise<string> {
+  const child = spawn(process.execPath, [main, "--state", stateFile, "-script", setup], { cwd: folder });
+  let output = "";
+  child.stdout.on("data", (chunk) => { output += String(chunk); });
+  const deadline = Date.now() + 60_000;
+  while (!output.includes("\nsaved\n") && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.ok(output.includes("\nsaved\n"), output);
+  child.kill("SIGKILL");
+  await new Promise((resolve) => child.once("exit", resolve));
+  return output;
+}
+
 const State = suite("--state");
 State.after(() => rmSync(folder, { recursive: true, force: true }));
 
@@ -38,14 +51,7 @@ State("should find volumes, relationships and copies as they were after a kill -
     "echo saved",
     "sleep 60s",
   ].join("\n"));
-  const child = spawn(process.execPath, [main, "--state", "s.tz0", "-script", setup], { cwd: folder });
-  let output = "";
-  child.stdout.on("data", (chunk) => { output += String(chunk); });
-  const deadline = Date.now() + 60_000;
-  while (!output.includes("\nsaved\n") && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-  assert.ok(output.includes("\nsaved\n"), output);
-  child.kill("SIGKILL");
-  await new Promise((resolve) => child.once("exit", resolve));
+  const output = await killedAfterSave("s.tz0", setup);
   const t0 = /T0 ([0-9a-f]{16})/.exec(output)?.[1];
   assert.ok(t0, output);
   const check = script("check.tzs", [
@@ -120,15 +126,7 @@ State("should find PPRC paths and pairs as they were after a kill -9, and resume
     "echo saved",
     "sleep 60s",
   ].join("\n"));
-  const child = spawn(process.execPath, [main, "--state", "pprc.tz0", "-script", setup], { cwd: folder });
-  let output = "";
-  child.stdout.on("data", (chunk) => { output += String(chunk); });
-  child.stderr.on("data", (chunk) => { output += String(chunk); });
-  const deadline = Date.now() + 60_000;
-  while (!output.includes("\nsaved\n") && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-  assert.ok(output.includes("\nsaved\n"), output);
-  child.kill("SIGKILL");
-  await new Promise((resolve) => child.once("exit", resolve));
+  await killedAfterSave("pprc.tz0", setup);
   const check = script("pprc-check.tzs", [
     "assert (lspprc -l 1000:2000).State == \"Full Duplex\"",
     "assert (lspprc -l 1001:2001).State == \"Suspended\"",

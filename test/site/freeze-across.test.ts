@@ -30,7 +30,7 @@ async function setUp(consistgrp: boolean): Promise<void> {
     await site.makePath(image, { remoteImageId: B, remoteWwnn: wwnnB, sourceLss: source, targetLss: target, ports: ["I0010:I0143"], consistgrp });
     await site.createVolumes(image, { ids: [`${source}00`], capacity: BLOCKS, unit: "blocks" });
     await site.createVolumes(B, { ids: [`${target}00`], capacity: BLOCKS, unit: "blocks" });
-    await site.makePairs(image, { remoteImageId: B, pairs: [[`${source}00`, `${target}00`]], type: "mmir" });
+    await site.makePairs(image, { remoteImageId: B, pairs: [[`${source}00`, `${target}00`]], type: "mmir", tgtread: true });
     await site.waitForPairs(image, [`${source}00:${target}00`], { timeoutMs: 60_000 });
   }
 }
@@ -125,5 +125,90 @@ Across("should fail naming an image that does not answer phase 1, while the imag
   assert.equal(await site.changePairs(A, "unfreezepprc", { remoteImageId: B, ids: ["10:20"] }), ["10:20"]);
   await site.write(A, "1000", 0, block(6));
 });
+
+// ---- one point in time when one image freezes late ---------------------------------------
+
+const LATE_MS = 200; // how long the late image's phase 1 waits before it freezes
+const CHAIN_WRITERS = 2;
+const CHAIN_BLOCKS = 64; // per volume and writer: a chain of 128 writes at most
+
+// Chains of dependent writes from this thread: write k of writer w goes to A 1000 when k is even,
+// C 1100 when odd, at block k div 2 of the writer's region, and is issued only once write k - 1
+// completed; a long busy write is retried, as a host retries queue full.
+function chainBlock(writer: number, k: number): Uint8Array {
+  return new Uint8Array(new Uint32Array(1024).fill((writer << 16) | (k + 1)).buffer);
+}
+
+const chainOffset = (writer: number, k: number) => (writer * CHAIN_BLOCKS + Math.floor(k / 2)) * 4096;
+
+async function chain(writer: number, completed: number[], stop: { now: boolean }): Promise<void> {
+  for (let k = 0; k < 2 * CHAIN_BLOCKS && !stop.now;) {
+    await new Promise((resolve) => setImmediate(resolve));
+    try {
+      await site.write(k % 2 === 0 ? A : C, k % 2 === 0 ? "1000" : "1100", chainOffset(writer, k), chainBlock(writer, k));
+    } catch (error) {
+      if ((error as { code?: string }).code !== "LONG_BUSY") throw error;
+      continue;
+    }
+    completed[writer] = ++k;
+  }
+}
+
+// Writer `writer`'s writes on the secondaries, which must be a prefix of its chain.
+function prefixOnSecondaries(writer: number): number {
+  const secondary = site.engineImage(B);
+  let prefix = -1;
+  for (let k = 0; k < 2 * CHAIN_BLOCKS; k++) {
+    const bytes = secondary.read(k % 2 === 0 ? "2000" : "2100", chainOffset(writer, k), 4096);
+    const present = Buffer.compare(bytes, chainBlock(writer, k)) === 0;
+    if (present && prefix >= 0) assert.unreachable(`writer ${writer}: write ${k} is on a secondary but write ${prefix} before it is not`);
+    if (!present && prefix < 0) prefix = k;
+  }
+  return prefix < 0 ? 2 * CHAIN_BLOCKS : prefix;
+}
+
+// A Site whose freezes take LATE_MS to begin: an image whose node answers late.
+function lateFreezes(inner: Site): Site {
+  return new Proxy(inner, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver) as unknown;
+      if (key !== "changePairs" || typeof value !== "function") return typeof value === "function" ? value.bind(target) : value;
+      return async (...args: Parameters<Site["changePairs"]>) => {
+        if (args[1] === "freezepprc") await new Promise((resolve) => setTimeout(resolve, LATE_MS));
+        return (value as Site["changePairs"]).apply(target, args);
+      };
+    },
+  });
+}
+
+Across("should keep the secondaries one point in time while one image freezes late under chains of dependent writes", async () => {
+  await setUp(false);
+  const completed = Array.from({ length: CHAIN_WRITERS }, () => 0);
+  const stop = { now: false };
+  const writers = Array.from({ length: CHAIN_WRITERS }, (_, writer) => chain(writer, completed, stop));
+  try {
+    await until(() => completed.every((count) => count >= 8), "every writer to write");
+    const beforeFreeze = [...completed];
+    const request: PairsRequest = { remoteImageId: B, ids: IDS };
+    const reach = (imageId: string) => ({ site: imageId === C ? lateFreezes(site) : site, where: `image ${imageId}` });
+    await acrossImages("freezepprc", lssPairMembers(A, request), request, reach);
+    const afterFreeze = [...completed];
+    await until(() => completed.every((count, writer) => count >= Math.min(afterFreeze[writer] + 4, 2 * CHAIN_BLOCKS)), "writes after the freeze");
+    for (let writer = 0; writer < CHAIN_WRITERS; writer++) {
+      assert.ok(prefixOnSecondaries(writer) >= beforeFreeze[writer], `writer ${writer}: what was acknowledged before the freeze is on the secondaries`);
+    }
+  } finally {
+    stop.now = true;
+    await Promise.all(writers);
+  }
+});
+
+async function until(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
 
 Across.run();

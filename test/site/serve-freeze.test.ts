@@ -23,16 +23,16 @@ const C = "IBM.2107-75SITEC";
 const PASSWORD = "Adm1npass";
 const WAIT_MS = 60_000;
 const BLOCK_BYTES = 4096;
-const WRITERS = 3;
-const BLOCKS_PER_WRITER = 128; // per volume and round: a chain of 384 writes at most
+const WRITERS = 6;
+const BLOCKS_PER_WRITER = 64; // per volume and round: a chain of 192 writes at most
 const ROUNDS = 2; // each round's chains write a region of their own
 const TRACK_BYTES = 65536;
 const VOLUME_BYTES = ROUNDS * WRITERS * BLOCKS_PER_WRITER * BLOCK_BYTES;
 const HELD_MS = 300; // how long the test watches held writers not complete
 // The primaries of the chains, in the order a chain writes them, and their secondaries on B.
-const PRIMARIES: Array<[string, string]> = [[A, "1000"], [A, "1100"], [C, "1200"]];
-const SECONDARIES = ["2000", "2100", "2200"];
-const PAIRS: Array<[string, string]> = [[A, "1000:2000"], [A, "1100:2100"], [C, "1200:2200"]];
+const PRIMARIES: Array<[string, string]> = [[A, "1000"], [C, "1200"], [A, "1100"]];
+const SECONDARIES = ["2000", "2200", "2100"];
+const PAIRS: Array<[string, string]> = [[A, "1000:2000"], [C, "1200:2200"], [A, "1100:2100"]];
 const FREEZE_IDS = ["10:20", "11:21", `${C}/12:${B}/22`];
 const writers = Array.from({ length: WRITERS }, (_, index) => index);
 
@@ -51,7 +51,8 @@ interface Site4 {
   sandbox: ServeSandbox;
   server: ServeProcess;
   nodes: Map<string, ServeProcess>; // by image
-  shell: RemoteSite;
+  shell: RemoteSite; // the administrator's
+  hosts: RemoteSite; // the chains' own connection, as hosts write beside the administrator
 }
 
 async function fourNodes(sandbox: ServeSandbox): Promise<Site4> {
@@ -66,8 +67,8 @@ async function fourNodes(sandbox: ServeSandbox): Promise<Site4> {
   }
   for (const node of ["node-a", "node-c", "node-b"]) await server.waitFor(new RegExp(`node ${node} joined`), 1, WAIT_MS);
   const { hostname, port } = new URL(server.url);
-  const shell = await RemoteSite.connect({ servers: [{ host: hostname, port: Number(port) }], user: "admin", password: PASSWORD });
-  return { sandbox, server, nodes, shell };
+  const connect = () => RemoteSite.connect({ servers: [{ host: hostname, port: Number(port) }], user: "admin", password: PASSWORD });
+  return { sandbox, server, nodes, shell: await connect(), hosts: await connect() };
 }
 
 async function makePaths(shell: RemoteSite, consistgrp: boolean): Promise<void> {
@@ -160,8 +161,9 @@ async function prefixOnSecondaries(shell: RemoteSite, round: number, index: numb
 
 const freeze = (shell: RemoteSite) => shell.changePairs(A, "freezepprc", { remoteImageId: B, ids: FREEZE_IDS });
 
-async function chainsUnderFreeze(shell: RemoteSite, round: number, consistgrp: boolean): Promise<void> {
-  const chains = startChains(shell, round);
+async function chainsUnderFreeze(site: Site4, round: number, consistgrp: boolean): Promise<void> {
+  const { shell } = site;
+  const chains = startChains(site.hosts, round);
   const chainEnd = PRIMARIES.length * BLOCKS_PER_WRITER;
   try {
     await until(() => writers.every((index) => chains.completed[index] >= 12), "every writer to write");
@@ -208,9 +210,9 @@ Cross("should leave the secondaries of two nodes' primaries one point in time, w
   try {
     site = await fourNodes(sandbox);
     await mirrored(site, false);
-    await chainsUnderFreeze(site.shell, 0, false);
+    await chainsUnderFreeze(site, 0, false);
     await resumed(site.shell, true);
-    await chainsUnderFreeze(site.shell, 1, true);
+    await chainsUnderFreeze(site, 1, true);
     await resumed(site.shell, true);
     for (const [index, [image, volume]] of PRIMARIES.entries()) {
       const length = VOLUME_BYTES;
@@ -218,6 +220,7 @@ Cross("should leave the secondaries of two nodes' primaries one point in time, w
     }
   } finally {
     await site?.shell.close();
+    await site?.hosts.close();
     await sandbox.close();
   }
 });
@@ -239,6 +242,7 @@ Cross("should refuse a freeze naming a node that is down or an image that does n
     await site.shell.write(A, "1000", 0, new Uint8Array(BLOCK_BYTES).fill(9));
   } finally {
     await site?.shell.close();
+    await site?.hosts.close();
     await sandbox.close();
   }
 });

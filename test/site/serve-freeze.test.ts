@@ -10,10 +10,9 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { RemoteSite } from "../../src/site/remote.js";
 import type { PairInfo } from "../../src/site/types.js";
-import { ServeSandbox, type ServeProcess } from "../support/serve-process.js";
+import { ServeSandbox, freePort, type ServeProcess } from "../support/serve-process.js";
 import { refusal } from "../support/refusal.js";
 
 const S = "IBM.2107-75SITES";
@@ -35,17 +34,6 @@ const SECONDARIES = ["2000", "2200", "2100"];
 const PAIRS: Array<[string, string]> = [[A, "1000:2000"], [C, "1200:2200"], [A, "1100:2100"]];
 const FREEZE_IDS = ["10:20", "11:21", `${C}/12:${B}/22`];
 const writers = Array.from({ length: WRITERS }, (_, index) => index);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Site4 {
   sandbox: ServeSandbox;
@@ -202,49 +190,44 @@ async function resumed(shell: RemoteSite, consistgrp: boolean): Promise<void> {
   for (const [image, id] of PAIRS) await shell.waitForPairs(image, [id], { timeoutMs: WAIT_MS });
 }
 
+// Four nodes with every pair mirrored (paths with or without -consistgrp) for `body`, stopped after it.
+async function withMirroredNodes(consistgrp: boolean, body: (site: Site4) => Promise<void>): Promise<void> {
+  const sandbox = new ServeSandbox();
+  let site: Site4 | null = null;
+  try {
+    site = await fourNodes(sandbox);
+    await mirrored(site, consistgrp);
+    await body(site);
+  } finally {
+    await site?.shell.close();
+    await site?.hosts.close();
+    await sandbox.close();
+  }
+}
+
 const Cross = suite("freezepprc across tzero serve nodes");
 
-Cross("should leave the secondaries of two nodes' primaries one point in time, with and without -consistgrp", async () => {
-  const sandbox = new ServeSandbox();
-  let site: Site4 | null = null;
-  try {
-    site = await fourNodes(sandbox);
-    await mirrored(site, false);
-    await chainsUnderFreeze(site, 0, false);
-    await resumed(site.shell, true);
-    await chainsUnderFreeze(site, 1, true);
-    await resumed(site.shell, true);
-    for (const [index, [image, volume]] of PRIMARIES.entries()) {
-      const length = VOLUME_BYTES;
-      assert.is(await site.shell.checksum(image, volume, 0, length), await site.shell.checksum(B, SECONDARIES[index], 0, length), `${volume} equals ${SECONDARIES[index]} after the resume`);
-    }
-  } finally {
-    await site?.shell.close();
-    await site?.hosts.close();
-    await sandbox.close();
+Cross("should leave the secondaries of two nodes' primaries one point in time, with and without -consistgrp", () => withMirroredNodes(false, async (site) => {
+  await chainsUnderFreeze(site, 0, false);
+  await resumed(site.shell, true);
+  await chainsUnderFreeze(site, 1, true);
+  await resumed(site.shell, true);
+  for (const [index, [image, volume]] of PRIMARIES.entries()) {
+    const length = VOLUME_BYTES;
+    assert.is(await site.shell.checksum(image, volume, 0, length), await site.shell.checksum(B, SECONDARIES[index], 0, length), `${volume} equals ${SECONDARIES[index]} after the resume`);
   }
-});
+}));
 
-Cross("should refuse a freeze naming a node that is down or an image that does not exist, changing nothing", async () => {
-  const sandbox = new ServeSandbox();
-  let site: Site4 | null = null;
-  try {
-    site = await fourNodes(sandbox);
-    await mirrored(site, true);
-    const missing = await refusal(site.shell.changePairs(A, "freezepprc", { remoteImageId: B, ids: ["10:20", `IBM.2107-75NONE/12:${B}/22`] }));
-    assert.is(missing.code, "IMAGE_NOT_FOUND");
-    site.nodes.get(C)!.kill("SIGKILL");
-    await site.nodes.get(C)!.exited;
-    const down = await refusal(freeze(site.shell));
-    assert.match(down.message, /node-c/, `the refusal names the node that is down: ${down.message}`);
-    for (const [image, id] of PAIRS.filter(([image]) => image === A)) assert.is((await pairOn(site.shell, image, id)).state, "Full Duplex", `${id} untouched`);
-    assert.is((await site.shell.listPaths(A)).length, 2, "A's paths are still there");
-    await site.shell.write(A, "1000", 0, new Uint8Array(BLOCK_BYTES).fill(9));
-  } finally {
-    await site?.shell.close();
-    await site?.hosts.close();
-    await sandbox.close();
-  }
-});
+Cross("should refuse a freeze naming a node that is down or an image that does not exist, changing nothing", () => withMirroredNodes(true, async (site) => {
+  const missing = await refusal(site.shell.changePairs(A, "freezepprc", { remoteImageId: B, ids: ["10:20", `IBM.2107-75NONE/12:${B}/22`] }));
+  assert.is(missing.code, "IMAGE_NOT_FOUND");
+  site.nodes.get(C)!.kill("SIGKILL");
+  await site.nodes.get(C)!.exited;
+  const down = await refusal(freeze(site.shell));
+  assert.match(down.message, /node-c/, `the refusal names the node that is down: ${down.message}`);
+  for (const [image, id] of PAIRS.filter(([image]) => image === A)) assert.is((await pairOn(site.shell, image, id)).state, "Full Duplex", `${id} untouched`);
+  assert.is((await site.shell.listPaths(A)).length, 2, "A's paths are still there");
+  await site.shell.write(A, "1000", 0, new Uint8Array(BLOCK_BYTES).fill(9));
+}));
 
 Cross.run();

@@ -50,8 +50,13 @@ Crash("should leave the old state or the new one, whole, whenever a save is kill
     let midSave = 0;
     let rounds = 0;
     const started = performance.now();
-    while (rounds < ROUNDS_MAX && (rounds < ROUNDS_MIN || performance.now() - started < TIME_BUDGET_MS)) {
-      const killed = await runAndKill(file, rounds % 2, random.int(0, KILL_DELAY_MS_MAX));
+    let delayMax = KILL_DELAY_MS_MAX;
+    const bothSeen = () => seen[0] > 0 && seen[1] > 0;
+    while (rounds < ROUNDS_MAX && (rounds < ROUNDS_MIN || performance.now() - started < TIME_BUDGET_MS || !bothSeen())) {
+      // On a loaded machine a save can outlast every delay: once the minimum
+      // rounds are done without both states seen, give the child longer.
+      if (rounds >= ROUNDS_MIN && !bothSeen()) delayMax = Math.min(delayMax * 2, 8_000);
+      const killed = await runAndKill(file, rounds % 2, random.int(0, delayMax));
       if (killed.lastLine.startsWith("begin")) midSave++;
       const [loaded] = await loadState(file, { workers: 0 });
       const state = JSON.stringify(describeContents([loaded]));

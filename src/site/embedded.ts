@@ -504,12 +504,16 @@ export class EmbeddedSite implements Site {
     const image = this.image(imageId);
     const checked = this.checkedFlash(image, operation, ids);
     const { fast, freeze, ...common } = options;
+    const change = (id: string): string => {
+      if (operation === "resyncflash") return image.resync(id, { ...common, freeze }).id;
+      if (operation === "reverseflash") return image.reverse(id, { ...common, fast }).id;
+      return image.setRevertible(id, { seqnum: options.seqnum }).id;
+    };
     try {
-      return checked.map((id, index) => forItem(index, () => {
-        if (operation === "resyncflash") return image.resync(id, { ...common, freeze }).id;
-        if (operation === "reverseflash") return image.reverse(id, { ...common, fast }).id;
-        return image.setRevertible(id, { seqnum: options.seqnum }).id;
-      }));
+      // drained(), as for an establish: a change whose drain of in-flight I/O timed out is retried from the event loop.
+      const changed: string[] = [];
+      for (const [index, id] of checked.entries()) changed.push(await forItemAsync(index, () => image.drained(() => change(id))));
+      return changed;
     } finally {
       this.hostMap(image).refresh();
     }

@@ -230,6 +230,7 @@ export class NodeService {
     this.current.server = server;
     server.serverEvents((event) => {
       if (event.type === "event-log-failed") this.log(`error: an event could not be logged: ${event.reason}`);
+      if (event.type === "session-journal-failed") this.log(`error: a session's use or end could not be journaled: ${event.reason}`);
     });
     this.primary = new PrimaryServer(server, this.config.nodeId, websocketBase(this.http!.url), this.log, (url) => void this.peer.write(url));
     await server.registerNode(this.config.nodeId, this.http!.url, this.site);

@@ -13,18 +13,18 @@
 //   suspended: tracks (bytes) sent over the wire / tracks written (= 1).
 // Every figure is checked first: the pair Full Duplex, the secondary's
 // checksum equal to the primary's, no write failed.
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { connect, type Socket } from "node:net";
-import { createInterface, type Interface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { CoreCode, MirrorMode, TRACK_SIZE } from "../../src/core/codes.js";
 import { StorageImage } from "../../src/engine/image.js";
-import { TcpLink } from "../../src/pprc/tcp-link.js";
+import type { TcpLink } from "../../src/pprc/tcp-link.js";
+import { linkToPeer, PeerProcess } from "../harness/peer-process.js";
 import { check, type FigureResult, type Suite, type SuiteContext } from "../harness/suite.js";
 import { Xorshift32 } from "../harness/random.js";
 import { median, percentile, spreadOf, formatBytes, formatRate, MiB } from "../harness/stats.js";
+import { writeP50Micros } from "../harness/fixtures.js";
 import type { MirrorWriterData } from "../workers/mirror-writer.js";
 
 const PEER = fileURLToPath(new URL("../workers/link-peer.js", import.meta.url));
@@ -38,38 +38,7 @@ const ACK_TIMEOUT_MS = 60_000;
 const WAIT_MS = 300_000;
 
 interface Ports { link: number; ack: number; sink: number }
-
-class Peer {
-  private readonly answers: string[] = [];
-  private waiting: ((line: string) => void) | null = null;
-
-  constructor(readonly child: ChildProcess, readonly ports: Ports, lines: Interface) {
-    lines.on("line", (line) => {
-      const wake = this.waiting;
-      this.waiting = null;
-      if (wake) wake(line);
-      else this.answers.push(line);
-    });
-  }
-
-  static async start(): Promise<Peer> {
-    const child = spawn(process.execPath, [PEER, Buffer.from(SITE_KEY).toString("hex")], { stdio: ["pipe", "pipe", "inherit"] });
-    const lines = createInterface({ input: child.stdout! });
-    const first = await new Promise<string>((resolve, reject) => {
-      lines.once("line", resolve);
-      child.once("exit", (code, signal) => reject(new Error(`the link bench peer exited (${code ?? signal}) before it listened`)));
-    });
-    return new Peer(child, JSON.parse(first) as Ports, lines);
-  }
-
-  async ask<T>(request: Record<string, unknown>): Promise<T> {
-    this.child.stdin!.write(`${JSON.stringify(request)}\n`);
-    const line = this.answers.shift() ?? await new Promise<string>((resolve) => { this.waiting = resolve; });
-    const answer = JSON.parse(line) as T & { error?: string };
-    if (answer.error) throw new Error(answer.error);
-    return answer;
-  }
-}
+type Peer = PeerProcess<Ports>;
 
 interface Bench {
   image: StorageImage;
@@ -86,6 +55,16 @@ function dial(port: number): Promise<Socket> {
   });
 }
 
+// Until the pair of `slot` has no out-of-sync track, unsuspended throughout and within WAIT_MS.
+async function untilInSync(image: StorageImage, slot: number, what: string): Promise<void> {
+  const deadline = performance.now() + WAIT_MS;
+  while (image.core.exports.pprc_out_of_sync(slot) > 0) {
+    check(performance.now() < deadline, `${what} ends within ${WAIT_MS} ms`);
+    check(image.core.exports.pprc_mode(slot) === MirrorMode.SYNC, `the pair stays unsuspended through ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
 // A primary `id` paired Full Duplex with a new secondary `secondaryId` on the peer, its initial copy done; the copy's ms.
 async function pairUp(bench: Bench, id: string, secondaryId: string, tracks: number): Promise<{ slot: number; remoteSlot: number; copyMs: number }> {
   const volume = bench.image.volume(id);
@@ -93,12 +72,7 @@ async function pairUp(bench: Bench, id: string, secondaryId: string, tracks: num
   const started = performance.now();
   check(bench.image.core.exports.pprc_make_primary(volume.slot, bench.link.ring, remoteSlot, MirrorMode.SYNC, 0, 1) === CoreCode.OK, `${id} becomes a primary`);
   bench.link.setPairs([{ primarySlot: volume.slot, secondarySlot: remoteSlot }]);
-  const deadline = performance.now() + WAIT_MS;
-  while (bench.image.core.exports.pprc_out_of_sync(volume.slot) > 0) {
-    check(performance.now() < deadline, `the initial copy of ${id} ends within ${WAIT_MS} ms`);
-    check(bench.image.core.exports.pprc_mode(volume.slot) === MirrorMode.SYNC, `the pair of ${id} stays unsuspended through its copy`);
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
+  await untilInSync(bench.image, volume.slot, `the initial copy of ${id}`);
   return { slot: volume.slot, remoteSlot, copyMs: performance.now() - started };
 }
 
@@ -107,18 +81,8 @@ async function equalOnBothSides(bench: Bench, id: string, secondaryId: string): 
   return checksum === bench.image.checksum(id);
 }
 
-function writeP50Micros(image: StorageImage, id: string, count: number, seed: number): number {
-  const random = new Xorshift32(seed);
-  const data = new Uint8Array(WRITE_BYTES).fill(seed & 0xff);
-  const slots = (LATENCY_TRACKS * TRACK_SIZE) / WRITE_BYTES;
-  const samples = new Array<number>(count);
-  for (let index = 0; index < count; index++) {
-    const offset = (random.next() % slots) * WRITE_BYTES;
-    const started = performance.now();
-    image.write(id, offset, data);
-    samples[index] = (performance.now() - started) * 1000;
-  }
-  return percentile(samples, 50);
+function writeP50(image: StorageImage, id: string, count: number, seed: number): number {
+  return writeP50Micros(image, id, LATENCY_TRACKS * TRACK_SIZE, new Uint8Array(WRITE_BYTES).fill(seed & 0xff), count, seed);
 }
 
 // `streams` bare request/ack loops at once, `count` round trips each: their round trips' p50 (µs) and the whole rate (per s).
@@ -155,17 +119,17 @@ async function latencyFigure(context: SuiteContext, bench: Bench): Promise<Figur
   const count = context.quick ? 1000 : 4000;
   const rounds = context.quick ? 3 : 7;
   bench.remoteSlot = (await pairUp(bench, "1000", "2000", LATENCY_TRACKS)).remoteSlot;
-  const socket = await dial(bench.peer.ports.ack);
+  const socket = await dial(bench.peer.hello.ack);
   const mirrored: number[] = [];
   const baseline: number[] = [];
   const ratios: number[] = [];
   try {
-    writeP50Micros(bench.image, "1000", count / 4, context.seed); // warm-up: JIT, socket buffers
+    writeP50(bench.image, "1000", count / 4, context.seed); // warm-up: JIT, socket buffers
     await bareRoundTrips([socket], count / 4);
     for (let round = 1; round <= rounds; round++) {
-      const local = writeP50Micros(bench.image, "1001", count, context.seed + round);
+      const local = writeP50(bench.image, "1001", count, context.seed + round);
       const bare = (await bareRoundTrips([socket], count)).p50Micros;
-      const mirror = writeP50Micros(bench.image, "1000", count, context.seed + round);
+      const mirror = writeP50(bench.image, "1000", count, context.seed + round);
       mirrored.push(mirror);
       baseline.push(bare + local);
       ratios.push(mirror / (bare + local));
@@ -226,7 +190,7 @@ async function concurrentRound(bench: Bench, count: number, seed: number): Promi
 async function concurrencyFigure(context: SuiteContext, bench: Bench): Promise<FigureResult> {
   const count = context.quick ? 300 : 1000;
   const rounds = context.quick ? 3 : 5;
-  const sockets = await Promise.all(Array.from({ length: WRITERS }, () => dial(bench.peer.ports.ack)));
+  const sockets = await Promise.all(Array.from({ length: WRITERS }, () => dial(bench.peer.hello.ack)));
   const mirrored: number[] = [];
   const bare: number[] = [];
   const ratios: number[] = [];
@@ -277,7 +241,7 @@ async function rawStream(socket: Socket, bytes: number, chunk: Buffer): Promise<
 async function copyFigure(context: SuiteContext, bench: Bench): Promise<FigureResult> {
   const tracks = context.quick ? 1024 : 2048;
   const rounds = context.quick ? 3 : 5;
-  const socket = await dial(bench.peer.ports.sink);
+  const socket = await dial(bench.peer.hello.sink);
   const chunk = Buffer.alloc(MiB, 0x17);
   const copies: number[] = [];
   const raws: number[] = [];
@@ -329,11 +293,7 @@ async function resyncFigure(context: SuiteContext, bench: Bench): Promise<Figure
     const before = exports.pprc_sent_tracks(slot);
     check(exports.pprc_set_mode(slot, MirrorMode.SYNC) === CoreCode.OK, "resume");
     bench.link.setPairs([{ primarySlot: slot, secondarySlot: bench.remoteSlot }]);
-    const deadline = performance.now() + WAIT_MS;
-    while (exports.pprc_out_of_sync(slot) > 0) {
-      check(performance.now() < deadline, "the resync ends");
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
+    await untilInSync(bench.image, slot, "the resync");
     check(await equalOnBothSides(bench, "1000", "2000"), "equal after the resync");
     rounds.push({ changed, sent: exports.pprc_sent_tracks(slot) - before });
   }
@@ -355,21 +315,19 @@ export const linkSuite: Suite = {
   name: "link",
   figures: ["link.mmir-p50", "link.mmir-16", "link.copy", "link.resync"],
   async run(context) {
-    const peer = await Peer.start();
+    const peer = await PeerProcess.start<Ports>(PEER, [Buffer.from(SITE_KEY).toString("hex"), SECONDARY], "inherit");
     const image = new StorageImage({ model: "2107", serial: "75LBENCHA", workers: 0 });
     image.createVolume({ id: "1000", capacity: (LATENCY_TRACKS * TRACK_SIZE) / 512, unit: "blocks" });
     image.createVolume({ id: "1001", capacity: (LATENCY_TRACKS * TRACK_SIZE) / 512, unit: "blocks" });
     image.writePattern("1000", 0, LATENCY_TRACKS * TRACK_SIZE, context.seed);
     image.writePattern("1001", 0, LATENCY_TRACKS * TRACK_SIZE, context.seed);
-    const failures: string[] = [];
-    const link = new TcpLink(image, { endpoint: { host: "127.0.0.1", port: peer.ports.link }, siteKey: SITE_KEY, nodeId: "link-bench", secondaryImageId: SECONDARY, ackTimeoutMs: ACK_TIMEOUT_MS }, {
-      copyFailed: (slot, code) => failures.push(`copy of slot ${slot} failed: ${code}`),
-      failed: (reason) => failures.push(reason),
+    const { link, failures } = await linkToPeer(image, { port: peer.hello.link, siteKey: SITE_KEY, nodeId: "link-bench", secondaryImageId: SECONDARY, ackTimeoutMs: ACK_TIMEOUT_MS }).catch(async (error: Error) => {
+      await image.close();
+      await peer.kill("SIGTERM");
+      throw error;
     });
     const bench: Bench = { image, link, peer, remoteSlot: -1 };
     try {
-      await link.connectedOnce();
-      check(link.isUp, `the link to the peer is up (${link.failure})`);
       const results = [await latencyFigure(context, bench)];
       results.push(await concurrencyFigure(context, bench));
       results.push(await resyncFigure(context, bench));
@@ -379,7 +337,7 @@ export const linkSuite: Suite = {
     } finally {
       await link.close();
       await image.close();
-      peer.child.kill("SIGTERM");
+      await peer.kill("SIGTERM");
     }
   },
 };

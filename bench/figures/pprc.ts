@@ -8,7 +8,8 @@ import { EmbeddedSite } from "../../src/site/embedded.js";
 import { TRACK_SIZE } from "../../src/core/codes.js";
 import { check, type Suite, type SuiteContext, type FigureResult } from "../harness/suite.js";
 import { Xorshift32 } from "../harness/random.js";
-import { median, percentile, spreadOf, formatBytes, formatMs } from "../harness/stats.js";
+import { writeP50Micros } from "../harness/fixtures.js";
+import { median, spreadOf, formatBytes, formatMs } from "../harness/stats.js";
 
 const PRIMARY = "IBM.2107-75BENCHA";
 const SECONDARY = "IBM.2107-75BENCHB";
@@ -64,18 +65,7 @@ async function resyncRound(site: EmbeddedSite, trackCount: number, seed: number)
 
 // p50 of `count` 4 KiB writes at random 4 KiB offsets of `volume`, in µs.
 function writeLatencies(site: EmbeddedSite, volume: string, trackCount: number, count: number, seed: number): number {
-  const image = site.engineImage(PRIMARY);
-  const random = new Xorshift32(seed);
-  const data = new Uint8Array(WRITE_BYTES).fill(seed & 0xff);
-  const slots = (trackCount * TRACK_SIZE) / WRITE_BYTES;
-  const samples: number[] = [];
-  for (let index = 0; index < count; index++) {
-    const offset = (random.next() % slots) * WRITE_BYTES;
-    const start = performance.now();
-    image.write(volume, offset, data);
-    samples.push((performance.now() - start) * 1000);
-  }
-  return percentile(samples, 50);
+  return writeP50Micros(site.engineImage(PRIMARY), volume, trackCount * TRACK_SIZE, new Uint8Array(WRITE_BYTES).fill(seed & 0xff), count, seed);
 }
 
 async function resyncFigure(context: SuiteContext, site: EmbeddedSite, trackCount: number): Promise<FigureResult> {

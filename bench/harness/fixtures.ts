@@ -4,6 +4,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { StorageImage, Volume } from "../../src/engine/index.js";
+import { Xorshift32 } from "./random.js";
+import { percentile } from "./stats.js";
 import { check } from "./suite.js";
 
 export const EXTENT_SIZE = 1 << 20;
@@ -110,4 +112,18 @@ export async function withTempDirectory<T>(prefix: string, body: (directory: str
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }
+}
+
+// p50 of `count` host writes of `data` at seeded random `data`-sized offsets within the first `bytes` of `volume`, in µs.
+export function writeP50Micros(image: StorageImage, volume: string, bytes: number, data: Uint8Array, count: number, seed: number): number {
+  const random = new Xorshift32(seed);
+  const slots = Math.floor(bytes / data.byteLength);
+  const samples = new Array<number>(count);
+  for (let index = 0; index < count; index++) {
+    const offset = (random.next() % slots) * data.byteLength;
+    const started = performance.now();
+    image.write(volume, offset, data);
+    samples[index] = (performance.now() - started) * 1000;
+  }
+  return percentile(samples, 50);
 }

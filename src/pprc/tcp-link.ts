@@ -5,16 +5,11 @@
 // Success while the connection is open and the host has not cut it; a lost
 // connection suspends the link's pairs, and the sender dials again on its own,
 // so that resumepprc works once the peer is back.
-import { Worker, MessageChannel } from "node:worker_threads";
 import { ACK_TIMEOUT_MS, LinkState } from "../core/codes.js";
 import type { StorageImage } from "../engine/image.js";
-import { EngineError } from "../engine/errors.js";
-import { EXIT_CODE_ABORTED, type LinkPair } from "./link-messages.js";
-import type { LinkHandlers } from "./link.js";
 import { LINK_HEARTBEAT_INTERVAL_MS, LINK_HEARTBEAT_TIMEOUT_MS, type LinkEndpoint } from "./link-protocol.js";
+import { SenderLink, type LinkHandlers } from "./sender-link.js";
 import type { TcpLinkCommand, TcpLinkReport, TcpLinkWorkerData } from "./tcp-link-messages.js";
-
-const STOP_TIMEOUT_MS = 5_000;
 
 export interface TcpLinkOptions {
   endpoint: LinkEndpoint;
@@ -26,48 +21,30 @@ export interface TcpLinkOptions {
   heartbeatTimeoutMs?: number;
 }
 
-export class TcpLink {
-  readonly ring: number;
+export class TcpLink extends SenderLink<TcpLinkCommand, TcpLinkReport> {
   readonly secondaryImageId: string;
-  private readonly worker: Worker;
-  private readonly commands: MessageChannel;
-  private readonly primaryThreadId: number;
-  private readonly exited: Promise<number>;
   private readonly firstAttempt: Promise<void>;
   private settleFirstAttempt!: () => void;
-  private stopping = false;
   private hostUp = true;
   private connected = false;
   private downReason = "not connected yet";
-  private aborted: string | null = null;
   peer: string | null = null; // the receiving node's id, once connected
 
-  constructor(readonly primary: StorageImage, private readonly options: TcpLinkOptions, private readonly handlers: LinkHandlers) {
+  constructor(primary: StorageImage, options: TcpLinkOptions, handlers: LinkHandlers) {
+    super(primary, options.secondaryImageId, options.ackTimeoutMs ?? ACK_TIMEOUT_MS, handlers);
     this.secondaryImageId = options.secondaryImageId;
-    this.ring = primary.core.exports.ring_create();
-    if (this.ring === 0) throw new EngineError("NO_SPACE", `storage image ${primary.id} has no room for a link ring to ${options.secondaryImageId}`);
-    primary.core.exports.ring_set_ack_timeout(this.ring, options.ackTimeoutMs ?? ACK_TIMEOUT_MS);
     // Down until the sender has connected: a write before then fails fast.
     primary.core.exports.ring_set_link(this.ring, LinkState.DOWN);
-    this.primaryThreadId = primary.threadIds.take();
-    this.commands = new MessageChannel();
     this.firstAttempt = new Promise((resolve) => { this.settleFirstAttempt = resolve; });
-    const workerData: TcpLinkWorkerData = {
+    this.start<TcpLinkWorkerData>(new URL("./tcp-link-worker.js", import.meta.url), {
       primaryMemory: primary.memory, module: primary.core.module, primaryThreadId: this.primaryThreadId, ring: this.ring,
-      commands: this.commands.port2, endpoint: options.endpoint, siteKey: options.siteKey, nodeId: options.nodeId,
+      endpoint: options.endpoint, siteKey: options.siteKey, nodeId: options.nodeId,
       primaryImageId: primary.id, secondaryImageId: options.secondaryImageId,
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? LINK_HEARTBEAT_INTERVAL_MS, heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? LINK_HEARTBEAT_TIMEOUT_MS,
-    };
-    this.worker = new Worker(new URL("./tcp-link-worker.js", import.meta.url), { workerData, transferList: [this.commands.port2] });
-    this.worker.on("message", (message: TcpLinkReport) => this.onReport(message));
-    this.worker.once("error", (error) => { this.aborted ??= `the link's sender thread failed: ${error.message}`; });
-    this.exited = new Promise((resolve) => this.worker.once("exit", (code) => resolve(code)));
-    void this.exited.then((code) => this.onExit(code));
-    this.worker.unref();
-    this.commands.port1.unref();
+    });
   }
 
-  private onReport(message: TcpLinkReport): void {
+  protected onReport(message: TcpLinkReport): void {
     if (message.type === "up") {
       this.connected = true;
       this.peer = message.peer;
@@ -78,20 +55,11 @@ export class TcpLink {
       this.downReason = message.reason;
       this.settleFirstAttempt();
       if (wasUp && !this.stopping) this.handlers.failed(`the link to ${this.secondaryImageId} was lost: ${message.reason}`);
-    } else if (message.type === "copy-failed") this.handlers.copyFailed(message.primarySlot, message.code);
-    else if (message.type === "abort") this.aborted = `the link's sender thread aborted: ${message.message}`;
+    }
   }
 
-  private onExit(code: number): void {
-    if (!this.primary.isClosed) {
-      this.primary.core.exports.ring_set_link(this.ring, LinkState.DOWN);
-      this.primary.core.exports.reap_thread(this.primaryThreadId);
-      this.primary.threadIds.release(this.primaryThreadId);
-    }
+  protected override ended(): void {
     this.settleFirstAttempt();
-    if (this.stopping) return;
-    this.aborted ??= code === EXIT_CODE_ABORTED ? "the link's sender thread aborted" : `the link's sender thread ended (exit code ${code})`;
-    this.handlers.failed(this.aborted);
   }
 
   // Resolves once the sender has tried to connect once (a new path then shows Success or why not).
@@ -116,26 +84,8 @@ export class TcpLink {
     this.send({ type: "up", up });
   }
 
-  setPairs(pairs: LinkPair[]): void {
-    this.send({ type: "pairs", pairs });
-  }
-
-  private send(command: TcpLinkCommand): void {
-    this.commands.port1.postMessage(command);
-    // Wakes an idle sender: the doorbell is what it waits on. The state stays as the sender last set it.
-    if (!this.primary.isClosed) {
-      const state = Atomics.load(new Int32Array(this.primary.memory.buffer), (this.ring + 8) >>> 2);
-      this.primary.core.exports.ring_set_link(this.ring, state);
-    }
-  }
-
-  async close(): Promise<void> {
-    if (this.stopping) return;
-    this.stopping = true;
-    this.setUp(false);
-    this.send({ type: "stop" });
-    const timer = setTimeout(() => void this.worker.terminate(), STOP_TIMEOUT_MS);
-    await this.exited;
-    clearTimeout(timer);
+  // The state stays as the sender last set it.
+  protected doorbellState(): number {
+    return Atomics.load(new Int32Array(this.primary.memory.buffer), (this.ring + 8) >>> 2);
   }
 }

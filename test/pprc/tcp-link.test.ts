@@ -5,14 +5,13 @@
 // (SIGSTOP) under writes, resume, -critmode, and the link port fuzzed.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { spawn, type ChildProcess } from "node:child_process";
 import { connect } from "node:net";
-import { createInterface, type Interface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
 import { CoreCode, MirrorMode, PprcFlag, SuspendCause, TRACK_SIZE } from "../../src/core/codes.js";
 import { StorageImage } from "../../src/engine/image.js";
-import { TcpLink } from "../../src/pprc/tcp-link.js";
+import type { TcpLink } from "../../src/pprc/tcp-link.js";
+import { linkToPeer, PeerProcess } from "../../bench/harness/peer-process.js";
 import { linkMessages, LINK_HEARTBEAT_TIMEOUT_MS } from "../../src/pprc/link-protocol.js";
 import { connectTcp, FrameEncoder } from "../../src/wire/index.js";
 import { Random, testSeed } from "../support/random.js";
@@ -28,47 +27,10 @@ const BLOCKS = (TRACKS * TRACK_SIZE) / 512;
 const SUSPEND_WAIT_MS = LINK_HEARTBEAT_TIMEOUT_MS + 15_000;
 const TEST_ACK_TIMEOUT_MS = 30_000;
 
-class Peer {
-  private readonly lines: Interface;
-  private readonly answers: string[] = [];
-  private waiting: ((line: string) => void) | null = null;
+type Peer = PeerProcess<{ port: number }>;
 
-  private constructor(readonly child: ChildProcess, readonly port: number, lines: Interface) {
-    this.lines = lines;
-    lines.on("line", (line) => {
-      if (this.waiting) {
-        const resolve = this.waiting;
-        this.waiting = null;
-        resolve(line);
-      } else this.answers.push(line);
-    });
-  }
-
-  static async start(port?: number): Promise<Peer> {
-    const argv = [PEER, Buffer.from(SITE_KEY).toString("hex"), SECONDARY_ID, ...(port === undefined ? [] : [String(port)])];
-    const child = spawn(process.execPath, argv, { stdio: ["pipe", "pipe", "ignore"] });
-    const lines = createInterface({ input: child.stdout! });
-    const first = await new Promise<string>((resolve, reject) => {
-      lines.once("line", resolve);
-      child.once("exit", (code, signal) => reject(new Error(`link peer exited (${code ?? signal}) before it listened`)));
-    });
-    return new Peer(child, (JSON.parse(first) as { port: number }).port, lines);
-  }
-
-  async ask<T>(request: Record<string, unknown>): Promise<T> {
-    this.child.stdin!.write(`${JSON.stringify(request)}\n`);
-    const line = this.answers.shift() ?? await new Promise<string>((resolve) => { this.waiting = resolve; });
-    const answer = JSON.parse(line) as T & { error?: string };
-    if (answer.error) throw new Error(answer.error);
-    return answer;
-  }
-
-  kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
-    const gone = new Promise<void>((resolve) => this.child.once("exit", () => resolve()));
-    this.child.kill(signal);
-    this.lines.close();
-    return signal === "SIGKILL" ? gone : Promise.resolve();
-  }
+function startPeer(port?: number): Promise<Peer> {
+  return PeerProcess.start(PEER, [Buffer.from(SITE_KEY).toString("hex"), SECONDARY_ID, ...(port === undefined ? [] : [String(port)])], "ignore");
 }
 
 interface Mirror {
@@ -89,18 +51,12 @@ async function until(condition: () => boolean | Promise<boolean>, what: string, 
 }
 
 async function mirror(flags = 0): Promise<Mirror> {
-  const peer = await Peer.start();
+  const peer = await startPeer();
   const image = new StorageImage({ model: "2107", serial: "75LINKA", workers: 0 });
   const volume = image.createVolume({ id: "1000", capacity: BLOCKS, unit: "blocks" });
   image.writePattern("1000", 0, TRACKS * TRACK_SIZE, 7);
   const { slot: remoteSlot } = await peer.ask<{ slot: number }>({ op: "secondary", id: "2000", blocks: BLOCKS });
-  const failures: string[] = [];
-  const link = new TcpLink(image, { endpoint: { host: "127.0.0.1", port: peer.port }, siteKey: SITE_KEY, nodeId: "test-primary", secondaryImageId: SECONDARY_ID, ackTimeoutMs: TEST_ACK_TIMEOUT_MS }, {
-    copyFailed: (_slot, code) => failures.push(`copy failed: ${code}`),
-    failed: (reason) => failures.push(reason),
-  });
-  await link.connectedOnce();
-  assert.ok(link.isUp, `the link is up (${link.failure})`);
+  const { link, failures } = await linkToPeer(image, { port: peer.hello.port, siteKey: SITE_KEY, nodeId: "test-primary", secondaryImageId: SECONDARY_ID, ackTimeoutMs: TEST_ACK_TIMEOUT_MS });
   assert.is(image.core.exports.pprc_make_primary(volume.slot, link.ring, remoteSlot, MirrorMode.SYNC, flags, 1), CoreCode.OK);
   link.setPairs([{ primarySlot: volume.slot, secondarySlot: remoteSlot }]);
   return { image, link, peer, slot: volume.slot, remoteSlot, failures };
@@ -109,7 +65,7 @@ async function mirror(flags = 0): Promise<Mirror> {
 async function closeMirror(mirrored: Mirror): Promise<void> {
   await mirrored.link.close();
   await mirrored.image.close();
-  if (mirrored.peer.child.exitCode === null && mirrored.peer.child.signalCode === null) await mirrored.peer.kill();
+  if (mirrored.peer.alive) await mirrored.peer.kill();
 }
 
 const outOfSync = (mirrored: Mirror) => mirrored.image.core.exports.pprc_out_of_sync(mirrored.slot);
@@ -244,9 +200,9 @@ Link("should refuse random bytes, malformed frames, a wrong site key and bad lin
       const garbage = random.bytes(random.int(1, 2048));
       const frames = [...encoder.encode({ type: "link.apply", body: { sequence: 1, entries: [{ slot: mirrored.remoteSlot, offset: 0, data: random.bytes(512) }] } })];
       const hello = [...encoder.encode({ type: "wire.hello", body: { version: 1, node_id: "intruder", role: "link", nonce: random.bytes(32) } }), ...encoder.encode({ type: "wire.proof", body: { mac: random.bytes(32) } })];
-      await rawExchange(mirrored.peer.port, random.pick([[garbage], frames, hello, [...hello, ...frames]]));
+      await rawExchange(mirrored.peer.hello.port, random.pick([[garbage], frames, hello, [...hello, ...frames]]));
     }
-    await rejected(connectTcp({ port: mirrored.peer.port, siteKey: OTHER_KEY, nodeId: "other-site", role: "link", messages: linkMessages }));
+    await rejected(connectTcp({ port: mirrored.peer.hello.port, siteKey: OTHER_KEY, nodeId: "other-site", role: "link", messages: linkMessages }));
     const badFrames = [
       { attach: false, entries: [{ slot: mirrored.remoteSlot, offset: 0, data: new Uint8Array(512).fill(1) }], sequence: 1 },
       { attach: true, entries: [{ slot: mirrored.remoteSlot, offset: 0, data: new Uint8Array(512).fill(1) }], sequence: 2 },
@@ -254,13 +210,13 @@ Link("should refuse random bytes, malformed frames, a wrong site key and bad lin
       { attach: true, entries: [{ slot: mirrored.remoteSlot, offset: TRACKS * TRACK_SIZE - 256, data: new Uint8Array(512).fill(1) }], sequence: 1 },
     ];
     for (const bad of badFrames) {
-      const connection = await connectTcp({ port: mirrored.peer.port, siteKey: SITE_KEY, nodeId: "fuzzer", role: "link", messages: linkMessages });
+      const connection = await connectTcp({ port: mirrored.peer.hello.port, siteKey: SITE_KEY, nodeId: "fuzzer", role: "link", messages: linkMessages });
       if (bad.attach) await connection.request("link.attach", { primary_image_id: PRIMARY_ID, secondary_image_id: SECONDARY_ID });
       connection.send("link.apply", { sequence: bad.sequence, entries: bad.entries });
       const cause = await connection.closed;
       assert.is(cause.code, "PEER_CLOSED", `the receiver closed the connection (${cause.message})`);
     }
-    const attachOther = await connectTcp({ port: mirrored.peer.port, siteKey: SITE_KEY, nodeId: "fuzzer", role: "link", messages: linkMessages });
+    const attachOther = await connectTcp({ port: mirrored.peer.hello.port, siteKey: SITE_KEY, nodeId: "fuzzer", role: "link", messages: linkMessages });
     await rejected(attachOther.request("link.attach", { primary_image_id: PRIMARY_ID, secondary_image_id: "IBM.2107-75NOSUCH" }));
     await attachOther.close();
     const { checksum: after } = await mirrored.peer.ask<{ checksum: string }>({ op: "checksum", id: "2000" });

@@ -1,0 +1,59 @@
+// The secondary's node of the link bench (link-peer.ts) and of the link tests
+// (test/pprc/fixtures/link-peer.ts), each in its own process: one storage
+// image and a link receiver. It prints `hello` as one JSON line, then answers
+// JSON lines on stdin, one line each:
+//   {"op":"secondary","id":"2000","blocks":N}  → {"slot":S}  a volume made a PPRC secondary
+//   {"op":"checksum","id":"2000"}              → {"checksum":"…"}
+//   {"op":"counts"}                            → {"applied":A,"refused":R}
+// It leaves when stdin closes or on SIGTERM.
+import { createInterface } from "node:readline";
+import { CoreCode } from "../../src/core/codes.js";
+import { StorageImage } from "../../src/engine/image.js";
+import { LinkReceiver } from "../../src/pprc/link-receiver.js";
+
+export interface SecondaryNode {
+  image: StorageImage;
+  receiver: LinkReceiver;
+  port: number; // the receiver's
+}
+
+// Image `imageId` ("IBM.2107-75LINKB") and its receiver on `port` (0: any free one); exits 3 when it cannot listen.
+export async function startSecondaryNode(siteKeyHex: string, imageId: string, port = 0): Promise<SecondaryNode> {
+  const [model, serial] = imageId.replace("IBM.", "").split("-");
+  const image = new StorageImage({ model: model as "2107", serial, workers: 0 });
+  const receiver = new LinkReceiver({
+    port, siteKey: new Uint8Array(Buffer.from(siteKeyHex, "hex")), nodeId: `peer-${process.pid}`,
+    image: (id) => (id === image.id ? image : undefined), log: (line) => process.stderr.write(`${line}\n`),
+  });
+  const address = await receiver.start().catch((error: Error) => {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(3);
+  });
+  return { image, receiver, port: address.port };
+}
+
+function answer(node: SecondaryNode, request: { op: string; id?: string; blocks?: number }): unknown {
+  if (request.op === "secondary") {
+    const volume = node.image.createVolume({ id: request.id!, capacity: request.blocks!, unit: "blocks" });
+    const code = node.image.core.exports.pprc_make_secondary(volume.slot, 0);
+    if (code !== CoreCode.OK) throw new Error(`pprc_make_secondary gave ${code}`);
+    return { slot: volume.slot };
+  }
+  if (request.op === "checksum") return { checksum: node.image.checksum(request.id!) };
+  if (request.op === "counts") return node.receiver.counts;
+  throw new Error(`unknown op ${request.op}`);
+}
+
+// Prints `hello`, then answers requests until stdin closes.
+export function serveSecondaryNode(node: SecondaryNode, hello: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(hello)}\n`);
+  createInterface({ input: process.stdin }).on("line", (line) => {
+    try {
+      process.stdout.write(`${JSON.stringify(answer(node, JSON.parse(line)))}\n`);
+    } catch (error) {
+      process.stdout.write(`${JSON.stringify({ error: (error as Error).message })}\n`);
+    }
+  });
+  process.stdin.on("end", () => process.exit(0));
+  process.on("SIGTERM", () => process.exit(0));
+}

@@ -46,17 +46,9 @@ export interface TaskRecord {
   history: Array<{ started: string; finished: string | null; exitCode: number | null; user: string }>;
 }
 
-export interface ConsoleEvent {
-  type: "event";
-  seq: number;
-  time: string;
-  kind: string;
-  image: string | null;
-  ids: string[];
-  user: string | null;
-  source: string;
-  text: string;
-}
+// The server's own message types: the page and the server cannot drift apart.
+export type { ConsoleEventMessage as ConsoleEvent } from "../../src/server/console/messages.js";
+import type { ConsoleEventMessage as ConsoleEvent } from "../../src/server/console/messages.js";
 
 async function failureOf(response: Response): Promise<ApiError> {
   let code = `HTTP_${response.status}`;

@@ -8,19 +8,10 @@
 
 export type StreamState = "connecting" | "open" | "lost";
 
-export interface ProgressMessage {
-  type: "progress";
-  time: string;
-  flash: Array<{ image: string; id: string; tracksLeft: number; trackCount: number; bytesPerSecond: number }>;
-  pprc: Array<{ image: string; id: string; outOfSyncTracks: number; bytesPerSecond: number }>;
-}
+import type { StreamMessage } from "../../src/server/console/messages.js";
 
-export type StreamMessage =
-  | { type: "ready"; seq: number }
-  | { type: "event"; seq: number; time: string; kind: string; image: string | null; ids: string[]; user: string | null; source: string; text: string }
-  | ProgressMessage
-  | { type: "task-output"; runId: string; line: string }
-  | { type: "task-finished"; runId: string; exitCode: number };
+// The server's own message types (erased from the page's build).
+export type { ProgressMessage, StreamMessage } from "../../src/server/console/messages.js";
 
 export interface StreamHandlers {
   message(message: StreamMessage): void;

@@ -10,7 +10,8 @@
 // buffer), and their replies, gathered in one output buffer, leave in one
 // socket write when the chunk is done. Only a request split across chunks
 // is copied: its header into a 28-byte buffer, its payload into the
-// connection's payload buffer.
+// connection's payload buffer (kept for the connection's life up to
+// SPARE_PAYLOAD_BYTES, since most chunks end inside a write).
 //
 // A request the connection cannot go on after (bad magic, a write payload
 // over the bound) closes only this connection, as the specification allows;
@@ -58,11 +59,14 @@ const OUTPUT_BYTES = 256 * 1024;
 // Replies the socket has not sent yet beyond which the connection stops
 // reading until the socket drains (a client that writes but never reads).
 const UNSENT_BYTES_MAX = 64 * 1024 * 1024;
+// Split payloads up to this size are gathered in one buffer the connection keeps.
+const SPARE_PAYLOAD_BYTES = 2 * N.BLOCK_PREFERRED_BYTES;
 const SIMPLE_REPLY_BYTES = 16;
 const CHUNK_HEADER_BYTES = 20;
 const OFFSET_BYTES = 8;
 const ERROR_BODY_BYTES = 6; // error u32, message length u16
 const TWO_TO_32 = 2 ** 32;
+const NS_PER_MS = 1e6;
 // Offsets whose high word is at least this are beyond 2^53: past the end of any volume.
 const OFFSET_HIGH_MAX = 2 ** 21;
 
@@ -71,6 +75,7 @@ export class Transmission {
   private readonly header = Buffer.allocUnsafe(N.REQUEST_HEADER_BYTES);
   private headerFilled = 0;
   private payload: Buffer | null = null; // a write split across chunks: its payload so far
+  private spare: Buffer | null = null; // the payload buffer kept for the splits of small writes
   private payloadFilled = 0;
   private output = Buffer.allocUnsafe(OUTPUT_BYTES);
   private outputSent = 0; // output[0, outputSent) is the socket's
@@ -116,7 +121,7 @@ export class Transmission {
 
   private receive(chunk: Buffer): void {
     if (this.finished) return;
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     let failure: Error | null = null;
     try {
       this.consume(chunk);
@@ -125,7 +130,7 @@ export class Transmission {
     }
     // Counted before the replies leave, so that a client that has its reply sees its request counted.
     if (this.requestsServed > 0) {
-      this.counters.served(this.requestsServed, this.bytesServed, Number(process.hrtime.bigint() - started) * this.requestsServed);
+      this.counters.served(this.requestsServed, this.bytesServed, (performance.now() - started) * NS_PER_MS * this.requestsServed);
       this.requestsServed = 0;
       this.bytesServed = 0;
     }
@@ -167,7 +172,7 @@ export class Transmission {
         this.serveWrite(chunk.subarray(at, at + request.length));
         return at + request.length;
       }
-      this.payload = Buffer.allocUnsafe(request.length);
+      this.payload = this.payloadBuffer(request.length);
       this.payloadFilled = 0;
       return this.takePayload(chunk, at);
     }
@@ -177,6 +182,13 @@ export class Transmission {
     }
     this.serveOther();
     return at;
+  }
+
+  // A write is served before the next request is parsed, so the spare is free again by then.
+  private payloadBuffer(length: number): Buffer {
+    if (length > SPARE_PAYLOAD_BYTES) return Buffer.allocUnsafe(length);
+    this.spare ??= Buffer.allocUnsafe(SPARE_PAYLOAD_BYTES);
+    return this.spare.subarray(0, length);
   }
 
   private takePayload(chunk: Buffer, at: number): number {

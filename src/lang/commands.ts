@@ -249,7 +249,7 @@ const PPRC_SPECS: readonly CommandSpec[] = [
     name: "freezepprc", group: "ds", summary: "suspend every pair of the LSS pairs at one point in time (reason Freeze) and remove their paths",
     usage: "freezepprc -remotedev IMAGE [-dev IMAGE] SOURCE_LSS:TARGET_LSS...",
     options: [REMOTEDEV, DEV],
-    operands: [{ ...LSS_PAIRS, summary: "LSS pairs such as 10:20; over a -consistgrp path the primaries' writes are then held (long busy)" }],
+    operands: [{ ...LSS_PAIRS, summary: "LSS pairs such as 10:20, or IMAGE/10:REMOTE_IMAGE/20 for primaries on other images or nodes; over a -consistgrp path the primaries' writes are then held (long busy)" }],
   },
   {
     name: "unfreezepprc", group: "ds", summary: "after freezepprc: the primaries in the source LSSs take writes again (the pairs stay suspended)",

@@ -235,11 +235,19 @@ const failbackpprc: Handler = async (context) => {
   return { lines: ids.map((id) => infoLine(INFO.pprcFailedBack, "failbackpprc", `Remote Mirror and Copy pair ${id} successfully failed back.`)), value: ids };
 };
 
+// Freeze and unfreeze also take DS CLI's fully qualified LSS pairs, IMAGE/10:REMOTE_IMAGE/20,
+// whose primaries may be on other images than -dev: the site checks those (src/site/freeze-across.ts).
+function qualifiedLssPairs(value: unknown): string[] {
+  if (Array.isArray(value)) return value.flatMap((item) => qualifiedLssPairs(item));
+  const text = formatValue(value as never);
+  return text.includes("/") ? [text.toUpperCase()] : lssPairs(text);
+}
+
 // Freeze and unfreeze take LSS pairs; the site checks each (a path to freeze, an LSS to thaw).
 async function lssPairCommand(context: CommandContext, operation: "freezepprc" | "unfreezepprc"): Promise<string[]> {
   const image = await context.image();
   const remote = await remoteImage(context);
-  const items = context.operandItems(lssPairs);
+  const items = context.operandItems(qualifiedLssPairs);
   if (items.length === 0) throw new CommandFailure("BAD_ARGUMENT", `${operation} needs SOURCE_LSS:TARGET_LSS, such as 10:20`);
   const request = { remoteImageId: remote.id, ids: items.map(({ item }) => item) };
   return context.call(context.site.changePairs(image.id, operation, request, { signal: context.signal }), items);

@@ -558,7 +558,7 @@ export class Pprc {
   // ---- freeze and unfreeze (consistency groups) ------------------------------------------------
 
   // freezepprc A→B 10:20 …: each LSS pair needs a path; returns the paths and the pairs they carry.
-  checkFreeze(local: StorageImage, remote: StorageImage, lssPairs: Array<[string, string]>): Array<{ path: Path; pairs: Pair[] }> {
+  checkFreeze(local: StorageImage, remote: Peer, lssPairs: Array<[string, string]>): Array<{ path: Path; pairs: Pair[] }> {
     this.checkImages(local, remote);
     const seen = new Set<string>();
     return lssPairs.map(([source, target]) => {
@@ -576,15 +576,17 @@ export class Pprc {
   // Suspends every pair of the LSS pairs at one point in time (all their
   // primaries frozen together, assembly/mirror.ts), removes the paths, and
   // holds the primaries' writes where the path was made with -consistgrp.
-  async freeze(local: StorageImage, remote: StorageImage, lssPairs: Array<[string, string]>): Promise<string[]> {
+  // `holdAll` holds them whatever the path: the first phase of a freeze across
+  // nodes (src/site/freeze-across.ts), which releases the others once every node froze.
+  async freeze(local: StorageImage, remote: Peer, lssPairs: Array<[string, string]>, holdAll = false): Promise<string[]> {
     const groups = this.checkFreeze(local, remote, lssPairs);
-    const members = groups.flatMap(({ path, pairs }) => pairs.map((pair) => ({ pair, hold: path.consistgrp })));
+    const members = groups.flatMap(({ path, pairs }) => pairs.map((pair) => ({ pair, hold: holdAll || path.consistgrp })));
     await local.drained(() => this.freezeTogether(local, members));
     const at = new Date();
     for (const { pair } of members) Object.assign(pair, { reason: REASON_FREEZE, detail: null, suspendedAt: at });
     for (const { path } of groups) {
       this.paths.delete(path);
-      if (path.consistgrp) this.startFreezeTimer(local, path.sourceLss);
+      if (holdAll || path.consistgrp) this.startFreezeTimer(local, path.sourceLss);
     }
     return groups.map(({ path }) => `${path.sourceLss}:${path.targetLss}`);
   }
@@ -608,7 +610,7 @@ export class Pprc {
   }
 
   // unfreezepprc A→B 10:20 …: the primaries in each source LSS take writes again (the pairs stay suspended).
-  checkUnfreeze(local: StorageImage, remote: StorageImage, lssPairs: Array<[string, string]>): string[] {
+  checkUnfreeze(local: StorageImage, remote: Peer, lssPairs: Array<[string, string]>): string[] {
     this.checkImages(local, remote);
     return lssPairs.map(([source, target]) => {
       const sourceLss = parseLss(source, "source LSS");
@@ -618,7 +620,7 @@ export class Pprc {
     });
   }
 
-  async unfreeze(local: StorageImage, remote: StorageImage, lssPairs: Array<[string, string]>): Promise<string[]> {
+  async unfreeze(local: StorageImage, remote: Peer, lssPairs: Array<[string, string]>): Promise<string[]> {
     const ids = this.checkUnfreeze(local, remote, lssPairs);
     for (const id of ids) this.releaseHolds(local, id.slice(0, 2));
     return ids;

@@ -12,6 +12,7 @@ import type {
   UserInfo, VolumeDetail, VolumeInfo, WithdrawResult, WorkloadInfo, WorkloadSpec,
   ChangeVolumeGroupRequest, CreateHostConnectionRequest, CreateVolumeGroupRequest, HostConnectionInfo, VolumeGroupInfo,
 } from "../site/types.js";
+import { acrossImages, checkAcrossImages, routePairCommand, type ReachedImage } from "../site/freeze-across.js";
 import { userSiteError } from "./user-errors.js";
 import type { Touches } from "./catalog.js";
 import type { CallerContext, Router } from "./router.js";
@@ -223,12 +224,26 @@ export abstract class RoutedSite implements Site {
     return this.routing.read(imageId, (site) => site.listPairs(imageId));
   }
 
-  checkPairs(imageId: string, operation: PairOperation, request: PairsRequest): Promise<string[]> {
-    return this.routing.read(imageId, (site) => site.checkPairs(imageId, operation, request));
+  async checkPairs(imageId: string, operation: PairOperation, request: PairsRequest): Promise<string[]> {
+    const route = routePairCommand(imageId, operation, request);
+    if (route.across === null) return this.routing.read(route.imageId, (site) => site.checkPairs(route.imageId, operation, route.request));
+    await checkAcrossImages(route.across.operation, route.across.members, request, (id) => this.reached(id));
+    return request.ids.map((id) => id.toUpperCase());
   }
 
+  // freezepprc and unfreezepprc whose LSS pairs have primaries on several
+  // images (IMAGE/10:REMOTE/20) go to each image's node in two phases
+  // (src/site/freeze-across.ts), recorded as one command of -dev's image.
   changePairs(imageId: string, operation: PairOperation, request: PairsRequest, options?: CallOptions): Promise<string[]> {
-    return this.mutate(operation, imageId, PPRC, (site) => site.changePairs(imageId, operation, request, options));
+    const route = routePairCommand(imageId, operation, request);
+    const { across } = route;
+    if (across === null) return this.mutate(operation, route.imageId, PPRC, (site) => site.changePairs(route.imageId, operation, route.request, options));
+    return this.mutate(operation, imageId, PPRC, () => acrossImages(across.operation, across.members, request, (id) => this.reached(id)));
+  }
+
+  private reached(imageId: string): ReachedImage {
+    const { nodeId } = this.routing.image(imageId);
+    return { site: this.routing.siteOf(imageId), where: `node ${nodeId} (image ${imageId})` };
   }
 
   waitForPairs(imageId: string, ids: string[], options?: CallOptions & { timeoutMs?: number }): Promise<void> {

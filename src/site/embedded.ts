@@ -21,6 +21,7 @@ import { isStoreError, loadState, saveState, type LoadedPprc } from "../store/in
 import type { HostsRecord } from "../store/format.js";
 import { HOST_TYPES, HostMap, type HostConnection, type HostReach, type VolumeGroup } from "../hosts/host-map.js";
 import { SiteError } from "./errors.js";
+import { acrossImages, checkAcrossImages, routePairCommand, type ReachedImage } from "./freeze-across.js";
 import type { CallOptions, Site } from "./site.js";
 import { volumeName } from "./shared.js";
 import type {
@@ -124,13 +125,6 @@ function pathInfo(path: PathStatus): PathInfo {
     targetWwnn: path.targetWwnn, ports: path.ports.map((pair) => ({ local: pair.local, remote: pair.remote })), consistgrp: path.consistgrp,
     state: path.state, reason: path.reason,
   };
-}
-
-// freezepprc and unfreezepprc between images of one process only: a freeze of
-// secondaries on another node is not built yet, and is refused as such.
-function inProcess(operation: PairOperation, remote: Peer): StorageImage {
-  if (remote instanceof StorageImage) return remote;
-  throw new SiteError({ code: "BAD_ARGUMENT", message: `${operation}: image ${remote.id} is on another node; ${operation} works only between images of one node so far`, option: "remotedev" });
 }
 
 const REMOTE_REQUIRED: ReadonlySet<PairOperation> = new Set(["failoverpprc", "failbackpprc", "freezepprc", "unfreezepprc"]);
@@ -634,6 +628,12 @@ export class EmbeddedSite implements Site {
 
   // Each pair is checked alone and then the list as a whole (none given twice), so a refusal names its item.
   async checkPairs(imageId: string, operation: PairOperation, request: PairsRequest): Promise<string[]> {
+    const route = routePairCommand(imageId, operation, request);
+    if (route.across !== null) {
+      await checkAcrossImages(route.across.operation, route.across.members, request, (id) => this.reached(id));
+      return request.ids.map((id) => id.toUpperCase());
+    }
+    [imageId, request] = [route.imageId, route.request];
     const local = this.image(imageId);
     const remote = request.remoteImageId === undefined ? null : this.peer(request.remoteImageId);
     if (REMOTE_REQUIRED.has(operation) && remote === null) {
@@ -643,8 +643,8 @@ export class EmbeddedSite implements Site {
       for (const [index, id] of request.ids.entries()) await forItemAsync(index, () => this.pprc.refreshSecondary(local, id));
     }
     const check = (ids: string[]) => {
-      if (operation === "freezepprc") return this.pprc.checkFreeze(local, inProcess(operation, remote!), ids.map(lssPair));
-      if (operation === "unfreezepprc") return this.pprc.checkUnfreeze(local, inProcess(operation, remote!), ids.map(lssPair));
+      if (operation === "freezepprc") return this.pprc.checkFreeze(local, remote!, ids.map(lssPair));
+      if (operation === "unfreezepprc") return this.pprc.checkUnfreeze(local, remote!, ids.map(lssPair));
       if (operation === "failoverpprc") return this.pprc.checkFailover(local, remote!, ids);
       if (operation === "failbackpprc") return this.pprc.checkFailback(local, remote!, ids);
       if (operation === "resumepprc") return this.pprc.checkResume(local, remote, ids, request.type);
@@ -654,7 +654,15 @@ export class EmbeddedSite implements Site {
     return request.ids.map((id) => id.toUpperCase());
   }
 
+  private reached(imageId: string): ReachedImage {
+    return { site: this, where: `image ${this.image(imageId).id}` };
+  }
+
   async changePairs(imageId: string, operation: PairOperation, request: PairsRequest): Promise<string[]> {
+    // A freeze whose LSS pairs name primaries on several images of this process: in two phases (freeze-across.ts).
+    const route = routePairCommand(imageId, operation, request);
+    if (route.across !== null) return acrossImages(route.across.operation, route.across.members, request, (id) => this.reached(id));
+    [imageId, request] = [route.imageId, route.request];
     await this.checkPairs(imageId, operation, request);
     const local = this.image(imageId);
     const remote = request.remoteImageId === undefined ? null : this.peer(request.remoteImageId);
@@ -663,8 +671,8 @@ export class EmbeddedSite implements Site {
       if (operation === "resumepprc") return this.pprc.resume(local, remote, request.ids, request.type);
       if (operation === "rmpprc") return this.pprc.remove(local, remote, request.ids);
       if (operation === "failoverpprc") return this.pprc.failover(local, remote!, request.ids);
-      if (operation === "freezepprc") return this.pprc.freeze(local, inProcess(operation, remote!), request.ids.map(lssPair));
-      if (operation === "unfreezepprc") return this.pprc.unfreeze(local, inProcess(operation, remote!), request.ids.map(lssPair));
+      if (operation === "freezepprc") return this.pprc.freeze(local, remote!, request.ids.map(lssPair), request.holdWrites ?? false);
+      if (operation === "unfreezepprc") return this.pprc.unfreeze(local, remote!, request.ids.map(lssPair));
       return this.pprc.failback(local, remote!, request.ids);
     });
     this.emit({ type: "pprc-changed", imageId, ids });

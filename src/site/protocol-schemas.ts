@@ -237,7 +237,7 @@ export const MakePairsRequest = Type.Object({
   mode: Type.Optional(Type.Union([Type.Literal("full"), Type.Literal("nocp")])), tgtread: Type.Optional(Type.Boolean()), critmode: Type.Optional(Type.Boolean()),
 }, closed);
 export const PairOperation = Type.Union(["pausepprc", "resumepprc", "rmpprc", "failoverpprc", "failbackpprc", "freezepprc", "unfreezepprc"].map((operation) => Type.Literal(operation)));
-export const PairsRequest = Type.Object({ remoteImageId: Type.Optional(Id), ids: Ids, type: Type.Optional(PprcType) }, closed);
+export const PairsRequest = Type.Object({ remoteImageId: Type.Optional(Id), ids: Ids, type: Type.Optional(PprcType), holdWrites: Type.Optional(Type.Boolean()) }, closed);
 
 // ---- errors and events ----------------------------------------------------------------------------
 

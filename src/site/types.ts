@@ -187,6 +187,9 @@ export interface PairsRequest {
   remoteImageId?: string; // -remotedev: required by failover, failback, freeze and unfreeze
   ids: string[];
   type?: PprcType; // resumepprc: convert the pairs to this type
+  // freezepprc: hold the primaries' writes whatever their paths' -consistgrp, until
+  // unfreezepprc or the LSS's timeout (the first phase of a freeze across nodes, src/site/freeze-across.ts).
+  holdWrites?: boolean;
 }
 
 // ---- requests (volumes, FlashCopy) -------------------------------------------------------

@@ -64,9 +64,12 @@ Transmission("should serve pipelined requests split at random bytes in order, FL
   const client = await open("1000");
   const first = Buffer.from(random.bytes(4096));
   const second = Buffer.from(random.bytes(70_000 - 70_000 % 512));
+  // Larger than the payload buffer a connection keeps for split writes: one of its own.
+  const third = Buffer.from(random.bytes(300 * 1024));
   const stream = Buffer.concat([
     write(1n, 0, first), write(2n, MIB - 4096, second), command(NBD_CMD_FLUSH, 3n, 0, 0),
     command(NBD_CMD_READ, 4n, MIB - 4096, second.length), command(NBD_CMD_READ, 5n, 0, 4096),
+    write(6n, 3 * MIB, third), write(7n, 4096, second), command(NBD_CMD_READ, 8n, 3 * MIB, third.length), command(NBD_CMD_READ, 9n, 4096, second.length),
   ]);
   // Slices of 1 byte to 100 KiB, each sent on its own: headers and payloads split anywhere.
   for (let at = 0; at < stream.length;) {
@@ -84,6 +87,12 @@ Transmission("should serve pipelined requests split at random bytes in order, FL
   assert.ok((await client.take(second.length))!.equals(second), `seed ${seed}: the read after the FLUSH returns the second write`);
   assert.equal(await reply(client), { error: 0, cookie: 5n });
   assert.ok((await client.take(4096))!.equals(first), `seed ${seed}: the read returns the first write`);
+  assert.equal(await reply(client), { error: 0, cookie: 6n });
+  assert.equal(await reply(client), { error: 0, cookie: 7n });
+  assert.equal(await reply(client), { error: 0, cookie: 8n });
+  assert.ok((await client.take(third.length))!.equals(third), `seed ${seed}: a split write larger than the kept payload buffer reads back`);
+  assert.equal(await reply(client), { error: 0, cookie: 9n });
+  assert.ok((await client.take(second.length))!.equals(second), `seed ${seed}: and the split write after it, through the kept buffer again`);
   client.close();
 });
 

@@ -8,11 +8,10 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { RemoteSite } from "../../src/site/remote.js";
 import type { PairInfo } from "../../src/site/types.js";
 import { LINK_HEARTBEAT_TIMEOUT_MS } from "../../src/pprc/link-protocol.js";
-import { ServeSandbox, type ServeProcess } from "../support/serve-process.js";
+import { ServeSandbox, freePort, type ServeProcess } from "../support/serve-process.js";
 import { Random, testSeed } from "../support/random.js";
 
 const S = "IBM.2107-75SITES";
@@ -25,17 +24,6 @@ const PASSWORD = "Adm1npass";
 const WAIT_MS = 60_000;
 // Loose on purpose: the machine is shared; the bound itself is the link's heartbeat timeout.
 const SUSPEND_WAIT_MS = LINK_HEARTBEAT_TIMEOUT_MS + 15_000;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Site3 {
   sandbox: ServeSandbox;

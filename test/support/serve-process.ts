@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createServer } from "node:net";
 
 export const MAIN = join(process.cwd(), "dist", "src", "cli", "main.js");
 export const WAIT_MS_DEFAULT = 20_000;
@@ -91,4 +92,16 @@ export class ServeSandbox {
     await Promise.all(this.children.map((child) => child.exited));
     rmSync(this.folder, { recursive: true, force: true });
   }
+}
+
+// A TCP port free on the loopback now, for a child's --link-listen (it may be taken again before the child binds it).
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }

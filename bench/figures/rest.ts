@@ -26,7 +26,7 @@ export const restSuite: Suite = {
   async run(context) {
     const site = new EmbeddedSite({ workers: 1, images: [{ model: "2107", id: IMAGE }] });
     const sessions = new Sessions();
-    const { token } = sessions.issue("admin", false);
+    const { token } = await sessions.issue("admin");
     const auth: RestAuth = { login: () => { throw new Error("the bench logs in with its own token"); }, check: (given) => ({ user: sessions.check(given).user, groups: ["admin"] }) };
     const app = await restServer({ site, auth });
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });

@@ -3,9 +3,18 @@
 // (no cookies, so no CSRF surface); DS CLI lines through POST
 // /cs/console/run; the event log and tasks under /cs/console. A 401 anywhere
 // forgets the token and sends the page back to its login.
+//
+// The site has two servers, the primary and its backup, each at its own
+// origin; the page asks for both (/cs/console/servers) and, when the one it
+// talks to stops answering or no longer leads, the event stream moves it to
+// the other (nextServer). Sessions are journaled and replicated, so the same
+// token is good there; the other server lets this page's origin in (CORS).
 
 const TOKEN_KEY = "tzero.console.token";
 const USER_KEY = "tzero.console.user";
+const SERVER_KEY = "tzero.console.server";
+const SERVERS_KEY = "tzero.console.servers";
+const SERVERS_MAX = 8;
 
 export interface RunResult {
   exitCode: number;
@@ -37,17 +46,9 @@ export interface TaskRecord {
   history: Array<{ started: string; finished: string | null; exitCode: number | null; user: string }>;
 }
 
-export interface ConsoleEvent {
-  type: "event";
-  seq: number;
-  time: string;
-  kind: string;
-  image: string | null;
-  ids: string[];
-  user: string | null;
-  source: string;
-  text: string;
-}
+// The server's own message types: the page and the server cannot drift apart.
+export type { ConsoleEventMessage as ConsoleEvent } from "../../src/server/console/messages.js";
+import type { ConsoleEventMessage as ConsoleEvent } from "../../src/server/console/messages.js";
 
 async function failureOf(response: Response): Promise<ApiError> {
   let code = `HTTP_${response.status}`;
@@ -73,6 +74,38 @@ export class Api {
     return sessionStorage.getItem(USER_KEY);
   }
 
+  // The origin of the server the page talks to now: the page's own until a takeover moves it.
+  get server(): string {
+    return sessionStorage.getItem(SERVER_KEY) ?? location.origin;
+  }
+
+  // The site's servers, as the last one reached listed them.
+  get servers(): string[] {
+    try {
+      const listed = JSON.parse(sessionStorage.getItem(SERVERS_KEY) ?? "[]") as unknown;
+      if (Array.isArray(listed) && listed.length > 0 && listed.every((origin) => typeof origin === "string")) return listed as string[];
+    } catch {
+      // Not a list the page wrote: the page's own server alone.
+    }
+    return [location.origin];
+  }
+
+  // Moves to the server after the current one in the site's list (the same one when it has no other); returns it.
+  nextServer(): string {
+    const servers = this.servers;
+    const next = servers[(servers.indexOf(this.server) + 1) % servers.length];
+    sessionStorage.setItem(SERVER_KEY, next);
+    return next;
+  }
+
+  // Asks the server the page reached for the site's servers, for the next takeover.
+  async loadServers(): Promise<void> {
+    const reply = await this.request<{ servers: unknown }>("GET", "/cs/console/servers");
+    const listed = Array.isArray(reply.servers) ? reply.servers.filter((origin): origin is string => typeof origin === "string" && /^https?:\/\/[^/\s]+$/.test(origin)) : [];
+    const servers = [...new Set([this.server, ...listed])].slice(0, SERVERS_MAX);
+    sessionStorage.setItem(SERVERS_KEY, JSON.stringify(servers));
+  }
+
   // Called when the token is gone: a logout (no reason), or the server refused it.
   onSignedOut(listener: (reason: string | null) => void): void {
     this.listeners.push(listener);
@@ -87,18 +120,26 @@ export class Api {
     const body = await response.json() as { token: { token: string } };
     sessionStorage.setItem(TOKEN_KEY, body.token.token);
     sessionStorage.setItem(USER_KEY, user);
+    sessionStorage.removeItem(SERVER_KEY);
+  }
+
+  // Ends the session on the server (on every server of the site), then here.
+  // A server that cannot be reached now is told nothing: the page forgets the
+  // token anyway, and the session idles out there.
+  async logout(): Promise<void> {
+    const ended = await this.request("POST", "/cs/console/logout", {}).then(() => null, (error: Error) => error.message);
+    this.signOut(ended === null ? null : `logged out here; the server was not told (${ended}): the session idles out there`);
   }
 
   signOut(reason: string | null = null): void {
-    sessionStorage.removeItem(TOKEN_KEY);
-    sessionStorage.removeItem(USER_KEY);
+    for (const key of [TOKEN_KEY, USER_KEY, SERVER_KEY, SERVERS_KEY]) sessionStorage.removeItem(key);
     for (const listener of this.listeners) listener(reason);
   }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { "x-auth-token": this.token ?? "" };
     if (body !== undefined) headers["content-type"] = "application/json";
-    const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const response = await fetch(`${this.server}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     if (response.status === 401) {
       const failure = await failureOf(response);
       this.signOut(`${failure.code}: ${failure.message}`);

@@ -41,11 +41,11 @@ function Frame() {
       <a class="skip" href="#main" onClick={(event) => { event.preventDefault(); document.getElementById("main")?.focus(); }}>Skip to content</a>
       <header>
         <h1>tzero Copy Services</h1>
-        <p class={`connection ${connection.state}`} role="status" aria-live="polite" data-state={connection.state}>
+        <p class={`connection ${connection.state}`} role="status" aria-live="polite" data-state={connection.state} data-server={store.api.server}>
           {connection.state === "open" ? "Live" : connection.state === "lost" ? "Connection lost" : "Connecting"}
-          <span class="muted"> {connection.state === "open" ? "" : connection.detail}</span>
+          <span class="muted"> {connection.state !== "open" ? connection.detail : store.api.server === location.origin ? "" : `on ${store.api.server} (the site's other server)`}</span>
         </p>
-        <p class="user">{user} <button type="button" onClick={() => store.api.signOut()}>Log out</button></p>
+        <p class="user">{user} <button type="button" onClick={() => void store.api.logout()}>Log out</button></p>
       </header>
       <nav aria-label="Views">
         <ul>{ROUTES.map((candidate) => (

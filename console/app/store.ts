@@ -208,10 +208,10 @@ export class Store {
       loaded: { images: false, volumes: false, flash: false, pprc: false, paths: false, ports: false, tasks: false }, errors: {},
       events: [], flashProgress: new Map(), pairRates: new Map(), throughput: { seconds: [], flash: [], pprc: [] }, runs: [],
     };
-    this.stream = new EventStream(() => api.token, {
+    this.stream = new EventStream(api, {
       message: (message) => this.receive(message),
       state: (state, detail) => this.set({ connection: { state, detail } }),
-      refused: () => api.signOut("the server no longer knows this session (it restarted, or the session expired): log in again"),
+      refused: () => api.signOut("the server no longer knows this session (it expired, idled out or was logged out): log in again"),
     });
     api.onSignedOut((reason) => {
       this.stream.stop();
@@ -272,10 +272,14 @@ export class Store {
     if (this.pending.size > 0) this.refresh();
   }
 
+  // A section's listing; images that do not answer (their node is away) are
+  // left out of it and named in its error, so the others still show.
   private async load(section: Section): Promise<void> {
     try {
-      const change = await this.fetch(section);
-      this.set({ ...change, loaded: { ...this.state.loaded, [section]: true }, errors: { ...this.state.errors, [section]: undefined } });
+      const problems: string[] = [];
+      const change = await this.fetch(section, problems);
+      const error = problems.length === 0 ? undefined : problems.join("\n");
+      this.set({ ...change, loaded: { ...this.state.loaded, [section]: true }, errors: { ...this.state.errors, [section]: error } });
       this.followCopies(section);
     } catch (error) {
       // A CommandError's message is DS CLI's own lines; any other says what failed on the way.
@@ -295,11 +299,13 @@ export class Store {
     }, FOLLOW_COPY_MS));
   }
 
-  private perImage<T>(command: (image: string) => string, map: (image: string, row: Row) => T): Promise<T[]> {
-    return Promise.all(this.state.images.map(async (image) => (await this.api.list(command(image.id))).map((row) => map(image.id, row)))).then((lists) => lists.flat());
+  private async perImage<T>(command: (image: string) => string, map: (image: string, row: Row) => T, problems: string[]): Promise<T[]> {
+    const lists = await Promise.allSettled(this.state.images.map(async (image) => (await this.api.list(command(image.id))).map((row) => map(image.id, row))));
+    for (const list of lists) if (list.status === "rejected") problems.push((list.reason as Error).message);
+    return lists.flatMap((list) => (list.status === "fulfilled" ? list.value : []));
   }
 
-  private async fetch(section: Section): Promise<Partial<ConsoleState>> {
+  private async fetch(section: Section, problems: string[]): Promise<Partial<ConsoleState>> {
     const api = this.api;
     switch (section) {
       case "images": {
@@ -310,11 +316,11 @@ export class Store {
         }));
         return { images };
       }
-      case "volumes": return { volumes: await this.perImage((image) => `lsfbvol -dev ${image}`, volumeOf) };
-      case "flash": return { flash: await this.perImage((image) => `lsflash -l -dev ${image} 0000-FFFF`, flashOf) };
-      case "pprc": return { pairs: await this.perImage((image) => `lspprc -l -dev ${image}`, pairOf) };
-      case "paths": return { paths: joinPaths(await this.perImage((image) => `lspprcpath -l -dev ${image}`, pathOf)) };
-      case "ports": return { ports: await this.perImage((image) => `lsioport -dev ${image}`, portOf) };
+      case "volumes": return { volumes: await this.perImage((image) => `lsfbvol -dev ${image}`, volumeOf, problems) };
+      case "flash": return { flash: await this.perImage((image) => `lsflash -l -dev ${image} 0000-FFFF`, flashOf, problems) };
+      case "pprc": return { pairs: await this.perImage((image) => `lspprc -l -dev ${image}`, pairOf, problems) };
+      case "paths": return { paths: joinPaths(await this.perImage((image) => `lspprcpath -l -dev ${image}`, pathOf, problems)) };
+      case "ports": return { ports: await this.perImage((image) => `lsioport -dev ${image}`, portOf, problems) };
       case "tasks": return { tasks: await api.tasks() };
     }
   }
@@ -342,6 +348,8 @@ export class Store {
         // After a reconnect the site may have changed in ways the missed events do not all say (a restart).
         if (this.streamOpened) this.refresh(...SECTIONS);
         this.streamOpened = true;
+        // The list for the next takeover; should this fail, the page keeps the list it had.
+        void this.api.loadServers().catch(() => undefined);
         return;
       case "event":
         this.addEvents([message]);

@@ -2,28 +2,28 @@
 // with the first message, then hands every message on. A lost connection is
 // reported and dialled again, with a delay that doubles up to a bound, from
 // the last sequence number seen, so the server resends what was missed
-// (also after it restarted, or after the backup took over at the same address).
+// (also after it restarted, or after the backup took over). Each retry goes
+// to the next of the site's servers (Api.nextServer): the primary that went
+// away, or the backup that says 4503 until it has taken over, is left for the other.
 
 export type StreamState = "connecting" | "open" | "lost";
 
-export interface ProgressMessage {
-  type: "progress";
-  time: string;
-  flash: Array<{ image: string; id: string; tracksLeft: number; trackCount: number; bytesPerSecond: number }>;
-  pprc: Array<{ image: string; id: string; outOfSyncTracks: number; bytesPerSecond: number }>;
-}
+import type { StreamMessage } from "../../src/server/console/messages.js";
 
-export type StreamMessage =
-  | { type: "ready"; seq: number }
-  | { type: "event"; seq: number; time: string; kind: string; image: string | null; ids: string[]; user: string | null; source: string; text: string }
-  | ProgressMessage
-  | { type: "task-output"; runId: string; line: string }
-  | { type: "task-finished"; runId: string; exitCode: number };
+// The server's own message types (erased from the page's build).
+export type { ProgressMessage, StreamMessage } from "../../src/server/console/messages.js";
 
 export interface StreamHandlers {
   message(message: StreamMessage): void;
   state(state: StreamState, detail: string): void;
   refused(): void; // the server closed with 4401: the token is not (or no longer) good
+}
+
+// What the stream needs of the Api: the token, and which of the site's servers to dial.
+export interface StreamServer {
+  readonly token: string | null;
+  readonly server: string;
+  nextServer(): string;
 }
 
 const RECONNECT_MS_MIN = 250;
@@ -37,7 +37,7 @@ export class EventStream {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private stopped = false;
 
-  constructor(private readonly token: () => string | null, private readonly handlers: StreamHandlers) {}
+  constructor(private readonly api: StreamServer, private readonly handlers: StreamHandlers) {}
 
   start(): void {
     this.stopped = false;
@@ -52,10 +52,11 @@ export class EventStream {
   }
 
   private connect(): void {
-    const token = this.token();
+    const token = this.api.token;
     if (token === null || this.stopped) return;
-    this.handlers.state("connecting", this.failures === 0 ? "connecting" : `reconnecting (attempt ${this.failures + 1})`);
-    const socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/cs/events`);
+    const server = this.api.server;
+    this.handlers.state("connecting", this.failures === 0 ? "connecting" : `reconnecting to ${server} (attempt ${this.failures + 1})`);
+    const socket = new WebSocket(`${server.replace(/^http/, "ws")}/cs/events`);
     this.socket = socket;
     socket.onopen = () => {
       const auth: Record<string, unknown> = { type: "auth", token };
@@ -95,7 +96,8 @@ export class EventStream {
   private retry(detail: string): void {
     const delayMs = Math.min(RECONNECT_MS_MAX, RECONNECT_MS_MIN * 2 ** this.failures);
     this.failures++;
-    this.handlers.state("lost", `${detail}; retrying in ${(delayMs / 1000).toFixed(1)} s`);
+    const next = this.api.nextServer();
+    this.handlers.state("lost", `${detail}; retrying at ${next} in ${(delayMs / 1000).toFixed(1)} s`);
     this.timer = setTimeout(() => {
       this.timer = null;
       this.connect();

@@ -8,6 +8,7 @@
 //   serverEvent({ kind, image, ids, text }, caller, atMs)  any other change: users, tasks, nodes, takeover
 //   nodeEvent(event, atMs)                                what a node did by itself (a copy ended)
 //   pairEvent(image, changes, atMs)                       pairs whose state changed by themselves (pair-watcher.ts)
+import type { ConsoleEventMessage } from "./console/messages.js";
 import type { HostConnectionInfo, ImageInfo, LoadReport, PairInfo, PathInfo, PoolInfo, SiteEvent, VolumeGroupInfo, WithdrawResult } from "../site/types.js";
 import { EVENT_IDS_MAX, EVENT_TEXT_LENGTH_MAX, type EventRecord, type EventSource, type LoggedEvent } from "./site-state.js";
 
@@ -201,18 +202,6 @@ function pairStates(ids: readonly string[], pairs: readonly PairInfo[]): string 
 }
 
 // The event as the console's stream and log carry it.
-export interface ConsoleEventMessage {
-  type: "event";
-  seq: number;
-  time: string;
-  kind: string;
-  image: string | null;
-  ids: string[];
-  user: string | null;
-  source: EventSource;
-  text: string;
-}
-
 export function eventMessage(event: LoggedEvent): ConsoleEventMessage {
   return { type: "event", seq: event.seq, time: new Date(event.atMs).toISOString(), kind: event.kind, image: event.image, ids: event.ids, user: event.user, source: event.source, text: event.text };
 }

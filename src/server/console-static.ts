@@ -13,6 +13,7 @@ import { createHash } from "node:crypto";
 import { extname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FastifyInstance, FastifyReply } from "fastify";
+import { websocketOrigin, type SiteOrigins } from "./console/site-origins.js";
 
 export const CONSOLE_PATH = "/console/";
 // dist/src/server/console-static.js → dist/console.
@@ -35,6 +36,7 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
 
 export interface ConsoleStaticOptions {
   root?: string; // the folder holding index.html (default dist/console)
+  origins?: SiteOrigins; // the site's servers, which the page may reach after a takeover (default: none but this one)
 }
 
 interface StaticFile {
@@ -76,14 +78,15 @@ export function loadConsoleFiles(root: string): Map<string, StaticFile> {
 
 // The page's Content-Security-Policy: scripts only from this server, plus the
 // one inline script the page has (its import map), allowed by its hash; no
-// frames, no plugins, no other origins. A name that slipped into HTML could
-// still not run anything.
-export function contentSecurityPolicy(page: string): string {
+// frames, no plugins; requests to this server and the site's other servers
+// (`servers`, http(s) origins: the page follows a takeover), no other origins.
+// A name that slipped into HTML could still not run anything.
+export function contentSecurityPolicy(page: string, servers: readonly string[] = []): string {
   const hashes = [...page.matchAll(/<script type="importmap">([\s\S]*?)<\/script>/g)]
     .map((match) => `'sha256-${createHash("sha256").update(match[1], "utf8").digest("base64")}'`);
   return [
     "default-src 'none'", `script-src 'self' ${hashes.join(" ")}`.trim(), "style-src 'self'", "img-src 'self' data:",
-    "connect-src 'self'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
+    ["connect-src 'self'", ...servers.flatMap((origin) => [origin, websocketOrigin(origin)])].join(" "), "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
   ].join("; ");
 }
 
@@ -100,11 +103,14 @@ function notFound(reply: FastifyReply, url: string): FastifyReply {
 export async function consoleStatic(app: FastifyInstance, options: ConsoleStaticOptions): Promise<void> {
   const files = loadConsoleFiles(options.root ?? CONSOLE_ROOT_DEFAULT);
   const page = files.get("index.html")!;
-  const pageHeaders = { "content-security-policy": contentSecurityPolicy(page.bytes.toString("utf8")), "referrer-policy": "no-referrer", "x-frame-options": "DENY" };
-  app.get("/", async (_request, reply) => send(reply, page, pageHeaders));
+  const pageText = page.bytes.toString("utf8");
+  const origins = options.origins ?? (() => []);
+  // The site's servers change (a backup joins): the policy is made at each request of the page.
+  const pageHeaders = () => ({ "content-security-policy": contentSecurityPolicy(pageText, origins()), "referrer-policy": "no-referrer", "x-frame-options": "DENY" });
+  app.get("/", async (_request, reply) => send(reply, page, pageHeaders()));
   app.get<{ Params: { "*": string } }>(`${CONSOLE_PATH}*`, async (request, reply) => {
     const file = files.get(request.params["*"]);
     if (file === undefined) return notFound(reply, request.url);
-    return send(reply, file, file === page ? pageHeaders : {});
+    return send(reply, file, file === page ? pageHeaders() : {});
   });
 }

@@ -18,6 +18,7 @@ import { CurrentServer, CurrentSite } from "./current-server.js";
 import { serverShellBackend, shellEndpoint } from "./shell-endpoint.js";
 import { consoleApi } from "./console/routes.js";
 import { consoleStatic } from "./console-static.js";
+import { httpOrigin } from "./console/site-origins.js";
 import { restApi, serverAuth, serverSiteFor, type RestAuth, type RestIdentity } from "./rest/index.js";
 import { NodeAgent } from "./node-agent.js";
 import { NodeEndpoint, NODE_ENDPOINT_PATH } from "./node-endpoint.js";
@@ -153,12 +154,21 @@ export class NodeService {
     const imageId = this.site.engineImages()[0]?.id;
     const siteFor = (identity: RestIdentity) => serverSiteFor(current.get())(identity);
     const shell = { backend: serverShellBackend(() => current.get()), nodeId: this.config.nodeId, heartbeatIntervalMs: heartbeatIntervalMs(this.config), heartbeatTimeoutMs: this.config.heartbeatTimeoutMs };
+    const origins = () => this.serverOrigins();
     return [
       { name: "rest", plugin: restApi, options: { site: new CurrentSite(current), auth, siteFor, imageId } },
       { name: "shell", plugin: shellEndpoint, options: shell },
-      { name: "console", plugin: consoleApi, options: { current: () => current.get() } },
-      { name: "console-static", plugin: consoleStatic },
+      { name: "console", plugin: consoleApi, options: { current: () => current.get(), origins } },
+      { name: "console-static", plugin: consoleStatic, options: { origins } },
     ];
+  }
+
+  // The site's servers as a console page reaches them: this node's origin, then the other server's (its backup or its primary).
+  private serverOrigins(): string[] {
+    if (this.http === null) return [];
+    const peer = this.peer.known;
+    const own = httpOrigin(this.http.url);
+    return peer === null || httpOrigin(peer) === own ? [own] : [own, httpOrigin(peer)];
   }
 
   // The primary: its journal opened (the same site as at its last stop),
@@ -230,6 +240,7 @@ export class NodeService {
     this.current.server = server;
     server.serverEvents((event) => {
       if (event.type === "event-log-failed") this.log(`error: an event could not be logged: ${event.reason}`);
+      if (event.type === "session-journal-failed") this.log(`error: a session's use or end could not be journaled: ${event.reason}`);
     });
     this.primary = new PrimaryServer(server, this.config.nodeId, websocketBase(this.http!.url), this.log, (url) => void this.peer.write(url));
     await server.registerNode(this.config.nodeId, this.http!.url, this.site);
@@ -307,15 +318,23 @@ export class NodeService {
 // The other server of the site, kept in the server's state directory: a
 // backup's primary, a primary's backup. A primary that restarts meets it first.
 class PeerServerFile {
+  // The URL last read or written. A read that finds no file leaves it: a
+  // backup's state directory is replaced whole when it joins (store.ts), and
+  // the file with it, but the other server is still the one it was.
+  known: string | null = null;
+
   constructor(private readonly file: string) {}
 
   async read(): Promise<string | null> {
+    let text: string;
     try {
-      const text = (await readFile(this.file, "utf8")).trim();
-      return /^wss?:\/\/\S+$/.test(text) ? text : null;
+      text = (await readFile(this.file, "utf8")).trim();
     } catch {
       return null;
     }
+    const url = /^wss?:\/\/\S+$/.test(text) ? text : null;
+    this.known = url ?? this.known;
+    return url;
   }
 
   // Written whole or not at all (a temporary file renamed over it).
@@ -324,6 +343,7 @@ class PeerServerFile {
     const temporary = `${this.file}.tmp`;
     await writeFile(temporary, `${url}\n`);
     await rename(temporary, this.file);
+    this.known = url;
   }
 }
 

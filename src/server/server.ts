@@ -9,7 +9,7 @@
 //   await server.registerNode(nodeId, url, site)    a node (re)joins with its images
 //   await server.nodeLost(nodeId, reason)           its images answer CONNECTION_LOST
 //   server.forCaller({ user, requestId })           a Site whose calls carry who asked and the request id
-//   server.login / authenticate / logout            sessions (tokens) over the journaled users
+//   server.login / authenticate / logout            journaled sessions (tokens) over the journaled users
 //   server.listUsersAs / createUserAs / changeUserAs / removeUserAs(actor, ...)   users (also on the Site: forCaller({ user }).listUsers()...)
 //   server.serverEvents(listener)                   node joined / lost, takeover, backup state
 //
@@ -26,7 +26,7 @@ import { RoutedSite, type SiteCore } from "./routed-site.js";
 import { ServerError } from "./server-errors.js";
 import { nodeEvent, serverEvent, type EventCaller, type EventFacts } from "./console-events.js";
 import {
-  eventLog, findImage, findNode, findTask, tasksOf,
+  eventLog, findImage, findNode, findTask, sessionsOf, tasksOf,
   type EventSource, type LoggedEvent, type SiteRecord, type SiteState, type Task, type TaskKindName, type TaskRun,
 } from "./site-state.js";
 import type { Committed, ServerStore } from "./store.js";
@@ -45,7 +45,8 @@ export type ServerEvent =
   | { type: "backup-joined"; nodeId: string; sequence: number }
   | { type: "backup-lost"; nodeId: string; reason: string } // the primary serves alone
   | { type: "demoted"; nodeId: string; term: number } // a server with a higher term leads: this one is its backup now
-  | { type: "event-log-failed"; reason: string }; // what the nodes reported could not be logged
+  | { type: "event-log-failed"; reason: string } // what the nodes reported could not be logged
+  | { type: "session-journal-failed"; reason: string }; // a session's use or end could not be journaled
 
 export type ServerListener = (event: ServerEvent) => void;
 export type LoggedEventListener = (event: LoggedEvent) => void;
@@ -108,7 +109,14 @@ export class CopyServicesServer extends RoutedSite {
     this.nodeId = nodeText("nodeId", options.nodeId);
     this.now = options.now ?? Date.now;
     this.usersConfig = options.users ?? {};
-    this.sessions = new Sessions({ now: this.now, ...options.sessions });
+    this.sessions = new Sessions({
+      now: this.now, ...options.sessions,
+      journal: {
+        entries: () => sessionsOf(this.store.state),
+        commit: (records) => this.commit(records),
+        failed: (error) => this.emitServer({ type: "session-journal-failed", reason: (error as Error).message }),
+      },
+    });
     this.afterCommit = options.afterCommit;
     this.publishedSeq = this.store.state.eventSeq ?? 0;
     this.router = new Router({
@@ -322,16 +330,14 @@ export class CopyServicesServer extends RoutedSite {
   changeUserAs(actor: string, input: ChuserArguments, source?: EventSource): Promise<void> {
     return this.router.exclusive([USERS_LOCK], async () => {
       const records = await chuser(this.state.users, actor, input, this.usersConfig);
-      await this.commit([...records, ...userEvents(records, { user: actor, source }, this.now())]);
-      this.sessionsAfter(records, actor);
+      await this.commit([...records, ...userEvents(records, { user: actor, source }, this.now()), ...this.sessionsEndedBy(records, actor)]);
     });
   }
 
   removeUserAs(actor: string, name: string, source?: EventSource): Promise<void> {
     return this.router.exclusive([USERS_LOCK], async () => {
       const record = rmuser(this.state.users, actor, name);
-      await this.commit([record, ...userEvents([record], { user: actor, source }, this.now())]);
-      this.sessions.endSessionsOf(record.name);
+      await this.commit([record, ...userEvents([record], { user: actor, source }, this.now()), ...this.sessions.endRecordsOf(record.name)]);
     });
   }
 
@@ -384,13 +390,11 @@ export class CopyServicesServer extends RoutedSite {
   }
 
   // A locked user's sessions end, and so do those of a user whose password an
-  // administrator set (it is temporary); one's own new password frees one's sessions.
-  private sessionsAfter(records: readonly UserRecord[], actor: string): void {
-    for (const record of records) {
-      if (record.type === "user.lock") this.sessions.endSessionsOf(record.name);
-      if (record.type === "user.password" && record.name !== actor) this.sessions.endSessionsOf(record.name);
-      if (record.type === "user.password" && record.name === actor) this.sessions.passwordChanged(actor);
-    }
+  // administrator set (it is temporary), in the same commit as the change.
+  // One's own new password keeps one's sessions: the account says it is no longer expired.
+  private sessionsEndedBy(records: readonly UserRecord[], actor: string): SiteRecord[] {
+    const ended = records.filter((record) => record.type === "user.lock" || (record.type === "user.password" && record.name !== actor));
+    return [...new Set(ended.map((record) => record.name))].flatMap((name) => this.sessions.endRecordsOf(name));
   }
 
   // Checks the password, journals the attempt where it counts (lockout), and issues a token.
@@ -401,7 +405,7 @@ export class CopyServicesServer extends RoutedSite {
       await this.router.exclusive([USERS_LOCK], () => this.commit([record, ...this.lockoutEvent(record)]));
     }
     if (!outcome.ok) throw outcome.error;
-    const issued = this.sessions.issue(outcome.name, outcome.passwordExpired);
+    const issued = await this.sessions.issue(outcome.name);
     return { token: issued.token, expiresAt: issued.expiresAt, user: outcome.name, passwordExpired: outcome.passwordExpired, idleMs: this.sessions.idleMs };
   }
 
@@ -416,8 +420,10 @@ export class CopyServicesServer extends RoutedSite {
     return { user: session.user, passwordExpired: account.passwordExpired, expiresAt: session.expiresAt };
   }
 
-  logout(token: string): void {
-    this.sessions.logout(token);
+  // Ends the token's session, journaled: it is refused on every server of the site from now on.
+  logout(token: string): Promise<void> {
+    this.assertServing();
+    return this.sessions.logout(token);
   }
 
   // ---- terms, commits, events ----

@@ -18,9 +18,12 @@
 //                 where, oldest first, the last EVENTS_KEPT_MAX
 //     tasks       the console's saved tasks (named action lists or scripts), by
 //                 name, each with its last TASK_HISTORY_MAX runs
+//     sessions    the login sessions (sessions.ts, through applySessionRecord): each
+//                 token's SHA-256, its user, expiry and last use journaled
 //
-// eventSeq, events and tasks came after the first states were written: a
-// snapshot without them reads as having none (eventLog, tasksOf).
+// eventSeq, events, tasks and sessions came after the first states were
+// written: a snapshot without them reads as having none (eventLog, tasksOf,
+// sessionsOf).
 
 // applySiteRecord(state, record) is pure (a new state, its arguments left
 // alone) and refuses a malformed record, or one that does not fit the state,
@@ -29,6 +32,7 @@
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
 import { applyUserRecord, emptyUsers, type UserRecord, type UsersState } from "./users.js";
+import { applySessionRecord, SESSION_KEY_PATTERN, type SessionEntry } from "./sessions.js";
 import { isUserError } from "./user-errors.js";
 import { ServerError } from "./server-errors.js";
 
@@ -126,6 +130,13 @@ export const TaskSchema = Type.Object({
   name: TaskName, kind: TaskKind, body: TaskBody, history: Type.Array(TaskRunSchema, { maxItems: TASK_HISTORY_MAX }),
 }, { additionalProperties: false });
 
+const SessionKey = Type.String({ pattern: SESSION_KEY_PATTERN });
+const SessionKeys = Type.Array(SessionKey, { minItems: 1 });
+
+const SessionEntrySchema = Type.Object({
+  key: SessionKey, user: Id, issuedAtMs: Whole, expiresAtMs: Whole, touchedAtMs: Whole,
+}, { additionalProperties: false });
+
 // Users are checked by applyUserRecord itself (users.ts): here only their envelope.
 const UsersSchema = Type.Object({ failedLoginsMax: Whole, users: Type.Array(Type.Unknown()) }, { additionalProperties: false });
 
@@ -139,6 +150,7 @@ const SiteStateSchema = Type.Object({
   eventSeq: Type.Optional(Whole),
   events: Type.Optional(Type.Array(LoggedEventSchema, { maxItems: EVENTS_KEPT_MAX })),
   tasks: Type.Optional(Type.Array(TaskSchema, { maxItems: TASKS_MAX })),
+  sessions: Type.Optional(Type.Array(SessionEntrySchema)),
 }, { additionalProperties: false });
 
 function keyedChange<T extends TSchema>(item: T) {
@@ -164,6 +176,10 @@ const SiteRecordSchemas = {
   "task.saved": Type.Object({ type: Type.Literal("task.saved"), name: TaskName, kind: TaskKind, body: TaskBody }, { additionalProperties: false }),
   "task.removed": Type.Object({ type: Type.Literal("task.removed"), name: TaskName }, { additionalProperties: false }),
   "task.ran": Type.Object({ type: Type.Literal("task.ran"), name: TaskName, ...TaskRunSchema.properties }, { additionalProperties: false }),
+  // A login's session began, its use was journaled (coarsely: sessions.ts), or it ended (logout, expiry, its user's change).
+  "session.issued": Type.Object({ type: Type.Literal("session.issued"), key: SessionKey, user: Id, issuedAtMs: Whole, expiresAtMs: Whole }, { additionalProperties: false }),
+  "session.touched": Type.Object({ type: Type.Literal("session.touched"), keys: SessionKeys, atMs: Whole }, { additionalProperties: false }),
+  "session.ended": Type.Object({ type: Type.Literal("session.ended"), keys: SessionKeys }, { additionalProperties: false }),
   "request.done": Type.Object({
     type: Type.Literal("request.done"), requestId: RequestId, method: Id, user: Type.Union([Id, Type.Null()]), atMs: Whole, outcome: OutcomeSchema,
   }, { additionalProperties: false }),
@@ -195,6 +211,7 @@ export interface SiteState {
   eventSeq?: number;
   events?: LoggedEvent[];
   tasks?: Task[];
+  sessions?: SessionEntry[];
 }
 
 type ServerRecordType = keyof typeof SiteRecordSchemas;
@@ -205,7 +222,7 @@ const recordChecks = new Map<string, TypeCheck<TSchema>>(Object.entries(SiteReco
 const stateCheck = TypeCompiler.Compile(SiteStateSchema);
 
 export function emptySiteState(): SiteState {
-  return { format: SITE_STATE_FORMAT, term: 1, nodes: [], images: [], users: emptyUsers(), requests: [], eventSeq: 0, events: [], tasks: [] };
+  return { format: SITE_STATE_FORMAT, term: 1, nodes: [], images: [], users: emptyUsers(), requests: [], eventSeq: 0, events: [], tasks: [], sessions: [] };
 }
 
 export function emptyCatalog(): ImageCatalog {
@@ -272,6 +289,12 @@ export function applySiteRecord(state: SiteState, record: SiteRecord): SiteState
     case "task.removed":
     case "task.ran":
       return applyTask(state, server);
+    case "session.issued":
+      if (sessionsOf(state).some((entry) => entry.key === server.key)) refuse(server, "a session with this key exists already");
+      return { ...state, sessions: applySessionRecord(sessionsOf(state), server) };
+    case "session.touched":
+    case "session.ended":
+      return { ...state, sessions: applySessionRecord(sessionsOf(state), server) };
   }
 }
 
@@ -307,6 +330,10 @@ export function eventLog(state: SiteState): LoggedEvent[] {
 
 export function tasksOf(state: SiteState): Task[] {
   return state.tasks ?? [];
+}
+
+export function sessionsOf(state: SiteState): SessionEntry[] {
+  return state.sessions ?? [];
 }
 
 export function findTask(state: SiteState, name: string): Task | undefined {

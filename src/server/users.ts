@@ -17,8 +17,8 @@
 //   authorize(state, name, commandClass)                       → the account, or throws
 //   firstStart(state, { passwordFile? })                       → Promise<{ record, password } | null>
 //
-// Sessions (tokens) live in sessions.ts: they are not journaled, so a server
-// that restarts or takes over asks its users to log in again.
+// Sessions (tokens) live in sessions.ts, journaled beside the users, so a
+// server that restarts or takes over knows its users' tokens.
 
 import { readFile } from "node:fs/promises";
 import { UserError } from "./user-errors.js";

@@ -64,12 +64,7 @@ export class ConsoleServer {
 
   // A DS CLI command (or -script FILE) through a remote shell on this server.
   shell(...args: string[]): Promise<CommandRun> {
-    return new Promise((resolve) => {
-      execFile(process.execPath, [MAIN, "-hmc1", `127.0.0.1:${this.port}`, "-user", "admin", "-passwd", ADMIN_PASSWORD, ...args],
-        { cwd: this.sandbox.folder, encoding: "utf8", timeout: 120_000, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-          resolve({ status: error ? (typeof error.code === "number" ? error.code : null) : 0, stdout, stderr });
-        });
-    });
+    return dscli(this.sandbox.folder, this.port, ...args);
   }
 
   async script(name: string, lines: string[]): Promise<CommandRun> {
@@ -85,6 +80,30 @@ export class ConsoleServer {
   async close(): Promise<void> {
     await this.sandbox.close();
   }
+}
+
+// A DS CLI command through a remote shell on the server at 127.0.0.1:`port`, as admin.
+export function dscli(folder: string, port: number, ...args: string[]): Promise<CommandRun> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [MAIN, "-hmc1", `127.0.0.1:${port}`, "-user", "admin", "-passwd", ADMIN_PASSWORD, ...args],
+      { cwd: folder, encoding: "utf8", timeout: 120_000, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+        resolve({ status: error ? (typeof error.code === "number" ? error.code : null) : 0, stdout, stderr });
+      });
+  });
+}
+
+export interface BrowserWorld {
+  browser: Browser;
+  page: Page;
+  problems: string[];
+}
+
+// Chromium with one 1280×800 page whose errors and dialogs are kept (watchPage).
+export async function openBrowser(): Promise<BrowserWorld> {
+  const browser = await launchChromium();
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.setDefaultTimeout(WAIT_MS);
+  return { browser, page, problems: watchPage(page) };
 }
 
 export async function screenshot(page: Page, name: string): Promise<void> {

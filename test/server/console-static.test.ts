@@ -110,5 +110,12 @@ Files("should hash each inline import map into the policy, and allow no inline s
   assert.ok(policy.includes(`'sha256-${createHash("sha256").update('{"imports":{}}').digest("base64")}'`), policy);
 });
 
+Files("should let the page connect to its own server and the site's other servers, over HTTP and WebSocket, and nowhere else", () => {
+  assert.ok(contentSecurityPolicy("<p></p>").includes("connect-src 'self';"));
+  const policy = contentSecurityPolicy("<p></p>", ["http://127.0.0.1:8452", "https://backup.example:8453"]);
+  assert.ok(policy.includes("connect-src 'self' http://127.0.0.1:8452 ws://127.0.0.1:8452 https://backup.example:8453 wss://backup.example:8453;"), policy);
+  assert.not.ok(policy.includes("*"), policy);
+});
+
 Static.run();
 Files.run();

@@ -137,6 +137,23 @@ Takeover("should have every command acknowledged before the primary dies in the 
   console.log(`replication: ${acked.size} commands acknowledged before the cut, all on the backup`);
 });
 
+Takeover("should take the primary's sessions over: a live token works on the backup, a logged-out or expired one nowhere", async () => {
+  const { primary, backup, cut } = await pair(TAKEOVER_TIMEOUT_MS);
+  const { password } = await primary.server!.firstStart();
+  const live = await primary.server!.login("admin", password!);
+  const out = await primary.server!.login("admin", password!);
+  await primary.server!.logout(out.token);
+  const takeover = nextEvent(backup, "takeover");
+  cut();
+  await takeover;
+  const server = backup.server!;
+  assert.equal(server.authenticate(live.token), { user: "admin", passwordExpired: false, expiresAt: live.expiresAt });
+  assert.throws(() => server.authenticate(out.token), /not one of a live session/);
+  const session = server.state.sessions!.find((entry) => entry.expiresAtMs === live.expiresAt)!;
+  assert.not.ok(JSON.stringify(server.state).includes(live.token), "the token itself is in the state");
+  assert.match(session.key, /^[0-9a-f]{64}$/);
+});
+
 Takeover("should serve alone when the backup is gone, and say so", async () => {
   const { primary, backup } = await pair(NO_TAKEOVER_TIMEOUT_MS);
   await primary.server!.createVolumes(IMAGE, { ids: ["1000"], capacity: 1, unit: "ds" });

@@ -68,7 +68,7 @@ OverServer("should give the server's idle time as the login reply's max_idle_int
 
 OverServer("should refuse a token the server does not know, and one logged out", async () => {
   assert.is((await send("GET", "/api/v1/volumes", undefined, "B".repeat(43))).json().server.code, "TOKEN_UNKNOWN");
-  fixture.server.logout(fixture.token);
+  await fixture.server.logout(fixture.token);
   const reply = await send("GET", "/api/v1/volumes");
   assert.is(reply.statusCode, 401);
   assert.is(reply.json().server.code, "TOKEN_UNKNOWN");

@@ -24,7 +24,7 @@ export function usersAuth(users: { state: UsersState }, sessions: Sessions): Res
       const outcome = await authenticate(users.state, user, password, config);
       if (outcome.record !== null) users.state = applyUserRecord(users.state, outcome.record);
       if (!outcome.ok) throw outcome.error;
-      const issued = sessions.issue(outcome.name, outcome.passwordExpired);
+      const issued = await sessions.issue(outcome.name);
       return { token: issued.token, expiresAtMs: issued.expiresAt, idleMs: sessions.idleMs };
     },
     check(token) {

@@ -233,12 +233,13 @@ Users("should create admin once, log users in and out, and keep the accounts ove
   assert.equal(site.server.authenticate(csop.token), { user: "csop", passwordExpired: false, expiresAt: csop.expiresAt });
   await rejectsWithUser(site.server.login("csop", "Wrongpass1x"), "AUTHENTICATION_FAILED");
   assert.equal(site.server.listUsersAs("admin"), [{ Name: "admin", Group: "admin", State: "active" }, { Name: "csop", Group: "op_copy_services", State: "active" }]);
-  site.server.logout(login.token);
+  await site.server.logout(login.token);
   assert.throws(() => site.server.authenticate(login.token), /not one of a live session/);
   await site.server.close();
   site.server = await openServer(site.directory);
   assert.equal(site.server.state.users.users.find((user) => user.name === "csop")!.failedLogins, 1, "the failed attempt was journaled");
-  assert.throws(() => site.server.authenticate(csop.token), /not one of a live session/, "sessions are not journaled");
+  assert.is(site.server.authenticate(csop.token).user, "csop", "a session is journaled: its token is good after a restart");
+  assert.throws(() => site.server.authenticate(login.token), /not one of a live session/, "a logout is journaled too");
   const again = await site.server.login("csop", "Mine0wnpw");
   await site.server.removeUserAs("admin", "csop");
   assert.throws(() => site.server.authenticate(again.token), /not one of a live session/, "a removed user's sessions end");

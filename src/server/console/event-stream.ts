@@ -19,6 +19,7 @@ import { eventMessage } from "../console-events.js";
 import type { CopyServicesServer } from "../server.js";
 import { EVENTS_KEPT_MAX, type LoggedEvent } from "../site-state.js";
 import { authorize } from "../users.js";
+import type { FlashProgress, PprcProgress } from "./messages.js";
 
 export const CLOSE_UNAUTHENTICATED = 4401;
 export const CLOSE_NOT_AUTHORIZED = 4403;
@@ -36,20 +37,7 @@ export interface EventStreamOptions {
   bufferedBytesMax?: number; // default 1 MiB
 }
 
-export interface FlashProgress {
-  image: string;
-  id: string;
-  tracksLeft: number;
-  trackCount: number;
-  bytesPerSecond: number;
-}
-
-export interface PprcProgress {
-  image: string;
-  id: string;
-  outOfSyncTracks: number;
-  bytesPerSecond: number;
-}
+export type { FlashProgress, PprcProgress } from "./messages.js";
 
 interface Client {
   socket: WebSocket;
@@ -111,26 +99,15 @@ export class EventStream {
       client.socket.close(CLOSE_UNAUTHENTICATED, message);
       return;
     }
-    let server: CopyServicesServer;
-    try {
-      server = this.options.current();
-    } catch (error) {
-      client.socket.close(CLOSE_NOT_PRIMARY, reason(error));
-      return;
-    }
-    let user: string;
-    try {
-      user = server.authenticate(message.token).user;
-    } catch (error) {
-      client.socket.close(CLOSE_UNAUTHENTICATED, reason(error));
-      return;
-    }
-    try {
+    const server = orClose(client, CLOSE_NOT_PRIMARY, () => this.options.current());
+    if (server === null) return;
+    const user = orClose(client, CLOSE_UNAUTHENTICATED, () => server.authenticate(message.token).user);
+    if (user === null) return;
+    const authorized = orClose(client, CLOSE_NOT_AUTHORIZED, () => {
       authorize(server.state.users, user, "monitor");
-    } catch (error) {
-      client.socket.close(CLOSE_NOT_AUTHORIZED, reason(error));
-      return;
-    }
+      return true;
+    });
+    if (authorized === null) return;
     this.begin(client, server, message.token, message.since);
   }
 
@@ -276,6 +253,16 @@ function authMessage(data: Buffer, isBinary: boolean): { token: string; since?: 
 }
 
 // A close reason is at most 123 bytes.
+// What `step` gives, or null once the client is closed with `code` and why `step` threw.
+function orClose<T>(client: Client, code: number, step: () => T): T | null {
+  try {
+    return step();
+  } catch (error) {
+    client.socket.close(code, reason(error));
+    return null;
+  }
+}
+
 function reason(error: unknown): string {
   const text = error instanceof Error ? `${(error as { code?: string }).code ?? error.name}: ${error.message}` : String(error);
   return Buffer.from(text).subarray(0, 120).toString("utf8").replace(/\uFFFD$/, "");

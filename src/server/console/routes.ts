@@ -10,6 +10,12 @@
 //   DELETE /cs/console/tasks/NAME
 //   POST   /cs/console/tasks/NAME/run       → {"runId"}; the output comes on /cs/events
 //   GET    /cs/console/images | flashcopies | pprcs | paths   what the views need beyond the REST API's lists
+//   GET    /cs/console/servers              → {"servers":[origin,...]}: the site's servers, this one first, for a takeover
+//   POST   /cs/console/logout               ends the token's session, on every server of the site
+//
+// A page loaded from the site's other server may call these routes and open
+// the stream (CORS and the WebSocket's Origin, site-origins.ts); a page from
+// any other origin is refused.
 //
 // Every route needs the X-Auth-Token of a REST login (401 without one, in the
 // REST API's error shape); reading needs the monitor class, saving and
@@ -28,6 +34,7 @@ import { EventStream, type EventStreamOptions } from "./event-stream.js";
 import { consoleProgram, runConsoleSource } from "./run-source.js";
 import { TaskRunner } from "./tasks.js";
 import { consoleViews } from "./views.js";
+import { corsHook, websocketOriginHook, type SiteOrigins } from "./site-origins.js";
 
 export const EVENTS_PATH = "/cs/events";
 export const CONSOLE_PATH = "/cs/console";
@@ -41,6 +48,7 @@ const TASK_NAME = new RegExp(TASK_NAME_PATTERN);
 export interface ConsoleApiOptions {
   current: () => CopyServicesServer; // throws NOT_PRIMARY while this node's server is not the primary
   stream?: Omit<EventStreamOptions, "current">;
+  origins?: SiteOrigins; // the site's servers' http(s) origins, this one first; default: this one alone
 }
 
 export interface ConsoleCaller {
@@ -56,8 +64,10 @@ export async function consoleApi(app: FastifyInstance, options: ConsoleApiOption
     tasks.close();
     stream.close();
   });
-  app.get(EVENTS_PATH, { websocket: true }, (socket) => stream.accept(socket));
+  const origins = options.origins ?? (() => []);
+  app.get(EVENTS_PATH, { websocket: true, preValidation: websocketOriginHook(origins) }, (socket) => stream.accept(socket));
   await app.register(async (api) => {
+    api.addHook("onRequest", corsHook(origins));
     api.setErrorHandler((error, _request, reply) => sendFailure(reply, restError(error)));
     api.setNotFoundHandler((request, reply) => sendFailure(reply, new RestError(404, "NOT_FOUND", `${request.method} ${request.url.split("?")[0].slice(0, 128)} is not a console route`)));
     const caller = (request: FastifyRequest, commandClass: CommandClass | null) => identify(options.current, request, commandClass);
@@ -65,6 +75,7 @@ export async function consoleApi(app: FastifyInstance, options: ConsoleApiOption
     runRoute(api, caller);
     taskRoutes(api, caller, tasks);
     consoleViews(api, caller);
+    sessionRoutes(api, caller, origins);
   }, { prefix: CONSOLE_PATH });
 }
 
@@ -99,6 +110,22 @@ function identify(current: () => CopyServicesServer, request: FastifyRequest, co
 
 function sendFailure(reply: FastifyReply, error: RestError): FastifyReply {
   return reply.code(error.statusCode).send(failedReply(error));
+}
+
+// ---- the session and the site's servers ----
+
+function sessionRoutes(api: FastifyInstance, caller: Identify, origins: SiteOrigins): void {
+  // A preflight is answered by the CORS hook; one from this server's own page has nothing to allow.
+  api.options("/*", async (_request, reply) => reply.code(204).send());
+  api.get("/servers", async (request) => {
+    caller(request, null);
+    return { servers: origins() };
+  });
+  api.post("/logout", async (request) => {
+    const identity = caller(request, null);
+    await identity.server.logout(identity.token);
+    return { loggedOut: identity.user };
+  });
 }
 
 // ---- the event log ----

@@ -110,7 +110,7 @@ Bounds("should close a stream whose token was logged out, at its next check", as
     const client = new FakeSocket();
     short.accept(client as unknown as WebSocket);
     client.receive({ type: "auth", token: fixture.token });
-    fixture.server.logout(fixture.token);
+    await fixture.server.logout(fixture.token);
     await until(() => client.closedWith !== null, "the close after the logout");
     assert.is(client.closedWith!.code, CLOSE_UNAUTHENTICATED);
   } finally {

@@ -366,25 +366,79 @@ export function bitmap_find(bitmap: usize, from_track: u32): i32 {
 }
 
 // Stores the tracks of the set bits of `bits` (bit b is track base_track + b)
-// at entries count.. of `out`; returns the new count. Two entries a step,
-// whether or not the word has that many bits left (ctz of 0 is 64: a stale
-// entry past the count, which the next word overwrites), and one step even
-// for an empty word: no branch depends on which bits are set, the branches
-// that make a scan slow where set bits are scattered. It writes at most 64
-// entries, the most a word can have.
+// from `at` on; returns the address past them. Two entries a step, whether or
+// not the word has that many bits left (ctz of 0 is 64: a stale entry past
+// the end, which the next word overwrites), and one step even for an empty
+// word: no branch depends on which bits are set, the branches that make a
+// scan slow where set bits are scattered. It writes at most 64 entries, the
+// most a word can have.
 // @ts-ignore: decorator
-@inline function emit_word(out: usize, count: u32, base_track: u32, bits: u64): u32 {
-  let at = out + (<usize>count << 2);
+@inline function emit_word(at: usize, base_track: u32, bits: u64): usize {
+  let entry = at;
   let left = bits;
   do {
-    store<u32>(at, base_track + <u32>ctz<u64>(left));
+    store<u32>(entry, base_track + <u32>ctz<u64>(left));
     left &= left - 1;
-    store<u32>(at, base_track + <u32>ctz<u64>(left), 4);
+    store<u32>(entry, base_track + <u32>ctz<u64>(left), 4);
     left &= left - 1;
-    at += 8;
+    entry += 8;
   } while (left != 0);
-  return count + <u32>popcnt<u64>(bits);
+  return at + (<usize>popcnt<u64>(bits) << 2);
 }
+
+// Entry b of this table lists the set bits of the byte b, lowest first, then
+// zeros: 256 entries of eight u32. Filled by each instance of the core before
+// its first leaf walk (the values never change, so a fill racing a reader in
+// another thread writes what the reader would read anyway).
+const BYTE_BITS: usize = memory.data(256 * 32, 16);
+let byte_bits_filled = false;
+
+function byte_bits_fill(): void {
+  for (let value: u32 = 0; value < 256; value++) {
+    let entry: usize = BYTE_BITS + (<usize>value << 5);
+    for (let bit: u32 = 0; bit < 8; bit++) {
+      if (((value >>> bit) & 1) == 0) continue;
+      store<u32>(entry, bit);
+      entry += 4;
+    }
+  }
+  byte_bits_filled = true;
+}
+
+// The tracks of the set bits of byte `byte` of `bits`, as eight entries from
+// `at` of which the first popcnt are real; returns the address past those.
+// @ts-ignore: decorator
+@inline function emit_byte(at: usize, bits: u64, byte: u32, base: v128): usize {
+  const value = <u32>(bits >>> <u64>(byte << 3)) & 0xff;
+  const entry = BYTE_BITS + (<usize>value << 5);
+  const byte_base = i32x4.add(base, i32x4.splat(byte << 3));
+  v128.store(at, i32x4.add(v128.load(entry), byte_base));
+  v128.store(at, i32x4.add(v128.load(entry, 16), byte_base), 16);
+  return at + (<usize>popcnt<u32>(value) << 2);
+}
+
+// What emit_word does, for a word with many bits: a byte at a time from
+// BYTE_BITS, the same work whatever the bits. emit_word's chain of
+// `left &= left - 1` costs two cycles a bit, and its loop ends after a
+// different count on every word. It writes at most 56 + 8 = 64 entries.
+// @ts-ignore: decorator
+@inline function emit_dense_word(at: usize, base_track: u32, bits: u64): usize {
+  const base = i32x4.splat(base_track);
+  let entry = emit_byte(at, bits, 0, base);
+  entry = emit_byte(entry, bits, 1, base);
+  entry = emit_byte(entry, bits, 2, base);
+  entry = emit_byte(entry, bits, 3, base);
+  entry = emit_byte(entry, bits, 4, base);
+  entry = emit_byte(entry, bits, 5, base);
+  entry = emit_byte(entry, bits, 6, base);
+  return emit_byte(entry, bits, 7, base);
+}
+
+// Bits from which a word goes to emit_dense_word: emit_word's time grows
+// with the bits, emit_dense_word's does not. Between 10% pending (about 6
+// bits a word, where emit_word is the faster) and 50% (about 32, where
+// emit_dense_word takes less than half the time); not tuned in between.
+const DENSE_WORD_BITS: u32 = 16;
 
 // Entries a scan keeps free in `out` before it starts on a leaf: room for
 // the first word and the next, the most emit_word can write for two words;
@@ -393,35 +447,98 @@ export const FIND_MANY_STEP: u32 = 128;
 
 // Words whose non-empty flags one nonzero_words call gathers: one u64 mask.
 const GROUP_WORDS: u32 = 64;
-// Entries emit_word may write for one word: all 64 of its tracks.
+// Entries a word may take: all 64 of its tracks.
 const WORD_ENTRIES_MAX: u32 = 64;
 
 // A mask of the non-empty words among the `word_count` (at most GROUP_WORDS)
 // at `words`: bit k set when word k is not zero. Eight words a step with v128
 // compares and one bitmask, then pairs, then a last odd word, so it reads no
-// word past word_count. It has no branch that depends on the bits, so a leaf
-// where about half the words are empty (1% of tracks pending) costs no
-// mispredictions here; the caller's walk then visits only the non-empty words.
+// word past word_count. It flags the empty words (i64x2.eq is one instruction
+// on x64, ne three) and inverts the mask at the end. It has no branch that
+// depends on the bits, so a leaf where about half the words are empty (1% of
+// tracks pending) costs no mispredictions here; the caller's walk then visits
+// only the non-empty words.
 // @ts-ignore: decorator
 @inline function nonzero_words(words: usize, word_count: u32): u64 {
-  let mask: u64 = 0;
+  let empty: u64 = 0;
   let index: u32 = 0;
+  const zero = i64x2.splat(0);
   for (; index + 8 <= word_count; index += 8) {
     const at = words + (<usize>index << 3);
-    const zero = i64x2.splat(0);
-    // Each i64x2.ne lane is all ones or zeros; its even i32 lanes carry it, so
+    // Each i64x2.eq lane is all ones or zeros; its even i32 lanes carry it, so
     // one shuffle packs four words' flags into the four lanes of one i32x4.
-    const low = i32x4.shuffle(i64x2.ne(v128.load(at), zero), i64x2.ne(v128.load(at, 16), zero), 0, 2, 4, 6);
-    const high = i32x4.shuffle(i64x2.ne(v128.load(at, 32), zero), i64x2.ne(v128.load(at, 48), zero), 0, 2, 4, 6);
-    const flags = <u64>(i32x4.bitmask(low) | (i32x4.bitmask(high) << 4));
-    mask |= flags << <u64>index;
+    const low = i32x4.shuffle(i64x2.eq(v128.load(at), zero), i64x2.eq(v128.load(at, 16), zero), 0, 2, 4, 6);
+    const high = i32x4.shuffle(i64x2.eq(v128.load(at, 32), zero), i64x2.eq(v128.load(at, 48), zero), 0, 2, 4, 6);
+    empty |= <u64>(i32x4.bitmask(low) | (i32x4.bitmask(high) << 4)) << <u64>index;
   }
   for (; index + 2 <= word_count; index += 2) {
-    const flags = <u64>i64x2.bitmask(i64x2.ne(v128.load(words + (<usize>index << 3)), i64x2.splat(0)));
-    mask |= flags << <u64>index;
+    empty |= <u64>i64x2.bitmask(i64x2.eq(v128.load(words + (<usize>index << 3)), zero)) << <u64>index;
   }
-  if (index < word_count && load<u64>(words + (<usize>index << 3)) != 0) mask |= <u64>1 << <u64>index;
-  return mask;
+  if (index < word_count && load<u64>(words + (<usize>index << 3)) == 0) empty |= <u64>1 << <u64>index;
+  const all = word_count == GROUP_WORDS ? ~<u64>0 : (<u64>1 << <u64>word_count) - 1;
+  return ~empty & all;
+}
+
+// Word `word` of those at `words` (tracks from base_track), in a group where
+// most words have a bit or two if any (1% pending): two entries inline,
+// emit_word only from a third bit on. Writes at most 2 + 62 = 64 entries.
+// @ts-ignore: decorator
+@inline function emit_sparse_word(at: usize, words: usize, base_track: u32, word: u32): usize {
+  const bits = load<u64>(words + (<usize>word << 3));
+  const word_track = base_track + (word << WORD_TRACK_SHIFT);
+  const rest = bits & (bits - 1);
+  store<u32>(at, word_track + <u32>ctz<u64>(bits));
+  store<u32>(at, word_track + <u32>ctz<u64>(rest), 4);
+  const count = <u32>popcnt<u64>(bits);
+  if (count > 2) emit_word(at + 8, word_track, rest & (rest - 1));
+  return at + (<usize>count << 2);
+}
+
+// The words of `group_mask` among those at `words`, by emit_sparse_word.
+// @ts-ignore: decorator
+@inline function walk_sparse(words: usize, base_track: u32, group_mask: u64, at: usize): usize {
+  let mask = group_mask;
+  let entry = at;
+  // Two words a turn, so that the loop's own cost (V8 checks the stack on
+  // every turn) is paid half as often.
+  while (mask != 0) {
+    const first = <u32>ctz<u64>(mask);
+    mask &= mask - 1;
+    entry = emit_sparse_word(entry, words, base_track, first);
+    if (mask == 0) break;
+    const second = <u32>ctz<u64>(mask);
+    mask &= mask - 1;
+    entry = emit_sparse_word(entry, words, base_track, second);
+  }
+  return entry;
+}
+
+// Every one of `word_count` words, none empty (10% pending or more), each by
+// the cheaper way for its bits (a choice that mispredicts only where words
+// have about DENSE_WORD_BITS bits, near 25% pending).
+// @ts-ignore: decorator
+@inline function walk_full(words: usize, base_track: u32, word_count: u32, at: usize): usize {
+  let entry = at;
+  for (let word: u32 = 0; word < word_count; word++) {
+    const bits = load<u64>(words + (<usize>word << 3));
+    const word_track = base_track + (word << WORD_TRACK_SHIFT);
+    entry = <u32>popcnt<u64>(bits) >= DENSE_WORD_BITS ? emit_dense_word(entry, word_track, bits) : emit_word(entry, word_track, bits);
+  }
+  return entry;
+}
+
+// The words of `mask` while the next surely fits: a word starts only at or
+// below `at_max`. For the last group of a batch.
+// @ts-ignore: decorator
+@inline function walk_until(words: usize, base_track: u32, group_mask: u64, at: usize, at_max: usize): usize {
+  let mask = group_mask;
+  let entry = at;
+  while (mask != 0 && entry <= at_max) {
+    const word = <u32>ctz<u64>(mask);
+    mask &= mask - 1;
+    entry = emit_word(entry, base_track + (word << WORD_TRACK_SHIFT), load<u64>(words + (<usize>word << 3)));
+  }
+  return entry;
 }
 
 // The set bits of a leaf from track `within` of its chunk on, appended to
@@ -429,41 +546,37 @@ const WORD_ENTRIES_MAX: u32 = 64;
 // fewer than FIND_MANY_STEP entries free only if the leaf was not finished
 // (it then stopped after a whole word, so the caller goes on from its last
 // track + 1). Two passes over each group of 64 words: nonzero_words flags the
-// non-empty ones without branches, then only those are loaded and emitted.
-// Against one pass that tests each pair of words, this takes a quarter to a
-// third less time on a leaf with 1% of its tracks pending, where about half
-// the words are empty and the pair test mispredicts often, and the same where
-// every word has bits. Reads without atomics, as words_find does.
+// non-empty ones without branches, then a walk emits them: only those when
+// some are empty, each in turn by the cheaper way for its bits when none is.
+// A group whose every non-empty word could take 64 entries without passing
+// the batch's end is walked with no check per word; the one that might pass
+// it, word by word with the check. Reads without atomics, as words_find does.
 function leaf_find_many(leaf: usize, word_count: u32, within: u32, base_track: u32, out: usize, count: u32, count_max: u32): u32 {
+  if (!byte_bits_filled) byte_bits_fill();
   let index = within >>> WORD_TRACK_SHIFT;
-  let found = count;
-  if (index >= word_count || found + FIND_MANY_STEP > count_max) return found;
+  if (index >= word_count || count + FIND_MANY_STEP > count_max) return count;
   const first = load<u64>(leaf + (<usize>index << 3)) & (~<u64>0 << <u64>(within & 63));
-  found = emit_word(out, found, base_track + (index << WORD_TRACK_SHIFT), first);
+  let at = emit_word(out + (<usize>count << 2), base_track + (index << WORD_TRACK_SHIFT), first);
   index++;
-  // The most entries there may be before a word is emitted: a word takes up to 64.
-  const found_max = count_max - WORD_ENTRIES_MAX;
+  // The last address a word may start at: a word takes up to 64 entries.
+  const at_max = out + (<usize>(count_max - WORD_ENTRIES_MAX) << 2);
   while (index < word_count) {
     const group_words = min<u32>(GROUP_WORDS, word_count - index);
-    let mask = nonzero_words(leaf + (<usize>index << 3), group_words);
-    if (<u32>popcnt<u64>(mask) == group_words) {
-      // Every word has bits (10% pending or more): a plain walk, no mask to take apart.
-      const group_end = index + group_words;
-      for (let word_index = index; word_index < group_end; word_index++) {
-        if (found > found_max) return found;
-        found = emit_word(out, found, base_track + (word_index << WORD_TRACK_SHIFT), load<u64>(leaf + (<usize>word_index << 3)));
-      }
-      mask = 0;
-    }
-    while (mask != 0) {
-      if (found > found_max) return found;
-      const word_index = index + <u32>ctz<u64>(mask);
-      mask &= mask - 1;
-      found = emit_word(out, found, base_track + (word_index << WORD_TRACK_SHIFT), load<u64>(leaf + (<usize>word_index << 3)));
+    const words = leaf + (<usize>index << 3);
+    const group_track = base_track + (index << WORD_TRACK_SHIFT);
+    const mask = nonzero_words(words, group_words);
+    const nonempty = <u32>popcnt<u64>(mask);
+    if (nonempty != 0 && at + (<usize>(nonempty - 1) << 8) > at_max) {
+      at = walk_until(words, group_track, mask, at, at_max);
+      if (at > at_max) break;
+    } else if (nonempty == group_words) {
+      at = walk_full(words, group_track, group_words, at);
+    } else {
+      at = walk_sparse(words, group_track, mask, at);
     }
     index += group_words;
   }
-  return found;
+  return <u32>((at - out) >>> 2);
 }
 
 // Tracks [from_track, end_track) of an all-set chunk, as many as fit.

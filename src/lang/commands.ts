@@ -68,18 +68,54 @@ export interface CommandSpec {
   readonly statement?: boolean;
 }
 
+// ---- spec pieces that several commands share ---------------------------------------------
 const DEV: OptionSpec = { name: "dev", kind: "image", summary: "the storage image (default: setenv -dev, else the current one)" };
+const LONG: OptionSpec = { name: "l", summary: "long: every column" };
+const SHORT: OptionSpec = { name: "s", summary: "short: IDs only" };
+const QUIET: OptionSpec = { name: "quiet", summary: "do not ask for confirmation" };
+const ON_OFF = ["on", "off"];
+const FORMATS = ["default", "delim", "stanza", "json"];
+const CAPACITY_UNITS = ["ds", "ess", "blocks"];
+const RANK_GROUPS = ["0", "1"];
+const LISTING: readonly OptionSpec[] = [
+  { name: "fmt", kind: "enum", values: FORMATS, summary: "output format" },
+  { name: "delim", kind: "text", summary: "column separator for -fmt delim (default ,)" },
+  { name: "hdr", kind: "enum", values: ON_OFF, summary: "show the header row" },
+  { name: "bnr", kind: "enum", values: ON_OFF, summary: "show the banner line" },
+  { name: "fullid", summary: "fully qualified IDs: IBM.2107-75KDR91/1000" },
+  { name: "p", kind: "enum", values: ON_OFF, inert: true, summary: "paging (scripts never page)" },
+  { name: "r", kind: "number", inert: true, summary: "rows per page (scripts never page)" },
+];
+// The listing options but these: for commands whose listings have no IDs to qualify, or no paging.
+function listingWithout(...names: string[]): OptionSpec[] {
+  return LISTING.filter((option) => !names.includes(option.name));
+}
+const SIZE_RANGE: readonly OptionSpec[] = [
+  { name: "offset", kind: "size", summary: "first byte (4096, 4KiB, 1MiB)" },
+  { name: "len", kind: "size", summary: "number of bytes" },
+];
+const SIZE_RANGE_REQUIRED: readonly OptionSpec[] = SIZE_RANGE.map((option) => ({ ...option, required: true }));
+const DATA_PATTERN: readonly OptionSpec[] = [
+  { name: "pattern", kind: "pattern", required: true, summary: "a byte 0xNN, or random" },
+  { name: "seed", kind: "number", summary: "seed of -pattern random (default 0)" },
+];
+const VOLUME_OPERAND: OperandSpec = { name: "VOLUME_ID", kind: "volume", summary: "the volume" };
+const PAIRS_OPERAND: OperandSpec = { name: "SOURCE:TARGET", kind: "pairs", repeat: true, summary: "pairs, or pair ranges 1000-1001:1002-1003" };
+const PERSIST: OptionSpec = { name: "persist", summary: "keep the relationship after its background copy completes" };
+const TGTINHIBIT: OptionSpec = { name: "tgtinhibit", summary: "refuse host writes to the target" };
+const SEQNUM: OptionSpec = { name: "seqnum", kind: "text", summary: "sequence number in hex (0 to FFFFFFFF)" };
 
 // ---- FlashCopy V2 (model 2107; handlers in flash-v2-commands.ts) ----------------------------
-const SEQNUM: OptionSpec = { name: "seqnum", kind: "text", summary: "sequence number in hex (0 to FFFFFFFF)" };
 const INCREMENT_OPTIONS: readonly OptionSpec[] = [
   { name: "record", summary: "keep recording changes, so that it can be resynchronised again (implies -persist)" },
-  { name: "persist", summary: "keep the relationship after its background copy completes" },
-  { name: "tgtinhibit", summary: "refuse host writes to the target" },
+  PERSIST,
+  TGTINHIBIT,
   { name: "tgtpprc", summary: "the target may be a PPRC primary (accepted; takes effect with PPRC)" },
   SEQNUM,
 ];
-const PAIRS_OPERAND: OperandSpec = { name: "SOURCE:TARGET", kind: "pairs", repeat: true, summary: "pairs, or pair ranges 1000-1001:1002-1003" };
+// commitflash and revertflash: revertible pairs, by their sources or as pairs.
+const REVERTIBLE_OPTIONS: readonly OptionSpec[] = [{ ...SEQNUM, summary: "only the relationships of this sequence number (hex)" }, DEV];
+const REVERTIBLE_OPERAND: OperandSpec = { name: "SOURCE", kind: "volumes-or-pairs", repeat: true, summary: "source volumes (their revertible pairs) or pairs" };
 const FLASH_V2_SPECS: readonly CommandSpec[] = [
   {
     name: "resyncflash", group: "ds", summary: "2107: a new T0 copying only the tracks changed since the last (pairs made with -record -persist)",
@@ -102,14 +138,14 @@ const FLASH_V2_SPECS: readonly CommandSpec[] = [
   {
     name: "commitflash", group: "ds", summary: "2107: keep the last increment of revertible pairs",
     usage: "commitflash [-seqnum N] [-dev IMAGE] SOURCE_VOLUME_ID | SOURCE:TARGET...",
-    options: [{ ...SEQNUM, summary: "only the relationships of this sequence number (hex)" }, DEV],
-    operands: [{ name: "SOURCE", kind: "volumes-or-pairs", repeat: true, summary: "source volumes (their revertible pairs) or pairs" }],
+    options: REVERTIBLE_OPTIONS,
+    operands: [REVERTIBLE_OPERAND],
   },
   {
     name: "revertflash", group: "ds", summary: "2107: roll revertible pairs' targets back to before their last increment",
     usage: "revertflash [-seqnum N] [-dev IMAGE] SOURCE_VOLUME_ID | SOURCE:TARGET...",
-    options: [{ ...SEQNUM, summary: "only the relationships of this sequence number (hex)" }, DEV],
-    operands: [{ name: "SOURCE", kind: "volumes-or-pairs", repeat: true, summary: "source volumes (their revertible pairs) or pairs" }],
+    options: REVERTIBLE_OPTIONS,
+    operands: [REVERTIBLE_OPERAND],
   },
   {
     name: "unfreezeflash", group: "ds", summary: "2107: end the write holds of mkflash -freeze on the sources in these LSSs",
@@ -124,127 +160,115 @@ const REMOTEDEV_OPTIONAL: OptionSpec = { ...REMOTEDEV, required: false, summary:
 const PPRC_TYPE: OptionSpec = { name: "type", kind: "enum", values: ["mmir", "gcp"], summary: "mmir: Metro Mirror (synchronous); gcp: Global Copy (asynchronous)" };
 const PPRC_PAIRS: OperandSpec = { name: "PRIMARY:SECONDARY", kind: "pairs", repeat: true, summary: "pairs, or pair ranges 1000-1001:2000-2001" };
 const LSS_PAIRS: OperandSpec = { name: "SOURCE_LSS:TARGET_LSS", kind: "text", repeat: true, summary: "LSS pairs such as 10:20" };
-function pprcSpecs(listing: readonly OptionSpec[], long: OptionSpec, short: OptionSpec, quiet: OptionSpec): CommandSpec[] {
-  return [
-    {
-      name: "lsavailpprcport", group: "ds", summary: "list the port pairs a PPRC path to another image can use",
-      usage: "lsavailpprcport -remotedev IMAGE [-remotewwnn WWNN] [-fmt ...] [-dev IMAGE] [SOURCE_LSS:TARGET_LSS]",
-      options: [REMOTEDEV, { name: "remotewwnn", kind: "text", inert: true, summary: "the remote image's WWNN (lssi -l)" }, ...listing, DEV],
-      operands: [{ ...LSS_PAIRS, optional: true, repeat: false }],
-    },
-    {
-      name: "mkpprcpath", group: "ds", summary: "set the PPRC paths of an LSS pair (replaces the pair's whole set)",
-      usage: "mkpprcpath -remotedev IMAGE -remotewwnn WWNN -srclss LSS -tgtlss LSS [-consistgrp] [-dev IMAGE] LOCAL_PORT:REMOTE_PORT...",
-      options: [
-        REMOTEDEV,
-        { name: "remotewwnn", kind: "text", required: true, summary: "the remote image's WWNN (lssi -l shows it)" },
-        { name: "srclss", kind: "lss", required: true, summary: "the LSS of the primaries, on this image" },
-        { name: "tgtlss", kind: "lss", required: true, summary: "the LSS of the secondaries, on the remote image" },
-        { name: "consistgrp", summary: "a consistency group: freezepprc then holds the primaries' writes (long busy) until unfreezepprc or 60 s" },
-        DEV,
-      ],
-      operands: [{ name: "LOCAL_PORT:REMOTE_PORT", kind: "text", repeat: true, summary: "one to eight port pairs such as I0010:I0143 (lsavailpprcport)" }],
-    },
-    {
-      name: "lspprcpath", group: "ds", summary: "list PPRC paths: Src Tgt State SS Port Attached Port Tgt WWNN",
-      usage: "lspprcpath [-l] [-fmt ...] [-fullid] [-dev IMAGE] [SOURCE_LSS...]",
-      options: [{ ...long, summary: "long: also Failed Reason and PPRC_CG" }, ...listing, DEV],
-      operands: [{ name: "SOURCE_LSS", kind: "lss", optional: true, repeat: true, summary: "only paths from these LSSs" }],
-    },
-    {
-      name: "rmpprcpath", group: "ds", summary: "remove PPRC paths (not while pairs use them, unless -force)",
-      usage: "rmpprcpath -remotedev IMAGE [-force] [-quiet] [-dev IMAGE] SOURCE_LSS:TARGET_LSS...",
-      options: [REMOTEDEV, { name: "force", summary: "remove even paths that carry pairs (the pairs suspend)" }, quiet, DEV],
-      operands: [LSS_PAIRS],
-    },
-    {
-      name: "mkpprc", group: "ds", summary: "make Metro Mirror or Global Copy pairs (needs a Success path between the LSSs)",
-      usage: "mkpprc -remotedev IMAGE -type mmir|gcp [-mode full|nocp] [-tgtread] [-critmode] [-wait] [-dev IMAGE] PRIMARY:SECONDARY...",
-      options: [
-        REMOTEDEV, { ...PPRC_TYPE, required: true },
-        { name: "mode", kind: "enum", values: ["full", "nocp"], summary: "full: copy every track first (default); nocp: the volumes are equal already" },
-        { name: "tgtread", summary: "allow host reads of the secondaries" },
-        { name: "critmode", summary: "Metro Mirror: a write that cannot be mirrored fails, and later ones too until resumed" },
-        { name: "wait", summary: "return once the pairs are Full Duplex (Global Copy: past the first pass)" },
-        DEV,
-      ],
-      operands: [PPRC_PAIRS],
-    },
-    {
-      name: "lspprc", group: "ds", summary: "list PPRC pairs with a volume on the image (primaries, and secondaries as Target states)",
-      usage: "lspprc [-l | -s] [-state STATE[,STATE]] [-remotedev IMAGE] [-fmt ...] [-fullid] [-dev IMAGE] [PRIMARY:SECONDARY...]",
-      options: [
-        { ...long, summary: "long: also Out Of Sync Tracks, Tgt Read, cascades, Date Suspended" }, short,
-        { name: "state", kind: "text", summary: "only pairs in these states: copy_pending, full_duplex, suspended, target_full_duplex, ..." },
-        { ...REMOTEDEV_OPTIONAL, inert: true }, ...listing, DEV,
-      ],
-      operands: [{ name: "ID", kind: "pairs", optional: true, repeat: true, summary: "pairs, or ranges such as 0000-FFFF:0000-FFFF" }],
-    },
-    {
-      name: "pausepprc", group: "ds", summary: "suspend pairs (reason Host Source); writes go on and are recorded as out of sync",
-      usage: "pausepprc [-remotedev IMAGE] [-dev IMAGE] PRIMARY:SECONDARY...",
-      options: [REMOTEDEV_OPTIONAL, DEV],
-      operands: [PPRC_PAIRS],
-    },
-    {
-      name: "resumepprc", group: "ds", summary: "resume suspended pairs: exactly their out-of-sync tracks are sent (Copy Pending)",
-      usage: "resumepprc [-remotedev IMAGE] [-type mmir|gcp] [-dev IMAGE] PRIMARY:SECONDARY...",
-      options: [REMOTEDEV_OPTIONAL, { ...PPRC_TYPE, summary: "resume as this type (gcp to mmir makes a Global Copy pair Metro Mirror)" }, DEV],
-      operands: [PPRC_PAIRS],
-    },
-    {
-      name: "rmpprc", group: "ds", summary: "end pairs (the secondaries become ordinary volumes)",
-      usage: "rmpprc [-remotedev IMAGE] [-quiet] [-dev IMAGE] PRIMARY:SECONDARY...",
-      options: [REMOTEDEV_OPTIONAL, quiet, DEV],
-      operands: [PPRC_PAIRS],
-    },
-    {
-      name: "failoverpprc", group: "ds", summary: "issued to the secondaries' image: they become suspended primaries (Host Source)",
-      usage: "failoverpprc -remotedev IMAGE -type mmir|gcp [-dev IMAGE] SECONDARY:PRIMARY...",
-      options: [REMOTEDEV, { ...PPRC_TYPE, required: true }, DEV],
-      operands: [{ ...PPRC_PAIRS, name: "SECONDARY:PRIMARY", summary: "the pairs as seen from this image: its volume first" }],
-    },
-    {
-      name: "failbackpprc", group: "ds", summary: "after failoverpprc: copy the tracks changed on either side to the old primaries",
-      usage: "failbackpprc -remotedev IMAGE -type mmir|gcp [-dev IMAGE] PRIMARY:SECONDARY...",
-      options: [REMOTEDEV, { ...PPRC_TYPE, required: true }, DEV],
-      operands: [{ ...PPRC_PAIRS, summary: "the failed-over pairs, this image's volume first" }],
-    },
-    {
-      name: "freezepprc", group: "ds", summary: "suspend every pair of the LSS pairs at one point in time (reason Freeze) and remove their paths",
-      usage: "freezepprc -remotedev IMAGE [-dev IMAGE] SOURCE_LSS:TARGET_LSS...",
-      options: [REMOTEDEV, DEV],
-      operands: [{ ...LSS_PAIRS, summary: "LSS pairs such as 10:20; over a -consistgrp path the primaries' writes are then held (long busy)" }],
-    },
-    {
-      name: "unfreezepprc", group: "ds", summary: "after freezepprc: the primaries in the source LSSs take writes again (the pairs stay suspended)",
-      usage: "unfreezepprc -remotedev IMAGE [-dev IMAGE] SOURCE_LSS:TARGET_LSS...",
-      options: [REMOTEDEV, DEV],
-      operands: [LSS_PAIRS],
-    },
-    {
-      name: "cutlink", group: "data", summary: "cut the link from this image to another (fault injection): its paths fail, its pairs suspend",
-      usage: "cutlink -remotedev IMAGE [-dev IMAGE]",
-      options: [REMOTEDEV, DEV],
-      operands: [],
-    },
-    {
-      name: "restorelink", group: "data", summary: "restore a link cutlink cut (the pairs stay suspended until resumepprc)",
-      usage: "restorelink -remotedev IMAGE [-dev IMAGE]",
-      options: [REMOTEDEV, DEV],
-      operands: [],
-    },
-  ];
-}
-
-const LISTING: readonly OptionSpec[] = [
-  { name: "fmt", kind: "enum", values: ["default", "delim", "stanza", "json"], summary: "output format" },
-  { name: "delim", kind: "text", summary: "column separator for -fmt delim (default ,)" },
-  { name: "hdr", kind: "enum", values: ["on", "off"], summary: "show the header row" },
-  { name: "bnr", kind: "enum", values: ["on", "off"], summary: "show the banner line" },
-  { name: "fullid", summary: "fully qualified IDs: IBM.2107-75KDR91/1000" },
-  { name: "p", kind: "enum", values: ["on", "off"], inert: true, summary: "paging (scripts never page)" },
-  { name: "r", kind: "number", inert: true, summary: "rows per page (scripts never page)" },
+const PPRC_SPECS: readonly CommandSpec[] = [
+  {
+    name: "lsavailpprcport", group: "ds", summary: "list the port pairs a PPRC path to another image can use",
+    usage: "lsavailpprcport -remotedev IMAGE [-remotewwnn WWNN] [-fmt ...] [-dev IMAGE] [SOURCE_LSS:TARGET_LSS]",
+    options: [REMOTEDEV, { name: "remotewwnn", kind: "text", inert: true, summary: "the remote image's WWNN (lssi -l)" }, ...LISTING, DEV],
+    operands: [{ ...LSS_PAIRS, optional: true, repeat: false }],
+  },
+  {
+    name: "mkpprcpath", group: "ds", summary: "set the PPRC paths of an LSS pair (replaces the pair's whole set)",
+    usage: "mkpprcpath -remotedev IMAGE -remotewwnn WWNN -srclss LSS -tgtlss LSS [-consistgrp] [-dev IMAGE] LOCAL_PORT:REMOTE_PORT...",
+    options: [
+      REMOTEDEV,
+      { name: "remotewwnn", kind: "text", required: true, summary: "the remote image's WWNN (lssi -l shows it)" },
+      { name: "srclss", kind: "lss", required: true, summary: "the LSS of the primaries, on this image" },
+      { name: "tgtlss", kind: "lss", required: true, summary: "the LSS of the secondaries, on the remote image" },
+      { name: "consistgrp", summary: "a consistency group: freezepprc then holds the primaries' writes (long busy) until unfreezepprc or 60 s" },
+      DEV,
+    ],
+    operands: [{ name: "LOCAL_PORT:REMOTE_PORT", kind: "text", repeat: true, summary: "one to eight port pairs such as I0010:I0143 (lsavailpprcport)" }],
+  },
+  {
+    name: "lspprcpath", group: "ds", summary: "list PPRC paths: Src Tgt State SS Port Attached Port Tgt WWNN",
+    usage: "lspprcpath [-l] [-fmt ...] [-fullid] [-dev IMAGE] [SOURCE_LSS...]",
+    options: [{ ...LONG, summary: "long: also Failed Reason and PPRC_CG" }, ...LISTING, DEV],
+    operands: [{ name: "SOURCE_LSS", kind: "lss", optional: true, repeat: true, summary: "only paths from these LSSs" }],
+  },
+  {
+    name: "rmpprcpath", group: "ds", summary: "remove PPRC paths (not while pairs use them, unless -force)",
+    usage: "rmpprcpath -remotedev IMAGE [-force] [-quiet] [-dev IMAGE] SOURCE_LSS:TARGET_LSS...",
+    options: [REMOTEDEV, { name: "force", summary: "remove even paths that carry pairs (the pairs suspend)" }, QUIET, DEV],
+    operands: [LSS_PAIRS],
+  },
+  {
+    name: "mkpprc", group: "ds", summary: "make Metro Mirror or Global Copy pairs (needs a Success path between the LSSs)",
+    usage: "mkpprc -remotedev IMAGE -type mmir|gcp [-mode full|nocp] [-tgtread] [-critmode] [-wait] [-dev IMAGE] PRIMARY:SECONDARY...",
+    options: [
+      REMOTEDEV, { ...PPRC_TYPE, required: true },
+      { name: "mode", kind: "enum", values: ["full", "nocp"], summary: "full: copy every track first (default); nocp: the volumes are equal already" },
+      { name: "tgtread", summary: "allow host reads of the secondaries" },
+      { name: "critmode", summary: "Metro Mirror: a write that cannot be mirrored fails, and later ones too until resumed" },
+      { name: "wait", summary: "return once the pairs are Full Duplex (Global Copy: past the first pass)" },
+      DEV,
+    ],
+    operands: [PPRC_PAIRS],
+  },
+  {
+    name: "lspprc", group: "ds", summary: "list PPRC pairs with a volume on the image (primaries, and secondaries as Target states)",
+    usage: "lspprc [-l | -s] [-state STATE[,STATE]] [-remotedev IMAGE] [-fmt ...] [-fullid] [-dev IMAGE] [PRIMARY:SECONDARY...]",
+    options: [
+      { ...LONG, summary: "long: also Out Of Sync Tracks, Tgt Read, cascades, Date Suspended" }, SHORT,
+      { name: "state", kind: "text", summary: "only pairs in these states: copy_pending, full_duplex, suspended, target_full_duplex, ..." },
+      { ...REMOTEDEV_OPTIONAL, inert: true }, ...LISTING, DEV,
+    ],
+    operands: [{ name: "ID", kind: "pairs", optional: true, repeat: true, summary: "pairs, or ranges such as 0000-FFFF:0000-FFFF" }],
+  },
+  {
+    name: "pausepprc", group: "ds", summary: "suspend pairs (reason Host Source); writes go on and are recorded as out of sync",
+    usage: "pausepprc [-remotedev IMAGE] [-dev IMAGE] PRIMARY:SECONDARY...",
+    options: [REMOTEDEV_OPTIONAL, DEV],
+    operands: [PPRC_PAIRS],
+  },
+  {
+    name: "resumepprc", group: "ds", summary: "resume suspended pairs: exactly their out-of-sync tracks are sent (Copy Pending)",
+    usage: "resumepprc [-remotedev IMAGE] [-type mmir|gcp] [-dev IMAGE] PRIMARY:SECONDARY...",
+    options: [REMOTEDEV_OPTIONAL, { ...PPRC_TYPE, summary: "resume as this type (gcp to mmir makes a Global Copy pair Metro Mirror)" }, DEV],
+    operands: [PPRC_PAIRS],
+  },
+  {
+    name: "rmpprc", group: "ds", summary: "end pairs (the secondaries become ordinary volumes)",
+    usage: "rmpprc [-remotedev IMAGE] [-quiet] [-dev IMAGE] PRIMARY:SECONDARY...",
+    options: [REMOTEDEV_OPTIONAL, QUIET, DEV],
+    operands: [PPRC_PAIRS],
+  },
+  {
+    name: "failoverpprc", group: "ds", summary: "issued to the secondaries' image: they become suspended primaries (Host Source)",
+    usage: "failoverpprc -remotedev IMAGE -type mmir|gcp [-dev IMAGE] SECONDARY:PRIMARY...",
+    options: [REMOTEDEV, { ...PPRC_TYPE, required: true }, DEV],
+    operands: [{ ...PPRC_PAIRS, name: "SECONDARY:PRIMARY", summary: "the pairs as seen from this image: its volume first" }],
+  },
+  {
+    name: "failbackpprc", group: "ds", summary: "after failoverpprc: copy the tracks changed on either side to the old primaries",
+    usage: "failbackpprc -remotedev IMAGE -type mmir|gcp [-dev IMAGE] PRIMARY:SECONDARY...",
+    options: [REMOTEDEV, { ...PPRC_TYPE, required: true }, DEV],
+    operands: [{ ...PPRC_PAIRS, summary: "the failed-over pairs, this image's volume first" }],
+  },
+  {
+    name: "freezepprc", group: "ds", summary: "suspend every pair of the LSS pairs at one point in time (reason Freeze) and remove their paths",
+    usage: "freezepprc -remotedev IMAGE [-dev IMAGE] SOURCE_LSS:TARGET_LSS...",
+    options: [REMOTEDEV, DEV],
+    operands: [{ ...LSS_PAIRS, summary: "LSS pairs such as 10:20; over a -consistgrp path the primaries' writes are then held (long busy)" }],
+  },
+  {
+    name: "unfreezepprc", group: "ds", summary: "after freezepprc: the primaries in the source LSSs take writes again (the pairs stay suspended)",
+    usage: "unfreezepprc -remotedev IMAGE [-dev IMAGE] SOURCE_LSS:TARGET_LSS...",
+    options: [REMOTEDEV, DEV],
+    operands: [LSS_PAIRS],
+  },
+  {
+    name: "cutlink", group: "data", summary: "cut the link from this image to another (fault injection): its paths fail, its pairs suspend",
+    usage: "cutlink -remotedev IMAGE [-dev IMAGE]",
+    options: [REMOTEDEV, DEV],
+    operands: [],
+  },
+  {
+    name: "restorelink", group: "data", summary: "restore a link cutlink cut (the pairs stay suspended until resumepprc)",
+    usage: "restorelink -remotedev IMAGE [-dev IMAGE]",
+    options: [REMOTEDEV, DEV],
+    operands: [],
+  },
 ];
 // ---- users of a Copy Services Server (handlers in user-commands.ts) ------------------------
 const USER_GROUPS_TEXT = "admin, op_storage, op_volume, op_copy_services, service, monitor or no_access";
@@ -263,13 +287,13 @@ const USER_SPECS: readonly CommandSpec[] = [
   {
     name: "lsuser", group: "ds", summary: "list the users of the Copy Services Server: name, groups, state",
     usage: "lsuser [-fmt ...]",
-    options: [...LISTING.filter((option) => option.name !== "fullid")],
+    options: listingWithout("fullid"),
     operands: [],
   },
   {
     name: "showuser", group: "ds", summary: "show one user: groups, state, failed logins since the last good one",
     usage: "showuser [-fmt ...] USER_NAME",
-    options: [...LISTING.filter((option) => option.name !== "fullid")],
+    options: listingWithout("fullid"),
     operands: [USER_OPERAND],
   },
   {
@@ -286,16 +310,9 @@ const USER_SPECS: readonly CommandSpec[] = [
   {
     name: "rmuser", group: "ds", summary: "remove a user of the Copy Services Server",
     usage: "rmuser [-quiet] USER_NAME",
-    options: [{ name: "quiet", summary: "do not ask for confirmation" }],
+    options: [QUIET],
     operands: [USER_OPERAND],
   },
-];
-const LONG: OptionSpec = { name: "l", summary: "long: every column" };
-const SHORT: OptionSpec = { name: "s", summary: "short: IDs only" };
-const QUIET: OptionSpec = { name: "quiet", summary: "do not ask for confirmation" };
-const SIZE_RANGE: readonly OptionSpec[] = [
-  { name: "offset", kind: "size", summary: "first byte (4096, 4KiB, 1MiB)" },
-  { name: "len", kind: "size", summary: "number of bytes" },
 ];
 
 // ---- volume groups and host connections (handlers in host-commands.ts) ----------------------
@@ -369,9 +386,12 @@ const HOST_SPECS: readonly CommandSpec[] = [
   },
 ];
 
-function workloadSub(spec: Omit<CommandSpec, "parent" | "group">): CommandSpec {
-  return { ...spec, parent: "workload", group: "workload" };
-}
+// A subcommand takes its parent's name and group.
+type SubcommandSpec = Omit<CommandSpec, "parent" | "group">;
+const workloadSub = (spec: SubcommandSpec): CommandSpec => ({ ...spec, parent: "workload", group: "workload" });
+const waitSub = (spec: SubcommandSpec): CommandSpec => ({ ...spec, parent: "wait", group: "statement" });
+const WORKLOAD_OPERAND: OperandSpec = { name: "NAME", kind: "name", summary: "the workload" };
+const WAIT_OPTIONS: readonly OptionSpec[] = [{ name: "timeout", kind: "duration", summary: "fail after this long (default 10min)" }, DEV];
 
 export const COMMANDS: readonly CommandSpec[] = [
   {
@@ -379,7 +399,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     usage: "mkfbvol -cap N [-type ds|ess|blocks] [-name NAME] [-os OS] [-extpool P] [-sam ese|standard|tse] [-eam ...] [-dev IMAGE] VOLUME_ID[-VOLUME_ID]...",
     options: [
       { name: "cap", kind: "number", required: true, summary: "capacity, in the unit of -type" },
-      { name: "type", kind: "enum", values: ["ds", "ess", "blocks"], summary: "capacity unit: ds 2^30 B (default), ess 10^9 B, blocks of 512 B" },
+      { name: "type", kind: "enum", values: CAPACITY_UNITS, summary: "capacity unit: ds 2^30 B (default), ess 10^9 B, blocks of 512 B" },
       { name: "name", kind: "text", summary: "volume name, at most 16 characters; #h becomes the volume ID, #d its decimal number" },
       { name: "os", kind: "enum", values: OS_TYPES, summary: "host operating system type (default aix)" },
       { name: "extpool", kind: "text", summary: "extent pool, of rank group 0 for an even LSS and 1 for an odd one (default: the first such pool)" },
@@ -404,12 +424,12 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "showfbvol", group: "ds", summary: "show one volume's properties",
     usage: "showfbvol [-fmt ...] [-fullid] [-dev IMAGE] VOLUME_ID",
     options: [...LISTING, DEV],
-    operands: [{ name: "VOLUME_ID", kind: "volume", summary: "the volume" }],
+    operands: [VOLUME_OPERAND],
   },
   {
     name: "rmfbvol", group: "ds", summary: "remove volumes (not while in a FlashCopy relationship)",
     usage: "rmfbvol [-quiet] [-dev IMAGE] VOLUME_ID[-VOLUME_ID]...",
-    options: [{ name: "quiet", summary: "do not ask for confirmation" }, DEV],
+    options: [QUIET, DEV],
     operands: [{ name: "VOLUME_ID", kind: "volumes", repeat: true, summary: "volumes or ranges to remove" }],
   },
   {
@@ -417,7 +437,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     usage: "initfbvol [-action releasespace] [-quiet] [-dev IMAGE] VOLUME_ID[-VOLUME_ID]...",
     options: [
       { name: "action", kind: "enum", values: ["releasespace"], summary: "what to do (releasespace, the default)" },
-      { name: "quiet", summary: "do not ask for confirmation" },
+      QUIET,
       DEV,
     ],
     operands: [{ name: "VOLUME_ID", kind: "volumes", repeat: true, summary: "volumes or ranges to initialise" }],
@@ -428,8 +448,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: [
       { name: "name", kind: "text", summary: "new name, at most 16 characters; #h and #d as for mkfbvol" },
       { name: "cap", kind: "number", summary: "new capacity, larger than the present one, in the unit of -type" },
-      { name: "type", kind: "enum", values: ["ds", "ess", "blocks"], summary: "unit of -cap (default: the volume's own)" },
-      { name: "quiet", inert: true, summary: "do not ask for confirmation (chfbvol never asks in tzero)" },
+      { name: "type", kind: "enum", values: CAPACITY_UNITS, summary: "unit of -cap (default: the volume's own)" },
+      { ...QUIET, inert: true, summary: "do not ask for confirmation (chfbvol never asks in tzero)" },
       DEV,
     ],
     operands: [{ name: "VOLUME_ID", kind: "volumes", repeat: true, summary: "volumes or ranges to change" }],
@@ -462,7 +482,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "mkextpool", group: "ds", summary: "create an extent pool",
     usage: "mkextpool -rankgrp 0|1 -stgtype fb [-cap GiB] [-dev IMAGE] NAME",
     options: [
-      { name: "rankgrp", kind: "enum", values: ["0", "1"], required: true, summary: "rank group: 0 for even LSSs, 1 for odd ones; the ID follows (even or odd)" },
+      { name: "rankgrp", kind: "enum", values: RANK_GROUPS, required: true, summary: "rank group: 0 for even LSSs, 1 for odd ones; the ID follows (even or odd)" },
       { name: "stgtype", kind: "enum", values: ["fb"], required: true, summary: "storage type (tzero models fixed-block volumes)" },
       { name: "cap", kind: "number", summary: "capacity in GiB, a whole number (default 2): its volumes' written extents count against it" },
       { name: "extentlimit", kind: "enum", values: ["enable", "disable"], inert: true, summary: "extent limit (the capacity is the limit)" },
@@ -483,7 +503,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: [
       LONG, SHORT,
       { name: "stgtype", kind: "enum", values: ["fb"], summary: "only pools of this storage type" },
-      { name: "rankgrp", kind: "enum", values: ["0", "1"], summary: "only pools of this rank group" },
+      { name: "rankgrp", kind: "enum", values: RANK_GROUPS, summary: "only pools of this rank group" },
       ...LISTING, DEV,
     ],
     operands: [{ name: "POOL_ID", kind: "text", optional: true, repeat: true, summary: "pools to list" }],
@@ -509,9 +529,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       { name: "cli", summary: "the DS CLI version alone" },
       { name: "lmc", summary: "the storage images' code levels" },
       { name: "stor", inert: true, summary: "storage manager version (there is none in tzero)" },
-      { name: "fmt", kind: "enum", values: ["default", "delim", "stanza", "json"], summary: "output format" },
-      { name: "hdr", kind: "enum", values: ["on", "off"], summary: "show the header row" },
-      { name: "bnr", kind: "enum", values: ["on", "off"], summary: "show the banner line" },
+      ...listingWithout("delim", "fullid", "p", "r"),
     ],
     operands: [],
   },
@@ -527,25 +545,25 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: [
       { name: "cp", summary: "background copy (the default, said explicitly)" },
       { name: "nocp", summary: "no background copy: only changed tracks are copied; lasts until rmflash" },
-      { name: "persist", summary: "keep the relationship after its background copy completes" },
+      PERSIST,
       { name: "record", summary: "record changed tracks on source and target (implies -persist)" },
-      { name: "tgtinhibit", summary: "refuse host writes to the target" },
-      { name: "seqnum", kind: "text", summary: "sequence number in hex (0 to FFFFFFFF)" },
+      TGTINHIBIT,
+      SEQNUM,
       { name: "freeze", summary: "2107: a consistency group; then the sources' writes are held (long busy) until unfreezeflash or 60 s" },
       { name: "tgtpprc", summary: "2107: the target may be a PPRC primary (accepted; takes effect with PPRC)" },
       { name: "wait", summary: "show progress and return when the background copy completes" },
       DEV,
     ],
-    operands: [{ name: "SOURCE:TARGET", kind: "pairs", repeat: true, summary: "pairs, or pair ranges 1000-1001:1002-1003" }],
+    operands: [PAIRS_OPERAND],
   },
   ...FLASH_V2_SPECS,
-  ...pprcSpecs(LISTING, LONG, SHORT, QUIET),
+  ...PPRC_SPECS,
   {
     name: "lsflash", group: "ds", summary: "list FlashCopy relationships",
     usage: "lsflash [-l | -s] [-state valid|invalid] [-record] [-persist] [-activecp] [-revertible] [-cp] [-fmt ...] [-fullid] [-dev IMAGE] [VOLUME_ID | SOURCE:TARGET]...",
     options: [
-      { name: "l", summary: "long: also OutOfSyncTracks DateCreated DateSynced State Reason" },
-      { name: "s", summary: "short: IDs only" },
+      { ...LONG, summary: "long: also OutOfSyncTracks DateCreated DateSynced State Reason" },
+      SHORT,
       { name: "state", kind: "enum", values: ["valid", "invalid", "validation_required", "tgt_failed"], summary: "only relationships in this state" },
       { name: "record", summary: "only relationships with change recording" },
       { name: "persist", summary: "only persistent relationships" },
@@ -560,7 +578,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: "rmflash", group: "ds", summary: "withdraw FlashCopy pairs",
     usage: "rmflash [-quiet] [-dev IMAGE] SOURCE:TARGET...",
-    options: [{ name: "quiet", summary: "do not ask for confirmation" }, DEV],
+    options: [QUIET, DEV],
     operands: [{ name: "SOURCE:TARGET", kind: "pairs", repeat: true, summary: "pairs or pair ranges" }],
   },
   ...USER_SPECS,
@@ -568,13 +586,13 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "setenv", group: "session", summary: "set output defaults and the default storage image",
     usage: "setenv [-banner on|off] [-header on|off] [-format default|delim|stanza|json] [-delim C] [-fullid on|off] [-devid IMAGE | -dev IMAGE] [-paging on|off]",
     options: [
-      { name: "banner", kind: "enum", values: ["on", "off"], summary: "banner line before listings" },
-      { name: "header", kind: "enum", values: ["on", "off"], summary: "header row of listings" },
-      { name: "format", kind: "enum", values: ["default", "delim", "stanza", "json"], summary: "listing format" },
+      { name: "banner", kind: "enum", values: ON_OFF, summary: "banner line before listings" },
+      { name: "header", kind: "enum", values: ON_OFF, summary: "header row of listings" },
+      { name: "format", kind: "enum", values: FORMATS, summary: "listing format" },
       { name: "delim", kind: "text", summary: "column separator of -format delim" },
-      { name: "fullid", kind: "enum", values: ["on", "off"], summary: "fully qualified IDs in listings" },
+      { name: "fullid", kind: "enum", values: ON_OFF, summary: "fully qualified IDs in listings" },
       { name: "devid", kind: "image", summary: "the default storage image (as -dev)" },
-      { name: "paging", kind: "enum", values: ["on", "off"], inert: true, summary: "paging (scripts never page)" },
+      { name: "paging", kind: "enum", values: ON_OFF, inert: true, summary: "paging (scripts never page)" },
       { name: "rows", kind: "number", inert: true, summary: "rows per page (scripts never page)" },
       DEV,
     ],
@@ -584,41 +602,34 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "write", group: "data", summary: "write a byte pattern or seeded random data to a volume",
     usage: "write VOLUME_ID -offset BYTES -len BYTES -pattern 0xNN|random [-seed N] [-dev IMAGE]",
     options: [
-      { ...SIZE_RANGE[0], required: true }, { ...SIZE_RANGE[1], required: true },
-      { name: "pattern", kind: "pattern", required: true, summary: "a byte 0xNN, or random" },
-      { name: "seed", kind: "number", summary: "seed of -pattern random (default 0)" },
-      DEV,
+      ...SIZE_RANGE_REQUIRED, ...DATA_PATTERN, DEV,
     ],
-    operands: [{ name: "VOLUME_ID", kind: "volume", summary: "the volume" }],
+    operands: [VOLUME_OPERAND],
   },
   {
     name: "read", group: "data", summary: "read bytes of a volume as a hex dump",
     usage: "read VOLUME_ID -offset BYTES -len BYTES [-dev IMAGE]",
-    options: [{ ...SIZE_RANGE[0], required: true }, { ...SIZE_RANGE[1], required: true }, DEV],
-    operands: [{ name: "VOLUME_ID", kind: "volume", summary: "the volume" }],
+    options: [...SIZE_RANGE_REQUIRED, DEV],
+    operands: [VOLUME_OPERAND],
   },
   {
     name: "fill", group: "data", summary: "fill a whole volume with a byte or seeded random data",
     usage: "fill VOLUME_ID -pattern 0xNN|random [-seed N] [-dev IMAGE]",
-    options: [
-      { name: "pattern", kind: "pattern", required: true, summary: "a byte 0xNN, or random" },
-      { name: "seed", kind: "number", summary: "seed of -pattern random (default 0)" },
-      DEV,
-    ],
-    operands: [{ name: "VOLUME_ID", kind: "volume", summary: "the volume" }],
+    options: [...DATA_PATTERN, DEV],
+    operands: [VOLUME_OPERAND],
   },
   {
     name: "checksum", group: "data", summary: "checksum of a volume or a range of it, as a host read sees it",
     usage: "checksum VOLUME_ID [-offset BYTES -len BYTES] [-dev IMAGE]",
     options: [...SIZE_RANGE, DEV],
-    operands: [{ name: "VOLUME_ID", kind: "volume", summary: "the volume" }],
+    operands: [VOLUME_OPERAND],
   },
   {
     name: "import", group: "data", summary: "copy a file's bytes onto the start of a volume",
     usage: "import VOLUME_ID FILE [-dev IMAGE]",
     options: [DEV],
     operands: [
-      { name: "VOLUME_ID", kind: "volume", summary: "the volume" },
+      VOLUME_OPERAND,
       { name: "FILE", kind: "file", summary: "raw bytes, no larger than the volume" },
     ],
   },
@@ -627,7 +638,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     usage: "export VOLUME_ID FILE [-dev IMAGE]",
     options: [DEV],
     operands: [
-      { name: "VOLUME_ID", kind: "volume", summary: "the volume" },
+      VOLUME_OPERAND,
       { name: "FILE", kind: "file", summary: "the file to create or replace" },
     ],
   },
@@ -656,13 +667,13 @@ export const COMMANDS: readonly CommandSpec[] = [
         name: "stop", summary: "stop a workload",
         usage: "workload stop NAME",
         options: [],
-        operands: [{ name: "NAME", kind: "name", summary: "the workload" }],
+        operands: [WORKLOAD_OPERAND],
       }),
       workloadSub({
         name: "wait", summary: "wait until a workload with -duration ends",
         usage: "workload wait NAME [-timeout D]",
         options: [{ name: "timeout", kind: "duration", summary: "give up after this long (default: its duration and 30s more)" }],
-        operands: [{ name: "NAME", kind: "name", summary: "the workload" }],
+        operands: [WORKLOAD_OPERAND],
       }),
     ],
   },
@@ -678,18 +689,18 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: [],
     operands: [],
     subcommands: [
-      {
-        name: "flash", parent: "wait", group: "statement", summary: "wait until the pairs' background copies complete",
+      waitSub({
+        name: "flash", summary: "wait until the pairs' background copies complete",
         usage: "wait flash [-timeout D] [-dev IMAGE] SOURCE:TARGET...",
-        options: [{ name: "timeout", kind: "duration", summary: "fail after this long (default 10min)" }, DEV],
+        options: WAIT_OPTIONS,
         operands: [{ name: "SOURCE:TARGET", kind: "pairs", optional: true, repeat: true, summary: "pairs (default: every background copy)" }],
-      },
-      {
-        name: "pprc", parent: "wait", group: "statement", summary: "wait until PPRC pairs are Full Duplex (Global Copy: past the first pass)",
+      }),
+      waitSub({
+        name: "pprc", summary: "wait until PPRC pairs are Full Duplex (Global Copy: past the first pass)",
         usage: "wait pprc [-timeout D] [-dev IMAGE] PRIMARY:SECONDARY...",
-        options: [{ name: "timeout", kind: "duration", summary: "fail after this long (default 10min)" }, DEV],
+        options: WAIT_OPTIONS,
         operands: [{ name: "PRIMARY:SECONDARY", kind: "pairs", optional: true, repeat: true, summary: "pairs (default: every pair whose primary is on the image)" }],
-      },
+      }),
     ],
   },
   {

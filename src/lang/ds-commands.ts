@@ -115,51 +115,63 @@ async function showfbvol(context: CommandContext): Promise<CommandResult> {
   return { lines, value: record };
 }
 
+interface IdleVolumesChange {
+  action: "removing" | "reinitialising";
+  ask: (id: string) => [string, string]; // [question, what a "no" means]
+  change: (imageId: string, ids: string[], signal?: AbortSignal) => Promise<string[]>;
+  done: (id: string) => string;
+}
+
 // Every volume is checked first; then each is asked about, and the confirmed ones go in one call.
-async function rmfbvol(context: CommandContext): Promise<CommandResult> {
+async function changeIdleVolumes(context: CommandContext, how: IdleVolumesChange): Promise<CommandResult> {
   const image = await context.image();
   const items = context.operandItems(volumeIds);
   const ids = items.map(({ item }) => item);
-  await context.call(context.site.checkVolumesIdle(image.id, ids, "removing"), items);
-  const answers = await confirmEach(context, ids, (id) => [
-    infoLine(INFO.volumeRemoveQuestion, "rmfbvol", `Are you sure you want to delete FB volume ${id}? [y/n]:`), `FB volume ${id} not deleted`,
-  ]);
-  const chosen = items.filter((_, index) => answers[index].yes);
-  const removed = await context.call(context.site.removeVolumes(image.id, chosen.map(({ item }) => item), { signal: context.signal }), chosen);
-  const lines = answers.flatMap((answer, index) => (answer.yes
-    ? [infoLine(INFO.volumeRemoved, "rmfbvol", `FB volume ${ids[index]} successfully deleted.`)]
-    : answer.lines));
-  return { lines, value: removed };
+  await context.call(context.site.checkVolumesIdle(image.id, ids, how.action), items);
+  const answers = await confirmEach(context, ids, how.ask);
+  const chosen = answers.chosen(items);
+  const changed = await context.call(how.change(image.id, chosen.map(({ item }) => item), context.signal), chosen);
+  return { lines: answers.report(how.done), value: changed };
 }
+
+const rmfbvol = (context: CommandContext): Promise<CommandResult> => changeIdleVolumes(context, {
+  action: "removing",
+  ask: (id) => [infoLine(INFO.volumeRemoveQuestion, "rmfbvol", `Are you sure you want to delete FB volume ${id}? [y/n]:`), `FB volume ${id} not deleted`],
+  change: (imageId, ids, signal) => context.site.removeVolumes(imageId, ids, { signal }),
+  done: (id) => infoLine(INFO.volumeRemoved, "rmfbvol", `FB volume ${id} successfully deleted.`),
+});
 
 // Releases the volumes' data: the way back for a target left unusable by a withdrawn copy.
-async function initfbvol(context: CommandContext): Promise<CommandResult> {
-  const image = await context.image();
-  const items = context.operandItems(volumeIds);
-  const ids = items.map(({ item }) => item);
-  await context.call(context.site.checkVolumesIdle(image.id, ids, "reinitialising"), items);
-  const answers = await confirmEach(context, ids, (id) => [
+const initfbvol = (context: CommandContext): Promise<CommandResult> => changeIdleVolumes(context, {
+  action: "reinitialising",
+  ask: (id) => [
     infoLine(INFO.volumeInitQuestion, "initfbvol", `Are you sure you want to release the data of FB volume ${id}? [y/n]:`), `FB volume ${id} not initialised`,
-  ]);
-  const chosen = items.filter((_, index) => answers[index].yes);
-  const initialised = await context.call(context.site.reinitVolumes(image.id, chosen.map(({ item }) => item), { signal: context.signal }), chosen);
-  const lines = answers.flatMap((answer, index) => (answer.yes
-    ? [infoLine(INFO.volumeInitialised, "initfbvol", `FB volume ${ids[index]} successfully initialised.`)]
-    : answer.lines));
-  return { lines, value: initialised };
+  ],
+  change: (imageId, ids, signal) => context.site.reinitVolumes(imageId, ids, { signal }),
+  done: (id) => infoLine(INFO.volumeInitialised, "initfbvol", `FB volume ${id} successfully initialised.`),
+});
+
+export interface Answers {
+  chosen<T>(items: readonly T[]): T[]; // the items (one per id asked about) whose answer was yes
+  // The lines in order: done's for each yes (given its place among the chosen), what each no printed.
+  report(done: (id: string, chosenIndex: number) => string | string[]): string[];
 }
 
-// Asks about each item in turn ([question, what a "no" means]); keeps the lines a "no" prints.
-export async function confirmEach(
-  context: CommandContext, items: string[], ask: (item: string) => [string, string],
-): Promise<Array<{ yes: boolean; lines: string[] }>> {
+// Asks about each id in turn ([question, what a "no" means]); keeps the lines a "no" prints.
+export async function confirmEach(context: CommandContext, ids: readonly string[], ask: (id: string) => [string, string]): Promise<Answers> {
   const answers: Array<{ yes: boolean; lines: string[] }> = [];
-  for (const item of items) {
+  for (const id of ids) {
     const lines: string[] = [];
-    const [question, declined] = ask(item);
+    const [question, declined] = ask(id);
     answers.push({ yes: await confirmed(context, question, lines, declined), lines });
   }
-  return answers;
+  return {
+    chosen: (items) => items.filter((_, index) => answers[index].yes),
+    report: (done) => {
+      let chosenIndex = 0;
+      return answers.flatMap((answer, index) => (answer.yes ? done(ids[index], chosenIndex++) : answer.lines));
+    },
+  };
 }
 
 // Asks unless -quiet. With nobody to answer, the answer is no, and it says so.
@@ -292,21 +304,14 @@ async function rmflash(context: CommandContext): Promise<CommandResult> {
   const answers = await confirmEach(context, ids, (id) => [
     infoLine(INFO.flashRemoveQuestion, "rmflash", `Are you sure you want to remove the FlashCopy pair ${id}? [y/n]:`), `FlashCopy pair ${id} not removed`,
   ]);
-  const chosen = items.filter((_, index) => answers[index].yes);
+  const chosen = answers.chosen(items);
   const results = await context.call(context.site.withdrawFlash(image.id, chosen.map(({ item }) => item), { signal: context.signal }), chosen);
-  const lines: string[] = [];
-  let next = 0;
-  for (const [index, answer] of answers.entries()) {
-    if (!answer.yes) {
-      lines.push(...answer.lines);
-      continue;
-    }
-    const result = results[next++];
-    lines.push(infoLine(INFO.flashRemoved, "rmflash", `FlashCopy pair ${ids[index]} successfully removed.`));
-    if (!result.complete) {
-      lines.push(infoLine(INFO.notConfirmed, "rmflash", `target ${result.targetId} was not completely copied and is now unusable; make it a FlashCopy target again or release its data with initfbvol.`));
-    }
-  }
+  const lines = answers.report((id, chosenIndex) => {
+    const result = results[chosenIndex];
+    const removed = infoLine(INFO.flashRemoved, "rmflash", `FlashCopy pair ${id} successfully removed.`);
+    if (result.complete) return removed;
+    return [removed, infoLine(INFO.notConfirmed, "rmflash", `target ${result.targetId} was not completely copied and is now unusable; make it a FlashCopy target again or release its data with initfbvol.`)];
+  });
   return { lines, value: results.map((result) => result.id) };
 }
 

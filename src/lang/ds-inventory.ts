@@ -147,11 +147,9 @@ async function rmextpool(context: CommandContext): Promise<CommandResult> {
   const answers = await confirmEach(context, pools.map((pool) => pool.id), (id) => [
     infoLine(INFO.poolRemoveQuestion, "rmextpool", `Are you sure you want to delete extent pool ${id}? [y/n]:`), `extent pool ${id} not deleted`,
   ]);
-  const chosen = pools.flatMap((pool, index) => (answers[index].yes ? [{ id: pool.id, at: items[index].at }] : []));
+  const chosen = answers.chosen(pools.map((pool, index) => ({ id: pool.id, at: items[index].at })));
   const removed = await context.call(context.site.removePools(image.id, chosen.map((pool) => pool.id)), chosen);
-  const lines = answers.flatMap((answer, index) => (answer.yes
-    ? [infoLine(INFO.poolRemoved, "rmextpool", `Extent pool ${pools[index].id} successfully deleted.`)]
-    : answer.lines));
+  const lines = answers.report((id) => infoLine(INFO.poolRemoved, "rmextpool", `Extent pool ${id} successfully deleted.`));
   return { lines, value: removed };
 }
 

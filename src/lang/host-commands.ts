@@ -75,11 +75,9 @@ async function rmvolgrp(context: CommandContext): Promise<CommandResult> {
   const answers = await confirmEach(context, given, (id) => [
     infoLine(INFO.volumeGroupRemoveQuestion, "rmvolgrp", `Are you sure you want to delete volume group ${id}? [y/n]:`), `volume group ${id} not deleted`,
   ]);
-  const chosen = given.flatMap((id, index) => (answers[index].yes ? [{ id, at: items[index].at }] : []));
+  const chosen = answers.chosen(given.map((id, index) => ({ id, at: items[index].at })));
   const removed = await context.call(context.site.removeVolumeGroups(image.id, chosen.map((group) => group.id)), chosen);
-  const lines = answers.flatMap((answer, index) => (answer.yes
-    ? [infoLine(INFO.volumeGroupRemoved, "rmvolgrp", `Volume group ${given[index]} successfully deleted.`)]
-    : answer.lines));
+  const lines = answers.report((id) => infoLine(INFO.volumeGroupRemoved, "rmvolgrp", `Volume group ${id} successfully deleted.`));
   return { lines, value: removed };
 }
 
@@ -129,11 +127,9 @@ async function rmhostconnect(context: CommandContext): Promise<CommandResult> {
   const answers = await confirmEach(context, given, (id) => [
     infoLine(INFO.hostConnectionRemoveQuestion, "rmhostconnect", `Are you sure you want to delete Host Connection ${id}? [y/n]:`), `host connection ${id} not deleted`,
   ]);
-  const chosen = given.flatMap((id, index) => (answers[index].yes ? [{ id, at: items[index].at }] : []));
+  const chosen = answers.chosen(given.map((id, index) => ({ id, at: items[index].at })));
   const removed = await context.call(context.site.removeHostConnections(image.id, chosen.map((host) => host.id)), chosen);
-  const lines = answers.flatMap((answer, index) => (answer.yes
-    ? [infoLine(INFO.hostConnectionRemoved, "rmhostconnect", `Host connection ${given[index]} successfully deleted.`)]
-    : answer.lines));
+  const lines = answers.report((id) => infoLine(INFO.hostConnectionRemoved, "rmhostconnect", `Host connection ${id} successfully deleted.`));
   return { lines, value: removed };
 }
 

@@ -7,7 +7,7 @@ import { EngineError } from "../site/shared.js";
 import type { CommandContext, CommandResult } from "./context.js";
 import { waitWithView } from "./wait-view.js";
 import { INFO, infoLine } from "./messages.js";
-import { atArgument, CommandFailure, durationMs, formatValue, pairFilter, pairIds, pairs } from "./values.js";
+import { atArgument, CommandFailure, durationMs, formatValue, pairFilter, pprcPairIds, pprcPairs } from "./values.js";
 import { confirmEach } from "./ds-commands.js";
 import { dsDate, enabled } from "./format.js";
 
@@ -101,11 +101,9 @@ const rmpprcpath: Handler = async (context) => {
   const answers = await confirmEach(context, ids, (id) => [
     infoLine(INFO.pprcPathRemoveQuestion, "rmpprcpath", `Are you sure you want to remove the Remote Mirror and Copy path ${id}? [y/n]:`), `Remote Mirror and Copy path ${id} not removed`,
   ]);
-  const chosen = items.filter((_, index) => answers[index].yes);
+  const chosen = answers.chosen(items);
   const removed = await context.call(context.site.removePaths(image.id, { ...request, lssPairs: chosen.map(({ item }) => item) }), chosen);
-  const lines = answers.flatMap((answer, index) => (answer.yes
-    ? [infoLine(INFO.pprcPathRemoved, "rmpprcpath", `Remote Mirror and Copy path ${ids[index]} successfully removed.`)]
-    : answer.lines));
+  const lines = answers.report((id) => infoLine(INFO.pprcPathRemoved, "rmpprcpath", `Remote Mirror and Copy path ${id} successfully removed.`));
   return { lines, value: removed };
 };
 
@@ -118,7 +116,7 @@ function pprcType(context: CommandContext): PprcType | undefined {
 const mkpprc: Handler = async (context) => {
   const image = await context.image();
   const remote = await remoteImage(context);
-  const list = context.operandItems(pairs);
+  const list = context.operandItems(pprcPairs);
   const type = pprcType(context);
   if (type === undefined) throw new CommandFailure("BAD_ARGUMENT", "mkpprc needs -type mmir (Metro Mirror) or -type gcp (Global Copy)");
   const mode = context.convert("mode", (value) => formatValue(value).toLowerCase() as "full" | "nocp");
@@ -172,7 +170,7 @@ function pairRecord(context: CommandContext, pair: PairInfo) {
 const lspprc: Handler = async (context) => {
   const image = await context.image();
   if (context.flag("l") && context.flag("s")) throw new EngineError("BAD_ARGUMENT", "-l and -s cannot be used together");
-  const filters = context.operands.map((operand) => atArgument(operand.at, () => pairFilter(operand.value)));
+  const filters = context.operands.map((operand) => atArgument(operand.at, () => pairFilter(operand.value, "PPRC")));
   const states = context.convert("state", (value) => formatValue(value).split(",").map(stateKey));
   const rows = (await context.call(context.site.listPairs(image.id)))
     .filter((pair) => filters.length === 0 || filters.some((wanted) => wanted(...(pair.id.split(":") as [string, string]))))
@@ -186,7 +184,7 @@ const lspprc: Handler = async (context) => {
 // One site call over every pair of the command.
 async function changePairs(context: CommandContext, operation: PairOperation, remote: ImageInfo | undefined, type?: PprcType) {
   const image = await context.image();
-  const items = context.operandItems(pairIds);
+  const items = context.operandItems(pprcPairIds);
   const request = { remoteImageId: remote?.id, ids: items.map(({ item }) => item), type };
   return { image, items, ids: await context.call(context.site.changePairs(image.id, operation, request, { signal: context.signal }), items) };
 }
@@ -207,18 +205,16 @@ const resumepprc: Handler = async (context) => {
 const rmpprc: Handler = async (context) => {
   const image = await context.image();
   const remote = await optionalRemote(context);
-  const items = context.operandItems(pairIds);
+  const items = context.operandItems(pprcPairIds);
   const ids = items.map(({ item }) => item);
   await context.call(context.site.checkPairs(image.id, "rmpprc", { remoteImageId: remote?.id, ids }), items);
   const answers = await confirmEach(context, ids, (id) => [
     infoLine(INFO.pprcRemoveQuestion, "rmpprc", `Are you sure you want to delete the Remote Mirror and Copy volume pair relationship ${id}? [y/n]:`),
     `Remote Mirror and Copy volume pair ${id} not deleted`,
   ]);
-  const chosen = items.filter((_, index) => answers[index].yes);
+  const chosen = answers.chosen(items);
   const removed = await context.call(context.site.changePairs(image.id, "rmpprc", { remoteImageId: remote?.id, ids: chosen.map(({ item }) => item) }), chosen);
-  const lines = answers.flatMap((answer, index) => (answer.yes
-    ? [infoLine(INFO.pprcRemoved, "rmpprc", `Remote Mirror and Copy volume pair ${ids[index]} relationship successfully withdrawn.`)]
-    : answer.lines));
+  const lines = answers.report((id) => infoLine(INFO.pprcRemoved, "rmpprc", `Remote Mirror and Copy volume pair ${id} relationship successfully withdrawn.`));
   return { lines, value: removed };
 };
 
@@ -263,7 +259,7 @@ const unfreezepprc: Handler = async (context) => {
 
 const waitPprc: Handler = async (context) => {
   const image = await context.image();
-  const items = context.operandItems(pairIds);
+  const items = context.operandItems(pprcPairIds);
   const timeoutMs = context.convert("timeout", (value) => durationMs(value, "-timeout")) ?? WAIT_TIMEOUT_MS;
   const ids = items.length > 0 ? items.map(({ item }) => item)
     : (await context.site.listPairs(image.id)).filter((pair) => pair.role === "primary").map((pair) => pair.id);

@@ -112,12 +112,20 @@ export function volumeIds(value: Value): string[] {
   return expandVolumeRange(text.slice(0, dash), text.slice(dash + 1));
 }
 
-// `1000:1001`, `1000-1001:1002-1003`, or a list of those: [source, target] pairs.
-export function pairs(value: Value): Array<[string, string]> {
-  if (Array.isArray(value)) return value.flatMap((item) => pairs(item));
-  const text = idText(value, "a FlashCopy pair");
+// The kind of pair an operand names, for its messages: PPRC commands say "PPRC pair".
+export type PairKind = "FlashCopy" | "PPRC";
+
+function pairHalves(text: string, kind: PairKind): string[] {
   const halves = text.split(":");
-  if (halves.length !== 2) throw new EngineError("BAD_VOLUME_ID", `FlashCopy pair ${text} is not of the form SSSS:TTTT`);
+  if (halves.length !== 2) throw new EngineError("BAD_VOLUME_ID", `${kind} pair ${text} is not of the form SSSS:TTTT`);
+  return halves;
+}
+
+// `1000:1001`, `1000-1001:1002-1003`, or a list of those: [source, target] pairs.
+export function pairs(value: Value, kind: PairKind = "FlashCopy"): Array<[string, string]> {
+  if (Array.isArray(value)) return value.flatMap((item) => pairs(item, kind));
+  const text = idText(value, `a ${kind} pair`);
+  const halves = pairHalves(text, kind);
   const sources = volumeIds(halves[0]);
   const targets = volumeIds(halves[1]);
   if (sources.length !== targets.length) {
@@ -129,8 +137,16 @@ export function pairs(value: Value): Array<[string, string]> {
   return sources.map((source, index) => [source, targets[index]]);
 }
 
-export function pairIds(value: Value): string[] {
-  return pairs(value).map(([source, target]) => pairId(source, target));
+export function pairIds(value: Value, kind: PairKind = "FlashCopy"): string[] {
+  return pairs(value, kind).map(([source, target]) => pairId(source, target));
+}
+
+export function pprcPairs(value: Value): Array<[string, string]> {
+  return pairs(value, "PPRC");
+}
+
+export function pprcPairIds(value: Value): string[] {
+  return pairIds(value, "PPRC");
 }
 
 // A listing's operands as a filter of IDs: `1000`, `0000-FFFF` (whatever exists
@@ -148,14 +164,13 @@ export function idFilter(value: Value, digits: number, what: string): (id: strin
 }
 
 // A listing's pair operand: `1000:1001` or `0000-FFFF:0000-FFFF`, as a filter of relationships.
-export function pairFilter(value: Value): (sourceId: string, targetId: string) => boolean {
+export function pairFilter(value: Value, kind: PairKind = "FlashCopy"): (sourceId: string, targetId: string) => boolean {
   if (Array.isArray(value)) {
-    const filters = value.map((item) => pairFilter(item));
+    const filters = value.map((item) => pairFilter(item, kind));
     return (source, target) => filters.some((filter) => filter(source, target));
   }
-  const text = idText(value, "a FlashCopy pair");
-  const halves = text.split(":");
-  if (halves.length !== 2) throw new EngineError("BAD_VOLUME_ID", `FlashCopy pair ${text} is not of the form SSSS:TTTT`);
+  const text = idText(value, `a ${kind} pair`);
+  const halves = pairHalves(text, kind);
   const sources = idFilter(halves[0], 4, "volume ID");
   const targets = idFilter(halves[1], 4, "volume ID");
   return (source, target) => sources(source) && targets(target);

@@ -3,6 +3,7 @@
 // as it is loaded.
 
 import type { MessagePort } from "node:worker_threads";
+import type { LinkFault, LinkFaults } from "./link-faults.js";
 
 // A pair whose out-of-sync tracks the sender copies (Copy Pending, resync, Global Copy).
 export interface LinkPair {
@@ -17,7 +18,9 @@ export type LinkCommand = { type: "pairs"; pairs: LinkPair[] } | { type: "stop" 
 export type LinkReport =
   | { type: "ready" }
   | { type: "copy-failed"; primarySlot: number; code: number }
-  | { type: "abort"; message: string };
+  | { type: "abort"; message: string }
+  | { type: "cut"; reason: string } // the receiver found a gap in the sequence, or a seeded fault cut the link
+  | { type: "fault"; fault: Exclude<LinkFault, "pass">; frame: number }; // a seeded fault, for the test that set them
 
 export interface LinkWorkerData {
   primaryMemory: WebAssembly.Memory;
@@ -27,6 +30,7 @@ export interface LinkWorkerData {
   secondaryThreadId: number;
   ring: number;
   commands: MessagePort;
+  faults: LinkFaults | null; // seeded faults (tests), or none
 }
 
 export const EXIT_CODE_ABORTED = 70;

@@ -67,6 +67,8 @@ export const linkControlSpecs = {
     body: Type.Object({
       volumes: Type.Array(Type.Object({
         id: VolumeId, slot: Slot, size_bytes: Type.Integer({ minimum: 0 }), blocks: Type.Integer({ minimum: 0 }), pair: Type.String({ maxLength: 16 }), flash_target: Type.Boolean(),
+        // A secondary restored from a state file: the restore's token, "" for none (its primary then copies it whole once).
+        restore: Type.Optional(Type.String({ maxLength: 16 })),
       }, closed), { maxItems: CONTROL_VOLUMES_MAX }),
     }, closed),
   },

@@ -10,10 +10,17 @@
 // Commands from the host arrive on a MessagePort read synchronously between
 // steps, so a busy sender still sees them; the host rings the doorbell after
 // each so that an idle one wakes.
+//
+// The receiving side applies frames (ring entries) in ticket order only, and
+// checks it: a frame that does not carry the next ticket, or any frame while
+// an earlier one is missing, is not applied; the link is cut and the host
+// told, so the writes fail, their tracks stay out of sync and the pairs
+// suspend. Tests inject seeded faults here (link-faults.ts).
 import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import { CoreCode, LinkState, TRACK_SIZE } from "../core/codes.js";
 import { CoreThread } from "../core/core.js";
 import { EXIT_CODE_ABORTED, type LinkCommand, type LinkPair, type LinkReport, type LinkWorkerData } from "./link-messages.js";
+import { FaultPlan, type LinkFault } from "./link-faults.js";
 
 const IDLE_WAIT_MS = 50;
 const DRAIN_BATCH_MAX = 64; // ring entries applied before the sender looks at its commands again
@@ -28,6 +35,11 @@ const linkIndex = (ring + 8) >>> 2; // assembly/mirror.ts: ring + 8 is the link 
 let pairs: Array<LinkPair & { cursor: number }> = [];
 let next = 0; // the pair whose tracks the next copy step tries first
 let stopping = false;
+const faults = data.faults === null ? null : new FaultPlan(data.faults);
+const sleeper = new Int32Array(new SharedArrayBuffer(4)); // a delayed frame waits on it
+// The ticket of the next frame the receiver may apply; null once the link was down (a new sequence starts).
+let expectedTicket: number | null = null;
+const lost: number[] = []; // ring entries of frames dropped on the way (faults), failed once the gap shows
 
 function report(message: LinkReport): void {
   parentPort?.postMessage(message);
@@ -44,18 +56,55 @@ function applyToSecondary(secondarySlot: number, offset: number, pointer: number
   return secondary.exports.mirror_apply(secondarySlot, offset, length, secondary.stagingPointer);
 }
 
+// The link is down from here on: the frames lost before it fail, and the host is told why.
+function cut(reason: string): void {
+  primary.exports.ring_set_link(ring, LinkState.DOWN);
+  expectedTicket = null;
+  for (const entry of lost.splice(0)) primary.exports.ring_complete(ring, entry, CoreCode.MIRROR_FAILED);
+  report({ type: "cut", reason });
+}
+
+// The seeded fault of the next frame, if the link has a plan: delays wait here, cuts cut.
+function injected(): LinkFault {
+  if (faults === null) return "pass";
+  const { frame, fault, delayMs } = faults.next();
+  if (fault === "pass") return fault;
+  report({ type: "fault", fault, frame });
+  if (fault === "delay") Atomics.wait(sleeper, 0, 0, delayMs);
+  if (fault === "cut") cut(`seeded fault: the link was cut at frame ${frame}`);
+  return fault;
+}
+
+// The receiver's side of one frame: applied only in sequence, on a link that is up.
+function receive(view: DataView, entry: number): number {
+  const ticket = view.getInt32(entry + 28, true);
+  if (!linkUp()) {
+    expectedTicket = null;
+    return CoreCode.MIRROR_FAILED;
+  }
+  if (lost.length > 0 || (expectedTicket !== null && ticket !== expectedTicket)) {
+    cut(`frame ${ticket} came out of sequence (expected ${expectedTicket}, ${lost.length} missing): it was not applied`);
+    return CoreCode.MIRROR_FAILED;
+  }
+  expectedTicket = ticket + 1;
+  const slot = view.getUint32(entry + 12, true);
+  const offset = Number(view.getBigUint64(entry + 16, true));
+  const length = view.getUint32(entry + 24, true);
+  return applyToSecondary(slot, offset, primary.exports.ring_entry_data(ring, entry), length);
+}
+
 function drainRing(): number {
   const view = new DataView(data.primaryMemory.buffer);
   let applied = 0;
   while (applied < DRAIN_BATCH_MAX) {
     const entry = primary.exports.ring_take(ring);
     if (entry === 0) break;
-    const slot = view.getUint32(entry + 12, true);
-    const offset = Number(view.getBigUint64(entry + 16, true));
-    const length = view.getUint32(entry + 24, true);
-    const result = linkUp() ? applyToSecondary(slot, offset, primary.exports.ring_entry_data(ring, entry), length) : CoreCode.MIRROR_FAILED;
-    primary.exports.ring_complete(ring, entry, result);
     applied++;
+    if (injected() === "drop") {
+      lost.push(entry);
+      continue;
+    }
+    primary.exports.ring_complete(ring, entry, receive(view, entry));
   }
   return applied;
 }
@@ -73,9 +122,11 @@ function copyStep(): number {
     if (track < -1) report({ type: "copy-failed", primarySlot: pair.primarySlot, code: track });
     if (track < 0) continue;
     const length = primary.exports.pprc_track_length(pair.primarySlot, track);
-    const result = applyToSecondary(pair.secondarySlot, track * TRACK_SIZE, primary.stagingPointer, length);
+    // A copy lost or cut on the way is not applied: its track stays out of sync and is sent again.
+    const fault = injected();
+    const result = fault === "drop" || !linkUp() ? CoreCode.MIRROR_FAILED : applyToSecondary(pair.secondarySlot, track * TRACK_SIZE, primary.stagingPointer, length);
     primary.exports.pprc_copy_release(pair.primarySlot, track, result);
-    if (result !== CoreCode.OK) report({ type: "copy-failed", primarySlot: pair.primarySlot, code: result });
+    if (result !== CoreCode.OK && fault === "pass") report({ type: "copy-failed", primarySlot: pair.primarySlot, code: result });
     pair.cursor = track + 1;
     next = (next + tried + 1) % pairs.length;
     return result === CoreCode.OK ? 1 : 0;
@@ -99,10 +150,13 @@ function run(): void {
     if (stopping) break;
     const applied = drainRing();
     const copied = applied === 0 ? copyStep() : 0;
+    // Nothing followed a dropped frame: the receiver's idle check finds the gap.
+    if (applied === 0 && lost.length > 0) cut(`${lost.length} frames never arrived after frame ${expectedTicket === null ? "?" : expectedTicket - 1}`);
     if (applied === 0 && copied === 0) Atomics.wait(words, doorbellIndex, bell, IDLE_WAIT_MS);
   }
   // The host marked the link down before it stopped this thread: writers still waiting get their failure now.
   drainRing();
+  for (const entry of lost.splice(0)) primary.exports.ring_complete(ring, entry, CoreCode.MIRROR_FAILED);
 }
 
 try {

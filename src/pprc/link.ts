@@ -8,24 +8,39 @@ import { ACK_TIMEOUT_MS, LinkState } from "../core/codes.js";
 import type { StorageImage } from "../engine/image.js";
 import type { LinkCommand, LinkReport, LinkWorkerData } from "./link-messages.js";
 import { SenderLink, type LinkHandlers } from "./sender-link.js";
+import { checkLinkFaults, type LinkFaults } from "./link-faults.js";
 
 export type { LinkHandlers } from "./sender-link.js";
+
+// The in-process link's own: its receiver cut it (a gap in the sequence, or a seeded fault).
+export interface InProcessLinkHandlers extends LinkHandlers {
+  cut(reason: string): void;
+}
 
 export class Link extends SenderLink<LinkCommand, LinkReport> {
   private readonly secondaryThreadId: number;
   private up = true;
+  private cutReason: string | null = null;
+  // The seeded faults the sender injected, in order ("drop at frame 12"): a failing test prints them.
+  readonly faultsInjected: string[] = [];
 
-  constructor(primary: StorageImage, readonly secondary: StorageImage, handlers: LinkHandlers, ackTimeoutMs = ACK_TIMEOUT_MS) {
-    super(primary, secondary.id, ackTimeoutMs, handlers);
+  constructor(primary: StorageImage, readonly secondary: StorageImage, private readonly linkHandlers: InProcessLinkHandlers, ackTimeoutMs = ACK_TIMEOUT_MS, faults: LinkFaults | null = null) {
+    if (faults !== null) checkLinkFaults(faults);
+    super(primary, secondary.id, ackTimeoutMs, linkHandlers);
     this.secondaryThreadId = secondary.threadIds.take();
     this.start<LinkWorkerData>(new URL("./link-worker.js", import.meta.url), {
       primaryMemory: primary.memory, secondaryMemory: secondary.memory, module: primary.core.module,
-      primaryThreadId: this.primaryThreadId, secondaryThreadId: this.secondaryThreadId, ring: this.ring,
+      primaryThreadId: this.primaryThreadId, secondaryThreadId: this.secondaryThreadId, ring: this.ring, faults,
     });
   }
 
-  // Every report but the common ones is the base's: the in-process sender has none of its own.
-  protected onReport(): void {}
+  protected onReport(message: LinkReport): void {
+    if (message.type === "fault") this.faultsInjected.push(`${message.fault} at frame ${message.frame}`);
+    if (message.type !== "cut") return;
+    this.up = false;
+    this.cutReason = message.reason;
+    this.linkHandlers.cut(message.reason);
+  }
 
   protected override threads(): Array<readonly [StorageImage, number]> {
     return [[this.primary, this.primaryThreadId], [this.secondary, this.secondaryThreadId]];
@@ -37,7 +52,7 @@ export class Link extends SenderLink<LinkCommand, LinkReport> {
 
   // Why the sender thread ended on its own (an abort), or null.
   get failure(): string | null {
-    return this.aborted;
+    return this.aborted ?? this.cutReason;
   }
 
   get isUp(): boolean {
@@ -50,6 +65,7 @@ export class Link extends SenderLink<LinkCommand, LinkReport> {
 
   setUp(up: boolean): void {
     this.up = up;
+    if (up) this.cutReason = null;
     if (!this.primary.isClosed) this.primary.core.exports.ring_set_link(this.ring, up ? LinkState.UP : LinkState.DOWN);
   }
 }

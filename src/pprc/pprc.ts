@@ -16,11 +16,17 @@ import { coreError } from "../engine/core-errors.js";
 import { lssOf, pairId, parseVolumeId } from "../engine/ids.js";
 import type { StorageImage, Volume } from "../engine/image.js";
 import { Link } from "./link.js";
+import type { LinkFaults } from "./link-faults.js";
 import { PathTable, checkPortPairs, parseLss, type Path, type PortPair } from "./paths.js";
 import { TcpLink } from "./tcp-link.js";
 import { RemoteImage, type LinkIdentity, type RemotePrimary } from "./remote-image.js";
 import { parseEndpoint, type ControlBody, type LinkEndpoint } from "./link-protocol.js";
 import type { LinkControl } from "./link-receiver.js";
+import type { LoadedPprc } from "../store/load.js";
+import type { PprcPairRecord, PprcPathRecord } from "../store/format.js";
+import {
+  MODE_NAMES, MODES, endpointText, markRuns, oosRecords, outOfSyncRuns, pathRecord, restoreToken, stateError, type PprcStateRecord,
+} from "./pprc-state.js";
 
 // The other side of a path or pair: an image of this process, or one of another node.
 export type Peer = StorageImage | RemoteImage;
@@ -43,6 +49,8 @@ interface HeldSecondary {
   readonly tgtread: boolean;
   readonly type: PairType;
   readonly critmode: boolean;
+  // Set when it came back from a state file (pprc-state.ts): its primary then copies it whole once.
+  readonly restore: string | null;
 }
 
 // How long the secondary's lspprc waits for the primary's node to say the pair's state.
@@ -78,6 +86,7 @@ interface Pair {
   suspendedAt: Date | null;
   firstPassDone: boolean;
   secondaryHeld: boolean; // false once the secondary was failed over (it is no longer this pair's)
+  secondaryRestore: string | null; // the restore of a remote secondary after which it was last copied whole
 }
 
 export interface PairStatus {
@@ -112,6 +121,7 @@ export interface PprcOptions {
   // The images of this process, by ID (the control requests of other nodes name them).
   localImage?(id: string): StorageImage | undefined;
   freezeTimeoutMs?: number; // how long freezepprc holds writes without unfreezepprc (the LSS's long-busy timeout)
+  linkFaults?: LinkFaults; // seeded faults of the in-process links (tests: link-faults.ts)
 }
 
 // An FB LSS's extended long-busy timeout (lslss xtndlbztimout).
@@ -197,11 +207,12 @@ export class Pprc {
       const handlers = {
         copyFailed: (slot: number, code: number) => this.onCopyFailed(primary, slot, code),
         failed: (reason: string) => this.onLinkFailed(key, reason),
+        cut: (reason: string) => this.onLinkCut(key, reason),
       };
       const ackTimeoutMs = this.options.ackTimeoutMs ?? ACK_TIMEOUT_MS;
       link = isRemote(secondary)
         ? new TcpLink(primary, { endpoint: secondary.endpoint, siteKey: this.options.identity!.siteKey, nodeId: this.options.identity!.nodeId, secondaryImageId: secondary.id, ackTimeoutMs }, handlers)
-        : new Link(primary, secondary, handlers, ackTimeoutMs);
+        : new Link(primary, secondary, handlers, ackTimeoutMs, this.options.linkFaults ?? null);
       this.links.set(key, link);
     }
     return link;
@@ -344,7 +355,7 @@ export class Pprc {
       this.pairs.push({
         id: pairId(source.id, target.id), primary, secondary, secondarySlot: targetSlot, primaryId: source.id, secondaryId: target.id, type: options.type,
         tgtread: options.tgtread ?? false, critmode: options.critmode ?? false, link, reason: null, detail: null, suspendedAt: null,
-        firstPassDone: full === 0, secondaryHeld: true,
+        firstPassDone: full === 0, secondaryHeld: true, secondaryRestore: null,
       });
       made.push(pairId(source.id, target.id));
     }
@@ -499,6 +510,7 @@ export class Pprc {
   async resume(primary: StorageImage, secondary: Peer | null, ids: string[], type?: PairType): Promise<string[]> {
     const pairs = this.checkResume(primary, secondary, ids, type);
     for (const pair of pairs) {
+      await this.copyWholeAfterRestore(pair);
       const next = type ?? pair.type;
       const slot = pair.primary.volume(pair.primaryId).slot;
       await this.core(pair.primary, `resume PPRC pair ${pair.id}`, () => pair.primary.core.exports.pprc_set_mode(slot, next === "mmir" ? MirrorMode.SYNC : MirrorMode.ASYNC));
@@ -512,6 +524,21 @@ export class Pprc {
     // Wakes the senders: the out-of-sync tracks are theirs to copy now.
     this.refreshLinks();
     return pairs.map((pair) => pair.id);
+  }
+
+  // A remote secondary its node restored from a state file may lack writes it
+  // acknowledged after that save: once per restore, every track is copied.
+  private async copyWholeAfterRestore(pair: Pair): Promise<void> {
+    if (!isRemote(pair.secondary)) return;
+    const volume = pair.secondary.volume(pair.secondaryId);
+    if (volume.restore === null || volume.restore === pair.secondaryRestore) return;
+    const slot = pair.primary.volume(pair.primaryId).slot;
+    const trackCount = Math.ceil(pair.primary.volume(pair.primaryId).sizeBytes / TRACK_SIZE);
+    for (let track = 0; track < trackCount; track++) {
+      const code = pair.primary.core.exports.pprc_mark_out_of_sync(slot, track);
+      if (code !== CoreCode.OK) throw pairError(code, pair.primary, `mark PPRC pair ${pair.id} out of sync for its restored secondary`);
+    }
+    pair.secondaryRestore = volume.restore;
   }
 
   async remove(primary: StorageImage, secondary: Peer | null, ids: string[]): Promise<string[]> {
@@ -686,7 +713,7 @@ export class Pprc {
     const pair: Pair = {
       id: pairId(side.volumeId, side.remoteId), primary: local, secondary: remote, secondarySlot: side.remoteSlot, primaryId: side.volumeId, secondaryId: side.remoteId,
       type: side.type, tgtread: side.tgtread, critmode: side.critmode, link, reason: REASON_HOST_SOURCE, detail: "failed over", suspendedAt: new Date(),
-      firstPassDone: false, secondaryHeld: false,
+      firstPassDone: false, secondaryHeld: false, secondaryRestore: null,
     };
     this.pairs.push(pair);
     return pair;
@@ -782,6 +809,18 @@ export class Pprc {
     void this.suspend(pair, REASON_INTERNAL_TARGET, error.message).catch(() => undefined);
   }
 
+  // The seeded faults the in-process links injected, each named by its link (tests print them to replay a failure).
+  injectedFaults(): string[] {
+    return [...this.links.entries()].flatMap(([key, link]) => (link instanceof Link ? link.faultsInjected.map((fault) => `${key}: ${fault}`) : []));
+  }
+
+  // The in-process receiver cut the link: its pairs suspend as for cutlink, their writes going on locally.
+  private onLinkCut(key: string, reason: string): void {
+    for (const pair of this.pairs.filter((candidate) => candidate.link === this.links.get(key) && candidate.secondaryHeld)) {
+      void this.suspend(pair, REASON_INTERNAL_TARGET, reason).catch(() => undefined);
+    }
+  }
+
   private onLinkFailed(key: string, reason: string): void {
     this.linkFailures.push(`${key}: ${reason}`);
     for (const pair of this.pairs.filter((candidate) => candidate.link === this.links.get(key))) {
@@ -849,7 +888,8 @@ export class Pprc {
         return {
           volumes: body.ids.map((id) => {
             const volume = local.volume(id);
-            return { id: volume.id, slot: volume.slot, size_bytes: volume.sizeBytes, blocks: volume.blocks, pair: this.volumeInPair(local, volume.id) ?? "", flash_target: this.isFlashTarget(local, volume.id) };
+            return { id: volume.id, slot: volume.slot, size_bytes: volume.sizeBytes, blocks: volume.blocks, pair: this.volumeInPair(local, volume.id) ?? "", flash_target: this.isFlashTarget(local, volume.id),
+              restore: this.heldOf(local, volume.id)?.restore ?? "" };
           }),
         };
       },
@@ -880,7 +920,7 @@ export class Pprc {
     await this.core(local, "make the PPRC secondary", () => local.core.exports.pprc_make_secondary(volume.slot, primary.tgtread ? PprcFlag.TGTREAD : 0));
     this.held.push({
       pairId: id, image: local, volumeId: volume.id, primaryImageId: primary.primary_image_id, primaryId: id.split(":")[0], primarySlot: primary.primary_slot,
-      primaryEndpoint: parseEndpoint(primary.primary_endpoint), tgtread: primary.tgtread, type: primary.type, critmode: primary.critmode,
+      primaryEndpoint: parseEndpoint(primary.primary_endpoint), tgtread: primary.tgtread, type: primary.type, critmode: primary.critmode, restore: null,
     });
     return volume.slot;
   }
@@ -904,6 +944,140 @@ export class Pprc {
     }
     const slot = await this.holdSecondary(local, volume.id, body.pair_id, { ...body, image_id: body.image_id });
     return { slot, out_of_sync_runs: runs };
+  }
+
+  // ---- state files (pprc-state.ts) ----------------------------------------------------------
+
+  // The paths and pair ends of `images`, by their index there; the save calls it with them quiesced.
+  snapshot(images: readonly StorageImage[]): PprcStateRecord[] {
+    const records: PprcStateRecord[] = [];
+    images.forEach((image, at) => {
+      for (const path of this.paths.from(image.id)) records.push(pathRecord(path, at, endpointText(this.remotes.get(path.targetImageId)?.endpoint)));
+    });
+    for (const pair of this.pairs) {
+      const at = images.indexOf(pair.primary);
+      if (at >= 0) records.push(...this.primaryRecords(pair, at));
+      const secondaryAt = isRemote(pair.secondary) ? -1 : images.indexOf(pair.secondary);
+      if (!pair.secondaryHeld || secondaryAt < 0) continue;
+      records.push({
+        type: "pprc-pair", image: secondaryAt, volume: pair.secondaryId, role: "secondary", pair: pair.id, otherImage: pair.primary.id, otherVolume: pair.primaryId,
+        otherSlot: pair.primary.volume(pair.primaryId).slot, pprcType: pair.type, tgtread: pair.tgtread, critmode: pair.critmode, primary: null, primaryEndpoint: null,
+      });
+    }
+    for (const held of this.held) {
+      const at = images.indexOf(held.image);
+      if (at < 0) continue;
+      records.push({
+        type: "pprc-pair", image: at, volume: held.volumeId, role: "secondary", pair: held.pairId, otherImage: held.primaryImageId, otherVolume: held.primaryId,
+        otherSlot: held.primarySlot, pprcType: held.type, tgtread: held.tgtread, critmode: held.critmode, primary: null, primaryEndpoint: endpointText(held.primaryEndpoint),
+      });
+    }
+    return records;
+  }
+
+  private primaryRecords(pair: Pair, at: number): PprcStateRecord[] {
+    const volume = pair.primary.volume(pair.primaryId);
+    const status = this.status(pair, pair.primary);
+    const runs = outOfSyncRuns(pair.primary, volume.slot);
+    const oos = oosRecords(at, volume.id, runs);
+    const record: PprcPairRecord = {
+      type: "pprc-pair", image: at, volume: volume.id, role: "primary", pair: pair.id, otherImage: pair.secondary.id, otherVolume: pair.secondaryId,
+      otherSlot: pair.secondarySlot, pprcType: pair.type, tgtread: pair.tgtread, critmode: pair.critmode, primaryEndpoint: null,
+      primary: {
+        mode: MODE_NAMES[pair.primary.core.exports.pprc_mode(volume.slot)], reason: status.reason, detail: status.detail,
+        suspendedAt: status.suspendedAt?.getTime() ?? null, firstPassDone: status.firstPassDone, secondaryHeld: pair.secondaryHeld, linked: pair.link !== null,
+        secondaryRestore: pair.secondaryRestore, trackCount: Math.ceil(volume.sizeBytes / TRACK_SIZE), outOfSyncTracks: status.outOfSyncTracks, oosRecords: oos.length,
+      },
+    };
+    return [record, ...oos];
+  }
+
+  // Rebuilds the paths and pairs a state file held, on this fresh Pprc and the
+  // images just loaded from it (`images`, in file order). A failure leaves
+  // both to be closed by the caller: nothing it ran on is changed.
+  async restore(images: readonly StorageImage[], loaded: LoadedPprc): Promise<void> {
+    if (this.pairs.length > 0 || this.held.length > 0) throw new EngineError("BAD_ARGUMENT", "PPRC is restored from a state file only before it has pairs");
+    for (const record of loaded.paths) this.restorePath(images, record);
+    const ends = new Set<string>();
+    for (const { record } of loaded.pairs) {
+      const key = `${images[record.image].id}/${record.volume}`;
+      if (ends.has(key)) throw stateError(`volume ${record.volume} of ${images[record.image].id} is an end of two pairs (${record.pair} is the second)`);
+      ends.add(key);
+    }
+    for (const { record } of loaded.pairs) {
+      if (record.role === "secondary") await this.restoreSecondary(images, record, loaded);
+    }
+    for (const { record, runs } of loaded.pairs) {
+      if (record.role === "primary") await this.restorePrimary(images, record, runs, loaded);
+    }
+    this.refreshLinks();
+  }
+
+  private restorePath(images: readonly StorageImage[], record: PprcPathRecord): void {
+    const local = images[record.image];
+    const target = images.find((image) => image.id === record.targetImage) ?? this.addRemote(record.targetImage, record.endpoint as string);
+    this.checkImages(local, target);
+    if (this.paths.get(local.id, record.sourceLss, target.id, record.targetLss) !== undefined) {
+      throw stateError(`path ${record.sourceLss}:${record.targetLss} from ${local.id} to ${target.id} appears twice`);
+    }
+    this.paths.set({
+      sourceImageId: local.id, targetImageId: target.id, sourceLss: record.sourceLss, targetLss: record.targetLss, targetWwnn: record.targetWwnn,
+      ports: record.ports, consistgrp: record.consistgrp,
+    });
+    this.linkOf(local, target);
+  }
+
+  // The other end of `record` in the file, if its image is in the file; an error when it should be and is not.
+  private otherEnd(images: readonly StorageImage[], record: PprcPairRecord, loaded: LoadedPprc): PprcPairRecord | null {
+    const other = images.find((image) => image.id === record.otherImage);
+    if (other === undefined) return null;
+    const volume = other.volume(record.otherVolume);
+    const role = record.role === "primary" ? "secondary" : "primary";
+    const end = loaded.pairs.find(({ record: candidate }) => candidate.role === role && candidate.pair === record.pair && images[candidate.image] === other);
+    if (end === undefined) throw stateError(`pair ${record.pair}: its ${role} ${volume.id} of ${other.id} is in the file but has no ${role} record`);
+    if (record.otherSlot !== volume.slot) throw stateError(`pair ${record.pair}: the ${role} ${volume.id} of ${other.id} is in slot ${volume.slot}, not ${record.otherSlot}`);
+    return end.record;
+  }
+
+  private async restoreSecondary(images: readonly StorageImage[], record: PprcPairRecord, loaded: LoadedPprc): Promise<void> {
+    const image = images[record.image];
+    const volume = image.volume(record.volume);
+    const primary = this.otherEnd(images, record, loaded);
+    if (primary !== null && !primary.primary!.secondaryHeld) throw stateError(`pair ${record.pair}: its primary says its secondary ${volume.id} was failed over`);
+    await this.core(image, `restore the secondary of PPRC pair ${record.pair}`, () => image.core.exports.pprc_make_secondary(volume.slot, record.tgtread ? PprcFlag.TGTREAD : 0));
+    if (primary !== null) return;
+    this.held.push({
+      pairId: record.pair, image, volumeId: volume.id, primaryImageId: record.otherImage, primaryId: record.otherVolume, primarySlot: record.otherSlot,
+      primaryEndpoint: record.primaryEndpoint === null ? null : parseEndpoint(record.primaryEndpoint), tgtread: record.tgtread, type: record.pprcType,
+      critmode: record.critmode, restore: restoreToken(),
+    });
+  }
+
+  private async restorePrimary(images: readonly StorageImage[], record: PprcPairRecord, runs: readonly number[], loaded: LoadedPprc): Promise<void> {
+    const image = images[record.image];
+    const volume = image.volume(record.volume);
+    const state = record.primary!;
+    if (state.secondaryHeld) this.otherEnd(images, record, loaded);
+    const secondary: Peer | undefined = images.find((other) => other.id === record.otherImage) ?? this.remotes.get(record.otherImage);
+    if (secondary === undefined) throw stateError(`pair ${record.pair}: its secondary's image ${record.otherImage} is neither in the file nor the target of one of its paths`);
+    const link = state.linked ? this.linkOf(image, secondary) : null;
+    // A secondary on another node went on without this one: writes after the
+    // save (a resume's too) may have reached it and been lost here, so any track may differ.
+    const ranOn = isRemote(secondary) && state.secondaryHeld;
+    const mode = ranOn ? MirrorMode.SUSPENDED : MODES[state.mode];
+    const all = ranOn || state.outOfSyncTracks === state.trackCount;
+    const flags = record.critmode ? PprcFlag.CRITMODE : 0;
+    await this.core(image, `restore the primary of PPRC pair ${record.pair}`, () => image.core.exports.pprc_make_primary(volume.slot, link?.ring ?? 0, record.otherSlot, mode, flags, all ? 1 : 0));
+    if (!all) markRuns(image, volume.slot, runs);
+    const lost = ranOn;
+    this.pairs.push({
+      id: record.pair, primary: image, secondary, secondarySlot: record.otherSlot, primaryId: volume.id, secondaryId: record.otherVolume, type: record.pprcType,
+      tgtread: record.tgtread, critmode: record.critmode, link,
+      reason: lost ? REASON_INTERNAL_TARGET : state.reason,
+      detail: lost ? `${image.id} restarted from its state file: the writes after that save may have reached ${secondary.id}, so every track is out of sync` : state.detail,
+      suspendedAt: lost ? new Date() : state.suspendedAt === null ? null : new Date(state.suspendedAt),
+      firstPassDone: state.firstPassDone, secondaryHeld: state.secondaryHeld, secondaryRestore: state.secondaryRestore,
+    });
   }
 
   // Forgets every pair and path of `image` (rmsi, load): links go first.

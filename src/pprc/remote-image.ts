@@ -20,6 +20,7 @@ export interface RemoteVolume {
   readonly blocks: number;
   readonly pair: string | null; // the PPRC pair it is in on its own node
   readonly flashTarget: boolean;
+  readonly restore: string | null; // the token of the state-file restore it came back from, if it is a secondary that did
 }
 
 // The primary side of a pair, as a secondary's node is told of it.
@@ -77,6 +78,7 @@ export class RemoteImage {
       this.volumes.set(volume.id, {
         id: volume.id, lss: lssOf(volume.id), slot: volume.slot, sizeBytes: volume.size_bytes, blocks: volume.blocks,
         pair: volume.pair === "" ? null : volume.pair, flashTarget: volume.flash_target,
+        restore: volume.restore === undefined || volume.restore === "" ? null : volume.restore,
       });
     }
   }

@@ -13,10 +13,11 @@ import { IO_PORTS, portWwpn } from "../engine/ports.js";
 import { Workload, WorkloadSet } from "../engine/workload.js";
 import { Pprc, type PairStatus, type PathStatus, type Peer } from "../pprc/pprc.js";
 import type { LinkIdentity } from "../pprc/remote-image.js";
+import type { LinkFaults } from "../pprc/link-faults.js";
 import type { LinkControl } from "../pprc/link-receiver.js";
 import { parseVolumeId } from "../engine/ids.js";
 import { parsePortPair } from "../pprc/paths.js";
-import { isStoreError, loadState, saveState } from "../store/index.js";
+import { isStoreError, loadState, saveState, type LoadedPprc } from "../store/index.js";
 import type { HostsRecord } from "../store/format.js";
 import { HOST_TYPES, HostMap, type HostConnection, type HostReach, type VolumeGroup } from "../hosts/host-map.js";
 import { SiteError } from "./errors.js";
@@ -40,6 +41,7 @@ export interface EmbeddedSiteOptions {
   // A node of a site (tzero serve): who it is to other nodes' links, and where it takes them.
   links?: LinkIdentity;
   pprcFreezeTimeoutMs?: number; // how long freezepprc holds writes without unfreezepprc (default 60 s; tests shorten it)
+  linkFaults?: LinkFaults; // seeded faults of the in-process PPRC links (tests: src/pprc/link-faults.ts)
 }
 
 export const EMBEDDED_IMAGE_ID = "IBM.2105-75TZ001";
@@ -164,6 +166,7 @@ export class EmbeddedSite implements Site {
   private readonly mirrorAckTimeoutMs: number | undefined;
   private readonly links: LinkIdentity | undefined;
   private readonly pprcFreezeTimeoutMs: number | undefined;
+  private readonly linkFaults: LinkFaults | undefined;
 
   constructor(options: EmbeddedSiteOptions = {}) {
     this.links = options.links;
@@ -171,6 +174,7 @@ export class EmbeddedSite implements Site {
     this.log = options.log ?? ((line) => void process.stderr.write(`${line}\n`));
     this.mirrorAckTimeoutMs = options.mirrorAckTimeoutMs;
     this.pprcFreezeTimeoutMs = options.pprcFreezeTimeoutMs;
+    this.linkFaults = options.linkFaults;
     this.pprc = this.newPprc();
     if (options.adopt !== undefined) for (const image of options.adopt) this.track(image);
     else for (const spec of options.images ?? [{ model: "2105", id: EMBEDDED_IMAGE_ID }]) this.addEngineImage(spec.model, spec.id);
@@ -178,7 +182,7 @@ export class EmbeddedSite implements Site {
 
   private newPprc(): Pprc {
     return new Pprc({
-      wwnnOf: (image) => this.imageInfo(image, this.images.indexOf(image)).wwnn, ackTimeoutMs: this.mirrorAckTimeoutMs, freezeTimeoutMs: this.pprcFreezeTimeoutMs,
+      wwnnOf: (image) => this.imageInfo(image, this.images.indexOf(image)).wwnn, ackTimeoutMs: this.mirrorAckTimeoutMs, freezeTimeoutMs: this.pprcFreezeTimeoutMs, linkFaults: this.linkFaults,
       identity: this.links, localImage: (id) => this.images.find((image) => image.id === id),
     });
   }
@@ -811,19 +815,23 @@ export class EmbeddedSite implements Site {
 
   async save(file: string, options: CallOptions = {}): Promise<SaveReport> {
     const hosts = this.images.map((image) => this.hostMaps.get(image)?.snapshot() ?? null);
-    return forItemAsync(undefined, async () => ({ ...(await saveState(this.images, file, { signal: options.signal, hosts })) }));
+    const pprc = () => this.pprc.snapshot(this.images);
+    return forItemAsync(undefined, async () => ({ ...(await saveState(this.images, file, { signal: options.signal, hosts, pprc })) }));
   }
 
   async load(file: string, options: CallOptions = {}): Promise<LoadReport> {
     const hosts = new Map<StorageImage, HostsRecord>();
-    const loaded = await forItemAsync(undefined, () => loadState(file, { workers: this.workers, signal: options.signal, hosts }));
+    const saved: LoadedPprc = { paths: [], pairs: [] };
+    const loaded = await forItemAsync(undefined, () => loadState(file, { workers: this.workers, signal: options.signal, hosts, pprc: saved }));
     if (loaded.length === 0) {
+      await Promise.all(loaded.map((image) => image.close()));
       throw new SiteError({ code: "BAD_ARGUMENT", message: `state file ${file} holds no storage image` });
     }
+    const pprc = await this.restorePprc(file, loaded, saved);
     await this.workloads.stopAll();
-    // A state file holds no PPRC yet: the links and pairs of the images it replaces go with them.
+    // The links and pairs of the images the file replaces go with them.
     await this.pprc.close();
-    this.pprc = this.newPprc();
+    this.pprc = pprc;
     const replaced = this.images.splice(0, this.images.length);
     // The endpoints of the images replaced close first, so that the loaded host connections can listen where they did.
     const defaults = new Map(replaced.map((image) => [image.id, this.hostMaps.get(image)?.defaultRequested ?? null]));
@@ -840,6 +848,20 @@ export class EmbeddedSite implements Site {
     return {
       images: loaded.map((image) => ({ id: image.id, volumes: image.listVolumes().length, relationships: image.listRelationships().length })),
     };
+  }
+
+  // The file's PPRC on a new Pprc over its images; on failure both are closed and the running state is untouched.
+  private async restorePprc(file: string, loaded: StorageImage[], saved: LoadedPprc): Promise<Pprc> {
+    const pprc = this.newPprc();
+    try {
+      await pprc.restore(loaded, saved);
+      return pprc;
+    } catch (error) {
+      await pprc.close();
+      await Promise.all(loaded.map((image) => image.close()));
+      if (!isEngineError(error)) throw error;
+      throw new SiteError({ code: error.code, message: `state file ${file}: ${error.message}; nothing was loaded` });
+    }
   }
 
   // ---- users: an embedded site has none ----------------------------------------------------------

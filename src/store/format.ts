@@ -1,4 +1,4 @@
-// The tzero state file, format version 3 (versions 1 and 2 differ where noted, and still load).
+// The tzero state file, format version 4 (versions 1 to 3 differ where noted, and still load).
 // Image records may carry `pools` and volume records `pool`: optional fields
 // (in either version), whose absence means "no pools saved".
 //
@@ -33,6 +33,10 @@
 //                                followed by the leaves of its bitmaps
 //   hosts                   (H)  per image with any: its volume groups and
 //                                host connections (host-records.ts)
+//   pprc-path x P                since version 4: the PPRC paths from each image
+//   pprc-pair, pprc-oos x O      since version 4: each end of each PPRC pair of
+//                                the images (pprc-records.ts), a primary's
+//                                followed by the runs of its out-of-sync bitmap
 //   end
 //
 // `tracks` frames hold a run of consecutive non-zero tracks of one volume's
@@ -72,7 +76,7 @@ import { STAGING_SIZE, TRACK_SIZE } from "../core/codes.js";
 import type { OsType } from "../engine/rules.js";
 
 export const MAGIC = new Uint8Array([0x54, 0x5a, 0x30, 0x53, 0x54, 0x41, 0x54, 0x45]); // "TZ0STATE"
-export const FORMAT_VERSION = 3;
+export const FORMAT_VERSION = 4;
 export const FORMAT_VERSION_MIN = 1; // the oldest version this tzero still reads
 // Versions before this one hold each bitmap whole (see above).
 export const FORMAT_VERSION_CHUNKED_BITMAPS = 3;
@@ -81,6 +85,13 @@ export const PREAMBLE_SIZE = 24;
 
 export function hasFlatBitmaps(version: number): boolean {
   return version < FORMAT_VERSION_CHUNKED_BITMAPS;
+}
+
+// Files of this version on hold the PPRC paths and pairs of their images.
+export const FORMAT_VERSION_PPRC = 4;
+
+export function hasPprc(version: number): boolean {
+  return version >= FORMAT_VERSION_PPRC;
 }
 
 // The value XOR-ed into frame `index`'s checksum: splitmix64 of the save
@@ -96,7 +107,7 @@ export const FRAME_PAYLOAD_MAX = STAGING_SIZE - FRAME_HEADER_SIZE;
 export const TRACKS_PER_FRAME_MAX = 8;
 export const TRACKS_FRAME_DATA_MAX = TRACKS_PER_FRAME_MAX * TRACK_SIZE;
 
-export type RecordType = "header" | "image" | "volume" | "tracks" | "zeros" | "relationship" | "leaf" | "hosts" | "end";
+export type RecordType = "header" | "image" | "volume" | "tracks" | "zeros" | "relationship" | "leaf" | "hosts" | "pprc-path" | "pprc-pair" | "pprc-oos" | "end";
 
 // Summary bytes of a bitmap (format version 2).
 export const SUMMARY_CLEAR = 0;
@@ -201,6 +212,63 @@ export interface HostsRecord {
   connections: Array<{ id: string; name: string; hostType: string; wwpn: string | null; volumeGroup: string | null; nbd: string | null }>;
 }
 
+// A PPRC path from an LSS of image `image` to an LSS of image `targetImage`
+// (an image of the file, or of another node, reached at `endpoint`).
+export interface PprcPathRecord {
+  type: "pprc-path";
+  image: number;
+  targetImage: string; // image ID
+  sourceLss: string;
+  targetLss: string;
+  targetWwnn: string;
+  ports: Array<{ local: string; remote: string }>;
+  consistgrp: boolean;
+  endpoint: string | null; // HOST:PORT of the target image's node; null when the target is in the file
+}
+
+// One end of a PPRC pair: the volume `volume` of image `image`, primary or
+// secondary of pair `pair` with the volume `otherVolume` (slot `otherSlot`)
+// of image `otherImage`. A primary also holds the pair's state; its
+// out-of-sync tracks follow in `oosRecords` pprc-oos records.
+export interface PprcPairRecord {
+  type: "pprc-pair";
+  image: number;
+  volume: string;
+  role: "primary" | "secondary";
+  pair: string; // "1000:2000", primary first
+  otherImage: string; // image ID
+  otherVolume: string;
+  otherSlot: number;
+  pprcType: "mmir" | "gcp";
+  tgtread: boolean;
+  critmode: boolean;
+  primary: PprcPrimaryState | null; // the primary's side; null for a secondary
+  primaryEndpoint: string | null; // a secondary's: where its primary's node takes links (failback dials it)
+}
+
+export interface PprcPrimaryState {
+  mode: "sync" | "async" | "suspended";
+  reason: string | null;
+  detail: string | null;
+  suspendedAt: number | null;
+  firstPassDone: boolean;
+  secondaryHeld: boolean; // false once its secondary was failed over
+  linked: boolean; // false for a failed-over primary with no path back
+  secondaryRestore: string | null; // the restore of a remote secondary it last copied whole after
+  trackCount: number;
+  outOfSyncTracks: number;
+  oosRecords: number;
+}
+
+// Out-of-sync tracks of the primary `volume` of image `image`: runs as
+// [first track, count] pairs flattened, ascending and apart.
+export interface PprcOosRecord {
+  type: "pprc-oos";
+  image: number;
+  volume: string;
+  runs: number[];
+}
+
 export interface EndRecord {
   type: "end";
   savedAt: number; // the point in time the file holds (when the images were quiesced)
@@ -210,6 +278,7 @@ export interface EndRecord {
   relationships: number;
   dataBytes: number; // bytes of track data in tracks frames
   zeroTracks: number; // tracks in zeros frames
+  pprc?: number; // since version 4: pprc-path and pprc-pair records
 }
 
-export type StateRecord = HeaderRecord | ImageRecord | VolumeRecord | TracksRecord | ZerosRecord | RelationshipRecord | LeafRecord | HostsRecord | EndRecord;
+export type StateRecord = HeaderRecord | ImageRecord | VolumeRecord | TracksRecord | ZerosRecord | RelationshipRecord | LeafRecord | HostsRecord | PprcPathRecord | PprcPairRecord | PprcOosRecord | EndRecord;

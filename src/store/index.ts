@@ -26,12 +26,16 @@
 //     CHECKSUM_MISMATCH (also a frame from another save), BAD_LENGTH,
 //     NOT_MSGPACK, BAD_RECORD (`field` names the field), TRAILING_DATA, ABANDONED.
 //
-// The file format is described in format.ts (version 2; version 1 files still
+// The file format is described in format.ts (version 4; versions 1 to 3 still
 // load). After a load, background copies resume from their saved bitmaps,
 // NOCOPY targets read their T0 images, and unusable volumes stay unusable.
+// PPRC paths and pairs are saved from a callback of the caller's PPRC while
+// the images are quiesced (SaveOptions.pprc) and handed back, checked, in
+// LoadOptions.pprc, for the caller's PPRC to restore.
 
 export { saveState, type SaveOptions, type SaveReport } from "./save.js";
-export { loadState, type LoadOptions } from "./load.js";
+export { loadState, type LoadOptions, type LoadedPprc } from "./load.js";
+export { OOS_RUNS_PER_RECORD } from "./pprc-records.js";
 export { StoreError, isStoreError, type StoreErrorCode } from "./errors.js";
 export { NODE_FILE_SYSTEM, type StoreFileSystem } from "./file-system.js";
 export { FORMAT_VERSION } from "./format.js";

@@ -27,8 +27,17 @@ import {
   hasFlatBitmaps, SUMMARY_CLEAR, SUMMARY_SET,
   type HeaderRecord, type ImageRecord, type RecordType, type EndRecord, type RelationshipRecord,
 } from "./format.js";
-import type { HostsRecord } from "./format.js";
+import type { HostsRecord, PprcPairRecord, PprcPathRecord } from "./format.js";
 import { hostsRecord } from "./host-records.js";
+import { hasPprc } from "./format.js";
+import { pprcOosRecord, pprcPairRecord, pprcPathRecord } from "./pprc-records.js";
+
+// The PPRC records of a file, checked against its images and volumes; a
+// primary's out-of-sync runs gathered from its pprc-oos records.
+export interface LoadedPprc {
+  paths: PprcPathRecord[];
+  pairs: Array<{ record: PprcPairRecord; runs: number[] }>;
+}
 
 // Options of the images built (model and serial come from the file), and of the load.
 export interface LoadOptions extends Omit<ImageOptions, "model" | "serial"> {
@@ -36,6 +45,8 @@ export interface LoadOptions extends Omit<ImageOptions, "model" | "serial"> {
   fileSystem?: StoreFileSystem; // default: node:fs
   // Filled with each image's hosts record (its volume groups and host connections), checked against its volumes.
   hosts?: Map<StorageImage, HostsRecord>;
+  // Filled with the PPRC paths and pair ends of the images (format version 4 on); PPRC restores them.
+  pprc?: LoadedPprc;
 }
 
 const SLICE_MS = 10; // longest stretch of applying frames between two turns of the event loop
@@ -52,7 +63,7 @@ export async function loadState(file: string, options: LoadOptions = {}): Promis
 }
 
 async function readState(file: string, options: LoadOptions, images: StorageImage[]): Promise<void> {
-  const { signal, fileSystem = NODE_FILE_SYSTEM, hosts = new Map(), ...imageOptions } = options;
+  const { signal, fileSystem = NODE_FILE_SYSTEM, hosts = new Map(), pprc = { paths: [], pairs: [] }, ...imageOptions } = options;
   const checkAbort = () => {
     if (signal?.aborted) throw new StoreError("ABANDONED", `load of ${file} abandoned: nothing was changed`, { file });
   };
@@ -67,7 +78,7 @@ async function readState(file: string, options: LoadOptions, images: StorageImag
   try {
     const reader = new FrameReader(fileSystem, fd, file, await fileSystem.size(fd));
     await reader.readPreamble();
-    const loader = new StateLoader(file, imageOptions, images, reader.version, hosts);
+    const loader = new StateLoader(file, imageOptions, images, reader.version, hosts, pprc);
     let sliceStarted = performance.now();
     for (;;) {
       const frame = await reader.next();
@@ -93,14 +104,16 @@ function truncatedMessage(frames: number, offset: number): string {
 }
 
 // Where the loader is in the frame order of format.ts.
-type Phase = "start" | "structure" | "data" | "relationships" | "hosts";
+type Phase = "start" | "structure" | "data" | "relationships" | "hosts" | "pprc";
 
+const PPRC_STARTS: readonly RecordType[] = ["pprc-path", "pprc-pair"];
 const ALLOWED: Record<Phase, readonly RecordType[]> = {
   start: ["header"],
-  structure: ["image", "volume", "tracks", "zeros", "relationship", "hosts", "end"],
-  data: ["tracks", "zeros", "relationship", "hosts", "end"],
-  relationships: ["relationship", "leaf", "hosts", "end"],
-  hosts: ["hosts", "end"],
+  structure: ["image", "volume", "tracks", "zeros", "relationship", "hosts", ...PPRC_STARTS, "end"],
+  data: ["tracks", "zeros", "relationship", "hosts", ...PPRC_STARTS, "end"],
+  relationships: ["relationship", "leaf", "hosts", ...PPRC_STARTS, "end"],
+  hosts: ["hosts", ...PPRC_STARTS, "end"],
+  pprc: [...PPRC_STARTS, "pprc-oos", "end"],
 };
 
 const BITMAP_FIELDS = ["bitmap", "recordSource", "recordTarget"] as const;
@@ -127,6 +140,9 @@ class StateLoader {
   private frame: Frame | null = null;
   private readonly totals = { volumes: 0, relationships: 0, dataBytes: 0, zeroTracks: 0 };
   private pending: PendingRelationship | null = null;
+  // The primary whose pprc-oos records are still to come, and the first track the next may start at.
+  private pendingOos: { pair: LoadedPprc["pairs"][number]; left: number; from: number } | null = null;
+  private pprcRecords = 0;
   frames = 0;
 
   constructor(
@@ -135,6 +151,7 @@ class StateLoader {
     private readonly images: StorageImage[],
     private readonly version: number,
     private readonly hosts: Map<StorageImage, HostsRecord>,
+    private readonly pprc: LoadedPprc,
   ) {}
 
   private fail(message: string, field?: string, cause?: unknown): StoreError {
@@ -168,8 +185,11 @@ class StateLoader {
     if (type === "volume" && this.loaded.length === 0) throw this.fail("a volume record comes before any image record", "type");
     if (type === "leaf" && hasFlatBitmaps(this.version)) throw this.fail(`a leaf record cannot come in a file of format version ${this.version}`, "type");
     if (type !== "leaf" && this.pending !== null) throw this.missingLeaf();
+    if (type.startsWith("pprc-") && !hasPprc(this.version)) throw this.fail(`a ${type} record cannot come in a file of format version ${this.version}`, "type");
+    if (type !== "pprc-oos" && this.pendingOos !== null) throw this.missingOos();
     const next: Phase = type === "header" || type === "image" || type === "volume" ? "structure"
       : type === "hosts" ? "hosts"
+      : type.startsWith("pprc-") ? "pprc"
       : type === "relationship" || type === "leaf" || type === "end" ? "relationships" : "data";
     if (this.phase === "structure" && next !== "structure") this.closeStructure();
     this.phase = next;
@@ -185,6 +205,9 @@ class StateLoader {
       case "relationship": this.applyRelationship(value); break;
       case "leaf": this.applyLeaf(value); break;
       case "hosts": this.applyHosts(value); break;
+      case "pprc-path": this.applyPprcPath(value); break;
+      case "pprc-pair": this.applyPprcPair(value); break;
+      case "pprc-oos": this.applyPprcOos(value); break;
       case "end": this.applyEnd(value); break;
     }
   }
@@ -364,8 +387,63 @@ class StateLoader {
     this.hosts.set(loaded.image, record);
   }
 
+  private applyPprcPath(value: unknown): void {
+    const record = pprcPathRecord(value, this.fieldFailure);
+    const loaded = this.loadedImage(record.image);
+    if (!loaded.image.listLss().includes(record.sourceLss)) throw this.fail(`pprc-path record: LSS ${record.sourceLss} does not exist on ${loaded.image.id}`, "sourceLss");
+    const inFile = this.images.some((image) => image.id === record.targetImage);
+    if (inFile === (record.endpoint !== null)) {
+      throw this.fail(`pprc-path record: field endpoint must be ${inFile ? "null for a target image in the file" : "HOST:PORT for a target image of another node"}`, "endpoint");
+    }
+    this.pprc.paths.push(record);
+    this.pprcRecords++;
+  }
+
+  private applyPprcPair(value: unknown): void {
+    const record = pprcPairRecord(value, this.fieldFailure);
+    const loaded = this.loadedImage(record.image);
+    const volume = this.volumeOf(loaded, record.volume, "volume");
+    const trackCount = Math.ceil(volume.sizeBytes / TRACK_SIZE);
+    const primary = record.primary;
+    if (primary !== null && primary.trackCount !== trackCount) {
+      throw this.fail(`pprc-pair record: pair ${record.pair}: field primary.trackCount is ${primary.trackCount}, but volume ${volume.id} has ${trackCount} tracks`, "primary.trackCount");
+    }
+    const pair = { record, runs: [] as number[] };
+    this.pprc.pairs.push(pair);
+    this.pprcRecords++;
+    if (primary !== null && primary.outOfSyncTracks > 0 && primary.oosRecords === 0) {
+      throw this.fail(`pprc-pair record: pair ${record.pair}: ${primary.outOfSyncTracks} tracks out of sync, but no pprc-oos record announced`, "primary.oosRecords");
+    }
+    if (primary !== null && primary.oosRecords > 0) this.pendingOos = { pair, left: primary.oosRecords, from: 0 };
+  }
+
+  private missingOos(): StoreError {
+    const { pair, left } = this.pendingOos!;
+    return this.fail(`pprc-pair ${pair.record.pair}: ${left} of its pprc-oos records are missing (its record announces them)`, "type");
+  }
+
+  private applyPprcOos(value: unknown): void {
+    const pending = this.pendingOos;
+    if (pending === null) throw this.fail("a pprc-oos record must follow the pprc-pair record of a primary that announces it", "type");
+    const { record: owner } = pending.pair;
+    const record = pprcOosRecord(value, this.fieldFailure, owner.primary!.trackCount, pending.from);
+    if (record.image !== owner.image || record.volume !== owner.volume) {
+      throw this.fail(`pprc-oos record: expected the runs of volume ${owner.volume} of image ${owner.image}, not of ${record.volume} of image ${record.image}`, "volume");
+    }
+    pending.pair.runs.push(...record.runs);
+    const last = record.runs.length - 2;
+    pending.from = record.runs[last] + record.runs[last + 1] + 1;
+    if (--pending.left > 0) return;
+    this.pendingOos = null;
+    let counted = 0;
+    for (let index = 1; index < pending.pair.runs.length; index += 2) counted += pending.pair.runs[index];
+    if (counted !== owner.primary!.outOfSyncTracks) {
+      throw this.fail(`pprc-oos record: pair ${owner.pair}: its runs hold ${counted} tracks, but its pprc-pair record says ${owner.primary!.outOfSyncTracks} are out of sync`, "runs");
+    }
+  }
+
   private applyEnd(value: unknown): void {
-    const record = endRecord(value, this.fieldFailure);
+    const record = endRecord(value, this.fieldFailure, this.version);
     for (const { image, record: announced, relationships } of this.loaded) {
       if (announced.relationships !== undefined && relationships !== announced.relationships) {
         throw this.fail(`image ${image.id} announced ${announced.relationships} relationships but ${relationships} followed`, "relationships");
@@ -374,6 +452,7 @@ class StateLoader {
     const expected: [Exclude<keyof EndRecord, "type" | "savedAt">, number][] = [
       ["frames", this.frames - 1], ["images", this.images.length], ["volumes", this.totals.volumes],
       ["relationships", this.totals.relationships], ["dataBytes", this.totals.dataBytes], ["zeroTracks", this.totals.zeroTracks],
+      ...(hasPprc(this.version) ? [["pprc", this.pprcRecords] as ["pprc", number]] : []),
     ];
     for (const [field, actual] of expected) {
       if (record[field] !== actual) throw this.fail(`end record: field ${field} is ${record[field]} but the file holds ${actual}`, field);

@@ -8,14 +8,14 @@ import { POOL_MAX, POOL_CAPACITY_GIB_MAX } from "../engine/pools.js";
 import { VOLUME_SLOT_MAX, REL_SLOT_MAX, TRACK_SIZE, EXTENT_SIZE, VOLUME_SIZE_MAX, CHUNK_TRACKS } from "../core/codes.js";
 import type { StoreError } from "./errors.js";
 import {
-  TRACKS_FRAME_DATA_MAX, hasFlatBitmaps, SUMMARY_LEAF,
+  TRACKS_FRAME_DATA_MAX, hasFlatBitmaps, hasPprc, SUMMARY_LEAF,
   type RecordType, type LeafRecord, type HeaderRecord, type ImageRecord, type VolumeRecord, type TracksRecord, type ZerosRecord,
   type RelationshipRecord, type EndRecord, type PoolRecord,
 } from "./format.js";
 
 export type FieldFailure = (type: string, field: string, message: string) => StoreError;
 
-const RECORD_TYPES: readonly RecordType[] = ["header", "image", "volume", "tracks", "zeros", "relationship", "leaf", "hosts", "end"];
+const RECORD_TYPES: readonly RecordType[] = ["header", "image", "volume", "tracks", "zeros", "relationship", "leaf", "hosts", "pprc-path", "pprc-pair", "pprc-oos", "end"];
 const CHUNKS_MAX = Math.ceil(VOLUME_SIZE_MAX / TRACK_SIZE / CHUNK_TRACKS);
 const LEAF_BYTES_MAX = CHUNK_TRACKS / 8;
 const IMAGES_MAX = 256;
@@ -252,7 +252,8 @@ export function leafRecord(value: unknown, failure: FieldFailure): LeafRecord {
   };
 }
 
-export function endRecord(value: unknown, failure: FieldFailure): EndRecord {
+// Files of format version 4 on also count their PPRC paths and pair ends.
+export function endRecord(value: unknown, failure: FieldFailure, version: number): EndRecord {
   const check = checker("end", value, failure);
   const count = (field: string) => check.whole(field, 0, Number.MAX_SAFE_INTEGER);
   return {
@@ -264,5 +265,6 @@ export function endRecord(value: unknown, failure: FieldFailure): EndRecord {
     relationships: count("relationships"),
     dataBytes: count("dataBytes"),
     zeroTracks: count("zeroTracks"),
+    ...(hasPprc(version) ? { pprc: count("pprc") } : {}),
   };
 }

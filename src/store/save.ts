@@ -64,7 +64,7 @@ import { EXTENT_SIZE, TRACK_SIZE } from "../core/codes.js";
 import { EXTENTS_PER_GIB } from "../engine/pools.js";
 import { FrameWriter, type FrameSink } from "./frame-writer.js";
 import { CopyOutBuffer, COPY_OUT_BYTES_MAX, COPY_OUT_BYTES_MIN } from "./copy-out.js";
-import type { HostsRecord } from "./format.js";
+import type { HostsRecord, PprcOosRecord, PprcPairRecord, PprcPathRecord } from "./format.js";
 import { NODE_FILE_SYSTEM, type StoreFileSystem } from "./file-system.js";
 import { ioStep, StoreError } from "./errors.js";
 import {
@@ -100,6 +100,9 @@ export interface SaveOptions {
   copyOutBytesMax?: number; // memory for copies of changed tracks (passes 3 and 4); default 256 MiB
   // The host side of the images (volume groups, host connections), by image index, written after the relationships.
   hosts?: ReadonlyArray<Omit<HostsRecord, "type" | "image"> | null>;
+  // The PPRC paths and pairs of the images, taken while they are quiesced (so at the point in time of
+  // their data), written after the hosts records. It must only read.
+  pprc?: () => Array<PprcPathRecord | PprcPairRecord | PprcOosRecord>;
 }
 
 export interface SaveReport {
@@ -296,9 +299,11 @@ class SaveRun {
     for (const [image, hosts] of (this.options.hosts ?? []).entries()) {
       if (hosts !== null && image < this.images.length) await this.writer.writeRecord({ type: "hosts", image, ...hosts });
     }
+    for (const record of quiesced.pprc) await this.writer.writeRecord(record);
     await this.writer.writeRecord({
       type: "end", savedAt: quiesced.savedAt, frames: this.writer.frames, images: this.images.length, volumes: this.saved.length,
       relationships: quiesced.relationships.length, dataBytes: this.writer.dataBytes, zeroTracks: this.zeroTracks,
+      pprc: quiesced.pprc.filter((record) => record.type !== "pprc-oos").length,
     });
     return quiesced;
   }
@@ -503,7 +508,7 @@ class SaveRun {
   // then, in order. Resumes the images whatever happens.
   private captureQuiesced(pending: Changes): Quiesced {
     const captures: ImageCapture[] = [];
-    const result: Quiesced = { relationships: [], frozenBytes: 0, frozenMs: 0, drainMs: 0, savedAt: 0 };
+    const result: Quiesced = { relationships: [], pprc: [], frozenBytes: 0, frozenMs: 0, drainMs: 0, savedAt: 0 };
     let frozenAt = 0;
     try {
       frozenAt = performance.now(); // host I/O waits from the first freeze on, drains included
@@ -523,6 +528,7 @@ class SaveRun {
       captures.forEach((capture, index) => {
         for (const relationship of capture.relationships()) result.relationships.push(relationshipFrames(relationship, index));
       });
+      result.pprc = this.options.pprc?.() ?? [];
       this.checkBudget(frozenAt);
     } finally {
       for (const capture of captures) capture.resume();
@@ -572,6 +578,7 @@ interface RelationshipFrames {
 
 interface Quiesced {
   relationships: RelationshipFrames[];
+  pprc: Array<PprcPathRecord | PprcPairRecord | PprcOosRecord>;
   frozenBytes: number; // track data read while quiesced
   frozenMs: number;
   drainMs: number;

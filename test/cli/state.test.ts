@@ -21,6 +21,19 @@ function script(name: string, text: string): string {
   return name;
 }
 
+// Runs `setup` with --state `stateFile` until it echoes "saved", then kills it with SIGKILL; its stdout.
+async function killedAfterSave(stateFile: string, setup: string): Promise<string> {
+  const child = spawn(process.execPath, [main, "--state", stateFile, "-script", setup], { cwd: folder });
+  let output = "";
+  child.stdout.on("data", (chunk) => { output += String(chunk); });
+  const deadline = Date.now() + 60_000;
+  while (!output.includes("\nsaved\n") && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.ok(output.includes("\nsaved\n"), output);
+  child.kill("SIGKILL");
+  await new Promise((resolve) => child.once("exit", resolve));
+  return output;
+}
+
 const State = suite("--state");
 State.after(() => rmSync(folder, { recursive: true, force: true }));
 
@@ -38,14 +51,7 @@ State("should find volumes, relationships and copies as they were after a kill -
     "echo saved",
     "sleep 60s",
   ].join("\n"));
-  const child = spawn(process.execPath, [main, "--state", "s.tz0", "-script", setup], { cwd: folder });
-  let output = "";
-  child.stdout.on("data", (chunk) => { output += String(chunk); });
-  const deadline = Date.now() + 60_000;
-  while (!output.includes("\nsaved\n") && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-  assert.ok(output.includes("\nsaved\n"), output);
-  child.kill("SIGKILL");
-  await new Promise((resolve) => child.once("exit", resolve));
+  const output = await killedAfterSave("s.tz0", setup);
   const t0 = /T0 ([0-9a-f]{16})/.exec(output)?.[1];
   assert.ok(t0, output);
   const check = script("check.tzs", [
@@ -104,4 +110,40 @@ State("should refuse save without a file or --state, and a bad load, changing no
   assert.ok(result.stdout.includes("CMUN09040E save:"), result.stdout);
   assert.ok(result.stdout.includes("CMUC09041I load:"), result.stdout);
 });
+State("should find PPRC paths and pairs as they were after a kill -9, and resume to equal", async () => {
+  const remote = "IBM.2107-75SITEB";
+  const setup = script("pprc-setup.tzs", [
+    `mksi ${remote}`,
+    "mkfbvol -cap 1 -os aix 1000 1001",
+    `mkfbvol -cap 1 -os aix -dev ${remote} 2000 2001`,
+    "fill 1000 -pattern random -seed 3",
+    `mkpprcpath -remotedev ${remote} -remotewwnn 5005076303FFC002 -srclss 10 -tgtlss 20 I0010:I0143`,
+    `mkpprc -remotedev ${remote} -type mmir -tgtread -wait 1000:2000 1001:2001`,
+    `pausepprc -remotedev ${remote} 1001:2001`,
+    "write 1001 -offset 0 -len 4KiB -pattern 0x11",
+    "write 1001 -offset 3MiB -len 64KiB -pattern 0x22",
+    "save",
+    "echo saved",
+    "sleep 60s",
+  ].join("\n"));
+  await killedAfterSave("pprc.tz0", setup);
+  const check = script("pprc-check.tzs", [
+    "assert (lspprc -l 1000:2000).State == \"Full Duplex\"",
+    "assert (lspprc -l 1001:2001).State == \"Suspended\"",
+    "assert (lspprc -l 1001:2001).Reason == \"Host Source\"",
+    "assert (lspprc -l 1001:2001).OutOfSyncTracks == 2",
+    `assert (lspprc -l -dev ${remote} 1000:2000).State == "Target Full Duplex"`,
+    `expect error PPRC_SECONDARY write 2000 -dev ${remote} -offset 0 -len 4KiB -pattern 0x33`,
+    "write 1000 -offset 0 -len 4KiB -pattern 0x44",
+    `assert checksum 2000 -dev ${remote} == checksum 1000`,
+    `resumepprc -remotedev ${remote} 1001:2001`,
+    "wait pprc 1001:2001",
+    `assert checksum 2001 -dev ${remote} == checksum 1001`,
+    "echo pprc ok",
+  ].join("\n"));
+  const result = tzero(["--state", "pprc.tz0", "-script", check]);
+  assert.is(result.status, 0, result.stdout + result.stderr);
+  assert.ok(result.stdout.includes("pprc ok"), result.stdout);
+});
+
 State.run();

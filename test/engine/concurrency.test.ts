@@ -9,7 +9,7 @@ import { CopyPool } from "../../src/engine/copy-pool.js";
 import { coreModule, type CoreBuild } from "../../src/core/core.js";
 import { TRACK_SIZE } from "../../src/core/codes.js";
 import { Random, testSeed } from "../support/random.js";
-import { startWriters, until, checkOneInstant, mismatchWithEveryCut, replay } from "./writers.js";
+import { startWriters, until, checkOneInstant, checkCopiedPairs } from "./writers.js";
 import { rangeChecksum } from "../../src/model/checksum.js";
 
 // A long drain bound: an establish waits out a writer thread descheduled
@@ -124,15 +124,7 @@ async function copyWhileWriting(build: CoreBuild, seed: number): Promise<void> {
     console.log(`${build} core, seed ${seed}: ${sources.pendingHits} of ${sources.log.length} source writes and ${targets.pendingHits} of ${targets.log.length} target writes met a pending track`);
     assert.ok(sources.pendingHits > 0, `no source write met a pending track (seed ${seed})`);
     assert.ok(targets.pendingHits > 0, `no target write met a pending track (seed ${seed})`);
-    pairs.forEach(([source, target], index) => {
-      const sourceVolume = { seed: initialSeed(source), slot: slot(source), log: sources.log };
-      const targetVolume = { seed: initialSeed(target), slot: slot(target), log: targets.log };
-      const mismatch = mismatchWithEveryCut(image.read(target, 0, size), scratch, sourceVolume, targetVolume, cuts[index][0], cuts[index][1]);
-      assert.is(mismatch, "", `target ${target} equals no T0 image of ${source} plus its own later writes (seed ${seed}): ${mismatch}`);
-      scratch.writePattern("0000", 0, size, sourceVolume.seed);
-      replay(scratch, sources.log, sourceVolume.slot, 0);
-      assert.ok(Buffer.compare(image.read(source, 0, size), scratch.read("0000", 0, size)) === 0, `source ${source} differs (seed ${seed})`);
-    });
+    checkCopiedPairs(image, scratch, { pairs, cuts, sources: sources.log, targets: targets.log, initialSeed, size }, seed);
   } finally {
     await image.close();
     await scratch.close();

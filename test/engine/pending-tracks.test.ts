@@ -5,7 +5,9 @@
 // volumes from one track to 1 TiB; scans start and batches end at word, pair,
 // group (the core flags 64 words at a time, 8 a step), chunk and volume
 // edges. Batches come both copied (pendingTracks) and as views of the core's
-// staging buffer (pendingTracksView). Seeded: TZERO_SEED=<n> replays a run.
+// staging buffer (pendingTracksView); words of every bit count meet the
+// core's ways of taking them apart at group, batch and leaf ends. Seeded:
+// TZERO_SEED=<n> replays a run.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { StorageImage } from "../../src/engine/image.js";
@@ -51,6 +53,34 @@ function randomLeaf(random: Random, trackCount: number, chunk: number): Uint8Arr
     if (random.next() / 2 ** 32 < density) setBit(track);
   }
   for (const edge of [0, 63, 64, 127, 128, 129, tracks - 1]) if (edge < tracks && random.int(0, 1) === 1) setBit(edge);
+  return bytes;
+}
+
+// Bit counts where the core's ways of taking a word apart meet: two entries
+// a step, a third bit, eight bits a byte, and the byte table from 16 bits.
+const WORD_BIT_COUNTS = [1, 2, 3, 4, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 56, 57, 63, 64];
+
+// A leaf whose groups of 64 words take turns: every word with bits (the
+// core's full walk), every other word empty (its sparse walk), and at
+// random. Each word with bits has a count from WORD_BIT_COUNTS at random
+// places; a partial last word keeps only its tracks' bits.
+function bitCountLeaf(random: Random, trackCount: number, chunk: number): Uint8Array {
+  const bytes = new Uint8Array(leafBytes(trackCount, chunk));
+  const tracks = Math.min(CHUNK_TRACKS, trackCount - chunk * CHUNK_TRACKS);
+  const words = Math.ceil(tracks / 64);
+  for (let word = 0; word < words; word++) {
+    const kind = (word >>> 6) % 3;
+    const empty = kind === 1 ? word % 2 === 1 : kind === 2 && random.int(0, 2) === 0;
+    if (empty) continue;
+    const positions = Array.from({ length: 64 }, (_, bit) => bit);
+    const count = WORD_BIT_COUNTS[(word + random.int(0, 1)) % WORD_BIT_COUNTS.length];
+    for (let taken = 0; taken < count; taken++) {
+      const pick = random.int(taken, 63);
+      [positions[taken], positions[pick]] = [positions[pick], positions[taken]];
+      const track = word * 64 + positions[taken];
+      if (track < tracks) bytes[track >>> 3] |= 1 << (track & 7);
+    }
+  }
   return bytes;
 }
 
@@ -185,6 +215,30 @@ for (const build of ["release", "debug"] as CoreBuild[]) {
         }
         removePair(image, pair);
       }
+    } finally {
+      await image.close();
+    }
+  });
+
+  Scan(`should take apart words of every bit count at group, batch and leaf ends, from inside a word (seed ${seed})`, async () => {
+    const random = new Random(seed ^ (build === "debug" ? 0xb175 : 0xb17));
+    const image = new StorageImage({ workers: 0, build, model: "2107" });
+    try {
+      // A full leaf and one of 70 words and a 37-track tail, so that the last
+      // group is short and the last word partial.
+      const trackCount = CHUNK_TRACKS + 64 * 70 + 37;
+      const chunks: BitmapChunk[] = [bitCountLeaf(random, trackCount, 0), bitCountLeaf(random, trackCount, 1)];
+      const pending = plainPending(chunks, trackCount);
+      const pair = restorePair(image, trackCount, chunks);
+      const lastWord = CHUNK_TRACKS + 64 * 70;
+      const froms = [0, 1, 7, 8, 9, 63, 4096 + 1, 4096 + 9, 3 * 4096 + 33, CHUNK_TRACKS - 1, CHUNK_TRACKS + 8, lastWord, lastWord + 36, random.int(0, trackCount)];
+      for (const batch of [FIND_MANY_TRACKS_MIN, FIND_MANY_TRACKS_MIN + 1, 191, 193, 255, 4097, 16_384]) {
+        for (const from of froms) {
+          const context = `seed ${seed}, from ${from}, batches of ${batch}`;
+          assert.equal(scanViewsFrom(image, pair, from, batch, context), pendingFrom(pending, from), context);
+        }
+      }
+      removePair(image, pair);
     } finally {
       await image.close();
     }

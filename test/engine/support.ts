@@ -5,6 +5,7 @@ import { StorageImage } from "../../src/engine/image.js";
 import { EngineError, type EngineErrorCode } from "../../src/engine/errors.js";
 import type { ReferenceImage } from "../../src/model/reference.js";
 import type * as fc from "fast-check";
+import { rejectsWithCode } from "../support/coded-errors.js";
 
 export function fingerprint(image: StorageImage): string {
   const volumes = image.listVolumes().map((volume) => {
@@ -42,15 +43,8 @@ export function refuses(image: StorageImage, code: EngineErrorCode, mentions: st
   return error;
 }
 
-export async function rejectsWith(promise: Promise<unknown>, code: EngineErrorCode): Promise<EngineError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.instance(error, EngineError);
-    assert.is((error as EngineError).code, code, (error as EngineError).message);
-    return error as EngineError;
-  }
-  throw new assert.Assertion({ message: `expected a rejection with ${code}`, operator: "rejects", expects: code, actual: "resolved", generated: false });
+export function rejectsWith(promise: Promise<unknown>, code: EngineErrorCode): Promise<EngineError> {
+  return rejectsWithCode(promise, EngineError, code);
 }
 
 // The engine and the reference model, driven through the same methods.

@@ -208,3 +208,30 @@ export function mismatchWithEveryCut(actual: Uint8Array, scratch: StorageImage, 
   }
   return mismatch;
 }
+
+export interface CopiedPairs {
+  pairs: readonly string[][]; // [source, target]
+  cuts: readonly Cut[][]; // per pair: [source writer's cut, target writer's cut] at its establish
+  sources: readonly WriteRecord[]; // the source writer's log
+  targets: readonly WriteRecord[]; // the target writer's log
+  initialSeed: (id: string) => number; // the pattern each volume held before the writers began
+  size: number; // bytes of every volume
+}
+
+// Once every copy has ended: each target is its source at one cut of the
+// source writer's log, overlaid with its own writes after a cut
+// (mismatchWithEveryCut), and each source holds exactly its own writes.
+export function checkCopiedPairs(image: StorageImage, scratch: StorageImage, copied: CopiedPairs, seed: number): void {
+  const slot = (id: string) => image.volume(id).slot;
+  const { size } = copied;
+  copied.pairs.forEach(([source, target], index) => {
+    const sourceVolume = { seed: copied.initialSeed(source), slot: slot(source), log: copied.sources };
+    const targetVolume = { seed: copied.initialSeed(target), slot: slot(target), log: copied.targets };
+    const [sourceCut, targetCut] = copied.cuts[index];
+    const mismatch = mismatchWithEveryCut(image.read(target, 0, size), scratch, sourceVolume, targetVolume, sourceCut, targetCut);
+    assert.is(mismatch, "", `target ${target} equals no T0 image of ${source} plus its own later writes (seed ${seed}): ${mismatch}`);
+    scratch.writePattern("0000", 0, size, sourceVolume.seed);
+    replay(scratch, copied.sources, sourceVolume.slot, 0);
+    assert.ok(Buffer.compare(image.read(source, 0, size), scratch.read("0000", 0, size)) === 0, `source ${source} differs (seed ${seed})`);
+  });
+}

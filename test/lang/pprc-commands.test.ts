@@ -35,6 +35,7 @@ const CASES: Record<string, BadInputCase[]> = {
     { source: `rmpprcpath -quiet ${TO} 1020`, code: "BAD_ARGUMENT", mentions: ["1020", "10:20"] },
   ],
   mkpprc: [
+    { source: `mkpprc ${TO} -type mmir 1002`, code: "BAD_VOLUME_ID", mentions: ["PPRC pair 1002"] },
     { source: `mkpprc ${TO} -type mmir 1002:2002 1100:2003`, code: "PATH_NOT_FOUND", mentions: ["1100:2003", "11:20", "mkpprcpath"], col: 57 },
     { source: `mkpprc ${TO} -type mmir 1002:2004`, code: "TARGET_TOO_SMALL", mentions: ["1002:2004", "smaller"] },
     { source: `mkpprc ${TO} -type mmir 1002:2000`, code: "VOLUME_IN_PAIR", mentions: ["2000", "1000:2000"] },
@@ -42,7 +43,9 @@ const CASES: Record<string, BadInputCase[]> = {
     { source: `mkpprc ${TO} -type gcp -critmode 1002:2002`, code: "BAD_ARGUMENT", mentions: ["-critmode", "Metro Mirror"] },
     { source: `mkpprc ${TO} -type mmir 1002:2009`, code: "VOLUME_NOT_FOUND", mentions: ["2009"] },
   ],
+  lspprc: [{ source: "lspprc 1000", code: "BAD_VOLUME_ID", mentions: ["PPRC pair 1000", "SSSS:TTTT"] }],
   pausepprc: [
+    { source: `pausepprc ${TO} 1000`, code: "BAD_VOLUME_ID", mentions: ["PPRC pair 1000"] },
     { source: `pausepprc ${TO} 1002:2002`, code: "PAIR_NOT_FOUND", mentions: ["1002:2002", "lspprc"] },
     { source: `pausepprc ${TO} 1000:2000 1000:2000`, code: "BAD_ARGUMENT", mentions: ["1000:2000", "twice"], col: 49 },
   ],

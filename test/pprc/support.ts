@@ -2,6 +2,7 @@
 // to look at the pairs beneath the Site interface.
 import { EmbeddedSite } from "../../src/site/embedded.js";
 import type { PairInfo } from "../../src/site/types.js";
+import type { LinkFaults } from "../../src/pprc/link-faults.js";
 
 export const A = "IBM.2107-75SITEA";
 export const B = "IBM.2107-75SITEB";
@@ -19,7 +20,7 @@ export interface TwoImages {
 // rightly suspends, which is not what these tests are about.
 const TEST_ACK_TIMEOUT_MS = 30_000;
 
-export async function twoImages(options: { mirrorAckTimeoutMs?: number; pprcFreezeTimeoutMs?: number; workers?: number } = {}): Promise<TwoImages> {
+export async function twoImages(options: { mirrorAckTimeoutMs?: number; pprcFreezeTimeoutMs?: number; workers?: number; linkFaults?: LinkFaults } = {}): Promise<TwoImages> {
   const site = new EmbeddedSite({ workers: 0, images: [{ model: "2107", id: A }, { model: "2107", id: B }], mirrorAckTimeoutMs: TEST_ACK_TIMEOUT_MS, ...options });
   const [first, second] = await site.listImages();
   return { site, wwnnA: first.wwnn, wwnnB: second.wwnn };

@@ -13,6 +13,7 @@ import { Connection } from "../../src/wire/connection.js";
 import { dialWebSocket } from "../../src/wire/websocket.js";
 import { WireError } from "../../src/wire/errors.js";
 import { ServerError } from "../../src/server/server-errors.js";
+import { rejectsWithCode } from "../support/coded-errors.js";
 import { serveShellEndpoint, startServer, type ShellServerHandle, type TestServer } from "../support/shell-server.js";
 
 const MINUTE = 60_000;
@@ -32,15 +33,8 @@ async function connect(user: string, password: string, servers: ServerAddress[] 
   return remote;
 }
 
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<SiteError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.instance(error, SiteError, `expected SiteError ${code}, got ${String(error)}`);
-    assert.is((error as SiteError).code, code, (error as SiteError).message);
-    return error as SiteError;
-  }
-  throw new assert.Assertion({ message: `expected a rejection with ${code}`, operator: "rejects", expects: code, actual: "resolved", generated: false });
+function rejectsWith(promise: Promise<unknown>, code: string): Promise<SiteError> {
+  return rejectsWithCode(promise, SiteError, code);
 }
 
 // A raw shell connection to the endpoint, not logged in.

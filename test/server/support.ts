@@ -4,6 +4,7 @@ import * as assert from "uvu/assert";
 import { UserError, type UserErrorCode } from "../../src/server/user-errors.js";
 import { applyUserRecord, emptyUsers, firstStart, type UsersState, type UserRecord } from "../../src/server/users.js";
 import type { ScryptParameters } from "../../src/server/passwords.js";
+import { rejectsWithCode, throwsWithCode } from "../support/coded-errors.js";
 
 export const CHEAP_SCRYPT: ScryptParameters = { N: 1024, r: 8, p: 1, keyLength: 32 };
 export const config = { scrypt: CHEAP_SCRYPT };
@@ -19,26 +20,12 @@ export async function siteWithAdmin(): Promise<{ state: UsersState; adminPasswor
   return { state: applyUserRecord(emptyUsers(), start.record), adminPassword: start.password };
 }
 
-export async function rejectsWithUser(promise: Promise<unknown>, code: UserErrorCode): Promise<UserError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.instance(error, UserError, `expected UserError ${code}, got ${String(error)}`);
-    assert.is((error as UserError).code, code, (error as UserError).message);
-    return error as UserError;
-  }
-  throw new assert.Assertion({ message: `expected a rejection with ${code}`, operator: "rejects", expects: code, actual: "resolved", generated: false });
+export function rejectsWithUser(promise: Promise<unknown>, code: UserErrorCode): Promise<UserError> {
+  return rejectsWithCode(promise, UserError, code);
 }
 
 export function throwsUser(action: () => unknown, code: UserErrorCode): UserError {
-  try {
-    action();
-  } catch (error) {
-    assert.instance(error, UserError, `expected UserError ${code}, got ${String(error)}`);
-    assert.is((error as UserError).code, code, (error as UserError).message);
-    return error as UserError;
-  }
-  throw new assert.Assertion({ message: `expected a throw with ${code}`, operator: "throws", expects: code, actual: "returned", generated: false });
+  return throwsWithCode(action, UserError, code);
 }
 
 // Freezes a state all the way down, so that a command or apply that writes to it throws.

@@ -2,7 +2,9 @@
 // the primary's node (A) and the secondary's (B), the data flows A → B over
 // the link, not through S, and goes on while S is killed; B stopped (SIGSTOP)
 // or killed (kill -9) suspends the pair within the link's heartbeat bound;
-// failover and failback across the two nodes.
+// either node restarted from its --state file comes back with its side of
+// the pair, and resumepprc makes the volumes equal again; failover and
+// failback across the two nodes.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { writeFileSync } from "node:fs";
@@ -40,6 +42,7 @@ interface Site3 {
   server: ServeProcess;
   serverArgs: string[];
   a: ServeProcess;
+  aArgs: string[];
   b: ServeProcess;
   bArgs: string[];
   shell: RemoteSite;
@@ -56,12 +59,13 @@ async function threeNodes(sandbox: ServeSandbox): Promise<Site3> {
   const server = sandbox.start(...serverArgs);
   await server.waitFor(/primary Copy Services Server/, 1, WAIT_MS);
   const key = sandbox.path("s.server/site.key");
-  const a = sandbox.start("--image", A, "--join", server.url, "--site-key-file", key, "--node-id", "node-a");
-  const bArgs = ["--image", B, "--join", server.url, "--site-key-file", key, "--node-id", "node-b", "--link-listen", `127.0.0.1:${await freePort()}`];
+  const aArgs = ["--image", A, "--join", server.url, "--site-key-file", key, "--node-id", "node-a", "--state", sandbox.path("a.tzs")];
+  const a = sandbox.start(...aArgs);
+  const bArgs = ["--image", B, "--join", server.url, "--site-key-file", key, "--node-id", "node-b", "--link-listen", `127.0.0.1:${await freePort()}`, "--state", sandbox.path("b.tzs")];
   const b = sandbox.start(...bArgs);
   await server.waitFor(/node node-a joined/, 1, WAIT_MS);
   await server.waitFor(/node node-b joined/, 1, WAIT_MS);
-  return { sandbox, server, serverArgs, a, b, bArgs, shell: await connectShell(server) };
+  return { sandbox, server, serverArgs, a, aArgs, b, bArgs, shell: await connectShell(server) };
 }
 
 async function pair(shell: RemoteSite, imageId: string, id: string): Promise<PairInfo> {
@@ -171,6 +175,10 @@ Cross("should suspend the pair when the secondary's node is stopped or killed, a
   try {
     site = await threeNodes(sandbox);
     await mirrored(site, seed & 0xffff);
+    // Stopped cleanly (its --state saved) and started again: it comes back the pair's secondary.
+    await site.b.stop();
+    await restartNode(site, "b");
+    await resumed(site, B, "after the secondary's node restarted", seed);
     await site.shell.startWorkload(A, { name: "writes", volumeId: "1000", rw: "write", pattern: "random", blockBytes: 4096, iopsMax: 300, seed });
     await until(async () => ((await site!.shell.listWorkloads())[0]?.stats.ios ?? 0) > 20, "the workload to write");
 
@@ -197,14 +205,60 @@ Cross("should suspend the pair when the secondary's node is stopped or killed, a
     assert.ok(stats.stats.ios > 0, "host writes went on after the secondary's node died");
     assert.is(stats.state === "failed", false, `the workload did not fail (${stats.failureReason})`);
 
-    // Back without its data (a node comes back from its last --state, here none): resumepprc says so and changes nothing.
-    site.b = sandbox.start(...site.bArgs);
-    await site.server.waitFor(/node node-b joined/, 2, WAIT_MS);
-    await until(async () => (await site!.shell.listPaths(A))[0]?.state === "Success", "the path to the restarted node");
-    const refused = await site.shell.changePairs(A, "resumepprc", { remoteImageId: B, ids: ["1000:2000"], type: "mmir" }).then(() => null, (error: Error & { code?: string }) => error);
-    assert.ok(refused !== null, "resumepprc to a secondary its node lost is refused");
-    assert.match(refused!.message, /no longer its secondary|does not exist/);
-    assert.is((await pair(site.shell, A, "1000:2000")).state, "Suspended", "the pair is as it was");
+    // Back from its last --state (the clean stop's): a secondary still, its data older than
+    // writes it had acknowledged, so resumepprc copies it whole once and the volumes are equal.
+    await restartNode(site, "b");
+    await resumed(site, B, "after the kill -9 of the secondary's node", seed);
+  } finally {
+    await site?.shell.close();
+    await sandbox.close();
+  }
+});
+
+// Starts the node `which` again from its --state and waits until the server has it back.
+async function restartNode(site: Site3, which: "a" | "b"): Promise<void> {
+  const joined = new RegExp(`node node-${which} joined`);
+  const before = site.server.log.split("\n").filter((line) => joined.test(line)).length;
+  site[which] = site.sandbox.start(...(which === "a" ? site.aArgs : site.bArgs));
+  await site[which].waitFor(/loaded .*\.tzs/, 1, WAIT_MS);
+  await site.server.waitFor(joined, before + 1, WAIT_MS);
+}
+
+// The pair Suspended on A once `restarted`'s node is back; the path up, resumepprc, Full Duplex and equal; the secondary refuses host writes.
+async function resumed(site: Site3, restarted: string, when: string, seed: number): Promise<void> {
+  await until(async () => (await site.shell.listPaths(A))[0]?.state === "Success", `the path ${when}`);
+  await until(async () => (await pair(site.shell, A, "1000:2000")).state === "Suspended", `the pair to be suspended ${when}`, SUSPEND_WAIT_MS);
+  assert.is((await pair(site.shell, B, "1000:2000")).role, "secondary", `B holds the secondary ${when} (${restarted} restarted)`);
+  assert.ok(await refusedWrite(site.shell, B, "2000"), `the secondary refuses host writes ${when}`);
+  assert.equal(await site.shell.changePairs(A, "resumepprc", { remoteImageId: B, ids: ["1000:2000"], type: "mmir" }), ["1000:2000"]);
+  await site.shell.waitForPairs(A, ["1000:2000"], { timeoutMs: WAIT_MS });
+  assert.ok(await equal(site.shell, [A, "1000"], [B, "2000"]), `equal byte for byte ${when} (seed ${seed})`);
+}
+
+Cross("should bring the primary's node back Suspended from its --state, after a clean stop and after kill -9 under a workload, and resume to equal", async () => {
+  const seed = testSeed();
+  console.log(`# serve-pprc primary restart seed ${seed}`);
+  const sandbox = new ServeSandbox();
+  let site: Site3 | null = null;
+  try {
+    site = await threeNodes(sandbox);
+    await mirrored(site, seed & 0xffff);
+    await site.a.stop();
+    await restartNode(site, "a");
+    const back = await pair(site.shell, A, "1000:2000");
+    assert.is(back.state, "Suspended", "the primary comes back suspended: its secondary went on without it");
+    assert.is(back.reason, "Internal Conditions Target");
+    assert.match(back.detail ?? "", /restarted from its state file/);
+    assert.is(back.outOfSyncTracks, TRACKS, "every track might have been written after the save");
+    assert.ok(back.tgtread, "its options came back");
+    await resumed(site, A, "after the primary's node restarted", seed);
+
+    await site.shell.startWorkload(A, { name: "writes", volumeId: "1000", rw: "write", pattern: "random", blockBytes: 4096, iopsMax: 300, seed });
+    await until(async () => ((await site!.shell.listWorkloads())[0]?.stats.ios ?? 0) > 20, "the workload to write");
+    site.a.kill("SIGKILL");
+    await site.a.exited;
+    await restartNode(site, "a");
+    await resumed(site, A, "after the kill -9 of the primary's node", seed);
   } finally {
     await site?.shell.close();
     await sandbox.close();

@@ -9,6 +9,7 @@ import { defineMessages } from "../../src/wire/messages.js";
 import { proofOf, newNonce, PROTOCOL_VERSION } from "../../src/wire/handshake.js";
 import { inProcessPair, type Transport } from "../../src/wire/transport.js";
 import { WireError, type WireErrorCode } from "../../src/wire/errors.js";
+import { rejectsWithCode, throwsWithCode } from "../support/coded-errors.js";
 
 export const messages = defineMessages({
   "track.write": {
@@ -61,28 +62,12 @@ export async function closesWith(connection: Connection<any>, code: WireErrorCod
   return cause;
 }
 
-export async function rejectsWith(promise: Promise<unknown>, code: WireErrorCode): Promise<WireError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.instance(error, WireError);
-    assert.is((error as WireError).code, code, `rejected with ${(error as WireError).code} (${(error as WireError).message}), expected ${code}`);
-    return error as WireError;
-  }
-  assert.unreachable(`resolved; expected a rejection with ${code}`);
-  throw new Error("unreachable");
+export function rejectsWith(promise: Promise<unknown>, code: WireErrorCode): Promise<WireError> {
+  return rejectsWithCode(promise, WireError, code);
 }
 
 export function throwsWith(action: () => unknown, code: WireErrorCode): WireError {
-  try {
-    action();
-  } catch (error) {
-    assert.instance(error, WireError);
-    assert.is((error as WireError).code, code, `threw ${(error as WireError).code} (${(error as WireError).message}), expected ${code}`);
-    return error as WireError;
-  }
-  assert.unreachable(`did not throw; expected ${code}`);
-  throw new Error("unreachable");
+  return throwsWithCode(action, WireError, code);
 }
 
 // The dialer end of an in-process pair, driven by hand; the acceptor is a real Connection.

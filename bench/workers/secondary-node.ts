@@ -5,6 +5,7 @@
 //   {"op":"secondary","id":"2000","blocks":N}  → {"slot":S}  a volume made a PPRC secondary
 //   {"op":"checksum","id":"2000"}              → {"checksum":"…"}
 //   {"op":"counts"}                            → {"applied":A,"refused":R}
+//   {"op":"cpu"}                               → {"micros":U}  CPU time of the process so far (every thread)
 // It leaves when stdin closes or on SIGTERM.
 import { createInterface } from "node:readline";
 import { CoreCode } from "../../src/core/codes.js";
@@ -32,6 +33,11 @@ export async function startSecondaryNode(siteKeyHex: string, imageId: string, po
   return { image, receiver, port: address.port };
 }
 
+export function cpuMicros(): number {
+  const usage = process.cpuUsage();
+  return usage.user + usage.system;
+}
+
 function answer(node: SecondaryNode, request: { op: string; id?: string; blocks?: number }): unknown {
   if (request.op === "secondary") {
     const volume = node.image.createVolume({ id: request.id!, capacity: request.blocks!, unit: "blocks" });
@@ -41,6 +47,7 @@ function answer(node: SecondaryNode, request: { op: string; id?: string; blocks?
   }
   if (request.op === "checksum") return { checksum: node.image.checksum(request.id!) };
   if (request.op === "counts") return node.receiver.counts;
+  if (request.op === "cpu") return { micros: cpuMicros() };
   throw new Error(`unknown op ${request.op}`);
 }
 

@@ -20,12 +20,16 @@ import { EXIT_CODE_ABORTED, type LinkPair } from "./link-messages.js";
 import { linkMessages, LINK_ENTRIES_MAX, LINK_FRAME_BYTES_MAX, LINK_ROLE, type AckBody, type LinkMessages } from "./link-protocol.js";
 import type { TcpLinkCommand, TcpLinkReport, TcpLinkWorkerData } from "./tcp-link-messages.js";
 
-// Atomics.waitAsync (Node 16+), which this TypeScript's lib does not declare yet.
-const waitAsync = (Atomics as unknown as {
-  waitAsync(array: Int32Array, index: number, value: number, timeoutMs: number): { async: boolean; value: Promise<string> | string };
-}).waitAsync;
-
-const IDLE_WAIT_MS = 50;
+// While nothing is in flight the sender blocks on the doorbell (Atomics.wait:
+// a writer's publish wakes it at once) for at most this long, then lets its
+// event loop run (heartbeats, a closed socket) before it blocks again.
+// Atomics.waitAsync is not used: in this Node a notify from the core often
+// left its promise unresolved until its timeout, so that a write waited the
+// whole idle wait (50 ms) for the sender to notice it.
+const IDLE_SLICE_MS = 5;
+// While frames are in flight the sender waits on its event loop for their
+// acks, and looks at the ring again after this long at the latest.
+const IN_FLIGHT_POLL_MS = 1;
 const COPY_TRACKS_PER_FRAME = 16; // 1 MiB frames
 const COPY_FRAMES_IN_FLIGHT = 4;
 const REDIAL_DELAY_MS_MIN = 100;
@@ -113,9 +117,12 @@ function sendRingBatch(open: Connection<LinkMessages>): boolean {
   return true;
 }
 
-// Up to COPY_TRACKS_PER_FRAME out-of-sync tracks of the link's pairs, claimed, copied and sent as one frame.
+// Up to COPY_TRACKS_PER_FRAME out-of-sync tracks of the link's pairs, claimed,
+// copied and sent as one frame. The frame buffers bound what is queued, not
+// the socket's writability: a 1 MiB frame is always above its high-water
+// mark, and waiting for each drain left one frame in flight, not four.
 function sendCopyBatch(open: Connection<LinkMessages>): boolean {
-  if (pairs.length === 0 || freeCopyBuffers.length === 0 || !open.isWritable) return false;
+  if (pairs.length === 0 || freeCopyBuffers.length === 0) return false;
   const bufferIndex = freeCopyBuffers[freeCopyBuffers.length - 1];
   const buffer = copyBuffers[bufferIndex];
   const tracks: Array<{ primarySlot: number; track: number }> = [];
@@ -214,13 +221,10 @@ async function dial(): Promise<boolean> {
   }
 }
 
-// Waits `ms` (0: one turn of the event loop), or less when the doorbell rings or an ack comes.
-function pause(ms: number, bell: number | null): Promise<void> {
+// Waits `ms` (0: one turn of the event loop), or less when an ack or a drain kicks.
+function pause(ms: number): Promise<void> {
   return new Promise((resolve) => {
     const timer = ms === 0 ? setImmediate(done) : setTimeout(done, ms);
-    const waited = bell === null ? null : waitAsync(words, doorbellIndex, bell, ms);
-    if (waited?.async) void (waited.value as Promise<string>).then(done);
-    else if (waited !== null) queueMicrotask(done);
     function done() {
       if (ms === 0) clearImmediate(timer as NodeJS.Immediate);
       else clearTimeout(timer as NodeJS.Timeout);
@@ -229,6 +233,15 @@ function pause(ms: number, bell: number | null): Promise<void> {
     }
     wake = done;
   });
+}
+
+// Nothing was sent: with frames in flight, waits for an ack (or a short
+// poll); with none, blocks on the doorbell `bell` for a slice, then yields
+// one turn of the event loop.
+function idle(bell: number): Promise<void> {
+  if (inFlight.size > 0) return pause(IN_FLIGHT_POLL_MS);
+  Atomics.wait(words, doorbellIndex, bell, IDLE_SLICE_MS);
+  return pause(0);
 }
 
 async function run(): Promise<void> {
@@ -243,20 +256,20 @@ async function run(): Promise<void> {
       failReadyEntries();
       if (!hostUp || await dial()) delayMs = REDIAL_DELAY_MS_MIN;
       else {
-        await pause(delayMs, null);
+        await pause(delayMs);
         delayMs = Math.min(REDIAL_DELAY_MS_MAX, delayMs * 2);
       }
       continue;
     }
     if (!hostUp) {
       failReadyEntries();
-      await pause(IDLE_WAIT_MS, bell);
+      await idle(bell);
       continue;
     }
     const sent = sendRingBatch(open);
     const copied = sendCopyBatch(open);
     // Yields to the event loop either way, so that acks and socket writes run between batches.
-    await pause(sent || copied ? 0 : IDLE_WAIT_MS, sent || copied ? null : bell);
+    await (sent || copied ? pause(0) : idle(bell));
   }
   hostUp = false;
   await connection?.close("the link is stopping");

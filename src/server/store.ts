@@ -15,9 +15,9 @@
 // second is; a DIR.incoming beside DIR never took its place and goes, and so
 // does a DIR.replaced left behind.
 import { existsSync } from "node:fs";
-import { open as openFile, rename, rm } from "node:fs/promises";
-import { dirname } from "node:path";
-import { openJournal, type Journal, type JournalFileSystem, type OpenReport } from "../store/index.js";
+import { cp, open as openFile, readdir, rename, rm } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { isJournalFile, openJournal, type Journal, type JournalFileSystem, type OpenReport } from "../store/index.js";
 import { applySiteRecord, checkSiteState, emptySiteState, type SiteRecord, type SiteState } from "./site-state.js";
 import { ServerError } from "./server-errors.js";
 
@@ -134,6 +134,12 @@ export class ServerStore {
     const fresh = await openJournal<SiteState, SiteRecord>(incoming, { initial: () => state, apply: applySiteRecord, fileSystem: this.options.fileSystem });
     await fresh.snapshot();
     await fresh.close();
+    // The directory also holds what is not the journal's (the site key, the
+    // TLS pair, the peer server's address): copied, modes kept, so the swap
+    // below replaces the state and nothing else.
+    for (const name of await readdir(directory)) {
+      if (!isJournalFile(name)) await cp(join(directory, name), join(incoming, name), { recursive: true, errorOnExist: true, force: false, preserveTimestamps: true });
+    }
     await this.snapshotting;
     await this.journal.close();
     await rename(directory, `${directory}.replaced`);

@@ -43,5 +43,5 @@ export { FORMAT_VERSION } from "./format.js";
 // The Copy Services Server's journal (journal.ts): records and snapshots in a
 // directory, group-committed, replayed on open.
 export { openJournal, Journal, type JournalOptions, type OpenReport, type SnapshotReport } from "./journal.js";
-export { RECORD_BYTES_MAX } from "./journal-format.js";
+export { RECORD_BYTES_MAX, isJournalFile } from "./journal-format.js";
 export { NODE_JOURNAL_FILE_SYSTEM, type JournalFileSystem } from "./file-system.js";

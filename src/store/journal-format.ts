@@ -87,6 +87,13 @@ export function isJournalTemporary(name: string): boolean {
   return /^\.(journal|snapshot)-\d{20}\.\d+\.[0-9a-f]{8}\.tmp$/.test(name);
 }
 
+// Whether a name in a journal's directory is the journal's own (its lock, a
+// segment, a snapshot or one being written); any other file there (a site
+// key, TLS files) belongs to whoever put it there.
+export function isJournalFile(name: string): boolean {
+  return name === LOCK_FILE || sequenceOfName(name, "segment") !== null || sequenceOfName(name, "snapshot") !== null || isJournalTemporary(name);
+}
+
 export function preamble(magic: Uint8Array, journalId: bigint): Uint8Array {
   const bytes = new Uint8Array(JOURNAL_PREAMBLE_SIZE);
   const view = new DataView(bytes.buffer);

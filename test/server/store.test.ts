@@ -3,7 +3,7 @@
 // half-applied, and a record or snapshot that is not valid is refused.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ServerStore } from "../../src/server/store.js";
 import { ServerError } from "../../src/server/server-errors.js";
@@ -160,6 +160,26 @@ Store("should finish a replacement of the state that a crash cut between its ren
   assert.equal(undone.state, after);
   assert.is(existsSync(`${directory}.incoming`), false);
   await undone.close();
+});
+
+Store("should keep the files in its directory that are not the journal's (site key, TLS pair, peer) when the state is replaced", async () => {
+  const directory = join(folder.path, "state");
+  const store = await ServerStore.open(directory);
+  await store.commit([JOINED]);
+  writeFileSync(join(directory, "site.key"), "key\n", { mode: 0o600 });
+  writeFileSync(join(directory, "peer-server"), "ws://127.0.0.1:8452\n");
+  mkdirSync(join(directory, "tls"));
+  writeFileSync(join(directory, "tls", "key.pem"), "pem\n", { mode: 0o600 });
+  await store.replaceState({ ...store.state, term: 5 });
+  assert.is(readFileSync(join(directory, "site.key"), "utf8"), "key\n");
+  assert.is(statSync(join(directory, "site.key")).mode & 0o777, 0o600);
+  assert.is(readFileSync(join(directory, "peer-server"), "utf8"), "ws://127.0.0.1:8452\n");
+  assert.is(statSync(join(directory, "tls", "key.pem")).mode & 0o777, 0o600);
+  assert.is(store.state.term, 5);
+  await store.close();
+  const reopened = await ServerStore.open(directory);
+  assert.is(reopened.state.term, 5);
+  await reopened.close();
 });
 
 Store("should refuse to replace the state with one that is not valid, and keep the old", async () => {

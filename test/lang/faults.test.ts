@@ -83,11 +83,14 @@ Workloads("lsworkload should show a failed workload's reason at once, before wor
   try {
     await runOk(recorded, "mkflash -nocp 1000:1001\nworkload start w -vol 1000 -rw write -pattern seq -bs 4KiB -seed 1");
     let row = "";
+    // The state word turns failed at once; the abort's own text follows as the
+    // worker's message, and until it lands the reason says the core aborted.
     await until(async () => {
       const lines = await runOk(recorded, "lsworkload -bnr off -fmt delim -hdr off");
       row = lines[0] ?? "";
-      return row.includes("failed");
-    }, "lsworkload shows the workload failed");
+      if (row.includes("failed") && !row.includes("stopped:")) assert.match(row, /,failed,.*,the core aborted; the worker is ending$/);
+      return row.includes("stopped:");
+    }, "lsworkload shows why the workload failed");
     assert.match(row, /^w,1000,write,seq,4096,failed,.*,workload w on volume 1000 stopped: the core aborted \(.*fault injection/);
     const error = await run(recorded.session, "workload stop w");
     assert.is(error?.code, "CORE_ABORT");

@@ -11,7 +11,7 @@ import { gate_enter, gate_exit } from "./sync";
 import { heap_top as allocator_top } from "./alloc";
 import { hash_begin, hash_update, hash_end } from "./hash";
 import { pattern_word } from "./pattern";
-import { write_gated, write_held, read_gated, read_held, WRITE_DATA, WRITE_PATTERN, WRITE_FILL, WRITE_FROM_MIRROR, READ_COPY, READ_HASH } from "./io";
+import { apply_direct_begin, apply_direct_end, apply_direct_pointer, write_gated, write_held, read_gated, read_held, WRITE_DATA, WRITE_PATTERN, WRITE_FILL, WRITE_FROM_MIRROR, READ_COPY, READ_HASH } from "./io";
 import { pprc_readable } from "./mirror";
 import { trim_gated } from "./trim";
 export { trim_released_extents } from "./trim";
@@ -37,6 +37,7 @@ export {
 export { set_wait_timeouts } from "./sync";
 export {
   ring_create, ring_set_link, ring_take, ring_entry_data, ring_complete, ring_doorbell_pointer, ring_set_ack_timeout,
+  ring_set_copier, ring_writes_met_copy, pprc_copy_claim_run, pprc_copy_release_run, pprc_run_tracks, pprc_run_bytes, pprc_run_pointer,
   pprc_make_primary, pprc_make_secondary, pprc_clear, pprc_set_mode, pprc_retarget, pprc_mode, pprc_cause, pprc_out_of_sync,
   pprc_next_out_of_sync, pprc_mark_out_of_sync, pprc_sent_tracks, pprc_copy_claim, pprc_copy_release, pprc_track_length, pprc_role_of,
   pprc_freeze_begin, pprc_freeze_commit, pprc_freeze_abort, pprc_release_hold, pprc_held,
@@ -141,6 +142,19 @@ export function io_read_held(slot: u32, offset: f64, length: u32, destination: u
 export function mirror_apply(slot: u32, offset: f64, length: u32, data: usize): i32 {
   if (!host_number_ok(offset)) return E_RANGE;
   return write_gated(slot, <u64>offset, <u64>length, WRITE_DATA | WRITE_FROM_MIRROR, <u64>data);
+}
+
+// The same write in two halves, for a sender in this process that copies the
+// bytes itself from the primary's memory to mirror_apply_pointer() between
+// them (io.ts apply_direct_begin); the range lies within one extent.
+export function mirror_apply_begin(slot: u32, offset: f64, length: u32): i32 {
+  if (!host_number_ok(offset)) return E_RANGE;
+  return apply_direct_begin(slot, <u64>offset, length);
+}
+export function mirror_apply_pointer(): usize { return apply_direct_pointer(); }
+// Ends a mirror_apply_begin that returned OK, with its arguments.
+export function mirror_apply_end(slot: u32, offset: f64, length: u32): void {
+  apply_direct_end(slot, <u64>offset, length);
 }
 
 // Writes a volume's own bytes, bypassing copy-on-write (snapshot.ts raw_write).

@@ -392,3 +392,66 @@ export function read_gated(slot: u32, offset: u64, length: u64, mode: u32, desti
   gate_exit(volume);
   return result;
 }
+
+// ---- a link sender's direct apply to a secondary (one process, two memories) --------
+//
+// A sender in the same process as the secondary copies a run of a primary's
+// tracks straight from the primary's memory into the secondary's, between
+// these two calls, instead of through a staging buffer: apply_direct_begin
+// enters the secondary's gate, does everything mirror_apply's write would do
+// before the bytes land (the checks, the secondary's own extents allocated,
+// copy-on-write for FlashCopy targets of the secondary) and gives the
+// address to copy to; apply_direct_end marks the range changed and leaves
+// the gate. The range lies within one extent, so the address covers it all.
+// A secondary that is itself a FlashCopy target is not served here (E_BAD_ARGUMENT):
+// the sender applies through mirror_apply then.
+
+// Per thread: where the bytes of the begun apply go.
+let direct_pointer: usize = 0;
+
+export function apply_direct_pointer(): usize { return direct_pointer; }
+
+export function apply_direct_begin(slot: u32, offset: u64, length: u32): i32 {
+  direct_pointer = 0;
+  if (slot >= VOLUME_SLOT_MAX) return E_NO_VOLUME;
+  if (length == 0 || (offset >> <u64>EXTENT_SHIFT) != ((offset + <u64>length - 1) >> <u64>EXTENT_SHIFT)) return E_BAD_ARGUMENT;
+  const volume = volume_at(slot);
+  const entered = gate_enter(volume);
+  if (entered != OK) return entered;
+  const result = direct_checked(volume, offset, length);
+  if (result != OK) {
+    gate_exit(volume);
+    return result;
+  }
+  direct_pointer = write_pointer(volume, offset);
+  return OK;
+}
+
+// What write_volume checks and prepares for a mirror's write, inside the gate.
+function direct_checked(volume: usize, offset: u64, length: u32): i32 {
+  if (atomic.load<u32>(volume + V_STATE) == VOLUME_FREE) return E_NO_VOLUME;
+  if (!in_range(volume, offset, <u64>length)) return E_RANGE;
+  if (load<u32>(volume + V_TARGET_REL) != 0) return E_BAD_ARGUMENT;
+  if (load<u32>(volume + V_SOURCE_HEAD) != 0 && source_writes_held(volume)) return E_LONG_BUSY;
+  const first_track = <u32>(offset >> <u64>TRACK_SHIFT);
+  const last_track = <u32>((offset + <u64>length - 1) >> <u64>TRACK_SHIFT);
+  if (pprc_role(volume) != PPRC_NONE) {
+    const mirrored = mirror_prepare(volume, first_track, last_track, true);
+    if (mirrored != OK) return mirrored;
+  }
+  const prepared = prepare_write(volume, offset, <u64>length);
+  if (prepared != OK) return prepared;
+  if (load<u32>(volume + V_SOURCE_HEAD) == 0) return OK;
+  for (let track = first_track; track <= last_track; track++) {
+    const preserved = preserve_source_track(volume, track);
+    if (preserved != OK) return preserved;
+  }
+  return OK;
+}
+
+export function apply_direct_end(slot: u32, offset: u64, length: u32): void {
+  assert(slot < VOLUME_SLOT_MAX, "apply_direct_end of a slot apply_direct_begin refused");
+  const volume = volume_at(slot);
+  mark_changed(volume, offset, <u64>length);
+  gate_exit(volume);
+}

@@ -38,6 +38,10 @@
 //   ring + 16   u32 data pointer: RING_ENTRIES x TRACK_SIZE bytes
 //   ring + 20   i32 tail: the next ticket the sender takes (the sender's own)
 //   ring + 24   i32 ack bound in ms for every writer of the link (0: ACK_TIMEOUT_MS)
+//   ring + 28   i32 the copying thread: the sender's thread id + 1 in this
+//               image, 0 when it does not say (ring_set_copier)
+//   ring + 32   u32 host writes that found their track's lock held by that
+//               thread's copy (a statistic: tests check that writes met copies)
 //   ring + 64   RING_ENTRIES x RING_ENTRY:
 //     0 i32 turn: the ticket that may claim the entry next (free for that lap)
 //     4 i32 status (ENTRY_EMPTY .. ENTRY_ABANDONED)
@@ -56,7 +60,7 @@
 
 import {
   OK, E_BAD_ARGUMENT, E_NO_SPACE, E_NO_VOLUME, E_RANGE,
-  TRACK_SHIFT, TRACK_SIZE, CHUNK_TRACK_SHIFT, VOLUME_SLOT_MAX, V_STATE, V_SIZE, V_TRACKS, V_TARGET_REL, VOLUME_FREE,
+  TRACK_SHIFT, TRACK_SIZE, CHUNK_TRACK_SHIFT, EXTENT_TRACKS, VOLUME_SLOT_MAX, V_STATE, V_SIZE, V_TRACKS, V_TARGET_REL, VOLUME_FREE,
   V_PPRC_ROLE, V_PPRC_MODE, V_PPRC_FLAGS, V_PPRC_OOS, V_PPRC_RING, V_PPRC_REMOTE, V_PPRC_CAUSE, V_PPRC_SENT_TRACKS,
   PPRC_NONE, PPRC_PRIMARY, PPRC_SECONDARY, MIRROR_SYNC, MIRROR_ASYNC, MIRROR_SUSPENDED, PPRC_CRITMODE, PPRC_TGTREAD, PPRC_HOLD_WRITES,
   CAUSE_NONE, CAUSE_LINK, CAUSE_TIMEOUT, E_PPRC_SECONDARY, E_MIRROR_FAILED, E_LONG_BUSY, T_STAGING, V_FROZEN, volume_at, thread_at,
@@ -83,6 +87,8 @@ export const RING_COUNT: u32 = 12;
 export const RING_DATA: u32 = 16;
 export const RING_TAIL: u32 = 20;
 export const RING_ACK_TIMEOUT: u32 = 24;
+export const RING_COPIER: u32 = 28;
+export const RING_WRITES_MET_COPY: u32 = 32;
 export const E_TURN: u32 = 0;
 export const E_STATUS: u32 = 4;
 export const E_RESULT: u32 = 8;
@@ -108,6 +114,15 @@ const TRY_TRACKS_MAX: u32 = 64; // locked tracks a copy passes by before it give
 // The link's ack bound, in the ring so that writers on every thread share it.
 export function ring_set_ack_timeout(ring: usize, ms: i32): void {
   if (ms > 0) atomic.store<i32>(ring + RING_ACK_TIMEOUT, ms);
+}
+
+// The sender thread of the link names itself, so that writers can count the copies they meet.
+export function ring_set_copier(ring: usize): void {
+  atomic.store<i32>(ring + RING_COPIER, <i32>current_thread() + 1);
+}
+
+export function ring_writes_met_copy(ring: usize): u32 {
+  return atomic.load<u32>(ring + RING_WRITES_MET_COPY);
 }
 
 // @ts-ignore: decorator
@@ -280,12 +295,21 @@ function suspend_from_writer(volume: usize, cause: u32): bool {
 // above. `apply` has already been told what to write; the bytes sent are the
 // volume's own after the write, so patterns and fills mirror as data does.
 export function mirror_write_begin(volume: usize, track: u32): i32 {
+  note_copy_met(<usize>load<u32>(volume + V_PPRC_RING), track_lock(volume, track));
   const locked = lock(track_lock(volume, track));
   if (locked != OK) return locked;
   const oos = <usize>load<u32>(volume + V_PPRC_OOS);
   const was = bit_is_set(oos, track);
   bit_set(oos, track);
   return was ? 1 : 0;
+}
+
+// Counts a write that finds its track's lock held by the link's copy (ring + 32).
+// @ts-ignore: decorator
+@inline function note_copy_met(ring: usize, word: usize): void {
+  if (ring == 0) return;
+  const copier = atomic.load<i32>(ring + RING_COPIER);
+  if (copier != 0 && (atomic.load<i32>(word) & LOCK_OWNER_MASK) == copier) atomic.add<u32>(ring + RING_WRITES_MET_COPY, 1);
 }
 
 // After the local write of [at, at + length) within `track`: sends it if the
@@ -523,6 +547,32 @@ export function pprc_sent_tracks(slot: u32): f64 {
 }
 
 // ---- the copy of out-of-sync tracks (Copy Pending, resync, Global Copy) -------------
+//
+// A sender claims a run of out-of-sync tracks of one primary: inside the
+// volume's gate, holding the lock of every track of the run, all in one
+// extent and taken in ascending order (sync.ts's lock order). While it holds
+// them no host write can change those tracks, so the bytes it sends are each
+// track's newest; pprc_copy_release_run clears their bits only if the
+// secondary applied them, and unlocks. A write that comes after sets its bit
+// again (or is mirrored), one that came before is in the bytes sent.
+//
+// Two ways to claim: pprc_copy_claim stages one track's bytes in this
+// thread's staging buffer (a sender that sends them over a socket);
+// pprc_copy_claim_run leaves a run where it lies and gives its address
+// (pprc_run_pointer), for a sender in the same process that copies it
+// straight into the secondary's memory, one copy per run. A track of a
+// FlashCopy target (-tgtpprc) that FlashCopy still owes is staged either way
+// and claimed alone: its bytes are the FlashCopy source's (stage_track).
+
+// Per thread: the run this thread's last claim holds.
+let run_tracks: u32 = 0;
+let run_bytes: u32 = 0;
+let run_pointer: usize = 0;
+
+// Tracks, bytes and address of the last claim's run (its bytes in this memory).
+export function pprc_run_tracks(): u32 { return run_tracks; }
+export function pprc_run_bytes(): u32 { return run_bytes; }
+export function pprc_run_pointer(): usize { return run_pointer; }
 
 // Claims the next out-of-sync track of primary `slot` from `from_track` that
 // no other thread holds: inside the volume's gate and holding the track's
@@ -532,18 +582,34 @@ export function pprc_sent_tracks(slot: u32): f64 {
 // `ring` and `remote_slot` name the link and secondary the caller copies to:
 // a primary since pointed elsewhere (failback) is not claimed.
 export function pprc_copy_claim(slot: u32, ring: usize, remote_slot: u32, from_track: u32): i32 {
+  return claim(slot, ring, remote_slot, from_track, 0);
+}
+
+// Claims a run of up to `track_count_max` out-of-sync tracks from the next
+// one at or after `from_track` that no other thread holds, within its extent:
+// returns its first track (pprc_run_tracks, pprc_run_bytes and
+// pprc_run_pointer say the rest), -1 or an error as pprc_copy_claim does.
+// pprc_copy_release_run must follow.
+export function pprc_copy_claim_run(slot: u32, ring: usize, remote_slot: u32, from_track: u32, track_count_max: u32): i32 {
+  if (track_count_max == 0) return E_BAD_ARGUMENT;
+  return claim(slot, ring, remote_slot, from_track, track_count_max);
+}
+
+// `run_max` 0: one track, staged.
+function claim(slot: u32, ring: usize, remote_slot: u32, from_track: u32, run_max: u32): i32 {
+  run_tracks = 0;
   const volume = live_volume(slot);
   if (volume == 0) return E_NO_VOLUME;
   // The sender never waits at a frozen primary's gate: the freezer may be
   // draining another primary whose writer waits for this sender's ack.
   if (!gate_try_enter(volume)) return -1;
   const linked = <usize>load<u32>(volume + V_PPRC_RING) == ring && load<u32>(volume + V_PPRC_REMOTE) == remote_slot;
-  const claimed = linked ? claim_in_gate(volume, from_track) : -1;
+  const claimed = linked ? claim_in_gate(volume, from_track, run_max) : -1;
   if (claimed < 0) gate_exit(volume);
   return claimed;
 }
 
-function claim_in_gate(volume: usize, from_track: u32): i32 {
+function claim_in_gate(volume: usize, from_track: u32, run_max: u32): i32 {
   if (load<u32>(volume + V_PPRC_ROLE) != PPRC_PRIMARY) return -1;
   if (atomic.load<u32>(volume + V_PPRC_MODE) == MIRROR_SUSPENDED) return -1;
   if (load<u32>(volume + V_PPRC_RING) == 0) return -1;
@@ -557,12 +623,52 @@ function claim_in_gate(volume: usize, from_track: u32): i32 {
     if (ensured != OK) return ensured;
     const word = track_lock(volume, track);
     if (atomic.cmpxchg<i32>(word, 0, <i32>current_thread() + 1) == 0) {
-      if (bit_is_set(oos, track) && stage_track(volume, track)) return found;
+      if (bit_is_set(oos, track) && start_run(volume, track, run_max)) return found;
       unlock(word);
     }
     from = track + 1;
   }
   return -1;
+}
+
+// The claim's run from `track`, whose lock this thread holds: staged alone,
+// or extended over the following out-of-sync tracks of its extent whose locks
+// are free. False when the track cannot be staged now.
+function start_run(volume: usize, track: u32, run_max: u32): bool {
+  if (run_max == 0 || flash_owes(volume, track)) {
+    if (!stage_track(volume, track)) return false;
+    run_tracks = 1;
+    run_bytes = track_length(volume, track);
+    run_pointer = <usize>load<u32>(thread_at(current_thread()) + T_STAGING);
+    return true;
+  }
+  const oos = <usize>load<u32>(volume + V_PPRC_OOS);
+  const extent_end = (track | (EXTENT_TRACKS - 1)) + 1;
+  const end = min<u32>(min<u32>(extent_end, load<u32>(volume + V_TRACKS)), track + min<u32>(run_max, EXTENT_TRACKS));
+  let next = track + 1;
+  // Only tracks FlashCopy does not owe: the run's bytes are then the primary's own, in one extent.
+  while (next < end && bit_is_set(oos, next) && !flash_owes(volume, next)) {
+    if (atomic.cmpxchg<i32>(track_lock(volume, next), 0, <i32>current_thread() + 1) != 0) break;
+    // A bit cleared since bitmap_find (a writer's mirrored write) ends the run: its lock goes back.
+    if (!bit_is_set(oos, next)) {
+      unlock(track_lock(volume, next));
+      break;
+    }
+    next++;
+  }
+  const at = <u64>track << <u64>TRACK_SHIFT;
+  run_tracks = next - track;
+  run_bytes = <u32>min<u64>(<u64>run_tracks << <u64>TRACK_SHIFT, load<u64>(volume + V_SIZE) - at);
+  run_pointer = read_pointer(volume, at);
+  return true;
+}
+
+// True when the primary is a FlashCopy target (-tgtpprc) that still owes `track`
+// (or may: its bit is read again under the source's lock when staged).
+// @ts-ignore: decorator
+@inline function flash_owes(volume: usize, track: u32): bool {
+  const target_link = load<u32>(volume + V_TARGET_REL);
+  return target_link != 0 && track < load<u32>(rel_at(target_link - 1) + R_TRACKS);
 }
 
 // Copies a claimed track's bytes into this thread's staging buffer. On a
@@ -603,17 +709,27 @@ export function pprc_track_length(slot: u32, track: u32): i32 {
 
 // Ends a claim: the track is in sync once `applied` (OK) says the secondary has it.
 export function pprc_copy_release(slot: u32, track: u32, applied: i32): i32 {
+  return pprc_copy_release_run(slot, track, 1, applied);
+}
+
+// Ends a run's claim: its tracks are in sync once `applied` (OK) says the
+// secondary has them all; each lock goes back, then the gate.
+export function pprc_copy_release_run(slot: u32, first_track: u32, track_count: u32, applied: i32): i32 {
   const volume = live_volume(slot);
   if (volume == 0) return E_NO_VOLUME;
-  if (applied == OK) {
-    assert_lock_held(volume, track);
-    if (bit_clear(<usize>load<u32>(volume + V_PPRC_OOS), track)) atomic.add<u64>(volume + V_PPRC_SENT_TRACKS, 1);
+  const oos = <usize>load<u32>(volume + V_PPRC_OOS);
+  let cleared: u64 = 0;
+  for (let track = first_track; track < first_track + track_count; track++) {
+    if (applied == OK) {
+      assert_lock_held(volume, track);
+      if (bit_clear(oos, track)) cleared++;
+    }
+    unlock(track_lock(volume, track));
   }
-  unlock(track_lock(volume, track));
+  if (cleared != 0) atomic.add<u64>(volume + V_PPRC_SENT_TRACKS, cleared);
   gate_exit(volume);
   return OK;
 }
-
 
 // A volume's PPRC role (PPRC_NONE, PPRC_PRIMARY, PPRC_SECONDARY), or an
 // error: a link receiver checks every entry of a frame before it applies any.

@@ -111,6 +111,10 @@ export interface CoreExports {
   rel_restore_abort(rel: number): number;
   // assembly/mirror.ts: PPRC pairs, their out-of-sync bitmaps and the link ring.
   mirror_apply(slot: number, offset: number, length: number, data: number): number;
+  // mirror_apply in two halves around the caller's own copy to mirror_apply_pointer() (one extent at most); end only after an OK begin.
+  mirror_apply_begin(slot: number, offset: number, length: number): number;
+  mirror_apply_pointer(): number;
+  mirror_apply_end(slot: number, offset: number, length: number): void;
   ring_create(): number; // 0 when the image is full
   ring_set_link(ring: number, state: number): void;
   ring_take(ring: number): number; // the next entry to apply, 0 when none is ready
@@ -118,6 +122,8 @@ export interface CoreExports {
   ring_complete(ring: number, entry: number, result: number): void;
   ring_doorbell_pointer(ring: number): number;
   ring_set_ack_timeout(ring: number, ms: number): void;
+  ring_set_copier(ring: number): void; // the calling thread is the link's sender
+  ring_writes_met_copy(ring: number): number; // host writes that found their track held by the sender's copy
   pprc_make_primary(slot: number, ring: number, remoteSlot: number, mode: number, flags: number, allOutOfSync: number): number;
   pprc_make_secondary(slot: number, flags: number): number;
   pprc_clear(slot: number): number;
@@ -132,6 +138,12 @@ export interface CoreExports {
   // The next out-of-sync track claimed (lock held, bytes in staging), -1 when none now, or < -1 an error.
   pprc_copy_claim(slot: number, ring: number, remoteSlot: number, fromTrack: number): number;
   pprc_copy_release(slot: number, track: number, applied: number): number;
+  // A run of out-of-sync tracks claimed in place (its first track, -1 or < -1 as above), its bytes at pprc_run_pointer().
+  pprc_copy_claim_run(slot: number, ring: number, remoteSlot: number, fromTrack: number, trackCountMax: number): number;
+  pprc_copy_release_run(slot: number, firstTrack: number, trackCount: number, applied: number): number;
+  pprc_run_tracks(): number;
+  pprc_run_bytes(): number;
+  pprc_run_pointer(): number;
   pprc_track_length(slot: number, track: number): number;
   pprc_role_of(slot: number): number; // PprcRole, or < 0 an error
   // freezepprc: freeze every primary of the group, then commit each (suspend, hold) or abort it.
@@ -194,7 +206,7 @@ export function createImageMemory(): WebAssembly.Memory {
 // an address at or above 2 GiB would arrive negative. These come back unsigned.
 const POINTER_RESULTS = [
   "thread_attach", "rel_bitmap", "rel_pending_pointer", "layout_base", "layout_heap_start", "layout_zero_extent",
-  "work_epoch_pointer", "stop_flag_pointer", "volume_extent_pointer", "ring_create", "ring_take", "ring_entry_data", "ring_doorbell_pointer",
+  "work_epoch_pointer", "stop_flag_pointer", "volume_extent_pointer", "ring_create", "ring_take", "ring_entry_data", "ring_doorbell_pointer", "pprc_run_pointer", "mirror_apply_pointer",
 ] as const;
 
 function withUnsignedPointers(raw: CoreExports): CoreExports {

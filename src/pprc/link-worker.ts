@@ -2,11 +2,18 @@
 // process): it drains the link's ring of mirrored writes in ticket order,
 // applies each through the secondary's core and acknowledges it, and between
 // them copies out-of-sync tracks of the link's pairs (Copy Pending, resync,
-// Global Copy). Writes come first: a host waits for them.
+// Global Copy), a run of up to an extent's tracks at a time. Writes come
+// first: a host waits for them.
 //
 // The worker holds two cores: one attached to the primary's memory (the ring,
 // the claims of tracks to copy) and one to the secondary's (every write to a
-// secondary goes through mirror_apply, the only write a secondary takes).
+// secondary goes through its mirror_apply, the only write a secondary takes,
+// or its two halves: a claimed run is copied straight from the primary's
+// memory into the secondary's, once, between mirror_apply_begin and _end).
+// For a while after its last work the sender polls its doorbell instead of
+// sleeping on it: a thread woken from sleep takes tens of µs to run (far
+// more on a virtual machine whose idle CPU halted), far longer than the
+// apply of a write, so a writer that follows another finds it awake.
 // Commands from the host arrive on a MessagePort read synchronously between
 // steps, so a busy sender still sees them; the host rings the doorbell after
 // each so that an idle one wakes.
@@ -17,12 +24,14 @@
 // told, so the writes fail, their tracks stay out of sync and the pairs
 // suspend. Tests inject seeded faults here (link-faults.ts).
 import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
-import { CoreCode, LinkState, TRACK_SIZE } from "../core/codes.js";
+import { CoreCode, EXTENT_TRACKS, LinkState, TRACK_SIZE } from "../core/codes.js";
 import { CoreThread } from "../core/core.js";
 import { EXIT_CODE_ABORTED, type LinkCommand, type LinkPair, type LinkReport, type LinkWorkerData } from "./link-messages.js";
 import { FaultPlan, type LinkFault } from "./link-faults.js";
 
 const IDLE_WAIT_MS = 50;
+const POLL_AFTER_WORK_MS = 0.2; // how long an idle sender polls its doorbell before it sleeps
+const POLLS_PER_CLOCK = 64; // doorbell polls between two looks at the clock
 const DRAIN_BATCH_MAX = 64; // ring entries applied before the sender looks at its commands again
 
 const data = workerData as LinkWorkerData;
@@ -109,27 +118,48 @@ function drainRing(): number {
   return applied;
 }
 
-// One out-of-sync track of the next pair that has one; 1 if a track was sent.
+// Claims the next run of out-of-sync tracks of `pair` (its first track), wrapping round to track 0 once; -1 when none.
+function claimRun(pair: LinkPair & { cursor: number }): number {
+  let track = primary.exports.pprc_copy_claim_run(pair.primarySlot, ring, pair.secondarySlot, pair.cursor, EXTENT_TRACKS);
+  if (track === -1 && pair.cursor > 0) {
+    pair.cursor = 0;
+    track = primary.exports.pprc_copy_claim_run(pair.primarySlot, ring, pair.secondarySlot, 0, EXTENT_TRACKS);
+  }
+  if (track < -1) report({ type: "copy-failed", primarySlot: pair.primarySlot, code: track });
+  return track;
+}
+
+// The claimed run's bytes, where the primary's core left them, onto the
+// secondary: straight from one memory to the other in one copy, or through
+// mirror_apply where the secondary's core does not take a direct apply (a
+// FlashCopy target: BAD_ARGUMENT).
+function applyRun(secondarySlot: number, offset: number): number {
+  const [pointer, length] = [primary.exports.pprc_run_pointer(), primary.exports.pprc_run_bytes()];
+  const begun = secondary.exports.mirror_apply_begin(secondarySlot, offset, length);
+  if (begun === CoreCode.BAD_ARGUMENT) return applyToSecondary(secondarySlot, offset, pointer, length);
+  if (begun !== CoreCode.OK) return begun;
+  // Views taken after both cores are done allocating: either memory may have grown.
+  secondary.view().set(primary.view().subarray(pointer, pointer + length), secondary.exports.mirror_apply_pointer());
+  secondary.exports.mirror_apply_end(secondarySlot, offset, length);
+  return CoreCode.OK;
+}
+
+// One run of out-of-sync tracks (up to an extent's) of the next pair that has one; the tracks sent.
 function copyStep(): number {
   if (!linkUp()) return 0;
   for (let tried = 0; tried < pairs.length; tried++) {
     const pair = pairs[(next + tried) % pairs.length];
-    let track = primary.exports.pprc_copy_claim(pair.primarySlot, ring, pair.secondarySlot, pair.cursor);
-    if (track === -1 && pair.cursor > 0) {
-      pair.cursor = 0;
-      track = primary.exports.pprc_copy_claim(pair.primarySlot, ring, pair.secondarySlot, 0);
-    }
-    if (track < -1) report({ type: "copy-failed", primarySlot: pair.primarySlot, code: track });
+    const track = claimRun(pair);
     if (track < 0) continue;
-    const length = primary.exports.pprc_track_length(pair.primarySlot, track);
-    // A copy lost or cut on the way is not applied: its track stays out of sync and is sent again.
+    const tracks = primary.exports.pprc_run_tracks();
+    // A copy lost or cut on the way is not applied: its tracks stay out of sync and are sent again.
     const fault = injected();
-    const result = fault === "drop" || !linkUp() ? CoreCode.MIRROR_FAILED : applyToSecondary(pair.secondarySlot, track * TRACK_SIZE, primary.stagingPointer, length);
-    primary.exports.pprc_copy_release(pair.primarySlot, track, result);
+    const result = fault === "drop" || !linkUp() ? CoreCode.MIRROR_FAILED : applyRun(pair.secondarySlot, track * TRACK_SIZE);
+    primary.exports.pprc_copy_release_run(pair.primarySlot, track, tracks, result);
     if (result !== CoreCode.OK && fault === "pass") report({ type: "copy-failed", primarySlot: pair.primarySlot, code: result });
-    pair.cursor = track + 1;
+    pair.cursor = track + tracks;
     next = (next + tried + 1) % pairs.length;
-    return result === CoreCode.OK ? 1 : 0;
+    return result === CoreCode.OK ? tracks : 0;
   }
   return 0;
 }
@@ -142,8 +172,18 @@ function readCommands(): void {
   }
 }
 
+// Waits for the doorbell to move from `bell`: polled until POLL_AFTER_WORK_MS after `busyAt`, then asleep.
+function idle(bell: number, busyAt: number): void {
+  while (performance.now() < busyAt + POLL_AFTER_WORK_MS) {
+    for (let poll = 0; poll < POLLS_PER_CLOCK; poll++) if (Atomics.load(words, doorbellIndex) !== bell) return;
+  }
+  Atomics.wait(words, doorbellIndex, bell, IDLE_WAIT_MS);
+}
+
 function run(): void {
+  primary.exports.ring_set_copier(ring);
   report({ type: "ready" });
+  let busyAt = 0;
   while (!stopping) {
     const bell = Atomics.load(words, doorbellIndex);
     readCommands();
@@ -152,7 +192,8 @@ function run(): void {
     const copied = applied === 0 ? copyStep() : 0;
     // Nothing followed a dropped frame: the receiver's idle check finds the gap.
     if (applied === 0 && lost.length > 0) cut(`${lost.length} frames never arrived after frame ${expectedTicket === null ? "?" : expectedTicket - 1}`);
-    if (applied === 0 && copied === 0) Atomics.wait(words, doorbellIndex, bell, IDLE_WAIT_MS);
+    if (applied !== 0 || copied !== 0) busyAt = performance.now();
+    else idle(bell, busyAt);
   }
   // The host marked the link down before it stopped this thread: writers still waiting get their failure now.
   drainRing();

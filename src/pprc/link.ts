@@ -55,6 +55,11 @@ export class Link extends SenderLink<LinkCommand, LinkReport> {
     return this.aborted ?? this.cutReason;
   }
 
+  // Host writes that found their track's lock held by the sender's copy (assembly/mirror.ts ring + 32).
+  get writesMetCopy(): number {
+    return this.primary.isClosed ? 0 : this.primary.core.exports.ring_writes_met_copy(this.ring) >>> 0;
+  }
+
   get isUp(): boolean {
     return this.up && this.aborted === null;
   }

@@ -811,6 +811,14 @@ export class Pprc {
     void this.suspend(pair, REASON_INTERNAL_TARGET, error.message).catch(() => undefined);
   }
 
+  // Host writes on `primaryImageId` that found their track held by the copy of
+  // its in-process link to `secondaryImageId`, or null when there is no such
+  // link: a test of writes racing Copy Pending checks that they met.
+  writesMetCopy(primaryImageId: string, secondaryImageId: string): number | null {
+    const link = this.links.get(`${primaryImageId}>${secondaryImageId}`);
+    return link instanceof Link ? link.writesMetCopy : null;
+  }
+
   // The seeded faults the in-process links injected, each named by its link (tests print them to replay a failure).
   injectedFaults(): string[] {
     return [...this.links.entries()].flatMap(([key, link]) => (link instanceof Link ? link.faultsInjected.map((fault) => `${key}: ${fault}`) : []));

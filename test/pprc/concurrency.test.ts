@@ -1,6 +1,7 @@
 // Real writer threads (workload workers) on a PPRC primary while the sender
 // thread copies and mirrors: during Copy Pending and Full Duplex the
-// secondary ends equal to the primary once quiet; and when the link is cut
+// secondary ends equal to the primary once quiet, also when writes meet the
+// very tracks being copied; and when the link is cut
 // under load, every track whose out-of-sync bit is clear is equal on both
 // sides (a write's bit is set before it reaches either side), and a resume
 // makes the volumes equal again.
@@ -22,11 +23,12 @@ Concurrency.before.each(async () => {
 });
 Concurrency.after.each(() => images.site.close());
 
-async function startWriters(count: number): Promise<string[]> {
+async function startWriters(count: number, patterns: Array<"random" | "seq"> = ["random"]): Promise<string[]> {
   const names: string[] = [];
   for (let index = 0; index < count; index++) {
     const name = `writer${index}`;
-    await images.site.startWorkload(A, { name, volumeId: "1000", rw: "write", pattern: "random", blockBytes: 4096, seed: seed + index });
+    const pattern = patterns[index % patterns.length];
+    await images.site.startWorkload(A, { name, volumeId: "1000", rw: "write", pattern, blockBytes: 4096, seed: seed + index });
     names.push(name);
   }
   // Threads start at their own pace on a loaded machine: the test runs once each has written.
@@ -56,6 +58,40 @@ Concurrency("should leave the secondary equal to the primary after Copy Pending 
   const pair = await pairOn(site, A, "1000:2000");
   assert.is(pair.state, "Full Duplex", `seed ${seed}`);
   assert.ok(sameData(site, "1000", "2000"), `seed ${seed}: secondary equals primary`);
+  assert.equal(site.enginePprc().linkFailures, []);
+});
+
+// Copy Pending copies runs of tracks straight from the primary's memory into
+// the secondary's while writer threads write: each round makes the pair
+// again (every track out of sync), and the volumes must be equal once Full
+// Duplex and quiet. One writer writes at random; the other sequentially,
+// which soon puts it at the copy's front (behind it each write waits for the
+// sender, ahead of it none does), on the very tracks being copied. Rounds go
+// on until some write has met a track while the sender's copy held it (a
+// loaded machine may keep the writers off the cores through a whole Copy
+// Pending), at most ROUNDS_MAX.
+const ROUNDS_MAX = 8;
+Concurrency("should leave the volumes equal after Copy Pending when writer threads hit the tracks being copied", async () => {
+  const { site } = images;
+  let met = 0;
+  let rounds = 0;
+  while (met === 0 && rounds < ROUNDS_MAX) {
+    rounds++;
+    const writers = await startWriters(2, ["random", "seq"]);
+    try {
+      await site.makePairs(A, { remoteImageId: B, pairs: [["1000", "2000"]], type: "mmir" });
+      await site.waitForPairs(A, ["1000:2000"], { timeoutMs: 60_000 });
+    } finally {
+      await stopWriters(writers);
+    }
+    const pair = await pairOn(site, A, "1000:2000");
+    assert.is(pair.state, "Full Duplex", `seed ${seed}, round ${rounds}`);
+    assert.ok(sameData(site, "1000", "2000"), `seed ${seed}, round ${rounds}: the checksums of the two volumes are equal`);
+    met = site.enginePprc().writesMetCopy(A, B) ?? 0;
+    await site.changePairs(A, "rmpprc", { ids: ["1000:2000"] });
+  }
+  assert.ok(met > 0, `seed ${seed}: no write met a track being copied in ${rounds} rounds`);
+  console.log(`seed ${seed}: ${met} writes met a track the sender's copy held, in ${rounds} round${rounds === 1 ? "" : "s"} of Copy Pending`);
   assert.equal(site.enginePprc().linkFailures, []);
 });
 

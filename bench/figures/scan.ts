@@ -172,9 +172,9 @@ function perSide<T>(make: (side: Side) => T): Record<Side, T> {
   return { core: make("core"), word: make("word"), wordInline: make("wordInline"), wordBits: make("wordBits") };
 }
 
-// Runs `sweeps` sweeps and adds their time to `into`; false when one of
-// them did not find exactly the pending tracks.
-function timeBlock(sweep: Sweep, sweeps: number, expected: Seen, into: SweepTime): boolean {
+// Runs `sweeps` sweeps, checking that each found exactly the pending
+// tracks; returns their time.
+function timeBlock(sweep: Sweep, sweeps: number, expected: Seen): SweepTime {
   const cpuBefore = process.cpuUsage();
   const start = performance.now();
   let right = true;
@@ -182,44 +182,57 @@ function timeBlock(sweep: Sweep, sweeps: number, expected: Seen, into: SweepTime
     const seen = sweep();
     if (seen.count !== expected.count || seen.sum !== expected.sum) right = false;
   }
-  into.wallMs += performance.now() - start;
+  const wallMs = performance.now() - start;
   const cpu = process.cpuUsage(cpuBefore);
-  into.cpuMs += (cpu.user + cpu.system) / 1000;
-  return right;
-}
-
-// A turn of each side takes about this long: short enough that the load of
-// other processes changes little between the sides' turns, long enough that
-// reading the clocks costs nothing beside it.
-const BLOCK_MS = 2;
-
-// One round: the sides take turns, a block of sweeps each, until each has
-// run about `durationMs`, so that whatever else the machine does in the
-// round falls on every side alike. Returns each side's time per sweep.
-function timeRound(sweeps: Record<Side, Sweep>, blockSweeps: Record<Side, number>, expected: Seen, durationMs: number): Record<Side, SweepTime> {
-  const totals = perSide((): SweepTime => ({ wallMs: 0, cpuMs: 0 }));
-  let right = true;
-  const turns = Math.ceil(durationMs / BLOCK_MS);
-  for (let turn = 0; turn < turns; turn++) {
-    for (const side of SIDES) right = timeBlock(sweeps[side], blockSweeps[side], expected, totals[side]) && right;
-  }
   check(right, "every timed sweep found exactly the pending tracks");
-  const sweepsOf = (side: Side) => turns * blockSweeps[side];
-  return perSide((side) => ({ wallMs: totals[side].wallMs / sweepsOf(side), cpuMs: totals[side].cpuMs / sweepsOf(side) }));
+  return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
-// Sweeps of each side per block, from a warm-up of WARM_UP_MS each. The
-// warm-up also lets both sides reach their optimising tier: V8 compiles it
-// on a background thread, which a loaded machine may not run for a while, so
-// the warm-up is long and neither side is timed in its baseline tier.
-function warmUp(sweeps: Record<Side, Sweep>, expected: Seen): Record<Side, number> {
+// A turn of each side takes about this long (at least one sweep): short
+// enough that most turns run without this thread losing its core to another
+// process, and that the load changes little between the sides' turns; long
+// enough that reading the clocks (about a microsecond) costs little beside it.
+const BLOCK_MS = 0.5;
+
+// How each side runs in a round: sweeps per turn, and about how long a turn takes.
+interface Turn {
+  sweeps: number;
+  ms: number;
+}
+
+// One round: the sides take turns, a block of sweeps each, until the
+// slowest side has run about `durationMs`, so that whatever else the machine
+// does in the round falls on every side alike. Each side's wall-clock time
+// per sweep is the median over its turns: a turn during which this thread
+// lost its core to another process (load averages of 10 on 2 cores here) is
+// an outlier, not a sample of the scan. Its CPU time per sweep is the total
+// over its turns, which such a wait does not count.
+function timeRound(sweeps: Record<Side, Sweep>, turnOf: Record<Side, Turn>, expected: Seen, durationMs: number): Record<Side, SweepTime> {
+  const wallMs = perSide((): number[] => []);
+  const cpuMs = perSide(() => ({ total: 0 }));
+  const turns = Math.ceil(durationMs / Math.max(...SIDES.map((side) => turnOf[side].ms)));
+  for (let turn = 0; turn < turns; turn++) {
+    for (const side of SIDES) {
+      const time = timeBlock(sweeps[side], turnOf[side].sweeps, expected);
+      wallMs[side].push(time.wallMs / turnOf[side].sweeps);
+      cpuMs[side].total += time.cpuMs;
+    }
+  }
+  return perSide((side) => ({ wallMs: median(wallMs[side]), cpuMs: cpuMs[side].total / (turns * turnOf[side].sweeps) }));
+}
+
+// Each side's turn, sized from a warm-up of WARM_UP_MS. The warm-up also
+// lets every side reach its optimising tier: V8 compiles it on a background
+// thread, which a loaded machine may not run for a while, so the warm-up is
+// long and no side is timed in its baseline tier.
+function warmUp(sweeps: Record<Side, Sweep>, expected: Seen): Record<Side, Turn> {
   return perSide((side) => {
-    const time = { wallMs: 0, cpuMs: 0 };
+    let wallMs = 0;
     let sweepCount = 0;
-    let right = true;
-    for (; time.wallMs < WARM_UP_MS; sweepCount += 8) right = timeBlock(sweeps[side], 8, expected, time) && right;
-    check(right, `every warm-up sweep of the ${side} scan found exactly the pending tracks`);
-    return Math.max(1, Math.round(BLOCK_MS / (time.wallMs / sweepCount)));
+    for (; wallMs < WARM_UP_MS; sweepCount += 8) wallMs += timeBlock(sweeps[side], 8, expected).wallMs;
+    const sweepMs = wallMs / sweepCount;
+    const turnSweeps = Math.max(1, Math.round(BLOCK_MS / sweepMs));
+    return { sweeps: turnSweeps, ms: turnSweeps * sweepMs };
   });
 }
 
@@ -248,12 +261,12 @@ function measure(image: StorageImage, fraction: number, seed: number, quick: boo
     const sweeps: Record<Side, Sweep> = {
       core: coreSweep(image, relationship.id), word: wordSweep(words), wordInline: wordInlineSweep(words), wordBits: wordBitsSweep(words),
     };
-    const blockSweeps = warmUp(sweeps, expected);
+    const turnOf = warmUp(sweeps, expected);
     const rounds = perSide((): Rounds => ({ wallMs: [], cpuMs: [] }));
-    // Each side runs 150 ms a round, in turns of BLOCK_MS with the others.
+    // The slowest side runs 150 ms a round, in turns with the others.
     const durationMs = quick ? 15 : 150;
     for (let round = 0; round < (quick ? 5 : 9); round++) {
-      const times = timeRound(sweeps, blockSweeps, expected, durationMs);
+      const times = timeRound(sweeps, turnOf, expected, durationMs);
       for (const side of SIDES) {
         rounds[side].wallMs.push(times[side].wallMs);
         rounds[side].cpuMs.push(times[side].cpuMs);

@@ -30,7 +30,7 @@ import { median, spreadOf, formatMs, GiB } from "../harness/stats.js";
 const BAR = 3;
 const VOLUME_BYTES = 16 * GiB;
 const TRACK_SIZE = 64 * 1024;
-// Tracks a core call returns at most: 64 KiB of them, within the L2 cache.
+// Tracks a batch of either scan holds at most: 64 KiB of them, within the L2 cache.
 const BATCH_TRACKS = 16_384;
 const WARM_UP_MS = 400;
 

@@ -60,7 +60,7 @@ export class CoreVolumeIo implements VolumeIo {
     if (code === CoreCode.TGTINHIBIT) return N.NBD_EPERM;
     if (code === CoreCode.NO_SPACE) return N.NBD_ENOSPC;
     if (code === CoreCode.RANGE) return N.NBD_EINVAL;
-    this.log(`${action} of volume ${volume.fullName} failed with EIO: ${reasonOf(code)}`);
+    this.log(`${action} of volume ${volume.name} failed with EIO: ${reasonOf(code)}`);
     return N.NBD_EIO;
   }
 

@@ -5,7 +5,7 @@
 //   HOST/VOLUME         a host of the node's first image   prod/1000
 //   HOST/IMAGE/VOLUME   a host of any image, first or not  prod/IBM.2107-75SITEB/1000
 //
-// Host names are unique within an image and image IDs within a node, so
+// Host names are unique within an image (and hold no /: host-map.ts) and image IDs within a node, so
 // HOST/IMAGE/VOLUME cannot collide across images; HOST/VOLUME stays for the
 // first image, where a one-image node's clients have always connected, and
 // HOST/IMAGE/VOLUME is what that image's exports already took as their fully

@@ -171,6 +171,8 @@ export class HostMap {
 
   async createHost(request: { name: string; hostType: string; wwpn?: string; volumeGroup?: string; nbd?: string }): Promise<HostConnection> {
     checkName(request.name, "host connection");
+    // A / would let the default endpoint's export names of two hosts meet (default-endpoint.ts).
+    if (request.name.includes("/")) throw new EngineError("BAD_ARGUMENT", `host connection name ${request.name} has a /, which separates the parts of NBD export names`);
     if (!HOST_TYPES.has(request.hostType)) {
       throw new EngineError("BAD_HOST_TYPE", `host type ${request.hostType} is not one of ${[...HOST_TYPES.keys()].join(", ")}`);
     }

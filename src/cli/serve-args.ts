@@ -33,8 +33,8 @@ export const SERVE_USAGE = `usage: tzero serve [--image ID[:MODEL]]... [--listen
   --node-id NAME           this node's name in the site (default: its first image's ID)
   --heartbeat-timeout-ms N silence after which a server or node is taken as gone (default 5000)
   --link-listen HOST:PORT  where other nodes' PPRC links connect (default 127.0.0.1, any free port)
-  --nbd HOST:PORT          the NBD endpoint of host connections made without -nbd, on the first image
-                           (exports named HOST/VOLUME; a unix socket path works too)`;
+  --nbd HOST:PORT          the NBD endpoint of host connections made without -nbd, on every image
+                           (exports HOST/VOLUME on the first image, HOST/IMAGE/VOLUME on each; a unix socket path works too)`;
 
 export const HEARTBEAT_TIMEOUT_MS_DEFAULT = 5000;
 const HEARTBEAT_TIMEOUT_MS_MIN = 200;

@@ -49,7 +49,7 @@ export interface NodeServiceConfig {
   workers: number | undefined;
   heartbeatTimeoutMs: number;
   linkListen?: ListenAddress; // where other nodes' PPRC links connect (default 127.0.0.1, any free port)
-  nbd?: string | null; // --nbd: the default NBD endpoint of the node's first image
+  nbd?: string | null; // --nbd: the default NBD endpoint of the node's images
 }
 
 type NamedConfig = NodeServiceConfig & { nodeId: string };
@@ -390,12 +390,11 @@ async function loadImages(site: EmbeddedSite, stateFile: string, config: NodeSer
   }
 }
 
-// Host connections made without -nbd are reached here, their exports named HOST/VOLUME.
+// Host connections made without -nbd, on every image of the node, are reached here.
 async function startDefaultNbd(site: EmbeddedSite, address: string, log: Log): Promise<void> {
-  const imageId = (await site.listImages())[0].id;
   try {
-    const listening = await site.startDefaultNbd(imageId, address);
-    log(`NBD endpoint for host connections of ${imageId} without -nbd at ${listening} (exports named HOST/VOLUME)`);
+    const listening = await site.startDefaultNbd(address);
+    log(`NBD endpoint for host connections without -nbd at ${listening} (exports named HOST/VOLUME on ${(await site.listImages())[0].id}, HOST/IMAGE/VOLUME on every image)`);
   } catch (error) {
     await site.close();
     throw error;

@@ -2,7 +2,8 @@
 // `kill -9` brings it back to its last save (README "A node's state file").
 //
 //   - After a configuration change (a call that changes the node's images:
-//     mkfbvol, mkflash, mkpprc, pausepprc, a load, …), once no other change
+//     mkfbvol, mkflash, mkpprc, pausepprc, a load, …; or a primary's node
+//     making, clearing or failing back a secondary here over the link), once no other change
 //     has come for SETTLE_MS, and at most SETTLE_MS_MAX after the first one
 //     not yet saved, so that a script of many commands is saved once.
 //   - Every `intervalMs` while volumes change (host writes, mirrored writes
@@ -23,6 +24,7 @@ import { isSiteError } from "../site/errors.js";
 import type { SiteMethod } from "../site/protocol-methods.js";
 import type { Site } from "../site/site.js";
 import { hasUnsavedChanges } from "../engine/snapshot.js";
+import type { LinkControl } from "../pprc/link-receiver.js";
 
 export const SAVE_INTERVAL_S_DEFAULT = 30;
 const SETTLE_MS = 500;
@@ -48,6 +50,11 @@ const METHOD_EFFECTS: Record<SiteMethod, "reads" | "changes"> = {
   // A save to another file takes the change bits this saver goes by: the state file then owes a save.
   save: "changes", load: "changes",
   listUsers: "reads", user: "reads", createUser: "reads", changeUser: "reads", removeUser: "reads", // an embedded site has no users
+};
+
+// The link control requests of the primaries' nodes that change this node's pairs (its secondaries).
+const CONTROL_EFFECTS: Record<keyof LinkControl, "reads" | "changes"> = {
+  "link.volumes": "reads", "link.make-secondary": "changes", "link.clear-secondary": "changes", "link.pair-status": "reads", "link.failback-target": "changes",
 };
 
 export interface NodeSaverOptions {
@@ -93,6 +100,17 @@ export class NodeSaver {
         return (...args: unknown[]) => this.change(() => value.apply(target, args) as Promise<unknown>);
       },
     });
+  }
+
+  // The node's answers to other nodes' link control requests: those that change its pairs pass through the saver too.
+  control(answers: LinkControl): LinkControl {
+    const passed = { ...answers };
+    for (const type of Object.keys(CONTROL_EFFECTS) as (keyof LinkControl)[]) {
+      if (CONTROL_EFFECTS[type] !== "changes") continue;
+      const answer = answers[type] as (body: unknown, peerNodeId: string) => Promise<unknown>;
+      (passed as Record<string, unknown>)[type] = (body: unknown, peerNodeId: string) => this.change(() => answer.call(answers, body, peerNodeId));
+    }
+    return passed;
   }
 
   // Runs a configuration change with no save beside it, then owes one.

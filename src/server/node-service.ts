@@ -77,7 +77,6 @@ export class NodeService {
   private readonly current: CurrentServer; // what the REST API and the shells reach
   private peer: PeerServerFile;
   private stopping: Promise<void> | null = null;
-  private readonly saver: NodeSaver | null; // --state saved while running
   private readonly served: Site; // the images as the server reaches them: through the saver
 
   private constructor(
@@ -87,12 +86,11 @@ export class NodeService {
     private readonly endpoint: NodeEndpoint<NodeMessages>,
     private readonly log: Log,
     private readonly links: LinkReceiver,
+    private readonly saver: NodeSaver | null, // --state saved while running
   ) {
     this.peer = new PeerServerFile(join(config.serverStateDir, PEER_FILE));
     this.current = new CurrentServer(config.nodeId);
-    const intervalMs = config.saveIntervalMs ?? SAVE_INTERVAL_S_DEFAULT * 1000;
-    this.saver = config.stateFile === null || intervalMs === 0 ? null : new NodeSaver({ site, file: config.stateFile, intervalMs, log });
-    this.served = this.saver?.served() ?? site;
+    this.served = saver?.served() ?? site;
   }
 
   // `tell` hears the node's ID as soon as it is known, before anything is logged in its name.
@@ -104,7 +102,10 @@ export class NodeService {
     const named: NamedConfig = { ...config, nodeId: config.nodeId ?? (await site.listImages())[0].id };
     identity.nodeId = named.nodeId;
     tell(named.nodeId);
-    const links = await startLinks(named, key, site, log).catch(async (error: Error) => {
+    const intervalMs = config.saveIntervalMs ?? SAVE_INTERVAL_S_DEFAULT * 1000;
+    const saver = config.stateFile === null || intervalMs === 0 ? null : new NodeSaver({ site, file: config.stateFile, intervalMs, log });
+    const links = await startLinks(named, key, site, log, saver).catch(async (error: Error) => {
+      await saver?.stop();
       await site.close();
       throw error;
     });
@@ -116,7 +117,7 @@ export class NodeService {
       accept: (connection) => endpointTarget?.accept(connection),
       refused: (cause, description) => log(`refused a node connection (${description}): ${cause.code}: ${cause.message}`),
     });
-    const service = new NodeService(named, site, key, endpoint, log, links);
+    const service = new NodeService(named, site, key, endpoint, log, links, saver);
     endpointTarget = service;
     try {
       await service.open();
@@ -370,10 +371,11 @@ function connectionOptions(config: NamedConfig, siteKey: Uint8Array, role: strin
 }
 
 // The node's PPRC link listener: links from primaries on other nodes to the images here, and their control requests.
-async function startLinks(config: NamedConfig, siteKey: Uint8Array, site: EmbeddedSite, log: Log): Promise<LinkReceiver> {
+async function startLinks(config: NamedConfig, siteKey: Uint8Array, site: EmbeddedSite, log: Log, saver: NodeSaver | null): Promise<LinkReceiver> {
   const links = new LinkReceiver({
     siteKey, nodeId: config.nodeId, host: config.linkListen?.host, port: config.linkListen?.port ?? 0, log,
-    image: (id) => site.engineImages().find((image) => image.id === id), control: () => site.linkControl(),
+    image: (id) => site.engineImages().find((image) => image.id === id),
+    control: () => saver?.control(site.linkControl()) ?? site.linkControl(),
   });
   const address = await links.start();
   // Not "listening on": that line names the node's HTTP URL, which tools read from the log.

@@ -515,6 +515,7 @@ export function restoreRelationship(image: StorageImage, spec: RelationshipResto
   const relationship: Relationship = {
     id, sourceId: source.id, targetId: target.id, slot: spec.slot, trackCount,
     nocopy: spec.nocopy, persist: spec.persist, record: spec.record, tgtinhibit: spec.tgtinhibit, seqnum: spec.seqnum,
+    // Not in a state file: a revertible increment's saved tracks (it loads as committed) and a -freeze hold (it ended with its process).
     tgtpprc: spec.tgtpprc ?? false, revertible: false, writesHeld: false,
     createdAt: spec.createdAt, syncedAt: spec.syncedAt,
   };

@@ -100,7 +100,8 @@ function failReadyEntries(): number {
 // Every ring entry ready now, in ticket order, as one frame.
 function sendRingBatch(open: Connection<LinkMessages>): boolean {
   const entries: number[] = [];
-  const bodies: Array<{ slot: number; offset: number; data: Uint8Array }> = [];
+  const bodies: Array<{ slot: number; offset: number; length: number }> = [];
+  const raw: Uint8Array[] = [];
   const memory = primary.view();
   while (entries.length < LINK_ENTRIES_MAX) {
     const entry = primary.exports.ring_take(ring);
@@ -108,17 +109,24 @@ function sendRingBatch(open: Connection<LinkMessages>): boolean {
     const pointer = primary.exports.ring_entry_data(ring, entry);
     const length = view.getUint32(entry + 24, true);
     entries.push(entry);
-    // A view of the ring's own bytes: they stay as they are until this entry completes.
-    bodies.push({ slot: view.getUint32(entry + 12, true), offset: Number(view.getBigUint64(entry + 16, true)), data: memory.subarray(pointer, pointer + length) });
+    bodies.push({ slot: view.getUint32(entry + 12, true), offset: Number(view.getBigUint64(entry + 16, true)), length });
+    // A view of the ring's own bytes, written as they are: they stay so until
+    // this entry completes, which its ack (the peer has them) or the
+    // connection's loss (then the pair suspends, the track out of sync) does.
+    raw.push(memory.subarray(pointer, pointer + length));
   }
   if (entries.length === 0) return false;
   inFlight.set(++sequence, { kind: "ring", entries });
-  open.send("link.apply", { sequence, entries: bodies });
+  open.send("link.apply", { sequence, entries: bodies }, raw);
   return true;
 }
 
 // Up to COPY_TRACKS_PER_FRAME out-of-sync tracks of the link's pairs, claimed,
-// copied and sent as one frame. The frame buffers bound what is queued, not
+// copied into a frame buffer and sent as its raw bytes, one after another.
+// The buffer is free again once the frame is settled: acknowledged (the peer
+// has every byte), or lost with its connection, whose tracks then stay out of
+// sync, so that bytes a closing socket still reads from a reused buffer can
+// only reach a track that will be sent again. The frame buffers bound what is queued, not
 // the socket's writability: a 1 MiB frame is always above its high-water
 // mark, and waiting for each drain left one frame in flight, not four.
 function sendCopyBatch(open: Connection<LinkMessages>): boolean {
@@ -126,17 +134,18 @@ function sendCopyBatch(open: Connection<LinkMessages>): boolean {
   const bufferIndex = freeCopyBuffers[freeCopyBuffers.length - 1];
   const buffer = copyBuffers[bufferIndex];
   const tracks: Array<{ primarySlot: number; track: number }> = [];
-  const bodies: Array<{ slot: number; offset: number; data: Uint8Array }> = [];
+  const bodies: Array<{ slot: number; offset: number; length: number }> = [];
+  let filled = 0;
   for (let tried = 0; tried < pairs.length && tracks.length < COPY_TRACKS_PER_FRAME; tried++) {
     const pair = pairs[(nextPair + tried) % pairs.length];
     while (tracks.length < COPY_TRACKS_PER_FRAME) {
       const track = claim(pair);
       if (track < 0) break;
       const length = primary.exports.pprc_track_length(pair.primarySlot, track);
-      const bytes = buffer.subarray(tracks.length * TRACK_SIZE, tracks.length * TRACK_SIZE + length);
-      bytes.set(primary.staging(length));
+      buffer.set(primary.staging(length), filled);
+      filled += length;
       tracks.push({ primarySlot: pair.primarySlot, track });
-      bodies.push({ slot: pair.secondarySlot, offset: track * TRACK_SIZE, data: bytes });
+      bodies.push({ slot: pair.secondarySlot, offset: track * TRACK_SIZE, length });
       pair.cursor = track + 1;
     }
   }
@@ -144,7 +153,7 @@ function sendCopyBatch(open: Connection<LinkMessages>): boolean {
   if (tracks.length === 0) return false;
   freeCopyBuffers.pop();
   inFlight.set(++sequence, { kind: "copy", tracks, buffer: bufferIndex });
-  open.send("link.apply", { sequence, entries: bodies });
+  open.send("link.apply", { sequence, entries: bodies }, [buffer.subarray(0, filled)]);
   return true;
 }
 

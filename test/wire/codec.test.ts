@@ -65,6 +65,41 @@ Codec(`should decode the same frames however the stream is cut (seed ${seed})`, 
   }
 });
 
+Codec(`should decode raw-layout frames, their raw bytes apart from their value, however the stream is cut (seed ${seed})`, () => {
+  const random = new Random(seed + 1);
+  const encoder = new FrameEncoder();
+  const frames = Array.from({ length: 100 }, (_, index) => {
+    const raw = random.int(0, 2) === 0 ? null : Array.from({ length: random.int(1, 3) }, () => random.bytes(random.int(0, 5000)));
+    return { value: { index, text: "x".repeat(random.int(0, 40)) }, raw };
+  });
+  const stream = concat(...frames.flatMap((frame) => encoder.encode(frame.value, frame.raw ?? undefined)));
+  for (let round = 0; round < 10; round++) {
+    const chunks: Uint8Array[] = [];
+    for (let offset = 0; offset < stream.byteLength;) {
+      const length = random.pick([1, 3, 5, 7, 9, 100, 4096, 20_000]);
+      chunks.push(stream.slice(offset, offset + length));
+      offset += length;
+    }
+    const decoded = decodeAll(new FrameDecoder(), chunks);
+    assert.is(decoded.length, frames.length, `round ${round}: every frame`);
+    decoded.forEach((frame, index) => {
+      assert.equal(frame.value, frames[index].value, `round ${round}: frame ${index}'s value`);
+      const expected = frames[index].raw;
+      assert.equal(frame.raw === null ? null : [...frame.raw], expected === null ? null : [...concat(...expected)], `round ${round}: frame ${index}'s raw bytes`);
+    });
+  }
+});
+
+Codec("should bound a raw-layout frame by its value and raw bytes together", () => {
+  const encoder = new FrameEncoder(1000);
+  const [header] = encoder.encode({ a: 1 }, [new Uint8Array(500), new Uint8Array(480)]);
+  assert.is(new DataView(header.buffer).getUint32(0) >>> 0, (0x8000_0000 | (4 + 4 + 980)) >>> 0, "the flag and the length of everything after the prefix");
+  throwsWith(() => encoder.encode({ a: 1 }, [new Uint8Array(500), new Uint8Array(495)]), "FRAME_TOO_LARGE");
+  const decoder = new FrameDecoder(1000);
+  const prefix = new Uint8Array([0x80, 0, 0x03, 0xe9]); // the raw layout, 1001 bytes
+  assert.match(throwsWith(() => decodeAll(decoder, [prefix]), "FRAME_TOO_LARGE").message, /1001 payload bytes; the bound is 5 to 1000/);
+});
+
 Codec("should give bin values as views of the received bytes, valid after later chunks", () => {
   const encoder = new FrameEncoder();
   const data = new Uint8Array(64 * 1024).map((_, index) => index % 251);

@@ -2,7 +2,7 @@
 // handshake is done, their bounds and timeouts, backpressure, clean close.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { connectInProcess } from "../../src/wire/index.js";
+import { connectInProcess, PROTOCOL_VERSION } from "../../src/wire/index.js";
 import { WireError } from "../../src/wire/errors.js";
 import { messages, options, recorder, closesWith, rejectsWith, throwsWith, delay, until, type Messages } from "./support.js";
 import type { Connection } from "../../src/wire/connection.js";
@@ -23,8 +23,8 @@ Requests.after.each(async () => {
 const write = { volume: "1000", track: 12, sequence: 9n, data: new Uint8Array([1, 2, 3]) };
 
 Requests("should tell each end who its peer is", () => {
-  assert.equal(dialer.peer, { nodeId: "node-b", role: "server", version: 1 });
-  assert.equal(acceptor.peer, { nodeId: "node-a", role: "link", version: 1 });
+  assert.equal(dialer.peer, { nodeId: "node-b", role: "server", version: PROTOCOL_VERSION });
+  assert.equal(acceptor.peer, { nodeId: "node-a", role: "link", version: PROTOCOL_VERSION });
 });
 
 Requests("should answer a request with the handler's reply, bigints and bytes intact", async () => {

@@ -8,7 +8,7 @@
 // (mirror_apply, the one write a secondary takes) and acknowledged with one
 // result per entry. A frame that fails a check closes its connection and
 // changes nothing; the listener and the other connections go on.
-import { CoreCode, PprcRole } from "../core/codes.js";
+import { CoreCode, PprcRole, STAGING_SIZE } from "../core/codes.js";
 import type { StorageImage } from "../engine/image.js";
 import { listenTcp, type Connection, type WireServer } from "../wire/index.js";
 import { linkMessages, linkControlSpecs, LINK_FRAME_BYTES_MAX, LINK_HEARTBEAT_INTERVAL_MS, LINK_HEARTBEAT_TIMEOUT_MS, LINK_ROLE, type ApplyBody, type ControlBody, type LinkMessages } from "./link-protocol.js";
@@ -124,16 +124,26 @@ function checkEntries(image: StorageImage, apply: ApplyBody, rawBytes: number): 
   return null;
 }
 
-// Applies each checked entry, its bytes the next `length` bytes of `raw`, in order: one result each.
+// Applies each checked entry, its bytes the next `length` bytes of `raw`, in
+// order: one result each. `raw` goes into this thread's staging buffer a
+// staging buffer's worth at a time (one copy for up to 16 tracks, not one per
+// track); an entry that would run past what is staged starts the next piece,
+// which it fits, being at most a track.
 function applyEntries(image: StorageImage, apply: ApplyBody, raw: Uint8Array): number[] {
   const core = image.core;
   const results: number[] = [];
+  let stagedFrom = 0; // raw[stagedFrom, stagedTo) sits at the start of the staging buffer
+  let stagedTo = 0;
   let at = 0;
   for (const entry of apply.entries) {
-    core.staging(entry.length).set(raw.subarray(at, at + entry.length));
-    at += entry.length;
-    const result = core.exports.mirror_apply(entry.slot, entry.offset, entry.length, core.stagingPointer);
+    if (at + entry.length > stagedTo) {
+      stagedFrom = at;
+      stagedTo = Math.min(raw.byteLength, at + STAGING_SIZE);
+      core.staging(stagedTo - stagedFrom).set(raw.subarray(stagedFrom, stagedTo));
+    }
+    const result = core.exports.mirror_apply(entry.slot, entry.offset, entry.length, core.stagingPointer + at - stagedFrom);
     results.push(result === CoreCode.OK ? CoreCode.OK : result);
+    at += entry.length;
   }
   return results;
 }

@@ -113,6 +113,13 @@ export class FrameEncoder {
   }
 }
 
+// Not zero-filled: fillPartial overwrites every byte before the frame is
+// decoded. A plain Uint8Array over the (unpooled) memory, so that its bin
+// values are Uint8Arrays as a frame decoded in place from one is.
+function newGather(length: number): Uint8Array {
+  return new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
+}
+
 export function rawLength(raw: readonly Uint8Array[]): number {
   let length = 0;
   for (const chunk of raw) length += chunk.byteLength;
@@ -130,9 +137,14 @@ export interface DecodedFrame {
 
 // Decodes a TCP byte stream into frames: chunks may hold part of a frame, or
 // many. A frame wholly inside one chunk is decoded in place (the chunk is the
-// transport's, never reused by it); one that spans chunks is gathered into a
-// buffer of its own exact length, allocated once its header is known. So a
-// decoded bin value is a view that stays valid for as long as it is held.
+// transport's, never reused by it); one of the plain layout that spans chunks
+// is gathered into a buffer of its own exact length, allocated once its header
+// is known. So a decoded bin value of a plain frame is a view that stays valid
+// for as long as it is held. A raw-layout frame that spans chunks is gathered
+// into one buffer the decoder keeps and reuses (bulk frames of megabytes
+// would otherwise each leave a buffer to the garbage collector): its raw
+// bytes, and any bin value of its msgpack value, are valid only until
+// `deliver` returns, and a caller that keeps them copies them.
 // After the first error the decoder is failed and refuses further input.
 export class FrameDecoder {
   private readonly unpackr = new Unpackr(UNPACKR_OPTIONS);
@@ -141,6 +153,7 @@ export class FrameDecoder {
   private partial: Uint8Array | null = null; // the payload being gathered across chunks
   private partialFilled = 0;
   private partialRaw = false; // the frame being read has the raw layout
+  private rawGather: Uint8Array | null = null; // reused by raw frames across chunks; grows to the largest seen
   private failure: WireError | null = null;
   frameCount = 0; // frames decoded, for error messages
 
@@ -199,12 +212,16 @@ export class FrameDecoder {
       this.partialFilled = length;
       return offset + length;
     }
-    // Not zero-filled: fillPartial overwrites every byte before the frame is
-    // decoded. A plain Uint8Array over the (unpooled) memory, so that its bin
-    // values are Uint8Arrays as a frame decoded in place from one is.
-    this.partial = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
+    this.partial = this.partialRaw ? this.rawGatherOf(length) : newGather(length);
     this.partialFilled = 0;
     return offset;
+  }
+
+  // The reused gather buffer, `length` bytes of it; regrown (at most to the
+  // frame bound, which `length` is within) when a frame needs more.
+  private rawGatherOf(length: number): Uint8Array {
+    if (this.rawGather === null || this.rawGather.byteLength < length) this.rawGather = newGather(length);
+    return this.rawGather.subarray(0, length);
   }
 
   private fillPartial(chunk: Uint8Array, offset: number): number {

@@ -344,7 +344,10 @@ export class Connection<S extends MessageSpecs = MessageSpecs> extends EventEmit
     this.emit("open", this.peer);
   }
 
-  // A one-way message's raw bytes (a view of the received bytes, or null) follow its body in the "message" event.
+  // A one-way message's raw bytes (a view of the received bytes, or null)
+  // follow its body in the "message" event. They, and the body's bin values,
+  // are valid only while the listeners run (codec.ts: the decoder reuses its
+  // buffer for the next raw frame): a listener that keeps them copies them.
   private applicationFrame(envelope: Envelope, raw: Uint8Array | null): void {
     if (this.admitted !== null && !this.admitted.has(envelope.type)) {
       throw new WireError("UNAUTHENTICATED", `peer sent "${envelope.type}" before logging in; only ${[...this.admitted].join(", ")} may come first`, { messageType: envelope.type });

@@ -19,6 +19,13 @@ function decodeAll(decoder: FrameDecoder, chunks: Uint8Array[]): DecodedFrame[] 
 
 const frameOf = (encoder: FrameEncoder, value: unknown) => concat(...encoder.encode(value));
 
+// As decodeAll, each frame's raw bytes copied while they are valid (during delivery).
+function decodeCopyingRaw(decoder: FrameDecoder, chunks: Uint8Array[]): DecodedFrame[] {
+  const frames: DecodedFrame[] = [];
+  for (const chunk of chunks) decoder.push(chunk, (frame) => { frames.push({ ...frame, raw: frame.raw?.slice() ?? null }); return true; });
+  return frames;
+}
+
 const Codec = suite("wire codec");
 
 Codec("should round-trip strings, numbers, bigints, booleans, null, arrays, maps and bytes as they were", () => {
@@ -80,7 +87,7 @@ Codec(`should decode raw-layout frames, their raw bytes apart from their value, 
       chunks.push(stream.slice(offset, offset + length));
       offset += length;
     }
-    const decoded = decodeAll(new FrameDecoder(), chunks);
+    const decoded = decodeCopyingRaw(new FrameDecoder(), chunks);
     assert.is(decoded.length, frames.length, `round ${round}: every frame`);
     decoded.forEach((frame, index) => {
       assert.equal(frame.value, frames[index].value, `round ${round}: frame ${index}'s value`);
@@ -88,6 +95,24 @@ Codec(`should decode raw-layout frames, their raw bytes apart from their value, 
       assert.equal(frame.raw === null ? null : [...frame.raw], expected === null ? null : [...concat(...expected)], `round ${round}: frame ${index}'s raw bytes`);
     });
   }
+});
+
+Codec("should gather raw frames that span chunks into one reused buffer, and plain ones into their own", () => {
+  const encoder = new FrameEncoder();
+  const decoder = new FrameDecoder();
+  const gathered: Uint8Array[] = [];
+  for (const fill of [1, 2]) {
+    const frame = concat(...encoder.encode({ fill }, [new Uint8Array(10_000).fill(fill)]));
+    decoder.push(frame.slice(0, 100), () => true);
+    decoder.push(frame.slice(100), (decoded) => {
+      assert.ok(decoded.raw!.every((byte) => byte === fill), `raw frame ${fill} intact while it is delivered`);
+      gathered.push(decoded.raw!);
+      return true;
+    });
+  }
+  assert.is(gathered[0].buffer, gathered[1].buffer, "the second raw frame reused the first one's buffer");
+  const plain = decodeAll(decoder, [frameOf(encoder, { data: new Uint8Array(10_000) }).slice(0, 100), frameOf(encoder, { data: new Uint8Array(10_000) }).slice(100)]);
+  assert.is.not(plain[0].payload.buffer, gathered[0].buffer, "a plain frame gets a buffer of its own");
 });
 
 Codec("should bound a raw-layout frame by its value and raw bytes together", () => {

@@ -87,6 +87,9 @@ Requests("should refuse a request beyond pendingRequestsMax at once, and a bad b
   assert.is(throwsWith(() => dialer.send("note", { text: "x".repeat(17), tags: [] }), "BAD_ARGUMENT").field, "/body/text");
   await rejectsWith(dialer.request("track.write", { ...write, track: -1 }), "BAD_ARGUMENT");
   throwsWith(() => dialer.send("track.write" as "note", write as never), "BAD_ARGUMENT");
+  assert.match(throwsWith(() => dialer.send("note", { text: "x", tags: [] }, [new Uint8Array(4)]), "BAD_ARGUMENT").message, /"note" takes no raw bytes/);
+  assert.match(throwsWith(() => dialer.send("track.bulk", { sequence: 1n, bytes: 4 }), "BAD_ARGUMENT").message, /"track.bulk" must carry raw bytes/);
+  assert.match(throwsWith(() => dialer.send("track.bulk", { sequence: 1n, bytes: 4 }, [new Uint8Array(4096), new Uint8Array(1)]), "BAD_ARGUMENT").message, /4097 raw bytes; it takes 1 to 4096/);
   await delay(20);
   assert.equal(seen, [], "nothing was sent");
 });

@@ -100,36 +100,43 @@ function failReadyEntries(): number {
   return failed;
 }
 
-// Every ring entry ready now, in ticket order, as one frame.
+// Every ring entry ready now, in ticket order, as one frame. Its raw bytes
+// are the entries' bytes copied into a buffer of the frame's own, not views
+// of the ring: an entry's bytes are the next write's once it completes, and
+// the connection's loss completes it while the closing socket may still be
+// writing them, which would put another write's bytes at its offset.
 function sendRingBatch(open: Connection<LinkMessages>): boolean {
   const entries: number[] = [];
   const bodies: Array<{ slot: number; offset: number; length: number }> = [];
-  const raw: Uint8Array[] = [];
-  const memory = primary.view();
+  const pointers: number[] = [];
+  let total = 0;
   while (entries.length < LINK_ENTRIES_MAX) {
     const entry = primary.exports.ring_take(ring);
     if (entry === 0) break;
-    const pointer = primary.exports.ring_entry_data(ring, entry);
     const length = view.getUint32(entry + 24, true);
     entries.push(entry);
+    pointers.push(primary.exports.ring_entry_data(ring, entry));
     bodies.push({ slot: view.getUint32(entry + 12, true), offset: Number(view.getBigUint64(entry + 16, true)), length });
-    // A view of the ring's own bytes, written as they are: they stay so until
-    // this entry completes, which its ack (the peer has them) or the
-    // connection's loss (then the pair suspends, the track out of sync) does.
-    raw.push(memory.subarray(pointer, pointer + length));
+    total += length;
   }
   if (entries.length === 0) return false;
+  const memory = primary.view();
+  const raw = new Uint8Array(total);
+  let at = 0;
+  bodies.forEach(({ length }, index) => {
+    raw.set(memory.subarray(pointers[index], pointers[index] + length), at);
+    at += length;
+  });
   inFlight.set(++sequence, { kind: "ring", entries });
-  open.send("link.apply", { sequence, entries: bodies }, raw);
+  open.send("link.apply", { sequence, entries: bodies }, [raw]);
   return true;
 }
 
 // Up to COPY_TRACKS_PER_FRAME out-of-sync tracks of the link's pairs, claimed,
 // copied into a frame buffer and sent as its raw bytes, one after another.
-// The buffer is free again once the frame is settled: acknowledged (the peer
-// has every byte), or lost with its connection, whose tracks then stay out of
-// sync, so that bytes a closing socket still reads from a reused buffer can
-// only reach a track that will be sent again. The frame buffers bound what is queued, not
+// The buffer is free again once the frame is acknowledged (the peer has every
+// byte); one lost with its connection is replaced (settle), as the closing
+// socket may still be reading it. The frame buffers bound what is queued, not
 // the socket's writability: a 1 MiB frame is always above its high-water
 // mark, and waiting for each drain left one frame in flight, not four.
 function sendCopyBatch(open: Connection<LinkMessages>): boolean {
@@ -182,7 +189,9 @@ function settle(batch: Batch & { buffer?: number }, results: readonly number[] |
     // A copy lost with the connection is not the secondary's failure: the link's loss suspends the pairs.
     if (results !== null && result !== CoreCode.OK) report({ type: "copy-failed", primarySlot, code: result });
   });
-  if (batch.buffer !== undefined) freeCopyBuffers.push(batch.buffer);
+  if (batch.buffer === undefined) return;
+  if (results === null) copyBuffers[batch.buffer] = new Uint8Array(COPY_TRACKS_PER_FRAME * TRACK_SIZE);
+  freeCopyBuffers.push(batch.buffer);
 }
 
 function onAck(ack: AckBody): void {

@@ -193,9 +193,10 @@ export class Connection<S extends MessageSpecs = MessageSpecs> extends EventEmit
   // Sends a one-way message. Returns false when the transport is above its
   // high-water mark (the message is still sent): wait for writable() before more.
   // `raw`: the raw bytes of a type that takes them (messages.ts), written
-  // behind the body as they are; they must not change until the peer has them
-  // (an acknowledgement says so), or, if they may, the application must treat
-  // what arrives as possibly torn.
+  // behind the body as they are, not copied: they must not change until the
+  // peer has them (an acknowledgement says so). A connection that closes may
+  // still flush them, so bytes whose acknowledgement never came must not be
+  // reused either.
   send<K extends keyof S & string>(type: K, body: BodyOf<S, K>, raw?: readonly Uint8Array[]): boolean {
     this.assertOpen(type);
     if (this.messages.replyOf(type) !== undefined) throw new WireError("BAD_ARGUMENT", `message type "${type}" is a request: use request()`, { messageType: type });

@@ -27,6 +27,11 @@ import type { TcpLinkCommand, TcpLinkReport, TcpLinkWorkerData } from "./tcp-lin
 // left its promise unresolved until its timeout, so that a write waited the
 // whole idle wait (50 ms) for the sender to notice it.
 const IDLE_SLICE_MS = 5;
+// A doorbell that rang while the sender blocked on it is served at once,
+// without a turn of the event loop first (a turn costs a poll of the
+// sockets, tens of µs on a loaded machine), at most this many times in a
+// row, so that timers (heartbeats) and socket events still get their turns.
+const RINGS_WITHOUT_TURN_MAX = 4;
 // While frames are in flight the sender waits on its event loop for their
 // acks, and looks at the ring again after this long at the latest.
 const IN_FLIGHT_POLL_MS = 1;
@@ -61,6 +66,7 @@ let connection: Connection<LinkMessages> | null = null;
 let sequence = 0;
 const inFlight = new Map<number, Batch & { buffer?: number }>();
 let wake: (() => void) | null = null;
+let ringsWithoutTurn = 0;
 
 function report(message: TcpLinkReport): void {
   parentPort?.postMessage(message);
@@ -250,6 +256,7 @@ function pause(ms: number): Promise<void> {
       if (ms === 0) clearImmediate(timer as NodeJS.Immediate);
       else clearTimeout(timer as NodeJS.Timeout);
       wake = null;
+      ringsWithoutTurn = 0;
       resolve();
     }
     wake = done;
@@ -258,10 +265,14 @@ function pause(ms: number): Promise<void> {
 
 // Nothing was sent: with frames in flight, waits for an ack (or a short
 // poll); with none, blocks on the doorbell `bell` for a slice, then yields
-// one turn of the event loop.
+// one turn of the event loop, unless the doorbell rang (see RINGS_WITHOUT_TURN_MAX).
 function idle(bell: number): Promise<void> {
   if (inFlight.size > 0) return pause(IN_FLIGHT_POLL_MS);
-  Atomics.wait(words, doorbellIndex, bell, IDLE_SLICE_MS);
+  const rang = Atomics.wait(words, doorbellIndex, bell, IDLE_SLICE_MS) !== "timed-out";
+  if (rang && ringsWithoutTurn < RINGS_WITHOUT_TURN_MAX) {
+    ringsWithoutTurn++;
+    return Promise.resolve();
+  }
   return pause(0);
 }
 
@@ -289,8 +300,10 @@ async function run(): Promise<void> {
     }
     const sent = sendRingBatch(open);
     const copied = sendCopyBatch(open);
-    // Yields to the event loop either way, so that acks and socket writes run between batches.
-    await (sent || copied ? pause(0) : idle(bell));
+    // A ring batch alone waits for its ack on the event loop at once: entries
+    // published meanwhile go in the next frame. Copy frames yield one turn,
+    // so that up to COPY_FRAMES_IN_FLIGHT of them go out back to back.
+    await (copied ? pause(0) : sent ? pause(IN_FLIGHT_POLL_MS) : idle(bell));
   }
   hostUp = false;
   await connection?.close("the link is stopping");

@@ -19,6 +19,17 @@ function decodeAll(decoder: FrameDecoder, chunks: Uint8Array[]): DecodedFrame[] 
 
 const frameOf = (encoder: FrameEncoder, value: unknown) => concat(...encoder.encode(value));
 
+// `stream` in chunks of lengths picked at random from `lengths`, each a copy.
+function cutAnywhere(random: Random, stream: Uint8Array, lengths: number[]): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  for (let offset = 0; offset < stream.byteLength;) {
+    const length = random.pick(lengths);
+    chunks.push(stream.slice(offset, offset + length));
+    offset += length;
+  }
+  return chunks;
+}
+
 // As decodeAll, each frame's raw bytes copied while they are valid (during delivery).
 function decodeCopyingRaw(decoder: FrameDecoder, chunks: Uint8Array[]): DecodedFrame[] {
   const frames: DecodedFrame[] = [];
@@ -60,13 +71,7 @@ Codec(`should decode the same frames however the stream is cut (seed ${seed})`, 
   const values = Array.from({ length: 200 }, (_, index) => ({ index, data: random.bytes(random.int(0, 3000)), text: "x".repeat(random.int(0, 40)) }));
   const stream = concat(...values.map((value) => frameOf(encoder, value)));
   for (let round = 0; round < 20; round++) {
-    const chunks: Uint8Array[] = [];
-    for (let offset = 0; offset < stream.byteLength;) {
-      const length = random.pick([1, 2, 3, 4, 5, 100, 4096, 20_000]);
-      chunks.push(stream.slice(offset, offset + length));
-      offset += length;
-    }
-    const frames = decodeAll(new FrameDecoder(), chunks);
+    const frames = decodeAll(new FrameDecoder(), cutAnywhere(random, stream, [1, 2, 3, 4, 5, 100, 4096, 20_000]));
     assert.is(frames.length, values.length, `round ${round}: every frame`);
     frames.forEach((frame, index) => assert.equal(frame.value, values[index], `round ${round}: frame ${index}`));
   }
@@ -81,13 +86,7 @@ Codec(`should decode raw-layout frames, their raw bytes apart from their value, 
   });
   const stream = concat(...frames.flatMap((frame) => encoder.encode(frame.value, frame.raw ?? undefined)));
   for (let round = 0; round < 10; round++) {
-    const chunks: Uint8Array[] = [];
-    for (let offset = 0; offset < stream.byteLength;) {
-      const length = random.pick([1, 3, 5, 7, 9, 100, 4096, 20_000]);
-      chunks.push(stream.slice(offset, offset + length));
-      offset += length;
-    }
-    const decoded = decodeCopyingRaw(new FrameDecoder(), chunks);
+    const decoded = decodeCopyingRaw(new FrameDecoder(), cutAnywhere(random, stream, [1, 3, 5, 7, 9, 100, 4096, 20_000]));
     assert.is(decoded.length, frames.length, `round ${round}: every frame`);
     decoded.forEach((frame, index) => {
       assert.equal(frame.value, frames[index].value, `round ${round}: frame ${index}'s value`);

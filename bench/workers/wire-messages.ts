@@ -17,6 +17,8 @@ export const benchMessages = defineMessages({
   "bench.run": {
     body: Type.Object({ sequence: Type.BigInt(), track: Type.Integer(), data: Type.Uint8Array({ maxByteLength: RUN_BYTES }) }, { additionalProperties: false }),
   },
+  // The same run with its bytes raw, behind the body (the raw frame layout).
+  "bench.raw-run": { body: Type.Object({ sequence: Type.BigInt(), track: Type.Integer() }, { additionalProperties: false }), rawBytesMax: RUN_BYTES },
   "bench.runs-done": { body: Type.Object({}, { additionalProperties: false }), reply: "bench.runs-seen" },
   // Bytes received since the last runs-done, and runs whose bytes were not their sequence's fill.
   "bench.runs-seen": { body: Type.Object({ bytes: Type.Integer(), runs: Type.Integer(), damaged: Type.Integer() }, { additionalProperties: false }) },

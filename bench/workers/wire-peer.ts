@@ -13,10 +13,11 @@ wire.on("connection", (connection) => {
   let runs = 0;
   let damaged = 0;
   connection.handle("bench.write", (body) => ({ sequence: body.sequence, bytes: body.data.byteLength }));
-  connection.on("message", (_type: string, body: { sequence: bigint; data: Uint8Array }) => {
+  connection.on("message", (_type: string, body: { sequence: bigint; data?: Uint8Array }, raw: Uint8Array | null) => {
+    const data = raw ?? body.data!; // bench.raw-run's bytes are raw, bench.run's in its body
     const fill = Number(body.sequence % 8n); // the bench cycles through 8 buffers, filled 0 to 7
-    if (body.data[0] !== fill || body.data[body.data.byteLength - 1] !== fill) damaged++;
-    bytes += body.data.byteLength;
+    if (data[0] !== fill || data[data.byteLength - 1] !== fill) damaged++;
+    bytes += data.byteLength;
     runs++;
   });
   connection.handle("bench.runs-done", () => {

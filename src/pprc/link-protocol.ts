@@ -8,7 +8,7 @@
 //   sender (dialer)                               receiver (acceptor)
 //   link.attach { primary, secondary }   ──▶   the secondary image, if hosted here
 //   link.attached { secondary }          ◀──
-//   link.apply { sequence, entries }     ──▶   every entry checked, then applied in order
+//   link.apply { sequence, entries } + raw bytes  ──▶   every entry checked, then applied in order
 //   link.ack { sequence, results }       ◀──   one result (a core code) per entry
 //
 // The same port takes the control requests of PPRC between nodes, from the
@@ -25,7 +25,10 @@
 // receiver takes them only in that order: a gap or a repeat closes the
 // connection before anything of it is applied. An entry names the
 // secondary's volume by its slot in the secondary image (the primary's core
-// holds it, assembly/mirror.ts V_PPRC_REMOTE) and carries at most one track.
+// holds it, assembly/mirror.ts V_PPRC_REMOTE), an offset and a length of at
+// most one track; the entries' bytes are the frame's raw bytes (wire
+// protocol version 2), one after another in entry order, never msgpack-encoded:
+// the lengths must add up to exactly the raw bytes the frame carries.
 import { Type, type Static } from "@sinclair/typebox";
 import { TRACK_SIZE, VOLUME_SLOT_MAX } from "../core/codes.js";
 import { defineMessages } from "../wire/messages.js";
@@ -34,8 +37,9 @@ export const LINK_ROLE = "link";
 export const LINK_ENTRIES_MAX = 64; // a ring's entries (32) or a copy frame's tracks fit
 export const IMAGE_ID_LENGTH_MAX = 64;
 export const SEQUENCE_MAX = Number.MAX_SAFE_INTEGER;
-// A frame holds at most LINK_ENTRIES_MAX tracks and their fields.
-export const LINK_FRAME_BYTES_MAX = LINK_ENTRIES_MAX * (TRACK_SIZE + 64) + 1024;
+// A frame holds at most LINK_ENTRIES_MAX tracks (its raw bytes) and their fields.
+export const LINK_RAW_BYTES_MAX = LINK_ENTRIES_MAX * TRACK_SIZE;
+export const LINK_FRAME_BYTES_MAX = LINK_RAW_BYTES_MAX + LINK_ENTRIES_MAX * 64 + 1024;
 
 // A dead peer fails the link within the heartbeat timeout; a killed process sooner, when its socket resets.
 export const LINK_HEARTBEAT_INTERVAL_MS = 400;
@@ -47,7 +51,7 @@ const Sequence = Type.Integer({ minimum: 1, maximum: SEQUENCE_MAX });
 const Entry = Type.Object({
   slot: Type.Integer({ minimum: 0, maximum: VOLUME_SLOT_MAX - 1 }),
   offset: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
-  data: Type.Uint8Array({ minByteLength: 1, maxByteLength: TRACK_SIZE }),
+  length: Type.Integer({ minimum: 1, maximum: TRACK_SIZE }),
 }, closed);
 
 
@@ -91,7 +95,7 @@ export const linkMessages = defineMessages({
   ...linkControlSpecs,
   "link.attach": { body: Type.Object({ primary_image_id: ImageId, secondary_image_id: ImageId }, closed), reply: "link.attached" },
   "link.attached": { body: Type.Object({ secondary_image_id: ImageId }, closed) },
-  "link.apply": { body: Type.Object({ sequence: Sequence, entries: Type.Array(Entry, { minItems: 1, maxItems: LINK_ENTRIES_MAX }) }, closed) },
+  "link.apply": { body: Type.Object({ sequence: Sequence, entries: Type.Array(Entry, { minItems: 1, maxItems: LINK_ENTRIES_MAX }) }, closed), rawBytesMax: LINK_RAW_BYTES_MAX },
   "link.ack": {
     body: Type.Object({
       sequence: Sequence,

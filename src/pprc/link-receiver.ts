@@ -8,7 +8,7 @@
 // (mirror_apply, the one write a secondary takes) and acknowledged with one
 // result per entry. A frame that fails a check closes its connection and
 // changes nothing; the listener and the other connections go on.
-import { CoreCode, PprcRole } from "../core/codes.js";
+import { CoreCode, PprcRole, STAGING_SIZE } from "../core/codes.js";
 import type { StorageImage } from "../engine/image.js";
 import { listenTcp, type Connection, type WireServer } from "../wire/index.js";
 import { linkMessages, linkControlSpecs, LINK_FRAME_BYTES_MAX, LINK_HEARTBEAT_INTERVAL_MS, LINK_HEARTBEAT_TIMEOUT_MS, LINK_ROLE, type ApplyBody, type ControlBody, type LinkMessages } from "./link-protocol.js";
@@ -80,15 +80,16 @@ export class LinkReceiver {
         });
       }
     }
-    connection.on("message", (type: string, body: unknown) => {
+    connection.on("message", (type: string, body: unknown, raw: Uint8Array | null) => {
       if (type !== "link.apply") return this.refuse(connection, `a link receiver takes no "${type}" frames`);
       const apply = body as ApplyBody;
       if (image === null || image.isClosed) return this.refuse(connection, "link.apply before link.attach, or its image is gone");
       if (apply.sequence !== expected) return this.refuse(connection, `link.apply ${apply.sequence} out of order: ${expected} was next`);
-      const invalid = checkEntries(image, apply);
+      // The registry let only a frame with raw bytes through (link-protocol.ts rawBytesMax).
+      const invalid = checkEntries(image, apply, raw!.byteLength);
       if (invalid !== null) return this.refuse(connection, `link.apply ${apply.sequence}: ${invalid}`);
       expected++;
-      const results = apply.entries.map((entry) => applyEntry(image!, entry));
+      const results = applyEntries(image, apply, raw!);
       this.counts.applied++;
       connection.send("link.ack", { sequence: apply.sequence, results });
     });
@@ -106,21 +107,43 @@ export class LinkReceiver {
   }
 }
 
-// Null when every entry names a PPRC secondary of `image` and lies within it, or what is wrong with the first that does not.
-function checkEntries(image: StorageImage, apply: ApplyBody): string | null {
+// Null when the entries' lengths add up to the frame's `rawBytes` and every
+// entry names a PPRC secondary of `image` and lies within it, or what is wrong
+// with the first that does not.
+function checkEntries(image: StorageImage, apply: ApplyBody, rawBytes: number): string | null {
+  let total = 0;
+  for (const entry of apply.entries) total += entry.length;
+  if (total !== rawBytes) return `its entries' lengths add up to ${total} bytes, but it carries ${rawBytes} raw bytes`;
   const sizes = new Map(image.listVolumes().map((volume) => [volume.slot, volume.sizeBytes]));
   for (const [index, entry] of apply.entries.entries()) {
     const size = sizes.get(entry.slot);
     if (size === undefined) return `entry ${index}: no volume in slot ${entry.slot} of ${image.id}`;
     if (image.core.exports.pprc_role_of(entry.slot) !== PprcRole.SECONDARY) return `entry ${index}: the volume in slot ${entry.slot} of ${image.id} is not a PPRC secondary`;
-    if (entry.offset + entry.data.byteLength > size) return `entry ${index}: ${entry.data.byteLength} bytes at ${entry.offset} run past the end of the volume (${size} bytes)`;
+    if (entry.offset + entry.length > size) return `entry ${index}: ${entry.length} bytes at ${entry.offset} run past the end of the volume (${size} bytes)`;
   }
   return null;
 }
 
-function applyEntry(image: StorageImage, entry: ApplyBody["entries"][number]): number {
+// Applies each checked entry, its bytes the next `length` bytes of `raw`, in
+// order: one result each. `raw` goes into this thread's staging buffer a
+// staging buffer's worth at a time (one copy for up to 16 tracks, not one per
+// track); an entry that would run past what is staged starts the next piece,
+// which it fits, being at most a track.
+function applyEntries(image: StorageImage, apply: ApplyBody, raw: Uint8Array): number[] {
   const core = image.core;
-  core.staging(entry.data.byteLength).set(entry.data);
-  const result = core.exports.mirror_apply(entry.slot, entry.offset, entry.data.byteLength, core.stagingPointer);
-  return result === CoreCode.OK ? CoreCode.OK : result;
+  const results: number[] = [];
+  let stagedFrom = 0; // raw[stagedFrom, stagedTo) sits at the start of the staging buffer
+  let stagedTo = 0;
+  let at = 0;
+  for (const entry of apply.entries) {
+    if (at + entry.length > stagedTo) {
+      stagedFrom = at;
+      stagedTo = Math.min(raw.byteLength, at + STAGING_SIZE);
+      core.staging(stagedTo - stagedFrom).set(raw.subarray(stagedFrom, stagedTo));
+    }
+    const result = core.exports.mirror_apply(entry.slot, entry.offset, entry.length, core.stagingPointer + at - stagedFrom);
+    results.push(result === CoreCode.OK ? CoreCode.OK : result);
+    at += entry.length;
+  }
+  return results;
 }

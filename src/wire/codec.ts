@@ -1,10 +1,26 @@
-// Frames of the wire protocol: a u32 big-endian length prefix, then that many
-// bytes holding exactly one msgpack value.
+// Frames of the wire protocol: a u32 big-endian prefix, then that many bytes.
+// The prefix's top bit says which of two layouts follows:
 //
+//   flag clear (every frame of version 1, and every frame without raw bytes):
 //   offset 0       4                       4 + length
 //          +-------+-----------------------+
-//          | length| msgpack payload       |
+//          |0|len  | msgpack value         |
 //          +-------+-----------------------+
+//
+//   flag set: a msgpack value, then raw bytes that msgpack never touches
+//   offset 0       4         8                 8 + h              4 + length
+//          +-------+---------+-----------------+------------------+
+//          |1|len  | h (u32) | msgpack value   | raw bytes        |
+//          +-------+---------+-----------------+------------------+
+//
+// `len` (31 bits) counts everything after the prefix, so one bound covers
+// both layouts. The raw form carries bulk data (a run of tracks) without
+// encoding it into, or copying it through, a msgpack buffer: the sender
+// writes its own chunks behind the header (one writev), and the receiver
+// gets the raw bytes as a view of what it read. The msgpack value must say
+// what the raw bytes are (its schema bounds their length and the application
+// checks its ranges against them), and a type that takes raw bytes takes
+// them in every frame (messages.ts, rawBytesMax).
 //
 // msgpack options are fixed here, for both ends, so that a value decodes as
 // it was encoded and nothing else does:
@@ -28,12 +44,15 @@ import { Packr, Unpackr } from "msgpackr";
 import { WireError } from "./errors.js";
 
 export const FRAME_HEADER_BYTES = 4;
+// The raw layout's prefix and its u32 msgpack length, written as one chunk.
+export const RAW_FRAME_HEADER_BYTES = FRAME_HEADER_BYTES + 4;
+const RAW_FLAG = 0x8000_0000;
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
 // A 16 MiB run of tracks plus 64 KiB for the fields around it.
 export const FRAME_PAYLOAD_BYTES_MAX_DEFAULT = 16 * MiB + 64 * KiB;
-// The u32 prefix bounds any configured maximum.
-export const FRAME_PAYLOAD_BYTES_LIMIT = 0xffff_ffff;
+// The prefix's 31 length bits bound any configured maximum.
+export const FRAME_PAYLOAD_BYTES_LIMIT = 0x7fff_ffff;
 
 const PACKR_OPTIONS = {
   useRecords: false, structuredClone: false, moreTypes: false, bundleStrings: false, useToJSON: false,
@@ -59,35 +78,73 @@ export class FrameEncoder {
   // The header and the payload as two chunks, for one corked write: the
   // payload is msgpackr's own output, not copied again to sit behind a header.
   // The payload stays valid after later calls: msgpackr moves on in its buffer
-  // (or to a new one) rather than overwrite what it returned.
-  encode(value: unknown): [Uint8Array, Uint8Array] {
-    let payload: Uint8Array;
+  // (or to a new one) rather than overwrite what it returned. With `raw`, the
+  // frame takes the raw layout and its chunks follow as they are: the caller
+  // must leave their bytes unchanged until the transport has written them.
+  encode(value: unknown, raw?: readonly Uint8Array[]): Uint8Array[] {
+    const payload = this.pack(value);
+    if (raw === undefined) {
+      this.assertBound(payload.byteLength);
+      const header = new Uint8Array(FRAME_HEADER_BYTES);
+      new DataView(header.buffer).setUint32(0, payload.byteLength);
+      return [header, payload];
+    }
+    const length = 4 + payload.byteLength + rawLength(raw);
+    this.assertBound(length);
+    const header = new Uint8Array(RAW_FRAME_HEADER_BYTES);
+    const fields = new DataView(header.buffer);
+    fields.setUint32(0, (RAW_FLAG | length) >>> 0);
+    fields.setUint32(FRAME_HEADER_BYTES, payload.byteLength);
+    return [header, payload, ...raw];
+  }
+
+  private pack(value: unknown): Uint8Array {
     try {
-      payload = this.packr.pack(value);
+      return this.packr.pack(value);
     } catch (error) {
       throw new WireError("BAD_ARGUMENT", `value cannot be encoded as msgpack: ${(error as Error).message}`, { cause: error });
     }
-    if (payload.byteLength > this.payloadBytesMax) {
-      throw new WireError("FRAME_TOO_LARGE", `frame of ${payload.byteLength} bytes is above the bound of ${this.payloadBytesMax} bytes`);
+  }
+
+  private assertBound(length: number): void {
+    if (length > this.payloadBytesMax) {
+      throw new WireError("FRAME_TOO_LARGE", `frame of ${length} bytes is above the bound of ${this.payloadBytesMax} bytes`);
     }
-    const header = new Uint8Array(FRAME_HEADER_BYTES);
-    new DataView(header.buffer).setUint32(0, payload.byteLength);
-    return [header, payload];
   }
 }
 
-// A frame the decoder delivered: its value and its exact payload bytes (the
-// handshake signs the bytes of the hellos).
+// Not zero-filled: fillPartial overwrites every byte before the frame is
+// decoded. A plain Uint8Array over the (unpooled) memory, so that its bin
+// values are Uint8Arrays as a frame decoded in place from one is.
+function newGather(length: number): Uint8Array {
+  return new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
+}
+
+export function rawLength(raw: readonly Uint8Array[]): number {
+  let length = 0;
+  for (const chunk of raw) length += chunk.byteLength;
+  return length;
+}
+
+// A frame the decoder delivered: its value, the exact bytes of its msgpack
+// value (the handshake signs the bytes of the hellos), and its raw bytes,
+// null for a frame of the plain layout.
 export interface DecodedFrame {
   value: unknown;
   payload: Uint8Array;
+  raw: Uint8Array | null;
 }
 
 // Decodes a TCP byte stream into frames: chunks may hold part of a frame, or
 // many. A frame wholly inside one chunk is decoded in place (the chunk is the
-// transport's, never reused by it); one that spans chunks is gathered into a
-// buffer of its own exact length, allocated once its header is known. So a
-// decoded bin value is a view that stays valid for as long as it is held.
+// transport's, never reused by it); one of the plain layout that spans chunks
+// is gathered into a buffer of its own exact length, allocated once its header
+// is known. So a decoded bin value of a plain frame is a view that stays valid
+// for as long as it is held. A raw-layout frame that spans chunks is gathered
+// into one buffer the decoder keeps and reuses (bulk frames of megabytes
+// would otherwise each leave a buffer to the garbage collector): its raw
+// bytes, and any bin value of its msgpack value, are valid only until
+// `deliver` returns, and a caller that keeps them copies them.
 // After the first error the decoder is failed and refuses further input.
 export class FrameDecoder {
   private readonly unpackr = new Unpackr(UNPACKR_OPTIONS);
@@ -95,6 +152,8 @@ export class FrameDecoder {
   private headerFilled = 0;
   private partial: Uint8Array | null = null; // the payload being gathered across chunks
   private partialFilled = 0;
+  private partialRaw = false; // the frame being read has the raw layout
+  private rawGather: Uint8Array | null = null; // reused by raw frames across chunks; grows to the largest seen
   private failure: WireError | null = null;
   frameCount = 0; // frames decoded, for error messages
 
@@ -126,7 +185,7 @@ export class FrameDecoder {
       const payload = this.partial!;
       this.partial = null;
       this.partialFilled = 0;
-      if (!deliver(this.decode(payload))) return;
+      if (!deliver(this.partialRaw ? this.decodeRaw(payload) : this.decode(payload))) return;
     }
   }
 
@@ -139,9 +198,13 @@ export class FrameDecoder {
     offset += take;
     if (this.headerFilled < FRAME_HEADER_BYTES) return offset;
     this.headerFilled = 0;
-    const length = new DataView(this.header.buffer).getUint32(0);
-    if (length === 0 || length > this.payloadBytesMax) {
-      throw this.fail(new WireError("FRAME_TOO_LARGE", `frame ${this.frameCount} declares ${length} payload bytes; the bound is 1 to ${this.payloadBytesMax}`));
+    const prefix = new DataView(this.header.buffer).getUint32(0);
+    this.partialRaw = (prefix & RAW_FLAG) !== 0;
+    const length = prefix & ~RAW_FLAG;
+    // A raw frame holds its u32 msgpack length and at least one byte of msgpack.
+    const lengthMin = this.partialRaw ? 5 : 1;
+    if (length < lengthMin || length > this.payloadBytesMax) {
+      throw this.fail(new WireError("FRAME_TOO_LARGE", `frame ${this.frameCount} declares ${length} payload bytes; the bound is ${lengthMin} to ${this.payloadBytesMax}`));
     }
     const available = chunk.byteLength - offset;
     if (available >= length) {
@@ -149,12 +212,16 @@ export class FrameDecoder {
       this.partialFilled = length;
       return offset + length;
     }
-    // Not zero-filled: fillPartial overwrites every byte before the frame is
-    // decoded. A plain Uint8Array over the (unpooled) memory, so that its bin
-    // values are Uint8Arrays as a frame decoded in place from one is.
-    this.partial = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
+    this.partial = this.partialRaw ? this.rawGatherOf(length) : newGather(length);
     this.partialFilled = 0;
     return offset;
+  }
+
+  // The reused gather buffer, `length` bytes of it; regrown (at most to the
+  // frame bound, which `length` is within) when a frame needs more.
+  private rawGatherOf(length: number): Uint8Array {
+    if (this.rawGather === null || this.rawGather.byteLength < length) this.rawGather = newGather(length);
+    return this.rawGather.subarray(0, length);
   }
 
   private fillPartial(chunk: Uint8Array, offset: number): number {
@@ -166,6 +233,17 @@ export class FrameDecoder {
     return offset + take;
   }
 
+  // Splits a raw frame at its msgpack length, which must lie inside the frame.
+  private decodeRaw(frame: Uint8Array): DecodedFrame {
+    const headerBytes = new DataView(frame.buffer, frame.byteOffset, 4).getUint32(0);
+    if (headerBytes < 1 || headerBytes > frame.byteLength - 4) {
+      throw this.fail(new WireError("BAD_FRAME", `frame ${this.frameCount} of ${frame.byteLength} bytes declares a msgpack value of ${headerBytes} bytes; it can hold 1 to ${frame.byteLength - 4}`));
+    }
+    const decoded = this.decode(frame.subarray(4, 4 + headerBytes));
+    decoded.raw = frame.subarray(4 + headerBytes);
+    return decoded;
+  }
+
   private decode(payload: Uint8Array): DecodedFrame {
     const index = this.frameCount++;
     let value: unknown;
@@ -175,7 +253,7 @@ export class FrameDecoder {
     } catch (error) {
       throw this.fail(new WireError("BAD_FRAME", `frame ${index} (${payload.byteLength} bytes) is not one msgpack value: ${(error as Error).message}`, { cause: error }));
     }
-    return { value, payload };
+    return { value, payload, raw: null };
   }
 
   private fail(error: WireError): WireError {

@@ -20,7 +20,7 @@
 // the "close" event and the `closed` promise carry and every pending request
 // is rejected with.
 import { EventEmitter } from "node:events";
-import { FrameDecoder, FrameEncoder, FRAME_PAYLOAD_BYTES_MAX_DEFAULT, type DecodedFrame } from "./codec.js";
+import { FrameDecoder, FrameEncoder, FRAME_PAYLOAD_BYTES_MAX_DEFAULT, rawLength, type DecodedFrame } from "./codec.js";
 import { WireError, type WireErrorCode } from "./errors.js";
 import { assertSiteKey, newNonce, proofMatches, proofOf, PROTOCOL_VERSION, type Side } from "./handshake.js";
 import {
@@ -192,11 +192,18 @@ export class Connection<S extends MessageSpecs = MessageSpecs> extends EventEmit
 
   // Sends a one-way message. Returns false when the transport is above its
   // high-water mark (the message is still sent): wait for writable() before more.
-  send<K extends keyof S & string>(type: K, body: BodyOf<S, K>): boolean {
+  // `raw`: the raw bytes of a type that takes them (messages.ts), written
+  // behind the body as they are, not copied: they must not change until the
+  // peer has them (an acknowledgement says so). A connection that closes may
+  // still flush them, so bytes whose acknowledgement never came must not be
+  // reused either.
+  send<K extends keyof S & string>(type: K, body: BodyOf<S, K>, raw?: readonly Uint8Array[]): boolean {
     this.assertOpen(type);
     if (this.messages.replyOf(type) !== undefined) throw new WireError("BAD_ARGUMENT", `message type "${type}" is a request: use request()`, { messageType: type });
     this.assertValid(type, body);
-    return this.write({ type, body });
+    const badRaw = this.messages.validateRaw(type, raw === undefined ? null : rawLength(raw), "BAD_ARGUMENT");
+    if (badRaw) throw badRaw;
+    return this.write({ type, body }, raw);
   }
 
   // Sends a request and resolves with the body of its reply. Rejects with
@@ -242,8 +249,8 @@ export class Connection<S extends MessageSpecs = MessageSpecs> extends EventEmit
     if (invalid) throw invalid;
   }
 
-  private write(envelope: Envelope): boolean {
-    this.writableNow = this.transport.write(this.encoder.encode(envelope));
+  private write(envelope: Envelope, raw?: readonly Uint8Array[]): boolean {
+    this.writableNow = this.transport.write(this.encoder.encode(envelope, raw));
     return this.writableNow;
   }
 
@@ -274,9 +281,11 @@ export class Connection<S extends MessageSpecs = MessageSpecs> extends EventEmit
     const registry = envelope.type.startsWith("wire.") ? protocolMessages : this.messages;
     const badBody = registry.validate(envelope.type, envelope.body);
     if (badBody) throw badBody;
+    const badRaw = registry.validateRaw(envelope.type, frame.raw === null ? null : frame.raw.byteLength);
+    if (badRaw) throw badRaw;
     if (registry === protocolMessages) this.protocolFrame(envelope, frame.payload);
     else if (this.state !== "open") throw new WireError("UNAUTHENTICATED", `peer sent "${envelope.type}" before proving it holds the site key`, { messageType: envelope.type });
-    else this.applicationFrame(envelope);
+    else this.applicationFrame(envelope, frame.raw);
   }
 
   private protocolFrame(envelope: Envelope, payload: Uint8Array): void {
@@ -336,14 +345,18 @@ export class Connection<S extends MessageSpecs = MessageSpecs> extends EventEmit
     this.emit("open", this.peer);
   }
 
-  private applicationFrame(envelope: Envelope): void {
+  // A one-way message's raw bytes (a view of the received bytes, or null)
+  // follow its body in the "message" event. They, and the body's bin values,
+  // are valid only while the listeners run (codec.ts: the decoder reuses its
+  // buffer for the next raw frame): a listener that keeps them copies them.
+  private applicationFrame(envelope: Envelope, raw: Uint8Array | null): void {
     if (this.admitted !== null && !this.admitted.has(envelope.type)) {
       throw new WireError("UNAUTHENTICATED", `peer sent "${envelope.type}" before logging in; only ${[...this.admitted].join(", ")} may come first`, { messageType: envelope.type });
     }
     if (envelope.reply_to !== undefined) this.reply(envelope, envelope.body);
     else if (envelope.id !== undefined) this.incomingRequest(envelope);
     else if (this.messages.replyOf(envelope.type) !== undefined) throw new WireError("PROTOCOL_VIOLATION", `peer sent request type "${envelope.type}" without a request id`, { messageType: envelope.type });
-    else this.emit("message", envelope.type, envelope.body);
+    else this.emit("message", envelope.type, envelope.body, raw);
   }
 
   private reply(envelope: Envelope, body: unknown): void {

@@ -14,7 +14,10 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { WireError } from "./errors.js";
 import { NONCE_BYTES, MAC_BYTES } from "./messages.js";
 
-export const PROTOCOL_VERSION = 1;
+// Version 2: frames may take the raw layout (codec.ts), and PPRC's link.apply
+// carries its tracks as raw bytes. Hellos keep the plain layout, so a peer of
+// version 1 still reads one and refuses it as BAD_VERSION.
+export const PROTOCOL_VERSION = 2;
 export const SITE_KEY_BYTES_MIN = 16;
 const LABEL = "tzero-wire proof v1\0";
 

@@ -12,6 +12,11 @@
 // A registry refuses at definition time any schema that would let a peer send
 // an unbounded value: every string needs maxLength, every array maxItems,
 // every Uint8Array maxByteLength, and every object additionalProperties: false.
+//
+// A one-way type may take raw bytes behind its body (codec.ts, the raw
+// layout), bounded by its `rawBytesMax`: every frame of it carries them, and
+// no frame of another type may. Its application checks that the body
+// accounts for exactly the raw bytes it got.
 import { Kind, Type, type Static, type TSchema } from "@sinclair/typebox";
 import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
 import { WireError } from "./errors.js";
@@ -24,6 +29,7 @@ export const PROTOCOL_PREFIX = "wire.";
 export interface MessageSpec {
   body: TSchema;
   reply?: string; // present: the type is a request, answered by a message of this type
+  rawBytesMax?: number; // present: a one-way type whose frames carry 1 to this many raw bytes
 }
 
 export type MessageSpecs = Record<string, MessageSpec>;
@@ -71,6 +77,7 @@ function assertBounded(schema: TSchema, where: string): void {
 interface CompiledSpec {
   check: TypeCheck<TSchema>;
   reply?: string;
+  rawBytesMax?: number;
 }
 
 export class MessageRegistry<S extends MessageSpecs = MessageSpecs> {
@@ -81,7 +88,8 @@ export class MessageRegistry<S extends MessageSpecs = MessageSpecs> {
       if (name.length === 0 || name.length > TYPE_NAME_LENGTH_MAX) throw new WireError("BAD_ARGUMENT", `message type name "${name}" must have 1 to ${TYPE_NAME_LENGTH_MAX} characters`);
       if (!options.protocol && name.startsWith(PROTOCOL_PREFIX)) throw new WireError("BAD_ARGUMENT", `message type "${name}": the prefix "${PROTOCOL_PREFIX}" is the protocol's own`);
       assertBounded(spec.body, name);
-      this.compiled.set(name, { check: TypeCompiler.Compile(spec.body), reply: spec.reply });
+      assertRawBound(name, spec);
+      this.compiled.set(name, { check: TypeCompiler.Compile(spec.body), reply: spec.reply, rawBytesMax: spec.rawBytesMax });
     }
     for (const [name, spec] of Object.entries(specs)) {
       if (spec.reply !== undefined && !this.compiled.has(spec.reply)) throw new WireError("BAD_ARGUMENT", `message type "${name}" is answered by "${spec.reply}", which is not in the registry`);
@@ -97,6 +105,17 @@ export class MessageRegistry<S extends MessageSpecs = MessageSpecs> {
     return this.compiled.get(type)?.reply;
   }
 
+  // Null when a frame of `type` may carry `rawBytes` raw bytes (null: a frame
+  // without them), or the error saying why not.
+  validateRaw(type: string, rawBytes: number | null, code: "BAD_MESSAGE" | "BAD_ARGUMENT" = "BAD_MESSAGE"): WireError | null {
+    const bytesMax = this.compiled.get(type)?.rawBytesMax;
+    if (bytesMax === undefined && rawBytes === null) return null;
+    if (bytesMax === undefined) return new WireError(code, `message "${type}" takes no raw bytes; the frame carries ${rawBytes}`, { messageType: type });
+    if (rawBytes === null) return new WireError(code, `message "${type}" must carry raw bytes; the frame has none`, { messageType: type });
+    if (rawBytes < 1 || rawBytes > bytesMax) return new WireError(code, `message "${type}" carries ${rawBytes} raw bytes; it takes 1 to ${bytesMax}`, { messageType: type });
+    return null;
+  }
+
   // Null when `body` is a valid body of `type`, or the error naming the field at fault.
   validate(type: string, body: unknown, code: "BAD_MESSAGE" | "BAD_ARGUMENT" = "BAD_MESSAGE"): WireError | null {
     const spec = this.compiled.get(type);
@@ -106,6 +125,12 @@ export class MessageRegistry<S extends MessageSpecs = MessageSpecs> {
     const field = `/body${first?.path ?? ""}`;
     return new WireError(code, `message "${type}": ${field}: ${first?.message ?? "invalid"}`, { messageType: type, field });
   }
+}
+
+function assertRawBound(name: string, spec: MessageSpec): void {
+  if (spec.rawBytesMax === undefined) return;
+  if (!Number.isInteger(spec.rawBytesMax) || spec.rawBytesMax < 1) throw new WireError("BAD_ARGUMENT", `message type "${name}": rawBytesMax ${spec.rawBytesMax} is not a whole number ≥ 1`);
+  if (spec.reply !== undefined) throw new WireError("BAD_ARGUMENT", `message type "${name}": only a one-way type may take raw bytes`);
 }
 
 export function defineMessages<const S extends MessageSpecs>(specs: S): MessageRegistry<S> {

@@ -13,7 +13,7 @@ import { StorageImage } from "../../src/engine/image.js";
 import type { TcpLink } from "../../src/pprc/tcp-link.js";
 import { linkToPeer, PeerProcess } from "../../bench/harness/peer-process.js";
 import { linkMessages, LINK_HEARTBEAT_TIMEOUT_MS } from "../../src/pprc/link-protocol.js";
-import { connectTcp, FrameEncoder } from "../../src/wire/index.js";
+import { connectTcp, FrameEncoder, PROTOCOL_VERSION } from "../../src/wire/index.js";
 import { Random, testSeed } from "../support/random.js";
 
 const PEER = fileURLToPath(new URL("./fixtures/link-peer.js", import.meta.url));
@@ -198,21 +198,25 @@ Link("should refuse random bytes, malformed frames, a wrong site key and bad lin
     const encoder = new FrameEncoder();
     for (let round = 0; round < 12; round++) {
       const garbage = random.bytes(random.int(1, 2048));
-      const frames = [...encoder.encode({ type: "link.apply", body: { sequence: 1, entries: [{ slot: mirrored.remoteSlot, offset: 0, data: random.bytes(512) }] } })];
-      const hello = [...encoder.encode({ type: "wire.hello", body: { version: 1, node_id: "intruder", role: "link", nonce: random.bytes(32) } }), ...encoder.encode({ type: "wire.proof", body: { mac: random.bytes(32) } })];
+      const frames = encoder.encode({ type: "link.apply", body: { sequence: 1, entries: [{ slot: mirrored.remoteSlot, offset: 0, length: 512 }] } }, [random.bytes(512)]);
+      const hello = [...encoder.encode({ type: "wire.hello", body: { version: PROTOCOL_VERSION, node_id: "intruder", role: "link", nonce: random.bytes(32) } }), ...encoder.encode({ type: "wire.proof", body: { mac: random.bytes(32) } })];
       await rawExchange(mirrored.peer.hello.port, random.pick([[garbage], frames, hello, [...hello, ...frames]]));
     }
     await rejected(connectTcp({ port: mirrored.peer.hello.port, siteKey: OTHER_KEY, nodeId: "other-site", role: "link", messages: linkMessages }));
+    const entry = (offset: number, length = 512, slot = mirrored.remoteSlot) => ({ slot, offset, length });
     const badFrames = [
-      { attach: false, entries: [{ slot: mirrored.remoteSlot, offset: 0, data: new Uint8Array(512).fill(1) }], sequence: 1 },
-      { attach: true, entries: [{ slot: mirrored.remoteSlot, offset: 0, data: new Uint8Array(512).fill(1) }], sequence: 2 },
-      { attach: true, entries: [{ slot: mirrored.remoteSlot, offset: 0, data: new Uint8Array(512).fill(1) }, { slot: 4000, offset: 0, data: new Uint8Array(512) }], sequence: 1 },
-      { attach: true, entries: [{ slot: mirrored.remoteSlot, offset: TRACKS * TRACK_SIZE - 256, data: new Uint8Array(512).fill(1) }], sequence: 1 },
+      { attach: false, entries: [entry(0)], raw: 512, sequence: 1 },
+      { attach: true, entries: [entry(0)], raw: 512, sequence: 2 },
+      { attach: true, entries: [entry(0), entry(0, 512, 4000)], raw: 1024, sequence: 1 },
+      { attach: true, entries: [entry(TRACKS * TRACK_SIZE - 256)], raw: 512, sequence: 1 },
+      // The raw bytes and the entries' lengths disagree, either way.
+      { attach: true, entries: [entry(0), entry(4096)], raw: 1023, sequence: 1 },
+      { attach: true, entries: [entry(0)], raw: 513, sequence: 1 },
     ];
     for (const bad of badFrames) {
       const connection = await connectTcp({ port: mirrored.peer.hello.port, siteKey: SITE_KEY, nodeId: "fuzzer", role: "link", messages: linkMessages });
       if (bad.attach) await connection.request("link.attach", { primary_image_id: PRIMARY_ID, secondary_image_id: SECONDARY_ID });
-      connection.send("link.apply", { sequence: bad.sequence, entries: bad.entries });
+      connection.send("link.apply", { sequence: bad.sequence, entries: bad.entries }, [new Uint8Array(bad.raw).fill(1)]);
       const cause = await connection.closed;
       assert.is(cause.code, "PEER_CLOSED", `the receiver closed the connection (${cause.message})`);
     }

@@ -19,6 +19,24 @@ function decodeAll(decoder: FrameDecoder, chunks: Uint8Array[]): DecodedFrame[] 
 
 const frameOf = (encoder: FrameEncoder, value: unknown) => concat(...encoder.encode(value));
 
+// `stream` in chunks of lengths picked at random from `lengths`, each a copy.
+function cutAnywhere(random: Random, stream: Uint8Array, lengths: number[]): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  for (let offset = 0; offset < stream.byteLength;) {
+    const length = random.pick(lengths);
+    chunks.push(stream.slice(offset, offset + length));
+    offset += length;
+  }
+  return chunks;
+}
+
+// As decodeAll, each frame's raw bytes copied while they are valid (during delivery).
+function decodeCopyingRaw(decoder: FrameDecoder, chunks: Uint8Array[]): DecodedFrame[] {
+  const frames: DecodedFrame[] = [];
+  for (const chunk of chunks) decoder.push(chunk, (frame) => { frames.push({ ...frame, raw: frame.raw?.slice() ?? null }); return true; });
+  return frames;
+}
+
 const Codec = suite("wire codec");
 
 Codec("should round-trip strings, numbers, bigints, booleans, null, arrays, maps and bytes as they were", () => {
@@ -53,16 +71,57 @@ Codec(`should decode the same frames however the stream is cut (seed ${seed})`, 
   const values = Array.from({ length: 200 }, (_, index) => ({ index, data: random.bytes(random.int(0, 3000)), text: "x".repeat(random.int(0, 40)) }));
   const stream = concat(...values.map((value) => frameOf(encoder, value)));
   for (let round = 0; round < 20; round++) {
-    const chunks: Uint8Array[] = [];
-    for (let offset = 0; offset < stream.byteLength;) {
-      const length = random.pick([1, 2, 3, 4, 5, 100, 4096, 20_000]);
-      chunks.push(stream.slice(offset, offset + length));
-      offset += length;
-    }
-    const frames = decodeAll(new FrameDecoder(), chunks);
+    const frames = decodeAll(new FrameDecoder(), cutAnywhere(random, stream, [1, 2, 3, 4, 5, 100, 4096, 20_000]));
     assert.is(frames.length, values.length, `round ${round}: every frame`);
     frames.forEach((frame, index) => assert.equal(frame.value, values[index], `round ${round}: frame ${index}`));
   }
+});
+
+Codec(`should decode raw-layout frames, their raw bytes apart from their value, however the stream is cut (seed ${seed})`, () => {
+  const random = new Random(seed + 1);
+  const encoder = new FrameEncoder();
+  const frames = Array.from({ length: 100 }, (_, index) => {
+    const raw = random.int(0, 2) === 0 ? null : Array.from({ length: random.int(1, 3) }, () => random.bytes(random.int(0, 5000)));
+    return { value: { index, text: "x".repeat(random.int(0, 40)) }, raw };
+  });
+  const stream = concat(...frames.flatMap((frame) => encoder.encode(frame.value, frame.raw ?? undefined)));
+  for (let round = 0; round < 10; round++) {
+    const decoded = decodeCopyingRaw(new FrameDecoder(), cutAnywhere(random, stream, [1, 3, 5, 7, 9, 100, 4096, 20_000]));
+    assert.is(decoded.length, frames.length, `round ${round}: every frame`);
+    decoded.forEach((frame, index) => {
+      assert.equal(frame.value, frames[index].value, `round ${round}: frame ${index}'s value`);
+      const expected = frames[index].raw;
+      assert.equal(frame.raw === null ? null : [...frame.raw], expected === null ? null : [...concat(...expected)], `round ${round}: frame ${index}'s raw bytes`);
+    });
+  }
+});
+
+Codec("should gather raw frames that span chunks into one reused buffer, and plain ones into their own", () => {
+  const encoder = new FrameEncoder();
+  const decoder = new FrameDecoder();
+  const gathered: Uint8Array[] = [];
+  for (const fill of [1, 2]) {
+    const frame = concat(...encoder.encode({ fill }, [new Uint8Array(10_000).fill(fill)]));
+    decoder.push(frame.slice(0, 100), () => true);
+    decoder.push(frame.slice(100), (decoded) => {
+      assert.ok(decoded.raw!.every((byte) => byte === fill), `raw frame ${fill} intact while it is delivered`);
+      gathered.push(decoded.raw!);
+      return true;
+    });
+  }
+  assert.is(gathered[0].buffer, gathered[1].buffer, "the second raw frame reused the first one's buffer");
+  const plain = decodeAll(decoder, [frameOf(encoder, { data: new Uint8Array(10_000) }).slice(0, 100), frameOf(encoder, { data: new Uint8Array(10_000) }).slice(100)]);
+  assert.is.not(plain[0].payload.buffer, gathered[0].buffer, "a plain frame gets a buffer of its own");
+});
+
+Codec("should bound a raw-layout frame by its value and raw bytes together", () => {
+  const encoder = new FrameEncoder(1000);
+  const [header] = encoder.encode({ a: 1 }, [new Uint8Array(500), new Uint8Array(480)]);
+  assert.is(new DataView(header.buffer).getUint32(0) >>> 0, (0x8000_0000 | (4 + 4 + 980)) >>> 0, "the flag and the length of everything after the prefix");
+  throwsWith(() => encoder.encode({ a: 1 }, [new Uint8Array(500), new Uint8Array(495)]), "FRAME_TOO_LARGE");
+  const decoder = new FrameDecoder(1000);
+  const prefix = new Uint8Array([0x80, 0, 0x03, 0xe9]); // the raw layout, 1001 bytes
+  assert.match(throwsWith(() => decodeAll(decoder, [prefix]), "FRAME_TOO_LARGE").message, /1001 payload bytes; the bound is 5 to 1000/);
 });
 
 Codec("should give bin values as views of the received bytes, valid after later chunks", () => {

@@ -2,7 +2,7 @@
 // handshake is done, their bounds and timeouts, backpressure, clean close.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { connectInProcess } from "../../src/wire/index.js";
+import { connectInProcess, PROTOCOL_VERSION } from "../../src/wire/index.js";
 import { WireError } from "../../src/wire/errors.js";
 import { messages, options, recorder, closesWith, rejectsWith, throwsWith, delay, until, type Messages } from "./support.js";
 import type { Connection } from "../../src/wire/connection.js";
@@ -23,8 +23,8 @@ Requests.after.each(async () => {
 const write = { volume: "1000", track: 12, sequence: 9n, data: new Uint8Array([1, 2, 3]) };
 
 Requests("should tell each end who its peer is", () => {
-  assert.equal(dialer.peer, { nodeId: "node-b", role: "server", version: 1 });
-  assert.equal(acceptor.peer, { nodeId: "node-a", role: "link", version: 1 });
+  assert.equal(dialer.peer, { nodeId: "node-b", role: "server", version: PROTOCOL_VERSION });
+  assert.equal(acceptor.peer, { nodeId: "node-a", role: "link", version: PROTOCOL_VERSION });
 });
 
 Requests("should answer a request with the handler's reply, bigints and bytes intact", async () => {
@@ -87,6 +87,9 @@ Requests("should refuse a request beyond pendingRequestsMax at once, and a bad b
   assert.is(throwsWith(() => dialer.send("note", { text: "x".repeat(17), tags: [] }), "BAD_ARGUMENT").field, "/body/text");
   await rejectsWith(dialer.request("track.write", { ...write, track: -1 }), "BAD_ARGUMENT");
   throwsWith(() => dialer.send("track.write" as "note", write as never), "BAD_ARGUMENT");
+  assert.match(throwsWith(() => dialer.send("note", { text: "x", tags: [] }, [new Uint8Array(4)]), "BAD_ARGUMENT").message, /"note" takes no raw bytes/);
+  assert.match(throwsWith(() => dialer.send("track.bulk", { sequence: 1n, bytes: 4 }), "BAD_ARGUMENT").message, /"track.bulk" must carry raw bytes/);
+  assert.match(throwsWith(() => dialer.send("track.bulk", { sequence: 1n, bytes: 4 }, [new Uint8Array(4096), new Uint8Array(1)]), "BAD_ARGUMENT").message, /4097 raw bytes; it takes 1 to 4096/);
   await delay(20);
   assert.equal(seen, [], "nothing was sent");
 });

@@ -4,7 +4,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { connectInProcess } from "../../src/wire/index.js";
-import { proofOf } from "../../src/wire/handshake.js";
+import { proofOf, PROTOCOL_VERSION } from "../../src/wire/handshake.js";
 import { options, recorder, closesWith, RawPeer, OTHER_KEY, SITE_KEY, until } from "./support.js";
 
 const Handshake = suite("wire handshake");
@@ -56,10 +56,10 @@ Handshake("should close with HANDSHAKE_TIMEOUT when the peer says hello and neve
   assert.match(cause.message, /did not complete within 30 ms/);
 });
 
-Handshake("should close with BAD_VERSION when the peer speaks another version", async () => {
-  const [dialer, acceptor] = connectInProcess(options("a", { protocolVersion: 2 }), options("b"));
+Handshake("should close with BAD_VERSION when the peer speaks another version, the one before the raw layout among them", async () => {
+  const [dialer, acceptor] = connectInProcess(options("a", { protocolVersion: 1 }), options("b"));
   const cause = await closesWith(acceptor, "BAD_VERSION");
-  assert.match(cause.message, /peer a speaks wire protocol version 2; this node speaks version 1/);
+  assert.match(cause.message, /peer a speaks wire protocol version 1; this node speaks version 2/);
   const dialerCause = await dialer.closed;
   assert.ok(["BAD_VERSION", "PEER_CLOSED"].includes(dialerCause.code), dialerCause.code);
 });
@@ -81,7 +81,7 @@ Handshake("should open for a hand-made handshake with the site key, and refuse a
   const peer = new RawPeer(options("b"));
   await peer.handshake(SITE_KEY);
   await peer.connection.opened;
-  assert.equal(peer.connection.peer, { nodeId: "raw", role: "node", version: 1 });
+  assert.equal(peer.connection.peer, { nodeId: "raw", role: "node", version: PROTOCOL_VERSION });
   peer.hello();
   const cause = await closesWith(peer.connection, "PROTOCOL_VIOLATION");
   assert.match(cause.message, /second hello/);

@@ -26,6 +26,17 @@ Registry("should refuse schemas that leave a string, an array, bytes or an objec
   }
 });
 
+Registry("should take raw bytes only on one-way types that declare a whole bound for them", () => {
+  const body = Type.Object({}, closed);
+  assert.match(throwsWith(() => defineMessages({ ask: { body, reply: "answer", rawBytesMax: 10 }, answer: { body } }), "BAD_ARGUMENT").message, /"ask": only a one-way type may take raw bytes/);
+  assert.match(throwsWith(() => defineMessages({ bulk: { body, rawBytesMax: 0 } }), "BAD_ARGUMENT").message, /rawBytesMax 0 is not a whole number/);
+  assert.is(messages.validateRaw("track.bulk", 4096), null);
+  assert.is(messages.validateRaw("note", null), null);
+  assert.match(messages.validateRaw("track.bulk", 4097)!.message, /carries 4097 raw bytes; it takes 1 to 4096/);
+  assert.match(messages.validateRaw("note", 1)!.message, /takes no raw bytes/);
+  assert.is(messages.validateRaw("track.bulk", null)!.code, "BAD_MESSAGE");
+});
+
 Registry("should refuse the protocol's prefix, over-long names and replies to types it does not hold", () => {
   const body = Type.Object({}, closed);
   assert.match(throwsWith(() => defineMessages({ "wire.mine": { body } }), "BAD_ARGUMENT").message, /prefix "wire\." is the protocol's own/);

@@ -11,6 +11,8 @@ import { inProcessPair, type Transport } from "../../src/wire/transport.js";
 import { WireError, type WireErrorCode } from "../../src/wire/errors.js";
 import { rejectsWithCode, throwsWithCode } from "../support/coded-errors.js";
 
+export const BULK_RAW_BYTES_MAX = 4096;
+
 export const messages = defineMessages({
   "track.write": {
     body: Type.Object({
@@ -28,6 +30,8 @@ export const messages = defineMessages({
   "note": {
     body: Type.Object({ text: Type.String({ maxLength: 16 }), tags: Type.Array(Type.String({ maxLength: 8 }), { maxItems: 4 }) }, { additionalProperties: false }),
   },
+  // A run whose bytes travel raw, behind the body (the raw layout).
+  "track.bulk": { body: Type.Object({ sequence: Type.BigInt(), bytes: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }), rawBytesMax: BULK_RAW_BYTES_MAX },
 });
 export type Messages = typeof messages.specs;
 
@@ -48,10 +52,10 @@ export async function until(condition: () => boolean, what: string, timeoutMs = 
   }
 }
 
-// Everything a connection delivered to the application.
-export function recorder(connection: Connection<Messages>): { type: string; body: unknown }[] {
-  const seen: { type: string; body: unknown }[] = [];
-  connection.on("message", (type: string, body: unknown) => seen.push({ type, body }));
+// Everything a connection delivered to the application, raw bytes copied.
+export function recorder(connection: Connection<Messages>): { type: string; body: unknown; raw: Uint8Array | null }[] {
+  const seen: { type: string; body: unknown; raw: Uint8Array | null }[] = [];
+  connection.on("message", (type: string, body: unknown, raw: Uint8Array | null) => seen.push({ type, body, raw: raw === null ? null : raw.slice() }));
   return seen;
 }
 
@@ -117,6 +121,11 @@ export class RawPeer {
   frame(value: unknown): Uint8Array {
     const [header, payload] = this.encoder.encode(value);
     return concat(header, payload);
+  }
+
+  // A frame of the raw layout: `value`, then `raw` as it is.
+  rawFrame(value: unknown, raw: Uint8Array): Uint8Array {
+    return concat(...this.encoder.encode(value, [raw]));
   }
 
   sendFrame(value: unknown): void {

@@ -137,7 +137,7 @@ async function latencyFigures(context: SuiteContext, bench: Bench): Promise<Figu
   bench.remoteSlot = (await pairUp(bench, "1000", "2000", LATENCY_TRACKS)).remoteSlot;
   const socket = await dial(bench.peer.hello.ack);
   const latency = { mirrored: [] as number[], baseline: [] as number[], ratios: [] as number[] };
-  const cpu = { mirrored: [] as number[], baseline: [] as number[], ratios: [] as number[] };
+  const cpu: CpuSamples = { mirrored: [], baseline: [], ratios: [] };
   try {
     writeP50(bench.image, "1000", count / 4, context.seed); // warm-up: JIT, socket buffers
     await bareRoundTrips([socket], count / 4);
@@ -171,18 +171,25 @@ async function latencyFigures(context: SuiteContext, bench: Bench): Promise<Figu
     verified,
     note: "ratio is mirrored / baseline latency (smaller is better)",
     details: { count, mirroredP50Micros: latency.mirrored, baselineP50Micros: latency.baseline },
-  }, {
-    key: "link.mmir-cpu",
-    figure: "Metro Mirror 4 KiB write, one writer, CPU time of both processes per write vs per bare 4 KiB request/ack round trip + local write",
+  }, cpuFigure("link.mmir-cpu", "Metro Mirror 4 KiB write, one writer, CPU time of both processes per write vs per bare 4 KiB request/ack round trip + local write", "latency", cpu, count, verified)];
+}
+
+interface CpuSamples { mirrored: number[]; baseline: number[]; ratios: number[] }
+
+// A reported figure: CPU time of both processes per mirrored write vs per baseline round trip, beside a bar on `barOn`.
+function cpuFigure(key: string, figure: string, barOn: string, cpu: CpuSamples, count: number, verified: string): FigureResult {
+  return {
+    key,
+    figure,
     value: `${median(cpu.mirrored).toFixed(1)} µs vs ${median(cpu.baseline).toFixed(1)} µs`,
-    bar: "reported (the bar is on latency; CPU time is less sensitive to a loaded machine)",
+    bar: `reported (the bar is on ${barOn}; CPU time is less sensitive to a loaded machine)`,
     ratio: median(cpu.ratios),
     spread: spreadOf(cpu.ratios),
     met: null,
     verified,
     note: "ratio is mirrored / baseline CPU time (smaller is better)",
     details: { count, mirroredCpuMicros: cpu.mirrored, baselineCpuMicros: cpu.baseline },
-  }];
+  };
 }
 
 // One round of WRITERS threads × `count` writes: the rate, the failed writes, and
@@ -234,7 +241,7 @@ async function concurrencyFigures(context: SuiteContext, bench: Bench): Promise<
   const mirrored: number[] = [];
   const bare: number[] = [];
   const ratios: number[] = [];
-  const cpu = { mirrored: [] as number[], baseline: [] as number[], ratios: [] as number[] };
+  const cpu: CpuSamples = { mirrored: [], baseline: [], ratios: [] };
   try {
     for (let round = 1; round <= rounds; round++) {
       const writes = await concurrentRound(bench, count, context.seed + 100 * round);
@@ -265,18 +272,7 @@ async function concurrencyFigures(context: SuiteContext, bench: Bench): Promise<
     met: median(ratios) >= 0.7,
     verified,
     details: { count, mirroredPerSecond: mirrored, barePerSecond: bare },
-  }, {
-    key: "link.mmir-16-cpu",
-    figure: `Metro Mirror 4 KiB writes, ${WRITERS} writer threads, CPU time of both processes per write vs per bare request/ack round trip (${WRITERS} streams)`,
-    value: `${median(cpu.mirrored).toFixed(1)} µs vs ${median(cpu.baseline).toFixed(1)} µs`,
-    bar: "reported (the bar is on the rate; CPU time is less sensitive to a loaded machine)",
-    ratio: median(cpu.ratios),
-    spread: spreadOf(cpu.ratios),
-    met: null,
-    verified,
-    note: "ratio is mirrored / baseline CPU time (smaller is better)",
-    details: { count, mirroredCpuMicros: cpu.mirrored, baselineCpuMicros: cpu.baseline },
-  }];
+  }, cpuFigure("link.mmir-16-cpu", `Metro Mirror 4 KiB writes, ${WRITERS} writer threads, CPU time of both processes per write vs per bare request/ack round trip (${WRITERS} streams)`, "the rate", cpu, count, verified)];
 }
 
 // A raw stream of `bytes` to the peer's sink: its rate in bytes/s, once the sink has counted them all.

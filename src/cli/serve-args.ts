@@ -2,7 +2,7 @@
 //   tzero serve [--image ID[:MODEL]]... [--listen HOST:PORT] [--join URL] [--backup]
 //               [--state FILE] [--server-state DIR] [--admin-password-file FILE]
 //               [--site-key-file FILE] [--tls-cert F --tls-key F | --tls-self-signed [--tls-dir DIR]]
-//               [--node-id NAME]
+//               [--node-id NAME] [--save-interval SECONDS]
 //               [--workers N] [--heartbeat-timeout-ms N] [--link-listen HOST:PORT] [--nbd HOST:PORT]
 // Every error names its flag; main() turns it into exit code 2.
 import { homedir } from "node:os";
@@ -11,18 +11,22 @@ import { parseArgs } from "node:util";
 import { imageId, parseImageId } from "../engine/ids.js";
 import { parseListen, ServeArgumentError, type ListenAddress, type TlsFiles } from "../server/http.js";
 import type { NodeServiceConfig } from "../server/node-service.js";
+import { SAVE_INTERVAL_S_DEFAULT } from "../server/node-saver.js";
 import type { ModelName } from "../site/types.js";
 import { parseEndpoint } from "../hosts/nbd-endpoint.js";
 
 export const SERVE_USAGE = `usage: tzero serve [--image ID[:MODEL]]... [--listen HOST:PORT] [--join URL] [--backup]
                    [--state FILE] [--server-state DIR] [--admin-password-file FILE]
                    [--site-key-file FILE] [--tls-cert FILE --tls-key FILE | --tls-self-signed [--tls-dir DIR]]
-                   [--node-id NAME]
+                   [--node-id NAME] [--save-interval SECONDS]
   --image ID[:MODEL]       a storage image this node hosts (repeatable; default one 2107 image)
   --listen HOST:PORT       the node's HTTP port (default 127.0.0.1:8452; PORT alone binds to 127.0.0.1)
   --join URL               register with the site's server at URL instead of being the primary server
   --backup                 with --join: also be the backup server, taking over when the primary goes silent
-  --state FILE             the node's images: loaded at start when FILE exists, saved on SIGTERM
+  --state FILE             the node's images: loaded at start when FILE exists, saved while running
+                           (after each configuration change, every --save-interval while volumes change)
+                           and on SIGTERM
+  --save-interval SECONDS  how often --state is saved while volumes change (default 30; 0: only on SIGTERM)
   --server-state DIR       the server's journal (default FILE.server next to --state, or $XDG_STATE_HOME/tzero/server)
   --admin-password-file F  the first start's admin password (default: a random one, printed once)
   --site-key-file FILE     the site key (default DIR/site.key; made at the primary's first start)
@@ -33,12 +37,13 @@ export const SERVE_USAGE = `usage: tzero serve [--image ID[:MODEL]]... [--listen
   --node-id NAME           this node's name in the site (default: its first image's ID)
   --heartbeat-timeout-ms N silence after which a server or node is taken as gone (default 5000)
   --link-listen HOST:PORT  where other nodes' PPRC links connect (default 127.0.0.1, any free port)
-  --nbd HOST:PORT          the NBD endpoint of host connections made without -nbd, on the first image
-                           (exports named HOST/VOLUME; a unix socket path works too)`;
+  --nbd HOST:PORT          the NBD endpoint of host connections made without -nbd, on every image
+                           (exports HOST/VOLUME on the first image, HOST/IMAGE/VOLUME on each; a unix socket path works too)`;
 
 export const HEARTBEAT_TIMEOUT_MS_DEFAULT = 5000;
 const HEARTBEAT_TIMEOUT_MS_MIN = 200;
 const HEARTBEAT_TIMEOUT_MS_MAX = 600_000;
+const SAVE_INTERVAL_S_MAX = 86_400;
 const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 // The parsed flags are exactly what the node service starts from.
@@ -116,6 +121,7 @@ const OPTIONS = {
   "heartbeat-timeout-ms": { type: "string" },
   "link-listen": { type: "string" },
   nbd: { type: "string" },
+  "save-interval": { type: "string" },
 } as const;
 
 export function parseServeArgs(argv: string[], cwd = process.cwd(), environment: NodeJS.ProcessEnv = process.env): ServeConfig {
@@ -140,6 +146,7 @@ export function parseServeArgs(argv: string[], cwd = process.cwd(), environment:
     throw new ServeArgumentError("--tls-self-signed", "give either --tls-cert and --tls-key or --tls-self-signed, not both");
   }
   if (values["tls-dir"] !== undefined && !values["tls-self-signed"]) throw new ServeArgumentError("--tls-dir", "holds the certificate of --tls-self-signed, which is not given");
+  if (values["save-interval"] !== undefined && values.state === undefined) throw new ServeArgumentError("--save-interval", "says how often --state is saved, which is not given");
   if (values["node-id"] !== undefined && !NODE_ID.test(values["node-id"])) {
     throw new ServeArgumentError("--node-id", `"${values["node-id"]}" is not 1 to 64 letters, digits, dots, dashes or underscores`);
   }
@@ -162,5 +169,6 @@ export function parseServeArgs(argv: string[], cwd = process.cwd(), environment:
     heartbeatTimeoutMs: wholeNumber("--heartbeat-timeout-ms", values["heartbeat-timeout-ms"], HEARTBEAT_TIMEOUT_MS_MIN, HEARTBEAT_TIMEOUT_MS_MAX) ?? HEARTBEAT_TIMEOUT_MS_DEFAULT,
     linkListen: values["link-listen"] === undefined ? { host: "127.0.0.1", port: 0 } : parseListen(values["link-listen"], "--link-listen"),
     nbd: values.nbd === undefined ? null : checkNbd(values.nbd),
+    saveIntervalMs: (wholeNumber("--save-interval", values["save-interval"], 0, SAVE_INTERVAL_S_MAX) ?? SAVE_INTERVAL_S_DEFAULT) * 1000,
   };
 }

@@ -274,6 +274,19 @@ export class ChangeClaim {
   }
 }
 
+// True when a track of some volume of the image changed since a save last
+// took its change bit (or since the volume was made): what a periodic save
+// would have to write. It only reads the bits, so it needs no claim.
+export function hasUnsavedChanges(image: StorageImage): boolean {
+  if (image.isClosed) return false;
+  for (const info of image.listVolumes()) {
+    const found = image.core.exports.volume_next_changed(image.volume(info.id).slot, 0);
+    if (found < -1) throw coreError(found, `find the changed tracks of volume ${info.id}`);
+    if (found >= 0) return true;
+  }
+  return false;
+}
+
 // Claims the image's change bitmaps for one save: BUSY while another save has them.
 export function claimChanges(image: StorageImage): ChangeClaim {
   if (image.isClosed) throw new EngineError("CLOSED", `storage image ${image.id} is closed`);
@@ -412,6 +425,7 @@ export interface RelationshipRestore {
   persist: boolean;
   record: boolean;
   tgtinhibit: boolean;
+  tgtpprc?: boolean; // mkflash -tgtpprc (the core checks it at establish only); absent: false
   seqnum: number;
   createdAt: Date;
   syncedAt: Date | null;
@@ -501,7 +515,8 @@ export function restoreRelationship(image: StorageImage, spec: RelationshipResto
   const relationship: Relationship = {
     id, sourceId: source.id, targetId: target.id, slot: spec.slot, trackCount,
     nocopy: spec.nocopy, persist: spec.persist, record: spec.record, tgtinhibit: spec.tgtinhibit, seqnum: spec.seqnum,
-    tgtpprc: false, revertible: false, writesHeld: false,
+    // Not in a state file: a revertible increment's saved tracks (it loads as committed) and a -freeze hold (it ended with its process).
+    tgtpprc: spec.tgtpprc ?? false, revertible: false, writesHeld: false,
     createdAt: spec.createdAt, syncedAt: spec.syncedAt,
   };
   image.adoptRelationship(relationship);

@@ -6,6 +6,7 @@
 import type { StorageImage } from "../engine/image.js";
 import { EngineError } from "../engine/errors.js";
 import { parseVolumeId } from "../engine/ids.js";
+import type { DefaultEndpoint } from "./default-endpoint.js";
 import { NbdEndpoint, newStats, parseEndpoint, type NbdLog } from "./nbd-endpoint.js";
 import { readCounters, type EndpointCounters } from "./nbd-stats.js";
 import type { NbdExport } from "./nbd-handshake.js";
@@ -52,8 +53,8 @@ export interface HostConnection {
 }
 
 // Where the host's clients connect: its own endpoint's address, or the
-// default endpoint's with the host's name, which starts every export name
-// there (nbd://127.0.0.1:10809/prod/1000).
+// default endpoint's with the host's part of every export name there
+// (nbd://127.0.0.1:10809/prod/1000; default-endpoint.ts has the names).
 export interface HostReach {
   address: string | null;
   counters: EndpointCounters;
@@ -62,10 +63,11 @@ export interface HostReach {
 export class HostMap {
   private readonly groups = new Map<string, VolumeGroup>();
   private readonly hosts = new Map<string, HostConnection>();
-  private defaultEndpoint: NbdEndpoint | null = null;
-  defaultRequested: string | null = null; // as given to tzero serve --nbd: a load listens there again
+  // The node's default endpoint (tzero serve --nbd), which the site sets: it
+  // serves the hosts here made without -nbd, beside those of the other images.
+  defaultEndpoint: DefaultEndpoint | null = null;
 
-  constructor(private readonly image: StorageImage, private readonly log: NbdLog) {}
+  constructor(readonly image: StorageImage, private readonly log: NbdLog) {}
 
   // ---- volume groups ----
 
@@ -169,6 +171,8 @@ export class HostMap {
 
   async createHost(request: { name: string; hostType: string; wwpn?: string; volumeGroup?: string; nbd?: string }): Promise<HostConnection> {
     checkName(request.name, "host connection");
+    // A / would let the default endpoint's export names of two hosts meet (default-endpoint.ts).
+    if (request.name.includes("/")) throw new EngineError("BAD_ARGUMENT", `host connection name ${request.name} has a /, which separates the parts of NBD export names`);
     if (!HOST_TYPES.has(request.hostType)) {
       throw new EngineError("BAD_HOST_TYPE", `host type ${request.hostType} is not one of ${[...HOST_TYPES.keys()].join(", ")}`);
     }
@@ -184,32 +188,22 @@ export class HostMap {
       id: number.toString(16).toUpperCase().padStart(4, "0"), name: request.name, hostType: request.hostType, wwpn,
       volumeGroup: group?.id ?? null, nbdRequested: request.nbd ?? null, endpoint: null, stats: newStats(),
     };
-    if (listen !== null) host.endpoint = await NbdEndpoint.start(this.image, listen, this.exportsOf(host), host.name, this.log, host.stats);
+    if (listen !== null) host.endpoint = await NbdEndpoint.start([this.image], listen, this.exportsOf(host), host.name, this.log, host.stats);
     this.hosts.set(host.id, host);
     if (listen === null) this.refresh();
     return host;
   }
 
-  // The endpoint of every host connection made without -nbd (tzero serve --nbd).
-  async startDefaultEndpoint(text: string): Promise<string> {
-    if (this.defaultEndpoint !== null) throw new EngineError("BAD_ARGUMENT", `storage image ${this.image.id} already has a default NBD endpoint at ${this.defaultEndpoint.address}`);
-    this.defaultEndpoint = await NbdEndpoint.start(this.image, parseEndpoint(text), this.defaultExports(), "default endpoint", this.log);
-    this.defaultRequested = text;
-    return this.defaultEndpoint.address;
-  }
-
   reach(host: HostConnection): HostReach {
     const counters = readCounters(host.stats);
     if (host.endpoint !== null) return { address: host.endpoint.address, counters };
-    if (this.defaultEndpoint !== null) return { address: `${this.defaultEndpoint.address}/${host.name}`, counters };
+    if (this.defaultEndpoint !== null) return { address: `${this.defaultEndpoint.address}/${this.defaultEndpoint.hostPath(this.image, host.name)}`, counters };
     return { address: null, counters };
   }
 
-  // The exports of the default endpoint: each host's without an endpoint of its own, named HOST/VOLUME.
-  private defaultExports(): NbdExport[] {
-    return this.listHosts().filter((host) => host.endpoint === null).flatMap((host) => this.exportsOf(host).map((volume) => ({
-      ...volume, name: `${host.name}/${volume.name}`, fullName: `${host.name}/${volume.fullName}`,
-    })));
+  // The hosts reached through the default endpoint, each with its exports.
+  hostsWithoutEndpoint(): Array<{ name: string; exports: NbdExport[] }> {
+    return this.listHosts().filter((host) => host.endpoint === null).map((host) => ({ name: host.name, exports: this.exportsOf(host) }));
   }
 
   async removeHosts(ids: string[]): Promise<string[]> {
@@ -231,7 +225,7 @@ export class HostMap {
       const volume = this.image.volume(id);
       const inhibited = this.image.relationshipsOf(id).some((relationship) => relationship.targetId === id && (relationship.tgtinhibit || relationship.revertible));
       return {
-        name: volume.id, fullName: `${this.image.id}/${volume.id}`, description: volume.name, slot: volume.slot, sizeBytes: volume.sizeBytes,
+        name: volume.id, fullName: `${this.image.id}/${volume.id}`, imageId: this.image.id, description: volume.name, slot: volume.slot, sizeBytes: volume.sizeBytes,
         readOnly: inhibited, stats: host.stats,
       };
     });
@@ -240,7 +234,7 @@ export class HostMap {
   // Sends every endpoint its exports again: after a change of groups, volumes or relationships.
   refresh(): void {
     for (const host of this.hosts.values()) host.endpoint?.setExports(this.exportsOf(host));
-    this.defaultEndpoint?.setExports(this.defaultExports());
+    this.defaultEndpoint?.refresh();
   }
 
   // ---- state files (src/store/host-records.ts) ----
@@ -270,7 +264,7 @@ export class HostMap {
       this.hosts.set(host.id, host);
       if (saved.nbd === null) continue;
       try {
-        host.endpoint = await NbdEndpoint.start(this.image, parseEndpoint(saved.nbd), this.exportsOf(host), host.name, this.log, host.stats);
+        host.endpoint = await NbdEndpoint.start([this.image], parseEndpoint(saved.nbd), this.exportsOf(host), host.name, this.log, host.stats);
       } catch (error) {
         this.log(`nbd ${host.name}: host connection ${host.id} loaded without its NBD endpoint: ${(error as Error).message}`);
       }
@@ -279,7 +273,7 @@ export class HostMap {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...[...this.hosts.values()].map((host) => host.endpoint?.close()), this.defaultEndpoint?.close()]);
+    await Promise.all([...this.hosts.values()].map((host) => host.endpoint?.close()));
   }
 }
 

@@ -1,13 +1,16 @@
-// An NBD endpoint of a host connection, seen from the main thread: the worker
-// thread that serves it (nbd-worker.ts), its address, its figures, and the
-// exports it offers, updated whenever the host's volume group or a volume's
-// state changes.
+// An NBD endpoint, seen from the main thread: the worker thread that serves
+// it (nbd-worker.ts), its address, its figures, the images whose volumes it
+// may serve (one thread id of each), and the exports it offers, updated
+// whenever a host's volume group or a volume's state changes. A host
+// connection's own endpoint serves its image; the node's default endpoint
+// (default-endpoint.ts), every image of the node.
 import { Worker } from "node:worker_threads";
 import type { StorageImage } from "../engine/image.js";
 import { EngineError } from "../engine/errors.js";
 import type { NbdExport } from "./nbd-handshake.js";
 import { readCounters, STATS_BYTES, type EndpointCounters } from "./nbd-stats.js";
 import type { FromWorker, Listen, NbdWorkerData, ToWorker } from "./nbd-worker.js";
+import type { ImageCore } from "./nbd-volume-io.js";
 
 export type { Listen };
 export type NbdLog = (line: string) => void;
@@ -31,41 +34,51 @@ export function newStats(): SharedArrayBuffer {
 
 export class NbdEndpoint {
   private readonly worker: Worker;
-  private readonly threadId: number;
+  private readonly threads = new Map<StorageImage, number>(); // the thread id the worker has on each image
   private closing: Promise<void> | null = null;
   readonly exited: Promise<void>;
   address = "";
 
   private constructor(
-    readonly image: StorageImage, listen: Listen, exports: NbdExport[], hostName: string, private readonly log: NbdLog, private readonly stats: SharedArrayBuffer,
+    images: readonly StorageImage[], listen: Listen, exports: NbdExport[], hostName: string, private readonly log: NbdLog, private readonly stats: SharedArrayBuffer,
   ) {
-    this.threadId = image.threadIds.take();
-    const workerData: NbdWorkerData = {
-      memory: image.memory, module: image.core.module, threadId: this.threadId, timeouts: image.waitTimeouts,
-      listen, stats: this.stats, exports, hostName,
-    };
+    const workerData: NbdWorkerData = { images: images.map((image) => this.coreOf(image)), listen, stats: this.stats, exports, hostName };
     this.worker = new Worker(new URL("./nbd-worker.js", import.meta.url), { workerData });
     this.worker.on("message", (message: FromWorker) => {
       if (message.type === "log") this.log(message.text);
     });
     this.exited = new Promise((resolve) => {
       this.worker.once("exit", () => {
-        // The thread is gone: free whatever it held before its id is reused.
-        image.core.exports.reap_thread(this.threadId);
-        image.threadIds.release(this.threadId);
+        // The thread is gone: free whatever it held before its ids are reused.
+        for (const [image, threadId] of this.threads) {
+          image.core.exports.reap_thread(threadId);
+          image.threadIds.release(threadId);
+        }
         resolve();
       });
     });
     this.worker.on("error", (error) => this.log(`nbd ${hostName}: the endpoint's thread failed: ${error.message}`));
   }
 
+  private coreOf(image: StorageImage): ImageCore {
+    const threadId = image.threadIds.take();
+    this.threads.set(image, threadId);
+    return { imageId: image.id, memory: image.memory, module: image.core.module, threadId, timeouts: image.waitTimeouts };
+  }
+
+  // Lets the exports name volumes of `image` too (an image added to the node), from the next setExports on.
+  addImage(image: StorageImage): void {
+    if (this.threads.has(image) || this.closing !== null) return;
+    this.post({ type: "image", image: this.coreOf(image) });
+  }
+
   // Resolves once it listens; rejects (and leaves nothing running) when it
   // cannot. `stats` takes the endpoint's own figures (connections accepted
   // and refused); each export's figures go to the buffer the export names.
   static async start(
-    image: StorageImage, listen: Listen, exports: NbdExport[], hostName: string, log: NbdLog, stats = newStats(),
+    images: readonly StorageImage[], listen: Listen, exports: NbdExport[], hostName: string, log: NbdLog, stats = newStats(),
   ): Promise<NbdEndpoint> {
-    const endpoint = new NbdEndpoint(image, listen, exports, hostName, log, stats);
+    const endpoint = new NbdEndpoint(images, listen, exports, hostName, log, stats);
     const where = "path" in listen ? listen.path : `${listen.host}:${listen.port}`;
     const outcome = await new Promise<FromWorker | "timeout" | "exit">((resolve) => {
       const timer = setTimeout(() => resolve("timeout"), START_TIMEOUT_MS);

@@ -10,6 +10,7 @@ import type { SocketReader } from "./socket-reader.js";
 export interface NbdExport {
   name: string; // the volume ID, "1000"
   fullName: string; // its fully qualified ID, "IBM.2105-75TZ001/1000"
+  imageId: string; // the storage image whose core serves it
   description: string;
   slot: number;
   sizeBytes: number;

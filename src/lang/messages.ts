@@ -59,6 +59,7 @@ export const INFO = {
   pprcSynchronised: "CMUC09031I",
   linkCut: "CMUC09032I",
   linkRestored: "CMUC09033I",
+  pprcLastKnown: "CMUC09034W", // pairs or paths of a node that is not connected, as the server last knew them
   userCreated: "CMUC00133I",
   userModified: "CMUC00134I",
   userRemoveQuestion: "CMUC00135W",

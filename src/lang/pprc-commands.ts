@@ -89,8 +89,15 @@ const lspprcpath: Handler = async (context) => {
   const columns = context.flag("l") ? ["Src", "Tgt", "State", "SS", "Port", "Attached Port", "Tgt WWNN", "Failed Reason", "PPRC_CG"]
     : ["Src", "Tgt", "State", "SS", "Port", "Attached Port", "Tgt WWNN"];
   const shown = rows.map((row) => Object.fromEntries(columns.map((column) => [column, row[column as keyof typeof row]])));
-  return context.listing({ command: "lspprcpath", columns, rows: shown }, image.id, infoLine(INFO.nothingFound, "lspprcpath", "No Remote Mirror and Copy Path found."));
+  const listed = context.listing({ command: "lspprcpath", columns, rows: shown }, image.id, infoLine(INFO.nothingFound, "lspprcpath", "No Remote Mirror and Copy Path found."));
+  return withLastKnown(listed, "lspprcpath", paths);
 };
+
+// A listing the Copy Services Server answered from its catalog (the image's node is not connected) says so after its rows.
+function withLastKnown(listed: CommandResult, command: string, items: ReadonlyArray<{ lastKnown?: string }>): CommandResult {
+  const lastKnown = items.find((item) => item.lastKnown !== undefined)?.lastKnown;
+  return lastKnown === undefined ? listed : { ...listed, lines: [...listed.lines, infoLine(INFO.pprcLastKnown, command, lastKnown)] };
+}
 
 const rmpprcpath: Handler = async (context) => {
   const image = await context.image();
@@ -172,13 +179,14 @@ const lspprc: Handler = async (context) => {
   if (context.flag("l") && context.flag("s")) throw new EngineError("BAD_ARGUMENT", "-l and -s cannot be used together");
   const filters = context.operands.map((operand) => atArgument(operand.at, () => pairFilter(operand.value, "PPRC")));
   const states = context.convert("state", (value) => formatValue(value).split(",").map(stateKey));
-  const rows = (await context.call(context.site.listPairs(image.id)))
+  const pairs = await context.call(context.site.listPairs(image.id));
+  const rows = pairs
     .filter((pair) => filters.length === 0 || filters.some((wanted) => wanted(...(pair.id.split(":") as [string, string]))))
     .filter((pair) => states === undefined || states.includes(stateKey(pair.state)))
     .map((pair) => pairRecord(context, pair));
   const columns = context.flag("s") ? ["ID"] : context.flag("l") ? LSPPRC_LONG_COLUMNS : LSPPRC_COLUMNS;
   const shown = rows.map((row) => Object.fromEntries(columns.map((column) => [column, row[column as keyof typeof row]])));
-  return context.listing({ command: "lspprc", columns, rows: shown }, image.id, infoLine(INFO.nothingFound, "lspprc", "No Remote Mirror and Copy found."));
+  return withLastKnown(context.listing({ command: "lspprc", columns, rows: shown }, image.id, infoLine(INFO.nothingFound, "lspprc", "No Remote Mirror and Copy found.")), "lspprc", pairs);
 };
 
 // One site call over every pair of the command.

@@ -1,6 +1,6 @@
 // `tzero serve`: one node as a service (design.md §7). It hosts its images in
 // an EmbeddedSite (their data plane, engine and copy workers; the --state
-// file loaded at start and saved at stop), opens the node's one HTTP port,
+// file loaded at start, saved while running by node-saver.ts and at stop), opens the node's one HTTP port,
 // and is either the site's primary Copy Services Server (its journal in
 // --server-state) or a member that registers its images with the primary it
 // --joins. The data plane never waits for a server: the images, workloads
@@ -32,6 +32,8 @@ import { loadSiteKey } from "./site-key.js";
 import { selfSignedCertificate } from "./tls-self-signed.js";
 import { ServerStore } from "./store.js";
 import { LinkReceiver } from "../pprc/link-receiver.js";
+import { NodeSaver, SAVE_INTERVAL_S_DEFAULT } from "./node-saver.js";
+import type { Site } from "../site/site.js";
 import type { LinkIdentity } from "../pprc/remote-image.js";
 
 export interface NodeServiceConfig {
@@ -49,7 +51,10 @@ export interface NodeServiceConfig {
   workers: number | undefined;
   heartbeatTimeoutMs: number;
   linkListen?: ListenAddress; // where other nodes' PPRC links connect (default 127.0.0.1, any free port)
-  nbd?: string | null; // --nbd: the default NBD endpoint of the node's first image
+  nbd?: string | null; // --nbd: the default NBD endpoint of the node's images
+  // --save-interval: how often the --state file is saved while volumes change, and after each
+  // configuration change (node-saver.ts); 0: at stop only. Default SAVE_INTERVAL_S_DEFAULT s.
+  saveIntervalMs?: number;
 }
 
 type NamedConfig = NodeServiceConfig & { nodeId: string };
@@ -72,6 +77,7 @@ export class NodeService {
   private readonly current: CurrentServer; // what the REST API and the shells reach
   private peer: PeerServerFile;
   private stopping: Promise<void> | null = null;
+  private readonly served: Site; // the images as the server reaches them: through the saver
 
   private constructor(
     private readonly config: NamedConfig,
@@ -80,9 +86,11 @@ export class NodeService {
     private readonly endpoint: NodeEndpoint<NodeMessages>,
     private readonly log: Log,
     private readonly links: LinkReceiver,
+    private readonly saver: NodeSaver | null, // --state saved while running
   ) {
     this.peer = new PeerServerFile(join(config.serverStateDir, PEER_FILE));
     this.current = new CurrentServer(config.nodeId);
+    this.served = saver?.served() ?? site;
   }
 
   // `tell` hears the node's ID as soon as it is known, before anything is logged in its name.
@@ -94,7 +102,10 @@ export class NodeService {
     const named: NamedConfig = { ...config, nodeId: config.nodeId ?? (await site.listImages())[0].id };
     identity.nodeId = named.nodeId;
     tell(named.nodeId);
-    const links = await startLinks(named, key, site, log).catch(async (error: Error) => {
+    const intervalMs = config.saveIntervalMs ?? SAVE_INTERVAL_S_DEFAULT * 1000;
+    const saver = config.stateFile === null || intervalMs === 0 ? null : new NodeSaver({ site, file: config.stateFile, intervalMs, log });
+    const links = await startLinks(named, key, site, log, saver).catch(async (error: Error) => {
+      await saver?.stop();
       await site.close();
       throw error;
     });
@@ -106,7 +117,7 @@ export class NodeService {
       accept: (connection) => endpointTarget?.accept(connection),
       refused: (cause, description) => log(`refused a node connection (${description}): ${cause.code}: ${cause.message}`),
     });
-    const service = new NodeService(named, site, key, endpoint, log, links);
+    const service = new NodeService(named, site, key, endpoint, log, links, saver);
     endpointTarget = service;
     try {
       await service.open();
@@ -243,7 +254,7 @@ export class NodeService {
       if (event.type === "session-journal-failed") this.log(`error: a session's use or end could not be journaled: ${event.reason}`);
     });
     this.primary = new PrimaryServer(server, this.config.nodeId, websocketBase(this.http!.url), this.log, (url) => void this.peer.write(url));
-    await server.registerNode(this.config.nodeId, this.http!.url, this.site);
+    await server.registerNode(this.config.nodeId, this.http!.url, this.served);
     this.log(`primary Copy Services Server, term ${server.term}, journal in ${this.config.serverStateDir}`);
   }
 
@@ -261,7 +272,7 @@ export class NodeService {
     this.agent = new NodeAgent({
       servers,
       url: this.http!.url,
-      site: this.site,
+      site: this.served,
       connectionOptions: connectionOptions(this.config, this.siteKey, "node"),
       serve: (connection, site) => serveSite(connection, site),
       log: this.log,
@@ -307,6 +318,7 @@ export class NodeService {
     await this.http?.close();
     await this.site.stopWorkloads();
     await this.links.close();
+    await this.saver?.stop();
     if (this.config.stateFile !== null) {
       await this.site.save(this.config.stateFile);
       this.log(`saved ${this.config.stateFile}`);
@@ -359,10 +371,11 @@ function connectionOptions(config: NamedConfig, siteKey: Uint8Array, role: strin
 }
 
 // The node's PPRC link listener: links from primaries on other nodes to the images here, and their control requests.
-async function startLinks(config: NamedConfig, siteKey: Uint8Array, site: EmbeddedSite, log: Log): Promise<LinkReceiver> {
+async function startLinks(config: NamedConfig, siteKey: Uint8Array, site: EmbeddedSite, log: Log, saver: NodeSaver | null): Promise<LinkReceiver> {
   const links = new LinkReceiver({
     siteKey, nodeId: config.nodeId, host: config.linkListen?.host, port: config.linkListen?.port ?? 0, log,
-    image: (id) => site.engineImages().find((image) => image.id === id), control: () => site.linkControl(),
+    image: (id) => site.engineImages().find((image) => image.id === id),
+    control: () => saver?.control(site.linkControl()) ?? site.linkControl(),
   });
   const address = await links.start();
   // Not "listening on": that line names the node's HTTP URL, which tools read from the log.
@@ -386,16 +399,15 @@ async function loadImages(site: EmbeddedSite, stateFile: string, config: NodeSer
       await site.close();
       throw error;
     }
-    log(`${stateFile} does not exist yet: starting with ${config.images.map((image) => image.id).join(", ")}; it is saved at stop`);
+    log(`${stateFile} does not exist yet: starting with ${config.images.map((image) => image.id).join(", ")}; it is saved after the first change and at stop`);
   }
 }
 
-// Host connections made without -nbd are reached here, their exports named HOST/VOLUME.
+// Host connections made without -nbd, on every image of the node, are reached here.
 async function startDefaultNbd(site: EmbeddedSite, address: string, log: Log): Promise<void> {
-  const imageId = (await site.listImages())[0].id;
   try {
-    const listening = await site.startDefaultNbd(imageId, address);
-    log(`NBD endpoint for host connections of ${imageId} without -nbd at ${listening} (exports named HOST/VOLUME)`);
+    const listening = await site.startDefaultNbd(address);
+    log(`NBD endpoint for host connections without -nbd at ${listening} (exports named HOST/VOLUME on ${(await site.listImages())[0].id}, HOST/IMAGE/VOLUME on every image)`);
   } catch (error) {
     await site.close();
     throw error;

@@ -1,4 +1,4 @@
-// What PPRC pairs and paths do by themselves, for the event log: a pair that
+// What PPRC pairs and paths do by themselves, for the catalog and the event log: a pair that
 // finishes its Copy Pending and goes Full Duplex, a path whose links fail, a
 // pair that a failed link or secondary suspends. Nodes report only the
 // changes their commands make, so the server looks at its images' pairs and
@@ -6,12 +6,14 @@
 // command), and compares each primary pair's and each path's state with what
 // it last saw: the listing after each PPRC command (router.ts) counts as
 // seen, so that a command's own effect is its event, not this one's. What is
-// seen for the first time (the server just started) is not a change.
+// seen for the first time (the server just started) is not a change for the
+// event log; the catalog's pairs and paths are brought to what each look lists.
 import type { Site } from "../site/site.js";
 import type { PairInfo, PathInfo } from "../site/types.js";
 import { pairEvent, pairState, pathEvent, pathState, type PairChange, type PathChange } from "./console-events.js";
 import type { PprcListing, Router } from "./router.js";
-import type { SiteRecord } from "./site-state.js";
+import { findImage, type SiteRecord } from "./site-state.js";
+import { catalogChange, catalogPair, catalogPath } from "./catalog.js";
 
 export interface PairWatcherOptions {
   router: Router;
@@ -81,13 +83,23 @@ export class PairWatcher {
     const before = this.seen.get(imageId);
     const now = seenOf(listed);
     this.seen.set(imageId, now);
-    if (before === undefined) return [];
+    const catalog = this.catalogChange(imageId, listed);
+    if (before === undefined) return catalog;
     const pairs: PairChange[] = listed.pairs.filter((pair) => changed(before.pairs, now.pairs, pair.id)).map((pair) => ({ pair, was: before.pairs.get(pair.id)! }));
     const paths: PathChange[] = listed.paths.filter((path) => changed(before.paths, now.paths, pathId(path))).map((path) => ({ path, was: before.paths.get(pathId(path))! }));
-    const records: SiteRecord[] = [];
+    const records: SiteRecord[] = [...catalog];
     if (paths.length > 0) records.push(pathEvent(imageId, paths, this.options.now()));
     if (pairs.length > 0) records.push(pairEvent(imageId, pairs, this.options.now()));
     return records;
+  }
+
+  // The catalog's pairs and paths brought to what the image lists now: what a
+  // pair did by itself, and what a command issued to the other end of a pair did here.
+  private catalogChange(imageId: string, listed: PprcListing): SiteRecord[] {
+    const held = findImage(this.options.router.state, imageId)?.catalog;
+    if (held === undefined) return [];
+    const change = catalogChange(imageId, held, { ...held, pairs: listed.pairs.map(catalogPair), paths: listed.paths.map(catalogPath) });
+    return change === null ? [] : [change];
   }
 
   stop(): void {

@@ -14,7 +14,7 @@ import type {
 } from "../site/types.js";
 import { acrossImages, checkAcrossImages, routePairCommand, type ReachedImage } from "../site/freeze-across.js";
 import { userSiteError } from "./user-errors.js";
-import type { Touches } from "./catalog.js";
+import { pairsOfCatalog, pathsOfCatalog, type Touches } from "./catalog.js";
 import type { CallerContext, Router } from "./router.js";
 
 // What a view needs of the server beyond routing by image.
@@ -46,8 +46,9 @@ const FLASH: Touches = { flash: true };
 // Volume groups and host connections live with their image's node (its NBD endpoints do):
 // their calls are recorded as requests, with no catalog of their own yet.
 const HOSTS: Touches = {};
-// PPRC changes nothing the catalog holds (volumes, pools, FlashCopy); the journal still records each call.
-const PPRC: Touches = {};
+// PPRC commands change pairs and paths, on the image they are issued to; the
+// other end's change is recorded by the pair watcher's next look (pair-watcher.ts).
+const PPRC: Touches = { pprc: true };
 
 export abstract class RoutedSite implements Site {
   protected abstract core(): SiteCore;
@@ -204,8 +205,13 @@ export abstract class RoutedSite implements Site {
     return { ...request, remoteEndpoint: endpoint };
   }
 
-  listPaths(imageId: string, lsses?: string[]): Promise<PathInfo[]> {
-    return this.routing.read(imageId, (site) => site.listPaths(imageId, lsses));
+  // A node that is not connected: its paths and pairs as the server last recorded them, each saying so.
+  async listPaths(imageId: string, lsses?: string[]): Promise<PathInfo[]> {
+    const lastKnown = this.routing.unreachable(imageId);
+    if (lastKnown === null) return this.routing.read(imageId, (site) => site.listPaths(imageId, lsses));
+    const paths = pathsOfCatalog(imageId, this.routing.image(imageId).catalog);
+    const wanted = lsses?.map((lss) => lss.toUpperCase());
+    return paths.filter((path) => wanted === undefined || wanted.includes(path.sourceLss)).map((path) => ({ ...path, lastKnown }));
   }
 
   checkRemovePaths(imageId: string, request: RemovePathsRequest): Promise<string[]> {
@@ -220,8 +226,10 @@ export abstract class RoutedSite implements Site {
     return this.mutate("makePairs", imageId, PPRC, (site) => site.makePairs(imageId, request, options));
   }
 
-  listPairs(imageId: string): Promise<PairInfo[]> {
-    return this.routing.read(imageId, (site) => site.listPairs(imageId));
+  async listPairs(imageId: string): Promise<PairInfo[]> {
+    const lastKnown = this.routing.unreachable(imageId);
+    if (lastKnown === null) return this.routing.read(imageId, (site) => site.listPairs(imageId));
+    return pairsOfCatalog(imageId, this.routing.image(imageId).catalog).map((pair) => ({ ...pair, lastKnown }));
   }
 
   async checkPairs(imageId: string, operation: PairOperation, request: PairsRequest): Promise<string[]> {

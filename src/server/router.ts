@@ -108,6 +108,14 @@ export class Router {
     throw new SiteError({ code: CONNECTION_LOST, message: `${what} is on node ${nodeId}${where}, which is not connected to the Copy Services Server` });
   }
 
+  // Why `imageId`'s node cannot answer for it now (it is not connected), or null when it can.
+  unreachable(imageId: string): string | null {
+    const { nodeId } = this.image(imageId);
+    if (this.sites.has(nodeId)) return null;
+    const url = findNode(this.state, nodeId)?.url;
+    return `node ${nodeId}${url === undefined ? "" : ` at ${url}`} is not connected: this is the Copy Services Server's last known state`;
+  }
+
   siteOf(imageId: string): Site {
     return this.nodeSite(this.image(imageId).nodeId, `storage image ${imageId}`);
   }

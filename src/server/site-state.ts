@@ -7,7 +7,9 @@
 //     nodes       the tzero processes of the site: id, url, online, the images they host
 //     images      in the order they were added: the image as its node reports it, the
 //                 node, and its Copy Services catalog (volumes, extent pools, FlashCopy
-//                 relationships, each reduced to what does not change by itself)
+//                 relationships, each reduced to what does not change by itself; PPRC
+//                 pairs and paths as last listed, refreshed after each PPRC command and
+//                 by the pair watcher when they change by themselves)
 //     users       the site's users (users.ts, through applyUserRecord)
 //     requests    recent request ids and their outcome, oldest first, so that a
 //                 command retried after a failover gets the same answer and is not
@@ -74,8 +76,32 @@ export const CatalogFlashSchema = Type.Object({
   tgtinhibit: Type.Boolean(), tgtpprc: Type.Boolean(), revertible: Type.Boolean(), seqnum: Whole,
 }, { additionalProperties: false });
 
+// A PPRC pair as its image lists it (lspprc -l), keyed by its ID "1000:2000"
+// (a volume is in at most one pair, so an image lists each ID once). Its
+// out-of-sync count is the one at its last change of anything else: a count
+// alone changing (every write to a suspended primary) is not journaled.
+export const CatalogPairSchema = Type.Object({
+  id: Id, role: Type.Union([Type.Literal("primary"), Type.Literal("secondary")]), primaryImageId: Id, secondaryImageId: Id,
+  state: Type.Union([
+    Type.Literal("Copy Pending"), Type.Literal("Full Duplex"), Type.Literal("Suspended"),
+    Type.Literal("Target Copy Pending"), Type.Literal("Target Full Duplex"), Type.Literal("Target Suspended"),
+  ]),
+  reason: Type.Union([Text, Type.Null()]), type: Type.Union([Type.Literal("mmir"), Type.Literal("gcp")]), outOfSyncTracks: Whole,
+  tgtread: Type.Boolean(), critmode: Type.Boolean(), suspendedAtMs: Type.Union([Whole, Type.Null()]), sourceLss: Id, firstPassDone: Type.Boolean(),
+  detail: Type.Union([Text, Type.Null()]),
+}, { additionalProperties: false });
+
+// A PPRC path as its source image lists it (lspprcpath), keyed "TARGETIMAGE/10:20".
+export const CatalogPathSchema = Type.Object({
+  id: Id, targetImageId: Id, sourceLss: Id, targetLss: Id, targetWwnn: Text,
+  ports: Type.Array(Type.Object({ local: Id, remote: Id }, { additionalProperties: false })), consistgrp: Type.Boolean(),
+  state: Type.Union([Type.Literal("Success"), Type.Literal("Failed")]), reason: Type.Union([Text, Type.Null()]),
+}, { additionalProperties: false });
+
+// pairs and paths came after the first catalogs were journaled: one without them holds none.
 const CatalogSchema = Type.Object({
   volumes: Type.Array(CatalogVolumeSchema), pools: Type.Array(CatalogPoolSchema), flash: Type.Array(CatalogFlashSchema),
+  pairs: Type.Optional(Type.Array(CatalogPairSchema)), paths: Type.Optional(Type.Array(CatalogPathSchema)),
 }, { additionalProperties: false });
 
 const NodeSchema = Type.Object({
@@ -169,6 +195,8 @@ const SiteRecordSchemas = {
   "catalog.changed": Type.Object({
     type: Type.Literal("catalog.changed"), imageId: Id,
     volumes: keyedChange(CatalogVolumeSchema), pools: keyedChange(CatalogPoolSchema), flash: keyedChange(CatalogFlashSchema),
+    // Since PPRC joined the catalog: a record of an older journal has neither.
+    pairs: Type.Optional(keyedChange(CatalogPairSchema)), paths: Type.Optional(keyedChange(CatalogPathSchema)),
   }, { additionalProperties: false }),
   // One change of the site, for its event log: the record's apply gives it the next seq.
   "event.logged": Type.Object({ type: Type.Literal("event.logged"), ...EventFields }, { additionalProperties: false }),
@@ -189,6 +217,8 @@ export type ImageInfoRecord = Static<typeof ImageInfoSchema>;
 export type CatalogVolume = Static<typeof CatalogVolumeSchema>;
 export type CatalogPool = Static<typeof CatalogPoolSchema>;
 export type CatalogFlash = Static<typeof CatalogFlashSchema>;
+export type CatalogPair = Static<typeof CatalogPairSchema>;
+export type CatalogPath = Static<typeof CatalogPathSchema>;
 export type ImageCatalog = Static<typeof CatalogSchema>;
 export type NodeEntry = Static<typeof NodeSchema>;
 export type ImageEntry = Static<typeof ImageEntrySchema>;
@@ -226,7 +256,7 @@ export function emptySiteState(): SiteState {
 }
 
 export function emptyCatalog(): ImageCatalog {
-  return { volumes: [], pools: [], flash: [] };
+  return { volumes: [], pools: [], flash: [], pairs: [], paths: [] };
 }
 
 function firstProblem(check: TypeCheck<TSchema>, value: unknown): string {
@@ -391,11 +421,15 @@ function applyCatalog(state: SiteState, record: CatalogChange): SiteState {
     volumes: changeKeyed(image.catalog.volumes, record.volumes, record, "volume"),
     pools: changeKeyed(image.catalog.pools, record.pools, record, "pool"),
     flash: changeKeyed(image.catalog.flash, record.flash, record, "relationship"),
+    pairs: changeKeyed(image.catalog.pairs ?? [], record.pairs ?? NO_CHANGE, record, "PPRC pair"),
+    paths: changeKeyed(image.catalog.paths ?? [], record.paths ?? NO_CHANGE, record, "PPRC path"),
   };
   const images = state.images.slice();
   images[index] = { ...image, catalog };
   return { ...state, images };
 }
+
+const NO_CHANGE = { set: [], remove: [] };
 
 // Removes then sets (adds or replaces) entries by id, keeping the list sorted by id.
 function changeKeyed<T extends { id: string }>(items: readonly T[], change: { set: T[]; remove: string[] }, record: { type: string }, what: string): T[] {

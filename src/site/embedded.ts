@@ -19,6 +19,7 @@ import { parseVolumeId } from "../engine/ids.js";
 import { parsePortPair } from "../pprc/paths.js";
 import { isStoreError, loadState, saveState, type LoadedPprc } from "../store/index.js";
 import type { HostsRecord } from "../store/format.js";
+import { DefaultEndpoint } from "../hosts/default-endpoint.js";
 import { HOST_TYPES, HostMap, type HostConnection, type HostReach, type VolumeGroup } from "../hosts/host-map.js";
 import { SiteError } from "./errors.js";
 import { acrossImages, checkAcrossImages, routePairCommand, type ReachedImage } from "./freeze-across.js";
@@ -155,6 +156,7 @@ export class EmbeddedSite implements Site {
   private readonly completed = new Map<StorageImage, Set<string>>();
   private readonly listeners = new Set<SiteListener>();
   private readonly hostMaps = new Map<StorageImage, HostMap>();
+  private defaultNbd: DefaultEndpoint | null = null; // tzero serve --nbd
   private readonly log: (line: string) => void;
   private pprc: Pprc;
   private readonly mirrorAckTimeoutMs: number | undefined;
@@ -237,6 +239,7 @@ export class EmbeddedSite implements Site {
     }
     if (this.images.some((image) => image.id === id)) throw new EngineError("IMAGE_EXISTS", `storage image ${id} already exists`);
     const image = this.addEngineImage(chosenModel, id);
+    this.defaultNbd?.addImage(this.hostMap(image));
     this.emit({ type: "image-added", imageId: image.id });
     return image;
   }
@@ -760,17 +763,20 @@ export class EmbeddedSite implements Site {
   }
 
   // A default endpoint that cannot listen again is said, not fatal: the load has happened.
-  private async restartDefaultNbd(image: StorageImage, requested: string | null): Promise<void> {
+  private async restartDefaultNbd(requested: string | null): Promise<void> {
     if (requested === null) return;
-    await this.hostMap(image).startDefaultEndpoint(requested).catch((error: Error) => this.log(`nbd: the default endpoint of ${image.id} did not listen again after the load: ${error.message}`));
+    await this.startDefaultNbd(requested).catch((error: Error) => this.log(`nbd: the default endpoint did not listen again after the load: ${error.message}`));
   }
 
-  // tzero serve --nbd: the endpoint of the image's host connections made
-  // without -nbd, where each host's exports are named HOST/VOLUME. Resolves
-  // with the address it listens on.
-  async startDefaultNbd(imageId: string, address: string): Promise<string> {
-    const map = this.hostMap(this.image(imageId));
-    return forItemAsync(undefined, () => map.startDefaultEndpoint(address));
+  // tzero serve --nbd: the endpoint of the host connections made without
+  // -nbd, on every image of the node (src/hosts/default-endpoint.ts has the
+  // export names). Resolves with the address it listens on.
+  async startDefaultNbd(address: string): Promise<string> {
+    return forItemAsync(undefined, async () => {
+      if (this.defaultNbd !== null) throw new EngineError("BAD_ARGUMENT", `this node already has a default NBD endpoint at ${this.defaultNbd.address}`);
+      this.defaultNbd = await DefaultEndpoint.start(() => this.images.map((image) => this.hostMap(image)), address, this.log);
+      return this.defaultNbd.address;
+    });
   }
 
   async removeHostConnections(imageId: string, ids: string[]): Promise<string[]> {
@@ -844,13 +850,15 @@ export class EmbeddedSite implements Site {
     // The links and pairs of the images the file replaces go with them.
     await this.pprc.close();
     this.pprc = pprc;
-    const replaced = this.images.splice(0, this.images.length);
     // The endpoints of the images replaced close first, so that the loaded host connections can listen where they did.
-    const defaults = new Map(replaced.map((image) => [image.id, this.hostMaps.get(image)?.defaultRequested ?? null]));
+    const defaultRequested = this.defaultNbd?.requested ?? null;
+    await this.defaultNbd?.close();
+    this.defaultNbd = null;
+    const replaced = this.images.splice(0, this.images.length);
     await Promise.all(replaced.map((image) => this.hostMaps.get(image)?.close()));
     for (const image of loaded) this.track(image);
     for (const [image, record] of hosts) await this.hostMap(image).restore(record);
-    for (const image of loaded) await this.restartDefaultNbd(image, defaults.get(image.id) ?? null);
+    await this.restartDefaultNbd(defaultRequested);
     for (const image of replaced) {
       this.completed.delete(image);
       this.hostMaps.delete(image);
@@ -911,6 +919,8 @@ export class EmbeddedSite implements Site {
 
   async close(): Promise<void> {
     await this.workloads.stopAll();
+    await this.defaultNbd?.close();
+    this.defaultNbd = null;
     await Promise.all([...this.hostMaps.values()].map((map) => map.close()));
     await this.pprc.close();
     await Promise.all(this.images.map((image) => image.close()));

@@ -216,7 +216,7 @@ const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null
 export const PathInfo = Type.Object({
   sourceImageId: Id, targetImageId: Id, sourceLss: Id, targetLss: Id, targetWwnn: Type.String({ maxLength: WWN_LENGTH_MAX }),
   ports: Type.Array(PortPair, { maxItems: PORT_PAIRS_MAX }), consistgrp: Type.Boolean(),
-  state: Type.Union([Type.Literal("Success"), Type.Literal("Failed")]), reason: Nullable(Reason),
+  state: Type.Union([Type.Literal("Success"), Type.Literal("Failed")]), reason: Nullable(Reason), lastKnown: Type.Optional(Reason),
 }, closed);
 export const PortPairInfo = Type.Object({ local: Id, remote: Id, type: Type.Literal("FCP") }, closed);
 const PairState = Type.Union(["Copy Pending", "Full Duplex", "Suspended", "Target Copy Pending", "Target Full Duplex", "Target Suspended"].map((state) => Type.Literal(state)));
@@ -224,6 +224,7 @@ export const PairInfo = Type.Object({
   id: Id, imageId: Id, primaryImageId: Id, secondaryImageId: Id, role: Type.Union([Type.Literal("primary"), Type.Literal("secondary")]),
   state: PairState, reason: Nullable(Reason), type: PprcType, outOfSyncTracks: Count, tgtread: Type.Boolean(), critmode: Type.Boolean(),
   suspendedAtMs: Nullable(TimeMs), sourceLss: Id, firstPassDone: Type.Boolean(), sentTracks: Count, detail: Nullable(Reason),
+  lastKnown: Type.Optional(Reason),
 }, closed);
 
 export const MakePathRequest = Type.Object({

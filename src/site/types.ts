@@ -113,6 +113,8 @@ export interface PathInfo {
   consistgrp: boolean;
   state: "Success" | "Failed";
   reason: string | null; // why Failed
+  // Set when the image's node is not connected and the Copy Services Server answers from its catalog: why.
+  lastKnown?: string;
 }
 
 export interface PortPairInfo {
@@ -140,6 +142,8 @@ export interface PairInfo {
   firstPassDone: boolean;
   sentTracks: number; // tracks Copy Pending and resyncs sent to the secondary
   detail: string | null; // what failed, for a pair the link or the secondary suspended
+  // Set when the image's node is not connected and the Copy Services Server answers from its catalog: why.
+  lastKnown?: string;
 }
 
 // A user of the site's Copy Services Server (lsuser, showuser). The password

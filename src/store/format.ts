@@ -180,6 +180,9 @@ export interface RelationshipRecord {
   persist: boolean;
   record: boolean;
   tgtinhibit: boolean;
+  // mkflash -tgtpprc: the target may be a PPRC primary. Absent from files
+  // written before it was saved, which load it as false (the field is additive).
+  tgtpprc?: boolean;
   seqnum: number;
   createdAt: number;
   syncedAt: number | null;

@@ -71,6 +71,11 @@ class Checker {
     return value;
   }
 
+  // A flag added after the version that introduced its record: absent reads as `absent`.
+  flagOr(field: string, absent: boolean): boolean {
+    return this.fields[field] === undefined ? absent : this.flag(field);
+  }
+
   time(field: string): number {
     return this.whole(field, 0, Number.MAX_SAFE_INTEGER);
   }
@@ -221,6 +226,7 @@ export function relationshipRecord(value: unknown, failure: FieldFailure, versio
     persist: check.flag("persist"),
     record,
     tgtinhibit: check.flag("tgtinhibit"),
+    tgtpprc: check.flagOr("tgtpprc", false),
     seqnum: check.whole("seqnum", 0, 0xffffffff),
     createdAt: check.time("createdAt"),
     syncedAt: check.timeOrNull("syncedAt"),

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StorageImage } from "../../src/engine/image.js";
 import { CoreThread, coreModule } from "../../src/core/core.js";
-import { wordFindPending } from "../../bench/figures/scan.js";
+import { wordFindPending, wordFindMany } from "../../bench/figures/scan.js";
 import { formatTable, formatMarkdownTable, formatRatioWithSpread } from "../../bench/harness/report.js";
 import { spreadOf } from "../../bench/harness/stats.js";
 import { runBench } from "../../bench/run.js";
@@ -29,25 +29,37 @@ async function quietly<T>(action: () => Promise<T>): Promise<T> {
   }
 }
 
-test("should find the same next pending track as the core scan, with the TypeScript word scan", async () => {
+// A bitmap of random size and density in the staging buffer (scratch:
+// nothing else uses it in these tests), as the TypeScript scans see it.
+function randomBitmap(image: StorageImage, random: Random): { words: Uint32Array; wordCount: number } {
+  const wordCount = 2 * random.int(1, 64); // the core's bitmaps have an even number of u64 words
+  const words = new Uint32Array(image.memory.buffer, image.core.stagingPointer, wordCount * 2);
+  const density = random.pick([0, 1, 8, 64, 512]);
+  words.fill(0);
+  for (let bit = 0; bit < density; bit++) {
+    const track = random.int(0, wordCount * 64 - 1);
+    words[track >>> 5] |= 1 << (track & 31);
+  }
+  return { words, wordCount };
+}
+
+test("should find the tracks the core scan finds, one at a time and a batch at a time, with the TypeScript word scan", async () => {
   const seed = testSeed();
   const random = new Random(seed);
   const image = new StorageImage({ workers: 0 });
   try {
     const exports = image.core.exports;
-    const bitmap = image.core.stagingPointer; // scratch: nothing else uses it here
+    const bitmap = image.core.stagingPointer;
     for (let trial = 0; trial < 20; trial++) {
-      const wordCount = 2 * random.int(1, 64); // the core's bitmaps have an even number of u64 words
-      const words = new Uint32Array(image.memory.buffer, bitmap, wordCount * 2);
-      const density = random.pick([0, 1, 8, 64, 512]);
-      words.fill(0);
-      for (let bit = 0; bit < density; bit++) {
-        const track = random.int(0, wordCount * 64 - 1);
-        words[track >>> 5] |= 1 << (track & 31);
-      }
+      const { words, wordCount } = randomBitmap(image, random);
+      const into = new Uint32Array(random.int(1, 40));
       for (let from = 0; from <= wordCount * 64; from += random.int(1, 97)) {
-        const expected = exports.scan_find(bitmap, wordCount, from);
-        assert.is(wordFindPending(words, from), expected, `word scan from ${from} (seed ${seed})`);
+        const next = exports.scan_find(bitmap, wordCount, from);
+        assert.is(wordFindPending(words, from), next, `word scan from ${from} (seed ${seed})`);
+        const expected: number[] = [];
+        for (let track = next; track >= 0 && expected.length < into.length; track = exports.scan_find(bitmap, wordCount, track + 1)) expected.push(track);
+        const found = wordFindMany(words, from, into);
+        assert.equal(Array.from(into.subarray(0, found)), expected, `batch of ${into.length} from ${from} (seed ${seed})`);
       }
     }
   } finally {

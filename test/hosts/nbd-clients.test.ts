@@ -108,6 +108,33 @@ Info("should open a volume by its fully qualified ID, and refuse another host's 
 
 Info.run();
 
+// ---- nbdinfo on the node's default endpoint, two images ---------------------------------------------
+
+const DefaultInfo = skipUnless(suite("NBD default endpoint over two images: nbdinfo"), findTool("nbdinfo"));
+const OTHER_IMAGE = "IBM.2107-75SITEB";
+
+DefaultInfo("should list every image's hosts, the second image's as HOST/IMAGE/VOLUME, and open each image's own volume", async () => {
+  const site = new EmbeddedSite({ workers: 0, log: () => undefined, images: [{ model: "2105", id: IMAGE }, { model: "2107", id: OTHER_IMAGE }] });
+  try {
+    // A host named prod on each image, each seeing a volume 1000 of its image: 4 MiB on the first, 8 MiB on the second.
+    for (const [image, blocks] of [[IMAGE, 8192], [OTHER_IMAGE, 16384]] as const) {
+      await site.createVolumes(image, { ids: ["1000"], capacity: blocks, unit: "blocks" });
+      await site.createVolumeGroup(image, { name: "prod", volumes: ["1000"] });
+      await site.createHostConnection(image, { name: "prod", hostType: "LinuxRHEL", volumeGroup: "V0" });
+    }
+    const base = `nbd://${await site.startDefaultNbd("127.0.0.1:0")}`;
+    const listed = JSON.parse((await run("nbdinfo", ["--list", "--json", base])).stdout) as { exports: Array<{ "export-name": string; "export-size": number }> };
+    assert.equal(listed.exports.map((entry) => entry["export-name"]), ["prod/1000", `prod/${OTHER_IMAGE}/1000`]);
+    assert.equal(listed.exports.map((entry) => entry["export-size"]), [4 * MIB, 8 * MIB]);
+    assert.is((await run("nbdinfo", ["--size", `${base}/prod/${IMAGE}/1000`])).stdout.trim(), String(4 * MIB));
+    assert.is((await run("nbdinfo", ["--size", `${base}/prod/${OTHER_IMAGE}/1000`])).stdout.trim(), String(8 * MIB));
+  } finally {
+    await site.close();
+  }
+});
+
+DefaultInfo.run();
+
 // ---- qemu-io and qemu-img --------------------------------------------------------------------------
 
 const Qemu = skipUnless(suite("NBD endpoints: qemu-io and qemu-img"), findTool("qemu-img"));

@@ -1,6 +1,7 @@
 // The default NBD endpoint (tzero serve --nbd): host connections made
-// without -nbd are reached there, each host's exports named HOST/VOLUME, and
-// lshostconnect shows where and how many clients are attached.
+// without -nbd, on every image of the node, are reached there, each host's
+// exports named HOST/VOLUME on the first image and HOST/IMAGE/VOLUME on any,
+// and lshostconnect shows where and how many clients are attached.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { EmbeddedSite } from "../../src/site/embedded.js";
@@ -8,14 +9,16 @@ import { ServeSandbox } from "../support/serve-process.js";
 import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { RawClient, option, u16, u32 } from "./raw-client.js";
+import { RawClient, option, request, u16, u32 } from "./raw-client.js";
 
 const IMAGE = "IBM.2105-75TZ001";
+const OTHER_IMAGE = "IBM.2107-75SITEB"; // added once the endpoint listens, as mksi does
 const VOLUME_BYTES = 4 * 1024 * 1024;
 const NBD_OPT_LIST = 3;
 const NBD_OPT_GO = 7;
 const NBD_REP_SERVER = 2;
 const NBD_REP_ERR_UNKNOWN = 2 ** 31 + 6;
+const NBD_CMD_WRITE = 1;
 
 let site: EmbeddedSite;
 let port = 0;
@@ -47,7 +50,7 @@ Default.before(async () => {
   await site.createVolumes(IMAGE, { ids: ["1000", "1001", "1002"], capacity: VOLUME_BYTES / 512, unit: "blocks" });
   await site.createVolumeGroup(IMAGE, { name: "prod", volumes: ["1000", "1001"] });
   await site.createVolumeGroup(IMAGE, { name: "backup", volumes: ["1002"] });
-  const address = await site.startDefaultNbd(IMAGE, "127.0.0.1:0");
+  const address = await site.startDefaultNbd("127.0.0.1:0");
   port = Number(address.split(":")[1]);
   await site.createHostConnection(IMAGE, { name: "prod", hostType: "LinuxRHEL", volumeGroup: "V0" });
 });
@@ -92,6 +95,42 @@ Default("should offer a host made later, and refuse a volume outside the host's 
   after.close();
 });
 
+// NBD_OPT_GO for `name` and the rest of its replies (NBD_INFO_BLOCK_SIZE, the ACK): then the transmission phase.
+async function open(client: RawClient, name: string): Promise<void> {
+  await client.take(18);
+  client.send(u32(3));
+  assert.is(await go(client, name), 3, `NBD_REP_INFO for ${name}`);
+  await client.take(20 + 14 + 20);
+}
+
+Default("should serve a host of an image added later as HOST/IMAGE/VOLUME, beside a same-named host of the first image", async () => {
+  await site.addImage({ id: OTHER_IMAGE });
+  await site.createVolumes(OTHER_IMAGE, { ids: ["1000"], capacity: VOLUME_BYTES / 512, unit: "blocks" });
+  await site.createVolumeGroup(OTHER_IMAGE, { name: "prod", volumes: ["1000"] });
+  await site.createHostConnection(OTHER_IMAGE, { name: "prod", hostType: "LinuxRHEL", volumeGroup: "V0" });
+  const lister = new RawClient(port);
+  assert.equal(await listNames(lister), ["prod/1000", "prod/1001", `prod/${OTHER_IMAGE}/1000`]);
+  lister.close();
+  assert.is((await site.listHostConnections(OTHER_IMAGE))[0].nbd, `127.0.0.1:${port}/prod/${OTHER_IMAGE}`);
+  const client = new RawClient(port);
+  await open(client, `prod/${OTHER_IMAGE}/1000`);
+  client.send(Buffer.concat([request(NBD_CMD_WRITE, 7n, 0n, 4096), Buffer.alloc(4096, 0xab)]));
+  const reply = (await client.take(16))!;
+  assert.is(reply.readUInt32BE(4), 0, "the write succeeded");
+  client.close();
+  assert.ok((await site.read(OTHER_IMAGE, "1000", 0, 4096)).every((byte) => byte === 0xab), "the write reached the added image's volume 1000");
+  assert.ok((await site.read(IMAGE, "1000", 0, 4096)).every((byte) => byte === 0), "and not the first image's volume 1000");
+});
+
+Default("should open a first-image volume by HOST/IMAGE/VOLUME too", async () => {
+  const client = new RawClient(port);
+  await open(client, `prod/${IMAGE}/1001`);
+  client.send(Buffer.concat([request(NBD_CMD_WRITE, 8n, 4096n, 512), Buffer.alloc(512, 0xcd)]));
+  assert.is((await client.take(16))!.readUInt32BE(4), 0, "the write succeeded");
+  client.close();
+  assert.ok((await site.read(IMAGE, "1001", 4096, 512)).every((byte) => byte === 0xcd));
+});
+
 Default("should listen again as asked after a load, with the loaded hosts", async () => {
   const file = join(tmpdir(), `tzero-default-${process.pid}.tzs`);
   try {
@@ -101,15 +140,15 @@ Default("should listen again as asked after a load, with the loaded hosts", asyn
     const [prod] = await site.listHostConnections(IMAGE);
     port = Number(/^127\.0\.0\.1:(\d+)\/prod$/.exec(prod.nbd ?? "")![1]);
     const lister = new RawClient(port);
-    assert.equal(await listNames(lister), ["prod/1000", "prod/1001"]);
+    assert.equal(await listNames(lister), ["prod/1000", "prod/1001", `prod/${OTHER_IMAGE}/1000`]);
     lister.close();
   } finally {
     rmSync(file, { force: true });
   }
 });
 
-Default("should refuse a second default endpoint on the same image", async () => {
-  const refused = await site.startDefaultNbd(IMAGE, "127.0.0.1:0").then(() => null, (error: Error) => error);
+Default("should refuse a second default endpoint on the same node", async () => {
+  const refused = await site.startDefaultNbd("127.0.0.1:0").then(() => null, (error: Error) => error);
   assert.ok(refused !== null);
   assert.match(refused!.message, /already has a default NBD endpoint/);
 });

@@ -80,6 +80,7 @@ for (const factory of SITE_FACTORIES) {
       ["mkhostconnect -hosttype LinuxRHEL -nbd nowhere x", "BAD_ARGUMENT", /neither HOST:PORT nor a unix socket path/],
       [`mkhostconnect -hosttype LinuxRHEL -nbd "${address}" x`, "BAD_ARGUMENT", /cannot listen for NBD on .*EADDRINUSE/],
       ["mkhostconnect -hosttype LinuxRHEL prodhost", "HOST_EXISTS", /prodhost already exists/],
+      ["mkhostconnect -hosttype LinuxRHEL prod/siteb", "BAD_ARGUMENT", /has a \/, which separates the parts of NBD export names/],
       ["rmvolgrp -quiet V0", "VOLGRP_IN_USE", /host connection 0000 \(prodhost\)/],
       ["rmhostconnect -quiet 0000 0009", "HOST_NOT_FOUND", /0009 does not exist/],
     ];

@@ -6,6 +6,8 @@ import {
   applySiteRecord, checkSiteState, emptySiteState, findRequest, REQUEST_KEPT_MS, REQUESTS_KEPT_MAX, type SiteRecord, type SiteState,
 } from "../../src/server/site-state.js";
 import { ServerError } from "../../src/server/server-errors.js";
+import { catalogChange, catalogPair, catalogPath, pairsOfCatalog, pathsOfCatalog } from "../../src/server/catalog.js";
+import type { PairInfo, PathInfo } from "../../src/site/types.js";
 import { firstStart } from "../../src/server/users.js";
 import { config, deepFreeze } from "./support.js";
 
@@ -71,6 +73,38 @@ Records("should keep the catalog sorted by id, setting and removing entries, and
   throwsServer(() => applySiteRecord(again, {
     type: "catalog.changed", imageId: IMAGE_A.id, volumes: { set: [], remove: ["1001"] }, pools: { set: [], remove: [] }, flash: { set: [], remove: [] },
   }), "BAD_RECORD", "no volume 1001");
+});
+
+Records("should journal PPRC pairs and paths in the catalog, ignore a change of out-of-sync count alone, and load a catalog from before them", () => {
+  const state = applyAll(emptySiteState(), twoNodes);
+  const pair: PairInfo = {
+    id: "1000:2000", imageId: IMAGE_A.id, primaryImageId: IMAGE_A.id, secondaryImageId: IMAGE_B.id, role: "primary", state: "Full Duplex", reason: null,
+    type: "mmir", outOfSyncTracks: 0, tgtread: true, critmode: false, suspendedAtMs: null, sourceLss: "10", firstPassDone: false, sentTracks: 32, detail: null,
+  };
+  const path: PathInfo = {
+    sourceImageId: IMAGE_A.id, targetImageId: IMAGE_B.id, sourceLss: "10", targetLss: "20", targetWwnn: IMAGE_B.wwnn,
+    ports: [{ local: "I0010", remote: "I0143" }], consistgrp: false, state: "Success", reason: null,
+  };
+  const held = state.images[0].catalog;
+  const made = catalogChange(IMAGE_A.id, held, { ...held, pairs: [catalogPair(pair)], paths: [catalogPath(path)] })!;
+  const mirrored = applySiteRecord(state, made);
+  const catalog = mirrored.images[0].catalog;
+  assert.equal(pairsOfCatalog(IMAGE_A.id, catalog), [{ ...pair, sentTracks: 0 }], "lspprc -l's fields come back, less the tracks sent");
+  assert.equal(pathsOfCatalog(IMAGE_A.id, catalog), [path]);
+  const counted = { ...pair, outOfSyncTracks: 7 };
+  assert.is(catalogChange(IMAGE_A.id, catalog, { ...catalog, pairs: [catalogPair(counted)] }), null, "a count alone is not journaled");
+  const suspended = catalogChange(IMAGE_A.id, catalog, { ...catalog, pairs: [catalogPair({ ...counted, state: "Suspended", reason: "Internal Conditions Target" })] })!;
+  assert.equal(suspended.pairs, { set: [catalogPair({ ...counted, state: "Suspended", reason: "Internal Conditions Target" })], remove: [] });
+  const gone = applySiteRecord(applySiteRecord(mirrored, suspended), catalogChange(IMAGE_A.id, catalog, { ...catalog, pairs: [], paths: [] })!);
+  assert.equal([gone.images[0].catalog.pairs, gone.images[0].catalog.paths], [[], []]);
+  // A snapshot written before PPRC joined the catalog: no pairs, no paths, and it still checks.
+  const older = JSON.parse(JSON.stringify(state)) as SiteState;
+  for (const image of older.images) {
+    delete image.catalog.pairs;
+    delete image.catalog.paths;
+  }
+  assert.equal(pairsOfCatalog(IMAGE_A.id, checkSiteState(older).images[0].catalog), []);
+  throwsServer(() => applySiteRecord(state, { ...made, pairs: { set: [{ ...catalogPair(pair), state: "Mirrored" }], remove: [] } } as unknown as SiteRecord), "BAD_RECORD", "/pairs");
 });
 
 Records("should refuse malformed records, naming the field", () => {

@@ -7,86 +7,12 @@
 // failback across the two nodes.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { writeFileSync } from "node:fs";
-import { RemoteSite } from "../../src/site/remote.js";
-import type { PairInfo } from "../../src/site/types.js";
-import { LINK_HEARTBEAT_TIMEOUT_MS } from "../../src/pprc/link-protocol.js";
-import { ServeSandbox, freePort, type ServeProcess } from "../support/serve-process.js";
+import { ServeSandbox, type ServeProcess } from "../support/serve-process.js";
 import { Random, testSeed } from "../support/random.js";
-
-const S = "IBM.2107-75SITES";
-const A = "IBM.2107-75SITEA";
-const B = "IBM.2107-75SITEB";
-const TRACK_BYTES = 65536;
-const TRACKS = 32;
-const BLOCKS = (TRACKS * TRACK_BYTES) / 512;
-const PASSWORD = "Adm1npass";
-const WAIT_MS = 60_000;
-// Loose on purpose: the machine is shared; the bound itself is the link's heartbeat timeout.
-const SUSPEND_WAIT_MS = LINK_HEARTBEAT_TIMEOUT_MS + 15_000;
-
-interface Site3 {
-  sandbox: ServeSandbox;
-  server: ServeProcess;
-  serverArgs: string[];
-  a: ServeProcess;
-  aArgs: string[];
-  b: ServeProcess;
-  bArgs: string[];
-  shell: RemoteSite;
-}
-
-async function connectShell(server: ServeProcess): Promise<RemoteSite> {
-  const { hostname, port } = new URL(server.url);
-  return RemoteSite.connect({ servers: [{ host: hostname, port: Number(port) }], user: "admin", password: PASSWORD });
-}
-
-async function threeNodes(sandbox: ServeSandbox): Promise<Site3> {
-  writeFileSync(sandbox.path("admin.pw"), `${PASSWORD}\n`, { mode: 0o600 });
-  const serverArgs = ["--image", S, "--server-state", sandbox.path("s.server"), "--admin-password-file", sandbox.path("admin.pw")];
-  const server = sandbox.start(...serverArgs);
-  await server.waitFor(/primary Copy Services Server/, 1, WAIT_MS);
-  const key = sandbox.path("s.server/site.key");
-  const aArgs = ["--image", A, "--join", server.url, "--site-key-file", key, "--node-id", "node-a", "--state", sandbox.path("a.tzs")];
-  const a = sandbox.start(...aArgs);
-  const bArgs = ["--image", B, "--join", server.url, "--site-key-file", key, "--node-id", "node-b", "--link-listen", `127.0.0.1:${await freePort()}`, "--state", sandbox.path("b.tzs")];
-  const b = sandbox.start(...bArgs);
-  await server.waitFor(/node node-a joined/, 1, WAIT_MS);
-  await server.waitFor(/node node-b joined/, 1, WAIT_MS);
-  return { sandbox, server, serverArgs, a, aArgs, b, bArgs, shell: await connectShell(server) };
-}
-
-async function pair(shell: RemoteSite, imageId: string, id: string): Promise<PairInfo> {
-  const found = (await shell.listPairs(imageId)).find((candidate) => candidate.id === id);
-  if (found === undefined) throw new Error(`no PPRC pair ${id} on ${imageId}`);
-  return found;
-}
-
-async function until(condition: () => Promise<boolean>, what: string, timeoutMs = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-// Volumes 1000 on A (filled) and 2000 on B, a path A 10 → B 20, and Metro Mirror 1000:2000 (-tgtread) made and in sync.
-async function mirrored(site: Site3, seed: number): Promise<void> {
-  const { shell } = site;
-  await shell.createVolumes(A, { ids: ["1000"], capacity: BLOCKS, unit: "blocks" });
-  await shell.createVolumes(B, { ids: ["2000"], capacity: BLOCKS, unit: "blocks" });
-  await shell.fill(A, "1000", { offset: 0, length: TRACKS * TRACK_BYTES }, { kind: "pattern", seed });
-  const wwnnB = (await shell.listImages()).find((image) => image.id === B)!.wwnn;
-  const path = await shell.makePath(A, { remoteImageId: B, remoteWwnn: wwnnB, sourceLss: "10", targetLss: "20", ports: ["I0010:I0143"] });
-  assert.is(path.state, "Success", `the path across nodes is up (${path.reason})`);
-  assert.equal(await shell.makePairs(A, { remoteImageId: B, pairs: [["1000", "2000"]], type: "mmir", tgtread: true }), ["1000:2000"]);
-  await shell.waitForPairs(A, ["1000:2000"], { timeoutMs: WAIT_MS });
-}
-
-async function equal(shell: RemoteSite, primary: [string, string], secondary: [string, string]): Promise<boolean> {
-  const length = TRACKS * TRACK_BYTES;
-  return (await shell.checksum(primary[0], primary[1], 0, length)) === (await shell.checksum(secondary[0], secondary[1], 0, length));
-}
+import {
+  A, B, PASSWORD, SUSPEND_WAIT_MS, TRACK_BYTES, TRACKS, WAIT_MS, connectShell, dscli, equal, mirrored, pair, refusedWrite, restartNode, resumed,
+  threeNodes, until, type Site3,
+} from "../support/serve-pprc-site.js";
 
 const Cross = suite("PPRC between tzero serve nodes");
 
@@ -151,10 +77,6 @@ Cross("should mirror across nodes from Copy Pending to Full Duplex, keep mirrori
   }
 });
 
-async function refusedWrite(shell: RemoteSite, imageId: string, volumeId: string): Promise<boolean> {
-  return shell.write(imageId, volumeId, 0, new Uint8Array(512)).then(() => false, () => true);
-}
-
 Cross("should suspend the pair when the secondary's node is stopped or killed, and resume to equal once it is back", async () => {
   const seed = testSeed();
   console.log(`# serve-pprc loss seed ${seed}`);
@@ -203,26 +125,6 @@ Cross("should suspend the pair when the secondary's node is stopped or killed, a
   }
 });
 
-// Starts the node `which` again from its --state and waits until the server has it back.
-async function restartNode(site: Site3, which: "a" | "b"): Promise<void> {
-  const joined = new RegExp(`node node-${which} joined`);
-  const before = site.server.log.split("\n").filter((line) => joined.test(line)).length;
-  site[which] = site.sandbox.start(...(which === "a" ? site.aArgs : site.bArgs));
-  await site[which].waitFor(/loaded .*\.tzs/, 1, WAIT_MS);
-  await site.server.waitFor(joined, before + 1, WAIT_MS);
-}
-
-// The pair Suspended on A once `restarted`'s node is back; the path up, resumepprc, Full Duplex and equal; the secondary refuses host writes.
-async function resumed(site: Site3, restarted: string, when: string, seed: number): Promise<void> {
-  await until(async () => (await site.shell.listPaths(A))[0]?.state === "Success", `the path ${when}`);
-  await until(async () => (await pair(site.shell, A, "1000:2000")).state === "Suspended", `the pair to be suspended ${when}`, SUSPEND_WAIT_MS);
-  assert.is((await pair(site.shell, B, "1000:2000")).role, "secondary", `B holds the secondary ${when} (${restarted} restarted)`);
-  assert.ok(await refusedWrite(site.shell, B, "2000"), `the secondary refuses host writes ${when}`);
-  assert.equal(await site.shell.changePairs(A, "resumepprc", { remoteImageId: B, ids: ["1000:2000"], type: "mmir" }), ["1000:2000"]);
-  await site.shell.waitForPairs(A, ["1000:2000"], { timeoutMs: WAIT_MS });
-  assert.ok(await equal(site.shell, [A, "1000"], [B, "2000"]), `equal byte for byte ${when} (seed ${seed})`);
-}
-
 Cross("should bring the primary's node back Suspended from its --state, after a clean stop and after kill -9 under a workload, and resume to equal", async () => {
   const seed = testSeed();
   console.log(`# serve-pprc primary restart seed ${seed}`);
@@ -252,5 +154,72 @@ Cross("should bring the primary's node back Suspended from its --state, after a 
     await sandbox.close();
   }
 });
+
+// The pair and its path on A, as the server last knew them: Full Duplex, and said to be so.
+async function lastKnownOnA(site: Site3, server: ServeProcess, when: string): Promise<void> {
+  const [listed] = await site.shell.listPairs(A);
+  assert.is(listed?.id, "1000:2000", `the server still lists A's pair ${when}`);
+  assert.is(listed.state, "Full Duplex", `its last known state ${when}`);
+  assert.ok(listed.tgtread, "with its options");
+  assert.match(listed.lastKnown ?? "", /node node-a .*is not connected: this is the Copy Services Server's last known state/, `marked last known ${when}`);
+  const [path] = await site.shell.listPaths(A);
+  assert.equal([path?.sourceLss, path?.targetLss, path?.targetImageId, path?.state], ["10", "20", B, "Success"], `A's path ${when}`);
+  assert.ok(path.lastKnown !== undefined, `the path is marked last known ${when}`);
+  const shown = dscli(server, "lspprc", "-dev", A, "-l", "-bnr", "off", "1000:2000");
+  assert.is(shown.status, 0, shown.stderr);
+  assert.match(shown.stdout, /1000:2000\s+Full Duplex/);
+  assert.match(shown.stdout, /CMUC09034W lspprc: node node-a .*last known state/, `lspprc says the state is the server's last known ${when}`);
+}
+
+Cross("should answer for PPRC pairs and paths from the server's catalog after a takeover, with their node down, and after the server's restart", async () => {
+  const seed = testSeed();
+  console.log(`# serve-pprc catalog seed ${seed}`);
+  const sandbox = new ServeSandbox();
+  let site: Site3 | null = null;
+  try {
+    site = await threeNodes(sandbox, { backup: true });
+    await mirrored(site, seed & 0xffff);
+    // The pair went Full Duplex by itself after mkpprc's read-back: the server's pair watcher,
+    // looking every second, records that in the catalog. Its next looks come well within this.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    // The primary server killed: B's node takes over; A re-registers there and answers live.
+    await site.shell.close();
+    site.server.kill("SIGKILL");
+    await site.server.exited;
+    await site.b.waitFor(/took over as primary/, 1, WAIT_MS);
+    await site.b.waitFor(/node node-a joined/, 1, WAIT_MS);
+    site.shell = await connectShell(site.b);
+    assert.is((await pair(site.shell, A, "1000:2000")).lastKnown, undefined, "a connected node answers itself");
+    const rest = await restPprcs(site.b.url);
+    assert.equal(rest.map((item) => [item.id, item.state]), [[`${A.slice(4)}_1000:${B.slice(4)}_2000`, "target_full_duplex"]], "REST cs/pprcs on the new primary");
+
+    // A's node killed: the new primary answers for its pair from the catalog the old one replicated.
+    site.a.kill("SIGKILL");
+    await site.a.exited;
+    await site.b.waitFor(/node node-a lost/, 1, WAIT_MS);
+    await lastKnownOnA(site, site.b, "after the takeover, with A's node down");
+
+    // Both gone; the first server restarted from its journal, alone: it still knows A's pair.
+    await site.shell.close();
+    site.b.kill("SIGKILL");
+    await site.b.exited;
+    site.server = sandbox.start(...site.serverArgs, "--listen", new URL(site.server.url).port);
+    await site.server.waitFor(/primary Copy Services Server/, 1, WAIT_MS);
+    site.shell = await connectShell(site.server);
+    await lastKnownOnA(site, site.server, "after the server's restart");
+  } finally {
+    await site?.shell.close();
+    await sandbox.close();
+  }
+});
+
+// GET /api/v1/cs/pprcs on a server: its items' id and state.
+async function restPprcs(url: string): Promise<Array<{ id: string; state: string }>> {
+  const login = await fetch(`${url}/api/v1/tokens`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ request: { params: { username: "admin", password: PASSWORD } } }) });
+  const token = ((await login.json()) as { token: { token: string } }).token.token;
+  const reply = await fetch(`${url}/api/v1/cs/pprcs`, { headers: { "x-auth-token": token } });
+  assert.is(reply.status, 200);
+  return ((await reply.json()) as { data: { pprcs: Array<{ id: string; state: string }> } }).data.pprcs;
+}
 
 Cross.run();

@@ -33,6 +33,9 @@ for (const [args, flag] of [
   [["--join", "ftp://127.0.0.1"], "--join"],
   [["--heartbeat-timeout-ms", "10"], "--heartbeat-timeout-ms"],
   [["--nbd", "nowhere"], "--nbd"],
+  [["--save-interval", "5"], "--save-interval"],
+  [["--state", "a.tzs", "--save-interval", "-1"], "--save-interval"],
+  [["--state", "a.tzs", "--save-interval", "1.5"], "--save-interval"],
   [["--frobnicate"], "--frobnicate"],
 ] as const) {
   Args(`should refuse ${args.join(" ")}, naming ${flag}`, () => {
@@ -64,6 +67,8 @@ Args("should default to one 2107 image on 127.0.0.1:8452, with the server state 
   assert.is(parseServeArgs(["--tls-self-signed", "--tls-dir", "certs"], "/x", {}).tlsSelfSignedDir, "/x/certs");
   assert.is(parseServeArgs([], "/x", { XDG_STATE_HOME: "/s" }).serverStateDir, "/s/tzero/server");
   assert.is(parseServeArgs(["--join", "http://10.0.0.1"], "/x", {}).join?.href, "ws://10.0.0.1:8452/");
+  assert.is(config.saveIntervalMs, 30_000, "--state is saved every 30 s while volumes change");
+  assert.is(parseServeArgs(["--state", "b.state", "--save-interval", "0"], "/x", {}).saveIntervalMs, 0);
 });
 
 
@@ -152,6 +157,44 @@ Serve("should route commands to a joining node, show its images unreachable at k
     sandbox.start(...nodeArgs);
     await primary.waitFor(/node IBM\.2107-75SITEB joined/, 3);
     assert.equal((await shell.listVolumes("IBM.2107-75SITEB")).map((volume) => volume.id), ["1000"]);
+  } finally {
+    await shell?.close();
+    await sandbox.close();
+  }
+});
+
+Serve("should save --state after a configuration change and while volumes change, so that a kill -9 loses neither", async () => {
+  const sandbox = new ServeSandbox();
+  let shell: RemoteSite | null = null;
+  try {
+    writeFileSync(sandbox.path("admin.pw"), "Adm1npass\n", { mode: 0o600 });
+    const primary = sandbox.start("--image", "IBM.2107-75SITEA", "--server-state", sandbox.path("a.server"), "--admin-password-file", sandbox.path("admin.pw"));
+    await primary.waitFor(/primary Copy Services Server/);
+    const nodeArgs = ["--image", "IBM.2107-75SITEB", "--join", primary.url, "--site-key-file", sandbox.path("a.server/site.key"), "--state", sandbox.path("b.state"), "--save-interval", "1"];
+    const node = sandbox.start(...nodeArgs);
+    await primary.waitFor(/node IBM\.2107-75SITEB joined/);
+    const { hostname, port } = new URL(primary.url);
+    shell = await RemoteSite.connect({ servers: [{ host: hostname, port: Number(port) }], user: "admin", password: "Adm1npass" });
+    assert.equal(await shell.createVolumes("IBM.2107-75SITEB", { ids: ["1000", "1001"], capacity: 2048, unit: "blocks" }), ["1000", "1001"]);
+    await node.waitFor(/saved .*b\.state \(the configuration changed\): 2 volumes/);
+    await shell.establishFlash("IBM.2107-75SITEB", { pairs: [["1000", "1001"]], options: { nocopy: true } });
+    await node.waitFor(/saved .*b\.state \(the configuration changed\): 2 volumes, 1 relationships/);
+    const data = new Uint8Array(8192).fill(0xa5);
+    await shell.write("IBM.2107-75SITEB", "1000", 65536, data);
+    await node.waitFor(/saved .*b\.state \(volumes changed\)/);
+    const checksum = await shell.checksum("IBM.2107-75SITEB", "1000", 0, 2048 * 512);
+    const saves = node.log.split("\n").filter((line) => / saved /.test(line)).length;
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    assert.is(node.log.split("\n").filter((line) => / saved /.test(line)).length, saves, "nothing changed: no save");
+    node.kill("SIGKILL");
+    await node.exited;
+    assert.not.match(node.log, /stopping/, "no SIGTERM: the node never stopped cleanly");
+    const back = sandbox.start(...nodeArgs);
+    await back.waitFor(/loaded .*b\.state: IBM\.2107-75SITEB \(2 volumes, 1 relationships\)/);
+    await primary.waitFor(/node IBM\.2107-75SITEB joined/, 2);
+    assert.equal((await shell.listVolumes("IBM.2107-75SITEB")).map((volume) => volume.id), ["1000", "1001"]);
+    assert.equal((await shell.listFlash("IBM.2107-75SITEB")).map((flash) => flash.id), ["1000:1001"]);
+    assert.is(await shell.checksum("IBM.2107-75SITEB", "1000", 0, 2048 * 512), checksum, "the write saved by the interval is back");
   } finally {
     await shell?.close();
     await sandbox.close();

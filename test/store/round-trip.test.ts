@@ -161,13 +161,13 @@ RoundTrip("should resume a background copy where it stopped and complete it", as
   assert.is(copying.checksum("1001"), t0);
 });
 
-RoundTrip("should keep -record, -tgtinhibit, -persist, sequence numbers and times", async () => {
+RoundTrip("should keep -record, -tgtinhibit, -tgtpprc, -persist, sequence numbers and times", async () => {
   const source = image({ model: "2107" });
   for (const id of ["1000", "1001", "1002", "2000", "2001", "2002"]) source.createVolume({ id, capacity: 16 * 128 });
   source.writePattern("1000", 0, 16 * TRACK_SIZE, 5);
   source.writePattern("2000", 0, 16 * TRACK_SIZE, 6);
   source.establish("1000", "1001", { nocopy: true, persist: true, record: true, seqnum: 0xfffffffe });
-  source.establish("1000", "1002", { tgtinhibit: true, seqnum: 7 }); // two targets of one source (2107)
+  source.establish("1000", "1002", { tgtinhibit: true, tgtpprc: true, seqnum: 7 }); // two targets of one source (2107)
   source.establish("2000", "2001", { persist: true });
   source.copyTracks("2000:2001", 0, 16);
   source.poll(); // completes: persistent, so it stays, with its sync time
@@ -179,6 +179,8 @@ RoundTrip("should keep -record, -tgtinhibit, -persist, sequence numbers and time
   assert.is(loaded.recordedTracks("1000:1001", "source"), 1);
   assert.is(loaded.recordedTracks("1000:1001", "target"), 1);
   assert.is(loaded.status("1000:1001").seqnum, 0xfffffffe);
+  assert.is(loaded.status("1000:1002").tgtpprc, true);
+  assert.is(loaded.status("1000:1001").tgtpprc, false);
   expectRefusal(() => loaded.fill("1002", 0, 1, 1), "TARGET_WRITE_INHIBITED");
   // The change records go on counting.
   loaded.fill("1000", 12 * TRACK_SIZE, 1, 1);

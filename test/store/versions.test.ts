@@ -37,7 +37,10 @@ Versions("should load a format-1 file as the format-1 store loaded it", async ()
     assert.equal(described(loaded, expected), expected);
     for (const image of loaded) {
       for (const relationship of image.listRelationships()) assert.is(image.status(relationship.id).state, "Valid", relationship.id);
+      // Written before -tgtpprc was saved: none of its relationships has it.
+      for (const relationship of image.listRelationships()) assert.is(image.status(relationship.id).tgtpprc, false, relationship.id);
     }
+    assert.ok(loaded.some((image) => image.listRelationships().length > 0), "the fixture has relationships");
     // Saved again, it is a file of this version that loads alike.
     const folder = temporaryDirectory();
     try {

@@ -1,7 +1,8 @@
 // One of the link bench's concurrent writers: a thread of its own on the
 // primary image's core, writing `count` 4 KiB blocks at seeded offsets of one
 // volume (each returns only once the secondary has acknowledged it, in Full
-// Duplex), then posting how long that took and how many writes failed.
+// Duplex), then posting how long that took and how many writes failed, and
+// waiting for the bench's signal to end.
 import { parentPort, workerData } from "node:worker_threads";
 import { CoreCode } from "../../src/core/codes.js";
 import { CoreThread } from "../../src/core/core.js";
@@ -15,7 +16,7 @@ export interface MirrorWriterData {
   count: number;
   seed: number;
   blockSlots: number; // 4 KiB blocks in the volume
-  start: Int32Array; // all writers wait on start[0] becoming 1, so they begin together
+  start: Int32Array; // all writers wait on start[0] becoming 1, so they begin together, and end once it is 2
 }
 
 const WRITE_BYTES = 4096;
@@ -31,3 +32,6 @@ for (let index = 0; index < data.count; index++) {
   if (core.exports.io_write(data.slot, offset, WRITE_BYTES, core.stagingPointer) !== CoreCode.OK) failed++;
 }
 parentPort!.postMessage({ ms: performance.now() - started, failed });
+// Held until the bench has read the CPU time of the round: the thread's exit
+// (its isolate torn down) is no part of what a write costs.
+Atomics.wait(data.start, 0, 1, 60_000);

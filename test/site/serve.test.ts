@@ -86,6 +86,21 @@ Args("should exit 2 naming --site-key-file when a joining node has no copy of th
 
 Args.run();
 
+// A primary server on image SITEA with the admin password Adm1npass, and a node on SITEB
+// joining it with --state b.state (and `nodeExtra`); nodeArgs restart the node as it was.
+async function primaryAndNode(sandbox: ServeSandbox, ...nodeExtra: string[]) {
+  writeFileSync(sandbox.path("admin.pw"), "Adm1npass\n", { mode: 0o600 });
+  const primary = sandbox.start("--image", "IBM.2107-75SITEA", "--server-state", sandbox.path("a.server"), "--admin-password-file", sandbox.path("admin.pw"));
+  await primary.waitFor(/primary Copy Services Server/);
+  const nodeArgs = ["--image", "IBM.2107-75SITEB", "--join", primary.url, "--site-key-file", sandbox.path("a.server/site.key"), "--state", sandbox.path("b.state"), ...nodeExtra];
+  return { primary, node: sandbox.start(...nodeArgs), nodeArgs };
+}
+
+function adminShell(url: string): Promise<RemoteSite> {
+  const { hostname, port } = new URL(url);
+  return RemoteSite.connect({ servers: [{ host: hostname, port: Number(port) }], user: "admin", password: "Adm1npass" });
+}
+
 const Serve = suite("tzero serve");
 
 Serve("should create admin and the site key at the first start only, and come back as the same server", async () => {
@@ -125,15 +140,10 @@ Serve("should route commands to a joining node, show its images unreachable at k
   const sandbox = new ServeSandbox();
   let shell: RemoteSite | null = null;
   try {
-    writeFileSync(sandbox.path("admin.pw"), "Adm1npass\n", { mode: 0o600 });
-    const primary = sandbox.start("--image", "IBM.2107-75SITEA", "--server-state", sandbox.path("a.server"), "--admin-password-file", sandbox.path("admin.pw"));
-    await primary.waitFor(/primary Copy Services Server/);
-    const nodeArgs = ["--image", "IBM.2107-75SITEB", "--join", primary.url, "--site-key-file", sandbox.path("a.server/site.key"), "--state", sandbox.path("b.state")];
-    const node = sandbox.start(...nodeArgs);
+    const { primary, node, nodeArgs } = await primaryAndNode(sandbox);
     await node.waitFor(/registered with ws:\/\/127\.0\.0\.1:\d+ \(term 1\)/);
     await primary.waitFor(/node IBM\.2107-75SITEB joined from http:\/\/127\.0\.0\.1:\d+/);
-    const { hostname, port } = new URL(primary.url);
-    shell = await RemoteSite.connect({ servers: [{ host: hostname, port: Number(port) }], user: "admin", password: "Adm1npass" });
+    shell = await adminShell(primary.url);
     assert.equal((await shell.listImages()).map((image) => image.id), ["IBM.2107-75SITEA", "IBM.2107-75SITEB"], "both nodes' images, through the server");
     assert.equal(await shell.createVolumes("IBM.2107-75SITEB", { ids: ["1000"], capacity: 1, unit: "ds" }), ["1000"]);
     assert.is((await shell.listVolumes("IBM.2107-75SITEA")).length, 0, "the volume went to the node that owns its image");
@@ -167,14 +177,9 @@ Serve("should save --state after a configuration change and while volumes change
   const sandbox = new ServeSandbox();
   let shell: RemoteSite | null = null;
   try {
-    writeFileSync(sandbox.path("admin.pw"), "Adm1npass\n", { mode: 0o600 });
-    const primary = sandbox.start("--image", "IBM.2107-75SITEA", "--server-state", sandbox.path("a.server"), "--admin-password-file", sandbox.path("admin.pw"));
-    await primary.waitFor(/primary Copy Services Server/);
-    const nodeArgs = ["--image", "IBM.2107-75SITEB", "--join", primary.url, "--site-key-file", sandbox.path("a.server/site.key"), "--state", sandbox.path("b.state"), "--save-interval", "1"];
-    const node = sandbox.start(...nodeArgs);
+    const { primary, node, nodeArgs } = await primaryAndNode(sandbox, "--save-interval", "1");
     await primary.waitFor(/node IBM\.2107-75SITEB joined/);
-    const { hostname, port } = new URL(primary.url);
-    shell = await RemoteSite.connect({ servers: [{ host: hostname, port: Number(port) }], user: "admin", password: "Adm1npass" });
+    shell = await adminShell(primary.url);
     assert.equal(await shell.createVolumes("IBM.2107-75SITEB", { ids: ["1000", "1001"], capacity: 2048, unit: "blocks" }), ["1000", "1001"]);
     await node.waitFor(/saved .*b\.state \(the configuration changed\): 2 volumes/);
     await shell.establishFlash("IBM.2107-75SITEB", { pairs: [["1000", "1001"]], options: { nocopy: true } });

@@ -150,6 +150,29 @@ function scanViewsFrom(image: StorageImage, pair: string, from: number, batch: n
   return tracks;
 }
 
+// An entry the scan never writes, in the staging buffer past a batch's end.
+const CANARY = 0xdeadbeef;
+
+// The scan of scanViewsFrom, checking after each call that the core wrote
+// nothing in the word's room (64 entries) past the batch's end: a write
+// there would land past the staging buffer in a batch of the most tracks.
+function scanGuardedFrom(image: StorageImage, pair: string, from: number, batch: number, context: string): number[] {
+  const bytes = image.core.staging();
+  const entries = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+  const guardEnd = Math.min(entries.length, batch + 64);
+  const tracks: number[] = [];
+  for (let next = from; ;) {
+    entries.fill(CANARY, batch, guardEnd);
+    const view = image.pendingTracksView(pair, next, batch);
+    const overwritten = entries.subarray(batch, guardEnd).findIndex((entry) => entry !== CANARY);
+    assert.is(overwritten, -1, `nothing written past the batch's end (${context}, from ${next})`);
+    if (view.length === 0) return tracks;
+    assert.ok(view.length <= batch, `a view of ${view.length} fits ${batch} (${context})`);
+    for (const track of view) tracks.push(track);
+    next = tracks[tracks.length - 1] + 1;
+  }
+}
+
 // Where scans start: the ends and the edges of words, pairs, groups and chunks, and a few at random.
 function starts(random: Random, trackCount: number): number[] {
   const edges = [0, 1, 63, 64, 65, 127, 128, 129, 511, 512, 4095, 4096, 4097, 4159, CHUNK_TRACKS - 1, CHUNK_TRACKS, CHUNK_TRACKS + 1, trackCount - 1, trackCount];
@@ -210,7 +233,7 @@ for (const build of ["release", "debug"] as CoreBuild[]) {
         for (const batch of [FIND_MANY_TRACKS_MIN, FIND_MANY_TRACKS_MIN + 64, 16_384]) {
           for (const from of [0, 4095, 4097, random.int(0, CHUNK_TRACKS)]) {
             const context = `seed ${seed}, ${density * 100}% pending, from ${from}, batches of ${batch}`;
-            assert.equal(scanViewsFrom(image, pair, from, batch, context), pendingFrom(pending, from), context);
+            assert.equal(scanGuardedFrom(image, pair, from, batch, context), pendingFrom(pending, from), context);
           }
         }
         removePair(image, pair);
@@ -235,10 +258,32 @@ for (const build of ["release", "debug"] as CoreBuild[]) {
       for (const batch of [FIND_MANY_TRACKS_MIN, FIND_MANY_TRACKS_MIN + 1, 191, 193, 255, 4097, 16_384]) {
         for (const from of froms) {
           const context = `seed ${seed}, from ${from}, batches of ${batch}`;
-          assert.equal(scanViewsFrom(image, pair, from, batch, context), pendingFrom(pending, from), context);
+          assert.equal(scanGuardedFrom(image, pair, from, batch, context), pendingFrom(pending, from), context);
         }
       }
       removePair(image, pair);
+    } finally {
+      await image.close();
+    }
+  });
+
+  Scan("should write nothing past a batch's end where its last word has all 64 bits and the group has empty words", async () => {
+    const image = new StorageImage({ workers: 0, build, model: "2107" });
+    try {
+      const trackCount = CHUNK_TRACKS;
+      for (const fullWords of [2, 3, 7]) {
+        // Word 0 empty, words 1 to fullWords full, the rest of their group
+        // empty: the group's sparse walk, whose last word starts exactly where
+        // a batch of 64 entries a word leaves room for one more word.
+        const leaf = new Uint8Array(leafBytes(trackCount, 0));
+        leaf.fill(0xff, 8, 8 * (fullWords + 1));
+        const chunks: BitmapChunk[] = [leaf];
+        const pair = restorePair(image, trackCount, chunks);
+        const batch = 64 * fullWords;
+        const context = `${fullWords} full words, batches of ${batch}`;
+        assert.equal(scanGuardedFrom(image, pair, 0, batch, context), plainPending(chunks, trackCount), context);
+        removePair(image, pair);
+      }
     } finally {
       await image.close();
     }

@@ -278,14 +278,13 @@ export class Transmission {
     this.bytesServed += bytes;
   }
 
+  // A success without data is a simple reply even where structured replies
+  // were negotiated ("Simple reply message": allowed for any request but
+  // NBD_CMD_READ when the reply has no payload), as nbdkit answers: libnbd
+  // reads a simple reply in one receive, a structured chunk in two.
   private replyDone(): void {
-    if (!this.negotiated.structured) {
-      this.writeSimpleReply(this.reserve(SIMPLE_REPLY_BYTES), 0);
-      this.outputEnd += SIMPLE_REPLY_BYTES;
-      return;
-    }
-    this.writeChunkHeader(this.reserve(CHUNK_HEADER_BYTES), N.NBD_REPLY_FLAG_DONE, N.NBD_REPLY_TYPE_NONE, 0);
-    this.outputEnd += CHUNK_HEADER_BYTES;
+    this.writeSimpleReply(this.reserve(SIMPLE_REPLY_BYTES), 0);
+    this.outputEnd += SIMPLE_REPLY_BYTES;
   }
 
   private replyError(error: number, message: string): void {

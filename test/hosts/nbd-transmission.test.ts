@@ -96,6 +96,47 @@ Transmission("should serve pipelined requests split at random bytes in order, FL
   client.close();
 });
 
+// One endpoint thread reads every connection into the same receive buffer:
+// what one chunk leaves split (a header, a payload) must be the connection's
+// own copy before the other connection's next read lands there.
+Transmission("should serve two connections' pipelined requests, split at random bytes and interleaved, each in order", async () => {
+  const seed = testSeed();
+  console.log(`# NBD interleaved connections seed ${seed} (TZERO_SEED=${seed} replays it)`);
+  const random = new Random(seed);
+  const clients = [await open("1000"), await open("1002")];
+  // Per connection: 64 writes of 4 KiB to 64 KiB, then one 2 MiB read of them (larger than the core's half of staging) and one more write.
+  const expected = clients.map(() => Buffer.from(random.bytes(2 * MIB)));
+  const streams = expected.map((bytes) => {
+    const requests: Buffer[] = [];
+    for (let at = 0, cookie = 1; at < bytes.length; cookie++) {
+      const length = Math.min(bytes.length - at, 4096 * random.int(1, 16));
+      requests.push(write(BigInt(cookie), at, bytes.subarray(at, at + length)));
+      at += length;
+    }
+    requests.push(command(NBD_CMD_READ, 1000n, 0, bytes.length), write(1001n, 4 * MIB, bytes.subarray(0, 4096)));
+    return { bytes: Buffer.concat(requests), sent: 0, replies: requests.length };
+  });
+  while (streams.some((stream) => stream.sent < stream.bytes.length)) {
+    const index = random.int(0, 1);
+    const stream = streams[index];
+    const count = Math.min(stream.bytes.length - stream.sent, random.pick([1, 13, 28, 100, 4096, 40_000]));
+    clients[index].send(stream.bytes.subarray(stream.sent, stream.sent + count));
+    stream.sent += count;
+    if (random.int(0, 3) === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  for (const [index, client] of clients.entries()) {
+    for (let cookie = 1; cookie < streams[index].replies - 1; cookie++) {
+      assert.equal(await reply(client), { error: 0, cookie: BigInt(cookie) }, `seed ${seed}: connection ${index}'s write ${cookie}`);
+    }
+    assert.equal(await reply(client), { error: 0, cookie: 1000n }, `seed ${seed}: connection ${index}'s read`);
+    assert.ok((await client.take(2 * MIB))!.equals(expected[index]), `seed ${seed}: connection ${index} reads back what it wrote`);
+    assert.equal(await reply(client), { error: 0, cookie: 1001n }, `seed ${seed}: connection ${index}'s write after the read`);
+    client.close();
+  }
+  assert.ok(Buffer.from(await site.read(IMAGE, "1000", 0, 2 * MIB)).equals(expected[0]), `seed ${seed}: volume 1000 holds the first connection's bytes`);
+  assert.ok(Buffer.from(await site.read(IMAGE, "1002", 4 * MIB, 4096)).equals(expected[1].subarray(0, 4096)), `seed ${seed}: volume 1002 the second's`);
+});
+
 Transmission("should release whole extents on TRIM, lowering the pool's allocation, and zero the partial ones", async () => {
   await site.fill(IMAGE, "1001", { offset: 0, length: VOLUME_BYTES }, { kind: "byte", value: 0x5a });
   const before = await allocated("1001");

@@ -6,6 +6,7 @@
 // the pair, and resumepprc makes the volumes equal again; failover and
 // failback across the two nodes.
 import { suite } from "uvu";
+import { createServer, type Server } from "node:net";
 import * as assert from "uvu/assert";
 import { ServeSandbox, type ServeProcess } from "../support/serve-process.js";
 import { Random, testSeed } from "../support/random.js";
@@ -154,6 +155,60 @@ Cross("should bring the primary's node back Suspended from its --state, after a 
     await sandbox.close();
   }
 });
+
+// B's node without a fixed --link-listen: killed, it comes back taking links
+// on another port. The server tells A's node the new address when B
+// registers, so that A's path goes from Failed to Success by itself and
+// resumepprc works without mkpprcpath again; and mkpprcpath again with the
+// same ports is Success at once.
+Cross("should give A's path the new link address of B's node restarted from its --state on another port, so that resumepprc makes the volumes equal", async () => {
+  const seed = testSeed();
+  console.log(`# serve-pprc new link port seed ${seed}`);
+  const sandbox = new ServeSandbox();
+  const blockers: Server[] = [];
+  let site: Site3 | null = null;
+  try {
+    site = await threeNodes(sandbox, { fixedLinks: false });
+    await mirrored(site, seed & 0xffff);
+    await site.b.waitFor(/saved .*b\.tzs \(the configuration changed\)/, 1, WAIT_MS);
+    const before = linkPort(site.b);
+    site.b.kill("SIGKILL");
+    await site.b.exited;
+    await until(async () => (await pair(site!.shell, A, "1000:2000")).state === "Suspended", "the pair to suspend at the kill", SUSPEND_WAIT_MS);
+    const [failed] = await site.shell.listPaths(A);
+    assert.is(failed?.state, "Failed", "A's path fails while B's node is down");
+    assert.match(failed.reason ?? "", new RegExp(`127\\.0\\.0\\.1:${before}`), `it names the address it cannot reach (${failed.reason})`);
+
+    // The old port taken meanwhile (by a listener that drops every connection): B's node must take another.
+    const taken = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve, reject) => taken.once("error", reject).listen(before, "127.0.0.1", resolve));
+    blockers.push(taken);
+    await restartNode(site, "b");
+    const after = linkPort(site.b);
+    assert.ok(after !== before, `B's node took links on another port (${before}, then ${after})`);
+    await until(async () => (await site!.shell.listPaths(A))[0]?.state === "Success", "A's path to link to B's new port by itself");
+    const shown = dscli(site.server, "lspprcpath", "-dev", A, "10");
+    assert.match(shown.stdout, /10\s+20\s+Success/, `lspprcpath shows it Success: ${shown.stdout}${shown.stderr}`);
+    await resumed(site, B, "after B's node came back on another link port", seed);
+
+    // mkpprcpath again with the same ports: Success at once, the pair untouched.
+    const wwnnB = (await site.shell.listImages()).find((image) => image.id === B)!.wwnn;
+    const again = await site.shell.makePath(A, { remoteImageId: B, remoteWwnn: wwnnB, sourceLss: "10", targetLss: "20", ports: ["I0010:I0143"] });
+    assert.is(again.state, "Success", `mkpprcpath again is Success at once (${again.reason})`);
+    assert.is((await pair(site.shell, A, "1000:2000")).state, "Full Duplex");
+  } finally {
+    for (const blocker of blockers) blocker.close();
+    await site?.shell.close();
+    await sandbox.close();
+  }
+});
+
+// The port where `node` last said it takes PPRC links.
+function linkPort(node: ServeProcess): number {
+  const said = [...node.log.matchAll(/PPRC links are taken at 127\.0\.0\.1:(\d+)/g)];
+  assert.ok(said.length > 0, "the node said where it takes links");
+  return Number(said[said.length - 1][1]);
+}
 
 // The pair and its path on A, as the server last knew them: Full Duplex, and said to be so.
 async function lastKnownOnA(site: Site3, server: ServeProcess, when: string): Promise<void> {

@@ -170,7 +170,7 @@ Cross("should give A's path the new link address of B's node restarted from its 
   try {
     site = await threeNodes(sandbox, { fixedLinks: false });
     await mirrored(site, seed & 0xffff);
-    await site.b.waitFor(/saved .*b\.tzs \(the configuration changed\)/, 1, WAIT_MS);
+    await savedAfterChange(site, "b");
     const before = linkPort(site.b);
     site.b.kill("SIGKILL");
     await site.b.exited;
@@ -203,6 +203,16 @@ Cross("should give A's path the new link address of B's node restarted from its 
   }
 });
 
+// A configuration change on the node `which` after the pair (a volume made
+// there), then its next save: no save runs beside a change, one in flight is
+// abandoned, so that save started after it and holds the pair's side.
+async function savedAfterChange(site: Site3, which: "a" | "b"): Promise<void> {
+  const image = which === "a" ? A : B;
+  await site.shell.createVolumes(image, { ids: [which === "a" ? "1001" : "2001"], capacity: 128, unit: "blocks" });
+  const saves = site[which].log.split("\n").filter((line) => /saved .*\.tzs/.test(line)).length;
+  await site[which].waitFor(/saved .*\.tzs/, saves + 1, WAIT_MS);
+}
+
 // The port where `node` last said it takes PPRC links.
 function linkPort(node: ServeProcess): number {
   const said = [...node.log.matchAll(/PPRC links are taken at 127\.0\.0\.1:(\d+)/g)];
@@ -234,9 +244,12 @@ Cross("should answer for PPRC pairs and paths from the server's catalog after a 
   try {
     site = await threeNodes(sandbox, { backup: true });
     await mirrored(site, seed & 0xffff);
-    // The pair went Full Duplex by itself after mkpprc's read-back: the server's pair watcher,
-    // looking every second, records that in the catalog. Its next looks come well within this.
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    // The pair may have gone Full Duplex by itself after mkpprc's read-back: the server's pair
+    // watcher, looking every second, records that in the catalog with an event. The newest
+    // event about the pair saying Full Duplex (mkpprc's own or the watcher's) means the catalog does.
+    const token = await restToken(site.server.url);
+    await until(async () => /\b1000:2000 Full Duplex\b/.test((await pairEvents(site!.server.url, token, A, "1000:2000")).at(-1) ?? ""),
+      "the server's events to say that A's pair 1000:2000 is Full Duplex (the pair watcher's record of it)", WAIT_MS);
     // The primary server killed: B's node takes over; A re-registers there and answers live.
     await site.shell.close();
     site.server.kill("SIGKILL");
@@ -269,10 +282,21 @@ Cross("should answer for PPRC pairs and paths from the server's catalog after a 
 });
 
 // GET /api/v1/cs/pprcs on a server: its items' id and state.
-async function restPprcs(url: string): Promise<Array<{ id: string; state: string }>> {
+// The texts of the server's logged events about pair `id` of `imageId`, oldest first.
+async function pairEvents(url: string, token: string, imageId: string, id: string): Promise<string[]> {
+  const reply = await fetch(`${url}/cs/console/events?limit=2000`, { headers: { "x-auth-token": token } });
+  assert.is(reply.status, 200);
+  const { events } = (await reply.json()) as { events: Array<{ image: string | null; ids: string[]; text: string }> };
+  return events.filter((event) => event.image === imageId && event.ids.includes(id)).map((event) => event.text);
+}
+
+async function restToken(url: string): Promise<string> {
   const login = await fetch(`${url}/api/v1/tokens`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ request: { params: { username: "admin", password: PASSWORD } } }) });
-  const token = ((await login.json()) as { token: { token: string } }).token.token;
-  const reply = await fetch(`${url}/api/v1/cs/pprcs`, { headers: { "x-auth-token": token } });
+  return ((await login.json()) as { token: { token: string } }).token.token;
+}
+
+async function restPprcs(url: string): Promise<Array<{ id: string; state: string }>> {
+  const reply = await fetch(`${url}/api/v1/cs/pprcs`, { headers: { "x-auth-token": await restToken(url) } });
   assert.is(reply.status, 200);
   return ((await reply.json()) as { data: { pprcs: Array<{ id: string; state: string }> } }).data.pprcs;
 }

@@ -377,6 +377,11 @@ export class StorageImage extends EventEmitter {
     return this.v2.revert(idText);
   }
 
+  // When the -freeze hold of `lss` ends at the latest (ms since 1970), or null when nothing holds it.
+  freezeDeadline(lss: string): number | null {
+    return this.v2.freezeDeadline(lss);
+  }
+
   // Ends the write holds of the relationships whose sources are in the LSS; returns their IDs.
   unfreeze(lss: string): string[] {
     this.checkOpen();
@@ -934,12 +939,14 @@ export class StorageImage extends EventEmitter {
 
   // Registers a relationship that src/engine/snapshot.ts has just restored in
   // the core at relationship.slot; a background copy is then watched as usual.
-  adoptRelationship(relationship: Relationship): void {
+  // `freezeDeadlineMs`: a relationship whose writes are held (a loaded -freeze) keeps its LSS's deadline.
+  adoptRelationship(relationship: Relationship, freezeDeadlineMs?: number): void {
     this.checkOpen();
     if (this.relationships.has(relationship.id)) throw new EngineError("BUSY", `FlashCopy pair ${relationship.id} already exists on ${this.id}`);
     takeSlot(this.freeRelSlots, relationship.slot, `FlashCopy pair ${relationship.id}`);
     this.relationships.set(relationship.id, relationship);
     this.watchRelationship(relationship, Number(this.core.exports.rel_copied_bytes(relationship.slot)));
+    if (relationship.writesHeld) this.v2.startFreezeTimer(this.volume(relationship.sourceId).lss, freezeDeadlineMs);
   }
 
   // ---- lifecycle -----------------------------------------------------------------

@@ -48,6 +48,8 @@ export interface RelationshipSnapshot extends Relationship {
   readonly bitmap: ChunkedBitmap;
   readonly recordSource: ChunkedBitmap | null;
   readonly recordTarget: ChunkedBitmap | null;
+  // While a -freeze holds the source's writes: when its LSS's timeout ends the hold (ms since 1970).
+  readonly heldUntil: number | null;
 }
 
 export function chunkCount(trackCount: number): number {
@@ -323,6 +325,7 @@ export class ImageCapture {
         bitmap,
         recordSource: copyOut(1),
         recordTarget: copyOut(2),
+        heldUntil: relationship.writesHeld ? this.image.freezeDeadline(this.image.volume(relationship.sourceId).lss) : null,
       };
     });
   }
@@ -433,6 +436,10 @@ export interface RelationshipRestore {
   bitmap: ChunkedBitmap;
   recordSource: ChunkedBitmap | null;
   recordTarget: ChunkedBitmap | null;
+  // A -freeze hold saved with it: when it ends (ms since 1970). A hold whose
+  // time has passed is over, as a DS8000's extended long busy ends at its
+  // timeout whatever happened meanwhile; absent or null: no hold.
+  heldUntil?: number | null;
 }
 
 function facts(image: StorageImage, volume: Volume): VolumeFacts {
@@ -498,10 +505,13 @@ export function restoreRelationship(image: StorageImage, spec: RelationshipResto
   }
   const trackCount = Math.ceil(source.sizeBytes / TRACK_SIZE);
   checkBitmaps(id, spec, trackCount);
+  const heldUntil = spec.heldUntil ?? null;
+  const held = heldUntil !== null && heldUntil > Date.now();
   const flags = (spec.nocopy ? 0 : RelFlag.BACKGROUND)
     | (spec.tgtinhibit ? RelFlag.TGTINHIBIT : 0)
     | (spec.record ? RelFlag.RECORD : 0)
-    | (spec.persist ? RelFlag.PERSIST : 0);
+    | (spec.persist ? RelFlag.PERSIST : 0)
+    | (held ? RelFlag.HOLD_WRITES : 0);
   const exports = image.core.exports;
   const begun = exports.rel_restore_begin(spec.slot, source.slot, target.slot, flags, BigInt(spec.copiedBytes));
   if (begun !== CoreCode.OK) throw coreError(begun, `restore FlashCopy pair ${id}`);
@@ -515,10 +525,10 @@ export function restoreRelationship(image: StorageImage, spec: RelationshipResto
   const relationship: Relationship = {
     id, sourceId: source.id, targetId: target.id, slot: spec.slot, trackCount,
     nocopy: spec.nocopy, persist: spec.persist, record: spec.record, tgtinhibit: spec.tgtinhibit, seqnum: spec.seqnum,
-    // Not in a state file: a revertible increment's saved tracks (it loads as committed) and a -freeze hold (it ended with its process).
-    tgtpprc: spec.tgtpprc ?? false, revertible: false, writesHeld: false,
+    // Not in a state file: a revertible increment's saved tracks (save refuses a revertible pair).
+    tgtpprc: spec.tgtpprc ?? false, revertible: false, writesHeld: held,
     createdAt: spec.createdAt, syncedAt: spec.syncedAt,
   };
-  image.adoptRelationship(relationship);
+  image.adoptRelationship(relationship, held ? heldUntil : undefined);
   return { relationship, pendingTracks };
 }

@@ -17,7 +17,7 @@ import { CoreCode, LinkState, TRACK_SIZE } from "../core/codes.js";
 import { CoreThread } from "../core/core.js";
 import { connectTcp, type Connection } from "../wire/index.js";
 import { EXIT_CODE_ABORTED, type LinkPair } from "./link-messages.js";
-import { linkMessages, LINK_ENTRIES_MAX, LINK_FRAME_BYTES_MAX, LINK_ROLE, type AckBody, type LinkMessages } from "./link-protocol.js";
+import { linkMessages, LINK_ENTRIES_MAX, LINK_FRAME_BYTES_MAX, LINK_ROLE, type AckBody, type LinkEndpoint, type LinkMessages } from "./link-protocol.js";
 import type { TcpLinkCommand, TcpLinkReport, TcpLinkWorkerData } from "./tcp-link-messages.js";
 
 // While nothing is in flight the sender blocks on the doorbell (Atomics.wait:
@@ -42,6 +42,9 @@ const COPY_TRACKS_PER_FRAME = LINK_ENTRIES_MAX;
 const COPY_FRAMES_IN_FLIGHT = 3;
 const REDIAL_DELAY_MS_MIN = 100;
 const REDIAL_DELAY_MS_MAX = 1_000;
+// A redial's delay is waited in slices this long, the host's commands read
+// between them: a new endpoint or a stop ends the wait.
+const REDIAL_SLICE_MS = 20;
 
 type Batch =
   | { kind: "ring"; entries: number[] }
@@ -63,6 +66,8 @@ let nextPair = 0;
 let stopping = false;
 let hostUp = true; // false while the host has cut the link (cutlink, a failed path)
 let connection: Connection<LinkMessages> | null = null;
+let endpoint: LinkEndpoint = data.endpoint; // where the secondary's node takes links
+let redialNow = false; // a new endpoint: dial it without waiting out the redial delay
 let sequence = 0;
 const inFlight = new Map<number, Batch & { buffer?: number }>();
 let wake: (() => void) | null = null;
@@ -91,9 +96,27 @@ function readCommands(): void {
     const command = received.message as TcpLinkCommand;
     if (command.type === "stop") stopping = true;
     else if (command.type === "up") hostUp = command.up;
+    else if (command.type === "endpoint") retarget(command.endpoint);
     else pairs = command.pairs.map((pair) => ({ ...pair, cursor: pairs.find((known) => known.primarySlot === pair.primarySlot)?.cursor ?? 0 }));
   }
   publishLinkState();
+}
+
+// The secondary's node takes links elsewhere now: a connection to the old
+// address is given up (what it had in flight fails, as at any loss), and the
+// next dial goes to the new one at once.
+function retarget(next: LinkEndpoint): void {
+  if (next.host === endpoint.host && next.port === endpoint.port) return;
+  endpoint = next;
+  redialNow = true;
+  const old = connection;
+  if (old === null) return;
+  lost(`the secondary's node takes links at ${endpointName()} now`);
+  void old.close(`the secondary's node takes links at ${endpointName()} now`);
+}
+
+function endpointName(): string {
+  return `${endpoint.host}:${endpoint.port}`;
 }
 
 // Fails entries nobody can send now (the link down): their writers suspend.
@@ -225,9 +248,10 @@ function lost(reason: string): void {
 }
 
 async function dial(): Promise<boolean> {
+  const dialed = endpointName();
   try {
     const opened = await connectTcp({
-      host: data.endpoint.host, port: data.endpoint.port, siteKey: data.siteKey, nodeId: data.nodeId, role: LINK_ROLE, messages: linkMessages,
+      host: endpoint.host, port: endpoint.port, siteKey: data.siteKey, nodeId: data.nodeId, role: LINK_ROLE, messages: linkMessages,
       frameBytesMax: LINK_FRAME_BYTES_MAX, heartbeatIntervalMs: data.heartbeatIntervalMs, heartbeatTimeoutMs: data.heartbeatTimeoutMs,
     });
     await opened.request("link.attach", { primary_image_id: data.primaryImageId, secondary_image_id: data.secondaryImageId });
@@ -240,10 +264,10 @@ async function dial(): Promise<boolean> {
     connection = opened;
     sequence = 0;
     publishLinkState();
-    report({ type: "up", peer: opened.peer!.nodeId });
+    report({ type: "up", peer: opened.peer!.nodeId, dialed });
     return true;
   } catch (error) {
-    report({ type: "down", reason: `cannot reach ${data.endpoint.host}:${data.endpoint.port}: ${(error as Error).message}` });
+    report({ type: "down", reason: `cannot reach ${dialed}: ${(error as Error).message}`, dialed });
     return false;
   }
 }
@@ -261,6 +285,18 @@ function pause(ms: number): Promise<void> {
     }
     wake = done;
   });
+}
+
+// The delay before the next dial, cut short by a new endpoint or a stop;
+// at most ms / REDIAL_SLICE_MS + 1 slices.
+async function redialPause(ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (let slice = 0; slice <= ms / REDIAL_SLICE_MS; slice++) {
+    readCommands();
+    if (stopping || redialNow || Date.now() >= deadline) break;
+    await pause(Math.min(REDIAL_SLICE_MS, deadline - Date.now()));
+  }
+  redialNow = false;
 }
 
 // Nothing was sent: with frames in flight, waits for an ack (or a short
@@ -286,9 +322,10 @@ async function run(): Promise<void> {
     const open = connection;
     if (open === null || !open.isOpen) {
       failReadyEntries();
+      redialNow = false; // this dial goes to the newest endpoint already
       if (!hostUp || await dial()) delayMs = REDIAL_DELAY_MS_MIN;
       else {
-        await pause(delayMs);
+        await redialPause(delayMs);
         delayMs = Math.min(REDIAL_DELAY_MS_MAX, delayMs * 2);
       }
       continue;

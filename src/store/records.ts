@@ -227,6 +227,7 @@ export function relationshipRecord(value: unknown, failure: FieldFailure, versio
     record,
     tgtinhibit: check.flag("tgtinhibit"),
     tgtpprc: check.flagOr("tgtpprc", false),
+    heldUntil: check.fields.heldUntil === undefined ? null : check.timeOrNull("heldUntil"),
     seqnum: check.whole("seqnum", 0, 0xffffffff),
     createdAt: check.time("createdAt"),
     syncedAt: check.timeOrNull("syncedAt"),

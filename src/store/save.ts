@@ -646,6 +646,7 @@ function relationshipRecord(relationship: RelationshipSnapshot, image: number): 
     type: "relationship", image, source: relationship.sourceId, target: relationship.targetId, slot: relationship.slot,
     nocopy: relationship.nocopy, persist: relationship.persist, record: relationship.record, tgtinhibit: relationship.tgtinhibit,
     tgtpprc: relationship.tgtpprc,
+    ...(relationship.heldUntil === null ? {} : { heldUntil: relationship.heldUntil }),
     seqnum: relationship.seqnum, createdAt: relationship.createdAt.getTime(), syncedAt: relationship.syncedAt?.getTime() ?? null,
     trackCount: relationship.trackCount, pendingTracks: relationship.pendingTracks, copiedBytes: relationship.copiedBytes,
     bitmap: summary(relationship.bitmap), recordSource: summaryOf(relationship.recordSource), recordTarget: summaryOf(relationship.recordTarget),

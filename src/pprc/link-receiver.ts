@@ -11,6 +11,7 @@
 import { CoreCode, EXTENT_SIZE, PprcRole } from "../core/codes.js";
 import type { StorageImage } from "../engine/image.js";
 import { listenTcp, type Connection, type WireServer } from "../wire/index.js";
+import { copyRaw, rawLength } from "../wire/codec.js";
 import { linkMessages, linkControlSpecs, LINK_FRAME_BYTES_MAX, LINK_HEARTBEAT_INTERVAL_MS, LINK_HEARTBEAT_TIMEOUT_MS, LINK_ROLE, type ApplyBody, type ControlBody, type LinkMessages } from "./link-protocol.js";
 
 type ControlRequest = { [K in keyof typeof linkControlSpecs]: (typeof linkControlSpecs)[K] extends { reply: string } ? K : never }[keyof typeof linkControlSpecs];
@@ -80,13 +81,13 @@ export class LinkReceiver {
         });
       }
     }
-    connection.on("message", (type: string, body: unknown, raw: Uint8Array | null) => {
+    connection.on("message", (type: string, body: unknown, raw: readonly Uint8Array[] | null) => {
       if (type !== "link.apply") return this.refuse(connection, `a link receiver takes no "${type}" frames`);
       const apply = body as ApplyBody;
       if (image === null || image.isClosed) return this.refuse(connection, "link.apply before link.attach, or its image is gone");
       if (apply.sequence !== expected) return this.refuse(connection, `link.apply ${apply.sequence} out of order: ${expected} was next`);
       // The registry let only a frame with raw bytes through (link-protocol.ts rawBytesMax).
-      const invalid = checkEntries(image, apply, raw!.byteLength);
+      const invalid = checkEntries(image, apply, rawLength(raw!));
       if (invalid !== null) return this.refuse(connection, `link.apply ${apply.sequence}: ${invalid}`);
       expected++;
       const results = applyEntries(image, apply, raw!);
@@ -124,26 +125,26 @@ function checkEntries(image: StorageImage, apply: ApplyBody, rawBytes: number): 
   return null;
 }
 
-// Applies each checked entry, its bytes the next `length` bytes of `raw`, in
-// order: one result each. Entries that follow each other on the volume
-// within one extent (a copy frame's run of tracks) go in as one direct apply
-// (mirror_apply_begin/end): the bytes are copied once, from `raw` straight
-// into the secondary's memory. Where the core refuses a direct apply (a
-// secondary that is a FlashCopy target, or any error) its entries go through
-// mirror_apply one by one instead, which gives each its own result.
-function applyEntries(image: StorageImage, apply: ApplyBody, raw: Uint8Array): number[] {
+// Applies each checked entry, its bytes the next `length` bytes of `raw` (the
+// frame's raw bytes, in the pieces the socket delivered them), in order: one
+// result each. Entries that follow each other on the volume within one
+// extent (a copy frame's run of tracks) go in as one direct apply
+// (mirror_apply_begin/end): their bytes are copied once, from the pieces
+// straight into the secondary's memory. Where the core refuses a direct
+// apply (a secondary that is a FlashCopy target, or any error) its entries go
+// through the staging buffer and mirror_apply one by one instead, which gives
+// each its own result.
+function applyEntries(image: StorageImage, apply: ApplyBody, raw: readonly Uint8Array[]): number[] {
   const results: number[] = [];
   const entries = apply.entries;
   let at = 0;
   for (let first = 0; first < entries.length;) {
     const end = runEnd(entries, first);
     const length = entries[end - 1].offset + entries[end - 1].length - entries[first].offset;
-    if (applyDirect(image, entries[first].slot, entries[first].offset, raw.subarray(at, at + length))) {
+    if (applyDirect(image, entries[first].slot, entries[first].offset, raw, at, length)) {
       for (let index = first; index < end; index++) results.push(CoreCode.OK);
     } else {
-      for (let index = first, from = at; index < end; from += entries[index].length, index++) {
-        results.push(applyStaged(image, entries[index], raw.subarray(from, from + entries[index].length)));
-      }
+      for (let index = first, from = at; index < end; from += entries[index].length, index++) results.push(applyStaged(image, entries[index], raw, from));
     }
     at += length;
     first = end;
@@ -165,19 +166,20 @@ function runEnd(entries: ApplyBody["entries"], first: number): number {
   return end;
 }
 
-// `bytes` at `offset` of the secondary in `slot` in one direct apply; false when the core refused it (nothing applied).
-function applyDirect(image: StorageImage, slot: number, offset: number, bytes: Uint8Array): boolean {
+// `length` bytes of `raw` from `from` at `offset` of the secondary in `slot`,
+// in one direct apply; false when the core refused it (nothing applied).
+function applyDirect(image: StorageImage, slot: number, offset: number, raw: readonly Uint8Array[], from: number, length: number): boolean {
   const core = image.core;
-  if (core.exports.mirror_apply_begin(slot, offset, bytes.byteLength) !== CoreCode.OK) return false;
+  if (core.exports.mirror_apply_begin(slot, offset, length) !== CoreCode.OK) return false;
   // The view is taken after the core has allocated the range's extents: memory may have grown.
-  core.view().set(bytes, core.exports.mirror_apply_pointer());
-  core.exports.mirror_apply_end(slot, offset, bytes.byteLength);
+  copyRaw(raw, from, length, core.view(), core.exports.mirror_apply_pointer());
+  core.exports.mirror_apply_end(slot, offset, length);
   return true;
 }
 
-// One entry (at most a track, within the staging buffer) through the staging buffer and mirror_apply.
-function applyStaged(image: StorageImage, entry: ApplyBody["entries"][number], bytes: Uint8Array): number {
+// One entry (at most a track, within the staging buffer), its bytes from `from` of `raw`, through the staging buffer and mirror_apply.
+function applyStaged(image: StorageImage, entry: ApplyBody["entries"][number], raw: readonly Uint8Array[], from: number): number {
   const core = image.core;
-  core.staging(bytes.byteLength).set(bytes);
+  copyRaw(raw, from, entry.length, core.staging(entry.length), 0);
   return core.exports.mirror_apply(entry.slot, entry.offset, entry.length, core.stagingPointer);
 }

@@ -5,19 +5,9 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { StorageImage } from "../../src/engine/image.js";
-import { isEngineError } from "../../src/engine/errors.js";
+import { engineFailure as failure } from "./support.js";
 
 const MiB = 1 << 20;
-
-function failure(body: () => unknown): string {
-  try {
-    body();
-  } catch (error) {
-    if (isEngineError(error)) return `${error.code}: ${error.message}`;
-    throw error;
-  }
-  return "no error";
-}
 
 const Standard = suite("standard volumes");
 let image: StorageImage;

@@ -7,7 +7,8 @@
 //   id (with quantity: that many consecutive IDs from it) or ids, or neither:
 //     the server picks free IDs in `lss`, else in the LSSs of the pool's rank group;
 //   name (every volume; DS CLI's #h and #d work) or namecol (one name each);
-//   pool; stgtype fb; tp none or ese (tzero's volumes are thin either way).
+//   pool; stgtype fb; tp none or ese (a volume made here is thin either way;
+//   a listing says tp none for a standard volume, mkfbvol -sam standard).
 import { Type, type Static } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { Site } from "../../../site/site.js";
@@ -99,7 +100,7 @@ export function volumeText(links: Links, volume: VolumeInfo | VolumeDetail): str
   const pool = volume.pool === null ? `""` : `{"id":"${volume.pool}","link":${links.toText("pools", volume.pool)}}`;
   return `{"id":"${volume.id}","link":${links.toText("volumes", volume.id)},"name":${JSON.stringify(volume.name)},` +
     `"state":"${volume.dataState === "Normal" ? "normal" : "inaccessible"}","cap":"${cap}","real_cap":"${allocated}","virtual_cap":"${cap}",` +
-    `"stgtype":"fb","VOLSER":"","lss":{"id":"${volume.lss}","link":${links.toText("lss", volume.lss)}},"allocmethod":"","tp":"ese",` +
+    `"stgtype":"fb","VOLSER":"","lss":{"id":"${volume.lss}","link":${links.toText("lss", volume.lss)}},"allocmethod":"","tp":"${volume.sam === "standard" ? "none" : "ese"}",` +
     `"capalloc":"${allocated}","MTM":"2107-900","datatype":"FB 512","easytier":"none","tieralloc":[],"pool":${pool},` +
     `"flashcopy":{"link":${links.toText("volumes", volume.id, "flashcopy")}},"pprc":""}`;
 }

@@ -15,6 +15,13 @@
 //   fio meanwhile) vs nbdkit's, from /proc/PID/stat. On a crowded machine
 //   IOPS says more about the scheduler than about the server; CPU per
 //   request does not. Reported (ratio = nbdkit / tzero, above 1 is ahead).
+// - nbd.client.cpu: from the same rounds, fio's own CPU time per request
+//   against each server (its usr_cpu and sys_cpu), which says whether the
+//   client or the server is what limits a round: on this machine fio's nbd
+//   engine (libnbd: two sends, one receive and one poll per request) costs
+//   about 10 µs a request, so one job cannot pass about 100k IOPS even
+//   against `nbdkit null`, and fio and the server share the two cores.
+//   Reported (ratio = against nbdkit / against tzero, above 1 is ahead).
 // - nbd.cow: first writes after a -nocp establish (each a copy-on-write of
 //   its track: one 4 KiB write to each of three quarters of the tracks, in
 //   order) vs `nbdkit --filter=cow memory` (each a first write to its
@@ -48,7 +55,7 @@ interface Sides { a: number[]; b: number[] }
 
 export const nbdSuite: Suite = {
   name: "nbd",
-  figures: ["nbd.memory", "nbd.cpu", "nbd.nocp", "nbd.nocp.cpu", "nbd.cow", "nbd.seq"],
+  figures: ["nbd.memory", "nbd.cpu", "nbd.client.cpu", "nbd.nocp", "nbd.nocp.cpu", "nbd.cow", "nbd.seq"],
   async run(context) {
     for (const tool of ["fio", "nbdkit"]) {
       await run("sh", ["-c", `command -v ${tool}`]).catch(() => { throw new Error(`the nbd suite needs ${tool} (Debian: fio, nbdkit)`); });
@@ -89,12 +96,16 @@ const uriOf = (socket: string, volume?: string) => `nbd+unix:///${volume ?? ""}?
 
 const FIO_BASE = ["--name=bench", "--ioengine=nbd", "--output-format=json"];
 
-async function fio(uri: string, args: string[]): Promise<{ iops: number; bytesPerSecond: number }> {
+interface FioJob { error: number; usr_cpu: number; sys_cpu: number; job_runtime: number; write: { iops: number; bw_bytes: number; total_ios: number } }
+
+// The run's IOPS and bytes per second, and fio's own CPU microseconds per request (its usr and sys percentages of its runtime).
+async function fio(uri: string, args: string[]): Promise<{ iops: number; bytesPerSecond: number; fioCpuMicros: number }> {
   const { stdout } = await run("fio", [...FIO_BASE, `--uri=${uri}`, ...args], { maxBuffer: 16 * MiB });
   // fio's nbd engine says "fio: connected to NBD server" before the report.
-  const report = JSON.parse(stdout.slice(stdout.indexOf("{"))) as { jobs: Array<{ error: number; write: { iops: number; bw_bytes: number } }> };
-  check(report.jobs[0].error === 0, `fio reported error ${report.jobs[0].error}`);
-  return { iops: report.jobs[0].write.iops, bytesPerSecond: report.jobs[0].write.bw_bytes };
+  const job = (JSON.parse(stdout.slice(stdout.indexOf("{"))) as { jobs: FioJob[] }).jobs[0];
+  check(job.error === 0, `fio reported error ${job.error}`);
+  const cpuMicros = ((job.usr_cpu + job.sys_cpu) / 100) * job.job_runtime * 1000;
+  return { iops: job.write.iops, bytesPerSecond: job.write.bw_bytes, fioCpuMicros: cpuMicros / Math.max(1, job.write.total_ios) };
 }
 
 const randomWrites = (seconds: number, seed: number, size = VOLUME_BYTES) => [
@@ -170,29 +181,35 @@ const rateText = (value: number) => `${(value / MiB).toFixed(0)} MiB/s`;
 
 async function memoryFigures(context: SuiteContext, folder: string, socket: string, seconds: number, rounds: number): Promise<FigureResult[]> {
   const nbdkit = await startNbdkit(folder, "memory", ["memory", String(VOLUME_BYTES)]);
-  // CPU microseconds per request of each side, per round (nbdkit first, so that its ratio reads "above 1 is ahead").
+  // CPU microseconds per request of each server and of fio against each, per round (nbdkit first, so that the ratios read "above 1 is ahead").
   const cpu: Sides = { a: [], b: [] };
+  const client: Sides = { a: [], b: [] };
   try {
     // Both sides' memory is allocated and touched before the first round: first touch costs seconds per GiB here.
     for (const uri of [uriOf(socket, "1000"), uriOf(nbdkit.socket)]) await fio(uri, WHOLE_VOLUME_WRITE);
     const sides = await alternate(rounds,
       async () => {
-        const { iops, cpuMicros } = await tzeroRandomWrites(uriOf(socket, "1000"), seconds, context.seed);
+        const { iops, cpuMicros, fioCpuMicros } = await tzeroRandomWrites(uriOf(socket, "1000"), seconds, context.seed);
         cpu.b.push(cpuMicros);
+        client.b.push(fioCpuMicros);
         return iops;
       },
       async () => {
         const before = processCpuMicros(nbdkit.child.pid!);
-        const { iops } = await fio(uriOf(nbdkit.socket), randomWrites(seconds, context.seed));
+        const { iops, fioCpuMicros } = await fio(uriOf(nbdkit.socket), randomWrites(seconds, context.seed));
         cpu.a.push((processCpuMicros(nbdkit.child.pid!) - before) / (iops * seconds));
+        client.a.push(fioCpuMicros);
         return iops;
       },
-      (round, measured) => context.progress(`nbd: round ${round + 1}: tzero ${iopsText(measured.a[round])} ${cpuText(cpu.b[round])}, nbdkit memory ${iopsText(measured.b[round])} ${cpuText(cpu.a[round])}`));
+      (round, measured) => context.progress(`nbd: round ${round + 1}: tzero ${iopsText(measured.a[round])} ${cpuText(cpu.b[round])} (fio ${cpuText(client.b[round])}), `
+        + `nbdkit memory ${iopsText(measured.b[round])} ${cpuText(cpu.a[round])} (fio ${cpuText(client.a[round])})`));
     return [
       figure("nbd.memory", "fio nbd 4 KiB random writes QD16 over a unix socket: tzero's export vs nbdkit memory (256 MiB)", sides, iopsText,
         ["tzero", "nbdkit memory"], 1.0, `fio wrote 0x5a through the endpoint and the core read it back; fio reported no error; both sides ran fio ${[...FIO_BASE, ...randomWrites(seconds, context.seed)].join(" ")} (one job, one connection) after one whole-volume write each`),
       figure("nbd.cpu", "server CPU time per 4 KiB random write in the nbd.memory rounds: nbdkit memory vs tzero (above 1: tzero uses less)", cpu, cpuText,
         ["nbdkit memory", "tzero"], null, "tzero: process.cpuUsage over the fio run (the endpoint thread; the rest of the process waits); nbdkit: utime+stime of /proc/PID/stat"),
+      figure("nbd.client.cpu", "fio's own CPU time per 4 KiB random write in the nbd.memory rounds: against nbdkit memory vs against tzero (above 1: tzero costs the client less)", client, cpuText,
+        ["against nbdkit memory", "against tzero"], null, "fio's usr_cpu + sys_cpu over its job_runtime, per request"),
     ];
   } finally {
     await stop(nbdkit.child);
@@ -202,11 +219,11 @@ async function memoryFigures(context: SuiteContext, folder: string, socket: stri
 // fio's random writes through tzero's endpoint, with the CPU time this
 // process spent per request meanwhile (its endpoint thread: the main thread
 // only waits for fio).
-async function tzeroRandomWrites(uri: string, seconds: number, seed: number): Promise<{ iops: number; cpuMicros: number }> {
+async function tzeroRandomWrites(uri: string, seconds: number, seed: number): Promise<{ iops: number; cpuMicros: number; fioCpuMicros: number }> {
   const before = process.cpuUsage();
-  const { iops } = await fio(uri, randomWrites(seconds, seed));
+  const { iops, fioCpuMicros } = await fio(uri, randomWrites(seconds, seed));
   const used = process.cpuUsage(before);
-  return { iops, cpuMicros: (used.user + used.system) / (iops * seconds) };
+  return { iops, cpuMicros: (used.user + used.system) / (iops * seconds), fioCpuMicros };
 }
 
 const CLOCK_TICK_MICROS = 10_000; // USER_HZ is 100 on Linux

@@ -28,6 +28,7 @@ import { stage, STAGING_CHUNK } from "./staging.js";
 import { parseVolumeId, lssOf, pairId } from "./ids.js";
 import { checkEstablish, type VolumeFacts } from "./rules.js";
 import type { StorageImage, Volume, Relationship } from "./image.js";
+import type { Sam } from "./provision.js";
 
 // A bitmap of a relationship as it is saved and restored, in the core's two
 // levels (assembly/bitmap.ts): for each chunk of CHUNK_TRACKS tracks, "clear"
@@ -371,6 +372,7 @@ export interface VolumeRestore {
   os: Volume["os"];
   name: string;
   pool?: string | null; // extent pool ID; absent in state files older than pools
+  sam?: Sam; // absent in state files older than standard volumes: ese
   createdAt: Date;
 }
 
@@ -389,9 +391,11 @@ export function restoreVolume(image: StorageImage, spec: VolumeRestore): Volume 
   const code = image.core.exports.volume_create(spec.slot, BigInt(sizeBytes));
   if (code !== CoreCode.OK) throw coreError(code, `restore volume ${id}`);
   if (pool) image.core.exports.volume_set_pool(spec.slot, pool.index + 1);
+  const sam = spec.sam ?? "ese";
+  if (sam === "standard") image.provisionNew(id, spec.slot, sizeBytes);
   const volume: Volume = {
     id, lss: lssOf(id), slot: spec.slot, blocks: spec.blocks, sizeBytes, unit: spec.unit, os: spec.os, name: spec.name,
-    pool: pool?.id ?? null, createdAt: spec.createdAt,
+    pool: pool?.id ?? null, sam, createdAt: spec.createdAt,
   };
   image.adoptVolume(volume);
   return volume;

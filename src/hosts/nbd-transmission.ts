@@ -4,11 +4,12 @@
 // before it, and tzero's volumes, living in memory, hold each write once it
 // is answered: FLUSH and FUA need no work of their own.
 //
-// Requests are served where the socket's bytes land: each chunk the socket
-// delivers is parsed in place, every whole request in it is served at once
-// (a write's payload goes from the chunk straight into the core's staging
-// buffer), and their replies, gathered in one output buffer, leave in one
-// socket write when the chunk is done. Only a request split across chunks
+// Requests are served where the socket's bytes land: the socket reads into
+// a receive buffer in the core's memory (socket-user-buffer.ts; Node's own
+// Buffers where that cannot be had), each chunk is parsed in place, every
+// whole request in it is served at once (a write's payload goes from the
+// chunk straight into the volume), and their replies, gathered in one output
+// buffer, leave in one socket write when the chunk is done. Only a request split across chunks
 // is copied: its header into a 28-byte buffer, its payload into the
 // connection's payload buffer (kept for the connection's life up to
 // SPARE_PAYLOAD_BYTES, since most chunks end inside a write).
@@ -21,6 +22,7 @@ import type { Socket } from "node:net";
 import * as N from "./nbd-constants.js";
 import { ProtocolViolation, type Negotiated, type NbdExport } from "./nbd-handshake.js";
 import { ConnectionClosed, type SocketReader } from "./socket-reader.js";
+import { receiveIntoBuffer } from "./socket-user-buffer.js";
 
 // The core behind an export, as the worker thread binds it. Each returns a
 // core result code (0 OK, negative a failure; src/core/codes.ts).
@@ -33,6 +35,10 @@ export interface VolumeIo {
   trim(volume: NbdExport, offset: number, length: number): number;
   // The NBD error for a core code, with a log line when the host should be told why.
   errorOf(volume: NbdExport, code: number, action: string): number;
+  // Where the socket's reads may land (write payloads taken from it by the
+  // core directly), or null for Buffers of Node's own. Shared by the thread's
+  // connections: each chunk is served whole before the next read.
+  readonly receiveBuffer: Buffer | null;
 }
 
 // What one chunk's requests came to: requests served, bytes moved, and the
@@ -98,7 +104,9 @@ export class Transmission {
     const { chunks, ended } = this.reader.detach();
     return new Promise<void>((resolve, reject) => {
       this.settle = { resolve, reject };
+      // Chunks the socket's stream had buffered before the receive buffer took over still come as 'data'.
       this.socket.on("data", (chunk: Buffer) => this.receive(chunk));
+      if (this.io.receiveBuffer !== null) receiveIntoBuffer(this.socket, this.io.receiveBuffer, (chunk) => this.receive(chunk));
       this.socket.on("end", () => this.finish(new ConnectionClosed("the client closed the connection")));
       this.socket.on("close", () => this.finish(new ConnectionClosed("the connection closed")));
       this.socket.on("error", (error) => this.finish(new ConnectionClosed(`the connection failed: ${error.message}`)));
@@ -278,14 +286,13 @@ export class Transmission {
     this.bytesServed += bytes;
   }
 
+  // A success without data is a simple reply even where structured replies
+  // were negotiated ("Simple reply message": allowed for any request but
+  // NBD_CMD_READ when the reply has no payload), as nbdkit answers: libnbd
+  // reads a simple reply in one receive, a structured chunk in two.
   private replyDone(): void {
-    if (!this.negotiated.structured) {
-      this.writeSimpleReply(this.reserve(SIMPLE_REPLY_BYTES), 0);
-      this.outputEnd += SIMPLE_REPLY_BYTES;
-      return;
-    }
-    this.writeChunkHeader(this.reserve(CHUNK_HEADER_BYTES), N.NBD_REPLY_FLAG_DONE, N.NBD_REPLY_TYPE_NONE, 0);
-    this.outputEnd += CHUNK_HEADER_BYTES;
+    this.writeSimpleReply(this.reserve(SIMPLE_REPLY_BYTES), 0);
+    this.outputEnd += SIMPLE_REPLY_BYTES;
   }
 
   private replyError(error: number, message: string): void {

@@ -18,22 +18,37 @@ export interface ImageCore {
   timeouts: WaitTimeouts;
 }
 
+// The thread's staging buffer, split in two halves:
+//
+//   staging + 0                   core I/O: read pieces, and writes whose
+//                                 bytes are not in the receive half
+//   staging + STAGING_SIZE / 2    the receive buffer: connections' sockets
+//                                 read into it (socket-user-buffer.ts), so a
+//                                 write's payload is already in the core's
+//                                 memory and goes to the volume by pointer
+//
+// The thread serves one chunk at a time, to completion, so its connections
+// can share the one receive buffer.
+const RECEIVE_BYTES = STAGING_SIZE / 2;
 // V8 copies between a Buffer and shared memory a word at a time only where
 // both sides have the same alignment, and byte by byte otherwise (several
 // times slower for 4 KiB; most payloads sit at odd offsets in their chunk):
 // so bytes are staged at the offset that matches theirs.
 const ALIGNMENT = 8;
-// A piece leaves staging room for that offset, and is whole 512-byte blocks.
-const PIECE_BYTES = STAGING_SIZE - N.BLOCK_MIN_BYTES;
+// A piece fits the core I/O half with room for that offset, and is whole 512-byte blocks.
+const PIECE_BYTES = STAGING_SIZE - RECEIVE_BYTES - N.BLOCK_MIN_BYTES;
 type CoreCall = (slot: number, offset: number, length: number, pointer: number) => number;
 
 // Requests larger than a piece run inside the volume's gate, in pieces, so
 // that an establish finds them wholly before or after it.
 export class CoreVolumeIo implements VolumeIo {
   private readonly core: CoreThread;
+  readonly receiveBuffer: Buffer;
 
   constructor(image: ImageCore, private readonly log: (text: string) => void) {
     this.core = new CoreThread(image.memory, image.threadId, image.module, false, image.timeouts);
+    const staging = this.core.staging();
+    this.receiveBuffer = Buffer.from(staging.buffer, staging.byteOffset + RECEIVE_BYTES, RECEIVE_BYTES);
   }
 
   read(volume: NbdExport, offset: number, length: number, into: Buffer): number {
@@ -72,6 +87,8 @@ export class CoreVolumeIo implements VolumeIo {
   }
 
   private writeFrom(write: CoreCall, slot: number, offset: number, bytes: Buffer): number {
+    // Bytes the socket read into the receive buffer are in the core's memory already: their byte offset is their address.
+    if (bytes.buffer === this.receiveBuffer.buffer) return write(slot, offset, bytes.length, bytes.byteOffset);
     const shift = bytes.byteOffset % ALIGNMENT;
     this.core.staging().set(bytes, shift);
     return write(slot, offset, bytes.length, this.core.stagingPointer + shift);

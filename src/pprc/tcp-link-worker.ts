@@ -13,7 +13,7 @@
 // marked down so that writers fail fast, and the thread dials again with a
 // bounded backoff; the host suspends the link's pairs.
 import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
-import { CoreCode, LinkState, TRACK_SIZE } from "../core/codes.js";
+import { CoreCode, EXTENT_TRACKS, LinkState, TRACK_SIZE } from "../core/codes.js";
 import { CoreThread } from "../core/core.js";
 import { connectTcp, type Connection } from "../wire/index.js";
 import { EXIT_CODE_ABORTED, type LinkPair } from "./link-messages.js";
@@ -46,9 +46,12 @@ const REDIAL_DELAY_MS_MAX = 1_000;
 // between them: a new endpoint or a stop ends the wait.
 const REDIAL_SLICE_MS = 20;
 
+// A copy frame's claimed runs: each run's tracks are entries `entry` to
+// `entry + tracks - 1` of the frame, and are released together.
+type CopyRun = { primarySlot: number; track: number; tracks: number; entry: number };
 type Batch =
   | { kind: "ring"; entries: number[] }
-  | { kind: "copy"; tracks: Array<{ primarySlot: number; track: number }> };
+  | { kind: "copy"; runs: CopyRun[]; entries: number };
 
 const data = workerData as TcpLinkWorkerData;
 const primary = new CoreThread(data.primaryMemory, data.primaryThreadId, data.module);
@@ -161,8 +164,10 @@ function sendRingBatch(open: Connection<LinkMessages>): boolean {
   return true;
 }
 
-// Up to COPY_TRACKS_PER_FRAME out-of-sync tracks of the link's pairs, claimed,
-// copied into a frame buffer and sent as its raw bytes, one after another.
+// Up to COPY_TRACKS_PER_FRAME out-of-sync tracks of the link's pairs, claimed
+// in runs (pprc_copy_claim_run: each run where it lies in the primary's
+// memory, within one extent) and copied from there into a frame buffer, one
+// copy per run, then sent as the frame's raw bytes with one entry per track.
 // The buffer is free again once the frame is acknowledged (the peer has every
 // byte); one lost with its connection is replaced (settle), as the closing
 // socket may still be reading it. The frame buffers bound what is queued, not
@@ -172,36 +177,41 @@ function sendCopyBatch(open: Connection<LinkMessages>): boolean {
   if (pairs.length === 0 || freeCopyBuffers.length === 0) return false;
   const bufferIndex = freeCopyBuffers[freeCopyBuffers.length - 1];
   const buffer = copyBuffers[bufferIndex];
-  const tracks: Array<{ primarySlot: number; track: number }> = [];
+  const runs: CopyRun[] = [];
   const bodies: Array<{ slot: number; offset: number; length: number }> = [];
   let filled = 0;
-  for (let tried = 0; tried < pairs.length && tracks.length < COPY_TRACKS_PER_FRAME; tried++) {
+  for (let tried = 0; tried < pairs.length && bodies.length < COPY_TRACKS_PER_FRAME; tried++) {
     const pair = pairs[(nextPair + tried) % pairs.length];
-    while (tracks.length < COPY_TRACKS_PER_FRAME) {
-      const track = claim(pair);
+    while (bodies.length < COPY_TRACKS_PER_FRAME) {
+      const track = claimRun(pair, Math.min(EXTENT_TRACKS, COPY_TRACKS_PER_FRAME - bodies.length));
       if (track < 0) break;
-      const length = primary.exports.pprc_track_length(pair.primarySlot, track);
-      buffer.set(primary.staging(length), filled);
-      filled += length;
-      tracks.push({ primarySlot: pair.primarySlot, track });
-      bodies.push({ slot: pair.secondarySlot, offset: track * TRACK_SIZE, length });
-      pair.cursor = track + 1;
+      const tracks = primary.exports.pprc_run_tracks();
+      const [pointer, bytes] = [primary.exports.pprc_run_pointer(), primary.exports.pprc_run_bytes()];
+      buffer.set(primary.view().subarray(pointer, pointer + bytes), filled);
+      runs.push({ primarySlot: pair.primarySlot, track, tracks, entry: bodies.length });
+      for (let index = 0; index < tracks; index++) {
+        const length = Math.min(TRACK_SIZE, bytes - index * TRACK_SIZE);
+        bodies.push({ slot: pair.secondarySlot, offset: (track + index) * TRACK_SIZE, length });
+      }
+      filled += bytes;
+      pair.cursor = track + tracks;
     }
   }
   nextPair = (nextPair + 1) % Math.max(1, pairs.length);
-  if (tracks.length === 0) return false;
+  if (runs.length === 0) return false;
   freeCopyBuffers.pop();
-  inFlight.set(++sequence, { kind: "copy", tracks, buffer: bufferIndex });
+  inFlight.set(++sequence, { kind: "copy", runs, entries: bodies.length, buffer: bufferIndex });
   open.send("link.apply", { sequence, entries: bodies }, [buffer.subarray(0, filled)]);
   return true;
 }
 
-// The pair's next out-of-sync track from its cursor, wrapping once; -1 when none is free now.
-function claim(pair: LinkPair & { cursor: number }): number {
-  let track = primary.exports.pprc_copy_claim(pair.primarySlot, ring, pair.secondarySlot, pair.cursor);
+// The pair's next run of out-of-sync tracks from its cursor (at most
+// `trackCountMax`), wrapping once: its first track, -1 when none is free now.
+function claimRun(pair: LinkPair & { cursor: number }, trackCountMax: number): number {
+  let track = primary.exports.pprc_copy_claim_run(pair.primarySlot, ring, pair.secondarySlot, pair.cursor, trackCountMax);
   if (track === -1 && pair.cursor > 0) {
     pair.cursor = 0;
-    track = primary.exports.pprc_copy_claim(pair.primarySlot, ring, pair.secondarySlot, 0);
+    track = primary.exports.pprc_copy_claim_run(pair.primarySlot, ring, pair.secondarySlot, 0, trackCountMax);
   }
   if (track < -1) report({ type: "copy-failed", primarySlot: pair.primarySlot, code: track });
   return track < 0 ? -1 : track;
@@ -212,12 +222,14 @@ function settle(batch: Batch & { buffer?: number }, results: readonly number[] |
     batch.entries.forEach((entry, index) => primary.exports.ring_complete(ring, entry, results?.[index] ?? CoreCode.MIRROR_FAILED));
     return;
   }
-  batch.tracks.forEach(({ primarySlot, track }, index) => {
-    const result = results?.[index] ?? CoreCode.MIRROR_FAILED;
-    primary.exports.pprc_copy_release(primarySlot, track, result);
+  for (const run of batch.runs) {
+    // A run is in sync only when the secondary applied every one of its tracks.
+    const failed = results?.slice(run.entry, run.entry + run.tracks).find((result) => result !== CoreCode.OK);
+    const result = results === null ? CoreCode.MIRROR_FAILED : failed ?? CoreCode.OK;
+    primary.exports.pprc_copy_release_run(run.primarySlot, run.track, run.tracks, result);
     // A copy lost with the connection is not the secondary's failure: the link's loss suspends the pairs.
-    if (results !== null && result !== CoreCode.OK) report({ type: "copy-failed", primarySlot, code: result });
-  });
+    if (results !== null && result !== CoreCode.OK) report({ type: "copy-failed", primarySlot: run.primarySlot, code: result });
+  }
   if (batch.buffer === undefined) return;
   if (results === null) copyBuffers[batch.buffer] = new Uint8Array(COPY_TRACKS_PER_FRAME * TRACK_SIZE);
   freeCopyBuffers.push(batch.buffer);
@@ -225,7 +237,7 @@ function settle(batch: Batch & { buffer?: number }, results: readonly number[] |
 
 function onAck(ack: AckBody): void {
   const batch = inFlight.get(ack.sequence);
-  const expected = batch?.kind === "ring" ? batch.entries.length : batch?.tracks.length;
+  const expected = batch?.kind === "ring" ? batch.entries.length : batch?.entries;
   if (batch === undefined || expected !== ack.results.length || ack.sequence !== inFlight.keys().next().value) {
     void connection?.close(`link.ack ${ack.sequence} with ${ack.results.length} results matches no frame in flight in order`);
     return;

@@ -152,6 +152,7 @@ export interface VolumeRecord {
   createdAt: number;
   dataState: "Normal" | "Unusable";
   pool?: string | null; // extent pool ID; absent in files written before pools
+  sam?: "standard"; // -sam standard; absent: ese (and in files written before standard volumes)
 }
 
 export interface TracksRecord {

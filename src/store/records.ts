@@ -167,6 +167,7 @@ export function volumeRecord(value: unknown, failure: FieldFailure): VolumeRecor
     createdAt: check.time("createdAt"),
     dataState: check.oneOf("dataState", ["Normal", "Unusable"] as const),
     ...(check.fields.pool === undefined || check.fields.pool === null ? {} : { pool: check.text("pool", POOL_ID) }),
+    ...(check.fields.sam === undefined ? {} : { sam: check.oneOf("sam", ["standard"] as const) }),
   };
 }
 

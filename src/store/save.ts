@@ -632,6 +632,7 @@ function volumeRecord(volume: Volume, dataState: VolumeRecord["dataState"]): Vol
   return {
     type: "volume", id: volume.id, slot: volume.slot, blocks: volume.blocks, unit: volume.unit, os: volume.os,
     name: volume.name, createdAt: volume.createdAt.getTime(), dataState, pool: volume.pool,
+    ...(volume.sam === "standard" ? { sam: "standard" as const } : {}),
   };
 }
 

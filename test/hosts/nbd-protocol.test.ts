@@ -25,6 +25,18 @@ async function openSimple(client: RawClient): Promise<void> {
   assert.is(reply!.readBigUInt64BE(0), BigInt(VOLUME_BYTES));
 }
 
+// Greeting, client flags, NBD_OPT_STRUCTURED_REPLY (acknowledged), then NBD_OPT_GO "1000" (its two infos and the ack).
+async function openStructured(): Promise<RawClient> {
+  const client = new RawClient(port);
+  await client.take(18);
+  client.send(Buffer.concat([u32(3), option(8), option(7, Buffer.concat([u32(4), Buffer.from("1000"), u16(0)]))]));
+  assert.is((await client.take(20))!.readUInt32BE(12), 1);
+  await client.take(20 + 12);
+  await client.take(20 + 14);
+  await client.take(20);
+  return client;
+}
+
 const Protocol = suite("NBD protocol");
 Protocol.before(async () => {
   site = new EmbeddedSite({ workers: 0, log: (line) => logs.push(line) });
@@ -83,13 +95,7 @@ Protocol("should answer NBD_OPT_GO for an unknown export with NBD_REP_ERR_UNKNOW
 });
 
 Protocol("should send structured replies once NBD_OPT_STRUCTURED_REPLY is acknowledged", async () => {
-  const client = new RawClient(port);
-  await client.take(18);
-  client.send(Buffer.concat([u32(3), option(8), option(7, Buffer.concat([u32(4), Buffer.from("1000"), u16(0)]))]));
-  assert.is((await client.take(20))!.readUInt32BE(12), 1);
-  await client.take(20 + 12);
-  await client.take(20 + 14);
-  await client.take(20);
+  const client = await openStructured();
   client.send(request(0, 0xabcdefn, 512n, 512));
   const chunk = await client.take(20 + 8 + 512);
   // Magic 0x668e33ef, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_DATA, the cookie, length 520, offset 512.
@@ -102,6 +108,22 @@ Protocol("should send structured replies once NBD_OPT_STRUCTURED_REPLY is acknow
   assert.equal([error!.readUInt16BE(4), error!.readUInt16BE(6)], [1, 2 ** 15 + 1]);
   const body = await client.take(error!.readUInt32BE(16));
   assert.is(body!.readUInt32BE(0), 22);
+  client.close();
+});
+
+// "Simple reply message": with structured replies negotiated, a simple reply
+// MAY answer any request other than NBD_CMD_READ when it has no payload.
+Protocol("should answer successful writes and flushes with simple replies even with structured replies negotiated", async () => {
+  const client = await openStructured();
+  const before = Buffer.from(await site.read(IMAGE, "1000", 4096, 512));
+  client.send(Buffer.concat([request(1, 0x1234n, 4096n, 512), before, request(3, 0x5678n, 0n, 0)]));
+  // Magic 0x67446698, error 0, the cookie: 16 bytes each, nothing after.
+  assert.equal((await client.take(16))!.toString("hex"), "67446698" + "00000000" + "0000000000001234");
+  assert.equal((await client.take(16))!.toString("hex"), "67446698" + "00000000" + "0000000000005678");
+  client.send(request(0, 9n, 4096n, 512));
+  const chunk = await client.take(20 + 8 + 512);
+  assert.is(chunk!.readUInt32BE(0), 0x668e33ef, "a read still gets a structured chunk");
+  assert.ok(chunk!.subarray(28).equals(before));
   client.close();
 });
 

@@ -4,7 +4,11 @@
 // back to the pool, with a FlashCopy source's T0 data kept for its target.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import { createServer, type Socket } from "node:net";
 import { EmbeddedSite } from "../../src/site/embedded.js";
+import type { NbdExport } from "../../src/hosts/nbd-handshake.js";
+import { Transmission as NbdTransmission, type VolumeIo } from "../../src/hosts/nbd-transmission.js";
+import { SocketReader } from "../../src/hosts/socket-reader.js";
 import { Random, testSeed } from "../support/random.js";
 import { RawClient, option, request, u32 } from "./raw-client.js";
 
@@ -96,6 +100,47 @@ Transmission("should serve pipelined requests split at random bytes in order, FL
   client.close();
 });
 
+// One endpoint thread reads every connection into the same receive buffer:
+// what one chunk leaves split (a header, a payload) must be the connection's
+// own copy before the other connection's next read lands there.
+Transmission("should serve two connections' pipelined requests, split at random bytes and interleaved, each in order", async () => {
+  const seed = testSeed();
+  console.log(`# NBD interleaved connections seed ${seed} (TZERO_SEED=${seed} replays it)`);
+  const random = new Random(seed);
+  const clients = [await open("1000"), await open("1002")];
+  // Per connection: 64 writes of 4 KiB to 64 KiB, then one 2 MiB read of them (larger than the core's half of staging) and one more write.
+  const expected = clients.map(() => Buffer.from(random.bytes(2 * MIB)));
+  const streams = expected.map((bytes) => {
+    const requests: Buffer[] = [];
+    for (let at = 0, cookie = 1; at < bytes.length; cookie++) {
+      const length = Math.min(bytes.length - at, 4096 * random.int(1, 16));
+      requests.push(write(BigInt(cookie), at, bytes.subarray(at, at + length)));
+      at += length;
+    }
+    requests.push(command(NBD_CMD_READ, 1000n, 0, bytes.length), write(1001n, 4 * MIB, bytes.subarray(0, 4096)));
+    return { bytes: Buffer.concat(requests), sent: 0, replies: requests.length };
+  });
+  while (streams.some((stream) => stream.sent < stream.bytes.length)) {
+    const index = random.int(0, 1);
+    const stream = streams[index];
+    const count = Math.min(stream.bytes.length - stream.sent, random.pick([1, 13, 28, 100, 4096, 40_000]));
+    clients[index].send(stream.bytes.subarray(stream.sent, stream.sent + count));
+    stream.sent += count;
+    if (random.int(0, 3) === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  for (const [index, client] of clients.entries()) {
+    for (let cookie = 1; cookie < streams[index].replies - 1; cookie++) {
+      assert.equal(await reply(client), { error: 0, cookie: BigInt(cookie) }, `seed ${seed}: connection ${index}'s write ${cookie}`);
+    }
+    assert.equal(await reply(client), { error: 0, cookie: 1000n }, `seed ${seed}: connection ${index}'s read`);
+    assert.ok((await client.take(2 * MIB))!.equals(expected[index]), `seed ${seed}: connection ${index} reads back what it wrote`);
+    assert.equal(await reply(client), { error: 0, cookie: 1001n }, `seed ${seed}: connection ${index}'s write after the read`);
+    client.close();
+  }
+  assert.ok(Buffer.from(await site.read(IMAGE, "1000", 0, 2 * MIB)).equals(expected[0]), `seed ${seed}: volume 1000 holds the first connection's bytes`);
+  assert.ok(Buffer.from(await site.read(IMAGE, "1002", 4 * MIB, 4096)).equals(expected[1].subarray(0, 4096)), `seed ${seed}: volume 1002 the second's`);
+});
+
 Transmission("should release whole extents on TRIM, lowering the pool's allocation, and zero the partial ones", async () => {
   await site.fill(IMAGE, "1001", { offset: 0, length: VOLUME_BYTES }, { kind: "byte", value: 0x5a });
   const before = await allocated("1001");
@@ -166,3 +211,98 @@ Transmission("should refuse a TRIM of a -tgtinhibit target with EPERM, changing 
 });
 
 Transmission.run();
+
+// The transmission alone, over a loopback socket, on a volume in a Buffer:
+// once reading 'data' events (no receive buffer) and once into a small
+// receive buffer of its own, which most requests overrun, so that headers and
+// payloads split across reads must be kept before the next read lands.
+const VOLUME: NbdExport = { name: "1000", fullName: "IBM.2105-75TZ001/1000", imageId: IMAGE, description: "", slot: 0, sizeBytes: MIB, readOnly: false, stats: new SharedArrayBuffer(48) };
+
+function bufferIo(receiveBuffer: Buffer | null): VolumeIo & { bytes: Buffer } {
+  const bytes = Buffer.alloc(VOLUME.sizeBytes);
+  return {
+    bytes, receiveBuffer,
+    read: (_volume, offset, length, into) => { bytes.copy(into, 0, offset, offset + length); return 0; },
+    write: (_volume, offset, data) => { data.copy(bytes, offset); return 0; },
+    zero: (_volume, offset, length) => { bytes.fill(0, offset, offset + length); return 0; },
+    trim: (_volume, offset, length) => { bytes.fill(0, offset, offset + length); return 0; },
+    errorOf: () => 5,
+  };
+}
+
+// A server whose one connection is served by a Transmission on `io`; `served` settles as serve() does.
+async function serveOne(io: VolumeIo): Promise<{ client: RawClient; served: Promise<Error | null>; close: () => void }> {
+  let settle: (outcome: Error | null) => void = () => undefined;
+  const served = new Promise<Error | null>((resolve) => { settle = resolve; });
+  const server = createServer((socket: Socket) => {
+    const reader = new SocketReader(socket, 64 * MIB);
+    const transmission = new NbdTransmission(socket, reader, { volume: VOLUME, structured: false, noZeroes: true }, io, { served: () => undefined });
+    transmission.serve().then(() => settle(null), (error: Error) => settle(error)).finally(() => socket.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const client = new RawClient((server.address() as { port: number }).port);
+  return { client, served, close: () => server.close() };
+}
+
+const Receive = suite("NBD transmission receive paths");
+for (const [mode, receiveBuffer] of [["'data' events", null], ["a 6000-byte receive buffer", Buffer.alloc(6000)]] as const) {
+  Receive(`should answer many requests of one chunk and requests split across chunks in order, reading ${mode}`, async () => {
+    const seed = testSeed();
+    console.log(`# NBD receive paths (${mode}) seed ${seed} (TZERO_SEED=${seed} replays it)`);
+    const random = new Random(seed);
+    const io = bufferIo(receiveBuffer);
+    const { client, served, close } = await serveOne(io);
+    const expected = Buffer.alloc(VOLUME.sizeBytes);
+    const requests: Buffer[] = [];
+    const reads: Array<{ cookie: bigint; bytes: Buffer }> = [];
+    for (let cookie = 1n; cookie <= 200n; cookie++) {
+      const offset = 512 * random.int(0, VOLUME.sizeBytes / 512 - 32);
+      const length = 512 * random.int(1, 32);
+      if (random.int(0, 4) === 0) {
+        requests.push(command(NBD_CMD_READ, cookie, offset, length));
+        reads.push({ cookie, bytes: Buffer.from(expected.subarray(offset, offset + length)) });
+      } else {
+        const bytes = Buffer.from(random.bytes(length));
+        requests.push(write(cookie, offset, bytes));
+        bytes.copy(expected, offset);
+      }
+    }
+    // Tiny pieces, whole requests and runs of many at once.
+    const stream = Buffer.concat([...requests, command(2, 0n, 0, 0)]);
+    for (let at = 0; at < stream.length;) {
+      const count = Math.min(stream.length - at, random.pick([1, 27, 29, 600, 5000, 40_000]));
+      client.send(stream.subarray(at, at + count));
+      at += count;
+      if (random.int(0, 2) === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    for (let cookie = 1n; cookie <= 200n; cookie++) {
+      assert.equal(await reply(client), { error: 0, cookie }, `seed ${seed}: reply ${cookie} in order`);
+      const read = reads.find((candidate) => candidate.cookie === cookie);
+      if (read !== undefined) assert.ok((await client.take(read.bytes.length))!.equals(read.bytes), `seed ${seed}: read ${cookie} returns the writes before it`);
+    }
+    assert.is(await served, null, "NBD_CMD_DISC ends the transmission");
+    assert.ok(io.bytes.equals(expected), `seed ${seed}: the volume holds every write`);
+    close();
+  });
+}
+
+Receive("should stop at a disconnect in the middle of a batch, having served a prefix of its writes in order", async () => {
+  const io = bufferIo(Buffer.alloc(64 * 1024));
+  const { client, served, close } = await serveOne(io);
+  const requests: Buffer[] = [];
+  for (let index = 0; index < 500; index++) requests.push(write(BigInt(index), 512 * index, Buffer.alloc(512, (index % 255) + 1)));
+  // Connected first: a client destroyed before that would never reach the server.
+  await new Promise((resolve) => client.socket.once("connect", resolve));
+  client.send(Buffer.concat(requests));
+  client.close();
+  const outcome = await served;
+  assert.instance(outcome, Error);
+  assert.is((outcome as Error & { code?: string }).code, "CONNECTION_CLOSED");
+  // Every block is either its write's byte or, after the first one not yet served, zero.
+  let prefix = 0;
+  while (prefix < 500 && io.bytes[512 * prefix] === (prefix % 255) + 1) prefix++;
+  for (let index = prefix; index < 500; index++) assert.is(io.bytes[512 * index], 0, `block ${index} after the served prefix of ${prefix} is untouched`);
+  close();
+});
+
+Receive.run();

@@ -490,17 +490,21 @@ const WORD_ENTRIES_MAX: u32 = 64;
 }
 
 // Word `word` of those at `words` (tracks from base_track), in a group where
-// most words have a bit or two if any (1% pending): two entries inline,
-// emit_word only from a third bit on. Writes at most 2 + 62 = 64 entries.
+// most words have a bit or two if any (1% pending): two entries inline, the
+// lowest bit and the highest (the same track for a one-bit word, which the
+// next word overwrites), and only a word of three bits or more is taken
+// apart again from its first bit by emit_word. The highest bit comes from
+// one clz where the second lowest would take clearing the lowest and a ctz:
+// the walk's time goes in such integer operations, one word after another.
+// Writes at most 64 entries.
 // @ts-ignore: decorator
 @inline function emit_sparse_word(at: usize, words: usize, base_track: u32, word: u32): usize {
   const bits = load<u64>(words + (<usize>word << 3));
   const word_track = base_track + (word << WORD_TRACK_SHIFT);
-  const rest = bits & (bits - 1);
   store<u32>(at, word_track + <u32>ctz<u64>(bits));
-  store<u32>(at, word_track + <u32>ctz<u64>(rest), 4);
+  store<u32>(at, word_track + 63 - <u32>clz<u64>(bits), 4);
   const count = <u32>popcnt<u64>(bits);
-  if (count > 2) emit_word(at + 8, word_track, rest & (rest - 1));
+  if (count > 2) emit_word(at, word_track, bits);
   return at + (<usize>count << 2);
 }
 

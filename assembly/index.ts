@@ -21,7 +21,7 @@ import { checksum_range, checksum_value } from "./checksum";
 import { raw_write as raw_write_at } from "./snapshot";
 
 export { image_init, image_ready, thread_attach, thread_id, reap_thread } from "./thread";
-export { volume_create, volume_destroy, volume_reinit, volume_state, volume_allocated_bytes, volume_set_pool, volume_grow } from "./volume";
+export { volume_create, volume_destroy, volume_reinit, volume_state, volume_allocated_bytes, volume_set_pool, volume_grow, volume_provision, volume_touch, volume_sam } from "./volume";
 export { pool_configure, pool_allocated_extents, pool_capacity_extents } from "./pool";
 export {
   rel_establish, rel_withdraw, rel_pending, rel_pending_pointer, rel_count_pending, rel_find_pending, rel_find_pending_many,

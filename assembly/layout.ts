@@ -145,7 +145,8 @@ export const P_ALLOCATED: u32 = 4;
 //  88 u32 link ring pointer of a primary (mirror.ts)
 //  92 u32 the secondary's volume slot on its own image
 //  96 u32 why the write path suspended the pair (CAUSE_*), 0 if it did not
-// 100 u32 reserved
+// 100 u32 storage allocation method (SAM_ESE: extents on first write, or
+//         SAM_STANDARD: every extent allocated when the host provisions it, volume.ts)
 // 104 u64 tracks copied to the secondary by resync and Copy Pending
 // 112 .. 127 reserved
 export const V_STATE: u32 = 0;
@@ -170,6 +171,7 @@ export const V_PPRC_OOS: u32 = 84;
 export const V_PPRC_RING: u32 = 88;
 export const V_PPRC_REMOTE: u32 = 92;
 export const V_PPRC_CAUSE: u32 = 96;
+export const V_SAM: u32 = 100;
 export const V_PPRC_SENT_TRACKS: u32 = 104;
 
 export const PPRC_NONE: u32 = 0;
@@ -190,6 +192,10 @@ export const CAUSE_TIMEOUT: u32 = 2; // no acknowledgement within the bound
 export const VOLUME_FREE: u32 = 0;
 export const VOLUME_NORMAL: u32 = 1;
 export const VOLUME_UNUSABLE: u32 = 2;
+
+// Storage allocation methods (V_SAM): DS CLI's mkfbvol -sam ese and -sam standard.
+export const SAM_ESE: u32 = 0;
+export const SAM_STANDARD: u32 = 1;
 
 // Relationship entry (64 bytes):
 //   0 u32 state (REL_FREE | REL_ACTIVE | REL_RESTORING)

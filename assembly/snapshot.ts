@@ -47,7 +47,7 @@ import {
   VOLUME_FREE, VOLUME_UNUSABLE,
   R_STATE, R_FLAGS, R_SOURCE, R_TARGET, R_TRACKS, R_BITMAP, R_PENDING, R_CURSOR,
   R_COPIED_BYTES, R_RECORD_SOURCE, R_RECORD_TARGET, R_SETTLED,
-  REL_FREE, REL_ACTIVE, REL_RESTORING, REL_BACKGROUND, REL_TGTINHIBIT, REL_RECORD, REL_PERSIST,
+  REL_FREE, REL_ACTIVE, REL_RESTORING, REL_BACKGROUND, REL_TGTINHIBIT, REL_RECORD, REL_PERSIST, REL_HOLD_WRITES,
   volume_at, rel_at, base,
 } from "./layout";
 import { freeze, thaw, gate_enter, gate_exit } from "./sync";
@@ -58,7 +58,8 @@ import {
 import { link_relationship, free_bitmaps, alloc_bitmaps } from "./relationship";
 import { ensure_range, write_pointer, extent_data, next_allocated_extent, mark_changed, changed_bitmap, changed_ensure } from "./volume";
 
-const REL_FLAGS_KNOWN: u32 = REL_BACKGROUND | REL_TGTINHIBIT | REL_RECORD | REL_PERSIST;
+// REL_HOLD_WRITES: a -freeze hold comes back with its relationship while its LSS's timeout has not passed.
+const REL_FLAGS_KNOWN: u32 = REL_BACKGROUND | REL_TGTINHIBIT | REL_RECORD | REL_PERSIST | REL_HOLD_WRITES;
 const ZERO_CHECK_STRIDE: u32 = 1024; // bytes OR-ed together between early-exit checks
 
 // Per thread (module globals are per instance): true while this thread holds

@@ -28,7 +28,8 @@
 // freezing the volume, or other threads' I/O did not drain within the bound)
 // the whole extents are zeroed by a write instead: the range still reads as
 // zeros, only its space is not given back. A PPRC volume is always zeroed by
-// a write, so that its zeros are mirrored.
+// a write, so that its zeros are mirrored, and so is a standard volume
+// (volume.ts), whose extents stay allocated while it lives.
 
 import {
   OK, E_RANGE, E_NO_VOLUME, E_TGTINHIBIT, E_LONG_BUSY, TRACK_SHIFT, EXTENT_SHIFT, VOLUME_SLOT_MAX,
@@ -37,7 +38,7 @@ import {
 } from "./layout";
 import { freeze, thaw, gate_enter, gate_exit, lock, unlock } from "./sync";
 import { bit_is_set, bit_clear, bit_set, leaves_ensure } from "./bitmap";
-import { track_lock, release_extent_range } from "./volume";
+import { track_lock, release_extent_range, volume_standard } from "./volume";
 import { write_held, WRITE_FILL, prepare_source_of, preserve_source_track } from "./io";
 import { settle_pending } from "./copy";
 import { source_writes_held } from "./increment";
@@ -75,7 +76,7 @@ function trim_held(slot: u32, volume: usize, offset: u64, length: u64): i32 {
   const size = load<u64>(volume + V_SIZE);
   if (offset > size || length > size - offset) return E_RANGE;
   const span = whole_extents(volume, offset, length);
-  if (span == 0 || pprc_role(volume) != PPRC_NONE) return write_held(slot, offset, length, WRITE_FILL, 0);
+  if (span == 0 || pprc_role(volume) != PPRC_NONE || volume_standard(volume)) return write_held(slot, offset, length, WRITE_FILL, 0);
   const refused = trim_refused(volume);
   if (refused != OK) return refused;
   const first = <u32>(span >> 32);

@@ -30,11 +30,11 @@ import {
   TRACK_SHIFT, TRACK_SIZE, EXTENT_SHIFT, EXTENT_SIZE, VOLUME_SIZE_MAX, VOLUME_SLOT_MAX,
   EXTENT_LEAF_SHIFT, EXTENT_LEAF_ENTRIES, LOCK_STRIPES_MIN, LOCK_STRIPES_MAX, E_BUSY, E_RANGE, POOL_MAX,
   V_STATE, V_SIZE, V_TRACKS, V_EXTENTS, V_LOCKS, V_EXTENT_COUNT, V_GENERATION, V_STRIPES, V_ALLOCATED,
-  V_TARGET_REL, V_SOURCE_HEAD, V_INFLIGHT, V_FROZEN, V_CHANGED, V_POOL,
+  V_TARGET_REL, V_SOURCE_HEAD, V_INFLIGHT, V_FROZEN, V_CHANGED, V_POOL, V_SAM, SAM_ESE, SAM_STANDARD,
   CHUNK_TRACK_SHIFT, VOLUME_FREE, VOLUME_NORMAL, volume_at, zero_extent,
 } from "./layout";
 import { alloc, alloc_failure, free } from "./alloc";
-import { freeze, thaw } from "./sync";
+import { freeze, thaw, gate_enter, gate_exit } from "./sync";
 import { pool_reserve, pool_release } from "./pool";
 import { bitmap_create, bitmap_free, bitmap_grow, bit_mark, leaf_ensure, chunk_mark_set } from "./bitmap";
 
@@ -225,6 +225,7 @@ export function volume_create(slot: u32, size_bytes: u64): i32 {
   store<u64>(volume + V_INFLIGHT, 0);
   store<i32>(volume + V_FROZEN, 0);
   store<u32>(volume + V_POOL, 0);
+  store<u32>(volume + V_SAM, SAM_ESE);
   // Published last: other threads treat a volume as existing once its state is set.
   atomic.store<u32>(volume + V_STATE, VOLUME_NORMAL);
   return OK;
@@ -451,4 +452,70 @@ function grow_frozen(volume: usize, directory: usize, group_count: u32, extent_c
   free(old_directory, old_groups << 2);
   if (last_leaf != old_leaf) free(old_leaf, old_entries << 2);
   return OK;
+}
+
+// ---- standard volumes (DS CLI mkfbvol -sam standard) --------------------------------
+//
+// A standard volume has its whole capacity allocated when it is made, as a
+// DS8000's fully provisioned volume has, where an ESE (thin) volume gets each
+// extent on its first write. The host provisions it right after
+// volume_create, a step of at most PROVISION_EXTENTS_MAX extents per call so
+// that no call holds its thread long, and then touches its pages
+// (volume_touch), in steps too: fresh WebAssembly memory is the kernel's
+// untouched zero pages, and the first write to each 4 KiB page takes a
+// zero-fill fault (about 0.7 ms per MiB here), paid then rather than by the
+// volume's first writes. A standard volume's extents stay allocated while it
+// lives: a trim zeroes them by a write (trim.ts).
+
+export const PROVISION_EXTENTS_MAX: u32 = 4096; // 4 GiB: a step's count loop stays short
+const TOUCH_STRIDE: u32 = 4096; // the kernel's page, not WebAssembly's
+
+export function volume_standard(volume: usize): bool {
+  return load<u32>(volume + V_SAM) == SAM_STANDARD;
+}
+
+// Allocates extents [first_extent, first_extent + extent_count) of the volume
+// in `slot` (those it has not yet) and marks it standard. E_NO_SPACE when the
+// image or the pool is full: the host then removes the volume it was making.
+export function volume_provision(slot: u32, first_extent: u32, extent_count: u32): i32 {
+  if (slot >= VOLUME_SLOT_MAX) return E_BAD_ARGUMENT;
+  if (extent_count == 0 || extent_count > PROVISION_EXTENTS_MAX) return E_BAD_ARGUMENT;
+  const volume = volume_at(slot);
+  if (atomic.load<u32>(volume + V_STATE) == VOLUME_FREE) return E_NO_VOLUME;
+  const entered = gate_enter(volume);
+  if (entered != OK) return entered;
+  const total = load<u32>(volume + V_EXTENT_COUNT);
+  let result = first_extent >= total || extent_count > total - first_extent ? E_RANGE : OK;
+  if (result == OK) {
+    store<u32>(volume + V_SAM, SAM_STANDARD);
+    result = ensure_extents(volume, first_extent, first_extent + extent_count - 1);
+  }
+  gate_exit(volume);
+  return result;
+}
+
+// Faults in the pages of the allocated extents among [first_extent,
+// first_extent + extent_count): an atomic or of 0 into one word of each
+// 4 KiB page, which makes the page the process's own without changing a
+// byte, even under a concurrent write. Inside the gate, so that no removal
+// frees an extent under it.
+export function volume_touch(slot: u32, first_extent: u32, extent_count: u32): i32 {
+  if (slot >= VOLUME_SLOT_MAX) return E_BAD_ARGUMENT;
+  const volume = volume_at(slot);
+  if (atomic.load<u32>(volume + V_STATE) == VOLUME_FREE) return E_NO_VOLUME;
+  const entered = gate_enter(volume);
+  if (entered != OK) return entered;
+  const end = min<u32>(load<u32>(volume + V_EXTENT_COUNT), first_extent + min<u32>(extent_count, PROVISION_EXTENTS_MAX));
+  for (let extent = first_extent; extent < end; extent++) {
+    const data = extent_data(volume, extent);
+    if (data == 0) continue;
+    for (let at: u32 = 0; at < EXTENT_SIZE; at += TOUCH_STRIDE) atomic.or<u32>(data + <usize>at, 0);
+  }
+  gate_exit(volume);
+  return OK;
+}
+
+export function volume_sam(slot: u32): u32 {
+  if (slot >= VOLUME_SLOT_MAX) return SAM_ESE;
+  return load<u32>(volume_at(slot) + V_SAM);
 }

@@ -2,7 +2,9 @@
 // (test/pprc/fixtures/link-peer.ts), each in its own process: one storage
 // image and a link receiver. It prints `hello` as one JSON line, then answers
 // JSON lines on stdin, one line each:
-//   {"op":"secondary","id":"2000","blocks":N}  → {"slot":S}  a volume made a PPRC secondary
+//   {"op":"secondary","id":"2000","blocks":N[,"sam":"standard"]}  → {"slot":S}
+//       a volume made a PPRC secondary; a standard one (mkfbvol -sam standard)
+//       has its extents allocated and its pages touched before the answer
 //   {"op":"checksum","id":"2000"}              → {"checksum":"…"}
 //   {"op":"counts"}                            → {"applied":A,"refused":R}
 //   {"op":"cpu"}                               → {"micros":U}  CPU time of the process so far (every thread)
@@ -10,6 +12,7 @@
 import { createInterface } from "node:readline";
 import { CoreCode } from "../../src/core/codes.js";
 import { StorageImage } from "../../src/engine/image.js";
+import type { Sam } from "../../src/engine/provision.js";
 import { LinkReceiver } from "../../src/pprc/link-receiver.js";
 
 export interface SecondaryNode {
@@ -38,9 +41,10 @@ export function cpuMicros(): number {
   return usage.user + usage.system;
 }
 
-function answer(node: SecondaryNode, request: { op: string; id?: string; blocks?: number }): unknown {
+async function answer(node: SecondaryNode, request: { op: string; id?: string; blocks?: number; sam?: Sam }): Promise<unknown> {
   if (request.op === "secondary") {
-    const volume = node.image.createVolume({ id: request.id!, capacity: request.blocks!, unit: "blocks" });
+    const volume = node.image.createVolume({ id: request.id!, capacity: request.blocks!, unit: "blocks", sam: request.sam });
+    await node.image.touchVolume(volume.id);
     const code = node.image.core.exports.pprc_make_secondary(volume.slot, 0);
     if (code !== CoreCode.OK) throw new Error(`pprc_make_secondary gave ${code}`);
     return { slot: volume.slot };
@@ -54,12 +58,13 @@ function answer(node: SecondaryNode, request: { op: string; id?: string; blocks?
 // Prints `hello`, then answers requests until stdin closes.
 export function serveSecondaryNode(node: SecondaryNode, hello: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(hello)}\n`);
+  // Answers go out in the order of their requests, each after the one before.
+  let answered: Promise<unknown> = Promise.resolve();
   createInterface({ input: process.stdin }).on("line", (line) => {
-    try {
-      process.stdout.write(`${JSON.stringify(answer(node, JSON.parse(line)))}\n`);
-    } catch (error) {
-      process.stdout.write(`${JSON.stringify({ error: (error as Error).message })}\n`);
-    }
+    answered = answered.then(() => answer(node, JSON.parse(line))).then(
+      (result) => process.stdout.write(`${JSON.stringify(result)}\n`),
+      (error: Error) => process.stdout.write(`${JSON.stringify({ error: error.message })}\n`),
+    );
   });
   process.stdin.on("end", () => process.exit(0));
   process.on("SIGTERM", () => process.exit(0));

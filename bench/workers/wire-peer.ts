@@ -4,6 +4,7 @@
 // as one JSON line on stdout; leaves on SIGTERM or when stdin closes. The bare
 // protocols are in bare-servers.ts.
 import { listenTcp } from "../../src/wire/index.js";
+import { rawLength } from "../../src/wire/codec.js";
 import { benchMessages, BENCH_SITE_KEY } from "./wire-messages.js";
 import { listenBare } from "./bare-servers.js";
 
@@ -13,11 +14,12 @@ wire.on("connection", (connection) => {
   let runs = 0;
   let damaged = 0;
   connection.handle("bench.write", (body) => ({ sequence: body.sequence, bytes: body.data.byteLength }));
-  connection.on("message", (_type: string, body: { sequence: bigint; data?: Uint8Array }, raw: Uint8Array | null) => {
-    const data = raw ?? body.data!; // bench.raw-run's bytes are raw, bench.run's in its body
+  connection.on("message", (_type: string, body: { sequence: bigint; data?: Uint8Array }, raw: readonly Uint8Array[] | null) => {
+    // bench.raw-run's bytes are raw (pieces, as the socket delivered them), bench.run's in its body.
+    const [first, last] = raw === null ? [body.data!, body.data!] : [raw[0], raw[raw.length - 1]];
     const fill = Number(body.sequence % 8n); // the bench cycles through 8 buffers, filled 0 to 7
-    if (data[0] !== fill || data[data.byteLength - 1] !== fill) damaged++;
-    bytes += data.byteLength;
+    if (first[0] !== fill || last[last.byteLength - 1] !== fill) damaged++;
+    bytes += raw === null ? body.data!.byteLength : rawLength(raw);
     runs++;
   });
   connection.handle("bench.runs-done", () => {

@@ -60,6 +60,9 @@ export const INITIAL_PAGES = 64; // asconfig.json initialMemory
 export const WAIT_TIMEOUTS_MS = { lock: 20_000, alloc: 20_000, gate: 20_000, drain: 50 } as const;
 
 export const VolumeState = { FREE: 0, NORMAL: 1, UNUSABLE: 2 } as const;
+// Storage allocation methods of a volume (assembly/layout.ts SAM_*): DS CLI's -sam ese and -sam standard.
+export const Sam = { ESE: 0, STANDARD: 1 } as const;
+export const PROVISION_EXTENTS_MAX = 4096; // assembly/volume.ts: a volume_provision or volume_touch step's extents at most
 
 export const RelFlag = {
   BACKGROUND: 1,

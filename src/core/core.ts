@@ -21,6 +21,10 @@ export interface CoreExports {
   volume_allocated_bytes(slot: number): bigint;
   volume_set_pool(slot: number, poolLink: number): number;
   volume_grow(slot: number, newSizeBytes: bigint): number;
+  // Standard volumes (-sam standard): extents allocated in steps of at most PROVISION_EXTENTS_MAX, then their pages faulted in.
+  volume_provision(slot: number, firstExtent: number, extentCount: number): number;
+  volume_touch(slot: number, firstExtent: number, extentCount: number): number;
+  volume_sam(slot: number): number; // Sam
   pool_configure(index: number, capacityExtents: number): number;
   pool_allocated_extents(index: number): number;
   pool_capacity_extents(index: number): number;

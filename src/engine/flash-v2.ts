@@ -50,6 +50,8 @@ export function relationshipFlags(options: { nocopy: boolean; tgtinhibit: boolea
 
 export class FlashV2 {
   private readonly freezeTimers = new Map<string, NodeJS.Timeout>();
+  // When each held LSS's timer ends the hold (ms since 1970): a state file keeps it.
+  private readonly freezeDeadlines = new Map<string, number>();
 
   constructor(private readonly image: StorageImage, private readonly freezeTimeoutMs = FREEZE_TIMEOUT_MS_DEFAULT) {
     if (!Number.isInteger(freezeTimeoutMs) || freezeTimeoutMs <= 0) {
@@ -168,6 +170,7 @@ export class FlashV2 {
     const timer = this.freezeTimers.get(lss);
     if (timer) clearTimeout(timer);
     this.freezeTimers.delete(lss);
+    this.freezeDeadlines.delete(lss);
     const released: string[] = [];
     for (const relationship of this.image.listRelationships()) {
       if (!relationship.writesHeld || lssOf(relationship.sourceId) !== lss) continue;
@@ -180,17 +183,24 @@ export class FlashV2 {
   }
 
   // The LSS's timer starts at its first freeze and is not restarted by later
-  // ones: the hold is bounded from the moment writes first stopped.
-  startFreezeTimer(lss: string): void {
+  // ones: the hold is bounded from the moment writes first stopped. A hold
+  // loaded from a state file keeps the deadline it had (`deadlineMs`).
+  startFreezeTimer(lss: string, deadlineMs = Date.now() + this.freezeTimeoutMs): void {
     if (this.freezeTimers.has(lss)) return;
     const timer = setTimeout(() => {
       this.freezeTimers.delete(lss);
       if (this.image.isClosed) return;
       const released = this.release(lss);
       this.image.emit("unfrozen", { lss, released, reason: "timeout" });
-    }, this.freezeTimeoutMs);
+    }, Math.max(0, deadlineMs - Date.now()));
     timer.unref();
     this.freezeTimers.set(lss, timer);
+    this.freezeDeadlines.set(lss, deadlineMs);
+  }
+
+  // When the hold of `lss` ends at the latest (ms since 1970), or null when nothing holds it.
+  freezeDeadline(lss: string): number | null {
+    return this.freezeDeadlines.get(lss) ?? null;
   }
 
   private volumeFacts(id: string): VolumeFacts {
@@ -206,6 +216,7 @@ export class FlashV2 {
   close(): void {
     for (const timer of this.freezeTimers.values()) clearTimeout(timer);
     this.freezeTimers.clear();
+    this.freezeDeadlines.clear();
   }
 }
 

@@ -18,6 +18,7 @@ import { ThreadIds } from "./threads.js";
 import { coreError, type Timeouts } from "./core-errors.js";
 import { fitsStaging, stage, STAGING_CHUNK } from "./staging.js";
 import { PoolTable, rankGroupOfLss, type ExtentPool } from "./pools.js";
+import { provisionExtents, touchExtents, type Sam } from "./provision.js";
 
 export type { CopyFault, FlashState, WorkerExit };
 import { FlashV2, relationshipFlags, type IncrementOptions, type ReverseOptions } from "./flash-v2.js";
@@ -29,6 +30,7 @@ export interface VolumeSpec {
   os?: string;
   name?: string;
   pool?: string; // extent pool ID or name; absent: in no pool (no quota)
+  sam?: Sam; // storage allocation method; absent: ese (thin)
 }
 
 export interface Volume {
@@ -41,6 +43,7 @@ export interface Volume {
   readonly os: OsType;
   name: string;
   readonly pool: string | null; // extent pool ID, or null for a volume in no pool
+  readonly sam: Sam; // ese: extents on first write; standard: all allocated at creation (provision.ts)
   readonly createdAt: Date;
 }
 
@@ -186,11 +189,40 @@ export class StorageImage extends EventEmitter {
       throw coreError(code, `create volume ${id}`);
     }
     if (pool) this.core.exports.volume_set_pool(slot, pool.index + 1);
+    const sam = spec.sam ?? "ese";
+    if (sam === "standard") {
+      try {
+        this.provisionNew(id, slot, sizeBytes);
+      } catch (error) {
+        this.freeVolumeSlots.push(slot);
+        throw error;
+      }
+    }
     const volume: Volume = {
-      id, lss: lssOf(id), slot, blocks, sizeBytes, unit, os, name: spec.name ?? "", pool: pool?.id ?? null, createdAt: new Date(),
+      id, lss: lssOf(id), slot, blocks, sizeBytes, unit, os, name: spec.name ?? "", pool: pool?.id ?? null, sam, createdAt: new Date(),
     };
     this.volumes.set(id, volume);
     return volume;
+  }
+
+  // Allocates every extent of standard volume `id`, just made in `slot`; when
+  // they do not fit, the volume is removed again and the error says why.
+  provisionNew(id: string, slot: number, sizeBytes: number): void {
+    const extents = Math.ceil(sizeBytes / EXTENT_SIZE);
+    const code = provisionExtents(this.core, slot, 0, extents);
+    if (code === CoreCode.OK) return;
+    this.core.exports.volume_destroy(slot);
+    throw coreError(code, `allocate the ${extents} extents of standard volume ${id} (-sam standard allocates its whole capacity at creation)`);
+  }
+
+  // Faults in the pages of a standard volume's extents, a slice of the event
+  // loop at a time (provision.ts), so that its first writes do not pay the
+  // kernel's zero-fill faults; nothing for an ese volume.
+  async touchVolume(idText: string): Promise<void> {
+    const volume = this.volume(idText);
+    if (volume.sam !== "standard") return;
+    const code = await touchExtents(this.core, volume.slot, 0, Math.ceil(volume.sizeBytes / EXTENT_SIZE));
+    if (code !== CoreCode.OK) throw coreError(code, `touch the extents of standard volume ${volume.id}`, this.waitTimeouts);
   }
 
   // The pool a volume of `lss` may go in: DS8000 puts even LSSs in rank group 0 and odd ones in 1.
@@ -206,6 +238,16 @@ export class StorageImage extends EventEmitter {
     return pool;
   }
 
+  // A standard volume grows only where its pool has room for the new extents
+  // (the image's own memory is checked as they are allocated).
+  private checkStandardGrowth(volume: Volume, sizeBytes: number): void {
+    if (volume.sam !== "standard" || volume.pool === null) return;
+    const pool = this.pools.usage(this.pools.get(volume.pool));
+    const needed = Math.ceil(sizeBytes / EXTENT_SIZE) - Math.ceil(volume.sizeBytes / EXTENT_SIZE);
+    const room = pool.capacityExtents - pool.allocatedExtents;
+    if (needed > room) throw new EngineError("NO_SPACE", `standard volume ${volume.id} needs ${needed} more extents to grow, and extent pool ${pool.id} has ${room} free`);
+  }
+
   // Grows a volume that is in no relationship (DS CLI chfbvol -cap). It never shrinks.
   growVolume(idText: string, capacity: number, unit: CapacityUnit): Volume {
     this.checkOpen();
@@ -215,8 +257,14 @@ export class StorageImage extends EventEmitter {
       throw new EngineError("BAD_CAPACITY", `volume ${volume.id} has ${volume.blocks} blocks; a new capacity of ${blocks} blocks does not grow it (volumes never shrink)`);
     }
     const sizeBytes = blocks * BLOCK_SIZE;
+    this.checkStandardGrowth(volume, sizeBytes);
     const code = this.core.exports.volume_grow(volume.slot, BigInt(sizeBytes));
     if (code !== CoreCode.OK) throw coreError(code, `grow volume ${volume.id}`);
+    if (volume.sam === "standard") {
+      const [from, to] = [Math.ceil(volume.sizeBytes / EXTENT_SIZE), Math.ceil(sizeBytes / EXTENT_SIZE)];
+      const provisioned = provisionExtents(this.core, volume.slot, from, to);
+      if (provisioned !== CoreCode.OK) throw coreError(provisioned, `allocate extents ${from} to ${to - 1} of standard volume ${volume.id}, grown to ${blocks} blocks (those not allocated are allocated on first write)`);
+    }
     const grown: Volume = { ...volume, blocks, sizeBytes, unit };
     this.volumes.set(volume.id, grown);
     return grown;
@@ -270,7 +318,10 @@ export class StorageImage extends EventEmitter {
     const volume = this.idleVolume(idText, "reinitialising");
     const code = this.core.exports.volume_reinit(volume.slot);
     if (code !== CoreCode.OK) throw coreError(code, `reinitialise volume ${volume.id}`, this.waitTimeouts);
+    // A standard volume keeps its capacity allocated: its extents, just freed, are allocated again.
+    const provisioned = volume.sam === "standard" ? provisionExtents(this.core, volume.slot, 0, Math.ceil(volume.sizeBytes / EXTENT_SIZE)) : CoreCode.OK;
     this.faults.spaceFreed();
+    if (provisioned !== CoreCode.OK) throw coreError(provisioned, `allocate the extents of standard volume ${volume.id} again after its reinitialisation`);
   }
 
   volume(idText: string): Volume {
@@ -375,6 +426,11 @@ export class StorageImage extends EventEmitter {
   revertRevertible(idText: string): Relationship {
     this.checkOpen();
     return this.v2.revert(idText);
+  }
+
+  // When the -freeze hold of `lss` ends at the latest (ms since 1970), or null when nothing holds it.
+  freezeDeadline(lss: string): number | null {
+    return this.v2.freezeDeadline(lss);
   }
 
   // Ends the write holds of the relationships whose sources are in the LSS; returns their IDs.
@@ -934,12 +990,14 @@ export class StorageImage extends EventEmitter {
 
   // Registers a relationship that src/engine/snapshot.ts has just restored in
   // the core at relationship.slot; a background copy is then watched as usual.
-  adoptRelationship(relationship: Relationship): void {
+  // `freezeDeadlineMs`: a relationship whose writes are held (a loaded -freeze) keeps its LSS's deadline.
+  adoptRelationship(relationship: Relationship, freezeDeadlineMs?: number): void {
     this.checkOpen();
     if (this.relationships.has(relationship.id)) throw new EngineError("BUSY", `FlashCopy pair ${relationship.id} already exists on ${this.id}`);
     takeSlot(this.freeRelSlots, relationship.slot, `FlashCopy pair ${relationship.id}`);
     this.relationships.set(relationship.id, relationship);
     this.watchRelationship(relationship, Number(this.core.exports.rel_copied_bytes(relationship.slot)));
+    if (relationship.writesHeld) this.v2.startFreezeTimer(this.volume(relationship.sourceId).lss, freezeDeadlineMs);
   }
 
   // ---- lifecycle -----------------------------------------------------------------

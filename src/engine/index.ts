@@ -14,3 +14,5 @@ export { PoolTable, poolIndex, rankGroupOfLss, IMAGE_SPACE_GIB, EXTENTS_PER_GIB,
 export type { ExtentPool, PoolUsage, PoolSpec, RankGroup } from "./pools.js";
 export { IO_PORTS, IO_PORT_IDS, portWwpn } from "./ports.js";
 export type { IoPort } from "./ports.js";
+export { SAMS } from "./provision.js";
+export type { Sam } from "./provision.js";

@@ -28,6 +28,7 @@ import { stage, STAGING_CHUNK } from "./staging.js";
 import { parseVolumeId, lssOf, pairId } from "./ids.js";
 import { checkEstablish, type VolumeFacts } from "./rules.js";
 import type { StorageImage, Volume, Relationship } from "./image.js";
+import type { Sam } from "./provision.js";
 
 // A bitmap of a relationship as it is saved and restored, in the core's two
 // levels (assembly/bitmap.ts): for each chunk of CHUNK_TRACKS tracks, "clear"
@@ -48,6 +49,8 @@ export interface RelationshipSnapshot extends Relationship {
   readonly bitmap: ChunkedBitmap;
   readonly recordSource: ChunkedBitmap | null;
   readonly recordTarget: ChunkedBitmap | null;
+  // While a -freeze holds the source's writes: when its LSS's timeout ends the hold (ms since 1970).
+  readonly heldUntil: number | null;
 }
 
 export function chunkCount(trackCount: number): number {
@@ -323,6 +326,7 @@ export class ImageCapture {
         bitmap,
         recordSource: copyOut(1),
         recordTarget: copyOut(2),
+        heldUntil: relationship.writesHeld ? this.image.freezeDeadline(this.image.volume(relationship.sourceId).lss) : null,
       };
     });
   }
@@ -368,6 +372,7 @@ export interface VolumeRestore {
   os: Volume["os"];
   name: string;
   pool?: string | null; // extent pool ID; absent in state files older than pools
+  sam?: Sam; // absent in state files older than standard volumes: ese
   createdAt: Date;
 }
 
@@ -386,9 +391,11 @@ export function restoreVolume(image: StorageImage, spec: VolumeRestore): Volume 
   const code = image.core.exports.volume_create(spec.slot, BigInt(sizeBytes));
   if (code !== CoreCode.OK) throw coreError(code, `restore volume ${id}`);
   if (pool) image.core.exports.volume_set_pool(spec.slot, pool.index + 1);
+  const sam = spec.sam ?? "ese";
+  if (sam === "standard") image.provisionNew(id, spec.slot, sizeBytes);
   const volume: Volume = {
     id, lss: lssOf(id), slot: spec.slot, blocks: spec.blocks, sizeBytes, unit: spec.unit, os: spec.os, name: spec.name,
-    pool: pool?.id ?? null, createdAt: spec.createdAt,
+    pool: pool?.id ?? null, sam, createdAt: spec.createdAt,
   };
   image.adoptVolume(volume);
   return volume;
@@ -433,6 +440,10 @@ export interface RelationshipRestore {
   bitmap: ChunkedBitmap;
   recordSource: ChunkedBitmap | null;
   recordTarget: ChunkedBitmap | null;
+  // A -freeze hold saved with it: when it ends (ms since 1970). A hold whose
+  // time has passed is over, as a DS8000's extended long busy ends at its
+  // timeout whatever happened meanwhile; absent or null: no hold.
+  heldUntil?: number | null;
 }
 
 function facts(image: StorageImage, volume: Volume): VolumeFacts {
@@ -498,10 +509,13 @@ export function restoreRelationship(image: StorageImage, spec: RelationshipResto
   }
   const trackCount = Math.ceil(source.sizeBytes / TRACK_SIZE);
   checkBitmaps(id, spec, trackCount);
+  const heldUntil = spec.heldUntil ?? null;
+  const held = heldUntil !== null && heldUntil > Date.now();
   const flags = (spec.nocopy ? 0 : RelFlag.BACKGROUND)
     | (spec.tgtinhibit ? RelFlag.TGTINHIBIT : 0)
     | (spec.record ? RelFlag.RECORD : 0)
-    | (spec.persist ? RelFlag.PERSIST : 0);
+    | (spec.persist ? RelFlag.PERSIST : 0)
+    | (held ? RelFlag.HOLD_WRITES : 0);
   const exports = image.core.exports;
   const begun = exports.rel_restore_begin(spec.slot, source.slot, target.slot, flags, BigInt(spec.copiedBytes));
   if (begun !== CoreCode.OK) throw coreError(begun, `restore FlashCopy pair ${id}`);
@@ -515,10 +529,10 @@ export function restoreRelationship(image: StorageImage, spec: RelationshipResto
   const relationship: Relationship = {
     id, sourceId: source.id, targetId: target.id, slot: spec.slot, trackCount,
     nocopy: spec.nocopy, persist: spec.persist, record: spec.record, tgtinhibit: spec.tgtinhibit, seqnum: spec.seqnum,
-    // Not in a state file: a revertible increment's saved tracks (it loads as committed) and a -freeze hold (it ended with its process).
-    tgtpprc: spec.tgtpprc ?? false, revertible: false, writesHeld: false,
+    // Not in a state file: a revertible increment's saved tracks (save refuses a revertible pair).
+    tgtpprc: spec.tgtpprc ?? false, revertible: false, writesHeld: held,
     createdAt: spec.createdAt, syncedAt: spec.syncedAt,
   };
-  image.adoptRelationship(relationship);
+  image.adoptRelationship(relationship, held ? heldUntil : undefined);
   return { relationship, pendingTracks };
 }

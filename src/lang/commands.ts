@@ -403,7 +403,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       { name: "name", kind: "text", summary: "volume name, at most 16 characters; #h becomes the volume ID, #d its decimal number" },
       { name: "os", kind: "enum", values: OS_TYPES, summary: "host operating system type (default aix)" },
       { name: "extpool", kind: "text", summary: "extent pool, of rank group 0 for an even LSS and 1 for an odd one (default: the first such pool)" },
-      { name: "sam", kind: "enum", values: ["ese", "standard", "tse"], inert: true, summary: "storage allocation method (tzero volumes are always thin, as ese)" },
+      { name: "sam", kind: "enum", values: ["ese", "standard", "tse"], summary: "storage allocation method: standard allocates the whole capacity at creation; ese (default) and tse, as ese, on first write" },
       { name: "eam", kind: "enum", values: ["rotatevols", "rotateexts", "managed"], inert: true, summary: "extent allocation method" },
       DEV,
     ],

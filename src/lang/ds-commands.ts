@@ -29,7 +29,8 @@ async function mkfbvol(context: CommandContext): Promise<CommandResult> {
   const os = context.convert("os", (value) => parseOsType(formatValue(value)));
   const nameTemplate = context.convert("name", formatValue);
   const pool = context.convert("extpool", (value) => unqualified(formatValue(value)));
-  const created = await context.call(context.site.createVolumes(image.id, { ids, capacity, unit, os, nameTemplate, pool }), items);
+  const sam = context.convert("sam", (value) => (formatValue(value).toLowerCase() === "standard" ? "standard" : "ese"));
+  const created = await context.call(context.site.createVolumes(image.id, { ids, capacity, unit, os, nameTemplate, pool, sam }), items);
   return {
     lines: created.map((id) => infoLine(INFO.volumeCreated, "mkfbvol", `FB volume ${id} successfully created.`)),
     value: created,
@@ -53,7 +54,7 @@ function volumeRecord(context: CommandContext, image: ImageInfo, volume: VolumeI
     deviceMTM: `${image.model}-900`,
     datatype: "FB 512",
     extpool: volume.pool === null ? "-" : context.fullId(image.id, volume.pool),
-    sam: "ESE",
+    sam: volume.sam === "standard" ? "Standard" : "ESE",
     captype: CAPTYPES[volume.unit],
     "cap (2^30B)": volume.unit === "ds" ? capacityIn(volume.blocks, "ds").toFixed(1) : "-",
     "cap (10^9B)": volume.unit === "ess" ? capacityIn(volume.blocks, "ess").toFixed(1) : "-",

@@ -8,9 +8,10 @@
 // (mirror_apply, the one write a secondary takes) and acknowledged with one
 // result per entry. A frame that fails a check closes its connection and
 // changes nothing; the listener and the other connections go on.
-import { CoreCode, PprcRole, STAGING_SIZE } from "../core/codes.js";
+import { CoreCode, EXTENT_SIZE, PprcRole } from "../core/codes.js";
 import type { StorageImage } from "../engine/image.js";
 import { listenTcp, type Connection, type WireServer } from "../wire/index.js";
+import { copyRaw, rawLength } from "../wire/codec.js";
 import { linkMessages, linkControlSpecs, LINK_FRAME_BYTES_MAX, LINK_HEARTBEAT_INTERVAL_MS, LINK_HEARTBEAT_TIMEOUT_MS, LINK_ROLE, type ApplyBody, type ControlBody, type LinkMessages } from "./link-protocol.js";
 
 type ControlRequest = { [K in keyof typeof linkControlSpecs]: (typeof linkControlSpecs)[K] extends { reply: string } ? K : never }[keyof typeof linkControlSpecs];
@@ -80,13 +81,13 @@ export class LinkReceiver {
         });
       }
     }
-    connection.on("message", (type: string, body: unknown, raw: Uint8Array | null) => {
+    connection.on("message", (type: string, body: unknown, raw: readonly Uint8Array[] | null) => {
       if (type !== "link.apply") return this.refuse(connection, `a link receiver takes no "${type}" frames`);
       const apply = body as ApplyBody;
       if (image === null || image.isClosed) return this.refuse(connection, "link.apply before link.attach, or its image is gone");
       if (apply.sequence !== expected) return this.refuse(connection, `link.apply ${apply.sequence} out of order: ${expected} was next`);
       // The registry let only a frame with raw bytes through (link-protocol.ts rawBytesMax).
-      const invalid = checkEntries(image, apply, raw!.byteLength);
+      const invalid = checkEntries(image, apply, rawLength(raw!));
       if (invalid !== null) return this.refuse(connection, `link.apply ${apply.sequence}: ${invalid}`);
       expected++;
       const results = applyEntries(image, apply, raw!);
@@ -124,26 +125,61 @@ function checkEntries(image: StorageImage, apply: ApplyBody, rawBytes: number): 
   return null;
 }
 
-// Applies each checked entry, its bytes the next `length` bytes of `raw`, in
-// order: one result each. `raw` goes into this thread's staging buffer a
-// staging buffer's worth at a time (one copy for up to 16 tracks, not one per
-// track); an entry that would run past what is staged starts the next piece,
-// which it fits, being at most a track.
-function applyEntries(image: StorageImage, apply: ApplyBody, raw: Uint8Array): number[] {
-  const core = image.core;
+// Applies each checked entry, its bytes the next `length` bytes of `raw` (the
+// frame's raw bytes, in the pieces the socket delivered them), in order: one
+// result each. Entries that follow each other on the volume within one
+// extent (a copy frame's run of tracks) go in as one direct apply
+// (mirror_apply_begin/end): their bytes are copied once, from the pieces
+// straight into the secondary's memory. Where the core refuses a direct
+// apply (a secondary that is a FlashCopy target, or any error) its entries go
+// through the staging buffer and mirror_apply one by one instead, which gives
+// each its own result.
+function applyEntries(image: StorageImage, apply: ApplyBody, raw: readonly Uint8Array[]): number[] {
   const results: number[] = [];
-  let stagedFrom = 0; // raw[stagedFrom, stagedTo) sits at the start of the staging buffer
-  let stagedTo = 0;
+  const entries = apply.entries;
   let at = 0;
-  for (const entry of apply.entries) {
-    if (at + entry.length > stagedTo) {
-      stagedFrom = at;
-      stagedTo = Math.min(raw.byteLength, at + STAGING_SIZE);
-      core.staging(stagedTo - stagedFrom).set(raw.subarray(stagedFrom, stagedTo));
+  for (let first = 0; first < entries.length;) {
+    const end = runEnd(entries, first);
+    const length = entries[end - 1].offset + entries[end - 1].length - entries[first].offset;
+    if (applyDirect(image, entries[first].slot, entries[first].offset, raw, at, length)) {
+      for (let index = first; index < end; index++) results.push(CoreCode.OK);
+    } else {
+      for (let index = first, from = at; index < end; from += entries[index].length, index++) results.push(applyStaged(image, entries[index], raw, from));
     }
-    const result = core.exports.mirror_apply(entry.slot, entry.offset, entry.length, core.stagingPointer + at - stagedFrom);
-    results.push(result === CoreCode.OK ? CoreCode.OK : result);
-    at += entry.length;
+    at += length;
+    first = end;
   }
   return results;
+}
+
+// The end (exclusive) of the run of entries from `first` that follow each
+// other in one volume and one extent.
+function runEnd(entries: ApplyBody["entries"], first: number): number {
+  const extent = Math.floor(entries[first].offset / EXTENT_SIZE);
+  let end = first + 1;
+  while (end < entries.length) {
+    const [previous, entry] = [entries[end - 1], entries[end]];
+    if (entry.slot !== previous.slot || entry.offset !== previous.offset + previous.length) break;
+    if (Math.floor((entry.offset + entry.length - 1) / EXTENT_SIZE) !== extent) break;
+    end++;
+  }
+  return end;
+}
+
+// `length` bytes of `raw` from `from` at `offset` of the secondary in `slot`,
+// in one direct apply; false when the core refused it (nothing applied).
+function applyDirect(image: StorageImage, slot: number, offset: number, raw: readonly Uint8Array[], from: number, length: number): boolean {
+  const core = image.core;
+  if (core.exports.mirror_apply_begin(slot, offset, length) !== CoreCode.OK) return false;
+  // The view is taken after the core has allocated the range's extents: memory may have grown.
+  copyRaw(raw, from, length, core.view(), core.exports.mirror_apply_pointer());
+  core.exports.mirror_apply_end(slot, offset, length);
+  return true;
+}
+
+// One entry (at most a track, within the staging buffer), its bytes from `from` of `raw`, through the staging buffer and mirror_apply.
+function applyStaged(image: StorageImage, entry: ApplyBody["entries"][number], raw: readonly Uint8Array[], from: number): number {
+  const core = image.core;
+  copyRaw(raw, from, entry.length, core.staging(entry.length), 0);
+  return core.exports.mirror_apply(entry.slot, entry.offset, entry.length, core.stagingPointer);
 }

@@ -156,7 +156,9 @@ export class Pprc {
     return this.remotes.get(id) ?? null;
   }
 
-  // Learns where image `id` of another node takes links (the server gives it with mkpprcpath).
+  // Learns where image `id` of another node takes links (the server gives it
+  // with mkpprcpath, and again when that node registers from a new address):
+  // the links to it and its control connection go there from now on.
   addRemote(id: string, endpointText: string): RemoteImage {
     const identity = this.options.identity;
     if (identity === undefined) throw new EngineError("NOT_SUPPORTED", `storage image ${id} is on another node, and this process takes part in no site (tzero serve)`);
@@ -164,7 +166,8 @@ export class Pprc {
     if (endpoint === null) throw new EngineError("BAD_ARGUMENT", `link endpoint ${endpointText} of ${id} is not HOST:PORT`);
     const known = this.remotes.get(id);
     if (known !== undefined) {
-      known.endpoint = endpoint;
+      known.retarget(endpoint);
+      for (const link of this.links.values()) if (link instanceof TcpLink && link.secondaryImageId === id) link.setEndpoint(endpoint);
       return known;
     }
     const remote = new RemoteImage(id, endpoint, identity);

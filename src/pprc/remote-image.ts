@@ -46,6 +46,15 @@ export class RemoteImage {
 
   constructor(readonly id: string, public endpoint: LinkEndpoint, private readonly identity: LinkIdentity) {}
 
+  // The image's node takes links at `endpoint` now: a control connection to the old address is let go.
+  retarget(endpoint: LinkEndpoint): void {
+    if (endpoint.host === this.endpoint.host && endpoint.port === this.endpoint.port) return;
+    this.endpoint = endpoint;
+    const old = this.connection;
+    this.connection = null;
+    void old?.close(`storage image ${this.id} takes links at ${endpoint.host}:${endpoint.port} now`);
+  }
+
   private async open(): Promise<Connection<LinkMessages>> {
     if (this.connection?.isOpen) return this.connection;
     this.dialing ??= connectTcp({

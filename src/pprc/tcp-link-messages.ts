@@ -6,13 +6,15 @@ import type { LinkPair } from "./link-messages.js";
 import type { LinkEndpoint } from "./link-protocol.js";
 
 // Host to sender. "up": false while the host has cut the link (cutlink), true again after.
-export type TcpLinkCommand = { type: "pairs"; pairs: LinkPair[] } | { type: "up"; up: boolean } | { type: "stop" };
+// "endpoint": the secondary's node now takes links there (it was restarted on another port).
+export type TcpLinkCommand = { type: "pairs"; pairs: LinkPair[] } | { type: "up"; up: boolean } | { type: "endpoint"; endpoint: LinkEndpoint } | { type: "stop" };
 
 // Sender to host: the connection's changes, a copy the secondary refused, an abort.
+// `dialed` ("HOST:PORT") marks the outcome of a dial, as against the loss of a connection.
 export type TcpLinkReport =
   | { type: "ready" }
-  | { type: "up"; peer: string }
-  | { type: "down"; reason: string }
+  | { type: "up"; peer: string; dialed: string }
+  | { type: "down"; reason: string; dialed?: string }
   | { type: "copy-failed"; primarySlot: number; code: number }
   | { type: "abort"; message: string };
 

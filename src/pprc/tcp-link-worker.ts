@@ -13,11 +13,11 @@
 // marked down so that writers fail fast, and the thread dials again with a
 // bounded backoff; the host suspends the link's pairs.
 import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
-import { CoreCode, LinkState, TRACK_SIZE } from "../core/codes.js";
+import { CoreCode, EXTENT_TRACKS, LinkState, TRACK_SIZE } from "../core/codes.js";
 import { CoreThread } from "../core/core.js";
 import { connectTcp, type Connection } from "../wire/index.js";
 import { EXIT_CODE_ABORTED, type LinkPair } from "./link-messages.js";
-import { linkMessages, LINK_ENTRIES_MAX, LINK_FRAME_BYTES_MAX, LINK_ROLE, type AckBody, type LinkMessages } from "./link-protocol.js";
+import { linkMessages, LINK_ENTRIES_MAX, LINK_FRAME_BYTES_MAX, LINK_ROLE, type AckBody, type LinkEndpoint, type LinkMessages } from "./link-protocol.js";
 import type { TcpLinkCommand, TcpLinkReport, TcpLinkWorkerData } from "./tcp-link-messages.js";
 
 // While nothing is in flight the sender blocks on the doorbell (Atomics.wait:
@@ -42,10 +42,16 @@ const COPY_TRACKS_PER_FRAME = LINK_ENTRIES_MAX;
 const COPY_FRAMES_IN_FLIGHT = 3;
 const REDIAL_DELAY_MS_MIN = 100;
 const REDIAL_DELAY_MS_MAX = 1_000;
+// A redial's delay is waited in slices this long, the host's commands read
+// between them: a new endpoint or a stop ends the wait.
+const REDIAL_SLICE_MS = 20;
 
+// A copy frame's claimed runs: each run's tracks are entries `entry` to
+// `entry + tracks - 1` of the frame, and are released together.
+type CopyRun = { primarySlot: number; track: number; tracks: number; entry: number };
 type Batch =
   | { kind: "ring"; entries: number[] }
-  | { kind: "copy"; tracks: Array<{ primarySlot: number; track: number }> };
+  | { kind: "copy"; runs: CopyRun[]; entries: number };
 
 const data = workerData as TcpLinkWorkerData;
 const primary = new CoreThread(data.primaryMemory, data.primaryThreadId, data.module);
@@ -63,6 +69,8 @@ let nextPair = 0;
 let stopping = false;
 let hostUp = true; // false while the host has cut the link (cutlink, a failed path)
 let connection: Connection<LinkMessages> | null = null;
+let endpoint: LinkEndpoint = data.endpoint; // where the secondary's node takes links
+let redialNow = false; // a new endpoint: dial it without waiting out the redial delay
 let sequence = 0;
 const inFlight = new Map<number, Batch & { buffer?: number }>();
 let wake: (() => void) | null = null;
@@ -91,9 +99,27 @@ function readCommands(): void {
     const command = received.message as TcpLinkCommand;
     if (command.type === "stop") stopping = true;
     else if (command.type === "up") hostUp = command.up;
+    else if (command.type === "endpoint") retarget(command.endpoint);
     else pairs = command.pairs.map((pair) => ({ ...pair, cursor: pairs.find((known) => known.primarySlot === pair.primarySlot)?.cursor ?? 0 }));
   }
   publishLinkState();
+}
+
+// The secondary's node takes links elsewhere now: a connection to the old
+// address is given up (what it had in flight fails, as at any loss), and the
+// next dial goes to the new one at once.
+function retarget(next: LinkEndpoint): void {
+  if (next.host === endpoint.host && next.port === endpoint.port) return;
+  endpoint = next;
+  redialNow = true;
+  const old = connection;
+  if (old === null) return;
+  lost(`the secondary's node takes links at ${endpointName()} now`);
+  void old.close(`the secondary's node takes links at ${endpointName()} now`);
+}
+
+function endpointName(): string {
+  return `${endpoint.host}:${endpoint.port}`;
 }
 
 // Fails entries nobody can send now (the link down): their writers suspend.
@@ -138,8 +164,10 @@ function sendRingBatch(open: Connection<LinkMessages>): boolean {
   return true;
 }
 
-// Up to COPY_TRACKS_PER_FRAME out-of-sync tracks of the link's pairs, claimed,
-// copied into a frame buffer and sent as its raw bytes, one after another.
+// Up to COPY_TRACKS_PER_FRAME out-of-sync tracks of the link's pairs, claimed
+// in runs (pprc_copy_claim_run: each run where it lies in the primary's
+// memory, within one extent) and copied from there into a frame buffer, one
+// copy per run, then sent as the frame's raw bytes with one entry per track.
 // The buffer is free again once the frame is acknowledged (the peer has every
 // byte); one lost with its connection is replaced (settle), as the closing
 // socket may still be reading it. The frame buffers bound what is queued, not
@@ -149,36 +177,41 @@ function sendCopyBatch(open: Connection<LinkMessages>): boolean {
   if (pairs.length === 0 || freeCopyBuffers.length === 0) return false;
   const bufferIndex = freeCopyBuffers[freeCopyBuffers.length - 1];
   const buffer = copyBuffers[bufferIndex];
-  const tracks: Array<{ primarySlot: number; track: number }> = [];
+  const runs: CopyRun[] = [];
   const bodies: Array<{ slot: number; offset: number; length: number }> = [];
   let filled = 0;
-  for (let tried = 0; tried < pairs.length && tracks.length < COPY_TRACKS_PER_FRAME; tried++) {
+  for (let tried = 0; tried < pairs.length && bodies.length < COPY_TRACKS_PER_FRAME; tried++) {
     const pair = pairs[(nextPair + tried) % pairs.length];
-    while (tracks.length < COPY_TRACKS_PER_FRAME) {
-      const track = claim(pair);
+    while (bodies.length < COPY_TRACKS_PER_FRAME) {
+      const track = claimRun(pair, Math.min(EXTENT_TRACKS, COPY_TRACKS_PER_FRAME - bodies.length));
       if (track < 0) break;
-      const length = primary.exports.pprc_track_length(pair.primarySlot, track);
-      buffer.set(primary.staging(length), filled);
-      filled += length;
-      tracks.push({ primarySlot: pair.primarySlot, track });
-      bodies.push({ slot: pair.secondarySlot, offset: track * TRACK_SIZE, length });
-      pair.cursor = track + 1;
+      const tracks = primary.exports.pprc_run_tracks();
+      const [pointer, bytes] = [primary.exports.pprc_run_pointer(), primary.exports.pprc_run_bytes()];
+      buffer.set(primary.view().subarray(pointer, pointer + bytes), filled);
+      runs.push({ primarySlot: pair.primarySlot, track, tracks, entry: bodies.length });
+      for (let index = 0; index < tracks; index++) {
+        const length = Math.min(TRACK_SIZE, bytes - index * TRACK_SIZE);
+        bodies.push({ slot: pair.secondarySlot, offset: (track + index) * TRACK_SIZE, length });
+      }
+      filled += bytes;
+      pair.cursor = track + tracks;
     }
   }
   nextPair = (nextPair + 1) % Math.max(1, pairs.length);
-  if (tracks.length === 0) return false;
+  if (runs.length === 0) return false;
   freeCopyBuffers.pop();
-  inFlight.set(++sequence, { kind: "copy", tracks, buffer: bufferIndex });
+  inFlight.set(++sequence, { kind: "copy", runs, entries: bodies.length, buffer: bufferIndex });
   open.send("link.apply", { sequence, entries: bodies }, [buffer.subarray(0, filled)]);
   return true;
 }
 
-// The pair's next out-of-sync track from its cursor, wrapping once; -1 when none is free now.
-function claim(pair: LinkPair & { cursor: number }): number {
-  let track = primary.exports.pprc_copy_claim(pair.primarySlot, ring, pair.secondarySlot, pair.cursor);
+// The pair's next run of out-of-sync tracks from its cursor (at most
+// `trackCountMax`), wrapping once: its first track, -1 when none is free now.
+function claimRun(pair: LinkPair & { cursor: number }, trackCountMax: number): number {
+  let track = primary.exports.pprc_copy_claim_run(pair.primarySlot, ring, pair.secondarySlot, pair.cursor, trackCountMax);
   if (track === -1 && pair.cursor > 0) {
     pair.cursor = 0;
-    track = primary.exports.pprc_copy_claim(pair.primarySlot, ring, pair.secondarySlot, 0);
+    track = primary.exports.pprc_copy_claim_run(pair.primarySlot, ring, pair.secondarySlot, 0, trackCountMax);
   }
   if (track < -1) report({ type: "copy-failed", primarySlot: pair.primarySlot, code: track });
   return track < 0 ? -1 : track;
@@ -189,12 +222,14 @@ function settle(batch: Batch & { buffer?: number }, results: readonly number[] |
     batch.entries.forEach((entry, index) => primary.exports.ring_complete(ring, entry, results?.[index] ?? CoreCode.MIRROR_FAILED));
     return;
   }
-  batch.tracks.forEach(({ primarySlot, track }, index) => {
-    const result = results?.[index] ?? CoreCode.MIRROR_FAILED;
-    primary.exports.pprc_copy_release(primarySlot, track, result);
+  for (const run of batch.runs) {
+    // A run is in sync only when the secondary applied every one of its tracks.
+    const failed = results?.slice(run.entry, run.entry + run.tracks).find((result) => result !== CoreCode.OK);
+    const result = results === null ? CoreCode.MIRROR_FAILED : failed ?? CoreCode.OK;
+    primary.exports.pprc_copy_release_run(run.primarySlot, run.track, run.tracks, result);
     // A copy lost with the connection is not the secondary's failure: the link's loss suspends the pairs.
-    if (results !== null && result !== CoreCode.OK) report({ type: "copy-failed", primarySlot, code: result });
-  });
+    if (results !== null && result !== CoreCode.OK) report({ type: "copy-failed", primarySlot: run.primarySlot, code: result });
+  }
   if (batch.buffer === undefined) return;
   if (results === null) copyBuffers[batch.buffer] = new Uint8Array(COPY_TRACKS_PER_FRAME * TRACK_SIZE);
   freeCopyBuffers.push(batch.buffer);
@@ -202,7 +237,7 @@ function settle(batch: Batch & { buffer?: number }, results: readonly number[] |
 
 function onAck(ack: AckBody): void {
   const batch = inFlight.get(ack.sequence);
-  const expected = batch?.kind === "ring" ? batch.entries.length : batch?.tracks.length;
+  const expected = batch?.kind === "ring" ? batch.entries.length : batch?.entries;
   if (batch === undefined || expected !== ack.results.length || ack.sequence !== inFlight.keys().next().value) {
     void connection?.close(`link.ack ${ack.sequence} with ${ack.results.length} results matches no frame in flight in order`);
     return;
@@ -225,9 +260,10 @@ function lost(reason: string): void {
 }
 
 async function dial(): Promise<boolean> {
+  const dialed = endpointName();
   try {
     const opened = await connectTcp({
-      host: data.endpoint.host, port: data.endpoint.port, siteKey: data.siteKey, nodeId: data.nodeId, role: LINK_ROLE, messages: linkMessages,
+      host: endpoint.host, port: endpoint.port, siteKey: data.siteKey, nodeId: data.nodeId, role: LINK_ROLE, messages: linkMessages,
       frameBytesMax: LINK_FRAME_BYTES_MAX, heartbeatIntervalMs: data.heartbeatIntervalMs, heartbeatTimeoutMs: data.heartbeatTimeoutMs,
     });
     await opened.request("link.attach", { primary_image_id: data.primaryImageId, secondary_image_id: data.secondaryImageId });
@@ -240,10 +276,10 @@ async function dial(): Promise<boolean> {
     connection = opened;
     sequence = 0;
     publishLinkState();
-    report({ type: "up", peer: opened.peer!.nodeId });
+    report({ type: "up", peer: opened.peer!.nodeId, dialed });
     return true;
   } catch (error) {
-    report({ type: "down", reason: `cannot reach ${data.endpoint.host}:${data.endpoint.port}: ${(error as Error).message}` });
+    report({ type: "down", reason: `cannot reach ${dialed}: ${(error as Error).message}`, dialed });
     return false;
   }
 }
@@ -261,6 +297,18 @@ function pause(ms: number): Promise<void> {
     }
     wake = done;
   });
+}
+
+// The delay before the next dial, cut short by a new endpoint or a stop;
+// at most ms / REDIAL_SLICE_MS + 1 slices.
+async function redialPause(ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (let slice = 0; slice <= ms / REDIAL_SLICE_MS; slice++) {
+    readCommands();
+    if (stopping || redialNow || Date.now() >= deadline) break;
+    await pause(Math.min(REDIAL_SLICE_MS, deadline - Date.now()));
+  }
+  redialNow = false;
 }
 
 // Nothing was sent: with frames in flight, waits for an ack (or a short
@@ -286,9 +334,10 @@ async function run(): Promise<void> {
     const open = connection;
     if (open === null || !open.isOpen) {
       failReadyEntries();
+      redialNow = false; // this dial goes to the newest endpoint already
       if (!hostUp || await dial()) delayMs = REDIAL_DELAY_MS_MIN;
       else {
-        await pause(delayMs);
+        await redialPause(delayMs);
         delayMs = Math.min(REDIAL_DELAY_MS_MAX, delayMs * 2);
       }
       continue;

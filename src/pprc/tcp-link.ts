@@ -23,9 +23,11 @@ export interface TcpLinkOptions {
 
 export class TcpLink extends SenderLink<TcpLinkCommand, TcpLinkReport> {
   readonly secondaryImageId: string;
-  private readonly firstAttempt: Promise<void>;
-  private settleFirstAttempt!: () => void;
+  private endpoint: LinkEndpoint;
+  private attempt!: Promise<void>; // the first dial to `endpoint`
+  private settleAttempt!: () => void;
   private hostUp = true;
+  private senderEnded = false;
   private connected = false;
   private downReason = "not connected yet";
   peer: string | null = null; // the receiving node's id, once connected
@@ -33,9 +35,10 @@ export class TcpLink extends SenderLink<TcpLinkCommand, TcpLinkReport> {
   constructor(primary: StorageImage, options: TcpLinkOptions, handlers: LinkHandlers) {
     super(primary, options.secondaryImageId, options.ackTimeoutMs ?? ACK_TIMEOUT_MS, handlers);
     this.secondaryImageId = options.secondaryImageId;
+    this.endpoint = options.endpoint;
     // Down until the sender has connected: a write before then fails fast.
     primary.core.exports.ring_set_link(this.ring, LinkState.DOWN);
-    this.firstAttempt = new Promise((resolve) => { this.settleFirstAttempt = resolve; });
+    this.awaitAttempt();
     this.start<TcpLinkWorkerData>(new URL("./tcp-link-worker.js", import.meta.url), {
       primaryMemory: primary.memory, module: primary.core.module, primaryThreadId: this.primaryThreadId, ring: this.ring,
       endpoint: options.endpoint, siteKey: options.siteKey, nodeId: options.nodeId,
@@ -44,27 +47,49 @@ export class TcpLink extends SenderLink<TcpLinkCommand, TcpLinkReport> {
     });
   }
 
+  private awaitAttempt(): void {
+    this.attempt = new Promise((resolve) => { this.settleAttempt = resolve; });
+  }
+
+  // A dial's outcome settles the wait for it only if it went to the newest endpoint.
+  private settleDial(dialed: string | undefined): void {
+    if (dialed === `${this.endpoint.host}:${this.endpoint.port}`) this.settleAttempt();
+  }
+
   protected onReport(message: TcpLinkReport): void {
     if (message.type === "up") {
       this.connected = true;
       this.peer = message.peer;
-      this.settleFirstAttempt();
+      this.settleDial(message.dialed);
     } else if (message.type === "down") {
       const wasUp = this.connected;
       this.connected = false;
       this.downReason = message.reason;
-      this.settleFirstAttempt();
+      this.settleDial(message.dialed);
       if (wasUp && !this.stopping) this.handlers.failed(`the link to ${this.secondaryImageId} was lost: ${message.reason}`);
     }
   }
 
   protected override ended(): void {
-    this.settleFirstAttempt();
+    this.senderEnded = true;
+    this.settleAttempt();
   }
 
-  // Resolves once the sender has tried to connect once (a new path then shows Success or why not).
+  // Resolves once the sender has tried to connect to its newest endpoint (a new path then shows Success or why not).
   connectedOnce(): Promise<void> {
-    return this.firstAttempt;
+    return this.attempt;
+  }
+
+  // The secondary's node takes links at `endpoint` now (restarted on another
+  // port): the sender gives up a connection to the old address and dials the
+  // new one at once. The same endpoint again changes nothing.
+  setEndpoint(endpoint: LinkEndpoint): void {
+    if (endpoint.host === this.endpoint.host && endpoint.port === this.endpoint.port) return;
+    this.endpoint = endpoint;
+    this.awaitAttempt();
+    // A sender that has ended, or that the host keeps cut, dials nothing: nobody is to wait for it.
+    if (this.senderEnded || !this.hostUp) this.settleAttempt();
+    this.send({ type: "endpoint", endpoint });
   }
 
   get isUp(): boolean {
@@ -80,6 +105,7 @@ export class TcpLink extends SenderLink<TcpLinkCommand, TcpLinkReport> {
   // Fault injection and failed paths: while down, writes fail fast and copies stop.
   setUp(up: boolean): void {
     this.hostUp = up;
+    if (!up) this.settleAttempt();
     if (!up && !this.primary.isClosed) this.primary.core.exports.ring_set_link(this.ring, LinkState.DOWN);
     this.send({ type: "up", up });
   }

@@ -140,8 +140,12 @@ export class Router {
       const entry = this.image(mutation.imageId);
       const site = this.nodeSite(entry.nodeId, `storage image ${mutation.imageId}`);
       const settled = await settle(() => body(site));
-      const change = await this.readBack(site, entry, mutation.touches, settled.outcome.ok);
+      // The pairs' listing before the read-back: a pair that goes on by itself
+      // (Copy Pending to Full Duplex) between the two is then in the catalog at
+      // least as far as the command's event says, and the pair watcher records
+      // the rest as a change of its own.
       const listed = await this.pprcAfter(site, mutation, settled.outcome.ok);
+      const change = await this.readBack(site, entry, mutation.touches, settled.outcome.ok);
       return this.record(caller, mutation.method, mutation.imageId, settled, change === null ? [] : [change], listed?.pairs ?? null);
     }));
   }

@@ -25,6 +25,7 @@ import { PairWatcher } from "./pair-watcher.js";
 import { RoutedSite, type SiteCore } from "./routed-site.js";
 import { ServerError } from "./server-errors.js";
 import { nodeEvent, serverEvent, type EventCaller, type EventFacts } from "./console-events.js";
+import { relinkPaths } from "./path-relink.js";
 import {
   eventLog, findImage, findNode, findTask, sessionsOf, tasksOf,
   type EventSource, type LoggedEvent, type SiteRecord, type SiteState, type Task, type TaskKindName, type TaskRun,
@@ -208,6 +209,18 @@ export class CopyServicesServer extends RoutedSite {
       this.attach(nodeId, site);
       this.emitServer({ type: "node-joined", nodeId, url, images: images.map((image) => image.id) });
     });
+    void this.relink(nodeId);
+  }
+
+  // After a registration, and without holding it up: the paths between the
+  // node's images and other nodes' link where their targets' nodes take links now (path-relink.ts).
+  private async relink(nodeId: string): Promise<void> {
+    try {
+      const records = await relinkPaths(this.router, nodeId, this.now);
+      if (records.length > 0 && this.retired === null && !this.closed) await this.commit(records);
+    } catch (error) {
+      this.emitServer({ type: "event-log-failed", reason: `the paths of node ${nodeId}'s images were not re-linked: ${(error as Error).message}` });
+    }
   }
 
   private attach(nodeId: string, site: Site): void {

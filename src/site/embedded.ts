@@ -92,7 +92,7 @@ function forOption<T>(option: string, body: () => T): T {
 function volumeInfo(image: StorageImage, volume: Volume): VolumeInfo {
   return {
     id: volume.id, lss: volume.lss, name: volume.name, os: volume.os, blocks: volume.blocks, sizeBytes: volume.sizeBytes,
-    unit: volume.unit, pool: volume.pool, dataState: image.dataState(volume.id), createdAtMs: volume.createdAt.getTime(),
+    unit: volume.unit, pool: volume.pool, sam: volume.sam, dataState: image.dataState(volume.id), createdAtMs: volume.createdAt.getTime(),
   };
 }
 
@@ -331,7 +331,7 @@ export class EmbeddedSite implements Site {
     const created: string[] = [];
     try {
       request.ids.forEach((id, index) => {
-        image.createVolume({ id, capacity: request.capacity, unit: request.unit, os: request.os, name: names[index], pool: volumePool(image, id, poolId).id });
+        image.createVolume({ id, capacity: request.capacity, unit: request.unit, os: request.os, name: names[index], pool: volumePool(image, id, poolId).id, sam: request.sam });
         created.push(id);
       });
     } catch (error) {
@@ -339,6 +339,8 @@ export class EmbeddedSite implements Site {
       for (const id of created) image.removeVolume(id);
       throw siteError(error);
     }
+    // Standard volumes' pages are faulted in before mkfbvol answers, a slice of the event loop at a time.
+    for (const id of created) await image.touchVolume(id);
     return created;
   }
 

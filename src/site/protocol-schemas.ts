@@ -63,9 +63,10 @@ export const Void = Type.Null(); // a Promise<void> result: null on the wire, un
 export const ENDPOINT_LENGTH_MAX = 300; // "host:port" of a node's link listener
 export const ImageInfo = Type.Object({ id: Id, model: Model, wwnn: Type.String({ maxLength: WWN_LENGTH_MAX }) }, closed);
 
+const Sam = Type.Union([Type.Literal("ese"), Type.Literal("standard")]);
 const volumeFields = {
   id: Id, lss: Id, name: ResultName, os: Type.String({ maxLength: OS_LENGTH_MAX }), blocks: Count, sizeBytes: Count, unit: CapacityUnit,
-  pool: Type.Union([Id, Type.Null()]), dataState: Type.Union([Type.Literal("Normal"), Type.Literal("Unusable")]), createdAtMs: TimeMs,
+  pool: Type.Union([Id, Type.Null()]), sam: Sam, dataState: Type.Union([Type.Literal("Normal"), Type.Literal("Unusable")]), createdAtMs: TimeMs,
 };
 export const VolumeInfo = Type.Object(volumeFields, closed);
 export const VolumeDetail = Type.Object({ ...volumeFields, allocatedBytes: Count, flashCopies: Ids }, closed);
@@ -152,6 +153,7 @@ export const AddImageRequest = Type.Object({ model: Type.Optional(Model), id: Ty
 
 export const CreateVolumesRequest = Type.Object({
   ids: Ids, capacity: Quantity, unit: CapacityUnit, os: Type.Optional(ArgumentName), nameTemplate: Type.Optional(ArgumentName), pool: Type.Optional(Id),
+  sam: Type.Optional(Sam),
 }, closed);
 
 export const ChangeVolumesRequest = Type.Object({

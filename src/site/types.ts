@@ -22,6 +22,7 @@ export interface VolumeInfo {
   sizeBytes: number;
   unit: CapacityUnitName;
   pool: string | null; // extent pool ID, or null for a volume in no pool
+  sam: "ese" | "standard"; // storage allocation method (mkfbvol -sam)
   dataState: "Normal" | "Unusable";
   createdAtMs: number;
 }
@@ -222,6 +223,7 @@ export interface CreateVolumesRequest {
   os?: string;
   nameTemplate?: string; // -name: `#h` becomes the volume ID, `#d` its decimal number
   pool?: string; // -extpool: a pool ID or name
+  sam?: "ese" | "standard"; // -sam: default ese
 }
 
 export interface ChangeVolumesRequest {

@@ -152,6 +152,7 @@ export interface VolumeRecord {
   createdAt: number;
   dataState: "Normal" | "Unusable";
   pool?: string | null; // extent pool ID; absent in files written before pools
+  sam?: "standard"; // -sam standard; absent: ese (and in files written before standard volumes)
 }
 
 export interface TracksRecord {
@@ -183,6 +184,10 @@ export interface RelationshipRecord {
   // mkflash -tgtpprc: the target may be a PPRC primary. Absent from files
   // written before it was saved, which load it as false (the field is additive).
   tgtpprc?: boolean;
+  // mkflash -freeze: the source's writes held until this time (ms since 1970,
+  // its LSS's timeout) unless unfreezeflash comes first. Absent (files written
+  // before it was saved) or null: no hold, as such files load today.
+  heldUntil?: number | null;
   seqnum: number;
   createdAt: number;
   syncedAt: number | null;

@@ -167,6 +167,7 @@ export function volumeRecord(value: unknown, failure: FieldFailure): VolumeRecor
     createdAt: check.time("createdAt"),
     dataState: check.oneOf("dataState", ["Normal", "Unusable"] as const),
     ...(check.fields.pool === undefined || check.fields.pool === null ? {} : { pool: check.text("pool", POOL_ID) }),
+    ...(check.fields.sam === undefined ? {} : { sam: check.oneOf("sam", ["standard"] as const) }),
   };
 }
 
@@ -227,6 +228,7 @@ export function relationshipRecord(value: unknown, failure: FieldFailure, versio
     record,
     tgtinhibit: check.flag("tgtinhibit"),
     tgtpprc: check.flagOr("tgtpprc", false),
+    heldUntil: check.fields.heldUntil === undefined ? null : check.timeOrNull("heldUntil"),
     seqnum: check.whole("seqnum", 0, 0xffffffff),
     createdAt: check.time("createdAt"),
     syncedAt: check.timeOrNull("syncedAt"),

@@ -632,6 +632,7 @@ function volumeRecord(volume: Volume, dataState: VolumeRecord["dataState"]): Vol
   return {
     type: "volume", id: volume.id, slot: volume.slot, blocks: volume.blocks, unit: volume.unit, os: volume.os,
     name: volume.name, createdAt: volume.createdAt.getTime(), dataState, pool: volume.pool,
+    ...(volume.sam === "standard" ? { sam: "standard" as const } : {}),
   };
 }
 
@@ -646,6 +647,7 @@ function relationshipRecord(relationship: RelationshipSnapshot, image: number): 
     type: "relationship", image, source: relationship.sourceId, target: relationship.targetId, slot: relationship.slot,
     nocopy: relationship.nocopy, persist: relationship.persist, record: relationship.record, tgtinhibit: relationship.tgtinhibit,
     tgtpprc: relationship.tgtpprc,
+    ...(relationship.heldUntil === null ? {} : { heldUntil: relationship.heldUntil }),
     seqnum: relationship.seqnum, createdAt: relationship.createdAt.getTime(), syncedAt: relationship.syncedAt?.getTime() ?? null,
     trackCount: relationship.trackCount, pendingTracks: relationship.pendingTracks, copiedBytes: relationship.copiedBytes,
     bitmap: summary(relationship.bitmap), recordSource: summaryOf(relationship.recordSource), recordTarget: summaryOf(relationship.recordTarget),

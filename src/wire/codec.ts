@@ -120,6 +120,24 @@ function newGather(length: number): Uint8Array {
   return new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
 }
 
+// Copies `length` bytes of `raw` (pieces, one after another) from byte
+// `from` of them into `target` at `targetAt`.
+export function copyRaw(raw: readonly Uint8Array[], from: number, length: number, target: Uint8Array, targetAt: number): void {
+  let skipped = 0;
+  let copied = 0;
+  for (const piece of raw) {
+    if (copied === length) return;
+    const start = Math.max(0, from + copied - skipped);
+    if (start < piece.byteLength) {
+      const take = Math.min(piece.byteLength - start, length - copied);
+      target.set(piece.subarray(start, start + take), targetAt + copied);
+      copied += take;
+    }
+    skipped += piece.byteLength;
+  }
+  if (copied !== length) throw new WireError("BAD_ARGUMENT", `${length} bytes from byte ${from} run past the ${skipped} raw bytes`);
+}
+
 export function rawLength(raw: readonly Uint8Array[]): number {
   let length = 0;
   for (const chunk of raw) length += chunk.byteLength;
@@ -127,12 +145,25 @@ export function rawLength(raw: readonly Uint8Array[]): number {
 }
 
 // A frame the decoder delivered: its value, the exact bytes of its msgpack
-// value (the handshake signs the bytes of the hellos), and its raw bytes,
-// null for a frame of the plain layout.
+// value (the handshake signs the bytes of the hellos), and its raw bytes as
+// pieces, one after another (views of the chunks they came in), null for a
+// frame of the plain layout.
 export interface DecodedFrame {
   value: unknown;
   payload: Uint8Array;
-  raw: Uint8Array | null;
+  raw: readonly Uint8Array[] | null;
+}
+
+// A raw frame whose payload spans chunks, while it is read: its head (the
+// u32 msgpack length and the msgpack value) gathered, its raw bytes kept as
+// views of the chunks.
+interface SpanningRaw {
+  length: number; // the payload's: head and raw bytes
+  head: Uint8Array; // the reused gather buffer
+  headFilled: number;
+  headBytes: number; // 4 + the msgpack length, once its u32 is in; 0 before
+  pieces: Uint8Array[];
+  rawFilled: number;
 }
 
 // Decodes a TCP byte stream into frames: chunks may hold part of a frame, or
@@ -140,11 +171,13 @@ export interface DecodedFrame {
 // transport's, never reused by it); one of the plain layout that spans chunks
 // is gathered into a buffer of its own exact length, allocated once its header
 // is known. So a decoded bin value of a plain frame is a view that stays valid
-// for as long as it is held. A raw-layout frame that spans chunks is gathered
-// into one buffer the decoder keeps and reuses (bulk frames of megabytes
-// would otherwise each leave a buffer to the garbage collector): its raw
-// bytes, and any bin value of its msgpack value, are valid only until
-// `deliver` returns, and a caller that keeps them copies them.
+// for as long as it is held. A raw-layout frame that spans chunks has only its
+// head (the u32 msgpack length and the msgpack value) gathered, into one
+// buffer the decoder keeps and reuses; its raw bytes are not copied at all
+// but delivered as views of the chunks they came in (a bulk frame of
+// megabytes is one copy fewer on its way to a volume). Any bin value of its
+// msgpack value is valid only until `deliver` returns, and a caller that
+// keeps one copies it; its raw pieces stay valid (the transport never reuses a chunk).
 // After the first error the decoder is failed and refuses further input.
 export class FrameDecoder {
   private readonly unpackr = new Unpackr(UNPACKR_OPTIONS);
@@ -153,7 +186,8 @@ export class FrameDecoder {
   private partial: Uint8Array | null = null; // the payload being gathered across chunks
   private partialFilled = 0;
   private partialRaw = false; // the frame being read has the raw layout
-  private rawGather: Uint8Array | null = null; // reused by raw frames across chunks; grows to the largest seen
+  private rawGather: Uint8Array | null = null; // reused by raw frames' heads across chunks; grows to the largest seen
+  private spanning: SpanningRaw | null = null;
   private failure: WireError | null = null;
   frameCount = 0; // frames decoded, for error messages
 
@@ -167,7 +201,7 @@ export class FrameDecoder {
 
   // True when no frame is partly received.
   get idle(): boolean {
-    return this.headerFilled === 0 && this.partial === null;
+    return this.headerFilled === 0 && this.partial === null && this.spanning === null;
   }
 
   // Calls `deliver` for each complete frame in `chunk`, in order, and stops at
@@ -176,8 +210,17 @@ export class FrameDecoder {
     if (this.failure) throw this.failure;
     let offset = 0;
     while (offset < chunk.byteLength) {
+      if (this.spanning !== null) {
+        offset = this.fillSpanning(this.spanning, chunk, offset);
+        if (!spanningComplete(this.spanning)) break;
+        const spanning = this.spanning;
+        this.spanning = null;
+        if (!deliver(this.decodeSpanning(spanning))) return;
+        continue;
+      }
       if (this.partial === null) {
         offset = this.readHeader(chunk, offset);
+        if (this.spanning !== null) continue;
         if (this.partial === null) break; // the header is incomplete: the chunk is used up
       }
       offset = this.fillPartial(chunk, offset);
@@ -212,9 +255,38 @@ export class FrameDecoder {
       this.partialFilled = length;
       return offset + length;
     }
-    this.partial = this.partialRaw ? this.rawGatherOf(length) : newGather(length);
+    if (this.partialRaw) {
+      this.spanning = { length, head: this.rawGatherOf(length), headFilled: 0, headBytes: 0, pieces: [], rawFilled: 0 };
+      return offset;
+    }
+    this.partial = newGather(length);
     this.partialFilled = 0;
     return offset;
+  }
+
+  // Takes what `chunk` holds of a spanning raw frame from `offset`: head
+  // bytes into its gather buffer (the msgpack length checked as soon as it
+  // is in), then one view of the chunk for its raw bytes there.
+  private fillSpanning(spanning: SpanningRaw, chunk: Uint8Array, offset: number): number {
+    while (offset < chunk.byteLength && (spanning.headBytes === 0 || spanning.headFilled < spanning.headBytes)) {
+      const want = spanning.headBytes === 0 ? 4 : spanning.headBytes;
+      const take = Math.min(want - spanning.headFilled, chunk.byteLength - offset);
+      spanning.head.set(chunk.subarray(offset, offset + take), spanning.headFilled);
+      spanning.headFilled += take;
+      offset += take;
+      if (spanning.headBytes === 0 && spanning.headFilled === 4) spanning.headBytes = 4 + this.headerBytesOf(spanning.head, spanning.length);
+    }
+    if (spanning.headBytes === 0 || spanning.headFilled < spanning.headBytes) return offset;
+    const take = Math.min(spanning.length - spanning.headBytes - spanning.rawFilled, chunk.byteLength - offset);
+    if (take > 0) spanning.pieces.push(chunk.subarray(offset, offset + take));
+    spanning.rawFilled += take;
+    return offset + take;
+  }
+
+  private decodeSpanning(spanning: SpanningRaw): DecodedFrame {
+    const decoded = this.decode(spanning.head.subarray(4, spanning.headBytes));
+    decoded.raw = spanning.pieces;
+    return decoded;
   }
 
   // The reused gather buffer, `length` bytes of it; regrown (at most to the
@@ -235,13 +307,19 @@ export class FrameDecoder {
 
   // Splits a raw frame at its msgpack length, which must lie inside the frame.
   private decodeRaw(frame: Uint8Array): DecodedFrame {
-    const headerBytes = new DataView(frame.buffer, frame.byteOffset, 4).getUint32(0);
-    if (headerBytes < 1 || headerBytes > frame.byteLength - 4) {
-      throw this.fail(new WireError("BAD_FRAME", `frame ${this.frameCount} of ${frame.byteLength} bytes declares a msgpack value of ${headerBytes} bytes; it can hold 1 to ${frame.byteLength - 4}`));
-    }
+    const headerBytes = this.headerBytesOf(frame, frame.byteLength);
     const decoded = this.decode(frame.subarray(4, 4 + headerBytes));
-    decoded.raw = frame.subarray(4 + headerBytes);
+    decoded.raw = [frame.subarray(4 + headerBytes)];
     return decoded;
+  }
+
+  // The msgpack length at the start of a raw frame's payload of `length` bytes, which must lie inside it.
+  private headerBytesOf(payload: Uint8Array, length: number): number {
+    const headerBytes = new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0);
+    if (headerBytes < 1 || headerBytes > length - 4) {
+      throw this.fail(new WireError("BAD_FRAME", `frame ${this.frameCount} of ${length} bytes declares a msgpack value of ${headerBytes} bytes; it can hold 1 to ${length - 4}`));
+    }
+    return headerBytes;
   }
 
   private decode(payload: Uint8Array): DecodedFrame {
@@ -259,6 +337,11 @@ export class FrameDecoder {
   private fail(error: WireError): WireError {
     this.failure = error;
     this.partial = null;
+    this.spanning = null;
     return error;
   }
+}
+
+function spanningComplete(spanning: SpanningRaw): boolean {
+  return spanning.headBytes !== 0 && spanning.headFilled === spanning.headBytes && spanning.rawFilled === spanning.length - spanning.headBytes;
 }

@@ -281,7 +281,7 @@ export class Connection<S extends MessageSpecs = MessageSpecs> extends EventEmit
     const registry = envelope.type.startsWith("wire.") ? protocolMessages : this.messages;
     const badBody = registry.validate(envelope.type, envelope.body);
     if (badBody) throw badBody;
-    const badRaw = registry.validateRaw(envelope.type, frame.raw === null ? null : frame.raw.byteLength);
+    const badRaw = registry.validateRaw(envelope.type, frame.raw === null ? null : rawLength(frame.raw));
     if (badRaw) throw badRaw;
     if (registry === protocolMessages) this.protocolFrame(envelope, frame.payload);
     else if (this.state !== "open") throw new WireError("UNAUTHENTICATED", `peer sent "${envelope.type}" before proving it holds the site key`, { messageType: envelope.type });
@@ -345,11 +345,11 @@ export class Connection<S extends MessageSpecs = MessageSpecs> extends EventEmit
     this.emit("open", this.peer);
   }
 
-  // A one-way message's raw bytes (a view of the received bytes, or null)
-  // follow its body in the "message" event. They, and the body's bin values,
-  // are valid only while the listeners run (codec.ts: the decoder reuses its
-  // buffer for the next raw frame): a listener that keeps them copies them.
-  private applicationFrame(envelope: Envelope, raw: Uint8Array | null): void {
+  // A one-way message's raw bytes (pieces, views of the received chunks, or
+  // null) follow its body in the "message" event. The body's bin values are
+  // valid only while the listeners run (codec.ts: the decoder reuses its
+  // buffer for the next raw frame's head): a listener that keeps one copies it.
+  private applicationFrame(envelope: Envelope, raw: readonly Uint8Array[] | null): void {
     if (this.admitted !== null && !this.admitted.has(envelope.type)) {
       throw new WireError("UNAUTHENTICATED", `peer sent "${envelope.type}" before logging in; only ${[...this.admitted].join(", ")} may come first`, { messageType: envelope.type });
     }

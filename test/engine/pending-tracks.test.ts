@@ -5,7 +5,8 @@
 // volumes from one track to 1 TiB; scans start and batches end at word, pair,
 // group (the core flags 64 words at a time, 8 a step), chunk and volume
 // edges. Batches come both copied (pendingTracks) and as views of the core's
-// staging buffer (pendingTracksView); words of every bit count meet the
+// staging buffer (pendingTracksView), each call checked to have written
+// nothing past its batch's end; words of every bit count meet the
 // core's ways of taking them apart at group, batch and leaf ends. Seeded:
 // TZERO_SEED=<n> replays a run.
 import { suite } from "uvu";
@@ -140,14 +141,28 @@ function scanFrom(image: StorageImage, pair: string, from: number, batch: number
   return tracks;
 }
 
-// The same scan through views of the staging buffer, each read before the next call.
+// An entry the scan never writes, in the staging buffer past a batch's end.
+const CANARY = 0xdeadbeef;
+
+// The same scan through views of the staging buffer, each read before the
+// next call, checking after each call that the core wrote nothing in a
+// word's room (64 entries) past the batch's end: a write there would land
+// past the staging buffer in a batch of the most tracks.
 function scanViewsFrom(image: StorageImage, pair: string, from: number, batch: number, context: string): number[] {
+  const bytes = image.core.staging();
+  const entries = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+  const guardEnd = Math.min(entries.length, batch + 64);
   const tracks: number[] = [];
-  for (let view = image.pendingTracksView(pair, from, batch); view.length > 0; view = image.pendingTracksView(pair, tracks[tracks.length - 1] + 1, batch)) {
+  for (let next = from; ;) {
+    entries.fill(CANARY, batch, guardEnd);
+    const view = image.pendingTracksView(pair, next, batch);
+    const overwritten = entries.subarray(batch, guardEnd).findIndex((entry) => entry !== CANARY);
+    assert.is(overwritten, -1, `nothing written past the batch's end (${context}, from ${next})`);
+    if (view.length === 0) return tracks;
     assert.ok(view.length <= batch, `a view of ${view.length} fits ${batch} (${context})`);
     for (const track of view) tracks.push(track);
+    next = tracks[tracks.length - 1] + 1;
   }
-  return tracks;
 }
 
 // Where scans start: the ends and the edges of words, pairs, groups and chunks, and a few at random.
@@ -239,6 +254,28 @@ for (const build of ["release", "debug"] as CoreBuild[]) {
         }
       }
       removePair(image, pair);
+    } finally {
+      await image.close();
+    }
+  });
+
+  Scan("should write nothing past a batch's end where its last word has all 64 bits and the group has empty words", async () => {
+    const image = new StorageImage({ workers: 0, build, model: "2107" });
+    try {
+      const trackCount = CHUNK_TRACKS;
+      for (const fullWords of [2, 3, 7]) {
+        // Word 0 empty, words 1 to fullWords full, the rest of their group
+        // empty: the group's sparse walk, whose last word starts exactly where
+        // a batch of 64 entries a word leaves room for one more word.
+        const leaf = new Uint8Array(leafBytes(trackCount, 0));
+        leaf.fill(0xff, 8, 8 * (fullWords + 1));
+        const chunks: BitmapChunk[] = [leaf];
+        const pair = restorePair(image, trackCount, chunks);
+        const batch = 64 * fullWords;
+        const context = `${fullWords} full words, batches of ${batch}`;
+        assert.equal(scanViewsFrom(image, pair, 0, batch, context), plainPending(chunks, trackCount), context);
+        removePair(image, pair);
+      }
     } finally {
       await image.close();
     }

@@ -3,7 +3,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { StorageImage } from "../../src/engine/image.js";
-import { isEngineError } from "../../src/engine/errors.js";
+import { engineFailure } from "./support.js";
 import { Worker } from "node:worker_threads";
 import { CoreCode, TRACK_SIZE } from "../../src/core/codes.js";
 import { coreModule } from "../../src/core/core.js";
@@ -12,15 +12,7 @@ import type { ExtentWriterData } from "./fixtures/extent-writer.js";
 const MiB = 1 << 20;
 const GiB = 1 << 30;
 
-function code(body: () => unknown): string {
-  try {
-    body();
-  } catch (error) {
-    if (isEngineError(error)) return `${error.code}: ${error.message}`;
-    throw error;
-  }
-  return "no error";
-}
+const code = engineFailure;
 
 function allocated(image: StorageImage, id: string): number {
   return image.pools.usage(image.pools.get(id)).allocatedExtents;

@@ -2,16 +2,27 @@
 // image, to check that a refused command changed nothing.
 import * as assert from "uvu/assert";
 import { StorageImage } from "../../src/engine/image.js";
-import { EngineError, type EngineErrorCode } from "../../src/engine/errors.js";
+import { EngineError, isEngineError, type EngineErrorCode } from "../../src/engine/errors.js";
 import type { ReferenceImage } from "../../src/model/reference.js";
 import type * as fc from "fast-check";
 import { rejectsWithCode } from "../support/coded-errors.js";
+
+// "CODE: message" of the engine error `body` throws, or "no error".
+export function engineFailure(body: () => unknown): string {
+  try {
+    body();
+  } catch (error) {
+    if (isEngineError(error)) return `${error.code}: ${error.message}`;
+    throw error;
+  }
+  return "no error";
+}
 
 export function fingerprint(image: StorageImage): string {
   const volumes = image.listVolumes().map((volume) => {
     const state = image.dataState(volume.id);
     const sum = state === "Normal" ? image.checksum(volume.id) : "unusable";
-    return `${volume.id}/${volume.blocks}/${volume.os}/${volume.name}/${volume.pool}/${state}/${sum}`;
+    return `${volume.id}/${volume.blocks}/${volume.os}/${volume.name}/${volume.pool}/${volume.sam}/${state}/${sum}`;
   });
   const pools = image.pools.list().map((pool) => {
     const usage = image.pools.usage(pool);

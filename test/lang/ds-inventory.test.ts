@@ -19,6 +19,24 @@ Inventory("should count written 1 MiB extents in the pool's listing", async () =
   assert.equal((await runOk(recorded, "showfbvol 1000")).filter((line) => /^(real|virtual)extents/.test(line)), ["realextents     2", "virtualextents  1022"]);
 });
 
+Inventory("should allocate a -sam standard volume's whole capacity at mkfbvol and say so in showfbvol and lsfbvol -l", async () => {
+  await runOk(recorded, "mkextpool -rankgrp 0 -stgtype fb -cap 1 small\nmkfbvol -extpool P2 -cap 0.5 -sam standard 1000\nmkfbvol -extpool P2 -cap 0.25 -sam ese 1002");
+  assert.equal((await runOk(recorded, "showfbvol 1000")).filter((line) => /^(sam|exts|realextents|virtualextents) /.test(line)), ["exts            512", "sam             Standard", "realextents     512", "virtualextents  0"]);
+  assert.equal((await runOk(recorded, "showfbvol 1002")).filter((line) => /^(sam|realextents) /.test(line)), ["sam             ESE", "realextents     0"]);
+  const long = await runOk(recorded, "lsfbvol -l -fmt delim -hdr off");
+  assert.equal(long.map((line) => line.split(",")[8]), ["Standard", "ESE"]);
+  assert.equal(await runOk(recorded, "lsextpool -fmt delim -hdr off P2"), ["small,P2,fb,0,below,0,50,512,0,2"]);
+});
+
+Inventory("should refuse a -sam standard volume its pool cannot hold, naming it, with nothing changed", async () => {
+  await runOk(recorded, "mkextpool -rankgrp 0 -stgtype fb -cap 1 small\nmkfbvol -extpool P2 -cap 0.75 -sam standard 1000");
+  const before = await sessionFingerprint(recorded.session);
+  const error = await run(recorded.session, "mkfbvol -extpool P2 -cap 0.5 -sam standard 1002 1004");
+  assert.is(error?.code, "NO_SPACE");
+  assert.match(error!.reason, /standard volume 1002/);
+  assert.is(await sessionFingerprint(recorded.session), before);
+});
+
 Inventory("should fail a write to a full pool with an out-of-space error, change nothing, and work again once space is freed", async () => {
   await runOk(recorded, "mkextpool -rankgrp 1 -stgtype fb -cap 0 empty\nmkfbvol -extpool P3 -cap 1 1101\nmkfbvol -extpool P3 -cap 1 1103");
   const before = (await sessionFingerprint(recorded.session));
@@ -59,8 +77,9 @@ Inventory("should list whatever exists in a range that spans LSSs and includes F
 
 Inventory("should say in help which options DS CLI takes that change nothing in tzero", async () => {
   const lines = await runOk(recorded, "help mkfbvol");
-  assert.ok(lines.some((line) => line.includes("-sam ese|standard|tse") && line.includes("changes nothing in tzero")), lines.join("\n"));
+  assert.ok(lines.some((line) => line.includes("-eam") && line.includes("changes nothing in tzero")), lines.join("\n"));
   assert.ok(!lines.some((line) => line.includes("-extpool") && line.includes("changes nothing")));
+  assert.ok(!lines.some((line) => line.includes("-sam") && line.includes("changes nothing")));
 });
 
 Inventory.run();

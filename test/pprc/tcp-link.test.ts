@@ -175,6 +175,39 @@ Link("should fail a silent (stopped) secondary within the heartbeat bound, recon
   }
 });
 
+// A secondary's node restarted on another port (tzero serve without a fixed
+// --link-listen): told the new address (mkpprcpath again, or the server at the
+// node's registration), the link dials it at once, without waiting out its
+// redial delay, and a resync of every track makes the volumes equal.
+Link("should dial a secondary's new address as soon as it is told it, and resync to equal there", async () => {
+  const seed = testSeed();
+  console.log(`# tcp-link new address seed ${seed}`);
+  const random = new Random(seed);
+  const mirrored = await mirror();
+  try {
+    await until(() => outOfSync(mirrored) === 0, "the initial copy");
+    await mirrored.peer.kill("SIGKILL");
+    await until(() => !mirrored.link.isUp, "the path to fail", SUSPEND_WAIT_MS);
+    for (let index = 0; index < 10; index++) randomWrite(mirrored.image, random);
+    assert.is(mode(mirrored), MirrorMode.SUSPENDED);
+    const restarted = await startPeer();
+    mirrored.peer = restarted;
+    const { slot } = await restarted.ask<{ slot: number }>({ op: "secondary", id: "2000", blocks: BLOCKS });
+    assert.is(slot, mirrored.remoteSlot, "the restarted secondary is in the same slot");
+    mirrored.link.setEndpoint({ host: "127.0.0.1", port: restarted.hello.port });
+    await mirrored.link.connectedOnce();
+    assert.ok(mirrored.link.isUp, `up once its first dial to the new address settled (${mirrored.link.failure})`);
+    // The restarted secondary has lost its data: every track goes again.
+    for (let track = 0; track < TRACKS; track++) assert.is(mirrored.image.core.exports.pprc_mark_out_of_sync(mirrored.slot, track), CoreCode.OK);
+    assert.is(mirrored.image.core.exports.pprc_set_mode(mirrored.slot, MirrorMode.SYNC), CoreCode.OK);
+    mirrored.link.setPairs([{ primarySlot: mirrored.slot, secondarySlot: mirrored.remoteSlot }]);
+    await until(() => outOfSync(mirrored) === 0, "the resync");
+    assert.ok(await sameOnBothSides(mirrored), `equal after the resync at the new address (seed ${seed})`);
+  } finally {
+    await closeMirror(mirrored);
+  }
+});
+
 // Sends `bytes` on a raw socket and resolves once the peer has closed it.
 function rawExchange(port: number, chunks: Uint8Array[]): Promise<void> {
   return new Promise((resolve) => {

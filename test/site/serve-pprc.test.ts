@@ -6,6 +6,7 @@
 // the pair, and resumepprc makes the volumes equal again; failover and
 // failback across the two nodes.
 import { suite } from "uvu";
+import { createServer, type Server } from "node:net";
 import * as assert from "uvu/assert";
 import { ServeSandbox, type ServeProcess } from "../support/serve-process.js";
 import { Random, testSeed } from "../support/random.js";
@@ -155,6 +156,70 @@ Cross("should bring the primary's node back Suspended from its --state, after a 
   }
 });
 
+// B's node without a fixed --link-listen: killed, it comes back taking links
+// on another port. The server tells A's node the new address when B
+// registers, so that A's path goes from Failed to Success by itself and
+// resumepprc works without mkpprcpath again; and mkpprcpath again with the
+// same ports is Success at once.
+Cross("should give A's path the new link address of B's node restarted from its --state on another port, so that resumepprc makes the volumes equal", async () => {
+  const seed = testSeed();
+  console.log(`# serve-pprc new link port seed ${seed}`);
+  const sandbox = new ServeSandbox();
+  const blockers: Server[] = [];
+  let site: Site3 | null = null;
+  try {
+    site = await threeNodes(sandbox, { fixedLinks: false });
+    await mirrored(site, seed & 0xffff);
+    await savedAfterChange(site, "b");
+    const before = linkPort(site.b);
+    site.b.kill("SIGKILL");
+    await site.b.exited;
+    await until(async () => (await pair(site!.shell, A, "1000:2000")).state === "Suspended", "the pair to suspend at the kill", SUSPEND_WAIT_MS);
+    const [failed] = await site.shell.listPaths(A);
+    assert.is(failed?.state, "Failed", "A's path fails while B's node is down");
+    assert.match(failed.reason ?? "", new RegExp(`127\\.0\\.0\\.1:${before}`), `it names the address it cannot reach (${failed.reason})`);
+
+    // The old port taken meanwhile (by a listener that drops every connection): B's node must take another.
+    const taken = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve, reject) => taken.once("error", reject).listen(before, "127.0.0.1", resolve));
+    blockers.push(taken);
+    await restartNode(site, "b");
+    const after = linkPort(site.b);
+    assert.ok(after !== before, `B's node took links on another port (${before}, then ${after})`);
+    await until(async () => (await site!.shell.listPaths(A))[0]?.state === "Success", "A's path to link to B's new port by itself");
+    const shown = dscli(site.server, "lspprcpath", "-dev", A, "10");
+    assert.match(shown.stdout, /10\s+20\s+Success/, `lspprcpath shows it Success: ${shown.stdout}${shown.stderr}`);
+    await resumed(site, B, "after B's node came back on another link port", seed);
+
+    // mkpprcpath again with the same ports: Success at once, the pair untouched.
+    const wwnnB = (await site.shell.listImages()).find((image) => image.id === B)!.wwnn;
+    const again = await site.shell.makePath(A, { remoteImageId: B, remoteWwnn: wwnnB, sourceLss: "10", targetLss: "20", ports: ["I0010:I0143"] });
+    assert.is(again.state, "Success", `mkpprcpath again is Success at once (${again.reason})`);
+    assert.is((await pair(site.shell, A, "1000:2000")).state, "Full Duplex");
+  } finally {
+    for (const blocker of blockers) blocker.close();
+    await site?.shell.close();
+    await sandbox.close();
+  }
+});
+
+// A configuration change on the node `which` after the pair (a volume made
+// there), then its next save: no save runs beside a change, one in flight is
+// abandoned, so that save started after it and holds the pair's side.
+async function savedAfterChange(site: Site3, which: "a" | "b"): Promise<void> {
+  const image = which === "a" ? A : B;
+  await site.shell.createVolumes(image, { ids: [which === "a" ? "1001" : "2001"], capacity: 128, unit: "blocks" });
+  const saves = site[which].log.split("\n").filter((line) => /saved .*\.tzs/.test(line)).length;
+  await site[which].waitFor(/saved .*\.tzs/, saves + 1, WAIT_MS);
+}
+
+// The port where `node` last said it takes PPRC links.
+function linkPort(node: ServeProcess): number {
+  const said = [...node.log.matchAll(/PPRC links are taken at 127\.0\.0\.1:(\d+)/g)];
+  assert.ok(said.length > 0, "the node said where it takes links");
+  return Number(said[said.length - 1][1]);
+}
+
 // The pair and its path on A, as the server last knew them: Full Duplex, and said to be so.
 async function lastKnownOnA(site: Site3, server: ServeProcess, when: string): Promise<void> {
   const [listed] = await site.shell.listPairs(A);
@@ -179,9 +244,12 @@ Cross("should answer for PPRC pairs and paths from the server's catalog after a 
   try {
     site = await threeNodes(sandbox, { backup: true });
     await mirrored(site, seed & 0xffff);
-    // The pair went Full Duplex by itself after mkpprc's read-back: the server's pair watcher,
-    // looking every second, records that in the catalog. Its next looks come well within this.
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    // The pair may have gone Full Duplex by itself after mkpprc's read-back: the server's pair
+    // watcher, looking every second, records that in the catalog with an event. The newest
+    // event about the pair saying Full Duplex (mkpprc's own or the watcher's) means the catalog does.
+    const token = await restToken(site.server.url);
+    await until(async () => /\b1000:2000 Full Duplex\b/.test((await pairEvents(site!.server.url, token, A, "1000:2000")).at(-1) ?? ""),
+      "the server's events to say that A's pair 1000:2000 is Full Duplex (the pair watcher's record of it)", WAIT_MS);
     // The primary server killed: B's node takes over; A re-registers there and answers live.
     await site.shell.close();
     site.server.kill("SIGKILL");
@@ -214,10 +282,21 @@ Cross("should answer for PPRC pairs and paths from the server's catalog after a 
 });
 
 // GET /api/v1/cs/pprcs on a server: its items' id and state.
-async function restPprcs(url: string): Promise<Array<{ id: string; state: string }>> {
+// The texts of the server's logged events about pair `id` of `imageId`, oldest first.
+async function pairEvents(url: string, token: string, imageId: string, id: string): Promise<string[]> {
+  const reply = await fetch(`${url}/cs/console/events?limit=2000`, { headers: { "x-auth-token": token } });
+  assert.is(reply.status, 200);
+  const { events } = (await reply.json()) as { events: Array<{ image: string | null; ids: string[]; text: string }> };
+  return events.filter((event) => event.image === imageId && event.ids.includes(id)).map((event) => event.text);
+}
+
+async function restToken(url: string): Promise<string> {
   const login = await fetch(`${url}/api/v1/tokens`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ request: { params: { username: "admin", password: PASSWORD } } }) });
-  const token = ((await login.json()) as { token: { token: string } }).token.token;
-  const reply = await fetch(`${url}/api/v1/cs/pprcs`, { headers: { "x-auth-token": token } });
+  return ((await login.json()) as { token: { token: string } }).token.token;
+}
+
+async function restPprcs(url: string): Promise<Array<{ id: string; state: string }>> {
+  const reply = await fetch(`${url}/api/v1/cs/pprcs`, { headers: { "x-auth-token": await restToken(url) } });
   assert.is(reply.status, 200);
   return ((await reply.json()) as { data: { pprcs: Array<{ id: string; state: string }> } }).data.pprcs;
 }

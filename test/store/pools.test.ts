@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { StorageImage } from "../../src/engine/image.js";
 import { saveState, loadState } from "../../src/store/index.js";
-import { describeState, editRecord, frameOfType, splitFrames, temporaryDirectory } from "./support.js";
+import { decodeRecord, describeState, editRecord, frameOfType, splitFrames, temporaryDirectory } from "./support.js";
 
 const MiB = 1 << 20;
 const Pools = suite("extent pools in the state file");
@@ -51,6 +51,26 @@ Pools("should bring back pools, each volume's pool and the allocated extents", a
   // The quota holds after the load: P3 has no room at all.
   loaded.createVolume({ id: "1301", capacity: 128, pool: "P3" });
   assert.throws(() => loaded.fill("1301", 0, 1, 1), (error: Error) => error.message.includes("extent pool P3 (0 of 0 extents allocated) is full"));
+});
+
+Pools("should bring back a standard volume fully allocated, and load one whose record has no sam as ese", async () => {
+  const image = pooledImage();
+  image.createVolume({ id: "1002", capacity: (3 * MiB) / 512, pool: "P2", sam: "standard" });
+  image.fill("1002", MiB, 4096, 5);
+  const file = join(folder.path, "standard.tz0");
+  await saveState([image], file);
+  const [loaded] = await roundTrip(file);
+  assert.equal(describeState([loaded]), describeState([image]));
+  assert.equal([loaded.volume("1002").sam, loaded.allocatedBytes("1002")], ["standard", 3 * MiB]);
+  let bytes: Uint8Array = new Uint8Array(readFileSync(file));
+  const standardFrame = splitFrames(bytes).frames.findIndex((frame) => {
+    const record = decodeRecord(frame.payload);
+    return record.type === "volume" && record.id === "1002";
+  });
+  bytes = editRecord(bytes, standardFrame, (record) => { delete record.sam; });
+  writeFileSync(file, bytes);
+  const [thin] = await roundTrip(file);
+  assert.equal([thin.volume("1002").sam, thin.allocatedBytes("1002"), thin.checksum("1002")], ["ese", MiB, image.checksum("1002")]);
 });
 
 Pools("should load a file written before pools with the default pools and its volumes in none", async () => {

@@ -42,8 +42,9 @@ export async function connectShell(server: ServeProcess): Promise<RemoteSite> {
   return RemoteSite.connect({ servers: [{ host: hostname, port: Number(port) }], user: "admin", password: PASSWORD });
 }
 
-// `backup`: B's node is also the backup Copy Services Server.
-export async function threeNodes(sandbox: ServeSandbox, { backup = false } = {}): Promise<Site3> {
+// `backup`: B's node is also the backup Copy Services Server. `fixedLinks`
+// false: B takes links on any free port (no --link-listen), a new one at each start.
+export async function threeNodes(sandbox: ServeSandbox, { backup = false, fixedLinks = true } = {}): Promise<Site3> {
   writeFileSync(sandbox.path("admin.pw"), `${PASSWORD}\n`, { mode: 0o600 });
   const serverArgs = ["--image", S, "--server-state", sandbox.path("s.server"), "--admin-password-file", sandbox.path("admin.pw")];
   const server = sandbox.start(...serverArgs);
@@ -51,7 +52,8 @@ export async function threeNodes(sandbox: ServeSandbox, { backup = false } = {})
   const key = sandbox.path("s.server/site.key");
   const aArgs = ["--image", A, "--join", server.url, "--site-key-file", key, "--node-id", "node-a", "--state", sandbox.path("a.tzs")];
   const a = sandbox.start(...aArgs);
-  const bArgs = ["--image", B, "--join", server.url, "--site-key-file", key, "--node-id", "node-b", "--link-listen", `127.0.0.1:${await freePort()}`, "--state", sandbox.path("b.tzs")];
+  const bArgs = ["--image", B, "--join", server.url, "--site-key-file", key, "--node-id", "node-b", "--state", sandbox.path("b.tzs")];
+  if (fixedLinks) bArgs.push("--link-listen", `127.0.0.1:${await freePort()}`);
   if (backup) bArgs.push("--backup", "--server-state", sandbox.path("b.server"));
   const b = sandbox.start(...bArgs);
   await server.waitFor(/node node-a joined/, 1, WAIT_MS);

@@ -3,7 +3,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import fc from "fast-check";
-import { FrameDecoder, FrameEncoder, FRAME_HEADER_BYTES, FRAME_PAYLOAD_BYTES_MAX_DEFAULT, type DecodedFrame } from "../../src/wire/codec.js";
+import { FrameDecoder, FrameEncoder, FRAME_HEADER_BYTES, FRAME_PAYLOAD_BYTES_MAX_DEFAULT, copyRaw, type DecodedFrame } from "../../src/wire/codec.js";
 import { WireError } from "../../src/wire/errors.js";
 import { testSeed, Random } from "../support/random.js";
 import { concat, throwsWith } from "./support.js";
@@ -30,10 +30,10 @@ function cutAnywhere(random: Random, stream: Uint8Array, lengths: number[]): Uin
   return chunks;
 }
 
-// As decodeAll, each frame's raw bytes copied while they are valid (during delivery).
+// As decodeAll, each frame's raw pieces joined into one copy during delivery.
 function decodeCopyingRaw(decoder: FrameDecoder, chunks: Uint8Array[]): DecodedFrame[] {
   const frames: DecodedFrame[] = [];
-  for (const chunk of chunks) decoder.push(chunk, (frame) => { frames.push({ ...frame, raw: frame.raw?.slice() ?? null }); return true; });
+  for (const chunk of chunks) decoder.push(chunk, (frame) => { frames.push({ ...frame, raw: frame.raw === null ? null : [concat(...frame.raw)] }); return true; });
   return frames;
 }
 
@@ -91,27 +91,47 @@ Codec(`should decode raw-layout frames, their raw bytes apart from their value, 
     decoded.forEach((frame, index) => {
       assert.equal(frame.value, frames[index].value, `round ${round}: frame ${index}'s value`);
       const expected = frames[index].raw;
-      assert.equal(frame.raw === null ? null : [...frame.raw], expected === null ? null : [...concat(...expected)], `round ${round}: frame ${index}'s raw bytes`);
+      assert.equal(frame.raw === null ? null : [...frame.raw[0]], expected === null ? null : [...concat(...expected)], `round ${round}: frame ${index}'s raw bytes`);
     });
   }
 });
 
-Codec("should gather raw frames that span chunks into one reused buffer, and plain ones into their own", () => {
+Codec("should deliver the raw bytes of a frame that spans chunks as views of those chunks, gathering only its head", () => {
   const encoder = new FrameEncoder();
   const decoder = new FrameDecoder();
-  const gathered: Uint8Array[] = [];
+  const heads: Uint8Array[] = [];
   for (const fill of [1, 2]) {
     const frame = concat(...encoder.encode({ fill }, [new Uint8Array(10_000).fill(fill)]));
-    decoder.push(frame.slice(0, 100), () => true);
-    decoder.push(frame.slice(100), (decoded) => {
-      assert.ok(decoded.raw!.every((byte) => byte === fill), `raw frame ${fill} intact while it is delivered`);
-      gathered.push(decoded.raw!);
+    const chunks = [frame.slice(0, 5), frame.slice(5, 100), frame.slice(100, 4000), frame.slice(4000)];
+    const delivered: Array<readonly Uint8Array[]> = [];
+    for (const chunk of chunks) decoder.push(chunk, (decoded) => {
+      delivered.push(decoded.raw!);
+      heads.push(decoded.payload);
       return true;
     });
+    assert.is(delivered.length, 1, `raw frame ${fill} delivered once`);
+    const pieces = delivered[0];
+    assert.equal(pieces.map((piece) => piece.buffer === chunks[1].buffer || piece.buffer === chunks[2].buffer || piece.buffer === chunks[3].buffer), pieces.map(() => true), "every piece is a view of a chunk");
+    assert.ok(concat(...pieces).every((byte) => byte === fill) && concat(...pieces).byteLength === 10_000, `raw frame ${fill}'s bytes, all of them`);
   }
-  assert.is(gathered[0].buffer, gathered[1].buffer, "the second raw frame reused the first one's buffer");
+  assert.is(heads[0].buffer, heads[1].buffer, "the second raw frame's head reused the first one's buffer");
   const plain = decodeAll(decoder, [frameOf(encoder, { data: new Uint8Array(10_000) }).slice(0, 100), frameOf(encoder, { data: new Uint8Array(10_000) }).slice(100)]);
-  assert.is.not(plain[0].payload.buffer, gathered[0].buffer, "a plain frame gets a buffer of its own");
+  assert.is.not(plain[0].payload.buffer, heads[0].buffer, "a plain frame gets a buffer of its own");
+});
+
+Codec(`should copy any range of raw pieces into a target, and refuse one past their end (seed ${seed})`, () => {
+  const random = new Random(seed + 2);
+  const bytes = random.bytes(300);
+  const cuts = [0, ...Array.from({ length: 5 }, () => random.int(0, 300)).sort((a, b) => a - b), 300];
+  const pieces = cuts.slice(1).map((cut, index) => bytes.subarray(cuts[index], cut));
+  for (let round = 0; round < 50; round++) {
+    const from = random.int(0, 299);
+    const length = random.int(0, 300 - from);
+    const target = new Uint8Array(length + 3);
+    copyRaw(pieces, from, length, target, 3);
+    assert.equal([...target.subarray(3)], [...bytes.subarray(from, from + length)], `round ${round}: ${length} bytes from ${from}`);
+  }
+  assert.match(throwsWith(() => copyRaw(pieces, 250, 51, new Uint8Array(51), 0), "BAD_ARGUMENT").message, /51 bytes from byte 250 run past the 300 raw bytes/);
 });
 
 Codec("should bound a raw-layout frame by its value and raw bytes together", () => {

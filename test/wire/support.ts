@@ -52,10 +52,10 @@ export async function until(condition: () => boolean, what: string, timeoutMs = 
   }
 }
 
-// Everything a connection delivered to the application, raw bytes copied.
+// Everything a connection delivered to the application, its raw pieces joined in one copy.
 export function recorder(connection: Connection<Messages>): { type: string; body: unknown; raw: Uint8Array | null }[] {
   const seen: { type: string; body: unknown; raw: Uint8Array | null }[] = [];
-  connection.on("message", (type: string, body: unknown, raw: Uint8Array | null) => seen.push({ type, body, raw: raw === null ? null : raw.slice() }));
+  connection.on("message", (type: string, body: unknown, raw: readonly Uint8Array[] | null) => seen.push({ type, body, raw: raw === null ? null : concat(...raw) }));
   return seen;
 }
 

@@ -18,24 +18,31 @@ export interface ImageCore {
   timeouts: WaitTimeouts;
 }
 
-// The thread's staging buffer, split in two halves:
+// The thread's staging buffer, in two parts:
 //
-//   staging + 0                   core I/O: read pieces, and writes whose
-//                                 bytes are not in the receive half
-//   staging + STAGING_SIZE / 2    the receive buffer: connections' sockets
-//                                 read into it (socket-user-buffer.ts), so a
-//                                 write's payload is already in the core's
-//                                 memory and goes to the volume by pointer
+//   staging + 0                         core I/O: read pieces, and writes
+//                                       whose bytes are not in the receive
+//                                       buffer
+//   staging + STAGING_SIZE
+//           - RECEIVE_BYTES             the receive buffer: connections'
+//                                       sockets read into it
+//                                       (socket-user-buffer.ts), so a write's
+//                                       payload is already in the core's
+//                                       memory and goes to the volume by
+//                                       pointer
 //
 // The thread serves one chunk at a time, to completion, so its connections
-// can share the one receive buffer.
-const RECEIVE_BYTES = STAGING_SIZE / 2;
+// can share the one receive buffer. Its size bounds a chunk, as Node's own
+// 64 KiB reads did, and with it the replies one chunk's requests can queue
+// before the connection stops reading; it holds sixteen 4 KiB writes and
+// their headers (65,984 bytes, just over 64 KiB) with room to spare.
+const RECEIVE_BYTES = 128 * 1024;
 // V8 copies between a Buffer and shared memory a word at a time only where
 // both sides have the same alignment, and byte by byte otherwise (several
 // times slower for 4 KiB; most payloads sit at odd offsets in their chunk):
 // so bytes are staged at the offset that matches theirs.
 const ALIGNMENT = 8;
-// A piece fits the core I/O half with room for that offset, and is whole 512-byte blocks.
+// A piece fits the core I/O part with room for that offset, and is whole 512-byte blocks.
 const PIECE_BYTES = STAGING_SIZE - RECEIVE_BYTES - N.BLOCK_MIN_BYTES;
 type CoreCall = (slot: number, offset: number, length: number, pointer: number) => number;
 
@@ -48,7 +55,7 @@ export class CoreVolumeIo implements VolumeIo {
   constructor(image: ImageCore, private readonly log: (text: string) => void) {
     this.core = new CoreThread(image.memory, image.threadId, image.module, false, image.timeouts);
     const staging = this.core.staging();
-    this.receiveBuffer = Buffer.from(staging.buffer, staging.byteOffset + RECEIVE_BYTES, RECEIVE_BYTES);
+    this.receiveBuffer = Buffer.from(staging.buffer, staging.byteOffset + STAGING_SIZE - RECEIVE_BYTES, RECEIVE_BYTES);
   }
 
   read(volume: NbdExport, offset: number, length: number, into: Buffer): number {

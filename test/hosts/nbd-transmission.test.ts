@@ -108,7 +108,7 @@ Transmission("should serve two connections' pipelined requests, split at random 
   console.log(`# NBD interleaved connections seed ${seed} (TZERO_SEED=${seed} replays it)`);
   const random = new Random(seed);
   const clients = [await open("1000"), await open("1002")];
-  // Per connection: 64 writes of 4 KiB to 64 KiB, then one 2 MiB read of them (larger than the core's half of staging) and one more write.
+  // Per connection: 64 writes of 4 KiB to 64 KiB, then one 2 MiB read of them (larger than the core's part of staging) and one more write.
   const expected = clients.map(() => Buffer.from(random.bytes(2 * MIB)));
   const streams = expected.map((bytes) => {
     const requests: Buffer[] = [];

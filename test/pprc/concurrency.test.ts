@@ -8,7 +8,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { testSeed } from "../support/random.js";
-import { A, B, TRACK_BYTES, mirrored, pairOn, sameData, twoImages, until, type TwoImages } from "./support.js";
+import { A, B, TRACK_BLOCKS, TRACK_BYTES, mirrored, pairOn, sameData, twoImages, until, type TwoImages } from "./support.js";
 
 const TRACKS = 256;
 const RUN_MS = 300;
@@ -23,12 +23,12 @@ Concurrency.before.each(async () => {
 });
 Concurrency.after.each(() => images.site.close());
 
-async function startWriters(count: number, patterns: Array<"random" | "seq"> = ["random"]): Promise<string[]> {
+async function startWriters(count: number, patterns: Array<"random" | "seq"> = ["random"], volumeId = "1000"): Promise<string[]> {
   const names: string[] = [];
   for (let index = 0; index < count; index++) {
     const name = `writer${index}`;
     const pattern = patterns[index % patterns.length];
-    await images.site.startWorkload(A, { name, volumeId: "1000", rw: "write", pattern, blockBytes: 4096, seed: seed + index });
+    await images.site.startWorkload(A, { name, volumeId, rw: "write", pattern, blockBytes: 4096, seed: seed + index });
     names.push(name);
   }
   // Threads start at their own pace on a loaded machine: the test runs once each has written.
@@ -66,29 +66,40 @@ Concurrency("should leave the secondary equal to the primary after Copy Pending 
 // again (every track out of sync), and the volumes must be equal once Full
 // Duplex and quiet. One writer writes at random; the other sequentially,
 // which soon puts it at the copy's front (behind it each write waits for the
-// sender, ahead of it none does), on the very tracks being copied. Rounds go
-// on until some write has met a track while the sender's copy held it (a
-// loaded machine may keep the writers off the cores through a whole Copy
-// Pending), at most ROUNDS_MAX.
+// sender, ahead of it none does), on the very tracks being copied. Were the
+// run's tracks not locked, a write landing on one after the copy read its
+// bytes would be left off the secondary while its bit is cleared (the check
+// of each round); with those locks taken out of the core, this test's Copy
+// Pending did not even finish. The volumes are large (BIG_TRACKS) so that a
+// Copy Pending lasts long enough for the writer threads to get the cores
+// many times on a loaded machine: on 256 tracks a whole copy could pass
+// between two of their turns, and the test passed without the locks. Rounds
+// go on until some write has met a track while the sender's copy held it,
+// at least ROUNDS_MIN and at most ROUNDS_MAX.
+const ROUNDS_MIN = 3;
 const ROUNDS_MAX = 8;
+const BIG_TRACKS = 4096; // 256 MiB
 Concurrency("should leave the volumes equal after Copy Pending when writer threads hit the tracks being copied", async () => {
   const { site } = images;
+  await site.createVolumes(A, { ids: ["1001"], capacity: BIG_TRACKS * TRACK_BLOCKS, unit: "blocks" });
+  await site.createVolumes(B, { ids: ["2001"], capacity: BIG_TRACKS * TRACK_BLOCKS, unit: "blocks" });
+  await site.fill(A, "1001", { offset: 0, length: BIG_TRACKS * TRACK_BYTES }, { kind: "pattern", seed: 5 });
   let met = 0;
   let rounds = 0;
-  while (met === 0 && rounds < ROUNDS_MAX) {
+  while ((met === 0 || rounds < ROUNDS_MIN) && rounds < ROUNDS_MAX) {
     rounds++;
-    const writers = await startWriters(2, ["random", "seq"]);
+    const writers = await startWriters(2, ["random", "seq"], "1001");
     try {
-      await site.makePairs(A, { remoteImageId: B, pairs: [["1000", "2000"]], type: "mmir" });
-      await site.waitForPairs(A, ["1000:2000"], { timeoutMs: 60_000 });
+      await site.makePairs(A, { remoteImageId: B, pairs: [["1001", "2001"]], type: "mmir" });
+      await site.waitForPairs(A, ["1001:2001"], { timeoutMs: 60_000 });
     } finally {
       await stopWriters(writers);
     }
-    const pair = await pairOn(site, A, "1000:2000");
+    const pair = await pairOn(site, A, "1001:2001");
     assert.is(pair.state, "Full Duplex", `seed ${seed}, round ${rounds}`);
-    assert.ok(sameData(site, "1000", "2000"), `seed ${seed}, round ${rounds}: the checksums of the two volumes are equal`);
+    assert.ok(sameData(site, "1001", "2001"), `seed ${seed}, round ${rounds}: the checksums of the two volumes are equal`);
     met = site.enginePprc().writesMetCopy(A, B) ?? 0;
-    await site.changePairs(A, "rmpprc", { ids: ["1000:2000"] });
+    await site.changePairs(A, "rmpprc", { ids: ["1001:2001"] });
   }
   assert.ok(met > 0, `seed ${seed}: no write met a track being copied in ${rounds} rounds`);
   console.log(`seed ${seed}: ${met} writes met a track the sender's copy held, in ${rounds} round${rounds === 1 ? "" : "s"} of Copy Pending`);

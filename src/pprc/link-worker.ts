@@ -189,7 +189,10 @@ function run(): void {
     readCommands();
     if (stopping) break;
     const applied = drainRing();
-    const copied = applied === 0 ? copyStep() : 0;
+    // A copy step every turn, writes or not: steady host writes must not
+    // starve Copy Pending (a run is at most an extent, so a write waits for
+    // at most one run's copy).
+    const copied = copyStep();
     // Nothing followed a dropped frame: the receiver's idle check finds the gap.
     if (applied === 0 && lost.length > 0) cut(`${lost.length} frames never arrived after frame ${expectedTicket === null ? "?" : expectedTicket - 1}`);
     if (applied !== 0 || copied !== 0) busyAt = performance.now();

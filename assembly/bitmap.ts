@@ -607,8 +607,10 @@ function range_find_many(from_track: u32, end_track: u32, out: usize, count: u32
 // The set bits at or after `from_track`, ascending, as u32 track numbers at
 // `out` (room for count_max entries); returns how many, 0 when none is left.
 // In a leaf it stops before a word that might not fit, so it can
-// return fewer than count_max with more bits set beyond: the caller goes on
-// from its last track + 1 until a call returns 0. One call finds what
+// return fewer than count_max with more bits set beyond, but then always
+// with fewer than FIND_MANY_STEP entries free (every early return below
+// says so): the caller goes on from its last track + 1, and a call that
+// left FIND_MANY_STEP entries or more free reached the end. One call finds what
 // bitmap_find finds in as many calls, so a host scan pays the JS-to-WASM call
 // once per batch instead of once per track. count_max must be at least
 // FIND_MANY_STEP, or a call could return none with bits set.

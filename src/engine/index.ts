@@ -1,4 +1,4 @@
-export { StorageImage, checkSeed } from "./image.js";
+export { StorageImage, checkSeed, isLastPendingBatch } from "./image.js";
 export type { Volume, VolumeSpec, Relationship, RelationshipStatus, FlashOptions, ProgressEvent, ImageOptions, DataState, FillSource } from "./image.js";
 export { EngineError, isEngineError } from "./errors.js";
 export type { EngineErrorCode } from "./errors.js";

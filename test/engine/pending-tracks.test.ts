@@ -4,14 +4,15 @@
 // of chunk (all clear, all set without a leaf, a leaf) meets every other, on
 // volumes from one track to 1 TiB; scans start and batches end at word, pair,
 // group (the core flags 64 words at a time, 8 a step), chunk and volume
-// edges. Batches come both copied (pendingTracks) and as views of the core's
-// staging buffer (pendingTracksView), each call checked to have written
+// edges. Batches come copied (pendingTracks), as views of the core's staging
+// buffer (pendingTracksView) and as counts read from its one view
+// (findPendingTracks, stopping at isLastPendingBatch), each call checked to have written
 // nothing past its batch's end; words of every bit count meet the
 // core's ways of taking them apart at group, batch and leaf ends. Seeded:
 // TZERO_SEED=<n> replays a run.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { StorageImage } from "../../src/engine/image.js";
+import { StorageImage, isLastPendingBatch } from "../../src/engine/image.js";
 import { restoreRelationship, type BitmapChunk } from "../../src/engine/snapshot.js";
 import { isEngineError } from "../../src/engine/errors.js";
 import { CoreCode, CHUNK_TRACKS, TRACK_SIZE, BLOCK_SIZE, FIND_MANY_TRACKS_MAX, FIND_MANY_TRACKS_MIN } from "../../src/core/codes.js";
@@ -165,6 +166,33 @@ function scanViewsFrom(image: StorageImage, pair: string, from: number, batch: n
   }
 }
 
+// The same scan through findPendingTracks, reading each batch from the one
+// view of the staging buffer (stagedTracks) and stopping at the batch that
+// isLastPendingBatch calls the last, as the bench's sweep does. After that
+// batch it asks once more and checks that nothing is left: a batch the rule
+// calls the last while tracks remain beyond it would lose them. Each call
+// is checked, as in scanViewsFrom, to have written nothing past its batch.
+function scanStagedFrom(image: StorageImage, pair: string, from: number, batch: number, context: string): number[] {
+  const staged = image.stagedTracks;
+  const guardEnd = Math.min(staged.length, batch + 64);
+  const tracks: number[] = [];
+  for (let next = from; ;) {
+    staged.fill(CANARY, batch, guardEnd);
+    const found = image.findPendingTracks(pair, next, batch);
+    const overwritten = staged.subarray(batch, guardEnd).findIndex((entry) => entry !== CANARY);
+    assert.is(overwritten, -1, `nothing written past the batch's end (${context}, from ${next})`);
+    assert.ok(found <= batch, `a batch of ${found} fits ${batch} (${context})`);
+    for (let index = 0; index < found; index++) tracks.push(staged[index]);
+    if (isLastPendingBatch(found, batch)) {
+      const after = found > 0 ? staged[found - 1] + 1 : next;
+      assert.is(image.findPendingTracks(pair, after, batch), 0, `nothing pending after the batch called the last (${context}, from ${after})`);
+      return tracks;
+    }
+    assert.ok(found > 0, `a batch not called the last has tracks (${context}, from ${next})`);
+    next = staged[found - 1] + 1;
+  }
+}
+
 // Where scans start: the ends and the edges of words, pairs, groups and chunks, and a few at random.
 function starts(random: Random, trackCount: number): number[] {
   const edges = [0, 1, 63, 64, 65, 127, 128, 129, 511, 512, 4095, 4096, 4097, 4159, CHUNK_TRACKS - 1, CHUNK_TRACKS, CHUNK_TRACKS + 1, trackCount - 1, trackCount];
@@ -202,6 +230,7 @@ for (const build of ["release", "debug"] as CoreBuild[]) {
           const expected = pendingFrom(fixture.pending, from);
           assert.equal(scanFrom(image, pair, from, batch, context), expected, context);
           assert.equal(scanViewsFrom(image, pair, from, batch, `${context}, as views`), expected, `${context}, as views`);
+          assert.equal(scanStagedFrom(image, pair, from, batch, `${context}, staged`), expected, `${context}, staged`);
         }
         removePair(image, pair);
       }
@@ -226,6 +255,7 @@ for (const build of ["release", "debug"] as CoreBuild[]) {
           for (const from of [0, 4095, 4097, random.int(0, CHUNK_TRACKS)]) {
             const context = `seed ${seed}, ${density * 100}% pending, from ${from}, batches of ${batch}`;
             assert.equal(scanViewsFrom(image, pair, from, batch, context), pendingFrom(pending, from), context);
+            assert.equal(scanStagedFrom(image, pair, from, batch, context), pendingFrom(pending, from), `${context}, staged`);
           }
         }
         removePair(image, pair);
@@ -251,6 +281,7 @@ for (const build of ["release", "debug"] as CoreBuild[]) {
         for (const from of froms) {
           const context = `seed ${seed}, from ${from}, batches of ${batch}`;
           assert.equal(scanViewsFrom(image, pair, from, batch, context), pendingFrom(pending, from), context);
+          assert.equal(scanStagedFrom(image, pair, from, batch, context), pendingFrom(pending, from), `${context}, staged`);
         }
       }
       removePair(image, pair);
@@ -274,6 +305,7 @@ for (const build of ["release", "debug"] as CoreBuild[]) {
         const batch = 64 * fullWords;
         const context = `${fullWords} full words, batches of ${batch}`;
         assert.equal(scanViewsFrom(image, pair, 0, batch, context), plainPending(chunks, trackCount), context);
+        assert.equal(scanStagedFrom(image, pair, 0, batch, context), plainPending(chunks, trackCount), `${context}, staged`);
         removePair(image, pair);
       }
     } finally {
@@ -318,6 +350,9 @@ for (const build of ["release", "debug"] as CoreBuild[]) {
       refuses(() => image.pendingTracksView(pair, 0, 200.5), "BAD_ARGUMENT", "not 200.5");
       refuses(() => image.pendingTracksView(pair, 0, FIND_MANY_TRACKS_MAX + 1), "BAD_ARGUMENT", `not ${FIND_MANY_TRACKS_MAX + 1}`);
       refuses(() => image.pendingTracksView(pair, 302, 200), "BAD_ARGUMENT", "track 302");
+      refuses(() => image.findPendingTracks(pair, 0, FIND_MANY_TRACKS_MIN - 1), "BAD_ARGUMENT", `not ${FIND_MANY_TRACKS_MIN - 1}`);
+      refuses(() => image.findPendingTracks(pair, -1, 200), "BAD_ARGUMENT", "track -1");
+      refuses(() => image.findPendingTracks("1000:1002", 0, 200), "RELATIONSHIP_NOT_FOUND", "1000:1002");
       assert.is(image.status(pair).pendingTracks, 300, "nothing changed");
       const exports = image.core.exports;
       const slot = image.relationship(pair).slot;

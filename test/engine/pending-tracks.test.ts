@@ -145,20 +145,26 @@ function scanFrom(image: StorageImage, pair: string, from: number, batch: number
 // An entry the scan never writes, in the staging buffer past a batch's end.
 const CANARY = 0xdeadbeef;
 
-// The same scan through views of the staging buffer, each read before the
-// next call, checking after each call that the core wrote nothing in a
-// word's room (64 entries) past the batch's end: a write there would land
-// past the staging buffer in a batch of the most tracks.
-function scanViewsFrom(image: StorageImage, pair: string, from: number, batch: number, context: string): number[] {
-  const bytes = image.core.staging();
-  const entries = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+// Runs one call of a scan with CANARY in a word's room (64 entries) past the
+// batch's end in the staging buffer, and checks that the call wrote nothing
+// there: a write there would land past the staging buffer in a batch of the
+// most tracks.
+function unwrittenPastBatch<T>(image: StorageImage, batch: number, where: string, call: () => T): T {
+  const entries = image.stagedTracks;
   const guardEnd = Math.min(entries.length, batch + 64);
+  entries.fill(CANARY, batch, guardEnd);
+  const result = call();
+  const overwritten = entries.subarray(batch, guardEnd).findIndex((entry) => entry !== CANARY);
+  assert.is(overwritten, -1, `nothing written past the batch's end (${where})`);
+  return result;
+}
+
+// The same scan through views of the staging buffer, each read before the
+// next call, each call checked to have written nothing past its batch.
+function scanViewsFrom(image: StorageImage, pair: string, from: number, batch: number, context: string): number[] {
   const tracks: number[] = [];
   for (let next = from; ;) {
-    entries.fill(CANARY, batch, guardEnd);
-    const view = image.pendingTracksView(pair, next, batch);
-    const overwritten = entries.subarray(batch, guardEnd).findIndex((entry) => entry !== CANARY);
-    assert.is(overwritten, -1, `nothing written past the batch's end (${context}, from ${next})`);
+    const view = unwrittenPastBatch(image, batch, `${context}, from ${next}`, () => image.pendingTracksView(pair, next, batch));
     if (view.length === 0) return tracks;
     assert.ok(view.length <= batch, `a view of ${view.length} fits ${batch} (${context})`);
     for (const track of view) tracks.push(track);
@@ -174,13 +180,9 @@ function scanViewsFrom(image: StorageImage, pair: string, from: number, batch: n
 // is checked, as in scanViewsFrom, to have written nothing past its batch.
 function scanStagedFrom(image: StorageImage, pair: string, from: number, batch: number, context: string): number[] {
   const staged = image.stagedTracks;
-  const guardEnd = Math.min(staged.length, batch + 64);
   const tracks: number[] = [];
   for (let next = from; ;) {
-    staged.fill(CANARY, batch, guardEnd);
-    const found = image.findPendingTracks(pair, next, batch);
-    const overwritten = staged.subarray(batch, guardEnd).findIndex((entry) => entry !== CANARY);
-    assert.is(overwritten, -1, `nothing written past the batch's end (${context}, from ${next})`);
+    const found = unwrittenPastBatch(image, batch, `${context}, from ${next}`, () => image.findPendingTracks(pair, next, batch));
     assert.ok(found <= batch, `a batch of ${found} fits ${batch} (${context})`);
     for (let index = 0; index < found; index++) tracks.push(staged[index]);
     if (isLastPendingBatch(found, batch)) {

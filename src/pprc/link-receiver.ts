@@ -63,6 +63,10 @@ export class LinkReceiver {
   private serve(connection: Connection<LinkMessages>): void {
     let image: StorageImage | null = null;
     let expected = 1;
+    // Reads land in one arena rather than a new buffer each (Connection.readIntoArena):
+    // every handler here is done with its frame's bytes when it returns (a
+    // frame is applied, or refused, before its handler returns).
+    connection.readIntoArena();
     connection.handle("link.attach", (body) => {
       if (image !== null) throw Object.assign(new Error("this link is attached already"), { code: "ALREADY_ATTACHED" });
       const found = this.options.image(body.secondary_image_id);

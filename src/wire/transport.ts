@@ -39,7 +39,7 @@ const ARENA_REGION_BYTES_MIN = 64 * 1024;
 // region's bytes were last read at least keptBytes bytes ago: going round
 // from any of them to the cursor passes more than the arena less a region,
 // of which at most one skipped end (< ARENA_REGION_BYTES_MIN) was not read.
-export class ReceiveArena {
+class ReceiveArena {
   private readonly memory: Buffer;
   private cursor = 0;
 

@@ -63,6 +63,12 @@ export class LinkReceiver {
   private serve(connection: Connection<LinkMessages>): void {
     let image: StorageImage | null = null;
     let expected = 1;
+    // Reads land in one arena rather than a new buffer each
+    // (Connection.readIntoArena), which later overwrites a delivered frame's
+    // bytes: a link.apply's raw bytes are applied, or refused, before its
+    // handler returns, and no link message has a bin field, so no handler
+    // (the asynchronous control requests' included) keeps a view of its frame.
+    connection.readIntoArena();
     connection.handle("link.attach", (body) => {
       if (image !== null) throw Object.assign(new Error("this link is attached already"), { code: "ALREADY_ATTACHED" });
       const found = this.options.image(body.secondary_image_id);

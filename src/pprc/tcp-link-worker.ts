@@ -60,9 +60,6 @@ const ring = data.ring;
 const doorbellIndex = primary.exports.ring_doorbell_pointer(ring) >>> 2;
 const linkIndex = (ring + 8) >>> 2; // assembly/mirror.ts: ring + 8 is the link state
 const view = new DataView(data.primaryMemory.buffer);
-// The copy frames' track bytes: one buffer per frame in flight, allocated once.
-const copyBuffers = Array.from({ length: COPY_FRAMES_IN_FLIGHT }, () => new Uint8Array(COPY_TRACKS_PER_FRAME * TRACK_SIZE));
-const freeCopyBuffers = [...copyBuffers.keys()];
 
 let pairs: Array<LinkPair & { cursor: number }> = [];
 let nextPair = 0;
@@ -72,7 +69,8 @@ let connection: Connection<LinkMessages> | null = null;
 let endpoint: LinkEndpoint = data.endpoint; // where the secondary's node takes links
 let redialNow = false; // a new endpoint: dial it without waiting out the redial delay
 let sequence = 0;
-const inFlight = new Map<number, Batch & { buffer?: number }>();
+const inFlight = new Map<number, Batch>();
+let copyFramesInFlight = 0;
 let wake: (() => void) | null = null;
 let ringsWithoutTurn = 0;
 
@@ -166,43 +164,51 @@ function sendRingBatch(open: Connection<LinkMessages>): boolean {
 
 // Up to COPY_TRACKS_PER_FRAME out-of-sync tracks of the link's pairs, claimed
 // in runs (pprc_copy_claim_run: each run where it lies in the primary's
-// memory, within one extent) and copied from there into a frame buffer, one
-// copy per run, then sent as the frame's raw bytes with one entry per track.
-// The buffer is free again once the frame is acknowledged (the peer has every
-// byte); one lost with its connection is replaced (settle), as the closing
-// socket may still be reading it. The frame buffers bound what is queued, not
-// the socket's writability: a 1 MiB frame is always above its high-water
-// mark, and waiting for each drain left one frame in flight, not four.
+// memory, within one extent) and sent as the frame's raw bytes, one entry per
+// track. A run's bytes go out as a view of the primary's memory, not copied:
+// the claim holds every track lock of the run and its volume's gate until the
+// run is released (settle), so no write changes them and the volume stays.
+// Released on the frame's ack, once the peer has every byte; released on the
+// connection's loss only after the socket was aborted (lost), so that it
+// writes none of them after. A run staged in this thread's staging buffer (a
+// FlashCopy target's track FlashCopy still owes) is copied out of it, as the
+// next claim reuses that buffer. At most COPY_FRAMES_IN_FLIGHT frames are in
+// flight: that bounds what is queued, not the socket's writability (a frame
+// is always above its high-water mark, and waiting for each drain left one
+// frame in flight).
 function sendCopyBatch(open: Connection<LinkMessages>): boolean {
-  if (pairs.length === 0 || freeCopyBuffers.length === 0) return false;
-  const bufferIndex = freeCopyBuffers[freeCopyBuffers.length - 1];
-  const buffer = copyBuffers[bufferIndex];
+  if (pairs.length === 0 || copyFramesInFlight >= COPY_FRAMES_IN_FLIGHT) return false;
   const runs: CopyRun[] = [];
+  const raw: Uint8Array[] = [];
   const bodies: Array<{ slot: number; offset: number; length: number }> = [];
-  let filled = 0;
   for (let tried = 0; tried < pairs.length && bodies.length < COPY_TRACKS_PER_FRAME; tried++) {
     const pair = pairs[(nextPair + tried) % pairs.length];
     while (bodies.length < COPY_TRACKS_PER_FRAME) {
       const track = claimRun(pair, Math.min(EXTENT_TRACKS, COPY_TRACKS_PER_FRAME - bodies.length));
       if (track < 0) break;
       const tracks = primary.exports.pprc_run_tracks();
-      const [pointer, bytes] = [primary.exports.pprc_run_pointer(), primary.exports.pprc_run_bytes()];
-      buffer.set(primary.view().subarray(pointer, pointer + bytes), filled);
+      raw.push(claimedBytes(primary.exports.pprc_run_pointer(), primary.exports.pprc_run_bytes()));
       runs.push({ primarySlot: pair.primarySlot, track, tracks, entry: bodies.length });
       for (let index = 0; index < tracks; index++) {
-        const length = Math.min(TRACK_SIZE, bytes - index * TRACK_SIZE);
+        const length = Math.min(TRACK_SIZE, raw[raw.length - 1].byteLength - index * TRACK_SIZE);
         bodies.push({ slot: pair.secondarySlot, offset: (track + index) * TRACK_SIZE, length });
       }
-      filled += bytes;
       pair.cursor = track + tracks;
     }
   }
   nextPair = (nextPair + 1) % Math.max(1, pairs.length);
   if (runs.length === 0) return false;
-  freeCopyBuffers.pop();
-  inFlight.set(++sequence, { kind: "copy", runs, entries: bodies.length, buffer: bufferIndex });
-  open.send("link.apply", { sequence, entries: bodies }, [buffer.subarray(0, filled)]);
+  copyFramesInFlight++;
+  inFlight.set(++sequence, { kind: "copy", runs, entries: bodies.length });
+  open.send("link.apply", { sequence, entries: bodies }, raw);
   return true;
+}
+
+// The claimed run's `bytes` bytes at `pointer`: a view of the primary's
+// memory where they lie, or a copy where they are staged.
+function claimedBytes(pointer: number, bytes: number): Uint8Array {
+  const memory = primary.view().subarray(pointer, pointer + bytes);
+  return pointer === primary.stagingPointer ? memory.slice() : memory;
 }
 
 // The pair's next run of out-of-sync tracks from its cursor (at most
@@ -217,11 +223,12 @@ function claimRun(pair: LinkPair & { cursor: number }, trackCountMax: number): n
   return track < 0 ? -1 : track;
 }
 
-function settle(batch: Batch & { buffer?: number }, results: readonly number[] | null): void {
+function settle(batch: Batch, results: readonly number[] | null): void {
   if (batch.kind === "ring") {
     batch.entries.forEach((entry, index) => primary.exports.ring_complete(ring, entry, results?.[index] ?? CoreCode.MIRROR_FAILED));
     return;
   }
+  copyFramesInFlight--;
   for (const run of batch.runs) {
     // A run is in sync only when the secondary applied every one of its tracks.
     const failed = results?.slice(run.entry, run.entry + run.tracks).find((result) => result !== CoreCode.OK);
@@ -230,9 +237,6 @@ function settle(batch: Batch & { buffer?: number }, results: readonly number[] |
     // A copy lost with the connection is not the secondary's failure: the link's loss suspends the pairs.
     if (results !== null && result !== CoreCode.OK) report({ type: "copy-failed", primarySlot: run.primarySlot, code: result });
   }
-  if (batch.buffer === undefined) return;
-  if (results === null) copyBuffers[batch.buffer] = new Uint8Array(COPY_TRACKS_PER_FRAME * TRACK_SIZE);
-  freeCopyBuffers.push(batch.buffer);
 }
 
 function onAck(ack: AckBody): void {
@@ -248,10 +252,14 @@ function onAck(ack: AckBody): void {
 }
 
 // The connection is gone: the link is down first (writers then fail fast and
-// suspend with the link as cause), then everything in flight fails.
+// suspend with the link as cause), then everything in flight fails. With copy
+// frames in flight the socket is aborted first, not left to flush: their raw
+// bytes are views of tracks that writers may change once released.
 function lost(reason: string): void {
+  const gone = connection;
   connection = null;
   publishLinkState();
+  if (copyFramesInFlight > 0) gone?.abort(reason);
   for (const batch of inFlight.values()) settle(batch, null);
   inFlight.clear();
   failReadyEntries();

@@ -20,7 +20,7 @@
 // the "close" event and the `closed` promise carry and every pending request
 // is rejected with.
 import { EventEmitter } from "node:events";
-import { FrameDecoder, FrameEncoder, FRAME_PAYLOAD_BYTES_MAX_DEFAULT, rawLength, type DecodedFrame } from "./codec.js";
+import { FrameDecoder, FrameEncoder, FRAME_HEADER_BYTES, FRAME_PAYLOAD_BYTES_MAX_DEFAULT, rawLength, type DecodedFrame } from "./codec.js";
 import { WireError, type WireErrorCode } from "./errors.js";
 import { assertSiteKey, newNonce, proofMatches, proofOf, PROTOCOL_VERSION, type Side } from "./handshake.js";
 import {
@@ -236,6 +236,31 @@ export class Connection<S extends MessageSpecs = MessageSpecs> extends EventEmit
   close(message = "closed by this end"): Promise<WireError> {
     this.shutDown(new WireError("CLOSED", message), { code: "CLOSED", message });
     return this.closed;
+  }
+
+  // From now on the transport reads into one arena, region after region,
+  // rather than into a new buffer per read (no allocation, no garbage and no
+  // stream machinery per read): the arena keeps the bytes of the frame being
+  // read (FrameDecoder holds no more than one frame across reads), but a
+  // delivered frame's bytes are overwritten once more than a frame has been
+  // read after them. So only a connection none of whose handlers keeps a view
+  // of a delivered frame (its raw bytes, a bin value) past its return may
+  // read into an arena: one whose handlers copy what they keep. Asked after
+  // the handshake, whose hellos are kept. False where the transport cannot
+  // (nothing changes then).
+  readIntoArena(): boolean {
+    if (this.state !== "open" || this.transport.readIntoArena === undefined) return false;
+    return this.transport.readIntoArena(FRAME_HEADER_BYTES + this.decoder.payloadBytesMax);
+  }
+
+  // Closes at once and drops whatever the transport has not written yet,
+  // also after a close (which lets the transport flush): for a sender whose
+  // raw bytes in flight are views of memory it gives up when the connection
+  // is lost, so that no later write can put that memory's new contents on
+  // the wire. The peer sees the stream end without a close frame.
+  abort(message = "aborted by this end"): void {
+    this.shutDown(new WireError("CLOSED", message), null);
+    this.transport.destroy();
   }
 
   private assertOpen(type: string): void {

@@ -3,6 +3,7 @@
 // the same semantics: ordered bytes, asynchronous delivery, backpressure
 // through write()'s result and drain(), and an end that may come at any time.
 import type { Socket } from "node:net";
+import { receiveIntoRegions } from "../hosts/socket-user-buffer.js";
 
 export interface TransportSink {
   data(chunk: Uint8Array): void;
@@ -21,19 +22,56 @@ export interface Transport {
   // has not ended too within `lingerMs`.
   end(lingerMs: number): void;
   destroy(): void;
+  // From now on, reads land in one arena, region after region, not in a new
+  // buffer each: a chunk handed to data() stays as it is until at least
+  // `keptBytes` more bytes have been read, and is overwritten after that.
+  // False (nothing changed) where the transport cannot.
+  readIntoArena?(keptBytes: number): boolean;
+}
+
+// An arena's reads: at most this many bytes each, and never into less than
+// ARENA_REGION_BYTES_MIN before its end (the cursor goes back to its start).
+export const ARENA_READ_BYTES_MAX = 1024 * 1024;
+const ARENA_REGION_BYTES_MIN = 64 * 1024;
+
+// The regions of one arena of `keptBytes` + ARENA_READ_BYTES_MAX +
+// ARENA_REGION_BYTES_MIN bytes, each from where the last read ended. A
+// region's bytes were last read at least keptBytes bytes ago: going round
+// from any of them to the cursor passes more than the arena less a region,
+// of which at most one skipped end (< ARENA_REGION_BYTES_MIN) was not read.
+class ReceiveArena {
+  private readonly memory: Buffer;
+  private cursor = 0;
+
+  constructor(readonly keptBytes: number) {
+    this.memory = Buffer.allocUnsafeSlow(keptBytes + ARENA_READ_BYTES_MAX + ARENA_REGION_BYTES_MIN);
+  }
+
+  // Where the next read goes.
+  region(): Buffer {
+    if (this.memory.byteLength - this.cursor < ARENA_REGION_BYTES_MIN) this.cursor = 0;
+    return this.memory.subarray(this.cursor, Math.min(this.memory.byteLength, this.cursor + ARENA_READ_BYTES_MAX));
+  }
+
+  // A read of `length` bytes landed in the last region.
+  took(length: number): void {
+    this.cursor += length;
+  }
 }
 
 export function socketTransport(socket: Socket): Transport {
   const description = `tcp ${socket.localAddress}:${socket.localPort} → ${socket.remoteAddress}:${socket.remotePort}`;
   socket.setNoDelay(true);
+  let sink: TransportSink | null = null;
   return {
     description,
-    attach(sink) {
+    attach(attached) {
+      sink = attached;
       let error: Error | null = null;
-      socket.on("data", (chunk: Buffer) => sink.data(chunk));
-      socket.on("drain", () => sink.drain());
+      socket.on("data", (chunk: Buffer) => attached.data(chunk));
+      socket.on("drain", () => attached.drain());
       socket.on("error", (cause) => { error = cause; });
-      socket.on("close", () => sink.ended(error));
+      socket.on("close", () => attached.ended(error));
     },
     write(chunks) {
       if (socket.destroyed || socket.writableEnded) return false;
@@ -50,6 +88,15 @@ export function socketTransport(socket: Socket): Transport {
     },
     destroy() {
       socket.destroy();
+    },
+    readIntoArena(keptBytes) {
+      if (sink === null || socket.destroyed) return false;
+      const arena = new ReceiveArena(keptBytes);
+      const to = sink;
+      return receiveIntoRegions(socket, () => arena.region(), (chunk) => {
+        arena.took(chunk.byteLength);
+        to.data(chunk);
+      });
     },
   };
 }

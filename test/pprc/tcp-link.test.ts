@@ -113,6 +113,29 @@ Link("should copy every track (Copy Pending), then mirror each acknowledged writ
   }
 });
 
+// A -tgtpprc FlashCopy onto the primary leaves every track owed by FlashCopy:
+// the sender stages each (its bytes are the source's) and claims it alone,
+// many staged runs to a frame, each copied out of the staging buffer the
+// next claim reuses (the other runs go out as views of the primary's memory).
+Link("should send a -tgtpprc FlashCopy's image to the secondary, tracks FlashCopy still owes staged one by one", async () => {
+  const mirrored = await mirror();
+  try {
+    await until(() => outOfSync(mirrored) === 0, "the initial copy");
+    mirrored.image.createVolume({ id: "1001", capacity: BLOCKS, unit: "blocks" });
+    mirrored.image.writePattern("1001", 0, TRACKS * TRACK_SIZE, 8);
+    const t0 = mirrored.image.checksum("1001");
+    assert.is.not(t0, mirrored.image.checksum("1000"));
+    mirrored.image.establish("1001", "1000", { tgtpprc: true, nocopy: true });
+    await until(() => outOfSync(mirrored) === 0, "the copy of the FlashCopy's image");
+    assert.is(mirrored.image.checksum("1000"), t0, "the primary reads as the source at T0");
+    assert.ok(await sameOnBothSides(mirrored), "the secondary holds the source's image at T0");
+    assert.is(mode(mirrored), MirrorMode.SYNC);
+    assert.equal(mirrored.failures, []);
+  } finally {
+    await closeMirror(mirrored);
+  }
+});
+
 Link("should suspend the pair when the secondary's process is killed, and go on writing locally with the tracks marked", async () => {
   const seed = testSeed();
   console.log(`# tcp-link kill seed ${seed}`);

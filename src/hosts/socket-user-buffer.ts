@@ -22,16 +22,23 @@ function ownSymbol(socket: Socket, name: string): symbol | undefined {
   return Object.getOwnPropertySymbols(socket).find((candidate) => candidate.description === name);
 }
 
-// True when reads now go to `onChunk` as views of `buffer`; false (the socket
-// unchanged) when this Node cannot do that.
-export function receiveIntoBuffer(socket: Socket, buffer: Buffer, onChunk: (chunk: Buffer) => void): boolean {
+// True when reads now go to `onChunk` as views of the buffer they landed in;
+// false (the socket unchanged) when this Node cannot do that. Each read lands
+// in `buffer` unless `next` is given: then, after each read, `next()` says
+// where the next one lands (`buffer`, or another buffer of the caller's, e.g.
+// the rest of a large payload, read there with no copy), as `onread`'s
+// buffer function does. Where this Node has no such function, every read
+// lands in `buffer`.
+export function receiveIntoBuffer(socket: Socket, buffer: Buffer, onChunk: (chunk: Buffer) => void, next?: () => Buffer): boolean {
   const bufferKey = ownSymbol(socket, "kBuffer");
   const callbackKey = ownSymbol(socket, "kBufferCb");
+  const nextKey = ownSymbol(socket, "kBufferGen");
   const handle = (socket as unknown as { _handle: Partial<UserBufferHandle> | null })._handle;
   if (bufferKey === undefined || callbackKey === undefined || handle === null || typeof handle.useUserBuffer !== "function") return false;
-  const fields = socket as unknown as Record<symbol, Buffer | ReadCallback>;
+  const fields = socket as unknown as Record<symbol, Buffer | ReadCallback | (() => Buffer)>;
   fields[bufferKey] = buffer;
-  fields[callbackKey] = (length: number) => onChunk(buffer.subarray(0, length));
+  fields[callbackKey] = (length: number, landed: Buffer) => onChunk(landed.subarray(0, length));
+  if (next !== undefined && nextKey !== undefined) fields[nextKey] = next;
   handle.useUserBuffer(buffer);
   return true;
 }

@@ -9,7 +9,7 @@ import * as assert from "uvu/assert";
 import { EmbeddedSite } from "../../src/site/embedded.js";
 import { QUEUED_REPLY_BYTES_MAX } from "../../src/hosts/nbd-transmission.js";
 import { PAYLOAD_MAX_BYTES } from "../../src/hosts/nbd-constants.js";
-import { RawClient, checkReplies, option, request, u32 } from "./raw-client.js";
+import { checkReplies, openExport, request } from "./raw-client.js";
 
 const IMAGE = "IBM.2105-75TZ001";
 const MIB = 1024 * 1024;
@@ -22,13 +22,7 @@ const CHECK_TIMEOUT_MS = 120_000;
 let site: EmbeddedSite;
 let port = 0;
 
-async function open(volume: string): Promise<RawClient> {
-  const client = new RawClient(port);
-  await client.take(18);
-  client.send(Buffer.concat([u32(3), option(1, Buffer.from(volume))]));
-  assert.ok(await client.take(10), `export ${volume} opened`);
-  return client;
-}
+const open = (volume: string) => openExport(port, volume);
 
 async function host(): Promise<{ ios: number; queuedPeakBytes: number }> {
   return (await site.listHostConnections(IMAGE))[0];

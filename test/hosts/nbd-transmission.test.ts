@@ -10,7 +10,7 @@ import type { NbdExport } from "../../src/hosts/nbd-handshake.js";
 import { Transmission as NbdTransmission, type TransmissionCounters, type VolumeIo } from "../../src/hosts/nbd-transmission.js";
 import { SocketReader } from "../../src/hosts/socket-reader.js";
 import { Random, testSeed } from "../support/random.js";
-import { RawClient, checkReplies, option, request, u32 } from "./raw-client.js";
+import { RawClient, checkReplies, openExport, request } from "./raw-client.js";
 
 const IMAGE = "IBM.2105-75TZ001";
 const MIB = 1024 * 1024;
@@ -25,14 +25,7 @@ const NBD_CMD_FLAG_NO_HOLE = 2;
 let site: EmbeddedSite;
 let port = 0;
 
-// Greeting, client flags, NBD_OPT_EXPORT_NAME: simple replies follow.
-async function open(volume: string): Promise<RawClient> {
-  const client = new RawClient(port);
-  await client.take(18);
-  client.send(Buffer.concat([u32(3), option(1, Buffer.from(volume))]));
-  assert.ok(await client.take(10), `export ${volume} opened`);
-  return client;
-}
+const open = (volume: string) => openExport(port, volume);
 
 const write = (cookie: bigint, offset: number, bytes: Buffer) => Buffer.concat([request(NBD_CMD_WRITE, cookie, BigInt(offset), bytes.length), bytes]);
 const command = (type: number, cookie: bigint, offset: number, length: number, flags = 0) => request(type, cookie, BigInt(offset), length, flags);

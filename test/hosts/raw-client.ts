@@ -121,3 +121,13 @@ export const u64 = (value: bigint) => { const bytes = Buffer.alloc(8); bytes.wri
 export const IHAVEOPT = Buffer.from("IHAVEOPT", "latin1");
 export const option = (type: number, data: Buffer = Buffer.alloc(0)) => Buffer.concat([IHAVEOPT, u32(type), u32(data.length), data]);
 export const request = (type: number, cookie: bigint, offset: bigint, length: number, flags = 0) => Buffer.concat([u32(0x25609513), u16(flags), u16(type), u64(cookie), u64(offset), u32(length)]);
+
+// A client past the handshake on `volume`: greeting, client flags,
+// NBD_OPT_EXPORT_NAME; simple replies follow.
+export async function openExport(port: number, volume: string): Promise<RawClient> {
+  const client = new RawClient(port);
+  await client.take(18);
+  client.send(Buffer.concat([u32(3), option(1, Buffer.from(volume))]));
+  if (await client.take(10) === null) throw new Error(`export ${volume} did not open`);
+  return client;
+}

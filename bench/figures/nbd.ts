@@ -28,7 +28,11 @@
 //   overlay block). Reported.
 // - nbd.seq: sequential 1 MiB writes at queue depth 4 through tzero's
 //   endpoint vs a raw loopback stream of the same bytes (a unix socket that
-//   discards them). Reported.
+//   discards them). Reported, with tzero's CPU time per MiB in its details.
+// - nbd.seq.read: sequential 1 MiB reads at queue depth 4 through tzero's
+//   endpoint vs a raw loopback stream the other way (a unix socket whose
+//   server writes 1 MiB buffers as fast as the client takes them). Reported,
+//   with tzero's CPU time per MiB.
 // Rounds interleave the sides of a figure, so both see the same machine, and
 // swap which side goes first every round; the ratio is the median of the
 // per-round ratios, with their min–max.
@@ -38,7 +42,7 @@
 // -nocp rounds, the target still equals the source at T0.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createConnection, createServer } from "node:net";
+import { createConnection, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -55,7 +59,7 @@ interface Sides { a: number[]; b: number[] }
 
 export const nbdSuite: Suite = {
   name: "nbd",
-  figures: ["nbd.memory", "nbd.cpu", "nbd.client.cpu", "nbd.nocp", "nbd.nocp.cpu", "nbd.cow", "nbd.seq"],
+  figures: ["nbd.memory", "nbd.cpu", "nbd.client.cpu", "nbd.nocp", "nbd.nocp.cpu", "nbd.cow", "nbd.seq", "nbd.seq.read"],
   async run(context) {
     for (const tool of ["fio", "nbdkit"]) {
       await run("sh", ["-c", `command -v ${tool}`]).catch(() => { throw new Error(`the nbd suite needs ${tool} (Debian: fio, nbdkit)`); });
@@ -72,7 +76,7 @@ export const nbdSuite: Suite = {
       // Four times the rounds, each half as long: a round's two sides then run closer together in time.
       results.push(...(await nocpFigures(context, site, socket, seconds / 2, 4 * rounds)));
       results.push(await cowFigure(context, site, folder, socket, rounds));
-      results.push(await seqFigure(context, folder, socket, seconds, rounds));
+      results.push(...(await seqFigures(context, folder, socket, seconds, rounds)));
       return results;
     } finally {
       await site.close();
@@ -96,7 +100,8 @@ const uriOf = (socket: string, volume?: string) => `nbd+unix:///${volume ?? ""}?
 
 const FIO_BASE = ["--name=bench", "--ioengine=nbd", "--output-format=json"];
 
-interface FioJob { error: number; usr_cpu: number; sys_cpu: number; job_runtime: number; write: { iops: number; bw_bytes: number; total_ios: number } }
+interface FioSide { iops: number; bw_bytes: number; total_ios: number }
+interface FioJob { error: number; usr_cpu: number; sys_cpu: number; job_runtime: number; read: FioSide; write: FioSide }
 
 // The run's IOPS and bytes per second, and fio's own CPU microseconds per request (its usr and sys percentages of its runtime).
 async function fio(uri: string, args: string[]): Promise<{ iops: number; bytesPerSecond: number; fioCpuMicros: number }> {
@@ -105,7 +110,9 @@ async function fio(uri: string, args: string[]): Promise<{ iops: number; bytesPe
   const job = (JSON.parse(stdout.slice(stdout.indexOf("{"))) as { jobs: FioJob[] }).jobs[0];
   check(job.error === 0, `fio reported error ${job.error}`);
   const cpuMicros = ((job.usr_cpu + job.sys_cpu) / 100) * job.job_runtime * 1000;
-  return { iops: job.write.iops, bytesPerSecond: job.write.bw_bytes, fioCpuMicros: cpuMicros / Math.max(1, job.write.total_ios) };
+  // A job here either reads or writes.
+  const side = job.read.total_ios > 0 ? job.read : job.write;
+  return { iops: side.iops, bytesPerSecond: side.bw_bytes, fioCpuMicros: cpuMicros / Math.max(1, side.total_ios) };
 }
 
 const randomWrites = (seconds: number, seed: number, size = VOLUME_BYTES) => [
@@ -293,20 +300,73 @@ async function cowFigure(context: SuiteContext, site: EmbeddedSite, folder: stri
     ["tzero copy-on-write", "nbdkit cow"], null, "after each run exactly the tracks fio did not write were pending: every write was a first write");
 }
 
-async function seqFigure(context: SuiteContext, folder: string, socket: string, seconds: number, rounds: number): Promise<FigureResult> {
+// Sequential 1 MiB writes, then reads, each against a raw stream the same way.
+async function seqFigures(context: SuiteContext, folder: string, socket: string, seconds: number, rounds: number): Promise<FigureResult[]> {
   const sink = join(folder, "sink.sock");
   const server = createServer((connection) => connection.resume());
   await new Promise<void>((resolve) => server.listen(sink, resolve));
+  const source = join(folder, "source.sock");
+  const sourceServer = createServer(pushUntilClosed);
+  await new Promise<void>((resolve) => sourceServer.listen(source, resolve));
   try {
-    const sides = await alternate(rounds,
-      async () => (await fio(uriOf(socket, "1000"), ["--rw=write", "--bs=1M", "--iodepth=4", `--size=${VOLUME_BYTES}`, "--time_based", `--runtime=${seconds}`])).bytesPerSecond,
-      () => rawStream(sink, seconds),
-      (round, measured) => context.progress(`nbd: round ${round + 1}: 1 MiB writes ${rateText(measured.a[round])}, raw stream ${rateText(measured.b[round])}`));
-    return figure("nbd.seq", "sequential 1 MiB writes QD4 through tzero's endpoint vs a raw unix-socket stream of 1 MiB writes", sides, rateText,
-      ["tzero", "raw stream"], null, "fio reported no error; the raw stream counts bytes the socket accepted");
+    const results: FigureResult[] = [];
+    for (const [key, rw, raw, what] of [
+      ["nbd.seq", "write", () => rawStream(sink, seconds), "sequential 1 MiB writes QD4 through tzero's endpoint vs a raw unix-socket stream of 1 MiB writes"],
+      ["nbd.seq.read", "read", () => rawReadStream(source, seconds), "sequential 1 MiB reads QD4 through tzero's endpoint vs a raw unix-socket stream read from a server writing 1 MiB buffers"],
+    ] as const) {
+      const cpuPerMiB: number[] = [];
+      const sides = await alternate(rounds,
+        async () => {
+          const before = process.cpuUsage();
+          const { bytesPerSecond } = await fio(uriOf(socket, "1000"), [`--rw=${rw}`, "--bs=1M", "--iodepth=4", `--size=${VOLUME_BYTES}`, "--time_based", `--runtime=${seconds}`]);
+          const used = process.cpuUsage(before);
+          cpuPerMiB.push((used.user + used.system) / (bytesPerSecond * seconds / MiB));
+          return bytesPerSecond;
+        },
+        raw,
+        (round, measured) => context.progress(`nbd: round ${round + 1}: 1 MiB ${rw}s ${rateText(measured.a[round])} (tzero ${cpuPerMiB[round].toFixed(0)} µs CPU per MiB), raw stream ${rateText(measured.b[round])}`));
+      const result = figure(key, what, sides, rateText, ["tzero", "raw stream"], null, `fio reported no error; the raw stream counts bytes the socket ${rw === "write" ? "accepted" : "delivered"}`);
+      result.details = { ...result.details, tzeroCpuMicrosPerMiB: cpuPerMiB };
+      result.note += `; tzero's CPU per MiB (process.cpuUsage over each fio run) ${median(cpuPerMiB).toFixed(0)} µs (${Math.min(...cpuPerMiB).toFixed(0)}–${Math.max(...cpuPerMiB).toFixed(0)})`;
+      results.push(result);
+    }
+    return results;
   } finally {
     await new Promise((resolve) => server.close(resolve));
+    await new Promise((resolve) => sourceServer.close(resolve));
   }
+}
+
+// Writes 1 MiB buffers to a connection as fast as it takes them, until it closes.
+function pushUntilClosed(connection: Socket): void {
+  const chunk = Buffer.alloc(MiB, 0x5a);
+  let open = true;
+  connection.on("error", () => undefined);
+  connection.on("close", () => { open = false; });
+  const pump = () => {
+    while (open && connection.write(chunk));
+    if (open) connection.once("drain", pump);
+  };
+  pump();
+}
+
+// Bytes per second a client reads from a server that writes as fast as it can, for `seconds`.
+function rawReadStream(path: string, seconds: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const client = createConnection(path);
+    let received = 0;
+    let started = 0;
+    client.once("connect", () => {
+      started = performance.now();
+      setTimeout(() => {
+        const rate = received / ((performance.now() - started) / 1000);
+        client.destroy();
+        resolve(rate);
+      }, seconds * 1000);
+    });
+    client.on("data", (data: Buffer) => { received += data.length; });
+    client.once("error", reject);
+  });
 }
 
 // Bytes per second a client pushes into a socket that discards them, for `seconds`.

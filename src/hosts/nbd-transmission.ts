@@ -12,7 +12,19 @@
 // buffer, leave in one socket write when the chunk is done. Only a request split across chunks
 // is copied: its header into a 28-byte buffer, its payload into the
 // connection's payload buffer (kept for the connection's life up to
-// SPARE_PAYLOAD_BYTES, since most chunks end inside a write).
+// KEPT_PAYLOAD_BYTES, since most chunks end inside a write). A payload whose
+// rest is large (a 1 MiB sequential write) is read straight into that buffer
+// instead, in reads as large as its rest, not gathered from the receive
+// buffer's chunks.
+//
+// A client may send requests faster than it reads their replies (many 32
+// MiB READs, then nothing read): a request is taken only while the replies
+// queued for the client (handed to the socket and not yet sent, or gathered
+// for it) leave room for its reply under QUEUED_REPLY_BYTES_MAX; else the
+// connection stops reading its socket, keeps the rest of the chunk, and goes
+// on as the socket sends (each socket write's completion). A request whose
+// reply alone is larger is taken once nothing is queued: the bound is on the
+// queue, not on a request.
 //
 // A request the connection cannot go on after (bad magic, a write payload
 // over the bound) closes only this connection, as the specification allows;
@@ -44,8 +56,11 @@ export interface VolumeIo {
 // What one chunk's requests came to: requests served, bytes moved, and the
 // time from the chunk's arrival until its replies were ready to send, in
 // nanoseconds, times the requests (each waited that long in the server).
+// `queued`: the most reply bytes the connection has had queued for its
+// client, said when it grows.
 export interface TransmissionCounters {
   served(requests: number, bytes: number, busyNs: number): void;
+  queued(peakBytes: number): void;
 }
 
 // One request's header, parsed; one instance per connection, reused.
@@ -62,16 +77,34 @@ interface Request {
 // once given to the socket are never written again, and a fresh buffer is
 // taken when the rest of this one cannot hold the next reply.
 const OUTPUT_BYTES = 256 * 1024;
-// Replies the socket has not sent yet beyond which the connection stops
-// reading until the socket drains (a client that writes but never reads).
-const UNSENT_BYTES_MAX = 64 * 1024 * 1024;
-// Split payloads up to this size are gathered in one buffer the connection keeps.
-const SPARE_PAYLOAD_BYTES = 2 * N.BLOCK_PREFERRED_BYTES;
+// The most a reply without data takes: a structured error chunk, whose
+// message is one short sentence naming at most a volume.
+const SMALL_REPLY_BYTES_MAX = 1024;
+// Split payloads up to this size are gathered in one buffer the connection
+// keeps (grown to the largest seen): fio's and qemu-img's large writes are 1
+// and 2 MiB. Larger ones get a buffer of their own.
+const KEPT_PAYLOAD_BYTES = 4 * 1024 * 1024;
+// A payload whose rest is at least this is read straight into its buffer:
+// smaller rests (a 4 KiB write split at a chunk's end) come in the next chunk
+// with the requests behind them, in one read.
+const DIRECT_PAYLOAD_BYTES = 64 * 1024;
+// V8 copies from shared memory (the receive buffer) a word at a time only
+// where both sides have the same alignment: a payload's buffer starts at the
+// alignment of its first bytes in their chunk.
+const ALIGNMENT = 8;
 const SIMPLE_REPLY_BYTES = 16;
 const CHUNK_HEADER_BYTES = 20;
 const OFFSET_BYTES = 8;
 const ERROR_BODY_BYTES = 6; // error u32, message length u16
 const TWO_TO_32 = 2 ** 32;
+// Reply bytes a connection may have queued for its client before it takes
+// no more requests (see above): two of the largest READ's replies (64 MiB
+// and their headers), so that a client that reads as fast as it can always
+// finds one reply queued while the next is made, and an endpoint thread holds
+// at most this much per connection whatever its clients send. (A reply
+// queued counts whole until the socket has sent all of it: that is when its
+// buffer is freed.)
+export const QUEUED_REPLY_BYTES_MAX = 2 * (CHUNK_HEADER_BYTES + OFFSET_BYTES + N.PAYLOAD_MAX_BYTES);
 const NS_PER_MS = 1e6;
 // Offsets whose high word is at least this are beyond 2^53: past the end of any volume.
 const OFFSET_HIGH_MAX = 2 ** 21;
@@ -81,8 +114,13 @@ export class Transmission {
   private readonly header = Buffer.allocUnsafe(N.REQUEST_HEADER_BYTES);
   private headerFilled = 0;
   private payload: Buffer | null = null; // a write split across chunks: its payload so far
-  private spare: Buffer | null = null; // the payload buffer kept for the splits of small writes
+  private spare: Buffer | null = null; // the payload buffer kept for split writes up to KEPT_PAYLOAD_BYTES
   private payloadFilled = 0;
+  // While the replies queued leave no room for this.request's: it waits,
+  // parsed, with the bytes received after its header (a copy).
+  private held: Buffer | null = null;
+  private queuedPeak = 0; // the most reply bytes this connection has had queued
+  private queuedReported = 0;
   private output = Buffer.allocUnsafe(OUTPUT_BYTES);
   private outputSent = 0; // output[0, outputSent) is the socket's
   private outputEnd = 0;
@@ -97,7 +135,20 @@ export class Transmission {
     private readonly negotiated: Negotiated,
     private readonly io: VolumeIo,
     private readonly counters: TransmissionCounters,
+    private readonly queuedReplyBytesMax = QUEUED_REPLY_BYTES_MAX,
   ) {}
+
+  // Where the socket's next read lands: the rest of a large payload, or the receive buffer.
+  private readonly nextTarget = (): Buffer => {
+    const payload = this.payload;
+    if (payload !== null && payload.length - this.payloadFilled >= DIRECT_PAYLOAD_BYTES) return payload.subarray(this.payloadFilled);
+    return this.io.receiveBuffer!;
+  };
+
+  // A socket write has completed: the requests held back may fit now.
+  private readonly written = (): void => {
+    if (this.held !== null) this.takeHeld();
+  };
 
   // Serves requests until NBD_CMD_DISC (resolves) or a violation or a closed socket (rejects).
   serve(): Promise<void> {
@@ -106,16 +157,13 @@ export class Transmission {
       this.settle = { resolve, reject };
       // Chunks the socket's stream had buffered before the receive buffer took over still come as 'data'.
       this.socket.on("data", (chunk: Buffer) => this.receive(chunk));
-      if (this.io.receiveBuffer !== null) receiveIntoBuffer(this.socket, this.io.receiveBuffer, (chunk) => this.receive(chunk));
+      if (this.io.receiveBuffer !== null) receiveIntoBuffer(this.socket, this.io.receiveBuffer, (chunk) => this.receive(chunk), this.nextTarget);
       this.socket.on("end", () => this.finish(new ConnectionClosed("the client closed the connection")));
       this.socket.on("close", () => this.finish(new ConnectionClosed("the connection closed")));
       this.socket.on("error", (error) => this.finish(new ConnectionClosed(`the connection failed: ${error.message}`)));
-      this.socket.on("drain", () => {
-        if (!this.finished && this.socket.isPaused()) this.socket.resume();
-      });
       for (const chunk of chunks) this.receive(chunk);
       if (ended !== null) this.finish(ended);
-      else if (!this.finished && this.socket.isPaused()) this.socket.resume();
+      else if (!this.finished && this.held === null && this.socket.isPaused()) this.socket.resume();
     });
   }
 
@@ -123,16 +171,36 @@ export class Transmission {
     if (this.finished) return;
     this.finished = true;
     this.payload = null;
+    this.held = null;
     if (outcome === null) this.settle!.resolve();
     else this.settle!.reject(outcome);
   }
 
   private receive(chunk: Buffer): void {
     if (this.finished) return;
+    // Reads stop while requests are held back; chunks already buffered by the stream join them.
+    if (this.held !== null) {
+      this.held = Buffer.concat([this.held, chunk]);
+      return;
+    }
+    this.serveChunk(chunk, false);
+  }
+
+  // Serves the held requests if their replies fit now, and reads again if all of them were served.
+  private takeHeld(): void {
+    if (this.finished || this.mustWait()) return;
+    const held = this.held!;
+    this.held = null;
+    this.serveChunk(held, true);
+    if (this.held === null && !this.finished) this.socket.resume();
+  }
+
+  // `waiting`: this.request was parsed from an earlier chunk and is served first, its payload at the chunk's start.
+  private serveChunk(chunk: Buffer, waiting: boolean): void {
     const started = performance.now();
     let failure: Error | null = null;
     try {
-      this.consume(chunk);
+      this.consume(chunk, waiting);
     } catch (error) {
       failure = error instanceof Error ? error : new Error(String(error));
     }
@@ -143,14 +211,18 @@ export class Transmission {
       this.bytesServed = 0;
     }
     this.flush();
+    if (this.queuedPeak > this.queuedReported) {
+      this.counters.queued(this.queuedPeak);
+      this.queuedReported = this.queuedPeak;
+    }
     if (failure !== null) this.finish(failure);
-    else if (!this.finished && this.socket.writableLength > UNSENT_BYTES_MAX) this.socket.pause();
+    else if (this.held !== null && !this.finished) this.socket.pause();
   }
 
-  // Serves every request whose bytes the chunk completes.
-  private consume(chunk: Buffer): void {
-    let at = 0;
-    while (at < chunk.length && !this.finished) {
+  // Serves every request whose bytes the chunk completes, until one must wait for the queued replies to be sent.
+  private consume(chunk: Buffer, waiting: boolean): void {
+    let at = waiting ? this.serveRequest(chunk, 0) : 0;
+    while (at < chunk.length && !this.finished && this.held === null) {
       if (this.payload !== null) {
         at = this.takePayload(chunk, at);
       } else if (this.headerFilled === 0 && chunk.length - at >= N.REQUEST_HEADER_BYTES) {
@@ -170,8 +242,18 @@ export class Transmission {
     }
   }
 
-  // Serves the parsed request; `at` is where its payload (if any) begins in chunk. Returns where the next request begins.
+  // Serves the parsed request, or holds it with the rest of the chunk when
+  // its reply does not fit beside those queued. `at` is where its payload (if
+  // any) begins in chunk. Returns where the next request begins.
   private dispatch(chunk: Buffer, at: number): number {
+    if (this.mustWait()) {
+      this.held = Buffer.from(chunk.subarray(at));
+      return chunk.length;
+    }
+    return this.serveRequest(chunk, at);
+  }
+
+  private serveRequest(chunk: Buffer, at: number): number {
     const request = this.request;
     if (request.type === N.NBD_CMD_WRITE) {
       // The payload follows the header whatever the answer: beyond the bound it cannot be skipped safely.
@@ -180,7 +262,7 @@ export class Transmission {
         this.serveWrite(chunk.subarray(at, at + request.length));
         return at + request.length;
       }
-      this.payload = this.payloadBuffer(request.length);
+      this.payload = this.payloadBuffer(request.length, (chunk.byteOffset + at) % ALIGNMENT);
       this.payloadFilled = 0;
       return this.takePayload(chunk, at);
     }
@@ -192,17 +274,20 @@ export class Transmission {
     return at;
   }
 
-  // A write is served before the next request is parsed, so the spare is free again by then.
-  private payloadBuffer(length: number): Buffer {
-    if (length > SPARE_PAYLOAD_BYTES) return Buffer.allocUnsafe(length);
-    this.spare ??= Buffer.allocUnsafe(SPARE_PAYLOAD_BYTES);
-    return this.spare.subarray(0, length);
+  // A buffer for a split write's payload, starting at `shift` past an
+  // aligned address. A write is served before the next request is parsed, so
+  // the spare is free again by then.
+  private payloadBuffer(length: number, shift: number): Buffer {
+    if (length > KEPT_PAYLOAD_BYTES) return Buffer.allocUnsafe(length + ALIGNMENT).subarray(shift, shift + length);
+    if (this.spare === null || this.spare.length < length + ALIGNMENT) this.spare = Buffer.allocUnsafe(Math.max(2 * N.BLOCK_PREFERRED_BYTES, length + ALIGNMENT));
+    return this.spare.subarray(shift, shift + length);
   }
 
   private takePayload(chunk: Buffer, at: number): number {
     const payload = this.payload!;
     const count = Math.min(payload.length - this.payloadFilled, chunk.length - at);
-    chunk.copy(payload, this.payloadFilled, at, at + count);
+    // Bytes the socket read straight into the payload (nextTarget) are in place.
+    if (chunk.buffer !== payload.buffer || chunk.byteOffset + at !== payload.byteOffset + this.payloadFilled) chunk.copy(payload, this.payloadFilled, at, at + count);
     this.payloadFilled += count;
     if (this.payloadFilled === payload.length) {
       this.payload = null;
@@ -281,6 +366,21 @@ export class Transmission {
     this.replyDone();
   }
 
+  // Reply bytes queued for the client: handed to the socket and not yet sent, and gathered for it.
+  private queuedBytes(): number {
+    return this.socket.writableLength + this.outputEnd - this.outputSent;
+  }
+
+  // Whether this.request's reply (at most) does not fit beside those queued;
+  // with nothing queued it always does.
+  private mustWait(): boolean {
+    const queued = this.queuedBytes();
+    if (queued === 0) return false;
+    const request = this.request;
+    const reply = request.type === N.NBD_CMD_READ && request.length <= N.PAYLOAD_MAX_BYTES ? CHUNK_HEADER_BYTES + OFFSET_BYTES + request.length : SMALL_REPLY_BYTES_MAX;
+    return queued + reply > this.queuedReplyBytesMax;
+  }
+
   private servedBytes(bytes: number): void {
     this.requestsServed++;
     this.bytesServed += bytes;
@@ -326,7 +426,9 @@ export class Transmission {
   // Hands the gathered replies to the socket in one write.
   private flush(): void {
     if (this.outputEnd === this.outputSent) return;
-    if (!this.socket.destroyed) this.socket.write(this.output.subarray(this.outputSent, this.outputEnd));
+    const queued = this.queuedBytes();
+    if (queued > this.queuedPeak) this.queuedPeak = queued;
+    if (!this.socket.destroyed) this.socket.write(this.output.subarray(this.outputSent, this.outputEnd), this.written);
     this.outputSent = this.outputEnd;
   }
 

@@ -11,7 +11,7 @@ import { negotiate, ProtocolViolation, type NbdExport } from "./nbd-handshake.js
 import { Transmission, type TransmissionCounters } from "./nbd-transmission.js";
 import { CoreVolumeIo, type ImageCore } from "./nbd-volume-io.js";
 import { SocketReader } from "./socket-reader.js";
-import { BIG_BUSY_NS, BIG_BYTES, BIG_CONNECTIONS, BIG_IOS, BIG_REFUSED, WORD_CLIENTS } from "./nbd-stats.js";
+import { BIG_BUSY_NS, BIG_BYTES, BIG_CONNECTIONS, BIG_IOS, BIG_QUEUED_PEAK, BIG_REFUSED, WORD_CLIENTS } from "./nbd-stats.js";
 
 export type Listen = { host: string; port: number } | { path: string };
 
@@ -64,6 +64,14 @@ function countersOf(stats: SharedArrayBuffer): TransmissionCounters {
       Atomics.add(big, BIG_IOS, BigInt(requests));
       Atomics.add(big, BIG_BYTES, BigInt(bytes));
       Atomics.add(big, BIG_BUSY_NS, BigInt(Math.round(busyNs)));
+    },
+    queued(peakBytes) {
+      const peak = BigInt(peakBytes);
+      for (let seen = Atomics.load(big, BIG_QUEUED_PEAK); seen < peak;) {
+        const found = Atomics.compareExchange(big, BIG_QUEUED_PEAK, seen, peak);
+        if (found === seen) break;
+        seen = found;
+      }
     },
   };
 }

@@ -24,32 +24,40 @@ function ownSymbol(socket: Socket, name: string): symbol | undefined {
   return Object.getOwnPropertySymbols(socket).find((candidate) => candidate.description === name);
 }
 
-// True when reads now go to `onChunk` as views of `buffer`; false (the socket
-// unchanged) when this Node cannot do that.
-export function receiveIntoBuffer(socket: Socket, buffer: Buffer, onChunk: (chunk: Buffer) => void): boolean {
-  return useUserBuffers(socket, buffer, null, onChunk);
+// True when reads now go to `onChunk` as views of the buffer they landed in;
+// false (the socket unchanged) when this Node cannot do that. Each read lands
+// in `buffer` unless `next` is given: then, after each read, `next()` says
+// where the next one lands (`buffer`, or another buffer of the caller's, e.g.
+// the rest of a large payload, read there with no copy), as `onread`'s
+// buffer function does. Where this Node has no such function, every read
+// lands in `buffer`.
+export function receiveIntoBuffer(socket: Socket, buffer: Buffer, onChunk: (chunk: Buffer) => void, next?: () => Buffer): boolean {
+  return useUserBuffers(socket, buffer, next ?? null, false, onChunk);
 }
 
 // As receiveIntoBuffer, but each read goes to the buffer `region()` returns,
 // asked for after each chunk is handed on (and once first): a caller can keep
-// a chunk's bytes while later reads land elsewhere.
+// a chunk's bytes while later reads land elsewhere. False (the socket
+// unchanged) where this Node has no buffer function, since then every read
+// would land in the first region.
 export function receiveIntoRegions(socket: Socket, region: () => Buffer, onChunk: (chunk: Buffer) => void): boolean {
-  return useUserBuffers(socket, region(), region, onChunk);
+  return useUserBuffers(socket, region(), region, true, onChunk);
 }
 
 // Node's `onread` fields on an accepted socket: `first` takes the first read,
-// `next` (when not null) gives the buffer of each read after.
-function useUserBuffers(socket: Socket, first: Buffer, next: (() => Buffer) | null, onChunk: (chunk: Buffer) => void): boolean {
+// `next` (when not null) gives the buffer of each read after; `nextRequired`
+// refuses a Node without the buffer function rather than ignore `next`.
+function useUserBuffers(socket: Socket, first: Buffer, next: (() => Buffer) | null, nextRequired: boolean, onChunk: (chunk: Buffer) => void): boolean {
   const bufferKey = ownSymbol(socket, "kBuffer");
   const callbackKey = ownSymbol(socket, "kBufferCb");
-  const generatorKey = ownSymbol(socket, "kBufferGen");
+  const nextKey = ownSymbol(socket, "kBufferGen");
   const handle = (socket as unknown as { _handle: Partial<UserBufferHandle> | null })._handle;
   if (bufferKey === undefined || callbackKey === undefined || handle === null || typeof handle.useUserBuffer !== "function") return false;
-  if (next !== null && generatorKey === undefined) return false;
+  if (next !== null && nextRequired && nextKey === undefined) return false;
   const fields = socket as unknown as Record<symbol, Buffer | ReadCallback | (() => Buffer)>;
   fields[bufferKey] = first;
-  fields[callbackKey] = (length: number, buffer: Buffer) => onChunk(buffer.subarray(0, length));
-  if (next !== null) fields[generatorKey!] = next;
+  fields[callbackKey] = (length: number, landed: Buffer) => onChunk(landed.subarray(0, length));
+  if (next !== null && nextKey !== undefined) fields[nextKey] = next;
   handle.useUserBuffer(first);
   return true;
 }

@@ -116,7 +116,7 @@ function hostConnectionInfo(host: HostConnection, reach: HostReach): HostConnect
   return {
     id: host.id, name: host.name, wwpn: host.wwpn, hostType: host.hostType, profile: HOST_TYPES.get(host.hostType) ?? host.hostType,
     volumeGroup: host.volumeGroup, nbd: reach.address, clients: counters.clients, ios: counters.ios, bytes: counters.bytes,
-    busyNs: counters.busyNs,
+    busyNs: counters.busyNs, queuedPeakBytes: counters.queuedPeakBytes,
   };
 }
 

@@ -142,7 +142,7 @@ export const VolumeGroupInfo = Type.Object({ id: Id, name: ResultName, type: Vol
 const HostText = Type.String({ maxLength: ARGUMENT_TEXT_LENGTH_MAX });
 export const HostConnectionInfo = Type.Object({
   id: Id, name: ResultName, wwpn: Type.Union([Type.String({ maxLength: WWN_LENGTH_MAX }), Type.Null()]), hostType: ArgumentName, profile: HostText,
-  volumeGroup: Type.Union([Id, Type.Null()]), nbd: Type.Union([FileName, Type.Null()]), clients: Count, ios: Count, bytes: Count, busyNs: Count,
+  volumeGroup: Type.Union([Id, Type.Null()]), nbd: Type.Union([FileName, Type.Null()]), clients: Count, ios: Count, bytes: Count, busyNs: Count, queuedPeakBytes: Count,
 }, closed);
 
 export const UnfreezeResult = Type.Object({ lsses: Ids, released: Ids }, closed);

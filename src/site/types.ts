@@ -101,6 +101,7 @@ export interface HostConnectionInfo {
   ios: number; // NBD requests served
   bytes: number; // NBD bytes moved
   busyNs: number; // the sum over its NBD requests of the time each spent in the server
+  queuedPeakBytes: number; // the most NBD reply bytes one of its connections has had queued for a client not reading them (bounded per connection)
 }
 
 // PPRC (design.md §4): a path from an LSS of one image to an LSS of another, one row per port pair.

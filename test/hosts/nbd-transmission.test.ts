@@ -7,10 +7,10 @@ import * as assert from "uvu/assert";
 import { createServer, type Socket } from "node:net";
 import { EmbeddedSite } from "../../src/site/embedded.js";
 import type { NbdExport } from "../../src/hosts/nbd-handshake.js";
-import { Transmission as NbdTransmission, type VolumeIo } from "../../src/hosts/nbd-transmission.js";
+import { Transmission as NbdTransmission, type TransmissionCounters, type VolumeIo } from "../../src/hosts/nbd-transmission.js";
 import { SocketReader } from "../../src/hosts/socket-reader.js";
 import { Random, testSeed } from "../support/random.js";
-import { RawClient, option, request, u32 } from "./raw-client.js";
+import { RawClient, checkReplies, openExport, request } from "./raw-client.js";
 
 const IMAGE = "IBM.2105-75TZ001";
 const MIB = 1024 * 1024;
@@ -25,14 +25,7 @@ const NBD_CMD_FLAG_NO_HOLE = 2;
 let site: EmbeddedSite;
 let port = 0;
 
-// Greeting, client flags, NBD_OPT_EXPORT_NAME: simple replies follow.
-async function open(volume: string): Promise<RawClient> {
-  const client = new RawClient(port);
-  await client.take(18);
-  client.send(Buffer.concat([u32(3), option(1, Buffer.from(volume))]));
-  assert.ok(await client.take(10), `export ${volume} opened`);
-  return client;
-}
+const open = (volume: string) => openExport(port, volume);
 
 const write = (cookie: bigint, offset: number, bytes: Buffer) => Buffer.concat([request(NBD_CMD_WRITE, cookie, BigInt(offset), bytes.length), bytes]);
 const command = (type: number, cookie: bigint, offset: number, length: number, flags = 0) => request(type, cookie, BigInt(offset), length, flags);
@@ -231,12 +224,14 @@ function bufferIo(receiveBuffer: Buffer | null): VolumeIo & { bytes: Buffer } {
 }
 
 // A server whose one connection is served by a Transmission on `io`; `served` settles as serve() does.
-async function serveOne(io: VolumeIo): Promise<{ client: RawClient; served: Promise<Error | null>; close: () => void }> {
+async function serveOne(
+  io: VolumeIo, counters: TransmissionCounters = { served: () => undefined, queued: () => undefined }, queuedReplyBytesMax?: number,
+): Promise<{ client: RawClient; served: Promise<Error | null>; close: () => void }> {
   let settle: (outcome: Error | null) => void = () => undefined;
   const served = new Promise<Error | null>((resolve) => { settle = resolve; });
   const server = createServer((socket: Socket) => {
     const reader = new SocketReader(socket, 64 * MIB);
-    const transmission = new NbdTransmission(socket, reader, { volume: VOLUME, structured: false, noZeroes: true }, io, { served: () => undefined });
+    const transmission = new NbdTransmission(socket, reader, { volume: VOLUME, structured: false, noZeroes: true }, io, counters, queuedReplyBytesMax);
     transmission.serve().then(() => settle(null), (error: Error) => settle(error)).finally(() => socket.destroy());
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -282,6 +277,47 @@ for (const [mode, receiveBuffer] of [["'data' events", null], ["a 6000-byte rece
     }
     assert.is(await served, null, "NBD_CMD_DISC ends the transmission");
     assert.ok(io.bytes.equals(expected), `seed ${seed}: the volume holds every write`);
+    close();
+  });
+}
+
+// A client that sends reads and does not read their replies: the replies
+// queued for it stay under the bound, or at one reply larger than the bound
+// (served alone), and the requests behind them wait; once it reads, every
+// reply comes, in order, with its bytes.
+for (const [mode, receiveBuffer] of [["'data' events", null], ["a 6000-byte receive buffer", Buffer.alloc(6000)]] as const) {
+  Receive(`should bound the replies queued for a client that does not read them, a read larger than the bound served alone, reading ${mode}`, async () => {
+    const bound = 256 * 1024;
+    const io = bufferIo(receiveBuffer);
+    for (let at = 0; at < io.bytes.length; at += 4) io.bytes.writeUInt32BE(at, at);
+    let peak = 0;
+    let servedRequests = 0;
+    const { client, served, close } = await serveOne(io, { served: (requests) => { servedRequests += requests; }, queued: (bytes) => { peak = bytes; } }, bound);
+    await new Promise((resolve) => client.socket.once("connect", resolve));
+    const socket = client.release();
+    // Per round: three 64 KiB reads (three fit under the bound), a read of the whole 1 MiB volume (larger than it), a 4 KiB write.
+    const requests: Buffer[] = [];
+    const expected: Array<{ cookie: bigint; data: Buffer | null }> = [];
+    for (let round = 0, cookie = 1n; round < 16; round++) {
+      for (const [offset, length] of [[round * 65536, 65536], [0, 65536], [512 * 1024, 65536], [0, MIB]]) {
+        requests.push(command(NBD_CMD_READ, cookie, offset, length));
+        expected.push({ cookie: cookie++, data: io.bytes.subarray(offset, offset + length) });
+      }
+      const bytes = Buffer.from(io.bytes.subarray(MIB - 4096));
+      requests.push(write(cookie, MIB - 4096, bytes));
+      expected.push({ cookie: cookie++, data: null });
+    }
+    const total = expected.length;
+    const replyBytes = expected.reduce((sum, reply) => sum + 16 + (reply.data?.length ?? 0), 0);
+    socket.write(Buffer.concat(requests));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.ok(servedRequests < total, `${servedRequests} of ${total} requests served while the client read nothing: the rest wait`);
+    assert.ok(peak > 0 && peak <= 16 + MIB, `at most one 1 MiB reply (or ${bound} bytes of smaller ones) queued, not ${peak} of the ${replyBytes} asked`);
+    await checkReplies(socket, expected);
+    assert.is(servedRequests, total, "every request served once the client read");
+    assert.ok(peak <= 16 + MIB, `at most one 1 MiB reply queued while the client read, not ${peak}`);
+    socket.end(command(2, 0n, 0, 0));
+    assert.is(await served, null, "NBD_CMD_DISC ends the transmission");
     close();
   });
 }

@@ -71,6 +71,40 @@ UserBuffer("should read nothing while paused and go on after resume", async () =
   await new Promise((resolve) => server.close(resolve));
 });
 
+UserBuffer("should land each read where next() names, a buffer of the caller's sized for what it wants, then back in the one buffer", async () => {
+  const sent = Buffer.alloc(1024 * 1024);
+  for (let at = 0; at < sent.length; at += 4) sent.writeUInt32BE(at, at);
+  const buffer = Buffer.alloc(4096);
+  const target = Buffer.alloc(700 * 1024);
+  let targetFilled = 0;
+  let intoTarget = 0;
+  const received: Buffer[] = [];
+  const ended = new Promise<void>((resolve) => {
+    void listening((socket) => {
+      // The first read lands in `buffer`; then `target` takes reads until it is full; then `buffer` again.
+      receiveIntoBuffer(socket, buffer, (chunk) => {
+        if (chunk.buffer === target.buffer) {
+          assert.is(chunk.byteOffset, target.byteOffset + targetFilled, "a read into the target lands where the last one ended");
+          targetFilled += chunk.length;
+          intoTarget++;
+        } else {
+          assert.is(chunk.buffer, buffer.buffer, "any other read lands in the one buffer");
+        }
+        received.push(Buffer.from(chunk));
+      }, () => (received.length > 0 && targetFilled < target.length ? target.subarray(targetFilled) : buffer));
+      socket.on("end", () => { resolve(); socket.end(); });
+    }).then(({ server, port }) => {
+      const client = connect(port, "127.0.0.1", () => client.end(sent));
+      client.on("close", () => server.close());
+    });
+  });
+  await ended;
+  assert.ok(Buffer.concat(received).equals(sent), "the bytes arrived whole and in order");
+  assert.is(targetFilled, target.length, "the target was filled exactly, no read past its end");
+  assert.ok(intoTarget > 0 && intoTarget <= target.length / buffer.length, `${intoTarget} reads filled the 700 KiB target: reads sized by it, not by the 4 KiB buffer`);
+  assert.ok(target.equals(sent.subarray(received[0].length, received[0].length + target.length)), "the target holds the bytes after the first read");
+});
+
 UserBuffer("should leave a socket without a handle unchanged and answer false", () => {
   const socket = new Socket();
   assert.is(receiveIntoBuffer(socket, Buffer.alloc(16), () => undefined), false);

@@ -131,6 +131,26 @@ Routes("should create one volume with its link at the top, in bytes, at a given 
   assert.is((await fixture.site.volume(IMAGE, "1234")).blocks, 64 * 2048);
 });
 
+Routes("should make tp none a standard volume (every extent allocated, as mkfbvol -sam standard), tp ese or empty a thin one", async () => {
+  const pool = async () => (await fixture.site.listPools(IMAGE)).find((candidate) => candidate.id === "P0")!.allocatedExtents;
+  const before = await pool();
+  for (const [id, tp] of [["0010", "none"], ["0011", "ese"], ["0012", ""]]) {
+    const reply = await call(fixture, "POST", "/api/v1/volumes", params({ cap: "1", captype: "gib", pool: "P0", id, tp }));
+    assert.is(reply.statusCode, 201, reply.body);
+  }
+  const standard = await fixture.site.volume(IMAGE, "0010");
+  assert.is(standard.sam, "standard");
+  assert.is(standard.allocatedBytes, 2 ** 30, "a standard volume holds its whole capacity from its creation");
+  assert.ok(await pool() > before, "the pool gave the standard volume its extents");
+  for (const id of ["0011", "0012"]) {
+    const thin = await fixture.site.volume(IMAGE, id);
+    assert.is(thin.sam, "ese");
+    assert.is(thin.allocatedBytes, 0, `thin volume ${id} holds nothing before a write`);
+  }
+  const listed = assertList(await call(fixture, "GET", "/api/v1/volumes"), "volumes", 3);
+  assert.equal(listed.map((volume) => [volume.id, volume.tp]), [["0010", "none"], ["0011", "ese"], ["0012", "ese"]]);
+});
+
 Routes("should create volumes with one name each from namecol, at given ids", async () => {
   const reply = await call(fixture, "POST", "/api/v1/volumes", params({ cap: 1, pool: "P0", ids: ["0a00", "0A01"], namecol: ["alpha", "beta"] }));
   assert.is(reply.statusCode, 201, reply.body);

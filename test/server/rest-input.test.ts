@@ -62,7 +62,7 @@ Input("should name the field of a wrong type, a missing field and an unknown fie
     [params({ cap: "1", captype: "cyl" }), /request\.params\.captype/],
     [params({ cap: "1", name: "x".repeat(17) }), /request\.params\.name/],
     [params({ cap: "1", stgtype: "ckd" }), /request\.params\.stgtype/],
-    [params({ cap: "1", tp: "tse" }), /request\.params\.tp/],
+    [params({ cap: "1", tp: "thick" }), /request\.params\.tp/],
   ];
   for (const [body, pattern] of cases) assert.match(assertFailed(await call(fixture, "POST", "/api/v1/volumes", body), 400, "BAD_REQUEST"), pattern);
   const flashCases: Array<[object, RegExp]> = [
@@ -82,6 +82,7 @@ Input("should refuse values out of range by name: capacity, quantity, FlashCopy 
   assert.match(assertFailed(await call(fixture, "POST", "/api/v1/volumes", params({ cap: "1", quantity: "0" })), 400, "BAD_REQUEST"), /quantity/);
   assert.match(assertFailed(await call(fixture, "POST", "/api/v1/volumes", params({ cap: "1", id: "10FF", quantity: 2 })), 400, "BAD_REQUEST"), /past the end of LSS 10/);
   assert.match(assertFailed(await call(fixture, "POST", "/api/v1/volumes", params({ cap: "1", ids: ["2000"], namecol: ["a", "b"] })), 400, "BAD_REQUEST"), /namecol/);
+  assert.match(assertFailed(await call(fixture, "POST", "/api/v1/volumes", params({ cap: "1", tp: "tse" })), 400, "NOT_SUPPORTED"), /request\.params\.tp tse .*not supported: ese \(thin\) or none \(standard\)/);
   const pairs = [{ source_volume: "1000", target_volume: "1001" }];
   assert.match(assertFailed(await call(fixture, "POST", "/api/v1/cs/flashcopies", params({ volume_pairs: pairs, options: ["fast_reverse_restore"] })), 400, "NOT_SUPPORTED"), /options\[0\]/);
   assert.match(assertFailed(await call(fixture, "POST", "/api/v1/cs/flashcopies", params({ volume_pairs: pairs, options: ["bogus"] })), 400, "BAD_OPTION"), /options\[0\]: "bogus"/);

@@ -7,8 +7,9 @@
 //   id (with quantity: that many consecutive IDs from it) or ids, or neither:
 //     the server picks free IDs in `lss`, else in the LSSs of the pool's rank group;
 //   name (every volume; DS CLI's #h and #d work) or namecol (one name each);
-//   pool; stgtype fb; tp none or ese (a volume made here is thin either way;
-//   a listing says tp none for a standard volume, mkfbvol -sam standard).
+//   pool; stgtype fb; tp ese (thin, the default) or none (a standard volume,
+//   every extent allocated, as mkfbvol -sam standard makes); tse (track
+//   space-efficient, which DS8000 also names) is refused as not supported.
 import { Type, type Static } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { Site } from "../../../site/site.js";
@@ -34,7 +35,7 @@ const CreateParams = Type.Object({
   cap: NumberText,
   captype: Type.Optional(Type.Union([Type.Literal("gib"), Type.Literal("bytes"), Type.Literal("")])),
   stgtype: Type.Optional(Type.Union([Type.Literal("fb"), Type.Literal("")])),
-  tp: Type.Optional(Type.Union([Type.Literal("none"), Type.Literal("ese"), Type.Literal("")])),
+  tp: Type.Optional(Type.Union([Type.Literal("none"), Type.Literal("ese"), Type.Literal("tse"), Type.Literal("")])),
   pool: Type.Optional(OrEmpty("^[Pp][0-9]{1,2}$")),
   lss: Type.Optional(OrEmpty("^[0-9A-Fa-f]{2}$")),
   id: Type.Optional(OrEmpty(VOLUME_ID)),
@@ -142,10 +143,16 @@ async function createVolumes(site: Site, imageId: string, params: CreateParams):
   if (names !== undefined && names.length !== ids.length) {
     throw new RestError(400, "BAD_REQUEST", `request.params.namecol has ${names.length} names for ${ids.length} volumes`, "request.params.namecol");
   }
-  const request = { ids, ...capacity, ...(given(params.name) ? { nameTemplate: params.name } : {}), ...(pool ? { pool: pool.id } : {}) };
+  const request = { ids, ...capacity, sam: samOf(params.tp), ...(given(params.name) ? { nameTemplate: params.name } : {}), ...(pool ? { pool: pool.id } : {}) };
   const created = await site.createVolumes(imageId, request);
   if (names !== undefined) await nameEach(site, imageId, created, names);
   return created;
+}
+
+// The allocation method of tp: ese (or not given) thin, none standard.
+function samOf(tp: CreateParams["tp"]): "ese" | "standard" {
+  if (tp === "tse") throw new RestError(400, "NOT_SUPPORTED", "request.params.tp tse (track space-efficient) is not supported: ese (thin) or none (standard)", "request.params.tp");
+  return tp === "none" ? "standard" : "ese";
 }
 
 // Names of namecol, one volume at a time; should one be refused, the fresh volumes go again, so nothing changed.

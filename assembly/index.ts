@@ -39,6 +39,7 @@ export {
   ring_create, ring_set_link, ring_take, ring_entry_data, ring_complete, ring_doorbell_pointer, ring_set_ack_timeout,
   ring_set_copier, ring_writes_met_copy, pprc_copy_claim_run, pprc_copy_release_run, pprc_run_tracks, pprc_run_bytes, pprc_run_pointer,
   pprc_make_primary, pprc_make_secondary, pprc_clear, pprc_set_mode, pprc_retarget, pprc_mode, pprc_cause, pprc_out_of_sync,
+  pprc_backlog, pprc_sync_writes_in_flight,
   pprc_next_out_of_sync, pprc_mark_out_of_sync, pprc_sent_tracks, pprc_copy_claim, pprc_copy_release, pprc_track_length, pprc_role_of,
   pprc_freeze_begin, pprc_freeze_commit, pprc_freeze_abort, pprc_release_hold, pprc_held,
   RING_ENTRIES, ACK_TIMEOUT_MS,

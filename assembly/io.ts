@@ -41,7 +41,7 @@ import { copy_run_data, settle_pending } from "./copy";
 import { pattern_write } from "./pattern";
 import { hash_update } from "./hash";
 import { source_writes_held } from "./increment";
-import { pprc_role, mirror_prepare, mirror_write_begin, mirror_write_end } from "./mirror";
+import { pprc_role, mirror_prepare, mirror_write_begin, mirror_write_end, mirror_write_abort } from "./mirror";
 
 export const WRITE_DATA: u32 = 0; // argument: pointer to the bytes
 export const WRITE_PATTERN: u32 = 1; // argument: seed
@@ -317,14 +317,14 @@ function write_primary_track(volume: usize, rel: usize, covered_track: u32, at: 
   if (covered_track != u32.MAX_VALUE && bit_is_set(<usize>load<u32>(rel + R_BITMAP), covered_track)) {
     const written = write_target_track(rel, volume, at, done, chunk, mode, argument);
     if (written != OK) {
-      unlock(track_lock(volume, track));
+      mirror_write_abort(volume, track, began);
       return written;
     }
   } else {
     apply_write(write_pointer(volume, at), at, done, chunk, mode, argument);
     mark_changed(volume, at, <u64>chunk);
   }
-  return mirror_write_end(volume, track, at, chunk, began == 1);
+  return mirror_write_end(volume, track, at, chunk, began);
 }
 
 function apply_read(source: usize, done: u64, length: u32, mode: u32, destination: usize): void {

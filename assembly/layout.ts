@@ -148,7 +148,12 @@ export const P_ALLOCATED: u32 = 4;
 // 100 u32 storage allocation method (SAM_ESE: extents on first write, or
 //         SAM_STANDARD: every extent allocated when the host provisions it, volume.ts)
 // 104 u64 tracks copied to the secondary by resync and Copy Pending
-// 112 .. 127 reserved
+// 112 u32 synchronous writes begun: a Metro Mirror write whose track was in
+//         sync counts itself here once it has set the track's out-of-sync bit
+// 116 u32 synchronous writes ended: counted here before the bit is cleared
+//         (acknowledged) or left as backlog (not sent, or not acknowledged).
+//         begun - ended (mod 2^32) = the bits writes in flight hold (mirror.ts)
+// 120 .. 127 reserved
 export const V_STATE: u32 = 0;
 export const V_FROZEN: u32 = 4;
 export const V_INFLIGHT: u32 = 8;
@@ -173,6 +178,8 @@ export const V_PPRC_REMOTE: u32 = 92;
 export const V_PPRC_CAUSE: u32 = 96;
 export const V_SAM: u32 = 100;
 export const V_PPRC_SENT_TRACKS: u32 = 104;
+export const V_PPRC_SYNC_BEGUN: u32 = 112;
+export const V_PPRC_SYNC_ENDED: u32 = 116;
 
 export const PPRC_NONE: u32 = 0;
 export const PPRC_PRIMARY: u32 = 1;

@@ -135,7 +135,9 @@ export interface CoreExports {
   pprc_retarget(slot: number, ring: number, remoteSlot: number): number;
   pprc_mode(slot: number): number;
   pprc_cause(slot: number): number;
-  pprc_out_of_sync(slot: number): number;
+  pprc_out_of_sync(slot: number): number; // every bit set, those of synchronous writes in flight too
+  pprc_backlog(slot: number): number; // the bits but those synchronous writes in flight hold (lspprc's Out Of Sync Tracks)
+  pprc_sync_writes_in_flight(slot: number): number;
   pprc_next_out_of_sync(slot: number, fromTrack: number): number; // -1 when none
   pprc_mark_out_of_sync(slot: number, track: number): number;
   pprc_sent_tracks(slot: number): number;

@@ -265,7 +265,7 @@ export class PprcModel {
       id: pair.id,
       state: pair.suspended ? "Suspended" as const : pair.type === "mmir" ? "Full Duplex" as const : "Copy Pending" as const,
       reason: pair.suspended ? pair.reason : null,
-      outOfSyncTracks: pair.outOfSync.size,
+      outOfSyncTracks: pair.outOfSync.size, // the backlog: a write here is never in flight, as lspprc's figure leaves such writes out
     })).sort((a, b) => a.id.localeCompare(b.id));
   }
 

@@ -423,7 +423,8 @@ export class Pprc {
     const exports = pair.primary.core.exports;
     const slot = pair.primary.volume(pair.primaryId).slot;
     const mode = exports.pprc_mode(slot);
-    const outOfSync = exports.pprc_out_of_sync(slot);
+    // The backlog: a Metro Mirror write in flight holds its track's bit, but it is no backlog (the core counts such writes apart).
+    const outOfSync = exports.pprc_backlog(slot);
     if (pair.type === "gcp" && mode === MirrorMode.ASYNC && outOfSync === 0) pair.firstPassDone = true;
     let state: PairState = mode === MirrorMode.SUSPENDED ? "Suspended" : mode === MirrorMode.SYNC && outOfSync === 0 ? "Full Duplex" : "Copy Pending";
     let reason: string | null = null;
@@ -993,13 +994,16 @@ export class Pprc {
     const status = this.status(pair, pair.primary);
     const runs = outOfSyncRuns(pair.primary, volume.slot);
     const oos = oosRecords(at, volume.id, runs);
+    // Every bit the runs hold (a write in flight's too: it may not reach the secondary before the save is loaded).
+    let outOfSyncTracks = 0;
+    for (let index = 1; index < runs.length; index += 2) outOfSyncTracks += runs[index];
     const record: PprcPairRecord = {
       type: "pprc-pair", image: at, volume: volume.id, role: "primary", pair: pair.id, otherImage: pair.secondary.id, otherVolume: pair.secondaryId,
       otherSlot: pair.secondarySlot, pprcType: pair.type, tgtread: pair.tgtread, critmode: pair.critmode, primaryEndpoint: null,
       primary: {
         mode: MODE_NAMES[pair.primary.core.exports.pprc_mode(volume.slot)], reason: status.reason, detail: status.detail,
         suspendedAt: status.suspendedAt?.getTime() ?? null, firstPassDone: status.firstPassDone, secondaryHeld: pair.secondaryHeld, linked: pair.link !== null,
-        secondaryRestore: pair.secondaryRestore, trackCount: Math.ceil(volume.sizeBytes / TRACK_SIZE), outOfSyncTracks: status.outOfSyncTracks, oosRecords: oos.length,
+        secondaryRestore: pair.secondaryRestore, trackCount: Math.ceil(volume.sizeBytes / TRACK_SIZE), outOfSyncTracks, oosRecords: oos.length,
       },
     };
     return [record, ...oos];

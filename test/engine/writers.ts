@@ -22,6 +22,7 @@ export interface WriterPlan {
   data?: WriterData["data"];
   seed: number;
   lengthMax?: number; // bytes a write may span; 3 tracks unless given
+  lengthMin?: number; // bytes a write spans at least; 1 unless given
 }
 
 // Control words: [0] stop, [1 + writer] writes done, [1 + writers + writer]
@@ -35,7 +36,7 @@ export function startWriters(image: StorageImage, build: CoreBuild, plans: Write
     const worker = new Worker(new URL("./fixtures/writer.js", import.meta.url), {
       workerData: {
         memory: image.memory, module: coreModule(build), threadId, jobs: plan.jobs, seed: plan.seed,
-        lengthMax: plan.lengthMax ?? 3 * TRACK_SIZE, mode: plan.mode, data: plan.data, control: control.buffer, index, writesMax, pauseMicros, hitsWord: 1 + plans.length + index,
+        lengthMax: plan.lengthMax ?? 3 * TRACK_SIZE, lengthMin: plan.lengthMin, mode: plan.mode, data: plan.data, control: control.buffer, index, writesMax, pauseMicros, hitsWord: 1 + plans.length + index,
       } satisfies WriterData,
     });
     let result: WriterResult | null = null;

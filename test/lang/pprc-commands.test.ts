@@ -3,7 +3,7 @@
 // a clear error at the culprit, nothing changed.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { badInputSuites, recordedSession, runOk, type BadInputCase, type Recorded } from "./support.js";
+import { badInputSuites, currentEngineImage, embeddedSite, recordedSession, runOk, type BadInputCase, type Recorded } from "./support.js";
 
 const LOCAL = "IBM.2105-75TZ001";
 const REMOTE = "IBM.2107-75TZ002";
@@ -131,3 +131,46 @@ Lines("should freeze and thaw LSS pairs with DS CLI's messages", async () => {
 });
 
 Lines.run();
+
+// A Metro Mirror pair whose primary host writes never leave idle: mkpprc
+// -wait returns while the writes go on, and lspprc shows it Full Duplex with
+// 0 tracks out of sync (a write in flight holds its track's bit until the
+// secondary has it, but that is no backlog), LOOKS times in a row, some of
+// which must catch a write in flight for the test to mean anything.
+const Steady = suite("PPRC under steady host writes");
+const LOOKS = 40;
+Steady("should return from mkpprc -wait and list the pair Full Duplex with 0 tracks out of sync while workloads write", async () => {
+  const recorded = recordedSession({});
+  try {
+    await runOk(recorded, `mksi -model 2107
+mkfbvol -cap 8192 -type blocks 1000
+mkfbvol -dev ${REMOTE} -cap 8192 -type blocks 2000
+mkpprcpath ${TO} -remotewwnn ${WWNN} -srclss 10 -tgtlss 20 I0010:I0143
+workload start w0 -vol 1000 -rw write -pattern random -bs 4KiB -seed 1
+workload start w1 -vol 1000 -rw write -pattern seq -bs 4KiB -seed 2
+workload start w2 -vol 1000 -rw write -pattern random -bs 4KiB -seed 3`);
+    const waited = await runOk(recorded, `mkpprc ${TO} -type mmir -wait 1000:2000`);
+    assert.is(waited[waited.length - 1], "CMUC09031I mkpprc: Remote Mirror and Copy volume pair 1000:2000 copy complete.");
+    const image = currentEngineImage(recorded.session);
+    const slot = image.volume("1000").slot;
+    const before = new Map((await embeddedSite(recorded.session).listWorkloads()).map((workload) => [workload.spec.name, workload.stats.ios]));
+    let caught = 0;
+    for (let look = 0; look < LOOKS; look++) {
+      if (image.core.exports.pprc_out_of_sync(slot) > 0) caught++;
+      const [header, , row] = await runOk(recorded, "lspprc -l -fmt delim -bnr off 1000:2000");
+      const columns = header.split(",");
+      const values = row.split(",");
+      const field = (name: string) => values[columns.indexOf(name)];
+      assert.is(field("State"), "Full Duplex", `look ${look}: ${row}`);
+      assert.is(field("Out Of Sync Tracks"), "0", `look ${look}: ${row}`);
+    }
+    assert.ok(caught > 0, `no look of ${LOOKS} caught a write in flight`);
+    const after = await embeddedSite(recorded.session).listWorkloads();
+    assert.is(after.filter((workload) => workload.running && workload.stats.ios > before.get(workload.spec.name)!).length, 3, "every workload wrote on meanwhile");
+    await runOk(recorded, "workload stop w0\nworkload stop w1\nworkload stop w2");
+  } finally {
+    await recorded.session.close();
+  }
+});
+
+Steady.run();

@@ -1,6 +1,8 @@
 // Two storage images in one embedded site, a path between them, and helpers
 // to look at the pairs beneath the Site interface.
 import { EmbeddedSite } from "../../src/site/embedded.js";
+import { StorageImage } from "../../src/engine/image.js";
+import type { CoreBuild } from "../../src/core/core.js";
 import type { PairInfo } from "../../src/site/types.js";
 import type { LinkFaults } from "../../src/pprc/link-faults.js";
 
@@ -20,8 +22,13 @@ export interface TwoImages {
 // rightly suspends, which is not what these tests are about.
 const TEST_ACK_TIMEOUT_MS = 30_000;
 
-export async function twoImages(options: { mirrorAckTimeoutMs?: number; pprcFreezeTimeoutMs?: number; workers?: number; linkFaults?: LinkFaults } = {}): Promise<TwoImages> {
-  const site = new EmbeddedSite({ workers: 0, images: [{ model: "2107", id: A }, { model: "2107", id: B }], mirrorAckTimeoutMs: TEST_ACK_TIMEOUT_MS, ...options });
+// `build`: the core of both images (the debug one asserts), else the default.
+export async function twoImages(options: { mirrorAckTimeoutMs?: number; pprcFreezeTimeoutMs?: number; workers?: number; linkFaults?: LinkFaults; build?: CoreBuild } = {}): Promise<TwoImages> {
+  const { build, ...siteOptions } = options;
+  const images = build === undefined
+    ? { images: [{ model: "2107" as const, id: A }, { model: "2107" as const, id: B }] }
+    : { adopt: [A, B].map((id) => new StorageImage({ model: "2107", serial: id.slice(id.indexOf("-") + 1), workers: siteOptions.workers ?? 0, build })) };
+  const site = new EmbeddedSite({ workers: 0, ...images, mirrorAckTimeoutMs: TEST_ACK_TIMEOUT_MS, ...siteOptions });
   const [first, second] = await site.listImages();
   return { site, wwnnA: first.wwnn, wwnnB: second.wwnn };
 }

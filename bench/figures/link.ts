@@ -27,7 +27,7 @@ import type { Sam } from "../../src/engine/provision.js";
 import type { TcpLink } from "../../src/pprc/tcp-link.js";
 import { linkToPeer, PeerProcess } from "../harness/peer-process.js";
 import { cpuMicros } from "../workers/secondary-node.js";
-import { check, type FigureResult, type Suite, type SuiteContext } from "../harness/suite.js";
+import { check, wanted, type FigureResult, type Suite, type SuiteContext } from "../harness/suite.js";
 import { Xorshift32 } from "../harness/random.js";
 import { median, percentile, spreadOf, formatBytes, formatRate, MiB } from "../harness/stats.js";
 import { writeP50Micros } from "../harness/fixtures.js";
@@ -431,10 +431,11 @@ export const linkSuite: Suite = {
     });
     const bench: Bench = { image, link, peer, remoteSlot: -1 };
     try {
+      // The latency pair is made first: the concurrent writers and the resync use it.
       const results = await latencyFigures(context, bench);
-      results.push(...await concurrencyFigures(context, bench));
-      results.push(await resyncFigure(context, bench));
-      results.push(...await copyFigures(context, bench));
+      if (wanted(context, "link.mmir-16")) results.push(...await concurrencyFigures(context, bench));
+      if (wanted(context, "link.resync")) results.push(await resyncFigure(context, bench));
+      if (wanted(context, "link.copy")) results.push(...await copyFigures(context, bench));
       check(failures.length === 0, `the link reported no failure (${failures.join("; ")})`);
       return results;
     } finally {

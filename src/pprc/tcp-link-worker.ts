@@ -35,6 +35,16 @@ const RINGS_WITHOUT_TURN_MAX = 4;
 // While frames are in flight the sender waits on its event loop for their
 // acks, and looks at the ring again after this long at the latest.
 const IN_FLIGHT_POLL_MS = 1;
+// The writers an ack completed come back with their next writes one after
+// another (each is woken, scheduled, and publishes): a frame that went out
+// with the first of them alone left the others waiting a whole round trip
+// for its ack, and the frames alternated between one entry and the rest
+// (16 writers: two frames in three carried one entry). So when nothing is
+// in flight, the sender that has taken an entry waits on the doorbell for
+// as many as the last ack completed, each at most this long after the one
+// before; a writer that does not come back costs at most this once.
+const GATHER_GAP_MS = 0.1;
+const GATHER_MS_MAX = 1;
 // 4 MiB frames, three in flight: against 1 MiB frames, four in flight, they
 // took about a quarter less CPU time per MiB in both processes together
 // (fewer frames, acks and wake-ups), for as much in flight.
@@ -75,6 +85,7 @@ let sequence = 0;
 const inFlight = new Map<number, Batch & { buffer?: number }>();
 let wake: (() => void) | null = null;
 let ringsWithoutTurn = 0;
+let returning = 0; // the writers the last ring ack completed (see GATHER_GAP_MS)
 
 function report(message: TcpLinkReport): void {
   parentPort?.postMessage(message);
@@ -139,19 +150,19 @@ function failReadyEntries(): number {
 // writing them, which would put another write's bytes at its offset.
 function sendRingBatch(open: Connection<LinkMessages>): boolean {
   const entries: number[] = [];
+  takeReady(entries);
+  if (entries.length === 0) return false;
+  if (inFlight.size === 0) gather(entries, Math.min(returning, LINK_ENTRIES_MAX));
+  returning = 0;
   const bodies: Array<{ slot: number; offset: number; length: number }> = [];
   const pointers: number[] = [];
   let total = 0;
-  while (entries.length < LINK_ENTRIES_MAX) {
-    const entry = primary.exports.ring_take(ring);
-    if (entry === 0) break;
+  for (const entry of entries) {
     const length = view.getUint32(entry + 24, true);
-    entries.push(entry);
     pointers.push(primary.exports.ring_entry_data(ring, entry));
     bodies.push({ slot: view.getUint32(entry + 12, true), offset: Number(view.getBigUint64(entry + 16, true)), length });
     total += length;
   }
-  if (entries.length === 0) return false;
   const memory = primary.view();
   const raw = new Uint8Array(total);
   let at = 0;
@@ -162,6 +173,34 @@ function sendRingBatch(open: Connection<LinkMessages>): boolean {
   inFlight.set(++sequence, { kind: "ring", entries });
   open.send("link.apply", { sequence, entries: bodies }, [raw]);
   return true;
+}
+
+// Takes the ring's ready entries, in ticket order, onto `entries` (at most LINK_ENTRIES_MAX in all).
+function takeReady(entries: number[]): void {
+  while (entries.length < LINK_ENTRIES_MAX) {
+    const entry = primary.exports.ring_take(ring);
+    if (entry === 0) return;
+    entries.push(entry);
+  }
+}
+
+// Waits on the doorbell until `entries` holds `want` entries, each next one
+// at most GATHER_GAP_MS after the one before and all within GATHER_MS_MAX
+// (see GATHER_GAP_MS). The event loop does not run meanwhile: nothing is in
+// flight, so no ack is owed, and a heartbeat is due only every 400 ms.
+function gather(entries: number[], want: number): void {
+  const deadline = performance.now() + GATHER_MS_MAX;
+  while (entries.length < want) {
+    const bell = Atomics.load(words, doorbellIndex);
+    const had = entries.length;
+    takeReady(entries);
+    if (entries.length > had) continue;
+    const left = Math.min(GATHER_GAP_MS, deadline - performance.now());
+    if (left <= 0 || Atomics.wait(words, doorbellIndex, bell, left) === "timed-out") {
+      takeReady(entries);
+      return;
+    }
+  }
 }
 
 // Up to COPY_TRACKS_PER_FRAME out-of-sync tracks of the link's pairs, claimed
@@ -244,6 +283,7 @@ function onAck(ack: AckBody): void {
   }
   inFlight.delete(ack.sequence);
   settle(batch, ack.results);
+  if (batch.kind === "ring") returning = batch.entries.length;
   kick();
 }
 

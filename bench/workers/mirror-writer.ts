@@ -15,7 +15,8 @@ export interface MirrorWriterData {
   slot: number;
   count: number;
   seed: number;
-  blockSlots: number; // 4 KiB blocks in the volume
+  blockSlots: number; // 4 KiB blocks it writes: from firstBlock on
+  firstBlock?: number; // default 0
   // start[1] counts the writers ready (their core attached, about to wait);
   // all wait on start[0] becoming 1, so they begin together, and end once it is 2.
   start: Int32Array;
@@ -32,7 +33,7 @@ Atomics.wait(data.start, 0, 0, 60_000);
 let failed = 0;
 const started = performance.now();
 for (let index = 0; index < data.count; index++) {
-  const offset = (random.next() % data.blockSlots) * WRITE_BYTES;
+  const offset = ((data.firstBlock ?? 0) + (random.next() % data.blockSlots)) * WRITE_BYTES;
   if (core.exports.io_write(data.slot, offset, WRITE_BYTES, core.stagingPointer) !== CoreCode.OK) failed++;
 }
 parentPort!.postMessage({ ms: performance.now() - started, failed });

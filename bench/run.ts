@@ -113,7 +113,7 @@ async function runSuites(plan: readonly Plan[], options: RunOptions, progress: (
     for (const { suite, keys } of plan) {
       progress(`suite ${suite.name}`);
       try {
-        const figures = await suite.run({ quick: options.quick, seed: options.seed, shared, progress });
+        const figures = await suite.run({ quick: options.quick, seed: options.seed, shared, progress, keys });
         results.push(...figures.filter((figure) => keys.includes(figure.key)));
       } catch (error) {
         failures.push({ suite: suite.name, error: (error as Error).stack ?? String(error) });

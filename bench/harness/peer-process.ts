@@ -57,6 +57,7 @@ export interface PeerLinkOptions {
   nodeId: string;
   secondaryImageId: string;
   ackTimeoutMs: number;
+  gatherGapMs?: number; // TcpLinkOptions.gatherGapMs
 }
 
 // A link from `image` to the peer, connected once; every failure it reports lands in `failures`.
@@ -64,7 +65,7 @@ export async function linkToPeer(image: StorageImage, options: PeerLinkOptions):
   const failures: string[] = [];
   const link = new TcpLink(image, {
     endpoint: { host: "127.0.0.1", port: options.port }, siteKey: options.siteKey, nodeId: options.nodeId,
-    secondaryImageId: options.secondaryImageId, ackTimeoutMs: options.ackTimeoutMs,
+    secondaryImageId: options.secondaryImageId, ackTimeoutMs: options.ackTimeoutMs, gatherGapMs: options.gatherGapMs,
   }, {
     copyFailed: (slot, code) => failures.push(`copy of slot ${slot} failed: ${code}`),
     failed: (reason) => failures.push(reason),

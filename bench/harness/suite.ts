@@ -34,6 +34,14 @@ export interface Suite {
 export interface SuiteContext extends BenchOptions {
   shared: SharedImage;
   progress(line: string): void;
+  // The figures the run reports (the filter's pick); a suite may skip the
+  // work of figures not among them. Absent: all of the suite's figures.
+  keys?: readonly string[];
+}
+
+// Whether the run reports any figure whose key starts with one of `prefixes`.
+export function wanted(context: SuiteContext, ...prefixes: string[]): boolean {
+  return context.keys === undefined || context.keys.some((key) => prefixes.some((prefix) => key.startsWith(prefix)));
 }
 
 // A check made before a figure is accepted; its failure is a benchmark failure,

@@ -15,8 +15,11 @@ export interface MirrorWriterData {
   slot: number;
   count: number;
   seed: number;
-  blockSlots: number; // 4 KiB blocks in the volume
-  start: Int32Array; // all writers wait on start[0] becoming 1, so they begin together, and end once it is 2
+  blockSlots: number; // 4 KiB blocks it writes: from firstBlock on
+  firstBlock?: number; // default 0
+  // start[1] counts the writers ready (their core attached, about to wait);
+  // all wait on start[0] becoming 1, so they begin together, and end once it is 2.
+  start: Int32Array;
 }
 
 const WRITE_BYTES = 4096;
@@ -24,11 +27,13 @@ const data = workerData as MirrorWriterData;
 const core = new CoreThread(data.memory, data.threadId, data.module);
 core.staging(WRITE_BYTES).fill(data.seed & 0xff);
 const random = new Xorshift32(data.seed);
+Atomics.add(data.start, 1, 1);
+Atomics.notify(data.start, 1);
 Atomics.wait(data.start, 0, 0, 60_000);
 let failed = 0;
 const started = performance.now();
 for (let index = 0; index < data.count; index++) {
-  const offset = (random.next() % data.blockSlots) * WRITE_BYTES;
+  const offset = ((data.firstBlock ?? 0) + (random.next() % data.blockSlots)) * WRITE_BYTES;
   if (core.exports.io_write(data.slot, offset, WRITE_BYTES, core.stagingPointer) !== CoreCode.OK) failed++;
 }
 parentPort!.postMessage({ ms: performance.now() - started, failed });

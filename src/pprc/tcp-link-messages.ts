@@ -31,4 +31,8 @@ export interface TcpLinkWorkerData {
   secondaryImageId: string;
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
+  gatherGapMs: number; // how long the sender waits for each next writer of a batch (tcp-link-worker.ts GATHER_GAPS_MAX)
 }
+
+// The gather gap of a link unless told (TcpLinkOptions.gatherGapMs): the writers an ack woke come back within it on 2 cores.
+export const GATHER_GAP_MS_DEFAULT = 0.1;

@@ -9,7 +9,7 @@ import { ACK_TIMEOUT_MS, LinkState } from "../core/codes.js";
 import type { StorageImage } from "../engine/image.js";
 import { LINK_HEARTBEAT_INTERVAL_MS, LINK_HEARTBEAT_TIMEOUT_MS, type LinkEndpoint } from "./link-protocol.js";
 import { SenderLink, type LinkHandlers } from "./sender-link.js";
-import type { TcpLinkCommand, TcpLinkReport, TcpLinkWorkerData } from "./tcp-link-messages.js";
+import { GATHER_GAP_MS_DEFAULT, type TcpLinkCommand, type TcpLinkReport, type TcpLinkWorkerData } from "./tcp-link-messages.js";
 
 export interface TcpLinkOptions {
   endpoint: LinkEndpoint;
@@ -19,6 +19,7 @@ export interface TcpLinkOptions {
   ackTimeoutMs?: number;
   heartbeatIntervalMs?: number;
   heartbeatTimeoutMs?: number;
+  gatherGapMs?: number; // default GATHER_GAP_MS_DEFAULT; tests of batching widen it
 }
 
 export class TcpLink extends SenderLink<TcpLinkCommand, TcpLinkReport> {
@@ -33,6 +34,10 @@ export class TcpLink extends SenderLink<TcpLinkCommand, TcpLinkReport> {
   peer: string | null = null; // the receiving node's id, once connected
 
   constructor(primary: StorageImage, options: TcpLinkOptions, handlers: LinkHandlers) {
+    const gatherGapMs = options.gatherGapMs ?? GATHER_GAP_MS_DEFAULT;
+    if (!Number.isFinite(gatherGapMs) || gatherGapMs <= 0 || gatherGapMs > 1000) {
+      throw new RangeError(`gatherGapMs ${options.gatherGapMs} is not a number of milliseconds above 0 and at most 1000`);
+    }
     super(primary, options.secondaryImageId, options.ackTimeoutMs ?? ACK_TIMEOUT_MS, handlers);
     this.secondaryImageId = options.secondaryImageId;
     this.endpoint = options.endpoint;
@@ -44,6 +49,7 @@ export class TcpLink extends SenderLink<TcpLinkCommand, TcpLinkReport> {
       endpoint: options.endpoint, siteKey: options.siteKey, nodeId: options.nodeId,
       primaryImageId: primary.id, secondaryImageId: options.secondaryImageId,
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? LINK_HEARTBEAT_INTERVAL_MS, heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? LINK_HEARTBEAT_TIMEOUT_MS,
+      gatherGapMs,
     });
   }
 

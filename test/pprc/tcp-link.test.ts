@@ -8,15 +8,18 @@ import * as assert from "uvu/assert";
 import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
+import { Worker } from "node:worker_threads";
 import { CoreCode, MirrorMode, PprcFlag, SuspendCause, TRACK_SIZE } from "../../src/core/codes.js";
 import { StorageImage } from "../../src/engine/image.js";
-import type { TcpLink } from "../../src/pprc/tcp-link.js";
+import { TcpLink } from "../../src/pprc/tcp-link.js";
 import { linkToPeer, PeerProcess } from "../../bench/harness/peer-process.js";
 import { linkMessages, LINK_HEARTBEAT_TIMEOUT_MS } from "../../src/pprc/link-protocol.js";
 import { connectTcp, FrameEncoder, PROTOCOL_VERSION } from "../../src/wire/index.js";
 import { Random, testSeed } from "../support/random.js";
+import type { MirrorWriterData } from "../../bench/workers/mirror-writer.js";
 
 const PEER = fileURLToPath(new URL("./fixtures/link-peer.js", import.meta.url));
+const WRITER = new URL("../../bench/workers/mirror-writer.js", import.meta.url);
 const SITE_KEY = new Uint8Array(randomBytes(32));
 const OTHER_KEY = new Uint8Array(randomBytes(32));
 const PRIMARY_ID = "IBM.2107-75LINKA";
@@ -50,13 +53,13 @@ async function until(condition: () => boolean | Promise<boolean>, what: string, 
   }
 }
 
-async function mirror(flags = 0): Promise<Mirror> {
+async function mirror(flags = 0, gatherGapMs?: number): Promise<Mirror> {
   const peer = await startPeer();
   const image = new StorageImage({ model: "2107", serial: "75LINKA", workers: 0 });
   const volume = image.createVolume({ id: "1000", capacity: BLOCKS, unit: "blocks" });
   image.writePattern("1000", 0, TRACKS * TRACK_SIZE, 7);
   const { slot: remoteSlot } = await peer.ask<{ slot: number }>({ op: "secondary", id: "2000", blocks: BLOCKS });
-  const { link, failures } = await linkToPeer(image, { port: peer.hello.port, siteKey: SITE_KEY, nodeId: "test-primary", secondaryImageId: SECONDARY_ID, ackTimeoutMs: TEST_ACK_TIMEOUT_MS });
+  const { link, failures } = await linkToPeer(image, { port: peer.hello.port, siteKey: SITE_KEY, nodeId: "test-primary", secondaryImageId: SECONDARY_ID, ackTimeoutMs: TEST_ACK_TIMEOUT_MS, gatherGapMs });
   assert.is(image.core.exports.pprc_make_primary(volume.slot, link.ring, remoteSlot, MirrorMode.SYNC, flags, 1), CoreCode.OK);
   link.setPairs([{ primarySlot: volume.slot, secondarySlot: remoteSlot }]);
   return { image, link, peer, slot: volume.slot, remoteSlot, failures };
@@ -133,6 +136,73 @@ Link("should send a -tgtpprc FlashCopy's image to the secondary, tracks FlashCop
     assert.equal(mirrored.failures, []);
   } finally {
     await closeMirror(mirrored);
+  }
+});
+
+// `writers` threads writing `count` 4 KiB blocks each into 1000 at once
+// (bench/workers/mirror-writer.ts), each in tracks of its own (a writer
+// never waits for another's track lock): the writes that failed.
+async function concurrentWrites(mirrored: Mirror, writers: number, count: number, seed: number): Promise<number> {
+  const start = new Int32Array(new SharedArrayBuffer(8));
+  const threadIds = Array.from({ length: writers }, () => mirrored.image.threadIds.take());
+  try {
+    const workers = threadIds.map((threadId, index) => new Worker(WRITER, {
+      workerData: {
+        memory: mirrored.image.memory, module: mirrored.image.core.module, threadId, slot: mirrored.slot, count, seed: seed + index,
+        blockSlots: (TRACKS * TRACK_SIZE) / 4096 / writers, firstBlock: (index * TRACKS * TRACK_SIZE) / 4096 / writers, start,
+      } satisfies MirrorWriterData,
+    }));
+    const results = workers.map((worker) => new Promise<{ failed: number }>((resolve, reject) => {
+      worker.once("message", resolve);
+      worker.once("error", reject);
+    }));
+    await until(() => Atomics.load(start, 1) === writers, "every writer ready");
+    Atomics.store(start, 0, 1);
+    Atomics.notify(start, 0);
+    const done = await Promise.all(results);
+    Atomics.store(start, 0, 2);
+    Atomics.notify(start, 0);
+    await Promise.all(workers.map((worker) => worker.terminate()));
+    return done.reduce((sum, result) => sum + result.failed, 0);
+  } finally {
+    for (const id of threadIds) {
+      mirrored.image.core.exports.reap_thread(id);
+      mirrored.image.threadIds.release(id);
+    }
+  }
+}
+
+Link("should send the writes of concurrent writers together: the entries an ack completed go out in one frame once their writers are back", async () => {
+  const [writers, count] = [4, 40];
+  // A gather gap far above any writer's way back, so that the count of frames depends on the sender alone.
+  const mirrored = await mirror(0, 250);
+  try {
+    await until(() => outOfSync(mirrored) === 0, "the initial copy");
+    const before = await mirrored.peer.ask<{ applied: number }>({ op: "counts" });
+    assert.is(await concurrentWrites(mirrored, writers, count, testSeed()), 0, "no write failed");
+    const frames = (await mirrored.peer.ask<{ applied: number }>({ op: "counts" })).applied - before.applied;
+    // Each writer has one write in flight at a time, so a frame holds at most
+    // `writers` entries, and `count` frames is the least. Without the gather
+    // the frames alternated between the first writer back alone and the
+    // others: about twice that.
+    assert.ok(frames <= count + 2 * writers, `${writers} writers × ${count} writes went out in ${frames} frames, at most ${count + 2 * writers} expected`);
+    assert.is(outOfSync(mirrored), 0);
+    assert.ok(await sameOnBothSides(mirrored), "every write is on the secondary");
+    assert.equal(mirrored.failures, []);
+  } finally {
+    await closeMirror(mirrored);
+  }
+});
+
+Link("should refuse a gather gap that is not a positive number of milliseconds, before it starts a sender", () => {
+  const image = new StorageImage({ model: "2107", serial: "75LINKC", workers: 0 });
+  try {
+    for (const gatherGapMs of [0, -1, Number.NaN, 5000]) {
+      assert.throws(() => new TcpLink(image, { endpoint: { host: "127.0.0.1", port: 1 }, siteKey: SITE_KEY, nodeId: "n", secondaryImageId: SECONDARY_ID, gatherGapMs }, { copyFailed() {}, failed() {} }),
+        /gatherGapMs .* is not a number of milliseconds/);
+    }
+  } finally {
+    void image.close();
   }
 });
 

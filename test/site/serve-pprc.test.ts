@@ -247,6 +247,7 @@ Cross("should answer for PPRC pairs and paths from the server's catalog after a 
     // The pair may have gone Full Duplex by itself after mkpprc's read-back: the server's pair
     // watcher, looking every second, records that in the catalog with an event. The newest
     // event about the pair saying Full Duplex (mkpprc's own or the watcher's) means the catalog does.
+    const token = await restToken(site.server.url);
     await until(async () => /\b1000:2000 Full Duplex\b/.test((await pairEvents(site!.server.url, token, A, "1000:2000")).at(-1) ?? ""),
       "the server's events to say that A's pair 1000:2000 is Full Duplex (the pair watcher's record of it)", WAIT_MS);
     // The primary server killed: B's node takes over; A re-registers there and answers live.

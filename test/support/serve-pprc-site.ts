@@ -77,7 +77,8 @@ export async function until(condition: () => Promise<boolean>, what: string, tim
 }
 
 // Volumes 1000 on A (filled) and 2000 on B of `tracks` tracks, a path A 10 → B 20, and Metro Mirror 1000:2000 (-tgtread) made and in sync.
-export async function mirrored(site: Site3, seed: number, tracks = TRACKS): Promise<void> {
+// Volumes 1000 on A and 2000 on B, a path, and the pair made Full Duplex; `beforePair` runs just before mkpprc.
+export async function mirrored(site: Site3, seed: number, tracks = TRACKS, beforePair: () => Promise<void> = async () => undefined): Promise<void> {
   const { shell } = site;
   const blocks = (tracks * TRACK_BYTES) / 512;
   await shell.createVolumes(A, { ids: ["1000"], capacity: blocks, unit: "blocks" });
@@ -86,6 +87,7 @@ export async function mirrored(site: Site3, seed: number, tracks = TRACKS): Prom
   const wwnnB = (await shell.listImages()).find((image) => image.id === B)!.wwnn;
   const path = await shell.makePath(A, { remoteImageId: B, remoteWwnn: wwnnB, sourceLss: "10", targetLss: "20", ports: ["I0010:I0143"] });
   assert.is(path.state, "Success", `the path across nodes is up (${path.reason})`);
+  await beforePair();
   assert.equal(await shell.makePairs(A, { remoteImageId: B, pairs: [["1000", "2000"]], type: "mmir", tgtread: true }), ["1000:2000"]);
   await shell.waitForPairs(A, ["1000:2000"], { timeoutMs: WAIT_MS });
 }

@@ -116,6 +116,7 @@ export class Transmission {
   private payload: Buffer | null = null; // a write split across chunks: its payload so far
   private spare: Buffer | null = null; // the payload buffer kept for split writes up to KEPT_PAYLOAD_BYTES
   private payloadFilled = 0;
+  private payloadDirect = false; // the socket reads the rest of this.payload straight into it
   // While the replies queued leave no room for this.request's: it waits,
   // parsed, with the bytes received after its header (a copy).
   private held: Buffer | null = null;
@@ -138,10 +139,14 @@ export class Transmission {
     private readonly queuedReplyBytesMax = QUEUED_REPLY_BYTES_MAX,
   ) {}
 
-  // Where the socket's next read lands: the rest of a large payload, or the receive buffer.
+  // Where the socket's next read lands: the rest of a payload whose rest was
+  // large when its reads began going there, or the receive buffer.
   private readonly nextTarget = (): Buffer => {
     const payload = this.payload;
-    if (payload !== null && payload.length - this.payloadFilled >= DIRECT_PAYLOAD_BYTES) return payload.subarray(this.payloadFilled);
+    if (payload !== null && (this.payloadDirect || payload.length - this.payloadFilled >= DIRECT_PAYLOAD_BYTES)) {
+      this.payloadDirect = true;
+      return payload.subarray(this.payloadFilled);
+    }
     return this.io.receiveBuffer!;
   };
 
@@ -264,6 +269,7 @@ export class Transmission {
       }
       this.payload = this.payloadBuffer(request.length, (chunk.byteOffset + at) % ALIGNMENT);
       this.payloadFilled = 0;
+      this.payloadDirect = false;
       return this.takePayload(chunk, at);
     }
     if (request.type === N.NBD_CMD_DISC) {

@@ -33,9 +33,10 @@ export interface ImageCore {
 //
 // The thread serves one chunk at a time, to completion, so its connections
 // can share the one receive buffer. Its size bounds a chunk, as Node's own
-// 64 KiB reads did, and with it the replies one chunk's requests can queue
-// before the connection stops reading; it holds sixteen 4 KiB writes and
-// their headers (65,984 bytes, just over 64 KiB) with room to spare.
+// 64 KiB reads did (the rest of a large write's payload is read into a
+// buffer of its connection's instead, nbd-transmission.ts); it holds sixteen
+// 4 KiB writes and their headers (65,984 bytes, just over 64 KiB) with room
+// to spare.
 const RECEIVE_BYTES = 128 * 1024;
 // V8 copies between a Buffer and shared memory a word at a time only where
 // both sides have the same alignment, and byte by byte otherwise (several

@@ -44,31 +44,34 @@ Bounded(`should keep at most two 32 MiB replies queued for ${READS} READs of 32 
   const reader = await open("1000");
   const other = await open("1001");
   const socket = reader.release();
-  const expected = Array.from({ length: READS }, (_, index) => ({ cookie: BigInt(index + 1), data: volume }));
-  socket.write(Buffer.concat(expected.map(({ cookie }) => request(NBD_CMD_READ, cookie, 0n, PAYLOAD_MAX_BYTES))));
-  // Until the endpoint stops taking them (the kernel's socket buffers hold a few MiB of what it sent).
-  let before = -1;
-  for (let polls = 0; polls < 100; polls++) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const { ios } = await host();
-    if (ios > 0 && ios === before) break;
-    before = ios;
+  try {
+    const expected = Array.from({ length: READS }, (_, index) => ({ cookie: BigInt(index + 1), data: volume }));
+    socket.write(Buffer.concat(expected.map(({ cookie }) => request(NBD_CMD_READ, cookie, 0n, PAYLOAD_MAX_BYTES))));
+    // Until the endpoint stops taking them (the kernel's socket buffers hold a few MiB of what it sent).
+    let before = -1;
+    for (let polls = 0; polls < 100; polls++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const { ios } = await host();
+      if (ios > 0 && ios === before) break;
+      before = ios;
+    }
+    const stuck = await host();
+    console.log(`# ${stuck.ios} of ${READS} READs served, ${stuck.queuedPeakBytes} reply bytes queued at most`);
+    assert.ok(stuck.ios < READS, `${stuck.ios} of ${READS} READs served while the client read nothing`);
+    assert.ok(stuck.queuedPeakBytes > 0 && stuck.queuedPeakBytes <= QUEUED_REPLY_BYTES_MAX, `${stuck.queuedPeakBytes} reply bytes queued at most, under ${QUEUED_REPLY_BYTES_MAX}`);
+    // The endpoint's thread still serves the other connection.
+    const bytes = Buffer.alloc(4096, 0x6e);
+    other.send(Buffer.concat([request(NBD_CMD_WRITE, 1n, 0n, bytes.length), bytes, request(NBD_CMD_READ, 2n, 0n, bytes.length)]));
+    await checkReplies(other.release(), [{ cookie: 1n, data: null }, { cookie: 2n, data: bytes }]);
+    assert.ok((await host()).ios < READS + 2, "the stuck connection is still stuck");
+    await checkReplies(socket, expected, CHECK_TIMEOUT_MS);
+    const after = await host();
+    assert.is(after.ios, READS + 2, "every READ served once the client read, and the other connection's two requests");
+    assert.ok(after.queuedPeakBytes <= QUEUED_REPLY_BYTES_MAX, `${after.queuedPeakBytes} reply bytes queued at most while the client read`);
+  } finally {
+    reader.close();
+    other.close();
   }
-  const stuck = await host();
-  console.log(`# ${stuck.ios} of ${READS} READs served, ${stuck.queuedPeakBytes} reply bytes queued at most`);
-  assert.ok(stuck.ios < READS, `${stuck.ios} of ${READS} READs served while the client read nothing`);
-  assert.ok(stuck.queuedPeakBytes > 0 && stuck.queuedPeakBytes <= QUEUED_REPLY_BYTES_MAX, `${stuck.queuedPeakBytes} reply bytes queued at most, under ${QUEUED_REPLY_BYTES_MAX}`);
-  // The endpoint's thread still serves the other connection.
-  const bytes = Buffer.alloc(4096, 0x6e);
-  other.send(Buffer.concat([request(NBD_CMD_WRITE, 1n, 0n, bytes.length), bytes, request(NBD_CMD_READ, 2n, 0n, bytes.length)]));
-  await checkReplies(other.release(), [{ cookie: 1n, data: null }, { cookie: 2n, data: bytes }]);
-  assert.ok((await host()).ios < READS + 2, "the stuck connection is still stuck");
-  await checkReplies(socket, expected, CHECK_TIMEOUT_MS);
-  const after = await host();
-  assert.is(after.ios, READS + 2, "every READ served once the client read, and the other connection's two requests");
-  assert.ok(after.queuedPeakBytes <= QUEUED_REPLY_BYTES_MAX, `${after.queuedPeakBytes} reply bytes queued at most while the client read`);
-  reader.close();
-  other.close();
 });
 
 Bounded.run();

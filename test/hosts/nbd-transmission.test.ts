@@ -293,34 +293,57 @@ for (const [mode, receiveBuffer] of [["'data' events", null], ["a 6000-byte rece
     let peak = 0;
     let servedRequests = 0;
     const { client, served, close } = await serveOne(io, { served: (requests) => { servedRequests += requests; }, queued: (bytes) => { peak = bytes; } }, bound);
-    await new Promise((resolve) => client.socket.once("connect", resolve));
-    const socket = client.release();
-    // Per round: three 64 KiB reads (three fit under the bound), a read of the whole 1 MiB volume (larger than it), a 4 KiB write.
-    const requests: Buffer[] = [];
-    const expected: Array<{ cookie: bigint; data: Buffer | null }> = [];
-    for (let round = 0, cookie = 1n; round < 16; round++) {
-      for (const [offset, length] of [[round * 65536, 65536], [0, 65536], [512 * 1024, 65536], [0, MIB]]) {
-        requests.push(command(NBD_CMD_READ, cookie, offset, length));
-        expected.push({ cookie: cookie++, data: io.bytes.subarray(offset, offset + length) });
+    try {
+      await new Promise((resolve) => client.socket.once("connect", resolve));
+      const socket = client.release();
+      // Per round: three 64 KiB reads (three fit under the bound), a read of the whole 1 MiB volume (larger than it), a 4 KiB write.
+      const requests: Buffer[] = [];
+      const expected: Array<{ cookie: bigint; data: Buffer | null }> = [];
+      for (let round = 0, cookie = 1n; round < 16; round++) {
+        for (const [offset, length] of [[round * 65536, 65536], [0, 65536], [512 * 1024, 65536], [0, MIB]]) {
+          requests.push(command(NBD_CMD_READ, cookie, offset, length));
+          expected.push({ cookie: cookie++, data: io.bytes.subarray(offset, offset + length) });
+        }
+        const bytes = Buffer.from(io.bytes.subarray(MIB - 4096));
+        requests.push(write(cookie, MIB - 4096, bytes));
+        expected.push({ cookie: cookie++, data: null });
       }
-      const bytes = Buffer.from(io.bytes.subarray(MIB - 4096));
-      requests.push(write(cookie, MIB - 4096, bytes));
-      expected.push({ cookie: cookie++, data: null });
+      const total = expected.length;
+      const replyBytes = expected.reduce((sum, reply) => sum + 16 + (reply.data?.length ?? 0), 0);
+      socket.write(Buffer.concat(requests));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.ok(servedRequests < total, `${servedRequests} of ${total} requests served while the client read nothing: the rest wait`);
+      assert.ok(peak > 0 && peak <= 16 + MIB, `at most one 1 MiB reply (or ${bound} bytes of smaller ones) queued, not ${peak} of the ${replyBytes} asked`);
+      await checkReplies(socket, expected);
+      assert.is(servedRequests, total, "every request served once the client read");
+      assert.ok(peak <= 16 + MIB, `at most one 1 MiB reply queued while the client read, not ${peak}`);
+      socket.end(command(2, 0n, 0, 0));
+      assert.is(await served, null, "NBD_CMD_DISC ends the transmission");
+    } finally {
+      client.close();
+      close();
     }
-    const total = expected.length;
-    const replyBytes = expected.reduce((sum, reply) => sum + 16 + (reply.data?.length ?? 0), 0);
-    socket.write(Buffer.concat(requests));
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    assert.ok(servedRequests < total, `${servedRequests} of ${total} requests served while the client read nothing: the rest wait`);
-    assert.ok(peak > 0 && peak <= 16 + MIB, `at most one 1 MiB reply (or ${bound} bytes of smaller ones) queued, not ${peak} of the ${replyBytes} asked`);
-    await checkReplies(socket, expected);
-    assert.is(servedRequests, total, "every request served once the client read");
-    assert.ok(peak <= 16 + MIB, `at most one 1 MiB reply queued while the client read, not ${peak}`);
-    socket.end(command(2, 0n, 0, 0));
-    assert.is(await served, null, "NBD_CMD_DISC ends the transmission");
-    close();
   });
 }
+
+Receive("should read a large write's payload straight into its buffer, past the receive buffer, and write it whole", async () => {
+  const receiveBuffer = Buffer.alloc(6000);
+  const io = bufferIo(receiveBuffer);
+  const { client, close } = await serveOne(io);
+  try {
+    const payload = Buffer.alloc(MIB - 64 * 1024);
+    for (let at = 0; at < payload.length; at += 4) payload.writeUInt32BE(at ^ 0x5a5a5a5a, at);
+    client.send(write(1n, 64 * 1024, payload));
+    assert.equal(await reply(client), { error: 0, cookie: 1n });
+    assert.ok(io.bytes.subarray(64 * 1024).equals(payload), "the volume holds the payload");
+    // Gathered from chunks, the payload's last bytes would be the receive buffer's last read.
+    assert.is(receiveBuffer.indexOf(payload.subarray(payload.length - 512)), -1, "the payload's end never passed through the receive buffer");
+    assert.is(receiveBuffer.indexOf(payload.subarray(0, 64)), 28, "its start did, after the header, in the first read");
+  } finally {
+    client.close();
+    close();
+  }
+});
 
 Receive("should stop at a disconnect in the middle of a batch, having served a prefix of its writes in order", async () => {
   const io = bufferIo(Buffer.alloc(64 * 1024));

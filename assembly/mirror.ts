@@ -587,17 +587,32 @@ export function pprc_out_of_sync(slot: u32): i32 {
 // itself begun, and counts itself ended before it clears the bit), so
 // begun - ended is at most the in-flight bits the count holds; writes that
 // begin or end meanwhile are counted as backlog, never the other way.
+const BACKLOG_READINGS_MAX = 4;
+
 export function pprc_backlog(slot: u32): i32 {
   const volume = live_volume(slot);
   if (volume == 0) return E_NO_VOLUME;
   const oos = <usize>load<u32>(volume + V_PPRC_OOS);
   if (oos == 0) return 0;
-  const begun = atomic.load<u32>(volume + V_PPRC_SYNC_BEGUN);
-  const count = <i32>bitmap_count(oos);
-  const in_flight = <i32>(begun - atomic.load<u32>(volume + V_PPRC_SYNC_ENDED));
-  if (in_flight <= 0) return count; // writes ended meanwhile outnumber those still in flight
-  assert(in_flight <= count, "more synchronous writes in flight than out-of-sync bits");
-  return count - in_flight;
+  // Each reading can only over-count (a write that ends during the count may
+  // have its bit counted after its end was), so the least of a few readings
+  // is kept, and a reading during which neither counter moved is taken as is.
+  let least = i32.MAX_VALUE;
+  for (let attempt = 0; attempt < BACKLOG_READINGS_MAX; attempt++) {
+    const begun = atomic.load<u32>(volume + V_PPRC_SYNC_BEGUN);
+    const count = <i32>bitmap_count(oos);
+    const ended = atomic.load<u32>(volume + V_PPRC_SYNC_ENDED);
+    const in_flight = <i32>(begun - ended);
+    let reading = count;
+    if (in_flight > 0) { // else writes ended meanwhile outnumber those still in flight
+      assert(in_flight <= count, "more synchronous writes in flight than out-of-sync bits");
+      reading = count - in_flight;
+    }
+    if (reading < least) least = reading;
+    if (least == 0) break;
+    if (atomic.load<u32>(volume + V_PPRC_SYNC_BEGUN) == begun && atomic.load<u32>(volume + V_PPRC_SYNC_ENDED) == ended) break;
+  }
+  return least;
 }
 
 // Synchronous writes in flight on the primary now (a test's view of the counters; never negative).

@@ -8,13 +8,11 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { EmbeddedSite } from "../../src/site/embedded.js";
 import { QUEUED_REPLY_BYTES_MAX } from "../../src/hosts/nbd-transmission.js";
-import { PAYLOAD_MAX_BYTES } from "../../src/hosts/nbd-constants.js";
+import { PAYLOAD_MAX_BYTES, NBD_CMD_READ, NBD_CMD_WRITE } from "../../src/hosts/nbd-constants.js";
 import { checkReplies, openExport, request } from "./raw-client.js";
 
 const IMAGE = "IBM.2105-75TZ001";
 const MIB = 1024 * 1024;
-const NBD_CMD_READ = 0;
-const NBD_CMD_WRITE = 1;
 // 768 MiB of replies asked at once: twelve times the bound.
 const READS = 24;
 const CHECK_TIMEOUT_MS = 120_000;

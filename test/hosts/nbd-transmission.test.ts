@@ -11,16 +11,11 @@ import { Transmission as NbdTransmission, type TransmissionCounters, type Volume
 import { SocketReader } from "../../src/hosts/socket-reader.js";
 import { Random, testSeed } from "../support/random.js";
 import { RawClient, checkReplies, openExport, request } from "./raw-client.js";
+import { NBD_CMD_READ, NBD_CMD_WRITE, NBD_CMD_FLUSH, NBD_CMD_TRIM, NBD_CMD_WRITE_ZEROES, NBD_CMD_FLAG_NO_HOLE } from "../../src/hosts/nbd-constants.js";
 
 const IMAGE = "IBM.2105-75TZ001";
 const MIB = 1024 * 1024;
 const VOLUME_BYTES = 8 * MIB;
-const NBD_CMD_READ = 0;
-const NBD_CMD_WRITE = 1;
-const NBD_CMD_FLUSH = 3;
-const NBD_CMD_TRIM = 4;
-const NBD_CMD_WRITE_ZEROES = 6;
-const NBD_CMD_FLAG_NO_HOLE = 2;
 
 let site: EmbeddedSite;
 let port = 0;
